@@ -1,0 +1,59 @@
+"""One settings object for the whole archive.
+
+Every setting can come from an environment variable prefixed ``SKYARCHIVE_`` (for example
+``SKYARCHIVE_DATABASE_URL``); the CLI's ``--home`` option sets ``home``. Paths that are not given
+explicitly live inside the home directory, so one directory holds a whole archive.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path("skyarchive-data")
+
+
+class Settings(BaseSettings):
+    """Archive configuration (see docs/configuration.md for every field)."""
+
+    model_config = SettingsConfigDict(env_prefix="SKYARCHIVE_", extra="ignore")
+
+    home: Path = Field(default=DEFAULT_HOME, description="Archive home directory.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default a SQLite file `archive.db` in the home (WAL mode).",
+    )
+    storage_path: Path | None = Field(
+        default=None, description="Directory holding the archived files; default `files/` in the home."
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public URL of the server (used in scripts)."
+    )
+    default_eap_months: int = Field(
+        default=12,
+        description="Exclusive-access months for GO/GTO programs unless a program sets its own.",
+    )
+    online_resolver: bool = Field(
+        default=False, description="Ask CDS Sesame for names the offline resolvers do not know."
+    )
+    max_page_size: int = Field(
+        default=500_000, description="Largest page size the API accepts in one request."
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'archive.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_path(self) -> Path:
+        return (self.storage_path or self.home / "files").resolve()
+
+    def ensure_home(self) -> None:
+        """Create the home and storage directories if they are missing."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.resolved_storage_path.mkdir(parents=True, exist_ok=True)

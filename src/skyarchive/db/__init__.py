@@ -1,0 +1,1 @@
+"""Catalog database: SQLAlchemy Core tables, engine set-up and Alembic migrations."""

@@ -1,0 +1,174 @@
+"""SQLAlchemy Core tables of the catalog.
+
+Column names follow MAST's CAOM and product-list names exactly (``obs_collection``, ``jpegURL``,
+``productSubGroupDescription``...) so that the MAST adapter can pass rows through without a
+rename table. ``dataRights`` is never stored: it is derived from ``t_obs_release`` at query time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("proposal_id", String(32), primary_key=True, comment="Unpadded, e.g. '1073'"),
+    Column("obs_collection", String(32), nullable=False, default="JWST"),
+    Column("title", Text),
+    Column("pi_name", String(200)),
+    Column("category", String(32), comment="GO, GTO, ERS, COM, CAL, DD, ..."),
+    Column("subcategory", String(32)),
+    Column("cycle", Integer),
+    Column(
+        "eap_months",
+        Integer,
+        comment="Operator override of the exclusive-access period; NULL = rule by category",
+    ),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("obsid", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("obs_id", String(120), nullable=False, unique=True),
+    Column("status", String(16), nullable=False, default="executed", comment="planned|executed"),
+    Column("intentType", String(16)),
+    Column("obs_collection", String(32), nullable=False),
+    Column("provenance_name", String(32)),
+    Column("instrument_name", String(40)),
+    Column("project", String(32)),
+    Column("filters", String(120)),
+    Column("wavelength_region", String(32)),
+    Column("target_name", String(120)),
+    Column("target_classification", String(200)),
+    Column("s_ra", Float),
+    Column("s_dec", Float),
+    Column("dataproduct_type", String(32)),
+    Column("proposal_pi", String(200)),
+    Column("calib_level", Integer),
+    Column("t_min", Float),
+    Column("t_max", Float),
+    Column("t_exptime", Float),
+    Column("em_min", Float),
+    Column("em_max", Float),
+    Column("obs_title", Text),
+    Column("t_obs_release", Float),
+    Column("proposal_id", String(32), ForeignKey("programs.proposal_id")),
+    Column("proposal_type", String(32)),
+    Column("sequence_number", Integer),
+    Column("s_region", Text),
+    Column("jpegURL", String(300)),
+    Column("dataURL", String(300)),
+    Column("mtFlag", Boolean, default=False),
+    Column("srcDen", Float),
+    Column("objID", BigInteger),
+    Column("exp_type", String(40), comment="JWST EXP_TYPE of the observation's files"),
+    Index(None, "proposal_id"),
+    Index(None, "obs_collection"),
+    Index(None, "instrument_name"),
+    Index(None, "target_name"),
+    Index(None, "calib_level"),
+    Index(None, "t_min"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("product_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("productFilename", String(200), nullable=False, unique=True),
+    Column("dataURI", String(300), nullable=False, unique=True),
+    Column(
+        "owner_obsid",
+        BigInteger,
+        ForeignKey("observations.obsid"),
+        comment="Observation whose release date governs this file",
+    ),
+    Column("obs_collection", String(32), nullable=False),
+    Column("dataproduct_type", String(32)),
+    Column("description", Text),
+    Column("type", String(4), comment="S simple, D derived (MAST's one-letter code)"),
+    Column("productType", String(16), nullable=False),
+    Column("productGroupDescription", String(64)),
+    Column("productSubGroupDescription", String(40)),
+    Column("productDocumentationURL", String(300)),
+    Column("project", String(32)),
+    Column("prvversion", String(32)),
+    Column("proposal_id", String(32)),
+    Column("size", BigInteger, nullable=False),
+    Column("calib_level", Integer),
+    Column("filters", String(120)),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(300), nullable=False),
+    Column("file_date", String(32), comment="FITS DATE (creation time); decides newer versions"),
+    Column("ingested_at", String(32)),
+    Index(None, "owner_obsid"),
+    Index(None, "proposal_id"),
+)
+
+observation_products = Table(
+    "observation_products",
+    metadata,
+    Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
+    Index(None, "product_id"),
+)
+
+observation_members = Table(
+    "observation_members",
+    metadata,
+    Column("parent_obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Column("member_obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Index(None, "member_obsid"),
+)
+
+footprint_cells = Table(
+    "footprint_cells",
+    metadata,
+    Column("cell", BigInteger, primary_key=True, comment="HEALPix NESTED index at CELL_DEPTH"),
+    Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Index(None, "obsid"),
+)
+
+product_keywords = Table(
+    "product_keywords",
+    metadata,
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
+    Column("header", Text, nullable=False, comment="JSON object of every primary-header keyword"),
+    Column("instrume", String(16)),
+    Column("detector", String(16)),
+    Column("exp_type", String(40)),
+    Column("filter", String(16)),
+    Column("pupil", String(16)),
+    Column("grating", String(16)),
+    Column("subarray", String(24)),
+    Column("readpatt", String(24)),
+    Column("targname", String(120)),
+    Column("category", String(16)),
+    Column("tsovisit", Boolean),
+    Column("nints", Integer),
+    Column("ngroups", Integer),
+    Column("effexptm", Float),
+    Column("expstart", Float),
+    Index(None, "instrume", "exp_type"),
+)

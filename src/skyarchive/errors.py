@@ -1,0 +1,57 @@
+"""The one error vocabulary of skyarchive.
+
+Services raise these; each face (MAST API, portal API, CLI) maps them in one place::
+
+    SkyArchiveError (status 500)
+    ├── BadQuery (400, ValueError)        malformed or impossible input
+    │   └── UnknownColumn (400, KeyError)  a column name we do not have
+    ├── Unauthorized (401)                 no or bad credentials
+    ├── Forbidden (403)                    valid caller, not allowed
+    ├── NotFound (404, LookupError)        no such observation, product or file
+    ├── PayloadTooLarge (413)              request beyond an operator limit
+    └── IngestError (422, ValueError)      a file that cannot be archived
+
+Messages carry the bad value and, where there is one, the way out.
+"""
+
+from __future__ import annotations
+
+
+class SkyArchiveError(Exception):
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadQuery(SkyArchiveError, ValueError):
+    status = 400
+
+
+class UnknownColumn(BadQuery, KeyError):
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.message
+
+
+class Unauthorized(SkyArchiveError):
+    status = 401
+
+
+class Forbidden(SkyArchiveError):
+    status = 403
+
+
+class NotFound(SkyArchiveError, LookupError):
+    status = 404
+
+
+class PayloadTooLarge(SkyArchiveError):
+    status = 413
+
+
+class IngestError(SkyArchiveError, ValueError):
+    status = 422

@@ -1,0 +1,69 @@
+"""Files in a local directory, laid out by key."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from skyarchive.errors import NotFound
+from skyarchive.storage.base import CHUNK, StoredFile, copy_with_digest, safe_key
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        path = (self.root / safe_key(key)).resolve()
+        if not path.is_relative_to(self.root):  # symlinks inside storage must not lead out
+            raise NotFound(f"No file stored under {key!r}.")
+        return path
+
+    def put_file(self, key: str, source: Path) -> StoredFile:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                size, sha = copy_with_digest(src, out)
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return StoredFile(key=key, size=size, sha256=sha)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"No file stored under {key!r}.") from exc
+
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self.path(key)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"No file stored under {key!r}.") from exc
+        return _read_range(handle, start, end)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+
+def _read_range(handle, start: int, end: int | None) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    with handle:
+        handle.seek(start)
+        remaining = None if end is None else end - start + 1
+        while remaining is None or remaining > 0:
+            chunk = handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk

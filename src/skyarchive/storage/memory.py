@@ -1,0 +1,39 @@
+"""An in-memory storage for unit tests (same behaviour as LocalStorage, no disk)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from skyarchive.errors import NotFound
+from skyarchive.storage.base import CHUNK, StoredFile, safe_key
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put_file(self, key: str, source: Path) -> StoredFile:
+        data = Path(source).read_bytes()
+        self.blobs[safe_key(key)] = data
+        return StoredFile(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def exists(self, key: str) -> bool:
+        return safe_key(key) in self.blobs
+
+    def size(self, key: str) -> int:
+        return len(self._get(key))
+
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        data = self._get(key)[start : None if end is None else end + 1]
+        return iter([data[i : i + CHUNK] for i in range(0, len(data), CHUNK)])
+
+    def delete(self, key: str) -> None:
+        self.blobs.pop(safe_key(key), None)
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return self.blobs[safe_key(key)]
+        except KeyError as exc:
+            raise NotFound(f"No file stored under {key!r}.") from exc
