@@ -27,7 +27,8 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default a SQLite file `archive.db` in the home (WAL mode).",
     )
     storage_path: Path | None = Field(
-        default=None, description="Directory holding the archived files; default `files/` in the home."
+        default=None,
+        description="Directory holding the archived files; default `files/` in the home.",
     )
     base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public URL of the server (used in scripts)."

@@ -155,6 +155,7 @@ product_keywords = Table(
     metadata,
     Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
     Column("header", Text, nullable=False, comment="JSON object of every primary-header keyword"),
+    Column("s_region", Text, comment="S_REGION of the science extension"),
     Column("instrume", String(16)),
     Column("detector", String(16)),
     Column("exp_type", String(40)),

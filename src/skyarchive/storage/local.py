@@ -47,7 +47,8 @@ class LocalStorage:
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         path = self.path(key)
         try:
-            handle = open(path, "rb")
+            # Opened here so a missing file fails before a response starts; closed by the reader.
+            handle = open(path, "rb")  # noqa: SIM115
         except FileNotFoundError as exc:
             raise NotFound(f"No file stored under {key!r}.") from exc
         return _read_range(handle, start, end)

@@ -1,0 +1,1 @@
+"""Access rules: exclusive-access periods, data rights, (later) users, tokens and grants."""

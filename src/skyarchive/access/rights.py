@@ -1,0 +1,59 @@
+"""Exclusive-access periods and the dataRights they imply.
+
+``dataRights`` is never stored: it is derived from ``t_obs_release`` whenever a row is served,
+so a changed release date takes effect at once.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+
+from astropy.time import Time
+
+PUBLIC = "PUBLIC"
+EXCLUSIVE_ACCESS = "EXCLUSIVE_ACCESS"
+
+# Categories whose data are public as soon as they are archived (JWST policy).
+_PUBLIC_AT_ONCE = frozenset({"ERS", "DD", "COM", "CAL", "ENG", "ERO", "TREASURY", "LARGE", "AR"})
+
+
+def eap_months(category: str | None, *, override: int | None, default_months: int) -> int:
+    """Months of exclusive access for a program.
+
+    Parameters
+    ----------
+    category : str or None
+        Program category from the CATEGORY keyword (GO, GTO, ERS, COM, DD, CAL, ...).
+    override : int or None
+        The operator's setting for this program; wins when given.
+    default_months : int
+        Period for GO/GTO (and unknown) categories, from the settings.
+    """
+    if override is not None:
+        return max(0, override)
+    if category and category.upper() in _PUBLIC_AT_ONCE:
+        return 0
+    return default_months
+
+
+def add_months_mjd(mjd: float, months: int) -> float:
+    """``mjd`` plus a whole number of calendar months (day clipped to the month's length)."""
+    if months == 0:
+        return mjd
+    moment = Time(mjd, format="mjd", scale="utc").to_datetime()
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return float(Time(moment.replace(year=year, month=month, day=day), scale="utc").mjd)
+
+
+def now_mjd() -> float:
+    return float(Time(datetime.now(UTC)).mjd)
+
+
+def data_rights(t_obs_release: float | None, *, now: float | None = None) -> str:
+    """PUBLIC once the release date has passed, EXCLUSIVE_ACCESS before (and when unknown)."""
+    if t_obs_release is None:
+        return EXCLUSIVE_ACCESS
+    return PUBLIC if (now if now is not None else now_mjd()) >= t_obs_release else EXCLUSIVE_ACCESS

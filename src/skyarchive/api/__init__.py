@@ -1,0 +1,1 @@
+"""Protocol adapters: they translate wire formats and call the service layer."""

@@ -1,0 +1,1 @@
+"""The MAST wire protocol as astroquery.mast speaks it."""

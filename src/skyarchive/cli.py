@@ -1,0 +1,175 @@
+"""The operator's command line: ``skyarchive [--home DIR] COMMAND``.
+
+Errors end the command with a non-zero exit and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from skyarchive.config import Settings
+from skyarchive.errors import SkyArchiveError
+
+app = typer.Typer(
+    help="skyarchive: a self-hostable, MAST-compatible archive for telescope observations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", envvar="SKYARCHIVE_HOME", help="Archive home directory.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Options common to every command."""
+    ctx.obj = Settings(home=home) if home is not None else Settings()
+
+
+def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from skyarchive.archive import Archive
+
+    return Archive.open(ctx.obj)
+
+
+def fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@app.command("demo-data")
+def demo_data(
+    out_dir: Path,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 1,
+    scale: Annotated[int, typer.Option(help="Multiply the programs (for benchmarks).")] = 1,
+) -> None:
+    """Write synthetic JWST pipeline output (and other missions' manifests) to OUT_DIR."""
+    from skyarchive.demo import generate
+
+    started = time.perf_counter()
+    summary = generate(out_dir, seed=seed, scale=scale)
+    console.print(
+        f"Wrote {len(summary.files)} files to {out_dir} in {time.perf_counter() - started:.1f} s."
+    )
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],
+    workers: Annotated[int | None, typer.Option(help="Reader processes (default: CPUs).")] = None,
+) -> None:
+    """Archive pipeline files and manifests; bad files are reported and skipped."""
+    archive = _archive(ctx)
+    report = run_ingest(archive, paths, workers=workers)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def run_ingest(archive, paths: list[Path], *, workers: int | None = None):  # type: ignore[no-untyped-def]
+    from skyarchive.ingest.run import collect_files, ingest_paths
+
+    total = len(collect_files(paths)[0])
+    columns = (
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} files"),
+        TextColumn("{task.fields[rate]:.0f} files/s"),
+        TextColumn("[red]{task.fields[errors]} errors"),
+        TimeElapsedColumn(),
+    )
+    started = time.perf_counter()
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("ingest", total=total, rate=0.0, errors=0)
+
+        def progress(done: int, errors: int) -> None:
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=done, rate=done / elapsed, errors=errors)
+
+        report = ingest_paths(
+            paths,
+            engine=archive.engine,
+            storage=archive.storage,
+            default_eap_months=archive.settings.default_eap_months,
+            progress=progress,
+            workers=workers,
+        )
+    for path, reason in report.failed:
+        console.print(f"[red]failed:[/red] {path}: {reason}")
+    console.print(
+        f"{report.files} files: {report.added} added, {report.replaced} replaced by a newer "
+        f"version, {report.unchanged} unchanged, {report.older} older than the archived "
+        f"version (kept the archived one), {len(report.failed)} failed."
+    )
+    return report
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the portal and the MAST-compatible API."""
+    _serve(_archive(ctx), host, port)
+
+
+def _serve(archive, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from skyarchive.web import create_app
+
+    console.print(f"Serving {archive.settings.home} on http://{host}:{port} (Ctrl-C stops)")
+    uvicorn.run(create_app(archive), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Build the demo archive in the home (once) and serve it."""
+    from skyarchive.demo import generate
+    from skyarchive.search.summary import archive_is_empty
+
+    archive = _archive(ctx)
+    if archive_is_empty(archive.engine):
+        pipeline_dir = archive.settings.home / "pipeline-output"
+        console.print(f"Generating demo pipeline output in {pipeline_dir} ...")
+        generate(pipeline_dir, seed=1, scale=1)
+        report = run_ingest(archive, [pipeline_dir])
+        if not report.ok:
+            raise fail("the demo data did not ingest cleanly")
+    _serve(archive, host, port)
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Create the catalog or upgrade it to this version's schema, keeping every row."""
+    from skyarchive.db.engine import current_revision
+
+    archive = _archive(ctx)
+    console.print(f"Catalog schema at revision {current_revision(archive.engine)}.")
+
+
+def run() -> None:
+    """Entry point that turns our errors into a one-line message and exit code 1."""
+    try:
+        app()
+    except SkyArchiveError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)

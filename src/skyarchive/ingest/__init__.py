@@ -1,0 +1,1 @@
+"""Ingest: turn pipeline files into catalog rows and stored files."""

@@ -1,0 +1,282 @@
+"""Write read files into the catalog and storage, one batch per transaction.
+
+A batch either commits whole or not at all; files are copied to a key that contains their
+checksum, so a replaced file's old bytes stay readable until the new row is committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, select, update
+
+from skyarchive.db.tables import (
+    footprint_cells,
+    observation_products,
+    observations,
+    product_keywords,
+    products,
+    programs,
+)
+from skyarchive.db.upsert import insert_ignore
+from skyarchive.ingest.observations import ObservedFile, build_observation
+from skyarchive.ingest.reader import FileRecord
+from skyarchive.products.naming import Kind, parse_filename
+from skyarchive.products.rules import MRP, product_rule
+from skyarchive.sky.cells import region_cells
+from skyarchive.sky.regions import parse_s_region
+from skyarchive.storage import Storage
+
+
+@dataclass
+class BatchOutcome:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    older: list[str] = field(default_factory=list)
+    programs: set[str] = field(default_factory=set)
+    obsids: set[int] = field(default_factory=set)
+    superseded_keys: list[str] = field(default_factory=list)
+
+
+def data_uri(collection: str, filename: str) -> str:
+    return f"mast:{collection}/product/{filename}"
+
+
+def storage_key(collection: str, sha256: str, filename: str) -> str:
+    return f"{collection}/product/{sha256[:16]}/{filename}"
+
+
+def apply_jwst_batch(
+    conn: Connection, storage: Storage, records: Sequence[FileRecord]
+) -> BatchOutcome:
+    """Archive JWST pipeline files: programs, observations, products, keywords, footprints."""
+    outcome = BatchOutcome()
+    existing = _existing_products(conn, [r.name.filename for r in records])
+    fresh: list[FileRecord] = []
+    for record in records:
+        old = existing.get(record.name.filename)
+        outcome.programs.add(record.name.program)
+        if old is None:
+            outcome.added.append(record.name.filename)
+        elif old["sha256"] == record.sha256:
+            outcome.unchanged.append(record.name.filename)
+            continue
+        elif (record.file_date or "") >= (old["file_date"] or ""):
+            outcome.replaced.append(record.name.filename)
+            outcome.superseded_keys.append(old["storage_key"])
+        else:
+            outcome.older.append(record.name.filename)
+            continue
+        fresh.append(record)
+    if not fresh:
+        return outcome
+
+    _upsert_programs(conn, fresh)
+    obs_ids = sorted({r.name.obs_id for r in fresh if r.name.obs_id})
+    obsid_of = ensure_observations(
+        conn, [(obs_id, _program_of(obs_id)) for obs_id in obs_ids], collection="JWST"
+    )
+    for record in fresh:
+        owner = obsid_of.get(record.name.obs_id) if record.name.obs_id else None
+        product_id = _store_product(conn, storage, record, owner, existing)
+        if owner is not None:
+            insert_ignore(conn, observation_products, [{"obsid": owner, "product_id": product_id}])
+        if record.name.extension == "fits":
+            _store_keywords(conn, product_id, record)
+    refresh_observations(conn, obsid_of.values())
+    outcome.obsids.update(obsid_of.values())
+    return outcome
+
+
+def ensure_observations(
+    conn: Connection, obs: Iterable[tuple[str, str | None]], *, collection: str
+) -> dict[str, int]:
+    """obsid of each (obs_id, proposal_id), inserting a bare row for new observations."""
+    wanted = dict(obs)
+    rows = [
+        {"obs_id": obs_id, "obs_collection": collection, "status": "executed", "proposal_id": pid}
+        for obs_id, pid in wanted.items()
+    ]
+    insert_ignore(conn, observations, rows)
+    found = conn.execute(
+        select(observations.c.obs_id, observations.c.obsid).where(
+            observations.c.obs_id.in_(list(wanted))
+        )
+    )
+    return {obs_id: obsid for obs_id, obsid in found}
+
+
+def refresh_observations(conn: Connection, obsids: Iterable[int]) -> None:
+    """Rebuild JWST observation rows and footprint cells from their files' headers."""
+    obsids = sorted(set(obsids))
+    if not obsids:
+        return
+    query = (
+        select(
+            observation_products.c.obsid,
+            products.c.productFilename,
+            products.c.dataURI,
+            products.c.calib_level,
+            product_keywords.c.header,
+            product_keywords.c.s_region,
+        )
+        .join(products, products.c.product_id == observation_products.c.product_id)
+        .outerjoin(product_keywords, product_keywords.c.product_id == products.c.product_id)
+        .where(observation_products.c.obsid.in_(obsids))
+    )
+    files: dict[int, list[ObservedFile]] = defaultdict(list)
+    previews: dict[int, dict[str, str]] = defaultdict(dict)
+    for obsid, filename, uri, level, header, region in conn.execute(query):
+        name = parse_filename(filename)
+        if name.preview == "preview":
+            previews[obsid][name.suffix] = uri
+        elif header is not None and name.kind in (Kind.EXPOSURE, Kind.LEVEL3):
+            files[obsid].append(ObservedFile(name.suffix, level, json.loads(header), region, uri))
+    obs_ids = dict(
+        conn.execute(
+            select(observations.c.obsid, observations.c.obs_id).where(
+                observations.c.obsid.in_(obsids)
+            )
+        ).all()
+    )
+    for obsid, observed in files.items():
+        observed = [
+            ObservedFile(f.suffix, f.calib_level, f.header, f.s_region, f.data_uri,
+                         previews[obsid].get(f.suffix))
+            for f in observed
+        ]  # fmt: skip
+        obs_id = obs_ids[obsid]
+        row = build_observation(obs_id, level3="-" in obs_id.split("_")[0], files=observed)
+        row["objID"] = obsid
+        conn.execute(update(observations).where(observations.c.obsid == obsid).values(**row))
+        replace_cells(conn, obsid, row["s_region"])
+
+
+def replace_cells(conn: Connection, obsid: int, s_region: str | None) -> None:
+    conn.execute(delete(footprint_cells).where(footprint_cells.c.obsid == obsid))
+    if s_region:
+        cells = region_cells(parse_s_region(s_region))
+        insert_ignore(conn, footprint_cells, [{"cell": int(c), "obsid": obsid} for c in cells])
+
+
+def _existing_products(conn: Connection, filenames: list[str]) -> dict[str, dict]:
+    rows = conn.execute(
+        select(
+            products.c.product_id,
+            products.c.productFilename,
+            products.c.sha256,
+            products.c.file_date,
+            products.c.storage_key,
+        ).where(products.c.productFilename.in_(filenames))
+    ).mappings()
+    return {row["productFilename"]: dict(row) for row in rows}
+
+
+def _store_product(
+    conn: Connection,
+    storage: Storage,
+    record: FileRecord,
+    owner: int | None,
+    existing: dict[str, dict],
+) -> int:
+    name = record.name
+    rule = product_rule(name)
+    key = storage_key("JWST", record.sha256, name.filename)
+    storage.put_file(key, record.path)
+    header = record.header
+    values = {
+        "productFilename": name.filename,
+        "dataURI": data_uri("JWST", name.filename),
+        "obs_collection": "JWST",
+        "description": rule.description,
+        "type": rule.type,
+        "productType": rule.productType,
+        "productGroupDescription": MRP if rule.mrp else None,
+        "productSubGroupDescription": rule.productSubGroupDescription,
+        "project": "CALJWST",
+        "prvversion": str(header["CAL_VER"]) if header.get("CAL_VER") else None,
+        "proposal_id": name.program,
+        "size": record.size,
+        "calib_level": rule.calib_level,
+        "sha256": record.sha256,
+        "storage_key": key,
+        "file_date": record.file_date,
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if owner is not None:
+        values["owner_obsid"] = owner
+    old = existing.get(name.filename)
+    if old is None:
+        result = conn.execute(products.insert().values(**values))
+        return int(result.inserted_primary_key[0])
+    conn.execute(
+        update(products).where(products.c.product_id == old["product_id"]).values(**values)
+    )
+    return int(old["product_id"])
+
+
+def _store_keywords(conn: Connection, product_id: int, record: FileRecord) -> None:
+    header = record.header
+
+    def text(key: str) -> str | None:
+        value = header.get(key)
+        return None if value is None else str(value).strip()[:120] or None
+
+    def number(key: str, kind: type) -> int | float | None:
+        value = header.get(key)
+        return (
+            kind(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+
+    tso = header.get("TSOVISIT")
+    conn.execute(delete(product_keywords).where(product_keywords.c.product_id == product_id))
+    conn.execute(
+        product_keywords.insert().values(
+            product_id=product_id,
+            header=json.dumps(header),
+            s_region=record.s_region,
+            instrume=text("INSTRUME"),
+            detector=text("DETECTOR"),
+            exp_type=text("EXP_TYPE"),
+            filter=text("FILTER"),
+            pupil=text("PUPIL"),
+            grating=text("GRATING"),
+            subarray=text("SUBARRAY"),
+            readpatt=text("READPATT"),
+            targname=text("TARGNAME"),
+            category=text("CATEGORY"),
+            tsovisit=tso if isinstance(tso, bool) else None,
+            nints=number("NINTS", int),
+            ngroups=number("NGROUPS", int),
+            effexptm=number("EFFEXPTM", float),
+            expstart=number("EXPSTART", float),
+        )
+    )
+
+
+def _upsert_programs(conn: Connection, records: Sequence[FileRecord]) -> None:
+    found: dict[str, dict] = {}
+    for record in records:
+        program = record.name.program
+        header = record.header
+        entry = found.setdefault(program, {"proposal_id": program, "obs_collection": "JWST"})
+        for column, keyword in (
+            ("title", "TITLE"), ("pi_name", "PI_NAME"), ("category", "CATEGORY"),
+            ("subcategory", "SUBCAT"),
+        ):  # fmt: skip
+            if header.get(keyword) not in (None, "") and column not in entry:
+                entry[column] = str(header[keyword]).strip()
+    insert_ignore(conn, programs, [{"proposal_id": p, "obs_collection": "JWST"} for p in found])
+    for program, entry in found.items():
+        values = {k: v for k, v in entry.items() if k not in ("proposal_id", "obs_collection")}
+        if values:
+            conn.execute(update(programs).where(programs.c.proposal_id == program).values(**values))
+
+
+def _program_of(obs_id: str) -> str:
+    return str(int(obs_id[2:7]))

@@ -1,0 +1,188 @@
+"""Observation manifests: metadata files that bring in what pipeline FITS files cannot.
+
+Planned (not yet executed) observations and observations of other missions enter the archive
+through a JSON file named ``*.skyarchive.json``::
+
+    {"skyarchive_manifest": 1,
+     "programs": [{"proposal_id": "12345", "obs_collection": "HST", "title": "...",
+                   "pi_name": "Last, First", "category": "GO", "cycle": 20}],
+     "observations": [{"obs_id": "idxx01010", "status": "executed", "obs_collection": "HST",
+                       ... any CAOM column ...,
+                       "products": [{"file": "hst/idxx01010_drz.fits", "productType": "SCIENCE",
+                                     "productSubGroupDescription": "DRZ", "calib_level": 3,
+                                     "description": "...", "mrp": true, "prvversion": "3.7"}]}]}
+
+``file`` paths are relative to the manifest. ``t_obs_release`` may be given; otherwise it follows
+the program's exclusive-access rule. See docs/ingest.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from skyarchive.access.rights import add_months_mjd, eap_months
+from skyarchive.db.tables import observation_products, observations, products, programs
+from skyarchive.db.upsert import insert_ignore
+from skyarchive.errors import IngestError
+from skyarchive.ingest.catalog import data_uri, ensure_observations, replace_cells, storage_key
+from skyarchive.ingest.reader import sha256_of
+from skyarchive.products.rules import MRP
+from skyarchive.sky.regions import format_s_region, parse_s_region, region_center
+from skyarchive.storage import Storage
+
+MANIFEST_SUFFIX = ".skyarchive.json"
+_OBS_COLUMNS = frozenset(c.name for c in observations.columns) - {"obsid", "objID"}
+_PROGRAM_COLUMNS = frozenset(c.name for c in programs.columns)
+
+
+@dataclass
+class ManifestOutcome:
+    observations: int = 0
+    added: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+
+
+def is_manifest(path: Path) -> bool:
+    return path.name.endswith(MANIFEST_SUFFIX)
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """Parse and check a manifest before anything is written; raise IngestError when invalid."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(f"{path.name}: not a readable manifest ({exc}).") from exc
+    if not isinstance(content, dict) or content.get("skyarchive_manifest") != 1:
+        raise IngestError(f"{path.name}: missing '\"skyarchive_manifest\": 1'.")
+    for obs in content.get("observations", []):
+        if not isinstance(obs, dict) or not obs.get("obs_id") or not obs.get("obs_collection"):
+            raise IngestError(f"{path.name}: every observation needs obs_id and obs_collection.")
+        unknown = set(obs) - _OBS_COLUMNS - {"products"}
+        if unknown:
+            raise IngestError(f"{path.name}: unknown observation fields {sorted(unknown)}.")
+        if obs.get("s_region"):
+            parse_s_region(obs["s_region"])
+        for product in obs.get("products", []):
+            file = path.parent / str(product.get("file", ""))
+            if not product.get("file") or not file.is_file():
+                raise IngestError(f"{path.name}: product file {product.get('file')!r} not found.")
+            if not file.resolve().is_relative_to(path.parent.resolve()):
+                raise IngestError(f"{path.name}: product file {product['file']!r} is outside.")
+    return content
+
+
+def apply_manifest(
+    conn: Connection, storage: Storage, path: Path, content: dict[str, Any], *, default_eap: int
+) -> ManifestOutcome:
+    outcome = ManifestOutcome()
+    for program in content.get("programs", []):
+        values = {k: v for k, v in program.items() if k in _PROGRAM_COLUMNS}
+        values["proposal_id"] = str(values["proposal_id"])
+        insert_ignore(conn, programs, [values])
+        conn.execute(
+            update(programs).where(programs.c.proposal_id == values["proposal_id"]).values(values)
+        )
+    for obs in content.get("observations", []):
+        _apply_observation(conn, storage, path.parent, obs, outcome, default_eap)
+    return outcome
+
+
+def _apply_observation(
+    conn: Connection,
+    storage: Storage,
+    base: Path,
+    obs: dict[str, Any],
+    outcome: ManifestOutcome,
+    default_eap: int,
+) -> None:
+    collection = obs["obs_collection"]
+    proposal = str(obs["proposal_id"]) if obs.get("proposal_id") is not None else None
+    if proposal is not None:
+        insert_ignore(conn, programs, [{"proposal_id": proposal, "obs_collection": collection}])
+    obsid = ensure_observations(conn, [(obs["obs_id"], proposal)], collection=collection)[
+        obs["obs_id"]
+    ]
+    values = {k: v for k, v in obs.items() if k in _OBS_COLUMNS}
+    values.update(proposal_id=proposal, objID=obsid, status=obs.get("status", "executed"))
+    if obs.get("s_region"):
+        region = parse_s_region(obs["s_region"])
+        values["s_region"] = format_s_region(region)
+        if obs.get("s_ra") is None:
+            values["s_ra"], values["s_dec"] = region_center(region)
+    if values.get("t_obs_release") is None and values.get("t_max") is not None:
+        values["t_obs_release"] = add_months_mjd(
+            values["t_max"], _months(conn, proposal, default_eap)
+        )
+    conn.execute(update(observations).where(observations.c.obsid == obsid).values(**values))
+    replace_cells(conn, obsid, values.get("s_region"))
+    outcome.observations += 1
+    for product in obs.get("products", []):
+        product_id = _store_product(conn, storage, base, obs, obsid, product, outcome)
+        insert_ignore(conn, observation_products, [{"obsid": obsid, "product_id": product_id}])
+
+
+def _store_product(
+    conn: Connection,
+    storage: Storage,
+    base: Path,
+    obs: dict[str, Any],
+    obsid: int,
+    product: dict[str, Any],
+    outcome: ManifestOutcome,
+) -> int:
+    file = base / product["file"]
+    collection = obs["obs_collection"]
+    size, sha = sha256_of(file)
+    existing = conn.execute(
+        select(products.c.product_id, products.c.sha256).where(
+            products.c.productFilename == file.name
+        )
+    ).first()
+    if existing is not None and existing.sha256 == sha:
+        outcome.unchanged += 1
+        return int(existing.product_id)
+    key = storage_key(collection, sha, file.name)
+    storage.put_file(key, file)
+    values = {
+        "productFilename": file.name,
+        "dataURI": data_uri(collection, file.name),
+        "owner_obsid": obsid,
+        "obs_collection": collection,
+        "dataproduct_type": obs.get("dataproduct_type"),
+        "description": product.get("description"),
+        "type": product.get("type", "S"),
+        "productType": product.get("productType", "SCIENCE"),
+        "productGroupDescription": MRP if product.get("mrp") else None,
+        "productSubGroupDescription": product.get("productSubGroupDescription"),
+        "project": obs.get("project"),
+        "prvversion": product.get("prvversion"),
+        "proposal_id": str(obs.get("proposal_id")) if obs.get("proposal_id") else None,
+        "size": size,
+        "calib_level": product.get("calib_level", obs.get("calib_level")),
+        "filters": obs.get("filters"),
+        "sha256": sha,
+        "storage_key": key,
+    }
+    if existing is None:
+        outcome.added += 1
+        return int(conn.execute(products.insert().values(**values)).inserted_primary_key[0])
+    outcome.replaced += 1
+    conn.execute(
+        update(products).where(products.c.product_id == existing.product_id).values(**values)
+    )
+    return int(existing.product_id)
+
+
+def _months(conn: Connection, proposal: str | None, default_eap: int) -> int:
+    row = conn.execute(
+        select(programs.c.category, programs.c.eap_months).where(programs.c.proposal_id == proposal)
+    ).first()
+    if row is None:
+        return default_eap
+    return eap_months(row.category, override=row.eap_months, default_months=default_eap)

@@ -1,0 +1,139 @@
+"""Read one file: classify its name, checksum it and pull the header keywords ingest needs.
+
+Everything here is free of database and storage access so files can be read in worker
+processes; a problem with one file becomes an :class:`IngestError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+
+from skyarchive.errors import BadQuery, IngestError
+from skyarchive.products.naming import Kind, ParsedName, parse_filename
+from skyarchive.sky.regions import parse_s_region
+
+# Keywords without which a JWST science file cannot be placed in the catalog.
+REQUIRED_SCIENCE_KEYWORDS = ("TELESCOP", "INSTRUME", "PROGRAM", "OBSERVTN", "VISIT", "EXP_TYPE")
+_CHUNK = 1 << 20
+
+
+@dataclass
+class FileRecord:
+    path: Path
+    name: ParsedName
+    size: int
+    sha256: str
+    header: dict[str, Any] = field(default_factory=dict)
+    s_region: str | None = None
+    file_date: str | None = None
+    asn: dict[str, Any] | None = None
+
+
+def sha256_of(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def read_file(path: Path) -> FileRecord:
+    """Read ``path`` into a :class:`FileRecord`; raise :class:`IngestError` when it is unusable."""
+    name = parse_filename(path.name)
+    size, sha = sha256_of(path)
+    if size == 0:
+        raise IngestError(f"{path.name}: the file is empty.")
+    record = FileRecord(path=path, name=name, size=size, sha256=sha)
+    if name.extension == "fits":
+        _read_fits(record)
+    elif name.kind is Kind.ASN:
+        record.asn = _read_asn(path)
+    return record
+
+
+def _read_fits(record: FileRecord) -> None:
+    path = record.path
+    try:
+        with warnings.catch_warnings():
+            # Truncation shows up as a warning when astropy drops the cut HDU; make it an error.
+            warnings.filterwarnings("error", message=".*truncated.*")
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+                hdul.verify("exception")
+                primary = hdul[0].header
+                extension_headers = [hdu.header for hdu in hdul[1:]]
+                _check_data_present(hdul, path)
+    except IngestError:
+        raise
+    except Exception as exc:  # astropy raises OSError, VerifyError, ValueError, TypeError...
+        raise IngestError(f"{path.name}: not a readable FITS file ({exc}).") from exc
+
+    record.header = {key: _json_value(value) for key, value in primary.items() if key}
+    if record.name.kind in (Kind.EXPOSURE, Kind.LEVEL3):
+        missing = [key for key in REQUIRED_SCIENCE_KEYWORDS if key not in primary]
+        if missing:
+            raise IngestError(f"{path.name}: missing header keywords {', '.join(missing)}.")
+        if str(primary["TELESCOP"]).strip().upper() != "JWST":
+            raise IngestError(f"{path.name}: TELESCOP is {primary['TELESCOP']!r}, not 'JWST'.")
+        program = str(primary["PROGRAM"]).strip()
+        if not program.isdigit() or str(int(program)) != record.name.program:
+            raise IngestError(
+                f"{path.name}: PROGRAM keyword {program!r} disagrees with the file name."
+            )
+    for header in [primary, *extension_headers]:
+        if "S_REGION" in header and str(header["S_REGION"]).strip():
+            record.s_region = str(header["S_REGION"]).strip()
+            break
+    if record.s_region:
+        try:
+            parse_s_region(record.s_region)
+        except BadQuery as exc:
+            raise IngestError(f"{path.name}: unusable S_REGION ({exc}).") from exc
+    record.file_date = str(primary.get("DATE", "")) or None
+
+
+def _check_data_present(hdul: fits.HDUList, path: Path) -> None:
+    """Refuse a truncated file now, not when someone downloads it."""
+    size = path.stat().st_size
+    if size % 2880:
+        raise IngestError(
+            f"{path.name}: truncated ({size} bytes is not a whole number of FITS blocks)."
+        )
+    for hdu in hdul:
+        info = hdu.fileinfo()
+        if info is not None and info["datLoc"] + info["datSpan"] > size:
+            raise IngestError(f"{path.name}: truncated inside HDU {hdu.name or 'PRIMARY'}.")
+        if hdu.header.get("NAXIS", 0):
+            try:
+                _ = hdu.data
+            except Exception as exc:
+                raise IngestError(f"{path.name}: corrupt data in HDU {hdu.name} ({exc}).") from exc
+
+
+def _read_asn(path: Path) -> dict[str, Any]:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(f"{path.name}: not a readable association file ({exc}).") from exc
+    products = content.get("products") if isinstance(content, dict) else None
+    if not isinstance(products, list):
+        raise IngestError(f"{path.name}: association has no 'products' list.")
+    return content
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)  # astropy Undefined, complex, ... keep a readable form

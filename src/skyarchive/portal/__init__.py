@@ -1,0 +1,1 @@
+"""The web portal: server-rendered pages and our own ES-module JavaScript."""

@@ -1,0 +1,1 @@
+"""Product rules: JWST file naming, product metadata, product lists."""

@@ -1,0 +1,1 @@
+"""Observation queries: criteria to SQL, cone searches on footprints, paging, summaries."""
