@@ -1,0 +1,123 @@
+# ruff: noqa: E501  (a table of column facts reads best one column per line)
+"""The columns the archive serves, in MAST's order, with types, labels and descriptions.
+
+One table of facts drives the MAST column configs, criteria validation, result typing and the
+portal's grid, so all of them agree.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from skyarchive.errors import UnknownColumn
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: str  # MAST wire type: string, float, int, boolean
+    label: str
+    description: str
+    unit: str | None = None
+    separator: str | None = None
+    example: str | None = None
+    visible: bool = False
+    facet: bool = False
+
+    @property
+    def continuous(self) -> bool:
+        """Criteria on continuous columns are ranges; on the others, lists of values."""
+        return self.type == "float"
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("float", "int")
+
+
+def _c(name: str, type_: str, label: str, description: str, **extra: object) -> ColumnInfo:
+    return ColumnInfo(name, type_, label, description, **extra)  # type: ignore[arg-type]
+
+
+OBSERVATION_COLUMNS: tuple[ColumnInfo, ...] = (
+    _c("intentType", "string", "Observation Type", "Whether the observation is science or calibration.", facet=True),
+    _c("obs_collection", "string", "Mission", "Collection, e.g. JWST, HST.", separator=";", visible=True, facet=True),
+    _c("provenance_name", "string", "Provenance Name", "Pipeline that produced the data, e.g. CALJWST; APT for planned observations."),
+    _c("instrument_name", "string", "Instrument", "Instrument and mode, e.g. NIRCAM/IMAGE, MIRI/IFU.", visible=True, facet=True),
+    _c("project", "string", "Project", "Processing project.", separator=";"),
+    _c("filters", "string", "Filters", "Optical elements in use, ';'-separated, e.g. F170LP;G235M.", separator=";", visible=True, facet=True),
+    _c("wavelength_region", "string", "Waveband", "Energy band, e.g. INFRARED, OPTICAL.", separator=";", facet=True),
+    _c("target_name", "string", "Target Name", "Target name as given by the observer.", visible=True, facet=True),
+    _c("target_classification", "string", "Target Classification", "Target categories, ';'-separated.", separator=";", facet=True),
+    _c("obs_id", "string", "Observation ID", "Mission observation identifier.", visible=True, example="jw01558001001_02101_00001_mirimage"),
+    _c("s_ra", "float", "RA", "Right ascension of the footprint centre (ICRS).", unit="deg", visible=True),
+    _c("s_dec", "float", "Dec", "Declination of the footprint centre (ICRS).", unit="deg", visible=True),
+    _c("dataproduct_type", "string", "Product Type", "image, spectrum, cube, timeseries ...", facet=True),
+    _c("proposal_pi", "string", "Principal Investigator", "Principal investigator of the program.", facet=True),
+    _c("calib_level", "int", "Calibration Level", "-1 planned, 1 uncalibrated, 2 calibrated, 3 combined science product.", visible=True, facet=True),
+    _c("t_min", "float", "Start Time", "Observation start time (MJD).", unit="MJD", visible=True),
+    _c("t_max", "float", "End Time", "Observation end time (MJD).", unit="MJD"),
+    _c("t_exptime", "float", "Exposure Length", "Exposure time.", unit="sec", visible=True),
+    _c("em_min", "float", "Min. Wavelength", "Minimum wavelength.", unit="nm"),
+    _c("em_max", "float", "Max. Wavelength", "Maximum wavelength.", unit="nm"),
+    _c("obs_title", "string", "Observation Title", "Title of the program."),
+    _c("t_obs_release", "float", "Release Date", "Date the data become public (MJD).", unit="MJD"),
+    _c("proposal_id", "string", "Proposal ID", "Program (proposal) identifier.", visible=True, facet=True, example="1558"),
+    _c("proposal_type", "string", "Proposal Type", "Program category: GO, GTO, ERS, COM, DD, CAL ...", facet=True),
+    _c("sequence_number", "int", "Sequence Number", "Sequence number, e.g. a TESS sector."),
+    _c("s_region", "string", "s_region", "Footprint as an STC-S region (ICRS degrees)."),
+    _c("jpegURL", "string", "jpegURL", "Preview image (data URI)."),
+    _c("dataURL", "string", "dataURL", "A representative data product (data URI)."),
+    _c("dataRights", "string", "Data Rights", "PUBLIC, or EXCLUSIVE_ACCESS before the release date.", visible=True, facet=True),
+    _c("mtFlag", "boolean", "Moving Target", "True for moving targets."),
+    _c("srcDen", "float", "Number of Catalog Objects", "Number of catalogued sources."),
+    _c("obsid", "string", "Product Group ID", "Archive identifier of the observation; the key for product lists.", example="Long integer, e.g. 2007590987"),
+    _c("objID", "string", "Object ID", "Archive identifier of the observation plane."),
+)  # fmt: skip
+
+DISTANCE = _c("distance", "float", 'Distance (")', "Angular distance from the search position to the footprint (0 inside).", unit="arcsec")  # fmt: skip
+OBJID1 = _c("objID1", "string", "Object ID", "Archive identifier of the observation plane.")
+
+PRODUCT_COLUMNS: tuple[ColumnInfo, ...] = (
+    _c("obsID", "string", "Product Group ID", "Observation the file belongs to.", example="Long integer, e.g. 2007590987"),
+    _c("obs_collection", "string", "Mission", "Collection, e.g. JWST."),
+    _c("dataproduct_type", "string", "Product Type", "image, spectrum, cube ..."),
+    _c("obs_id", "string", "Observation ID", "Mission observation identifier."),
+    _c("description", "string", "Description", "What the file holds."),
+    _c("type", "string", "Type", "S for files of one observation, D for derived (combined) files."),
+    _c("dataURI", "string", "Data URI", "Identifier to download the file with."),
+    _c("productType", "string", "Product Category", "SCIENCE, AUXILIARY, PREVIEW, INFO ..."),
+    _c("productGroupDescription", "string", "Group", "'Minimum Recommended Products' for the files most users need."),
+    _c("productSubGroupDescription", "string", "Product Subgroup", "File class, e.g. UNCAL, RATE, CAL, I2D, ASN."),
+    _c("productDocumentationURL", "string", "Product Documentation", "Documentation link."),
+    _c("project", "string", "Project", "Processing project, e.g. CALJWST."),
+    _c("prvversion", "string", "Provenance Version", "Pipeline version that made the file."),
+    _c("proposal_id", "string", "Proposal ID", "Program identifier."),
+    _c("productFilename", "string", "Filename", "File name."),
+    _c("size", "int", "Size", "File size.", unit="bytes"),
+    _c("parent_obsid", "string", "Parent Product Group ID", "Observation the list was requested for."),
+    _c("dataRights", "string", "Data Rights", "PUBLIC or EXCLUSIVE_ACCESS."),
+    _c("calib_level", "int", "Calibration Level", "1 uncalibrated, 2 calibrated, 3 combined."),
+    _c("filters", "string", "Filters", "Optical elements."),
+)  # fmt: skip
+
+OBSERVATION_BY_NAME = {c.name.lower(): c for c in (*OBSERVATION_COLUMNS, DISTANCE, OBJID1)}
+PRODUCT_BY_NAME = {c.name.lower(): c for c in PRODUCT_COLUMNS}
+
+
+def observation_column(name: str) -> ColumnInfo:
+    """The observation column called ``name`` (any case); UnknownColumn with a suggestion."""
+    return _lookup(name, OBSERVATION_BY_NAME)
+
+
+def product_column(name: str) -> ColumnInfo:
+    return _lookup(name, PRODUCT_BY_NAME)
+
+
+def _lookup(name: str, table: dict[str, ColumnInfo]) -> ColumnInfo:
+    found = table.get(str(name).strip().lower())
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(str(name).lower(), list(table), n=1)
+    hint = f" Did you mean '{table[close[0]].name}'?" if close else ""
+    raise UnknownColumn(f"Unknown column '{name}'.{hint}")

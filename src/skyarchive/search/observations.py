@@ -1,0 +1,158 @@
+"""Observation searches: criteria and/or a cone, column projection, counts and pages.
+
+Rows come out as dicts keyed by MAST column name, with ``dataRights`` derived from the release
+date at the time of the query and, for positional searches, ``distance`` in arcsec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
+
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
+from skyarchive.db.tables import observations
+from skyarchive.errors import BadQuery
+from skyarchive.search.columns import (
+    DISTANCE,
+    OBJID1,
+    OBSERVATION_COLUMNS,
+    ColumnInfo,
+    observation_column,
+)
+from skyarchive.search.cone import Cone, cone_matches
+from skyarchive.search.criteria import Criterion, criterion_clause
+
+_ID_CHUNK = 5000
+
+
+@dataclass
+class ObservationQuery:
+    criteria: Sequence[Criterion] = ()
+    cone: Cone | None = None
+    columns: Sequence[str] | None = None  # None: every column
+    page: int = 1
+    pagesize: int = 50_000
+    positional_extras: bool = False  # objID1 as MAST's Filtered.Position adds it
+
+
+@dataclass
+class ResultPage:
+    columns: list[ColumnInfo]
+    total: int
+    page: int
+    pagesize: int
+    rows: Iterator[dict] = field(default_factory=lambda: iter(()))
+
+    @property
+    def pages(self) -> int:
+        return -(-self.total // self.pagesize) if self.total else 0
+
+
+def where_clause(criteria: Sequence[Criterion], *, now: float) -> ColumnElement[bool]:
+    clauses = [_clause(c, now) for c in criteria if not c.empty]
+    return and_(*clauses) if clauses else true()
+
+
+def _clause(criterion: Criterion, now: float) -> ColumnElement[bool]:
+    name = criterion.column.name
+    if name == "dataRights":
+        release = observations.c.t_obs_release
+        wanted = {str(v).upper() for v in criterion.values}
+        parts = []
+        if PUBLIC in wanted:
+            parts.append(release <= now)
+        if EXCLUSIVE_ACCESS in wanted:
+            parts.append(or_(release > now, release.is_(None)))
+        return or_(*parts) if parts else observations.c.obsid.is_(None)
+    if name in ("distance",):
+        raise BadQuery("Filtering on distance is not supported; give a search radius instead.")
+    column = observations.c["objID" if name == "objID1" else name]
+    return criterion_clause(criterion, column)
+
+
+def count_observations(
+    conn: Connection, *, criteria: Sequence[Criterion] = (), cone: Cone | None = None, now: float
+) -> int:
+    where = where_clause(criteria, now=now)
+    if cone is not None:
+        return len(cone_matches(conn, cone, where))
+    return int(conn.execute(select(func.count()).select_from(observations).where(where)).scalar())
+
+
+def search_observations(conn: Connection, query: ObservationQuery, *, now: float) -> ResultPage:
+    """One page of matching observations (rows are produced lazily while ``conn`` is open)."""
+    if query.page < 1 or query.pagesize < 1:
+        raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
+    columns = _projection(query)
+    where = where_clause(query.criteria, now=now)
+    offset = (query.page - 1) * query.pagesize
+    if query.cone is not None:
+        matches = cone_matches(conn, query.cone, where)
+        window = matches[offset : offset + query.pagesize]
+        rows = _rows_by_id(conn, columns, window, now)
+        return ResultPage(columns, len(matches), query.page, query.pagesize, rows)
+    total = int(conn.execute(select(func.count()).select_from(observations).where(where)).scalar())
+    sql = (
+        select(*_select_columns(columns))
+        .where(where)
+        .order_by(observations.c.obsid)
+        .offset(offset)
+        .limit(query.pagesize)
+    )
+    rows = (
+        _row(r._mapping, columns, now, None)
+        for r in conn.execution_options(yield_per=2000).execute(sql)
+    )
+    return ResultPage(columns, total, query.page, query.pagesize, rows)
+
+
+def _projection(query: ObservationQuery) -> list[ColumnInfo]:
+    extras = ([OBJID1] if query.positional_extras else []) + ([DISTANCE] if query.cone else [])
+    if query.columns is None:
+        return [*OBSERVATION_COLUMNS, *extras]
+    chosen = [observation_column(name) for name in query.columns]
+    if DISTANCE in chosen and query.cone is None:
+        raise BadQuery("Column 'distance' needs a search position.")
+    return list(dict.fromkeys(chosen))
+
+
+def _select_columns(columns: Sequence[ColumnInfo]) -> list:
+    names = {c.name for c in columns} - {"dataRights", "distance", "objID1"}
+    names |= {"obsid", "t_obs_release"}
+    return [observations.c[n] for n in sorted(names)]
+
+
+def _rows_by_id(
+    conn: Connection, columns: list[ColumnInfo], window: list[tuple[int, float]], now: float
+) -> Iterator[dict]:
+    distance = dict(window)
+    ids = [obsid for obsid, _ in window]
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        fetched = {
+            r.obsid: r._mapping
+            for r in conn.execute(
+                select(*_select_columns(columns)).where(observations.c.obsid.in_(chunk))
+            )
+        }
+        for obsid in chunk:
+            if obsid in fetched:
+                yield _row(fetched[obsid], columns, now, distance[obsid])
+
+
+def _row(values, columns: Sequence[ColumnInfo], now: float, distance: float | None) -> dict:  # type: ignore[no-untyped-def]
+    row = {}
+    for column in columns:
+        name = column.name
+        if name == "dataRights":
+            row[name] = data_rights(values["t_obs_release"], now=now)
+        elif name == "distance":
+            row[name] = distance
+        elif name in ("obsid", "objID", "objID1"):
+            value = values["objID" if name == "objID1" else name]
+            row[name] = None if value is None else str(value)
+        else:
+            row[name] = values[name]
+    return row
