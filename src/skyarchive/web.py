@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from skyarchive import __version__
+from skyarchive.api.errors import install_error_handlers
+from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
 from skyarchive.archive import Archive
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
@@ -19,6 +21,8 @@ def create_app(archive: Archive) -> FastAPI:
 
     app = FastAPI(title="skyarchive", version=__version__, docs_url="/api/docs")
     app.state.archive = archive
+    install_error_handlers(app)
+    app.add_middleware(AbsoluteTargetMiddleware)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,9 +1,175 @@
-"""MAST-compatible endpoints (filled in by the MAST API issue)."""
+"""MAST-compatible HTTP endpoints: thin translations onto the service layer."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.api.errors import mast_error_body
+from skyarchive.api.mast import services  # noqa: F401  (registers the invoke services)
+from skyarchive.api.mast.columns_config import column_config
+from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
+from skyarchive.api.mast.resolver import resolved_entries
+from skyarchive.archive import Archive
+from skyarchive.errors import BadQuery, SkyArchiveError
+
+router = APIRouter(tags=["MAST"])
 
 
 def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
+    from skyarchive.api.mast import downloads
+
+    app.include_router(router)
+    app.include_router(downloads.router)
+
+
+def _archive(request: Request) -> Archive:
+    return request.app.state.archive
+
+
+@router.post("/api/v0/invoke")
+async def invoke_post(request: Request) -> Response:
+    form = await request.form()
+    return invoke(_archive(request), form.get("request"))
+
+
+@router.get("/api/v0/invoke")
+def invoke_get(request: Request, request_: Annotated[str | None, Query(alias="request")] = None):  # type: ignore[no-untyped-def]
+    return invoke(_archive(request), request_)
+
+
+def invoke(archive: Archive, raw: Any) -> Response:
+    """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them."""
+    try:
+        mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
+        handler = service_handler(mast_request.service)
+    except SkyArchiveError as exc:
+        return JSONResponse(mast_error_body(exc.message))
+    conn = archive.engine.connect()
+    try:
+        result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
+        if isinstance(result, TableResult):
+            first = _prefetch(result)
+            return StreamingResponse(
+                _stream_table(result, first, conn), media_type="application/json"
+            )
+        conn.close()
+        return JSONResponse(result)
+    except SkyArchiveError as exc:
+        conn.close()
+        return JSONResponse(mast_error_body(exc.message))
+    except BaseException:
+        conn.close()
+        raise
+
+
+def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
+    if not raw:
+        raise BadQuery("Missing 'request': send request=<JSON service request>.")
+    try:
+        body = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise BadQuery(f"'request' is not valid JSON ({exc}).") from None
+    if not isinstance(body, dict) or not isinstance(body.get("service"), str):
+        raise BadQuery("The request must be a JSON object with a 'service' name.")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise BadQuery("'params' must be a JSON object.")
+    page = _positive_int(body.get("page", 1), "page")
+    pagesize = _positive_int(body.get("pagesize", 50_000), "pagesize")
+    if pagesize > max_page_size:
+        raise BadQuery(
+            f"pagesize {pagesize} exceeds this archive's limit of {max_page_size}; "
+            "ask for smaller pages."
+        )
+    return MastRequest(
+        service=body["service"], params=params, format=str(body.get("format", "json")),
+        page=page, pagesize=pagesize, page_given="page" in body,
+    )  # fmt: skip
+
+
+def _positive_int(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadQuery(f"{name} {value!r} is not a whole number.") from None
+    if number < 1:
+        raise BadQuery(f"{name} {number} must be 1 or more.")
+    return number
+
+
+def _prefetch(result: TableResult) -> list[dict]:
+    """Produce the first row now, so a query error still becomes a clean ERROR answer."""
+    rows = iter(result.rows)
+    result.rows = rows
+    first = next(rows, None)
+    return [] if first is None else [first]
+
+
+def _stream_table(result: TableResult, first: list[dict], conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    try:
+        yield b'{"status": "COMPLETE", "msg": "", "data": ['
+        count = 0
+        for row in _chain(first, result.rows):
+            yield (b", " if count else b"") + json.dumps(row, default=str).encode()
+            count += 1
+        pages = -(-result.total // result.pagesize) if result.total else 0
+        paging = {
+            "page": result.page, "pageSize": result.pagesize, "pagesFiltered": pages,
+            "rows": count, "rowsFiltered": result.total, "rowsTotal": result.total,
+        }  # fmt: skip
+        tail = {"fields": result.fields, "paging": paging, **result.extra}
+        yield b"], " + json.dumps(tail)[1:].encode()
+    finally:
+        conn.close()
+
+
+def _chain(first: list[dict], rest: Iterator[dict]) -> Iterator[dict]:
+    yield from first
+    yield from rest
+
+
+@router.post("/portal/Mashup/Mashup.asmx/columnsconfig")
+def columns_config(colConfigId: Annotated[str, Form()] = "") -> JSONResponse:  # noqa: N803
+    return JSONResponse(column_config(colConfigId))
+
+
+@router.get("/whoami")
+def whoami() -> JSONResponse:
+    """Who the caller is; anonymous until accounts and tokens arrive."""
+    return JSONResponse(
+        {
+            "eppn": None,
+            "ezid": "anonymous",
+            "anon": True,
+            "scopes": [],
+            "session": None,
+            "token": None,
+            "attrib": {"display_name": "anonymous"},
+        }  # fmt: skip
+    )
+
+
+@router.get("/Santa-war/query")
+def santa_resolver(
+    request: Request,
+    name: Annotated[list[str], Query()] = [],  # noqa: B006
+    resolveAll: str = "False",  # noqa: N803
+    resolver: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> JSONResponse:
+    """The SANTA name resolver astroquery 0.4.11 calls (reached through HTTP_PROXY)."""
+    archive = _archive(request)
+    every = resolveAll.strip().lower() == "true" or bool(resolver)
+    entries = [e for n in name for e in resolved_entries(archive, n, resolve_all=every)]
+    return JSONResponse({"resolvedCoordinate": entries, "status": ""})
+
+
+@router.get("/api/v0.1/Download/bundle.sh", include_in_schema=False)
+def bundle_help() -> PlainTextResponse:
+    return PlainTextResponse("POST uri=<dataURI> fields (repeated) to get a cURL script.\n")

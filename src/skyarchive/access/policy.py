@@ -1,0 +1,60 @@
+"""The one rule that decides whether a caller may retrieve a file.
+
+Every path by which bytes leave the archive (downloads, ranges, bundles, scripts, staging,
+previews) calls :func:`check_retrieval`. Metadata stays visible to everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skyarchive.access.rights import PUBLIC, data_rights
+from skyarchive.errors import Forbidden, Unauthorized
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking. ``user_id`` None means anonymous."""
+
+    user_id: int | None = None
+    email: str | None = None
+    is_admin: bool = False
+    programs: frozenset[str] = frozenset()  # programs whose exclusive data the caller may read
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user_id is None
+
+
+ANONYMOUS = Caller()
+
+
+def may_retrieve(
+    caller: Caller, *, proposal_id: str | None, t_obs_release: float | None, now: float
+) -> bool:
+    if data_rights(t_obs_release, now=now) == PUBLIC:
+        return True
+    return caller.is_admin or (proposal_id is not None and proposal_id in caller.programs)
+
+
+def check_retrieval(
+    caller: Caller,
+    *,
+    filename: str,
+    proposal_id: str | None,
+    t_obs_release: float | None,
+    now: float,
+) -> None:
+    """Raise Unauthorized (anonymous) or Forbidden (signed in) unless ``caller`` may read it."""
+    if may_retrieve(caller, proposal_id=proposal_id, t_obs_release=t_obs_release, now=now):
+        return
+    how = (
+        f"{filename} is in the exclusive-access period of program {proposal_id}. "
+        "Only the program's PI, people the PI has authorised, and archive admins may download it"
+    )
+    if caller.anonymous:
+        raise Unauthorized(
+            f"{how}; log in, or send an API token (Authorization: token <token>, or the "
+            "mast_token cookie that astroquery's Observations.login(token=...) sets)."
+        )
+    raise Forbidden(f"{how}; ask the PI of program {proposal_id} to authorise {caller.email}.")

@@ -1,0 +1,45 @@
+"""The one JSON error shape of skyarchive's HTTP API, built in one place.
+
+``{"error": {"status": 404, "type": "NotFound", "message": "..."}}`` for every face except the
+MAST invoke service, whose clients expect ``{"status": "ERROR", "msg": "..."}`` with HTTP 200.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from skyarchive.errors import SkyArchiveError
+
+
+def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"status": status, "type": kind, "message": message}}
+
+
+def error_response(exc: SkyArchiveError) -> JSONResponse:
+    return JSONResponse(
+        error_body(exc.status, type(exc).__name__, exc.message),
+        status_code=exc.status,
+        headers={"WWW-Authenticate": 'token realm="skyarchive"'} if exc.status == 401 else None,
+    )
+
+
+def mast_error_body(message: str) -> dict[str, Any]:
+    return {"status": "ERROR", "msg": message, "data": [], "fields": []}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SkyArchiveError)
+    async def _ours(_request: Request, exc: SkyArchiveError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return JSONResponse(error_body(400, "BadQuery", problems), status_code=400)

@@ -1,0 +1,68 @@
+"""MAST invoke services, each a small function registered under its service name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from skyarchive.archive import Archive
+from skyarchive.errors import BadQuery
+
+
+@dataclass
+class MastRequest:
+    service: str
+    params: dict[str, Any]
+    format: str = "json"
+    page: int = 1
+    pagesize: int = 50_000
+    page_given: bool = False
+
+
+@dataclass
+class ServiceContext:
+    archive: Archive
+    conn: Connection
+    now: float
+
+
+@dataclass
+class TableResult:
+    """A table answer: column facts, total rows and the lazily produced rows of this page."""
+
+    fields: list[dict[str, str]]
+    rows: Any  # iterable of dicts
+    total: int
+    page: int
+    pagesize: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[ServiceContext, MastRequest], "TableResult | dict[str, Any]"]
+_SERVICES: dict[str, tuple[str, Handler]] = {}  # lower-cased name -> (name, handler)
+
+
+def mast_service(*names: str) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as the implementation of the MAST services ``names``."""
+
+    def register(handler: Handler) -> Handler:
+        for name in names:
+            _SERVICES[name.lower()] = (name, handler)
+        return handler
+
+    return register
+
+
+def service_handler(name: str) -> Handler:
+    """The handler of service ``name`` (any case); BadQuery naming the services we answer."""
+    found = _SERVICES.get(str(name).lower())
+    if found is None:
+        raise BadQuery(f"Unknown service '{name}'. This archive answers: {', '.join(served())}.")
+    return found[1]
+
+
+def served() -> list[str]:
+    return sorted(name for name, _ in _SERVICES.values())

@@ -1,0 +1,132 @@
+"""The invoke services astroquery.mast sends, each translating MAST params to a service call."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import func, select
+
+from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
+from skyarchive.db.tables import observations
+from skyarchive.errors import BadQuery
+from skyarchive.products.listing import parse_obsids, product_rows
+from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
+from skyarchive.search.cone import Cone
+from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.observations import (
+    ObservationQuery,
+    count_observations,
+    search_observations,
+)
+from skyarchive.sky.angles import MAX_RADIUS_DEG
+
+COUNT_COLUMNS = "COUNT_BIG(*)"
+DEFAULT_RADIUS_DEG = 0.2
+
+
+def fields_of(columns: list[ColumnInfo]) -> list[dict[str, str]]:
+    return [{"name": c.name, "type": c.type} for c in columns]
+
+
+@mast_service("Mast.Caom.Cone")
+def caom_cone(ctx: ServiceContext, request: MastRequest) -> TableResult:
+    params = request.params
+    cone = _cone(params.get("ra"), params.get("dec"), params.get("radius", DEFAULT_RADIUS_DEG))
+    return _observation_page(ctx, request, ObservationQuery(cone=cone))
+
+
+@mast_service("Mast.Caom.Filtered", "Mast.Caom.Filtered.Position")
+def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
+    params = request.params
+    criteria = parse_criteria(params.get("filters", []), observation_column)
+    cone = None
+    positional = request.service.lower().endswith(".position")
+    if params.get("position") not in (None, ""):
+        cone = _position(params["position"])
+    elif params.get("ra") is not None and params.get("dec") is not None:
+        cone = _cone(params["ra"], params["dec"], params.get("radius", DEFAULT_RADIUS_DEG))
+    elif positional:
+        raise BadQuery("Mast.Caom.Filtered.Position needs 'position': \"ra, dec, radius\".")
+    columns = str(params.get("columns", "*") or "*").strip()
+    if columns.upper().replace(" ", "") == COUNT_COLUMNS:
+        total = count_observations(ctx.conn, criteria=criteria, cone=cone, now=ctx.now)
+        return TableResult(
+            [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
+        )
+    chosen = None if columns == "*" else [c.strip() for c in columns.split(",") if c.strip()]
+    query = ObservationQuery(
+        criteria=criteria, cone=cone, columns=chosen, positional_extras=cone is not None
+    )
+    return _observation_page(ctx, request, query)
+
+
+@mast_service("Mast.Caom.Products")
+def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
+    obsids = parse_obsids(request.params.get("obsid"))
+    rows = list(product_rows(ctx.conn, obsids, now=ctx.now))
+    start = (request.page - 1) * request.pagesize
+    page = rows[start : start + request.pagesize]
+    return TableResult(
+        fields_of(list(PRODUCT_COLUMNS)), page, len(rows), request.page, request.pagesize
+    )
+
+
+@mast_service("Mast.Caom.All")
+def caom_all(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
+    """Holdings by mission, in the ExtJS shape ``Observations.list_missions`` reads."""
+    counts = ctx.conn.execute(
+        select(observations.c.obs_collection, func.count())
+        .group_by(observations.c.obs_collection)
+        .order_by(observations.c.obs_collection)
+    ).all()
+    hist = {name: {"count": n, "key": name} for name, n in counts}
+    hist_obj = {**hist, "hist": [{"key": name, "count": n} for name, n in counts]}
+    column = {"text": "obs_collection", "dataIndex": "obs_collection", "type": "string",
+              "ExtendedProperties": {"histObj": hist_obj}}  # fmt: skip
+    table = {"name": "Mast.Caom.All", "ExtendedProperties": {}, "Columns": [column],
+             "Fields": [{"name": "obs_collection", "type": "string"}],
+             "Rows": [[name] for name, _ in counts]}  # fmt: skip
+    return {"status": "COMPLETE", "msg": "", "data": {"name": "Mast.Caom.All", "Tables": [table]}}
+
+
+@mast_service("Mast.Name.Lookup")
+def name_lookup(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
+    from skyarchive.api.mast.resolver import resolved_entries
+
+    text = str(request.params.get("input", "")).strip()
+    return {"resolvedCoordinate": resolved_entries(ctx.archive, text, resolve_all=False),
+            "status": ""}  # fmt: skip
+
+
+def _observation_page(ctx: ServiceContext, request: MastRequest, query: ObservationQuery):  # type: ignore[no-untyped-def]
+    query.page, query.pagesize = request.page, request.pagesize
+    page = search_observations(ctx.conn, query, now=ctx.now)
+    return TableResult(fields_of(page.columns), page.rows, page.total, page.page, page.pagesize)
+
+
+def _cone(ra: Any, dec: Any, radius: Any) -> Cone:
+    ra_deg, dec_deg, radius_deg = (_degrees(v, name) for v, name in
+                                   ((ra, "ra"), (dec, "dec"), (radius, "radius")))  # fmt: skip
+    if not -90.0 <= dec_deg <= 90.0:
+        raise BadQuery(f"Dec {dec_deg} deg is outside [-90, 90] deg.")
+    if not 0.0 <= radius_deg <= MAX_RADIUS_DEG:
+        raise BadQuery(f"Radius {radius_deg} deg is outside [0, {MAX_RADIUS_DEG:g}] deg.")
+    return Cone(ra_deg % 360.0, dec_deg, radius_deg)
+
+
+def _position(text: Any) -> Cone:
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3:
+        raise BadQuery(f"position {text!r} must be 'ra, dec, radius' in degrees.")
+    return _cone(*parts)
+
+
+def _degrees(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadQuery(f"{name} {value!r} is not a number of degrees.") from None
+    if not math.isfinite(number):
+        raise BadQuery(f"{name} {value!r} is not a finite number of degrees.")
+    return number

@@ -1,0 +1,1 @@
+"""Delivery: single files with ranges, bundles, cURL scripts, baskets and staging."""
