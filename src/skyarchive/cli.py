@@ -157,6 +157,26 @@ def demo(
     _serve(archive, host, port)
 
 
+@app.command("client-config")
+def client_config(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(help="Server URL (default: the base URL).")] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write astroquery.cfg instead of printing it.")
+    ] = False,
+) -> None:
+    """Configure astroquery.mast to use this archive (astroquery.cfg and HTTP_PROXY)."""
+    from skyarchive.client_config import config_lines, proxy_lines, write_config
+
+    server = url or ctx.obj.base_url
+    if write:
+        path = write_config(server)
+        console.print(f"Wrote [mast] server = {server} to {path}")
+    else:
+        print(f"# astroquery.cfg (in astropy's config directory):\n{config_lines(server)}")
+    print(f"# For query_object and other name lookups, in your shell:\n{proxy_lines(server)}")
+
+
 @app.command()
 def migrate(ctx: typer.Context) -> None:
     """Create the catalog or upgrade it to this version's schema, keeping every row."""
