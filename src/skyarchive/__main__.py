@@ -1,0 +1,5 @@
+"""``python -m skyarchive`` runs the operator CLI."""
+
+from skyarchive.cli import run
+
+run()

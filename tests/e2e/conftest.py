@@ -1,0 +1,70 @@
+"""A real skyarchive server (uvicorn on a free port) over the ingested demo archive."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.ingest.run import ingest_paths
+from skyarchive.web import create_app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, archive: Archive) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        archive.settings.base_url = self.url
+        config = uvicorn.Config(
+            create_app(archive), host="127.0.0.1", port=self.port, log_level="warning",
+            lifespan="off",
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory, demo_output) -> Iterator[Archive]:  # type: ignore[no-untyped-def]
+    """The demo pipeline output ingested into a fresh SQLite archive (once per session)."""
+    out, _summary = demo_output
+    home = tmp_path_factory.mktemp("e2e-home")
+    archive = Archive.open(Settings(home=home))
+    report = ingest_paths(
+        [Path(out)], engine=archive.engine, storage=archive.storage, default_eap_months=12
+    )
+    assert report.ok, report.failed
+    yield archive
+    archive.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_archive: Archive) -> Iterator[LiveServer]:
+    with LiveServer(demo_archive) as server:
+        yield server
