@@ -68,3 +68,25 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory, demo_output) -> Itera
 def live_server(demo_archive: Archive) -> Iterator[LiveServer]:
     with LiveServer(demo_archive) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def mast(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """astroquery.mast, unmodified, pointed at the live server the way its config file does.
+
+    The in-memory config is what an ``astroquery.cfg`` with ``[mast] server = ...`` produces;
+    it has to be set before astroquery.mast is first imported (the client fixes its URLs then).
+    """
+    import os
+
+    cache = tmp_path_factory.mktemp("astropy-cache")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    from astropy.config.configuration import get_config
+
+    get_config("astroquery.mast")["server"] = live_server.url
+    import astroquery.mast as mast_module
+
+    assert mast_module.Observations._portal_api_connection.MAST_REQUEST_URL.startswith(
+        live_server.url
+    ), "astroquery.mast was imported before the server URL was configured"
+    return mast_module

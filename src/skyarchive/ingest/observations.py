@@ -56,7 +56,10 @@ def build_observation(obs_id: str, *, level3: bool, files: Sequence[ObservedFile
         "intentType": jwst_meta.intent_type(category),
         "obs_collection": "JWST",
         "provenance_name": "CALJWST",
-        "instrument_name": jwst_meta.instrument_name(header),
+        # MAST names combined products by bare instrument and exposures by instrument/mode.
+        "instrument_name": (
+            _text(header.get("INSTRUME")) if level3 else jwst_meta.instrument_name(header)
+        ),
         "project": "JWST",
         "filters": jwst_meta.filters_string(header),
         "wavelength_region": "INFRARED",
