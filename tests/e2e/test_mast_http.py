@@ -169,10 +169,8 @@ def test_resolver_through_the_server_as_http_proxy(live_server) -> None:  # type
     target = (
         "http://mastresolver.stsci.edu/Santa-war/query?name=M57&outputFormat=json&resolveAll=False"
     )
-    reply = raw_request(
-        live_server.port,
-        f"GET {target} HTTP/1.1\r\nHost: mastresolver.stsci.edu\r\nConnection: close\r\n\r\n".encode(),
-    )
+    headers = "Host: mastresolver.stsci.edu\r\nConnection: close\r\n\r\n"
+    reply = raw_request(live_server.port, f"GET {target} HTTP/1.1\r\n{headers}".encode())
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     entries = json.loads(body)["resolvedCoordinate"]
