@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -87,7 +88,7 @@ def apply_jwst_batch(
         if owner is not None:
             insert_ignore(conn, observation_products, [{"obsid": owner, "product_id": product_id}])
         if record.name.extension == "fits":
-            _store_keywords(conn, product_id, record)
+            store_keywords(conn, product_id, record.header, record.s_region)
     refresh_observations(conn, obsid_of.values())
     outcome.obsids.update(obsid_of.values())
     return outcome
@@ -220,8 +221,10 @@ def _store_product(
     return int(old["product_id"])
 
 
-def _store_keywords(conn: Connection, product_id: int, record: FileRecord) -> None:
-    header = record.header
+def store_keywords(
+    conn: Connection, product_id: int, header: dict[str, Any], s_region: str | None
+) -> None:
+    """Keep every primary-header keyword of a FITS product (JSON) beside typed columns."""
 
     def text(key: str) -> str | None:
         value = header.get(key)
@@ -239,7 +242,7 @@ def _store_keywords(conn: Connection, product_id: int, record: FileRecord) -> No
         product_keywords.insert().values(
             product_id=product_id,
             header=json.dumps(header),
-            s_region=record.s_region,
+            s_region=s_region,
             instrume=text("INSTRUME"),
             detector=text("DETECTOR"),
             exp_type=text("EXP_TYPE"),

@@ -29,8 +29,14 @@ from skyarchive.access.rights import add_months_mjd, eap_months
 from skyarchive.db.tables import observation_products, observations, products, programs
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import IngestError
-from skyarchive.ingest.catalog import data_uri, ensure_observations, replace_cells, storage_key
-from skyarchive.ingest.reader import sha256_of
+from skyarchive.ingest.catalog import (
+    data_uri,
+    ensure_observations,
+    replace_cells,
+    storage_key,
+    store_keywords,
+)
+from skyarchive.ingest.reader import read_fits_headers, sha256_of
 from skyarchive.products.rules import MRP
 from skyarchive.sky.regions import format_s_region, parse_s_region, region_center
 from skyarchive.storage import Storage
@@ -50,6 +56,20 @@ class ManifestOutcome:
 
 def is_manifest(path: Path) -> bool:
     return path.name.endswith(MANIFEST_SUFFIX)
+
+
+def referenced_files(path: Path) -> list[Path]:
+    """Files a manifest describes (best effort: an unreadable manifest describes none)."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            path.parent / str(product["file"])
+            for obs in content.get("observations", [])
+            for product in obs.get("products", [])
+            if product.get("file")
+        ]
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
+        return []
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -171,12 +191,15 @@ def _store_product(
     }
     if existing is None:
         outcome.added += 1
-        return int(conn.execute(products.insert().values(**values)).inserted_primary_key[0])
-    outcome.replaced += 1
-    conn.execute(
-        update(products).where(products.c.product_id == existing.product_id).values(**values)
-    )
-    return int(existing.product_id)
+        product_id = int(conn.execute(products.insert().values(**values)).inserted_primary_key[0])
+    else:
+        outcome.replaced += 1
+        product_id = int(existing.product_id)
+        conn.execute(update(products).where(products.c.product_id == product_id).values(**values))
+    if file.suffix.lower() == ".fits":
+        headers = read_fits_headers(file)
+        store_keywords(conn, product_id, headers.header, headers.s_region)
+    return product_id
 
 
 def _months(conn: Connection, proposal: str | None, default_eap: int) -> int:

@@ -61,8 +61,15 @@ def read_file(path: Path) -> FileRecord:
     return record
 
 
-def _read_fits(record: FileRecord) -> None:
-    path = record.path
+@dataclass(frozen=True)
+class FitsHeaders:
+    header: dict[str, Any]  # every primary-header keyword, JSON-safe
+    s_region: str | None
+    file_date: str | None
+
+
+def read_fits_headers(path: Path) -> FitsHeaders:
+    """Primary header, footprint and creation date of any FITS file; IngestError if unusable."""
     try:
         with warnings.catch_warnings():
             # Truncation shows up as a warning when astropy drops the cut HDU; make it an error.
@@ -77,8 +84,25 @@ def _read_fits(record: FileRecord) -> None:
         raise
     except Exception as exc:  # astropy raises OSError, VerifyError, ValueError, TypeError...
         raise IngestError(f"{path.name}: not a readable FITS file ({exc}).") from exc
+    header = {key: _json_value(value) for key, value in primary.items() if key}
+    s_region = None
+    for hdr in [primary, *extension_headers]:
+        if "S_REGION" in hdr and str(hdr["S_REGION"]).strip():
+            s_region = str(hdr["S_REGION"]).strip()
+            break
+    if s_region:
+        try:
+            parse_s_region(s_region)
+        except BadQuery as exc:
+            raise IngestError(f"{path.name}: unusable S_REGION ({exc}).") from exc
+    return FitsHeaders(header, s_region, str(primary.get("DATE", "")) or None)
 
-    record.header = {key: _json_value(value) for key, value in primary.items() if key}
+
+def _read_fits(record: FileRecord) -> None:
+    path = record.path
+    headers = read_fits_headers(path)
+    primary = record.header = headers.header
+    record.s_region, record.file_date = headers.s_region, headers.file_date
     if record.name.kind in (Kind.EXPOSURE, Kind.LEVEL3):
         missing = [key for key in REQUIRED_SCIENCE_KEYWORDS if key not in primary]
         if missing:
@@ -90,16 +114,6 @@ def _read_fits(record: FileRecord) -> None:
             raise IngestError(
                 f"{path.name}: PROGRAM keyword {program!r} disagrees with the file name."
             )
-    for header in [primary, *extension_headers]:
-        if "S_REGION" in header and str(header["S_REGION"]).strip():
-            record.s_region = str(header["S_REGION"]).strip()
-            break
-    if record.s_region:
-        try:
-            parse_s_region(record.s_region)
-        except BadQuery as exc:
-            raise IngestError(f"{path.name}: unusable S_REGION ({exc}).") from exc
-    record.file_date = str(primary.get("DATE", "")) or None
 
 
 def _check_data_present(hdul: fits.HDUList, path: Path) -> None:

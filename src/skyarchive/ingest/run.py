@@ -18,7 +18,12 @@ from sqlalchemy import Engine
 from skyarchive.errors import IngestError, SkyArchiveError
 from skyarchive.ingest.catalog import BatchOutcome, apply_jwst_batch
 from skyarchive.ingest.linking import link_programs
-from skyarchive.ingest.manifest import apply_manifest, is_manifest, load_manifest
+from skyarchive.ingest.manifest import (
+    apply_manifest,
+    is_manifest,
+    load_manifest,
+    referenced_files,
+)
 from skyarchive.ingest.reader import FileRecord, read_file
 from skyarchive.storage import Storage
 
@@ -79,7 +84,8 @@ def ingest_paths(
     files, missing = collect_files(paths)
     report = IngestReport(files=len(files), failed=list(missing))
     manifests = [f for f in files if is_manifest(f)]
-    pipeline_files = [f for f in files if not is_manifest(f)]
+    described = {p.resolve() for m in manifests for p in referenced_files(m)}
+    pipeline_files = [f for f in files if not is_manifest(f) and f.resolve() not in described]
     touched_programs: set[str] = set()
     done = 0
 
