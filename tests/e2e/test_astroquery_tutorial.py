@@ -10,10 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 from astropy.table import unique, vstack
 from sqlalchemy import select
 
 from skyarchive.db.tables import products
+
+
+M57 = SkyCoord(283.396, 33.029, unit="deg")
 
 
 def archive_checksums(archive) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -75,9 +79,9 @@ def test_query_object_resolves_m57_offline_and_finds_several_missions(
 
 
 def test_query_region_fixed_page(mast) -> None:  # type: ignore[no-untyped-def]
-    everything = mast.Observations.query_region("283.396 33.029", radius="0.1 deg")
+    everything = mast.Observations.query_region(M57, radius="0.1 deg")
     assert len(everything) > 20
-    page2 = mast.Observations.query_region("283.396 33.029", radius="0.1 deg", pagesize=10, page=2)
+    page2 = mast.Observations.query_region(M57, radius="0.1 deg", pagesize=10, page=2)
     assert len(page2) == 10
     assert list(page2["obs_id"]) == list(everything["obs_id"][10:20])
 
@@ -88,8 +92,8 @@ def test_counts_agree_with_rows(mast) -> None:  # type: ignore[no-untyped-def]
     assert Observations.query_criteria_count(proposal_id="1558") == len(rows) > 0
     total = Observations.query_criteria_count()
     assert total >= len(rows)
-    near = Observations.query_region("283.396 33.029", radius="0.05 deg")
-    assert Observations.query_region_count("283.396 33.029", radius="0.05 deg") == len(near)
+    near = Observations.query_region(M57, radius="0.05 deg")
+    assert Observations.query_region_count(M57, radius="0.05 deg") == len(near)
 
 
 def test_metadata(mast) -> None:  # type: ignore[no-untyped-def]
