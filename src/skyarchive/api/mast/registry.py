@@ -65,4 +65,7 @@ def service_handler(name: str) -> Handler:
 
 
 def served() -> list[str]:
+    """Every service name this archive answers."""
+    from skyarchive.api.mast import services  # noqa: F401  (registration happens on import)
+
     return sorted(name for name, _ in _SERVICES.values())
