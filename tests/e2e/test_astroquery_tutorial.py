@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from skyarchive.db.tables import products
 
-
 M57 = SkyCoord(283.396, 33.029, unit="deg")
 
 
