@@ -45,6 +45,7 @@ programs = Table(
         Integer,
         comment="Operator override of the exclusive-access period; NULL = rule by category",
     ),
+    Column("pi_user_id", Integer, ForeignKey("users.user_id"), comment="The PI's account"),
 )
 
 observations = Table(
@@ -172,4 +173,62 @@ product_keywords = Table(
     Column("effexptm", Float),
     Column("expstart", Float),
     Index(None, "instrume", "exp_type"),
+)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True, comment="Stored lower-case"),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(200), comment="argon2; NULL = cannot log in with a password"),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False, comment="Unix time"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True, comment="SHA-256 hex"),
+    Column("prefix", String(12), nullable=False, comment="First characters, to recognise it"),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+    Index(None, "user_id"),
+)
+
+program_access = Table(
+    "program_access",
+    metadata,
+    Column("proposal_id", String(32), ForeignKey("programs.proposal_id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.user_id"), primary_key=True),
+    Column("granted_by", Integer, ForeignKey("users.user_id")),
+    Column("granted_at", Float, nullable=False),
+    Index(None, "user_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True, comment="SHA-256 of the cookie value"),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index(None, "user_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("failure_id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False, comment="SHA-256 of the email or client address"),
+    Column("at", Float, nullable=False),
+    Index(None, "key", "at"),
 )
