@@ -5,11 +5,17 @@ from alembic import context
 from skyarchive.db.tables import metadata
 
 engine = context.config.attributes["engine"]
+sqlite = engine.dialect.name == "sqlite"
 
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    context.run_migrations()
+with engine.connect() as connection:
+    if sqlite:
+        # SQLite alters a table by copying it; foreign keys pointing at it must not fire
+        # meanwhile (the pragma only works outside a transaction).
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=sqlite)
+    with connection.begin():
+        context.run_migrations()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
