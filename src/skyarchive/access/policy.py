@@ -18,8 +18,12 @@ class Caller:
 
     user_id: int | None = None
     email: str | None = None
+    display_name: str | None = None
     is_admin: bool = False
     programs: frozenset[str] = frozenset()  # programs whose exclusive data the caller may read
+    via_token: bool = False
+    csrf_token: str | None = None  # set for portal sessions; forms and JSON posts must echo it
+    problem: str | None = None  # why presented credentials were refused
 
     @property
     def anonymous(self) -> bool:
@@ -52,6 +56,8 @@ def check_retrieval(
         f"{filename} is in the exclusive-access period of program {proposal_id}. "
         "Only the program's PI, people the PI has authorised, and archive admins may download it"
     )
+    if caller.anonymous and caller.problem:
+        raise Unauthorized(f"{caller.problem} {how}.")
     if caller.anonymous:
         raise Unauthorized(
             f"{how}; log in, or send an API token (Authorization: token <token>, or the "

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import mast_error_body
 from skyarchive.api.mast import services  # noqa: F401  (registers the invoke services)
 from skyarchive.api.mast.columns_config import column_config
@@ -141,10 +142,10 @@ def columns_config(colConfigId: Annotated[str, Form()] = "") -> JSONResponse:  #
 
 
 @router.get("/whoami")
-def whoami() -> JSONResponse:
-    """Who the caller is; anonymous until accounts and tokens arrive."""
-    return JSONResponse(
-        {
+def whoami(caller: CallerDep) -> JSONResponse:
+    """Who the caller is, in MAST's shape (astroquery's login() and session_info() read it)."""
+    if caller.anonymous:
+        anonymous = {
             "eppn": None,
             "ezid": "anonymous",
             "anon": True,
@@ -152,6 +153,21 @@ def whoami() -> JSONResponse:
             "session": None,
             "token": None,
             "attrib": {"display_name": "anonymous"},
+        }
+        return JSONResponse(anonymous)  # fmt: skip
+    first, _, last = (caller.display_name or "").partition(" ")
+    attrib = {"uuid": str(caller.user_id), "first_name": first, "last_name": last,
+              "display_name": caller.display_name, "email": caller.email,
+              "internal": "1" if caller.is_admin else "0"}  # fmt: skip
+    return JSONResponse(
+        {
+            "eppn": caller.email,
+            "ezid": (caller.email or "").split("@")[0],
+            "anon": False,
+            "scopes": ["mast:user:info", "mast:exclusive_access"],
+            "session": None,
+            "token": "(valid)" if caller.via_token else None,
+            "attrib": attrib,
         }  # fmt: skip
     )
 

@@ -1,0 +1,114 @@
+"""Programs' PIs and the people they authorise for exclusive-access data."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, delete, select, update
+
+from skyarchive.db.tables import observations, program_access, programs, users
+from skyarchive.db.upsert import insert_ignore
+from skyarchive.errors import Forbidden, NotFound
+
+
+def _program(conn: Connection, proposal_id: str):  # type: ignore[no-untyped-def]
+    row = conn.execute(select(programs).where(programs.c.proposal_id == str(proposal_id))).first()
+    if row is None:
+        raise NotFound(f"No program {proposal_id} in this archive.")
+    return row
+
+
+def programs_readable_by(conn: Connection, user_id: int) -> frozenset[str]:
+    """Programs whose exclusive-access files ``user_id`` may retrieve (as PI or authorised)."""
+    own = select(programs.c.proposal_id).where(programs.c.pi_user_id == user_id)
+    granted = select(program_access.c.proposal_id).where(program_access.c.user_id == user_id)
+    return frozenset(r for (r,) in conn.execute(own.union(granted)))
+
+
+def programs_led_by(conn: Connection, user_id: int) -> list[str]:
+    rows = conn.execute(
+        select(programs.c.proposal_id)
+        .where(programs.c.pi_user_id == user_id)
+        .order_by(programs.c.proposal_id)
+    )
+    return [r for (r,) in rows]
+
+
+def ensure_may_manage(conn: Connection, proposal_id: str, *, user_id: int, is_admin: bool) -> None:
+    """Only the program's PI and admins manage its authorisations."""
+    program = _program(conn, proposal_id)
+    if not is_admin and program.pi_user_id != user_id:
+        raise Forbidden(f"Only the PI of program {proposal_id} or an admin can change its access.")
+
+
+def grant(conn: Connection, proposal_id: str, *, user_id: int, granted_by: int | None) -> None:
+    _program(conn, proposal_id)
+    insert_ignore(
+        conn,
+        program_access,
+        [{"proposal_id": str(proposal_id), "user_id": user_id, "granted_by": granted_by,
+          "granted_at": time.time()}],
+    )  # fmt: skip
+
+
+def revoke(conn: Connection, proposal_id: str, *, user_id: int) -> None:
+    _program(conn, proposal_id)
+    conn.execute(
+        delete(program_access).where(
+            program_access.c.proposal_id == str(proposal_id), program_access.c.user_id == user_id
+        )
+    )
+
+
+def authorised_users(conn: Connection, proposal_id: str) -> list[tuple[int, str, str]]:
+    """(user_id, email, display name) of everyone the PI has authorised."""
+    rows = conn.execute(
+        select(users.c.user_id, users.c.email, users.c.display_name)
+        .join(program_access, program_access.c.user_id == users.c.user_id)
+        .where(program_access.c.proposal_id == str(proposal_id))
+        .order_by(users.c.email)
+    )
+    return [tuple(r) for r in rows]
+
+
+def set_pi(conn: Connection, proposal_id: str, *, user_id: int | None) -> None:
+    _program(conn, proposal_id)
+    conn.execute(
+        update(programs)
+        .where(programs.c.proposal_id == str(proposal_id))
+        .values(pi_user_id=user_id)
+    )
+
+
+def set_eap_months(
+    conn: Connection, proposal_id: str, months: int | None, *, default_months: int
+) -> None:
+    """Change a program's exclusive-access period; release dates follow at once."""
+    from skyarchive.ingest.linking import apply_release_dates
+
+    _program(conn, proposal_id)
+    conn.execute(
+        update(programs).where(programs.c.proposal_id == str(proposal_id)).values(eap_months=months)
+    )
+    apply_release_dates(conn, str(proposal_id), default_eap_months=default_months)
+
+
+def program_ids(conn: Connection) -> list[str]:
+    return [
+        r for (r,) in conn.execute(select(programs.c.proposal_id).order_by(programs.c.proposal_id))
+    ]
+
+
+def program_release_summary(
+    conn: Connection, proposal_id: str
+) -> tuple[float | None, float | None]:
+    """(earliest, latest) t_obs_release of the program's observations."""
+    from sqlalchemy import func
+
+    return tuple(  # type: ignore[return-value]
+        conn.execute(
+            select(
+                func.min(observations.c.t_obs_release), func.max(observations.c.t_obs_release)
+            ).where(observations.c.proposal_id == str(proposal_id))
+        ).one()
+    )

@@ -1,0 +1,125 @@
+"""User accounts: creation, passwords (argon2), lookup, disabling."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, func, select, update
+
+from skyarchive.db.tables import users
+from skyarchive.errors import BadQuery, NotFound
+
+_HASHER = PasswordHasher()
+# Verifying against this keeps "no such user" as slow as "wrong password".
+_DUMMY_HASH = _HASHER.hash("not a password anyone has")
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    email: str
+    display_name: str
+    is_admin: bool
+    disabled: bool
+
+
+def _user(row) -> User:  # type: ignore[no-untyped-def]
+    return User(row.user_id, row.email, row.display_name, bool(row.is_admin), bool(row.disabled))
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or len(email) > 254 or " " in email:
+        raise BadQuery(f"{email!r} is not an email address.")
+    return email
+
+
+def check_password_strength(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise BadQuery(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def create_user(
+    conn: Connection,
+    *,
+    email: str,
+    display_name: str | None = None,
+    password: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    """Add an account; BadQuery if the email is taken or invalid, or the password too short."""
+    email = normalise_email(email)
+    if password is not None:
+        check_password_strength(password)
+    if conn.execute(select(users.c.user_id).where(users.c.email == email)).first():
+        raise BadQuery(f"An account for {email} already exists.")
+    result = conn.execute(
+        users.insert().values(
+            email=email,
+            display_name=(display_name or email.split("@")[0]).strip()[:200],
+            password_hash=_HASHER.hash(password) if password else None,
+            is_admin=is_admin,
+            disabled=False,
+            created_at=time.time(),
+        )
+    )
+    return get_user(conn, int(result.inserted_primary_key[0]))
+
+
+def get_user(conn: Connection, user_id: int) -> User:
+    row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+    if row is None:
+        raise NotFound(f"No user {user_id}.")
+    return _user(row)
+
+
+def find_user(conn: Connection, email: str) -> User:
+    row = conn.execute(select(users).where(users.c.email == (email or "").strip().lower())).first()
+    if row is None:
+        raise NotFound(f"No account for {email}.")
+    return _user(row)
+
+
+def list_users(conn: Connection) -> list[User]:
+    return [_user(r) for r in conn.execute(select(users).order_by(users.c.email))]
+
+
+def authenticate(conn: Connection, email: str, password: str) -> User | None:
+    """The user if the password is right and the account usable, else None (no reason given)."""
+    row = conn.execute(select(users).where(users.c.email == (email or "").strip().lower())).first()
+    stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+    try:
+        _HASHER.verify(stored, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or not row.password_hash or row.disabled:
+        return None
+    if _HASHER.check_needs_rehash(stored):
+        conn.execute(
+            update(users)
+            .where(users.c.user_id == row.user_id)
+            .values(password_hash=_HASHER.hash(password))
+        )
+    return _user(row)
+
+
+def set_password(conn: Connection, user_id: int, password: str) -> None:
+    check_password_strength(password)
+    conn.execute(
+        update(users).where(users.c.user_id == user_id).values(password_hash=_HASHER.hash(password))
+    )
+
+
+def set_disabled(conn: Connection, email: str, disabled: bool = True) -> User:
+    user = find_user(conn, email)
+    conn.execute(update(users).where(users.c.user_id == user.user_id).values(disabled=disabled))
+    return get_user(conn, user.user_id)
+
+
+def count_users(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
