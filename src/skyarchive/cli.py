@@ -186,6 +186,19 @@ def migrate(ctx: typer.Context) -> None:
     console.print(f"Catalog schema at revision {current_revision(archive.engine)}.")
 
 
+def _add_access_commands() -> None:
+    from skyarchive import cli_access
+
+    app.add_typer(cli_access.user_app, name="user")
+    app.add_typer(cli_access.token_app, name="token")
+    app.add_typer(cli_access.program_app, name="program")
+    app.command("grant")(cli_access.grant)
+    app.command("revoke")(cli_access.revoke)
+
+
+_add_access_commands()
+
+
 def run() -> None:
     """Entry point that turns our errors into a one-line message and exit code 1."""
     try:

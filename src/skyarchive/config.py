@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     max_page_size: int = Field(
         default=500_000, description="Largest page size the API accepts in one request."
     )
+    allow_signup: bool = Field(
+        default=True, description="Let visitors create accounts on the portal themselves."
+    )
+    token_default_days: int = Field(default=10, description="Lifetime of a new API token (days).")
+    token_max_days: int = Field(default=60, description="Longest lifetime a token may be given.")
+    secure_cookies: bool = Field(
+        default=False, description="Mark session cookies Secure (set when serving over HTTPS)."
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -17,6 +17,8 @@ STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
+    from skyarchive.api.portal import search as portal_search
+    from skyarchive.portal import account_routes
     from skyarchive.portal import routes as portal_routes
 
     app = FastAPI(title="skyarchive", version=__version__, docs_url="/api/docs")
@@ -25,5 +27,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(AbsoluteTargetMiddleware)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
+    app.include_router(portal_search.router)
+    app.include_router(account_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from skyarchive.errors import SkyArchiveError
 
@@ -31,9 +31,27 @@ def mast_error_body(message: str) -> dict[str, Any]:
     return {"status": "ERROR", "msg": message, "data": [], "fields": []}
 
 
+_TITLES = {400: "That did not work", 401: "Please log in", 403: "Not allowed",
+           404: "Not found", 413: "Too large", 416: "Range not satisfiable"}  # fmt: skip
+
+
+def wants_html(request: Request) -> bool:
+    """Portal pages (not API calls) answer errors with a readable page."""
+    path = request.url.path
+    api = path.startswith(("/api/", "/portal/Mashup/", "/whoami", "/Santa-war/", "/search/"))
+    return not api and "text/html" in request.headers.get("accept", "")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SkyArchiveError)
-    async def _ours(_request: Request, exc: SkyArchiveError) -> JSONResponse:
+    async def _ours(request: Request, exc: SkyArchiveError) -> Response:
+        if wants_html(request):
+            from skyarchive.portal.account_routes import templates
+
+            context = {"status": exc.status, "title": _TITLES.get(exc.status, "Error"),
+                       "message": exc.message}  # fmt: skip
+            return templates.TemplateResponse(request, "error.html", context,
+                                               status_code=exc.status)  # fmt: skip
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -1,0 +1,162 @@
+"""Accounts, tokens and grants as services, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select, text, update
+
+from skyarchive.access import grants, sessions, tokens, users
+from skyarchive.access.caller import caller_from_credentials, token_from_headers
+from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
+from skyarchive.archive import Archive
+from skyarchive.db.tables import api_tokens, programs
+from skyarchive.errors import BadQuery, Forbidden, NotFound, Unauthorized
+
+NOW = 61000.0
+
+
+def test_users_passwords_and_disabling(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        alice = users.create_user(conn, email="Alice@Example.org", display_name="Alice",
+                                  password="correct horse battery")  # fmt: skip
+        assert alice.email == "alice@example.org"
+        with pytest.raises(BadQuery, match="already exists"):
+            users.create_user(conn, email="alice@example.org", password="another password")
+        with pytest.raises(BadQuery, match="10 characters"):
+            users.create_user(conn, email="bob@example.org", password="short")
+        with pytest.raises(BadQuery, match="not an email"):
+            users.create_user(conn, email="not-an-email")
+        assert users.authenticate(conn, "ALICE@example.org", "correct horse battery") == alice
+        assert users.authenticate(conn, "alice@example.org", "wrong password!") is None
+        assert users.authenticate(conn, "nobody@example.org", "correct horse battery") is None
+        users.set_disabled(conn, "alice@example.org")
+        assert users.authenticate(conn, "alice@example.org", "correct horse battery") is None
+        stored = conn.execute(text("SELECT password_hash FROM users")).scalar_one()
+        assert stored.startswith("$argon2") and "correct horse" not in stored
+
+
+def test_tokens_are_hashed_and_checked(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email="pi@example.org")
+        token, info = tokens.create_token(conn, user_id=user.user_id, name="laptop", days=10,
+                                          max_days=60)  # fmt: skip
+        assert conn.execute(select(api_tokens.c.token_hash)).scalar_one() == tokens.token_hash(
+            token
+        )
+        assert token not in str(conn.execute(select(api_tokens)).all())
+        assert tokens.user_for_token(conn, token) == user.user_id
+        with pytest.raises(Unauthorized, match="malformed"):
+            tokens.user_for_token(conn, "short'; DROP TABLE users;--")
+        with pytest.raises(Unauthorized, match="not valid"):
+            tokens.user_for_token(conn, token[:-1] + ("A" if token[-1] != "A" else "B"))
+        with pytest.raises(BadQuery, match="between 1 and 60"):
+            tokens.create_token(conn, user_id=user.user_id, name="x", days=61, max_days=60)
+        conn.execute(update(api_tokens).values(expires_at=time.time() - 1))
+        with pytest.raises(Unauthorized, match="expired"):
+            tokens.user_for_token(conn, token)
+        conn.execute(update(api_tokens).values(expires_at=time.time() + 100))
+        tokens.revoke_token(conn, info.token_id, user_id=user.user_id)
+        with pytest.raises(Unauthorized, match="revoked"):
+            tokens.user_for_token(conn, token)
+
+
+def test_nobody_sees_or_revokes_another_users_tokens(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        a = users.create_user(conn, email="a@example.org")
+        b = users.create_user(conn, email="b@example.org")
+        _, info = tokens.create_token(conn, user_id=a.user_id, name="a", days=1, max_days=60)
+        assert tokens.list_tokens(conn, user_id=b.user_id) == []
+        with pytest.raises(NotFound):
+            tokens.revoke_token(conn, info.token_id, user_id=b.user_id)
+        assert tokens.get_token(conn, info.token_id, user_id=a.user_id).revoked_at is None
+
+
+def test_grants_and_the_retrieval_rule(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        conn.execute(programs.insert().values(proposal_id="4567", obs_collection="JWST",
+                                              category="GO"))  # fmt: skip
+        pi = users.create_user(conn, email="pi@example.org")
+        coi = users.create_user(conn, email="coi@example.org")
+        other = users.create_user(conn, email="other@example.org")
+        grants.set_pi(conn, "4567", user_id=pi.user_id)
+        grants.grant(conn, "4567", user_id=coi.user_id, granted_by=pi.user_id)
+        assert grants.programs_readable_by(conn, pi.user_id) == {"4567"}
+        assert grants.programs_readable_by(conn, coi.user_id) == {"4567"}
+        assert grants.programs_readable_by(conn, other.user_id) == frozenset()
+        with pytest.raises(Forbidden):
+            grants.ensure_may_manage(conn, "4567", user_id=coi.user_id, is_admin=False)
+        grants.ensure_may_manage(conn, "4567", user_id=pi.user_id, is_admin=False)
+        grants.ensure_may_manage(conn, "4567", user_id=other.user_id, is_admin=True)
+
+        def caller(user) -> Caller:  # type: ignore[no-untyped-def]
+            return Caller(user_id=user.user_id, email=user.email,
+                          programs=grants.programs_readable_by(conn, user.user_id))  # fmt: skip
+
+        eap = {"proposal_id": "4567", "t_obs_release": NOW + 10, "now": NOW}
+        assert may_retrieve(caller(pi), **eap) and may_retrieve(caller(coi), **eap)
+        assert not may_retrieve(caller(other), **eap)
+        assert not may_retrieve(ANONYMOUS, **eap)
+        assert may_retrieve(Caller(user_id=99, is_admin=True), **eap)
+        assert may_retrieve(ANONYMOUS, proposal_id="4567", t_obs_release=NOW - 1, now=NOW)
+        with pytest.raises(Unauthorized, match="token"):
+            check_retrieval(ANONYMOUS, filename="f.fits", **eap)
+        with pytest.raises(Forbidden, match="ask the PI"):
+            check_retrieval(caller(other), filename="f.fits", **eap)
+        grants.revoke(conn, "4567", user_id=coi.user_id)
+        assert not may_retrieve(caller(coi), **eap)
+
+
+def test_callers_from_tokens_and_sessions(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email="x@example.org", display_name="X Person")
+        token, _ = tokens.create_token(conn, user_id=user.user_id, name="t", days=1, max_days=60)
+        cookie, session = sessions.start_session(conn, user.user_id)
+        by_token = caller_from_credentials(conn, token=token, session_cookie=None)
+        assert by_token.user_id == user.user_id and by_token.via_token
+        by_session = caller_from_credentials(conn, token=None, session_cookie=cookie)
+        assert by_session.user_id == user.user_id and by_session.csrf_token == session.csrf_token
+        bad = caller_from_credentials(conn, token="x" * 43, session_cookie=cookie)
+        assert bad.anonymous and "not valid" in (bad.problem or "")
+        assert caller_from_credentials(conn, token=None, session_cookie="forged").anonymous
+        sessions.end_session(conn, cookie)
+        assert caller_from_credentials(conn, token=None, session_cookie=cookie).anonymous
+    assert token_from_headers("token abc", None) == "abc"
+    assert token_from_headers("Bearer abc", None) == "abc"
+    assert token_from_headers(None, "cookie-token") == "cookie-token"
+
+
+def test_release_date_change_takes_effect_at_once(archive: Archive, demo_output) -> None:  # type: ignore[no-untyped-def]
+    from skyarchive.access.rights import data_rights
+    from skyarchive.db.tables import observations
+    from tests.ingest.test_ingest_demo import ingest
+
+    out, _ = demo_output
+    ingest(archive, out)
+
+    def rights() -> set[str]:
+        with archive.engine.connect() as conn:
+            releases = conn.execute(
+                select(observations.c.t_obs_release).where(
+                    observations.c.proposal_id == "4567", observations.c.status == "executed"
+                )
+            ).scalars()
+            return {data_rights(r) for r in releases}
+
+    assert rights() == {"EXCLUSIVE_ACCESS"}
+    with archive.engine.begin() as conn:
+        grants.set_eap_months(conn, "4567", 0, default_months=12)
+    assert rights() == {"PUBLIC"}
+    with archive.engine.begin() as conn:
+        grants.set_eap_months(conn, "4567", None, default_months=12)
+    assert rights() == {"EXCLUSIVE_ACCESS"}
+
+
+def test_rate_limit_counts_failures(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        for _ in range(sessions.MAX_FAILURES):
+            assert not sessions.too_many_failures(conn, "email:a@b.org")
+            sessions.record_failure(conn, "email:a@b.org")
+        assert sessions.too_many_failures(conn, "email:a@b.org", "ip:1.2.3.4")
+        assert not sessions.too_many_failures(conn, "ip:1.2.3.4")
