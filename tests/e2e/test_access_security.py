@@ -1,0 +1,355 @@
+"""Exclusive access holds on every path a file can leave by, for every kind of caller."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, update
+
+from skyarchive.access import grants, tokens, users
+from skyarchive.access.rights import now_mjd
+from skyarchive.db.tables import api_tokens, observations, products
+
+PASSWORD = "a long enough password"
+
+
+@dataclass
+class People:
+    tokens: dict[str, str]
+    emails: dict[str, str]
+    eap_uri: str
+    eap_preview_uri: str | None
+    public_uri: str
+
+
+@pytest.fixture(scope="module")
+def people(demo_archive) -> People:  # type: ignore[no-untyped-def]
+    tag = uuid.uuid4().hex[:6]
+    emails = {
+        role: f"{role}-{tag}@example.org"
+        for role in ("pi", "coi", "other", "admin", "expired", "revoked")
+    }
+    issued: dict[str, str] = {}
+    with demo_archive.engine.begin() as conn:
+        ids = {}
+        for role, email in emails.items():
+            ids[role] = users.create_user(
+                conn,
+                email=email,
+                display_name=f"{role.title()} Person",
+                password=PASSWORD,
+                is_admin=role == "admin",
+            ).user_id
+            issued[role], info = tokens.create_token(
+                conn, user_id=ids[role], name=role, days=5, max_days=60
+            )
+        grants.set_pi(conn, "4567", user_id=ids["pi"])
+        grants.grant(conn, "4567", user_id=ids["coi"], granted_by=ids["pi"])
+        grants.grant(conn, "4567", user_id=ids["expired"], granted_by=ids["pi"])
+        grants.grant(conn, "4567", user_id=ids["revoked"], granted_by=ids["pi"])
+        conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.user_id == ids["expired"])
+            .values(expires_at=time.time() - 60)
+        )
+        revoked_id = conn.execute(
+            select(api_tokens.c.token_id).where(api_tokens.c.user_id == ids["revoked"])
+        ).scalar_one()
+        tokens.revoke_token(conn, revoked_id, user_id=ids["revoked"])
+        owner = observations.alias("owner")
+        eap = (
+            select(products.c.dataURI, products.c.productType)
+            .join(owner, owner.c.obsid == products.c.owner_obsid)
+            .where(products.c.proposal_id == "4567", owner.c.t_obs_release > now_mjd())
+        )
+        rows = conn.execute(eap).all()
+        public_uri = conn.execute(
+            select(products.c.dataURI)
+            .join(owner, owner.c.obsid == products.c.owner_obsid)
+            .where(owner.c.t_obs_release < now_mjd())
+            .limit(1)
+        ).scalar_one()
+    science = next(uri for uri, kind in rows if kind == "SCIENCE")
+    preview = next((uri for uri, kind in rows if kind == "PREVIEW"), None)
+    return People(issued, emails, science, preview, public_uri)
+
+
+# caller -> expected status for an exclusive-access file
+EXPECTED = {
+    "anonymous": 401,
+    "malformed": 401,
+    "expired": 401,
+    "revoked": 401,
+    "other": 403,
+    "coi": 200,
+    "pi": 200,
+    "admin": 200,
+}
+
+
+def headers_for(people: People, who: str, style: str = "token") -> dict[str, str]:
+    if who == "anonymous":
+        return {}
+    token = "not-a-token!" if who == "malformed" else people.tokens[who]
+    if style == "cookie":
+        return {"Cookie": f"mast_token={token}"}
+    return {"Authorization": f"{'Bearer' if style == 'bearer' else 'token'} {token}"}
+
+
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+@pytest.mark.parametrize("style", ["token", "bearer", "cookie"])
+def test_single_file_paths(live_server, people: People, who: str, style: str) -> None:  # type: ignore[no-untyped-def]
+    url = f"{live_server.url}/api/v0.1/Download/file"
+    headers = headers_for(people, who, style)
+    expected = EXPECTED[who]
+    for method, extra in (("HEAD", {}), ("GET", {}), ("GET", {"Range": "bytes=0-99"})):
+        response = httpx.request(
+            method, url, params={"uri": people.eap_uri}, headers={**headers, **extra}, timeout=30
+        )
+        wanted = 206 if expected == 200 and "Range" in extra else expected
+        assert response.status_code == wanted, (method, extra, response.text[:200])
+        if expected != 200:
+            assert b"SIMPLE" not in response.content  # no byte of the FITS file
+            if method == "GET":
+                message = response.json()["error"]["message"]
+                assert "exclusive-access" in message
+                assert people.tokens.get(who, "not-a-token!") not in message
+
+
+def test_previews_of_exclusive_data_follow_the_same_rule(live_server, people: People) -> None:  # type: ignore[no-untyped-def]
+    if people.eap_preview_uri is None:
+        pytest.fail("the demo program 4567 should have preview images")
+    url = f"{live_server.url}/api/v0.1/Download/file"
+    anonymous = httpx.get(url, params={"uri": people.eap_preview_uri}, timeout=30)
+    assert anonymous.status_code == 401
+    pi = httpx.get(
+        url, params={"uri": people.eap_preview_uri}, headers=headers_for(people, "pi"), timeout=30
+    )
+    assert pi.status_code == 200 and pi.content[:2] == b"\xff\xd8"
+
+
+@pytest.mark.parametrize("who", ["anonymous", "other", "pi"])
+def test_curl_script_only_marks_readable_files(live_server, people: People, who: str) -> None:  # type: ignore[no-untyped-def]
+    script = httpx.post(
+        f"{live_server.url}/api/v0.1/Download/bundle.sh",
+        data={"uri": [people.eap_uri, people.public_uri]},
+        headers=headers_for(people, who),
+        timeout=30,
+    ).text
+    eap_line = next(
+        line
+        for line in script.splitlines()
+        if line.startswith("fetch ") and people.eap_uri.split("/")[-1] in line
+    )
+    assert eap_line.rstrip().endswith(" 0" if who == "pi" else " 1")
+    assert "MAST_API_TOKEN" in script
+    for token in people.tokens.values():
+        assert token not in script
+
+
+def test_astroquery_login_session_and_downloads(mast, people: People, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from astroquery.exceptions import LoginError
+
+    Observations = mast.Observations
+    obs = Observations.query_criteria(proposal_id="4567", calib_level=[2, 3])
+    listed = Observations.get_product_list(obs[0])
+    science = Observations.filter_products(listed, productType="SCIENCE")[:2]
+    try:
+        Observations.login(token=people.tokens["pi"])
+        info = Observations.session_info(verbose=False)
+        assert info["anon"] is False and info["attrib"]["display_name"] == "Pi Person"
+        manifest = Observations.download_products(science, download_dir=str(tmp_path / "pi"))
+        assert set(manifest["Status"]) == {"COMPLETE"}
+    finally:
+        Observations.logout()
+    assert Observations.session_info(verbose=False)["anon"] is True
+    denied = Observations.download_products(science, download_dir=str(tmp_path / "anon"))
+    assert set(denied["Status"]) == {"ERROR"}
+
+    for who in ("expired", "revoked", "malformed"):
+        token = "not-a-token!" if who == "malformed" else people.tokens[who]
+        with pytest.raises(LoginError):
+            Observations.login(token=token)
+        Observations.logout()
+    try:
+        Observations.login(token=people.tokens["other"])
+        other = Observations.download_products(science, download_dir=str(tmp_path / "other"))
+        assert set(other["Status"]) == {"ERROR"} and "403" in other["Message"][0]
+    finally:
+        Observations.logout()
+
+
+def test_secrets_never_reach_logs_or_errors(live_server, people: People, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    for token in (people.tokens["expired"], people.tokens["other"]):
+        response = httpx.get(
+            f"{live_server.url}/api/v0.1/Download/file",
+            params={"uri": people.eap_uri},
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert token not in response.text
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        page = client.get("/login")
+        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        failed = client.post(
+            "/login",
+            data={"email": people.emails["pi"], "password": "wrong one!!", "csrf_token": csrf},
+        )
+        assert "wrong one" not in failed.text
+    everything = caplog.text
+    for secret in (*people.tokens.values(), PASSWORD, "wrong one!!"):
+        assert secret not in everything
+
+
+def test_login_does_not_reveal_which_emails_exist(live_server, people: People) -> None:  # type: ignore[no-untyped-def]
+    answers = []
+    for email in (people.emails["coi"], "nobody-at-all@example.org"):
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+            response = client.post(
+                "/login", data={"email": email, "password": "wrong password!", "csrf_token": csrf}
+            )
+            answers.append((response.status_code, response.text.split('role="alert">')[1][:80]))
+    assert answers[0] == answers[1]
+
+
+def test_forms_need_their_csrf_token(live_server, people: People) -> None:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        assert (
+            client.post(
+                "/login",
+                data={"email": people.emails["pi"], "password": PASSWORD, "csrf_token": "forged"},
+            ).status_code
+            == 403
+        )
+        ok = client.post(
+            "/login", data={"email": people.emails["pi"], "password": PASSWORD, "csrf_token": csrf}
+        )
+        assert ok.status_code == 303 or ok.url.path == "/account"
+        forged = client.post(
+            "/account/tokens", data={"name": "x", "days": "5", "csrf_token": "forged"}
+        )
+        assert forged.status_code == 403
+
+
+def test_users_cannot_touch_each_others_tokens_or_programs(
+    live_server, demo_archive, people: People
+) -> None:  # type: ignore[no-untyped-def]
+    with demo_archive.engine.connect() as conn:
+        pi_token_id = conn.execute(
+            select(api_tokens.c.token_id).where(
+                api_tokens.c.token_hash == tokens.token_hash(people.tokens["pi"])
+            )
+        ).scalar_one()
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post(
+            "/login",
+            data={"email": people.emails["other"], "password": PASSWORD, "csrf_token": csrf},
+        )
+        account = client.get("/account")
+        assert (
+            people.emails["other"] in account.text and people.tokens["pi"][:8] not in account.text
+        )
+        session_csrf = account.text.split('name="csrf_token" value="')[1].split('"')[0]
+        steal = client.post(
+            f"/account/tokens/{pi_token_id}/revoke", data={"csrf_token": session_csrf}
+        )
+        assert steal.status_code == 404
+        program = client.get("/account/programs/4567")
+        assert program.status_code == 403
+        grant = client.post(
+            "/account/programs/4567/grant",
+            data={"email": people.emails["other"], "csrf_token": session_csrf},
+        )
+        assert grant.status_code == 403
+    with demo_archive.engine.connect() as conn:
+        assert tokens.user_for_token(conn, people.tokens["pi"])  # still valid
+
+
+def test_pi_authorises_a_colleague_on_the_portal(live_server, demo_archive, people: People) -> None:  # type: ignore[no-untyped-def]
+    url = f"{live_server.url}/api/v0.1/Download/file"
+    other = headers_for(people, "other")
+    assert httpx.get(url, params={"uri": people.eap_uri}, headers=other).status_code == 403
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post(
+            "/login", data={"email": people.emails["pi"], "password": PASSWORD, "csrf_token": csrf}
+        )
+        page = client.get("/account/programs/4567")
+        assert page.status_code == 200 and people.emails["coi"] in page.text
+        session_csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post(
+            "/account/programs/4567/grant",
+            data={"email": people.emails["other"], "csrf_token": session_csrf},
+        )
+        assert httpx.get(url, params={"uri": people.eap_uri}, headers=other).status_code == 200
+        with demo_archive.engine.connect() as conn:
+            other_id = users.find_user(conn, people.emails["other"]).user_id
+        client.post(f"/account/programs/4567/revoke/{other_id}", data={"csrf_token": session_csrf})
+    assert httpx.get(url, params={"uri": people.eap_uri}, headers=other).status_code == 403
+
+
+SEARCH_COLUMNS = [
+    "target_name",
+    "instrument_name",
+    "obs_id",
+    "proposal_id",
+    "filters",
+    "calib_level",
+    "t_min",
+    "dataRights",
+    "obsid",
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    column=st.sampled_from(SEARCH_COLUMNS),
+    value=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+    | st.sampled_from(
+        ["' OR 1=1 --", '"; DROP TABLE products;', "%' UNION SELECT * FROM users --", "\\x00"]
+    ),
+)
+def test_injection_attempts_are_clean_errors_or_correct_empties(
+    live_server, demo_archive, column, value
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    before = _row_counts(demo_archive)
+    body = {
+        "service": "Mast.Caom.Filtered",
+        "format": "json",
+        "pagesize": 100,
+        "page": 1,
+        "params": {"columns": "*", "filters": [{"paramName": column, "values": [value]}]},
+    }
+    response = httpx.post(
+        f"{live_server.url}/api/v0/invoke", data={"request": json.dumps(body)}, timeout=30
+    )
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["status"] in ("COMPLETE", "ERROR")
+    if answer["status"] == "COMPLETE":
+        for row in answer["data"]:  # whatever matched really has that value
+            cell = str(row[column]).lower()
+            assert value.strip().lower() in cell or column in ("calib_level", "t_min", "obsid")
+    assert _row_counts(demo_archive) == before
+
+
+def _row_counts(archive) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with archive.engine.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(observations)).scalar_one(),
+            conn.execute(select(func.count()).select_from(products)).scalar_one(),
+        )
