@@ -355,3 +355,25 @@ def _row_counts(archive) -> tuple[int, int]:  # type: ignore[no-untyped-def]
             conn.execute(select(func.count()).select_from(observations)).scalar_one(),
             conn.execute(select(func.count()).select_from(products)).scalar_one(),
         )
+
+
+def test_admin_changes_release_period_on_the_portal(
+    live_server, demo_archive, people: People
+) -> None:  # type: ignore[no-untyped-def]
+    url = f"{live_server.url}/api/v0.1/Download/file"
+    assert httpx.get(url, params={"uri": people.eap_uri}).status_code == 401
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        client.post(
+            "/login",
+            data={"email": people.emails["admin"], "password": PASSWORD, "csrf_token": csrf},
+        )
+        page = client.get("/account/programs/4567")
+        session_csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        for months, expected in (("0", 200), ("", 401)):
+            saved = client.post(
+                "/account/programs/4567/settings",
+                data={"pi_email": "", "eap_months": months, "csrf_token": session_csrf},
+            )
+            assert saved.status_code in (200, 303)
+            assert httpx.get(url, params={"uri": people.eap_uri}).status_code == expected

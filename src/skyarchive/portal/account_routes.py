@@ -227,6 +227,26 @@ def program_revoke(
     return RedirectResponse(f"/account/programs/{proposal_id}?result=removed", status_code=303)
 
 
+@router.post("/account/programs/{proposal_id}/settings")
+def program_settings(
+    proposal_id: str, archive: ArchiveDep, caller: CallerDep, csrf_token: Text,
+    pi_email: Annotated[str, Form()] = "", eap_months: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """Admins only: change the program's PI and exclusive-access period."""
+    _signed_in(caller, csrf_token)
+    if not caller.is_admin:
+        raise Forbidden("Only archive admins change a program's PI or release period.")
+    months = eap_months.strip()
+    if months and not months.isdigit():
+        raise BadQuery(f"Exclusive-access months must be a whole number, not {months!r}.")
+    with archive.engine.begin() as conn:
+        if pi_email.strip():
+            grants.set_pi(conn, proposal_id, user_id=users.find_user(conn, pi_email).user_id)
+        grants.set_eap_months(conn, proposal_id, int(months) if months else None,
+                              default_months=archive.settings.default_eap_months)  # fmt: skip
+    return RedirectResponse(f"/account/programs/{proposal_id}?result=settings", status_code=303)
+
+
 def _signed_in(caller: Caller, csrf_token: str) -> None:
     if caller.anonymous or caller.via_token:
         raise Forbidden("Log in on the portal to change your account.")
