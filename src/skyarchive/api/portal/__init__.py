@@ -1,0 +1,1 @@
+"""JSON endpoints behind the portal pages (under /api/portal)."""

@@ -1,0 +1,146 @@
+"""The portal's search endpoints (JSON): searches, column facts, value counts, one observation.
+
+Thin translations onto :mod:`skyarchive.search.portal_query` and
+:mod:`skyarchive.search.portal_search`; errors take the one shape of :mod:`skyarchive.api.errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.api.deps import ArchiveDep
+from skyarchive.errors import UnknownColumn
+from skyarchive.search.columns import observation_column
+from skyarchive.search.portal_query import parse_position_text, parse_program_ids
+from skyarchive.search.portal_search import (
+    DEFAULT_LIMIT,
+    column_facts,
+    column_values,
+    count_matching,
+    observation_details,
+    run_search,
+)
+
+router = APIRouter(prefix="/api/portal", tags=["Portal"])
+
+
+class SearchRequest(BaseModel):
+    collection: Literal["position", "program", "filters"] = "position"
+    text: str = Field("", max_length=2000, description="'m57 r=1m', '283.396 33.029', '1073'")
+    filters: list[dict[str, Any]] = Field(default_factory=list, description="MAST-style filters")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=50_000)
+
+
+class ValuesRequest(BaseModel):
+    column: str
+    filters: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@router.post("/search")
+def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
+    """All rows of a portal search (nearest first for positions), every column."""
+    position = None
+    programs: list[str] = []
+    text = body.text.strip()
+    if body.collection == "position" and (text or not body.filters):
+        position = parse_position_text(text, archive.resolver)
+    elif body.collection == "program" and (text or not body.filters):
+        programs = parse_program_ids(text)
+    limit = min(body.limit, archive.settings.max_page_size)
+    with archive.engine.connect() as conn:
+        result = run_search(
+            conn, now=now_mjd(), position=position, programs=programs, filters=body.filters,
+            limit=limit,
+        )  # fmt: skip
+    return {
+        "query": {
+            "collection": body.collection,
+            "text": text,
+            "display": _display(result.position, programs, body.filters),
+            "position": None if position is None else {
+                "ra": position.ra, "dec": position.dec, "radius": position.radius,
+                "name": position.name, "canonical_name": position.canonical_name,
+                "resolver": position.resolver,
+            },
+            "programs": programs,
+            "filters": body.filters,
+        },
+        "columns": column_facts(result.columns),
+        "rows": result.rows,
+        "total": result.total,
+        "returned": len(result.rows),
+    }  # fmt: skip
+
+
+def _display(position: Any, programs: list[str], filters: list[dict[str, Any]]) -> str:
+    parts = []
+    if position is not None:
+        parts.append(position.display)
+    if programs:
+        parts.append(("Programs " if len(programs) > 1 else "Program ") + ", ".join(programs))
+    for entry in filters:
+        values = [
+            f"{v.get('min', '')}..{v.get('max', '')}" if isinstance(v, dict) else str(v)
+            for v in entry.get("values", []) or []
+        ]
+        if entry.get("freeText"):
+            values.append(str(entry["freeText"]))
+        try:
+            label = observation_column(str(entry.get("paramName"))).label
+        except UnknownColumn:
+            label = str(entry.get("paramName"))
+        parts.append(f"{label}: {', '.join(values)}")
+    return "; ".join(parts)
+
+
+@router.get("/columns")
+def columns() -> dict[str, Any]:
+    """The observation columns: labels, types, which are shown and faceted by default."""
+    return {"columns": column_facts()}
+
+
+@router.post("/values")
+def values(body: ValuesRequest, archive: ArchiveDep) -> dict[str, Any]:
+    """Values of a column with counts (or its range), under the other filters."""
+    with archive.engine.connect() as conn:
+        return column_values(conn, body.column, now=now_mjd(), filters=body.filters)
+
+
+class CountRequest(BaseModel):
+    filters: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@router.post("/count")
+def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
+    """How many observations the filters match (the Advanced Search dialog's live count)."""
+    with archive.engine.connect() as conn:
+        return {"count": count_matching(conn, now=now_mjd(), filters=body.filters)}
+
+
+@router.get("/observations/{obsid}")
+def observation(obsid: str, archive: ArchiveDep) -> dict[str, Any]:
+    """One observation, its products and the links to preview and download them."""
+    with archive.engine.connect() as conn:
+        details = observation_details(conn, obsid, now=now_mjd())
+    row = details["observation"]
+    for product in details["products"]:
+        product["download"] = file_url(product["dataURI"])
+    details["links"] = {
+        "preview": file_url(row["jpegURL"]) if row.get("jpegURL") else None,
+        "mrp": mrp_url(row["obsid"]),
+        "data": file_url(row["dataURL"]) if row.get("dataURL") else None,
+    }
+    return details
+
+
+def file_url(uri: str) -> str:
+    return f"/api/v0.1/Download/file?uri={quote(uri, safe=':/')}"
+
+
+def mrp_url(obsid: str) -> str:
+    return f"/api/v0.1/Download/mrp?obsid={obsid}"
