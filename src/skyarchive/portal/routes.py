@@ -1,20 +1,56 @@
-"""Portal pages (HTML)."""
+"""Portal pages (HTML). The search page's data come from the JSON endpoints in api/portal."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from skyarchive.access.policy import Caller
+from skyarchive.api.deps import CallerDep
+from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
+_COLLECTIONS = ("position", "program", "keywords", "filters")
+
+
+def caller_facts(caller: Caller) -> dict[str, Any]:
+    """What the page scripts may know about the caller (the server still decides access)."""
+    return {
+        "anonymous": caller.anonymous,
+        "name": caller.display_name or caller.email,
+        "is_admin": caller.is_admin,
+        "programs": sorted(caller.programs),
+        "csrf_token": caller.csrf_token,
+    }
+
+
+def has_route(request: Request, path: str) -> bool:
+    """Whether the app serves ``path`` (pages link to optional faces only when present)."""
+    return any(getattr(route, "path", "").startswith(path) for route in request.app.routes)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
+def home(request: Request, caller: CallerDep) -> HTMLResponse:
     summary = archive_summary(request.app.state.archive.engine)
-    return templates.TemplateResponse(request, "home.html", {"summary": summary})
+    return templates.TemplateResponse(request, "home.html", {"summary": summary, "caller": caller})
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, caller: CallerDep, collection: str = "position", q: str = ""
+) -> HTMLResponse:
+    """The search page; its script runs the search the URL describes."""
+    collection = collection if collection in _COLLECTIONS else "position"
+    page_data = {
+        "caller": caller_facts(caller),
+        "columns": column_facts(),
+        "basket_api": has_route(request, "/api/portal/basket"),
+    }
+    context = {"caller": caller, "collection": collection, "q": q, "page_data": page_data}
+    return templates.TemplateResponse(request, "search.html", context)
