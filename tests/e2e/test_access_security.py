@@ -83,6 +83,16 @@ def people(demo_archive) -> People:  # type: ignore[no-untyped-def]
     return People(issued, emails, science, preview, public_uri)
 
 
+def portal_login(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    """Log in through the form as a browser does; returns the login answer."""
+    csrf = form_csrf(client.get("/login").text)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf})
+
+
+def form_csrf(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
 # caller -> expected status for an exclusive-access file
 EXPECTED = {
     "anonymous": 401,
@@ -200,7 +210,7 @@ def test_secrets_never_reach_logs_or_errors(live_server, people: People, caplog)
         assert token not in response.text
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         page = client.get("/login")
-        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        csrf = form_csrf(page.text)
         failed = client.post(
             "/login",
             data={"email": people.emails["pi"], "password": "wrong one!!", "csrf_token": csrf},
@@ -215,17 +225,14 @@ def test_login_does_not_reveal_which_emails_exist(live_server, people: People) -
     answers = []
     for email in (people.emails["coi"], "nobody-at-all@example.org"):
         with httpx.Client(base_url=live_server.url, timeout=30) as client:
-            csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-            response = client.post(
-                "/login", data={"email": email, "password": "wrong password!", "csrf_token": csrf}
-            )
+            response = portal_login(client, email, "wrong password!")
             answers.append((response.status_code, response.text.split('role="alert">')[1][:80]))
     assert answers[0] == answers[1]
 
 
 def test_forms_need_their_csrf_token(live_server, people: People) -> None:  # type: ignore[no-untyped-def]
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        csrf = form_csrf(client.get("/login").text)
         assert (
             client.post(
                 "/login",
@@ -253,16 +260,12 @@ def test_users_cannot_touch_each_others_tokens_or_programs(
             )
         ).scalar_one()
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post(
-            "/login",
-            data={"email": people.emails["other"], "password": PASSWORD, "csrf_token": csrf},
-        )
+        portal_login(client, people.emails["other"])
         account = client.get("/account")
         assert (
             people.emails["other"] in account.text and people.tokens["pi"][:8] not in account.text
         )
-        session_csrf = account.text.split('name="csrf_token" value="')[1].split('"')[0]
+        session_csrf = form_csrf(account.text)
         steal = client.post(
             f"/account/tokens/{pi_token_id}/revoke", data={"csrf_token": session_csrf}
         )
@@ -283,13 +286,10 @@ def test_pi_authorises_a_colleague_on_the_portal(live_server, demo_archive, peop
     other = headers_for(people, "other")
     assert httpx.get(url, params={"uri": people.eap_uri}, headers=other).status_code == 403
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post(
-            "/login", data={"email": people.emails["pi"], "password": PASSWORD, "csrf_token": csrf}
-        )
+        portal_login(client, people.emails["pi"])
         page = client.get("/account/programs/4567")
         assert page.status_code == 200 and people.emails["coi"] in page.text
-        session_csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        session_csrf = form_csrf(page.text)
         client.post(
             "/account/programs/4567/grant",
             data={"email": people.emails["other"], "csrf_token": session_csrf},
@@ -363,13 +363,9 @@ def test_admin_changes_release_period_on_the_portal(
     url = f"{live_server.url}/api/v0.1/Download/file"
     assert httpx.get(url, params={"uri": people.eap_uri}).status_code == 401
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post(
-            "/login",
-            data={"email": people.emails["admin"], "password": PASSWORD, "csrf_token": csrf},
-        )
+        portal_login(client, people.emails["admin"])
         page = client.get("/account/programs/4567")
-        session_csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        session_csrf = form_csrf(page.text)
         for months, expected in (("0", 200), ("", 401)):
             saved = client.post(
                 "/account/programs/4567/settings",

@@ -128,12 +128,7 @@ def signup(
 def account(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
     if caller.anonymous or caller.via_token:
         return RedirectResponse("/login?next=/account", status_code=303)
-    with archive.engine.connect() as conn:
-        own_tokens = tokens.list_tokens(conn, user_id=caller.user_id or 0)
-        led = grants.programs_led_by(conn, caller.user_id or 0)
-    return _page(request, "account.html", caller, tokens=own_tokens, programs=led,
-                 default_days=archive.settings.token_default_days,
-                 max_days=archive.settings.token_max_days)  # fmt: skip
+    return _account_page(request, archive, caller)
 
 
 @router.post("/account/password")
@@ -254,12 +249,18 @@ def _signed_in(caller: Caller, csrf_token: str) -> None:
 
 
 def _account_error(request: Request, archive, caller: Caller, message: str) -> Response:  # type: ignore[no-untyped-def]
+    return _account_page(request, archive, caller, status=400, error=message)
+
+
+def _account_page(
+    request: Request, archive, caller: Caller, status: int = 200, **extra
+) -> Response:  # type: ignore[no-untyped-def]
     with archive.engine.connect() as conn:
         own_tokens = tokens.list_tokens(conn, user_id=caller.user_id or 0)
         led = grants.programs_led_by(conn, caller.user_id or 0)
-    return _page(request, "account.html", caller, 400, error=message, tokens=own_tokens,
-                 programs=led, default_days=archive.settings.token_default_days,
-                 max_days=archive.settings.token_max_days)  # fmt: skip
+    return _page(request, "account.html", caller, status, tokens=own_tokens, programs=led,
+                 default_days=archive.settings.token_default_days,
+                 max_days=archive.settings.token_max_days, **extra)  # fmt: skip
 
 
 def _safe_next(target: str) -> str:
