@@ -138,3 +138,9 @@ def test_pages_render(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/search", params={"q": "m57 r=1m"})
     assert page.status_code == 200 and 'value="m57 r=1m"' in page.text
     assert '<script type="application/json" id="page-data">' in page.text
+
+
+def test_basket_page_is_honest_about_its_state(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/basket")
+    assert page.status_code == 200
+    assert "Download basket" in page.text and "search results" in page.text

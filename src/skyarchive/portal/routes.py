@@ -41,6 +41,13 @@ def home(request: Request, caller: CallerDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "home.html", {"summary": summary, "caller": caller})
 
 
+@router.get("/basket", response_class=HTMLResponse)
+def basket_page(request: Request, caller: CallerDep) -> HTMLResponse:
+    """The download basket (its file tree and delivery choices come with the delivery API)."""
+    context = {"caller": caller, "basket_api": has_route(request, "/api/portal/basket")}
+    return templates.TemplateResponse(request, "basket.html", context)
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request, caller: CallerDep, collection: str = "position", q: str = ""

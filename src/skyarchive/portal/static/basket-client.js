@@ -13,7 +13,8 @@ export async function basketCount() {
   if (!basketAvailable) return 0;
   try {
     const basket = await api("/api/portal/basket");
-    const count = (basket.observations || basket.items || []).length;
+    const summary = basket.summary || {};
+    const count = Number(summary.observations ?? summary.files ?? 0) || 0;
     if (badge) badge.textContent = count ? ` (${count})` : "";
     return count;
   } catch {
@@ -26,7 +27,7 @@ export async function addToBasket(obsids) {
   if (!obsids.length) return "Select rows first.";
   if (!basketAvailable) return UNAVAILABLE;
   try {
-    await api("/api/portal/basket/items", { method: "POST", body: { obsids } });
+    await api("/api/portal/basket/observations", { method: "POST", body: { obsids: obsids.map(String) } });
   } catch (err) {
     if (err.status === 404 || err.status === 405) return UNAVAILABLE;
     return err.message;

@@ -1,0 +1,87 @@
+"""Write the portal's screenshots for the docs (PNG, 1280x800) into docs/screenshots/.
+
+    .venv/bin/python -m tests.portal.screenshots
+
+Builds the demo archive in a temporary directory, serves it on a free port and drives
+Debian's headless Chromium through the pages the README shows.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.demo import generate
+from skyarchive.ingest.run import ingest_paths
+from tests.e2e.conftest import LiveServer
+from tests.portal.browser import CHROMIUM, LAUNCH_ARGS, VIEWPORT
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def shoot(base_url: str) -> list[Path]:
+    from playwright.sync_api import expect, sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    written = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        page = browser.new_page(base_url=base_url, viewport=VIEWPORT)
+
+        def save(name: str) -> None:
+            path = OUT / f"{name}.png"
+            page.screenshot(path=str(path))
+            written.append(path)
+
+        page.goto("/")
+        save("home")
+        page.get_by_role("button", name="M57 r=1m").click()
+        page.keyboard.press("Enter")
+        expect(page.locator("#results")).to_be_visible()
+        page.get_by_role("group", name="Mission").get_by_role("checkbox", name="JWST").check()
+        instrument = page.get_by_role("group", name="Instrument")
+        instrument.get_by_role("checkbox", name="MIRI/IFU").check()
+        page.locator("#grid tbody tr").nth(1).hover()
+        save("search-results")
+        page.get_by_role("button", name="Details of").first.click()
+        expect(page.locator("#details .products-table")).to_be_visible()
+        save("observation-details")
+        page.goto("/search?advanced=1")
+        dialog = page.get_by_role("dialog", name="Advanced Search")
+        dialog.get_by_label("Mission").fill("JWST")
+        dialog.get_by_label("Instrument", exact=True).fill("MIRI*")
+        dialog.get_by_label("Target Name").fill("NGC6720*")
+        dialog.locator('[aria-controls="adv-filters-values"]').click()
+        expect(dialog.locator("#adv-filters-values label").first).to_be_visible()
+        expect(dialog.locator("#advanced-count")).to_contain_text("match")
+        save("advanced-search")
+        page.goto("/search?collection=program&q=4567")
+        expect(page.locator("#results")).to_be_visible()
+        save("exclusive-access")
+        browser.close()
+    return written
+
+
+def main() -> int:
+    if not CHROMIUM.exists():
+        print(f"Chromium not found at {CHROMIUM}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pipeline"
+        generate(out, seed=1, scale=1)
+        archive = Archive.open(Settings(home=Path(tmp) / "home"))
+        ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+        with LiveServer(archive) as server:
+            for path in shoot(server.url):
+                print(path)
+        archive.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
