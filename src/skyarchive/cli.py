@@ -186,6 +186,29 @@ def migrate(ctx: typer.Context) -> None:
     console.print(f"Catalog schema at revision {current_revision(archive.engine)}.")
 
 
+@app.command()
+def worker(
+    ctx: typer.Context,
+    threads: Annotated[int | None, typer.Option(help="Job threads (default: setting).")] = None,
+) -> None:
+    """Run background jobs (batch staging, clean-up) until Ctrl-C; restarts unfinished jobs."""
+    import logging
+
+    from skyarchive.jobs.queue import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
+    run_worker(ctx.obj, threads=threads)
+
+
+@app.command("staging-cleanup")
+def staging_cleanup(ctx: typer.Context) -> None:
+    """Remove staging areas whose time is up (the worker also does this every 10 minutes)."""
+    from skyarchive.jobs.staging import remove_expired
+
+    console.print(f"Removed {remove_expired(_archive(ctx))} expired staging areas.")
+
+
 def _add_access_commands() -> None:
     from skyarchive import cli_access
 

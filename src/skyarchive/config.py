@@ -51,6 +51,32 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when serving over HTTPS)."
     )
+    # Delivery (bundles, staging, e-mail); see docs/delivery.md.
+    max_bundle_bytes: int = Field(
+        default=10 * 1024**3,
+        description="Largest selection one streamed zip/tar bundle may hold (bytes).",
+    )
+    staging_path: Path | None = Field(
+        default=None, description="Where batch staging puts files; default `staging/` in the home."
+    )
+    staging_hours: float = Field(
+        default=72.0, description="Hours a finished staging area stays before it is removed."
+    )
+    staging_pause: float = Field(
+        default=0.0, description="Seconds staging waits after each file (throttles its disk load)."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL for the job queue; default a SQLite queue in the home."
+    )
+    worker_threads: int = Field(default=2, description="Threads of `skyarchive worker`.")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for notices; default: maildir `outbox/` in the home."
+    )
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP login name.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
+    mail_from: str = Field(default="skyarchive@localhost", description="Sender address of notices.")
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -61,6 +87,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_storage_path(self) -> Path:
         return (self.storage_path or self.home / "files").resolve()
+
+    @cached_property
+    def resolved_staging_path(self) -> Path:
+        return (self.staging_path or self.home / "staging").resolve()
 
     def ensure_home(self) -> None:
         """Create the home and storage directories if they are missing."""

@@ -17,6 +17,7 @@ STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
+    from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.portal import account_routes
     from skyarchive.portal import routes as portal_routes
@@ -29,5 +30,6 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(account_routes.router)
+    delivery_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

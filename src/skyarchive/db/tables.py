@@ -232,3 +232,64 @@ login_failures = Table(
     Column("at", Float, nullable=False),
     Index(None, "key", "at"),
 )
+
+# Delivery (schema 0003): download baskets and delivery requests (bundles, scripts, staging).
+
+baskets = Table(
+    "baskets",
+    metadata,
+    Column("basket_id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.user_id"), unique=True),
+    Column("cookie_hash", String(64), unique=True, comment="SHA-256 of an anonymous cookie"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+basket_items = Table(
+    "basket_items",
+    metadata,
+    Column("basket_id", Integer, ForeignKey("baskets.basket_id"), primary_key=True),
+    Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Column("added_at", Float, nullable=False),
+)
+
+basket_removed = Table(
+    "basket_removed",
+    metadata,
+    Column("basket_id", Integer, ForeignKey("baskets.basket_id"), primary_key=True),
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
+)
+
+delivery_requests = Table(
+    "delivery_requests",
+    metadata,
+    Column("request_id", String(40), primary_key=True, comment="Random, unguessable"),
+    Column("user_id", Integer, ForeignKey("users.user_id")),
+    Column("basket_id", Integer, ForeignKey("baskets.basket_id")),
+    Column("format", String(16), nullable=False, comment="zip|tar|tar.gz|curl|staging"),
+    Column("status", String(16), nullable=False, comment="queued|running|done|failed|expired"),
+    Column("email", String(254)),
+    Column("remove_completed", Boolean, nullable=False, default=False),
+    Column("files_total", Integer, nullable=False, default=0),
+    Column("bytes_total", BigInteger, nullable=False, default=0),
+    Column("error", Text),
+    Column("excluded", Text, comment="JSON list of requested files left out, with reasons"),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("expires_at", Float),
+    Column("notified_at", Float),
+    Index(None, "user_id"),
+    Index(None, "status"),
+)
+
+delivery_files = Table(
+    "delivery_files",
+    metadata,
+    Column("request_id", String(40), ForeignKey("delivery_requests.request_id"), primary_key=True),
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
+    Column("path", String(400), nullable=False, comment="<collection>/<obs_id>/<file>"),
+    Column("state", String(16), nullable=False, comment="pending|done|missing"),
+    Column("reason", Text),
+    Index(None, "request_id", "state"),
+)

@@ -40,21 +40,29 @@ def script_name(moment: datetime | None = None) -> str:
 
 
 def curl_script(
-    entries: Iterable[ScriptEntry],
+    entries: Iterable[ScriptEntry | str],
     *,
     base_url: str,
-    restricted: int,
+    restricted: int | None = None,
     moment: datetime | None = None,
 ) -> Iterator[str]:
-    """The script text, in pieces (stream it; a selection may hold millions of files)."""
+    """The script text, in pieces (stream it; a selection may hold millions of files).
+
+    ``entries`` may mix :class:`ScriptEntry` and plain strings; a string becomes a comment line
+    (e.g. a requested URI the archive does not have). ``restricted`` (the number of
+    exclusive-access entries) adds an early note; when unknown the script reports at the end.
+    """
     moment = moment or datetime.now(UTC)
     base = base_url.rstrip("/")
     yield _HEADER.format(
         base_url=base, base_url_q=shlex.quote(base), stamp=f"{moment:%Y-%m-%d %H:%M:%S}",
         script_name=script_name(moment), folder=f"MAST_{moment:%Y-%m-%dT%H%M%S}",
-        restricted=restricted,
+        restricted=restricted or 0,
     )  # fmt: skip
     for entry in entries:
+        if isinstance(entry, str):
+            yield comment_line(entry)
+            continue
         parts = (entry.obs_collection, entry.obs_id, entry.filename)
         relative = "/".join(safe_component(part) for part in parts)
         yield (
@@ -73,3 +81,8 @@ def safe_component(text: str) -> str:
 def encode_uri(uri: str) -> str:
     """Percent-encode a data URI for a query string (``:`` and ``/`` kept, as astroquery does)."""
     return quote(uri, safe=":/")
+
+
+def comment_line(text: str) -> str:
+    """``# text`` on one line, whatever ``text`` holds (no way out of the comment)."""
+    return "# " + "".join(c if c.isprintable() else "?" for c in text) + "\n"

@@ -1,0 +1,255 @@
+"""What a delivery holds: a selection of data URIs, observations or product ids, resolved once.
+
+Every delivery method (zip/tar bundles, cURL scripts, staging, the basket) turns its request
+into a :class:`Selection` here, so the same rules apply everywhere:
+
+* files sit at ``<collection>/<obs_id>/<file>`` (``obs_id`` of the observation a file is listed
+  under; for a bare data URI, of the observation that owns it);
+* an ``obsid`` brings the observation's whole product list (:func:`product_rows`: for a level-3
+  observation its own products plus every member exposure's), or only its Minimum Recommended
+  Products with ``mrp_only``;
+* a file appears once (de-duplicated by file name, first occurrence wins);
+* a file the caller may not read (:func:`may_retrieve`) or that storage lacks is not delivered
+  but listed with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select
+
+from skyarchive.access.policy import Caller, may_retrieve
+from skyarchive.access.rights import PUBLIC, data_rights
+from skyarchive.db.tables import observations, products
+from skyarchive.delivery.curl_script import safe_component
+from skyarchive.errors import BadQuery
+from skyarchive.products.listing import product_rows
+from skyarchive.products.rules import MRP
+from skyarchive.storage import Storage
+
+_CHUNK = 2000
+MAX_SELECTION = 1_000_000
+
+NOT_AUTHORISED = "not authorised"
+MISSING = "missing from storage"
+UNKNOWN = "not in this archive"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One file of a selection, with everything a delivery needs to send and describe it."""
+
+    product_id: int
+    filename: str
+    data_uri: str
+    path: str
+    size: int
+    sha256: str
+    storage_key: str
+    description: str | None
+    product_type: str | None
+    subgroup: str | None
+    calib_level: int | None
+    mrp: bool
+    proposal_id: str | None
+    t_obs_release: float | None
+    restricted: bool  # in an exclusive-access period now (whoever asks)
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    """A requested file (or request) that a delivery does not contain, and why."""
+
+    name: str
+    path: str | None
+    reason: str
+    size: int | None = None
+    proposal_id: str | None = None
+
+
+@dataclass
+class Selection:
+    items: list[Item] = field(default_factory=list)
+    excluded: list[Excluded] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(item.size for item in self.items)
+
+
+def file_path(collection: str | None, obs_id: str | None, filename: str) -> str:
+    """``<collection>/<obs_id>/<file>`` with every component made safe for a file system."""
+    parts = (collection or "unknown", obs_id or "unassigned", filename)
+    return "/".join(safe_component(part) for part in parts)
+
+
+_QUERY = select(
+    products.c.product_id, products.c.productFilename, products.c.dataURI,
+    products.c.obs_collection, products.c.size, products.c.sha256, products.c.storage_key,
+    products.c.description, products.c.productType, products.c.productSubGroupDescription,
+    products.c.productGroupDescription, products.c.calib_level, products.c.proposal_id,
+    observations.c.obs_id.label("owner_obs_id"), observations.c.t_obs_release,
+).outerjoin(observations, observations.c.obsid == products.c.owner_obsid)  # fmt: skip
+
+
+def _item(row, obs_id: str | None, now: float) -> Item:  # type: ignore[no-untyped-def]
+    return Item(
+        product_id=int(row.product_id), filename=row.productFilename, data_uri=row.dataURI,
+        path=file_path(row.obs_collection, obs_id or row.owner_obs_id, row.productFilename),
+        size=int(row.size), sha256=row.sha256, storage_key=row.storage_key,
+        description=row.description, product_type=row.productType,
+        subgroup=row.productSubGroupDescription, calib_level=row.calib_level,
+        mrp=row.productGroupDescription == MRP, proposal_id=row.proposal_id,
+        t_obs_release=row.t_obs_release,
+        restricted=data_rights(row.t_obs_release, now=now) != PUBLIC,
+    )  # fmt: skip
+
+
+def _by(conn: Connection, column, keys: Sequence) -> dict:  # type: ignore[no-untyped-def]
+    found = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = list(keys[start : start + _CHUNK])
+        for row in conn.execute(_QUERY.where(column.in_(chunk))):
+            found[getattr(row, column.name)] = row
+    return found
+
+
+def candidates(
+    conn: Connection,
+    *,
+    uris: Sequence[str] = (),
+    obsids: Sequence[int] = (),
+    product_ids: Sequence[int] = (),
+    mrp_only: bool = False,
+    now: float,
+) -> Iterator[Item | Excluded]:
+    """Files of a selection in request order, unchecked for access and storage.
+
+    Parameters
+    ----------
+    conn : Connection
+        Catalog connection.
+    uris : sequence of str
+        Data URIs (``mast:JWST/product/<file>``) or bare file names.
+    obsids : sequence of int
+        Observations; each brings its product list (members included).
+    product_ids : sequence of int
+        Products by catalog id (the basket and staged requests use these).
+    mrp_only : bool
+        Keep only Minimum Recommended Products.
+    now : float
+        MJD used to decide exclusive access.
+
+    Yields
+    ------
+    Item or Excluded
+        A file, or a requested URI/obsid that names nothing in the catalog.
+    """
+    seen: set[str] = set()
+
+    def fresh(items: Iterable[Item]) -> Iterator[Item]:
+        for item in items:
+            if item.filename not in seen and (item.mrp or not mrp_only):
+                seen.add(item.filename)
+                yield item
+
+    wanted = [u.strip() for u in uris if u and u.strip()]
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        by_uri = _by(conn, products.c.dataURI, [u for u in chunk if ":" in u])
+        by_name = _by(conn, products.c.productFilename, [u for u in chunk if ":" not in u])
+        for uri in chunk:
+            row = (by_uri if ":" in uri else by_name).get(uri)
+            if row is None:
+                if uri not in seen:
+                    seen.add(uri)
+                    yield Excluded(uri, None, UNKNOWN)
+                continue
+            yield from fresh([_item(row, None, now)])
+    for start in range(0, len(product_ids), _CHUNK):
+        chunk = list(product_ids[start : start + _CHUNK])
+        rows = _by(conn, products.c.product_id, chunk)
+        yield from fresh(_item(rows[pid], None, now) for pid in chunk if pid in rows)
+    for obsid in dict.fromkeys(obsids):
+        listed = [(r["productFilename"], r["obs_id"]) for r in product_rows(conn, [obsid], now=now)]
+        if not listed and not _observation_exists(conn, obsid):
+            yield Excluded(f"obsid {obsid}", None, UNKNOWN)
+            continue
+        listed = [(name, obs_id) for name, obs_id in listed if name not in seen]
+        for start in range(0, len(listed), _CHUNK):
+            chunk = listed[start : start + _CHUNK]
+            rows = _by(conn, products.c.productFilename, [name for name, _ in chunk])
+            yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in chunk if n in rows)
+
+
+def _observation_exists(conn: Connection, obsid: int) -> bool:
+    query = select(observations.c.obsid).where(observations.c.obsid == obsid)
+    return conn.execute(query).first() is not None
+
+
+def refusal(caller: Caller, item: Item) -> str:
+    """Why ``caller`` may not have ``item`` (for manifests: short, no secrets)."""
+    who = "log in or send an API token" if caller.anonymous else "ask the program's PI"
+    return f"{NOT_AUTHORISED}: exclusive access of program {item.proposal_id}; {who}"
+
+
+def resolve_selection(
+    conn: Connection,
+    storage: Storage | None,
+    *,
+    caller: Caller,
+    now: float,
+    uris: Sequence[str] = (),
+    obsids: Sequence[int] = (),
+    product_ids: Sequence[int] = (),
+    mrp_only: bool = False,
+) -> Selection:
+    """The files ``caller`` gets for a request, and those left out with the reason.
+
+    Parameters
+    ----------
+    conn : Connection
+        Catalog connection.
+    storage : Storage or None
+        Checked for each file's presence; None skips the check.
+    caller : Caller
+        Who asks; files they may not read (:func:`may_retrieve`) are left out.
+    now : float
+        MJD of the request.
+    uris, obsids, product_ids, mrp_only
+        As for :func:`candidates`.
+
+    Returns
+    -------
+    Selection
+        Included items in request order and the excluded ones with reasons.
+    """
+    if not (uris or obsids or product_ids):
+        raise BadQuery("Select something: give uri=<data URI> and/or obsid=<obsid> fields.")
+    selection = Selection()
+    for found in candidates(
+        conn, uris=uris, obsids=obsids, product_ids=product_ids, mrp_only=mrp_only, now=now
+    ):
+        if isinstance(found, Excluded):
+            selection.excluded.append(found)
+        elif not may_retrieve(
+            caller, proposal_id=found.proposal_id, t_obs_release=found.t_obs_release, now=now
+        ):
+            selection.excluded.append(
+                Excluded(
+                    found.filename,
+                    found.path,
+                    refusal(caller, found),
+                    found.size,
+                    found.proposal_id,
+                )  # fmt: skip
+            )
+        elif storage is not None and not storage.exists(found.storage_key):
+            selection.excluded.append(Excluded(found.filename, found.path, MISSING, found.size))
+        else:
+            selection.items.append(found)
+        if len(selection.items) + len(selection.excluded) > MAX_SELECTION:
+            raise BadQuery(f"A selection may hold at most {MAX_SELECTION} files.")
+    return selection

@@ -1,0 +1,1 @@
+"""Background jobs (batch staging, clean-up) run by ``skyarchive worker`` through huey."""

@@ -1,0 +1,108 @@
+"""The job queue: huey over SQLite in the archive home, or over Redis when configured.
+
+The server enqueues; ``skyarchive worker`` (a huey consumer, its own process) runs the jobs.
+Jobs are idempotent and their progress lives in the catalog, so a worker killed mid-job loses
+nothing: at start it re-enqueues every unfinished staging request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from skyarchive.config import Settings
+
+log = logging.getLogger("skyarchive.jobs")
+
+
+@dataclass(frozen=True)
+class Queue:
+    huey: Huey
+    stage: Any  # the registered huey task: stage(request_id) enqueues
+
+
+def queue_name(settings: Settings) -> str:
+    """One queue per archive, so archives may share a Redis server."""
+    digest = hashlib.sha256(str(settings.home.resolve()).encode()).hexdigest()[:10]
+    return f"skyarchive-{digest}"
+
+
+def make_huey(settings: Settings) -> Huey:
+    name = queue_name(settings)
+    if settings.redis_url:
+        return RedisHuey(name, url=settings.redis_url, results=False)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str((settings.home / "jobs.db").resolve()), results=False)
+
+
+def build_queue(settings: Settings) -> Queue:
+    """A huey instance with skyarchive's tasks registered on it."""
+    huey = make_huey(settings)
+
+    @huey.task(name="stage", retries=2, retry_delay=5)
+    def stage(request_id: str) -> None:
+        from skyarchive.jobs.staging import run_staging
+
+        run_staging(_archive(settings), request_id=request_id)
+
+    @huey.periodic_task(crontab(minute="*/10"), name="cleanup")
+    def cleanup() -> None:
+        from skyarchive.jobs.staging import remove_expired
+
+        removed = remove_expired(_archive(settings))
+        if removed:
+            log.info("removed %d expired staging areas", removed)
+
+    return Queue(huey, stage)
+
+
+@lru_cache(maxsize=8)
+def _queue_for(key: str, settings_json: str) -> Queue:
+    return build_queue(Settings.model_validate_json(settings_json))
+
+
+def queue_for(settings: Settings) -> Queue:
+    """The (per-process, cached) queue of an archive, for enqueueing from the server."""
+    return _queue_for(queue_name(settings), settings.model_dump_json())
+
+
+_archives: dict[str, Any] = {}
+
+
+def _archive(settings: Settings):  # type: ignore[no-untyped-def]
+    from skyarchive.archive import Archive
+
+    key = settings.model_dump_json()
+    if key not in _archives:
+        _archives[key] = Archive.open(settings, migrate=False)
+    return _archives[key]
+
+
+def enqueue_staging(settings: Settings, request_id: str) -> None:
+    """Hand a staging request to the worker (a worker not running leaves it queued)."""
+    queue_for(settings).stage(request_id)
+
+
+def run_worker(settings: Settings, *, threads: int | None = None) -> None:
+    """Run the huey consumer in this process until interrupted (``skyarchive worker``)."""
+    from skyarchive.archive import Archive
+    from skyarchive.delivery.requests import unfinished_staging
+
+    archive = Archive.open(settings)  # migrates once, before the threads start
+    _archives[settings.model_dump_json()] = archive
+    queue = build_queue(settings)
+    with archive.engine.connect() as conn:
+        pending = unfinished_staging(conn)
+    for request_id in pending:
+        queue.stage(request_id)
+    log.info("worker: %d unfinished staging requests re-enqueued", len(pending))
+    consumer = queue.huey.create_consumer(
+        workers=threads or settings.worker_threads, worker_type="thread", periodic=True,
+        initial_delay=0.05, max_delay=1.0,
+    )  # fmt: skip
+    consumer.run()

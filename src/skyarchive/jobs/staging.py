@@ -1,0 +1,274 @@
+"""Batch staging: put a request's files under ``<staging>/<request id>/`` and tell the user.
+
+The job is idempotent. Each file is hard-linked (or, across file systems, copied) to a hidden
+temporary name and renamed into place, then marked ``done`` in the catalog; a rerun after a
+kill redoes only files not yet marked, and a file renamed but not yet marked is simply made
+again under the same name. So a worker or server killed at any point leaves, after the rerun,
+every file exactly once with its archived checksum.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from skyarchive.access.policy import Caller
+from skyarchive.access.users import get_user
+from skyarchive.archive import Archive
+from skyarchive.db.tables import delivery_files, delivery_requests, products
+from skyarchive.delivery.manifest import manifest_html
+from skyarchive.delivery.requests import (
+    DONE,
+    EXPIRED,
+    FAILED,
+    MISSING,
+    PENDING,
+    RUNNING,
+    DeliveryRequest,
+    get_request,
+    request_product_ids,
+    set_status,
+)
+from skyarchive.delivery.selection import resolve_selection
+from skyarchive.errors import NotFound
+from skyarchive.notify.mail import send_mail
+from skyarchive.storage import Storage
+
+log = logging.getLogger("skyarchive.jobs.staging")
+_BATCH = 200
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def staging_area(archive: Archive, request_id: str) -> Path:
+    return archive.settings.resolved_staging_path / request_id
+
+
+def run_staging(archive: Archive, *, request_id: str) -> str:
+    """Stage one request (or finish staging it); return its final status.
+
+    Parameters
+    ----------
+    archive : Archive
+        The archive (settings, catalog, storage).
+    request_id : str
+        A ``staging`` delivery request.
+    """
+    with _locks_guard:
+        lock = _locks.setdefault(request_id, threading.Lock())
+    if not lock.acquire(blocking=False):
+        return RUNNING  # another thread of this worker has it
+    try:
+        return _run(archive, request_id)
+    finally:
+        lock.release()
+
+
+def _run(archive: Archive, request_id: str) -> str:
+    with archive.engine.begin() as conn:
+        found = get_request(conn, request_id)
+        if found.status in (DONE, FAILED, EXPIRED):
+            if found.status == DONE and found.notified_at is None:
+                _notify(archive, found)
+            return found.status
+        set_status(conn, request_id, RUNNING, started_at=found.started_at or time.time())
+    area = staging_area(archive, request_id)
+    area.mkdir(parents=True, exist_ok=True)
+    try:
+        _copy_pending(archive, request_id, area)
+        _write_manifest(archive, found, area)
+    except Exception as exc:  # recorded for the user; the worker retries transient errors
+        log.exception("staging %s failed", request_id)
+        with archive.engine.begin() as conn:
+            set_status(conn, request_id, FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finished = time.time()
+    with archive.engine.begin() as conn:
+        set_status(
+            conn, request_id, DONE, finished_at=finished,
+            expires_at=finished + archive.settings.staging_hours * 3600,
+        )  # fmt: skip
+        found = get_request(conn, request_id)
+        if found.remove_completed and found.basket_id is not None:
+            from skyarchive.delivery.basket import remove_products
+
+            remove_products(conn, basket_id=found.basket_id, product_ids=_done_ids(conn, found))
+    _notify(archive, found)
+    return DONE
+
+
+def _done_ids(conn, found: DeliveryRequest) -> list[int]:  # type: ignore[no-untyped-def]
+    query = select(delivery_files.c.product_id).where(
+        delivery_files.c.request_id == found.request_id, delivery_files.c.state == DONE
+    )
+    return [int(pid) for pid in conn.scalars(query)]
+
+
+def _copy_pending(archive: Archive, request_id: str, area: Path) -> None:
+    pause = archive.settings.staging_pause
+    query = (
+        select(delivery_files.c.product_id, delivery_files.c.path, products.c.storage_key)
+        .join(products, products.c.product_id == delivery_files.c.product_id)
+        .where(delivery_files.c.request_id == request_id, delivery_files.c.state == PENDING)
+        .order_by(delivery_files.c.path)
+        .limit(_BATCH)
+    )
+    while True:
+        with archive.engine.connect() as conn:
+            batch = conn.execute(query).all()
+        if not batch:
+            return
+        for row in batch:
+            target = (area / row.path).resolve()
+            if not target.is_relative_to(area.resolve()):
+                raise ValueError(f"unsafe path {row.path!r}")
+            state = DONE if _place(archive.storage, row.storage_key, target) else MISSING
+            with archive.engine.begin() as conn:
+                conn.execute(
+                    update(delivery_files)
+                    .where(
+                        delivery_files.c.request_id == request_id,
+                        delivery_files.c.product_id == row.product_id,
+                    )
+                    .values(state=state)
+                )
+            if pause:
+                time.sleep(pause)
+
+
+def _place(storage: Storage, key: str, target: Path) -> bool:
+    """Hard-link or copy the stored file to ``target`` atomically; False if storage lacks it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.part-{os.getpid()}-{threading.get_ident()}")
+    temporary.unlink(missing_ok=True)
+    try:
+        source = _local_path(storage, key)
+        if source is not None:
+            try:
+                os.link(source, temporary)
+            except OSError:  # another file system, or links not allowed: copy
+                shutil.copyfile(source, temporary)
+        else:
+            with open(temporary, "wb") as out:
+                for chunk in storage.open_range(key, 0, None):
+                    out.write(chunk)
+    except (NotFound, FileNotFoundError):
+        temporary.unlink(missing_ok=True)
+        return False
+    os.replace(temporary, target)
+    return True
+
+
+def _local_path(storage: Storage, key: str) -> Path | None:
+    path_of = getattr(storage, "path", None)
+    if path_of is None:
+        return None
+    path = path_of(key)
+    if not path.is_file():
+        raise NotFound(key)
+    return path
+
+
+def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> None:
+    with archive.engine.connect() as conn:
+        caller = _owner(conn, found)
+        ids = request_product_ids(conn, found.request_id)
+        selection = resolve_selection(
+            conn, None, caller=Caller(is_admin=True), now=0.0, product_ids=ids
+        )
+        states = dict(
+            conn.execute(
+                select(delivery_files.c.product_id, delivery_files.c.state).where(
+                    delivery_files.c.request_id == found.request_id
+                )
+            ).all()
+        )
+    from skyarchive.delivery.selection import MISSING as MISSING_REASON
+    from skyarchive.delivery.selection import Excluded
+
+    done = [i for i in selection.items if states.get(i.product_id) == DONE]
+    excluded = list(found.excluded) + [
+        Excluded(i.filename, i.path, MISSING_REASON, i.size)
+        for i in selection.items
+        if states.get(i.product_id) == MISSING
+    ]
+    page = manifest_html(done, excluded, caller=caller, source=archive.settings.base_url)
+    temporary = area / ".MANIFEST.HTML.part"
+    temporary.write_text(page, encoding="utf-8")
+    os.replace(temporary, area / "MANIFEST.HTML")
+
+
+def _owner(conn, found: DeliveryRequest) -> Caller:  # type: ignore[no-untyped-def]
+    if found.user_id is None:
+        return Caller()
+    user = get_user(conn, found.user_id)
+    return Caller(user_id=user.user_id, email=user.email, display_name=user.display_name)
+
+
+def notice_text(archive: Archive, found: DeliveryRequest, counts: dict[str, int]) -> str:
+    base = archive.settings.base_url.rstrip("/")
+    location = f"{base}/staging/{found.request_id}/"
+    expires = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(found.expires_at or time.time()))
+    lines = [
+        "Your skyarchive batch staging request is complete.",
+        "",
+        f"Request:  {found.request_id}",
+        f"Files:    {counts.get('done', 0)} staged, {found.bytes_total:,} bytes in all",
+        f"Location: {location}",
+        f"Expires:  {expires}",
+        "",
+        "Fetch everything with:",
+        f"  wget -r -np -nH --cut-dirs=2 -R 'index.html*' {location}",
+        "Exclusive-access files also need your API token:",
+        '  wget --header "Authorization: token $MAST_API_TOKEN" -r -np -nH --cut-dirs=2 ...',
+        "MANIFEST.HTML in that folder lists every file with its size and SHA-256.",
+    ]
+    left_out = counts.get("missing", 0) + len(found.excluded)
+    if left_out:
+        lines += ["", f"{left_out} requested files could not be staged; see MANIFEST.HTML."]
+    return "\n".join(lines) + "\n"
+
+
+def _notify(archive: Archive, found: DeliveryRequest) -> None:
+    with archive.engine.connect() as conn:
+        email = found.email or (_owner(conn, found).email)
+        rows = conn.execute(
+            select(delivery_files.c.state).where(delivery_files.c.request_id == found.request_id)
+        ).scalars()
+        counts: dict[str, int] = {}
+        for state in rows:
+            counts[state] = counts.get(state, 0) + 1
+    if email:
+        subject = f"skyarchive: your staged data is ready ({found.request_id})"
+        send_mail(archive.settings, to=email, subject=subject,
+                  body=notice_text(archive, found, counts))  # fmt: skip
+    with archive.engine.begin() as conn:
+        conn.execute(
+            update(delivery_requests)
+            .where(delivery_requests.c.request_id == found.request_id)
+            .values(notified_at=time.time())
+        )
+
+
+def remove_expired(archive: Archive, *, now: float | None = None) -> int:
+    """Delete staging areas past their expiry; mark their requests ``expired``."""
+    now = time.time() if now is None else now
+    with archive.engine.connect() as conn:
+        ids = conn.scalars(
+            select(delivery_requests.c.request_id).where(
+                delivery_requests.c.format == "staging",
+                delivery_requests.c.status == DONE,
+                delivery_requests.c.expires_at < now,
+            )
+        ).all()
+    for request_id in ids:
+        shutil.rmtree(staging_area(archive, request_id), ignore_errors=True)
+        with archive.engine.begin() as conn:
+            set_status(conn, request_id, EXPIRED)
+    return len(ids)

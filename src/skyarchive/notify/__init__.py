@@ -1,0 +1,1 @@
+"""Notices to users: e-mail through SMTP, or a maildir outbox in the archive home."""
