@@ -82,13 +82,24 @@ def apply_jwst_batch(
     obsid_of = ensure_observations(
         conn, [(obs_id, _program_of(obs_id)) for obs_id in obs_ids], collection="JWST"
     )
-    for record in fresh:
-        owner = obsid_of.get(record.name.obs_id) if record.name.obs_id else None
-        product_id = _store_product(conn, storage, record, owner, existing)
-        if owner is not None:
-            insert_ignore(conn, observation_products, [{"obsid": owner, "product_id": product_id}])
-        if record.name.extension == "fits":
-            store_keywords(conn, product_id, record.header, record.s_region)
+    owners = {r.name.filename: obsid_of[r.name.obs_id] for r in fresh if r.name.obs_id in obsid_of}
+    product_ids = _store_products(conn, storage, fresh, owners, existing)
+    insert_ignore(
+        conn,
+        observation_products,
+        [{"obsid": owner, "product_id": product_ids[name]} for name, owner in owners.items()],
+    )
+    fits_records = [r for r in fresh if r.name.extension == "fits"]
+    conn.execute(
+        delete(product_keywords).where(
+            product_keywords.c.product_id.in_([product_ids[r.name.filename] for r in fits_records])
+        )
+    )
+    keyword_rows = [
+        keyword_row(product_ids[r.name.filename], r.header, r.s_region) for r in fits_records
+    ]
+    if keyword_rows:
+        conn.execute(product_keywords.insert(), keyword_rows)
     refresh_observations(conn, obsid_of.values())
     outcome.obsids.update(obsid_of.values())
     return outcome
@@ -178,21 +189,47 @@ def _existing_products(conn: Connection, filenames: list[str]) -> dict[str, dict
     return {row["productFilename"]: dict(row) for row in rows}
 
 
-def _store_product(
+def _store_products(
     conn: Connection,
     storage: Storage,
-    record: FileRecord,
-    owner: int | None,
+    records: Sequence[FileRecord],
+    owners: dict[str, int],
     existing: dict[str, dict],
-) -> int:
+) -> dict[str, int]:
+    """Copy files into storage and write their product rows; product_id by file name."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    new_rows: list[dict[str, Any]] = []
+    ids: dict[str, int] = {}
+    for record in records:
+        values = _product_values(record, now)
+        storage.put_file(values["storage_key"], record.path)
+        if record.name.filename in owners:
+            values["owner_obsid"] = owners[record.name.filename]
+        old = existing.get(record.name.filename)
+        if old is None:
+            new_rows.append(values)
+        else:
+            ids[record.name.filename] = int(old["product_id"])
+            conn.execute(
+                update(products).where(products.c.product_id == old["product_id"]).values(values)
+            )
+    if new_rows:
+        inserted = conn.execute(
+            products.insert().returning(products.c.product_id, products.c.productFilename),
+            new_rows,
+        )
+        ids.update({name: int(pid) for pid, name in inserted})
+    return ids
+
+
+def _product_values(record: FileRecord, now: str) -> dict[str, Any]:
     name = record.name
     rule = product_rule(name)
-    key = storage_key("JWST", record.sha256, name.filename)
-    storage.put_file(key, record.path)
     header = record.header
-    values = {
+    return {
         "productFilename": name.filename,
         "dataURI": data_uri("JWST", name.filename),
+        "owner_obsid": None,
         "obs_collection": "JWST",
         "description": rule.description,
         "type": rule.type,
@@ -205,61 +242,51 @@ def _store_product(
         "size": record.size,
         "calib_level": rule.calib_level,
         "sha256": record.sha256,
-        "storage_key": key,
+        "storage_key": storage_key("JWST", record.sha256, name.filename),
         "file_date": record.file_date,
-        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ingested_at": now,
     }
-    if owner is not None:
-        values["owner_obsid"] = owner
-    old = existing.get(name.filename)
-    if old is None:
-        result = conn.execute(products.insert().values(**values))
-        return int(result.inserted_primary_key[0])
-    conn.execute(
-        update(products).where(products.c.product_id == old["product_id"]).values(**values)
-    )
-    return int(old["product_id"])
 
 
 def store_keywords(
     conn: Connection, product_id: int, header: dict[str, Any], s_region: str | None
 ) -> None:
     """Keep every primary-header keyword of a FITS product (JSON) beside typed columns."""
+    conn.execute(delete(product_keywords).where(product_keywords.c.product_id == product_id))
+    conn.execute(product_keywords.insert().values(keyword_row(product_id, header, s_region)))
 
+
+def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
     def text(key: str) -> str | None:
         value = header.get(key)
         return None if value is None else str(value).strip()[:120] or None
 
     def number(key: str, kind: type) -> int | float | None:
         value = header.get(key)
-        return (
-            kind(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
+        usable = isinstance(value, int | float) and not isinstance(value, bool)
+        return kind(value) if usable else None
 
     tso = header.get("TSOVISIT")
-    conn.execute(delete(product_keywords).where(product_keywords.c.product_id == product_id))
-    conn.execute(
-        product_keywords.insert().values(
-            product_id=product_id,
-            header=json.dumps(header),
-            s_region=s_region,
-            instrume=text("INSTRUME"),
-            detector=text("DETECTOR"),
-            exp_type=text("EXP_TYPE"),
-            filter=text("FILTER"),
-            pupil=text("PUPIL"),
-            grating=text("GRATING"),
-            subarray=text("SUBARRAY"),
-            readpatt=text("READPATT"),
-            targname=text("TARGNAME"),
-            category=text("CATEGORY"),
-            tsovisit=tso if isinstance(tso, bool) else None,
-            nints=number("NINTS", int),
-            ngroups=number("NGROUPS", int),
-            effexptm=number("EFFEXPTM", float),
-            expstart=number("EXPSTART", float),
-        )
-    )
+    return {
+        "product_id": product_id,
+        "header": json.dumps(header),
+        "s_region": s_region,
+        "instrume": text("INSTRUME"),
+        "detector": text("DETECTOR"),
+        "exp_type": text("EXP_TYPE"),
+        "filter": text("FILTER"),
+        "pupil": text("PUPIL"),
+        "grating": text("GRATING"),
+        "subarray": text("SUBARRAY"),
+        "readpatt": text("READPATT"),
+        "targname": text("TARGNAME"),
+        "category": text("CATEGORY"),
+        "tsovisit": tso if isinstance(tso, bool) else None,
+        "nints": number("NINTS", int),
+        "ngroups": number("NGROUPS", int),
+        "effexptm": number("EFFEXPTM", float),
+        "expstart": number("EXPSTART", float),
+    }
 
 
 def _upsert_programs(conn: Connection, records: Sequence[FileRecord]) -> None:

@@ -303,8 +303,18 @@ def region_cells(region: Region, depth: int = CELL_DEPTH) -> np.ndarray:
         points = [cell_of(region.ra, region.dec, depth)]
     else:
         raise TypeError(f"not a region: {region!r}")
-    ipix, depths = _descend(_signed_distance(region), depth + _FOOTPRINT_REFINE)
-    return np.unique(np.concatenate([_at_depth(ipix, depths, depth), *map(np.ravel, points)]))
+    fine = depth + _FOOTPRINT_REFINE
+    if isinstance(region, Polygon) and max(abs(d) for d in dec) < _FAST_PATH_MAX_LATITUDE:
+        # Away from the poles cdshealpix's polygon cover is complete and ~50x faster than our
+        # descent; ingest computes one per observation.
+        ipix, _, _ = nested.polygon_search(
+            Longitude(np.array(ra), u.deg), Latitude(np.array(dec), u.deg), fine, flat=True
+        )
+        covered = ipix.astype(np.int64) >> (2 * _FOOTPRINT_REFINE)
+    else:
+        ipix, depths = _descend(_signed_distance(region), fine)
+        covered = _at_depth(ipix, depths, depth)
+    return np.unique(np.concatenate([covered, *map(np.ravel, points)]))
 
 
 def region_ranges(region: Region, depth: int = CELL_DEPTH) -> list[tuple[int, int]]:
