@@ -87,13 +87,16 @@ def ingest_paths(
     described = {p.resolve() for m in manifests for p in referenced_files(m)}
     pipeline_files = [f for f in files if not is_manifest(f) and f.resolve() not in described]
     touched_programs: set[str] = set()
-    done = 0
+    written = 0
+    unreadable_paths = len(missing)
 
     def tick(count: int) -> None:
-        nonlocal done
-        done += count
+        """Report files done: written ones plus those that failed while being read."""
+        nonlocal written
+        written += count
         if progress:
-            progress(done, len(report.failed))
+            failed = len(report.failed)
+            progress(min(len(files), written + failed - unreadable_paths), failed)
 
     for batch in _read_batches(pipeline_files, report, workers):
         for outcome in _write_batch(engine, storage, batch, report):
