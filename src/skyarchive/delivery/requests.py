@@ -113,6 +113,16 @@ def set_status(conn: Connection, request_id: str, status: str, **values: Any) ->
     )
 
 
+def finish_download(conn: Connection, request_id: str) -> None:
+    """A zip/tar/script request whose stream was sent to its end: every file is delivered."""
+    conn.execute(
+        update(delivery_files)
+        .where(delivery_files.c.request_id == request_id, delivery_files.c.state == PENDING)
+        .values(state=DONE)
+    )
+    set_status(conn, request_id, DONE, finished_at=time.time())
+
+
 def progress(conn: Connection, request_id: str) -> dict[str, int]:
     """Files and bytes per state (``pending``, ``done``, ``missing``)."""
     query = (

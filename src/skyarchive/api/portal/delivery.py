@@ -34,13 +34,12 @@ from skyarchive.db.tables import delivery_files, observations, products
 from skyarchive.delivery import basket as basket_service
 from skyarchive.delivery.curl_script import curl_script
 from skyarchive.delivery.requests import (
-    DONE,
     EXPIRED,
     describe,
+    finish_download,
     list_requests,
     owned_request,
     request_product_ids,
-    set_status,
 )
 from skyarchive.delivery.selection import resolve_selection
 from skyarchive.errors import BadQuery, NotFound
@@ -105,7 +104,7 @@ def delivery_download(
 
     def completed() -> None:
         with archive.engine.begin() as conn:
-            set_status(conn, found.request_id, DONE, finished_at=time.time())
+            finish_download(conn, found.request_id)
             if found.remove_completed and found.basket_id is not None:
                 basket_service.remove_products(
                     conn, basket_id=found.basket_id,
