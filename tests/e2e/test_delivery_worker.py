@@ -1,0 +1,155 @@
+"""Batch staging in a real ``skyarchive worker`` process: killed mid-job, restarted, finished.
+
+The notice goes through a real SMTP server (aiosmtpd in a thread); the staged area is then
+fetched the way the notice says, with ``wget -r``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from skyarchive.access import users
+from skyarchive.access.policy import Caller
+from skyarchive.api.mast.bundles import start_staging
+from skyarchive.db.tables import delivery_files, delivery_requests
+from tests.delivery.helpers import cli, free_port, make_archive, write_manifest
+from tests.e2e.conftest import LiveServer
+
+FILES = 30
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(envelope.content)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _counts(archive, request_id: str) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    requested = delivery_requests.c.request_id == request_id
+    staged = (delivery_files.c.request_id == request_id) & (delivery_files.c.state == "done")
+    with archive.engine.connect() as conn:
+        status = conn.scalar(select(delivery_requests.c.status).where(requested))
+        done = conn.scalar(select(func.count()).select_from(delivery_files).where(staged))
+    return status, int(done or 0)
+
+
+def _stop(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("queue", ["sqlite", "redis"])
+def test_staging_survives_a_killed_worker(tmp_path: Path, smtp, queue: str) -> None:  # type: ignore[no-untyped-def]
+    if queue == "redis" and not _redis_up():
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    port, inbox = smtp
+    env = {
+        "SKYARCHIVE_STAGING_PAUSE": "0.1", "SKYARCHIVE_SMTP_HOST": "127.0.0.1",
+        "SKYARCHIVE_SMTP_PORT": str(port), "SKYARCHIVE_WORKER_THREADS": "2",
+    }  # fmt: skip
+    settings: dict[str, object] = {"smtp_host": "127.0.0.1", "smtp_port": port}
+    if queue == "redis":
+        env["SKYARCHIVE_REDIS_URL"] = settings["redis_url"] = "redis://127.0.0.1:6379/0"
+    home = tmp_path / "home"
+    source = write_manifest(
+        tmp_path / "in", {f"f{i:03d}_drz.dat": 50_000 + i for i in range(FILES)}
+    )
+    archive = make_archive(home, source.parent, **settings)
+    server = LiveServer(archive)  # sets the base URL the notice and index use
+    env["SKYARCHIVE_BASE_URL"] = server.url
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email=f"stager-{uuid.uuid4().hex[:6]}@example.org")
+    caller = Caller(user_id=user.user_id, email=user.email)
+    info = start_staging(archive, caller, uris=[f"f{i:03d}_drz.dat" for i in range(FILES)])
+    request_id = info["request_id"]
+    assert info["status"] == "queued" and info["files_total"] == FILES
+
+    worker = cli(home, "worker", env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while _counts(archive, request_id)[1] < 5:
+            assert time.monotonic() < deadline, worker.stderr.read().decode()  # type: ignore[union-attr]
+            assert worker.poll() is None
+            time.sleep(0.05)
+        _stop(worker)  # kill -9 in the middle of the job
+        status, done = _counts(archive, request_id)
+        assert status == "running" and 5 <= done < FILES
+        worker = cli(home, "worker", env=env)
+        deadline = time.monotonic() + 60
+        while _counts(archive, request_id)[0] != "done":
+            assert time.monotonic() < deadline, "staging did not finish after the restart"
+            assert worker.poll() is None
+            time.sleep(0.1)
+        deadline = time.monotonic() + 20
+        while not inbox.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        _stop(worker, signal.SIGINT)
+
+    area = archive.settings.resolved_staging_path / request_id
+    staged = sorted(str(p.relative_to(area)) for p in area.rglob("*") if p.is_file())
+    expected = sorted(f"HST/hst-test-obs/f{i:03d}_drz.dat" for i in range(FILES))
+    assert staged == sorted(expected + ["MANIFEST.HTML"])  # no duplicates, no leftovers
+    for rel in expected:
+        original = source.parent / rel.rsplit("/", 1)[1]
+        assert (area / rel).read_bytes() == original.read_bytes()
+
+    assert len(inbox.messages) == 1
+    notice = message_from_bytes(inbox.messages[0])
+    assert notice["To"] == user.email and request_id in notice["Subject"]
+    body = notice.get_payload()
+    location = f"{server.url}/staging/{request_id}/"
+    assert location in body and f"{FILES} staged" in body and "wget -r" in body
+
+    if shutil.which("wget"):
+        with server:
+            fetched = tmp_path / "fetched"
+            subprocess.run(
+                ["wget", "-q", "-r", "-np", "-nH", "--cut-dirs=2", "-R", "index.html*",
+                 "-P", str(fetched), location],
+                check=True, timeout=60,
+            )  # fmt: skip
+        got = sorted(str(p.relative_to(fetched)) for p in fetched.rglob("*") if p.is_file())
+        assert got == sorted(expected + ["MANIFEST.HTML"])
+        for rel in expected:
+            digest = hashlib.sha256((fetched / rel).read_bytes()).hexdigest()
+            assert digest in (area / "MANIFEST.HTML").read_text()
+    archive.engine.dispose()
