@@ -1,0 +1,1 @@
+"""Performance benchmarks of skyarchive: ``python -m benchmarks.run`` (``make bench``)."""

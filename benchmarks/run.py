@@ -1,0 +1,557 @@
+"""Ingest rate and MAST API latency, on SQLite and PostgreSQL.
+
+``python -m benchmarks.run`` (``make bench``) writes ``benchmarks/out/report.md`` and
+``report.json``. ``--quick`` is a smoke test (small demo, 100k observations / 2M products).
+
+Every latency is measured against the real server (``benchmarks.serve`` in a subprocess,
+real HTTP with httpx, ``POST /api/v0/invoke`` with ``request=<json>`` as astroquery sends it)
+and beside the same query as bare SQL on the same database in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import bindparam, create_engine, text
+
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.demo import generate
+from skyarchive.demo.synthetic_catalog import (
+    FIRST_PROPOSAL,
+    INSTRUMENTS,
+    OBS_PER_PROGRAM,
+    build_synthetic_catalog,
+)
+from skyarchive.ingest.run import ingest_paths
+from skyarchive.sky.cells import cone_ranges
+
+OUT_DIR = Path(__file__).parent / "out"
+PG_ADMIN_URL = os.environ.get(
+    "SKYARCHIVE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+INSTRUMENT_NAMES = sorted({i[0] for i in INSTRUMENTS})
+
+
+@dataclass
+class Latency:
+    query: str
+    target_ms: float | None
+    requests: int
+    median_ms: float
+    p95_ms: float
+    sql_median_ms: float
+    rows: float  # mean rows per answer
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.median_ms / self.sql_median_ms if self.sql_median_ms else float("nan")
+
+    @property
+    def met(self) -> bool | None:
+        if self.target_ms is None:
+            return None
+        if self.query.startswith("cone"):
+            return self.median_ms <= self.target_ms and self.p95_ms <= 10.0
+        return self.median_ms <= self.target_ms
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    with contextlib.suppress(OSError):
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
+# ------------------------------------------------------------------------- databases
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it is skipped."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+        engine = create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001  (any failure means: skip with the reason)
+        return f"PostgreSQL unreachable at {PG_ADMIN_URL} ({type(exc).__name__})"
+    return None
+
+
+class ScratchPostgres:
+    """A database of our own, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"skyarchive_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
+
+    def __enter__(self) -> str:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+# ------------------------------------------------------------------------------- ingest
+
+
+def bench_ingest(demo_dir: Path, work: Path, database_url: str | None, label: str) -> dict:
+    home = work / f"ingest-{label}"
+    archive = Archive.open(Settings(home=home, database_url=database_url))
+    began = time.perf_counter()
+    report = ingest_paths(
+        [demo_dir], engine=archive.engine, storage=archive.storage, default_eap_months=12
+    )
+    seconds = time.perf_counter() - began
+    archive.engine.dispose()
+    shutil.rmtree(home, ignore_errors=True)
+    return {
+        "database": label,
+        "files": report.files,
+        "added": report.added,
+        "failed": len(report.failed),
+        "seconds": round(seconds, 2),
+        "files_per_s": round(report.files / seconds, 1),
+        "target_files_per_s": 200,
+    }
+
+
+# ------------------------------------------------------------------------------ server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, home: Path, database_url: str | None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "benchmarks.serve", "--home", str(home),
+                   "--port", str(self.port)]  # fmt: skip
+        if database_url:
+            command += ["--database-url", database_url]
+        self.command = command
+
+    def __enter__(self) -> ServerProcess:
+        root = Path(__file__).resolve().parent.parent
+        self.process = subprocess.Popen(self.command, cwd=root)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(self.url + "/whoami", timeout=1).raise_for_status()
+                return self
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.process.kill()
+                    raise RuntimeError("benchmark server did not start") from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def memory_kb(self) -> dict[str, int]:
+        values = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+        return values
+
+    def reset_peak(self) -> bool:
+        try:
+            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+            return True
+        except OSError:
+            return False
+
+
+# ----------------------------------------------------------------------------- latency
+
+
+def _invoke(client: httpx.Client, body: dict) -> tuple[float, bytes]:
+    began = time.perf_counter()
+    response = client.post("/api/v0/invoke", data={"request": json.dumps(body)})
+    content = response.content
+    elapsed = (time.perf_counter() - began) * 1000
+    response.raise_for_status()
+    return elapsed, content
+
+
+def _rows_of(content: bytes) -> int:
+    answer = json.loads(content)
+    if answer.get("status") != "COMPLETE":
+        raise RuntimeError(f"server answered {answer.get('status')}: {answer.get('msg')}")
+    return len(answer["data"])
+
+
+def _p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+class BareSql:
+    """The same queries on the DBAPI connection of the same database (fetch every row)."""
+
+    def __init__(self, database_url: str | None, home: Path) -> None:
+        url = database_url or f"sqlite:///{(home / 'archive.db').resolve()}"
+        self.engine = create_engine(url)
+        self.paramstyle = "?" if url.startswith("sqlite") else "%s"
+
+    def time(self, sql: str, params: tuple) -> tuple[float, int]:
+        sql = sql.replace("?", self.paramstyle)
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            began = time.perf_counter()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            elapsed = (time.perf_counter() - began) * 1000
+            cursor.close()
+        finally:
+            raw.close()
+        return elapsed, len(rows)
+
+
+def _cone_sql(ra: float, dec: float, radius: float) -> tuple[str, tuple]:
+    ranges = cone_ranges(ra, dec, radius)
+    parts = " OR ".join("(cell >= ? AND cell < ?)" for _ in ranges)
+    params = tuple(v for pair in ranges for v in pair)
+    sql = (
+        "SELECT * FROM observations WHERE obsid IN "
+        f"(SELECT DISTINCT obsid FROM footprint_cells WHERE {parts})"
+    )
+    return sql, params
+
+
+def run_latency(
+    label: str, server: ServerProcess, bare: BareSql, summary, requests: int, seed: int
+) -> list[Latency]:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    results: list[Latency] = []
+    with bare.engine.connect() as conn:
+        n_obs = summary.observations
+        pick = rng.integers(summary.first_obsid, summary.first_obsid + n_obs, requests)
+        centres = conn.execute(
+            text("SELECT s_ra, s_dec FROM observations WHERE obsid IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": [int(i) for i in pick]},
+        ).all()
+    jitter = rng.normal(0.0, 0.3 / 60.0, (len(centres), 2))
+    positions = [(ra + j[0], dec + j[1]) for (ra, dec), j in zip(centres, jitter, strict=True)]
+    n_programs = -(-n_obs // OBS_PER_PROGRAM)
+
+    def measure(
+        name: str, target: float | None, make: Callable[[int], tuple[dict, str, tuple]], count: int
+    ) -> Latency:
+        http: list[float] = []
+        sql: list[float] = []
+        rows: list[int] = []
+        with httpx.Client(base_url=server.url, timeout=300) as client:
+            for i in range(min(3, count // 4)):  # warm-up
+                _invoke(client, make(i)[0])
+            for i in range(count):
+                body, statement, params = make(i)
+                elapsed, content = _invoke(client, body)
+                http.append(elapsed)
+                rows.append(_rows_of(content))
+                sql.append(bare.time(statement, params)[0])
+        result = Latency(
+            name, target, count, round(statistics.median(http), 2), round(_p95(http), 2),
+            round(statistics.median(sql), 2), round(float(np.mean(rows)), 1),
+        )  # fmt: skip
+        print(f"  [{label}] {name}: median {result.median_ms} ms, p95 {result.p95_ms} ms, "
+              f"SQL {result.sql_median_ms} ms, rows {result.rows}", flush=True)  # fmt: skip
+        return result
+
+    def cone(i: int) -> tuple[dict, str, tuple]:
+        ra, dec = positions[i % len(positions)]
+        body = {"service": "Mast.Caom.Cone", "params": {"ra": ra % 360, "dec": dec,
+                "radius": 1 / 60}, "format": "json", "pagesize": 50000, "page": 1}  # fmt: skip
+        return (body, *_cone_sql(ra % 360, dec, 1 / 60))
+
+    def proposal_instrument(i: int) -> tuple[dict, str, tuple]:
+        proposal = str(FIRST_PROPOSAL + int(rng.integers(0, n_programs)))
+        instrument = INSTRUMENT_NAMES[i % len(INSTRUMENT_NAMES)]
+        body = {"service": "Mast.Caom.Filtered", "format": "json", "pagesize": 50000, "page": 1,
+                "params": {"columns": "*", "filters": [
+                    {"paramName": "proposal_id", "values": [proposal]},
+                    {"paramName": "instrument_name", "values": [instrument]}]}}  # fmt: skip
+        sql = "SELECT * FROM observations WHERE proposal_id = ? AND instrument_name = ?"
+        return body, sql + " ORDER BY obsid", (proposal, instrument)
+
+    def count(i: int) -> tuple[dict, str, tuple]:
+        instrument = INSTRUMENT_NAMES[i % len(INSTRUMENT_NAMES)]
+        body = {"service": "Mast.Caom.Filtered", "format": "json", "pagesize": 50000, "page": 1,
+                "params": {"columns": "COUNT_BIG(*)", "filters": [
+                    {"paramName": "obs_collection", "values": ["JWST"]},
+                    {"paramName": "instrument_name", "values": [instrument]}]}}  # fmt: skip
+        sql = "SELECT count(*) FROM observations WHERE obs_collection = ? AND instrument_name = ?"
+        return body, sql, ("JWST", instrument)
+
+    def product_list(i: int) -> tuple[dict, str, tuple]:
+        body = {"service": "Mast.Caom.Products", "params": {"obsid": str(summary.big_obsid)},
+                "format": "json", "pagesize": 50000, "page": 1}  # fmt: skip
+        sql = (
+            "SELECT p.*, o.obs_id, o.t_obs_release FROM observation_products op"
+            " JOIN products p ON p.product_id = op.product_id"
+            " JOIN observations o ON o.obsid = op.obsid"
+            ' WHERE op.obsid = ? ORDER BY o.obs_id, p."productFilename"'
+        )
+        return body, sql, (summary.big_obsid,)
+
+    def page(i: int) -> tuple[dict, str, tuple]:
+        body = {"service": "Mast.Caom.Filtered", "format": "json", "pagesize": 50000,
+                "page": 1 + i % 3, "params": {"columns": "*", "filters": [
+                    {"paramName": "calib_level", "values": [2]}]}}  # fmt: skip
+        sql = "SELECT * FROM observations WHERE calib_level = ? ORDER BY obsid LIMIT 50000 OFFSET ?"
+        return body, sql, (2, 50000 * (i % 3))
+
+    results.append(measure("cone 1 arcmin (Mast.Caom.Cone)", 5.0, cone, requests))
+    results.append(
+        measure("proposal + instrument (Mast.Caom.Filtered)", 5.0, proposal_instrument, requests)
+    )
+    results.append(measure("count, collection + instrument (COUNT_BIG)", 20.0, count, requests))
+    results.append(
+        measure(
+            f"product list, {summary.big_obs_products} products (Mast.Caom.Products)",
+            150.0,
+            product_list,
+            max(10, requests // 10),
+        )  # fmt: skip
+    )
+    before = server.memory_kb()
+    peak_reset = server.reset_peak()
+    if peak_reset:
+        before = server.memory_kb()
+    paged = measure("50,000-row page (Mast.Caom.Filtered)", None, page, 4)
+    after = server.memory_kb()
+    paged.extra = {
+        "rss_before_mb": round(before["VmRSS"] / 1024, 1),
+        "rss_after_mb": round(after["VmRSS"] / 1024, 1),
+        "peak_growth_mb": round((after["VmHWM"] - before["VmHWM"]) / 1024, 1),
+        "peak_mb": round(after["VmHWM"] / 1024, 1),
+        "peak_was_reset": peak_reset,
+    }
+    print(f"  [{label}] page memory: {paged.extra}", flush=True)
+    results.append(paged)
+    return results
+
+
+def bench_latency(
+    label: str, work: Path, database_url: str | None, obs: int, ppo: int, requests: int
+) -> dict:
+    home = work / f"latency-{label}"
+    archive = Archive.open(Settings(home=home, database_url=database_url))
+    print(f"[{label}] building {obs:,} observations x {ppo} products ...", flush=True)
+    summary = build_synthetic_catalog(
+        archive.engine, observations=obs, products_per_obs=ppo, seed=1
+    )
+    archive.engine.dispose()
+    print(f"[{label}] built in {summary.total_seconds:.0f} s {summary.seconds}", flush=True)
+    bare = BareSql(database_url, home)
+    with ServerProcess(home, database_url) as server:
+        latencies = run_latency(label, server, bare, summary, requests, seed=2)
+    bare.engine.dispose()
+    size_mb = None
+    if database_url is None:
+        size_mb = round((home / "archive.db").stat().st_size / 2**20)
+    shutil.rmtree(home, ignore_errors=True)
+    return {
+        "database": label,
+        "catalogue": {
+            "observations": summary.observations,
+            "products": summary.products,
+            "footprint_cells": summary.footprint_cells,
+            "build_seconds": {k: round(v, 1) for k, v in summary.seconds.items()},
+            "build_total_seconds": round(summary.total_seconds, 1),
+            "database_mb": size_mb,
+        },
+        "latency": [{**asdict(r), "ratio": round(r.ratio, 2), "met": r.met} for r in latencies],
+    }
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def _fmt_met(value: bool | None) -> str:
+    return "n/a" if value is None else ("yes" if value else "**no**")
+
+
+def render(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# skyarchive benchmark report",
+        "",
+        f"- Date: {m['date']}",
+        f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory']}",
+        f"- Python {m['python']}, SQLite {m['sqlite']}, {m['platform']}",
+        f"- Mode: {report['mode']}; command: `{report['command']}`",
+        "",
+        "## Ingest rate (metadata and copy)",
+        "",
+        "| database | files | seconds | files/s | target | met? |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in report["ingest"]:
+        met = "yes" if r["files_per_s"] >= r["target_files_per_s"] else "**no**"
+        if r["database"] != "sqlite":
+            met = "n/a (report only)"
+        lines.append(
+            f"| {r['database']} | {r['files']} | {r['seconds']} | {r['files_per_s']} "
+            f"| >= {r['target_files_per_s']} | {met} |"
+        )
+    for note in report["notes"]:
+        lines += ["", f"> {note}"]
+    for db in report["latency"]:
+        cat = db["catalogue"]
+        lines += [
+            "",
+            f"## MAST API latency: {db['database']}",
+            "",
+            f"Catalogue: {cat['observations']:,} observations, {cat['products']:,} products, "
+            f"{cat['footprint_cells']:,} footprint cells; built in "
+            f"{cat['build_total_seconds']} s ({cat['build_seconds']})"
+            + (f"; database file {cat['database_mb']} MB." if cat["database_mb"] else "."),
+            "",
+            "| query | requests | rows | median ms | p95 ms | bare SQL median ms | ratio "
+            "| target | met? |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for r in db["latency"]:
+            target = "report" if r["target_ms"] is None else f"<= {r['target_ms']:g} ms median"
+            if r["query"].startswith("cone"):
+                target += ", <= 10 ms p95"
+            met = _fmt_met(r["met"]) if db["database"] == "sqlite" else "n/a (report only)"
+            lines.append(
+                f"| {r['query']} | {r['requests']} | {r['rows']} | {r['median_ms']} "
+                f"| {r['p95_ms']} | {r['sql_median_ms']} | {r['ratio']} | {target} | {met} |"
+            )
+        page = db["latency"][-1]["extra"]
+        lines += [
+            "",
+            f"50,000-row pages: server RSS {page['rss_before_mb']} MB before, "
+            f"{page['rss_after_mb']} MB after; peak RSS grew by {page['peak_growth_mb']} MB "
+            f"(peak {page['peak_mb']} MB"
+            + (", peak reset before the pages)." if page["peak_was_reset"] else ")."),
+        ]
+    lines += [
+        "",
+        "Latency is wall time on the client from sending the request to the last byte of the "
+        "answer (warm caches, one client, the server in its own process). Bare SQL runs the "
+        "equivalent statement on a DBAPI cursor of the same database and fetches every row "
+        "(for the cone: the cell pre-selection with precomputed cell ranges, no exact test).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke test: scale 2, 100k obs")
+    parser.add_argument("--observations", type=int, help="synthetic observations")
+    parser.add_argument("--products-per-obs", type=int, default=20)
+    parser.add_argument("--requests", type=int, help="requests per query (default 200)")
+    parser.add_argument("--scale", type=int, help="demo scale for the ingest benchmark")
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args(argv)
+    obs = args.observations or (100_000 if args.quick else 1_000_000)
+    requests = args.requests or (50 if args.quick else 200)
+    scale = args.scale or (2 if args.quick else 10)
+    report: dict = {
+        "machine": machine(),
+        "mode": "quick" if args.quick else "full",
+        "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
+        "notes": [],
+        "ingest": [],
+        "latency": [],
+    }
+    skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
+    if skip_pg:
+        report["notes"].append(f"PostgreSQL {skip_pg}: SQLite only.")
+        print(report["notes"][-1], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="skyarchive-bench-") as tmp:
+        work = Path(tmp)
+        if not args.skip_ingest:
+            demo_dir = work / "demo"
+            began = time.perf_counter()
+            generate(demo_dir, seed=1, scale=scale)
+            gen_s = time.perf_counter() - began
+            report["notes"].append(
+                f"Ingest input: demo.generate(seed=1, scale={scale}), generated in {gen_s:.0f} s "
+                "(not part of the figure); fresh archive each time."
+            )
+            report["ingest"].append(bench_ingest(demo_dir, work, None, "sqlite"))
+            print(f"ingest: {report['ingest'][-1]}", flush=True)
+            if not skip_pg:
+                with ScratchPostgres() as url:
+                    report["ingest"].append(bench_ingest(demo_dir, work, url, "postgresql"))
+                print(f"ingest: {report['ingest'][-1]}", flush=True)
+            shutil.rmtree(demo_dir, ignore_errors=True)
+        if not args.skip_latency:
+            ppo = args.products_per_obs
+            report["latency"].append(bench_latency("sqlite", work, None, obs, ppo, requests))
+            if not skip_pg:
+                with ScratchPostgres() as url:
+                    report["latency"].append(
+                        bench_latency("postgresql", work, url, obs, ppo, requests)
+                    )
+    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "report.md").write_text(render(report))
+    print(render(report))
+
+
+if __name__ == "__main__":
+    main()

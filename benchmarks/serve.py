@@ -1,0 +1,33 @@
+"""The real server in its own process, so the benchmark can read its memory use.
+
+``python -m benchmarks.serve --home DIR [--database-url URL] --port N``
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.web import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    settings = Settings(home=args.home, database_url=args.database_url)
+    settings.base_url = f"http://127.0.0.1:{args.port}"
+    archive = Archive.open(settings, migrate=False)
+    uvicorn.run(
+        create_app(archive), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off"
+    )
+
+
+if __name__ == "__main__":
+    main()
