@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
@@ -41,9 +42,22 @@ router = APIRouter(tags=["MAST downloads"])
 _MAX_URIS = 1_000_000
 _TRUE = {"1", "true", "yes", "on", "y"}
 
-UriField = Annotated[list[str], Form(description="Data URI (repeat the field)")]
-ObsidField = Annotated[list[str], Form(description="obsid; its whole product list (repeat)")]
-MrpField = Annotated[str | None, Form(description="true: only Minimum Recommended Products")]
+
+async def form_fields(request: Request) -> tuple[list[str], list[str], str | None, str | None]:
+    """(uri, obsid, mrp, csrf_token) fields of a posted form of any size.
+
+    Parsed here rather than by FastAPI, whose default form parser refuses more than 1000
+    fields: a cURL script or bundle for tens of thousands of files is a normal request.
+    """
+    form = await request.form(max_fields=_MAX_URIS + 100)
+    return (
+        [str(v) for v in form.getlist("uri")],
+        [str(v) for v in form.getlist("obsid")],
+        str(form["mrp"]) if "mrp" in form else None,
+        str(form["csrf_token"]) if "csrf_token" in form else None,
+    )
+
+
 UriQuery = Annotated[list[str], Query(description="Data URI (repeat the parameter)")]
 ObsidQuery = Annotated[list[str], Query(description="obsid (repeat, or comma-separated)")]
 MrpQuery = Annotated[str | None, Query(description="true: only Minimum Recommended Products")]
@@ -118,9 +132,9 @@ def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Resp
 
 
 def _add_bundle_routes(fmt: str) -> None:
-    def post(archive: ArchiveDep, caller: CallerDep, uri: UriField = [], obsid: ObsidField = [],  # noqa: B006
-             mrp: MrpField = None) -> Response:  # fmt: skip
-        return _bundle(archive, caller, fmt, uri, obsid, mrp)
+    async def post(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+        uri, obsid, mrp, _ = await form_fields(request)
+        return await run_in_threadpool(_bundle, archive, caller, fmt, uri, obsid, mrp)
 
     def get(archive: ArchiveDep, caller: CallerDep, uri: UriQuery = [], obsid: ObsidQuery = [],  # noqa: B006
             mrp: MrpQuery = None) -> Response:  # fmt: skip
@@ -193,45 +207,47 @@ def script_lines(
             yield script_entry(found, allowed=allowed)
 
 
+def _batched(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """Lines joined into ~64 KiB chunks: each chunk costs the server a thread hop."""
+    batch: list[str] = []
+    length = 0
+    for piece in pieces:
+        batch.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(batch).encode()
+            batch, length = [], 0
+    if batch:
+        yield "".join(batch).encode()
+
+
 def script_response(pieces: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(
-        (piece.encode() for piece in pieces),
+        _batched(pieces),
         media_type="text/x-shellscript",
         headers={"Content-Disposition": f'attachment; filename="{script_name()}"'},
     )
 
 
 @router.post("/api/v0.1/Download/bundle.sh")
-def bundle_script(
-    archive: ArchiveDep,
-    caller: CallerDep,
-    uri: UriField = [],  # noqa: B006
-    obsid: ObsidField = [],  # noqa: B006
-    mrp: MrpField = None,
-) -> Response:
+async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
+    uri, obsid, mrp, _ = await form_fields(request)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     lines = script_lines(archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
     return script_response(curl_script(lines, base_url=archive.settings.base_url))
 
 
 @router.post("/api/v0.1/Download/stage", status_code=202)
-def stage(
-    request: Request,
-    archive: ArchiveDep,
-    caller: UserDep,
-    uri: UriField = [],  # noqa: B006
-    obsid: ObsidField = [],  # noqa: B006
-    mrp: MrpField = None,
-    csrf_token: Annotated[str | None, Form()] = None,
-) -> JSONResponse:
+async def stage(request: Request, archive: ArchiveDep, caller: UserDep) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown."""
+    uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
-    return JSONResponse(
-        start_staging(archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only),
-        status_code=202,
+    info = await run_in_threadpool(
+        start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only
     )
+    return JSONResponse(info, status_code=202)
 
 
 def start_staging(
