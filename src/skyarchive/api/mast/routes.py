@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import CallerDep
@@ -37,7 +38,8 @@ def _archive(request: Request) -> Archive:
 @router.post("/api/v0/invoke")
 async def invoke_post(request: Request) -> Response:
     form = await request.form()
-    return invoke(_archive(request), form.get("request"))
+    # The query itself is blocking database work: keep it off the event loop.
+    return await run_in_threadpool(invoke, _archive(request), form.get("request"))
 
 
 @router.get("/api/v0/invoke")
