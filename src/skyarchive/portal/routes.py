@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.routing import Match
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
@@ -31,8 +32,13 @@ def caller_facts(caller: Caller) -> dict[str, Any]:
 
 
 def has_route(request: Request, path: str) -> bool:
-    """Whether the app serves ``path`` (pages link to optional faces only when present)."""
-    return any(getattr(route, "path", "").startswith(path) for route in request.app.routes)
+    """Whether the app serves ``path`` (pages link to optional faces only when present).
+
+    Asks each route whether it matches, so routers FastAPI includes lazily (FastAPI 0.16x
+    lists them as one ``_IncludedRouter`` without a ``path``) count too.
+    """
+    scope = {"type": "http", "path": path, "root_path": "", "method": "GET", "headers": []}
+    return any(route.matches(scope)[0] != Match.NONE for route in request.app.router.routes)
 
 
 @router.get("/", response_class=HTMLResponse)
