@@ -1,4 +1,4 @@
-// The download basket as the search page sees it: add observations, show the count.
+// The download basket as the other pages see it: add observations, show the count in the header.
 // The basket itself lives on the server (the delivery API under /api/portal/basket).
 import { api } from "./api.js";
 
@@ -8,30 +8,52 @@ const UNAVAILABLE = "The download basket is coming with the delivery API; meanwh
 const page = JSON.parse(document.getElementById("page-data")?.textContent || "{}");
 export const basketAvailable = Boolean(page.basket_api);
 
+/** The count badge after the header's Basket link (added once, on every page using this). */
+function badges() {
+  const found = [...document.querySelectorAll("[data-basket-count]")];
+  if (found.length) return found;
+  const link = document.querySelector('.site-header nav a[href="/basket"]');
+  if (!link) return [];
+  const badge = document.createElement("span");
+  badge.className = "basket-count";
+  badge.dataset.basketCount = "";
+  link.append(badge);
+  return [badge];
+}
+
+/** Show the basket's size from a summary ({observations, files, ...}) of the basket API. */
+export function setBasketCount(summary) {
+  const count = Number(summary?.observations ?? 0) || 0;
+  const files = Number(summary?.files ?? 0) || 0;
+  for (const badge of badges()) {
+    badge.textContent = count ? ` (${count})` : "";
+    badge.title = count ? `${count} observation${count === 1 ? "" : "s"}, ${files} files` : "";
+  }
+  return count;
+}
+
 export async function basketCount() {
-  const badge = document.querySelector("[data-basket-count]");
   if (!basketAvailable) return 0;
   try {
     const basket = await api("/api/portal/basket");
-    const summary = basket.summary || {};
-    const count = Number(summary.observations ?? summary.files ?? 0) || 0;
-    if (badge) badge.textContent = count ? ` (${count})` : "";
-    return count;
+    return setBasketCount(basket.summary);
   } catch {
-    if (badge) badge.textContent = "";
-    return 0;
+    return setBasketCount(null);
   }
 }
 
 export async function addToBasket(obsids) {
   if (!obsids.length) return "Select rows first.";
   if (!basketAvailable) return UNAVAILABLE;
+  let summary;
   try {
-    await api("/api/portal/basket/observations", { method: "POST", body: { obsids: obsids.map(String) } });
+    ({ summary } = await api("/api/portal/basket/observations", { method: "POST", body: { obsids: obsids.map(String) } }));
   } catch (err) {
-    if (err.status === 404 || err.status === 405) return UNAVAILABLE;
+    if (err.status === 405) return UNAVAILABLE;
     return err.message;
   }
-  await basketCount();
-  return `Added ${obsids.length} observation(s) to the basket.`;
+  setBasketCount(summary);
+  const n = obsids.length;
+  return `Added ${n} observation${n === 1 ? "" : "s"} to the basket; it now holds `
+    + `${summary.files} files in ${summary.observations} observation${summary.observations === 1 ? "" : "s"}.`;
 }
