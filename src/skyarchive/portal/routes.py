@@ -67,3 +67,25 @@ def search_page(
     }
     context = {"caller": caller, "collection": collection, "q": q, "page_data": page_data}
     return templates.TemplateResponse(request, "search.html", context)
+
+
+@router.get("/deliveries", response_class=HTMLResponse)
+def deliveries_page(request: Request, caller: CallerDep) -> HTMLResponse:
+    """The signed-in user's delivery requests; the page script keeps running ones fresh."""
+    return _deliveries(request, caller, None)
+
+
+@router.get("/deliveries/{request_id}", response_class=HTMLResponse)
+def delivery_page(request: Request, caller: CallerDep, request_id: str) -> HTMLResponse:
+    """One delivery request (its owner, signed in or the browser whose basket made it)."""
+    return _deliveries(request, caller, request_id[:40])
+
+
+def _deliveries(request: Request, caller: Caller, request_id: str | None) -> HTMLResponse:
+    page_data = {
+        "caller": caller_facts(caller),
+        "request_id": request_id,
+        "basket_api": has_route(request, "/api/portal/basket"),
+    }
+    context = {"caller": caller, "request_id": request_id, "page_data": page_data}
+    return templates.TemplateResponse(request, "deliveries.html", context)
