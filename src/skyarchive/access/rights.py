@@ -7,7 +7,7 @@ so a changed release date takes effect at once.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime
+import time
 
 from astropy.time import Time
 
@@ -48,8 +48,12 @@ def add_months_mjd(mjd: float, months: int) -> float:
     return float(Time(moment.replace(year=year, month=month, day=day), scale="utc").mjd)
 
 
+_UNIX_EPOCH_MJD = 40587.0
+
+
 def now_mjd() -> float:
-    return float(Time(datetime.now(UTC)).mjd)
+    """The current UTC time as MJD (plain arithmetic: it runs on every query)."""
+    return time.time() / 86400.0 + _UNIX_EPOCH_MJD
 
 
 def data_rights(t_obs_release: float | None, *, now: float | None = None) -> str:

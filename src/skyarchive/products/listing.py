@@ -49,9 +49,13 @@ def product_rows(conn: Connection, obsids: Sequence[int], *, now: float) -> Iter
 
 
 def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
-    members = select(observation_members.c.member_obsid).where(
-        observation_members.c.parent_obsid == parent
-    )
+    # Members are fetched first: "obsid = parent OR obsid IN (subquery)" defeats the index.
+    members = conn.execute(
+        select(observation_members.c.member_obsid).where(
+            observation_members.c.parent_obsid == parent
+        )
+    ).scalars()
+    listed_ids = [parent, *members]
     listed = observations.alias("listed")
     owner = observations.alias("owner")
     query = (
@@ -68,10 +72,7 @@ def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
         .join(products, products.c.product_id == observation_products.c.product_id)
         .join(listed, listed.c.obsid == observation_products.c.obsid)
         .outerjoin(owner, owner.c.obsid == products.c.owner_obsid)
-        .where(
-            (observation_products.c.obsid == parent)
-            | observation_products.c.obsid.in_(members.scalar_subquery())
-        )
+        .where(observation_products.c.obsid.in_(listed_ids))
         .order_by(
             (observation_products.c.obsid != parent), listed.c.obs_id, products.c.productFilename
         )

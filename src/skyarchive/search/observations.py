@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import (
@@ -101,10 +101,8 @@ def search_observations(conn: Connection, query: ObservationQuery, *, now: float
         .offset(offset)
         .limit(query.pagesize)
     )
-    rows = (
-        _row(r._mapping, columns, now, None)
-        for r in conn.execution_options(yield_per=2000).execute(sql)
-    )
+    build = _RowBuilder(columns, now)
+    rows = (build(r, None) for r in conn.execution_options(yield_per=2000).execute(sql))
     return ResultPage(columns, total, query.page, query.pagesize, rows)
 
 
@@ -118,10 +116,13 @@ def _projection(query: ObservationQuery) -> list[ColumnInfo]:
     return list(dict.fromkeys(chosen))
 
 
-def _select_columns(columns: Sequence[ColumnInfo]) -> list:
+def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:
     names = {c.name for c in columns} - {"dataRights", "distance", "objID1"}
-    names |= {"obsid", "t_obs_release"}
-    return [observations.c[n] for n in sorted(names)]
+    return sorted(names | {"obsid", "t_obs_release"})
+
+
+def _select_columns(columns: Sequence[ColumnInfo]) -> list:
+    return [observations.c[n] for n in _select_names(columns)]
 
 
 def _rows_by_id(
@@ -129,30 +130,47 @@ def _rows_by_id(
 ) -> Iterator[dict]:
     distance = dict(window)
     ids = [obsid for obsid, _ in window]
+    build = _RowBuilder(columns, now)
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
         fetched = {
-            r.obsid: r._mapping
+            r.obsid: r
             for r in conn.execute(
                 select(*_select_columns(columns)).where(observations.c.obsid.in_(chunk))
             )
         }
         for obsid in chunk:
             if obsid in fetched:
-                yield _row(fetched[obsid], columns, now, distance[obsid])
+                yield build(fetched[obsid], distance[obsid])
 
 
-def _row(values, columns: Sequence[ColumnInfo], now: float, distance: float | None) -> dict:  # type: ignore[no-untyped-def]
-    row = {}
-    for column in columns:
-        name = column.name
-        if name == "dataRights":
-            row[name] = data_rights(values["t_obs_release"], now=now)
-        elif name == "distance":
-            row[name] = distance
-        elif name in ("obsid", "objID", "objID1"):
-            value = values["objID" if name == "objID1" else name]
-            row[name] = None if value is None else str(value)
-        else:
-            row[name] = values[name]
-    return row
+class _RowBuilder:
+    """Turns a selected row (a tuple) into the MAST row dict; planned once per query.
+
+    This runs once per result row, so the per-column decisions are made up front.
+    """
+
+    def __init__(self, columns: Sequence[ColumnInfo], now: float) -> None:
+        position = {name: i for i, name in enumerate(_select_names(columns))}
+        self.now = now
+        self.release = position["t_obs_release"]
+        self.plain = [(c.name, position[c.name]) for c in columns if c.name in position
+                      and c.name not in ("obsid", "objID")]  # fmt: skip
+        self.ids = [(c.name, position["objID" if c.name == "objID1" else c.name])
+                    for c in columns if c.name in ("obsid", "objID", "objID1")]  # fmt: skip
+        self.rights = any(c.name == "dataRights" for c in columns)
+        self.distance = any(c.name == "distance" for c in columns)
+        self.order = [c.name for c in columns]
+
+    def __call__(self, values, distance: float | None) -> dict:  # type: ignore[no-untyped-def]
+        row = {name: values[i] for name, i in self.plain}
+        for name, i in self.ids:
+            row[name] = None if values[i] is None else str(values[i])
+        if self.rights:
+            release = values[self.release]
+            row["dataRights"] = (
+                PUBLIC if release is not None and self.now >= release else EXCLUSIVE_ACCESS
+            )
+        if self.distance:
+            row["distance"] = distance
+        return row
