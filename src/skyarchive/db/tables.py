@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
 )
 
 metadata = MetaData(
@@ -120,6 +121,11 @@ products = Table(
     Column("calib_level", Integer),
     Column("filters", String(120)),
     Column("sha256", String(64), nullable=False),
+    Column(
+        "crc32",
+        BigInteger,
+        comment="CRC-32 of the file, for zip bundles; NULL until computed (older archives)",
+    ),
     Column("storage_key", String(300), nullable=False),
     Column("file_date", String(32), comment="FITS DATE (creation time); decides newer versions"),
     Column("ingested_at", String(32)),
@@ -293,3 +299,23 @@ delivery_files = Table(
     Column("reason", Text),
     Index(None, "request_id", "state"),
 )
+
+
+observation_tokens = Table(
+    "observation_tokens",
+    metadata,
+    Column("column_name", String(32), primary_key=True),
+    Column("token", String(120), primary_key=True, comment="One lower-case part of the value"),
+    Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Index(None, "obsid"),
+)
+
+# Case-insensitive criteria compare lower(column); these indexes serve them, the pair for the
+# common "mission + instrument" counts as an index-only scan.
+Index(
+    "ix_observations_lower_collection_instrument",
+    func.lower(observations.c.obs_collection),
+    func.lower(observations.c.instrument_name),
+)
+Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_name))
+Index("ix_observations_lower_target", func.lower(observations.c.target_name))

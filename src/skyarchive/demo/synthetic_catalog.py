@@ -43,10 +43,12 @@ from sqlalchemy import Connection, Engine, Table, func, select
 from skyarchive.db.tables import (
     footprint_cells,
     observation_products,
+    observation_tokens,
     products,
     programs,
 )
 from skyarchive.db.tables import observations as observations_table
+from skyarchive.search.tokens import token_rows
 from skyarchive.sky.cells import CELL_DEPTH
 
 __all__ = ["INSTRUMENTS", "SyntheticSummary", "build_synthetic_catalog"]
@@ -159,6 +161,7 @@ def build_synthetic_catalog(
         loader.load(programs, _program_rows(rng, n_programs))
         loader.load(observations_table, _observation_rows(obs))
         loader.load(footprint_cells, zip(cells[0].tolist(), cells[1].tolist(), strict=True))
+        loader.load(observation_tokens, _token_rows(obs))
         timings["load observations"] = time.perf_counter() - began
         began = time.perf_counter()
         n_products = loader.load_products(_product_chunks(obs, counts))
@@ -319,6 +322,15 @@ _OBSERVATION_ORDER = (
 )  # fmt: skip
 
 
+def _token_rows(obs: dict) -> Iterator[tuple]:
+    """Parts of the multi-valued entries, as ingest records them (search/tokens.py)."""
+    names = _OBSERVATION_ORDER
+    for row in _observation_rows(obs):
+        values = dict(zip(names, row, strict=True))
+        for token in token_rows(values["obsid"], values):
+            yield (token["column_name"], token["token"], token["obsid"])
+
+
 def _observation_rows(obs: dict) -> Iterator[tuple]:
     names = _OBSERVATION_ORDER
     n = len(obs["obsid"])
@@ -369,6 +381,7 @@ _LOAD_COLUMNS = {
     "footprint_cells": ("cell", "obsid"),
     "products": _PRODUCT_ORDER,
     "observation_products": ("obsid", "product_id"),
+    "observation_tokens": ("column_name", "token", "obsid"),
 }
 
 

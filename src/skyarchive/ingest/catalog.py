@@ -28,6 +28,7 @@ from skyarchive.ingest.observations import ObservedFile, build_observation
 from skyarchive.ingest.reader import FileRecord
 from skyarchive.products.naming import Kind, parse_filename
 from skyarchive.products.rules import MRP, product_rule
+from skyarchive.search.tokens import replace_tokens
 from skyarchive.sky.cells import region_cells
 from skyarchive.sky.regions import parse_s_region
 from skyarchive.storage import Storage
@@ -167,6 +168,7 @@ def refresh_observations(conn: Connection, obsids: Iterable[int]) -> None:
         row["objID"] = obsid
         conn.execute(update(observations).where(observations.c.obsid == obsid).values(**row))
         replace_cells(conn, obsid, row["s_region"])
+        replace_tokens(conn, obsid, row)
 
 
 def replace_cells(conn: Connection, obsid: int, s_region: str | None) -> None:
@@ -242,6 +244,7 @@ def _product_values(record: FileRecord, now: str) -> dict[str, Any]:
         "size": record.size,
         "calib_level": rule.calib_level,
         "sha256": record.sha256,
+        "crc32": record.crc32,
         "storage_key": storage_key("JWST", record.sha256, name.filename),
         "file_date": record.file_date,
         "ingested_at": now,

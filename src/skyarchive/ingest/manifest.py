@@ -38,6 +38,7 @@ from skyarchive.ingest.catalog import (
 )
 from skyarchive.ingest.reader import read_fits_headers, sha256_of
 from skyarchive.products.rules import MRP
+from skyarchive.search.tokens import replace_tokens
 from skyarchive.sky.regions import format_s_region, parse_s_region, region_center
 from skyarchive.storage import Storage
 
@@ -141,6 +142,7 @@ def _apply_observation(
         )
     conn.execute(update(observations).where(observations.c.obsid == obsid).values(**values))
     replace_cells(conn, obsid, values.get("s_region"))
+    replace_tokens(conn, obsid, values)
     outcome.observations += 1
     for product in obs.get("products", []):
         product_id = _store_product(conn, storage, base, obs, obsid, product, outcome)
@@ -158,14 +160,20 @@ def _store_product(
 ) -> int:
     file = base / product["file"]
     collection = obs["obs_collection"]
-    size, sha = sha256_of(file)
+    size, sha, crc = sha256_of(file)
     existing = conn.execute(
-        select(products.c.product_id, products.c.sha256).where(
+        select(products.c.product_id, products.c.sha256, products.c.crc32).where(
             products.c.productFilename == file.name
         )
     ).first()
     if existing is not None and existing.sha256 == sha:
         outcome.unchanged += 1
+        if existing.crc32 is None:  # ingested before CRC-32s were recorded: fill it in
+            conn.execute(
+                update(products)
+                .where(products.c.product_id == existing.product_id)
+                .values(crc32=crc)
+            )
         return int(existing.product_id)
     key = storage_key(collection, sha, file.name)
     storage.put_file(key, file)
@@ -187,6 +195,7 @@ def _store_product(
         "calib_level": product.get("calib_level", obs.get("calib_level")),
         "filters": obs.get("filters"),
         "sha256": sha,
+        "crc32": crc,
         "storage_key": key,
     }
     if existing is None:

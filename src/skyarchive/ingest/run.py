@@ -130,7 +130,18 @@ def ingest_paths(
             report.unchanged += outcome.unchanged
             report.observations += outcome.observations
         tick(1)
+    if report.added or report.replaced or report.observations:
+        refresh_statistics(engine)
     return report
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Update the planner's statistics so searches keep choosing the right index as the
+    catalog grows (sampled on SQLite, so it stays quick on large archives)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
 
 
 def _write_batch(

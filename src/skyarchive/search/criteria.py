@@ -75,8 +75,14 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
 
 
-def criterion_clause(criterion: Criterion, expr: ColumnElement) -> ColumnElement[bool]:
-    """SQL for one criterion on column expression ``expr``."""
+def criterion_clause(
+    criterion: Criterion, expr: ColumnElement, *, parts_match: ColumnElement[bool] | None = None
+) -> ColumnElement[bool]:
+    """SQL for one criterion on column expression ``expr``.
+
+    ``parts_match`` is OR-ed in: for ``;``-separated columns, the rows where one part of a
+    multi-valued entry matches (see :mod:`skyarchive.search.tokens`).
+    """
     if criterion.empty:
         return true()
     parts: list[ColumnElement[bool]] = []
@@ -88,7 +94,7 @@ def criterion_clause(criterion: Criterion, expr: ColumnElement) -> ColumnElement
             flags = {_flag(column, v) for v in criterion.values}
             parts.append(expr.in_(list(flags)))
         else:
-            parts.append(_text_equals(expr, [str(v) for v in criterion.values], column.separator))
+            parts.append(_text_equals(expr, [str(v) for v in criterion.values]))
     for low, high in criterion.ranges:
         bounds = []
         if low is not None:
@@ -96,19 +102,15 @@ def criterion_clause(criterion: Criterion, expr: ColumnElement) -> ColumnElement
         if high is not None:
             bounds.append(expr <= high)
         parts.append(and_(*bounds) if bounds else expr.is_not(None))
-    for pattern in criterion.patterns:
-        lowered = func.lower(expr)
-        like = lowered.like(pattern, escape="\\")
-        if column.separator:
-            like = or_(like, lowered.like(f"%{column.separator}{pattern.lstrip('%')}", escape="\\"))
-        parts.append(like)
+    parts += [func.lower(expr).like(pattern, escape="\\") for pattern in criterion.patterns]
+    if parts_match is not None:
+        parts.append(parts_match)
     return or_(*parts) if len(parts) > 1 else parts[0]
 
 
-def _text_equals(
-    expr: ColumnElement, values: Sequence[str], separator: str | None
-) -> ColumnElement:
-    # Values without letters compare exactly so the plain index on the column is used.
+def _text_equals(expr: ColumnElement, values: Sequence[str]) -> ColumnElement:
+    # Values without letters compare exactly so the plain index on the column is used;
+    # the others compare lower-case, served by expression indexes on lower(column).
     exact = [v for v in values if not any(ch.isalpha() for ch in v)]
     folded = [v for v in values if v not in exact]
     parts: list[ColumnElement[bool]] = []
@@ -116,15 +118,6 @@ def _text_equals(
         parts.append(expr.in_(exact))
     if folded:
         parts.append(func.lower(expr).in_(folded))
-    if separator:
-        lowered = func.lower(expr)
-        for value in values:
-            token = _escape(value)
-            parts += [
-                lowered.like(f"{token}{separator}%", escape="\\"),
-                lowered.like(f"%{separator}{token}", escape="\\"),
-                lowered.like(f"%{separator}{token}{separator}%", escape="\\"),
-            ]
     return or_(*parts) if len(parts) > 1 else parts[0] if parts else false()
 
 

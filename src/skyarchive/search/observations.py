@@ -23,6 +23,7 @@ from skyarchive.search.columns import (
 )
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.tokens import SEPARATORS, column_has_tokens, token_match
 
 _ID_CHUNK = 5000
 
@@ -50,12 +51,16 @@ class ResultPage:
         return -(-self.total // self.pagesize) if self.total else 0
 
 
-def where_clause(criteria: Sequence[Criterion], *, now: float) -> ColumnElement[bool]:
-    clauses = [_clause(c, now) for c in criteria if not c.empty]
+def where_clause(
+    criteria: Sequence[Criterion], *, now: float, conn: Connection | None = None
+) -> ColumnElement[bool]:
+    """SQL for the criteria. With ``conn``, part matching is left out for ``;``-separated
+    columns that hold no multi-valued entry, so their indexes serve the query."""
+    clauses = [_clause(c, now, conn) for c in criteria if not c.empty]
     return and_(*clauses) if clauses else true()
 
 
-def _clause(criterion: Criterion, now: float) -> ColumnElement[bool]:
+def _clause(criterion: Criterion, now: float, conn: Connection | None) -> ColumnElement[bool]:
     name = criterion.column.name
     if name == "dataRights":
         release = observations.c.t_obs_release
@@ -69,13 +74,17 @@ def _clause(criterion: Criterion, now: float) -> ColumnElement[bool]:
     if name in ("distance",):
         raise BadQuery("Filtering on distance is not supported; give a search radius instead.")
     column = observations.c["objID" if name == "objID1" else name]
-    return criterion_clause(criterion, column)
+    parts = None
+    if name in SEPARATORS and (conn is None or column_has_tokens(conn, name)):
+        values = [str(v) for v in criterion.values]
+        parts = token_match(name, values, criterion.patterns)
+    return criterion_clause(criterion, column, parts_match=parts)
 
 
 def count_observations(
     conn: Connection, *, criteria: Sequence[Criterion] = (), cone: Cone | None = None, now: float
 ) -> int:
-    where = where_clause(criteria, now=now)
+    where = where_clause(criteria, now=now, conn=conn)
     if cone is not None:
         return len(cone_matches(conn, cone, where))
     return int(conn.execute(select(func.count()).select_from(observations).where(where)).scalar())
@@ -86,7 +95,7 @@ def search_observations(conn: Connection, query: ObservationQuery, *, now: float
     if query.page < 1 or query.pagesize < 1:
         raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
     columns = _projection(query)
-    where = where_clause(query.criteria, now=now)
+    where = where_clause(query.criteria, now=now, conn=conn)
     offset = (query.page - 1) * query.pagesize
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)

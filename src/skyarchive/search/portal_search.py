@@ -126,7 +126,7 @@ def column_values(
     """
     column = observation_column(column_name)
     others = [c for c in criteria_from(filters) if c.column.name != column.name]
-    where = where_clause(others, now=now)
+    where = where_clause(others, now=now, conn=conn)
     matching = count_observations(conn, criteria=others, now=now)
     if column.name in ("dataRights", "distance", "objID1"):
         values = _rights_values(conn, others, now) if column.name == "dataRights" else []

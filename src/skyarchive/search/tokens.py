@@ -1,0 +1,55 @@
+"""Parts of multi-valued columns, kept apart so that matching one part can use an index.
+
+MAST's ``;``-separated columns (``filters = "F170LP;G235M"``, ``obs_collection``, ...) match a
+criterion when the whole value or any one part matches. Parts of multi-valued entries are kept
+in ``observation_tokens``; single-valued entries need no row there, so a column that holds no
+multi-valued entry is searched by its (expression) index alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, exists, or_, select
+
+from skyarchive.db.tables import observation_tokens, observations
+from skyarchive.db.upsert import insert_ignore
+from skyarchive.search.columns import OBSERVATION_COLUMNS
+
+SEPARATORS = {c.name: c.separator for c in OBSERVATION_COLUMNS if c.separator}
+
+
+def token_rows(obsid: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The token rows of one observation's multi-valued entries (lower-case parts)."""
+    rows = []
+    for column, separator in SEPARATORS.items():
+        value = values.get(column)
+        if not isinstance(value, str) or separator not in value:
+            continue
+        parts = {part.strip().lower()[:120] for part in value.split(separator)}
+        rows += [{"column_name": column, "token": p, "obsid": obsid} for p in sorted(parts) if p]
+    return rows
+
+
+def replace_tokens(conn: Connection, obsid: int, values: Mapping[str, Any]) -> None:
+    conn.execute(delete(observation_tokens).where(observation_tokens.c.obsid == obsid))
+    insert_ignore(conn, observation_tokens, token_rows(obsid, values))
+
+
+def column_has_tokens(conn: Connection, column: str) -> bool:
+    """Whether any entry of ``column`` is multi-valued (an index seek, not a scan)."""
+    return bool(
+        conn.execute(select(exists().where(observation_tokens.c.column_name == column))).scalar()
+    )
+
+
+def token_match(column: str, values: Iterable[str], patterns: Iterable[str]) -> ColumnElement[bool]:
+    """Observations with a part of ``column`` equal to a value or LIKE a pattern."""
+    token = observation_tokens.c.token
+    tests = [token.in_(list(values))] if values else []
+    tests += [token.like(p, escape="\\") for p in patterns]
+    parts = select(observation_tokens.c.obsid).where(
+        observation_tokens.c.column_name == column, or_(*tests)
+    )
+    return observations.c.obsid.in_(parts.scalar_subquery())
