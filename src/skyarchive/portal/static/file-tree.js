@@ -4,7 +4,7 @@
 // ticked: they are counted as excluded instead.
 import { formatBytes, h, icon } from "./dom.js";
 
-const CALIB = { 1: "level 1", 2: "level 2", 3: "level 3", 4: "level 4" };
+const CALIB = { 1: "calibration level 1 (raw)", 2: "calibration level 2 (calibrated)", 3: "calibration level 3 (combined)" };
 
 export class FileTree {
   constructor(container, { onChange = () => {}, onRemove = () => {} } = {}) {
@@ -161,14 +161,14 @@ export class FileTree {
     const id = `tree-f-${f.product_id}`;
     const box = h("input", { type: "checkbox", id, checked: on, disabled: !f.may_retrieve,
       dataset: { product: String(f.product_id) } });
-    const facts = [f.productType, f.productSubGroupDescription, CALIB[f.calib_level] || `level ${f.calib_level}`,
-      formatBytes(f.size)].filter(Boolean).join(" · ");
+    const kinds = [...new Set([f.productType, f.productSubGroupDescription].filter(Boolean))];
+    const facts = [...kinds, `L${f.calib_level}`, formatBytes(f.size)].join(" · ");
     const lock = f.may_retrieve ? null : h("span", { class: "icon exclusive" },
       icon("lock", "Exclusive-access period: you may not download this file"));
     return h("li", { class: `tree-file${f.may_retrieve ? "" : " locked"}${f.mrp ? " mrp" : ""}` },
       h("label", { for: id, class: "file-label", title: f.description || "" }, box, lock,
         h("span", { class: "file-name" }, f.productFilename)),
-      h("span", { class: "file-facts" }, facts),
+      h("span", { class: "file-facts", title: CALIB[f.calib_level] || `calibration level ${f.calib_level}` }, facts),
       f.mrp ? h("span", { class: "mrp-tag", title: "Minimum Recommended Product" }, "MRP") : null);
   }
 }
