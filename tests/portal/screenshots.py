@@ -63,6 +63,17 @@ def shoot(base_url: str) -> list[Path]:
         page.goto("/search?collection=program&q=4567")
         expect(page.locator("#results")).to_be_visible()
         save("exclusive-access")
+        page.goto("/search?q=m57%20r%3D1m")
+        expect(page.locator("#results")).to_be_visible()
+        boxes = page.locator("#grid tbody tr input[type=checkbox]")
+        for index in range(boxes.count()):  # one by one: see test_portal_basket.add_all_rows
+            boxes.nth(index).check()
+        page.get_by_role("button", name="selected to basket").click()
+        expect(page.locator("#query-display")).to_contain_text("Added")
+        page.goto("/basket")
+        expect(page.locator("#basket-body")).to_be_visible()
+        page.get_by_role("button", name="Show the files of").first.click()
+        save("basket")
         browser.close()
     return written
 
