@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
+import subprocess
 import tarfile
 import zipfile
+import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from skyarchive.access.policy import Caller
-from skyarchive.delivery.bundles import check_bundle_size, stream_bundle
+from skyarchive.delivery.bundles import (
+    READ_CHUNK,
+    check_bundle_size,
+    prepare_bundle,
+    stream_bundle,
+)
 from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.selection import MISSING, Excluded, Item, Selection, file_path
 from skyarchive.errors import PayloadTooLarge
+from skyarchive.storage import LocalStorage, Storage
 from skyarchive.storage.memory import MemoryStorage
 
 
-def _item(storage: MemoryStorage, tmp_path: Path, name: str, data: bytes, **kw: object) -> Item:
+def _item(storage: Storage, tmp_path: Path, name: str, data: bytes, **kw: object) -> Item:
     source = tmp_path / name
     source.write_bytes(data)
     key = f"JWST/product/{name}"
@@ -102,3 +113,76 @@ def test_paths_are_safe() -> None:
     assert file_path("JWST", "..", "a/b.fits") == "JWST/_/a_b.fits"
     assert file_path("JWST", "../..", "x.fits").split("/") == ["JWST", ".._..", "x.fits"]
     assert file_path(None, None, "x.fits") == "unknown/unassigned/x.fits"
+
+
+def test_zip_length_and_contents_are_known_before_the_first_byte(selection) -> None:  # type: ignore[no-untyped-def]
+    chosen, storage = selection
+    bundle = prepare_bundle(chosen, storage=storage, fmt="zip", manifest=_manifest)
+    assert (bundle.files, bundle.not_included) == (3, 2)  # gone_cal.fits found missing now
+    assert bundle.bytes == sum(item.size for item in chosen.items[:3])
+    data = b"".join(bundle.chunks)
+    assert len(data) == bundle.length
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert names[-1] == "MANIFEST.HTML" and len(names) == 4
+    for fmt in ("tar", "tar.gz"):
+        assert prepare_bundle(chosen, storage=storage, fmt=fmt, manifest=_manifest).length is None
+
+
+def test_zip_from_local_storage_reads_large_chunks_and_passes_unzip(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "store")
+    sizes = {"big_cal.fits": READ_CHUNK * 2 + 12_345, "tiny_cal.fits": 1, "zero_cal.fits": 0}
+    items = []
+    for name, size in sizes.items():
+        item = _item(storage, tmp_path, name, os.urandom(size))
+        items.append(replace(item, crc32=zlib.crc32((tmp_path / name).read_bytes())))
+    bundle = prepare_bundle(Selection(items), storage=storage, fmt="zip", manifest=_manifest)
+    chunks = list(bundle.chunks)
+    assert max(map(len, chunks)) == READ_CHUNK
+    target = tmp_path / "bundle.zip"
+    target.write_bytes(b"".join(chunks))
+    assert target.stat().st_size == bundle.length
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+        for item in items:
+            assert archive.read(item.path) == (tmp_path / item.filename).read_bytes()
+    if shutil.which("unzip"):
+        tested = subprocess.run(["unzip", "-t", str(target)], capture_output=True, text=True)
+        assert tested.returncode == 0, tested.stdout
+
+
+def test_missing_crcs_are_computed_once_and_reported(selection) -> None:  # type: ignore[no-untyped-def]
+    chosen, storage = selection
+    known = replace(chosen.items[0], crc32=zlib.crc32(b"A" * 3000))
+    unknown = chosen.items[1:3]  # crc32 None: ingested before CRC-32s were recorded
+    reported: list[list[tuple[Item, int]]] = []
+    data = b"".join(
+        stream_bundle(Selection([known, *unknown]), storage=storage, fmt="zip",
+                      manifest=_manifest, on_crc32=reported.append)
+    )  # fmt: skip
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.testzip() is None
+    assert reported == [[(item, archive.getinfo(item.path).CRC) for item in unknown]]
+    assert [archive.getinfo(i.path).flag_bits & 0x08 for i in (known, *unknown)] == [0, 8, 8]
+
+
+def test_a_file_vanishing_during_a_zip_aborts_it_but_a_tar_reports_it(selection) -> None:  # type: ignore[no-untyped-def]
+    chosen, storage = selection
+    kept = Selection([chosen.items[2], chosen.items[0]])  # 1 MiB, then a_cal.fits
+    bundle = prepare_bundle(kept, storage=storage, fmt="zip", manifest=_manifest)
+    chunks = iter(bundle.chunks)
+    next(chunks)
+    storage.delete(chosen.items[0].storage_key)  # after the check, before it is read
+    with pytest.raises(OSError, match="vanished"):
+        list(chunks)
+    data = b"".join(stream_bundle(kept, storage=storage, fmt="tar", manifest=_manifest))
+    archive = tarfile.open(fileobj=io.BytesIO(data))  # noqa: SIM115
+    page = archive.extractfile("MANIFEST.HTML").read().decode()  # type: ignore[union-attr]
+    assert "a_cal.fits" in page and MISSING in page
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar"])
+def test_a_stored_size_unlike_the_catalog_stops_the_stream(selection, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    chosen, storage = selection
+    wrong = replace(chosen.items[0], size=2999, crc32=0)
+    with pytest.raises(OSError):
+        b"".join(stream_bundle(Selection([wrong]), storage=storage, fmt=fmt, manifest=_manifest))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from skyarchive.access import grants, tokens, users
 from skyarchive.access.rights import now_mjd
-from skyarchive.db.tables import observations
+from skyarchive.db.tables import observations, products
 from skyarchive.products.listing import product_rows
 from skyarchive.products.rules import MRP
 
@@ -169,3 +169,28 @@ def test_bad_selections_are_400(live_server) -> None:  # type: ignore[no-untyped
         response = httpx.post(f"{live_server.url}/api/v0.1/Download/bundle.zip", data=data)
         assert response.status_code == 400
         assert response.json()["error"]["type"] == "BadQuery"
+
+
+def test_zip_bundle_announces_its_length_and_every_crc_comes_from_ingest(
+    live_server, demo_archive, setup
+) -> None:  # type: ignore[no-untyped-def]
+    names = list(setup["listing"][setup["public"]])
+    with demo_archive.engine.connect() as conn:
+        crcs = dict(conn.execute(select(products.c.productFilename, products.c.crc32)
+                                 .where(products.c.productFilename.in_(names))).all())  # fmt: skip
+    assert len(crcs) == len(names) and None not in crcs.values()  # JWST ingest records them
+    with httpx.stream("POST", f"{live_server.url}/api/v0.1/Download/bundle.zip",
+                      data={"obsid": str(setup["public"])}, timeout=60) as response:  # fmt: skip
+        assert response.status_code == 200
+        assert "transfer-encoding" not in response.headers
+        length = int(response.headers["content-length"])
+        content = response.read()
+    assert len(content) == length
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    assert archive.testzip() is None
+    for info in archive.infolist():
+        if info.filename != "MANIFEST.HTML":
+            assert crcs[info.filename.rsplit("/", 1)[1]] == info.CRC
+    tar = httpx.post(f"{live_server.url}/api/v0.1/Download/bundle.tar",
+                     data={"obsid": str(setup["public"])}, timeout=60)  # fmt: skip
+    assert tar.headers.get("transfer-encoding") == "chunked"  # length not announced

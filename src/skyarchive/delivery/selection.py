@@ -15,10 +15,12 @@ into a :class:`Selection` here, so the same rules apply everywhere:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from skyarchive.access.policy import Caller, may_retrieve
 from skyarchive.access.rights import PUBLIC, data_rights
@@ -30,6 +32,7 @@ from skyarchive.products.rules import MRP
 from skyarchive.storage import Storage
 
 _CHUNK = 2000
+_log = logging.getLogger(__name__)
 MAX_SELECTION = 1_000_000
 
 NOT_AUTHORISED = "not authorised"
@@ -56,6 +59,7 @@ class Item:
     proposal_id: str | None
     t_obs_release: float | None
     restricted: bool  # in an exclusive-access period now (whoever asks)
+    crc32: int | None = None  # from ingest; None for files ingested before it was recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,8 @@ def file_path(collection: str | None, obs_id: str | None, filename: str) -> str:
 
 _QUERY = select(
     products.c.product_id, products.c.productFilename, products.c.dataURI,
-    products.c.obs_collection, products.c.size, products.c.sha256, products.c.storage_key,
+    products.c.obs_collection, products.c.size, products.c.sha256, products.c.crc32,
+    products.c.storage_key,
     products.c.description, products.c.productType, products.c.productSubGroupDescription,
     products.c.productGroupDescription, products.c.calib_level, products.c.proposal_id,
     observations.c.obs_id.label("owner_obs_id"), observations.c.t_obs_release,
@@ -104,6 +109,7 @@ def _item(row, obs_id: str | None, now: float) -> Item:  # type: ignore[no-untyp
         mrp=row.productGroupDescription == MRP, proposal_id=row.proposal_id,
         t_obs_release=row.t_obs_release,
         restricted=data_rights(row.t_obs_release, now=now) != PUBLIC,
+        crc32=None if row.crc32 is None else int(row.crc32),
     )  # fmt: skip
 
 
@@ -253,3 +259,32 @@ def resolve_selection(
         if len(selection.items) + len(selection.excluded) > MAX_SELECTION:
             raise BadQuery(f"A selection may hold at most {MAX_SELECTION} files.")
     return selection
+
+
+_STORE_CRC32 = (
+    update(products)
+    .where(
+        products.c.product_id == bindparam("pid"),
+        products.c.sha256 == bindparam("sha"),  # still the same file
+        products.c.crc32.is_(None),
+    )
+    .values(crc32=bindparam("crc"))
+)
+
+
+def crc32_recorder(engine: Engine) -> Callable[[list[tuple[Item, int]]], None]:
+    """Store CRC-32s a bundle computed for files ingested before they were recorded.
+
+    Run once per file: the next bundle finds the value in the catalog. A failure to store is
+    logged, never raised (the download it follows has been sent).
+    """
+
+    def record(found: list[tuple[Item, int]]) -> None:
+        rows = [{"pid": item.product_id, "sha": item.sha256, "crc": crc} for item, crc in found]
+        try:
+            with engine.begin() as conn:
+                conn.execute(_STORE_CRC32, rows)
+        except SQLAlchemyError as exc:
+            _log.warning("could not store %d computed CRC-32s: %s", len(rows), exc)
+
+    return record

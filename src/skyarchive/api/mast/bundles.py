@@ -22,7 +22,7 @@ from skyarchive.delivery.bundles import (
     FORMATS,
     bundle_name,
     check_bundle_size,
-    stream_bundle,
+    prepare_bundle,
 )
 from skyarchive.delivery.curl_script import ScriptEntry, curl_script, script_name
 from skyarchive.delivery.manifest import manifest_html
@@ -33,6 +33,7 @@ from skyarchive.delivery.selection import (
     Item,
     Selection,
     candidates,
+    crc32_recorder,
     resolve_selection,
 )
 from skyarchive.errors import BadQuery, NotFound
@@ -104,19 +105,20 @@ def bundle_response(
     def manifest(items, excluded) -> str:  # type: ignore[no-untyped-def]
         return manifest_html(items, excluded, caller=caller, source=base_url)
 
-    body = stream_bundle(selection, storage=archive.storage, fmt=fmt, manifest=manifest,
-                         on_complete=on_complete)  # fmt: skip
-    return StreamingResponse(
-        body,
-        media_type=FORMATS[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename or bundle_name(fmt)}"',
-            "X-Skyarchive-Files": str(len(selection.items)),
-            "X-Skyarchive-Bytes": str(selection.total_bytes),
-            "X-Skyarchive-Not-Included": str(len(selection.excluded)),
-            "Cache-Control": "no-store",
-        },
-    )
+    bundle = prepare_bundle(
+        selection, storage=archive.storage, fmt=fmt, manifest=manifest,
+        on_complete=on_complete, on_crc32=crc32_recorder(archive.engine),
+    )  # fmt: skip
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename or bundle_name(fmt)}"',
+        "X-Skyarchive-Files": str(bundle.files),
+        "X-Skyarchive-Bytes": str(bundle.bytes),
+        "X-Skyarchive-Not-Included": str(bundle.not_included),
+        "Cache-Control": "no-store",
+    }
+    if bundle.length is not None:  # zip: exact, so the body is sent without chunked encoding
+        headers["Content-Length"] = str(bundle.length)
+    return StreamingResponse(bundle.chunks, media_type=bundle.media_type, headers=headers)
 
 
 def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]
