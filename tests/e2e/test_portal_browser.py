@@ -179,3 +179,14 @@ def test_phone_width(page) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator("#query-display")).to_have_text("MESSIER 057, radius: 0.01667°")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+
+
+def test_select_all_rows_on_the_page(page) -> None:  # type: ignore[no-untyped-def]
+    search_from_home(page, "m57 r=1m")
+    rows = page.locator(ROWS).count()
+    assert rows > 1
+    page.get_by_label("Select all rows on this page").check()
+    expect(page.locator(f"{ROWS} input[type=checkbox]:checked")).to_have_count(rows)
+    expect(page.get_by_role("button", name=re.compile(f"Add {rows} selected"))).to_be_enabled()
+    page.get_by_label("Select all rows on this page").uncheck()
+    expect(page.locator(f"{ROWS} input[type=checkbox]:checked")).to_have_count(0)

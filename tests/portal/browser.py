@@ -21,7 +21,9 @@ def chromium_path() -> Path | None:
     return CHROMIUM if CHROMIUM.exists() else None
 
 
-@pytest.fixture(scope="session")
+# Module scope: each test module that imports these fixtures gets its own browser, closed at
+# the module's end, since two sync Playwright instances cannot run at the same time.
+@pytest.fixture(scope="module")
 def chromium():  # type: ignore[no-untyped-def]
     if chromium_path() is None:
         pytest.skip(

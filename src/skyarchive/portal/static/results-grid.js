@@ -128,7 +128,9 @@ export class ResultsGrid {
     });
     const allBox = h("input", { type: "checkbox", id: "select-page", "aria-label": "Select all rows on this page",
       onchange: (event) => {
-        for (const row of this.pageRows()) this.toggle(row.obsid, event.target.checked);
+        // Read the box once: toggling a row re-renders the header and resets this box.
+        const on = event.target.checked;
+        for (const row of this.pageRows()) this.toggle(row.obsid, on);
       } });
     const head = h("thead", {}, h("tr", {},
       h("th", { scope: "col", class: "narrow" }, allBox),
