@@ -319,3 +319,65 @@ Index(
 )
 Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_name))
 Index("ix_observations_lower_target", func.lower(observations.c.target_name))
+
+# Subscriptions (schema 0006): users follow a program's data; events wait in the catalog until
+# each subscription's next e-mail. proposal_id has no foreign key: one may subscribe to a
+# program before any of its data (or the program itself) is in the archive.
+
+from sqlalchemy import UniqueConstraint  # noqa: E402  (kept with the tables that use it)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("obs_collection", String(32), nullable=False, comment="JWST or HST"),
+    Column("proposal_id", String(32), nullable=False, comment="Unpadded, e.g. '1558'"),
+    Column("kinds", String(64), nullable=False, comment="Comma-separated: New,First,..."),
+    Column("frequency", String(16), nullable=False, comment="fast|daily|weekly"),
+    Column("created_at", Float, nullable=False, comment="Only later events are sent"),
+    Column("last_sent_at", Float, comment="Time of the last e-mail"),
+    Column("claimed_until", Float, comment="A sender owns it until then (no double sends)"),
+    UniqueConstraint("user_id", "obs_collection", "proposal_id"),
+    Index(None, "obs_collection", "proposal_id"),
+)
+
+notification_events = Table(
+    "notification_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True, comment="uuid4, as in the JSON attachment"),
+    Column("obs_collection", String(32), nullable=False),
+    Column("proposal_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False, comment="New|First|Reprocessed|Public"),
+    Column("filename", String(200), nullable=False),
+    Column("fileset", String(200), nullable=False),
+    Column("version", String(64), nullable=False, comment="SHA-256, or release MJD for Public"),
+    Column("archived_date", String(40), comment="ISO UTC time the file version was archived"),
+    Column("release_mjd", Float, comment="Release date of a Public event; NULL: look it up"),
+    Column("arrival_checked", Boolean, nullable=False, default=True,
+           comment="False for New events not yet checked for being public on arrival"),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("kind", "filename", "version"),
+    Index(None, "obs_collection", "proposal_id", "created_at"),
+)  # fmt: skip
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.subscription_id"),
+        primary_key=True,
+    ),
+    Column("event_id", String(36), ForeignKey("notification_events.event_id"), primary_key=True),
+    Column("sent_at", Float, nullable=False),
+    Index(None, "event_id"),
+)
+
+notification_state = Table(
+    "notification_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Float, nullable=False, comment="e.g. the Unix time of the last release check"),
+)
