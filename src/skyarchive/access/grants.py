@@ -85,12 +85,15 @@ def set_eap_months(
 ) -> None:
     """Change a program's exclusive-access period; release dates follow at once."""
     from skyarchive.ingest.linking import apply_release_dates
+    from skyarchive.notify.events import record_release_changes, release_snapshot
 
     _program(conn, proposal_id)
+    before = release_snapshot(conn, str(proposal_id))
     conn.execute(
         update(programs).where(programs.c.proposal_id == str(proposal_id)).values(eap_months=months)
     )
     apply_release_dates(conn, str(proposal_id), default_eap_months=default_months)
+    record_release_changes(conn, str(proposal_id), before)  # Public events for subscribers
 
 
 def program_ids(conn: Connection) -> list[str]:

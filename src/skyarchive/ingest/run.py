@@ -25,6 +25,7 @@ from skyarchive.ingest.manifest import (
     referenced_files,
 )
 from skyarchive.ingest.reader import FileRecord, read_file
+from skyarchive.notify.events import record_arrivals, record_batch_events
 from skyarchive.storage import Storage
 
 BATCH_SIZE = 400
@@ -114,6 +115,7 @@ def ingest_paths(
     if touched_programs:
         with engine.begin() as conn:
             link_programs(conn, storage, touched_programs, default_eap_months=default_eap_months)
+            record_arrivals(conn, touched_programs)  # new files public on arrival (subscriptions)
 
     for manifest in manifests:
         try:
@@ -150,7 +152,9 @@ def _write_batch(
     """Write a batch in one transaction; if it fails, retry file by file to isolate the culprit."""
     try:
         with engine.begin() as conn:
-            return [apply_jwst_batch(conn, storage, batch)]
+            outcome = apply_jwst_batch(conn, storage, batch)
+            record_batch_events(conn, outcome)  # subscription events commit with the batch
+            return [outcome]
     except SkyArchiveError as exc:
         if len(batch) == 1:
             report.failed.append((str(batch[0].path), str(exc)))

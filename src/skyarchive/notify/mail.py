@@ -43,6 +43,11 @@ def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> str:
         Subject line and plain-text body.
     """
     message = build_message(sender=settings.mail_from, to=to, subject=subject, body=body)
+    return deliver(settings, message)
+
+
+def deliver(settings: Settings, message: EmailMessage) -> str:
+    """Send a built message (for instance one with attachments) the way :func:`send_mail` does."""
     if settings.smtp_host:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:

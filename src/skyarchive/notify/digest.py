@@ -1,0 +1,249 @@
+"""Subscription e-mails: each subscription's pending events, batched by its frequency.
+
+One e-mail per subscription and batch, with a short text and the events as a JSON attachment
+``event_metadata_<mission>-program-<id>_<hourly|daily|weekly>_<YYYYMMDD_HHMMSS>.json`` (a list
+of file-level events, the schema MAST's subscription e-mails use). A subscription is sent at
+most once per period (Fast: an hour, Daily: a day, Weekly: a week), and only when something
+happened.
+
+Delivery is at least once: events are marked sent after the mail server accepted the message,
+so a crash between the two sends them again. A subscription is claimed (``claimed_until``)
+while its message is built and sent, so a worker and ``skyarchive notify-send`` running at the
+same time do not both send it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, func, literal, select, update
+
+from skyarchive.db.tables import (
+    notification_deliveries,
+    notification_events,
+    observations,
+    products,
+    subscriptions,
+    users,
+)
+from skyarchive.notify.events import iso_from_mjd, record_due_releases
+from skyarchive.notify.mail import build_message, deliver
+from skyarchive.notify.subscriptions import FREQUENCIES, KINDS
+
+log = logging.getLogger("skyarchive.notify")
+SLACK = 300.0  # the worker looks every 5 minutes: a batch due within that is sent now
+CLAIM_SECONDS = 600.0
+KEEP_DAYS = 35  # events older than this are dropped, sent or not
+LISTED = 20  # file names quoted in the e-mail's text
+
+
+@dataclass
+class DigestReport:
+    public_events: int = 0
+    emails: int = 0
+    events_sent: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def run_notifications(archive, *, now: float | None = None, force: bool = False) -> DigestReport:  # type: ignore[no-untyped-def]
+    """Record files made public since the last check, then send every subscription that is due.
+
+    Parameters
+    ----------
+    archive : Archive
+        Settings (mail, base URL) and catalog.
+    now : float, optional
+        Unix time (tests); default the clock.
+    force : bool
+        Send every pending event now, whatever each subscription's frequency.
+    """
+    now = time.time() if now is None else now
+    report = DigestReport()
+    with archive.engine.begin() as conn:
+        report.public_events = record_due_releases(conn, now=now)
+    send_due(archive, report, now=now, force=force)
+    with archive.engine.begin() as conn:
+        prune(conn, now=now)
+    return report
+
+
+def send_due(archive, report: DigestReport, *, now: float, force: bool = False) -> None:  # type: ignore[no-untyped-def]
+    with archive.engine.connect() as conn:
+        rows = conn.execute(
+            select(subscriptions, users.c.email, users.c.disabled)
+            .join(users, users.c.user_id == subscriptions.c.user_id)
+            .where(exists(_pending_query(subscriptions).with_only_columns(1)))
+            .order_by(subscriptions.c.subscription_id)
+        ).mappings()
+        candidates = [dict(r) for r in rows]
+    for sub in candidates:
+        period = FREQUENCIES.get(sub["frequency"], FREQUENCIES["daily"])[0]
+        last = sub["last_sent_at"]
+        if sub["disabled"] or not (force or last is None or now - last >= period - SLACK):
+            continue
+        if not _claim(archive, sub["subscription_id"], now):
+            continue
+        try:
+            sent = _send_one(archive, sub, now)
+        except Exception as exc:  # the mail server refused or is down: try again next time
+            log.exception("subscription %s: e-mail not sent", sub["subscription_id"])
+            report.failed.append((sub["subscription_id"], f"{type(exc).__name__}: {exc}"))
+            sent = 0
+        finally:
+            with archive.engine.begin() as conn:
+                conn.execute(
+                    update(subscriptions)
+                    .where(subscriptions.c.subscription_id == sub["subscription_id"])
+                    .values(claimed_until=None)
+                )
+        if sent:
+            report.emails += 1
+            report.events_sent += sent
+
+
+def pending_events(conn: Connection, subscription_id: int) -> list[dict[str, Any]]:
+    """Events a subscription has not been sent yet, as the attachment lists them."""
+    sub = conn.execute(
+        select(subscriptions).where(subscriptions.c.subscription_id == subscription_id)
+    ).first()
+    if sub is None:
+        return []
+    sub_table = subscriptions.alias("sub")
+    query = _pending_query(sub_table).where(sub_table.c.subscription_id == subscription_id)
+    owner = observations.alias("owner")
+    release = func.coalesce(notification_events.c.release_mjd, owner.c.t_obs_release)
+    rows = conn.execute(
+        query.with_only_columns(notification_events, release.label("release"))
+        .outerjoin(products, products.c.productFilename == notification_events.c.filename)
+        .outerjoin(owner, owner.c.obsid == products.c.owner_obsid)
+        .order_by(
+            notification_events.c.created_at,
+            notification_events.c.filename,
+            notification_events.c.kind,
+        )
+    ).mappings()
+    return [_as_json(row) for row in rows]
+
+
+def attachment_name(collection: str, proposal_id: str, frequency: str, now: float) -> str:
+    word = FREQUENCIES.get(frequency, FREQUENCIES["daily"])[1]
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d_%H%M%S")
+    return f"event_metadata_{collection.lower()}-program-{proposal_id}_{word}_{stamp}.json"
+
+
+def message_text(base_url: str, collection: str, proposal_id: str, events: list[dict]) -> str:
+    counts = {kind: sum(1 for e in events if e["event_type"] == kind) for kind in KINDS}
+    base = base_url.rstrip("/")
+    lines = [f"News of {collection} program {proposal_id}, which you follow on skyarchive:", ""]
+    lines += [f"  {kind:<12} {count:>6} files" for kind, count in counts.items() if count]
+    lines += ["", "Some of the files:"]
+    lines += [f"  {e['filename']}  ({e['event_type']})" for e in events[:LISTED]]
+    if len(events) > LISTED:
+        lines.append(f"  ... and {len(events) - LISTED} more")
+    lines += [
+        "",
+        "The attached JSON file lists every event (event_id, mission, fileset, filename, program,",
+        "event_type, archived_date, public_release_date; times in UTC). astroquery's",
+        "MastMissions.download_products accepts it, or fetch each file by name.",
+        "",
+        f"Program data:  {base}/search?collection=program&q={proposal_id}",
+        f"Subscriptions: {base}/account#subscriptions",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prune(conn: Connection, *, now: float) -> None:
+    """Drop events (and their delivery records) older than KEEP_DAYS."""
+    old = select(notification_events.c.event_id).where(
+        notification_events.c.created_at < now - KEEP_DAYS * 86400.0
+    )
+    conn.execute(delete(notification_deliveries).where(notification_deliveries.c.event_id.in_(old)))
+    conn.execute(
+        delete(notification_events).where(
+            notification_events.c.created_at < now - KEEP_DAYS * 86400.0
+        )
+    )
+
+
+def _pending_query(sub):  # type: ignore[no-untyped-def]
+    """Events matching subscription row ``sub`` (a table or alias) and not yet sent to it."""
+    sent = exists().where(
+        notification_deliveries.c.subscription_id == sub.c.subscription_id,
+        notification_deliveries.c.event_id == notification_events.c.event_id,
+    )
+    wrapped = literal(",") + sub.c.kinds + literal(",")  # ",New,Public,"
+    return select(notification_events.c.event_id).where(
+        notification_events.c.obs_collection == sub.c.obs_collection,
+        notification_events.c.proposal_id == sub.c.proposal_id,
+        notification_events.c.created_at >= sub.c.created_at,
+        wrapped.like(literal("%,") + notification_events.c.kind + literal(",%")),
+        ~sent,
+    )
+
+
+def _claim(archive, subscription_id: int, now: float) -> bool:  # type: ignore[no-untyped-def]
+    with archive.engine.begin() as conn:
+        claimed = conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.subscription_id == subscription_id,
+                subscriptions.c.claimed_until.is_(None) | (subscriptions.c.claimed_until < now),
+            )
+            .values(claimed_until=now + CLAIM_SECONDS)
+        )
+    return claimed.rowcount == 1
+
+
+def _send_one(archive, sub: dict[str, Any], now: float) -> int:  # type: ignore[no-untyped-def]
+    with archive.engine.connect() as conn:
+        events = pending_events(conn, sub["subscription_id"])
+    if not events:
+        return 0
+    collection, program = sub["obs_collection"], sub["proposal_id"]
+    settings = archive.settings
+    kinds = sorted({e["event_type"] for e in events}, key=KINDS.index)
+    subject = (
+        f"skyarchive: {collection} program {program}: {len(events)} events ({', '.join(kinds)})"
+    )
+    message = build_message(
+        sender=settings.mail_from, to=sub["email"], subject=subject,
+        body=message_text(settings.base_url, collection, program, events),
+    )  # fmt: skip
+    payload = json.dumps(events, indent=1).encode()
+    message.add_attachment(
+        payload, maintype="application", subtype="json",
+        filename=attachment_name(collection, program, sub["frequency"], now),
+    )  # fmt: skip
+    deliver(settings, message)
+    sent_at = time.time()
+    with archive.engine.begin() as conn:
+        conn.execute(
+            notification_deliveries.insert(),
+            [{"subscription_id": sub["subscription_id"], "event_id": e["event_id"],
+              "sent_at": sent_at} for e in events],
+        )  # fmt: skip
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.subscription_id == sub["subscription_id"])
+            .values(last_sent_at=now)
+        )
+    return len(events)
+
+
+def _as_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    program = row["proposal_id"]
+    return {
+        "event_id": row["event_id"],
+        "mission": row["obs_collection"],
+        "fileset": row["fileset"],
+        "filename": row["filename"],
+        "program": int(program) if str(program).isdigit() else program,
+        "event_type": row["kind"],
+        "archived_date": row["archived_date"],
+        "public_release_date": iso_from_mjd(row["release"]),
+    }
