@@ -191,7 +191,7 @@ def worker(
     ctx: typer.Context,
     threads: Annotated[int | None, typer.Option(help="Job threads (default: setting).")] = None,
 ) -> None:
-    """Run background jobs (batch staging, clean-up) until Ctrl-C; restarts unfinished jobs."""
+    """Run background jobs (staging, clean-up, subscription e-mails) until Ctrl-C."""
     import logging
 
     from skyarchive.jobs.queue import run_worker
@@ -207,6 +207,27 @@ def staging_cleanup(ctx: typer.Context) -> None:
     from skyarchive.jobs.staging import remove_expired
 
     console.print(f"Removed {remove_expired(_archive(ctx))} expired staging areas.")
+
+
+@app.command("notify-send")
+def notify_send(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send all pending events now, whatever the frequency.")
+    ] = False,
+) -> None:
+    """Send the subscription e-mails that are due (the worker also does this every 5 minutes)."""
+    from skyarchive.notify.digest import run_notifications
+
+    report = run_notifications(_archive(ctx), force=force)
+    console.print(
+        f"{report.public_events} files became public; sent {report.emails} e-mails with "
+        f"{report.events_sent} events; {len(report.failed)} failed."
+    )
+    for subscription_id, reason in report.failed:
+        console.print(f"[red]failed:[/red] subscription {subscription_id}: {reason}")
+    if report.failed:
+        raise typer.Exit(code=1)
 
 
 def _add_access_commands() -> None:

@@ -220,3 +220,12 @@ def test_fileset_and_attachment_names() -> None:
     assert attachment_name("JWST", "5105", "fast", stamp) == (
         "event_metadata_jwst-program-5105_hourly_20260422_143523.json"
     )
+
+
+def test_worker_sends_subscription_mail_periodically(tmp_path: Path) -> None:
+    from skyarchive.config import Settings
+    from skyarchive.jobs.queue import build_queue
+
+    queue = build_queue(Settings(home=tmp_path / "home"))
+    periodic = {task.name for task in queue.huey._registry.periodic_tasks}
+    assert {"cleanup", "notify"} <= periodic

@@ -1,1 +1,1 @@
-"""Background jobs (batch staging, clean-up) run by ``skyarchive worker`` through huey."""
+"""Background jobs (staging, clean-up, subscription e-mails) run by ``skyarchive worker``."""

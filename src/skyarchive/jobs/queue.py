@@ -58,6 +58,15 @@ def build_queue(settings: Settings) -> Queue:
         if removed:
             log.info("removed %d expired staging areas", removed)
 
+    @huey.periodic_task(crontab(minute="*/5"), name="notify")
+    def notify() -> None:
+        from skyarchive.notify.digest import run_notifications
+
+        report = run_notifications(_archive(settings))
+        if report.emails or report.failed:
+            log.info("subscriptions: %d e-mails with %d events, %d failed", report.emails,
+                     report.events_sent, len(report.failed))  # fmt: skip
+
     return Queue(huey, stage)
 
 
