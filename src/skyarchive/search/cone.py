@@ -7,13 +7,12 @@ centre); the distance reported is 0 inside the footprint, else to its nearest ed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from skyarchive.db.tables import footprint_cells, observations
 from skyarchive.sky.cells import cone_ranges
-from skyarchive.sky.regions import CONE_EPSILON_ARCSEC, Region, distances_arcsec, parse_s_region
+from skyarchive.sky.regions import CONE_EPSILON_ARCSEC, s_region_distances_arcsec
 
 
 @dataclass(frozen=True)
@@ -23,11 +22,6 @@ class Cone:
     ra: float
     dec: float
     radius: float
-
-
-@lru_cache(maxsize=65536)
-def _region(text: str) -> Region:
-    return parse_s_region(text)
 
 
 def cells_clause(cone: Cone) -> ColumnElement[bool]:
@@ -49,7 +43,7 @@ def cone_matches(
     rows = [r for r in conn.execute(query) if r.s_region]
     if not rows:
         return []
-    distances = distances_arcsec([_region(r.s_region) for r in rows], cone.ra, cone.dec)
+    distances = s_region_distances_arcsec([r.s_region for r in rows], cone.ra, cone.dec)
     limit = cone.radius * 3600.0 + CONE_EPSILON_ARCSEC
     matched = [
         (row.obs_id, row.obsid, float(d))

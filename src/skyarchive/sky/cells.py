@@ -48,7 +48,8 @@ from skyarchive.sky.regions import (
 )
 
 _MEAN_CELL_DEG = 58.63  # mean size of a depth-0 cell; depth d cells are 2**d times smaller
-_FAST_PATH_MAX_LATITUDE = 60.0
+_FAST_PATH_MAX_LATITUDE = 85.0
+_POLYGON_FAST_MAX_LATITUDE = 60.0
 
 __all__ = [
     "CELL_DEPTH",
@@ -249,10 +250,12 @@ def cone_ranges(
     if radius_deg >= 180.0:
         return [(0, 12 << (2 * depth))]
     coarse = query_depth(radius_deg, depth)
-    margin = 0.25 * _MEAN_CELL_DEG / (1 << coarse)
+    # Far from the poles cdshealpix's cover is complete; a wider cone (a quarter cell, a whole
+    # cell at high latitude) leaves room to spare, checked by sampling cone rims, and is ~100x
+    # faster than our own descent (a search's hot path). Near the poles we descend ourselves.
+    cell = _MEAN_CELL_DEG / (1 << coarse)
+    margin = 0.25 * cell if abs(dec) + radius_deg < 60.0 else cell
     if abs(dec) + radius_deg + margin < _FAST_PATH_MAX_LATITUDE:
-        # Far from the poles cdshealpix's cover is complete; a quarter-cell wider cone leaves
-        # room to spare, and this is ~100x faster than our own descent (a search's hot path).
         ipix, depths, _ = nested.cone_search(
             Longitude(ra, u.deg), Latitude(dec, u.deg), (radius_deg + margin) * u.deg, coarse
         )
@@ -304,7 +307,7 @@ def region_cells(region: Region, depth: int = CELL_DEPTH) -> np.ndarray:
     else:
         raise TypeError(f"not a region: {region!r}")
     fine = depth + _FOOTPRINT_REFINE
-    if isinstance(region, Polygon) and max(abs(d) for d in dec) < _FAST_PATH_MAX_LATITUDE:
+    if isinstance(region, Polygon) and max(abs(d) for d in dec) < _POLYGON_FAST_MAX_LATITUDE:
         # Away from the poles cdshealpix's polygon cover is complete and ~50x faster than our
         # descent; ingest computes one per observation.
         ipix, _, _ = nested.polygon_search(

@@ -40,6 +40,7 @@ __all__ = [
     "intersects_cone",
     "parse_s_region",
     "region_center",
+    "s_region_distances_arcsec",
 ]
 
 _RAD_TO_ARCSEC = 180.0 / math.pi * 3600.0
@@ -179,30 +180,8 @@ class Polygon:
 
     @cached_property
     def _geometry(self) -> _PolygonGeometry:
-        a = self.xyz
-        b = np.roll(a, -1, axis=0)
-        # (a + b) x (b - a) = 2 a x b, without the cancellation of a x b for close points
-        cross = 0.5 * np.cross(a + b, b - a)
-        normal_len = np.linalg.norm(cross, axis=1)
-        normal = cross / np.where(normal_len > 0, normal_len, 1.0)[:, None]
-        # Gauss-Bonnet: area on the left = 2 pi - sum of the (left-positive) turning angles
-        prev_normal = np.roll(normal, 1, axis=0)
-        t_in = np.cross(prev_normal, a)
-        t_out = np.cross(normal, a)
-        turning = np.arctan2(np.einsum("ij,ij->i", a, np.cross(t_in, t_out)),
-                             np.einsum("ij,ij->i", t_in, t_out))  # fmt: skip
-        area_left = float(2.0 * math.pi - turning.sum())
-        return _PolygonGeometry(
-            a=a,
-            b=b,
-            normal=normal,
-            normal_len=normal_len,
-            start_side=np.cross(normal, a),
-            end_side=np.cross(b, normal),
-            ab=np.einsum("ij,ij->i", a, b),
-            area_left=area_left,
-            interior_left=area_left <= 2.0 * math.pi,
-        )
+        g, _ = _batch_geometry([self.xyz])
+        return g._replace(area_left=float(g.area_left[0]), interior_left=bool(g.interior_left[0]))
 
     @property
     def area_sr(self) -> float:
@@ -453,18 +432,47 @@ def _center_xyz(region: Region) -> np.ndarray:
     return mean / norm if norm > 1e-12 else points[0]
 
 
-def _concat_geometry(polygons: Sequence[Polygon]) -> tuple[_PolygonGeometry, np.ndarray]:
-    geometries = [p._geometry for p in polygons]
-    starts = np.cumsum([0] + [len(g.ab) for g in geometries[:-1]])
-    merged = _PolygonGeometry(
-        *(
-            np.concatenate([getattr(g, f) for g in geometries])
-            for f in _PolygonGeometry._fields[:7]
-        ),
-        area_left=np.array([g.area_left for g in geometries]),
-        interior_left=np.array([g.interior_left for g in geometries]),
+def _batch_geometry(rings: Sequence[np.ndarray]) -> tuple[_PolygonGeometry, np.ndarray]:
+    """Edge geometry of many polygons at once, from their vertex unit vectors ``(n_i, 3)``.
+
+    Returns the concatenated edges (``area_left`` and ``interior_left`` per polygon) and the
+    index of each polygon's first edge. One pass of numpy over all edges: searches test many
+    footprints, and per-polygon small-array work would dominate.
+    """
+    counts = np.array([len(r) for r in rings])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    a = np.concatenate(rings)
+    index = np.arange(len(a))
+    first = np.repeat(starts, counts)
+    size = np.repeat(counts, counts)
+    b = a[first + (index - first + 1) % size]
+    # (a + b) x (b - a) = 2 a x b, without the cancellation of a x b for close points
+    cross = 0.5 * np.cross(a + b, b - a)
+    normal_len = np.linalg.norm(cross, axis=1)
+    normal = cross / np.where(normal_len > 0, normal_len, 1.0)[:, None]
+    # Gauss-Bonnet: area on the left = 2 pi - sum of the (left-positive) turning angles
+    prev_normal = normal[first + (index - first - 1) % size]
+    t_in = np.cross(prev_normal, a)
+    t_out = np.cross(normal, a)
+    turning = np.arctan2(np.einsum("ij,ij->i", a, np.cross(t_in, t_out)),
+                         np.einsum("ij,ij->i", t_in, t_out))  # fmt: skip
+    area_left = 2.0 * math.pi - np.add.reduceat(turning, starts)
+    geometry = _PolygonGeometry(
+        a=a,
+        b=b,
+        normal=normal,
+        normal_len=normal_len,
+        start_side=np.cross(normal, a),
+        end_side=np.cross(b, normal),
+        ab=np.einsum("ij,ij->i", a, b),
+        area_left=area_left,  # type: ignore[arg-type]
+        interior_left=area_left <= 2.0 * math.pi,  # type: ignore[arg-type]
     )
-    return merged, starts
+    return geometry, starts
+
+
+def _concat_geometry(polygons: Sequence[Polygon]) -> tuple[_PolygonGeometry, np.ndarray]:
+    return _batch_geometry([p.xyz for p in polygons])
 
 
 def _polygon_distances(
@@ -475,6 +483,12 @@ def _polygon_distances(
     Inside points get 0, or with ``signed`` minus their distance to the boundary.
     """
     g, starts = _concat_geometry(polygons)
+    return _geometry_distances(g, starts, points, signed)
+
+
+def _geometry_distances(
+    g: _PolygonGeometry, starts: np.ndarray, points: np.ndarray, signed: bool = False
+) -> np.ndarray:
     p = np.atleast_2d(points)
     pa = p @ g.a.T
     pb = p @ g.b.T
@@ -602,3 +616,58 @@ def intersects_cone(region: Region, ra: float, dec: float, radius_deg: float) ->
         :data:`CONE_EPSILON_ARCSEC`.
     """
     return distance_arcsec(region, ra, dec) <= radius_deg * 3600.0 + CONE_EPSILON_ARCSEC
+
+
+def _simple_polygon_ring(text: str) -> np.ndarray | None:
+    """Vertex unit vectors of a plain ``POLYGON [frame] ra dec ...`` text, else None.
+
+    Only for footprints already validated at ingest; anything unusual (other shapes, unions,
+    repeated vertices) returns None and takes the full parser.
+    """
+    tokens = text.split()
+    if not tokens or tokens[0].upper() != "POLYGON":
+        return None
+    numbers = tokens[1:]
+    while numbers and numbers[0].upper() in _FRAME_TOKENS:
+        numbers = numbers[1:]
+    try:
+        values = np.array(numbers, dtype=float)
+    except ValueError:
+        return None
+    if len(values) < 6 or len(values) % 2 or not np.all(np.isfinite(values)):
+        return None
+    ra, dec = values[0::2], values[1::2]
+    if ra[0] == ra[-1] and dec[0] == dec[-1]:
+        ra, dec = ra[:-1], dec[:-1]
+    if len(ra) < 3 or np.any(np.abs(dec) > 90.0):
+        return None
+    if np.any((np.diff(ra) == 0) & (np.diff(dec) == 0)):
+        return None
+    return radec_to_xyz(ra, dec)
+
+
+def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np.ndarray:
+    """Distances (arcsec, 0 inside) from ``(ra, dec)`` to many stored ``s_region`` texts.
+
+    Same result as ``distances_arcsec([parse_s_region(t) for t in texts], ra, dec)``, with
+    plain polygons handled in one vectorised pass.
+    """
+    out = np.empty(len(texts))
+    rings: list[np.ndarray] = []
+    ring_owner: list[int] = []
+    others: list[int] = []
+    for index, text in enumerate(texts):
+        ring = _simple_polygon_ring(text)
+        if ring is None:
+            others.append(index)
+        else:
+            rings.append(ring)
+            ring_owner.append(index)
+    point = radec_to_xyz(ra, dec)[None, :]
+    if rings:
+        g, starts = _batch_geometry(rings)
+        out[ring_owner] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
+    if others:
+        regions = [parse_s_region(texts[i]) for i in others]
+        out[others] = distances_arcsec(regions, ra, dec)
+    return out

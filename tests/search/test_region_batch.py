@@ -1,0 +1,31 @@
+"""The vectorised distance to stored footprints agrees with the one-region-at-a-time path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skyarchive.sky.regions import distances_arcsec, parse_s_region, s_region_distances_arcsec
+
+
+def test_batch_distances_equal_single_region_distances() -> None:
+    rng = np.random.default_rng(3)
+    texts = []
+    for _ in range(200):
+        ra, dec = rng.uniform(0, 360), rng.uniform(-89, 89)
+        n = int(rng.integers(3, 7))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        size = rng.uniform(0.001, 0.2)
+        cos_dec = max(np.cos(np.radians(dec)), 0.05)
+        pts = [(ra + size * np.cos(t) / cos_dec, dec + size * np.sin(t)) for t in angles]
+        body = " ".join(f"{x % 360:.8f} {min(max(y, -90), 90):.8f}" for x, y in pts)
+        style = int(rng.integers(0, 3))
+        if style == 1:
+            body = f"ICRS {body} {pts[0][0] % 360:.8f} {pts[0][1]:.8f}"  # framed and closed
+        texts.append(f"POLYGON {body}")
+    texts += ["CIRCLE 10.0 20.0 0.1", "CIRCLE ICRS 359.99 -5 0.01",
+              "UNION (POLYGON 1 1 1.1 1 1.1 1.1 POLYGON 2 2 2.1 2 2.1 2.1)"]  # fmt: skip
+    for ra, dec in [(0.0, 0.0), (359.9, -5.0), (120.0, 60.0), (10.02, 20.01)]:
+        expected = distances_arcsec([parse_s_region(t) for t in texts], ra, dec)
+        got = s_region_distances_arcsec(texts, ra, dec)
+        assert got == pytest.approx(expected, abs=1e-6, rel=1e-9)
