@@ -148,8 +148,8 @@ def message_text(base_url: str, collection: str, proposal_id: str, events: list[
     lines += [
         "",
         "The attached JSON file lists every event (event_id, mission, fileset, filename, program,",
-        "event_type, archived_date, public_release_date; times in UTC). astroquery's",
-        "MastMissions.download_products accepts it, or fetch each file by name.",
+        "event_type, archived_date, public_release_date; times in UTC). Development versions of",
+        "astroquery's MastMissions.download_products take it; or fetch each file by name.",
         "",
         f"Program data:  {base}/search?collection=program&q={proposal_id}",
         f"Subscriptions: {base}/account#subscriptions",
