@@ -90,3 +90,28 @@ def mast(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory):  # 
         live_server.url
     ), "astroquery.mast was imported before the server URL was configured"
     return mast_module
+
+
+class Inbox:
+    """Messages a test SMTP server received (raw bytes)."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(envelope.content)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    """A real SMTP server (aiosmtpd) on a free port: yields (port, inbox)."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()

@@ -24,32 +24,10 @@ from skyarchive.access import users
 from skyarchive.access.policy import Caller
 from skyarchive.api.mast.bundles import start_staging
 from skyarchive.db.tables import delivery_files, delivery_requests
-from tests.delivery.helpers import cli, free_port, make_archive, write_manifest
+from tests.delivery.helpers import cli, make_archive, write_manifest
 from tests.e2e.conftest import LiveServer
 
 FILES = 30
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append(envelope.content)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp():  # type: ignore[no-untyped-def]
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 def _redis_up() -> bool:

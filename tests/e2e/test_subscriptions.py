@@ -14,7 +14,6 @@ from email.message import Message
 from pathlib import Path
 
 import httpx
-import pytest
 from astropy.io import fits
 
 from skyarchive.access import users
@@ -22,23 +21,8 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.notify.digest import run_notifications
-from tests.delivery.helpers import free_port
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_access_security import PASSWORD, form_csrf, portal_login
-from tests.e2e.test_delivery_worker import Inbox
-
-
-@pytest.fixture
-def smtp():  # type: ignore[no-untyped-def]
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 def _attachment(raw: bytes) -> tuple[Message, str, list[dict]]:
