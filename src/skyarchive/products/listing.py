@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, select
 
-from skyarchive.access.rights import data_rights
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
 from skyarchive.db.tables import observation_members, observation_products, observations, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import PRODUCT_COLUMNS
@@ -58,8 +58,11 @@ def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
     listed_ids = [parent, *members]
     listed = observations.alias("listed")
     owner = observations.alias("owner")
+    # Columns come out in the order of the answer so each row is one dict(zip(...)); the few
+    # derived values are patched afterwards (this runs for every product of a large list).
     query = (
         select(
+            *[products.c[name] for name in _PRODUCT_FIELDS],
             observation_products.c.obsid.label("obsID"),
             listed.c.obs_id,
             listed.c.dataproduct_type.label("listed_type"),
@@ -67,7 +70,6 @@ def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
             listed.c.t_obs_release.label("listed_release"),
             owner.c.t_obs_release.label("owner_release"),
             products.c.product_id,
-            *[products.c[name] for name in _PRODUCT_FIELDS],
         )
         .join(products, products.c.product_id == observation_products.c.product_id)
         .join(listed, listed.c.obsid == observation_products.c.obsid)
@@ -77,19 +79,24 @@ def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
             (observation_products.c.obsid != parent), listed.c.obs_id, products.c.productFilename
         )
     )
+    fields = len(_PRODUCT_FIELDS)
+    position = {name: i for i, name in enumerate(_PRODUCT_FIELDS)}
+    kind, filters = position.get("dataproduct_type"), position.get("filters")
+    parent_text = str(parent)
     seen: set[int] = set()
-    for r in conn.execute(query):
-        if r.product_id in seen:
+    for r in conn.execute(query).tuples():
+        obsid, obs_id, listed_type, listed_filters, listed_release, owner_release, pid = r[fields:]
+        if pid in seen:
             continue
-        seen.add(r.product_id)
-        release = r.owner_release if r.owner_release is not None else r.listed_release
-        row = {name: getattr(r, name) for name in _PRODUCT_FIELDS}
-        row.update(
-            obsID=str(r.obsID),
-            obs_id=r.obs_id,
-            dataproduct_type=r.dataproduct_type or r.listed_type,
-            filters=r.filters or r.listed_filters,
-            parent_obsid=str(parent),
-            dataRights=data_rights(release, now=now),
-        )
+        seen.add(pid)
+        row = dict(zip(_PRODUCT_FIELDS, r[:fields], strict=False))
+        release = owner_release if owner_release is not None else listed_release
+        row["obsID"] = str(obsid)
+        row["obs_id"] = obs_id
+        if kind is not None and r[kind] is None:
+            row["dataproduct_type"] = listed_type
+        if filters is not None and r[filters] is None:
+            row["filters"] = listed_filters
+        row["parent_obsid"] = parent_text
+        row["dataRights"] = PUBLIC if release is not None and now >= release else EXCLUSIVE_ACCESS
         yield row

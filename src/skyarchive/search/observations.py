@@ -111,7 +111,7 @@ def search_observations(conn: Connection, query: ObservationQuery, *, now: float
         .limit(query.pagesize)
     )
     build = _RowBuilder(columns, now)
-    rows = (build(r, None) for r in conn.execution_options(yield_per=2000).execute(sql))
+    rows = (build(r, None) for r in conn.execution_options(yield_per=2000).execute(sql).tuples())
     return ResultPage(columns, total, query.page, query.pagesize, rows)
 
 
@@ -126,12 +126,16 @@ def _projection(query: ObservationQuery) -> list[ColumnInfo]:
 
 
 def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:
-    names = {c.name for c in columns} - {"dataRights", "distance", "objID1"}
-    return sorted(names | {"obsid", "t_obs_release"})
+    """Table columns to read, in the answer's order (derived ones read what they derive from),
+    then obsid and t_obs_release when the answer does not already hold them."""
+    source = {"dataRights": "t_obs_release", "objID1": "objID", "distance": "obsid"}
+    names = [source.get(c.name, c.name) for c in columns]
+    return names + [n for n in ("obsid", "t_obs_release") if n not in names]
 
 
 def _select_columns(columns: Sequence[ColumnInfo]) -> list:
-    return [observations.c[n] for n in _select_names(columns)]
+    # Positional labels: a column read twice (obsid for distance) must stay two columns.
+    return [observations.c[n].label(f"c{i}") for i, n in enumerate(_select_names(columns))]
 
 
 def _rows_by_id(
@@ -140,13 +144,14 @@ def _rows_by_id(
     distance = dict(window)
     ids = [obsid for obsid, _ in window]
     build = _RowBuilder(columns, now)
+    key = _select_names(columns).index("obsid")
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
         fetched = {
-            r.obsid: r
+            r[key]: r
             for r in conn.execute(
                 select(*_select_columns(columns)).where(observations.c.obsid.in_(chunk))
-            )
+            ).tuples()
         }
         for obsid in chunk:
             if obsid in fetched:
@@ -154,25 +159,25 @@ def _rows_by_id(
 
 
 class _RowBuilder:
-    """Turns a selected row (a tuple) into the MAST row dict; planned once per query.
+    """Turns a selected row (a tuple in the answer's column order) into the MAST row dict.
 
-    This runs once per result row, so the per-column decisions are made up front.
+    This runs once per result row: the dict is made by one ``zip`` and the few derived values
+    (dataRights, distance, ids as text) are patched in afterwards.
     """
 
     def __init__(self, columns: Sequence[ColumnInfo], now: float) -> None:
-        position = {name: i for i, name in enumerate(_select_names(columns))}
         self.now = now
-        self.release = position["t_obs_release"]
-        self.plain = [(c.name, position[c.name]) for c in columns if c.name in position
-                      and c.name not in ("obsid", "objID")]  # fmt: skip
-        self.ids = [(c.name, position["objID" if c.name == "objID1" else c.name])
-                    for c in columns if c.name in ("obsid", "objID", "objID1")]  # fmt: skip
-        self.rights = any(c.name == "dataRights" for c in columns)
-        self.distance = any(c.name == "distance" for c in columns)
-        self.order = [c.name for c in columns]
+        self.names = [c.name for c in columns]
+        names = _select_names(columns)
+        self.width = len(self.names)
+        self.release = names.index("t_obs_release")
+        self.ids = [(c.name, i) for i, c in enumerate(columns)
+                    if c.name in ("obsid", "objID", "objID1")]  # fmt: skip
+        self.rights = "dataRights" in self.names
+        self.distance = "distance" in self.names
 
     def __call__(self, values, distance: float | None) -> dict:  # type: ignore[no-untyped-def]
-        row = {name: values[i] for name, i in self.plain}
+        row = dict(zip(self.names, values[: self.width], strict=True))
         for name, i in self.ids:
             row[name] = None if values[i] is None else str(values[i])
         if self.rights:
