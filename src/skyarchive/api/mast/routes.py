@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
@@ -38,9 +39,15 @@ def _archive(request: Request) -> Archive:
 
 @router.post("/api/v0/invoke")
 async def invoke_post(request: Request) -> Response:
-    form = await request.form()
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raw = (await request.form()).get("request")
+    else:
+        # astroquery posts one url-encoded field; parse_qs is much cheaper than the general
+        # form parser on this hot path.
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+        raw = fields.get("request", [None])[0]
     # The query itself is blocking database work: keep it off the event loop.
-    return await run_in_threadpool(invoke, _archive(request), form.get("request"))
+    return await run_in_threadpool(invoke, _archive(request), raw)
 
 
 @router.get("/api/v0/invoke")
@@ -60,9 +67,11 @@ def invoke(archive: Archive, raw: Any) -> Response:
         result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
         if isinstance(result, TableResult):
             first = _prefetch(result)
-            return StreamingResponse(
-                _stream_table(result, first, conn), media_type="application/json"
-            )
+            chunks = _stream_table(result, first, conn)
+            if _rows_on_page(result) <= _BUFFERED_ROWS:
+                # Small answers are sent whole: streaming costs thread hand-offs per chunk.
+                return Response(b"".join(chunks), media_type="application/json")
+            return StreamingResponse(chunks, media_type="application/json")
         conn.close()
         return JSONResponse(result)
     except SkyArchiveError as exc:
@@ -117,6 +126,11 @@ def _prefetch(result: TableResult) -> list[dict]:
 
 
 _CHUNK_BYTES = 256 * 1024
+_BUFFERED_ROWS = 5_000
+
+
+def _rows_on_page(result: TableResult) -> int:
+    return max(0, min(result.pagesize, result.total - (result.page - 1) * result.pagesize))
 
 
 def _stream_table(result: TableResult, first: list[dict], conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
