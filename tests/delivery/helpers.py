@@ -14,6 +14,7 @@ from pathlib import Path
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
+from tests.e2e.conftest import free_port  # noqa: F401  (one free-port helper for all tests)
 
 PROGRAM = "90001"
 
@@ -62,12 +63,6 @@ def make_archive(home: Path, source: Path, **settings: object) -> Archive:
     )
     assert report.ok, report.failed
     return archive
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
