@@ -129,6 +129,9 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("_", "\\_")
 
 
+_LARGEST_INTEGER = 2**63 - 1
+
+
 def _bound(column: ColumnInfo, value: Any) -> float | None:
     if value in (None, ""):
         return None
@@ -136,13 +139,30 @@ def _bound(column: ColumnInfo, value: Any) -> float | None:
 
 
 def _number(column: ColumnInfo, value: Any) -> float:
+    if column.type != "float" and not isinstance(value, bool):
+        whole = _whole_number(value)  # exactly: identifiers exceed a float's 53 bits
+        if whole is not None:
+            if abs(whole) > _LARGEST_INTEGER:  # no 64-bit column could hold it
+                raise BadQuery(f"Value {value!r} for {column.name} is out of range.")
+            return whole
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise BadQuery(f"Value {value!r} for {column.name} is not a number.") from None
     if not math.isfinite(number):
         raise BadQuery(f"Value {value!r} for {column.name} is not a finite number.")
-    return int(number) if number.is_integer() and column.type != "float" else number
+    if number.is_integer() and column.type != "float":
+        return _number(column, int(number))
+    return number
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def _flag(column: ColumnInfo, value: Any) -> bool:
