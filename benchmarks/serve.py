@@ -12,7 +12,7 @@ import uvicorn
 
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
-from skyarchive.web import create_app
+from skyarchive.web import HTTP_PARSER, create_app
 
 
 def main() -> None:
@@ -25,8 +25,9 @@ def main() -> None:
     settings.base_url = f"http://127.0.0.1:{args.port}"
     archive = Archive.open(settings, migrate=False)
     uvicorn.run(
-        create_app(archive), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off"
-    )
+        create_app(archive), host="127.0.0.1", port=args.port, log_level="warning",
+        lifespan="off", http=HTTP_PARSER,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -130,10 +130,10 @@ def serve(
 def _serve(archive, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from skyarchive.web import create_app
+    from skyarchive.web import HTTP_PARSER, create_app
 
     console.print(f"Serving {archive.settings.home} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.run(create_app(archive), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(archive), host=host, port=port, log_level="info", http=HTTP_PARSER)
 
 
 @app.command()

@@ -14,6 +14,11 @@ from skyarchive.archive import Archive
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
+#: uvicorn's HTTP parser. h11 keeps an absolute-form request target (``GET http://host/...``)
+#: whole, which the resolver stand-in needs (api/proxy_target.py); httptools, which uvicorn
+#: would pick when installed, reduces it to the path and so hides the requested host.
+HTTP_PARSER = "h11"
+
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes

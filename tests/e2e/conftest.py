@@ -14,7 +14,7 @@ import uvicorn
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
-from skyarchive.web import create_app
+from skyarchive.web import HTTP_PARSER, create_app
 
 
 def free_port() -> int:
@@ -30,7 +30,7 @@ class LiveServer:
         archive.settings.base_url = self.url
         config = uvicorn.Config(
             create_app(archive), host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="off",
+            lifespan="off", http=HTTP_PARSER,
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
