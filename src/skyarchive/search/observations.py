@@ -1,15 +1,30 @@
 """Observation searches: criteria and/or a cone, column projection, counts and pages.
 
-Rows come out as dicts keyed by MAST column name, with ``dataRights`` derived from the release
-date at the time of the query and, for positional searches, ``distance`` in arcsec.
+Rows come out as dicts keyed by MAST column name (or, with ``as_json``, as JSON objects
+rendered by the database), with ``dataRights`` derived from the release date at the time of
+the query and, for positional searches, ``distance`` in arcsec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
 from skyarchive.db.tables import observations
@@ -23,6 +38,7 @@ from skyarchive.search.columns import (
 )
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.row_json import as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, column_has_tokens, token_match
 
 _ID_CHUNK = 5000
@@ -38,13 +54,52 @@ class ObservationQuery:
     positional_extras: bool = False  # objID1 as MAST's Filtered.Position adds it
 
 
+class _CountedRows:
+    """Rows of a page, counting what has been taken, so the total can often be inferred."""
+
+    def __init__(self, rows: Iterable) -> None:
+        self._rows = iter(rows)
+        self.taken = 0
+        self.exhausted = False
+
+    def __iter__(self) -> _CountedRows:
+        return self
+
+    def __next__(self):  # type: ignore[no-untyped-def]
+        try:
+            row = next(self._rows)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.taken += 1
+        return row
+
+
 @dataclass
 class ResultPage:
+    """One page of a search. ``total`` is known up front for cones; otherwise it is inferred
+    from a page that was read to its end and not full, and counted only when it must be."""
+
     columns: list[ColumnInfo]
-    total: int
     page: int
     pagesize: int
-    rows: Iterator[dict] = field(default_factory=lambda: iter(()))
+    rows: Iterator = field(default_factory=lambda: iter(()))
+    known_total: int | None = None
+    counter: Callable[[], int] | None = None
+
+    def __post_init__(self) -> None:
+        self.rows = _CountedRows(self.rows)
+
+    @property
+    def total(self) -> int:
+        if self.known_total is None:
+            rows: _CountedRows = self.rows  # type: ignore[assignment]
+            read_to_end = rows.exhausted and rows.taken < self.pagesize
+            if read_to_end and (rows.taken > 0 or self.page == 1):
+                self.known_total = (self.page - 1) * self.pagesize + rows.taken
+            else:
+                self.known_total = self.counter() if self.counter else rows.taken
+        return self.known_total
 
     @property
     def pages(self) -> int:
@@ -90,8 +145,13 @@ def count_observations(
     return int(conn.execute(select(func.count()).select_from(observations).where(where)).scalar())
 
 
-def search_observations(conn: Connection, query: ObservationQuery, *, now: float) -> ResultPage:
-    """One page of matching observations (rows are produced lazily while ``conn`` is open)."""
+def search_observations(
+    conn: Connection, query: ObservationQuery, *, now: float, as_json: bool = False
+) -> ResultPage:
+    """One page of matching observations (rows are produced lazily while ``conn`` is open).
+
+    With ``as_json`` each row is a JSON object as text, rendered by the database.
+    """
     if query.page < 1 or query.pagesize < 1:
         raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
     columns = _projection(query)
@@ -100,19 +160,25 @@ def search_observations(conn: Connection, query: ObservationQuery, *, now: float
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         window = matches[offset : offset + query.pagesize]
-        rows = _rows_by_id(conn, columns, window, now)
-        return ResultPage(columns, len(matches), query.page, query.pagesize, rows)
-    total = int(conn.execute(select(func.count()).select_from(observations).where(where)).scalar())
-    sql = (
-        select(*_select_columns(columns))
-        .where(where)
-        .order_by(observations.c.obsid)
-        .offset(offset)
-        .limit(query.pagesize)
-    )
-    build = _RowBuilder(columns, now)
-    rows = (build(r, None) for r in conn.execution_options(yield_per=2000).execute(sql).tuples())
-    return ResultPage(columns, total, query.page, query.pagesize, rows)
+        fetch = _json_rows_by_id if as_json else _rows_by_id
+        rows = fetch(conn, columns, window, now)
+        return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches))
+
+    def count() -> int:
+        return int(
+            conn.execute(select(func.count()).select_from(observations).where(where)).scalar()
+        )
+
+    row = [_json_row(columns, conn.dialect.name)] if as_json else _select_columns(columns)
+    sql = select(*row).where(where).order_by(observations.c.obsid)
+    sql = sql.offset(offset).limit(query.pagesize)
+    result = conn.execution_options(yield_per=2000).execute(sql, {"now": now} if as_json else {})
+    if as_json:
+        rows = result.scalars()
+    else:
+        build = _RowBuilder(columns, now)
+        rows = (build(r, None) for r in result.tuples())
+    return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
 
 
 def _projection(query: ObservationQuery) -> list[ColumnInfo]:
@@ -156,6 +222,57 @@ def _rows_by_id(
         for obsid in chunk:
             if obsid in fetched:
                 yield build(fetched[obsid], distance[obsid])
+
+
+def _json_rows_by_id(
+    conn: Connection, columns: list[ColumnInfo], window: list[tuple[int, float]], now: float
+) -> Iterator[str]:
+    distance = dict(window)
+    ids = [obsid for obsid, _ in window]
+    row = _json_row(columns, conn.dialect.name)
+    with_distance = DISTANCE in columns
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        query = select(observations.c.obsid, row).where(observations.c.obsid.in_(chunk))
+        fetched = {obsid: text for obsid, text in conn.execute(query, {"now": now})}
+        for obsid in chunk:
+            if obsid in fetched:
+                text = fetched[obsid]
+                yield _add_distance(text, distance[obsid]) if with_distance else text
+
+
+def _add_distance(text: str, distance: float) -> str:
+    """Append the distance (computed here, not in SQL) to a JSON object's text."""
+    value = orjson.dumps(distance).decode()
+    body = text.rstrip()[:-1].rstrip()
+    return f'{body}{", " if body != "{" else ""}"distance": {value}}}'
+
+
+def _json_row(columns: Sequence[ColumnInfo], dialect: str) -> ColumnElement[str]:
+    """The JSON object of one result row (``distance`` is added afterwards); execute it with
+    the ``now`` parameter, the time that decides ``dataRights``."""
+    names = tuple(c.name for c in columns if c is not DISTANCE)
+    return _json_row_template(names, dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[str]:
+    # Built once per projection: assembling ~35 expressions costs more than the lookup.
+    return json_object(dialect, [(name, _json_value(name, dialect)) for name in names])
+
+
+def _json_value(name: str, dialect: str) -> ColumnElement:
+    if name == "dataRights":
+        # Constant strings inline: PostgreSQL cannot type a bound parameter inside
+        # json_build_object's variadic arguments.
+        public, exclusive = (literal_column(f"'{v}'") for v in (PUBLIC, EXCLUSIVE_ACCESS))
+        now = bindparam("now", type_=Float)
+        return case((observations.c.t_obs_release <= now, public), else_=exclusive)
+    if name in ("obsid", "objID", "objID1"):
+        return as_text(observations.c["objID" if name == "objID1" else name])
+    if observation_column(name).type == "boolean":
+        return json_boolean(dialect, observations.c[name])
+    return observations.c[name]
 
 
 class _RowBuilder:

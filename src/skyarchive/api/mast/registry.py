@@ -31,14 +31,22 @@ class ServiceContext:
 
 @dataclass
 class TableResult:
-    """A table answer: column facts, total rows and the lazily produced rows of this page."""
+    """A table answer: column facts, total rows and the lazily produced rows of this page.
+
+    ``total`` may be a function, asked only after the rows have been read (a search can often
+    tell its total from a page that was not full). ``encoded`` rows are JSON text already.
+    """
 
     fields: list[dict[str, str]]
-    rows: Any  # iterable of dicts
-    total: int
+    rows: Any  # iterable of dicts, or of JSON text when encoded
+    total: int | Callable[[], int]
     page: int
     pagesize: int
     extra: dict[str, Any] = field(default_factory=dict)
+    encoded: bool = False
+
+    def total_rows(self) -> int:
+        return self.total() if callable(self.total) else self.total
 
 
 Handler = Callable[[ServiceContext, MastRequest], "TableResult | dict[str, Any]"]

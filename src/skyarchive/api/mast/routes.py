@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -66,12 +67,17 @@ def invoke(archive: Archive, raw: Any) -> Response:
     try:
         result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
         if isinstance(result, TableResult):
-            first = _prefetch(result)
-            chunks = _stream_table(result, first, conn)
-            if _rows_on_page(result) <= _BUFFERED_ROWS:
-                # Small answers are sent whole: streaming costs thread hand-offs per chunk.
-                return Response(b"".join(chunks), media_type="application/json")
-            return StreamingResponse(chunks, media_type="application/json")
+            # Reading the first rows now turns a query error into a clean ERROR answer, and
+            # tells whether the answer is small enough to send whole (streaming costs a thread
+            # hand-off per chunk).
+            rows = iter(result.rows)
+            head = list(islice(rows, _BUFFERED_ROWS + 1))
+            if len(head) <= _BUFFERED_ROWS:
+                body = b"".join(_stream_table(result, head, conn))
+                return Response(body, media_type="application/json")
+            return StreamingResponse(
+                _stream_table(result, chain(head, rows), conn), media_type="application/json"
+            )
         conn.close()
         return JSONResponse(result)
     except SkyArchiveError as exc:
@@ -117,44 +123,34 @@ def _positive_int(value: Any, name: str) -> int:
     return number
 
 
-def _prefetch(result: TableResult) -> list[dict]:
-    """Produce the first row now, so a query error still becomes a clean ERROR answer."""
-    rows = iter(result.rows)
-    result.rows = rows
-    first = next(rows, None)
-    return [] if first is None else [first]
-
-
 _CHUNK_BYTES = 256 * 1024
 _BUFFERED_ROWS = 5_000
 
 
-def _rows_on_page(result: TableResult) -> int:
-    return max(0, min(result.pagesize, result.total - (result.page - 1) * result.pagesize))
-
-
-def _stream_table(result: TableResult, first: list[dict], conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+def _stream_table(result: TableResult, rows: Iterable, conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
     """The table answer, in chunks of about 256 KiB.
 
     Each chunk of a synchronous stream costs a hop to a worker thread, so rows are encoded and
     sent in batches rather than one by one; memory stays flat however many rows there are.
     """
+    encode = str.encode if result.encoded else _encode_row
     try:
         parts = [b'{"status": "COMPLETE", "msg": "", "data": [']
         size = 0
         count = 0
-        for row in _chain(first, result.rows):
-            encoded = orjson.dumps(row, default=str)
+        for row in rows:
+            encoded = encode(row)
             parts.append(b", " + encoded if count else encoded)
             size += len(encoded)
             count += 1
             if size >= _CHUNK_BYTES:
                 yield b"".join(parts)
                 parts, size = [], 0
-        pages = -(-result.total // result.pagesize) if result.total else 0
+        total = result.total_rows()
+        pages = -(-total // result.pagesize) if total else 0
         paging = {
             "page": result.page, "pageSize": result.pagesize, "pagesFiltered": pages,
-            "rows": count, "rowsFiltered": result.total, "rowsTotal": result.total,
+            "rows": count, "rowsFiltered": total, "rowsTotal": total,
         }  # fmt: skip
         tail = {"fields": result.fields, "paging": paging, **result.extra}
         parts.append(b"], " + orjson.dumps(tail)[1:])
@@ -163,9 +159,8 @@ def _stream_table(result: TableResult, first: list[dict], conn) -> Iterator[byte
         conn.close()
 
 
-def _chain(first: list[dict], rest: Iterator[dict]) -> Iterator[dict]:
-    yield from first
-    yield from rest
+def _encode_row(row: dict) -> bytes:
+    return orjson.dumps(row, default=str)
 
 
 @router.post("/portal/Mashup/Mashup.asmx/columnsconfig")

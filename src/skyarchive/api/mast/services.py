@@ -101,8 +101,11 @@ def name_lookup(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
 
 def _observation_page(ctx: ServiceContext, request: MastRequest, query: ObservationQuery):  # type: ignore[no-untyped-def]
     query.page, query.pagesize = request.page, request.pagesize
-    page = search_observations(ctx.conn, query, now=ctx.now)
-    return TableResult(fields_of(page.columns), page.rows, page.total, page.page, page.pagesize)
+    page = search_observations(ctx.conn, query, now=ctx.now, as_json=True)
+    return TableResult(
+        fields_of(page.columns), page.rows, lambda: page.total, page.page, page.pagesize,
+        encoded=True,
+    )  # fmt: skip
 
 
 def _cone(ra: Any, dec: Any, radius: Any) -> Cone:

@@ -1,0 +1,102 @@
+"""Rows rendered as JSON by the database agree with rows built in Python, on both backends.
+
+The MAST API sends the database's JSON text (search/row_json.py); the portal builds dicts.
+Both must say the same thing about every observation, including the derived columns
+(dataRights, ids as text, booleans, distance) and NULLs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from sqlalchemy import select, update
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.db.tables import observations
+from skyarchive.ingest.run import ingest_paths
+from skyarchive.search.columns import observation_column
+from skyarchive.search.cone import Cone
+from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.observations import ObservationQuery, search_observations
+
+
+@pytest.fixture
+def filled(archive, demo_output):  # type: ignore[no-untyped-def]
+    report = ingest_paths([demo_output[0]], engine=archive.engine, storage=archive.storage,
+                          default_eap_months=12)  # fmt: skip
+    assert report.ok
+    with archive.engine.begin() as conn:
+        first, second = conn.execute(
+            select(observations.c.obsid).order_by(observations.c.obsid).limit(2)
+        ).scalars()
+        # A moving target and an observation without a release date (exclusive access).
+        conn.execute(update(observations).where(observations.c.obsid == first)
+                     .values(mtFlag=True))  # fmt: skip
+        conn.execute(update(observations).where(observations.c.obsid == second)
+                     .values(t_obs_release=None))  # fmt: skip
+    return archive
+
+
+def _both(conn, query: ObservationQuery) -> tuple[list[dict], list[dict]]:  # type: ignore[no-untyped-def]
+    now = now_mjd()
+    built = list(search_observations(conn, query, now=now).rows)
+    rendered = [json.loads(text) for text in search_observations(conn, query, now=now,
+                                                                 as_json=True).rows]  # fmt: skip
+    return built, rendered
+
+
+def _same(built: list[dict], rendered: list[dict]) -> None:
+    assert len(built) == len(rendered) > 0
+    for mine, theirs in zip(built, rendered, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key, value in mine.items():
+            if isinstance(value, float) and not isinstance(theirs[key], str):
+                # SQLite writes 15 significant digits
+                assert math.isclose(value, theirs[key], rel_tol=1e-14, abs_tol=1e-12), key
+            else:
+                assert theirs[key] == value, key
+
+
+def test_every_column_agrees(filled) -> None:  # type: ignore[no-untyped-def]
+    criteria = parse_criteria([{"paramName": "obs_collection", "values": ["JWST", "HST"]}],
+                              observation_column)  # fmt: skip
+    with filled.engine.connect() as conn:
+        built, rendered = _both(conn, ObservationQuery(criteria=criteria))
+    _same(built, rendered)
+    rights = {row["dataRights"] for row in rendered}
+    assert rights == {"PUBLIC", "EXCLUSIVE_ACCESS"}
+    assert {row["mtFlag"] for row in rendered} == {True, False}
+    assert all(isinstance(row["obsid"], str) and row["obsid"].isdigit() for row in rendered)
+
+
+def test_projection_and_cone_with_distance_agree(filled) -> None:  # type: ignore[no-untyped-def]
+    with filled.engine.connect() as conn:
+        ra, dec = conn.execute(select(observations.c.s_ra, observations.c.s_dec)
+                               .where(observations.c.s_ra.is_not(None)).limit(1)).one()  # fmt: skip
+        cone = Cone(ra, dec, 0.2)
+        for columns in (None, ["obs_id", "distance", "mtFlag", "objID1", "dataRights"],
+                        ["distance"]):  # fmt: skip
+            query = ObservationQuery(cone=cone, columns=columns, positional_extras=True)
+            built, rendered = _both(conn, query)
+            _same(built, rendered)
+            assert all(row["distance"] >= 0 for row in rendered)
+
+
+@pytest.mark.parametrize("pagesize", [1, 3, 7, 1000])
+def test_totals_of_every_page(filled, pagesize: int) -> None:  # type: ignore[no-untyped-def]
+    criteria = parse_criteria([{"paramName": "obs_collection", "values": ["JWST"]}],
+                              observation_column)  # fmt: skip
+    with filled.engine.connect() as conn:
+        expected = len(list(search_observations(conn, ObservationQuery(criteria=criteria),
+                                                now=now_mjd()).rows))  # fmt: skip
+        assert expected > 7
+        last = -(-expected // pagesize)
+        for page in (1, 2, last, last + 1, last + 5):
+            query = ObservationQuery(criteria=criteria, page=page, pagesize=pagesize)
+            result = search_observations(conn, query, now=now_mjd(), as_json=True)
+            rows = list(result.rows)
+            assert result.total == expected, (page, pagesize)
+            on_page = max(0, min(pagesize, expected - (page - 1) * pagesize))
+            assert len(rows) == on_page
