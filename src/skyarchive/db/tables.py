@@ -319,6 +319,12 @@ Index(
 )
 Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_name))
 Index("ix_observations_lower_target", func.lower(observations.c.target_name))
+# One program's observations with one instrument (schema 0007), astroquery's commonest query.
+Index(
+    "ix_observations_proposal_lower_instrument",
+    observations.c.proposal_id,
+    func.lower(observations.c.instrument_name),
+)
 
 # Subscriptions (schema 0006): users follow a program's data; events wait in the catalog until
 # each subscription's next e-mail. proposal_id has no foreign key: one may subscribe to a
