@@ -534,7 +534,10 @@ class _PostgresLoader:
     def finish(self) -> None:
         assert self.conn is not None
         self.conn.commit()
-        for table in (programs, observations_table, footprint_cells, products):
-            self.conn.exec_driver_sql(f"ANALYZE {table.name}")
-        self.conn.exec_driver_sql("ANALYZE observation_products")
-        self.conn.commit()
+        # VACUUM fills the visibility map that a bulk COPY leaves empty; without it counts
+        # cannot be answered from an index alone. It cannot run inside a transaction.
+        autocommit = self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in (programs, observations_table, footprint_cells):
+            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
+        for name in (products.name, "observation_products"):
+            autocommit.exec_driver_sql(f"ANALYZE {name}")
