@@ -26,6 +26,7 @@ from skyarchive.delivery.bundles import (
 )
 from skyarchive.delivery.curl_script import ScriptEntry, curl_script, script_name
 from skyarchive.delivery.manifest import manifest_html
+from skyarchive.delivery.readahead import read_ahead
 from skyarchive.delivery.requests import create_request, describe, owned_request
 from skyarchive.delivery.selection import (
     NOT_AUTHORISED,
@@ -118,7 +119,8 @@ def bundle_response(
     }
     if bundle.length is not None:  # zip: exact, so the body is sent without chunked encoding
         headers["Content-Length"] = str(bundle.length)
-    return StreamingResponse(bundle.chunks, media_type=bundle.media_type, headers=headers)
+    chunks = read_ahead(bundle.chunks)
+    return StreamingResponse(chunks, media_type=bundle.media_type, headers=headers)
 
 
 def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.delivery.files import authorise, byte_range, find_product, read_bytes
+from skyarchive.delivery.readahead import read_ahead
 
 router = APIRouter(tags=["MAST downloads"])
 
@@ -46,5 +47,5 @@ def download_file(
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=product.media_type)
     body = read_bytes(archive.storage, product, first, last) if product.size else iter(())
-    return StreamingResponse(body, status_code=status, headers=headers,
+    return StreamingResponse(read_ahead(body), status_code=status, headers=headers,
                              media_type=product.media_type)  # fmt: skip
