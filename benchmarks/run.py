@@ -33,6 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
+from benchmarks import bench_delivery
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.demo import generate
@@ -429,6 +430,42 @@ def _fmt_met(value: bool | None) -> str:
     return "n/a" if value is None else ("yes" if value else "**no**")
 
 
+def render_delivery(d: dict) -> list[str]:
+    lines = [
+        "## Delivery (bundles against `cat` of the same files)",
+        "",
+        f"{d['files']} files, {d['bytes'] / 2**30:.1f} GiB; `curl` to /dev/null; HTTP parser "
+        f"{d['http_parser']}; load average {d['load_average_1min']:.1f} at the start.",
+        "",
+        "| figure | MB/s | of raw | target |",
+        "|---|---:|---:|---|",
+        f"| `cat`, warm | {d['raw_cat_MBps']} | 1 | |",
+        f"| zip, warm | {d['zip_MBps']} | {d['zip_vs_raw']} | >= 0.8 |",
+        f"| tar, warm | {d['tar_MBps']} | {d['tar_vs_raw']} | |",
+        f"| `sendfile` reference, warm | {d['sendfile_MBps']} | {d['sendfile_vs_raw']} | |",
+    ]
+    if "cold_raw_cat_MBps" in d:
+        lines += [
+            f"| `cat`, cold | {d['cold_raw_cat_MBps']} | 1 | |",
+            f"| zip, cold | {d['cold_zip_MBps']} | {d['cold_zip_vs_raw']} | >= 0.8 |",
+            f"| `sendfile` reference, cold | {d['cold_sendfile_MBps']} "
+            f"| {d['cold_sendfile_vs_raw']} | |",
+        ]
+    else:
+        lines.append("| cold runs | skipped: emptying the page cache needs root | | |")
+    if "zip_crc_computed_MBps" in d:
+        lines.append(
+            f"| zip, CRC-32s computed while sent | {d['zip_crc_computed_MBps']} "
+            f"| {d['zip_crc_computed_vs_raw']} | |"
+        )
+    lines += [
+        "",
+        f"Server peak RSS {d['server_peak_rss_MB']} MB. cURL script for "
+        f"{d['curl_script_10k_lines']:,} files: {d['curl_script_10k_s']} s (target < 1 s).",
+    ]
+    return lines
+
+
 def render(report: dict) -> str:
     m = report["machine"]
     lines = [
@@ -486,6 +523,8 @@ def render(report: dict) -> str:
             f"(peak {page['peak_mb']} MB"
             + (", peak reset before the pages)." if page["peak_was_reset"] else ")."),
         ]
+    if report.get("delivery"):
+        lines += ["", *render_delivery(report["delivery"])]
     lines += [
         "",
         "Latency is wall time on the client from sending the request to the last byte of the "
@@ -506,6 +545,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-delivery", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     obs = args.observations or (100_000 if args.quick else 1_000_000)
@@ -518,6 +558,7 @@ def main(argv: list[str] | None = None) -> None:
         "notes": [],
         "ingest": [],
         "latency": [],
+        "delivery": None,
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
     if skip_pg:
@@ -550,6 +591,10 @@ def main(argv: list[str] | None = None) -> None:
                     report["latency"].append(
                         bench_latency("postgresql", work, url, obs, ppo, requests)
                     )
+    if not args.skip_delivery:
+        print("delivery: bundles against raw reads ...", flush=True)
+        report["delivery"] = bench_delivery.run(args.quick)
+        print(f"delivery: {report['delivery']}", flush=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(render(report))
     print(render(report))
