@@ -180,3 +180,27 @@ def test_resolver_through_the_server_as_http_proxy(live_server) -> None:  # type
         b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
     )
     assert refused.startswith(b"HTTP/1.1 403")
+
+
+def test_pages_tell_the_same_totals_as_one_whole_answer(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    with demo_archive.engine.connect() as conn:
+        obsids = conn.execute(
+            select(observations.c.obsid).where(observations.c.calib_level == 3).limit(3)
+        ).scalars().all()  # fmt: skip
+    searches = [
+        ("Mast.Caom.Products", {"obsid": ",".join(map(str, obsids))}),
+        ("Mast.Caom.Filtered", {"columns": "*", "filters": [
+            {"paramName": "obs_collection", "values": ["JWST"]}]}),
+    ]  # fmt: skip
+    for service, params in searches:
+        whole = invoke(client, {"service": service, "params": params, "pagesize": 100_000})
+        rows, total = whole["data"], whole["paging"]["rowsTotal"]
+        assert total == len(rows) > 7
+        pages = -(-total // 7)
+        for page in (1, 2, pages, pages + 1):
+            answer = invoke(client, {"service": service, "params": params,
+                                     "pagesize": 7, "page": page})  # fmt: skip
+            paging = answer["paging"]
+            assert (paging["rowsTotal"], paging["pagesFiltered"]) == (total, pages), service
+            assert answer["data"] == rows[(page - 1) * 7 : page * 7], (service, page)
+            assert paging["rows"] == len(answer["data"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
@@ -64,12 +65,30 @@ def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
 @mast_service("Mast.Caom.Products")
 def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     obsids = parse_obsids(request.params.get("obsid"))
-    rows = list(product_rows(ctx.conn, obsids, now=ctx.now))
     start = (request.page - 1) * request.pagesize
-    page = rows[start : start + request.pagesize]
+    page = _PageOfStream(product_rows(ctx.conn, obsids, now=ctx.now), start, request.pagesize)
     return TableResult(
-        fields_of(list(PRODUCT_COLUMNS)), page, len(rows), request.page, request.pagesize
+        fields_of(list(PRODUCT_COLUMNS)), page, page.total, request.page, request.pagesize
     )
+
+
+class _PageOfStream:
+    """Rows ``start`` to ``start + size`` of a stream, counting the whole stream as it passes,
+    so a page of a long list is served without holding the list. ``total`` is known once the
+    rows have been read to the end."""
+
+    def __init__(self, rows: Iterator[dict], start: int, size: int) -> None:
+        self._rows, self._start, self._stop = rows, start, start + size
+        self._count = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        for index, row in enumerate(self._rows):
+            self._count = index + 1
+            if self._start <= index < self._stop:
+                yield row
+
+    def total(self) -> int:
+        return self._count
 
 
 @mast_service("Mast.Caom.All")
