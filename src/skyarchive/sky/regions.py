@@ -439,9 +439,12 @@ def _batch_geometry(rings: Sequence[np.ndarray]) -> tuple[_PolygonGeometry, np.n
     index of each polygon's first edge. One pass of numpy over all edges: searches test many
     footprints, and per-polygon small-array work would dominate.
     """
-    counts = np.array([len(r) for r in rings])
+    return _joined_geometry(np.concatenate(rings), np.array([len(r) for r in rings]))
+
+
+def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometry, np.ndarray]:
+    """:func:`_batch_geometry` of rings given joined: vertices ``a`` ``(sum n_i, 3)``, ``n_i``."""
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-    a = np.concatenate(rings)
     index = np.arange(len(a))
     first = np.repeat(starts, counts)
     size = np.repeat(counts, counts)
@@ -618,32 +621,33 @@ def intersects_cone(region: Region, ra: float, dec: float, radius_deg: float) ->
     return distance_arcsec(region, ra, dec) <= radius_deg * 3600.0 + CONE_EPSILON_ARCSEC
 
 
-def _simple_polygon_ring(text: str) -> np.ndarray | None:
-    """Vertex unit vectors of a plain ``POLYGON [frame] ra dec ...`` text, else None.
+def _simple_polygon_vertices(text: str) -> tuple[list[float], list[float]] | None:
+    """RA and Dec lists of a plain ``POLYGON [frame] ra dec ...`` text, else None.
 
     Only for footprints already validated at ingest; anything unusual (other shapes, unions,
-    repeated vertices) returns None and takes the full parser.
+    repeated vertices) returns None and takes the full parser. Plain Python: a footprint has a
+    handful of vertices, too few for numpy's per-call cost to pay off.
     """
     tokens = text.split()
     if not tokens or tokens[0].upper() != "POLYGON":
         return None
-    numbers = tokens[1:]
-    while numbers and numbers[0].upper() in _FRAME_TOKENS:
-        numbers = numbers[1:]
+    start = 1
+    while start < len(tokens) and tokens[start].upper() in _FRAME_TOKENS:
+        start += 1
     try:
-        values = np.array(numbers, dtype=float)
+        values = [float(token) for token in tokens[start:]]
     except ValueError:
         return None
-    if len(values) < 6 or len(values) % 2 or not np.all(np.isfinite(values)):
+    if len(values) < 6 or len(values) % 2 or not all(map(math.isfinite, values)):
         return None
     ra, dec = values[0::2], values[1::2]
     if ra[0] == ra[-1] and dec[0] == dec[-1]:
         ra, dec = ra[:-1], dec[:-1]
-    if len(ra) < 3 or np.any(np.abs(dec) > 90.0):
+    if len(ra) < 3 or any(abs(d) > 90.0 for d in dec):
         return None
-    if np.any((np.diff(ra) == 0) & (np.diff(dec) == 0)):
+    if any(ra[i] == ra[i + 1] and dec[i] == dec[i + 1] for i in range(len(ra) - 1)):
         return None
-    return radec_to_xyz(ra, dec)
+    return ra, dec
 
 
 def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np.ndarray:
@@ -653,19 +657,23 @@ def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np
     plain polygons handled in one vectorised pass.
     """
     out = np.empty(len(texts))
-    rings: list[np.ndarray] = []
+    ring_ra: list[float] = []
+    ring_dec: list[float] = []
+    counts: list[int] = []
     ring_owner: list[int] = []
     others: list[int] = []
     for index, text in enumerate(texts):
-        ring = _simple_polygon_ring(text)
-        if ring is None:
+        vertices = _simple_polygon_vertices(text)
+        if vertices is None:
             others.append(index)
         else:
-            rings.append(ring)
+            ring_ra += vertices[0]
+            ring_dec += vertices[1]
+            counts.append(len(vertices[0]))
             ring_owner.append(index)
     point = radec_to_xyz(ra, dec)[None, :]
-    if rings:
-        g, starts = _batch_geometry(rings)
+    if counts:
+        g, starts = _joined_geometry(radec_to_xyz(ring_ra, ring_dec), np.array(counts))
         out[ring_owner] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
     if others:
         regions = [parse_s_region(texts[i]) for i in others]
