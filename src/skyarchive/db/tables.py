@@ -316,6 +316,8 @@ Index(
     "ix_observations_lower_collection_instrument",
     func.lower(observations.c.obs_collection),
     func.lower(observations.c.instrument_name),
+    # PostgreSQL scans an index alone only when it holds every column named (schema 0008)
+    postgresql_include=["obs_collection", "instrument_name"],
 )
 Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_name))
 Index("ix_observations_lower_target", func.lower(observations.c.target_name))
