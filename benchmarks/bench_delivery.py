@@ -14,7 +14,8 @@
   ``sendfile`` (no Python per byte, no copy), to the same ``curl``: the most any server could
   deliver over loopback on this machine, a reference for the bundle figures.
 * cURL script: time until the whole ``bundle.sh`` for 10,000 data URIs has arrived (the rows
-  are inserted straight into the catalog; a script needs no file bytes).
+  are inserted straight into the catalog; a script needs no file bytes); best of 3, and the
+  first request on its own.
 """
 
 from __future__ import annotations
@@ -227,10 +228,17 @@ def run(quick: bool) -> dict:
             results["zip_crc_computed_MBps"] = round(total / seconds / 1e6)
             results["zip_crc_computed_vs_raw"] = round(raw / seconds, 2)
         results["server_peak_rss_MB"] = round(_peak_rss_mb(server.pid))
-        began = time.perf_counter()
-        script = httpx.post(f"{url}/api/v0.1/Download/bundle.sh", data={"uri": uris}, timeout=60)
-        script.raise_for_status()
-        results["curl_script_10k_s"] = round(time.perf_counter() - began, 3)
+        script_seconds = []
+        for _ in range(REPEATS):
+            began = time.perf_counter()
+            script = httpx.post(f"{url}/api/v0.1/Download/bundle.sh", data={"uri": uris},
+                                timeout=60)  # fmt: skip
+            script.raise_for_status()
+            script_seconds.append(time.perf_counter() - began)
+        # Best of 3 like the other figures; the first also pays for anything the page-cache
+        # drops of the cold runs evicted (the server's own modules and catalog pages).
+        results["curl_script_10k_s"] = round(min(script_seconds), 3)
+        results["curl_script_10k_first_s"] = round(script_seconds[0], 3)
         results["curl_script_10k_lines"] = script.text.count("\nfetch ")
         return results
     finally:
