@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from skyarchive.access import users
 from skyarchive.access.policy import Caller
-from skyarchive.api.mast.bundles import start_staging
 from skyarchive.db.tables import delivery_files, delivery_requests
+from skyarchive.delivery.requests import start_staging
 from tests.delivery.helpers import cli, make_archive, write_manifest
 from tests.e2e.conftest import LiveServer
 

@@ -11,14 +11,23 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 
 from skyarchive.access.policy import Caller
+from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import delivery_files, delivery_requests, products
-from skyarchive.delivery.selection import Excluded, Selection
+from skyarchive.delivery.selection import (
+    Excluded,
+    Selection,
+    require_deliverable,
+    resolve_selection,
+)
 from skyarchive.errors import NotFound
+
+if TYPE_CHECKING:
+    from skyarchive.archive import Archive
 
 METHODS = ("zip", "tar", "tar.gz", "curl", "staging")
 QUEUED, RUNNING, DONE, FAILED, EXPIRED = "queued", "running", "done", "failed", "expired"
@@ -183,3 +192,34 @@ def unfinished_staging(conn: Connection) -> list[str]:
         delivery_requests.c.status.in_((QUEUED, RUNNING)),
     )
     return list(conn.scalars(query.order_by(delivery_requests.c.created_at)))
+
+
+def start_staging(
+    archive: Archive,
+    caller: Caller,
+    *,
+    uris: list[str] = [],  # noqa: B006
+    obsids: list[int] = [],  # noqa: B006
+    product_ids: list[int] = [],  # noqa: B006
+    mrp_only: bool = False,
+    basket_id: int | None = None,
+    remove_completed: bool = False,
+) -> dict[str, Any]:
+    """Record a staging request for ``caller``, hand it to the worker and describe it."""
+    from skyarchive.jobs.queue import enqueue_staging  # the staging job itself imports this module
+
+    now = now_mjd()
+    with archive.engine.begin() as conn:
+        selection = resolve_selection(
+            conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
+            product_ids=product_ids, mrp_only=mrp_only,
+        )  # fmt: skip
+        require_deliverable(selection, caller, now=now)
+        request_id = create_request(
+            conn, selection=selection, method="staging", user_id=caller.user_id,
+            basket_id=basket_id, email=caller.email, remove_completed=remove_completed,
+        )  # fmt: skip
+    enqueue_staging(archive.settings, request_id)
+    with archive.engine.connect() as conn:
+        return describe(conn, owned_request(conn, request_id, caller=caller, basket_id=None),
+                        base_url=archive.settings.base_url)  # fmt: skip

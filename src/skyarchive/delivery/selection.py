@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from skyarchive.access.policy import Caller, may_retrieve
+from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import PUBLIC, data_rights
 from skyarchive.db.tables import observations, products
 from skyarchive.delivery.curl_script import safe_component
-from skyarchive.errors import BadQuery
-from skyarchive.products.listing import product_rows
+from skyarchive.errors import BadQuery, NotFound
+from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.products.rules import MRP
 from skyarchive.storage import Storage
 
@@ -288,3 +288,34 @@ def crc32_recorder(engine: Engine) -> Callable[[list[tuple[Item, int]]], None]:
             _log.warning("could not store %d computed CRC-32s: %s", len(rows), exc)
 
     return record
+
+
+def require_deliverable(selection: Selection, caller: Caller, *, now: float) -> None:
+    """Raise the right error when a selection includes no file at all: Unauthorized or
+    Forbidden when files were left out for want of rights, else NotFound with the reasons."""
+    if selection.items:
+        return
+    for excluded in selection.excluded:
+        if excluded.reason.startswith(NOT_AUTHORISED):
+            check_retrieval(caller, filename=excluded.name, proposal_id=excluded.proposal_id,
+                            t_obs_release=None, now=now)  # fmt: skip
+    reasons = "; ".join(f"{e.name}: {e.reason}" for e in selection.excluded[:5])
+    raise NotFound(f"None of the selected files can be delivered ({reasons}).")
+
+
+def mrp_selection(
+    conn: Connection, storage: Storage, *, caller: Caller, obsid: str, now: float
+) -> Selection:
+    """The Minimum Recommended Products of one observation (``obsid`` as given by a client)."""
+    ids = parse_obsids(obsid)
+    if len(ids) != 1:
+        raise BadQuery("Give one obsid.")
+    selection = resolve_selection(conn, storage, caller=caller, now=now, obsids=ids, mrp_only=True)
+    if (
+        not selection.items
+        and selection.excluded
+        and selection.excluded[0].reason.startswith("not in this archive")
+    ):
+        raise NotFound(f"No observation with obsid {ids[0]} in this archive.")
+    require_deliverable(selection, caller, now=now)
+    return selection

@@ -16,12 +16,11 @@ from pydantic import BaseModel, Field
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, check_csrf
-from skyarchive.api.mast.bundles import nothing_deliverable, start_staging
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
 from skyarchive.delivery.bundles import check_bundle_size
-from skyarchive.delivery.requests import create_request, describe, owned_request
-from skyarchive.delivery.selection import resolve_selection
+from skyarchive.delivery.requests import create_request, describe, owned_request, start_staging
+from skyarchive.delivery.selection import require_deliverable, resolve_selection
 from skyarchive.errors import BadQuery, Unauthorized
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
@@ -169,7 +168,7 @@ def deliver(
             selection = resolve_selection(
                 conn, archive.storage, caller=caller, now=now, product_ids=ids
             )
-            nothing_deliverable(selection, caller, now=now)
+            require_deliverable(selection, caller, now=now)
             if body.method != "curl":
                 check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
             request_id = create_request(

@@ -21,14 +21,8 @@ from sqlalchemy import select
 
 from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import ArchiveDep, CallerDep, UserDep
-from skyarchive.api.mast.bundles import (
-    bundle_response,
-    mrp_bundle,
-    nothing_deliverable,
-    script_entry,
-    script_response,
-)
 from skyarchive.archive import Archive
 from skyarchive.db.tables import delivery_files, observations, products
 from skyarchive.delivery import basket as basket_service
@@ -41,7 +35,8 @@ from skyarchive.delivery.requests import (
     owned_request,
     request_product_ids,
 )
-from skyarchive.delivery.selection import resolve_selection
+from skyarchive.delivery.scripts import script_entry
+from skyarchive.delivery.selection import require_deliverable, resolve_selection
 from skyarchive.errors import BadQuery, NotFound
 
 router = APIRouter(tags=["Portal delivery"])
@@ -100,7 +95,7 @@ def delivery_download(
             conn, archive.storage if check_storage else None, caller=caller, now=now,
             product_ids=ids,
         )  # fmt: skip
-    nothing_deliverable(selection, caller, now=now)
+    require_deliverable(selection, caller, now=now)
 
     def completed() -> None:
         with archive.engine.begin() as conn:
@@ -129,7 +124,7 @@ def delivery_download(
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
 def observation_mrp(obsid: str, archive: ArchiveDep, caller: CallerDep) -> Response:
     """The observation's Minimum Recommended Products as one streamed zip."""
-    return mrp_bundle(archive, caller, obsid=obsid, fmt="zip")
+    return mrp_response(archive, caller, obsid=obsid, fmt="zip")
 
 
 def _area(archive: Archive, request_id: str) -> Path:
