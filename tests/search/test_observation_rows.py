@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations
 from skyarchive.ingest.run import ingest_paths
+from skyarchive.search import observations as observations_module
 from skyarchive.search.columns import observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
@@ -84,19 +85,25 @@ def test_projection_and_cone_with_distance_agree(filled) -> None:  # type: ignor
             assert all(row["distance"] >= 0 for row in rendered)
 
 
+@pytest.mark.parametrize("first_rows", [2, 5000])
 @pytest.mark.parametrize("pagesize", [1, 3, 7, 1000])
-def test_totals_of_every_page(filled, pagesize: int) -> None:  # type: ignore[no-untyped-def]
+def test_totals_of_every_page(filled, pagesize: int, first_rows: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A page longer than the first plain query goes on with a streamed one (first_rows=2).
+    monkeypatch.setattr(observations_module, "_FIRST_ROWS", first_rows)
     criteria = parse_criteria([{"paramName": "obs_collection", "values": ["JWST"]}],
                               observation_column)  # fmt: skip
     with filled.engine.connect() as conn:
-        expected = len(list(search_observations(conn, ObservationQuery(criteria=criteria),
-                                                now=now_mjd()).rows))  # fmt: skip
-        assert expected > 7
+        whole = ObservationQuery(criteria=criteria, pagesize=100_000)
+        every = [row["obsid"] for row in search_observations(conn, whole, now=now_mjd()).rows]
+        expected = len(every)
+        assert expected > 7 and every == sorted(every, key=int)
         last = -(-expected // pagesize)
         for page in (1, 2, last, last + 1, last + 5):
             query = ObservationQuery(criteria=criteria, page=page, pagesize=pagesize)
             result = search_observations(conn, query, now=now_mjd(), as_json=True)
-            rows = list(result.rows)
+            rows = [json.loads(text)["obsid"] for text in result.rows]
             assert result.total == expected, (page, pagesize)
-            on_page = max(0, min(pagesize, expected - (page - 1) * pagesize))
-            assert len(rows) == on_page
+            start = (page - 1) * pagesize
+            assert rows == every[start : start + pagesize]
+            built = search_observations(conn, query, now=now_mjd())
+            assert [row["obsid"] for row in built.rows] == rows

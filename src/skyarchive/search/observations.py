@@ -169,16 +169,46 @@ def search_observations(
             conn.execute(select(func.count()).select_from(observations).where(where)).scalar()
         )
 
-    row = [_json_row(columns, conn.dialect.name)] if as_json else _select_columns(columns)
-    sql = select(*row).where(where).order_by(observations.c.obsid)
-    sql = sql.offset(offset).limit(query.pagesize)
-    result = conn.execution_options(yield_per=2000).execute(sql, {"now": now} if as_json else {})
     if as_json:
-        rows = result.scalars()
+        selected = [_json_row(columns, conn.dialect.name), observations.c.obsid]
+        found = _page_rows(conn, selected, where, len(selected) - 1, offset, query.pagesize,
+                           {"now": now})  # fmt: skip
+        rows: Iterator = (r[0] for r in found)
     else:
+        selected = _select_columns(columns)
+        key = _select_names(columns).index("obsid")
         build = _RowBuilder(columns, now)
-        rows = (build(r, None) for r in result.tuples())
+        found = _page_rows(conn, selected, where, key, offset, query.pagesize, {})
+        rows = (build(r, None) for r in found)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
+
+
+_FIRST_ROWS = 5000
+
+
+def _page_rows(
+    conn: Connection,
+    selected: list,
+    where: ColumnElement[bool],
+    key: int,
+    offset: int,
+    pagesize: int,
+    params: dict,
+) -> Iterator[Sequence]:
+    """The rows of one page in obsid order (``selected[key]`` is obsid).
+
+    The first rows come from one plain query: on PostgreSQL a streamed (server-side) cursor
+    costs several round trips, more than a small answer takes to send. A longer page goes on
+    after the last obsid seen, streamed, so memory stays flat whatever the page size.
+    """
+    ordered = select(*selected).where(where).order_by(observations.c.obsid)
+    first_size = min(pagesize, _FIRST_ROWS)
+    first = conn.execute(ordered.offset(offset).limit(first_size), params).all()
+    yield from first
+    if len(first) < first_size or first_size == pagesize:
+        return
+    rest = ordered.where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
+    yield from conn.execution_options(yield_per=2000).execute(rest, params)
 
 
 def _projection(query: ObservationQuery) -> list[ColumnInfo]:
