@@ -56,7 +56,6 @@ __all__ = [
     "MAX_QUERY_CELLS",
     "cell_of",
     "cone_ranges",
-    "polygon_ranges",
     "query_depth",
     "ranges_contain",
     "region_cells",
@@ -250,11 +249,14 @@ def cone_ranges(
     if radius_deg >= 180.0:
         return [(0, 12 << (2 * depth))]
     coarse = query_depth(radius_deg, depth)
-    # Far from the poles cdshealpix's cover is complete; a wider cone (a quarter cell, a whole
-    # cell at high latitude) leaves room to spare, checked by sampling cone rims, and is ~100x
-    # faster than our own descent (a search's hot path). Near the poles we descend ourselves.
+    # Far from the poles cdshealpix's cover, of a cone widened by a margin, is complete
+    # (checked by sampling cone rims) and ~100x faster than our own descent (a search's hot
+    # path). A quarter cell suffices for small cones at low latitude; wide cones covered at
+    # coarse depths (a 7-deg cone at depth 5 missed rim cells with a quarter) and high
+    # latitudes take a whole cell. Near the poles we descend ourselves.
     cell = _MEAN_CELL_DEG / (1 << coarse)
-    margin = 0.25 * cell if abs(dec) + radius_deg < 60.0 else cell
+    small = coarse == depth and abs(dec) + radius_deg < 60.0
+    margin = 0.25 * cell if small else cell
     if abs(dec) + radius_deg + margin < _FAST_PATH_MAX_LATITUDE:
         ipix, depths, _ = nested.cone_search(
             Longitude(ra, u.deg), Latitude(dec, u.deg), (radius_deg + margin) * u.deg, coarse
@@ -347,24 +349,6 @@ def region_ranges(region: Region, depth: int = CELL_DEPTH) -> list[tuple[int, in
         _signed_distance(region), query_depth(_bounding_radius_deg(region), depth)
     )
     return _to_ranges(ipix, depths, depth)
-
-
-def polygon_ranges(polygon: Polygon, depth: int = CELL_DEPTH) -> list[tuple[int, int]]:
-    """Ranges of depth-``depth`` cells covering a polygon; see :func:`region_ranges`.
-
-    Parameters
-    ----------
-    polygon : Polygon
-        The search polygon (degrees).
-    depth : int
-        Depth of the cell numbers in the ranges.
-
-    Returns
-    -------
-    list of tuple of int
-        Sorted, disjoint, non-adjacent half-open ranges ``(lo, hi)``.
-    """
-    return region_ranges(polygon, depth)
 
 
 def ranges_contain(ranges: Sequence[tuple[int, int]], cells: np.ndarray) -> np.ndarray:
