@@ -45,7 +45,7 @@ SCRIPT_FILES = 10_000
 REPEATS = 3
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -175,7 +175,7 @@ def run(quick: bool) -> dict:
         uris = _script_rows(archive)
         stored = sorted(archive.settings.resolved_storage_path.rglob("bench*_drz.dat"))
         archive.engine.dispose()
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.serve", "--home", str(root / "home"),
              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

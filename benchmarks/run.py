@@ -34,6 +34,7 @@ import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
 from benchmarks import bench_delivery
+from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.demo import generate
@@ -161,12 +162,6 @@ def bench_ingest(demo_dir: Path, work: Path, database_url: str | None, label: st
 
 
 # ------------------------------------------------------------------------------ server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServerProcess:

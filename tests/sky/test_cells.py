@@ -17,7 +17,6 @@ from skyarchive.sky.cells import (
     CELL_DEPTH,
     cell_of,
     cone_ranges,
-    polygon_ranges,
     query_depth,
     ranges_contain,
     region_cells,
@@ -104,7 +103,7 @@ def test_footprint_cells_cover_the_footprint(case: tuple[Polygon, float, float, 
     dec_s = np.degrees(np.arcsin(np.clip(xyz[:, 2], -1, 1)))
     sample_cells = cell_of(ra_s, dec_s)
     assert np.isin(sample_cells, cells).all()
-    assert ranges_contain(polygon_ranges(polygon), sample_cells).all()
+    assert ranges_contain(region_ranges(polygon), sample_cells).all()
 
 
 # ----------------------------------------------------------------------------- explicit cases

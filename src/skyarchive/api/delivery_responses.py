@@ -14,12 +14,16 @@ from fastapi.responses import StreamingResponse
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
-from skyarchive.delivery.bundles import FORMATS, bundle_name, check_bundle_size, prepare_bundle
+from skyarchive.delivery.bundles import (
+    bundle_name,
+    check_bundle_size,
+    check_format,
+    prepare_bundle,
+)
 from skyarchive.delivery.curl_script import script_name
 from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.readahead import read_ahead
 from skyarchive.delivery.selection import Selection, crc32_recorder, mrp_selection
-from skyarchive.errors import BadQuery
 
 
 def bundle_response(
@@ -57,8 +61,7 @@ def bundle_response(
 
 def mrp_response(archive: Archive, caller: Caller, *, obsid: str, fmt: str) -> StreamingResponse:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
-    if fmt not in FORMATS:
-        raise BadQuery(f"Unknown bundle format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    check_format(fmt)  # before any catalog work
     with archive.engine.connect() as conn:
         selection = mrp_selection(conn, archive.storage, caller=caller, obsid=obsid, now=now_mjd())
     obs_id = selection.items[0].path.split("/")[1]

@@ -50,6 +50,12 @@ def bundle_name(fmt: str, moment: datetime | None = None) -> str:
     return f"MAST_{moment:%Y-%m-%dT%H%M%S}.{fmt}"
 
 
+def check_format(fmt: str) -> None:
+    """BadQuery naming the formats when ``fmt`` is not one of them."""
+    if fmt not in FORMATS:
+        raise BadQuery(f"Unknown bundle format {fmt!r}; use one of {', '.join(FORMATS)}.")
+
+
 def check_bundle_size(selection: Selection, *, limit: int) -> None:
     """Raise PayloadTooLarge when the selection exceeds the operator's bundle limit."""
     total = selection.total_bytes
@@ -101,8 +107,7 @@ def prepare_bundle(
         zip only: given ``[(item, crc32), ...]`` for the files without a recorded CRC-32 whose
         CRC-32 the stream computed, once the last byte has been produced.
     """
-    if fmt not in FORMATS:
-        raise BadQuery(f"Unknown bundle format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    check_format(fmt)
     present = Selection(excluded=list(selection.excluded))
     for item in selection.items:
         if storage.exists(item.storage_key):

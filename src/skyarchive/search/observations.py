@@ -157,11 +157,13 @@ def search_observations(
     columns = _projection(query)
     where = where_clause(query.criteria, now=now, conn=conn)
     offset = (query.page - 1) * query.pagesize
+    shape = _JsonRows(columns, conn.dialect.name) if as_json else _DictRows(columns, now)
+    params = {"now": now} if as_json else {}
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         window = matches[offset : offset + query.pagesize]
-        fetch = _json_rows_by_id if as_json else _rows_by_id
-        rows = fetch(conn, columns, window, now)
+        found = _rows_by_id(conn, shape.selected, shape.key, window, params)
+        rows: Iterator = (shape.make(row, distance) for row, distance in found)
         return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches))
 
     def count() -> int:
@@ -169,18 +171,30 @@ def search_observations(
             conn.execute(select(func.count()).select_from(observations).where(where)).scalar()
         )
 
-    if as_json:
-        selected = [_json_row(columns, conn.dialect.name), observations.c.obsid]
-        found = _page_rows(conn, selected, where, len(selected) - 1, offset, query.pagesize,
-                           {"now": now})  # fmt: skip
-        rows: Iterator = (r[0] for r in found)
-    else:
-        selected = _select_columns(columns)
-        key = _select_names(columns).index("obsid")
-        build = _RowBuilder(columns, now)
-        found = _page_rows(conn, selected, where, key, offset, query.pagesize, {})
-        rows = (build(r, None) for r in found)
+    found_rows = _page_rows(conn, shape.selected, where, shape.key, offset, query.pagesize, params)
+    rows = (shape.make(row, None) for row in found_rows)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
+
+
+class _DictRows:
+    """Rows as dicts built in Python (the portal): the answer's columns, then obsid."""
+
+    def __init__(self, columns: list[ColumnInfo], now: float) -> None:
+        self.selected = _select_columns(columns)
+        self.key = _select_names(columns).index("obsid")
+        self.make = _RowBuilder(columns, now)
+
+
+class _JsonRows:
+    """Rows as JSON text written by the database (the MAST API); distance added here."""
+
+    def __init__(self, columns: list[ColumnInfo], dialect: str) -> None:
+        self.selected = [_json_row(columns, dialect), observations.c.obsid]
+        self.key = 1
+        self._with_distance = DISTANCE in columns
+
+    def make(self, row: Sequence, distance: float | None) -> str:
+        return _add_distance(row[0], distance) if self._with_distance else row[0]
 
 
 _FIRST_ROWS = 5000
@@ -235,40 +249,22 @@ def _select_columns(columns: Sequence[ColumnInfo]) -> list:
 
 
 def _rows_by_id(
-    conn: Connection, columns: list[ColumnInfo], window: list[tuple[int, float]], now: float
-) -> Iterator[dict]:
+    conn: Connection,
+    selected: list,
+    key: int,
+    window: list[tuple[int, float]],
+    params: dict,
+) -> Iterator[tuple[Sequence, float]]:
+    """(row, distance) for the ``(obsid, distance)`` pairs of ``window``, in its order."""
     distance = dict(window)
     ids = [obsid for obsid, _ in window]
-    build = _RowBuilder(columns, now)
-    key = _select_names(columns).index("obsid")
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
-        fetched = {
-            r[key]: r
-            for r in conn.execute(
-                select(*_select_columns(columns)).where(observations.c.obsid.in_(chunk))
-            ).tuples()
-        }
+        query = select(*selected).where(observations.c.obsid.in_(chunk))
+        fetched = {row[key]: row for row in conn.execute(query, params)}
         for obsid in chunk:
             if obsid in fetched:
-                yield build(fetched[obsid], distance[obsid])
-
-
-def _json_rows_by_id(
-    conn: Connection, columns: list[ColumnInfo], window: list[tuple[int, float]], now: float
-) -> Iterator[str]:
-    distance = dict(window)
-    ids = [obsid for obsid, _ in window]
-    row = _json_row(columns, conn.dialect.name)
-    with_distance = DISTANCE in columns
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
-        query = select(observations.c.obsid, row).where(observations.c.obsid.in_(chunk))
-        fetched = {obsid: text for obsid, text in conn.execute(query, {"now": now})}
-        for obsid in chunk:
-            if obsid in fetched:
-                text = fetched[obsid]
-                yield _add_distance(text, distance[obsid]) if with_distance else text
+                yield fetched[obsid], distance[obsid]
 
 
 def _add_distance(text: str, distance: float) -> str:
