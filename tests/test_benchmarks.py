@@ -1,0 +1,68 @@
+"""The delivery benchmark's arithmetic and report, on made-up figures (no timing here)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+from benchmarks import bench_delivery
+from benchmarks.run import render_delivery
+
+
+def test_ratios_are_medians_of_each_rounds_ratio() -> None:
+    speeds = {"zip": [100.0, 300.0, 90.0], "cat": [200.0, 300.0, 100.0]}
+    # round by round: 0.5, 1.0, 0.9; their median is 0.9 (the ratio of medians would be 0.5)
+    assert bench_delivery._paired(speeds, "zip", "cat") == 0.9
+    assert bench_delivery._medians(speeds, "cold_") == {"cold_zip_MBps": 100, "cold_cat_MBps": 200}
+
+
+def test_rounds_run_every_command_in_turn(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "order"
+    commands = {name: ["sh", "-c", f"echo {name} >> {log}"] for name in ("a", "b")}
+    speeds = bench_delivery._interleaved(commands, 1000, cold=False)
+    assert log.read_text().split() == ["a", "b"] * bench_delivery.REPEATS
+    assert all(len(values) == bench_delivery.REPEATS for values in speeds.values())
+
+
+def test_cat_to_the_client_sends_the_files_after_the_header(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    files = [tmp_path / "one", tmp_path / "two"]
+    files[0].write_bytes(b"first ")
+    files[1].write_bytes(b"second")
+    listener = bench_delivery._cat_server(files)
+    try:
+        port = listener.getsockname()[1]
+        got = subprocess.run(["curl", "-s", "-f", f"http://127.0.0.1:{port}/"],
+                             capture_output=True, check=True).stdout  # fmt: skip
+        assert got == b"first second"
+    finally:
+        listener.close()
+    assert isinstance(listener, socket.socket)
+
+
+def _figures(zip_ratio: float, cold_ratio: float) -> dict:
+    figures = {
+        "files": 2, "bytes": 2 << 30, "http_parser": "h11", "load_average_1min": 0.5,
+        "rounds": 5, "cold_rounds": 9, "zip_vs_loopback": 0.9, "raw_cat_MBps": 10000,
+        "loopback_MBps": 2500, "loopback_vs_raw": 0.25,
+        "cat_to_client_MBps": 2400, "cat_to_client_vs_raw": 0.24, "zip_MBps": 2000,
+        "zip_vs_raw": 0.2, "zip_vs_cat_to_client": zip_ratio, "tar_MBps": 1900,
+        "tar_vs_raw": 0.19, "tar_vs_cat_to_client": 0.79, "cold_raw_cat_MBps": 900,
+        "cold_cat_to_client_MBps": 800, "cold_cat_to_client_vs_raw": 0.89,
+        "cold_zip_MBps": 700, "cold_zip_vs_raw": 0.78, "cold_zip_vs_cat_to_client": cold_ratio,
+        "server_peak_rss_MB": 150, "curl_script_10k_s": 0.5, "curl_script_10k_lines": 10000,
+    }  # fmt: skip
+    return figures
+
+
+def test_the_report_judges_the_zip_against_cat_to_the_client() -> None:
+    text = "\n".join(render_delivery(_figures(0.83, 0.79)))
+    warm = next(line for line in text.splitlines() if line.startswith("| zip, warm"))
+    cold = next(line for line in text.splitlines() if line.startswith("| zip, cold"))
+    assert "| 0.83 |" in warm and warm.endswith(">= 0.8: yes |")
+    assert "| 0.79 |" in cold and cold.endswith(">= 0.8: **no** |")
+    assert "target < 1 s: yes" in text
+
+
+def test_the_report_says_when_cold_runs_were_not_possible() -> None:
+    figures = {k: v for k, v in _figures(0.9, 0.9).items() if not k.startswith("cold_")}
+    assert "skipped: emptying the page cache needs root" in "\n".join(render_delivery(figures))
