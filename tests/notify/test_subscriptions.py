@@ -229,3 +229,52 @@ def test_worker_sends_subscription_mail_periodically(tmp_path: Path) -> None:
     queue = build_queue(Settings(home=tmp_path / "home"))
     periodic = {task.name for task in queue.huey._registry.periodic_tasks}
     assert {"cleanup", "notify"} <= periodic
+
+
+def test_manifest_files_make_events_for_their_own_mission(
+    archive: Archive, demo_output, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out, _ = demo_output
+    source = tmp_path / "hst-delivery"  # a copy, so that one file can be reprocessed below
+    source.mkdir()
+    shutil.copy(Path(out) / "hst.skyarchive.json", source)
+    shutil.copytree(Path(out) / "hst", source / "hst")
+    files = sorted(p.name for p in (source / "hst").iterdir())
+    alice, bob = _user(archive, "alice"), _user(archive, "bob")
+    with archive.engine.begin() as conn:
+        subs.subscribe(conn, user_id=alice, program_ids=["12309"], kinds=subs.KINDS,
+                       frequency="fast", collection="HST")  # fmt: skip
+        # JWST program 12309 is another program: its follower hears nothing of HST's files
+        subs.subscribe(conn, user_id=bob, program_ids=["12309"], kinds=subs.KINDS,
+                       frequency="fast", collection="JWST")  # fmt: skip
+
+    _ingest(archive, source)
+    _ingest(archive, source)  # unchanged files: no new events
+    with archive.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                select(notification_events.c.kind, func.count())
+                .where(notification_events.c.obs_collection == "HST")
+                .group_by(notification_events.c.kind)
+            ).all()
+        )
+        assert conn.scalar(select(func.count()).select_from(notification_events)) == 3 * len(files)
+    # released in 2012: Public on arrival as well
+    assert kinds == {"New": len(files), "First": len(files), "Public": len(files)}
+
+    report = run_notifications(archive)
+    assert (report.emails, report.events_sent) == (1, 3 * len(files))
+    [(to, name, events)] = _outbox(archive)
+    assert to.startswith("alice-")
+    assert name.startswith("event_metadata_hst-program-12309_hourly_")
+    assert sorted(e["filename"] for e in events if e["event_type"] == "New") == files
+    assert {(e["mission"], e["program"]) for e in events} == {("HST", 12309)}
+    _clear_outbox(archive)
+
+    changed = source / "hst" / "idxx01010_drz.fits"
+    with fits.open(changed, mode="update") as hdus:
+        hdus[0].header["DATE"] = "2099-01-01T00:00:00.000"
+    assert _ingest(archive, source).replaced == 1
+    run_notifications(archive, force=True)
+    [(_, _, events)] = _outbox(archive)
+    assert [(e["event_type"], e["filename"]) for e in events] == [("Reprocessed", changed.name)]

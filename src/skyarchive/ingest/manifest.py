@@ -19,7 +19,7 @@ the program's exclusive-access rule. See docs/ingest.md.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from skyarchive.db.tables import observation_products, observations, products, p
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import IngestError
 from skyarchive.ingest.catalog import (
+    BatchOutcome,
     data_uri,
     ensure_observations,
     replace_cells,
@@ -53,6 +54,8 @@ class ManifestOutcome:
     added: int = 0
     unchanged: int = 0
     replaced: int = 0
+    # the files added and replaced, by name, and their programs: for subscription events
+    changes: BatchOutcome = field(default_factory=BatchOutcome)
 
 
 def is_manifest(path: Path) -> bool:
@@ -198,11 +201,15 @@ def _store_product(
         "crc32": crc,
         "storage_key": key,
     }
+    if values["proposal_id"] is not None:
+        outcome.changes.programs.add(values["proposal_id"])
     if existing is None:
         outcome.added += 1
+        outcome.changes.added.append(file.name)
         product_id = int(conn.execute(products.insert().values(**values)).inserted_primary_key[0])
     else:
         outcome.replaced += 1
+        outcome.changes.replaced.append(file.name)
         product_id = int(existing.product_id)
         conn.execute(update(products).where(products.c.product_id == product_id).values(**values))
     if file.suffix.lower() == ".fits":

@@ -124,6 +124,9 @@ def ingest_paths(
                 outcome = apply_manifest(
                     conn, storage, manifest, content, default_eap=default_eap_months
                 )
+                # release dates are set by the manifest itself: Public on arrival at once
+                record_batch_events(conn, outcome.changes)
+                record_arrivals(conn, outcome.changes.programs)
         except SkyArchiveError as exc:
             report.failed.append((str(manifest), str(exc)))
         else:

@@ -3,9 +3,10 @@
 Events are written in the same transaction as what caused them, and only for programs someone
 follows (an event older than every subscription would never be sent):
 
-* ingest, per committed batch (:func:`record_batch_events`): New for files archived for the
-  first time, First as well when they are the program's first files, Reprocessed for newer
-  versions that replaced a file. Unchanged or older files make no event.
+* ingest, per committed batch of pipeline files and per manifest (:func:`record_batch_events`):
+  New for files archived for the first time, First as well when they are the program's first
+  files of that mission, Reprocessed for newer versions that replaced a file. Unchanged or
+  older files make no event.
 * ingest, after release dates are set (:func:`record_arrivals`): Public for new files that are
   already public when they arrive (a waived or ended exclusive-access period).
 * a release date passing (:func:`record_due_releases`, run by the worker): Public for files
@@ -38,7 +39,14 @@ from skyarchive.db.tables import (
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import IngestError
 from skyarchive.ingest.catalog import BatchOutcome
-from skyarchive.notify.subscriptions import FIRST, NEW, PUBLIC, REPROCESSED, subscribed_programs
+from skyarchive.notify.subscriptions import (
+    COLLECTIONS,
+    FIRST,
+    NEW,
+    PUBLIC,
+    REPROCESSED,
+    subscribed_programs,
+)
 from skyarchive.products.naming import Kind, parse_filename
 
 RELEASE_CHECK = "release_check"
@@ -96,22 +104,31 @@ def record_batch_events(
     }
     if not changed:
         return 0
-    followed = subscribed_programs(conn, "JWST", outcome.programs)
+    followed = {
+        (collection, program)
+        for collection in COLLECTIONS
+        for program in subscribed_programs(conn, collection, outcome.programs)
+    }
     if not followed:
         return 0
     now = time.time() if now is None else now
-    rows = _product_rows(conn, list(changed))
-    rows = [r for r in rows if r["obs_collection"] == "JWST" and r["proposal_id"] in followed]
+    rows = [
+        r for r in _product_rows(conn, list(changed))
+        if (r["obs_collection"], r["proposal_id"]) in followed
+    ]  # fmt: skip
     events: list[dict[str, Any]] = []
     for row in rows:
         events.append(_event(row, changed[row["productFilename"]], row["sha256"], now))
-    for program in {r["proposal_id"] for r in rows}:
-        new_here = [r for r in rows if r["proposal_id"] == program
-                    and changed[r["productFilename"]] == NEW]  # fmt: skip
+    for collection, program in {(r["obs_collection"], r["proposal_id"]) for r in rows}:
+        new_here = [
+            r for r in rows
+            if (r["obs_collection"], r["proposal_id"]) == (collection, program)
+            and changed[r["productFilename"]] == NEW
+        ]  # fmt: skip
         held = conn.scalar(
             select(func.count())
             .select_from(products)
-            .where(products.c.proposal_id == program, products.c.obs_collection == "JWST")
+            .where(products.c.proposal_id == program, products.c.obs_collection == collection)
         )
         if new_here and held == len(new_here):  # nothing of the program was here before
             events += [_event(r, FIRST, r["sha256"], now) for r in new_here]
