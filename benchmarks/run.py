@@ -488,12 +488,15 @@ def render(report: dict) -> str:
         f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}, {m['platform']}",
         f"- Mode: {report['mode']}; command: `{report['command']}`",
-        "",
-        "## Ingest rate (metadata and copy)",
-        "",
-        "| database | files | seconds | files/s | target | met? |",
-        "|---|---:|---:|---:|---:|---|",
     ]
+    if report["ingest"]:
+        lines += [
+            "",
+            "## Ingest rate (metadata and copy)",
+            "",
+            "| database | files | seconds | files/s | target | met? |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
     for r in report["ingest"]:
         met = "yes" if r["files_per_s"] >= r["target_files_per_s"] else "**no**"
         if r["database"] != "sqlite":
@@ -538,6 +541,8 @@ def render(report: dict) -> str:
         ]
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
+    if not report["latency"]:
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "Latency is wall time on the client from sending the request to the last byte of the "

@@ -6,7 +6,7 @@ import socket
 import subprocess
 
 from benchmarks import bench_delivery
-from benchmarks.run import render_delivery
+from benchmarks.run import render, render_delivery
 
 
 def test_ratios_are_medians_of_each_rounds_ratio() -> None:
@@ -66,3 +66,13 @@ def test_the_report_judges_the_zip_against_cat_to_the_client() -> None:
 def test_the_report_says_when_cold_runs_were_not_possible() -> None:
     figures = {k: v for k, v in _figures(0.9, 0.9).items() if not k.startswith("cold_")}
     assert "skipped: emptying the page cache needs root" in "\n".join(render_delivery(figures))
+
+
+def test_a_delivery_only_report_has_no_empty_sections() -> None:
+    machine = {"date": "d", "cpu": "c", "cores": 2, "memory": "m", "python": "3",
+               "sqlite": "3", "platform": "p"}  # fmt: skip
+    report = {"machine": machine, "mode": "full", "command": "c", "notes": [], "ingest": [],
+              "latency": [], "delivery": _figures(0.9, 0.9)}  # fmt: skip
+    text = render(report)
+    assert "## Delivery" in text
+    assert "Ingest rate" not in text and "Latency is wall time" not in text
