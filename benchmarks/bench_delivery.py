@@ -15,6 +15,11 @@
   (>= 0.8 of raw) is taken against it, warm and cold; ``cat`` to /dev/null is reported beside.
 * ``loopback``: the same number of bytes from one buffer in memory (no files, no disk) to the
   same ``curl``: what loopback TCP and the client alone allow on this machine.
+* ``zip_to_null``: the zip as the delivery layer builds it (access check and selection,
+  MANIFEST.HTML, the stored-zip stream of the files) written to /dev/null in this process, no
+  HTTP: the issue's literal comparison, bundle bytes against ``cat`` to /dev/null.
+  ``zip_to_null_read_ahead``: the same through the server's read-ahead (one hand-over between
+  threads per 2 MiB chunk, which over HTTP lets the disk and the socket work at once).
 * ``zip_crc_computed``: the first zip of files ingested before CRC-32s were recorded (their
   ``crc32`` set to NULL): the CRC-32 is computed while streaming, then stored.
 * cURL script: time until the whole ``bundle.sh`` for 10,000 data URIs has arrived (the rows
@@ -25,6 +30,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -36,17 +42,25 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, select, update
 
+from skyarchive.access.policy import Caller
+from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
+from skyarchive.delivery.bundles import prepare_bundle
+from skyarchive.delivery.manifest import manifest_html
+from skyarchive.delivery.readahead import read_ahead
+from skyarchive.delivery.selection import resolve_selection
 from skyarchive.ingest.run import ingest_paths
+
+Command = list[str] | Callable[[], float]  # a program to time, or a function timing itself
 
 SCRIPT_FILES = 10_000
 REPEATS = 5
@@ -101,10 +115,47 @@ def _drop_caches() -> bool:
         return False
 
 
-def _timed(command: list[str]) -> float:
+def _timed(command: Command) -> float:
+    if callable(command):
+        return command()
     began = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - began
+
+
+def _zip_to_null(archive: Archive, uris: list[str], *, hop: bool = False) -> Callable[[], float]:
+    """Seconds to build the zip of ``uris`` and write it to /dev/null (``hop``: through the
+    server's read-ahead thread, as the HTTP server receives it)."""
+    caller = Caller()
+
+    def manifest(items, excluded) -> str:  # type: ignore[no-untyped-def]
+        return manifest_html(items, excluded, caller=caller, source="http://bench")
+
+    async def drain_read_ahead(chunks: Iterable[bytes], out: int) -> int:
+        return sum([os.write(out, chunk) async for chunk in read_ahead(chunks)])
+
+    def drain(chunks: Iterable[bytes], out: int) -> int:
+        if hop:
+            return asyncio.run(drain_read_ahead(chunks, out))
+        return sum(os.write(out, chunk) for chunk in chunks)
+
+    def run_once() -> float:
+        began = time.perf_counter()
+        with archive.engine.connect() as conn:
+            selection = resolve_selection(conn, archive.storage, caller=caller, now=now_mjd(),
+                                          uris=uris)  # fmt: skip
+        bundle = prepare_bundle(selection, storage=archive.storage, fmt="zip", manifest=manifest)
+        out = os.open(os.devnull, os.O_WRONLY)
+        try:
+            written = drain(bundle.chunks, out)
+        finally:
+            os.close(out)
+        seconds = time.perf_counter() - began
+        if written != bundle.length or bundle.files != len(uris):
+            raise RuntimeError(f"zip of {bundle.files} files, {written} bytes: incomplete")
+        return seconds
+
+    return run_once
 
 
 def _serve_once_at_a_time(send_body: Callable[[socket.socket], None], total: int) -> socket.socket:
@@ -152,7 +203,7 @@ def _loopback_server(total: int) -> socket.socket:
     return _serve_once_at_a_time(send_memory, total)
 
 
-def _interleaved(commands: dict[str, list[str]], total: int, *, cold: bool) -> dict[str, list]:
+def _interleaved(commands: dict[str, Command], total: int, *, cold: bool) -> dict[str, list]:
     """MB/s of each command, run in turn for some rounds (``cold``: page cache emptied first).
 
     Run back to back, the commands of one round meet the same machine (its other load, the
@@ -257,6 +308,8 @@ def run(quick: bool) -> dict:
         references = [_cat_server(stored), _loopback_server(total)]
         cat_port, loopback_port = (ref.getsockname()[1] for ref in references)
         zip_command = download(f"{url}/api/v0.1/Download/bundle.zip")
+        zip_to_null = _zip_to_null(archive, names)
+        zip_to_null_read_ahead = _zip_to_null(archive, names, hop=True)
         cat_to_client = download(f"http://127.0.0.1:{cat_port}/")
         warm = {
             "raw_cat": cat,
@@ -264,24 +317,30 @@ def run(quick: bool) -> dict:
             "zip": zip_command,
             "tar": download(f"{url}/api/v0.1/Download/bundle.tar"),
             "loopback": download(f"http://127.0.0.1:{loopback_port}/"),
+            "zip_to_null": zip_to_null,
+            "zip_to_null_read_ahead": zip_to_null_read_ahead,
         }
         _timed(cat)  # the files were just written: make sure they are all cached
         speeds = _interleaved(warm, total, cold=False)
         results["rounds_MBps"] = {"warm": _rounded(speeds)}
         results.update(_medians(speeds))
-        for name in ("cat_to_client", "zip", "tar", "loopback"):
+        for name in ("cat_to_client", "zip", "tar", "loopback", "zip_to_null",
+                     "zip_to_null_read_ahead"):  # fmt: skip
             results[f"{name}_vs_raw"] = _paired(speeds, name, "raw_cat")
         results["zip_vs_cat_to_client"] = _paired(speeds, "zip", "cat_to_client")
         results["zip_vs_loopback"] = _paired(speeds, "zip", "loopback")
         results["tar_vs_cat_to_client"] = _paired(speeds, "tar", "cat_to_client")
         if _drop_caches():  # the same again with the files read from disk
-            cold = {"raw_cat": cat, "cat_to_client": cat_to_client, "zip": zip_command}
+            cold = {"raw_cat": cat, "cat_to_client": cat_to_client, "zip": zip_command,
+                    "zip_to_null": zip_to_null}  # fmt: skip
             speeds = _interleaved(cold, total, cold=True)
             results["rounds_MBps"]["cold"] = _rounded(speeds)
             results.update(_medians(speeds, "cold_"))
             results["cold_cat_to_client_vs_raw"] = _paired(speeds, "cat_to_client", "raw_cat")
             results["cold_zip_vs_raw"] = _paired(speeds, "zip", "raw_cat")
             results["cold_zip_vs_cat_to_client"] = _paired(speeds, "zip", "cat_to_client")
+            results["cold_zip_to_null_vs_raw"] = _paired(speeds, "zip_to_null", "raw_cat")
+        archive.engine.dispose()
         for listener in references:
             listener.close()
         raw = total / (results["raw_cat_MBps"] * 1e6)

@@ -441,7 +441,11 @@ def render_delivery(d: dict) -> list[str]:
         "round's ratio. *`cat` to the client*: `cat` of the same files writing into the same "
         "`curl`'s connection, the raw read measured where the bundles are. *Loopback*: the "
         "same number of bytes from memory, no files (the zip reaches "
-        f"{d.get('zip_vs_loopback', '-')} of it, warm).",
+        f"{d.get('zip_vs_loopback', '-')} of it, warm). *zip to /dev/null*: the zip as the "
+        "delivery layer builds it (selection, MANIFEST.HTML, the files' stored-zip stream), "
+        "written to /dev/null in the benchmark's process with no HTTP: the bundle bytes "
+        "against `cat` to /dev/null; *through the read-ahead*: the same handed between two "
+        "threads per 2 MiB chunk, as the HTTP server receives it.",
         "",
         "| figure | MB/s | of `cat` to /dev/null | of `cat` to the client | target |",
         "|---|---:|---:|---:|---|",
@@ -454,6 +458,16 @@ def render_delivery(d: dict) -> list[str]:
         f"| {target(d['zip_vs_cat_to_client'])} |",
         f"| tar, warm | {d['tar_MBps']} | {d['tar_vs_raw']} | {d['tar_vs_cat_to_client']} | |",
     ]
+    if "zip_to_null_MBps" in d:
+        lines.append(
+            f"| zip to /dev/null, no HTTP, warm | {d['zip_to_null_MBps']} "
+            f"| {d['zip_to_null_vs_raw']} | | {target(d['zip_to_null_vs_raw'])} |"
+        )
+    if "zip_to_null_read_ahead_MBps" in d:
+        lines.append(
+            f"| zip to /dev/null through the read-ahead, warm "
+            f"| {d['zip_to_null_read_ahead_MBps']} | {d['zip_to_null_read_ahead_vs_raw']} | | |"
+        )
     if "cold_raw_cat_MBps" in d:
         lines += [
             f"| `cat` to /dev/null, cold | {d['cold_raw_cat_MBps']} | 1 | | |",
@@ -462,6 +476,11 @@ def render_delivery(d: dict) -> list[str]:
             f"| zip, cold | {d['cold_zip_MBps']} | {d['cold_zip_vs_raw']} "
             f"| {d['cold_zip_vs_cat_to_client']} | {target(d['cold_zip_vs_cat_to_client'])} |",
         ]
+        if "cold_zip_to_null_MBps" in d:
+            lines.append(
+                f"| zip to /dev/null, no HTTP, cold | {d['cold_zip_to_null_MBps']} "
+                f"| {d['cold_zip_to_null_vs_raw']} | | {target(d['cold_zip_to_null_vs_raw'])} |"
+            )
     else:
         lines.append("| cold runs | skipped: emptying the page cache needs root | | | |")
     if "zip_crc_computed_MBps" in d:

@@ -1,12 +1,17 @@
-"""The delivery benchmark's arithmetic and report, on made-up figures (no timing here)."""
+"""The delivery benchmark's arithmetic, report and in-process zip (no timing judged)."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 
+import pytest
 from benchmarks import bench_delivery
 from benchmarks.run import render, render_delivery
+
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.ingest.run import ingest_paths
 
 
 def test_ratios_are_medians_of_each_rounds_ratio() -> None:
@@ -76,3 +81,28 @@ def test_a_delivery_only_report_has_no_empty_sections() -> None:
     text = render(report)
     assert "## Delivery" in text
     assert "Ingest rate" not in text and "Latency is wall time" not in text
+
+
+def test_zip_to_null_builds_the_whole_bundle_as_the_server_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    names = bench_delivery._write_files(tmp_path / "in", 3, 100_000)
+    archive = Archive.open(Settings(home=tmp_path / "home"))
+    report = ingest_paths([tmp_path / "in"], engine=archive.engine, storage=archive.storage,
+                          default_eap_months=12)  # fmt: skip
+    assert report.ok
+    assert bench_delivery._timed(bench_delivery._zip_to_null(archive, names)) > 0
+    assert bench_delivery._timed(bench_delivery._zip_to_null(archive, names, hop=True)) > 0
+    with pytest.raises(RuntimeError, match="incomplete"):  # a file it may not send is noticed
+        bench_delivery._zip_to_null(archive, [*names, "not-in-the-archive_drz.dat"])()
+    archive.engine.dispose()
+
+
+def test_the_report_judges_zip_to_null_against_cat_to_null() -> None:
+    figures = _figures(0.9, 0.9) | {
+        "zip_to_null_MBps": 9000, "zip_to_null_vs_raw": 1.3,
+        "cold_zip_to_null_MBps": 600, "cold_zip_to_null_vs_raw": 0.7,
+    }  # fmt: skip
+    lines = render_delivery(figures)
+    warm = next(line for line in lines if line.startswith("| zip to /dev/null, no HTTP, warm"))
+    cold = next(line for line in lines if line.startswith("| zip to /dev/null, no HTTP, cold"))
+    assert "| 1.3 |" in warm and warm.endswith(">= 0.8: yes |")
+    assert "| 0.7 |" in cold and cold.endswith(">= 0.8: **no** |")
