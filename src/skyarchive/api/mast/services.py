@@ -15,6 +15,13 @@ from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.keyword_search import SERVICES as KEYWORD_TABLES
+from skyarchive.search.keyword_search import (
+    KeywordTable,
+    count_keywords,
+    search_keywords,
+    wire_fields,
+)
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
@@ -107,6 +114,24 @@ def caom_all(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
              "Fields": [{"name": "obs_collection", "type": "string"}],
              "Rows": [[name] for name, _ in counts]}  # fmt: skip
     return {"status": "COMPLETE", "msg": "", "data": {"name": "Mast.Caom.All", "Tables": [table]}}
+
+
+@mast_service(*(f"Mast.Jwst.Filtered.{name}" for name in KEYWORD_TABLES))
+def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
+    """The JWST instrument-keyword tables: one row per FITS file, a column per keyword."""
+    table = KeywordTable.for_service(request.service)
+    params = request.params
+    criteria = parse_criteria(params.get("filters", []), table.column)
+    columns = str(params.get("columns", "*") or "*")
+    if columns.upper().replace(" ", "") == COUNT_COLUMNS:
+        total = count_keywords(ctx.conn, table, criteria, now=ctx.now)
+        return TableResult(
+            [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
+        )
+    chosen = table.chosen(columns)
+    page = search_keywords(ctx.conn, table, criteria, columns=chosen, page=request.page,
+                           pagesize=request.pagesize, now=ctx.now)  # fmt: skip
+    return TableResult(wire_fields(chosen), page.rows, page.total, request.page, request.pagesize)
 
 
 @mast_service("Mast.Name.Lookup")

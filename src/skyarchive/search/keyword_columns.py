@@ -1,0 +1,126 @@
+"""The columns of MAST's JWST instrument-keyword tables (``Mast.Jwst.Filtered.*``).
+
+One row per FITS file: identity columns, one column per primary-header keyword (the keyword
+lower-cased, ``-`` written ``_``; every date keyword with an ``_mjd`` twin), a block per
+instrument, then the archive's own facts about the file. Names and order are MAST's, so
+scripts written against MAST ask for the same columns here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skyarchive.search.columns import ColumnInfo
+
+IDENTITY = "ArchiveFileID filename fileSetName productLevel"
+
+# Primary-header keywords every instrument's table carries, in MAST's order; ``date``-type
+# keywords are followed by their ``_mjd`` twin.
+COMMON_KEYWORDS = """
+act_id apername asnpool asntable bartdelt bendtime bkgdtarg bkglevel bkgsub bmidtime bstrtime
+category cont_id datamode dataprob date date_mjd date_end date_end_mjd date_obs date_obs_mjd
+detector drpfrms1 drpfrms3 duration effexptm effinttm eng_qual exp_type expcount expend expmid
+exposure expripar expstart fastaxis filter frmdivsr gainfact gdstarid groupgap gs_dec gs_mag
+gs_order gs_ra gsendtim gsendtim_mjd gsstrttm gsstrttm_mjd gs_udec gs_umag gs_ura helidelt
+hendtime hga_move hmidtime hstrtime instrume intarget is_psf lamp mu_dec mu_epoch mu_epoch_mjd
+mu_ra nexposur nextend nframes ngroups nints nresets nrststrt nsamples numdthpt nwfsest obs_id
+observtn obslabel origin pcs_mode pi_name pps_aper prd_ver program prop_dec prop_ra pwfseet
+readpatt sca_num scicat sdp_ver selfref seq_id slowaxis subarray subcat subsize1 subsize2
+substrt1 substrt2 targ_dec targ_ra targname targoopp targprop targtype targudec targura
+telescop template tframe tgroup timesys title tsample tsovisit visit visit_id visitend
+visitend_mjd visitgrp visitsta visitype vststart vststart_mjd xoffset yoffset zerofram errtype
+rois roiw wpower wtype datamodl exp_only exsegnum exsegtot intstart intend date_beg date_beg_mjd
+obsfoldr sctarate opmode osf_file expsteng expsteng_mjd masterbg scatfile srctyapt tcatfile
+texptime patt_num pattsize patttype pridtpts subpxpts crowdfld engqlptg oss_ver noutputs
+gs_v3_pa dirimage pixfrac pxsclrt segmfile va_dec va_ra compress bkgmeth targcat targdesc
+gsc_ver primecrs extncrs cal_ver cal_vcs crds_ctx crds_ver
+"""
+
+INSTRUMENT_KEYWORDS = {
+    "NIRCAM": "channel coronmsk module pupil pilin pridtype smgrdpat subpxpat",
+    "NIRISS": "focuspos fwcpos pupil pwcpos nrimdtpt",
+    "NIRSPEC": "fxd_slit focuspos grating gwa_pxav gwa_pyav gwa_tilt gwa_xp_v gwa_xtilt gwa_yp_v "
+    "gwa_ytilt is_imprt msaconid msametfl msametid msastate nod_type nrs_norm nrs_ref pattstrt "
+    "preimage rma_pos fcsrlpos dithpnts spat_num spec_num subpxpat",
+    "MIRI": "band cccstate channel cmd_tsel coronmsk detmode mirnfrms mirngrps numdsets dithopfr "
+    "mrsprchn dithpnts sptoffst spat_num spatstep spatnstp spcoffst spec_num specstep specnstp "
+    "pattstrt dsetstrt pattnpts",
+    "FGS": "focuspos",
+    "GUIDESTAR": "",
+}
+
+ARCHIVE = """
+fileSize checksum ingestStartDate ingestStartDate_mjd ingestCompletionDate
+ingestCompletionDate_mjd FileTypeID publicReleaseDate publicReleaseDate_mjd isRestricted isItar
+isStale FileSetId dataURI
+"""
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_INTEGER = _words(
+    """ArchiveFileID fileSize bartdelt cont_id datamode drpfrms1 drpfrms3 expcount exsegnum
+    exsegtot frmdivsr gs_order groupgap helidelt intend intstart mirnfrms mirngrps nexposur
+    nextend nframes ngroups nints noutputs nresets nrststrt nsamples numdsets numdthpt nwfsest
+    observtn patt_num pridtpts program rois roiw sca_num spat_num spec_num subpxpts subsize1
+    subsize2 substrt1 substrt2 visit"""
+)
+_FLOAT = _words(
+    """bendtime bkglevel bmidtime bstrtime duration effexptm effinttm expend expmid expstart
+    gainfact gs_dec gs_mag gs_ra gs_udec gs_umag gs_ura gs_v3_pa gwa_pxav gwa_pyav gwa_tilt
+    gwa_xp_v gwa_xtilt gwa_yp_v gwa_ytilt hendtime hmidtime hstrtime mu_dec mu_ra pixfrac
+    prop_dec prop_ra pxsclrt rma_pos sctarate targ_dec targ_ra targudec targura texptime tframe
+    tgroup tsample va_dec va_ra xoffset yoffset fwcpos pwcpos focuspos fcsrlpos"""
+)
+_BOOLEAN_KEYWORDS = _words(
+    """bkgdtarg dataprob hga_move intarget targoopp tsovisit zerofram exp_only compress
+    crowdfld is_psf is_imprt"""
+)
+_ARCHIVE_FLAGS = {"isRestricted", "isItar", "isStale"}
+# Dates MAST writes as /Date(ms)/ with an ``_mjd`` twin holding the same instant.
+DATES = {
+    name[: -len("_mjd")] for name in (COMMON_KEYWORDS + ARCHIVE).split() if name.endswith("_mjd")
+}
+
+
+@dataclass(frozen=True)
+class KeywordColumn:
+    info: ColumnInfo
+    keyword: str | None  # the FITS keyword it shows; None for identity and archive columns
+    date_of: str | None = None  # for an ``_mjd`` twin: the date column it converts
+
+
+def _keyword_of(name: str) -> str:
+    # FITS writes DATE-OBS, DATE-BEG, ...; the archive's column names use "_" for every "-".
+    if name.startswith(("date_", "time_")):
+        return name.upper().replace("_", "-", 1)
+    return name.upper()
+
+
+def _type_of(name: str) -> str:
+    if name in _INTEGER:
+        return "int"
+    if name in _FLOAT or name.endswith("_mjd"):
+        return "float"
+    if name in _ARCHIVE_FLAGS or name in _BOOLEAN_KEYWORDS:
+        return "boolean"
+    return "string"
+
+
+def _column(name: str, *, keyword: bool) -> KeywordColumn:
+    date_of = name[: -len("_mjd")] if name.endswith("_mjd") and name[:-4] in DATES else None
+    info = ColumnInfo(name, _type_of(name), name, f"JWST keyword table column {name}")
+    fits = _keyword_of(date_of or name) if keyword else None
+    return KeywordColumn(info, fits, date_of)
+
+
+def table_columns(instrument: str) -> list[KeywordColumn]:
+    """The columns of one instrument's table (``NIRCAM`` ... ``FGS``, or ``GUIDESTAR``)."""
+    extra = [n for n in INSTRUMENT_KEYWORDS[instrument].split() if n not in COMMON_KEYWORDS.split()]
+    return (
+        [_column(n, keyword=False) for n in IDENTITY.split()]
+        + [_column(n, keyword=True) for n in COMMON_KEYWORDS.split() + extra]
+        + [_column(n, keyword=False) for n in ARCHIVE.split()]
+    )

@@ -1,0 +1,429 @@
+"""JWST instrument-keyword search: FITS files found by their primary-header keywords.
+
+What MAST's ``Mast.Jwst.Filtered.<Instrument>`` services answer: one row per FITS file of
+that instrument (or per guide-star file), with every primary-header keyword as a column.
+Like MAST, an exposure shows only its files at the highest product level it reached
+(``rate`` files disappear once ``cal`` files exist; ``crf`` files are never listed), and
+every level-3 file is listed. Criteria work as for CAOM searches (:mod:`criteria`); keywords
+kept in typed columns use them, the others are read from the stored header.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    TIMESTAMP,
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy import Float as SQLFloat
+from sqlalchemy.dialects.postgresql import JSONB
+
+from skyarchive.db.tables import observations, product_keywords, products
+from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.search.columns import ColumnInfo
+from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.keyword_columns import KeywordColumn, table_columns
+
+SERVICES = {name.lower(): name.upper() for name in
+            ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")}  # fmt: skip
+_L2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
+_L2C = ("CRF", "CRFINTS")
+_EXPOSURE_NAME = 25  # "jw01091002001_03102_00001": program, observation, visit, exposure
+_MJD_OF_UNIX_EPOCH = 40587.0
+_TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region"}
+
+p, k, o = products, product_keywords, observations
+_p2, _k2 = products.alias("sibling"), product_keywords.alias("sibling_keywords")
+
+
+@dataclass(frozen=True)
+class KeywordTable:
+    """One service's table: the instrument (or ``GUIDESTAR``) and its columns."""
+
+    instrument: str
+    columns: list[KeywordColumn]
+
+    @classmethod
+    def for_service(cls, service: str) -> KeywordTable:
+        instrument = SERVICES.get(service.rsplit(".", 1)[-1].lower())
+        if instrument is None:
+            known = ", ".join(f"Mast.Jwst.Filtered.{name.title()}" for name in SERVICES)
+            raise BadQuery(f"Unknown keyword table in {service!r}; known: {known}.")
+        return cls(instrument, table_columns(instrument))
+
+    def column(self, name: str) -> ColumnInfo:
+        return self._column(name).info
+
+    def _column(self, name: str) -> KeywordColumn:
+        wanted = str(name).strip().lower()
+        for column in self.columns:
+            if column.info.name.lower() == wanted:
+                return column
+        raise UnknownColumn(f"Unknown column '{name}' in the {self.instrument} keyword table.")
+
+    def chosen(self, columns: str) -> list[KeywordColumn]:
+        text = columns.strip()
+        if text in ("*", "c.*", ""):
+            return self.columns
+        return [self._column(name) for name in text.split(",") if name.strip()]
+
+
+@dataclass
+class KeywordPage:
+    columns: list[KeywordColumn]
+    rows: list[dict[str, Any]]
+    total: Callable[[], int]
+
+
+def search_keywords(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    columns: list[KeywordColumn],
+    page: int,
+    pagesize: int,
+    now: float,
+) -> KeywordPage:
+    """One page of the files matching ``criteria``, in the table's column order."""
+    where = _where(conn, table, criteria, now)
+    query = (
+        select(
+            p.c.product_id,
+            p.c.productFilename,
+            p.c.calib_level,
+            p.c.productSubGroupDescription,
+            p.c.size,
+            p.c.sha256,
+            p.c.dataURI,
+            p.c.ingested_at,
+            o.c.obs_id,
+            o.c.t_obs_release,
+            k.c.header,
+        )  # fmt: skip
+        .select_from(_joined())
+        .where(where)
+        .order_by(p.c.product_id)
+        .limit(pagesize)
+        .offset((page - 1) * pagesize)
+    )
+    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    first = (page - 1) * pagesize
+
+    def total() -> int:
+        if 0 < len(rows) < pagesize or (page == 1 and not rows):
+            return first + len(rows)
+        return count_keywords(conn, table, criteria, now=now)
+
+    return KeywordPage(columns, rows, total)
+
+
+def count_keywords(
+    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+) -> int:
+    query = select(func.count()).select_from(_joined()).where(_where(conn, table, criteria, now))
+    return int(conn.scalar(query) or 0)
+
+
+def _joined():  # type: ignore[no-untyped-def]
+    return p.join(k, k.c.product_id == p.c.product_id).outerjoin(o, o.c.obsid == p.c.owner_obsid)
+
+
+def _where(
+    conn: Connection, table: KeywordTable, criteria: list[Criterion], now: float
+) -> ColumnElement[bool]:
+    guide_star = p.c.productSubGroupDescription.like("GS-%")
+    if table.instrument == "GUIDESTAR":
+        scope = and_(guide_star, p.c.obs_collection == "JWST")
+    else:
+        scope = and_(k.c.instrume == table.instrument, p.c.obs_collection == "JWST",
+                     not_(guide_star), _highest_level_of_its_exposure())  # fmt: skip
+    expression = _Expressions(conn.dialect.name, now)
+    clauses = [criterion_clause(c, expression.of(table._column(c.column.name)))
+               for c in criteria]  # fmt: skip
+    return and_(scope, *clauses)
+
+
+def _level_rank(table) -> ColumnElement:  # type: ignore[no-untyped-def]
+    subgroup = func.upper(table.c.productSubGroupDescription)
+    return case(
+        (table.c.calib_level == 1, 1),
+        (subgroup.in_(_L2A), 2),
+        (subgroup.in_(_L2C), 0),
+        (table.c.calib_level == 2, 3),
+        else_=4,
+    )
+
+
+def _highest_level_of_its_exposure() -> ColumnElement[bool]:
+    """Level-3 files, and exposure files with no file of a higher level in their exposure."""
+    prefix = func.substr(p.c.productFilename, 1, _EXPOSURE_NAME)
+    higher = exists(
+        select(_p2.c.product_id)
+        .select_from(_p2.join(_k2, _k2.c.product_id == _p2.c.product_id))
+        .where(
+            _p2.c.proposal_id == p.c.proposal_id,
+            func.substr(_p2.c.productFilename, 1, _EXPOSURE_NAME) == prefix,
+            _p2.c.calib_level.in_((1, 2)),
+            _level_rank(_p2) > _level_rank(p),
+        )
+    )
+    exposure = p.c.calib_level.in_((1, 2))
+    return or_(not_(exposure), and_(_level_rank(p) > 0, not_(higher)))
+
+
+class _Expressions:
+    """SQL for a column of the keyword table, on SQLite or PostgreSQL."""
+
+    def __init__(self, dialect: str, now: float) -> None:
+        self._postgres = dialect == "postgresql"
+        self._now = now
+
+    def of(self, column: KeywordColumn) -> ColumnElement:
+        name, kind = column.info.name, column.info.type
+        fixed = self._archive(name)
+        if fixed is not None:
+            return fixed
+        if column.keyword is None:
+            raise UnknownColumn(f"Column '{name}' cannot be searched.")
+        if column.date_of is not None:
+            return self._mjd(self._date_text(column))
+        if name in _TYPED and name not in ("tsovisit",):
+            return k.c[name]
+        value = self._header(column.keyword)
+        if kind in ("int", "float"):
+            return self._number(value)
+        if kind == "boolean":
+            return self._flag(value)
+        return value
+
+    def _archive(self, name: str) -> ColumnElement | None:
+        released = o.c.t_obs_release
+        restricted = and_(released.is_not(None), released > self._now)
+        return {
+            "ArchiveFileID": p.c.product_id,
+            "filename": p.c.productFilename,
+            "fileSetName": _file_set_name(),
+            "productLevel": case(
+                (p.c.calib_level == 3, "3"),
+                (p.c.calib_level == 1, "1b"),
+                (func.upper(p.c.productSubGroupDescription).in_(_L2A), "2a"),
+                (func.upper(p.c.productSubGroupDescription).in_(_L2C), "2c"),
+                else_="2b",
+            ),  # fmt: skip
+            "fileSize": p.c.size,
+            "checksum": p.c.sha256,
+            "dataURI": p.c.dataURI,
+            "publicReleaseDate_mjd": released,
+            "isRestricted": restricted,
+            "isItar": false(),
+            "isStale": false(),
+            "ingestStartDate_mjd": self._mjd(p.c.ingested_at),
+            "ingestCompletionDate_mjd": self._mjd(p.c.ingested_at),
+        }.get(name)
+
+    def _header(self, keyword: str) -> ColumnElement:
+        if self._postgres:
+            return cast(k.c.header, JSONB).op("->>")(literal(keyword))
+        return func.json_extract(k.c.header, f'$."{keyword}"')
+
+    def _date_text(self, column: KeywordColumn) -> ColumnElement:
+        date = self._header(column.keyword or "")
+        if column.date_of == "date_obs":  # DATE-OBS holds the day, TIME-OBS the time
+            return date + literal("T") + func.coalesce(self._header("TIME-OBS"), "00:00:00")
+        return date
+
+    def _mjd(self, text: ColumnElement) -> ColumnElement:
+        if self._postgres:  # the date and time, any offset left out (header times are UTC)
+            iso = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?"
+            stamp = cast(func.substring(text, literal(iso)), TIMESTAMP)
+            seconds = func.extract("epoch", stamp)
+            return case((text.op("~")(iso), seconds / 86400.0 + _MJD_OF_UNIX_EPOCH), else_=null())
+        return func.julianday(text) - 2400000.5
+
+    def _number(self, value: ColumnElement) -> ColumnElement:
+        if self._postgres:
+            pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+            return case((value.op("~")(pattern), cast(value, SQLFloat)), else_=null())
+        kind = func.typeof(value)
+        numeric_text = and_(kind == "text", value.op("GLOB")("*[0-9]*"),
+                            not_(value.op("GLOB")("*[^0-9.eE+ -]*")))  # fmt: skip
+        return case(
+            (kind.in_(("integer", "real")), value),
+            (numeric_text, cast(value, SQLFloat)),
+            else_=null(),
+        )
+
+    def _flag(self, value: ColumnElement) -> ColumnElement:
+        if self._postgres:
+            text = func.lower(value)
+            return case((text.in_(("true", "t")), True), (text.in_(("false", "f")), False),
+                        else_=null())  # fmt: skip
+        return case((value.in_((1, "T", "t")), True), (value.in_((0, "F", "f")), False),
+                    else_=null())  # fmt: skip
+
+
+_GUIDE_STAR_SUFFIXES = ("image-uncal", "stacked-uncal", "image-cal", "stacked-cal", "uncal",
+                        "cal", "stream")  # fmt: skip
+
+
+def _file_set_name() -> ColumnElement:
+    name = p.c.productFilename
+    guide_star = [
+        (name.like(f"%\\_{suffix}.fits", escape="\\"),
+         func.substr(name, 1, func.length(name) - len(suffix) - len("_.fits")))
+        for suffix in _GUIDE_STAR_SUFFIXES
+    ]  # fmt: skip
+    return case(
+        (p.c.calib_level == 3, o.c.obs_id),
+        (p.c.productSubGroupDescription.like("GS-%"), case(*guide_star, else_=name)),
+        else_=func.substr(name, 1, _EXPOSURE_NAME),
+    )
+
+
+def file_set_name(filename: str, calib_level: int | None, subgroup: str | None,
+                  obs_id: str | None) -> str:  # fmt: skip
+    """The exposure (or level-3 product, or guide-star set) a file belongs to."""
+    if calib_level == 3 and obs_id:
+        return obs_id
+    if (subgroup or "").upper().startswith("GS-"):
+        for suffix in _GUIDE_STAR_SUFFIXES:
+            if filename.endswith(f"_{suffix}.fits"):
+                return filename[: -len(f"_{suffix}.fits")]
+        return filename
+    return filename[:_EXPOSURE_NAME]
+
+
+def product_level(calib_level: int | None, subgroup: str | None) -> str:
+    group = (subgroup or "").upper()
+    if calib_level == 3:
+        return "3"
+    if calib_level == 1:
+        return "1b"
+    return "2a" if group in _L2A else "2c" if group in _L2C else "2b"
+
+
+def _row(row: Any, columns: list[KeywordColumn], now: float) -> dict[str, Any]:
+    header = json.loads(row.header or "{}")
+    released = row.t_obs_release
+    ingested = _mjd_of_iso(row.ingested_at)
+    archive = {
+        "ArchiveFileID": row.product_id,
+        "filename": row.productFilename,
+        "fileSetName": file_set_name(
+            row.productFilename, row.calib_level, row.productSubGroupDescription, row.obs_id
+        ),  # fmt: skip
+        "productLevel": product_level(row.calib_level, row.productSubGroupDescription),
+        "fileSize": row.size,
+        "checksum": row.sha256,
+        "ingestStartDate": _net_date(ingested),
+        "ingestStartDate_mjd": ingested,
+        "ingestCompletionDate": _net_date(ingested),
+        "ingestCompletionDate_mjd": ingested,
+        "FileTypeID": None,
+        "publicReleaseDate": _net_date(released),
+        "publicReleaseDate_mjd": released,
+        "isRestricted": released is not None and released > now,
+        "isItar": False,
+        "isStale": False,
+        "FileSetId": None,
+        "dataURI": row.dataURI,
+    }
+    out: dict[str, Any] = {}
+    for column in columns:
+        name = column.info.name
+        if column.keyword is None:
+            out[name] = archive[name]
+        elif column.date_of is not None:
+            out[name] = _mjd_of_iso(_date_value(header, column))
+        elif column.info.name in _DATE_COLUMNS:
+            out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
+        else:
+            out[name] = _value(header.get(column.keyword), column.info.type)
+    return out
+
+
+_DATE_COLUMNS = {c.date_of for c in table_columns("NIRCAM") if c.date_of}
+
+
+def _date_value(header: dict[str, Any], column: KeywordColumn) -> Any:
+    keyword = column.keyword or ""
+    value = header.get(keyword)
+    if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
+        return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
+    return value
+
+
+def _value(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "boolean":  # MAST writes keyword flags as 't' / 'f'
+        return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
+    if kind == "int":
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return None
+    if kind == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return number if math.isfinite(number) else None
+    return str(value).strip()
+
+
+def _mjd_of_iso(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() / 86400.0 + _MJD_OF_UNIX_EPOCH
+
+
+def _net_date(mjd: float | None) -> str | None:
+    """MAST's JSON dates: ``/Date(<milliseconds since 1970>)/``."""
+    if mjd is None:
+        return None
+    return f"/Date({round((mjd - _MJD_OF_UNIX_EPOCH) * 86400000)})/"
+
+
+def wire_fields(columns: list[KeywordColumn]) -> list[dict[str, str]]:
+    """Field types as MAST declares them: keyword flags and dates are strings."""
+    fields = []
+    for column in columns:
+        kind = column.info.type
+        if kind == "boolean" and column.keyword is not None:
+            kind = "string"
+        if column.info.name in _DATE_COLUMNS:
+            kind = "string"
+        fields.append({"name": column.info.name, "type": kind})
+    return fields
+
+
+def rows_of(page: KeywordPage) -> Iterator[dict[str, Any]]:
+    return iter(page.rows)
