@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from astroquery.exceptions import RemoteServiceError
 from sqlalchemy import select
 
 from skyarchive.db.tables import product_keywords, products
@@ -51,6 +50,10 @@ def test_keyword_search_to_observations_to_products(mast, demo_archive) -> None:
 
 
 def test_unknown_keyword_is_a_clear_error(mast) -> None:  # type: ignore[no-untyped-def]
+    # Imported here: astroquery.mast must first be imported by the fixture, after the
+    # server's address is configured.
+    from astroquery.exceptions import RemoteServiceError
+
     with pytest.raises(RemoteServiceError, match="Unknown column 'filtre'"):
         mast.Mast.service_request(
             "Mast.Jwst.Filtered.Nircam",

@@ -42,8 +42,8 @@ from skyarchive.search.columns import ColumnInfo
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import KeywordColumn, table_columns
 
-SERVICES = {name.lower(): name.upper() for name in
-            ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")}  # fmt: skip
+TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
+SERVICES = {name.lower(): name.upper() for name in TABLES}
 _L2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
 _L2C = ("CRF", "CRFINTS")
 _EXPOSURE_NAME = 25  # "jw01091002001_03102_00001": program, observation, visit, exposure
@@ -65,7 +65,7 @@ class KeywordTable:
     def for_service(cls, service: str) -> KeywordTable:
         instrument = SERVICES.get(service.rsplit(".", 1)[-1].lower())
         if instrument is None:
-            known = ", ".join(f"Mast.Jwst.Filtered.{name.title()}" for name in SERVICES)
+            known = ", ".join(f"Mast.Jwst.Filtered.{name}" for name in TABLES)
             raise BadQuery(f"Unknown keyword table in {service!r}; known: {known}.")
         return cls(instrument, table_columns(instrument))
 

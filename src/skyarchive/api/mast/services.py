@@ -15,7 +15,7 @@ from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
-from skyarchive.search.keyword_search import SERVICES as KEYWORD_TABLES
+from skyarchive.search.keyword_search import TABLES as KEYWORD_TABLES
 from skyarchive.search.keyword_search import (
     KeywordTable,
     count_keywords,
