@@ -328,6 +328,11 @@ Index(
     func.lower(observations.c.instrument_name),
 )
 
+# The exposure a product's file belongs to (schema 0009): keyword search compares a file with
+# the other files of its exposure (``search/keyword_search.py``).
+EXPOSURE_NAME_LENGTH = 25  # "jw01091002001_03102_00001": program, observation, visit, exposure
+Index("ix_products_exposure_name", func.substr(products.c.productFilename, 1, EXPOSURE_NAME_LENGTH))
+
 # Subscriptions (schema 0006): users follow a program's data; events wait in the catalog until
 # each subscription's next e-mail. proposal_id has no foreign key: one may subscribe to a
 # program before any of its data (or the program itself) is in the archive.

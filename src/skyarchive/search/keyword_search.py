@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import Float as SQLFloat
 from sqlalchemy.dialects.postgresql import JSONB
 
+from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.search.columns import ColumnInfo
@@ -46,7 +48,6 @@ TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST 
 SERVICES = {name.lower(): name.upper() for name in TABLES}
 _L2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
 _L2C = ("CRF", "CRFINTS")
-_EXPOSURE_NAME = 25  # "jw01091002001_03102_00001": program, observation, visit, exposure
 _MJD_OF_UNIX_EPOCH = 40587.0
 _TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region"}
 
@@ -173,15 +174,21 @@ def _level_rank(table) -> ColumnElement:  # type: ignore[no-untyped-def]
     )
 
 
+def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
+    # Written as literals, not bound values: SQLite uses an expression index (schema 0009)
+    # only for the very same expression.
+    one, length = literal_column("1"), literal_column(str(_EXPOSURE_NAME))
+    return func.substr(table.c.productFilename, one, length)
+
+
 def _highest_level_of_its_exposure() -> ColumnElement[bool]:
     """Level-3 files, and exposure files with no file of a higher level in their exposure."""
-    prefix = func.substr(p.c.productFilename, 1, _EXPOSURE_NAME)
+    prefix = _exposure_name(p)
     higher = exists(
         select(_p2.c.product_id)
         .select_from(_p2.join(_k2, _k2.c.product_id == _p2.c.product_id))
         .where(
-            _p2.c.proposal_id == p.c.proposal_id,
-            func.substr(_p2.c.productFilename, 1, _EXPOSURE_NAME) == prefix,
+            _exposure_name(_p2) == prefix,
             _p2.c.calib_level.in_((1, 2)),
             _level_rank(_p2) > _level_rank(p),
         )
@@ -295,7 +302,7 @@ def _file_set_name() -> ColumnElement:
     return case(
         (p.c.calib_level == 3, o.c.obs_id),
         (p.c.productSubGroupDescription.like("GS-%"), case(*guide_star, else_=name)),
-        else_=func.substr(name, 1, _EXPOSURE_NAME),
+        else_=_exposure_name(p),
     )
 
 
