@@ -9,6 +9,7 @@ scripts written against MAST ask for the same columns here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from skyarchive.search.columns import ColumnInfo
 
@@ -116,11 +117,19 @@ def _column(name: str, *, keyword: bool) -> KeywordColumn:
     return KeywordColumn(info, fits, date_of)
 
 
-def table_columns(instrument: str) -> list[KeywordColumn]:
+@cache
+def table_columns(instrument: str) -> tuple[KeywordColumn, ...]:
     """The columns of one instrument's table (``NIRCAM`` ... ``FGS``, or ``GUIDESTAR``)."""
-    extra = [n for n in INSTRUMENT_KEYWORDS[instrument].split() if n not in COMMON_KEYWORDS.split()]
+    common = COMMON_KEYWORDS.split()
+    extra = [n for n in INSTRUMENT_KEYWORDS[instrument].split() if n not in common]
     return (
-        [_column(n, keyword=False) for n in IDENTITY.split()]
-        + [_column(n, keyword=True) for n in COMMON_KEYWORDS.split() + extra]
-        + [_column(n, keyword=False) for n in ARCHIVE.split()]
+        *(_column(n, keyword=False) for n in IDENTITY.split()),
+        *(_column(n, keyword=True) for n in common + extra),
+        *(_column(n, keyword=False) for n in ARCHIVE.split()),
     )
+
+
+@cache
+def columns_by_name(instrument: str) -> dict[str, KeywordColumn]:
+    """The table's columns by lower-cased name (names are matched ignoring case)."""
+    return {column.info.name.lower(): column for column in table_columns(instrument)}

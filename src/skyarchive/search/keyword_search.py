@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +42,12 @@ from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.search.columns import ColumnInfo
 from skyarchive.search.criteria import Criterion, criterion_clause
-from skyarchive.search.keyword_columns import KeywordColumn, table_columns
+from skyarchive.search.keyword_columns import (
+    DATES,
+    KeywordColumn,
+    columns_by_name,
+    table_columns,
+)
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -60,7 +65,7 @@ class KeywordTable:
     """One service's table: the instrument (or ``GUIDESTAR``) and its columns."""
 
     instrument: str
-    columns: list[KeywordColumn]
+    columns: tuple[KeywordColumn, ...]
 
     @classmethod
     def for_service(cls, service: str) -> KeywordTable:
@@ -74,13 +79,12 @@ class KeywordTable:
         return self._column(name).info
 
     def _column(self, name: str) -> KeywordColumn:
-        wanted = str(name).strip().lower()
-        for column in self.columns:
-            if column.info.name.lower() == wanted:
-                return column
-        raise UnknownColumn(f"Unknown column '{name}' in the {self.instrument} keyword table.")
+        found = columns_by_name(self.instrument).get(str(name).strip().lower())
+        if found is None:
+            raise UnknownColumn(f"Unknown column '{name}' in the {self.instrument} keyword table.")
+        return found
 
-    def chosen(self, columns: str) -> list[KeywordColumn]:
+    def chosen(self, columns: str) -> Sequence[KeywordColumn]:
         text = columns.strip()
         if text in ("*", "c.*", ""):
             return self.columns
@@ -89,7 +93,6 @@ class KeywordTable:
 
 @dataclass
 class KeywordPage:
-    columns: list[KeywordColumn]
     rows: list[dict[str, Any]]
     total: Callable[[], int]
 
@@ -99,7 +102,7 @@ def search_keywords(
     table: KeywordTable,
     criteria: list[Criterion],
     *,
-    columns: list[KeywordColumn],
+    columns: Sequence[KeywordColumn],
     page: int,
     pagesize: int,
     now: float,
@@ -110,13 +113,12 @@ def search_keywords(
         select(
             p.c.product_id,
             p.c.productFilename,
-            p.c.calib_level,
-            p.c.productSubGroupDescription,
+            _file_set_name().label("file_set_name"),
+            _product_level().label("product_level"),
             p.c.size,
             p.c.sha256,
             p.c.dataURI,
             p.c.ingested_at,
-            o.c.obs_id,
             o.c.t_obs_release,
             k.c.header,
         )  # fmt: skip
@@ -134,7 +136,7 @@ def search_keywords(
             return first + len(rows)
         return count_keywords(conn, table, criteria, now=now)
 
-    return KeywordPage(columns, rows, total)
+    return KeywordPage(rows, total)
 
 
 def count_keywords(
@@ -213,7 +215,7 @@ class _Expressions:
             raise UnknownColumn(f"Column '{name}' cannot be searched.")
         if column.date_of is not None:
             return self._mjd(self._date_text(column))
-        if name in _TYPED and name not in ("tsovisit",):
+        if name in _TYPED and kind != "boolean":  # typed flags hold only true booleans, not 'T'
             return k.c[name]
         value = self._header(column.keyword)
         if kind in ("int", "float"):
@@ -229,13 +231,7 @@ class _Expressions:
             "ArchiveFileID": p.c.product_id,
             "filename": p.c.productFilename,
             "fileSetName": _file_set_name(),
-            "productLevel": case(
-                (p.c.calib_level == 3, "3"),
-                (p.c.calib_level == 1, "1b"),
-                (func.upper(p.c.productSubGroupDescription).in_(_L2A), "2a"),
-                (func.upper(p.c.productSubGroupDescription).in_(_L2C), "2c"),
-                else_="2b",
-            ),  # fmt: skip
+            "productLevel": _product_level(),
             "fileSize": p.c.size,
             "checksum": p.c.sha256,
             "dataURI": p.c.dataURI,
@@ -306,39 +302,26 @@ def _file_set_name() -> ColumnElement:
     )
 
 
-def file_set_name(filename: str, calib_level: int | None, subgroup: str | None,
-                  obs_id: str | None) -> str:  # fmt: skip
-    """The exposure (or level-3 product, or guide-star set) a file belongs to."""
-    if calib_level == 3 and obs_id:
-        return obs_id
-    if (subgroup or "").upper().startswith("GS-"):
-        for suffix in _GUIDE_STAR_SUFFIXES:
-            if filename.endswith(f"_{suffix}.fits"):
-                return filename[: -len(f"_{suffix}.fits")]
-        return filename
-    return filename[:_EXPOSURE_NAME]
+def _product_level() -> ColumnElement:
+    subgroup = func.upper(p.c.productSubGroupDescription)
+    return case(
+        (p.c.calib_level == 3, "3"),
+        (p.c.calib_level == 1, "1b"),
+        (subgroup.in_(_L2A), "2a"),
+        (subgroup.in_(_L2C), "2c"),
+        else_="2b",
+    )
 
 
-def product_level(calib_level: int | None, subgroup: str | None) -> str:
-    group = (subgroup or "").upper()
-    if calib_level == 3:
-        return "3"
-    if calib_level == 1:
-        return "1b"
-    return "2a" if group in _L2A else "2c" if group in _L2C else "2b"
-
-
-def _row(row: Any, columns: list[KeywordColumn], now: float) -> dict[str, Any]:
+def _row(row: Any, columns: Sequence[KeywordColumn], now: float) -> dict[str, Any]:
     header = json.loads(row.header or "{}")
     released = row.t_obs_release
     ingested = _mjd_of_iso(row.ingested_at)
     archive = {
         "ArchiveFileID": row.product_id,
         "filename": row.productFilename,
-        "fileSetName": file_set_name(
-            row.productFilename, row.calib_level, row.productSubGroupDescription, row.obs_id
-        ),  # fmt: skip
-        "productLevel": product_level(row.calib_level, row.productSubGroupDescription),
+        "fileSetName": row.file_set_name,
+        "productLevel": row.product_level,
         "fileSize": row.size,
         "checksum": row.sha256,
         "ingestStartDate": _net_date(ingested),
@@ -361,14 +344,11 @@ def _row(row: Any, columns: list[KeywordColumn], now: float) -> dict[str, Any]:
             out[name] = archive[name]
         elif column.date_of is not None:
             out[name] = _mjd_of_iso(_date_value(header, column))
-        elif column.info.name in _DATE_COLUMNS:
+        elif name in DATES:
             out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
         else:
             out[name] = _value(header.get(column.keyword), column.info.type)
     return out
-
-
-_DATE_COLUMNS = {c.date_of for c in table_columns("NIRCAM") if c.date_of}
 
 
 def _date_value(header: dict[str, Any], column: KeywordColumn) -> Any:
@@ -419,18 +399,14 @@ def _net_date(mjd: float | None) -> str | None:
     return f"/Date({round((mjd - _MJD_OF_UNIX_EPOCH) * 86400000)})/"
 
 
-def wire_fields(columns: list[KeywordColumn]) -> list[dict[str, str]]:
+def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
     """Field types as MAST declares them: keyword flags and dates are strings."""
     fields = []
     for column in columns:
         kind = column.info.type
         if kind == "boolean" and column.keyword is not None:
             kind = "string"
-        if column.info.name in _DATE_COLUMNS:
+        if column.info.name in DATES:
             kind = "string"
         fields.append({"name": column.info.name, "type": kind})
     return fields
-
-
-def rows_of(page: KeywordPage) -> Iterator[dict[str, Any]]:
-    return iter(page.rows)
