@@ -12,10 +12,10 @@ from collections import defaultdict
 
 import pytest
 from astropy.time import Time
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from skyarchive.access.rights import now_mjd
-from skyarchive.db.tables import product_keywords, products
+from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.search.criteria import parse_criteria
@@ -174,3 +174,17 @@ def test_bad_requests_say_why(keyword_archive) -> None:  # type: ignore[no-untyp
         _search(keyword_archive, "Nircam", [{"paramName": "nints", "values": ["many"]}])
     with pytest.raises(BadQuery, match="Mast.Jwst.Filtered.Nircam"):
         KeywordTable.for_service("Mast.Jwst.Filtered.Hubble")
+
+
+def test_files_without_a_release_date_are_restricted(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    # the one access rule: no release date means not yet public
+    with keyword_archive.engine.begin() as conn:
+        name = f"{UNFINISHED}_nrca1_rate.fits"
+        owner = conn.scalar(
+            select(products.c.owner_obsid).where(products.c.productFilename == name)
+        )
+        conn.execute(update(observations).where(observations.c.obsid == owner)
+                     .values(t_obs_release=None))  # fmt: skip
+    rows = _search(keyword_archive, "Nircam", [{"paramName": "isRestricted", "values": ["true"]}])
+    assert f"{UNFINISHED}_nrca1_rate.fits" in {r["filename"] for r in rows}
+    assert all(r["isRestricted"] for r in rows)

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import Float as SQLFloat
 from sqlalchemy.dialects.postgresql import JSONB
 
+from skyarchive.access.rights import PUBLIC, data_rights
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
@@ -226,7 +227,8 @@ class _Expressions:
 
     def _archive(self, name: str) -> ColumnElement | None:
         released = o.c.t_obs_release
-        restricted = and_(released.is_not(None), released > self._now)
+        # As data_rights: public once the release date has passed; unknown means restricted.
+        restricted = or_(released.is_(None), released > self._now)
         return {
             "ArchiveFileID": p.c.product_id,
             "filename": p.c.productFilename,
@@ -331,7 +333,7 @@ def _row(row: Any, columns: Sequence[KeywordColumn], now: float) -> dict[str, An
         "FileTypeID": None,
         "publicReleaseDate": _net_date(released),
         "publicReleaseDate_mjd": released,
-        "isRestricted": released is not None and released > now,
+        "isRestricted": data_rights(released, now=now) != PUBLIC,
         "isItar": False,
         "isStale": False,
         "FileSetId": None,
