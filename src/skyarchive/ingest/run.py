@@ -22,10 +22,12 @@ from skyarchive.ingest.manifest import (
     apply_manifest,
     is_manifest,
     load_manifest,
+    programs_touched,
     referenced_files,
 )
 from skyarchive.ingest.reader import FileRecord, read_file
 from skyarchive.notify.events import record_arrivals, record_batch_events
+from skyarchive.search.summary import refresh_summary
 from skyarchive.storage import Storage
 
 BATCH_SIZE = 400
@@ -121,9 +123,11 @@ def ingest_paths(
         try:
             content = load_manifest(manifest)
             with engine.begin() as conn:
+                touched = programs_touched(conn, content)
                 outcome = apply_manifest(
                     conn, storage, manifest, content, default_eap=default_eap_months
                 )
+                refresh_summary(conn, touched)  # the home page's figures commit with the rows
                 # release dates are set by the manifest itself: Public on arrival at once
                 record_batch_events(conn, outcome.changes)
                 record_arrivals(conn, outcome.changes.programs)
@@ -159,6 +163,8 @@ def _write_batch(
         with engine.begin() as conn:
             outcome = apply_jwst_batch(conn, storage, batch)
             record_batch_events(conn, outcome)  # subscription events commit with the batch
+            if outcome.added or outcome.replaced:
+                refresh_summary(conn, outcome.programs)  # so do the home page's figures
             return [outcome]
     except SkyArchiveError as exc:
         if len(batch) == 1:
