@@ -1,0 +1,150 @@
+"""The home page's stored figures always equal a fresh count of the catalog rows.
+
+Run on SQLite and PostgreSQL (the ``archive`` fixture). The expected figures are counted here
+in Python from the raw rows, not by the SQL the summary uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from skyarchive.archive import Archive
+from skyarchive.db.tables import observations, products, programs
+from skyarchive.ingest.run import ingest_paths
+from skyarchive.search.summary import ArchiveSummary, archive_summary
+
+
+def fresh_figures(archive: Archive) -> dict[str, Any]:
+    """Figures of the home page, counted from every observation and product row."""
+    with archive.engine.connect() as conn:
+        obs = conn.execute(
+            select(observations.c.obs_collection, observations.c.instrument_name,
+                   observations.c.proposal_id)
+        ).all()  # fmt: skip
+        files = conn.execute(select(products.c.size)).scalars().all()
+        titles = dict(conn.execute(select(programs.c.proposal_id, programs.c.title)).all())
+    return {
+        "observations": len(obs),
+        "products": len(files),
+        "total_bytes": sum(files),
+        "by_collection": Counter(c for c, _, _ in obs),
+        "by_instrument": Counter((c, i or None) for c, i, _ in obs),
+        "by_program": Counter((p or None, c, titles.get(p)) for c, _, p in obs),
+    }
+
+
+def stored_figures(summary: ArchiveSummary) -> dict[str, Any]:
+    return {
+        "observations": summary.observations,
+        "products": summary.products,
+        "total_bytes": summary.total_bytes,
+        "by_collection": Counter(dict(summary.by_collection)),
+        "by_instrument": Counter({(c, i): n for c, i, n in summary.by_instrument}),
+        "by_program": Counter({(p, c, t): n for p, c, t, n in summary.by_program}),
+    }
+
+
+def assert_true_figures(archive: Archive) -> None:
+    assert stored_figures(archive_summary(archive.engine)) == fresh_figures(archive)
+
+
+def write_manifest(folder: Path, name: str, observations_: list[dict[str, Any]]) -> Path:
+    """A manifest whose products are small files written beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for obs in observations_:
+        for product in obs.get("products", []):
+            (folder / product["file"]).write_bytes(product.pop("content"))
+    path = folder / f"{name}.skyarchive.json"
+    path.write_text(json.dumps({"skyarchive_manifest": 1, "observations": observations_}))
+    return path
+
+
+def ingest(archive: Archive, *paths: Path) -> None:
+    report = ingest_paths(
+        list(paths), engine=archive.engine, storage=archive.storage, default_eap_months=12
+    )
+    assert report.ok, report.failed
+
+
+def test_an_empty_archive_holds_nothing(archive: Archive) -> None:
+    summary = archive_summary(archive.engine)
+    assert (summary.observations, summary.products, summary.total_bytes) == (0, 0, 0)
+    assert summary.by_collection == summary.by_instrument == summary.by_program == []
+
+
+def test_figures_follow_ingest_reprocessing_and_moves(  # type: ignore[no-untyped-def]
+    archive: Archive, demo_output, tmp_path: Path
+) -> None:
+    out, _ = demo_output
+    ingest(archive, Path(out))
+    assert_true_figures(archive)
+    assert archive_summary(archive.engine).observations > 0
+
+    def hst(proposal: str | None, instrument: str | None, content: bytes) -> dict[str, Any]:
+        product = {"file": "ib0101010_drz.fits.txt", "content": content}
+        return {"obs_id": "ib0101010", "obs_collection": "HST", "proposal_id": proposal,
+                "instrument_name": instrument, "products": [product]}  # fmt: skip
+
+    before = archive_summary(archive.engine)
+    ingest(archive, write_manifest(tmp_path / "a", "first", [hst("9001", "WFC3/UVIS", b"x" * 10)]))
+    assert_true_figures(archive)
+    after = archive_summary(archive.engine)
+    assert after.observations == before.observations + 1
+    assert after.total_bytes == before.total_bytes + 10
+    # the observation moves to another program, loses its instrument, and its file is replaced
+    ingest(archive, write_manifest(tmp_path / "b", "moved", [hst("9002", None, b"y" * 25)]))
+    assert_true_figures(archive)
+    moved = archive_summary(archive.engine)
+    assert moved.observations == after.observations and moved.total_bytes == after.total_bytes + 15
+    assert "9001" not in {p for p, *_ in moved.by_program}
+    # and then to no program at all
+    ingest(archive, write_manifest(tmp_path / "c", "none", [hst(None, None, b"z" * 25)]))
+    assert_true_figures(archive)
+
+
+_observation = st.fixed_dictionaries(
+    {
+        "obs_id": st.sampled_from(["o1", "o2", "o3"]),
+        "obs_collection": st.sampled_from(["HST", "TESS"]),
+        "proposal_id": st.sampled_from(["1", "2", "", None]),
+        "instrument_name": st.sampled_from(["ACS", "WFC3", None]),
+        "products": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "file": st.sampled_from(["f1.dat", "f2.dat", "f3.dat"]),
+                    "content": st.binary(min_size=0, max_size=40),
+                }
+            ),
+            max_size=2,
+            unique_by=lambda p: p["file"],
+        ),
+    }
+)
+_manifest = st.lists(_observation, min_size=1, max_size=3, unique_by=lambda o: o["obs_id"])
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batches=st.lists(_manifest, min_size=1, max_size=3))
+def test_stored_figures_equal_a_fresh_count_after_any_manifests(  # type: ignore[no-untyped-def]
+    archive: Archive, tmp_path_factory, batches
+) -> None:
+    """Observations and files added, replaced, moved between programs and collections."""
+    folder = tmp_path_factory.mktemp("manifests")
+    for index, batch in enumerate(batches):
+        files = {p["file"] for obs in batch for p in obs["products"]}
+        if len(files) < sum(len(obs["products"]) for obs in batch):
+            continue  # one file described by two observations of a manifest: not our question
+        ingest(archive, write_manifest(folder / str(index), f"m{index}", batch))
+        assert_true_figures(archive)
