@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from skyarchive.archive import Archive
 from skyarchive.db.tables import observations, products, programs
@@ -21,9 +21,9 @@ from skyarchive.ingest.run import ingest_paths
 from skyarchive.search.summary import ArchiveSummary, archive_summary
 
 
-def fresh_figures(archive: Archive) -> dict[str, Any]:
+def fresh_figures(engine: Engine) -> dict[str, Any]:
     """Figures of the home page, counted from every observation and product row."""
-    with archive.engine.connect() as conn:
+    with engine.connect() as conn:
         obs = conn.execute(
             select(observations.c.obs_collection, observations.c.instrument_name,
                    observations.c.proposal_id)
@@ -51,8 +51,8 @@ def stored_figures(summary: ArchiveSummary) -> dict[str, Any]:
     }
 
 
-def assert_true_figures(archive: Archive) -> None:
-    assert stored_figures(archive_summary(archive.engine)) == fresh_figures(archive)
+def assert_true_figures(engine: Engine) -> None:
+    assert stored_figures(archive_summary(engine)) == fresh_figures(engine)
 
 
 def write_manifest(folder: Path, name: str, observations_: list[dict[str, Any]]) -> Path:
@@ -84,7 +84,7 @@ def test_figures_follow_ingest_reprocessing_and_moves(  # type: ignore[no-untype
 ) -> None:
     out, _ = demo_output
     ingest(archive, Path(out))
-    assert_true_figures(archive)
+    assert_true_figures(archive.engine)
     assert archive_summary(archive.engine).observations > 0
 
     def hst(proposal: str | None, instrument: str | None, content: bytes) -> dict[str, Any]:
@@ -94,19 +94,19 @@ def test_figures_follow_ingest_reprocessing_and_moves(  # type: ignore[no-untype
 
     before = archive_summary(archive.engine)
     ingest(archive, write_manifest(tmp_path / "a", "first", [hst("9001", "WFC3/UVIS", b"x" * 10)]))
-    assert_true_figures(archive)
+    assert_true_figures(archive.engine)
     after = archive_summary(archive.engine)
     assert after.observations == before.observations + 1
     assert after.total_bytes == before.total_bytes + 10
     # the observation moves to another program, loses its instrument, and its file is replaced
     ingest(archive, write_manifest(tmp_path / "b", "moved", [hst("9002", None, b"y" * 25)]))
-    assert_true_figures(archive)
+    assert_true_figures(archive.engine)
     moved = archive_summary(archive.engine)
     assert moved.observations == after.observations and moved.total_bytes == after.total_bytes + 15
     assert "9001" not in {p for p, *_ in moved.by_program}
     # and then to no program at all
     ingest(archive, write_manifest(tmp_path / "c", "none", [hst(None, None, b"z" * 25)]))
-    assert_true_figures(archive)
+    assert_true_figures(archive.engine)
 
 
 _observation = st.fixed_dictionaries(
@@ -147,4 +147,4 @@ def test_stored_figures_equal_a_fresh_count_after_any_manifests(  # type: ignore
         if len(files) < sum(len(obs["products"]) for obs in batch):
             continue  # one file described by two observations of a manifest: not our question
         ingest(archive, write_manifest(folder / str(index), f"m{index}", batch))
-        assert_true_figures(archive)
+        assert_true_figures(archive.engine)
