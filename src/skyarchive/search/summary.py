@@ -117,14 +117,14 @@ def refresh_summary(conn: Connection, programs: Iterable[str | None] | None = No
         select(*group, func.count()).where(_in_programs(obs.proposal_id, keys)).group_by(*group),
     )
     files = products.c
-    group = (files.obs_collection, _stored_sql(files.proposal_id))
+    by_program = (files.obs_collection, _stored_sql(files.proposal_id))
     _replace(
         conn,
         summary_files,
         keys,
-        select(*group, func.count(), func.coalesce(func.sum(files.size), 0))
+        select(*by_program, func.count(), func.coalesce(func.sum(files.size), 0))
         .where(_in_programs(files.proposal_id, keys))
-        .group_by(*group),
+        .group_by(*by_program),
     )
 
 
