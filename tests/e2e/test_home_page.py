@@ -20,7 +20,9 @@ from sqlalchemy import event, select
 
 from skyarchive.archive import Archive
 from skyarchive.db.tables import observations, products
+from skyarchive.portal.routes import HOME_PROGRAMS
 from tests.e2e.conftest import LiveServer
+from tests.search.test_summary import ingest, write_manifest
 
 
 @pytest.fixture
@@ -110,3 +112,21 @@ def test_home_page_reads_stored_figures_not_the_catalog(  # type: ignore[no-unty
     assert any("summary_observations" in s for s in statements)
     catalog = re.compile(r'\b(FROM|JOIN)\s+"?(observations|products)\b', re.I)
     assert [s for s in statements if catalog.search(s)] == []
+
+
+def test_home_page_lists_the_largest_programs_of_many(  # type: ignore[no-untyped-def]
+    archive: Archive, server: LiveServer, tmp_path
+) -> None:
+    programs = [str(5000 + i) for i in range(HOME_PROGRAMS + 5)]
+    observations_ = [
+        {"obs_id": f"obs-{p}-{i}", "obs_collection": "HST", "proposal_id": p}
+        for p in programs
+        for i in range(2 if p == programs[-1] else 1)  # the last program is the largest
+    ]
+    ingest(archive, write_manifest(tmp_path, "many", observations_))
+    page = httpx.get(server.url + "/", timeout=60).text
+    table = re.search(r"<caption>By program.*?</table>", page, re.S)
+    assert table and f"of {len(programs)}" in table[0]
+    listed = re.findall(r"collection=program&amp;q=(\d+)", table[0])
+    assert len(listed) == HOME_PROGRAMS and programs[-1] in listed
+    assert page_figures(page)["observations"] == len(programs) + 1

@@ -148,3 +148,17 @@ def test_stored_figures_equal_a_fresh_count_after_any_manifests(  # type: ignore
             continue  # one file described by two observations of a manifest: not our question
         ingest(archive, write_manifest(folder / str(index), f"m{index}", batch))
         assert_true_figures(archive.engine)
+
+
+def test_the_largest_programs_are_listed_and_all_are_counted(archive: Archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    sizes = {"101": 1, "102": 4, "103": 2, "104": 3}
+    observations_ = [
+        {"obs_id": f"o{program}-{i}", "obs_collection": "HST", "proposal_id": program}
+        for program, size in sizes.items()
+        for i in range(size)
+    ]
+    ingest(archive, write_manifest(tmp_path, "programs", observations_))
+    summary = archive_summary(archive.engine, largest_programs=2)
+    assert summary.programs == 4
+    assert summary.by_program == [("102", "HST", None, 4), ("104", "HST", None, 3)]
+    assert summary.observations == sum(sizes.values())  # the totals still count every program

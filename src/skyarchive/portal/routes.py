@@ -18,6 +18,9 @@ from skyarchive.search.summary import archive_summary
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 _COLLECTIONS = ("position", "program", "keywords", "filters")
+# The home page lists the programs with the most observations, so its size and cost stay the
+# same however many programs the archive holds (the others are a program search away).
+HOME_PROGRAMS = 50
 
 
 def caller_facts(caller: Caller) -> dict[str, Any]:
@@ -43,7 +46,7 @@ def has_route(request: Request, path: str) -> bool:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, caller: CallerDep) -> HTMLResponse:
-    summary = archive_summary(request.app.state.archive.engine)
+    summary = archive_summary(request.app.state.archive.engine, largest_programs=HOME_PROGRAMS)
     return templates.TemplateResponse(request, "home.html", {"summary": summary, "caller": caller})
 
 

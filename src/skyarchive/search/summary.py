@@ -45,6 +45,7 @@ class ArchiveSummary:
     by_collection: list[tuple[str, int]]
     by_instrument: list[tuple[str, str | None, int]]
     by_program: list[tuple[str | None, str, str | None, int]]  # (proposal_id, collection, title, n)
+    programs: int  # (collection, program) pairs in all; by_program may list only the largest
 
 
 def archive_is_empty(engine: Engine) -> bool:
@@ -52,10 +53,25 @@ def archive_is_empty(engine: Engine) -> bool:
         return conn.execute(select(observations.c.obsid).limit(1)).first() is None
 
 
-def archive_summary(engine: Engine) -> ArchiveSummary:
-    """The stored figures of the whole archive (no scan of the catalog tables)."""
+def archive_summary(engine: Engine, *, largest_programs: int | None = None) -> ArchiveSummary:
+    """The stored figures of the whole archive (no scan of the catalog tables).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+    largest_programs : int, optional
+        List only this many programs in ``by_program``, those with the most observations
+        (ordered by collection and program like the full list); ``programs`` counts them all.
+    """
     held = summary_observations.c
     n = func.sum(held.observations)
+    per_program = (
+        select(held.proposal_id, held.obs_collection, n.label("n"))
+        .group_by(held.proposal_id, held.obs_collection)
+        .order_by(n.desc(), held.obs_collection, held.proposal_id)
+        .limit(largest_programs)
+        .subquery()
+    )
     with engine.connect() as conn:
         n_files, n_bytes = conn.execute(
             select(func.coalesce(func.sum(summary_files.c.files), 0),
@@ -70,11 +86,16 @@ def archive_summary(engine: Engine) -> ArchiveSummary:
             .order_by(held.obs_collection, held.instrument_name)
         ).all()
         by_program = conn.execute(
-            select(held.proposal_id, held.obs_collection, programs.c.title, n)
-            .join(programs, programs.c.proposal_id == held.proposal_id, isouter=True)
-            .group_by(held.proposal_id, held.obs_collection, programs.c.title)
-            .order_by(held.obs_collection, held.proposal_id)
-        ).all()
+            select(per_program.c.proposal_id, per_program.c.obs_collection, programs.c.title,
+                   per_program.c.n)
+            .join(programs, programs.c.proposal_id == per_program.c.proposal_id, isouter=True)
+            .order_by(per_program.c.obs_collection, per_program.c.proposal_id)
+        ).all()  # fmt: skip
+        n_programs = conn.execute(
+            select(func.count()).select_from(
+                select(held.proposal_id, held.obs_collection).distinct().subquery()
+            )
+        ).scalar_one()
     return ArchiveSummary(
         observations=sum(int(count) for _, count in by_collection),
         products=int(n_files),
@@ -82,6 +103,7 @@ def archive_summary(engine: Engine) -> ArchiveSummary:
         by_collection=[(collection, int(count)) for collection, count in by_collection],
         by_instrument=[(c, _key(instrument), int(count)) for c, instrument, count in by_instrument],
         by_program=[(_key(p), c, title, int(count)) for p, c, title, count in by_program],
+        programs=int(n_programs),
     )
 
 
