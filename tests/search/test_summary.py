@@ -7,18 +7,20 @@ in Python from the raw rows, not by the SQL the summary uses.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from skyarchive.archive import Archive
+from skyarchive.db.engine import make_engine, upgrade
 from skyarchive.db.tables import observations, products, programs
 from skyarchive.ingest.run import ingest_paths
-from skyarchive.search.summary import ArchiveSummary, archive_summary
+from skyarchive.search.summary import ArchiveSummary, archive_summary, refresh_summary
 
 
 def fresh_figures(engine: Engine) -> dict[str, Any]:
@@ -162,3 +164,39 @@ def test_the_largest_programs_are_listed_and_all_are_counted(archive: Archive, t
     assert summary.programs == 4
     assert summary.by_program == [("102", "HST", None, 4), ("104", "HST", None, 3)]
     assert summary.observations == sum(sizes.values())  # the totals still count every program
+
+
+def test_concurrent_writers_of_a_new_program_recount_in_turn(postgres_url: str) -> None:
+    """The second writer waits for the first, then counts both rows (PostgreSQL)."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(programs.insert().values(proposal_id="77", obs_collection="HST"))
+
+    def write(conn: Connection, obs_id: str) -> None:
+        conn.execute(observations.insert().values(obs_id=obs_id, obs_collection="HST",
+                                                  proposal_id="77"))  # fmt: skip
+        refresh_summary(conn, ["77"])
+
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with engine.begin() as conn:
+                write(conn, "b")
+        except BaseException as exc:  # noqa: BLE001  (reported by the test)
+            errors.append(exc)
+
+    with engine.connect() as first:
+        transaction = first.begin()
+        write(first, "a")
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the second writer did not wait for the first"
+        transaction.commit()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    assert_true_figures(engine)
+    assert archive_summary(engine).by_program == [("77", "HST", None, 2)]
+    engine.dispose()
