@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 
 from skyarchive.archive import Archive
 from skyarchive.db.tables import observations, products
-from skyarchive.portal.routes import HOME_PROGRAMS
+from skyarchive.search.summary import LISTED_PROGRAMS
 from tests.e2e.conftest import LiveServer
 from tests.search.test_summary import ingest, write_manifest
 
@@ -109,7 +109,7 @@ def test_home_page_reads_stored_figures_not_the_catalog(  # type: ignore[no-unty
     finally:
         event.remove(archive.engine, "before_cursor_execute", record)
     assert page.status_code == 200 and page_figures(page.text) == counted(archive)
-    assert any("summary_observations" in s for s in statements)
+    assert any("summary_digest" in s for s in statements)
     catalog = re.compile(r'\b(FROM|JOIN)\s+"?(observations|products)\b', re.I)
     assert [s for s in statements if catalog.search(s)] == []
 
@@ -117,7 +117,7 @@ def test_home_page_reads_stored_figures_not_the_catalog(  # type: ignore[no-unty
 def test_home_page_lists_the_largest_programs_of_many(  # type: ignore[no-untyped-def]
     archive: Archive, server: LiveServer, tmp_path
 ) -> None:
-    programs = [str(5000 + i) for i in range(HOME_PROGRAMS + 5)]
+    programs = [str(5000 + i) for i in range(LISTED_PROGRAMS + 5)]
     observations_ = [
         {"obs_id": f"obs-{p}-{i}", "obs_collection": "HST", "proposal_id": p}
         for p in programs
@@ -128,5 +128,5 @@ def test_home_page_lists_the_largest_programs_of_many(  # type: ignore[no-untype
     table = re.search(r"<caption>By program.*?</table>", page, re.S)
     assert table and f"of {len(programs)}" in table[0]
     listed = re.findall(r"collection=program&amp;q=(\d+)", table[0])
-    assert len(listed) == HOME_PROGRAMS and programs[-1] in listed
+    assert len(listed) == LISTED_PROGRAMS and programs[-1] in listed
     assert page_figures(page)["observations"] == len(programs) + 1

@@ -20,6 +20,7 @@ from skyarchive.archive import Archive
 from skyarchive.db.engine import make_engine, upgrade
 from skyarchive.db.tables import observations, products, programs
 from skyarchive.ingest.run import ingest_paths
+from skyarchive.search import summary as summary_module
 from skyarchive.search.summary import ArchiveSummary, archive_summary, refresh_summary
 
 
@@ -152,7 +153,10 @@ def test_stored_figures_equal_a_fresh_count_after_any_manifests(  # type: ignore
         assert_true_figures(archive.engine)
 
 
-def test_the_largest_programs_are_listed_and_all_are_counted(archive: Archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_largest_programs_are_listed_and_all_are_counted(  # type: ignore[no-untyped-def]
+    archive: Archive, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(summary_module, "LISTED_PROGRAMS", 2)
     sizes = {"101": 1, "102": 4, "103": 2, "104": 3}
     observations_ = [
         {"obs_id": f"o{program}-{i}", "obs_collection": "HST", "proposal_id": program}
@@ -160,10 +164,10 @@ def test_the_largest_programs_are_listed_and_all_are_counted(archive: Archive, t
         for i in range(size)
     ]
     ingest(archive, write_manifest(tmp_path, "programs", observations_))
-    summary = archive_summary(archive.engine, largest_programs=2)
-    assert summary.programs == 4
-    assert summary.by_program == [("102", "HST", None, 4), ("104", "HST", None, 3)]
-    assert summary.observations == sum(sizes.values())  # the totals still count every program
+    figures = archive_summary(archive.engine)
+    assert figures.programs == 4
+    assert figures.by_program == [("102", "HST", None, 4), ("104", "HST", None, 3)]
+    assert figures.observations == sum(sizes.values())  # the totals still count every program
 
 
 def test_concurrent_writers_of_a_new_program_recount_in_turn(postgres_url: str) -> None:

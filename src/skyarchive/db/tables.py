@@ -154,6 +154,13 @@ summary_files = Table(
     Column("bytes", BigInteger, nullable=False),
 )
 
+summary_digest = Table(
+    "summary_digest",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("figures", Text, nullable=False, comment="JSON, rebuilt with the summary rows"),
+)
+
 observation_products = Table(
     "observation_products",
     metadata,

@@ -18,9 +18,6 @@ from skyarchive.search.summary import archive_summary
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 _COLLECTIONS = ("position", "program", "keywords", "filters")
-# The home page lists the programs with the most observations, so its size and cost stay the
-# same however many programs the archive holds (the others are a program search away).
-HOME_PROGRAMS = 50
 
 
 def caller_facts(caller: Caller) -> dict[str, Any]:
@@ -46,7 +43,7 @@ def has_route(request: Request, path: str) -> bool:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, caller: CallerDep) -> HTMLResponse:
-    summary = archive_summary(request.app.state.archive.engine, largest_programs=HOME_PROGRAMS)
+    summary = archive_summary(request.app.state.archive.engine)
     return templates.TemplateResponse(request, "home.html", {"summary": summary, "caller": caller})
 
 

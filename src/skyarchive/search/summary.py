@@ -9,6 +9,7 @@ on the time or on the caller, so no stored figure can go stale by itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +31,13 @@ from skyarchive.db.tables import (
     observations,
     products,
     programs,
+    summary_digest,
     summary_files,
     summary_observations,
 )
 
 NO_KEY = ""  # what a NULL program or instrument is stored as
+LISTED_PROGRAMS = 50  # the home page lists the programs with the most observations
 
 
 @dataclass(frozen=True)
@@ -53,58 +56,69 @@ def archive_is_empty(engine: Engine) -> bool:
         return conn.execute(select(observations.c.obsid).limit(1)).first() is None
 
 
-def archive_summary(engine: Engine, *, largest_programs: int | None = None) -> ArchiveSummary:
-    """The stored figures of the whole archive (no scan of the catalog tables).
+def archive_summary(engine: Engine) -> ArchiveSummary:
+    """What the archive holds, as the home page shows it; reads a few stored rows.
 
-    Parameters
-    ----------
-    engine : sqlalchemy.Engine
-    largest_programs : int, optional
-        List only this many programs in ``by_program``, those with the most observations
-        (ordered by collection and program like the full list); ``programs`` counts them all.
+    ``by_program`` lists the :data:`LISTED_PROGRAMS` programs with the most observations
+    (ordered by collection and program); ``programs`` counts them all.
     """
+    with engine.connect() as conn:
+        body = conn.execute(
+            select(summary_digest.c.figures).where(summary_digest.c.name == _DIGEST)
+        ).scalar()
+        digest = json.loads(body) if body is not None else _digest(conn)  # not built yet
+        listed = [p for p, _, _ in digest["by_program"] if p != NO_KEY]
+        named = select(programs.c.proposal_id, programs.c.title).where(
+            programs.c.proposal_id.in_(listed)
+        )
+        titles: dict[str, str | None] = {p: title for p, title in conn.execute(named)}
+    return ArchiveSummary(
+        observations=digest["observations"],
+        products=digest["products"],
+        total_bytes=digest["total_bytes"],
+        by_collection=[(c, n) for c, n in digest["by_collection"]],
+        by_instrument=[(c, _key(i), n) for c, i, n in digest["by_instrument"]],
+        by_program=[(_key(p), c, titles.get(p), n) for p, c, n in digest["by_program"]],
+        programs=digest["programs"],
+    )
+
+
+def _digest(conn: Connection) -> dict[str, Any]:
+    """The home page's figures from the summary rows (one row per program and instrument)."""
     held = summary_observations.c
     n = func.sum(held.observations)
-    per_program = (
-        select(held.proposal_id, held.obs_collection, n.label("n"))
+    n_files, n_bytes = conn.execute(
+        select(func.coalesce(func.sum(summary_files.c.files), 0),
+               func.coalesce(func.sum(summary_files.c.bytes), 0))
+    ).one()  # fmt: skip
+    by_collection = conn.execute(
+        select(held.obs_collection, n).group_by(held.obs_collection).order_by(n.desc())
+    ).all()
+    by_instrument = conn.execute(
+        select(held.obs_collection, held.instrument_name, n)
+        .group_by(held.obs_collection, held.instrument_name)
+        .order_by(held.obs_collection, held.instrument_name)
+    ).all()
+    largest = conn.execute(
+        select(held.proposal_id, held.obs_collection, n)
         .group_by(held.proposal_id, held.obs_collection)
         .order_by(n.desc(), held.obs_collection, held.proposal_id)
-        .limit(largest_programs)
-        .subquery()
-    )
-    with engine.connect() as conn:
-        n_files, n_bytes = conn.execute(
-            select(func.coalesce(func.sum(summary_files.c.files), 0),
-                   func.coalesce(func.sum(summary_files.c.bytes), 0))
-        ).one()  # fmt: skip
-        by_collection = conn.execute(
-            select(held.obs_collection, n).group_by(held.obs_collection).order_by(n.desc())
-        ).all()
-        by_instrument = conn.execute(
-            select(held.obs_collection, held.instrument_name, n)
-            .group_by(held.obs_collection, held.instrument_name)
-            .order_by(held.obs_collection, held.instrument_name)
-        ).all()
-        by_program = conn.execute(
-            select(per_program.c.proposal_id, per_program.c.obs_collection, programs.c.title,
-                   per_program.c.n)
-            .join(programs, programs.c.proposal_id == per_program.c.proposal_id, isouter=True)
-            .order_by(per_program.c.obs_collection, per_program.c.proposal_id)
-        ).all()  # fmt: skip
-        n_programs = conn.execute(
-            select(func.count()).select_from(
-                select(held.proposal_id, held.obs_collection).distinct().subquery()
-            )
-        ).scalar_one()
-    return ArchiveSummary(
-        observations=sum(int(count) for _, count in by_collection),
-        products=int(n_files),
-        total_bytes=int(n_bytes),
-        by_collection=[(collection, int(count)) for collection, count in by_collection],
-        by_instrument=[(c, _key(instrument), int(count)) for c, instrument, count in by_instrument],
-        by_program=[(_key(p), c, title, int(count)) for p, c, title, count in by_program],
-        programs=int(n_programs),
-    )
+        .limit(LISTED_PROGRAMS)
+    ).all()
+    n_programs = conn.execute(
+        select(func.count()).select_from(
+            select(held.proposal_id, held.obs_collection).distinct().subquery()
+        )
+    ).scalar_one()
+    return {
+        "observations": sum(int(count) for _, count in by_collection),
+        "products": int(n_files),
+        "total_bytes": int(n_bytes),
+        "by_collection": [(c, int(count)) for c, count in by_collection],
+        "by_instrument": [(c, i, int(count)) for c, i, count in by_instrument],
+        "by_program": sorted(((p, c, int(n)) for p, c, n in largest), key=lambda r: (r[1], r[0])),
+        "programs": int(n_programs),
+    }
 
 
 def refresh_summary(conn: Connection, programs: Iterable[str | None] | None = None) -> None:
@@ -125,11 +139,9 @@ def refresh_summary(conn: Connection, programs: Iterable[str | None] | None = No
     if keys == []:
         return
     if conn.dialect.name == "postgresql":
-        # Writers of the same program recount one after the other, so the later one counts
-        # the earlier one's committed rows (the lock is held until this transaction ends).
-        lock_keys = keys if keys is not None else ["*"]
-        for key in lock_keys:
-            conn.execute(select(func.pg_advisory_xact_lock(_LOCK_SPACE, func.hashtext(key))))
+        # Writers recount one after the other, so the later one counts the earlier one's
+        # committed rows and builds the digest from them (held until this transaction ends).
+        conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
     obs = observations.c
     group = (obs.obs_collection, _stored_sql(obs.proposal_id), _stored_sql(obs.instrument_name))
     _replace(
@@ -148,9 +160,12 @@ def refresh_summary(conn: Connection, programs: Iterable[str | None] | None = No
         .where(_in_programs(files.proposal_id, keys))
         .group_by(*by_program),
     )
+    conn.execute(delete(summary_digest).where(summary_digest.c.name == _DIGEST))
+    conn.execute(summary_digest.insert().values(name=_DIGEST, figures=json.dumps(_digest(conn))))
 
 
-_LOCK_SPACE = 0x5359  # first key of our advisory locks ("SY")
+_LOCK_KEY = 0x534B59_53554D  # our advisory lock ("SKY", "SUM")
+_DIGEST = "home"
 
 
 def _replace(conn: Connection, table: Table, keys: list[str] | None, counts: Select[Any]) -> None:

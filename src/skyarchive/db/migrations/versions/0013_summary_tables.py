@@ -38,6 +38,14 @@ def upgrade() -> None:
         sa.Column("bytes", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("obs_collection", "proposal_id", name=op.f("pk_summary_files")),
     )
+    op.create_table(
+        "summary_digest",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("figures", sa.Text, nullable=False,
+                  comment="JSON, rebuilt with the summary rows"),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_summary_digest")),
+    )  # fmt: skip
+    # the digest is built by the next write; until then the page sums the rows counted here
     op.execute(
         "INSERT INTO summary_observations"
         " (obs_collection, proposal_id, instrument_name, observations)"
@@ -53,5 +61,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("summary_digest")
     op.drop_table("summary_files")
     op.drop_table("summary_observations")
