@@ -24,7 +24,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import search as portal_search
-    from skyarchive.portal import account_routes, subscription_routes
+    from skyarchive.portal import account_routes, password_routes, subscription_routes
     from skyarchive.portal import routes as portal_routes
 
     app = FastAPI(title="skyarchive", version=__version__, docs_url="/api/docs")
@@ -35,6 +35,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(account_routes.router)
+    app.include_router(password_routes.router)
     app.include_router(subscription_routes.router)
     delivery_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,7 +1,9 @@
-"""Account pages: sign up, log in and out, password, API tokens, program access for PIs.
+"""Account pages: sign up, log in and out, password, sessions, API tokens, PIs' program access.
 
 Every form carries a CSRF token: the session's own once logged in, before that a random value
 also set as a cookie (double submit). Failure messages never say whether an email is known.
+Wrong passwords slow down the next attempts of that client address for that account
+(``access/login_throttle.py``); a new password ends the account's other sessions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from skyarchive.access import grants, sessions, tokens, users
+from skyarchive.access import grants, login_throttle, sessions, tokens, users
 from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
 from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf
@@ -53,6 +55,29 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _delays(settings) -> login_throttle.Delays:  # type: ignore[no-untyped-def]
+    return login_throttle.Delays(
+        free=settings.login_free_failures, base=settings.login_delay_seconds,
+        maximum=settings.login_max_delay_seconds,
+    )  # fmt: skip
+
+
+def _start_session(request: Request, archive, user_id: int, target: str) -> Response:  # type: ignore[no-untyped-def]
+    """Log the user in: a new session, its cookie, and a redirect to ``target``."""
+    with archive.engine.begin() as conn:
+        cookie, _ = sessions.start_session(
+            conn, user_id, client_address=_client(request),
+            user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, cookie, httponly=True, samesite="lax",
+        secure=archive.settings.secure_cookies, max_age=int(sessions.SESSION_SECONDS),
+    )  # fmt: skip
+    response.delete_cookie(PRE_SESSION_COOKIE)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, caller: CallerDep, next: str = "/account") -> Response:  # noqa: A002
     return _page(request, "account_login.html", caller, next=_safe_next(next))
@@ -64,25 +89,22 @@ def login(
     csrf_token: Text, next: Annotated[str, Form()] = "/account",  # noqa: A002
 ) -> Response:  # fmt: skip
     _check_pre_session(request, csrf_token)
-    keys = (f"email:{email.strip().lower()}", f"ip:{_client(request)}")
+    who = {"email": email, "client": _client(request)}
     with archive.engine.begin() as conn:
-        if sessions.too_many_failures(conn, *keys):
-            error = "Too many failed attempts; wait 15 minutes and try again."
-            return _page(request, "account_login.html", caller, 429, error=error, next=next)
+        wait = login_throttle.seconds_to_wait(conn, **who, delays=_delays(archive.settings))
+        if wait:
+            error = (f"Too many failed attempts for this account from your address; "
+                     f"try again in {wait} seconds.")  # fmt: skip
+            response = _page(request, "account_login.html", caller, 429, error=error, next=next)
+            response.headers["Retry-After"] = str(wait)
+            return response
         user = users.authenticate(conn, email, password)
         if user is None:
-            sessions.record_failure(conn, *keys)
+            login_throttle.record_failure(conn, **who)
             return _page(request, "account_login.html", caller, 401, error=LOGIN_FAILED,
                          next=next)  # fmt: skip
-        sessions.clear_failures(conn, keys[0])
-        cookie, _ = sessions.start_session(conn, user.user_id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, cookie, httponly=True, samesite="lax",
-        secure=archive.settings.secure_cookies, max_age=int(sessions.SESSION_SECONDS),
-    )  # fmt: skip
-    response.delete_cookie(PRE_SESSION_COOKIE)
-    return response
+        login_throttle.clear_failures(conn, **who)
+    return _start_session(request, archive, user.user_id, next)
 
 
 @router.post("/logout")
@@ -141,10 +163,34 @@ def change_password(
         if users.authenticate(conn, caller.email or "", current) is None:
             return _account_error(request, archive, caller, "The current password is wrong.")
         try:
-            users.set_password(conn, caller.user_id or 0, new)
+            users.set_password(conn, caller.user_id or 0, new, keep_session=caller.session_id)
         except BadQuery as exc:
             return _account_error(request, archive, caller, exc.message)
     return RedirectResponse("/account?changed=password", status_code=303)
+
+
+@router.post("/account/sessions/{session_id}/end")
+def end_session(
+    session_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, csrf_token: Text
+) -> Response:
+    """End one of the caller's sessions (their own current one logs them out)."""
+    _signed_in(caller, csrf_token)
+    with archive.engine.begin() as conn:
+        if not sessions.end_session_by_id(conn, session_id, user_id=caller.user_id or 0):
+            raise NotFound("You have no such session; it may have ended already.")
+    if session_id == caller.session_id:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+    return RedirectResponse("/account?changed=session", status_code=303)
+
+
+@router.post("/account/sessions/end-others")
+def end_other_sessions(archive: ArchiveDep, caller: CallerDep, csrf_token: Text) -> Response:
+    _signed_in(caller, csrf_token)
+    with archive.engine.begin() as conn:
+        sessions.end_all_sessions(conn, caller.user_id or 0, keep=caller.session_id)
+    return RedirectResponse("/account?changed=sessions", status_code=303)
 
 
 @router.post("/account/tokens")
@@ -257,8 +303,10 @@ def _account_page(
 ) -> Response:  # type: ignore[no-untyped-def]
     with archive.engine.connect() as conn:
         own_tokens = tokens.list_tokens(conn, user_id=caller.user_id or 0)
+        own_sessions = sessions.list_sessions(conn, user_id=caller.user_id or 0)
         led = grants.programs_led_by(conn, caller.user_id or 0)
     return _page(request, "account.html", caller, status, tokens=own_tokens, programs=led,
+                 sessions=own_sessions, changed=request.query_params.get("changed"),
                  default_days=archive.settings.token_default_days,
                  max_days=archive.settings.token_max_days, **extra)  # fmt: skip
 

@@ -1,0 +1,91 @@
+"""Forgotten passwords: ask for a one-time link by e-mail, then choose a new password with it.
+
+Asking answers the same words, in the same time, whether or not the email has an account: the
+e-mail goes out after the answer. A new password ends every session of the account.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, Response
+
+from skyarchive.access import password_resets
+from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.urls import public_base_url
+from skyarchive.errors import BadQuery
+from skyarchive.notify.account_mail import send_password_reset
+from skyarchive.portal.account_routes import Text, _check_pre_session, _page
+
+router = APIRouter(include_in_schema=False)
+SENT = (
+    "If an account uses this email, a link to set a new password is on its way. "
+    "It works once, within the hour."
+)
+
+
+def _no_referrer(response: Response) -> Response:
+    """The link's secret is in the page's URL: never send it on as a Referer."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/password-reset", response_class=HTMLResponse)
+def reset_request_form(request: Request, caller: CallerDep) -> Response:
+    return _page(request, "account_reset_request.html", caller)
+
+
+@router.post("/password-reset")
+def reset_request(
+    request: Request, background: BackgroundTasks, archive: ArchiveDep, caller: CallerDep,
+    email: Text, csrf_token: Text,
+) -> Response:  # fmt: skip
+    _check_pre_session(request, csrf_token)
+    with archive.engine.begin() as conn:
+        found = password_resets.request_reset(conn, email)
+    if found is not None:
+        token, user = found
+        background.add_task(
+            send_password_reset, archive.settings, to=user.email,
+            link=f"{public_base_url(request)}/password-reset/{token}",
+            minutes=int(password_resets.RESET_SECONDS // 60),
+        )  # fmt: skip
+    return _page(request, "account_reset_request.html", caller, message=SENT)
+
+
+@router.get("/password-reset/{token}", response_class=HTMLResponse)
+def reset_form(request: Request, token: str, archive: ArchiveDep, caller: CallerDep) -> Response:
+    try:
+        with archive.engine.connect() as conn:
+            password_resets.check_reset(conn, token)
+    except BadQuery as exc:
+        return _no_referrer(
+            _page(request, "account_reset.html", caller, 400, token=None, error=exc.message)
+        )
+    return _no_referrer(_page(request, "account_reset.html", caller, token=token))
+
+
+@router.post("/password-reset/{token}")
+def reset(
+    request: Request, token: str, archive: ArchiveDep, caller: CallerDep, new: Text,
+    csrf_token: Text,
+) -> Response:  # fmt: skip
+    _check_pre_session(request, csrf_token)
+    try:
+        with archive.engine.begin() as conn:
+            password_resets.reset_password(conn, token, new)
+    except BadQuery as exc:
+        still_valid = exc.message != password_resets.INVALID_LINK
+        return _no_referrer(
+            _page(
+                request,
+                "account_reset.html",
+                caller,
+                400,
+                error=exc.message,
+                token=token if still_valid else None,
+            )  # fmt: skip
+        )
+    message = "Your password is set and every session of the account has ended. Log in."
+    return _no_referrer(
+        _page(request, "account_login.html", caller, message=message, next="/account")
+    )
