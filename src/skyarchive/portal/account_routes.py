@@ -55,11 +55,25 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _delays(settings) -> login_throttle.Delays:  # type: ignore[no-untyped-def]
-    return login_throttle.Delays(
+def _password_wait(conn, request: Request, archive, email: str) -> int:  # type: ignore[no-untyped-def]
+    """Seconds this client must wait before giving another password for ``email`` (0: go)."""
+    settings = archive.settings
+    delays = login_throttle.Delays(
         free=settings.login_free_failures, base=settings.login_delay_seconds,
         maximum=settings.login_max_delay_seconds,
     )  # fmt: skip
+    return login_throttle.seconds_to_wait(conn, email=email, client=_client(request),
+                                          delays=delays)  # fmt: skip
+
+
+def _wait_answer(response: Response, wait: int) -> Response:
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _wait_message(wait: int) -> str:
+    return (f"Too many wrong passwords for this account from your address; "
+            f"try again in {wait} seconds.")  # fmt: skip
 
 
 def _start_session(request: Request, archive, user_id: int, target: str) -> Response:  # type: ignore[no-untyped-def]
@@ -91,13 +105,10 @@ def login(
     _check_pre_session(request, csrf_token)
     who = {"email": email, "client": _client(request)}
     with archive.engine.begin() as conn:
-        wait = login_throttle.seconds_to_wait(conn, **who, delays=_delays(archive.settings))
+        wait = _password_wait(conn, request, archive, email)
         if wait:
-            error = (f"Too many failed attempts for this account from your address; "
-                     f"try again in {wait} seconds.")  # fmt: skip
-            response = _page(request, "account_login.html", caller, 429, error=error, next=next)
-            response.headers["Retry-After"] = str(wait)
-            return response
+            return _wait_answer(_page(request, "account_login.html", caller, 429,
+                                      error=_wait_message(wait), next=next), wait)  # fmt: skip
         user = users.authenticate(conn, email, password)
         if user is None:
             login_throttle.record_failure(conn, **who)
@@ -159,8 +170,15 @@ def change_password(
     csrf_token: Text,
 ) -> Response:  # fmt: skip
     _signed_in(caller, csrf_token)
+    who = {"email": caller.email or "", "client": _client(request)}
     with archive.engine.begin() as conn:
-        if users.authenticate(conn, caller.email or "", current) is None:
+        # The current password is a password guess too: it is slowed down as log-ins are.
+        wait = _password_wait(conn, request, archive, who["email"])
+        if wait:
+            return _wait_answer(_account_page(request, archive, caller, status=429,
+                                              error=_wait_message(wait)), wait)  # fmt: skip
+        if users.authenticate(conn, who["email"], current) is None:
+            login_throttle.record_failure(conn, **who)
             return _account_error(request, archive, caller, "The current password is wrong.")
         try:
             users.set_password(conn, caller.user_id or 0, new, keep_session=caller.session_id)

@@ -1,19 +1,20 @@
 """Forgotten passwords: ask for a one-time link by e-mail, then choose a new password with it.
 
 Asking answers the same words, in the same time, whether or not the email has an account: the
-e-mail goes out after the answer. A new password ends every session of the account.
+look-up and the e-mail happen after the answer. A new password ends every session of the
+account.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from skyarchive.access import password_resets
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.api.urls import public_base_url
 from skyarchive.errors import BadQuery
-from skyarchive.notify.account_mail import send_password_reset
+from skyarchive.notify.account_mail import start_password_reset
 from skyarchive.portal.account_routes import Text, _check_pre_session, _page
 
 router = APIRouter(include_in_schema=False)
@@ -36,19 +37,11 @@ def reset_request_form(request: Request, caller: CallerDep) -> Response:
 
 @router.post("/password-reset")
 def reset_request(
-    request: Request, background: BackgroundTasks, archive: ArchiveDep, caller: CallerDep,
-    email: Text, csrf_token: Text,
-) -> Response:  # fmt: skip
+    request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, csrf_token: Text
+) -> Response:
     _check_pre_session(request, csrf_token)
-    with archive.engine.begin() as conn:
-        found = password_resets.request_reset(conn, email)
-    if found is not None:
-        token, user = found
-        background.add_task(
-            send_password_reset, archive.settings, to=user.email,
-            link=f"{public_base_url(request)}/password-reset/{token}",
-            minutes=int(password_resets.RESET_SECONDS // 60),
-        )  # fmt: skip
+    start_password_reset(archive.engine, archive.settings, email=email,
+                         base_url=public_base_url(request))  # fmt: skip
     return _page(request, "account_reset_request.html", caller, message=SENT)
 
 
