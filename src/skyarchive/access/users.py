@@ -61,7 +61,7 @@ def create_user(
     password_hash = _HASHER.hash(password) if password else None
     if conn.execute(select(users.c.user_id).where(users.c.email == email)).first():
         raise BadQuery(f"An account for {email} already exists.")
-    result = conn.execute(
+    conn.execute(
         users.insert().values(
             email=email,
             display_name=(display_name or email.split("@")[0]).strip()[:200],
@@ -71,7 +71,7 @@ def create_user(
             created_at=time.time(),
         )
     )
-    return get_user(conn, int(result.inserted_primary_key[0]))
+    return find_user(conn, email)
 
 
 def get_user(conn: Connection, user_id: int) -> User:
