@@ -11,13 +11,15 @@ import hashlib
 import secrets
 import time
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
 from skyarchive.access.users import User, get_user, normalise_email, set_password
 from skyarchive.db.tables import password_resets, users
 from skyarchive.errors import BadQuery
 
 RESET_SECONDS = 3600.0
+# At most this many live links per account: asking again and again mails nobody more often.
+MAX_LIVE_LINKS = 3
 _TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
 INVALID_LINK = "This password-reset link is not valid or has expired; ask for a new one."
 
@@ -27,7 +29,8 @@ def _digest(token: str) -> str:
 
 
 def request_reset(conn: Connection, email: str) -> tuple[str, User] | None:
-    """A new link secret and its user, or None when no usable account has this email."""
+    """A new link secret and its user; None when no usable account has this email, or when it
+    already has ``MAX_LIVE_LINKS`` unexpired links (so nobody can flood an inbox)."""
     try:
         email = normalise_email(email)
     except BadQuery:
@@ -38,6 +41,11 @@ def request_reset(conn: Connection, email: str) -> tuple[str, User] | None:
     now = time.time()
     conn.execute(delete(password_resets).where(password_resets.c.expires_at <= now))
     if row is None:
+        return None
+    live = conn.execute(
+        select(func.count()).where(password_resets.c.user_id == row.user_id)
+    ).scalar_one()
+    if live >= MAX_LIVE_LINKS:
         return None
     token = secrets.token_urlsafe(32)
     conn.execute(
