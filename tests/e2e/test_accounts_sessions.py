@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -239,6 +240,22 @@ def test_failed_logins_slow_only_that_client_for_that_account(live_server, archi
     for _ in range(FREE_FAILURES):
         assert portal_login(stranger, "ghost@example.org", "guess guess guess").status_code == 401
     assert portal_login(stranger, "ghost@example.org", "guess guess guess").status_code == 429
+
+
+def test_parallel_guesses_are_counted_before_they_are_checked(live_server, archive) -> None:  # type: ignore[no-untyped-def]
+    email = new_user(archive, "parallel")
+    attempts = 4 * FREE_FAILURES
+
+    def guess(_: int) -> int:
+        return portal_login(
+            client(live_server, AWAY_ADDRESS), email, "guess guess guess"
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=attempts) as pool:
+        statuses = list(pool.map(guess, range(attempts)))
+    assert set(statuses) == {401, 429}
+    # a check-then-record race may let a couple through, never the whole burst
+    assert statuses.count(401) <= FREE_FAILURES + 2, statuses
 
 
 def test_current_password_guesses_on_the_account_page_are_slowed_too(live_server, archive) -> None:  # type: ignore[no-untyped-def]

@@ -55,15 +55,23 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _password_wait(conn, request: Request, archive, email: str) -> int:  # type: ignore[no-untyped-def]
-    """Seconds this client must wait before giving another password for ``email`` (0: go)."""
+def _admit_guess(request: Request, archive, email: str) -> int:  # type: ignore[no-untyped-def]
+    """0 when this client may give a password for ``email`` now, else the seconds to wait.
+
+    An admitted attempt counts as a failure until the password proves right (then the count
+    is cleared), so guesses sent in parallel are counted before any of them is checked.
+    """
     settings = archive.settings
     delays = login_throttle.Delays(
         free=settings.login_free_failures, base=settings.login_delay_seconds,
         maximum=settings.login_max_delay_seconds,
     )  # fmt: skip
-    return login_throttle.seconds_to_wait(conn, email=email, client=_client(request),
-                                          delays=delays)  # fmt: skip
+    client = _client(request)
+    with archive.engine.begin() as conn:
+        wait = login_throttle.seconds_to_wait(conn, email=email, client=client, delays=delays)
+        if not wait:
+            login_throttle.record_failure(conn, email=email, client=client)
+    return wait
 
 
 def _wait_answer(response: Response, wait: int) -> Response:
@@ -103,18 +111,16 @@ def login(
     csrf_token: Text, next: Annotated[str, Form()] = "/account",  # noqa: A002
 ) -> Response:  # fmt: skip
     _check_pre_session(request, csrf_token)
-    who = {"email": email, "client": _client(request)}
+    wait = _admit_guess(request, archive, email)
+    if wait:
+        return _wait_answer(_page(request, "account_login.html", caller, 429,
+                                  error=_wait_message(wait), next=next), wait)  # fmt: skip
     with archive.engine.begin() as conn:
-        wait = _password_wait(conn, request, archive, email)
-        if wait:
-            return _wait_answer(_page(request, "account_login.html", caller, 429,
-                                      error=_wait_message(wait), next=next), wait)  # fmt: skip
         user = users.authenticate(conn, email, password)
         if user is None:
-            login_throttle.record_failure(conn, **who)
             return _page(request, "account_login.html", caller, 401, error=LOGIN_FAILED,
                          next=next)  # fmt: skip
-        login_throttle.clear_failures(conn, **who)
+        login_throttle.clear_failures(conn, email=email, client=_client(request))
     return _start_session(request, archive, user.user_id, next)
 
 
@@ -170,16 +176,16 @@ def change_password(
     csrf_token: Text,
 ) -> Response:  # fmt: skip
     _signed_in(caller, csrf_token)
-    who = {"email": caller.email or "", "client": _client(request)}
+    # The current password is a password guess too: it is slowed down as log-ins are.
+    email = caller.email or ""
+    wait = _admit_guess(request, archive, email)
+    if wait:
+        return _wait_answer(_account_page(request, archive, caller, status=429,
+                                          error=_wait_message(wait)), wait)  # fmt: skip
     with archive.engine.begin() as conn:
-        # The current password is a password guess too: it is slowed down as log-ins are.
-        wait = _password_wait(conn, request, archive, who["email"])
-        if wait:
-            return _wait_answer(_account_page(request, archive, caller, status=429,
-                                              error=_wait_message(wait)), wait)  # fmt: skip
-        if users.authenticate(conn, who["email"], current) is None:
-            login_throttle.record_failure(conn, **who)
+        if users.authenticate(conn, email, current) is None:
             return _account_error(request, archive, caller, "The current password is wrong.")
+        login_throttle.clear_failures(conn, email=email, client=_client(request))
         try:
             users.set_password(conn, caller.user_id or 0, new, keep_session=caller.session_id)
         except BadQuery as exc:
