@@ -197,3 +197,23 @@ def test_new_password_ends_other_sessions_and_reset_links(archive: Archive) -> N
         password_resets.reset_password(conn, link, "a third long pw")
         assert sessions.session_for(conn, kept) is None
         assert users.authenticate(conn, "s@b.org", "a third long pw") is not None
+
+
+def test_sessions_are_listed_last_used_first_including_older_rows(archive: Archive) -> None:
+    from skyarchive.db.tables import sessions as session_rows
+
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email="order@b.org", password="long enough pw")
+        _, old = sessions.start_session(conn, user.user_id)
+        _, new = sessions.start_session(conn, user.user_id, client_address="10.2.2.2")
+        # a session started before schema 0011 has no last-seen time: its start counts
+        conn.execute(
+            update(session_rows)
+            .where(session_rows.c.session_hash == old.session_id)
+            .values(last_seen_at=None, created_at=time.time() - 3600)
+        )
+        listed = sessions.list_sessions(conn, user_id=user.user_id)
+        assert [s.session_id for s in listed] == [new.session_id, old.session_id]
+        assert listed[1].last_seen_at == listed[1].created_at
+        assert sessions.end_session_by_id(conn, old.session_id, user_id=user.user_id + 1) is False
+        assert sessions.end_session_by_id(conn, old.session_id, user_id=user.user_id) is True

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from skyarchive.db.tables import sessions, users
 
@@ -54,6 +54,7 @@ def start_session(
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     now = time.time()
+    conn.execute(delete(sessions).where(sessions.c.expires_at <= now))  # nobody can use them
     conn.execute(
         sessions.insert().values(
             session_hash=_digest(cookie), user_id=user_id, csrf_token=csrf, created_at=now,
@@ -90,19 +91,15 @@ def session_for(conn: Connection, cookie: str | None) -> Session | None:
 
 def list_sessions(conn: Connection, *, user_id: int) -> list[SessionInfo]:
     """The user's unexpired sessions, most recently used first."""
+    last_seen = func.coalesce(sessions.c.last_seen_at, sessions.c.created_at)  # older rows
     rows = conn.execute(
-        select(sessions)
+        select(sessions, last_seen.label("seen"))
         .where(sessions.c.user_id == user_id, sessions.c.expires_at > time.time())
-        .order_by(sessions.c.last_seen_at.desc(), sessions.c.created_at.desc())
+        .order_by(last_seen.desc(), sessions.c.created_at.desc())
     )
     return [
         SessionInfo(
-            r.session_hash,
-            r.created_at,
-            r.last_seen_at or r.created_at,
-            r.expires_at,
-            r.client_address,
-            r.user_agent,
+            r.session_hash, r.created_at, r.seen, r.expires_at, r.client_address, r.user_agent
         )  # fmt: skip
         for r in rows
     ]
