@@ -57,6 +57,19 @@ def seconds_to_wait(conn: Connection, *, email: str, client: str, delays: Delays
     return math.ceil(remaining) if remaining > 0 else 0
 
 
+def admit_attempt(conn: Connection, *, email: str, client: str, delays: Delays) -> int:
+    """0 when this client may give a password for ``email`` now, else the seconds to wait.
+
+    An admitted attempt is recorded as a failure at once and cleared when the password proves
+    right (:func:`clear_failures`), so guesses sent in parallel are counted before any of them
+    is checked. Commit before checking the password, so other processes see the attempt.
+    """
+    wait = seconds_to_wait(conn, email=email, client=client, delays=delays)
+    if not wait:
+        record_failure(conn, email=email, client=client)
+    return wait
+
+
 def record_failure(conn: Connection, *, email: str, client: str) -> None:
     now = time.time()
     conn.execute(login_failures.insert().values(key=_key(email, client), at=now))

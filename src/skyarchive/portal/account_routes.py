@@ -56,22 +56,15 @@ def _client(request: Request) -> str:
 
 
 def _admit_guess(request: Request, archive, email: str) -> int:  # type: ignore[no-untyped-def]
-    """0 when this client may give a password for ``email`` now, else the seconds to wait.
-
-    An admitted attempt counts as a failure until the password proves right (then the count
-    is cleared), so guesses sent in parallel are counted before any of them is checked.
-    """
+    """0 when this client may give a password for ``email`` now, else the seconds to wait."""
     settings = archive.settings
     delays = login_throttle.Delays(
         free=settings.login_free_failures, base=settings.login_delay_seconds,
         maximum=settings.login_max_delay_seconds,
     )  # fmt: skip
-    client = _client(request)
-    with archive.engine.begin() as conn:
-        wait = login_throttle.seconds_to_wait(conn, email=email, client=client, delays=delays)
-        if not wait:
-            login_throttle.record_failure(conn, email=email, client=client)
-    return wait
+    with archive.engine.begin() as conn:  # committed before the password is checked
+        return login_throttle.admit_attempt(conn, email=email, client=_client(request),
+                                            delays=delays)  # fmt: skip
 
 
 def _wait_answer(response: Response, wait: int) -> Response:
