@@ -137,6 +137,18 @@ def test_account_page_ends_one_session_with_its_csrf_token(live_server, archive)
     assert not is_logged_in(mine)
 
 
+def test_end_all_other_sessions_keeps_only_this_one(live_server, archive) -> None:  # type: ignore[no-untyped-def]
+    email = new_user(archive, "others")
+    mine = logged_in(live_server, email)
+    others = [logged_in(live_server, email, a) for a in (HOME_ADDRESS, AWAY_ADDRESS)]
+    html = mine.get("/account").text
+    assert len(session_rows(html)) == 3
+    ended = mine.post("/account/sessions/end-others", data={"csrf_token": form_csrf(html)})
+    assert ended.status_code == 303
+    assert not any(is_logged_in(o) for o in others)
+    assert len(session_rows(mine.get("/account").text)) == 1
+
+
 def test_api_tokens_are_listed_and_revoked_on_the_account_page(live_server, archive) -> None:  # type: ignore[no-untyped-def]
     email = new_user(archive, "tokens")
     browser = logged_in(live_server, email)
