@@ -35,7 +35,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(account_routes.router)
-    app.include_router(password_routes.router)
+    password_routes.install(app)
     app.include_router(subscription_routes.router)
     delivery_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,6 +7,7 @@ addresses (127.0.0.1 and 127.0.0.2), so the server sees two client addresses.
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import re
 import statistics
@@ -184,7 +185,24 @@ def ask_reset(browser: httpx.Client, email: str) -> httpx.Response:
     return browser.post("/password-reset", data={"email": email, "csrf_token": csrf})
 
 
-def test_password_reset_by_email_ends_every_session(live_server, archive) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def access_log() -> Iterator[list[str]]:
+    """The lines uvicorn's access log writes meanwhile (the test server logs warnings only)."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    logger = logging.getLogger("uvicorn.access")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_password_reset_by_email_ends_every_session(live_server, archive, access_log) -> None:  # type: ignore[no-untyped-def]
     email = new_user(archive, "reset")
     sessions = [logged_in(live_server, email, a) for a in (HOME_ADDRESS, AWAY_ADDRESS)]
     asker = client(live_server)
@@ -208,6 +226,10 @@ def test_password_reset_by_email_ends_every_session(live_server, archive) -> Non
     again = asker.post(path, data={"new": "and again this one", "csrf_token": form_csrf(form.text)})
     assert again.status_code == 400 and "not valid or has expired" in again.text
     assert asker.get("/password-reset/not-a-real-link").status_code == 400
+    # the access log saw every visit of the link, never its secret
+    secret = path.rsplit("/", 1)[1]
+    assert sum("/password-reset/(hidden)" in line for line in access_log) >= 4
+    assert not any(secret in line for line in access_log)
 
 
 def test_asking_again_and_again_does_not_flood_the_inbox(live_server, archive) -> None:  # type: ignore[no-untyped-def]

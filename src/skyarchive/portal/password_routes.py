@@ -7,7 +7,10 @@ account.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import logging
+import re
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from skyarchive.access import password_resets
@@ -18,10 +21,33 @@ from skyarchive.notify.account_mail import start_password_reset
 from skyarchive.portal.account_routes import Text, _check_pre_session, _page
 
 router = APIRouter(include_in_schema=False)
+_LINK_SECRET = re.compile(r"(/password-reset/)[^/?#\s\"]+")
 SENT = (
     "If an account uses this email, a link to set a new password is on its way. "
     "It works once, within the hour."
 )
+
+
+class HideResetSecrets(logging.Filter):
+    """Keep reset-link secrets out of logs: uvicorn's access log writes every request path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _LINK_SECRET.sub(r"\1(hidden)", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _LINK_SECRET.sub(r"\1(hidden)", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+HIDE_RESET_SECRETS = HideResetSecrets()
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages and hide their secrets from the access log (once per process)."""
+    app.include_router(router)
+    logging.getLogger("uvicorn.access").addFilter(HIDE_RESET_SECRETS)
 
 
 def _no_referrer(response: Response) -> Response:
