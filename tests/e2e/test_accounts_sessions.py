@@ -276,6 +276,27 @@ def test_failed_logins_slow_only_that_client_for_that_account(live_server, archi
     assert portal_login(stranger, "ghost@example.org", "guess guess guess").status_code == 429
 
 
+def test_the_wait_doubles_with_each_further_failure(live_server, archive) -> None:  # type: ignore[no-untyped-def]
+    email, guesser = new_user(archive, "doubling"), client(live_server, "127.0.0.4")
+    base = archive.settings.login_delay_seconds
+    archive.settings.login_delay_seconds = 2.0  # short, so the test can wait them out
+    try:
+        for _ in range(FREE_FAILURES):
+            assert portal_login(guesser, email, "guess guess guess").status_code == 401
+        waits = []
+        for _ in range(3):
+            refused = portal_login(guesser, email, "guess guess guess")
+            assert refused.status_code == 429
+            waits.append(int(refused.headers["retry-after"]))
+            time.sleep(waits[-1] + 0.2)
+            assert portal_login(guesser, email, "guess guess guess").status_code == 401
+    finally:
+        archive.settings.login_delay_seconds = base
+    # 2, 4, 8 s, less the time a request takes on a busy machine
+    assert waits[0] < waits[1] < waits[2] <= 8, waits
+    assert waits[2] >= 6, waits
+
+
 def test_parallel_guesses_are_counted_before_they_are_checked(live_server, archive) -> None:  # type: ignore[no-untyped-def]
     email = new_user(archive, "parallel")
     attempts = 4 * FREE_FAILURES
