@@ -36,7 +36,17 @@ def main(
     ] = None,
 ) -> None:
     """Options common to every command."""
-    ctx.obj = Settings(home=home) if home is not None else Settings()
+    from pydantic import ValidationError
+
+    try:
+        ctx.obj = Settings(home=home) if home is not None else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SKYARCHIVE_{'_'.join(map(str, e['loc'])).upper()}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise fail(f"bad setting: {problems}") from None
 
 
 def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
                     ip_network(str(entry).strip(), strict=False)
                 except ValueError:
                     raise ValueError(
-                        f"trusted_proxies: {entry!r} is not an IP address or CIDR network "
+                        f"{entry!r} is not an IP address or CIDR network "
                         "(e.g. 10.0.0.5 or 10.0.0.0/8)."
                     ) from None
             return [str(entry).strip() for entry in value]

@@ -105,3 +105,18 @@ def test_trusted_proxies_setting_accepts_addresses_and_networks_and_refuses_garb
     assert Settings().trusted_proxy_networks == ()
     with pytest.raises(ValueError, match="'example.org' is not an IP address"):
         Settings(trusted_proxies="example.org")
+
+
+def test_cli_refuses_a_bad_trusted_proxies_setting_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SKYARCHIVE_TRUSTED_PROXIES": "10.0.0.1,bogus", "COLUMNS": "60"}
+    done = subprocess.run(
+        [sys.executable, "-m", "skyarchive", "--home", str(tmp_path), "migrate"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SKYARCHIVE_TRUSTED_PROXIES" in lines[0] and "'bogus'" in lines[0]
