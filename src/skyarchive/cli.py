@@ -239,6 +239,12 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
+    if ctx.obj.base_url is None:
+        console.print(
+            f"note: base_url is not set, so links in e-mails point at {ctx.obj.offline_base_url}; "
+            "set SKYARCHIVE_BASE_URL to the archive's public URL.",
+            soft_wrap=True,
+        )
     run_worker(ctx.obj, threads=threads)
 
 
