@@ -24,7 +24,6 @@ from skyarchive.api.deps import (
     UserDep,
     check_csrf,
 )
-from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
@@ -85,9 +84,10 @@ def _bundle(archive: Archive, caller: Caller, base: str, fmt: str, uri, obsid, m
 
 
 def _add_bundle_routes(fmt: str) -> None:
-    async def post(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+    async def post(
+        request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+    ) -> Response:
         uri, obsid, mrp, _ = await form_fields(request)
-        base = public_base_url(request)
         return await run_in_threadpool(_bundle, archive, caller, base, fmt, uri, obsid, mrp)
 
     def get(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep, uri: UriQuery = [],  # noqa: B006
@@ -117,23 +117,27 @@ def download_mrp(
 
 
 @router.post("/api/v0.1/Download/bundle.sh")
-async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+async def bundle_script(
+    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
     uri, obsid, mrp, _ = await form_fields(request)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     lines = script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
-    return script_response(curl_script(lines, base_url=public_base_url(request)))
+    return script_response(curl_script(lines, base_url=base))
 
 
 @router.post("/api/v0.1/Download/stage", status_code=202)
-async def stage(request: Request, archive: ArchiveDep, caller: UserDep) -> JSONResponse:
+async def stage(
+    request: Request, archive: ArchiveDep, caller: UserDep, base: PublicUrlDep
+) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown."""
     uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     info = await run_in_threadpool(
         start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only,
-        base_url=public_base_url(request),
+        base_url=base,
     )  # fmt: skip
     return JSONResponse(info, status_code=202)
 
