@@ -22,7 +22,7 @@ import pytest
 
 from skyarchive.access import password_resets, users
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
+from skyarchive.config import LOCAL_URL, Settings
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_access_security import form_csrf, portal_login
 from tests.portal.browser import chromium, console, page  # noqa: F401  (fixtures)
@@ -230,6 +230,29 @@ def test_password_reset_by_email_ends_every_session(live_server, archive, access
     secret = path.rsplit("/", 1)[1]
     assert sum("/password-reset/(hidden)" in line for line in access_log) >= 4
     assert not any(secret in line for line in access_log)
+
+
+def test_reset_links_never_point_at_the_host_a_request_named(live_server, archive) -> None:  # type: ignore[no-untyped-def]
+    """Whoever asks for a victim's link chooses the Host header; the secret must not follow it."""
+    email = new_user(archive, "poison")
+    configured = archive.settings.base_url
+    archive.settings.base_url = None  # even with no base_url set (links are then local)
+    try:
+        asker = client(live_server)
+        csrf = form_csrf(asker.get("/password-reset").text)
+        forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+        asked = asker.post(
+            "/password-reset", data={"email": email, "csrf_token": csrf}, headers=forged
+        )
+        assert asked.status_code == 200
+        deadline = time.monotonic() + 10
+        while not outbox_links(archive, email) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        archive.settings.base_url = configured
+    (link,) = outbox_links(archive, email)
+    assert "evil" not in link
+    assert link.startswith(f"{LOCAL_URL}/password-reset/")
 
 
 def test_asking_again_and_again_does_not_flood_the_inbox(live_server, archive) -> None:  # type: ignore[no-untyped-def]

@@ -19,18 +19,20 @@ from skyarchive.notify.mail import send_mail
 log = logging.getLogger(__name__)
 
 
-def start_password_reset(engine: Engine, settings: Settings, *, email: str, base_url: str) -> None:
+def start_password_reset(engine: Engine, settings: Settings, *, email: str) -> None:
     """Mail a reset link to ``email`` if an account uses it, without making the caller wait."""
     threading.Thread(
-        target=mail_password_reset, args=(engine, settings),
-        kwargs={"email": email, "base_url": base_url}, name="password-reset-mail", daemon=True,
+        target=mail_password_reset, args=(engine, settings), kwargs={"email": email},
+        name="password-reset-mail", daemon=True,
     ).start()  # fmt: skip
 
 
-def mail_password_reset(engine: Engine, settings: Settings, *, email: str, base_url: str) -> bool:
+def mail_password_reset(engine: Engine, settings: Settings, *, email: str) -> bool:
     """Store a reset link for ``email`` and mail it; False when no usable account has it.
 
-    A failure is logged without the link (it is a secret) and never raised.
+    The link starts with the operator's ``base_url``, never with the host a request named:
+    whoever asks for a link chooses the request's ``Host``, and must not choose where the
+    secret is sent. A failure is logged without the link (it is a secret) and never raised.
     """
     try:
         with engine.begin() as conn:
@@ -42,7 +44,7 @@ def mail_password_reset(engine: Engine, settings: Settings, *, email: str, base_
         body = (
             "Someone (we hope you) asked to set a new password for your skyarchive account.\n\n"
             f"Open this link within {minutes} minutes to choose one:\n\n"
-            f"{base_url}/password-reset/{token}\n\n"
+            f"{settings.offline_base_url}/password-reset/{token}\n\n"
             "Setting a new password logs out every session of the account. If you did not ask "
             "for this, ignore this message: your password stays as it is.\n"
         )

@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from skyarchive.access import password_resets
 from skyarchive.api.deps import ArchiveDep, CallerDep
-from skyarchive.api.urls import public_base_url
 from skyarchive.errors import BadQuery
 from skyarchive.notify.account_mail import start_password_reset
 from skyarchive.portal.account_routes import Text, _check_pre_session, _page
@@ -66,8 +65,7 @@ def reset_request(
     request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, csrf_token: Text
 ) -> Response:
     _check_pre_session(request, csrf_token)
-    start_password_reset(archive.engine, archive.settings, email=email,
-                         base_url=public_base_url(request))  # fmt: skip
+    start_password_reset(archive.engine, archive.settings, email=email)
     return _page(request, "account_reset_request.html", caller, message=SENT)
 
 
