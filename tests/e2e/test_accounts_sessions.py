@@ -215,15 +215,18 @@ def test_password_reset_by_email_ends_every_session(live_server, archive, access
         time.sleep(0.05)
     (link,) = outbox_links(archive, email)
     path = httpx.URL(link).path
-    form = asker.get(path)
+    # opened in a browser still logged in (its forms carry the session's CSRF token)
+    laptop = sessions[0]
+    form = laptop.get(path)
     assert form.status_code == 200 and form.headers["referrer-policy"] == "no-referrer"
-    short = asker.post(path, data={"new": "short", "csrf_token": form_csrf(form.text)})
+    short = laptop.post(path, data={"new": "short", "csrf_token": form_csrf(form.text)})
     assert short.status_code == 400 and "at least 10 characters" in short.text
-    done = asker.post(path, data={"new": "reset to this one", "csrf_token": form_csrf(form.text)})
+    done = laptop.post(path, data={"new": "reset to this one", "csrf_token": form_csrf(form.text)})
     assert done.status_code == 200 and "every session of the account has ended" in done.text
     assert not any(is_logged_in(s) for s in sessions)
     logged_in(live_server, email, password="reset to this one")
-    again = asker.post(path, data={"new": "and again this one", "csrf_token": form_csrf(form.text)})
+    csrf = form_csrf(asker.get("/password-reset").text)
+    again = asker.post(path, data={"new": "and again this one", "csrf_token": csrf})
     assert again.status_code == 400 and "not valid or has expired" in again.text
     assert asker.get("/password-reset/not-a-real-link").status_code == 400
     # the access log saw every visit of the link, never its secret

@@ -46,8 +46,12 @@ def _page(request: Request, name: str, caller: Caller, status: int = 200, **cont
     return response
 
 
-def _check_pre_session(request: Request, presented: str) -> None:
-    if not csrf_matches(request.cookies.get(PRE_SESSION_COOKIE) or "", presented):
+def _check_form(request: Request, caller: Caller, presented: str) -> None:
+    """The form's CSRF token: the session's once logged in (as :func:`_page` wrote it), else
+    the pre-session cookie's."""
+    if caller.csrf_token is not None:
+        check_csrf(caller, presented)
+    elif not csrf_matches(request.cookies.get(PRE_SESSION_COOKIE) or "", presented):
         raise Forbidden("The form has expired or did not come from this site; reload it.")
 
 
@@ -103,7 +107,7 @@ def login(
     request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, password: Text,
     csrf_token: Text, next: Annotated[str, Form()] = "/account",  # noqa: A002
 ) -> Response:  # fmt: skip
-    _check_pre_session(request, csrf_token)
+    _check_form(request, caller, csrf_token)
     wait = _admit_guess(request, archive, email)
     if wait:
         return _wait_answer(_page(request, "account_login.html", caller, 429,
@@ -139,7 +143,7 @@ def signup(
     request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, display_name: Text,
     password: Text, csrf_token: Text,
 ) -> Response:  # fmt: skip
-    _check_pre_session(request, csrf_token)
+    _check_form(request, caller, csrf_token)
     if not archive.settings.allow_signup:
         return _page(request, "account_signup.html", caller, 403, closed=True)
     try:

@@ -17,7 +17,7 @@ from skyarchive.access import password_resets
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.errors import BadQuery
 from skyarchive.notify.account_mail import start_password_reset
-from skyarchive.portal.account_routes import Text, _check_pre_session, _page
+from skyarchive.portal.account_routes import Text, _check_form, _page
 
 router = APIRouter(include_in_schema=False)
 _LINK_SECRET = re.compile(r"(/password-reset/)[^/?#\s\"]+")
@@ -64,7 +64,7 @@ def reset_request_form(request: Request, caller: CallerDep) -> Response:
 def reset_request(
     request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, csrf_token: Text
 ) -> Response:
-    _check_pre_session(request, csrf_token)
+    _check_form(request, caller, csrf_token)
     start_password_reset(archive.engine, archive.settings, email=email)
     return _page(request, "account_reset_request.html", caller, message=SENT)
 
@@ -86,22 +86,15 @@ def reset(
     request: Request, token: str, archive: ArchiveDep, caller: CallerDep, new: Text,
     csrf_token: Text,
 ) -> Response:  # fmt: skip
-    _check_pre_session(request, csrf_token)
+    _check_form(request, caller, csrf_token)
     try:
         with archive.engine.begin() as conn:
             password_resets.reset_password(conn, token, new)
     except BadQuery as exc:
         still_valid = exc.message != password_resets.INVALID_LINK
-        return _no_referrer(
-            _page(
-                request,
-                "account_reset.html",
-                caller,
-                400,
-                error=exc.message,
-                token=token if still_valid else None,
-            )  # fmt: skip
-        )
+        page = _page(request, "account_reset.html", caller, 400, error=exc.message,
+                     token=token if still_valid else None)  # fmt: skip
+        return _no_referrer(page)
     message = "Your password is set and every session of the account has ended. Log in."
     return _no_referrer(
         _page(request, "account_login.html", caller, message=message, next="/account")
