@@ -39,9 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("version_id", name=op.f("pk_product_versions")),
         comment="Replacement history: one row each time a newer version replaced a product's file",
     )  # fmt: skip
-    op.create_index(
-        op.f("ix_product_versions_product_id"), "product_versions", ["product_id"]
-    )
+    op.create_index(op.f("ix_product_versions_product_id"), "product_versions", ["product_id"])
 
 
 def downgrade() -> None:
