@@ -67,13 +67,17 @@ def sha256_of(path: Path) -> tuple[int, str, int]:
 
 
 def printable(text: str) -> str:
-    """``text`` with every character a terminal or log could misread shown as an escape."""
+    """``text`` with every character a terminal or log could misread shown as an escape.
+
+    Idempotent (a backslash stays itself), so a message built from printable names can be made
+    printable again by the face that shows it.
+    """
     out = []
     for char in text:
         code = ord(char)
         if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogate escape)
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif char.isprintable() and char != "\\":
+        elif char.isprintable():
             out.append(char)
         else:
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
@@ -218,6 +222,7 @@ def reader_process_init(parent_pid: int) -> None:
     killed ingest leaves no reader behind; if the parent is already gone, exit at once.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: terminate() stops us
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -40,6 +40,7 @@ from skyarchive.notify.events import record_arrivals, record_batch_events
 from skyarchive.storage import Storage
 
 BATCH_SIZE = 400
+NOT_A_FILE = "not a regular file (a pipe, socket, device or broken link); skipped"
 
 
 @dataclass
@@ -73,7 +74,8 @@ ProgressCallback = Callable[[int, int], None]  # (files done, errors so far)
 
 
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Every regular file under ``paths`` (hidden files skipped), and paths that do not exist."""
+    """Every regular file under ``paths`` (hidden files skipped), and the paths that are
+    missing or not regular files, with the reason."""
     found: list[Path] = []
     missing: list[tuple[str, str]] = []
     for path in paths:
@@ -82,7 +84,13 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, st
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [Path(root, f) for f in sorted(files) if not f.startswith(".")]
+                for name in sorted(f for f in files if not f.startswith(".")):
+                    if Path(root, name).is_file():
+                        found.append(Path(root, name))
+                    else:  # a FIFO would stall a reader for ever; sockets, devices, dead links
+                        missing.append((str(Path(root, name)), NOT_A_FILE))
+        elif path.exists():
+            missing.append((str(path), NOT_A_FILE))
         else:
             missing.append((str(path), "no such file or directory"))
     return found, missing
