@@ -215,7 +215,7 @@ def _one_file_per_name(
 def _checksum(path: Path) -> str:
     try:
         return sha256_of(path)[1]
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in a manifest's path
         return f"unreadable: {exc}"
 
 

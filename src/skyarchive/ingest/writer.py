@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from skyarchive.db.tables import observations, product_versions, products
 from skyarchive.errors import IngestError, StorageUnavailable
@@ -187,7 +187,7 @@ def product_transaction(
             yield conn, objects
     except BaseException as exc:
         objects.rolled_back()
-        if isinstance(exc, IntegrityError):
+        if isinstance(exc, IntegrityError | DataError):  # a value the catalogue cannot hold
             raise IngestError(f"the catalogue refused the write ({exc.orig}).") from exc
         if isinstance(exc, OperationalError):
             raise StorageUnavailable(
