@@ -7,9 +7,12 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     │   └── UnknownColumn (400, KeyError)  a column name we do not have
     ├── Unauthorized (401)                 no or bad credentials
     ├── Forbidden (403)                    valid caller, not allowed
-    ├── NotFound (404, LookupError)        no such observation, product or file
+    ├── NotFound (404, LookupError)        no such observation, product, file or page
+    ├── MethodNotAllowed (405)             a known path asked with the wrong HTTP method
     ├── PayloadTooLarge (413)              request beyond an operator limit
-    └── IngestError (422, ValueError)      a file that cannot be archived
+    ├── RangeNotSatisfiable (416)          a byte range outside the file
+    ├── IngestError (422, ValueError)      a file that cannot be archived
+    └── InternalError (500)                an unexpected failure (details only in the log)
 
 Messages carry the bad value and, where there is one, the way out.
 """
@@ -49,9 +52,21 @@ class NotFound(SkyArchiveError, LookupError):
     status = 404
 
 
+class MethodNotAllowed(SkyArchiveError):
+    status = 405
+
+
 class PayloadTooLarge(SkyArchiveError):
     status = 413
 
 
+class RangeNotSatisfiable(SkyArchiveError):
+    status = 416
+
+
 class IngestError(SkyArchiveError, ValueError):
     status = 422
+
+
+class InternalError(SkyArchiveError):
+    status = 500

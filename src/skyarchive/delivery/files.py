@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.db.tables import observations, products
-from skyarchive.errors import BadQuery, NotFound, SkyArchiveError
+from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
 
 _MEDIA_TYPES = {
@@ -47,10 +47,6 @@ class ProductFile:
         return _MEDIA_TYPES.get(
             self.filename.rsplit(".", 1)[-1].lower(), "application/octet-stream"
         )
-
-
-class RangeNotSatisfiable(SkyArchiveError):
-    status = 416
 
 
 def find_product(conn: Connection, uri: str) -> ProductFile:
