@@ -31,12 +31,15 @@ MEDIA_TYPES = {
 _CHUNK_BYTES = 256 * 1024
 
 
-def checked_format(value: Any) -> str:
-    """The response format a request asks for (``json`` when absent), or BadQuery."""
-    fmt = str(value if value is not None else "json").strip().lower()
+def requested_format(value: Any) -> str:
+    """The response format a request names (``json`` when absent), lower-cased."""
+    return str(value if value is not None else "json").strip().lower()
+
+
+def check_format(fmt: str) -> None:
+    """BadQuery unless this archive writes format ``fmt``."""
     if fmt not in MEDIA_TYPES:
-        raise BadQuery(f"Unknown format {value!r}. This archive writes: json, csv, votable.")
-    return fmt
+        raise BadQuery(f"Unknown format {fmt!r}. This archive writes: json, csv, votable.")
 
 
 def chunks(pieces: Iterable[bytes]) -> Iterator[bytes]:

@@ -71,6 +71,7 @@ def invoke(archive: Archive, raw: Any) -> Response:
     try:
         mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
         fmt = mast_request.format
+        formats.check_format(fmt)
         handler = service_handler(mast_request.service)
     except SkyArchiveError as exc:
         return _mast_error(exc, fmt)
@@ -128,7 +129,7 @@ def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
             "ask for smaller pages."
         )
     return MastRequest(
-        service=body["service"], params=params, format=formats.checked_format(body.get("format")),
+        service=body["service"], params=params, format=formats.requested_format(body.get("format")),
         page=page, pagesize=pagesize, page_given="page" in body,
     )  # fmt: skip
 
