@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,7 +58,7 @@ def mast_error_body(message: str) -> dict[str, Any]:
     return {"status": "ERROR", "msg": message, "data": [], "fields": []}
 
 
-def error_response(exc: SkyArchiveError, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(exc: SkyArchiveError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The API's JSON answer for ``exc`` (401 tells how to authenticate)."""
     headers = dict(headers or {})
     if exc.status == 401:
@@ -120,7 +120,9 @@ def face_of(request: Request) -> str:
 def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None) -> None:
     """Answer every failure of ``app`` in its face's shape (pages through ``render_page``)."""
 
-    def answer(request: Request, exc: SkyArchiveError, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def answer(
+        request: Request, exc: SkyArchiveError, headers: Mapping[str, str] | None = None
+    ) -> Response:
         face = face_of(request)
         if face == "page" and render_page is not None and _accepts_html(request):
             response = render_page(request, exc)
