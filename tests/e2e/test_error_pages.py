@@ -91,6 +91,9 @@ def test_unknown_path_is_a_page_for_a_browser(client) -> None:  # type: ignore[n
     answer = client.get("/no/such/page", headers={"Accept": BROWSER})
     assert_error_page(answer, 404)
     assert "/no/such/page" in answer.text
+    hostile = client.get("/no/%3Cscript%3Ealert(1)%3C/script%3E", headers={"Accept": BROWSER})
+    assert_error_page(hostile, 404)
+    assert "<script>alert" not in hostile.text and "&lt;script&gt;alert(1)" in hostile.text
 
 
 @pytest.mark.parametrize("accept", ["application/json", "*/*", "text/plain", None])
