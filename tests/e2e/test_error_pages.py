@@ -109,6 +109,13 @@ def test_api_route_errors_stay_json_for_a_browser(client) -> None:  # type: igno
     assert_error_json(answer, 404, "NotFound")
 
 
+def test_staging_area_errors_are_pages_for_people_and_json_for_wget(client) -> None:  # type: ignore[no-untyped-def]
+    """A staging area is opened from the notice e-mail in a browser, or fetched by wget."""
+    path = "/staging/0123456789abcdef/MANIFEST.HTML"
+    assert_error_page(client.get(path, headers={"Accept": BROWSER}), 404)
+    assert_error_json(client.get(path, headers={"Accept": "*/*"}), 404, "NotFound")
+
+
 def test_astroquery_session_gets_json(mast, live_server) -> None:  # type: ignore[no-untyped-def]
     """astroquery's own session (its headers, its requests) reads our errors as JSON."""
     session = mast.Observations._portal_api_connection._session

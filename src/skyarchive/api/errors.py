@@ -4,9 +4,9 @@
 * API routes answer ``{"error": {"status": 404, "type": "NotFound", "message": "..."}}``,
   built by :func:`error_body`; the MAST invoke service keeps MAST's
   ``{"status": "ERROR", "msg": "..."}`` (:func:`mast_error_body`).
-* Portal pages (routes of class :class:`PageRoute`) answer a browser with the portal's error
-  page. A path no route serves has no face: it gets the page when the client prefers HTML
-  to JSON (a browser does), and JSON otherwise (astroquery, curl, scripts).
+* Portal pages (routes of class :class:`PageRoute`) and paths no route serves answer the
+  portal's error page to a client that prefers HTML to JSON (a browser does), and the JSON
+  shape to any other (astroquery, curl, wget, scripts).
 * Starlette's own HTTP errors (no such path, wrong method) and request validation errors are
   translated into the tree; an unexpected exception is logged once, with its traceback, and
   answered as an :class:`~skyarchive.errors.InternalError` that shows none of it.
@@ -107,14 +107,13 @@ def _quality(accept: str, kind: str, subtype: str) -> float:
 
 
 def face_of(request: Request) -> str:
-    """``page``, ``mast`` or ``api``: who reads this request's errors."""
+    """``page``, ``mast`` or ``api``: who reads this request's errors. A path no route serves
+    is a page (for a client that prefers HTML)."""
     route = request.scope.get("route")
     face = getattr(route, "face", None)
     if face is not None:
         return face
-    if isinstance(route, APIRoute):
-        return "api"
-    return "page" if prefers_html(request.headers.get("accept", "")) else "api"
+    return "api" if isinstance(route, APIRoute) else "page"
 
 
 def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None) -> None:
@@ -124,7 +123,8 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
         request: Request, exc: SkyArchiveError, headers: Mapping[str, str] | None = None
     ) -> Response:
         face = face_of(request)
-        if face == "page" and render_page is not None and _accepts_html(request):
+        accept = request.headers.get("accept", "")
+        if face == "page" and render_page is not None and prefers_html(accept):
             response = render_page(request, exc)
             response.headers.update(headers or {})
             return response
@@ -149,11 +149,6 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
         return answer(request, errors.BadQuery(problems))
 
     app.add_middleware(UnexpectedErrors, answer=answer)
-
-
-def _accepts_html(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return not accept or _quality(accept, "text", "html") > 0
 
 
 _BY_STATUS: dict[int, type[SkyArchiveError]] = {
