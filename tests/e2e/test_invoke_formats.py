@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 from typing import Any
 
 import httpx
@@ -140,6 +142,20 @@ def test_votable_equals_json(client, requests_, answers, name: str) -> None:  # 
     for index, row in enumerate(reference["data"]):
         got = [votable_value(data[n][index], k) for n, k in zip(names, kinds, strict=True)]
         assert got == [expected(row[n], k) for n, k in zip(names, kinds, strict=True)]
+
+
+@pytest.mark.skipif(
+    shutil.which("stilts") is None, reason="STILTS not installed (apt-get install stilts)"
+)
+@pytest.mark.parametrize("name", ["cone", "keywords", "products"])
+def test_votlint_finds_nothing(client, requests_, tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
+    document = tmp_path / f"{name}.xml"
+    document.write_bytes(invoke(client, requests_[name], "votable").content)
+    lint = subprocess.run(
+        ["stilts", "votlint", f"votable={document}"], capture_output=True, text=True, timeout=300
+    )
+    assert lint.returncode == 0
+    assert lint.stdout.strip() == "" and "ERROR" not in lint.stderr, lint.stdout + lint.stderr
 
 
 def test_votable_fields_carry_units_ucds_and_descriptions(client) -> None:  # type: ignore[no-untyped-def]
