@@ -7,8 +7,9 @@ import io
 
 from astropy.io.votable import parse as parse_votable
 
-from skyarchive.api.mast.formats import chunks, table_pieces
+from skyarchive.api.mast.formats import table_pieces
 from skyarchive.api.mast.registry import TableResult
+from skyarchive.api.streaming import chunked
 from skyarchive.search.columns import observation_column
 
 FIELDS = [
@@ -31,7 +32,7 @@ def result() -> TableResult:
 
 
 def written(fmt: str) -> bytes:
-    return b"".join(chunks(table_pieces(fmt, result(), ROWS)))
+    return b"".join(chunked(table_pieces(fmt, result(), ROWS)))
 
 
 def test_votable_keeps_text_and_drops_only_what_xml_cannot_carry() -> None:
@@ -54,5 +55,5 @@ def test_csv_quotes_and_reads_back() -> None:
 
 
 def test_chunks_hold_about_256_kib() -> None:
-    sizes = [len(c) for c in chunks(b"x" * 1000 for _ in range(1000))]
+    sizes = [len(c) for c in chunked(b"x" * 1000 for _ in range(1000))]
     assert sum(sizes) == 1_000_000 and max(sizes) < 256 * 1024 + 1000 and len(sizes) == 4

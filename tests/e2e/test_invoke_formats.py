@@ -39,6 +39,9 @@ REQUESTS = {
 }  # fmt: skip
 
 
+TABLE_REQUESTS = [*REQUESTS, "products"]
+
+
 @pytest.fixture(scope="module")
 def client(live_server):  # type: ignore[no-untyped-def]
     with httpx.Client(base_url=live_server.url, timeout=60) as c:
@@ -73,6 +76,12 @@ def answers(client, requests_) -> dict[str, dict]:  # type: ignore[no-untyped-de
     return found
 
 
+def answered(response: httpx.Response, content_type: str) -> httpx.Response:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == content_type
+    return response
+
+
 def typed(cell: Any, kind: str) -> Any:
     """A CSV cell read back by the JSON field type (an empty cell is null)."""
     if cell == "":
@@ -93,24 +102,25 @@ def expected(value: Any, kind: str) -> Any:
     return value
 
 
-@pytest.mark.parametrize(
-    "name", ["cone", "filtered", "filtered-position", "count", "keywords", "products"]
-)
+@pytest.mark.parametrize("name", TABLE_REQUESTS)
 def test_csv_equals_json(client, requests_, answers, name: str) -> None:  # type: ignore[no-untyped-def]
     reference = answers[name]
-    response = invoke(client, requests_[name], "csv")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
-    lines = list(csv.reader(io.StringIO(response.text)))
-    names = [f["name"] for f in reference["fields"]]
+    response = answered(invoke(client, requests_[name], "csv"), "text/csv; charset=utf-8")
+    header, *lines = list(csv.reader(io.StringIO(response.text)))
     kinds = [f["type"] for f in reference["fields"]]
-    assert lines[0] == names
-    assert len(lines) - 1 == len(reference["data"])
-    for line, row in zip(lines[1:], reference["data"], strict=True):
-        got = [typed(cell, kind) for cell, kind in zip(line, kinds, strict=True)]
-        assert got == [expected(row[n], k) for n, k in zip(names, kinds, strict=True)]
+    rows = [[typed(cell, kind) for cell, kind in zip(line, kinds, strict=True)] for line in lines]
+    assert_same_table(reference, header, rows)
     table = Table.read(response.text, format="ascii.csv")
-    assert table.colnames == names and len(table) == len(reference["data"])
+    assert table.colnames == header and len(table) == len(reference["data"])
+
+
+def assert_same_table(reference: dict, names: list[str], rows: list[list[Any]]) -> None:
+    """Columns, rows and every value (read back by its JSON type) equal the JSON answer's."""
+    assert names == [f["name"] for f in reference["fields"]]
+    kinds = [f["type"] for f in reference["fields"]]
+    assert len(rows) == len(reference["data"])
+    for got, row in zip(rows, reference["data"], strict=True):
+        assert got == [expected(row[n], k) for n, k in zip(names, kinds, strict=True)]
 
 
 def votable_value(value: Any, kind: str) -> Any:
@@ -125,23 +135,17 @@ def votable_value(value: Any, kind: str) -> Any:
     return str(value)
 
 
-@pytest.mark.parametrize(
-    "name", ["cone", "filtered", "filtered-position", "count", "keywords", "products"]
-)
+@pytest.mark.parametrize("name", TABLE_REQUESTS)
 def test_votable_equals_json(client, requests_, answers, name: str) -> None:  # type: ignore[no-untyped-def]
     reference = answers[name]
-    response = invoke(client, requests_[name], "votable")
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/x-votable+xml"
+    response = answered(invoke(client, requests_[name], "votable"), "application/x-votable+xml")
     votable = parse_votable(io.BytesIO(response.content)).get_first_table()
-    names = [f["name"] for f in reference["fields"]]
+    names = [field.name for field in votable.fields]
     kinds = [f["type"] for f in reference["fields"]]
-    assert [field.name for field in votable.fields] == names
     data = votable.array
-    assert len(data) == len(reference["data"])
-    for index, row in enumerate(reference["data"]):
-        got = [votable_value(data[n][index], k) for n, k in zip(names, kinds, strict=True)]
-        assert got == [expected(row[n], k) for n, k in zip(names, kinds, strict=True)]
+    rows = [[votable_value(data[n][i], k) for n, k in zip(names, kinds, strict=True)]
+            for i in range(len(data))]  # fmt: skip
+    assert_same_table(reference, names, rows)
 
 
 @pytest.mark.skipif(

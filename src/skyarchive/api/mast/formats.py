@@ -2,8 +2,8 @@
 VOTable (TABLEDATA, with the units, UCDs and descriptions of our column facts).
 
 Each writer turns a :class:`TableResult` and its rows into pieces of bytes, one row at a
-time; :func:`chunks` groups them into ~256 KiB chunks, so however many rows a page has, no
-writer holds more than one chunk.
+time; ``api.streaming.chunked`` groups them into ~256 KiB chunks, so however many rows a page
+has, no more than one chunk is held.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "votable": "application/x-votable+xml",
 }
-_CHUNK_BYTES = 256 * 1024
 
 
 def requested_format(value: Any) -> str:
@@ -40,20 +39,6 @@ def check_format(fmt: str) -> None:
     """BadQuery unless this archive writes format ``fmt``."""
     if fmt not in MEDIA_TYPES:
         raise BadQuery(f"Unknown format {fmt!r}. This archive writes: json, csv, votable.")
-
-
-def chunks(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    """``pieces`` joined into chunks of about 256 KiB (each chunk is a hop to a thread)."""
-    parts: list[bytes] = []
-    size = 0
-    for piece in pieces:
-        parts.append(piece)
-        size += len(piece)
-        if size >= _CHUNK_BYTES:
-            yield b"".join(parts)
-            parts, size = [], 0
-    if parts:
-        yield b"".join(parts)
 
 
 def table_pieces(fmt: str, result: TableResult, rows: Iterable[Any]) -> Iterator[bytes]:

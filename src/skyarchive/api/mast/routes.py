@@ -22,6 +22,7 @@ from skyarchive.api.mast import (
 from skyarchive.api.mast.columns_config import column_config
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
 from skyarchive.api.mast.resolver import resolved_entries
+from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, SkyArchiveError
 
@@ -154,7 +155,7 @@ def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterat
     sent in batches rather than one by one; memory stays flat however many rows there are.
     """
     try:
-        yield from formats.chunks(formats.table_pieces(fmt, result, rows))
+        yield from chunked(formats.table_pieces(fmt, result, rows))
     finally:
         conn.close()
 
