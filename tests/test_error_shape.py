@@ -10,7 +10,7 @@ import asyncio
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 
 from skyarchive import errors
 from skyarchive.api.errors import MastRoute, PageRoute, install_error_handlers, prefers_html
@@ -75,6 +75,22 @@ def test_every_error_in_every_face(cls: type[errors.SkyArchiveError]) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert f"{cls.__name__} on purpose" in page.text and 'href="/search"' in page.text
     assert get(app, "/page", "application/json").json()["error"]["status"] == cls.status
+
+
+def test_http_exceptions_join_the_tree() -> None:
+    """Errors raised by Starlette or FastAPI themselves answer in the same shape."""
+    app = FastAPI()
+    install_error_handlers(app, render_page=error_page)
+
+    def refuse() -> None:
+        raise HTTPException(409, detail="That basket is being delivered.")
+
+    app.add_api_route("/conflict", refuse)
+    conflict = get(app, "/conflict", BROWSER).json()
+    assert conflict == {"error": {"status": 409, "type": "Error",
+                                  "message": "That basket is being delivered."}}  # fmt: skip
+    missing = get(app, "/nowhere", "*/*").json()
+    assert missing["error"]["type"] == "NotFound" and "/nowhere" in missing["error"]["message"]
 
 
 @pytest.mark.parametrize(

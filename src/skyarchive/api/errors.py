@@ -138,7 +138,8 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
 
     @app.exception_handler(HTTPException)
     async def _starlette(request: Request, exc: HTTPException) -> Response:
-        return answer(request, from_http_status(exc.status_code, request), exc.headers)
+        error = from_http_status(exc.status_code, request, exc.detail)
+        return answer(request, error, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -158,15 +159,16 @@ _BY_STATUS: dict[int, type[SkyArchiveError]] = {
 }  # fmt: skip
 
 
-def from_http_status(status: int, request: Request) -> SkyArchiveError:
-    """Starlette's HTTP error (no route for the path, a method the path does not take...) as
-    the error of our tree with that status."""
+def from_http_status(status: int, request: Request, detail: Any = None) -> SkyArchiveError:
+    """Starlette's HTTP error (no route for the path, a method the path does not take, a body
+    its parser refused...) as the error of our tree with that status."""
     if status == 404:
         return errors.NotFound(f"Nothing here at {request.url.path}.")
     if status == 405:
         return errors.MethodNotAllowed(f"{request.url.path} does not take {request.method}.")
     cls = _BY_STATUS.get(status, SkyArchiveError)
-    error = cls(f"The request failed with HTTP status {status}.")
+    message = detail if isinstance(detail, str) and detail else f"HTTP status {status}."
+    error = cls(message)
     error.status = status
     return error
 
