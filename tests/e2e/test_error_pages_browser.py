@@ -15,8 +15,22 @@ from tests.portal.browser import chromium, console, page  # noqa: F401  (fixture
 expect = pytest.importorskip("playwright.sync_api").expect
 
 
+#: A policy as strict as a page can have: no inline script or style, nothing from elsewhere.
+STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
+
+
+def with_strict_csp(route) -> None:  # type: ignore[no-untyped-def]
+    """Answer with the server's response under STRICT_CSP: a violation is a console error,
+    which fails the test (whether or not the server sends a policy of its own)."""
+    answer = route.fetch()
+    route.fulfill(
+        response=answer, headers={**answer.headers, "content-security-policy": STRICT_CSP}
+    )
+
+
 def test_a_404_page_looks_like_the_portal_and_leads_back_to_search(page, console) -> None:  # type: ignore[no-untyped-def]
     console.allow("404")  # Chromium logs the failed navigation's status
+    page.route("**/observations/nowhere", with_strict_csp)
     response = page.goto("/observations/nowhere")
     assert response.status == 404
     expect(page).to_have_title(re.compile(r"^404 "))
@@ -48,16 +62,20 @@ def test_api_docs_page_references_only_our_origin(live_server) -> None:  # type:
 
 
 def test_api_docs_render_the_operations_with_no_network(page, live_server) -> None:  # type: ignore[no-untyped-def]
-    """Swagger UI starts and lists our operations while every other host is unreachable."""
+    """Swagger UI starts and lists our operations while every other host is unreachable, under
+    a strict Content-Security-Policy (a violation is a console error, which fails the test)."""
     ours = urlsplit(live_server.url).netloc
     elsewhere: list[str] = []
 
     def only_ours(route) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(route.request.url).netloc == ours:
-            route.continue_()
-        else:
+        url = urlsplit(route.request.url)
+        if url.netloc != ours:
             elsewhere.append(route.request.url)
             route.abort()
+        elif url.path == "/api/docs":
+            with_strict_csp(route)
+        else:
+            route.continue_()
 
     page.route("**/*", only_ours)
     page.goto("/api/docs")
