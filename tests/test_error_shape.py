@@ -102,3 +102,15 @@ def test_http_exceptions_join_the_tree() -> None:
 )  # fmt: skip
 def test_prefers_html(accept: str, html: bool) -> None:
     assert prefers_html(accept) is html
+
+
+def test_a_failing_error_page_falls_back_to_json(caplog: pytest.LogCaptureFixture) -> None:
+    def broken_page(*_args: object) -> None:
+        raise RuntimeError("template missing")
+
+    app = FastAPI()
+    install_error_handlers(app, render_page=broken_page)  # type: ignore[arg-type]
+    with caplog.at_level("ERROR", logger="skyarchive.errors"):
+        answer = get(app, "/nowhere", BROWSER)
+    assert answer.status_code == 404 and answer.json()["error"]["type"] == "NotFound"
+    assert any(r.exc_info for r in caplog.records)

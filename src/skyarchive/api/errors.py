@@ -125,7 +125,11 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
         face = face_of(request)
         accept = request.headers.get("accept", "")
         if face == "page" and render_page is not None and prefers_html(accept):
-            response = render_page(request, exc)
+            try:
+                response = render_page(request, exc)
+            except Exception:  # the page itself failing must not hide the first error
+                log.exception("The error page for %s failed; answering JSON", request.url.path)
+                return error_response(exc, headers)
             response.headers.update(headers or {})
             return response
         if face == "mast":
