@@ -26,6 +26,7 @@ class SkyArchiveError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = {}  # HTTP headers the answer must carry
 
     def __str__(self) -> str:
         return self.message
@@ -62,6 +63,11 @@ class PayloadTooLarge(SkyArchiveError):
 
 class RangeNotSatisfiable(SkyArchiveError):
     status = 416
+
+    def __init__(self, message: str, *, size: int | None = None) -> None:
+        super().__init__(message)
+        if size is not None:  # tells the client the file's length (RFC 9110, 15.5.17)
+            self.headers["Content-Range"] = f"bytes */{size}"
 
 
 class IngestError(SkyArchiveError, ValueError):

@@ -12,6 +12,10 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
+from sqlalchemy import select
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.db.tables import observations, products
 
 #: What Chromium and Firefox send when a page is opened.
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
@@ -114,6 +118,21 @@ def test_staging_area_errors_are_pages_for_people_and_json_for_wget(client) -> N
     path = "/staging/0123456789abcdef/MANIFEST.HTML"
     assert_error_page(client.get(path, headers={"Accept": BROWSER}), 404)
     assert_error_json(client.get(path, headers={"Accept": "*/*"}), 404, "NotFound")
+
+
+def test_unsatisfiable_range_is_416_telling_the_length(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    with demo_archive.engine.connect() as conn:
+        uri, size = conn.execute(
+            select(products.c.dataURI, products.c.size)
+            .join(observations, observations.c.obsid == products.c.owner_obsid)
+            .where(observations.c.t_obs_release < now_mjd(), products.c.size > 0)
+            .limit(1)
+        ).one()
+    answer = client.get(
+        "/api/v0.1/Download/file", params={"uri": uri}, headers={"Range": f"bytes={size}-"}
+    )
+    assert answer.headers["content-range"] == f"bytes */{size}"
+    assert str(size) in assert_error_json(answer, 416, "RangeNotSatisfiable")
 
 
 def test_astroquery_session_gets_json(mast, live_server) -> None:  # type: ignore[no-untyped-def]

@@ -123,18 +123,19 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
         request: Request, exc: SkyArchiveError, headers: Mapping[str, str] | None = None
     ) -> Response:
         face = face_of(request)
+        merged = {**exc.headers, **(headers or {})}
         accept = request.headers.get("accept", "")
         if face == "page" and render_page is not None and prefers_html(accept):
             try:
                 response = render_page(request, exc)
             except Exception:  # the page itself failing must not hide the first error
                 log.exception("The error page for %s failed; answering JSON", request.url.path)
-                return error_response(exc, headers)
-            response.headers.update(headers or {})
+                return error_response(exc, merged)
+            response.headers.update(merged)
             return response
         if face == "mast":
             return mast_error_response(exc)
-        return error_response(exc, headers)
+        return error_response(exc, merged)
 
     @app.exception_handler(SkyArchiveError)
     async def _ours(request: Request, exc: SkyArchiveError) -> Response:

@@ -98,12 +98,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first:  # suffix range: the last N bytes
         length = int(last)
         if length == 0:
-            raise RangeNotSatisfiable(f"Range {header!r} selects no bytes.")
+            raise RangeNotSatisfiable(f"Range {header!r} selects no bytes.", size=size)
         return max(0, size - length), size - 1
     start = int(first)
     end = min(int(last), size - 1) if last else size - 1
     if start >= size or end < start:
-        raise RangeNotSatisfiable(f"Range {header!r} is outside the file's {size} bytes.")
+        raise RangeNotSatisfiable(
+            f"Range {header!r} is outside the file's {size} bytes.", size=size
+        )
     return start, end
 
 
