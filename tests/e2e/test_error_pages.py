@@ -94,7 +94,7 @@ def assert_error_json(response: httpx.Response, status: int, kind: str) -> str:
 def test_unknown_path_is_a_page_for_a_browser(client) -> None:  # type: ignore[no-untyped-def]
     answer = client.get("/no/such/page", headers={"Accept": BROWSER})
     assert_error_page(answer, 404)
-    assert "/no/such/page" in answer.text
+    assert "/no/such/page" in answer.text and answer.headers["vary"] == "Accept"
     hostile = client.get("/no/%3Cscript%3Ealert(1)%3C/script%3E", headers={"Accept": BROWSER})
     assert_error_page(hostile, 404)
     assert "<script>alert" not in hostile.text and "&lt;script&gt;alert(1)" in hostile.text
@@ -103,8 +103,9 @@ def test_unknown_path_is_a_page_for_a_browser(client) -> None:  # type: ignore[n
 @pytest.mark.parametrize("accept", ["application/json", "*/*", "text/plain", None])
 def test_unknown_path_is_json_for_api_clients(client, accept: str | None) -> None:  # type: ignore[no-untyped-def]
     headers = {"Accept": accept} if accept else {}
-    message = assert_error_json(client.get("/no/such/page", headers=headers), 404, "NotFound")
-    assert "/no/such/page" in message
+    answer = client.get("/no/such/page", headers=headers)
+    assert "/no/such/page" in assert_error_json(answer, 404, "NotFound")
+    assert answer.headers["vary"] == "Accept"
 
 
 def test_api_route_errors_stay_json_for_a_browser(client) -> None:  # type: ignore[no-untyped-def]

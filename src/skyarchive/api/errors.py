@@ -124,6 +124,8 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
     ) -> Response:
         face = face_of(request)
         merged = {**exc.headers, **(headers or {})}
+        if face == "page":  # the same URL answers a page or JSON: caches must keep both
+            merged.setdefault("Vary", "Accept")
         accept = request.headers.get("accept", "")
         if face == "page" and render_page is not None and prefers_html(accept):
             try:
