@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
 
 from astropy.io.votable import parse as parse_votable
 
@@ -57,3 +58,24 @@ def test_csv_quotes_and_reads_back() -> None:
 def test_chunks_hold_about_256_kib() -> None:
     sizes = [len(c) for c in chunked(b"x" * 1000 for _ in range(1000))]
     assert sum(sizes) == 1_000_000 and max(sizes) < 256 * 1024 + 1000 and len(sizes) == 4
+
+
+def test_csv_and_votable_hold_no_more_memory_than_json() -> None:
+    """Rows come from a generator (as from the database); each writer's peak allocation while
+    the answer is consumed chunk by chunk stays near JSON's and far below the whole answer."""
+    columns = [observation_column(f["name"]) for f in FIELDS]
+
+    def peak(fmt: str) -> tuple[int, int]:
+        rows = ({**ROWS[0], "calib_level": i, "target_name": "x" * 1000} for i in range(20_000))
+        result = TableResult(FIELDS, rows, 20_000, 1, 20_000, columns=columns)
+        tracemalloc.start()
+        total = sum(len(chunk) for chunk in chunked(table_pieces(fmt, result, result.rows)))
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top, total
+
+    written("votable")  # astropy's VOTable modules are imported once, not per answer
+    json_peak, _ = peak("json")
+    for fmt in ("csv", "votable"):
+        top, total = peak(fmt)
+        assert top < 1.5 * json_peak and top < total / 10, (fmt, top, json_peak, total)
