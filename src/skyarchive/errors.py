@@ -12,7 +12,8 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── PayloadTooLarge (413)              request beyond an operator limit
     ├── RangeNotSatisfiable (416)          a byte range outside the file
     ├── IngestError (422, ValueError)      a file that cannot be archived
-    └── InternalError (500)                an unexpected failure (details only in the log)
+    ├── InternalError (500)                an unexpected failure (details only in the log)
+    └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
 Messages carry the bad value and, where there is one, the way out.
 """
@@ -76,3 +77,9 @@ class IngestError(SkyArchiveError, ValueError):
 
 class InternalError(SkyArchiveError):
     status = 500
+
+
+class StorageUnavailable(SkyArchiveError):
+    """The archive cannot store anything more now (disk full, read-only): stop, do not skip."""
+
+    status = 507
