@@ -21,6 +21,7 @@ from skyarchive.access import grants, login_throttle, sessions, tokens, users
 from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
 from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf
+from skyarchive.api.errors import PageRoute
 from skyarchive.errors import BadQuery, Forbidden, NotFound
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -30,7 +31,7 @@ templates.env.filters["datetime"] = lambda t: (
 templates.env.filters["mjd"] = lambda mjd: (
     datetime.fromtimestamp((mjd - 40587.0) * 86400.0, UTC).strftime("%Y-%m-%d") if mjd else "—"
 )
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PRE_SESSION_COOKIE = "skyarchive_csrf"
 LOGIN_FAILED = "Email or password is wrong, or the account is disabled."
 Text = Annotated[str, Form()]
