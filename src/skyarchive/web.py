@@ -30,7 +30,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import search as portal_search
-    from skyarchive.portal import account_routes, subscription_routes
+    from skyarchive.portal import account_routes, password_routes, subscription_routes
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
 
@@ -45,6 +45,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(account_routes.router)
+    password_routes.install(app)
     app.include_router(subscription_routes.router)
     delivery_routes.install(app)
     api_docs.install(app)
