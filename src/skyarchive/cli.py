@@ -5,6 +5,7 @@ Errors end the command with a non-zero exit and a one-line reason.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skyarchive.config import Settings
@@ -36,7 +38,17 @@ def main(
     ] = None,
 ) -> None:
     """Options common to every command."""
-    ctx.obj = Settings(home=home) if home is not None else Settings()
+    from pydantic import ValidationError
+
+    try:
+        ctx.obj = Settings(home=home) if home is not None else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SKYARCHIVE_{'_'.join(map(str, e['loc'])).upper()}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise fail(f"bad setting: {problems}") from None
 
 
 def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -45,9 +57,9 @@ def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return Archive.open(ctx.obj)
 
 
-def fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
+def fail(message: str, *, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code=code)
 
 
 @app.command("demo-data")
@@ -72,14 +84,34 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],
     workers: Annotated[int | None, typer.Option(help="Reader processes (default: CPUs).")] = None,
 ) -> None:
-    """Archive pipeline files and manifests; bad files are reported and skipped."""
+    """Archive pipeline files and manifests; bad files are reported and skipped.
+
+    Exit status 1 when a file failed or the storage is full; an interrupted ingest (Ctrl-C,
+    SIGTERM) rolls back its current batch, keeps what committed and exits with 130.
+    """
     archive = _archive(ctx)
-    report = run_ingest(archive, paths, workers=workers)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = run_ingest(archive, paths, workers=workers)
+    except KeyboardInterrupt:
+        raise fail(
+            "ingest interrupted; the batch in progress was rolled back and what was archived "
+            "before is kept. Run the same ingest again to finish.",
+            code=130,
+        ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not report.ok:
         raise typer.Exit(code=1)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends an ingest the way Ctrl-C does: cleanly, reader processes included."""
+    raise KeyboardInterrupt
+
+
 def run_ingest(archive, paths: list[Path], *, workers: int | None = None):  # type: ignore[no-untyped-def]
+    from skyarchive.ingest.reader import printable
     from skyarchive.ingest.run import collect_files, ingest_paths
 
     total = len(collect_files(paths)[0])
@@ -107,12 +139,17 @@ def run_ingest(archive, paths: list[Path], *, workers: int | None = None):  # ty
             progress=progress,
             workers=workers,
         )
-    for path, reason in report.failed:
-        console.print(f"[red]failed:[/red] {path}: {reason}")
+    for label, lines in (
+        ("[yellow]stale:[/yellow]", report.stale),
+        ("[red]failed:[/red]", report.failed),
+    ):
+        for path, reason in lines:  # file names are data: no markup, no control characters
+            line = f"{label} {escape(printable(path))}: {escape(printable(reason))}"
+            console.print(line, soft_wrap=True)
     console.print(
         f"{report.files} files: {report.added} added, {report.replaced} replaced by a newer "
-        f"version, {report.unchanged} unchanged, {report.older} older than the archived "
-        f"version (kept the archived one), {len(report.failed)} failed."
+        f"version, {report.unchanged} unchanged, {report.older} stale (not newer than the "
+        f"archived version, kept the archived one), {len(report.failed)} failed."
     )
     return report
 
@@ -127,13 +164,31 @@ def serve(
     _serve(_archive(ctx), host, port)
 
 
-def _serve(archive, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+def _serve(archive, host: str, port: int, *, busy_hint: str | None = None) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from skyarchive.web import HTTP_PARSER, create_app
+    from skyarchive.web import server_config
 
+    _require_free_port(host, port, busy_hint or f"choose another with --port {port + 10}")
     console.print(f"Serving {archive.settings.home} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.run(create_app(archive), host=host, port=port, log_level="info", http=HTTP_PARSER)
+    uvicorn.Server(server_config(archive, host=host, port=port, log_level="info")).run()
+
+
+def _require_free_port(host: str, port: int, hint: str) -> None:
+    """Stop with one line naming the port when something else already listens there."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise fail(f"cannot listen on {host}: {exc.strerror}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise fail(f"port {port} on {host} is not free ({exc.strerror}); {hint}.") from None
 
 
 @app.command()
@@ -142,10 +197,13 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Build the demo archive in the home (once) and serve it."""
+    """Build the demo archive in the home (once), print its demo accounts and serve it."""
     from skyarchive.demo import generate
+    from skyarchive.demo.accounts import ensure_demo_accounts
     from skyarchive.search.summary import archive_is_empty
 
+    hint = f"run `make demo PORT={port + 10}` (or `skyarchive demo --port {port + 10}`)"
+    _require_free_port(host, port, hint)
     archive = _archive(ctx)
     if archive_is_empty(archive.engine):
         pipeline_dir = archive.settings.home / "pipeline-output"
@@ -154,13 +212,23 @@ def demo(
         report = run_ingest(archive, [pipeline_dir])
         if not report.ok:
             raise fail("the demo data did not ingest cleanly")
-    _serve(archive, host, port)
+    accounts = ensure_demo_accounts(archive.engine, archive.settings.home)
+    console.print("Demo accounts (log in at /login; passwords kept in the home):")
+    for account in accounts:
+        console.print(
+            f"  {account.role:<16} {account.email:<24} password {account.password}  "
+            f"sees {account.sees}",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    _serve(archive, host, port, busy_hint=hint)
 
 
 @app.command("client-config")
 def client_config(
     ctx: typer.Context,
-    url: Annotated[str | None, typer.Option(help="Server URL (default: the base URL).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Server URL (default: the base_url setting, else local).")
+    ] = None,
     write: Annotated[
         bool, typer.Option("--write", help="Write astroquery.cfg instead of printing it.")
     ] = False,
@@ -168,7 +236,7 @@ def client_config(
     """Configure astroquery.mast to use this archive (astroquery.cfg and HTTP_PROXY)."""
     from skyarchive.client_config import config_lines, proxy_lines, write_config
 
-    server = url or ctx.obj.base_url
+    server = url or ctx.obj.offline_base_url
     if write:
         path = write_config(server)
         console.print(f"Wrote [mast] server = {server} to {path}")
@@ -198,6 +266,12 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
+    if ctx.obj.base_url is None:
+        console.print(
+            f"note: base_url is not set, so links in e-mails point at {ctx.obj.offline_base_url}; "
+            "set SKYARCHIVE_BASE_URL to the archive's public URL.",
+            soft_wrap=True,
+        )
     run_worker(ctx.obj, threads=threads)
 
 
@@ -207,6 +281,17 @@ def staging_cleanup(ctx: typer.Context) -> None:
     from skyarchive.jobs.staging import remove_expired
 
     console.print(f"Removed {remove_expired(_archive(ctx))} expired staging areas.")
+
+
+@app.command("basket-cleanup")
+def basket_cleanup(ctx: typer.Context) -> None:
+    """Remove anonymous baskets unchanged for `anonymous_basket_days` (the worker also does
+    this every hour); users' baskets are kept."""
+    from skyarchive.delivery.basket import purge_expired_baskets
+
+    days = ctx.obj.anonymous_basket_days
+    removed = purge_expired_baskets(_archive(ctx).engine, days=days)
+    console.print(f"Removed {removed} anonymous baskets unchanged for more than {days:g} days.")
 
 
 @app.command("notify-send")
@@ -248,5 +333,5 @@ def run() -> None:
     try:
         app()
     except SkyArchiveError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)

@@ -8,12 +8,18 @@ explicitly live inside the home directory, so one directory holds a whole archiv
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = Path("skyarchive-data")
+
+#: Where links in e-mails and CLI output point when ``base_url`` is not set and no request
+#: tells the host: the address ``skyarchive serve`` listens on by default.
+LOCAL_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -30,8 +36,19 @@ class Settings(BaseSettings):
         default=None,
         description="Directory holding the archived files; default `files/` in the home.",
     )
-    base_url: str = Field(
-        default="http://127.0.0.1:8000", description="Public URL of the server (used in scripts)."
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "Public URL of the server, written into scripts, manifests and e-mails; default: the "
+            f"URL each request reached (e-mails and the CLI, having no request, use {LOCAL_URL})."
+        ),
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For/-Proto/-Host "
+            "headers are believed (comma-separated); default none: the headers are ignored."
+        ),
     )
     default_eap_months: int = Field(
         default=12,
@@ -51,6 +68,21 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when serving over HTTPS)."
     )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords one client address may give for one account before it "
+        "has to wait.",
+    )
+    login_delay_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="First wait (seconds) after the free failures; it doubles with each further "
+        "failure from the same address for the same account.",
+    )
+    login_max_delay_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait (seconds) between login attempts."
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
@@ -65,6 +97,13 @@ class Settings(BaseSettings):
     staging_pause: float = Field(
         default=0.0, description="Seconds staging waits after each file (throttles its disk load)."
     )
+    anonymous_basket_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Days an anonymous basket lives after its last change (and its cookie after "
+        "it is set); then `skyarchive basket-cleanup` and the worker remove it. Users' baskets "
+        "never expire.",
+    )
     redis_url: str | None = Field(
         default=None, description="Redis URL for the job queue; default a SQLite queue in the home."
     )
@@ -77,6 +116,32 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
     mail_from: str = Field(default="skyarchive@localhost", description="Sender address of notices.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", ",").split(",") if part]
+        if isinstance(value, list | tuple):
+            for entry in value:
+                try:
+                    ip_network(str(entry).strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{entry!r} is not an IP address or CIDR network "
+                        "(e.g. 10.0.0.5 or 10.0.0.0/8)."
+                    ) from None
+            return [str(entry).strip() for entry in value]
+        return value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(entry, strict=False) for entry in self.trusted_proxies)
+
+    @property
+    def offline_base_url(self) -> str:
+        """The base URL for links made without a request (e-mails, CLI): ``base_url`` or local."""
+        return (self.base_url or LOCAL_URL).rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -82,7 +82,7 @@ def test_an_empty_archive_holds_nothing(archive: Archive) -> None:
     assert summary.by_collection == summary.by_instrument == summary.by_program == []
 
 
-def test_figures_follow_ingest_reprocessing_and_moves(  # type: ignore[no-untyped-def]
+def test_figures_follow_ingest_and_moves_between_programs(  # type: ignore[no-untyped-def]
     archive: Archive, demo_output, tmp_path: Path
 ) -> None:
     out, _ = demo_output
@@ -90,25 +90,36 @@ def test_figures_follow_ingest_reprocessing_and_moves(  # type: ignore[no-untype
     assert_true_figures(archive.engine)
     assert archive_summary(archive.engine).observations > 0
 
-    def hst(proposal: str | None, instrument: str | None, content: bytes) -> dict[str, Any]:
-        product = {"file": "ib0101010_drz.fits.txt", "content": content}
+    def hst(proposal: str | None, instrument: str | None, file: str, size: int) -> dict[str, Any]:
+        product = {"file": file, "content": b"x" * size}
         return {"obs_id": "ib0101010", "obs_collection": "HST", "proposal_id": proposal,
                 "instrument_name": instrument, "products": [product]}  # fmt: skip
 
     before = archive_summary(archive.engine)
-    ingest(archive, write_manifest(tmp_path / "a", "first", [hst("9001", "WFC3/UVIS", b"x" * 10)]))
+    ingest(
+        archive,
+        write_manifest(
+            tmp_path / "a", "first", [hst("9001", "WFC3/UVIS", "ib0101010_drz.dat", 10)]
+        ),
+    )
     assert_true_figures(archive.engine)
     after = archive_summary(archive.engine)
     assert after.observations == before.observations + 1
     assert after.total_bytes == before.total_bytes + 10
-    # the observation moves to another program, loses its instrument, and its file is replaced
-    ingest(archive, write_manifest(tmp_path / "b", "moved", [hst("9002", None, b"y" * 25)]))
+    # the observation moves to another program, loses its instrument and gains a file; its
+    # first file stays where it was (a file is moved only by a newer version of it)
+    ingest(
+        archive,
+        write_manifest(tmp_path / "b", "moved", [hst("9002", None, "ib0101010_flt.dat", 15)]),
+    )
     assert_true_figures(archive.engine)
     moved = archive_summary(archive.engine)
     assert moved.observations == after.observations and moved.total_bytes == after.total_bytes + 15
-    assert "9001" not in {p for p, *_ in moved.by_program}
+    assert "9001" not in {p for p, *_ in moved.by_program}  # it has no observation left
     # and then to no program at all
-    ingest(archive, write_manifest(tmp_path / "c", "none", [hst(None, None, b"z" * 25)]))
+    ingest(
+        archive, write_manifest(tmp_path / "c", "none", [hst(None, None, "ib0101010_raw.dat", 5)])
+    )
     assert_true_figures(archive.engine)
 
 
@@ -143,13 +154,15 @@ _manifest = st.lists(_observation, min_size=1, max_size=3, unique_by=lambda o: o
 def test_stored_figures_equal_a_fresh_count_after_any_manifests(  # type: ignore[no-untyped-def]
     archive: Archive, tmp_path_factory, batches
 ) -> None:
-    """Observations and files added, replaced, moved between programs and collections."""
+    """Observations and files added, replaced, moved between programs and collections, and
+    manifests refused (a file name already held by another observation): always true."""
     folder = tmp_path_factory.mktemp("manifests")
     for index, batch in enumerate(batches):
         files = {p["file"] for obs in batch for p in obs["products"]}
         if len(files) < sum(len(obs["products"]) for obs in batch):
             continue  # one file described by two observations of a manifest: not our question
-        ingest(archive, write_manifest(folder / str(index), f"m{index}", batch))
+        path = write_manifest(folder / str(index), f"m{index}", batch)
+        ingest_paths([path], engine=archive.engine, storage=archive.storage, default_eap_months=12)
         assert_true_figures(archive.engine)
 
 

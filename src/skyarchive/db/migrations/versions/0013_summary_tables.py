@@ -1,7 +1,7 @@
 """Stored figures of what the archive holds, for the home page
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-03 06:30:00
 
 The home page counted whole tables on every request (seconds at a million observations).
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0011"  # brief: "0009"; chained after main's head (0012, 0011) so there is one head
 branch_labels = None
 depends_on = None
 
