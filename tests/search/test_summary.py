@@ -22,6 +22,7 @@ from skyarchive.db.tables import observations, products, programs
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.search import summary as summary_module
 from skyarchive.search.summary import ArchiveSummary, archive_summary, refresh_summary
+from tests.ingest.integrity import copy_program, with_date
 
 
 def fresh_figures(engine: Engine) -> dict[str, Any]:
@@ -217,3 +218,19 @@ def test_concurrent_writers_of_a_new_program_recount_in_turn(postgres_url: str) 
     assert_true_figures(engine)
     assert archive_summary(engine).by_program == [("77", "HST", None, 2)]
     engine.dispose()
+
+
+def test_figures_follow_a_reprocessed_file(archive: Archive, demo_output, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A newer version of a file (later FITS DATE) replaces it and rebuilds its observation."""
+    program = copy_program(Path(demo_output[0]), "jw01366", tmp_path / "first")
+    ingest(archive, program)
+    before = archive_summary(archive.engine)
+    calibrated = sorted(program.rglob("*_cal.fits"))[0]
+    newer = with_date(calibrated, tmp_path / "again" / calibrated.name, "2099-01-01T00:00:00",
+                      EXP_TYPE="MIR_IMAGE", INSTRUME="MIRI")  # fmt: skip
+    report = ingest_paths(
+        [newer.parent], engine=archive.engine, storage=archive.storage, default_eap_months=12
+    )
+    assert report.ok and report.replaced == 1, report
+    assert_true_figures(archive.engine)
+    assert archive_summary(archive.engine).observations == before.observations
