@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skyarchive.errors import SkyArchiveError
 
@@ -61,3 +62,42 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         )
         return JSONResponse(error_body(400, "BadQuery", problems), status_code=400)
+
+    install_fallback_handlers(app)
+
+
+_KINDS = {400: "BadQuery", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+          405: "MethodNotAllowed", 413: "PayloadTooLarge", 415: "UnsupportedMediaType"}  # fmt: skip
+
+
+def install_fallback_handlers(app: FastAPI) -> None:
+    """Errors raised outside our own tree still answer in the one shape.
+
+    Starlette's HTTP errors (unknown route, wrong method, a JSON body FastAPI could not read)
+    keep their status; anything unexpected is a 500 that names no internals (the traceback
+    goes to the server log). The MAST invoke endpoint answers in MAST's shape.
+    """
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):
+            message = "The JSON body is nested too deeply."
+        kind = _KINDS.get(exc.status_code, "HTTPError")
+        body = (mast_error_body(message) if _is_mast(request)
+                else error_body(exc.status_code, kind, message))  # fmt: skip
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> Response:
+        message = "The server failed on this request; the error has been logged."
+        body = (
+            mast_error_body(message)
+            if _is_mast(request)
+            else error_body(500, "ServerError", message)
+        )
+        return JSONResponse(body, status_code=500)
+
+
+def _is_mast(request: Request) -> bool:
+    return request.url.path.startswith("/api/v0/invoke")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from skyarchive.access.policy import Caller, may_retrieve
-from skyarchive.db.tables import basket_items, basket_removed, baskets, observations
+from skyarchive.db.tables import basket_items, basket_removed, baskets, observations, products
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.delivery.selection import Item, candidates
 from skyarchive.errors import BadQuery, NotFound
@@ -165,7 +165,21 @@ def clear_basket(conn: Connection, *, basket_id: int) -> None:
 
 
 def remove_products(conn: Connection, *, basket_id: int, product_ids: Sequence[int]) -> None:
-    """Take files out of the basket (e.g. once delivered); empty observations go too."""
+    """Take files out of the basket (e.g. once delivered); empty observations go too.
+
+    Raises
+    ------
+    NotFound
+        When a product id names no file of the catalog (nothing is removed then).
+    """
+    wanted = list(dict.fromkeys(product_ids))
+    known = set(
+        conn.scalars(select(products.c.product_id).where(products.c.product_id.in_(wanted)))
+    )
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        listed = ", ".join(str(p) for p in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise NotFound(f"No file with product id {listed} in this archive; nothing was removed.")
     insert_ignore(
         conn, basket_removed, [{"basket_id": basket_id, "product_id": p} for p in product_ids]
     )

@@ -178,21 +178,30 @@ def candidates(
         chunk = list(product_ids[start : start + _CHUNK])
         rows = _by(conn, products.c.product_id, chunk)
         yield from fresh(_item(rows[pid], None, now) for pid in chunk if pid in rows)
-    for obsid in dict.fromkeys(obsids):
-        listed = [(r["productFilename"], r["obs_id"]) for r in product_rows(conn, [obsid], now=now)]
-        if not listed and not _observation_exists(conn, obsid):
+    # Observations: a few set-based queries for the whole list, whatever its length.
+    listed: dict[int, list[tuple[str, str]]] = {obsid: [] for obsid in dict.fromkeys(obsids)}
+    for row in product_rows(conn, list(listed), now=now):
+        listed[int(row["parent_obsid"])].append((row["productFilename"], row["obs_id"]))
+    known = _existing_observations(conn, [obsid for obsid, files in listed.items() if not files])
+    names = list(dict.fromkeys(name for files in listed.values() for name, _ in files))
+    rows: dict = {}
+    for start in range(0, len(names), _CHUNK):
+        rows.update(_by(conn, products.c.productFilename, names[start : start + _CHUNK]))
+    for obsid, files in listed.items():
+        if not files and obsid not in known:
             yield Excluded(f"obsid {obsid}", None, UNKNOWN)
             continue
-        listed = [(name, obs_id) for name, obs_id in listed if name not in seen]
-        for start in range(0, len(listed), _CHUNK):
-            chunk = listed[start : start + _CHUNK]
-            rows = _by(conn, products.c.productFilename, [name for name, _ in chunk])
-            yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in chunk if n in rows)
+        yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in files if n in rows)
 
 
-def _observation_exists(conn: Connection, obsid: int) -> bool:
-    query = select(observations.c.obsid).where(observations.c.obsid == obsid)
-    return conn.execute(query).first() is not None
+def _existing_observations(conn: Connection, obsids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(obsids), _CHUNK):
+        query = select(observations.c.obsid).where(
+            observations.c.obsid.in_(obsids[start : start + _CHUNK])
+        )
+        found.update(conn.execute(query).scalars())
+    return found
 
 
 def refusal(caller: Caller, item: Item) -> str:

@@ -52,20 +52,24 @@ MrpQuery = Annotated[str | None, Query(description="true: only Minimum Recommend
 
 
 def selection_fields(
-    uri: list[str], obsid: list[str], mrp: str | None
+    uri: list[str], obsid: list[str], mrp: str | None, *, max_obsids: int
 ) -> tuple[list[str], list[int], bool]:
     """Validated (uris, obsids, mrp_only) from request fields."""
     uris = list(dict.fromkeys(u.strip() for u in uri if u and u.strip()))
     if len(uris) > _MAX_URIS:
         raise BadQuery(f"At most {_MAX_URIS} uri fields per request.")
-    obsids = parse_obsids(",".join(obsid)) if any(o.strip() for o in obsid) else []
+    obsids = (
+        parse_obsids(",".join(obsid), limit=max_obsids) if any(o.strip() for o in obsid) else []
+    )
     if not uris and not obsids:
         raise BadQuery("Select something: give uri=<data URI> and/or obsid=<obsid> fields.")
     return uris, obsids, (mrp or "").strip().lower() in _TRUE
 
 
 def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]
-    uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
+    uris, obsids, mrp_only = selection_fields(
+        uri, obsid, mrp, max_obsids=archive.settings.max_obsids
+    )
     now = now_mjd()
     with archive.engine.connect() as conn:
         selection = resolve_selection(
@@ -110,7 +114,9 @@ def download_mrp(
 async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
     uri, obsid, mrp, _ = await form_fields(request)
-    uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
+    uris, obsids, mrp_only = selection_fields(
+        uri, obsid, mrp, max_obsids=archive.settings.max_obsids
+    )
     lines = script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
     return script_response(curl_script(lines, base_url=archive.settings.base_url))
 
@@ -120,7 +126,9 @@ async def stage(request: Request, archive: ArchiveDep, caller: UserDep) -> JSONR
     """Queue a batch staging request; the answer says where its status is shown."""
     uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
-    uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
+    uris, obsids, mrp_only = selection_fields(
+        uri, obsid, mrp, max_obsids=archive.settings.max_obsids
+    )
     info = await run_in_threadpool(
         start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only
     )

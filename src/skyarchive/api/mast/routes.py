@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResul
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, SkyArchiveError
+from skyarchive.search.paging import parse_paging
 
 router = APIRouter(tags=["MAST"])
 
@@ -92,7 +92,9 @@ def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
     if not raw:
         raise BadQuery("Missing 'request': send request=<JSON service request>.")
     try:
-        body = json.loads(raw)
+        # orjson refuses nesting deeper than 1024 levels and numbers beyond a double, where
+        # the json module would exhaust the stack or read 1e400 as infinity.
+        body = orjson.loads(raw)
     except (TypeError, ValueError) as exc:
         raise BadQuery(f"'request' is not valid JSON ({exc}).") from None
     if not isinstance(body, dict) or not isinstance(body.get("service"), str):
@@ -100,27 +102,13 @@ def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
     params = body.get("params") or {}
     if not isinstance(params, dict):
         raise BadQuery("'params' must be a JSON object.")
-    page = _positive_int(body.get("page", 1), "page")
-    pagesize = _positive_int(body.get("pagesize", 50_000), "pagesize")
-    if pagesize > max_page_size:
-        raise BadQuery(
-            f"pagesize {pagesize} exceeds this archive's limit of {max_page_size}; "
-            "ask for smaller pages."
-        )
+    page, pagesize = parse_paging(
+        body.get("page", 1), body.get("pagesize", 50_000), max_page_size=max_page_size
+    )
     return MastRequest(
         service=body["service"], params=params, format=str(body.get("format", "json")),
         page=page, pagesize=pagesize, page_given="page" in body,
     )  # fmt: skip
-
-
-def _positive_int(value: Any, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadQuery(f"{name} {value!r} is not a whole number.") from None
-    if number < 1:
-        raise BadQuery(f"{name} {number} must be 1 or more.")
-    return number
 
 
 _CHUNK_BYTES = 256 * 1024
