@@ -6,12 +6,14 @@ MAST invoke service, whose clients expect ``{"status": "ERROR", "msg": "..."}`` 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyarchive.errors import SkyArchiveError
 
@@ -88,16 +90,47 @@ def install_fallback_handlers(app: FastAPI) -> None:
                 else error_body(exc.status_code, kind, message))  # fmt: skip
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> Response:
-        message = "The server failed on this request; the error has been logged."
-        body = (
-            mast_error_body(message)
-            if _is_mast(request)
-            else error_body(500, "ServerError", message)
-        )
-        return JSONResponse(body, status_code=500)
+    app.add_middleware(UnexpectedErrorMiddleware)
+
+
+class UnexpectedErrorMiddleware:
+    """Any exception no handler took becomes a 500 in the one shape, logged with its traceback.
+
+    A plain ASGI middleware rather than an ``Exception`` handler: Starlette re-raises after such
+    a handler answers, and uvicorn then drops the client's keep-alive connection. An error after
+    the answer has started cannot be turned into another answer; it is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            _log.exception("Unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            message = "The server failed on this request; the error has been logged."
+            path = scope.get("path", "")
+            body = (mast_error_body(message) if path.startswith(_MAST_INVOKE)
+                    else error_body(500, "ServerError", message))  # fmt: skip
+            await JSONResponse(body, status_code=500)(scope, receive, send)
+
+
+_MAST_INVOKE = "/api/v0/invoke"
+_log = logging.getLogger("skyarchive.api")
 
 
 def _is_mast(request: Request) -> bool:
-    return request.url.path.startswith("/api/v0/invoke")
+    return request.url.path.startswith(_MAST_INVOKE)
