@@ -34,7 +34,9 @@ def test_too_many_program_ids_name_the_limit(page, console) -> None:  # type: ig
     console.allow("status of 400")  # the search API answers with 400 and the reason
     # 500 IDs: the home page's form puts the text in the URL (10,000 are tested on the API)
     program_search(page, ", ".join(str(1000 + i) for i in range(500)))
-    expect(page.get_by_role("alert")).to_contain_text("At most 200 program IDs per search (got 500)")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "At most 200 program IDs per search (got 500)"
+    )
 
 
 def test_an_unreadable_date_is_named_not_dropped(page, console) -> None:  # type: ignore[no-untyped-def]

@@ -46,6 +46,26 @@ async def form_fields(request: Request) -> tuple[list[str], list[str], str | Non
     )
 
 
+#: The selection form every POST endpoint here reads by hand (:func:`form_fields`), described
+#: for the OpenAPI schema.
+_SELECTION_FORM = {
+    "type": "object",
+    "properties": {
+        "uri": {"type": "array", "items": {"type": "string"}, "description": "Data URIs"},
+        "obsid": {"type": "array", "items": {"type": "string"}, "description": "obsids"},
+        "mrp": {"type": "string", "description": "true: only Minimum Recommended Products"},
+        "csrf_token": {"type": "string", "description": "For signed-in browsers"},
+    },
+}
+SELECTION_BODY = {
+    "requestBody": {
+        "content": {
+            media: {"schema": _SELECTION_FORM}
+            for media in ("application/x-www-form-urlencoded", "multipart/form-data")
+        }
+    }
+}
+
 UriQuery = Annotated[list[str], Query(description="Data URI (repeat the parameter)")]
 ObsidQuery = Annotated[list[str], Query(description="obsid (repeat, or comma-separated)")]
 MrpQuery = Annotated[str | None, Query(description="true: only Minimum Recommended Products")]
@@ -91,7 +111,8 @@ def _add_bundle_routes(fmt: str) -> None:
 
     path = f"/api/v0.1/Download/bundle.{fmt}"
     doc = f"A {fmt} of the selection, streamed while it is built, with MANIFEST.HTML."
-    router.add_api_route(path, post, methods=["POST"], description=doc, name=f"bundle_{fmt}")
+    router.add_api_route(path, post, methods=["POST"], description=doc, name=f"bundle_{fmt}",
+                         openapi_extra=SELECTION_BODY)  # fmt: skip
     router.add_api_route(path, get, methods=["GET"], description=doc, name=f"bundle_{fmt}_get")
 
 
@@ -110,7 +131,7 @@ def download_mrp(
     return mrp_response(archive, caller, obsid=obsid, fmt=format)
 
 
-@router.post("/api/v0.1/Download/bundle.sh")
+@router.post("/api/v0.1/Download/bundle.sh", openapi_extra=SELECTION_BODY)
 async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
     uri, obsid, mrp, _ = await form_fields(request)
@@ -121,7 +142,7 @@ async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep
     return script_response(curl_script(lines, base_url=archive.settings.base_url))
 
 
-@router.post("/api/v0.1/Download/stage", status_code=202)
+@router.post("/api/v0.1/Download/stage", status_code=202, openapi_extra=SELECTION_BODY)
 async def stage(request: Request, archive: ArchiveDep, caller: UserDep) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown."""
     uri, obsid, mrp, csrf_token = await form_fields(request)

@@ -18,7 +18,9 @@ from skyarchive.delivery.readahead import read_ahead
 router = APIRouter(tags=["MAST downloads"])
 
 
-@router.api_route("/api/v0.1/Download/file", methods=["GET", "HEAD"])
+# GET and HEAD are two routes so each operation has its own OpenAPI operation id.
+@router.head("/api/v0.1/Download/file", name="download_file_head")
+@router.get("/api/v0.1/Download/file")
 def download_file(
     request: Request,
     archive: ArchiveDep,

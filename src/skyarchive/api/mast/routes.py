@@ -38,8 +38,32 @@ def _archive(request: Request) -> Archive:
     return request.app.state.archive
 
 
-@router.post("/api/v0/invoke")
+#: The form astroquery posts; parsed by hand below, described here for the OpenAPI schema.
+_INVOKE_FORM = {
+    "type": "object",
+    "properties": {
+        "request": {
+            "type": "string",
+            "description": 'A JSON service request: {"service": "Mast.Caom.Cone", "params": {...},'
+            ' "format": "json", "page": 1, "pagesize": 5000}',
+        }
+    },
+    "required": ["request"],
+}
+_INVOKE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": _INVOKE_FORM}
+            for media in ("application/x-www-form-urlencoded", "multipart/form-data")
+        },
+    }
+}
+
+
+@router.post("/api/v0/invoke", openapi_extra=_INVOKE_BODY)
 async def invoke_post(request: Request) -> Response:
+    """Run a MAST service request (``Mast.Caom.Cone``, ``Mast.Caom.Filtered``, ...)."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         raw = (await request.form()).get("request")
     else:

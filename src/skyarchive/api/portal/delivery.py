@@ -149,7 +149,8 @@ def staging_root(request_id: str) -> Response:
     return RedirectResponse(f"/staging/{quote(request_id)}/", status_code=301)
 
 
-@router.api_route("/staging/{request_id}/{path:path}", methods=["GET", "HEAD"])
+@router.head("/staging/{request_id}/{path:path}", name="staging_files_head")
+@router.get("/staging/{request_id}/{path:path}")
 def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A staged file (ranges supported) or a directory's HTML index."""
     parts = [p for p in path.split("/") if p]
