@@ -180,18 +180,20 @@ def candidates(
         yield from fresh(_item(rows[pid], None, now) for pid in chunk if pid in rows)
     # Observations: a few set-based queries for the whole list, whatever its length.
     listed: dict[int, list[tuple[str, str]]] = {obsid: [] for obsid in dict.fromkeys(obsids)}
-    for row in product_rows(conn, list(listed), now=now):
-        listed[int(row["parent_obsid"])].append((row["productFilename"], row["obs_id"]))
+    for entry in product_rows(conn, list(listed), now=now):
+        listed[int(entry["parent_obsid"])].append((entry["productFilename"], entry["obs_id"]))
     known = _existing_observations(conn, [obsid for obsid, files in listed.items() if not files])
     names = list(dict.fromkeys(name for files in listed.values() for name, _ in files))
-    rows: dict = {}
+    listed_rows: dict = {}
     for start in range(0, len(names), _CHUNK):
-        rows.update(_by(conn, products.c.productFilename, names[start : start + _CHUNK]))
+        listed_rows.update(_by(conn, products.c.productFilename, names[start : start + _CHUNK]))
     for obsid, files in listed.items():
         if not files and obsid not in known:
             yield Excluded(f"obsid {obsid}", None, UNKNOWN)
             continue
-        yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in files if n in rows)
+        yield from fresh(
+            _item(listed_rows[n], obs_id, now) for n, obs_id in files if n in listed_rows
+        )
 
 
 def _existing_observations(conn: Connection, obsids: list[int]) -> set[int]:
