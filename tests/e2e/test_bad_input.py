@@ -173,7 +173,9 @@ def test_nul_in_a_staging_path(client, demo_archive, public_uri) -> None:  # typ
     with demo_archive.engine.begin() as conn:
         user = users.create_user(conn, email=f"nul-{uuid.uuid4().hex[:8]}@example.org")
     caller = Caller(user_id=user.user_id, email=user.email)
-    request_id = start_staging(demo_archive, caller, uris=[public_uri[0]])["request_id"]
+    request_id = start_staging(
+        demo_archive, caller, uris=[public_uri[0]], base_url=str(client.base_url)
+    )["request_id"]
     run_staging(demo_archive, request_id=request_id)
     manifest = client.get(f"/staging/{request_id}/MANIFEST.HTML")
     assert manifest.status_code == 200  # the area is there
