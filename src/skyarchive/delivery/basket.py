@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from skyarchive.access.policy import Caller, may_retrieve
 from skyarchive.db.tables import basket_items, basket_removed, baskets, observations, products
 from skyarchive.db.upsert import insert_ignore
-from skyarchive.delivery.selection import Item, candidates
+from skyarchive.delivery.selection import Item, candidates, observation_items
 from skyarchive.errors import BadQuery, NotFound
 
 BASKET_COOKIE = "skyarchive_basket"
@@ -207,12 +207,14 @@ def _grouped(conn: Connection, *, basket_id: int, now: float) -> dict[int, list[
         .where(basket_items.c.basket_id == basket_id)
         .order_by(basket_items.c.added_at, basket_items.c.obsid)
     )
+    held = conn.execute(query).all()
+    items = dict(observation_items(conn, [int(obsid) for obsid, _, _ in held], now=now))
     seen: set[int] = set()
     grouped: dict[int, list[BasketFile]] = {}
-    for obsid, obs_id, mission in conn.execute(query).all():
+    for obsid, obs_id, mission in held:
         files = grouped.setdefault(int(obsid), [])
-        for item in candidates(conn, obsids=[obsid], now=now):
-            if isinstance(item, Item) and item.product_id not in seen:
+        for item in items.get(int(obsid)) or ():
+            if item.product_id not in seen:
                 seen.add(item.product_id)
                 files.append(BasketFile(item, int(obsid), obs_id, mission, _facets(item)))
     return grouped

@@ -178,22 +178,41 @@ def candidates(
         chunk = list(product_ids[start : start + _CHUNK])
         rows = _by(conn, products.c.product_id, chunk)
         yield from fresh(_item(rows[pid], None, now) for pid in chunk if pid in rows)
-    # Observations: a few set-based queries for the whole list, whatever its length.
-    listed: dict[int, list[tuple[str, str]]] = {obsid: [] for obsid in dict.fromkeys(obsids)}
-    for entry in product_rows(conn, list(listed), now=now):
-        listed[int(entry["parent_obsid"])].append((entry["productFilename"], entry["obs_id"]))
-    known = _existing_observations(conn, [obsid for obsid, files in listed.items() if not files])
-    names = list(dict.fromkeys(name for files in listed.values() for name, _ in files))
-    listed_rows: dict = {}
-    for start in range(0, len(names), _CHUNK):
-        listed_rows.update(_by(conn, products.c.productFilename, names[start : start + _CHUNK]))
-    for obsid, files in listed.items():
-        if not files and obsid not in known:
+    for obsid, items in observation_items(conn, obsids, now=now):
+        if items is None:
             yield Excluded(f"obsid {obsid}", None, UNKNOWN)
-            continue
-        yield from fresh(
-            _item(listed_rows[n], obs_id, now) for n, obs_id in files if n in listed_rows
-        )
+        else:
+            yield from fresh(items)
+
+
+_OBSERVATION_BATCH = 500
+
+
+def observation_items(
+    conn: Connection, obsids: Sequence[int], *, now: float
+) -> Iterator[tuple[int, list[Item] | None]]:
+    """Each observation's files (its members' included) in request order; None for an obsid
+    the catalogue does not have.
+
+    A few set-based queries per batch of 500 observations, whatever the list's length; a
+    file listed under several observations comes with each of them.
+    """
+    wanted = list(dict.fromkeys(obsids))
+    for start in range(0, len(wanted), _OBSERVATION_BATCH):
+        batch = wanted[start : start + _OBSERVATION_BATCH]
+        listed: dict[int, list[tuple[str, str]]] = {obsid: [] for obsid in batch}
+        for entry in product_rows(conn, batch, now=now):
+            listed[int(entry["parent_obsid"])].append((entry["productFilename"], entry["obs_id"]))
+        known = _existing_observations(conn, [o for o, files in listed.items() if not files])
+        names = list(dict.fromkeys(name for files in listed.values() for name, _ in files))
+        rows: dict = {}
+        for first in range(0, len(names), _CHUNK):
+            rows.update(_by(conn, products.c.productFilename, names[first : first + _CHUNK]))
+        for obsid, files in listed.items():
+            if not files and obsid not in known:
+                yield obsid, None
+            else:
+                yield obsid, [_item(rows[n], obs_id, now) for n, obs_id in files if n in rows]
 
 
 def _existing_observations(conn: Connection, obsids: list[int]) -> set[int]:
