@@ -112,6 +112,12 @@ def test_bad_paging(client, paging: str, words: str) -> None:  # type: ignore[no
     assert words in mast_error(client, raw % paging)
 
 
+def test_a_request_sent_as_a_file(client) -> None:  # type: ignore[no-untyped-def]
+    files = {"request": ("request.json", b'{"service": "Mast.Caom.All"}', "application/json")}
+    answer = client.post("/api/v0/invoke", files=files)
+    assert answer.status_code == 200 and "not a file" in answer.json()["msg"]
+
+
 # 3.1 -- JSON nested 5,000 deep -----------------------------------------------------------
 
 DEEP = "[" * 5000 + "]" * 5000

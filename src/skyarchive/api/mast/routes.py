@@ -115,6 +115,8 @@ def invoke(archive: Archive, raw: Any) -> Response:
 def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
     if not raw:
         raise BadQuery("Missing 'request': send request=<JSON service request>.")
+    if not isinstance(raw, str | bytes):  # e.g. a file part of a multipart form
+        raise BadQuery("'request' must be a text field holding the JSON request, not a file.")
     try:
         # orjson refuses nesting deeper than 1024 levels and numbers beyond a double, where
         # the json module would exhaust the stack or read 1e400 as infinity.
