@@ -250,6 +250,9 @@ def test_an_at_limit_request_is_cheap_and_others_are_served_meanwhile(  # type: 
             started = time.perf_counter()
             result["answer"] = other.post("/api/v0/invoke", data={"request": json.dumps(body)})
             result["seconds"] = time.perf_counter() - started
+            started = time.perf_counter()
+            result["script"] = other.post("/api/v0.1/Download/bundle.sh", data={"obsid": wanted})
+            result["script_seconds"] = time.perf_counter() - started
 
     thread = threading.Thread(target=big)
     thread.start()
@@ -265,6 +268,9 @@ def test_an_at_limit_request_is_cheap_and_others_are_served_meanwhile(  # type: 
     assert max(quick) < 5
     listed = {row["dataURI"] for row in answer["data"]}
     assert len(listed) >= expected  # every file each observation owns, members' files as well
+    script = result["script"]
+    assert script.status_code == 200 and result["script_seconds"] < 30
+    assert all(uri.split("/")[-1] in script.text for uri in listed)  # the same files
 
 
 # 3.4 -- messages a person can act on ------------------------------------------------------
