@@ -25,7 +25,6 @@ from skyarchive.errors import BadQuery, Unauthorized
 from skyarchive.products.listing import parse_obsids
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
-COOKIE_DAYS = 30
 
 
 #: A catalog id: a 64-bit integer (larger values would fail in the database, not here).
@@ -74,7 +73,8 @@ def _with_cookie(archive: Archive, response: Response, cookie: str | None) -> Re
     if cookie:
         response.set_cookie(
             service.BASKET_COOKIE, cookie, httponly=True, samesite="lax",
-            secure=archive.settings.secure_cookies, max_age=COOKIE_DAYS * 86_400, path="/",
+            secure=archive.settings.secure_cookies, path="/",
+            max_age=round(archive.settings.anonymous_basket_days * 86_400),
         )  # fmt: skip
     return response
 
