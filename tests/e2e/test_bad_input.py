@@ -228,6 +228,30 @@ def test_too_many_obsids_are_refused_at_once(client, demo_archive) -> None:  # t
     assert time.perf_counter() - started < 5
 
 
+def test_an_oversized_invoke_body_is_refused_unread(client) -> None:  # type: ignore[no-untyped-def]
+    from skyarchive.api.mast.routes import MAX_INVOKE_BYTES
+
+    padding = "x" * (MAX_INVOKE_BYTES + 1)
+    started = time.perf_counter()
+    answer = client.post(
+        "/api/v0/invoke", data={"request": '{"service": "Mast.Caom.All"}', "pad": padding}
+    )
+    assert answer.status_code == 200 and answer.json()["status"] == "ERROR"
+    assert f"at most {MAX_INVOKE_BYTES}" in answer.json()["msg"]
+
+    def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: read as it comes
+        yield b"request=%7B%7D&pad="
+        for _ in range(MAX_INVOKE_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = client.post(
+        "/api/v0/invoke", content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert f"at most {MAX_INVOKE_BYTES}" in streamed.json()["msg"]
+    assert time.perf_counter() - started < 10
+
+
 def test_an_at_limit_request_is_cheap_and_others_are_served_meanwhile(  # type: ignore[no-untyped-def]
     client, live_server, demo_archive
 ) -> None:

@@ -20,7 +20,7 @@ from skyarchive.api.mast.columns_config import column_config
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.archive import Archive
-from skyarchive.errors import BadQuery, SkyArchiveError
+from skyarchive.errors import BadQuery, PayloadTooLarge, SkyArchiveError
 from skyarchive.search.paging import parse_paging
 
 router = APIRouter(tags=["MAST"])
@@ -65,14 +65,40 @@ _INVOKE_BODY = {
 async def invoke_post(request: Request) -> Response:
     """Run a MAST service request (``Mast.Caom.Cone``, ``Mast.Caom.Filtered``, ...)."""
     if request.headers.get("content-type", "").startswith("multipart/"):
-        raw = (await request.form()).get("request")
+        raw: Any = (await request.form()).get("request")
     else:
-        # astroquery posts one url-encoded field; parse_qs is much cheaper than the general
-        # form parser on this hot path.
-        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
-        raw = fields.get("request", [None])[0]
-    # The query itself is blocking database work: keep it off the event loop.
+        try:
+            raw = await _body(request, limit=MAX_INVOKE_BYTES)
+        except PayloadTooLarge as exc:
+            return JSONResponse(mast_error_body(exc.message))
+    # Parsing and the query itself are blocking work: keep them off the event loop.
     return await run_in_threadpool(invoke, _archive(request), raw)
+
+
+#: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
+MAX_INVOKE_BYTES = 8 * 1024 * 1024
+
+
+async def _body(request: Request, *, limit: int) -> bytes:
+    """The body, refused with :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is {declared} bytes; at most {limit} are read.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"The request body is over {limit} bytes; at most {limit} are read."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form_field(body: bytes, name: str) -> str | None:
+    # astroquery posts one url-encoded field; parse_qs is much cheaper than the general
+    # form parser on this hot path.
+    return parse_qs(body.decode("utf-8", "replace")).get(name, [None])[0]
 
 
 @router.get("/api/v0/invoke")
@@ -82,6 +108,8 @@ def invoke_get(request: Request, request_: Annotated[str | None, Query(alias="re
 
 def invoke(archive: Archive, raw: Any) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them."""
+    if isinstance(raw, bytes):  # a url-encoded body, not yet parsed
+        raw = _form_field(raw, "request")
     try:
         mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
         handler = service_handler(mast_request.service)
