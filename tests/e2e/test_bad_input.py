@@ -187,6 +187,11 @@ def test_nul_in_a_staging_path(client, demo_archive, public_uri) -> None:  # typ
     assert manifest.status_code == 200  # the area is there
     for path in ("MANIFEST.HTML%00", "x%00/y", "%00", "a%01b"):
         assert "Invalid path" in api_error(client.get(f"/staging/{request_id}/{path}"), 400)
+    huge = "9" * 5000
+    for wanted in (f"bytes={huge}-", f"bytes=0-{huge}", f"bytes=-{huge}"):
+        ranged = client.get(f"/staging/{request_id}/MANIFEST.HTML", headers={"Range": wanted})
+        # Starlette's FileResponse answers these itself (a plain-text 400 or a 416), not a 500
+        assert ranged.status_code in (400, 416), ranged.text
 
 
 # 3.1 -- an unexpected failure still answers in the one error shape -----------------------
