@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.db.tables import observations, products
-from skyarchive.errors import BadQuery, NotFound, SkyArchiveError
+from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
 
 _MEDIA_TYPES = {
@@ -48,10 +48,6 @@ class ProductFile:
         return _MEDIA_TYPES.get(
             self.filename.rsplit(".", 1)[-1].lower(), "application/octet-stream"
         )
-
-
-class RangeNotSatisfiable(SkyArchiveError):
-    status = 416
 
 
 def find_product(conn: Connection, uri: str) -> ProductFile:
@@ -103,12 +99,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first is None:  # suffix range: the last N bytes
         length = last or 0
         if length == 0:
-            raise RangeNotSatisfiable(f"Range {_quoted(header)} selects no bytes.")
+            raise RangeNotSatisfiable(f"Range {_quoted(header)} selects no bytes.", size=size)
         return max(0, size - length), size - 1
     start = first
     end = min(last, size - 1) if last is not None else size - 1
     if start >= size or end < start:
-        raise RangeNotSatisfiable(f"Range {_quoted(header)} is outside the file's {size} bytes.")
+        raise RangeNotSatisfiable(
+            f"Range {_quoted(header)} is outside the file's {size} bytes.", size=size
+        )
     return start, end
 
 

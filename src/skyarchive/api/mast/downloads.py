@@ -29,9 +29,9 @@ _RANGE_HEADERS = {
 }  # fmt: skip
 
 
-# GET and HEAD are two routes so each operation has its own OpenAPI operation id.
-@router.head("/api/v0.1/Download/file", name="download_file_head", openapi_extra=_RANGE_HEADERS)
+# One route per method: a GET+HEAD route gives both operations one OpenAPI id.
 @router.get("/api/v0.1/Download/file", openapi_extra=_RANGE_HEADERS)
+@router.head("/api/v0.1/Download/file", openapi_extra=_RANGE_HEADERS)
 def download_file(
     request: Request,
     archive: ArchiveDep,
