@@ -121,8 +121,12 @@ def test_mast_requests_never_fail_the_server(client, body: dict) -> None:  # typ
     except ValueError:  # a 5,000-digit int from the strategies: send it as text
         raw = repr(body)
     answer = client.post("/api/v0/invoke", data={"request": raw})
-    assert answer.status_code == 200, f"{raw[:300]} -> {answer.status_code}: {answer.text[:300]}"
-    assert answer.json()["status"] in ("COMPLETE", "ERROR")
+    # JSON answers (errors too) are HTTP 200 as MAST sends them; an error for a CSV or VOTable
+    # request keeps its 4xx; nothing is a 5xx.
+    assert answer.status_code < 500, f"{raw[:300]} -> {answer.status_code}: {answer.text[:300]}"
+    if answer.headers["content-type"].startswith("application/json"):
+        expected = ("COMPLETE", "ERROR") if answer.status_code == 200 else ("ERROR",)
+        assert answer.json()["status"] in expected
 
 
 def test_the_catalogue_is_unchanged(demo_archive, catalogue_before: str) -> None:  # type: ignore[no-untyped-def]
