@@ -58,8 +58,9 @@ def create_user(
         check_password_strength(password)
     if conn.execute(select(users.c.user_id).where(users.c.email == email)).first():
         raise BadQuery(f"An account for {email} already exists.")
-    result = conn.execute(
-        users.insert().values(
+    user_id = conn.execute(
+        users.insert()
+        .values(
             email=email,
             display_name=(display_name or email.split("@")[0]).strip()[:200],
             password_hash=_HASHER.hash(password) if password else None,
@@ -67,8 +68,9 @@ def create_user(
             disabled=False,
             created_at=time.time(),
         )
-    )
-    return get_user(conn, int(result.inserted_primary_key[0]))
+        .returning(users.c.user_id)
+    ).scalar_one()
+    return get_user(conn, user_id)
 
 
 def get_user(conn: Connection, user_id: int) -> User:
