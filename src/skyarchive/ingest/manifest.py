@@ -206,7 +206,8 @@ def _store_product(
     if existing is None:
         outcome.added += 1
         outcome.changes.added.append(file.name)
-        product_id = int(conn.execute(products.insert().values(**values)).inserted_primary_key[0])
+        insert = products.insert().values(**values).returning(products.c.product_id)
+        product_id = int(conn.execute(insert).scalar_one())
     else:
         outcome.replaced += 1
         outcome.changes.replaced.append(file.name)

@@ -121,19 +121,19 @@ def ingest_paths(
         try:
             content = load_manifest(manifest)
             with engine.begin() as conn:
-                outcome = apply_manifest(
+                applied = apply_manifest(
                     conn, storage, manifest, content, default_eap=default_eap_months
                 )
                 # release dates are set by the manifest itself: Public on arrival at once
-                record_batch_events(conn, outcome.changes)
-                record_arrivals(conn, outcome.changes.programs)
+                record_batch_events(conn, applied.changes)
+                record_arrivals(conn, applied.changes.programs)
         except SkyArchiveError as exc:
             report.failed.append((str(manifest), str(exc)))
         else:
-            report.added += outcome.added
-            report.replaced += outcome.replaced
-            report.unchanged += outcome.unchanged
-            report.observations += outcome.observations
+            report.added += applied.added
+            report.replaced += applied.replaced
+            report.unchanged += applied.unchanged
+            report.observations += applied.observations
         tick(1)
     if report.added or report.replaced or report.observations:
         refresh_statistics(engine)
