@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 LINTED := src tests benchmarks
+PORT ?= 8000
 
 .PHONY: install install-dev test-tools demo test lint typecheck bench docs clean
 
@@ -23,9 +24,10 @@ install: $(INSTALLED)
 
 install-dev: $(DEV_INSTALLED)
 
-## demo: build the demo archive in ./demo-archive (once) and serve it on http://127.0.0.1:8000
+## demo: build the demo archive in ./demo-archive (once) and serve it on http://127.0.0.1:$(PORT)
+## (port 8000 unless given: `make demo PORT=8010`)
 demo: install
-	$(BIN)/skyarchive --home demo-archive demo
+	$(BIN)/skyarchive --home demo-archive demo --port $(PORT)
 
 ## test-tools: install what the tests drive (Chromium, curl, ...; as root, from Debian);
 ## report loudly what is missing (those tests are skipped, and fail under CI=true)

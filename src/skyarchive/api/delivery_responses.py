@@ -32,12 +32,12 @@ def bundle_response(
     *,
     fmt: str,
     selection: Selection,
+    base_url: str,
     filename: str | None = None,
     on_complete: Any = None,
 ) -> StreamingResponse:
     """A streamed zip/tar/tar.gz of ``selection`` (checked against the size limit first)."""
     check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
-    base_url = archive.settings.base_url
 
     def manifest(items, excluded) -> str:  # type: ignore[no-untyped-def]
         return manifest_html(items, excluded, caller=caller, source=base_url)
@@ -59,15 +59,18 @@ def bundle_response(
     return StreamingResponse(chunks, media_type=bundle.media_type, headers=headers)
 
 
-def mrp_response(archive: Archive, caller: Caller, *, obsid: str, fmt: str) -> StreamingResponse:
+def mrp_response(
+    archive: Archive, caller: Caller, *, obsid: str, fmt: str, base_url: str
+) -> StreamingResponse:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
     check_format(fmt)  # before any catalog work
     with archive.engine.connect() as conn:
         selection = mrp_selection(conn, archive.storage, caller=caller, obsid=obsid, now=now_mjd())
     obs_id = selection.items[0].path.split("/")[1]
     return bundle_response(
-        archive, caller, fmt=fmt, selection=selection, filename=f"{obs_id}_mrp.{fmt}"
-    )
+        archive, caller, fmt=fmt, selection=selection, base_url=base_url,
+        filename=f"{obs_id}_mrp.{fmt}",
+    )  # fmt: skip
 
 
 def _batched(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:

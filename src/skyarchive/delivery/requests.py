@@ -204,8 +204,12 @@ def start_staging(
     mrp_only: bool = False,
     basket_id: int | None = None,
     remove_completed: bool = False,
+    base_url: str,
 ) -> dict[str, Any]:
-    """Record a staging request for ``caller``, hand it to the worker and describe it."""
+    """Record a staging request for ``caller``, hand it to the worker and describe it.
+
+    ``base_url`` is the archive's public URL as the caller reached it (for the links).
+    """
     from skyarchive.jobs.queue import enqueue_staging  # the staging job itself imports this module
 
     now = now_mjd()
@@ -222,4 +226,4 @@ def start_staging(
     enqueue_staging(archive.settings, request_id)
     with archive.engine.connect() as conn:
         return describe(conn, owned_request(conn, request_id, caller=caller, basket_id=None),
-                        base_url=archive.settings.base_url)  # fmt: skip
+                        base_url=base_url)  # fmt: skip

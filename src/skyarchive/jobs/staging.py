@@ -199,7 +199,7 @@ def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> Non
         for i in selection.items
         if states.get(i.product_id) == MISSING
     ]
-    page = manifest_html(done, excluded, caller=caller, source=archive.settings.base_url)
+    page = manifest_html(done, excluded, caller=caller, source=archive.settings.offline_base_url)
     temporary = area / ".MANIFEST.HTML.part"
     temporary.write_text(page, encoding="utf-8")
     os.replace(temporary, area / "MANIFEST.HTML")
@@ -213,7 +213,7 @@ def _owner(conn, found: DeliveryRequest) -> Caller:  # type: ignore[no-untyped-d
 
 
 def notice_text(archive: Archive, found: DeliveryRequest, counts: dict[str, int]) -> str:
-    base = archive.settings.base_url.rstrip("/")
+    base = archive.settings.offline_base_url
     location = f"{base}/staging/{found.request_id}/"
     expires = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(found.expires_at or time.time()))
     lines = [

@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, UserDep, check_csrf
+from skyarchive.api.deps import (
+    CSRF_HEADER,
+    ArchiveDep,
+    CallerDep,
+    PublicUrlDep,
+    UserDep,
+    check_csrf,
+)
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
@@ -64,7 +71,7 @@ def selection_fields(
     return uris, obsids, (mrp or "").strip().lower() in _TRUE
 
 
-def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]
+def _bundle(archive: Archive, caller: Caller, base: str, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     now = now_mjd()
     with archive.engine.connect() as conn:
@@ -73,17 +80,19 @@ def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Resp
             mrp_only=mrp_only,
         )  # fmt: skip
     require_deliverable(selection, caller, now=now)
-    return bundle_response(archive, caller, fmt=fmt, selection=selection)
+    return bundle_response(archive, caller, fmt=fmt, selection=selection, base_url=base)
 
 
 def _add_bundle_routes(fmt: str) -> None:
-    async def post(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+    async def post(
+        request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+    ) -> Response:
         uri, obsid, mrp, _ = await form_fields(request)
-        return await run_in_threadpool(_bundle, archive, caller, fmt, uri, obsid, mrp)
+        return await run_in_threadpool(_bundle, archive, caller, base, fmt, uri, obsid, mrp)
 
-    def get(archive: ArchiveDep, caller: CallerDep, uri: UriQuery = [], obsid: ObsidQuery = [],  # noqa: B006
-            mrp: MrpQuery = None) -> Response:  # fmt: skip
-        return _bundle(archive, caller, fmt, uri, obsid, mrp)
+    def get(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep, uri: UriQuery = [],  # noqa: B006
+            obsid: ObsidQuery = [], mrp: MrpQuery = None) -> Response:  # noqa: B006  # fmt: skip
+        return _bundle(archive, caller, base, fmt, uri, obsid, mrp)
 
     path = f"/api/v0.1/Download/bundle.{fmt}"
     doc = f"A {fmt} of the selection, streamed while it is built, with MANIFEST.HTML."
@@ -99,37 +108,45 @@ for _fmt in FORMATS:
 def download_mrp(
     archive: ArchiveDep,
     caller: CallerDep,
+    base: PublicUrlDep,
     obsid: Annotated[str, Query(description="The observation's obsid")] = "",
     format: Annotated[str, Query(description="zip, tar or tar.gz")] = "zip",  # noqa: A002
 ) -> Response:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
-    return mrp_response(archive, caller, obsid=obsid, fmt=format)
+    return mrp_response(archive, caller, obsid=obsid, fmt=format, base_url=base)
 
 
 @router.post("/api/v0.1/Download/bundle.sh")
-async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+async def bundle_script(
+    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
     uri, obsid, mrp, _ = await form_fields(request)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     lines = script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
-    return script_response(curl_script(lines, base_url=archive.settings.base_url))
+    return script_response(curl_script(lines, base_url=base))
 
 
 @router.post("/api/v0.1/Download/stage", status_code=202)
-async def stage(request: Request, archive: ArchiveDep, caller: UserDep) -> JSONResponse:
+async def stage(
+    request: Request, archive: ArchiveDep, caller: UserDep, base: PublicUrlDep
+) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown."""
     uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     info = await run_in_threadpool(
-        start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only
-    )
+        start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only,
+        base_url=base,
+    )  # fmt: skip
     return JSONResponse(info, status_code=202)
 
 
 @router.get("/api/v0.1/Download/stage/{request_id}")
-def stage_status(request_id: str, archive: ArchiveDep, caller: UserDep) -> dict[str, Any]:
+def stage_status(
+    request_id: str, archive: ArchiveDep, caller: UserDep, base: PublicUrlDep
+) -> dict[str, Any]:
     """Status of a staging request: queued, running, done, failed or expired."""
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=None)
-        return describe(conn, found, base_url=archive.settings.base_url)
+        return describe(conn, found, base_url=base)

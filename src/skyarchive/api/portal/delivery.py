@@ -22,7 +22,7 @@ from sqlalchemy import select
 from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import ArchiveDep, CallerDep, UserDep
+from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.archive import Archive
 from skyarchive.db.tables import delivery_files, observations, products
 from skyarchive.delivery import basket as basket_service
@@ -59,28 +59,27 @@ def _basket_id(archive: Archive, caller: Caller, request: Request) -> int | None
 
 
 @router.get("/api/portal/deliveries")
-def my_deliveries(archive: ArchiveDep, caller: UserDep) -> dict[str, Any]:
+def my_deliveries(archive: ArchiveDep, caller: UserDep, base: PublicUrlDep) -> dict[str, Any]:
     """The signed-in caller's delivery requests (newest first) with their status."""
     with archive.engine.connect() as conn:
         found = list_requests(conn, user_id=int(caller.user_id or 0))
-        base = archive.settings.base_url
         return {"deliveries": [describe(conn, r, base_url=base) for r in found]}
 
 
 @router.get("/api/portal/deliveries/{request_id}")
 def delivery_status(
-    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep
+    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> dict[str, Any]:
     """One request: method, status (queued, running, done, failed, expired), progress."""
     basket_id = _basket_id(archive, caller, request)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
-        return describe(conn, found, base_url=archive.settings.base_url)
+        return describe(conn, found, base_url=base)
 
 
 @router.get("/api/portal/deliveries/{request_id}/download")
 def delivery_download(
-    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep
+    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
     """The files of a zip/tar/tar.gz/curl request, checked against the caller again."""
     basket_id = _basket_id(archive, caller, request)
@@ -112,19 +111,22 @@ def delivery_download(
         ]
 
         def pieces():  # type: ignore[no-untyped-def]
-            yield from curl_script(entries, base_url=archive.settings.base_url)
+            yield from curl_script(entries, base_url=base)
             completed()
 
         return script_response(pieces())
     return bundle_response(
-        archive, caller, fmt=found.method, selection=selection, on_complete=completed
-    )
+        archive, caller, fmt=found.method, selection=selection, base_url=base,
+        on_complete=completed,
+    )  # fmt: skip
 
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
-def observation_mrp(obsid: str, archive: ArchiveDep, caller: CallerDep) -> Response:
+def observation_mrp(
+    obsid: str, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+) -> Response:
     """The observation's Minimum Recommended Products as one streamed zip."""
-    return mrp_response(archive, caller, obsid=obsid, fmt="zip")
+    return mrp_response(archive, caller, obsid=obsid, fmt="zip", base_url=base)
 
 
 def _area(archive: Archive, request_id: str) -> Path:
