@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import (
     bundle_name,
@@ -73,23 +74,9 @@ def mrp_response(
     )  # fmt: skip
 
 
-def _batched(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
-    """Lines joined into ~64 KiB chunks: each chunk costs the server a thread hop."""
-    batch: list[str] = []
-    length = 0
-    for piece in pieces:
-        batch.append(piece)
-        length += len(piece)
-        if length >= size:
-            yield "".join(batch).encode()
-            batch, length = [], 0
-    if batch:
-        yield "".join(batch).encode()
-
-
 def script_response(pieces: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(
-        _batched(pieces),
+        chunked((piece.encode() for piece in pieces), size=1 << 16),
         media_type="text/x-shellscript",
         headers={"Content-Disposition": f'attachment; filename="{script_name()}"'},
     )

@@ -133,6 +133,24 @@ products = Table(
     Index(None, "proposal_id"),
 )
 
+product_versions = Table(
+    "product_versions",
+    metadata,
+    Column("version_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), nullable=False),
+    Column("productFilename", String(200), nullable=False),
+    Column("old_sha256", String(64), nullable=False),
+    Column("new_sha256", String(64), nullable=False),
+    Column("old_file_date", String(32), comment="FITS DATE of the replaced version"),
+    Column("new_file_date", String(32), comment="FITS DATE of the version that replaced it"),
+    Column(
+        "old_storage_key", String(300), comment="Removed from storage once the new row committed"
+    ),
+    Column("replaced_at", String(32), nullable=False, comment="ISO UTC time of the replacement"),
+    Index(None, "product_id"),
+    comment="Replacement history: one row each time a newer version replaced a product's file",
+)
+
 observation_products = Table(
     "observation_products",
     metadata,
@@ -227,6 +245,19 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Column("last_seen_at", Float),
+    Column("client_address", String(64), comment="Address the session was started from"),
+    Column("user_agent", String(300), comment="Browser the session was started with (truncated)"),
+    Index(None, "user_id"),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True, comment="SHA-256 hex"),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
     Index(None, "user_id"),
 )
 
@@ -234,7 +265,7 @@ login_failures = Table(
     "login_failures",
     metadata,
     Column("failure_id", Integer, primary_key=True),
-    Column("key", String(64), nullable=False, comment="SHA-256 of the email or client address"),
+    Column("key", String(64), nullable=False, comment="SHA-256 of the email and client address"),
     Column("at", Float, nullable=False),
     Index(None, "key", "at"),
 )

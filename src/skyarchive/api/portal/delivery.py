@@ -23,6 +23,7 @@ from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
+from skyarchive.api.errors import PageRoute
 from skyarchive.archive import Archive
 from skyarchive.db.tables import delivery_files, observations, products
 from skyarchive.delivery import basket as basket_service
@@ -40,6 +41,8 @@ from skyarchive.delivery.selection import require_deliverable, resolve_selection
 from skyarchive.errors import BadQuery, NotFound
 
 router = APIRouter(tags=["Portal delivery"])
+#: Staging areas are browsed by people (from the notice e-mail): their errors are pages.
+staging = APIRouter(tags=["Portal delivery"], route_class=PageRoute)
 
 
 def install(app: FastAPI) -> None:
@@ -47,7 +50,7 @@ def install(app: FastAPI) -> None:
     from skyarchive.api.mast import bundles
     from skyarchive.api.portal import basket
 
-    for module_router in (bundles.router, basket.router, router):
+    for module_router in (bundles.router, basket.router, router, staging):
         app.include_router(module_router)
 
 
@@ -146,12 +149,14 @@ def _area(archive: Archive, request_id: str) -> Path:
     return area
 
 
-@router.get("/staging/{request_id}")
+@staging.get("/staging/{request_id}")
 def staging_root(request_id: str) -> Response:
     return RedirectResponse(f"/staging/{quote(request_id)}/", status_code=301)
 
 
-@router.api_route("/staging/{request_id}/{path:path}", methods=["GET", "HEAD"])
+# One route per method: a GET+HEAD route gives both operations one OpenAPI id.
+@staging.get("/staging/{request_id}/{path:path}")
+@staging.head("/staging/{request_id}/{path:path}")
 def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A staged file (ranges supported) or a directory's HTML index."""
     area = _area(archive, request_id)
