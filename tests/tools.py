@@ -106,6 +106,11 @@ TOOLS = {
             lambda: shutil.which("curl") is not None,
             lambda: "curl is not installed: apt-get install -y curl",
         ),
+        Tool(
+            "stilts",
+            lambda: shutil.which("stilts") is not None,
+            lambda: "STILTS is not installed (IVOA validation): apt-get install -y stilts",
+        ),
     )
 }
 _found: dict[str, bool] = {}
