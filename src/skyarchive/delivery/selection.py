@@ -175,9 +175,9 @@ def candidates(
                 continue
             yield from fresh([_item(row, None, now)])
     for start in range(0, len(product_ids), _CHUNK):
-        chunk = list(product_ids[start : start + _CHUNK])
-        rows = _by(conn, products.c.product_id, chunk)
-        yield from fresh(_item(rows[pid], None, now) for pid in chunk if pid in rows)
+        ids = list(product_ids[start : start + _CHUNK])
+        rows = _by(conn, products.c.product_id, ids)
+        yield from fresh(_item(rows[pid], None, now) for pid in ids if pid in rows)
     for obsid, items in observation_items(conn, obsids, now=now):
         if items is None:
             yield Excluded(f"obsid {obsid}", None, UNKNOWN)
