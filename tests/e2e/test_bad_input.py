@@ -145,6 +145,10 @@ def test_deeply_nested_portal_json(client, path: str, depth: int) -> None:  # ty
             assert "nested too deeply" in message
 
 
+def test_a_missing_json_body_is_named(client) -> None:  # type: ignore[no-untyped-def]
+    assert api_error(client.post("/api/portal/search"), 400).startswith("body:")
+
+
 # 3.1 -- Range headers --------------------------------------------------------------------
 
 
