@@ -12,27 +12,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 
-_END = object()
-
 
 async def read_ahead(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
     """``chunks`` as an async stream whose next chunk is always being read in advance."""
     iterator = iter(chunks)
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future | None = loop.run_in_executor(None, next, iterator, _END)
+    pending: asyncio.Future[bytes | None] = loop.run_in_executor(None, next, iterator, None)
+    exhausted = False
     try:
-        while (chunk := await pending) is not _END:
-            pending = loop.run_in_executor(None, next, iterator, _END)
+        while (chunk := await pending) is not None:
+            pending = loop.run_in_executor(None, next, iterator, None)
             yield chunk
-        pending = None
+        exhausted = True
     finally:
-        if pending is not None:
+        if not exhausted:
             # Stopped early (client gone, error): close the source once the read in flight
             # is over, so its files are released without racing that read.
             pending.add_done_callback(lambda done: _close(iterator, done))
 
 
-def _close(iterator: Iterator[bytes], done: asyncio.Future) -> None:
+def _close(iterator: Iterator[bytes], done: asyncio.Future[bytes | None]) -> None:
     if not done.cancelled():
         done.exception()  # retrieved: a failed read in flight is not worth a warning
     close = getattr(iterator, "close", None)

@@ -182,13 +182,14 @@ def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> Non
         selection = resolve_selection(
             conn, None, caller=Caller(is_admin=True), now=0.0, product_ids=ids
         )
-        states = dict(
-            conn.execute(
+        states: dict[int, str] = {
+            row.product_id: row.state
+            for row in conn.execute(
                 select(delivery_files.c.product_id, delivery_files.c.state).where(
                     delivery_files.c.request_id == found.request_id
                 )
-            ).all()
-        )
+            )
+        }
     from skyarchive.delivery.selection import MISSING as MISSING_REASON
     from skyarchive.delivery.selection import Excluded
 

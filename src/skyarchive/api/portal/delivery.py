@@ -159,10 +159,12 @@ def staging_root(request_id: str) -> Response:
 @staging.head("/staging/{request_id}/{path:path}")
 def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A staged file (ranges supported) or a directory's HTML index."""
-    area = _area(archive, request_id)
     parts = [p for p in path.split("/") if p]
-    if any(p in (".", "..") or p.startswith(".") or "\\" in p for p in parts):
-        raise BadQuery("Invalid path.")
+    if any(p.startswith(".") or "\\" in p or not p.isprintable() for p in parts):
+        raise BadQuery(
+            f"Invalid path {path[:80]!r}: no hidden names, backslashes or control characters."
+        )
+    area = _area(archive, request_id)
     target = area.joinpath(*parts)
     if not target.resolve().is_relative_to(area.resolve()):
         raise NotFound("No such file.")
