@@ -106,3 +106,35 @@ def test_the_report_judges_zip_to_null_against_cat_to_null() -> None:
     cold = next(line for line in lines if line.startswith("| zip to /dev/null, no HTTP, cold"))
     assert "| 1.3 |" in warm and warm.endswith(">= 0.8: yes |")
     assert "| 0.7 |" in cold and cold.endswith(">= 0.8: **no** |")
+
+
+def test_home_page_figures_are_measured_and_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.run import HOME_SQL, BareSql, _html_rows, whole_table_counts_ms
+
+    from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
+
+    archive = Archive.open(Settings(home=tmp_path))
+    build_synthetic_catalog(archive.engine, observations=50, products_per_obs=2, seed=1,
+                            big_obs_products=3)  # fmt: skip
+    archive.engine.dispose()
+    bare = BareSql(None, tmp_path)
+    assert bare.time(HOME_SQL, ())[1] == 1
+    assert whole_table_counts_ms(bare) > 0
+    bare.engine.dispose()
+    assert _html_rows(b"<tr><td>a</td></tr><tr><td>b</td></tr>") == 2
+    machine = {"date": "d", "cpu": "c", "cores": 2, "memory": "m", "python": "3",
+               "sqlite": "3", "platform": "p"}  # fmt: skip
+    row = {"query": "home page (GET /)", "requests": 9, "rows": 12, "median_ms": 2.0,
+           "p95_ms": 3.0, "sql_median_ms": 0.1, "ratio": 20, "target_ms": 20.0, "met": True,
+           "extra": {"whole_table_counts_ms": 6100.0}}  # fmt: skip
+    page = {**row, "query": "page", "target_ms": None, "met": None,
+            "extra": {"rss_before_mb": 1, "rss_after_mb": 1, "peak_growth_mb": 0,
+                      "peak_mb": 1, "peak_was_reset": True}}  # fmt: skip
+    catalogue = {"observations": 50, "products": 103, "footprint_cells": 99,
+                 "build_total_seconds": 1, "build_seconds": {}, "database_mb": 1}  # fmt: skip
+    report = {"machine": machine, "mode": "full", "command": "c", "notes": [], "ingest": [],
+              "latency": [{"database": "sqlite", "catalogue": catalogue,
+                           "latency": [row, page]}], "delivery": None}  # fmt: skip
+    text = render(report)
+    assert "| home page (GET /) | 9 | 12 | 2.0 | 3.0 | 0.1 | 20 | <= 20 ms median | yes |" in text
+    assert "counting the tables as it did before takes 6,100.0 ms" in text

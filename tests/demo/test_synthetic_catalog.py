@@ -24,8 +24,10 @@ from skyarchive.search.columns import observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.observations import ObservationQuery, search_observations
+from skyarchive.search.summary import archive_summary
 from skyarchive.sky.cells import region_cells
 from skyarchive.sky.regions import parse_s_region
+from tests.search.test_summary import assert_true_figures
 
 N_OBS = 2_000
 
@@ -127,3 +129,9 @@ def test_refuses_a_catalogue_that_is_not_empty(built: tuple[Archive, SyntheticSu
     archive, _ = built
     with pytest.raises(ValueError, match="not empty"):
         build_synthetic_catalog(archive.engine, observations=5, products_per_obs=1, seed=1)
+
+
+def test_bulk_load_stores_the_home_page_figures(built: tuple[Archive, SyntheticSummary]) -> None:
+    archive, summary = built
+    assert_true_figures(archive.engine)
+    assert archive_summary(archive.engine).products == summary.products

@@ -151,6 +151,34 @@ product_versions = Table(
     comment="Replacement history: one row each time a newer version replaced a product's file",
 )
 
+# What the archive holds (schema 0013), kept true by the writers in the same transaction as the
+# rows they count (``search/summary.py``: ``refresh_summary``), so the home page never counts
+# whole tables. NULL keys are stored as '' (a primary key cannot hold NULL).
+summary_observations = Table(
+    "summary_observations",
+    metadata,
+    Column("obs_collection", String(32), primary_key=True),
+    Column("proposal_id", String(32), primary_key=True, comment="'' for observations without"),
+    Column("instrument_name", String(40), primary_key=True, comment="'' when unknown"),
+    Column("observations", BigInteger, nullable=False),
+)
+
+summary_files = Table(
+    "summary_files",
+    metadata,
+    Column("obs_collection", String(32), primary_key=True),
+    Column("proposal_id", String(32), primary_key=True, comment="'' for files without"),
+    Column("files", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
+
+summary_digest = Table(
+    "summary_digest",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("figures", Text, nullable=False, comment="JSON, rebuilt with the summary rows"),
+)
+
 observation_products = Table(
     "observation_products",
     metadata,

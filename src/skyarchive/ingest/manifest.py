@@ -132,6 +132,46 @@ def apply_manifest(
     return outcome
 
 
+def programs_touched(conn: Connection, content: dict[str, Any]) -> set[str | None]:
+    """Programs whose stored figures applying ``content`` may change (call it before applying).
+
+    Those the manifest names and those its observations and files belong to now: an
+    observation or a file may move to another program.
+    """
+    named: set[str | None] = set()
+    obs_ids: list[str] = []
+    files: list[str] = []
+    for obs in content.get("observations", []):
+        proposal = obs.get("proposal_id")
+        # observations keep a given '' and files store it as NULL (see _store_product)
+        named |= {
+            str(proposal) if proposal is not None else None,
+            str(proposal) if proposal else None,
+        }
+        obs_ids.append(obs["obs_id"])
+        files += [Path(product["file"]).name for product in obs.get("products", [])]
+    for start in range(0, max(len(obs_ids), len(files)), _LOOKUP_CHUNK):
+        end = start + _LOOKUP_CHUNK
+        named.update(
+            conn.execute(
+                select(observations.c.proposal_id).where(
+                    observations.c.obs_id.in_(obs_ids[start:end])
+                )
+            ).scalars()
+        )
+        named.update(
+            conn.execute(
+                select(products.c.proposal_id).where(
+                    products.c.productFilename.in_(files[start:end])
+                )
+            ).scalars()
+        )
+    return named
+
+
+_LOOKUP_CHUNK = 500
+
+
 def _apply_observation(
     conn: Connection,
     objects: StoredObjects,

@@ -26,6 +26,7 @@ from skyarchive.ingest.manifest import (
     apply_manifest,
     is_manifest,
     load_manifest,
+    programs_touched,
     referenced_files,
 )
 from skyarchive.ingest.reader import (
@@ -37,6 +38,7 @@ from skyarchive.ingest.reader import (
 )
 from skyarchive.ingest.writer import product_transaction
 from skyarchive.notify.events import record_arrivals, record_batch_events
+from skyarchive.search.summary import refresh_summary
 from skyarchive.storage import Storage
 
 BATCH_SIZE = 400
@@ -154,9 +156,11 @@ def ingest_paths(
                 raise IngestError(f"{manifest.name}: {clashes[clash[0]]}")
             content = load_manifest(manifest)
             with product_transaction(engine, storage) as (conn, objects):
+                touched = programs_touched(conn, content)
                 result = apply_manifest(
                     conn, objects, manifest, content, default_eap=default_eap_months
                 )
+                refresh_summary(conn, touched)  # the home page's figures commit with the rows
                 # release dates are set by the manifest itself: Public on arrival at once
                 record_batch_events(conn, result.changes)
                 record_arrivals(conn, result.changes.programs)
@@ -241,6 +245,8 @@ def _write_batch(
         with product_transaction(engine, storage) as (conn, objects):
             outcome = apply_jwst_batch(conn, objects, batch)
             record_batch_events(conn, outcome)  # subscription events commit with the batch
+            if outcome.added or outcome.replaced:
+                refresh_summary(conn, outcome.programs)  # so do the home page's figures
         return [outcome]
     except StorageUnavailable:
         raise
