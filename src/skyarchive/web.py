@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from skyarchive import __version__
 from skyarchive.api.errors import install_error_handlers
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
+from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
@@ -31,6 +32,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     install_error_handlers(app)
     app.add_middleware(AbsoluteTargetMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
@@ -39,3 +41,11 @@ def create_app(archive: Archive) -> FastAPI:
     delivery_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _docs_paths(app: FastAPI) -> list[str]:
+    """The interactive API docs pages, which need their own inline scripts."""
+    paths = [app.docs_url, app.redoc_url]
+    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
+        paths.append(app.swagger_ui_oauth2_redirect_url)
+    return [p for p in paths if p]

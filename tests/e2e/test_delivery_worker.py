@@ -76,7 +76,9 @@ def test_staging_survives_a_killed_worker(tmp_path: Path, smtp, queue: str) -> N
     with archive.engine.begin() as conn:
         user = users.create_user(conn, email=f"stager-{uuid.uuid4().hex[:6]}@example.org")
     caller = Caller(user_id=user.user_id, email=user.email)
-    info = start_staging(archive, caller, uris=[f"f{i:03d}_drz.dat" for i in range(FILES)])
+    info = start_staging(
+        archive, caller, base_url=server.url, uris=[f"f{i:03d}_drz.dat" for i in range(FILES)]
+    )
     request_id = info["request_id"]
     assert info["status"] == "queued" and info["files_total"] == FILES
 

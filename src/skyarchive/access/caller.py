@@ -29,6 +29,16 @@ def caller_from_credentials(
             user_id, csrf = session.user_id, session.csrf_token
     if user_id is None:
         return ANONYMOUS
+    return caller_for_user(conn, user_id, via_token=bool(token), csrf_token=csrf)
+
+
+def caller_for_user(
+    conn: Connection, user_id: int, *, via_token: bool = False, csrf_token: str | None = None
+) -> Caller:
+    """The user as a caller with today's rights (admin flag, programs granted to them).
+
+    Also for work done later on a user's behalf (the staging job writing a manifest).
+    """
     user = get_user(conn, user_id)
     return Caller(
         user_id=user.user_id,
@@ -36,8 +46,8 @@ def caller_from_credentials(
         display_name=user.display_name,
         is_admin=user.is_admin,
         programs=programs_readable_by(conn, user.user_id),
-        via_token=bool(token),
-        csrf_token=csrf,
+        via_token=via_token,
+        csrf_token=csrf_token,
     )
 
 

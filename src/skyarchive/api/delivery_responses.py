@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import (
     bundle_name,
@@ -47,7 +48,7 @@ def bundle_response(
         on_complete=on_complete, on_crc32=crc32_recorder(archive.engine),
     )  # fmt: skip
     headers = {
-        "Content-Disposition": f'attachment; filename="{filename or bundle_name(fmt)}"',
+        **file_headers(filename or bundle_name(fmt), bundle.media_type),
         "X-Skyarchive-Files": str(bundle.files),
         "X-Skyarchive-Bytes": str(bundle.bytes),
         "X-Skyarchive-Not-Included": str(bundle.not_included),
@@ -56,7 +57,7 @@ def bundle_response(
     if bundle.length is not None:  # zip: exact, so the body is sent without chunked encoding
         headers["Content-Length"] = str(bundle.length)
     chunks = read_ahead(bundle.chunks)
-    return StreamingResponse(chunks, media_type=bundle.media_type, headers=headers)
+    return StreamingResponse(chunks, headers=headers)
 
 
 def mrp_response(archive: Archive, caller: Caller, *, obsid: str, fmt: str) -> StreamingResponse:
@@ -86,7 +87,5 @@ def _batched(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
 
 def script_response(pieces: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(
-        _batched(pieces),
-        media_type="text/x-shellscript",
-        headers={"Content-Disposition": f'attachment; filename="{script_name()}"'},
+        _batched(pieces), headers=file_headers(script_name(), "text/x-shellscript")
     )

@@ -285,6 +285,11 @@ delivery_requests = Table(
     Column("finished_at", Float),
     Column("expires_at", Float),
     Column("notified_at", Float),
+    Column(
+        "base_url",
+        String(400),
+        comment="Public URL of the archive as the requester reached it (for links)",
+    ),
     Index(None, "user_id"),
     Index(None, "status"),
 )

@@ -7,6 +7,7 @@ to keep only Minimum Recommended Products. Thin routes over :mod:`skyarchive.del
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, UserDep, check_csrf
+from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, check_csrf
+from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
@@ -116,20 +118,29 @@ async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep
 
 
 @router.post("/api/v0.1/Download/stage", status_code=202)
-async def stage(request: Request, archive: ArchiveDep, caller: UserDep) -> JSONResponse:
-    """Queue a batch staging request; the answer says where its status is shown."""
+async def stage(request: Request, archive: ArchiveDep, caller: CallerDep) -> JSONResponse:
+    """Queue a batch staging request; the answer says where its status is shown.
+
+    Signed-in callers get the notice at their account's address (or ``email``); anonymous
+    callers give ``email`` and may stage public files only.
+    """
     uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
+    email = (await request.form()).get("email")
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     info = await run_in_threadpool(
-        start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only
-    )
+        partial(start_staging, archive, caller, base_url=public_base_url(request),
+                email=str(email) if email else None, uris=uris, obsids=obsids,
+                mrp_only=mrp_only)
+    )  # fmt: skip
     return JSONResponse(info, status_code=202)
 
 
 @router.get("/api/v0.1/Download/stage/{request_id}")
-def stage_status(request_id: str, archive: ArchiveDep, caller: UserDep) -> dict[str, Any]:
+def stage_status(
+    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep
+) -> dict[str, Any]:
     """Status of a staging request: queued, running, done, failed or expired."""
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=None)
-        return describe(conn, found, base_url=archive.settings.base_url)
+        return describe(conn, found, base_url=public_base_url(request))

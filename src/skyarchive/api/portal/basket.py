@@ -16,12 +16,13 @@ from pydantic import BaseModel, Field
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, check_csrf
+from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
 from skyarchive.delivery.bundles import check_bundle_size
 from skyarchive.delivery.requests import create_request, describe, owned_request, start_staging
 from skyarchive.delivery.selection import require_deliverable, resolve_selection
-from skyarchive.errors import BadQuery, Unauthorized
+from skyarchive.errors import BadQuery
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
 COOKIE_DAYS = 30
@@ -57,6 +58,9 @@ class DeliveryBody(BaseModel):
     filters: FiltersBody = Field(default_factory=FiltersBody)
     product_ids: list[int] | None = Field(None, description="Explicit files (else: the filters)")
     remove_completed: bool = False
+    email: str | None = Field(
+        None, max_length=254, description="Staging: where the notice goes (anonymous callers)"
+    )
 
 
 def _obsids(values: list[str]) -> list[int]:
@@ -161,10 +165,7 @@ def deliver(
         ids = [f.item.product_id for f in chosen]
         if not ids:
             raise BadQuery("No file of the basket is selected.")
-        if body.method == "staging":
-            if caller.anonymous:
-                raise Unauthorized("Log in to use batch staging (its notice goes to your e-mail).")
-        else:
+        if body.method != "staging":
             selection = resolve_selection(
                 conn, archive.storage, caller=caller, now=now, product_ids=ids
             )
@@ -176,10 +177,11 @@ def deliver(
                 basket_id=basket_id, remove_completed=body.remove_completed,
             )  # fmt: skip
     if body.method == "staging":
-        info = start_staging(archive, caller, product_ids=ids, basket_id=basket_id,
+        info = start_staging(archive, caller, base_url=public_base_url(request), email=body.email,
+                             product_ids=ids, basket_id=basket_id,
                              remove_completed=body.remove_completed)  # fmt: skip
         return _with_cookie(archive, JSONResponse(info, status_code=202), cookie)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
-        info = describe(conn, found, base_url=archive.settings.base_url)
+        info = describe(conn, found, base_url=public_base_url(request))
     return _with_cookie(archive, JSONResponse(info, status_code=201), cookie)

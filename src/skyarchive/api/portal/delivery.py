@@ -9,26 +9,24 @@
 
 from __future__ import annotations
 
-import time
 from html import escape
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
+from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import ArchiveDep, CallerDep, UserDep
+from skyarchive.api.file_headers import file_headers
+from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
-from skyarchive.db.tables import delivery_files, observations, products
 from skyarchive.delivery import basket as basket_service
 from skyarchive.delivery.curl_script import curl_script
+from skyarchive.delivery.files import media_type_of
 from skyarchive.delivery.requests import (
-    EXPIRED,
     describe,
     finish_download,
     list_requests,
@@ -37,7 +35,7 @@ from skyarchive.delivery.requests import (
 )
 from skyarchive.delivery.scripts import script_entry
 from skyarchive.delivery.selection import require_deliverable, resolve_selection
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.delivery.service import FolderMoved, StagedFolder, staged_file
 
 router = APIRouter(tags=["Portal delivery"])
 
@@ -59,11 +57,11 @@ def _basket_id(archive: Archive, caller: Caller, request: Request) -> int | None
 
 
 @router.get("/api/portal/deliveries")
-def my_deliveries(archive: ArchiveDep, caller: UserDep) -> dict[str, Any]:
+def my_deliveries(request: Request, archive: ArchiveDep, caller: UserDep) -> dict[str, Any]:
     """The signed-in caller's delivery requests (newest first) with their status."""
     with archive.engine.connect() as conn:
         found = list_requests(conn, user_id=int(caller.user_id or 0))
-        base = archive.settings.base_url
+        base = public_base_url(request)
         return {"deliveries": [describe(conn, r, base_url=base) for r in found]}
 
 
@@ -75,7 +73,7 @@ def delivery_status(
     basket_id = _basket_id(archive, caller, request)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
-        return describe(conn, found, base_url=archive.settings.base_url)
+        return describe(conn, found, base_url=public_base_url(request))
 
 
 @router.get("/api/portal/deliveries/{request_id}/download")
@@ -127,23 +125,6 @@ def observation_mrp(obsid: str, archive: ArchiveDep, caller: CallerDep) -> Respo
     return mrp_response(archive, caller, obsid=obsid, fmt="zip")
 
 
-def _area(archive: Archive, request_id: str) -> Path:
-    if not request_id.replace("-", "").replace("_", "").isalnum() or len(request_id) > 40:
-        raise NotFound("No such staging area.")
-    with archive.engine.connect() as conn:
-        from skyarchive.delivery.requests import get_request
-
-        found = get_request(conn, request_id)
-    if found.method != "staging" or found.status == EXPIRED:
-        raise NotFound(f"Staging area {request_id} does not exist or has expired.")
-    if found.expires_at is not None and found.expires_at < time.time():
-        raise NotFound(f"Staging area {request_id} has expired.")
-    area = archive.settings.resolved_staging_path / request_id
-    if not area.is_dir():
-        raise NotFound(f"Staging area {request_id} is not ready yet.")
-    return area
-
-
 @router.get("/staging/{request_id}")
 def staging_root(request_id: str) -> Response:
     return RedirectResponse(f"/staging/{quote(request_id)}/", status_code=301)
@@ -151,50 +132,25 @@ def staging_root(request_id: str) -> Response:
 
 @router.api_route("/staging/{request_id}/{path:path}", methods=["GET", "HEAD"])
 def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
-    """A staged file (ranges supported) or a directory's HTML index."""
-    area = _area(archive, request_id)
-    parts = [p for p in path.split("/") if p]
-    if any(p in (".", "..") or p.startswith(".") or "\\" in p for p in parts):
-        raise BadQuery("Invalid path.")
-    target = area.joinpath(*parts)
-    if not target.resolve().is_relative_to(area.resolve()):
-        raise NotFound("No such file.")
-    if target.is_dir():
-        if path and not path.endswith("/"):
-            return RedirectResponse(f"/staging/{request_id}/{path}/", status_code=301)
-        return HTMLResponse(_index(request_id, path, target))
-    if not target.is_file():
-        raise NotFound(f"No file {path!r} in staging area {request_id}.")
-    if parts and parts[-1] != "MANIFEST.HTML":
-        _check_staged_file(archive, caller, request_id, "/".join(parts))
-    return FileResponse(target, filename=parts[-1], content_disposition_type="inline")
+    """A staged file (ranges supported) or a folder's HTML index; rights checked per file."""
+    found = staged_file(archive, caller=caller, request_id=request_id, path=path)
+    if isinstance(found, FolderMoved):
+        return RedirectResponse(f"/staging/{quote(request_id)}/{quote(found.path)}", 301)
+    if isinstance(found, StagedFolder):
+        return HTMLResponse(_index(found), headers={"Cache-Control": "no-store"})
+    if found.is_manifest:  # the archive's own page: shown in place, under the page policy
+        return FileResponse(found.local_path, media_type="text/html; charset=utf-8",
+                            headers={"Cache-Control": "no-store"})  # fmt: skip
+    headers = file_headers(found.filename, media_type_of(found.filename))
+    return FileResponse(found.local_path, headers=headers)
 
 
-def _check_staged_file(archive: Archive, caller: Caller, request_id: str, rel: str) -> None:
-    query = (
-        select(products.c.productFilename, products.c.proposal_id, observations.c.t_obs_release)
-        .join(delivery_files, delivery_files.c.product_id == products.c.product_id)
-        .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
-        .where(delivery_files.c.request_id == request_id, delivery_files.c.path == rel)
-    )
-    with archive.engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"No file {rel!r} in staging area {request_id}.")
-    now = now_mjd()
-    if not may_retrieve(caller, proposal_id=row.proposal_id, t_obs_release=row.t_obs_release,
-                        now=now):  # fmt: skip
-        check_retrieval(caller, filename=row.productFilename, proposal_id=row.proposal_id,
-                        t_obs_release=row.t_obs_release, now=now)  # fmt: skip
-
-
-def _index(request_id: str, path: str, folder: Path) -> str:
-    title = escape(f"/staging/{request_id}/{path}")
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    links = ['<li><a href="../">../</a></li>'] if path else []
-    for entry in entries:
-        name = entry.name + ("/" if entry.is_dir() else "")
-        size = "" if entry.is_dir() else f" ({entry.stat().st_size:,} bytes)"
+def _index(folder: StagedFolder) -> str:
+    title = escape(f"/staging/{folder.request_id}/{folder.path}")
+    links = ['<li><a href="../">../</a></li>'] if folder.path else []
+    for entry in folder.entries:
+        name = entry.name + ("/" if entry.is_dir else "")
+        size = "" if entry.size is None else f" ({entry.size:,} bytes)"
         links.append(f'<li><a href="{quote(name)}">{escape(name)}</a>{size}</li>')
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'
