@@ -56,7 +56,7 @@ def bundle_response(
     }
     if bundle.length is not None:  # zip: exact, so the body is sent without chunked encoding
         headers["Content-Length"] = str(bundle.length)
-    chunks = read_ahead(bundle.chunks)
+    chunks = read_ahead(bundle.chunks, name=filename or bundle_name(fmt))
     return StreamingResponse(chunks, headers=headers)
 
 

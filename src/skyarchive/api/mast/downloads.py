@@ -42,5 +42,5 @@ def download_file(
         headers["Content-Range"] = f"bytes {answer.first}-{answer.last}/{product.size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    body = read_ahead(file_bytes(archive, answer))
+    body = read_ahead(file_bytes(archive, answer), name=product.filename)
     return StreamingResponse(body, status_code=status, headers=headers)
