@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixture imported from tests.portal.browser is a parameter here)
 """Staged files through the real server: one access rule for every file, safe responses, links.
 
 An archive of its own holds an exclusive-access observation whose files include one named
@@ -33,6 +34,7 @@ from skyarchive.jobs.staging import remove_expired, run_staging
 from skyarchive.notify.mail import outbox_path
 from tests.e2e.callers import EXPECTED, Callers, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
+from tests.portal.browser import chromium  # noqa: F401  (fixture)
 
 EAP_PROGRAM, PUBLIC_PROGRAM = "90077", "90078"
 SCRIPT_PAGE = b"<html><body><script>document.title='pwned'</script></body></html>"
@@ -339,3 +341,28 @@ def _stops(caplog: pytest.LogCaptureFixture, target: str) -> list[str]:
     name = BIG if "file?" in target else ".tar"
     return [r.getMessage() for r in caplog.records
             if "went away" in r.getMessage() and name in r.getMessage()]  # fmt: skip
+
+
+def test_in_chromium_data_pages_download_and_the_manifest_renders(site: Site, chromium) -> None:  # type: ignore[no-untyped-def]
+    """HTML and SVG from the data are downloaded, never shown (their script never runs); the
+    archive's MANIFEST.HTML shows with its own style, which the page policy allows by hash."""
+    context = chromium.new_context(base_url=site.server.url, accept_downloads=True)
+    errors: list[str] = []
+    tab = context.new_page()
+    tab.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}")
+           if m.type == "error" and "favicon" not in m.location.get("url", "") else None)  # fmt: skip
+    try:
+        tab.goto(site.url("MANIFEST.HTML"))
+        assert tab.title() == "MANIFEST"
+        border = tab.eval_on_selector("td", "e => getComputedStyle(e).borderTopStyle")
+        assert border == "solid"  # the manifest's <style> applied under the policy
+        for url in ("/api/v0.1/Download/file?uri=public_page.html",
+                    site.url("HST/public-obs/public_logo.svg"),
+                    site.url("HST/public-obs/public_page.html")):  # fmt: skip
+            with tab.expect_download() as download:
+                tab.evaluate("url => { window.location.href = url; }", url)
+            assert download.value.suggested_filename.rsplit(".", 1)[-1] in ("html", "svg")
+            assert tab.title() == "MANIFEST"  # still the manifest: nothing replaced the page
+        assert not errors, errors
+    finally:
+        context.close()
