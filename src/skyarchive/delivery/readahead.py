@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import cast
 
 log = logging.getLogger("skyarchive.delivery")
 _END = object()
@@ -32,14 +33,17 @@ async def read_ahead(chunks: Iterable[bytes], *, name: str = "download") -> Asyn
             return next(iterator, _END)
 
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future | None = loop.run_in_executor(None, read)
+    pending: asyncio.Future[object] | None = loop.run_in_executor(None, read)
     sent = 0
     try:
-        while (chunk := await pending) is not _END:
+        while pending is not None:
+            chunk = await pending
+            if chunk is _END:
+                pending = None
+                break
             pending = loop.run_in_executor(None, read)
-            yield chunk  # type: ignore[misc]
-            sent += len(chunk)  # type: ignore[arg-type]
-        pending = None
+            yield cast(bytes, chunk)
+            sent += len(cast(bytes, chunk))
     finally:
         if pending is not None:
             failed = pending.done() and not pending.cancelled() and pending.exception()

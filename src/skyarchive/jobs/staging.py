@@ -183,13 +183,14 @@ def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> Non
         caller = _owner(conn, found)
         ids = request_product_ids(conn, found.request_id)
         selection = resolve_selection(conn, None, caller=caller, now=now_mjd(), product_ids=ids)
-        states = dict(
-            conn.execute(
+        states: dict[int, str] = {
+            int(pid): state
+            for pid, state in conn.execute(
                 select(delivery_files.c.product_id, delivery_files.c.state).where(
                     delivery_files.c.request_id == found.request_id
                 )
-            ).all()
-        )
+            )
+        }
     from skyarchive.delivery.selection import MISSING as MISSING_REASON
     from skyarchive.delivery.selection import Excluded
 
