@@ -48,7 +48,12 @@ def test_every_page_carries_the_policy(live_server, path: str) -> None:  # type:
     assert answer.status_code == 200
     assert_page_headers(answer)
     assert answer.headers["cache-control"] == "no-store"  # pages show the caller's state
-    html = answer.text  # and nothing the policy would block is in them
+    assert_no_inline_code(answer.text)
+
+
+def assert_no_inline_code(html: str) -> None:
+    """Nothing in the page that the policy would block: inline script (JSON data blocks are
+    not script), event-handler attributes, style attributes."""
     inline = [s for s in re.findall(r"<script([^>]*)>", html) if "src=" not in s]
     assert all('type="application/json"' in attrs for attrs in inline), inline
     assert not re.search(r"\son[a-z]+\s*=", html) and "style=" not in html
@@ -62,6 +67,13 @@ def test_account_pages_and_credentialed_answers_are_not_stored(live_server, demo
         assert account.status_code == 200 and callers.emails["other"] in account.text
         assert_page_headers(account)
         assert account.headers["cache-control"] == "no-store"
+        assert_no_inline_code(account.text)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', account.text).group(1)  # type: ignore[union-attr]
+        made = browser.post("/account/tokens", data={"csrf_token": csrf, "name": "t", "days": 1})
+        assert made.status_code == 200 and "token" in made.text.lower()
+        assert_page_headers(made)
+        assert made.headers["cache-control"] == "no-store"  # the new token is on this page
+        assert_no_inline_code(made.text)
     token_info = httpx.get(f"{live_server.url}/api/v0.1/Download/file?uri=nothing.fits",
                            headers=headers_for(callers, "other"), timeout=30)  # fmt: skip
     assert token_info.headers["cache-control"] == "no-store"
