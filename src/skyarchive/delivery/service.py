@@ -6,13 +6,14 @@ a staged file, a catalog row or a storage key on its own. Every use-case takes a
 before it hands out anything that can be read, so the rule is part of the only way in:
 
 * :func:`file_answer` — one archived file by data URI, with an optional byte range;
+* :func:`bundle` and :func:`mrp_bundle` — a streamed zip/tar/tar.gz with its MANIFEST.HTML;
 * :func:`staged_file` — one file (or folder listing) of a batch staging area.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,13 @@ from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import delivery_files, observations, products
+from skyarchive.delivery.bundles import (
+    Bundle,
+    bundle_name,
+    check_bundle_size,
+    check_format,
+    prepare_bundle,
+)
 from skyarchive.delivery.files import (
     ProductFile,
     authorise,
@@ -30,7 +38,15 @@ from skyarchive.delivery.files import (
     find_product,
     read_bytes,
 )
+from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import DONE, EXPIRED, get_request
+from skyarchive.delivery.selection import (
+    Selection,
+    crc32_recorder,
+    mrp_selection,
+    require_deliverable,
+    resolve_selection,
+)
 from skyarchive.errors import BadQuery, NotFound
 
 #: The manifest the staging job writes at the top of each area (never a data file's path:
@@ -103,6 +119,103 @@ def file_bytes(archive: Archive, answer: FileAnswer) -> Iterator[bytes]:
     if not answer.product.size:
         return iter(())
     return read_bytes(archive.storage, answer.product, answer.first, answer.last)
+
+
+@dataclass(frozen=True)
+class NamedBundle:
+    """A bundle ready to stream and the file name to offer it under."""
+
+    bundle: Bundle
+    filename: str
+
+
+def bundle(
+    archive: Archive,
+    *,
+    caller: Caller,
+    fmt: str,
+    base_url: str,
+    uris: Sequence[str] = (),
+    obsids: Sequence[int] = (),
+    product_ids: Sequence[int] = (),
+    mrp_only: bool = False,
+    on_complete: Callable[[list[int]], None] | None = None,
+) -> NamedBundle:
+    """The files of a selection that ``caller`` may have, as one streamed bundle.
+
+    Parameters
+    ----------
+    archive : Archive
+        The archive.
+    caller : Caller
+        Who asks; files they may not read are listed in MANIFEST.HTML as not included.
+    fmt : {"zip", "tar", "tar.gz"}
+        Container format.
+    base_url : str
+        The archive's public URL, named in MANIFEST.HTML.
+    uris, obsids, product_ids, mrp_only
+        The selection, as for :func:`skyarchive.delivery.selection.resolve_selection`.
+    on_complete : callable, optional
+        Given the product ids sent, once the last byte has been produced.
+
+    Raises
+    ------
+    BadQuery
+        An unknown format or an empty selection.
+    Unauthorized, Forbidden, NotFound
+        Nothing of the selection may be delivered to the caller.
+    PayloadTooLarge
+        Above the operator's ``max_bundle_bytes``.
+    """
+    check_format(fmt)  # before any catalog work
+    now = now_mjd()
+    with archive.engine.connect() as conn:
+        selection = resolve_selection(
+            conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
+            product_ids=product_ids, mrp_only=mrp_only,
+        )  # fmt: skip
+    require_deliverable(selection, caller, now=now)
+    return _prepared(archive, caller, selection, fmt=fmt, base_url=base_url,
+                     filename=bundle_name(fmt), on_complete=on_complete)  # fmt: skip
+
+
+def mrp_bundle(
+    archive: Archive, *, caller: Caller, obsid: str, fmt: str, base_url: str
+) -> NamedBundle:
+    """The Minimum Recommended Products of one observation (``obsid`` as a client gives it)
+    as one streamed bundle named ``<obs_id>_mrp.<fmt>``; raises as :func:`bundle`."""
+    check_format(fmt)
+    with archive.engine.connect() as conn:
+        selection = mrp_selection(conn, archive.storage, caller=caller, obsid=obsid, now=now_mjd())
+    obs_id = selection.items[0].path.split("/")[1]
+    return _prepared(archive, caller, selection, fmt=fmt, base_url=base_url,
+                     filename=f"{obs_id}_mrp.{fmt}", on_complete=None)  # fmt: skip
+
+
+def _prepared(
+    archive: Archive,
+    caller: Caller,
+    selection: Selection,
+    *,
+    fmt: str,
+    base_url: str,
+    filename: str,
+    on_complete: Callable[[list[int]], None] | None,
+) -> NamedBundle:
+    check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
+
+    def manifest(items, excluded) -> str:  # type: ignore[no-untyped-def]
+        return manifest_html(items, excluded, caller=caller, source=base_url)
+
+    def completed() -> None:
+        if on_complete is not None:
+            on_complete([item.product_id for item in selection.items])
+
+    prepared = prepare_bundle(
+        selection, storage=archive.storage, fmt=fmt, manifest=manifest, on_complete=completed,
+        on_crc32=crc32_recorder(archive.engine),
+    )  # fmt: skip
+    return NamedBundle(prepared, filename)
 
 
 @dataclass(frozen=True)

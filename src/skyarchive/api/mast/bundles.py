@@ -15,7 +15,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from skyarchive.access.policy import Caller
-from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, check_csrf
 from skyarchive.api.urls import public_base_url
@@ -24,7 +23,7 @@ from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
 from skyarchive.delivery.requests import describe, owned_request, start_staging
 from skyarchive.delivery.scripts import script_entries
-from skyarchive.delivery.selection import require_deliverable, resolve_selection
+from skyarchive.delivery.service import bundle
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids
 
@@ -66,26 +65,24 @@ def selection_fields(
     return uris, obsids, (mrp or "").strip().lower() in _TRUE
 
 
-def _bundle(archive: Archive, caller: Caller, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]
+def _bundle(
+    request: Request, archive: Archive, caller: Caller, fmt: str,
+    uri: list[str], obsid: list[str], mrp: str | None,
+) -> Response:  # fmt: skip
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
-    now = now_mjd()
-    with archive.engine.connect() as conn:
-        selection = resolve_selection(
-            conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
-            mrp_only=mrp_only,
-        )  # fmt: skip
-    require_deliverable(selection, caller, now=now)
-    return bundle_response(archive, caller, fmt=fmt, selection=selection)
+    named = bundle(archive, caller=caller, fmt=fmt, base_url=public_base_url(request), uris=uris,
+                   obsids=obsids, mrp_only=mrp_only)  # fmt: skip
+    return bundle_response(named)
 
 
 def _add_bundle_routes(fmt: str) -> None:
     async def post(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
         uri, obsid, mrp, _ = await form_fields(request)
-        return await run_in_threadpool(_bundle, archive, caller, fmt, uri, obsid, mrp)
+        return await run_in_threadpool(_bundle, request, archive, caller, fmt, uri, obsid, mrp)
 
-    def get(archive: ArchiveDep, caller: CallerDep, uri: UriQuery = [], obsid: ObsidQuery = [],  # noqa: B006
-            mrp: MrpQuery = None) -> Response:  # fmt: skip
-        return _bundle(archive, caller, fmt, uri, obsid, mrp)
+    def get(request: Request, archive: ArchiveDep, caller: CallerDep, uri: UriQuery = [],  # noqa: B006
+            obsid: ObsidQuery = [], mrp: MrpQuery = None) -> Response:  # noqa: B006  # fmt: skip
+        return _bundle(request, archive, caller, fmt, uri, obsid, mrp)
 
     path = f"/api/v0.1/Download/bundle.{fmt}"
     doc = f"A {fmt} of the selection, streamed while it is built, with MANIFEST.HTML."
@@ -99,13 +96,14 @@ for _fmt in FORMATS:
 
 @router.get("/api/v0.1/Download/mrp")
 def download_mrp(
+    request: Request,
     archive: ArchiveDep,
     caller: CallerDep,
     obsid: Annotated[str, Query(description="The observation's obsid")] = "",
     format: Annotated[str, Query(description="zip, tar or tar.gz")] = "zip",  # noqa: A002
 ) -> Response:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
-    return mrp_response(archive, caller, obsid=obsid, fmt=format)
+    return mrp_response(request, archive, caller, obsid=obsid, fmt=format)
 
 
 @router.post("/api/v0.1/Download/bundle.sh")

@@ -35,7 +35,7 @@ from skyarchive.delivery.requests import (
 )
 from skyarchive.delivery.scripts import script_entry
 from skyarchive.delivery.selection import require_deliverable, resolve_selection
-from skyarchive.delivery.service import FolderMoved, StagedFolder, staged_file
+from skyarchive.delivery.service import FolderMoved, StagedFolder, bundle, staged_file
 
 router = APIRouter(tags=["Portal delivery"])
 
@@ -82,47 +82,43 @@ def delivery_download(
 ) -> Response:
     """The files of a zip/tar/tar.gz/curl request, checked against the caller again."""
     basket_id = _basket_id(archive, caller, request)
-    now = now_mjd()
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
         if found.method == "staging":
             return RedirectResponse(f"/staging/{found.request_id}/", status_code=303)
         ids = request_product_ids(conn, found.request_id)
-        check_storage = found.method != "curl"
-        selection = resolve_selection(
-            conn, archive.storage if check_storage else None, caller=caller, now=now,
-            product_ids=ids,
-        )  # fmt: skip
-    require_deliverable(selection, caller, now=now)
 
-    def completed() -> None:
+    def completed(sent: list[int]) -> None:
         with archive.engine.begin() as conn:
             finish_download(conn, found.request_id)
             if found.remove_completed and found.basket_id is not None:
-                basket_service.remove_products(
-                    conn, basket_id=found.basket_id,
-                    product_ids=[item.product_id for item in selection.items],
-                )  # fmt: skip
+                basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
-    if found.method == "curl":
-        entries = [script_entry(item, allowed=True) for item in selection.items] + [
-            f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
-        ]
+    base_url = public_base_url(request)
+    if found.method != "curl":
+        return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base_url,
+                                      product_ids=ids, on_complete=completed))  # fmt: skip
+    now = now_mjd()
+    with archive.engine.connect() as conn:
+        selection = resolve_selection(conn, None, caller=caller, now=now, product_ids=ids)
+    require_deliverable(selection, caller, now=now)
+    entries = [script_entry(item, allowed=True) for item in selection.items] + [
+        f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
+    ]
 
-        def pieces():  # type: ignore[no-untyped-def]
-            yield from curl_script(entries, base_url=archive.settings.base_url)
-            completed()
+    def pieces():  # type: ignore[no-untyped-def]
+        yield from curl_script(entries, base_url=base_url)
+        completed([item.product_id for item in selection.items])
 
-        return script_response(pieces())
-    return bundle_response(
-        archive, caller, fmt=found.method, selection=selection, on_complete=completed
-    )
+    return script_response(pieces())
 
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
-def observation_mrp(obsid: str, archive: ArchiveDep, caller: CallerDep) -> Response:
+def observation_mrp(
+    obsid: str, request: Request, archive: ArchiveDep, caller: CallerDep
+) -> Response:
     """The observation's Minimum Recommended Products as one streamed zip."""
-    return mrp_response(archive, caller, obsid=obsid, fmt="zip")
+    return mrp_response(request, archive, caller, obsid=obsid, fmt="zip")
 
 
 @router.get("/staging/{request_id}")
