@@ -20,12 +20,7 @@ from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.access.users import normalise_email
 from skyarchive.db.tables import delivery_files, delivery_requests, observations, products
-from skyarchive.delivery.selection import (
-    Excluded,
-    Selection,
-    require_deliverable,
-    resolve_selection,
-)
+from skyarchive.delivery.selection import Excluded, Selection, resolve_selection
 from skyarchive.errors import BadQuery, NotFound
 
 if TYPE_CHECKING:
@@ -289,9 +284,8 @@ def start_staging(
     with archive.engine.begin() as conn:
         selection = resolve_selection(
             conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
-            product_ids=product_ids, mrp_only=mrp_only,
+            product_ids=product_ids, mrp_only=mrp_only, deliverable=True,
         )  # fmt: skip
-        require_deliverable(selection, caller, now=now)
         request_id = create_request(
             conn, selection=selection, method="staging", user_id=caller.user_id,
             basket_id=basket_id, email=notify, remove_completed=remove_completed,

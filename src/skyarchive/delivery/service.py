@@ -44,7 +44,6 @@ from skyarchive.delivery.selection import (
     Selection,
     crc32_recorder,
     mrp_selection,
-    require_deliverable,
     resolve_selection,
 )
 from skyarchive.errors import BadQuery, NotFound
@@ -172,9 +171,8 @@ def bundle(
     with archive.engine.connect() as conn:
         selection = resolve_selection(
             conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
-            product_ids=product_ids, mrp_only=mrp_only,
+            product_ids=product_ids, mrp_only=mrp_only, deliverable=True,
         )  # fmt: skip
-    require_deliverable(selection, caller, now=now)
     return _prepared(archive, caller, selection, fmt=fmt, base_url=base_url,
                      filename=bundle_name(fmt), on_complete=on_complete)  # fmt: skip
 

@@ -34,7 +34,7 @@ from skyarchive.delivery.requests import (
     request_product_ids,
 )
 from skyarchive.delivery.scripts import script_entry
-from skyarchive.delivery.selection import require_deliverable, resolve_selection
+from skyarchive.delivery.selection import resolve_selection
 from skyarchive.delivery.service import FolderMoved, StagedFolder, bundle, staged_file
 
 router = APIRouter(tags=["Portal delivery"])
@@ -100,8 +100,9 @@ def delivery_download(
                                       product_ids=ids, on_complete=completed))  # fmt: skip
     now = now_mjd()
     with archive.engine.connect() as conn:
-        selection = resolve_selection(conn, None, caller=caller, now=now, product_ids=ids)
-    require_deliverable(selection, caller, now=now)
+        selection = resolve_selection(
+            conn, None, caller=caller, now=now, product_ids=ids, deliverable=True
+        )
     entries = [script_entry(item, allowed=True) for item in selection.items] + [
         f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
     ]
