@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import mailbox
+import os
 import re
+import shutil
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from email.header import decode_header
+from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
@@ -371,3 +375,31 @@ def test_in_chromium_data_pages_download_and_the_manifest_renders(site: Site, ch
         assert not errors, errors
     finally:
         context.close()
+
+
+@pytest.mark.skipif(shutil.which("wget") is None, reason="wget is not installed")
+def test_the_notice_wget_line_fetches_exclusive_files_with_the_token(
+    site: Site, tmp_path: Path
+) -> None:
+    """The command of the notice, run as a user would (bash, wget, MAST_API_TOKEN set): the
+    exclusive-access file arrives; without the token it does not."""
+    with site.archive.engine.connect() as conn:
+        pi = caller_for_user(conn, site.callers.user_ids["pi"])
+    info = start_staging(site.archive, pi, base_url=site.server.url,
+                         uris=["secret_data.dat", "public_page.html"])  # fmt: skip
+    assert run_staging(site.archive, request_id=info["request_id"]) == "done"
+    (notice,) = _notices(site.archive, info["request_id"])
+    command = next(line.strip() for line in notice.splitlines() if line.strip().startswith("wget"))
+    assert command == info["fetch_command"]
+    secret = "eap-obs/secret_data.dat"
+    for who, arrives in (("coi", True), ("other", False)):
+        folder = tmp_path / who
+        folder.mkdir()
+        env = {**os.environ, "MAST_API_TOKEN": site.callers.tokens[who]}
+        subprocess.run(["bash", "-c", f"{command} -q"], cwd=folder, env=env, timeout=60,
+                       check=False)  # fmt: skip
+        got = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+        assert "HST/public-obs/public_page.html" in got and "MANIFEST.HTML" in got, got
+        assert (f"HST/{secret}" in got) is arrives, got
+        if arrives:
+            assert (folder / "HST" / secret).read_bytes() == EAP_FILES["secret_data.dat"]
