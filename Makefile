@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 LINTED := src tests benchmarks
+PORT ?= 8000
 
 .PHONY: install install-dev demo test lint bench docs clean
 
@@ -23,9 +24,10 @@ install: $(INSTALLED)
 
 install-dev: $(DEV_INSTALLED)
 
-## demo: build the demo archive in ./demo-archive (once) and serve it on http://127.0.0.1:8000
+## demo: build the demo archive in ./demo-archive (once) and serve it on http://127.0.0.1:$(PORT)
+## (port 8000 unless given: `make demo PORT=8010`)
 demo: install
-	$(BIN)/skyarchive --home demo-archive demo
+	$(BIN)/skyarchive --home demo-archive demo --port $(PORT)
 
 ## test: install the dev dependencies and run the whole suite (lint included)
 test: install-dev

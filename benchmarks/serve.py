@@ -12,7 +12,7 @@ import uvicorn
 
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
-from skyarchive.web import HTTP_PARSER, create_app
+from skyarchive.web import server_config
 
 
 def main() -> None:
@@ -22,12 +22,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     settings = Settings(home=args.home, database_url=args.database_url)
-    settings.base_url = f"http://127.0.0.1:{args.port}"
     archive = Archive.open(settings, migrate=False)
-    uvicorn.run(
-        create_app(archive), host="127.0.0.1", port=args.port, log_level="warning",
-        lifespan="off", http=HTTP_PARSER,
-    )  # fmt: skip
+    config = server_config(
+        archive, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off"
+    )
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

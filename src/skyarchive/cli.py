@@ -36,7 +36,17 @@ def main(
     ] = None,
 ) -> None:
     """Options common to every command."""
-    ctx.obj = Settings(home=home) if home is not None else Settings()
+    from pydantic import ValidationError
+
+    try:
+        ctx.obj = Settings(home=home) if home is not None else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SKYARCHIVE_{'_'.join(map(str, e['loc'])).upper()}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise fail(f"bad setting: {problems}") from None
 
 
 def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -46,7 +56,7 @@ def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]
 
 
 def fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(code=1)
 
 
@@ -127,13 +137,31 @@ def serve(
     _serve(_archive(ctx), host, port)
 
 
-def _serve(archive, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+def _serve(archive, host: str, port: int, *, busy_hint: str | None = None) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from skyarchive.web import HTTP_PARSER, create_app
+    from skyarchive.web import server_config
 
+    _require_free_port(host, port, busy_hint or f"choose another with --port {port + 10}")
     console.print(f"Serving {archive.settings.home} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.run(create_app(archive), host=host, port=port, log_level="info", http=HTTP_PARSER)
+    uvicorn.Server(server_config(archive, host=host, port=port, log_level="info")).run()
+
+
+def _require_free_port(host: str, port: int, hint: str) -> None:
+    """Stop with one line naming the port when something else already listens there."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise fail(f"cannot listen on {host}: {exc.strerror}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise fail(f"port {port} on {host} is not free ({exc.strerror}); {hint}.") from None
 
 
 @app.command()
@@ -142,10 +170,13 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Build the demo archive in the home (once) and serve it."""
+    """Build the demo archive in the home (once), print its demo accounts and serve it."""
     from skyarchive.demo import generate
+    from skyarchive.demo.accounts import ensure_demo_accounts
     from skyarchive.search.summary import archive_is_empty
 
+    hint = f"run `make demo PORT={port + 10}` (or `skyarchive demo --port {port + 10}`)"
+    _require_free_port(host, port, hint)
     archive = _archive(ctx)
     if archive_is_empty(archive.engine):
         pipeline_dir = archive.settings.home / "pipeline-output"
@@ -154,13 +185,23 @@ def demo(
         report = run_ingest(archive, [pipeline_dir])
         if not report.ok:
             raise fail("the demo data did not ingest cleanly")
-    _serve(archive, host, port)
+    accounts = ensure_demo_accounts(archive.engine, archive.settings.home)
+    console.print("Demo accounts (log in at /login; passwords kept in the home):")
+    for account in accounts:
+        console.print(
+            f"  {account.role:<16} {account.email:<24} password {account.password}  "
+            f"sees {account.sees}",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    _serve(archive, host, port, busy_hint=hint)
 
 
 @app.command("client-config")
 def client_config(
     ctx: typer.Context,
-    url: Annotated[str | None, typer.Option(help="Server URL (default: the base URL).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Server URL (default: the base_url setting, else local).")
+    ] = None,
     write: Annotated[
         bool, typer.Option("--write", help="Write astroquery.cfg instead of printing it.")
     ] = False,
@@ -168,7 +209,7 @@ def client_config(
     """Configure astroquery.mast to use this archive (astroquery.cfg and HTTP_PROXY)."""
     from skyarchive.client_config import config_lines, proxy_lines, write_config
 
-    server = url or ctx.obj.base_url
+    server = url or ctx.obj.offline_base_url
     if write:
         path = write_config(server)
         console.print(f"Wrote [mast] server = {server} to {path}")
@@ -198,6 +239,12 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
+    if ctx.obj.base_url is None:
+        console.print(
+            f"note: base_url is not set, so links in e-mails point at {ctx.obj.offline_base_url}; "
+            "set SKYARCHIVE_BASE_URL to the archive's public URL.",
+            soft_wrap=True,
+        )
     run_worker(ctx.obj, threads=threads)
 
 

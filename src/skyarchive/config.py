@@ -8,12 +8,18 @@ explicitly live inside the home directory, so one directory holds a whole archiv
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = Path("skyarchive-data")
+
+#: Where links in e-mails and CLI output point when ``base_url`` is not set and no request
+#: tells the host: the address ``skyarchive serve`` listens on by default.
+LOCAL_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -30,8 +36,19 @@ class Settings(BaseSettings):
         default=None,
         description="Directory holding the archived files; default `files/` in the home.",
     )
-    base_url: str = Field(
-        default="http://127.0.0.1:8000", description="Public URL of the server (used in scripts)."
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "Public URL of the server, written into scripts, manifests and e-mails; default: the "
+            f"URL each request reached (e-mails and the CLI, having no request, use {LOCAL_URL})."
+        ),
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For/-Proto/-Host "
+            "headers are believed (comma-separated); default none: the headers are ignored."
+        ),
     )
     default_eap_months: int = Field(
         default=12,
@@ -78,6 +95,32 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
     mail_from: str = Field(default="skyarchive@localhost", description="Sender address of notices.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", ",").split(",") if part]
+        if isinstance(value, list | tuple):
+            for entry in value:
+                try:
+                    ip_network(str(entry).strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{entry!r} is not an IP address or CIDR network "
+                        "(e.g. 10.0.0.5 or 10.0.0.0/8)."
+                    ) from None
+            return [str(entry).strip() for entry in value]
+        return value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(entry, strict=False) for entry in self.trusted_proxies)
+
+    @property
+    def offline_base_url(self) -> str:
+        """The base URL for links made without a request (e-mails, CLI): ``base_url`` or local."""
+        return (self.base_url or LOCAL_URL).rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

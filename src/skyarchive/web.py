@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from skyarchive import __version__
 from skyarchive.api.errors import install_error_handlers
+from skyarchive.api.forwarded import ForwardedHeadersMiddleware
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
 from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
@@ -19,6 +21,9 @@ STATIC_DIR = Path(__file__).parent / "portal" / "static"
 #: whole, which the resolver stand-in needs (api/proxy_target.py); httptools, which uvicorn
 #: would pick when installed, reduces it to the path and so hides the requested host.
 HTTP_PARSER = "h11"
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def create_app(archive: Archive) -> FastAPI:
@@ -33,6 +38,8 @@ def create_app(archive: Archive) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(AbsoluteTargetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
+    # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
+    app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
@@ -49,3 +56,18 @@ def _docs_paths(app: FastAPI) -> list[str]:
     if app.docs_url and app.swagger_ui_oauth2_redirect_url:
         paths.append(app.swagger_ui_oauth2_redirect_url)
     return [p for p in paths if p]
+
+
+def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration every skyarchive server runs with (CLI, demo, tests).
+
+    uvicorn's own proxy-header handling is off: by default it would believe X-Forwarded-* from
+    127.0.0.1 behind our back; :class:`ForwardedHeadersMiddleware` and the ``trusted_proxies``
+    setting are the one rule.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
+        **options,
+    )  # fmt: skip

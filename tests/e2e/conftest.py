@@ -14,7 +14,7 @@ import uvicorn
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
-from skyarchive.web import HTTP_PARSER, create_app
+from skyarchive.web import server_config
 
 
 def free_port() -> int:
@@ -24,14 +24,12 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, *, log_level: str = "warning") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        archive.settings.base_url = self.url
-        config = uvicorn.Config(
-            create_app(archive), host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="off", http=HTTP_PARSER,
-        )  # fmt: skip
+        config = server_config(
+            archive, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -71,13 +71,13 @@ def test_staging_survives_a_killed_worker(tmp_path: Path, smtp, queue: str) -> N
         tmp_path / "in", {f"f{i:03d}_drz.dat": 50_000 + i for i in range(FILES)}
     )
     archive = make_archive(home, source.parent, **settings)
-    server = LiveServer(archive)  # sets the base URL the notice and index use
-    env["SKYARCHIVE_BASE_URL"] = server.url
+    server = LiveServer(archive)
+    env["SKYARCHIVE_BASE_URL"] = server.url  # the worker has no request: its links use base_url
     with archive.engine.begin() as conn:
         user = users.create_user(conn, email=f"stager-{uuid.uuid4().hex[:6]}@example.org")
     caller = Caller(user_id=user.user_id, email=user.email)
     info = start_staging(
-        archive, caller, base_url=server.url, uris=[f"f{i:03d}_drz.dat" for i in range(FILES)]
+        archive, caller, uris=[f"f{i:03d}_drz.dat" for i in range(FILES)], base_url=server.url
     )
     request_id = info["request_id"]
     assert info["status"] == "queued" and info["files_total"] == FILES

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from skyarchive.access.rights import now_mjd
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.db.tables import observations, products
 from tests.e2e.conftest import free_port
 
 
@@ -70,3 +77,103 @@ def test_demo_builds_once_and_serves_the_holdings(tmp_path: Path) -> None:
     finally:
         second_log = stop(process)
     assert "Generating" not in second_log and "ingest" not in second_log
+
+
+def test_demo_on_a_busy_port_says_so_and_how_to_pick_another(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "skyarchive", "--home", str(tmp_path / "home"), "demo",
+             "--port", str(port)],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "60"},
+        )  # fmt: skip
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"port {port}" in lines[0] and f"make demo PORT={port + 10}" in lines[0]
+    assert time.monotonic() - started < 60  # refused before building anything
+    assert not (tmp_path / "home" / "pipeline-output").exists()
+
+
+def test_make_demo_passes_the_port() -> None:
+    root = Path(__file__).resolve().parents[2]
+    plan = subprocess.run(
+        ["make", "-n", "demo", "PORT=8010"], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert any(
+        "skyarchive" in line and line.rstrip().endswith("demo --port 8010")
+        for line in plan.stdout.splitlines()
+    ), plan.stdout
+
+
+def printed_accounts(log: str) -> dict[str, tuple[str, str]]:
+    """role -> (e-mail, password) as the demo printed them."""
+    found = {}
+    for line in log.splitlines():
+        match = re.match(r"\s+(PI|co-investigator|outsider)\s+(\S+@\S+)\s+password (\S+)", line)
+        if match:
+            found[match.group(1)] = (match.group(2), match.group(3))
+    return found
+
+
+def eap_file(home: Path) -> str:
+    """A science file of a program still in its exclusive-access period, from the catalog."""
+    archive = Archive.open(Settings(home=home), migrate=False)
+    try:
+        with archive.engine.connect() as conn:
+            return conn.execute(
+                select(products.c.dataURI)
+                .join(observations, observations.c.obsid == products.c.owner_obsid)
+                .where(observations.c.t_obs_release > now_mjd(),
+                       products.c.productType == "SCIENCE")
+                .limit(1)
+            ).scalar_one()  # fmt: skip
+    finally:
+        archive.engine.dispose()
+
+
+def login(client: httpx.Client, email: str, password: str) -> None:
+    page = client.get("/login").text
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    answer = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf})
+    assert answer.status_code in (200, 303), answer.text
+    assert client.get("/account").status_code == 200
+
+
+def test_demo_prints_accounts_that_show_exclusive_access(tmp_path: Path) -> None:
+    home = tmp_path / "demo-archive"
+    log_path = tmp_path / "demo.log"
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "skyarchive", "--home", str(home), "demo", "--port",
+             str(port)],
+            env={**os.environ, "HOME": str(tmp_path)}, stdout=log, stderr=log, text=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/", process)
+        accounts = printed_accounts(log_path.read_text())
+        assert set(accounts) == {"PI", "co-investigator", "outsider"}, log_path.read_text()
+        uri = eap_file(home)
+        expected = {"PI": 200, "co-investigator": 200, "outsider": 403}
+        for role, (email, password) in accounts.items():
+            with httpx.Client(base_url=url, timeout=30) as client:
+                login(client, email, password)
+                got = client.get("/api/v0.1/Download/file", params={"uri": uri})
+                assert got.status_code == expected[role], (role, got.text[:200])
+        assert httpx.get(f"{url}/api/v0.1/Download/file", params={"uri": uri}).status_code == 401
+    finally:
+        stop(process)
+
+    process, url = run_demo(home)  # a second start prints the same, still working, accounts
+    log_path.write_text("")
+    try:
+        wait_for(url + "/", process)
+    finally:
+        second = stop(process)
+    assert printed_accounts(second) == accounts

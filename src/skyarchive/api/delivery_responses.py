@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.file_headers import file_headers
-from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.delivery.curl_script import script_name
 from skyarchive.delivery.readahead import read_ahead
@@ -36,12 +34,12 @@ def bundle_response(named: NamedBundle) -> StreamingResponse:
 
 
 def mrp_response(
-    request: Request, archive: Archive, caller: Caller, *, obsid: str, fmt: str
+    archive: Archive, caller: Caller, *, obsid: str, fmt: str, base_url: str
 ) -> StreamingResponse:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
-    named = mrp_bundle(archive, caller=caller, obsid=obsid, fmt=fmt,
-                       base_url=public_base_url(request))  # fmt: skip
-    return bundle_response(named)
+    return bundle_response(
+        mrp_bundle(archive, caller=caller, obsid=obsid, fmt=fmt, base_url=base_url)
+    )
 
 
 def _batched(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from skyarchive.access.caller import caller_from_credentials, token_from_headers
 from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
+from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.errors import Forbidden, Unauthorized
 
@@ -58,3 +59,5 @@ def check_csrf(caller: Caller, presented: str | None) -> None:
 ArchiveDep = Annotated[Archive, Depends(get_archive)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 UserDep = Annotated[Caller, Depends(require_user)]
+#: The archive's public base URL for this request (see :mod:`skyarchive.api.urls`).
+PublicUrlDep = Annotated[str, Depends(public_base_url)]

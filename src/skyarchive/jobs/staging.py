@@ -204,7 +204,7 @@ def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> Non
             if states.get(i.product_id) == MISSING
         ]
     )
-    source = link_base(found, archive.settings.base_url)
+    source = link_base(found, archive.settings.offline_base_url)
     page = manifest_html(done, excluded, caller=caller, source=source)
     temporary = area / f".{MANIFEST_NAME}.part"
     temporary.write_text(page, encoding="utf-8")
@@ -255,8 +255,8 @@ def _notify(archive: Archive, found: DeliveryRequest) -> None:
         token = needs_token(conn, found.request_id)
     if email:
         subject = f"skyarchive: your staged data is ready ({found.request_id})"
-        body = notice_text(found, counts, base_url=link_base(found, archive.settings.base_url),
-                           needs_token=token)  # fmt: skip
+        base = link_base(found, archive.settings.offline_base_url)
+        body = notice_text(found, counts, base_url=base, needs_token=token)
         send_mail(archive.settings, to=email, subject=subject, body=body)
     with archive.engine.begin() as conn:
         conn.execute(

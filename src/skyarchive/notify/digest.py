@@ -212,7 +212,7 @@ def _send_one(archive, sub: dict[str, Any], now: float) -> int:  # type: ignore[
     )
     message = build_message(
         sender=settings.mail_from, to=sub["email"], subject=subject,
-        body=message_text(settings.base_url, collection, program, events),
+        body=message_text(settings.offline_base_url, collection, program, events),
     )  # fmt: skip
     payload = json.dumps(events, indent=1).encode()
     message.add_attachment(

@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, check_csrf
-from skyarchive.api.urls import public_base_url
+from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
@@ -66,23 +65,25 @@ def selection_fields(
 
 
 def _bundle(
-    request: Request, archive: Archive, caller: Caller, fmt: str,
+    archive: Archive, caller: Caller, base: str, fmt: str,
     uri: list[str], obsid: list[str], mrp: str | None,
 ) -> Response:  # fmt: skip
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
-    named = bundle(archive, caller=caller, fmt=fmt, base_url=public_base_url(request), uris=uris,
-                   obsids=obsids, mrp_only=mrp_only)  # fmt: skip
+    named = bundle(archive, caller=caller, fmt=fmt, base_url=base, uris=uris, obsids=obsids,
+                   mrp_only=mrp_only)  # fmt: skip
     return bundle_response(named)
 
 
 def _add_bundle_routes(fmt: str) -> None:
-    async def post(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+    async def post(
+        request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+    ) -> Response:
         uri, obsid, mrp, _ = await form_fields(request)
-        return await run_in_threadpool(_bundle, request, archive, caller, fmt, uri, obsid, mrp)
+        return await run_in_threadpool(_bundle, archive, caller, base, fmt, uri, obsid, mrp)
 
-    def get(request: Request, archive: ArchiveDep, caller: CallerDep, uri: UriQuery = [],  # noqa: B006
+    def get(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep, uri: UriQuery = [],  # noqa: B006
             obsid: ObsidQuery = [], mrp: MrpQuery = None) -> Response:  # noqa: B006  # fmt: skip
-        return _bundle(request, archive, caller, fmt, uri, obsid, mrp)
+        return _bundle(archive, caller, base, fmt, uri, obsid, mrp)
 
     path = f"/api/v0.1/Download/bundle.{fmt}"
     doc = f"A {fmt} of the selection, streamed while it is built, with MANIFEST.HTML."
@@ -96,27 +97,31 @@ for _fmt in FORMATS:
 
 @router.get("/api/v0.1/Download/mrp")
 def download_mrp(
-    request: Request,
     archive: ArchiveDep,
     caller: CallerDep,
+    base: PublicUrlDep,
     obsid: Annotated[str, Query(description="The observation's obsid")] = "",
     format: Annotated[str, Query(description="zip, tar or tar.gz")] = "zip",  # noqa: A002
 ) -> Response:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
-    return mrp_response(request, archive, caller, obsid=obsid, fmt=format)
+    return mrp_response(archive, caller, obsid=obsid, fmt=format, base_url=base)
 
 
 @router.post("/api/v0.1/Download/bundle.sh")
-async def bundle_script(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
+async def bundle_script(
+    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
     uri, obsid, mrp, _ = await form_fields(request)
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     lines = script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
-    return script_response(curl_script(lines, base_url=archive.settings.base_url))
+    return script_response(curl_script(lines, base_url=base))
 
 
 @router.post("/api/v0.1/Download/stage", status_code=202)
-async def stage(request: Request, archive: ArchiveDep, caller: CallerDep) -> JSONResponse:
+async def stage(
+    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown.
 
     Signed-in callers get the notice at their account's address (or ``email``); anonymous
@@ -127,7 +132,7 @@ async def stage(request: Request, archive: ArchiveDep, caller: CallerDep) -> JSO
     email = (await request.form()).get("email")
     uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
     info = await run_in_threadpool(
-        partial(start_staging, archive, caller, base_url=public_base_url(request),
+        partial(start_staging, archive, caller, base_url=base,
                 email=str(email) if email else None, uris=uris, obsids=obsids,
                 mrp_only=mrp_only)
     )  # fmt: skip
@@ -136,9 +141,9 @@ async def stage(request: Request, archive: ArchiveDep, caller: CallerDep) -> JSO
 
 @router.get("/api/v0.1/Download/stage/{request_id}")
 def stage_status(
-    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep
+    request_id: str, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> dict[str, Any]:
     """Status of a staging request: queued, running, done, failed or expired."""
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=None)
-        return describe(conn, found, base_url=public_base_url(request))
+        return describe(conn, found, base_url=base)

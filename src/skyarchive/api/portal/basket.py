@@ -15,8 +15,7 @@ from pydantic import BaseModel, Field
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, check_csrf
-from skyarchive.api.urls import public_base_url
+from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
 from skyarchive.delivery.bundles import check_bundle_size
@@ -152,7 +151,7 @@ def clear(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
 
 @router.post("/deliveries")
 def deliver(
-    body: DeliveryBody, request: Request, archive: ArchiveDep, caller: CallerDep
+    body: DeliveryBody, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
     """Deliver the selected files: a download link (zip, tar, tar.gz, curl) or staging (202)."""
     now = now_mjd()
@@ -177,11 +176,11 @@ def deliver(
                 basket_id=basket_id, remove_completed=body.remove_completed,
             )  # fmt: skip
     if body.method == "staging":
-        info = start_staging(archive, caller, base_url=public_base_url(request), email=body.email,
+        info = start_staging(archive, caller, base_url=base, email=body.email,
                              product_ids=ids, basket_id=basket_id,
                              remove_completed=body.remove_completed)  # fmt: skip
         return _with_cookie(archive, JSONResponse(info, status_code=202), cookie)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
-        info = describe(conn, found, base_url=public_base_url(request))
+        info = describe(conn, found, base_url=base)
     return _with_cookie(archive, JSONResponse(info, status_code=201), cookie)

@@ -19,9 +19,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import ArchiveDep, CallerDep, UserDep
+from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.file_headers import file_headers
-from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as basket_service
 from skyarchive.delivery.curl_script import curl_script
@@ -57,28 +56,27 @@ def _basket_id(archive: Archive, caller: Caller, request: Request) -> int | None
 
 
 @router.get("/api/portal/deliveries")
-def my_deliveries(request: Request, archive: ArchiveDep, caller: UserDep) -> dict[str, Any]:
+def my_deliveries(archive: ArchiveDep, caller: UserDep, base: PublicUrlDep) -> dict[str, Any]:
     """The signed-in caller's delivery requests (newest first) with their status."""
     with archive.engine.connect() as conn:
         found = list_requests(conn, user_id=int(caller.user_id or 0))
-        base = public_base_url(request)
         return {"deliveries": [describe(conn, r, base_url=base) for r in found]}
 
 
 @router.get("/api/portal/deliveries/{request_id}")
 def delivery_status(
-    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep
+    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> dict[str, Any]:
     """One request: method, status (queued, running, done, failed, expired), progress."""
     basket_id = _basket_id(archive, caller, request)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
-        return describe(conn, found, base_url=public_base_url(request))
+        return describe(conn, found, base_url=base)
 
 
 @router.get("/api/portal/deliveries/{request_id}/download")
 def delivery_download(
-    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep
+    request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
     """The files of a zip/tar/tar.gz/curl request, checked against the caller again."""
     basket_id = _basket_id(archive, caller, request)
@@ -94,9 +92,8 @@ def delivery_download(
             if found.remove_completed and found.basket_id is not None:
                 basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
-    base_url = public_base_url(request)
     if found.method != "curl":
-        return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base_url,
+        return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
                                       product_ids=ids, on_complete=completed))  # fmt: skip
     now = now_mjd()
     with archive.engine.connect() as conn:
@@ -108,7 +105,7 @@ def delivery_download(
     ]
 
     def pieces():  # type: ignore[no-untyped-def]
-        yield from curl_script(entries, base_url=base_url)
+        yield from curl_script(entries, base_url=base)
         completed([item.product_id for item in selection.items])
 
     return script_response(pieces())
@@ -116,10 +113,10 @@ def delivery_download(
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
 def observation_mrp(
-    obsid: str, request: Request, archive: ArchiveDep, caller: CallerDep
+    obsid: str, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
     """The observation's Minimum Recommended Products as one streamed zip."""
-    return mrp_response(request, archive, caller, obsid=obsid, fmt="zip")
+    return mrp_response(archive, caller, obsid=obsid, fmt="zip", base_url=base)
 
 
 @router.get("/staging/{request_id}")
