@@ -13,6 +13,7 @@ import json
 import mailbox
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -403,3 +404,17 @@ def test_the_notice_wget_line_fetches_exclusive_files_with_the_token(
         assert (f"HST/{secret}" in got) is arrives, got
         if arrives:
             assert (folder / "HST" / secret).read_bytes() == EAP_FILES["secret_data.dat"]
+
+
+def test_the_wget_line_is_one_shell_word_whatever_the_host_header(site: Site) -> None:
+    """Whatever Host header a request came with, pasting the line runs wget on the location
+    and nothing else."""
+    made = httpx.post(f"{site.server.url}/api/v0.1/Download/stage", timeout=30,
+                      headers={"Host": "evil$(touch pwned);x"},
+                      data={"uri": "public_page.html", "email": "anon@example.org"})  # fmt: skip
+    assert made.status_code in (202, 400), made.text
+    if made.status_code == 202:
+        info = made.json()
+        words = shlex.split(info["fetch_command"])
+        assert words[0] == "wget" and words[-1] == info["location"] and len(words) == 8
+        assert "$(" not in info["fetch_command"].replace(" $MAST_API_TOKEN", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -183,9 +184,12 @@ def staging_location(found: DeliveryRequest, base_url: str) -> str:
 
 
 def fetch_command(location: str, *, token: bool) -> str:
-    """The ``wget`` line that fetches a staged area; with the token header when needed."""
+    """The ``wget`` line that fetches a staged area; with the token header when needed.
+
+    The location is shell-quoted: it holds the host name the request came in with.
+    """
     header = '--header "Authorization: token $MAST_API_TOKEN" ' if token else ""
-    return f"wget {header}-r -np -nH --cut-dirs=2 -R 'index.html*' {location}"
+    return f"wget {header}-r -np -nH --cut-dirs=2 -R 'index.html*' {shlex.quote(location)}"
 
 
 def describe(conn: Connection, found: DeliveryRequest, *, base_url: str) -> dict[str, Any]:
