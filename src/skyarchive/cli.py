@@ -5,6 +5,7 @@ Errors end the command with a non-zero exit and a one-line reason.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skyarchive.config import Settings
@@ -55,9 +57,9 @@ def _archive(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return Archive.open(ctx.obj)
 
 
-def fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
-    return typer.Exit(code=1)
+def fail(message: str, *, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code=code)
 
 
 @app.command("demo-data")
@@ -82,14 +84,34 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],
     workers: Annotated[int | None, typer.Option(help="Reader processes (default: CPUs).")] = None,
 ) -> None:
-    """Archive pipeline files and manifests; bad files are reported and skipped."""
+    """Archive pipeline files and manifests; bad files are reported and skipped.
+
+    Exit status 1 when a file failed or the storage is full; an interrupted ingest (Ctrl-C,
+    SIGTERM) rolls back its current batch, keeps what committed and exits with 130.
+    """
     archive = _archive(ctx)
-    report = run_ingest(archive, paths, workers=workers)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = run_ingest(archive, paths, workers=workers)
+    except KeyboardInterrupt:
+        raise fail(
+            "ingest interrupted; the batch in progress was rolled back and what was archived "
+            "before is kept. Run the same ingest again to finish.",
+            code=130,
+        ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not report.ok:
         raise typer.Exit(code=1)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends an ingest the way Ctrl-C does: cleanly, reader processes included."""
+    raise KeyboardInterrupt
+
+
 def run_ingest(archive, paths: list[Path], *, workers: int | None = None):  # type: ignore[no-untyped-def]
+    from skyarchive.ingest.reader import printable
     from skyarchive.ingest.run import collect_files, ingest_paths
 
     total = len(collect_files(paths)[0])
@@ -117,12 +139,17 @@ def run_ingest(archive, paths: list[Path], *, workers: int | None = None):  # ty
             progress=progress,
             workers=workers,
         )
-    for path, reason in report.failed:
-        console.print(f"[red]failed:[/red] {path}: {reason}")
+    for label, lines in (
+        ("[yellow]stale:[/yellow]", report.stale),
+        ("[red]failed:[/red]", report.failed),
+    ):
+        for path, reason in lines:  # file names are data: no markup, no control characters
+            line = f"{label} {escape(printable(path))}: {escape(printable(reason))}"
+            console.print(line, soft_wrap=True)
     console.print(
         f"{report.files} files: {report.added} added, {report.replaced} replaced by a newer "
-        f"version, {report.unchanged} unchanged, {report.older} older than the archived "
-        f"version (kept the archived one), {len(report.failed)} failed."
+        f"version, {report.unchanged} unchanged, {report.older} stale (not newer than the "
+        f"archived version, kept the archived one), {len(report.failed)} failed."
     )
     return report
 
@@ -256,6 +283,17 @@ def staging_cleanup(ctx: typer.Context) -> None:
     console.print(f"Removed {remove_expired(_archive(ctx))} expired staging areas.")
 
 
+@app.command("basket-cleanup")
+def basket_cleanup(ctx: typer.Context) -> None:
+    """Remove anonymous baskets unchanged for `anonymous_basket_days` (the worker also does
+    this every hour); users' baskets are kept."""
+    from skyarchive.delivery.basket import purge_expired_baskets
+
+    days = ctx.obj.anonymous_basket_days
+    removed = purge_expired_baskets(_archive(ctx).engine, days=days)
+    console.print(f"Removed {removed} anonymous baskets unchanged for more than {days:g} days.")
+
+
 @app.command("notify-send")
 def notify_send(
     ctx: typer.Context,
@@ -295,5 +333,5 @@ def run() -> None:
     try:
         app()
     except SkyArchiveError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     staging_pause: float = Field(
         default=0.0, description="Seconds staging waits after each file (throttles its disk load)."
     )
+    anonymous_basket_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Days an anonymous basket lives after its last change (and its cookie after "
+        "it is set); then `skyarchive basket-cleanup` and the worker remove it. Users' baskets "
+        "never expire.",
+    )
     redis_url: str | None = Field(
         default=None, description="Redis URL for the job queue; default a SQLite queue in the home."
     )

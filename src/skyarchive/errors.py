@@ -9,7 +9,8 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── Forbidden (403)                    valid caller, not allowed
     ├── NotFound (404, LookupError)        no such observation, product or file
     ├── PayloadTooLarge (413)              request beyond an operator limit
-    └── IngestError (422, ValueError)      a file that cannot be archived
+    ├── IngestError (422, ValueError)      a file that cannot be archived
+    └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
 Messages carry the bad value and, where there is one, the way out.
 """
@@ -55,3 +56,9 @@ class PayloadTooLarge(SkyArchiveError):
 
 class IngestError(SkyArchiveError, ValueError):
     status = 422
+
+
+class StorageUnavailable(SkyArchiveError):
+    """The archive cannot store anything more now (disk full, read-only): stop, do not skip."""
+
+    status = 507

@@ -133,6 +133,24 @@ products = Table(
     Index(None, "proposal_id"),
 )
 
+product_versions = Table(
+    "product_versions",
+    metadata,
+    Column("version_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), nullable=False),
+    Column("productFilename", String(200), nullable=False),
+    Column("old_sha256", String(64), nullable=False),
+    Column("new_sha256", String(64), nullable=False),
+    Column("old_file_date", String(32), comment="FITS DATE of the replaced version"),
+    Column("new_file_date", String(32), comment="FITS DATE of the version that replaced it"),
+    Column(
+        "old_storage_key", String(300), comment="Removed from storage once the new row committed"
+    ),
+    Column("replaced_at", String(32), nullable=False, comment="ISO UTC time of the replacement"),
+    Index(None, "product_id"),
+    comment="Replacement history: one row each time a newer version replaced a product's file",
+)
+
 observation_products = Table(
     "observation_products",
     metadata,

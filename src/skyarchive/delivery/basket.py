@@ -15,10 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from skyarchive.access.policy import Caller, may_retrieve
-from skyarchive.db.tables import basket_items, basket_removed, baskets, observations
+from skyarchive.db.tables import (
+    basket_items,
+    basket_removed,
+    baskets,
+    delivery_requests,
+    observations,
+)
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.delivery.selection import Item, candidates
 from skyarchive.errors import BadQuery, NotFound
@@ -101,6 +107,34 @@ def open_basket(conn: Connection, *, caller: Caller, cookie: str | None) -> tupl
         if anonymous is not None and anonymous != found:
             _merge(conn, source=anonymous, target=found)
     return found, new_cookie
+
+
+def purge_expired_baskets(engine: Engine, *, days: float, now: float | None = None) -> int:
+    """Remove anonymous baskets unchanged for ``days`` (items and removals with them).
+
+    Signed-in users' baskets are kept whatever their age. A browser that still sends the cookie
+    of a removed basket simply has an empty one. Delivery requests made from a removed basket
+    stay; they only lose the link to it. Returns the number of baskets removed.
+    """
+    cutoff = (time.time() if now is None else now) - days * 86_400
+    with engine.begin() as conn:
+        expired = list(
+            conn.scalars(
+                select(baskets.c.basket_id).where(
+                    baskets.c.user_id.is_(None), baskets.c.updated_at < cutoff
+                )
+            )
+        )
+        for start in range(0, len(expired), 500):
+            chunk = expired[start : start + 500]
+            conn.execute(
+                update(delivery_requests)
+                .where(delivery_requests.c.basket_id.in_(chunk))
+                .values(basket_id=None)
+            )
+            for table in (basket_items, basket_removed, baskets):
+                conn.execute(delete(table).where(table.c.basket_id.in_(chunk)))
+    return len(expired)
 
 
 def _merge(conn: Connection, *, source: int, target: int) -> None:

@@ -1,7 +1,9 @@
 """Write read files into the catalog and storage, one batch per transaction.
 
 A batch either commits whole or not at all; files are copied to a key that contains their
-checksum, so a replaced file's old bytes stay readable until the new row is committed.
+checksum, so a replaced file's old bytes stay readable until the new row is committed. Which
+files are added, replaced, kept or refused is the one product writer's policy
+(:mod:`skyarchive.ingest.writer`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -26,12 +27,20 @@ from skyarchive.db.tables import (
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.ingest.observations import ObservedFile, build_observation
 from skyarchive.ingest.reader import FileRecord
+from skyarchive.ingest.writer import (
+    Candidate,
+    Decision,
+    StoredObjects,
+    Verdict,
+    archived_products,
+    classify,
+    store_products,
+)
 from skyarchive.products.naming import Kind, parse_filename
 from skyarchive.products.rules import MRP, product_rule
 from skyarchive.search.tokens import replace_tokens
 from skyarchive.sky.cells import region_cells
 from skyarchive.sky.regions import parse_s_region
-from skyarchive.storage import Storage
 
 
 @dataclass
@@ -39,10 +48,25 @@ class BatchOutcome:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    older: list[str] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): skipped
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): failed
     programs: set[str] = field(default_factory=set)
     obsids: set[int] = field(default_factory=set)
-    superseded_keys: list[str] = field(default_factory=list)
+
+    def count(self, candidate: Candidate, decision: Decision) -> None:
+        """Note what the product writer's policy decided for one file."""
+        line = (str(candidate.path), decision.reason or "")
+        match decision.verdict:
+            case Verdict.ADDED:
+                self.added.append(candidate.filename)
+            case Verdict.REPLACED:
+                self.replaced.append(candidate.filename)
+            case Verdict.UNCHANGED:
+                self.unchanged.append(candidate.filename)
+            case Verdict.STALE:
+                self.stale.append(line)
+            case Verdict.REFUSED:
+                self.refused.append(line)
 
 
 def data_uri(collection: str, filename: str) -> str:
@@ -54,27 +78,22 @@ def storage_key(collection: str, sha256: str, filename: str) -> str:
 
 
 def apply_jwst_batch(
-    conn: Connection, storage: Storage, records: Sequence[FileRecord]
+    conn: Connection, objects: StoredObjects, records: Sequence[FileRecord]
 ) -> BatchOutcome:
     """Archive JWST pipeline files: programs, observations, products, keywords, footprints."""
     outcome = BatchOutcome()
-    existing = _existing_products(conn, [r.name.filename for r in records])
+    archived = archived_products(conn, [r.name.filename for r in records])
+    chosen: list[tuple[Candidate, Decision]] = []
     fresh: list[FileRecord] = []
     for record in records:
-        old = existing.get(record.name.filename)
-        outcome.programs.add(record.name.program)
-        if old is None:
-            outcome.added.append(record.name.filename)
-        elif old["sha256"] == record.sha256:
-            outcome.unchanged.append(record.name.filename)
-            continue
-        elif (record.file_date or "") >= (old["file_date"] or ""):
-            outcome.replaced.append(record.name.filename)
-            outcome.superseded_keys.append(old["storage_key"])
-        else:
-            outcome.older.append(record.name.filename)
-            continue
-        fresh.append(record)
+        candidate = Candidate(record.path, _product_values(record), record.name.obs_id)
+        decision = classify(candidate, archived.get(candidate.filename))
+        outcome.count(candidate, decision)
+        if decision.verdict is not Verdict.REFUSED:
+            outcome.programs.add(record.name.program)
+        if decision.verdict in (Verdict.ADDED, Verdict.REPLACED):
+            chosen.append((candidate, decision))
+            fresh.append(record)
     if not fresh:
         return outcome
 
@@ -84,7 +103,7 @@ def apply_jwst_batch(
         conn, [(obs_id, _program_of(obs_id)) for obs_id in obs_ids], collection="JWST"
     )
     owners = {r.name.filename: obsid_of[r.name.obs_id] for r in fresh if r.name.obs_id in obsid_of}
-    product_ids = _store_products(conn, storage, fresh, owners, existing)
+    product_ids = store_products(conn, objects, chosen, archived, owners)
     insert_ignore(
         conn,
         observation_products,
@@ -178,60 +197,13 @@ def replace_cells(conn: Connection, obsid: int, s_region: str | None) -> None:
         insert_ignore(conn, footprint_cells, [{"cell": int(c), "obsid": obsid} for c in cells])
 
 
-def _existing_products(conn: Connection, filenames: list[str]) -> dict[str, dict]:
-    rows = conn.execute(
-        select(
-            products.c.product_id,
-            products.c.productFilename,
-            products.c.sha256,
-            products.c.file_date,
-            products.c.storage_key,
-        ).where(products.c.productFilename.in_(filenames))
-    ).mappings()
-    return {row["productFilename"]: dict(row) for row in rows}
-
-
-def _store_products(
-    conn: Connection,
-    storage: Storage,
-    records: Sequence[FileRecord],
-    owners: dict[str, int],
-    existing: dict[str, dict],
-) -> dict[str, int]:
-    """Copy files into storage and write their product rows; product_id by file name."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    new_rows: list[dict[str, Any]] = []
-    ids: dict[str, int] = {}
-    for record in records:
-        values = _product_values(record, now)
-        storage.put_file(values["storage_key"], record.path)
-        if record.name.filename in owners:
-            values["owner_obsid"] = owners[record.name.filename]
-        old = existing.get(record.name.filename)
-        if old is None:
-            new_rows.append(values)
-        else:
-            ids[record.name.filename] = int(old["product_id"])
-            conn.execute(
-                update(products).where(products.c.product_id == old["product_id"]).values(values)
-            )
-    if new_rows:
-        inserted = conn.execute(
-            products.insert().returning(products.c.product_id, products.c.productFilename),
-            new_rows,
-        )
-        ids.update({name: int(pid) for pid, name in inserted})
-    return ids
-
-
-def _product_values(record: FileRecord, now: str) -> dict[str, Any]:
+def _product_values(record: FileRecord) -> dict[str, Any]:
     name = record.name
     rule = product_rule(name)
     header = record.header
     return {
         "productFilename": name.filename,
         "dataURI": data_uri("JWST", name.filename),
-        "owner_obsid": None,
         "obs_collection": "JWST",
         "description": rule.description,
         "type": rule.type,
@@ -247,7 +219,6 @@ def _product_values(record: FileRecord, now: str) -> dict[str, Any]:
         "crc32": record.crc32,
         "storage_key": storage_key("JWST", record.sha256, name.filename),
         "file_date": record.file_date,
-        "ingested_at": now,
     }
 
 

@@ -37,11 +37,18 @@ from skyarchive.ingest.catalog import (
     storage_key,
     store_keywords,
 )
-from skyarchive.ingest.reader import read_fits_headers, sha256_of
+from skyarchive.ingest.reader import check_filename, read_fits_headers, sha256_of
+from skyarchive.ingest.writer import (
+    Candidate,
+    StoredObjects,
+    Verdict,
+    archived_products,
+    classify,
+    store_products,
+)
 from skyarchive.products.rules import MRP
 from skyarchive.search.tokens import replace_tokens
 from skyarchive.sky.regions import format_s_region, parse_s_region, region_center
-from skyarchive.storage import Storage
 
 MANIFEST_SUFFIX = ".skyarchive.json"
 _OBS_COLUMNS = frozenset(c.name for c in observations.columns) - {"obsid", "objID"}
@@ -51,10 +58,8 @@ _PROGRAM_COLUMNS = frozenset(c.name for c in programs.columns)
 @dataclass
 class ManifestOutcome:
     observations: int = 0
-    added: int = 0
-    unchanged: int = 0
-    replaced: int = 0
-    # the files added and replaced, by name, and their programs: for subscription events
+    # what the product writer decided for each described file, and the programs of the files
+    # added and replaced (for subscription events)
     changes: BatchOutcome = field(default_factory=BatchOutcome)
 
 
@@ -94,6 +99,11 @@ def load_manifest(path: Path) -> dict[str, Any]:
             parse_s_region(obs["s_region"])
         for product in obs.get("products", []):
             file = path.parent / str(product.get("file", ""))
+            if product.get("file"):
+                try:
+                    check_filename(file.name)
+                except IngestError as exc:
+                    raise IngestError(f"{path.name}: {exc}") from exc
             if not product.get("file") or not file.is_file():
                 raise IngestError(f"{path.name}: product file {product.get('file')!r} not found.")
             if not file.resolve().is_relative_to(path.parent.resolve()):
@@ -102,7 +112,12 @@ def load_manifest(path: Path) -> dict[str, Any]:
 
 
 def apply_manifest(
-    conn: Connection, storage: Storage, path: Path, content: dict[str, Any], *, default_eap: int
+    conn: Connection,
+    objects: StoredObjects,
+    path: Path,
+    content: dict[str, Any],
+    *,
+    default_eap: int,
 ) -> ManifestOutcome:
     outcome = ManifestOutcome()
     for program in content.get("programs", []):
@@ -113,13 +128,13 @@ def apply_manifest(
             update(programs).where(programs.c.proposal_id == values["proposal_id"]).values(values)
         )
     for obs in content.get("observations", []):
-        _apply_observation(conn, storage, path.parent, obs, outcome, default_eap)
+        _apply_observation(conn, objects, path.parent, obs, outcome, default_eap)
     return outcome
 
 
 def _apply_observation(
     conn: Connection,
-    storage: Storage,
+    objects: StoredObjects,
     base: Path,
     obs: dict[str, Any],
     outcome: ManifestOutcome,
@@ -148,42 +163,28 @@ def _apply_observation(
     replace_tokens(conn, obsid, values)
     outcome.observations += 1
     for product in obs.get("products", []):
-        product_id = _store_product(conn, storage, base, obs, obsid, product, outcome)
-        insert_ignore(conn, observation_products, [{"obsid": obsid, "product_id": product_id}])
+        product_id = _store_product(conn, objects, base, obs, obsid, product, outcome)
+        if product_id is not None:
+            insert_ignore(conn, observation_products, [{"obsid": obsid, "product_id": product_id}])
 
 
 def _store_product(
     conn: Connection,
-    storage: Storage,
+    objects: StoredObjects,
     base: Path,
     obs: dict[str, Any],
     obsid: int,
     product: dict[str, Any],
     outcome: ManifestOutcome,
-) -> int:
+) -> int | None:
+    """Store one described file through the product writer; its product_id, None if stale."""
     file = base / product["file"]
     collection = obs["obs_collection"]
     size, sha, crc = sha256_of(file)
-    existing = conn.execute(
-        select(products.c.product_id, products.c.sha256, products.c.crc32).where(
-            products.c.productFilename == file.name
-        )
-    ).first()
-    if existing is not None and existing.sha256 == sha:
-        outcome.unchanged += 1
-        if existing.crc32 is None:  # ingested before CRC-32s were recorded: fill it in
-            conn.execute(
-                update(products)
-                .where(products.c.product_id == existing.product_id)
-                .values(crc32=crc)
-            )
-        return int(existing.product_id)
-    key = storage_key(collection, sha, file.name)
-    storage.put_file(key, file)
+    headers = read_fits_headers(file) if file.suffix.lower() == ".fits" else None
     values = {
         "productFilename": file.name,
         "dataURI": data_uri(collection, file.name),
-        "owner_obsid": obsid,
         "obs_collection": collection,
         "dataproduct_type": obs.get("dataproduct_type"),
         "description": product.get("description"),
@@ -199,21 +200,31 @@ def _store_product(
         "filters": obs.get("filters"),
         "sha256": sha,
         "crc32": crc,
-        "storage_key": key,
+        "storage_key": storage_key(collection, sha, file.name),
+        "file_date": headers.file_date if headers else None,
     }
+    candidate = Candidate(file, values, obs["obs_id"])
+    archived = archived_products(conn, [file.name])
+    decision = classify(candidate, archived.get(file.name))
+    if decision.verdict is Verdict.REFUSED:  # the manifest is one transaction: refuse it whole
+        raise IngestError(decision.reason or file.name)
+    outcome.changes.count(candidate, decision)
+    old = archived.get(file.name)
+    if decision.verdict is Verdict.STALE:
+        return None
+    if decision.verdict is Verdict.UNCHANGED:
+        assert old is not None
+        if old["crc32"] is None:  # ingested before CRC-32s were recorded: fill it in
+            conn.execute(
+                update(products).where(products.c.product_id == old["product_id"]).values(crc32=crc)
+            )
+        return int(old["product_id"])
     if values["proposal_id"] is not None:
         outcome.changes.programs.add(values["proposal_id"])
-    if existing is None:
-        outcome.added += 1
-        outcome.changes.added.append(file.name)
-        product_id = int(conn.execute(products.insert().values(**values)).inserted_primary_key[0])
-    else:
-        outcome.replaced += 1
-        outcome.changes.replaced.append(file.name)
-        product_id = int(existing.product_id)
-        conn.execute(update(products).where(products.c.product_id == product_id).values(**values))
-    if file.suffix.lower() == ".fits":
-        headers = read_fits_headers(file)
+    product_id = store_products(
+        conn, objects, [(candidate, decision)], archived, {file.name: obsid}
+    )[file.name]
+    if headers is not None:
         store_keywords(conn, product_id, headers.header, headers.s_region)
     return product_id
 

@@ -6,9 +6,14 @@ processes; a problem with one file becomes an :class:`IngestError` naming the fi
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import math
+import os
+import signal
+import sys
+import unicodedata
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -24,6 +29,11 @@ from skyarchive.sky.regions import parse_s_region
 # Keywords without which a JWST science file cannot be placed in the catalog.
 REQUIRED_SCIENCE_KEYWORDS = ("TELESCOP", "INSTRUME", "PROGRAM", "OBSERVTN", "VISIT", "EXP_TYPE")
 _CHUNK = 1 << 20
+MAX_FILENAME = 200  # products.productFilename
+# control (Cc: NUL, newline, ESC, DEL, C1), format (Cf: bidi overrides, zero-width), surrogates
+# (Cs: bytes that are not UTF-8) and line/paragraph separators: never part of an archived name
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SEPARATORS = frozenset("/\\")
 
 
 @dataclass
@@ -56,9 +66,50 @@ def sha256_of(path: Path) -> tuple[int, str, int]:
     return size, digest.hexdigest(), crc
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal or log could misread shown as an escape.
+
+    Idempotent (a backslash stays itself), so a message built from printable names can be made
+    printable again by the face that shows it.
+    """
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogate escape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def check_filename(name: str) -> str:
+    """Return ``name`` if it can name an archived file, else raise :class:`IngestError`.
+
+    A product's name travels into URIs, download headers, zip entries, scripts and terminals:
+    control characters, path separators, NUL and bytes that are not UTF-8 are refused here,
+    for pipeline files and manifest products alike.
+    """
+    bad = sorted(
+        {c for c in name if c in _SEPARATORS or unicodedata.category(c) in _REFUSED_CATEGORIES}
+    )
+    if bad:
+        shown = ", ".join(printable(c) for c in bad)
+        raise IngestError(
+            f"{printable(name)}: the file name contains {shown}; control characters, path "
+            "separators, NUL and non-UTF-8 bytes are refused in file names. Rename the file."
+        )
+    if not name or len(name) > MAX_FILENAME:
+        raise IngestError(
+            f"{printable(name)}: a file name needs 1 to {MAX_FILENAME} characters. Rename the file."
+        )
+    return name
+
+
 def read_file(path: Path) -> FileRecord:
     """Read ``path`` into a :class:`FileRecord`; raise :class:`IngestError` when it is unusable."""
-    name = parse_filename(path.name)
+    name = parse_filename(check_filename(path.name))
     size, sha, crc = sha256_of(path)
     if size == 0:
         raise IngestError(f"{path.name}: the file is empty.")
@@ -159,3 +210,23 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return str(value)  # astropy Undefined, complex, ... keep a readable form
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def reader_process_init(parent_pid: int) -> None:
+    """Run in each reader process: die with the ingest that started it.
+
+    On Linux the kernel sends SIGKILL to the reader when its parent dies (even by SIGKILL), so a
+    killed ingest leaves no reader behind; if the parent is already gone, exit at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: terminate() stops us
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        os._exit(1)

@@ -58,6 +58,16 @@ def build_queue(settings: Settings) -> Queue:
         if removed:
             log.info("removed %d expired staging areas", removed)
 
+    @huey.periodic_task(crontab(minute="41"), name="basket-cleanup")
+    def basket_cleanup() -> None:
+        from skyarchive.delivery.basket import purge_expired_baskets
+
+        removed = purge_expired_baskets(
+            _archive(settings).engine, days=settings.anonymous_basket_days
+        )
+        if removed:
+            log.info("removed %d expired anonymous baskets", removed)
+
     @huey.periodic_task(crontab(minute="*/5"), name="notify")
     def notify() -> None:
         from skyarchive.notify.digest import run_notifications

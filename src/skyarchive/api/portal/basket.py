@@ -24,7 +24,6 @@ from skyarchive.delivery.selection import require_deliverable, resolve_selection
 from skyarchive.errors import BadQuery
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
-COOKIE_DAYS = 30
 
 
 class FiltersBody(BaseModel):
@@ -73,7 +72,8 @@ def _with_cookie(archive: Archive, response: Response, cookie: str | None) -> Re
     if cookie:
         response.set_cookie(
             service.BASKET_COOKIE, cookie, httponly=True, samesite="lax",
-            secure=archive.settings.secure_cookies, max_age=COOKIE_DAYS * 86_400, path="/",
+            secure=archive.settings.secure_cookies, path="/",
+            max_age=round(archive.settings.anonymous_basket_days * 86_400),
         )  # fmt: skip
     return response
 

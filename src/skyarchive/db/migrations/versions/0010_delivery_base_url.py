@@ -1,7 +1,7 @@
 """delivery_requests.base_url: the public URL a request was made through
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012 (chained after the ingest branch's revision, merged first)
 
 The staging job runs in the worker, which has no HTTP request: the links in its e-mail and
 manifest start with the URL the client used when it asked (behind a proxy, the public one).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

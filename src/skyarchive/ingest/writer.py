@@ -1,0 +1,244 @@
+"""The one product writer: FITS ingest and manifest ingest store every file through here.
+
+The policy, decided per file name by :func:`classify` against what the catalogue holds:
+
+- a name the catalogue does not hold is **added**;
+- a name held by another collection or another observation is **refused** (a file name
+  belongs to one observation);
+- the same bytes again are **unchanged**;
+- other bytes with a newer FITS ``DATE`` **replace** the archived version: the row is updated,
+  the replacement is recorded in ``product_versions`` and the old object is removed from storage
+  once the new row has committed;
+- other bytes with an older, equal or missing ``DATE`` are **stale**: reported and skipped.
+
+Storage writes follow the catalogue transaction (:func:`product_transaction`): objects written
+for a transaction that rolls back are removed again, so storage never holds a file without a
+catalogue row, and a full disk stops the run with :class:`StorageUnavailable`.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from skyarchive.db.tables import observations, product_versions, products
+from skyarchive.errors import IngestError, StorageUnavailable
+from skyarchive.storage import Storage
+
+
+class Verdict(StrEnum):
+    ADDED = "added"
+    UNCHANGED = "unchanged"
+    REPLACED = "replaced"
+    STALE = "stale"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file about to become (or replace) a product.
+
+    ``values`` is the product row (``productFilename``, ``obs_collection``, ``sha256``,
+    ``file_date``, ``storage_key``, ...); ``owner`` is the ``obs_id`` the file belongs to by
+    its name or manifest, None for files that the linking step assigns (associations, pools).
+    """
+
+    path: Path
+    values: dict[str, Any]
+    owner: str | None
+
+    @property
+    def filename(self) -> str:
+        return str(self.values["productFilename"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str | None = None
+
+
+def archived_products(conn: Connection, filenames: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What the catalogue holds under each of ``filenames`` (with its owner's obs_id)."""
+    query = (
+        select(
+            products.c.product_id,
+            products.c.productFilename,
+            products.c.obs_collection,
+            products.c.sha256,
+            products.c.crc32,
+            products.c.file_date,
+            products.c.storage_key,
+            observations.c.obs_id.label("owner"),
+        )
+        .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
+        .where(products.c.productFilename.in_(list(filenames)))
+    )
+    return {row["productFilename"]: dict(row) for row in conn.execute(query).mappings()}
+
+
+def classify(candidate: Candidate, archived: Mapping[str, Any] | None) -> Decision:
+    """Apply the policy to one file (see the module text)."""
+    if archived is None:
+        return Decision(Verdict.ADDED)
+    name = candidate.filename
+    collection = candidate.values["obs_collection"]
+    if archived["obs_collection"] != collection:
+        return Decision(
+            Verdict.REFUSED,
+            f"{name}: the archive already holds a file of this name in collection "
+            f"{archived['obs_collection']}, not {collection}; a file name belongs to one "
+            "observation. Rename the file.",
+        )
+    if candidate.owner and archived["owner"] and archived["owner"] != candidate.owner:
+        return Decision(
+            Verdict.REFUSED,
+            f"{name}: the archive already holds a file of this name in observation "
+            f"{archived['owner']}, not {candidate.owner}; a file name belongs to one "
+            "observation. Rename the file.",
+        )
+    if archived["sha256"] == candidate.values["sha256"]:
+        return Decision(Verdict.UNCHANGED)
+    new_date, old_date = candidate.values.get("file_date"), archived["file_date"]
+    if is_newer(new_date, old_date):
+        return Decision(Verdict.REPLACED)
+    return Decision(
+        Verdict.STALE,
+        f"{name}: other content with FITS DATE {new_date or 'none'}, not newer than the archived "
+        f"version's {old_date or 'none'}; kept the archived version.",
+    )
+
+
+def is_newer(date: str | None, than: str | None) -> bool:
+    """True if FITS ``DATE`` ``date`` is later than ``than``; a missing date is never newer."""
+    if not date:
+        return False
+    if not than:
+        return True
+    try:
+        return _as_utc(date) > _as_utc(than)
+    except ValueError:  # not ISO 8601: compare the text (FITS dates sort as text)
+        return date > than
+
+
+def _as_utc(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.strip())
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass
+class StoredObjects:
+    """The storage side of one catalogue transaction."""
+
+    storage: Storage
+    written: list[str] = field(default_factory=list)  # objects this transaction created
+    superseded: list[str] = field(default_factory=list)  # objects to remove after commit
+
+    def put(self, key: str, source: Path) -> None:
+        try:
+            if not self.storage.exists(key):
+                self.written.append(key)
+            self.storage.put_file(key, source)
+        except OSError as exc:
+            raise storage_unavailable(exc, source.name) from exc
+
+    def rolled_back(self) -> None:
+        for key in self.written:
+            with suppress(OSError):  # unreachable storage: nothing more can be undone
+                self.storage.delete(key)
+        self.written.clear()
+
+    def committed(self) -> None:
+        for key in self.superseded:
+            if key not in self.written:
+                self.storage.delete(key)
+        self.written.clear()
+        self.superseded.clear()
+
+
+def storage_unavailable(exc: OSError, filename: str) -> StorageUnavailable:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "the archive's storage is full (no space left on device)"
+    else:
+        what = f"the archive's storage cannot be written ({exc.strerror or exc})"
+    return StorageUnavailable(
+        f"{what} while storing {filename}; the files of this batch were not archived. "
+        "Make room and run the same ingest again: what is archived is skipped as unchanged."
+    )
+
+
+@contextmanager
+def product_transaction(
+    engine: Engine, storage: Storage
+) -> Iterator[tuple[Connection, StoredObjects]]:
+    """A catalogue transaction with its storage writes: both happen, or neither stays."""
+    objects = StoredObjects(storage)
+    try:
+        with engine.begin() as conn:
+            yield conn, objects
+    except BaseException as exc:
+        objects.rolled_back()
+        if isinstance(exc, IntegrityError | DataError):  # a value the catalogue cannot hold
+            raise IngestError(f"the catalogue refused the write ({exc.orig}).") from exc
+        if isinstance(exc, OperationalError):
+            raise StorageUnavailable(
+                f"the catalogue cannot be written ({exc.orig}); nothing of this batch was "
+                "archived. Fix the database and run the same ingest again."
+            ) from exc
+        raise
+    objects.committed()
+
+
+def store_products(
+    conn: Connection,
+    objects: StoredObjects,
+    chosen: Sequence[tuple[Candidate, Decision]],
+    archived: Mapping[str, Mapping[str, Any]],
+    owners: Mapping[str, int],
+) -> dict[str, int]:
+    """Write the ADDED and REPLACED candidates (file, row, history); product_id by file name.
+
+    ``owners`` gives the ``owner_obsid`` of files whose observation is known.
+    """
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    new_rows: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    ids: dict[str, int] = {}
+    for candidate, decision in chosen:
+        if decision.verdict not in (Verdict.ADDED, Verdict.REPLACED):
+            continue
+        name = candidate.filename
+        values = {**candidate.values, "ingested_at": now, "owner_obsid": owners.get(name)}
+        objects.put(values["storage_key"], candidate.path)
+        old = archived.get(name)
+        if old is None:
+            new_rows.append(values)
+            continue
+        ids[name] = int(old["product_id"])
+        conn.execute(update(products).where(products.c.product_id == ids[name]).values(values))
+        history.append({
+            "product_id": ids[name], "productFilename": name,
+            "old_sha256": old["sha256"], "new_sha256": values["sha256"],
+            "old_file_date": old["file_date"], "new_file_date": values.get("file_date"),
+            "old_storage_key": old["storage_key"], "replaced_at": now,
+        })  # fmt: skip
+        if old["storage_key"] != values["storage_key"]:
+            objects.superseded.append(old["storage_key"])
+    if new_rows:
+        inserted = conn.execute(
+            products.insert().returning(products.c.product_id, products.c.productFilename),
+            new_rows,
+        )
+        ids.update({name: int(pid) for pid, name in inserted})
+    if history:
+        conn.execute(product_versions.insert(), history)
+    return ids
