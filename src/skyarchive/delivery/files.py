@@ -78,8 +78,12 @@ def find_product(conn: Connection, uri: str) -> ProductFile:
     row = conn.execute(query.where(column == uri)).first()
     if row is None:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
-    return ProductFile(*row[:7], t_obs_release=row.t_obs_release, obs_id=row.obs_id,
-                       obs_collection=row.obs_collection)  # fmt: skip
+    return ProductFile(
+        product_id=row.product_id, filename=row.productFilename, data_uri=row.dataURI,
+        size=row.size, sha256=row.sha256, storage_key=row.storage_key,
+        proposal_id=row.proposal_id, t_obs_release=row.t_obs_release, obs_id=row.obs_id,
+        obs_collection=row.obs_collection,
+    )  # fmt: skip
 
 
 def authorise(caller: Caller, product: ProductFile, *, now: float) -> None:
