@@ -21,6 +21,7 @@ from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.access.users import normalise_email
 from skyarchive.db.tables import delivery_files, delivery_requests, observations, products
+from skyarchive.delivery.bundles import check_bundle_size
 from skyarchive.delivery.selection import Excluded, Selection, resolve_selection
 from skyarchive.errors import BadQuery, NotFound
 
@@ -86,6 +87,33 @@ def create_request(
     for start in range(0, len(rows), 1000):
         conn.execute(delivery_files.insert(), rows[start : start + 1000])
     return request_id
+
+
+def record_download(
+    conn: Connection,
+    archive: Archive,
+    *,
+    caller: Caller,
+    method: str,
+    product_ids: list[int],
+    basket_id: int | None,
+    remove_completed: bool = False,
+) -> str:
+    """Record a zip/tar/tar.gz/curl request of ``product_ids`` for ``caller``; return its id.
+
+    The files are resolved for the caller now (and again when the link is followed); a
+    selection with nothing deliverable is refused, a bundle above ``max_bundle_bytes`` too.
+    """
+    selection = resolve_selection(
+        conn, archive.storage, caller=caller, now=now_mjd(), product_ids=product_ids,
+        deliverable=True,
+    )  # fmt: skip
+    if method != "curl":
+        check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
+    return create_request(
+        conn, selection=selection, method=method, user_id=caller.user_id, basket_id=basket_id,
+        remove_completed=remove_completed,
+    )  # fmt: skip
 
 
 def get_request(conn: Connection, request_id: str) -> DeliveryRequest:

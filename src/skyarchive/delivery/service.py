@@ -7,6 +7,7 @@ before it hands out anything that can be read, so the rule is part of the only w
 
 * :func:`file_answer` — one archived file by data URI, with an optional byte range;
 * :func:`bundle` and :func:`mrp_bundle` — a streamed zip/tar/tar.gz with its MANIFEST.HTML;
+* :func:`request_script` — the cURL script of a recorded delivery request;
 * :func:`staged_file` — one file (or folder listing) of a batch staging area.
 """
 
@@ -31,6 +32,7 @@ from skyarchive.delivery.bundles import (
     check_format,
     prepare_bundle,
 )
+from skyarchive.delivery.curl_script import curl_script
 from skyarchive.delivery.files import (
     ProductFile,
     authorise,
@@ -40,6 +42,7 @@ from skyarchive.delivery.files import (
 )
 from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import DONE, EXPIRED, get_request
+from skyarchive.delivery.scripts import script_entry
 from skyarchive.delivery.selection import (
     Selection,
     crc32_recorder,
@@ -214,6 +217,32 @@ def _prepared(
         on_crc32=crc32_recorder(archive.engine),
     )  # fmt: skip
     return NamedBundle(prepared, filename)
+
+
+def request_script(
+    archive: Archive,
+    *,
+    caller: Caller,
+    product_ids: Sequence[int],
+    base_url: str,
+    on_complete: Callable[[list[int]], None] | None = None,
+) -> Iterator[str]:
+    """The cURL script of a recorded request: the files ``caller`` may have now, the others as
+    comments with the reason. Refused at once (not mid-stream) when nothing is deliverable;
+    ``on_complete`` gets the product ids once the whole script has been produced."""
+    with archive.engine.connect() as conn:
+        selection = resolve_selection(conn, None, caller=caller, now=now_mjd(),
+                                      product_ids=product_ids, deliverable=True)  # fmt: skip
+    entries = [script_entry(item, allowed=True) for item in selection.items] + [
+        f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
+    ]
+
+    def pieces() -> Iterator[str]:
+        yield from curl_script(entries, base_url=base_url)
+        if on_complete is not None:
+            on_complete([item.product_id for item in selection.items])
+
+    return pieces()
 
 
 @dataclass(frozen=True)

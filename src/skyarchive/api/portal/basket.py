@@ -18,9 +18,7 @@ from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
-from skyarchive.delivery.bundles import check_bundle_size
-from skyarchive.delivery.requests import create_request, describe, owned_request, start_staging
-from skyarchive.delivery.selection import require_deliverable, resolve_selection
+from skyarchive.delivery.requests import describe, owned_request, record_download, start_staging
 from skyarchive.errors import BadQuery
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
@@ -165,14 +163,8 @@ def deliver(
         if not ids:
             raise BadQuery("No file of the basket is selected.")
         if body.method != "staging":
-            selection = resolve_selection(
-                conn, archive.storage, caller=caller, now=now, product_ids=ids
-            )
-            require_deliverable(selection, caller, now=now)
-            if body.method != "curl":
-                check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
-            request_id = create_request(
-                conn, selection=selection, method=body.method, user_id=caller.user_id,
+            request_id = record_download(
+                conn, archive, caller=caller, method=body.method, product_ids=ids,
                 basket_id=basket_id, remove_completed=body.remove_completed,
             )  # fmt: skip
     if body.method == "staging":

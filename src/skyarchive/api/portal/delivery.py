@@ -17,13 +17,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from skyarchive.access.policy import Caller
-from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as basket_service
-from skyarchive.delivery.curl_script import curl_script
 from skyarchive.delivery.files import media_type_of
 from skyarchive.delivery.requests import (
     describe,
@@ -32,9 +30,13 @@ from skyarchive.delivery.requests import (
     owned_request,
     request_product_ids,
 )
-from skyarchive.delivery.scripts import script_entry
-from skyarchive.delivery.selection import resolve_selection
-from skyarchive.delivery.service import FolderMoved, StagedFolder, bundle, staged_file
+from skyarchive.delivery.service import (
+    FolderMoved,
+    StagedFolder,
+    bundle,
+    request_script,
+    staged_file,
+)
 
 router = APIRouter(tags=["Portal delivery"])
 
@@ -95,20 +97,10 @@ def delivery_download(
     if found.method != "curl":
         return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
                                       product_ids=ids, on_complete=completed))  # fmt: skip
-    now = now_mjd()
-    with archive.engine.connect() as conn:
-        selection = resolve_selection(
-            conn, None, caller=caller, now=now, product_ids=ids, deliverable=True
-        )
-    entries = [script_entry(item, allowed=True) for item in selection.items] + [
-        f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
-    ]
-
-    def pieces():  # type: ignore[no-untyped-def]
-        yield from curl_script(entries, base_url=base)
-        completed([item.product_id for item in selection.items])
-
-    return script_response(pieces())
+    script = request_script(
+        archive, caller=caller, product_ids=ids, base_url=base, on_complete=completed
+    )
+    return script_response(script)
 
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
