@@ -70,6 +70,27 @@ def user_disable(ctx: typer.Context, email: str) -> None:
     _echo(f"Disabled {user.email}.")
 
 
+@user_app.command("set-password")
+def user_set_password(
+    ctx: typer.Context,
+    email: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's password (asked for, or read from stdin); every session of the user ends."""
+    from skyarchive.access.users import find_user, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _archive(ctx).engine.begin() as conn:
+        user = find_user(conn, email)
+        ended = set_password(conn, user.user_id, password)
+    _echo(f"Password of {user.email} set; {ended} session(s) ended.")
+
+
 @token_app.command("create")
 def token_create(
     ctx: typer.Context,

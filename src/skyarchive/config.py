@@ -68,6 +68,21 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when serving over HTTPS)."
     )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords one client address may give for one account before it "
+        "has to wait.",
+    )
+    login_delay_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="First wait (seconds) after the free failures; it doubles with each further "
+        "failure from the same address for the same account.",
+    )
+    login_max_delay_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait (seconds) between login attempts."
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,

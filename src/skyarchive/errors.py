@@ -7,9 +7,12 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     │   └── UnknownColumn (400, KeyError)  a column name we do not have
     ├── Unauthorized (401)                 no or bad credentials
     ├── Forbidden (403)                    valid caller, not allowed
-    ├── NotFound (404, LookupError)        no such observation, product or file
+    ├── NotFound (404, LookupError)        no such observation, product, file or page
+    ├── MethodNotAllowed (405)             a known path asked with the wrong HTTP method
     ├── PayloadTooLarge (413)              request beyond an operator limit
+    ├── RangeNotSatisfiable (416)          a byte range outside the file
     ├── IngestError (422, ValueError)      a file that cannot be archived
+    ├── InternalError (500)                an unexpected failure (details only in the log)
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
 Messages carry the bad value and, where there is one, the way out.
@@ -24,6 +27,7 @@ class SkyArchiveError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = {}  # HTTP headers the answer must carry
 
     def __str__(self) -> str:
         return self.message
@@ -50,12 +54,29 @@ class NotFound(SkyArchiveError, LookupError):
     status = 404
 
 
+class MethodNotAllowed(SkyArchiveError):
+    status = 405
+
+
 class PayloadTooLarge(SkyArchiveError):
     status = 413
 
 
+class RangeNotSatisfiable(SkyArchiveError):
+    status = 416
+
+    def __init__(self, message: str, *, size: int | None = None) -> None:
+        super().__init__(message)
+        if size is not None:  # tells the client the file's length (RFC 9110, 15.5.17)
+            self.headers["Content-Range"] = f"bytes */{size}"
+
+
 class IngestError(SkyArchiveError, ValueError):
     status = 422
+
+
+class InternalError(SkyArchiveError):
+    status = 500
 
 
 class StorageUnavailable(SkyArchiveError):

@@ -27,35 +27,32 @@ if TYPE_CHECKING:
 
 
 def create_app(archive: Archive) -> FastAPI:
+    from skyarchive.api import docs as api_docs
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import search as portal_search
-    from skyarchive.portal import account_routes, subscription_routes
+    from skyarchive.portal import account_routes, password_routes, subscription_routes
     from skyarchive.portal import routes as portal_routes
+    from skyarchive.portal.error_pages import error_page
 
-    app = FastAPI(title="skyarchive", version=__version__, docs_url="/api/docs")
+    # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: api/docs.py serves ours.
+    app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None)
     app.state.archive = archive
-    install_error_handlers(app)
+    install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
+    app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(account_routes.router)
+    password_routes.install(app)
     app.include_router(subscription_routes.router)
     delivery_routes.install(app)
+    api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-
-
-def _docs_paths(app: FastAPI) -> list[str]:
-    """The interactive API docs pages, which need their own inline scripts."""
-    paths = [app.docs_url, app.redoc_url]
-    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
-        paths.append(app.swagger_ui_oauth2_redirect_url)
-    return [p for p in paths if p]
 
 
 def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> uvicorn.Config:

@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import select, text, update
 
-from skyarchive.access import grants, sessions, tokens, users
+from skyarchive.access import grants, login_throttle, password_resets, sessions, tokens, users
 from skyarchive.access.caller import caller_from_credentials, token_from_headers
 from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
 from skyarchive.archive import Archive
@@ -153,10 +153,67 @@ def test_release_date_change_takes_effect_at_once(archive: Archive, demo_output)
     assert rights() == {"EXCLUSIVE_ACCESS"}
 
 
-def test_rate_limit_counts_failures(archive: Archive) -> None:
+def test_login_delays_count_failures_per_account_and_client(archive: Archive) -> None:
+    delays = login_throttle.Delays(free=3, base=100.0, maximum=300.0)
+    me = {"email": "a@b.org", "client": "10.0.0.1"}
     with archive.engine.begin() as conn:
-        for _ in range(sessions.MAX_FAILURES):
-            assert not sessions.too_many_failures(conn, "email:a@b.org")
-            sessions.record_failure(conn, "email:a@b.org")
-        assert sessions.too_many_failures(conn, "email:a@b.org", "ip:1.2.3.4")
-        assert not sessions.too_many_failures(conn, "ip:1.2.3.4")
+        for _ in range(delays.free):
+            assert login_throttle.seconds_to_wait(conn, **me, delays=delays) == 0
+            login_throttle.record_failure(conn, **me)
+        assert 95 <= login_throttle.seconds_to_wait(conn, **me, delays=delays) <= 100
+        login_throttle.record_failure(conn, **me)  # one more: the wait doubles
+        assert 195 <= login_throttle.seconds_to_wait(conn, **me, delays=delays) <= 200
+        for _ in range(3):  # and never grows past the maximum
+            login_throttle.record_failure(conn, **me)
+        assert 295 <= login_throttle.seconds_to_wait(conn, **me, delays=delays) <= 300
+        # another address, or another account from this address, is not slowed down
+        other_client = {"email": "A@b.org ", "client": "10.0.0.2"}
+        assert login_throttle.seconds_to_wait(conn, **other_client, delays=delays) == 0
+        other_account = {"email": "c@b.org", "client": "10.0.0.1"}
+        assert login_throttle.seconds_to_wait(conn, **other_account, delays=delays) == 0
+        login_throttle.clear_failures(conn, **me)
+        assert login_throttle.seconds_to_wait(conn, **me, delays=delays) == 0
+
+
+def test_new_password_ends_other_sessions_and_reset_links(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email="s@b.org", password="long enough pw")
+        kept, kept_session = sessions.start_session(conn, user.user_id)
+        other, _ = sessions.start_session(conn, user.user_id, client_address="10.1.1.1",
+                                          user_agent="x" * 1000)  # fmt: skip
+        listed = sessions.list_sessions(conn, user_id=user.user_id)
+        assert {s.client_address for s in listed} == {None, "10.1.1.1"}
+        assert max(len(s.user_agent or "") for s in listed) == sessions.MAX_USER_AGENT
+        link, _ = password_resets.request_reset(conn, "S@b.org") or ("", None)
+        assert password_resets.check_reset(conn, link).user_id == user.user_id
+        assert users.set_password(conn, user.user_id, "another long pw",
+                                  keep_session=kept_session.session_id) == 1  # fmt: skip
+        assert sessions.session_for(conn, other) is None
+        assert sessions.session_for(conn, kept) is not None
+        with pytest.raises(BadQuery, match="not valid or has expired"):
+            password_resets.check_reset(conn, link)
+        assert password_resets.request_reset(conn, "nobody@b.org") is None
+        link, _ = password_resets.request_reset(conn, "s@b.org") or ("", None)
+        password_resets.reset_password(conn, link, "a third long pw")
+        assert sessions.session_for(conn, kept) is None
+        assert users.authenticate(conn, "s@b.org", "a third long pw") is not None
+
+
+def test_sessions_are_listed_last_used_first_including_older_rows(archive: Archive) -> None:
+    from skyarchive.db.tables import sessions as session_rows
+
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email="order@b.org", password="long enough pw")
+        _, old = sessions.start_session(conn, user.user_id)
+        _, new = sessions.start_session(conn, user.user_id, client_address="10.2.2.2")
+        # a session started before schema 0011 has no last-seen time: its start counts
+        conn.execute(
+            update(session_rows)
+            .where(session_rows.c.session_hash == old.session_id)
+            .values(last_seen_at=None, created_at=time.time() - 3600)
+        )
+        listed = sessions.list_sessions(conn, user_id=user.user_id)
+        assert [s.session_id for s in listed] == [new.session_id, old.session_id]
+        assert listed[1].last_seen_at == listed[1].created_at
+        assert sessions.end_session_by_id(conn, old.session_id, user_id=user.user_id + 1) is False
+        assert sessions.end_session_by_id(conn, old.session_id, user_id=user.user_id) is True

@@ -7,8 +7,6 @@ stricter one (tested in test_staged_files.py).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 
 import httpx
@@ -81,17 +79,11 @@ def test_account_pages_and_credentialed_answers_are_not_stored(live_server, demo
     assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
 
 
-def test_api_docs_allow_only_their_own_inline_scripts(live_server) -> None:  # type: ignore[no-untyped-def]
+def test_api_docs_live_under_the_page_policy(live_server) -> None:  # type: ignore[no-untyped-def]
     answer = httpx.get(f"{live_server.url}/api/docs", timeout=30)
     assert answer.status_code == 200
-    csp = policy(answer.headers["content-security-policy"])
-    assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
-    assert csp["frame-ancestors"] == ["'none'"]
-    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", answer.text, re.S)
-    assert inline  # Swagger UI starts from an inline script
-    for body in inline:
-        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-        assert f"'sha256-{digest}'" in csp["script-src"]
+    assert_page_headers(answer)
+    assert_no_inline_code(answer.text)
 
 
 def test_chromium_refuses_injected_inline_script_on_a_page(page, console) -> None:  # type: ignore[no-untyped-def]
@@ -106,11 +98,9 @@ def test_chromium_refuses_injected_inline_script_on_a_page(page, console) -> Non
     assert any("Content Security Policy" in e for e in console.errors)
 
 
-def test_chromium_runs_the_docs_inline_script(page, console) -> None:  # type: ignore[no-untyped-def]
-    """Offline, the Swagger UI bundle from the CDN may fail to load; the inline script that
-    starts it still must not be refused by the policy."""
-    for text in ("Failed to load resource", "SwaggerUIBundle", "net::ERR", "ERR_"):
-        console.allow(text)
+def test_chromium_shows_the_api_docs_under_the_policy(page) -> None:  # type: ignore[no-untyped-def]
+    """Swagger UI starts and lists the operations with no policy violation (the page fixture
+    fails the test on any console error)."""
     page.goto("/api/docs")
-    page.wait_for_timeout(500)
-    assert not [e for e in console.errors if "Content Security Policy" in e]
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert page.locator(".swagger-ui .opblock").count() > 10

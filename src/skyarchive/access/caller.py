@@ -17,7 +17,7 @@ def caller_from_credentials(
 ) -> Caller:
     """The caller; a bad token gives an anonymous caller that remembers why (for 401 messages)."""
     user_id = None
-    csrf = None
+    csrf = session_id = None
     if token:
         try:
             user_id = user_for_token(conn, token)
@@ -26,14 +26,21 @@ def caller_from_credentials(
     elif session_cookie:
         session = session_for(conn, session_cookie)
         if session is not None:
-            user_id, csrf = session.user_id, session.csrf_token
+            user_id, csrf, session_id = session.user_id, session.csrf_token, session.session_id
     if user_id is None:
         return ANONYMOUS
-    return caller_for_user(conn, user_id, via_token=bool(token), csrf_token=csrf)
+    return caller_for_user(
+        conn, user_id, via_token=bool(token), csrf_token=csrf, session_id=session_id
+    )
 
 
 def caller_for_user(
-    conn: Connection, user_id: int, *, via_token: bool = False, csrf_token: str | None = None
+    conn: Connection,
+    user_id: int,
+    *,
+    via_token: bool = False,
+    csrf_token: str | None = None,
+    session_id: int | None = None,
 ) -> Caller:
     """The user as a caller with today's rights (admin flag, programs granted to them).
 
@@ -48,6 +55,7 @@ def caller_for_user(
         programs=programs_readable_by(conn, user.user_id),
         via_token=via_token,
         csrf_token=csrf_token,
+        session_id=session_id,
     )
 
 

@@ -24,6 +24,7 @@ class Caller:
     via_token: bool = False
     csrf_token: str | None = None  # set for portal sessions; forms and JSON posts must echo it
     problem: str | None = None  # why presented credentials were refused
+    session_id: str | None = None  # the portal session this request came with
 
     @property
     def anonymous(self) -> bool:

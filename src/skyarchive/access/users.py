@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
-from skyarchive.db.tables import users
+from skyarchive.access.sessions import end_all_sessions
+from skyarchive.db.tables import password_resets, users
 from skyarchive.errors import BadQuery, NotFound
 
 _HASHER = PasswordHasher()
@@ -57,19 +58,21 @@ def create_user(
     email = normalise_email(email)
     if password is not None:
         check_password_strength(password)
+    # Hashed before the lookup, so a taken email costs the same time as a free one.
+    password_hash = _HASHER.hash(password) if password else None
     if conn.execute(select(users.c.user_id).where(users.c.email == email)).first():
         raise BadQuery(f"An account for {email} already exists.")
-    result = conn.execute(
+    conn.execute(
         users.insert().values(
             email=email,
             display_name=(display_name or email.split("@")[0]).strip()[:200],
-            password_hash=_HASHER.hash(password) if password else None,
+            password_hash=password_hash,
             is_admin=is_admin,
             disabled=False,
             created_at=time.time(),
         )
     )
-    return get_user(conn, int(result.inserted_primary_key[0]))
+    return find_user(conn, email)
 
 
 def get_user(conn: Connection, user_id: int) -> User:
@@ -109,11 +112,20 @@ def authenticate(conn: Connection, email: str, password: str) -> User | None:
     return _user(row)
 
 
-def set_password(conn: Connection, user_id: int, password: str) -> None:
+def set_password(
+    conn: Connection, user_id: int, password: str, *, keep_session: str | None = None
+) -> int:
+    """Change a password; every session of the user ends except ``keep_session`` (its id).
+
+    Outstanding password-reset links of the user stop working too. Returns how many sessions
+    ended. Raises BadQuery when the password is too short.
+    """
     check_password_strength(password)
     conn.execute(
         update(users).where(users.c.user_id == user_id).values(password_hash=_HASHER.hash(password))
     )
+    conn.execute(delete(password_resets).where(password_resets.c.user_id == user_id))
+    return end_all_sessions(conn, user_id, keep=keep_session)
 
 
 def set_disabled(conn: Connection, email: str, disabled: bool = True) -> User:

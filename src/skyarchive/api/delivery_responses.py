@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.file_headers import file_headers
+from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.delivery.curl_script import script_name
 from skyarchive.delivery.readahead import read_ahead
@@ -42,21 +43,8 @@ def mrp_response(
     )
 
 
-def _batched(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
-    """Lines joined into ~64 KiB chunks: each chunk costs the server a thread hop."""
-    batch: list[str] = []
-    length = 0
-    for piece in pieces:
-        batch.append(piece)
-        length += len(piece)
-        if length >= size:
-            yield "".join(batch).encode()
-            batch, length = [], 0
-    if batch:
-        yield "".join(batch).encode()
-
-
 def script_response(pieces: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(
-        _batched(pieces), headers=file_headers(script_name(), "text/x-shellscript")
+        chunked((piece.encode() for piece in pieces), size=1 << 16),
+        headers=file_headers(script_name(), "text/x-shellscript"),
     )

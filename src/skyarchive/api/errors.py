@@ -1,63 +1,225 @@
-"""The one JSON error shape of skyarchive's HTTP API, built in one place.
+"""The one error path of skyarchive's HTTP faces: every failure becomes one of our errors
+(``skyarchive.errors``) and is answered here, in the shape its client reads.
 
-``{"error": {"status": 404, "type": "NotFound", "message": "..."}}`` for every face except the
-MAST invoke service, whose clients expect ``{"status": "ERROR", "msg": "..."}`` with HTTP 200.
+* API routes answer ``{"error": {"status": 404, "type": "NotFound", "message": "..."}}``,
+  built by :func:`error_body`; the MAST invoke service keeps MAST's
+  ``{"status": "ERROR", "msg": "..."}`` (:func:`mast_error_body`).
+* Portal pages (routes of class :class:`PageRoute`) and paths no route serves answer the
+  portal's error page to a client that prefers HTML to JSON (a browser does), and the JSON
+  shape to any other (astroquery, curl, wget, scripts).
+* Starlette's own HTTP errors (no such path, wrong method) and request validation errors are
+  translated into the tree; an unexpected exception is logged once, with its traceback, and
+  answered as an :class:`~skyarchive.errors.InternalError` that shows none of it.
+
+The face is told by the route, not by the URL; the portal renders its page through the
+function handed to :func:`install_error_handlers`, so this module never imports the portal.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from skyarchive.errors import SkyArchiveError
+from skyarchive import errors
+from skyarchive.errors import InternalError, SkyArchiveError
+
+log = logging.getLogger("skyarchive.errors")
+
+#: Renders the portal's error page for a browser: ``render(request, error) -> Response``.
+PageRenderer = Callable[[Request, SkyArchiveError], Response]
+
+
+class PageRoute(APIRoute):
+    """A route that answers people with pages: its errors are pages too, for a browser."""
+
+    face = "page"
+
+
+class MastRoute(APIRoute):
+    """A MAST invoke route: its errors keep MAST's ``{"status": "ERROR", "msg": ...}``."""
+
+    face = "mast"
 
 
 def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
     return {"error": {"status": status, "type": kind, "message": message}}
 
 
-def error_response(exc: SkyArchiveError) -> JSONResponse:
-    return JSONResponse(
-        error_body(exc.status, type(exc).__name__, exc.message),
-        status_code=exc.status,
-        headers={"WWW-Authenticate": 'token realm="skyarchive"'} if exc.status == 401 else None,
-    )
-
-
 def mast_error_body(message: str) -> dict[str, Any]:
     return {"status": "ERROR", "msg": message, "data": [], "fields": []}
 
 
-_TITLES = {400: "That did not work", 401: "Please log in", 403: "Not allowed",
-           404: "Not found", 413: "Too large", 416: "Range not satisfiable"}  # fmt: skip
+def error_response(exc: SkyArchiveError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The API's JSON answer for ``exc`` (401 tells how to authenticate)."""
+    headers = dict(headers or {})
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'token realm="skyarchive"')
+    return JSONResponse(
+        error_body(exc.status, _kind(exc), exc.message), status_code=exc.status, headers=headers
+    )
 
 
-def wants_html(request: Request) -> bool:
-    """Portal pages (not API calls) answer errors with a readable page."""
-    path = request.url.path
-    api = path.startswith(("/api/", "/portal/Mashup/", "/whoami", "/Santa-war/", "/search/"))
-    return not api and "text/html" in request.headers.get("accept", "")
+def mast_error_response(exc: SkyArchiveError, *, status: int | None = None) -> JSONResponse:
+    """MAST's error answer; ``status`` defaults to the error's own HTTP status."""
+    return JSONResponse(mast_error_body(exc.message), status_code=status or exc.status)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def prefers_html(accept: str) -> bool:
+    """Whether an ``Accept`` header ranks HTML above JSON (a browser's does; ``*/*`` does not)."""
+    html = _quality(accept, "text", "html")
+    return html > 0 and html > _quality(accept, "application", "json")
+
+
+def _quality(accept: str, kind: str, subtype: str) -> float:
+    """The q-value the most specific matching media range of ``accept`` gives a media type."""
+    best_specificity, best_q = -1, 0.0
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        wanted_kind, _, wanted_sub = media.lower().partition("/")
+        if wanted_kind == kind and wanted_sub == subtype:
+            specificity = 2
+        elif wanted_kind == kind and wanted_sub == "*":
+            specificity = 1
+        elif wanted_kind == "*" and wanted_sub == "*":
+            specificity = 0
+        else:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if specificity > best_specificity:
+            best_specificity, best_q = specificity, q
+    return best_q
+
+
+def face_of(request: Request) -> str:
+    """``page``, ``mast`` or ``api``: who reads this request's errors. A path no route serves
+    is a page (for a client that prefers HTML)."""
+    route = request.scope.get("route")
+    face = getattr(route, "face", None)
+    if face is not None:
+        return face
+    return "api" if isinstance(route, APIRoute) else "page"
+
+
+def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None) -> None:
+    """Answer every failure of ``app`` in its face's shape (pages through ``render_page``)."""
+
+    def answer(
+        request: Request, exc: SkyArchiveError, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        face = face_of(request)
+        merged = {**exc.headers, **(headers or {})}
+        if face == "page":  # the same URL answers a page or JSON: caches must keep both
+            merged.setdefault("Vary", "Accept")
+        accept = request.headers.get("accept", "")
+        if face == "page" and render_page is not None and prefers_html(accept):
+            try:
+                response = render_page(request, exc)
+            except Exception:  # the page itself failing must not hide the first error
+                log.exception("The error page for %s failed; answering JSON", request.url.path)
+                return error_response(exc, merged)
+            response.headers.update(merged)
+            return response
+        if face == "mast":
+            return mast_error_response(exc)
+        return error_response(exc, merged)
+
     @app.exception_handler(SkyArchiveError)
     async def _ours(request: Request, exc: SkyArchiveError) -> Response:
-        if wants_html(request):
-            from skyarchive.portal.account_routes import templates
+        return answer(request, exc)
 
-            context = {"status": exc.status, "title": _TITLES.get(exc.status, "Error"),
-                       "message": exc.message}  # fmt: skip
-            return templates.TemplateResponse(request, "error.html", context,
-                                               status_code=exc.status)  # fmt: skip
-        return error_response(exc)
+    @app.exception_handler(HTTPException)
+    async def _starlette(request: Request, exc: HTTPException) -> Response:
+        error = from_http_status(exc.status_code, request, exc.detail)
+        return answer(request, error, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
             for e in exc.errors()
         )
-        return JSONResponse(error_body(400, "BadQuery", problems), status_code=400)
+        return answer(request, errors.BadQuery(problems))
+
+    app.add_middleware(UnexpectedErrors, answer=answer)
+
+
+_BY_STATUS: dict[int, type[SkyArchiveError]] = {
+    cls.status: cls
+    for cls in (errors.BadQuery, errors.Unauthorized, errors.Forbidden, errors.NotFound,
+                errors.MethodNotAllowed, errors.PayloadTooLarge, errors.RangeNotSatisfiable)
+}  # fmt: skip
+
+
+def from_http_status(status: int, request: Request, detail: Any = None) -> SkyArchiveError:
+    """Starlette's HTTP error (no route for the path, a method the path does not take, a body
+    its parser refused...) as the error of our tree with that status."""
+    if status == 404:
+        return errors.NotFound(f"Nothing here at {request.url.path}.")
+    if status == 405:
+        return errors.MethodNotAllowed(f"{request.url.path} does not take {request.method}.")
+    cls = _BY_STATUS.get(status, SkyArchiveError)
+    message = detail if isinstance(detail, str) and detail else f"HTTP status {status}."
+    error = cls(message)
+    error.status = status
+    return error
+
+
+def _kind(exc: SkyArchiveError) -> str:
+    return type(exc).__name__ if type(exc) is not SkyArchiveError else "Error"
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler knows is logged once, with its traceback and a
+    short reference, and answered as an InternalError in the request's face.
+
+    A response that has already started (a stream failing half-way) cannot be replaced: the
+    exception goes on to the server, which logs it and drops the connection.
+    """
+
+    def __init__(self, app: ASGIApp, answer: Callable[[Request, SkyArchiveError], Response]):
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise
+            reference = secrets.token_hex(4)
+            log.exception(
+                "Unexpected error [%s] answering %s %s",
+                reference, scope.get("method"), scope.get("path"),
+            )  # fmt: skip
+            error = InternalError(
+                f"Something went wrong on our side (reference {reference}). It has been "
+                "logged; try again later, or tell the archive's operators the reference."
+            )
+            await self.answer(Request(scope), error)(scope, receive, send)

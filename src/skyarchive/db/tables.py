@@ -245,6 +245,19 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Column("last_seen_at", Float),
+    Column("client_address", String(64), comment="Address the session was started from"),
+    Column("user_agent", String(300), comment="Browser the session was started with (truncated)"),
+    Index(None, "user_id"),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True, comment="SHA-256 hex"),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
     Index(None, "user_id"),
 )
 
@@ -252,7 +265,7 @@ login_failures = Table(
     "login_failures",
     metadata,
     Column("failure_id", Integer, primary_key=True),
-    Column("key", String(64), nullable=False, comment="SHA-256 of the email or client address"),
+    Column("key", String(64), nullable=False, comment="SHA-256 of the email and client address"),
     Column("at", Float, nullable=False),
     Index(None, "key", "at"),
 )

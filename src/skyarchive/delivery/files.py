@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.db.tables import observations, products
-from skyarchive.errors import BadQuery, NotFound, SkyArchiveError
+from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
 
 _MEDIA_TYPES = {
@@ -54,10 +54,6 @@ class ProductFile:
 def media_type_of(filename: str) -> str:
     """The type a file is served as, by extension; unknown (HTML, SVG, JS...) as bytes."""
     return _MEDIA_TYPES.get(filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
-
-
-class RangeNotSatisfiable(SkyArchiveError):
-    status = 416
 
 
 def find_product(conn: Connection, uri: str) -> ProductFile:
@@ -113,12 +109,14 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first:  # suffix range: the last N bytes
         length = int(last)
         if length == 0:
-            raise RangeNotSatisfiable(f"Range {header!r} selects no bytes.")
+            raise RangeNotSatisfiable(f"Range {header!r} selects no bytes.", size=size)
         return max(0, size - length), size - 1
     start = int(first)
     end = min(int(last), size - 1) if last else size - 1
     if start >= size or end < start:
-        raise RangeNotSatisfiable(f"Range {header!r} is outside the file's {size} bytes.")
+        raise RangeNotSatisfiable(
+            f"Range {header!r} is outside the file's {size} bytes.", size=size
+        )
     return start, end
 
 

@@ -1,7 +1,9 @@
-"""Account pages: sign up, log in and out, password, API tokens, program access for PIs.
+"""Account pages: sign up, log in and out, password, sessions, API tokens, PIs' program access.
 
 Every form carries a CSRF token: the session's own once logged in, before that a random value
 also set as a cookie (double submit). Failure messages never say whether an email is known.
+Wrong passwords slow down the next attempts of that client address for that account
+(``access/login_throttle.py``); a new password ends the account's other sessions.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from skyarchive.access import grants, sessions, tokens, users
+from skyarchive.access import grants, login_throttle, sessions, tokens, users
 from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
 from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf
+from skyarchive.api.errors import PageRoute
 from skyarchive.errors import BadQuery, Forbidden, NotFound
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -28,7 +31,7 @@ templates.env.filters["datetime"] = lambda t: (
 templates.env.filters["mjd"] = lambda mjd: (
     datetime.fromtimestamp((mjd - 40587.0) * 86400.0, UTC).strftime("%Y-%m-%d") if mjd else "—"
 )
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PRE_SESSION_COOKIE = "skyarchive_csrf"
 LOGIN_FAILED = "Email or password is wrong, or the account is disabled."
 Text = Annotated[str, Form()]
@@ -44,13 +47,55 @@ def _page(request: Request, name: str, caller: Caller, status: int = 200, **cont
     return response
 
 
-def _check_pre_session(request: Request, presented: str) -> None:
-    if not csrf_matches(request.cookies.get(PRE_SESSION_COOKIE) or "", presented):
+def _check_form(request: Request, caller: Caller, presented: str) -> None:
+    """The form's CSRF token: the session's once logged in (as :func:`_page` wrote it), else
+    the pre-session cookie's."""
+    if caller.csrf_token is not None:
+        check_csrf(caller, presented)
+    elif not csrf_matches(request.cookies.get(PRE_SESSION_COOKIE) or "", presented):
         raise Forbidden("The form has expired or did not come from this site; reload it.")
 
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _admit_guess(request: Request, archive, email: str) -> int:  # type: ignore[no-untyped-def]
+    """0 when this client may give a password for ``email`` now, else the seconds to wait."""
+    settings = archive.settings
+    delays = login_throttle.Delays(
+        free=settings.login_free_failures, base=settings.login_delay_seconds,
+        maximum=settings.login_max_delay_seconds,
+    )  # fmt: skip
+    with archive.engine.begin() as conn:  # committed before the password is checked
+        return login_throttle.admit_attempt(conn, email=email, client=_client(request),
+                                            delays=delays)  # fmt: skip
+
+
+def _wait_answer(response: Response, wait: int) -> Response:
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _wait_message(wait: int) -> str:
+    return (f"Too many wrong passwords for this account from your address; "
+            f"try again in {wait} seconds.")  # fmt: skip
+
+
+def _start_session(request: Request, archive, user_id: int, target: str) -> Response:  # type: ignore[no-untyped-def]
+    """Log the user in: a new session, its cookie, and a redirect to ``target``."""
+    with archive.engine.begin() as conn:
+        cookie, _ = sessions.start_session(
+            conn, user_id, client_address=_client(request),
+            user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, cookie, httponly=True, samesite="lax",
+        secure=archive.settings.secure_cookies, max_age=int(sessions.SESSION_SECONDS),
+    )  # fmt: skip
+    response.delete_cookie(PRE_SESSION_COOKIE)
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -63,26 +108,18 @@ def login(
     request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, password: Text,
     csrf_token: Text, next: Annotated[str, Form()] = "/account",  # noqa: A002
 ) -> Response:  # fmt: skip
-    _check_pre_session(request, csrf_token)
-    keys = (f"email:{email.strip().lower()}", f"ip:{_client(request)}")
+    _check_form(request, caller, csrf_token)
+    wait = _admit_guess(request, archive, email)
+    if wait:
+        return _wait_answer(_page(request, "account_login.html", caller, 429,
+                                  error=_wait_message(wait), next=next), wait)  # fmt: skip
     with archive.engine.begin() as conn:
-        if sessions.too_many_failures(conn, *keys):
-            error = "Too many failed attempts; wait 15 minutes and try again."
-            return _page(request, "account_login.html", caller, 429, error=error, next=next)
         user = users.authenticate(conn, email, password)
         if user is None:
-            sessions.record_failure(conn, *keys)
             return _page(request, "account_login.html", caller, 401, error=LOGIN_FAILED,
                          next=next)  # fmt: skip
-        sessions.clear_failures(conn, keys[0])
-        cookie, _ = sessions.start_session(conn, user.user_id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, cookie, httponly=True, samesite="lax",
-        secure=archive.settings.secure_cookies, max_age=int(sessions.SESSION_SECONDS),
-    )  # fmt: skip
-    response.delete_cookie(PRE_SESSION_COOKIE)
-    return response
+        login_throttle.clear_failures(conn, email=email, client=_client(request))
+    return _start_session(request, archive, user.user_id, next)
 
 
 @router.post("/logout")
@@ -107,7 +144,7 @@ def signup(
     request: Request, archive: ArchiveDep, caller: CallerDep, email: Text, display_name: Text,
     password: Text, csrf_token: Text,
 ) -> Response:  # fmt: skip
-    _check_pre_session(request, csrf_token)
+    _check_form(request, caller, csrf_token)
     if not archive.settings.allow_signup:
         return _page(request, "account_signup.html", caller, 403, closed=True)
     try:
@@ -137,14 +174,45 @@ def change_password(
     csrf_token: Text,
 ) -> Response:  # fmt: skip
     _signed_in(caller, csrf_token)
+    # The current password is a password guess too: it is slowed down as log-ins are.
+    email = caller.email or ""
+    wait = _admit_guess(request, archive, email)
+    if wait:
+        return _wait_answer(_account_page(request, archive, caller, status=429,
+                                          error=_wait_message(wait)), wait)  # fmt: skip
     with archive.engine.begin() as conn:
-        if users.authenticate(conn, caller.email or "", current) is None:
+        if users.authenticate(conn, email, current) is None:
             return _account_error(request, archive, caller, "The current password is wrong.")
+        login_throttle.clear_failures(conn, email=email, client=_client(request))
         try:
-            users.set_password(conn, caller.user_id or 0, new)
+            users.set_password(conn, caller.user_id or 0, new, keep_session=caller.session_id)
         except BadQuery as exc:
             return _account_error(request, archive, caller, exc.message)
     return RedirectResponse("/account?changed=password", status_code=303)
+
+
+@router.post("/account/sessions/{session_id}/end")
+def end_session(
+    session_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, csrf_token: Text
+) -> Response:
+    """End one of the caller's sessions (their own current one logs them out)."""
+    _signed_in(caller, csrf_token)
+    with archive.engine.begin() as conn:
+        if not sessions.end_session_by_id(conn, session_id, user_id=caller.user_id or 0):
+            raise NotFound("You have no such session; it may have ended already.")
+    if session_id == caller.session_id:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+    return RedirectResponse("/account?changed=session", status_code=303)
+
+
+@router.post("/account/sessions/end-others")
+def end_other_sessions(archive: ArchiveDep, caller: CallerDep, csrf_token: Text) -> Response:
+    _signed_in(caller, csrf_token)
+    with archive.engine.begin() as conn:
+        sessions.end_all_sessions(conn, caller.user_id or 0, keep=caller.session_id)
+    return RedirectResponse("/account?changed=sessions", status_code=303)
 
 
 @router.post("/account/tokens")
@@ -257,8 +325,10 @@ def _account_page(
 ) -> Response:  # type: ignore[no-untyped-def]
     with archive.engine.connect() as conn:
         own_tokens = tokens.list_tokens(conn, user_id=caller.user_id or 0)
+        own_sessions = sessions.list_sessions(conn, user_id=caller.user_id or 0)
         led = grants.programs_led_by(conn, caller.user_id or 0)
     return _page(request, "account.html", caller, status, tokens=own_tokens, programs=led,
+                 sessions=own_sessions, changed=request.query_params.get("changed"),
                  default_days=archive.settings.token_default_days,
                  max_days=archive.settings.token_max_days, **extra)  # fmt: skip
 

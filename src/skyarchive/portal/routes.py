@@ -12,11 +12,12 @@ from starlette.routing import Match
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
+from skyarchive.api.errors import PageRoute
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 _COLLECTIONS = ("position", "program", "keywords", "filters")
 
 

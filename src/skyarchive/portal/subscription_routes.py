@@ -13,11 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.errors import PageRoute
 from skyarchive.errors import BadQuery
 from skyarchive.notify import subscriptions as subs
 from skyarchive.portal.account_routes import Text, _account_page, _signed_in, templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 def subscription_panel(request: Request, caller: Caller) -> dict[str, Any]:

@@ -43,6 +43,8 @@ def _config(columns: tuple[ColumnInfo, ...] | list[ColumnInfo]) -> dict[str, Any
         }
         if column.unit:
             entry["vot.unit"] = column.unit
+        if column.ucd:
+            entry["vot.ucd"] = column.ucd
         if column.separator:
             entry["separator"] = column.separator
         if column.example:

@@ -18,7 +18,9 @@ from skyarchive.delivery.service import file_answer, file_bytes
 router = APIRouter(tags=["MAST downloads"])
 
 
-@router.api_route("/api/v0.1/Download/file", methods=["GET", "HEAD"])
+# One route per method: a GET+HEAD route gives both operations one OpenAPI id.
+@router.get("/api/v0.1/Download/file")
+@router.head("/api/v0.1/Download/file")
 def download_file(
     request: Request,
     archive: ArchiveDep,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
+from skyarchive.search.columns import ColumnInfo
 
 
 @dataclass
@@ -35,6 +36,7 @@ class TableResult:
 
     ``total`` may be a function, asked only after the rows have been read (a search can often
     tell its total from a page that was not full). ``encoded`` rows are JSON text already.
+    ``columns`` are the facts (unit, UCD, description) of the fields, for CSV and VOTable.
     """
 
     fields: list[dict[str, str]]
@@ -44,6 +46,7 @@ class TableResult:
     pagesize: int
     extra: dict[str, Any] = field(default_factory=dict)
     encoded: bool = False
+    columns: Sequence[ColumnInfo] = ()
 
     def total_rows(self) -> int:
         return self.total() if callable(self.total) else self.total

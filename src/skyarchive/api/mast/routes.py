@@ -8,28 +8,34 @@ from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import CallerDep
-from skyarchive.api.errors import mast_error_body
-from skyarchive.api.mast import services  # noqa: F401  (registers the invoke services)
+from skyarchive.api.errors import MastRoute, mast_error_response
+from skyarchive.api.mast import (
+    formats,
+    services,  # noqa: F401  (registers the invoke services)
+)
 from skyarchive.api.mast.columns_config import column_config
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
 from skyarchive.api.mast.resolver import resolved_entries
+from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, SkyArchiveError
 
 router = APIRouter(tags=["MAST"])
+#: The invoke service answers even unexpected errors in MAST's shape.
+invoke_router = APIRouter(tags=["MAST"], route_class=MastRoute)
 
 
 def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
     from skyarchive.api.mast import downloads
 
+    app.include_router(invoke_router)
     app.include_router(router)
     app.include_router(downloads.router)
 
@@ -38,7 +44,7 @@ def _archive(request: Request) -> Archive:
     return request.app.state.archive
 
 
-@router.post("/api/v0/invoke")
+@invoke_router.post("/api/v0/invoke")
 async def invoke_post(request: Request) -> Response:
     if request.headers.get("content-type", "").startswith("multipart/"):
         raw = (await request.form()).get("request")
@@ -51,18 +57,25 @@ async def invoke_post(request: Request) -> Response:
     return await run_in_threadpool(invoke, _archive(request), raw)
 
 
-@router.get("/api/v0/invoke")
+@invoke_router.get("/api/v0/invoke")
 def invoke_get(request: Request, request_: Annotated[str | None, Query(alias="request")] = None):  # type: ignore[no-untyped-def]
     return invoke(_archive(request), request_)
 
 
 def invoke(archive: Archive, raw: Any) -> Response:
-    """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them."""
+    """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
+
+    A JSON client (astroquery) reads the error from the body under HTTP 200, as MAST sends
+    it; a client that asked for CSV or VOTable cannot, so its errors carry their 4xx status.
+    """
+    fmt = "json"
     try:
         mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
+        fmt = mast_request.format
+        formats.check_format(fmt)
         handler = service_handler(mast_request.service)
     except SkyArchiveError as exc:
-        return JSONResponse(mast_error_body(exc.message))
+        return _mast_error(exc, fmt)
     conn = archive.engine.connect()
     try:
         result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
@@ -72,20 +85,29 @@ def invoke(archive: Archive, raw: Any) -> Response:
             # hand-off per chunk).
             rows = iter(result.rows)
             head = list(islice(rows, _BUFFERED_ROWS + 1))
+            media_type = formats.MEDIA_TYPES[fmt]
             if len(head) <= _BUFFERED_ROWS:
-                body = b"".join(_stream_table(result, head, conn))
-                return Response(body, media_type="application/json")
+                body = b"".join(_stream_table(fmt, result, head, conn))
+                return Response(body, media_type=media_type)
             return StreamingResponse(
-                _stream_table(result, chain(head, rows), conn), media_type="application/json"
+                _stream_table(fmt, result, chain(head, rows), conn), media_type=media_type
             )
         conn.close()
+        if fmt in formats.TABLE_FORMATS:
+            raise BadQuery(
+                f"{mast_request.service} answers JSON only; format {fmt!r} is for table services."
+            )
         return JSONResponse(result)
     except SkyArchiveError as exc:
         conn.close()
-        return JSONResponse(mast_error_body(exc.message))
+        return _mast_error(exc, fmt)
     except BaseException:
         conn.close()
         raise
+
+
+def _mast_error(exc: SkyArchiveError, fmt: str) -> Response:
+    return mast_error_response(exc, status=200 if fmt in formats.JSON_FORMATS else None)
 
 
 def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
@@ -108,7 +130,7 @@ def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
             "ask for smaller pages."
         )
     return MastRequest(
-        service=body["service"], params=params, format=str(body.get("format", "json")),
+        service=body["service"], params=params, format=formats.requested_format(body.get("format")),
         page=page, pagesize=pagesize, page_given="page" in body,
     )  # fmt: skip
 
@@ -123,44 +145,19 @@ def _positive_int(value: Any, name: str) -> int:
     return number
 
 
-_CHUNK_BYTES = 256 * 1024
 _BUFFERED_ROWS = 5_000
 
 
-def _stream_table(result: TableResult, rows: Iterable, conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
-    """The table answer, in chunks of about 256 KiB.
+def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    """The table answer in chunks of about 256 KiB, closing ``conn`` at the end.
 
     Each chunk of a synchronous stream costs a hop to a worker thread, so rows are encoded and
     sent in batches rather than one by one; memory stays flat however many rows there are.
     """
-    encode = str.encode if result.encoded else _encode_row
     try:
-        parts = [b'{"status": "COMPLETE", "msg": "", "data": [']
-        size = 0
-        count = 0
-        for row in rows:
-            encoded = encode(row)
-            parts.append(b", " + encoded if count else encoded)
-            size += len(encoded)
-            count += 1
-            if size >= _CHUNK_BYTES:
-                yield b"".join(parts)
-                parts, size = [], 0
-        total = result.total_rows()
-        pages = -(-total // result.pagesize) if total else 0
-        paging = {
-            "page": result.page, "pageSize": result.pagesize, "pagesFiltered": pages,
-            "rows": count, "rowsFiltered": total, "rowsTotal": total,
-        }  # fmt: skip
-        tail = {"fields": result.fields, "paging": paging, **result.extra}
-        parts.append(b"], " + orjson.dumps(tail)[1:])
-        yield b"".join(parts)
+        yield from chunked(formats.table_pieces(fmt, result, rows))
     finally:
         conn.close()
-
-
-def _encode_row(row: dict) -> bytes:
-    return orjson.dumps(row, default=str)
 
 
 @router.post("/portal/Mashup/Mashup.asmx/columnsconfig")

@@ -75,7 +75,12 @@ def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     start = (request.page - 1) * request.pagesize
     page = _PageOfStream(product_rows(ctx.conn, obsids, now=ctx.now), start, request.pagesize)
     return TableResult(
-        fields_of(list(PRODUCT_COLUMNS)), page, page.total, request.page, request.pagesize
+        fields_of(list(PRODUCT_COLUMNS)),
+        page,
+        page.total,
+        request.page,
+        request.pagesize,
+        columns=PRODUCT_COLUMNS,
     )
 
 
@@ -131,7 +136,14 @@ def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
     chosen = table.chosen(columns)
     page = search_keywords(ctx.conn, table, criteria, columns=chosen, page=request.page,
                            pagesize=request.pagesize, now=ctx.now)  # fmt: skip
-    return TableResult(wire_fields(chosen), page.rows, page.total, request.page, request.pagesize)
+    return TableResult(
+        wire_fields(chosen),
+        page.rows,
+        page.total,
+        request.page,
+        request.pagesize,
+        columns=[column.info for column in chosen],
+    )
 
 
 @mast_service("Mast.Name.Lookup")
@@ -148,7 +160,7 @@ def _observation_page(ctx: ServiceContext, request: MastRequest, query: Observat
     page = search_observations(ctx.conn, query, now=ctx.now, as_json=True)
     return TableResult(
         fields_of(page.columns), page.rows, lambda: page.total, page.page, page.pagesize,
-        encoded=True,
+        encoded=True, columns=page.columns,
     )  # fmt: skip
 
 

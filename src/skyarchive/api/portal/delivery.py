@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
+from skyarchive.api.errors import PageRoute
 from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as basket_service
@@ -39,6 +40,8 @@ from skyarchive.delivery.service import (
 )
 
 router = APIRouter(tags=["Portal delivery"])
+#: Staging areas are browsed by people (from the notice e-mail): their errors are pages.
+staging = APIRouter(tags=["Portal delivery"], route_class=PageRoute)
 
 
 def install(app: FastAPI) -> None:
@@ -46,7 +49,7 @@ def install(app: FastAPI) -> None:
     from skyarchive.api.mast import bundles
     from skyarchive.api.portal import basket
 
-    for module_router in (bundles.router, basket.router, router):
+    for module_router in (bundles.router, basket.router, router, staging):
         app.include_router(module_router)
 
 
@@ -111,12 +114,14 @@ def observation_mrp(
     return mrp_response(archive, caller, obsid=obsid, fmt="zip", base_url=base)
 
 
-@router.get("/staging/{request_id}")
+@staging.get("/staging/{request_id}")
 def staging_root(request_id: str) -> Response:
     return RedirectResponse(f"/staging/{quote(request_id)}/", status_code=301)
 
 
-@router.api_route("/staging/{request_id}/{path:path}", methods=["GET", "HEAD"])
+# One route per method: a GET+HEAD route gives both operations one OpenAPI id.
+@staging.get("/staging/{request_id}/{path:path}")
+@staging.head("/staging/{request_id}/{path:path}")
 def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
     """A staged file (ranges supported) or a folder's HTML index; rights checked per file."""
     found = staged_file(archive, caller=caller, request_id=request_id, path=path)

@@ -1,7 +1,7 @@
 """delivery_requests.base_url: the public URL a request was made through
 
 Revision ID: 0010
-Revises: 0012 (chained after the ingest branch's revision, merged first)
+Revises: 0011 (chained after the revisions main had first: 0012, then 0011)
 
 The staging job runs in the worker, which has no HTTP request: the links in its e-mail and
 manifest start with the URL the client used when it asked (behind a proxy, the public one).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
