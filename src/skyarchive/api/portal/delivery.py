@@ -128,10 +128,9 @@ def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: Calle
     if isinstance(found, FolderMoved):
         return RedirectResponse(f"/staging/{quote(request_id)}/{quote(found.path)}", 301)
     if isinstance(found, StagedFolder):
-        return HTMLResponse(_index(found), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(_index(found))
     if found.is_manifest:  # the archive's own page: shown in place, under the page policy
-        return FileResponse(found.local_path, media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-store"})  # fmt: skip
+        return FileResponse(found.local_path, media_type="text/html; charset=utf-8")
     headers = file_headers(found.filename, media_type_of(found.filename))
     return FileResponse(found.local_path, headers=headers)
 
