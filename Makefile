@@ -7,7 +7,7 @@ DEV_INSTALLED := $(VENV)/.dev-installed
 LINTED := src tests benchmarks
 PORT ?= 8000
 
-.PHONY: install install-dev demo test lint bench docs clean
+.PHONY: install install-dev test-tools demo test lint typecheck bench docs clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,15 +29,22 @@ install-dev: $(DEV_INSTALLED)
 demo: install
 	$(BIN)/skyarchive --home demo-archive demo --port $(PORT)
 
-## test: install the dev dependencies and run the whole suite (lint included)
-test: install-dev
-	$(BIN)/ruff check $(LINTED)
-	$(BIN)/ruff format --check $(LINTED)
+## test-tools: install what the tests drive (Chromium, curl, ...; as root, from Debian);
+## report loudly what is missing (those tests are skipped, and fail under CI=true)
+test-tools: install-dev
+	VENV=$(VENV) scripts/ensure-test-tools
+
+## test: install the dev dependencies and test tools, lint, type-check, run the whole suite
+test: test-tools lint typecheck
 	$(BIN)/pytest
 
 lint: install-dev
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+
+## typecheck: mypy over the packages configured in pyproject.toml (skyarchive, benchmarks)
+typecheck: install-dev
+	$(BIN)/mypy
 
 ## bench: measure ingest and API figures; writes benchmarks/out/report.md
 bench: install-dev

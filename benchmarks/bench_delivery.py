@@ -260,7 +260,7 @@ def _script_rows(archive: Archive) -> list[str]:
             for i in range(SCRIPT_FILES)
         ]  # fmt: skip
         conn.execute(insert(products), rows)
-    return [r["dataURI"] for r in rows]
+    return [str(r["dataURI"]) for r in rows]
 
 
 def run(quick: bool) -> dict:
@@ -311,7 +311,7 @@ def run(quick: bool) -> dict:
         zip_to_null = _zip_to_null(archive, names)
         zip_to_null_read_ahead = _zip_to_null(archive, names, hop=True)
         cat_to_client = download(f"http://127.0.0.1:{cat_port}/")
-        warm = {
+        warm: dict[str, Command] = {
             "raw_cat": cat,
             "cat_to_client": cat_to_client,
             "zip": zip_command,
@@ -331,8 +331,10 @@ def run(quick: bool) -> dict:
         results["zip_vs_loopback"] = _paired(speeds, "zip", "loopback")
         results["tar_vs_cat_to_client"] = _paired(speeds, "tar", "cat_to_client")
         if _drop_caches():  # the same again with the files read from disk
-            cold = {"raw_cat": cat, "cat_to_client": cat_to_client, "zip": zip_command,
-                    "zip_to_null": zip_to_null}  # fmt: skip
+            cold: dict[str, Command] = {
+                "raw_cat": cat, "cat_to_client": cat_to_client, "zip": zip_command,
+                "zip_to_null": zip_to_null,
+            }  # fmt: skip
             speeds = _interleaved(cold, total, cold=True)
             results["rounds_MBps"]["cold"] = _rounded(speeds)
             results.update(_medians(speeds, "cold_"))

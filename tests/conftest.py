@@ -1,9 +1,12 @@
-"""Shared fixtures: clean environment, SQLite and PostgreSQL catalogs, the demo pipeline output."""
+"""Shared fixtures: clean environment, SQLite and PostgreSQL catalogs, the demo pipeline output.
+
+Tests that need a program or service (Chromium, PostgreSQL, Redis, ...) skip through
+tests.tools, loaded here as a plugin: it lists those skips loudly and fails them under CI=true.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +17,7 @@ from sqlalchemy import create_engine, text
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 
-PG_ADMIN_URL = os.environ.get(
-    "SKYARCHIVE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+pytest_plugins = ["tests.tools"]  # imported by pytest (so its asserts are rewritten), not here
 
 
 @pytest.fixture(autouse=True)
@@ -29,34 +30,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            pass
-        engine = create_engine(PG_ADMIN_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(scope="session")
-def postgres_available() -> bool:
-    return postgres_reachable()
-
-
 @pytest.fixture
-def postgres_url(postgres_available: bool) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
-    if not postgres_available:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: PostgreSQL tests skipped")
+    from tests.tools import postgres_admin_url, require_tool
+
+    require_tool("postgresql")
+    admin_url = postgres_admin_url()
     name = f"skyarchive_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     try:
         yield url
     finally:

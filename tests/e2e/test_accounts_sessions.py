@@ -25,7 +25,7 @@ from skyarchive.archive import Archive
 from skyarchive.config import LOCAL_URL, Settings
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_access_security import form_csrf, portal_login
-from tests.portal.browser import chromium, console, page  # noqa: F401  (fixtures)
+from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 HOME_ADDRESS, AWAY_ADDRESS = "127.0.0.1", "127.0.0.2"
@@ -421,7 +421,6 @@ def test_known_and_unknown_emails_answer_alike_and_as_fast(live_server, archive)
 
 
 def test_browser_lists_and_ends_another_session(page, live_server, archive) -> None:  # type: ignore[no-untyped-def]
-    expect = pytest.importorskip("playwright.sync_api").expect
     email = new_user(archive, "browser")
     other = logged_in(live_server, email, AWAY_ADDRESS, "other-machine")
     page.goto("/login")

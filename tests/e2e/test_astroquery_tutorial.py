@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from astropy.table import unique, vstack
 from sqlalchemy import select
 
 from skyarchive.db.tables import products
+from tests.tools import needs
 
 M57 = SkyCoord(283.396, 33.029, unit="deg")
 
@@ -208,7 +208,7 @@ def test_exclusive_access_rows_are_visible_but_files_are_not(mast, tmp_path: Pat
     assert "401" in manifest["Message"][0]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@needs("curl")
 def test_configured_through_astroquery_cfg_in_a_fresh_process(live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The documented user path: `skyarchive client-config --write`, then plain astroquery."""
     config_home = tmp_path / "config"

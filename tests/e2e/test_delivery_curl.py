@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -15,8 +14,9 @@ import pytest
 
 from tests.delivery.helpers import make_archive, write_manifest
 from tests.e2e.conftest import LiveServer
+from tests.tools import needs
 
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+pytestmark = needs("curl")
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -26,16 +25,9 @@ from skyarchive.db.tables import delivery_files, delivery_requests
 from skyarchive.delivery.requests import start_staging
 from tests.delivery.helpers import cli, make_archive, write_manifest
 from tests.e2e.conftest import LiveServer
+from tests.tools import require_tool
 
 FILES = 30
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _counts(archive, request_id: str) -> tuple[str, int]:  # type: ignore[no-untyped-def]
@@ -56,8 +48,8 @@ def _stop(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("queue", ["sqlite", "redis"])
 def test_staging_survives_a_killed_worker(tmp_path: Path, smtp, queue: str) -> None:  # type: ignore[no-untyped-def]
-    if queue == "redis" and not _redis_up():
-        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    if queue == "redis":
+        require_tool("redis")
     port, inbox = smtp
     env = {
         "SKYARCHIVE_STAGING_PAUSE": "0.1", "SKYARCHIVE_SMTP_HOST": "127.0.0.1",

@@ -7,13 +7,9 @@ import re
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
 from tests.e2e.test_error_pages import parsed
-from tests.portal.browser import chromium, console, page  # noqa: F401  (fixtures)
-
-expect = pytest.importorskip("playwright.sync_api").expect
-
+from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 #: A policy as strict as a page can have: no inline script or style, nothing from elsewhere.
 STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"

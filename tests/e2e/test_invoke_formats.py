@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import subprocess
 from typing import Any
 
@@ -20,6 +19,8 @@ import pytest
 from astropy import units as u
 from astropy.io.votable import parse as parse_votable
 from astropy.table import Table
+
+from tests.tools import needs
 
 M57 = {"ra": 283.396, "dec": 33.029}
 FILTERED = [{"paramName": "obs_collection", "values": ["JWST"]},
@@ -148,9 +149,7 @@ def test_votable_equals_json(client, requests_, answers, name: str) -> None:  # 
     assert_same_table(reference, names, rows)
 
 
-@pytest.mark.skipif(
-    shutil.which("stilts") is None, reason="STILTS not installed (apt-get install stilts)"
-)
+@needs("stilts")
 @pytest.mark.parametrize("name", ["cone", "keywords", "products"])
 def test_votlint_finds_nothing(client, requests_, tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
     document = tmp_path / f"{name}.xml"

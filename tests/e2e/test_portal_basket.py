@@ -17,36 +17,11 @@ import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-
 from skyarchive.access import users
 from tests.delivery.helpers import cli
-from tests.portal.browser import LAUNCH_ARGS, chromium_path, console, page  # noqa: F401
+from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
-expect = pytest.importorskip("playwright.sync_api").expect
 M57 = "/search?q=" + quote("m57 r=1m")
-
-
-@pytest.fixture(scope="module")
-def chromium():  # type: ignore[no-untyped-def]
-    """This module's own browser, closed when the module ends.
-
-    The session-scoped ``chromium`` of tests.portal.browser is registered once per importing
-    module, and a second live sync Playwright in one thread fails ("Sync API inside the asyncio
-    loop"), so two modules must not both hold it for the whole session.
-    """
-    if chromium_path() is None:
-        pytest.skip(
-            "Chromium not found at /usr/bin/chromium: portal browser tests skipped "
-            "(install it with: apt-get install -y --no-install-recommends chromium)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium_path()), headless=True, args=LAUNCH_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def add_all_rows(page, url: str) -> int:  # type: ignore[no-untyped-def]

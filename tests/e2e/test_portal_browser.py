@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
-from tests.portal.browser import chromium, console, page  # noqa: F401  (fixtures)
+from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
-expect = pytest.importorskip("playwright.sync_api").expect
 ROWS = "#grid tbody tr"
 
 

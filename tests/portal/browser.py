@@ -1,37 +1,42 @@
 """Headless Chromium for the portal's browser tests (Debian's /usr/bin/chromium, never a download).
 
 Import the fixtures into a test module: ``from tests.portal.browser import chromium, console,
-page``.
-Every page fails its test at teardown when the browser logged a console error.
+expect, page``.
+Every page fails its test at teardown when the browser logged a console error. Without Chromium
+or Playwright the tests skip through tests.tools (loudly; under CI=true they fail).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.tools import CHROMIUM, require_tool
+
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def chromium_path() -> Path | None:
-    return CHROMIUM if CHROMIUM.exists() else None
+def expect(actual: Any, message: str | None = None) -> Any:
+    """Playwright's ``expect``, imported when first used (a missing Playwright skips the test)."""
+    require_tool("playwright")
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(actual, message)
 
 
 # Module scope: each test module that imports these fixtures gets its own browser, closed at
 # the module's end, since two sync Playwright instances cannot run at the same time.
 @pytest.fixture(scope="module")
-def chromium():  # type: ignore[no-untyped-def]
-    if chromium_path() is None:
-        pytest.skip(
-            f"Chromium not found at {CHROMIUM}: portal browser tests skipped "
-            "(install it with: apt-get install -y --no-install-recommends chromium)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
+def chromium() -> Iterator[Any]:
+    """A headless Chromium browser; skips (through tests.tools) when it cannot run."""
+    require_tool("playwright")
+    require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
         )

@@ -17,7 +17,8 @@ from skyarchive.config import Settings
 from skyarchive.demo import generate
 from skyarchive.ingest.run import ingest_paths
 from tests.e2e.conftest import LiveServer
-from tests.portal.browser import CHROMIUM, LAUNCH_ARGS, VIEWPORT
+from tests.portal.browser import LAUNCH_ARGS, VIEWPORT
+from tests.tools import CHROMIUM
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 

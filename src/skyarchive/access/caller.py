@@ -40,7 +40,7 @@ def caller_for_user(
     *,
     via_token: bool = False,
     csrf_token: str | None = None,
-    session_id: int | None = None,
+    session_id: str | None = None,
 ) -> Caller:
     """The user as a caller with today's rights (admin flag, programs granted to them).
 

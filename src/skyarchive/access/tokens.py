@@ -47,13 +47,13 @@ def create_token(
         raise BadQuery(f"A token may last between 1 and {max_days:g} days, not {days:g}.")
     token = secrets.token_urlsafe(32)
     now = time.time()
-    result = conn.execute(
+    token_id = conn.execute(
         api_tokens.insert().values(
             user_id=user_id, name=name, token_hash=token_hash(token), prefix=token[:8],
             created_at=now, expires_at=now + days * DAY,
-        )
-    )  # fmt: skip
-    return token, get_token(conn, int(result.inserted_primary_key[0]), user_id=user_id)
+        ).returning(api_tokens.c.token_id)
+    ).scalar_one()  # fmt: skip
+    return token, get_token(conn, token_id, user_id=user_id)
 
 
 def get_token(conn: Connection, token_id: int, *, user_id: int) -> TokenInfo:

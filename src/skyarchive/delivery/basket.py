@@ -101,7 +101,8 @@ def open_basket(conn: Connection, *, caller: Caller, cookie: str | None) -> tupl
             values["cookie_hash"] = _digest(new_cookie)
         else:
             values["user_id"] = caller.user_id
-        found = int(conn.execute(baskets.insert().values(**values)).inserted_primary_key[0])
+        insert = baskets.insert().values(**values).returning(baskets.c.basket_id)
+        found = int(conn.execute(insert).scalar_one())
     if not caller.anonymous and cookie:
         anonymous = find_basket(conn, caller=Caller(), cookie=cookie)
         if anonymous is not None and anonymous != found:

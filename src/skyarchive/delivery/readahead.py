@@ -53,7 +53,7 @@ async def read_ahead(chunks: Iterable[bytes], *, name: str = "download") -> Asyn
             threading.Thread(target=_close, args=(iterator, busy), daemon=True).start()
 
 
-def _retrieve(done: asyncio.Future) -> None:
+def _retrieve(done: asyncio.Future[object]) -> None:
     if not done.cancelled():
         done.exception()  # retrieved: a failed read in flight is not worth a warning
 

@@ -175,9 +175,9 @@ def candidates(
                 continue
             yield from fresh([_item(row, None, now)])
     for start in range(0, len(product_ids), _CHUNK):
-        chunk = list(product_ids[start : start + _CHUNK])
-        rows = _by(conn, products.c.product_id, chunk)
-        yield from fresh(_item(rows[pid], None, now) for pid in chunk if pid in rows)
+        ids = list(product_ids[start : start + _CHUNK])
+        rows = _by(conn, products.c.product_id, ids)
+        yield from fresh(_item(rows[pid], None, now) for pid in ids if pid in rows)
     for obsid in dict.fromkeys(obsids):
         listed = [(r["productFilename"], r["obs_id"]) for r in product_rows(conn, [obsid], now=now)]
         if not listed and not _observation_exists(conn, obsid):
@@ -185,9 +185,9 @@ def candidates(
             continue
         listed = [(name, obs_id) for name, obs_id in listed if name not in seen]
         for start in range(0, len(listed), _CHUNK):
-            chunk = listed[start : start + _CHUNK]
-            rows = _by(conn, products.c.productFilename, [name for name, _ in chunk])
-            yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in chunk if n in rows)
+            named = listed[start : start + _CHUNK]
+            rows = _by(conn, products.c.productFilename, [name for name, _ in named])
+            yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in named if n in rows)
 
 
 def _observation_exists(conn: Connection, obsid: int) -> bool:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = ["ZIP64_LIMIT", "Entry", "StoredZip", "ZipSizeError"]
@@ -226,7 +226,7 @@ class StoredZip:
                     self._on_crc32(index, crc)
         yield from self._directory()
 
-    def _data(self, plan: _Planned) -> Iterator[bytes]:
+    def _data(self, plan: _Planned) -> Generator[bytes, None, int]:
         """Yield the entry's bytes unchanged; return the CRC-32 computed when it is unknown."""
         size = plan.entry.size
         sent = 0

@@ -220,10 +220,12 @@ def _associate(plan: ProgramPlan) -> None:
         count += 1
         asn_type = _level2_type(exposure.obs)
         name = naming.asn_name(program, exposure.obs.number, plan.processed, asn_type, count)
-        member = f"{exposure.obs_id}_{_LEVEL2_FOR[asn_type]}.fits"
+        member_file = f"{exposure.obs_id}_{_LEVEL2_FOR[asn_type]}.fits"
         rule = {"image2": "Asn_Lv2Image", "spec2": "Asn_Lv2Spec"}.get(asn_type, "Asn_Lv2SpecTSO")
         plan.associations.append(
-            Association(name, asn_type, rule, exposure.obs.number, [(exposure.obs_id, [member])])
+            Association(
+                name, asn_type, rule, exposure.obs.number, [(exposure.obs_id, [member_file])]
+            )
         )
         exposure.asn2 = name
     for product in plan.level3:

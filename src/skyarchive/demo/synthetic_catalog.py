@@ -39,6 +39,7 @@ import numpy as np
 from astropy.coordinates import Latitude, Longitude
 from cdshealpix import nested
 from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from skyarchive.db.tables import (
     footprint_cells,
@@ -425,6 +426,14 @@ def _product_chunks(obs: dict, counts: np.ndarray) -> Iterator[tuple[list[tuple]
 # ---------------------------------------------------------------------------------- loaders
 
 
+def _driver(conn: Connection) -> DBAPIConnection:
+    """The DB-API connection under ``conn``, for what SQLAlchemy does not wrap (PRAGMA, COPY)."""
+    driver = conn.connection.dbapi_connection
+    if driver is None:  # pragma: no cover - only once the connection has been invalidated
+        raise RuntimeError("the database connection was invalidated during the load")
+    return driver
+
+
 class _SqliteLoader:
     """executemany in large transactions, journal and sync off for the load only."""
 
@@ -434,7 +443,7 @@ class _SqliteLoader:
 
     def __enter__(self) -> _SqliteLoader:
         self.conn = self.engine.connect()
-        driver = self.conn.connection.dbapi_connection
+        driver = _driver(self.conn)
         driver.commit()
         pragmas = ("journal_mode=OFF", "foreign_keys=OFF", "synchronous=OFF", "cache_size=-524288")
         for pragma in pragmas:
@@ -443,7 +452,7 @@ class _SqliteLoader:
 
     def __exit__(self, *exc: object) -> None:
         assert self.conn is not None
-        driver = self.conn.connection.dbapi_connection
+        driver = _driver(self.conn)
         driver.commit()
         pragmas = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "cache_size=-2000")
         for pragma in pragmas:
@@ -483,7 +492,7 @@ class _SqliteLoader:
 
     def finish(self) -> None:
         assert self.conn is not None
-        driver = self.conn.connection.dbapi_connection
+        driver = _driver(self.conn)
         # A sampled ANALYZE (analysis_limit) makes every index look alike; the observations
         # table, where index choice matters, is analysed in full.
         driver.execute("ANALYZE observations")
@@ -515,7 +524,7 @@ class _PostgresLoader:
     def _copy(self, table: Table, rows) -> None:  # type: ignore[no-untyped-def]
         assert self.conn is not None
         names = ", ".join(f'"{name}"' for name in _LOAD_COLUMNS[table.name])
-        cursor = self.conn.connection.dbapi_connection.cursor()
+        cursor = _driver(self.conn).cursor()
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

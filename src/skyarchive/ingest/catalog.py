@@ -169,13 +169,14 @@ def refresh_observations(conn: Connection, obsids: Iterable[int]) -> None:
             previews[obsid][name.suffix] = uri
         elif header is not None and name.kind in (Kind.EXPOSURE, Kind.LEVEL3):
             files[obsid].append(ObservedFile(name.suffix, level, json.loads(header), region, uri))
-    obs_ids = dict(
-        conn.execute(
+    obs_ids: dict[int, str] = {
+        row.obsid: row.obs_id
+        for row in conn.execute(
             select(observations.c.obsid, observations.c.obs_id).where(
                 observations.c.obsid.in_(obsids)
             )
-        ).all()
-    )
+        )
+    }
     for obsid, observed in files.items():
         observed = [
             ObservedFile(f.suffix, f.calib_level, f.header, f.s_region, f.data_uri,

@@ -180,7 +180,8 @@ def _level_rank(table) -> ColumnElement:  # type: ignore[no-untyped-def]
 def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
     # Written as literals, not bound values: SQLite uses an expression index (schema 0009)
     # only for the very same expression.
-    one, length = literal_column("1"), literal_column(str(_EXPOSURE_NAME))
+    one: ColumnElement[int] = literal_column("1")
+    length: ColumnElement[int] = literal_column(str(_EXPOSURE_NAME))
     return func.substr(table.c.productFilename, one, length)
 
 

@@ -129,11 +129,11 @@ def _clause(criterion: Criterion, now: float, conn: Connection | None) -> Column
     if name in ("distance",):
         raise BadQuery("Filtering on distance is not supported; give a search radius instead.")
     column = observations.c["objID" if name == "objID1" else name]
-    parts = None
+    tokens: ColumnElement[bool] | None = None
     if name in SEPARATORS and (conn is None or column_has_tokens(conn, name)):
         values = [str(v) for v in criterion.values]
-        parts = token_match(name, values, criterion.patterns)
-    return criterion_clause(criterion, column, parts_match=parts)
+        tokens = token_match(name, values, criterion.patterns)
+    return criterion_clause(criterion, column, parts_match=tokens)
 
 
 def count_observations(
@@ -142,7 +142,8 @@ def count_observations(
     where = where_clause(criteria, now=now, conn=conn)
     if cone is not None:
         return len(cone_matches(conn, cone, where))
-    return int(conn.execute(select(func.count()).select_from(observations).where(where)).scalar())
+    query = select(func.count()).select_from(observations).where(where)
+    return int(conn.execute(query).scalar_one())
 
 
 def search_observations(
@@ -168,7 +169,7 @@ def search_observations(
 
     def count() -> int:
         return int(
-            conn.execute(select(func.count()).select_from(observations).where(where)).scalar()
+            conn.execute(select(func.count()).select_from(observations).where(where)).scalar_one()
         )
 
     found_rows = _page_rows(conn, shape.selected, where, shape.key, offset, query.pagesize, params)
@@ -267,7 +268,7 @@ def _rows_by_id(
                 yield fetched[obsid], distance[obsid]
 
 
-def _add_distance(text: str, distance: float) -> str:
+def _add_distance(text: str, distance: float | None) -> str:
     """Append the distance (computed here, not in SQL) to a JSON object's text."""
     value = orjson.dumps(distance).decode()
     body = text.rstrip()[:-1].rstrip()
@@ -291,7 +292,8 @@ def _json_value(name: str, dialect: str) -> ColumnElement:
     if name == "dataRights":
         # Constant strings inline: PostgreSQL cannot type a bound parameter inside
         # json_build_object's variadic arguments.
-        public, exclusive = (literal_column(f"'{v}'") for v in (PUBLIC, EXCLUSIVE_ACCESS))
+        public: ColumnElement[str] = literal_column(f"'{PUBLIC}'")
+        exclusive: ColumnElement[str] = literal_column(f"'{EXCLUSIVE_ACCESS}'")
         now = bindparam("now", type_=Float)
         return case((observations.c.t_obs_release <= now, public), else_=exclusive)
     if name in ("obsid", "objID", "objID1"):

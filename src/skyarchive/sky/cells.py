@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 
 import astropy.units as u
 import numpy as np
+import numpy.typing as npt
 from astropy.coordinates import Latitude, Longitude
 from cdshealpix import nested
 
@@ -75,14 +76,14 @@ _CELLS_PER_RADIUS = 4.0
 _MARGIN_DEG = 1e-9
 
 
-def _lonlat(ra: np.ndarray | float, dec: np.ndarray | float) -> tuple[Longitude, Latitude]:
+def _lonlat(ra: npt.ArrayLike, dec: npt.ArrayLike) -> tuple[Longitude, Latitude]:
     # Longitude wraps any RA into [0, 360), which is what cdshealpix wants
     return Longitude(np.asarray(ra, dtype=float), u.deg), Latitude(
         np.clip(np.asarray(dec, dtype=float), -90.0, 90.0), u.deg
     )
 
 
-def cell_of(ra: np.ndarray | float, dec: np.ndarray | float, depth: int = CELL_DEPTH) -> np.ndarray:
+def cell_of(ra: npt.ArrayLike, dec: npt.ArrayLike, depth: int = CELL_DEPTH) -> np.ndarray:
     """NESTED cell numbers of positions.
 
     Parameters

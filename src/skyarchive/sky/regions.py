@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from skyarchive.errors import BadQuery
 
@@ -53,7 +54,7 @@ _SAME_POINT_RAD = 1e-12
 # ----------------------------------------------------------------------------- vectors
 
 
-def radec_to_xyz(ra: np.ndarray | float, dec: np.ndarray | float) -> np.ndarray:
+def radec_to_xyz(ra: npt.ArrayLike, dec: npt.ArrayLike) -> np.ndarray:
     """Unit vectors for positions.
 
     Parameters
@@ -127,8 +128,8 @@ class _PolygonGeometry(NamedTuple):
     start_side: np.ndarray  # (E, 3) normal x a: p . it >= 0 on b's side of a
     end_side: np.ndarray  # (E, 3) b x normal: p . it >= 0 on a's side of b
     ab: np.ndarray  # (E,) a . b
-    area_left: float  # steradians to the left of the boundary as the vertices run
-    interior_left: bool  # the polygon is the left side (it is the smaller one)
+    area_left: np.ndarray  # (P,) steradians to the left of each boundary as the vertices run
+    interior_left: np.ndarray  # (P,) bool: the polygon is the left side (the smaller one)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class Polygon:
         except (TypeError, IndexError, KeyError) as exc:
             raise BadQuery(f"Polygon vertices {self.vertices!r} are not (ra, dec) pairs.") from exc
         points = [_check_position(ra, dec, "Polygon vertex") for ra, dec in raw]
-        xyz = radec_to_xyz([p[0] for p in points], [p[1] for p in points]) if points else None
+        xyz = radec_to_xyz([p[0] for p in points], [p[1] for p in points])  # (n, 3), n may be 0
         kept: list[int] = []
         for i in range(len(points)):
             if kept and _chord_angle(xyz[i], xyz[kept[-1]]) < _SAME_POINT_RAD:
@@ -181,13 +182,14 @@ class Polygon:
     @cached_property
     def _geometry(self) -> _PolygonGeometry:
         g, _ = _batch_geometry([self.xyz])
-        return g._replace(area_left=float(g.area_left[0]), interior_left=bool(g.interior_left[0]))
+        return g
 
     @property
     def area_sr(self) -> float:
         """Area of the polygon in steradians."""
         g = self._geometry
-        return g.area_left if g.interior_left else 4.0 * math.pi - g.area_left
+        area_left = float(g.area_left[0])
+        return area_left if g.interior_left[0] else 4.0 * math.pi - area_left
 
 
 @dataclass(frozen=True)
@@ -468,8 +470,8 @@ def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometr
         start_side=np.cross(normal, a),
         end_side=np.cross(b, normal),
         ab=np.einsum("ij,ij->i", a, b),
-        area_left=area_left,  # type: ignore[arg-type]
-        interior_left=area_left <= 2.0 * math.pi,  # type: ignore[arg-type]
+        area_left=area_left,
+        interior_left=area_left <= 2.0 * math.pi,
     )
     return geometry, starts
 
@@ -549,14 +551,14 @@ def _distances_rad(
                 circle_owner.append(index)
             else:
                 raise TypeError(f"not a region: {part!r}")
-    for parts, owner, compute in (
-        (polygons, polygon_owner, _polygon_distances),
-        (circles, circle_owner, _circle_distances),
-    ):
-        if parts:
-            distances = compute(parts, p, signed)
-            for column, index in enumerate(owner):
-                np.minimum(out[:, index], distances[:, column], out=out[:, index])
+    computed: list[tuple[list[int], np.ndarray]] = []
+    if polygons:
+        computed.append((polygon_owner, _polygon_distances(polygons, p, signed)))
+    if circles:
+        computed.append((circle_owner, _circle_distances(circles, p, signed)))
+    for owner, distances in computed:
+        for column, index in enumerate(owner):
+            np.minimum(out[:, index], distances[:, column], out=out[:, index])
     return out
 
 

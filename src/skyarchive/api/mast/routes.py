@@ -169,7 +169,7 @@ def columns_config(colConfigId: Annotated[str, Form()] = "") -> JSONResponse:  #
 def whoami(caller: CallerDep) -> JSONResponse:
     """Who the caller is, in MAST's shape (astroquery's login() and session_info() read it)."""
     if caller.anonymous:
-        anonymous = {
+        anonymous: dict[str, object] = {
             "eppn": None,
             "ezid": "anonymous",
             "anon": True,
