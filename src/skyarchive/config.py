@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(
         default=500_000, description="Largest page size the API accepts in one request."
     )
+    max_obsids: int = Field(
+        default=5_000,
+        description="Most obsids one product-list (Mast.Caom.Products), bundle, cURL-script or "
+        "staging request may name; more is answered at once with 400 and this number.",
+    )
     allow_signup: bool = Field(
         default=True, description="Let visitors create accounts on the portal themselves."
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -26,9 +24,7 @@ def assert_error(response: httpx.Response, status: int, text: str) -> None:
 
 
 def test_name_search_returns_every_row_nearest_first(client) -> None:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
     got = search(client, text="m57 r=1m").json()
-    assert time.perf_counter() - started < 1.0
     assert got["query"]["display"] == "MESSIER 057, radius: 0.01667°"
     assert got["query"]["position"]["canonical_name"] == "MESSIER 057"
     assert got["total"] == got["returned"] == len(got["rows"]) > 0

@@ -145,15 +145,15 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
 
     @app.exception_handler(HTTPException)
     async def _starlette(request: Request, exc: HTTPException) -> Response:
-        error = from_http_status(exc.status_code, request, exc.detail)
+        detail = exc.detail
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON body parser gave up
+            detail = "The JSON body is nested too deeply."
+        error = from_http_status(exc.status_code, request, detail)
         return answer(request, error, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(f"{_where(e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
         return answer(request, errors.BadQuery(problems))
 
     app.add_middleware(UnexpectedErrors, answer=answer)
@@ -223,3 +223,9 @@ class UnexpectedErrors:
                 "logged; try again later, or tell the archive's operators the reference."
             )
             await self.answer(Request(scope), error)(scope, receive, send)
+
+
+def _where(loc: Any) -> str:
+    """``body.filters.0`` -> ``filters.0``; the body itself (missing, not an object) -> ``body``."""
+    inside = ".".join(str(part) for part in tuple(loc)[1:])
+    return inside or (str(loc[0]) if loc else "request")

@@ -24,9 +24,10 @@ from skyarchive.db.tables import (
     baskets,
     delivery_requests,
     observations,
+    products,
 )
 from skyarchive.db.upsert import insert_ignore
-from skyarchive.delivery.selection import Item, candidates
+from skyarchive.delivery.selection import Item, candidates, observation_items
 from skyarchive.errors import BadQuery, NotFound
 
 BASKET_COOKIE = "skyarchive_basket"
@@ -200,7 +201,21 @@ def clear_basket(conn: Connection, *, basket_id: int) -> None:
 
 
 def remove_products(conn: Connection, *, basket_id: int, product_ids: Sequence[int]) -> None:
-    """Take files out of the basket (e.g. once delivered); empty observations go too."""
+    """Take files out of the basket (e.g. once delivered); empty observations go too.
+
+    Raises
+    ------
+    NotFound
+        When a product id names no file of the catalog (nothing is removed then).
+    """
+    wanted = list(dict.fromkeys(product_ids))
+    known = set(
+        conn.scalars(select(products.c.product_id).where(products.c.product_id.in_(wanted)))
+    )
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        listed = ", ".join(str(p) for p in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise NotFound(f"No file with product id {listed} in this archive; nothing was removed.")
     insert_ignore(
         conn, basket_removed, [{"basket_id": basket_id, "product_id": p} for p in product_ids]
     )
@@ -228,12 +243,14 @@ def _grouped(conn: Connection, *, basket_id: int, now: float) -> dict[int, list[
         .where(basket_items.c.basket_id == basket_id)
         .order_by(basket_items.c.added_at, basket_items.c.obsid)
     )
+    held = conn.execute(query).all()
+    items = dict(observation_items(conn, [int(obsid) for obsid, _, _ in held], now=now))
     seen: set[int] = set()
     grouped: dict[int, list[BasketFile]] = {}
-    for obsid, obs_id, mission in conn.execute(query).all():
+    for obsid, obs_id, mission in held:
         files = grouped.setdefault(int(obsid), [])
-        for item in candidates(conn, obsids=[obsid], now=now):
-            if isinstance(item, Item) and item.product_id not in seen:
+        for item in items.get(int(obsid)) or ():
+            if item.product_id not in seen:
                 seen.add(item.product_id)
                 files.append(BasketFile(item, int(obsid), obs_id, mission, _facets(item)))
     return grouped

@@ -25,7 +25,8 @@ _MEDIA_TYPES = {
 #: The only types a browser may show in place (previews); every other file is an attachment.
 #: Never HTML, SVG or script: a data file must not run as a page of the archive's origin.
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$", re.ASCII)
+_MAX_DIGITS = 18  # a byte position beyond 10**18 lies past the end of any file
 _MAX_URI = 1024
 
 
@@ -103,21 +104,34 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     match = _RANGE.match(header.strip())
     if match is None:
         return None
-    first, last = match.groups()
-    if not first and not last:
+    first, last = (_position(text) for text in match.groups())
+    if first is None and last is None:
         return None
-    if not first:  # suffix range: the last N bytes
-        length = int(last)
+    if first is None:  # suffix range: the last N bytes
+        length = last or 0
         if length == 0:
-            raise RangeNotSatisfiable(f"Range {header!r} selects no bytes.", size=size)
+            raise RangeNotSatisfiable(f"Range {_quoted(header)} selects no bytes.", size=size)
         return max(0, size - length), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = first
+    end = min(last, size - 1) if last is not None else size - 1
     if start >= size or end < start:
         raise RangeNotSatisfiable(
-            f"Range {header!r} is outside the file's {size} bytes.", size=size
+            f"Range {_quoted(header)} is outside the file's {size} bytes.", size=size
         )
     return start, end
+
+
+def _position(digits: str) -> int | None:
+    """A byte position; one of more than 18 digits is read as 10**18 (past any file's end),
+    so a header of thousands of digits costs no big-number conversion."""
+    if not digits:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return 10**_MAX_DIGITS if len(digits) > _MAX_DIGITS else int(digits)
+
+
+def _quoted(header: str) -> str:
+    return repr(header) if len(header) <= 60 else repr(header[:40]) + f" ({len(header)} characters)"
 
 
 def read_bytes(storage: Storage, product: ProductFile, first: int, last: int) -> Iterator[bytes]:

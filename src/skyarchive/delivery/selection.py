@@ -178,21 +178,51 @@ def candidates(
         ids = list(product_ids[start : start + _CHUNK])
         rows = _by(conn, products.c.product_id, ids)
         yield from fresh(_item(rows[pid], None, now) for pid in ids if pid in rows)
-    for obsid in dict.fromkeys(obsids):
-        listed = [(r["productFilename"], r["obs_id"]) for r in product_rows(conn, [obsid], now=now)]
-        if not listed and not _observation_exists(conn, obsid):
+    for obsid, items in observation_items(conn, obsids, now=now):
+        if items is None:
             yield Excluded(f"obsid {obsid}", None, UNKNOWN)
-            continue
-        listed = [(name, obs_id) for name, obs_id in listed if name not in seen]
-        for start in range(0, len(listed), _CHUNK):
-            named = listed[start : start + _CHUNK]
-            rows = _by(conn, products.c.productFilename, [name for name, _ in named])
-            yield from fresh(_item(rows[n], obs_id, now) for n, obs_id in named if n in rows)
+        else:
+            yield from fresh(items)
 
 
-def _observation_exists(conn: Connection, obsid: int) -> bool:
-    query = select(observations.c.obsid).where(observations.c.obsid == obsid)
-    return conn.execute(query).first() is not None
+_OBSERVATION_BATCH = 500
+
+
+def observation_items(
+    conn: Connection, obsids: Sequence[int], *, now: float
+) -> Iterator[tuple[int, list[Item] | None]]:
+    """Each observation's files (its members' included) in request order; None for an obsid
+    the catalogue does not have.
+
+    A few set-based queries per batch of 500 observations, whatever the list's length; a
+    file listed under several observations comes with each of them.
+    """
+    wanted = list(dict.fromkeys(obsids))
+    for start in range(0, len(wanted), _OBSERVATION_BATCH):
+        batch = wanted[start : start + _OBSERVATION_BATCH]
+        listed: dict[int, list[tuple[str, str]]] = {obsid: [] for obsid in batch}
+        for entry in product_rows(conn, batch, now=now):
+            listed[int(entry["parent_obsid"])].append((entry["productFilename"], entry["obs_id"]))
+        known = _existing_observations(conn, [o for o, files in listed.items() if not files])
+        names = list(dict.fromkeys(name for files in listed.values() for name, _ in files))
+        rows: dict = {}
+        for first in range(0, len(names), _CHUNK):
+            rows.update(_by(conn, products.c.productFilename, names[first : first + _CHUNK]))
+        for obsid, files in listed.items():
+            if not files and obsid not in known:
+                yield obsid, None
+            else:
+                yield obsid, [_item(rows[n], obs_id, now) for n, obs_id in files if n in rows]
+
+
+def _existing_observations(conn: Connection, obsids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(obsids), _CHUNK):
+        query = select(observations.c.obsid).where(
+            observations.c.obsid.in_(obsids[start : start + _CHUNK])
+        )
+        found.update(conn.execute(query).scalars())
+    return found
 
 
 def refusal(caller: Caller, item: Item) -> str:

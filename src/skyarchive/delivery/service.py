@@ -340,7 +340,7 @@ def _safe_parts(path: str) -> list[str]:
     for part in parts:
         if part in (".", "..") or part.startswith(".") or "\\" in part:
             raise BadQuery(f"Invalid path {path!r}: no '..', hidden names or backslashes.")
-        if any(ord(c) < 32 or ord(c) == 127 for c in part):
+        if not part.isprintable():
             raise BadQuery(f"Invalid path {path!r}: control characters are not allowed.")
     return parts
 

@@ -9,6 +9,7 @@ observations it repeats, as on MAST (clients de-duplicate on dataURI or productF
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -16,46 +17,69 @@ from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
 from skyarchive.db.tables import observation_members, observation_products, observations, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import PRODUCT_COLUMNS
+from skyarchive.search.criteria import parse_identifier
 
 _PRODUCT_FIELDS = [c.name for c in PRODUCT_COLUMNS if c.name in products.c]
-_MAX_OBSIDS = 10_000
+#: Default most obsids one request may name (see ``Settings.max_obsids``).
+MAX_OBSIDS = 5_000
 
 
-def parse_obsids(value: object) -> list[int]:
-    """``"123,456"`` (or a list) -> [123, 456]; a helpful error for obs_id mix-ups."""
+def parse_obsids(value: object, *, limit: int = MAX_OBSIDS) -> list[int]:
+    """``"123,456"`` (or a list) -> [123, 456]; a helpful error for obs_id mix-ups.
+
+    Raises
+    ------
+    BadQuery
+        For a value that is not an obsid, none at all, or more than ``limit`` of them.
+    """
     items = value if isinstance(value, list) else str(value if value is not None else "").split(",")
-    ids: list[int] = []
-    for item in items:
-        text = str(item).strip()
-        if not text:
-            continue
-        if not text.lstrip("-").isdigit():
-            raise BadQuery(
-                f"obsid {text!r} is not a Product Group ID (an integer from the 'obsid' column);"
-                " an obs_id such as 'jw...' cannot be used here."
-            )
-        ids.append(int(text))
+    if len(items) > limit:  # before any parsing: the limit bounds the work too
+        raise BadQuery(
+            f"At most {limit} obsids per request (got {len(items)}); send them in batches."
+        )
+    ids = [parse_obsid(item) for item in items if not (isinstance(item, str) and not item.strip())]
     if not ids:
         raise BadQuery("Give at least one obsid.")
-    if len(ids) > _MAX_OBSIDS:
-        raise BadQuery(f"Too many obsids in one request ({len(ids)} > {_MAX_OBSIDS}).")
     return ids
 
 
+def parse_obsid(value: object) -> int:
+    """One obsid (Product Group ID); an obs_id given by mistake gets a message saying so."""
+    try:
+        return parse_identifier(value, "obsid")
+    except BadQuery:
+        if isinstance(value, str) and any(ch.isalpha() for ch in value):
+            raise BadQuery(
+                f"obsid {value.strip()[:40]!r} is not a Product Group ID (an integer from the"
+                " 'obsid' column); an obs_id such as 'jw...' cannot be used here."
+            ) from None
+        raise
+
+
 def product_rows(conn: Connection, obsids: Sequence[int], *, now: float) -> Iterator[dict]:
-    """Product rows for each requested observation, in request order."""
-    for parent in dict.fromkeys(obsids):
-        yield from _rows_for(conn, parent, now)
+    """Product rows for each requested observation, in request order.
+
+    Observations are read in batches of :data:`_BATCH`, two queries a batch (members, then
+    every listed file), so a list of thousands of obsids costs a few queries, not two each.
+    """
+    wanted = list(dict.fromkeys(obsids))
+    for start in range(0, len(wanted), _BATCH):
+        yield from _rows_for(conn, wanted[start : start + _BATCH], now)
 
 
-def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
+_BATCH = 500
+
+
+def _rows_for(conn: Connection, parents: list[int], now: float) -> Iterator[dict]:
     # Members are fetched first: "obsid = parent OR obsid IN (subquery)" defeats the index.
-    members = conn.execute(
-        select(observation_members.c.member_obsid).where(
-            observation_members.c.parent_obsid == parent
-        )
-    ).scalars()
-    listed_ids = [parent, *members]
+    members: dict[int, list[int]] = {parent: [] for parent in parents}
+    links = select(observation_members.c.parent_obsid, observation_members.c.member_obsid)
+    for parent, member in conn.execute(
+        links.where(observation_members.c.parent_obsid.in_(parents))
+    ).tuples():
+        if member != parent:
+            members[parent].append(member)
+    listed_ids = sorted({*parents, *(m for found in members.values() for m in found)})
     listed = observations.alias("listed")
     owner = observations.alias("owner")
     # Columns come out in the order of the answer so each row is one dict(zip(...)); the few
@@ -75,16 +99,25 @@ def _rows_for(conn: Connection, parent: int, now: float) -> Iterator[dict]:
         .join(listed, listed.c.obsid == observation_products.c.obsid)
         .outerjoin(owner, owner.c.obsid == products.c.owner_obsid)
         .where(observation_products.c.obsid.in_(listed_ids))
-        .order_by(
-            (observation_products.c.obsid != parent), listed.c.obs_id, products.c.productFilename
-        )
+        .order_by(listed.c.obs_id, products.c.productFilename)
     )
+    fields = len(_PRODUCT_FIELDS)
+    by_listed: dict[int, list[tuple[int, Any]]] = {}  # listed obsid -> (position, row)
+    for position, r in enumerate(conn.execute(query).tuples()):
+        by_listed.setdefault(r[fields], []).append((position, r))
+    for parent in parents:
+        # The observation's own files first, then its members', each part in query order.
+        others = sorted(row for m in members[parent] for row in by_listed.get(m, ()))
+        yield from _rows_of(parent, [*by_listed.get(parent, ()), *others], now)
+
+
+def _rows_of(parent: int, rows: list[tuple[int, Any]], now: float) -> Iterator[dict]:
     fields = len(_PRODUCT_FIELDS)
     position = {name: i for i, name in enumerate(_PRODUCT_FIELDS)}
     kind, filters = position.get("dataproduct_type"), position.get("filters")
     parent_text = str(parent)
     seen: set[int] = set()
-    for r in conn.execute(query).tuples():
+    for _, r in rows:
         obsid, obs_id, listed_type, listed_filters, listed_release, owner_release, pid = r[fields:]
         if pid in seen:
             continue

@@ -9,8 +9,10 @@ obs_collection, ...) a row matches when the whole value or any one token matches
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
@@ -66,10 +68,12 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
             patterns.append(_like_pattern(value))
         elif column.numeric or column.name in ("obsid", "objID", "obsID", "parent_obsid"):
             values.append(_number(column, value))
-        elif isinstance(value, bool | int | float | str):
+        elif isinstance(value, bool | float | str) or (
+            isinstance(value, int) and value.bit_length() <= 128
+        ):
             values.append(str(value).strip().lower())
         else:
-            raise BadQuery(f"Unsupported value {value!r} for {column.name}.")
+            raise BadQuery(f"Unsupported value {_shown(value)} for {column.name}.")
     if patterns and column.numeric:
         raise BadQuery(f"Wildcards are not allowed on numeric column {column.name}.")
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
@@ -130,39 +134,107 @@ def _escape(text: str) -> str:
 
 
 _LARGEST_INTEGER = 2**63 - 1
+# Numbers as clients write them, in ASCII only: Python's int() and float() would also read
+# "١٢٣", "１２３" or "1_000", and a 5,000-digit integer costs quadratic time to convert.
+_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
+_MAX_NUMBER_TEXT = 64
+_ISO_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?Z?", re.ASCII
+)
+_MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
+DATE_FORMS = "YYYY-MM-DD, 'YYYY-MM-DD hh:mm[:ss]' (UTC) or an MJD number"
+
+
+def parse_identifier(value: Any, name: str = "obsid") -> int:
+    """A whole-number identifier (obsid, product id) written in ASCII digits, as a 64-bit int.
+
+    Raises
+    ------
+    BadQuery
+        For anything else, naming ``name`` and the value (cut short when long).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadQuery(f"{name} {_shown(value)} is not a whole number.")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _WHOLE.fullmatch(text):
+            raise BadQuery(
+                f"{name} {_shown(text)} is not a whole number written with the digits 0-9."
+            )
+        if len(text.lstrip("+-").lstrip("0")) > len(str(_LARGEST_INTEGER)):
+            raise BadQuery(f"{name} {_shown(text)} is out of range (at most {_LARGEST_INTEGER}).")
+        value = int(text)
+    if abs(value) > _LARGEST_INTEGER:
+        raise BadQuery(f"{name} {_shown(value)} is out of range (at most {_LARGEST_INTEGER}).")
+    return value
+
+
+def parse_mjd(value: Any, name: str) -> float:
+    """An instant as MJD: an MJD number, or an ISO date/time (UTC) such as ``2023-07-12``.
+
+    Raises
+    ------
+    BadQuery
+        Naming the field and the forms it accepts.
+    """
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value.strip()):
+        match = _ISO_DATE.fullmatch(value.strip())
+        if match is None:
+            raise BadQuery(f"{name}: {_shown(value)} is not a date; write {DATE_FORMS}.")
+        year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
+        try:
+            when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except ValueError:  # 2023-02-30, 25:00 ...
+            raise BadQuery(f"{name}: {_shown(value)} is not a date; write {DATE_FORMS}.") from None
+        fraction = float("0." + (match.group(7) or "0"))
+        return ((when - _MJD_EPOCH).total_seconds() + fraction) / 86_400.0
+    return _float(value, name)
+
+
+def _shown(value: Any) -> str:
+    """The value for a message, cut short when long."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"(an integer of {value.bit_length()} bits)"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "...' (" + f"{len(str(value))} characters)"
 
 
 def _bound(column: ColumnInfo, value: Any) -> float | None:
     if value in (None, ""):
         return None
+    if column.unit == "MJD":
+        return parse_mjd(value, f"{column.label} ({column.name})")
     return _number(column, value)
 
 
 def _number(column: ColumnInfo, value: Any) -> float:
-    if column.type != "float" and not isinstance(value, bool):
-        whole = _whole_number(value)  # exactly: identifiers exceed a float's 53 bits
-        if whole is not None:
-            if abs(whole) > _LARGEST_INTEGER:  # no 64-bit column could hold it
-                raise BadQuery(f"Value {value!r} for {column.name} is out of range.")
-            return whole
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise BadQuery(f"Value {value!r} for {column.name} is not a number.") from None
-    if not math.isfinite(number):
-        raise BadQuery(f"Value {value!r} for {column.name} is not a finite number.")
+    exact = column.type != "float" and not isinstance(value, bool | float)
+    if exact and (
+        isinstance(value, int) or (isinstance(value, str) and _WHOLE.fullmatch(value.strip()))
+    ):
+        return parse_identifier(value, column.name)  # exactly: ids exceed a float's 53 bits
+    number = _float(value, column.name)
     if number.is_integer() and column.type != "float":
-        return _number(column, int(number))
+        return parse_identifier(int(number), column.name)
     return number
 
 
-def _whole_number(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
+def _float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BadQuery(f"Value {_shown(value)} for {name} is not a number.")
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > _MAX_NUMBER_TEXT or not _DECIMAL.fullmatch(text):
+            raise BadQuery(f"Value {_shown(value)} for {name} is not a number.")
+        value = text
     try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
+        number = float(value)
+    except OverflowError:  # an int beyond a float's range
+        number = math.inf
+    if not math.isfinite(number):
+        raise BadQuery(f"Value {_shown(value)} for {name} is not a finite number.")
+    return number
 
 
 def _flag(column: ColumnInfo, value: Any) -> bool:

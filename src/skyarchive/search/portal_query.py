@@ -26,7 +26,7 @@ DEFAULT_RADIUS_DEG = 3 / 60
 _RADIUS_TOKEN = re.compile(r"(?:^|\s)(?:r|rad|radius)\s*=\s*(\S+)\s*$", re.IGNORECASE)
 _MAX_TEXT = 300
 _PROGRAM_ID = re.compile(r"^(?:jw)?0*(\d{1,6})$", re.IGNORECASE)
-_MAX_PROGRAMS = 200
+MAX_PROGRAMS = 200
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,14 @@ def parse_program_ids(text: str) -> list[str]:
     """``"1073, 1558"`` -> ``["1073", "1558"]`` (leading zeros and a ``jw`` prefix dropped)."""
     if not isinstance(text, str) or not text.strip():
         raise BadQuery("Give one or more program IDs separated by commas, e.g. '1073, 1558'.")
+    items = re.split(r"[,\s;]+", text.strip())
+    if len(items) > MAX_PROGRAMS:  # before reading them: the limit bounds the work too
+        raise BadQuery(
+            f"At most {MAX_PROGRAMS} program IDs per search (got {len(items)}); "
+            "search for fewer at a time."
+        )
     ids: list[str] = []
-    for item in re.split(r"[,\s;]+", text.strip()):
+    for item in items:
         if not item:
             continue
         match = _PROGRAM_ID.match(item)
@@ -104,6 +110,4 @@ def parse_program_ids(text: str) -> list[str]:
                 f"{item!r} is not a program ID; separate numbers with commas, e.g. '1073, 1558'."
             )
         ids.append(str(int(match.group(1))))
-    if len(ids) > _MAX_PROGRAMS:
-        raise BadQuery(f"Too many program IDs ({len(ids)} > {_MAX_PROGRAMS}).")
     return list(dict.fromkeys(ids))

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery, NotFound
-from skyarchive.products.listing import product_rows
+from skyarchive.products.listing import parse_obsid, product_rows
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import Criterion, parse_criteria
@@ -160,13 +160,11 @@ def _rights_values(conn: Connection, others: list[Criterion], now: float) -> lis
 
 def observation_details(conn: Connection, obsid: str, *, now: float) -> dict[str, Any]:
     """One observation's row and its product list (as Mast.Caom.Products lists it)."""
-    text = str(obsid).strip()
-    if not text.isdigit():
-        raise BadQuery(f"obsid {text!r} is not a Product Group ID (a whole number).")
-    criteria = criteria_from([{"paramName": "obsid", "values": [text]}])
+    number = parse_obsid(obsid)
+    criteria = criteria_from([{"paramName": "obsid", "values": [number]}])
     page = search_observations(conn, ObservationQuery(criteria=criteria, pagesize=1), now=now)
     rows = list(page.rows)
     if not rows:
-        raise NotFound(f"No observation with obsid {text} in this archive.")
-    products = list(product_rows(conn, [int(text)], now=now))
+        raise NotFound(f"No observation with obsid {number} in this archive.")
+    products = list(product_rows(conn, [number], now=now))
     return {"observation": rows[0], "products": products}

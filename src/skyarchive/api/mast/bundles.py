@@ -46,19 +46,41 @@ async def form_fields(request: Request) -> tuple[list[str], list[str], str | Non
     )
 
 
+#: The selection form every POST endpoint here reads by hand (:func:`form_fields`), described
+#: for the OpenAPI schema.
+_SELECTION_FORM = {
+    "type": "object",
+    "properties": {
+        "uri": {"type": "array", "items": {"type": "string"}, "description": "Data URIs"},
+        "obsid": {"type": "array", "items": {"type": "string"}, "description": "obsids"},
+        "mrp": {"type": "string", "description": "true: only Minimum Recommended Products"},
+        "csrf_token": {"type": "string", "description": "For signed-in browsers"},
+    },
+}
+SELECTION_BODY = {
+    "requestBody": {
+        "content": {
+            media: {"schema": _SELECTION_FORM}
+            for media in ("application/x-www-form-urlencoded", "multipart/form-data")
+        }
+    }
+}
+
 UriQuery = Annotated[list[str], Query(description="Data URI (repeat the parameter)")]
 ObsidQuery = Annotated[list[str], Query(description="obsid (repeat, or comma-separated)")]
 MrpQuery = Annotated[str | None, Query(description="true: only Minimum Recommended Products")]
 
 
 def selection_fields(
-    uri: list[str], obsid: list[str], mrp: str | None
+    uri: list[str], obsid: list[str], mrp: str | None, *, max_obsids: int
 ) -> tuple[list[str], list[int], bool]:
     """Validated (uris, obsids, mrp_only) from request fields."""
     uris = list(dict.fromkeys(u.strip() for u in uri if u and u.strip()))
     if len(uris) > _MAX_URIS:
         raise BadQuery(f"At most {_MAX_URIS} uri fields per request.")
-    obsids = parse_obsids(",".join(obsid)) if any(o.strip() for o in obsid) else []
+    obsids = (
+        parse_obsids(",".join(obsid), limit=max_obsids) if any(o.strip() for o in obsid) else []
+    )
     if not uris and not obsids:
         raise BadQuery("Select something: give uri=<data URI> and/or obsid=<obsid> fields.")
     return uris, obsids, (mrp or "").strip().lower() in _TRUE
@@ -68,7 +90,9 @@ def _bundle(
     archive: Archive, caller: Caller, base: str, fmt: str,
     uri: list[str], obsid: list[str], mrp: str | None,
 ) -> Response:  # fmt: skip
-    uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
+    uris, obsids, mrp_only = selection_fields(
+        uri, obsid, mrp, max_obsids=archive.settings.max_obsids
+    )
     named = bundle(archive, caller=caller, fmt=fmt, base_url=base, uris=uris, obsids=obsids,
                    mrp_only=mrp_only)  # fmt: skip
     return bundle_response(named)
@@ -87,7 +111,8 @@ def _add_bundle_routes(fmt: str) -> None:
 
     path = f"/api/v0.1/Download/bundle.{fmt}"
     doc = f"A {fmt} of the selection, streamed while it is built, with MANIFEST.HTML."
-    router.add_api_route(path, post, methods=["POST"], description=doc, name=f"bundle_{fmt}")
+    router.add_api_route(path, post, methods=["POST"], description=doc, name=f"bundle_{fmt}",
+                         openapi_extra=SELECTION_BODY)  # fmt: skip
     router.add_api_route(path, get, methods=["GET"], description=doc, name=f"bundle_{fmt}_get")
 
 
@@ -107,18 +132,20 @@ def download_mrp(
     return mrp_response(archive, caller, obsid=obsid, fmt=format, base_url=base)
 
 
-@router.post("/api/v0.1/Download/bundle.sh")
+@router.post("/api/v0.1/Download/bundle.sh", openapi_extra=SELECTION_BODY)
 async def bundle_script(
     request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
     uri, obsid, mrp, _ = await form_fields(request)
-    uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
+    uris, obsids, mrp_only = selection_fields(
+        uri, obsid, mrp, max_obsids=archive.settings.max_obsids
+    )
     lines = script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
     return script_response(curl_script(lines, base_url=base))
 
 
-@router.post("/api/v0.1/Download/stage", status_code=202)
+@router.post("/api/v0.1/Download/stage", status_code=202, openapi_extra=SELECTION_BODY)
 async def stage(
     request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> JSONResponse:
@@ -130,7 +157,9 @@ async def stage(
     uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
     email = (await request.form()).get("email")
-    uris, obsids, mrp_only = selection_fields(uri, obsid, mrp)
+    uris, obsids, mrp_only = selection_fields(
+        uri, obsid, mrp, max_obsids=archive.settings.max_obsids
+    )
     info = await run_in_threadpool(
         partial(start_staging, archive, caller, base_url=base,
                 email=str(email) if email else None, uris=uris, obsids=obsids,

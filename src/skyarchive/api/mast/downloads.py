@@ -18,9 +18,20 @@ from skyarchive.delivery.service import file_answer, file_bytes
 router = APIRouter(tags=["MAST downloads"])
 
 
+#: The headers read by hand below, described for the OpenAPI schema (and so for fuzzing).
+_RANGE_HEADERS = {
+    "parameters": [
+        {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "bytes=first-last, bytes=first- or bytes=-suffix"},
+        {"name": "If-Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "The ETag of the partial copy the client holds"},
+    ]
+}  # fmt: skip
+
+
 # One route per method: a GET+HEAD route gives both operations one OpenAPI id.
-@router.get("/api/v0.1/Download/file")
-@router.head("/api/v0.1/Download/file")
+@router.get("/api/v0.1/Download/file", openapi_extra=_RANGE_HEADERS)
+@router.head("/api/v0.1/Download/file", openapi_extra=_RANGE_HEADERS)
 def download_file(
     request: Request,
     archive: ArchiveDep,

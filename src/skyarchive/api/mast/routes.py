@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
+import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,8 @@ from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResul
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
-from skyarchive.errors import BadQuery, SkyArchiveError
+from skyarchive.errors import BadQuery, PayloadTooLarge, SkyArchiveError
+from skyarchive.search.paging import parse_paging
 
 router = APIRouter(tags=["MAST"])
 #: The invoke service answers even unexpected errors in MAST's shape.
@@ -44,17 +45,67 @@ def _archive(request: Request) -> Archive:
     return request.app.state.archive
 
 
-@invoke_router.post("/api/v0/invoke")
+#: The form astroquery posts; parsed by hand below, described here for the OpenAPI schema.
+_INVOKE_FORM = {
+    "type": "object",
+    "properties": {
+        "request": {
+            "type": "string",
+            "description": 'A JSON service request: {"service": "Mast.Caom.Cone", "params": {...},'
+            ' "format": "json", "page": 1, "pagesize": 5000}',
+        }
+    },
+    "required": ["request"],
+}
+_INVOKE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": _INVOKE_FORM}
+            for media in ("application/x-www-form-urlencoded", "multipart/form-data")
+        },
+    }
+}
+
+
+@invoke_router.post("/api/v0/invoke", openapi_extra=_INVOKE_BODY)
 async def invoke_post(request: Request) -> Response:
+    """Run a MAST service request (``Mast.Caom.Cone``, ``Mast.Caom.Filtered``, ...)."""
     if request.headers.get("content-type", "").startswith("multipart/"):
-        raw = (await request.form()).get("request")
+        raw: Any = (await request.form()).get("request")
     else:
-        # astroquery posts one url-encoded field; parse_qs is much cheaper than the general
-        # form parser on this hot path.
-        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
-        raw = fields.get("request", [None])[0]
-    # The query itself is blocking database work: keep it off the event loop.
+        try:
+            raw = await _body(request, limit=MAX_INVOKE_BYTES)
+        except PayloadTooLarge as exc:
+            return mast_error_response(exc, status=200)
+    # Parsing and the query itself are blocking work: keep them off the event loop.
     return await run_in_threadpool(invoke, _archive(request), raw)
+
+
+#: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
+MAX_INVOKE_BYTES = 8 * 1024 * 1024
+
+
+async def _body(request: Request, *, limit: int) -> bytes:
+    """The body, refused with :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is {declared} bytes; at most {limit} are read.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"The request body is over {limit} bytes; at most {limit} are read."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form_field(body: bytes, name: str) -> str | None:
+    # astroquery posts one url-encoded field; parse_qs is much cheaper than the general
+    # form parser on this hot path.
+    return parse_qs(body.decode("utf-8", "replace")).get(name, [None])[0]
 
 
 @invoke_router.get("/api/v0/invoke")
@@ -68,6 +119,8 @@ def invoke(archive: Archive, raw: Any) -> Response:
     A JSON client (astroquery) reads the error from the body under HTTP 200, as MAST sends
     it; a client that asked for CSV or VOTable cannot, so its errors carry their 4xx status.
     """
+    if isinstance(raw, bytes):  # a url-encoded body, not yet parsed
+        raw = _form_field(raw, "request")
     fmt = "json"
     try:
         mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
@@ -113,8 +166,12 @@ def _mast_error(exc: SkyArchiveError, fmt: str) -> Response:
 def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
     if not raw:
         raise BadQuery("Missing 'request': send request=<JSON service request>.")
+    if not isinstance(raw, str | bytes):  # e.g. a file part of a multipart form
+        raise BadQuery("'request' must be a text field holding the JSON request, not a file.")
     try:
-        body = json.loads(raw)
+        # orjson refuses nesting deeper than 1024 levels and numbers beyond a double, where
+        # the json module would exhaust the stack or read 1e400 as infinity.
+        body = orjson.loads(raw)
     except (TypeError, ValueError) as exc:
         raise BadQuery(f"'request' is not valid JSON ({exc}).") from None
     if not isinstance(body, dict) or not isinstance(body.get("service"), str):
@@ -122,27 +179,13 @@ def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
     params = body.get("params") or {}
     if not isinstance(params, dict):
         raise BadQuery("'params' must be a JSON object.")
-    page = _positive_int(body.get("page", 1), "page")
-    pagesize = _positive_int(body.get("pagesize", 50_000), "pagesize")
-    if pagesize > max_page_size:
-        raise BadQuery(
-            f"pagesize {pagesize} exceeds this archive's limit of {max_page_size}; "
-            "ask for smaller pages."
-        )
+    page, pagesize = parse_paging(
+        body.get("page", 1), body.get("pagesize", 50_000), max_page_size=max_page_size
+    )
     return MastRequest(
         service=body["service"], params=params, format=formats.requested_format(body.get("format")),
         page=page, pagesize=pagesize, page_given="page" in body,
     )  # fmt: skip
-
-
-def _positive_int(value: Any, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadQuery(f"{name} {value!r} is not a whole number.") from None
-    if number < 1:
-        raise BadQuery(f"{name} {number} must be 1 or more.")
-    return number
 
 
 _BUFFERED_ROWS = 5_000

@@ -71,7 +71,7 @@ def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
 
 @mast_service("Mast.Caom.Products")
 def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
-    obsids = parse_obsids(request.params.get("obsid"))
+    obsids = parse_obsids(request.params.get("obsid"), limit=ctx.archive.settings.max_obsids)
     start = (request.page - 1) * request.pagesize
     page = _PageOfStream(product_rows(ctx.conn, obsids, now=ctx.now), start, request.pagesize)
     return TableResult(

@@ -20,8 +20,13 @@ from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
 from skyarchive.delivery.requests import describe, owned_request, record_download, start_staging
 from skyarchive.errors import BadQuery
+from skyarchive.products.listing import parse_obsids
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
+
+
+#: A catalog id: a 64-bit integer (larger values would fail in the database, not here).
+ProductId = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class FiltersBody(BaseModel):
@@ -46,13 +51,15 @@ class ObservationsBody(BaseModel):
 
 class RemoveBody(BaseModel):
     obsids: list[str] = Field(default_factory=list, max_length=service.MAX_OBSERVATIONS)
-    product_ids: list[int] = Field(default_factory=list, max_length=1_000_000)
+    product_ids: list[ProductId] = Field(default_factory=list, max_length=1_000_000)
 
 
 class DeliveryBody(BaseModel):
     method: Literal["zip", "tar", "tar.gz", "curl", "staging"]
     filters: FiltersBody = Field(default_factory=FiltersBody)
-    product_ids: list[int] | None = Field(None, description="Explicit files (else: the filters)")
+    product_ids: list[ProductId] | None = Field(
+        None, description="Explicit files (else: the filters)"
+    )
     remove_completed: bool = False
     email: str | None = Field(
         None, max_length=254, description="Staging: where the notice goes (anonymous callers)"
@@ -60,10 +67,7 @@ class DeliveryBody(BaseModel):
 
 
 def _obsids(values: list[str]) -> list[int]:
-    try:
-        return [int(str(v).strip()) for v in values if str(v).strip()]
-    except ValueError as exc:
-        raise BadQuery("obsids are integers from the obsid column.") from exc
+    return parse_obsids(values, limit=service.MAX_OBSERVATIONS)
 
 
 def _with_cookie(archive: Archive, response: Response, cookie: str | None) -> Response:

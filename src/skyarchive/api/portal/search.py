@@ -31,7 +31,10 @@ router = APIRouter(prefix="/api/portal", tags=["Portal"])
 
 class SearchRequest(BaseModel):
     collection: Literal["position", "program", "filters"] = "position"
-    text: str = Field("", max_length=2000, description="'m57 r=1m', '283.396 33.029', '1073'")
+    # Long enough for a list of program IDs beyond the limit, so the answer can name the limit.
+    text: str = Field(
+        "", max_length=100_000, description="'m57 r=1m', '283.396 33.029', '1073, 1558'"
+    )
     filters: list[dict[str, Any]] = Field(default_factory=list, description="MAST-style filters")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=50_000)
 
@@ -74,7 +77,19 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
         "rows": result.rows,
         "total": result.total,
         "returned": len(result.rows),
+        "message": _nothing_found(position, programs, body.filters) if not result.total else "",
     }  # fmt: skip
+
+
+def _nothing_found(position: Any, programs: list[str], filters: list[dict[str, Any]]) -> str:
+    """What the portal says when a search matches nothing."""
+    also = " with these filters" if filters else ""
+    if programs:
+        label = "programs " if len(programs) > 1 else "program "
+        return f"No observations found for {label}{', '.join(programs)}{also}"
+    if position is not None:
+        return f"No observations found for {position.display}{also}"
+    return "No observations match these filters"
 
 
 def _display(position: Any, programs: list[str], filters: list[dict[str, Any]]) -> str:

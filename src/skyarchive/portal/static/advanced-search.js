@@ -1,7 +1,7 @@
 // Advanced Search: filters on any column, with value lists and counts, wildcards and ranges.
 // Builds MAST-style filters ({paramName, values}) that the server reads as Mast.Caom.Filtered does.
 import { api } from "./api.js";
-import { MJD_COLUMNS, h, mjdToIso, toMjd } from "./dom.js";
+import { MJD_COLUMNS, h, mjdToIso } from "./dom.js";
 
 const DEFAULT_ROWS = ["obs_collection", "instrument_name", "target_name", "proposal_id", "filters",
   "dataproduct_type", "calib_level", "t_min"];
@@ -66,7 +66,8 @@ export class AdvancedSearch {
 
   rangeText(column, value) {
     if (value === null || value === undefined || value === "") return "";
-    return MJD_COLUMNS.has(column.name) ? mjdToIso(value, false) : String(value);
+    // A date arrives as MJD from a number, or as typed (a permalink keeps the text).
+    return MJD_COLUMNS.has(column.name) && typeof value === "number" ? mjdToIso(value, false) : String(value);
   }
 
   addRow(name, { removable = false, focus = false } = {}) {
@@ -145,7 +146,8 @@ export class AdvancedSearch {
     const out = [];
     for (const [name, row] of this.rows) {
       if (row.kind === "range") {
-        const convert = (text) => (MJD_COLUMNS.has(name) ? toMjd(text) : (text.trim() === "" ? null : Number(text)));
+        // Sent as typed: the server reads numbers and dates and names the field it cannot read.
+        const convert = (text) => (text.trim() === "" ? null : text.trim());
         const min = convert(row.min.value), max = convert(row.max.value);
         if (min !== null || max !== null) out.push({ paramName: name, values: [{ min, max }] });
       } else {

@@ -68,15 +68,6 @@ export function mjdToIso(mjd, withTime = true) {
   return withTime ? iso.slice(0, 16).replace("T", " ") : iso.slice(0, 10);
 }
 
-/** "2023-07-12", "2023-07-12 09:30" or a plain MJD number -> MJD (null when empty/invalid). */
-export function toMjd(text) {
-  const value = String(text ?? "").trim();
-  if (!value) return null;
-  if (/^\d+(\.\d+)?$/.test(value) && Number(value) < 100000) return Number(value);
-  const ms = Date.parse(value.replace(" ", "T") + (value.length <= 10 ? "T00:00:00Z" : "Z"));
-  return Number.isNaN(ms) ? null : (ms - MJD_EPOCH_MS) / 86400000;
-}
-
 /** A cell's text. */
 export function formatValue(value, column) {
   if (value === null || value === undefined || value === "") return "";

@@ -77,6 +77,7 @@ function refresh(opts = {}) {
   facets.render(shown);
   const { total, returned } = state.result;
   let text = `Displaying ${shown.length.toLocaleString()} of ${returned.toLocaleString()} Total Rows`;
+  if (total === 0) text = state.result.message || "No observations found";
   if (total > returned) text += ` (the first ${returned.toLocaleString()} of ${total.toLocaleString()} matches; narrow the search to see the rest)`;
   $("row-count").textContent = text;
   drawSky();
