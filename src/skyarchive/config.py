@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     staging_path: Path | None = Field(
         default=None, description="Where batch staging puts files; default `staging/` in the home."
     )
-    staging_hours: float = Field(
-        default=72.0, description="Hours a finished staging area stays before it is removed."
+    staging_days: float = Field(
+        default=14.0,
+        description="Days a finished staging area and its link last; then the files are removed.",
     )
     staging_pause: float = Field(
         default=0.0, description="Seconds staging waits after each file (throttles its disk load)."

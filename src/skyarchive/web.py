@@ -12,6 +12,7 @@ from skyarchive import __version__
 from skyarchive.api.errors import install_error_handlers
 from skyarchive.api.forwarded import ForwardedHeadersMiddleware
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
+from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
@@ -39,6 +40,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)

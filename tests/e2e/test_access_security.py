@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,19 +11,16 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from skyarchive.access import grants, tokens, users
+from skyarchive.access import tokens, users
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import api_tokens, observations, products
-
-PASSWORD = "a long enough password"
+from tests.e2e.callers import EXPECTED, PASSWORD, Callers, create_callers, headers_for
 
 
 @dataclass
-class People:
-    tokens: dict[str, str]
-    emails: dict[str, str]
+class People(Callers):
     eap_uri: str
     eap_preview_uri: str | None
     public_uri: str
@@ -33,38 +28,8 @@ class People:
 
 @pytest.fixture(scope="module")
 def people(demo_archive) -> People:  # type: ignore[no-untyped-def]
-    tag = uuid.uuid4().hex[:6]
-    emails = {
-        role: f"{role}-{tag}@example.org"
-        for role in ("pi", "coi", "other", "admin", "expired", "revoked")
-    }
-    issued: dict[str, str] = {}
-    with demo_archive.engine.begin() as conn:
-        ids = {}
-        for role, email in emails.items():
-            ids[role] = users.create_user(
-                conn,
-                email=email,
-                display_name=f"{role.title()} Person",
-                password=PASSWORD,
-                is_admin=role == "admin",
-            ).user_id
-            issued[role], info = tokens.create_token(
-                conn, user_id=ids[role], name=role, days=5, max_days=60
-            )
-        grants.set_pi(conn, "4567", user_id=ids["pi"])
-        grants.grant(conn, "4567", user_id=ids["coi"], granted_by=ids["pi"])
-        grants.grant(conn, "4567", user_id=ids["expired"], granted_by=ids["pi"])
-        grants.grant(conn, "4567", user_id=ids["revoked"], granted_by=ids["pi"])
-        conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.user_id == ids["expired"])
-            .values(expires_at=time.time() - 60)
-        )
-        revoked_id = conn.execute(
-            select(api_tokens.c.token_id).where(api_tokens.c.user_id == ids["revoked"])
-        ).scalar_one()
-        tokens.revoke_token(conn, revoked_id, user_id=ids["revoked"])
+    callers = create_callers(demo_archive.engine, "4567")
+    with demo_archive.engine.connect() as conn:
         owner = observations.alias("owner")
         eap = (
             select(products.c.dataURI, products.c.productType)
@@ -80,7 +45,7 @@ def people(demo_archive) -> People:  # type: ignore[no-untyped-def]
         ).scalar_one()
     science = next(uri for uri, kind in rows if kind == "SCIENCE")
     preview = next((uri for uri, kind in rows if kind == "PREVIEW"), None)
-    return People(issued, emails, science, preview, public_uri)
+    return People(callers.tokens, callers.emails, callers.user_ids, science, preview, public_uri)
 
 
 def portal_login(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
@@ -91,28 +56,6 @@ def portal_login(client: httpx.Client, email: str, password: str = PASSWORD) -> 
 
 def form_csrf(html: str) -> str:
     return html.split('name="csrf_token" value="')[1].split('"')[0]
-
-
-# caller -> expected status for an exclusive-access file
-EXPECTED = {
-    "anonymous": 401,
-    "malformed": 401,
-    "expired": 401,
-    "revoked": 401,
-    "other": 403,
-    "coi": 200,
-    "pi": 200,
-    "admin": 200,
-}
-
-
-def headers_for(people: People, who: str, style: str = "token") -> dict[str, str]:
-    if who == "anonymous":
-        return {}
-    token = "not-a-token!" if who == "malformed" else people.tokens[who]
-    if style == "cookie":
-        return {"Cookie": f"mast_token={token}"}
-    return {"Authorization": f"{'Bearer' if style == 'bearer' else 'token'} {token}"}
 
 
 @pytest.mark.parametrize("who", sorted(EXPECTED))

@@ -169,7 +169,8 @@ def test_user_basket_csrf_staging_and_staged_files(
     assert info["location"] in notices[0].get_payload()
     anonymous_staging = httpx.post(f"{live_server.url}/api/v0.1/Download/stage",
                                    data={"obsid": obsids["niriss"]}, timeout=30)  # fmt: skip
-    assert anonymous_staging.status_code == 401
+    assert anonymous_staging.status_code == 400  # anonymous staging needs an e-mail address
+    assert "e-mail" in anonymous_staging.json()["error"]["message"]
 
 
 def test_login_takes_over_the_anonymous_basket(live_server, demo_archive, obsids) -> None:  # type: ignore[no-untyped-def]

@@ -2,8 +2,9 @@
 """The basket and delivery status pages in real headless Chromium over the demo archive.
 
 From an "m57 r=1m" search to the basket, MRP files as a zip and as a cURL script, the
-"remove completed files" option, staging refused to anonymous callers, and a signed-in user's
-staging request run by a real ``skyarchive worker`` process and followed on the status page.
+"remove completed files" option, anonymous staging asking for an e-mail address, and a
+signed-in user's staging request run by a real ``skyarchive worker`` process and followed on
+the status page.
 """
 
 from __future__ import annotations
@@ -110,17 +111,23 @@ def test_m57_basket_mrp_zip_curl_and_remove_completed(page) -> None:  # type: ig
     expect(page.get_by_role("button", name="Download zip")).to_be_disabled()
 
 
-def test_anonymous_staging_needs_login_locked_files_remove_and_clear(page) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_staging_asks_an_email_locked_files_remove_and_clear(page) -> None:  # type: ignore[no-untyped-def]
     add_all_rows(page, "/search?collection=program&q=1073,4567")  # 4567: exclusive access
     page.goto("/basket")
     expect(page.locator("#basket-body")).to_be_visible()
 
-    staging = page.get_by_role("radio", name=re.compile("^Batch staging"))
-    expect(staging).to_be_disabled()
-    expect(page.locator("#staging-login")).to_contain_text("Batch staging needs an account")
+    # anonymous callers may stage public files: choosing staging asks for the notice's address
+    email = page.get_by_label("E-mail for the notice")
+    expect(email).to_be_hidden()
+    page.get_by_role("radio", name=re.compile("^Batch staging")).check()
+    expect(email).to_be_visible()
+    expect(email).to_have_attribute("required", "")
+    expect(page.locator("#staging-login")).to_contain_text("only public files are staged")
     expect(page.locator("#staging-login").get_by_role("link", name="log in")).to_have_attribute(
         "href", "/login?next=/basket"
     )
+    page.get_by_role("radio", name="Zip file").check()
+    expect(email).to_be_hidden()
 
     # files of the exclusive-access period: padlock, cannot be ticked, counted as excluded
     excluded = page.locator("#excluded-summary")

@@ -29,6 +29,23 @@ def caller_from_credentials(
             user_id, csrf, session_id = session.user_id, session.csrf_token, session.session_id
     if user_id is None:
         return ANONYMOUS
+    return caller_for_user(
+        conn, user_id, via_token=bool(token), csrf_token=csrf, session_id=session_id
+    )
+
+
+def caller_for_user(
+    conn: Connection,
+    user_id: int,
+    *,
+    via_token: bool = False,
+    csrf_token: str | None = None,
+    session_id: str | None = None,
+) -> Caller:
+    """The user as a caller with today's rights (admin flag, programs granted to them).
+
+    Also for work done later on a user's behalf (the staging job writing a manifest).
+    """
     user = get_user(conn, user_id)
     return Caller(
         user_id=user.user_id,
@@ -36,8 +53,8 @@ def caller_from_credentials(
         display_name=user.display_name,
         is_admin=user.is_admin,
         programs=programs_readable_by(conn, user.user_id),
-        via_token=bool(token),
-        csrf_token=csrf,
+        via_token=via_token,
+        csrf_token=csrf_token,
         session_id=session_id,
     )
 

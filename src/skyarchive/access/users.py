@@ -35,8 +35,9 @@ def _user(row) -> User:  # type: ignore[no-untyped-def]
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or len(email) > 254 or " " in email:
-        raise BadQuery(f"{email!r} is not an email address.")
+    odd = any(c.isspace() or not c.isprintable() or c in '<>,;"' for c in email)
+    if not at or not local or "." not in domain or "@" in domain or len(email) > 254 or odd:
+        raise BadQuery(f"{email[:100]!r} is not an email address (name@example.org).")
     return email
 
 

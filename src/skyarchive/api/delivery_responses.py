@@ -7,48 +7,23 @@ what they contain is decided in :mod:`skyarchive.delivery`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from fastapi.responses import StreamingResponse
 
 from skyarchive.access.policy import Caller
-from skyarchive.access.rights import now_mjd
+from skyarchive.api.file_headers import file_headers
 from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
-from skyarchive.delivery.bundles import (
-    bundle_name,
-    check_bundle_size,
-    check_format,
-    prepare_bundle,
-)
 from skyarchive.delivery.curl_script import script_name
-from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.readahead import read_ahead
-from skyarchive.delivery.selection import Selection, crc32_recorder, mrp_selection
+from skyarchive.delivery.service import NamedBundle, mrp_bundle
 
 
-def bundle_response(
-    archive: Archive,
-    caller: Caller,
-    *,
-    fmt: str,
-    selection: Selection,
-    base_url: str,
-    filename: str | None = None,
-    on_complete: Any = None,
-) -> StreamingResponse:
-    """A streamed zip/tar/tar.gz of ``selection`` (checked against the size limit first)."""
-    check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
-
-    def manifest(items, excluded) -> str:  # type: ignore[no-untyped-def]
-        return manifest_html(items, excluded, caller=caller, source=base_url)
-
-    bundle = prepare_bundle(
-        selection, storage=archive.storage, fmt=fmt, manifest=manifest,
-        on_complete=on_complete, on_crc32=crc32_recorder(archive.engine),
-    )  # fmt: skip
+def bundle_response(named: NamedBundle) -> StreamingResponse:
+    """The HTTP answer for a bundle the delivery façade prepared (streamed, read ahead)."""
+    bundle = named.bundle
     headers = {
-        "Content-Disposition": f'attachment; filename="{filename or bundle_name(fmt)}"',
+        **file_headers(named.filename, bundle.media_type),
         "X-Skyarchive-Files": str(bundle.files),
         "X-Skyarchive-Bytes": str(bundle.bytes),
         "X-Skyarchive-Not-Included": str(bundle.not_included),
@@ -56,27 +31,20 @@ def bundle_response(
     }
     if bundle.length is not None:  # zip: exact, so the body is sent without chunked encoding
         headers["Content-Length"] = str(bundle.length)
-    chunks = read_ahead(bundle.chunks)
-    return StreamingResponse(chunks, media_type=bundle.media_type, headers=headers)
+    return StreamingResponse(read_ahead(bundle.chunks, name=named.filename), headers=headers)
 
 
 def mrp_response(
     archive: Archive, caller: Caller, *, obsid: str, fmt: str, base_url: str
 ) -> StreamingResponse:
     """The Minimum Recommended Products of one observation as one streamed bundle."""
-    check_format(fmt)  # before any catalog work
-    with archive.engine.connect() as conn:
-        selection = mrp_selection(conn, archive.storage, caller=caller, obsid=obsid, now=now_mjd())
-    obs_id = selection.items[0].path.split("/")[1]
     return bundle_response(
-        archive, caller, fmt=fmt, selection=selection, base_url=base_url,
-        filename=f"{obs_id}_mrp.{fmt}",
-    )  # fmt: skip
+        mrp_bundle(archive, caller=caller, obsid=obsid, fmt=fmt, base_url=base_url)
+    )
 
 
 def script_response(pieces: Iterator[str]) -> StreamingResponse:
     return StreamingResponse(
         chunked((piece.encode() for piece in pieces), size=1 << 16),
-        media_type="text/x-shellscript",
-        headers={"Content-Disposition": f'attachment; filename="{script_name()}"'},
+        headers=file_headers(script_name(), "text/x-shellscript"),
     )

@@ -151,7 +151,7 @@ product_versions = Table(
     comment="Replacement history: one row each time a newer version replaced a product's file",
 )
 
-# What the archive holds (schema 0013), kept true by the writers in the same transaction as the
+# What the archive holds (schema 0012), kept true by the writers in the same transaction as the
 # rows they count (``search/summary.py``: ``refresh_summary``), so the home page never counts
 # whole tables. NULL keys are stored as '' (a primary key cannot hold NULL).
 summary_observations = Table(
@@ -344,6 +344,11 @@ delivery_requests = Table(
     Column("finished_at", Float),
     Column("expires_at", Float),
     Column("notified_at", Float),
+    Column(
+        "base_url",
+        String(400),
+        comment="Public URL of the archive as the requester reached it (for links)",
+    ),
     Index(None, "user_id"),
     Index(None, "status"),
 )

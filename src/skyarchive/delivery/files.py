@@ -19,8 +19,12 @@ from skyarchive.storage import Storage
 
 _MEDIA_TYPES = {
     "fits": "application/fits", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
-    "json": "application/json", "csv": "text/csv", "ecsv": "text/plain", "txt": "text/plain",
+    "gif": "image/gif", "json": "application/json", "csv": "text/csv", "ecsv": "text/plain",
+    "txt": "text/plain",
 }  # fmt: skip
+#: The only types a browser may show in place (previews); every other file is an attachment.
+#: Never HTML, SVG or script: a data file must not run as a page of the archive's origin.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$", re.ASCII)
 _MAX_DIGITS = 18  # a byte position beyond 10**18 lies past the end of any file
 _MAX_URI = 1024
@@ -45,9 +49,12 @@ class ProductFile:
 
     @property
     def media_type(self) -> str:
-        return _MEDIA_TYPES.get(
-            self.filename.rsplit(".", 1)[-1].lower(), "application/octet-stream"
-        )
+        return media_type_of(self.filename)
+
+
+def media_type_of(filename: str) -> str:
+    """The type a file is served as, by extension; unknown (HTML, SVG, JS...) as bytes."""
+    return _MEDIA_TYPES.get(filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
 def find_product(conn: Connection, uri: str) -> ProductFile:

@@ -9,7 +9,7 @@ from html import escape
 from skyarchive.access.policy import Caller
 from skyarchive.delivery.selection import Excluded, Item
 
-_STYLE = (
+MANIFEST_STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:90%}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}td.n{text-align:right}"
     "code{font-size:85%}"
@@ -71,7 +71,7 @@ def manifest_html(
     )
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>MANIFEST</title>'
-        f"<style>{_STYLE}</style></head><body>\n"
+        f"<style>{MANIFEST_STYLE}</style></head><body>\n"
         f"<h1>Manifest</h1>\n<p>From {escape(source)} for {who}, "
         f"{moment:%Y-%m-%d %H:%M:%S} UTC: {len(items)} files, {total:,} bytes"
         f"{f'; {len(excluded)} not included' if excluded else ''}.</p>\n"

@@ -10,30 +10,57 @@ chunks are held, so memory stays flat.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import cast
+
+log = logging.getLogger("skyarchive.delivery")
+_END = object()
 
 
-async def read_ahead(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
-    """``chunks`` as an async stream whose next chunk is always being read in advance."""
+async def read_ahead(chunks: Iterable[bytes], *, name: str = "download") -> AsyncIterator[bytes]:
+    """``chunks`` as an async stream whose next chunk is always being read in advance.
+
+    A stream stopped before its end (the client went away) is logged as one line naming
+    ``name`` and the bytes sent; its source is closed once the read in flight is over.
+    """
     iterator = iter(chunks)
+    busy = threading.Lock()  # held while a thread reads: closing waits for it
+
+    def read() -> object:
+        with busy:
+            return next(iterator, _END)
+
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future[bytes | None] = loop.run_in_executor(None, next, iterator, None)
-    exhausted = False
+    pending: asyncio.Future[object] | None = loop.run_in_executor(None, read)
+    sent = 0
     try:
-        while (chunk := await pending) is not None:
-            pending = loop.run_in_executor(None, next, iterator, None)
-            yield chunk
-        exhausted = True
+        while pending is not None:
+            chunk = await pending
+            if chunk is _END:
+                pending = None
+                break
+            pending = loop.run_in_executor(None, read)
+            yield cast(bytes, chunk)
+            sent += len(cast(bytes, chunk))
     finally:
-        if not exhausted:
-            # Stopped early (client gone, error): close the source once the read in flight
-            # is over, so its files are released without racing that read.
-            pending.add_done_callback(lambda done: _close(iterator, done))
+        if pending is not None:
+            failed = pending.done() and not pending.cancelled() and pending.exception()
+            if not failed:  # a failed read propagates (and is reported) as itself
+                log.info("%s stopped after %d bytes: the client went away", name, sent)
+            pending.add_done_callback(_retrieve)
+            threading.Thread(target=_close, args=(iterator, busy), daemon=True).start()
 
 
-def _close(iterator: Iterator[bytes], done: asyncio.Future[bytes | None]) -> None:
+def _retrieve(done: asyncio.Future[object]) -> None:
     if not done.cancelled():
         done.exception()  # retrieved: a failed read in flight is not worth a warning
+
+
+def _close(iterator: Iterator[bytes], busy: threading.Lock) -> None:
+    """Close the source after the read in flight (if any) is over; never while it runs."""
     close = getattr(iterator, "close", None)
     if close is not None:
-        close()
+        with busy:
+            close()

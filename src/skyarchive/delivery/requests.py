@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,14 +19,11 @@ from sqlalchemy import Connection, func, select, update
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
-from skyarchive.db.tables import delivery_files, delivery_requests, products
-from skyarchive.delivery.selection import (
-    Excluded,
-    Selection,
-    require_deliverable,
-    resolve_selection,
-)
-from skyarchive.errors import NotFound
+from skyarchive.access.users import normalise_email
+from skyarchive.db.tables import delivery_files, delivery_requests, observations, products
+from skyarchive.delivery.bundles import check_bundle_size
+from skyarchive.delivery.selection import Excluded, Selection, resolve_selection
+from skyarchive.errors import BadQuery, NotFound
 
 if TYPE_CHECKING:
     from skyarchive.archive import Archive
@@ -52,6 +51,7 @@ class DeliveryRequest:
     finished_at: float | None
     expires_at: float | None
     notified_at: float | None
+    base_url: str | None  # the public URL the request was made through (for later links)
 
 
 def create_request(
@@ -63,8 +63,13 @@ def create_request(
     basket_id: int | None = None,
     email: str | None = None,
     remove_completed: bool = False,
+    base_url: str | None = None,
 ) -> str:
-    """Record a delivery request with its files (state ``pending``); return its id."""
+    """Record a delivery request with its files (state ``pending``); return its id.
+
+    The id is 144 random bits (URL-safe base64) and the only thing a link to the request
+    carries: no e-mail address, no file name.
+    """
     request_id = secrets.token_urlsafe(18)
     conn.execute(
         delivery_requests.insert().values(
@@ -72,7 +77,7 @@ def create_request(
             status=QUEUED, email=email, remove_completed=remove_completed,
             files_total=len(selection.items), bytes_total=selection.total_bytes,
             excluded=json.dumps([[e.name, e.path, e.reason, e.size] for e in selection.excluded]),
-            created_at=time.time(),
+            created_at=time.time(), base_url=base_url,
         )
     )  # fmt: skip
     rows = [
@@ -82,6 +87,33 @@ def create_request(
     for start in range(0, len(rows), 1000):
         conn.execute(delivery_files.insert(), rows[start : start + 1000])
     return request_id
+
+
+def record_download(
+    conn: Connection,
+    archive: Archive,
+    *,
+    caller: Caller,
+    method: str,
+    product_ids: list[int],
+    basket_id: int | None,
+    remove_completed: bool = False,
+) -> str:
+    """Record a zip/tar/tar.gz/curl request of ``product_ids`` for ``caller``; return its id.
+
+    The files are resolved for the caller now (and again when the link is followed); a
+    selection with nothing deliverable is refused, a bundle above ``max_bundle_bytes`` too.
+    """
+    selection = resolve_selection(
+        conn, archive.storage, caller=caller, now=now_mjd(), product_ids=product_ids,
+        deliverable=True,
+    )  # fmt: skip
+    if method != "curl":
+        check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
+    return create_request(
+        conn, selection=selection, method=method, user_id=caller.user_id, basket_id=basket_id,
+        remove_completed=remove_completed,
+    )  # fmt: skip
 
 
 def get_request(conn: Connection, request_id: str) -> DeliveryRequest:
@@ -99,10 +131,16 @@ def get_request(conn: Connection, request_id: str) -> DeliveryRequest:
 def owned_request(
     conn: Connection, request_id: str, *, caller: Caller, basket_id: int | None
 ) -> DeliveryRequest:
-    """The request if ``caller`` (or the caller's basket) made it; NotFound otherwise."""
+    """The request if ``caller`` (or the caller's basket) made it; NotFound otherwise.
+
+    A request made anonymously outside a basket (batch staging with an e-mail address) has no
+    owner to check: its unguessable id, sent to that address, is what proves the right to it.
+    """
     found = get_request(conn, request_id)
-    mine = (found.user_id is not None and found.user_id == caller.user_id) or (
-        found.user_id is None and basket_id is not None and found.basket_id == basket_id
+    mine = (
+        (found.user_id is not None and found.user_id == caller.user_id)
+        or (found.user_id is None and basket_id is not None and found.basket_id == basket_id)
+        or (found.user_id is None and found.basket_id is None)
     )
     if not (mine or caller.is_admin):
         raise NotFound(f"No delivery request {request_id!r}.")
@@ -147,9 +185,48 @@ def progress(conn: Connection, request_id: str) -> dict[str, int]:
     return counts
 
 
+def needs_token(conn: Connection, request_id: str, *, now: float | None = None) -> bool:
+    """Whether any file of the request is in an exclusive-access period (so fetching the
+    staged area needs the caller's API token)."""
+    release = observations.c.t_obs_release
+    query = (
+        select(delivery_files.c.product_id)
+        .join(products, products.c.product_id == delivery_files.c.product_id)
+        .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
+        .where(
+            delivery_files.c.request_id == request_id,
+            release.is_(None) | (release > (now_mjd() if now is None else now)),
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def link_base(found: DeliveryRequest, fallback: str | None) -> str:
+    """The public URL links to ``found`` start with: as requested, else ``fallback``."""
+    return (found.base_url or fallback or "").rstrip("/")
+
+
+def staging_location(found: DeliveryRequest, base_url: str) -> str:
+    return f"{base_url}/staging/{found.request_id}/"
+
+
+def fetch_command(location: str, *, token: bool) -> str:
+    """The ``wget`` line that fetches a staged area; with the token header when needed.
+
+    The location is shell-quoted: it holds the host name the request came in with.
+    """
+    header = '--header "Authorization: token $MAST_API_TOKEN" ' if token else ""
+    return f"wget {header}-r -np -nH --cut-dirs=2 -R 'index.html*' {shlex.quote(location)}"
+
+
 def describe(conn: Connection, found: DeliveryRequest, *, base_url: str) -> dict[str, Any]:
-    """The JSON shape of a request for the APIs (status, progress, where to get it)."""
-    base = base_url.rstrip("/")
+    """The JSON shape of a request for the APIs (status, progress, where to get it).
+
+    Links start with the URL the request was made through when it was recorded, else
+    ``base_url`` (the URL of the asking request).
+    """
+    base = link_base(found, base_url)
     counts = progress(conn, found.request_id)
     info: dict[str, Any] = {
         "request_id": found.request_id,
@@ -169,7 +246,10 @@ def describe(conn: Connection, found: DeliveryRequest, *, base_url: str) -> dict
         "status_url": f"{base}/api/portal/deliveries/{found.request_id}",
     }
     if found.method == "staging":
-        info["location"] = f"{base}/staging/{found.request_id}/"
+        info["location"] = staging_location(found, base)
+        token = needs_token(conn, found.request_id)
+        info["needs_token"] = token
+        info["fetch_command"] = fetch_command(info["location"], token=token)
     else:
         info["download_url"] = f"{base}/api/portal/deliveries/{found.request_id}/download"
     return info
@@ -198,32 +278,51 @@ def start_staging(
     archive: Archive,
     caller: Caller,
     *,
-    uris: list[str] = [],  # noqa: B006
-    obsids: list[int] = [],  # noqa: B006
-    product_ids: list[int] = [],  # noqa: B006
+    base_url: str,
+    email: str | None = None,
+    uris: Sequence[str] = (),
+    obsids: Sequence[int] = (),
+    product_ids: Sequence[int] = (),
     mrp_only: bool = False,
     basket_id: int | None = None,
     remove_completed: bool = False,
-    base_url: str,
 ) -> dict[str, Any]:
     """Record a staging request for ``caller``, hand it to the worker and describe it.
 
-    ``base_url`` is the archive's public URL as the caller reached it (for the links).
+    Parameters
+    ----------
+    base_url : str
+        The archive's public URL as the client reached it; the e-mail and the manifest the
+        worker writes later link to it.
+    email : str, optional
+        Where the notice goes; required from an anonymous caller (who may stage public
+        data only), defaults to a signed-in caller's address.
+
+    Raises
+    ------
+    BadQuery
+        Nothing selected, or an anonymous caller without a valid e-mail address.
+    Unauthorized, Forbidden, NotFound
+        As :func:`require_deliverable`: nothing of the selection may be delivered.
     """
     from skyarchive.jobs.queue import enqueue_staging  # the staging job itself imports this module
 
+    notify = normalise_email(email) if email else caller.email
+    if not notify:
+        raise BadQuery(
+            "Give an e-mail address (email=...) for the notice, or log in to stage files."
+        )
     now = now_mjd()
     with archive.engine.begin() as conn:
         selection = resolve_selection(
             conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
-            product_ids=product_ids, mrp_only=mrp_only,
+            product_ids=product_ids, mrp_only=mrp_only, deliverable=True,
         )  # fmt: skip
-        require_deliverable(selection, caller, now=now)
         request_id = create_request(
             conn, selection=selection, method="staging", user_id=caller.user_id,
-            basket_id=basket_id, email=caller.email, remove_completed=remove_completed,
+            basket_id=basket_id, email=notify, remove_completed=remove_completed,
+            base_url=base_url,
         )  # fmt: skip
     enqueue_staging(archive.settings, request_id)
     with archive.engine.connect() as conn:
-        return describe(conn, owned_request(conn, request_id, caller=caller, basket_id=None),
-                        base_url=base_url)  # fmt: skip
+        return describe(conn, get_request(conn, request_id), base_url=base_url)

@@ -241,6 +241,7 @@ def resolve_selection(
     obsids: Sequence[int] = (),
     product_ids: Sequence[int] = (),
     mrp_only: bool = False,
+    deliverable: bool = False,
 ) -> Selection:
     """The files ``caller`` gets for a request, and those left out with the reason.
 
@@ -256,6 +257,8 @@ def resolve_selection(
         MJD of the request.
     uris, obsids, product_ids, mrp_only
         As for :func:`candidates`.
+    deliverable : bool
+        Refuse (as :func:`require_deliverable`) a selection that includes no file at all.
 
     Returns
     -------
@@ -288,6 +291,8 @@ def resolve_selection(
             selection.items.append(found)
         if len(selection.items) + len(selection.excluded) > MAX_SELECTION:
             raise BadQuery(f"A selection may hold at most {MAX_SELECTION} files.")
+    if deliverable:
+        require_deliverable(selection, caller, now=now)
     return selection
 
 

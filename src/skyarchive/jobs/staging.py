@@ -18,8 +18,9 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from skyarchive.access.caller import caller_for_user
 from skyarchive.access.policy import Caller
-from skyarchive.access.users import get_user
+from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.db.tables import delivery_files, delivery_requests, products
 from skyarchive.delivery.manifest import manifest_html
@@ -31,11 +32,16 @@ from skyarchive.delivery.requests import (
     PENDING,
     RUNNING,
     DeliveryRequest,
+    fetch_command,
     get_request,
+    link_base,
+    needs_token,
     request_product_ids,
     set_status,
+    staging_location,
 )
 from skyarchive.delivery.selection import resolve_selection
+from skyarchive.delivery.service import MANIFEST_NAME, staging_area
 from skyarchive.errors import NotFound
 from skyarchive.notify.mail import send_mail
 from skyarchive.storage import Storage
@@ -44,10 +50,6 @@ log = logging.getLogger("skyarchive.jobs.staging")
 _BATCH = 200
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-def staging_area(archive: Archive, request_id: str) -> Path:
-    return archive.settings.resolved_staging_path / request_id
 
 
 def run_staging(archive: Archive, *, request_id: str) -> str:
@@ -78,7 +80,7 @@ def _run(archive: Archive, request_id: str) -> str:
                 _notify(archive, found)
             return found.status
         set_status(conn, request_id, RUNNING, started_at=found.started_at or time.time())
-    area = staging_area(archive, request_id)
+    area = staging_area(archive.settings, request_id)
     area.mkdir(parents=True, exist_ok=True)
     try:
         _copy_pending(archive, request_id, area)
@@ -92,7 +94,7 @@ def _run(archive: Archive, request_id: str) -> str:
     with archive.engine.begin() as conn:
         set_status(
             conn, request_id, DONE, finished_at=finished,
-            expires_at=finished + archive.settings.staging_hours * 3600,
+            expires_at=finished + archive.settings.staging_days * 86400,
         )  # fmt: skip
         found = get_request(conn, request_id)
         if found.remove_completed and found.basket_id is not None:
@@ -176,15 +178,14 @@ def _local_path(storage: Storage, key: str) -> Path | None:
 
 
 def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> None:
+    """MANIFEST.HTML for the requester: only files they may have now, the rest as left out."""
     with archive.engine.connect() as conn:
         caller = _owner(conn, found)
         ids = request_product_ids(conn, found.request_id)
-        selection = resolve_selection(
-            conn, None, caller=Caller(is_admin=True), now=0.0, product_ids=ids
-        )
+        selection = resolve_selection(conn, None, caller=caller, now=now_mjd(), product_ids=ids)
         states: dict[int, str] = {
-            row.product_id: row.state
-            for row in conn.execute(
+            int(pid): state
+            for pid, state in conn.execute(
                 select(delivery_files.c.product_id, delivery_files.c.state).where(
                     delivery_files.c.request_id == found.request_id
                 )
@@ -194,27 +195,33 @@ def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> Non
     from skyarchive.delivery.selection import Excluded
 
     done = [i for i in selection.items if states.get(i.product_id) == DONE]
-    excluded = list(found.excluded) + [
-        Excluded(i.filename, i.path, MISSING_REASON, i.size)
-        for i in selection.items
-        if states.get(i.product_id) == MISSING
-    ]
-    page = manifest_html(done, excluded, caller=caller, source=archive.settings.offline_base_url)
-    temporary = area / ".MANIFEST.HTML.part"
+    excluded = (
+        list(found.excluded)
+        + selection.excluded
+        + [
+            Excluded(i.filename, i.path, MISSING_REASON, i.size)
+            for i in selection.items
+            if states.get(i.product_id) == MISSING
+        ]
+    )
+    source = link_base(found, archive.settings.offline_base_url)
+    page = manifest_html(done, excluded, caller=caller, source=source)
+    temporary = area / f".{MANIFEST_NAME}.part"
     temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, area / "MANIFEST.HTML")
+    os.replace(temporary, area / MANIFEST_NAME)
 
 
 def _owner(conn, found: DeliveryRequest) -> Caller:  # type: ignore[no-untyped-def]
+    """The requester with today's rights (anonymous: public data only)."""
     if found.user_id is None:
-        return Caller()
-    user = get_user(conn, found.user_id)
-    return Caller(user_id=user.user_id, email=user.email, display_name=user.display_name)
+        return Caller(email=found.email)
+    return caller_for_user(conn, found.user_id)
 
 
-def notice_text(archive: Archive, found: DeliveryRequest, counts: dict[str, int]) -> str:
-    base = archive.settings.offline_base_url
-    location = f"{base}/staging/{found.request_id}/"
+def notice_text(found: DeliveryRequest, counts: dict[str, int], *, base_url: str,
+                needs_token: bool) -> str:  # fmt: skip
+    """The e-mail telling the requester where the staged files are and how to fetch them."""
+    location = staging_location(found, base_url)
     expires = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(found.expires_at or time.time()))
     lines = [
         "Your skyarchive batch staging request is complete.",
@@ -222,14 +229,14 @@ def notice_text(archive: Archive, found: DeliveryRequest, counts: dict[str, int]
         f"Request:  {found.request_id}",
         f"Files:    {counts.get('done', 0)} staged, {found.bytes_total:,} bytes in all",
         f"Location: {location}",
-        f"Expires:  {expires}",
+        f"Expires:  {expires} (the files are removed then)",
         "",
         "Fetch everything with:",
-        f"  wget -r -np -nH --cut-dirs=2 -R 'index.html*' {location}",
-        "Exclusive-access files also need your API token:",
-        '  wget --header "Authorization: token $MAST_API_TOKEN" -r -np -nH --cut-dirs=2 ...',
-        "MANIFEST.HTML in that folder lists every file with its size and SHA-256.",
+        f"  {fetch_command(location, token=needs_token)}",
     ]
+    if needs_token:
+        lines.append("Some files are in an exclusive-access period: set MAST_API_TOKEN first.")
+    lines.append("MANIFEST.HTML in that folder lists every file with its size and SHA-256.")
     left_out = counts.get("missing", 0) + len(found.excluded)
     if left_out:
         lines += ["", f"{left_out} requested files could not be staged; see MANIFEST.HTML."]
@@ -245,10 +252,12 @@ def _notify(archive: Archive, found: DeliveryRequest) -> None:
         counts: dict[str, int] = {}
         for state in rows:
             counts[state] = counts.get(state, 0) + 1
+        token = needs_token(conn, found.request_id)
     if email:
         subject = f"skyarchive: your staged data is ready ({found.request_id})"
-        send_mail(archive.settings, to=email, subject=subject,
-                  body=notice_text(archive, found, counts))  # fmt: skip
+        base = link_base(found, archive.settings.offline_base_url)
+        body = notice_text(found, counts, base_url=base, needs_token=token)
+        send_mail(archive.settings, to=email, subject=subject, body=body)
     with archive.engine.begin() as conn:
         conn.execute(
             update(delivery_requests)
@@ -269,7 +278,7 @@ def remove_expired(archive: Archive, *, now: float | None = None) -> int:
             )
         ).all()
     for request_id in ids:
-        shutil.rmtree(staging_area(archive, request_id), ignore_errors=True)
+        shutil.rmtree(staging_area(archive.settings, request_id), ignore_errors=True)
         with archive.engine.begin() as conn:
             set_status(conn, request_id, EXPIRED)
     return len(ids)

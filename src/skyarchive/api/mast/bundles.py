@@ -7,6 +7,7 @@ to keep only Minimum Recommended Products. Thin routes over :mod:`skyarchive.del
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,22 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from skyarchive.access.policy import Caller
-from skyarchive.access.rights import now_mjd
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import (
-    CSRF_HEADER,
-    ArchiveDep,
-    CallerDep,
-    PublicUrlDep,
-    UserDep,
-    check_csrf,
-)
+from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
 from skyarchive.delivery.requests import describe, owned_request, start_staging
 from skyarchive.delivery.scripts import script_entries
-from skyarchive.delivery.selection import require_deliverable, resolve_selection
+from skyarchive.delivery.service import bundle
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids
 
@@ -93,18 +86,16 @@ def selection_fields(
     return uris, obsids, (mrp or "").strip().lower() in _TRUE
 
 
-def _bundle(archive: Archive, caller: Caller, base: str, fmt: str, uri, obsid, mrp) -> Response:  # type: ignore[no-untyped-def]
+def _bundle(
+    archive: Archive, caller: Caller, base: str, fmt: str,
+    uri: list[str], obsid: list[str], mrp: str | None,
+) -> Response:  # fmt: skip
     uris, obsids, mrp_only = selection_fields(
         uri, obsid, mrp, max_obsids=archive.settings.max_obsids
     )
-    now = now_mjd()
-    with archive.engine.connect() as conn:
-        selection = resolve_selection(
-            conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
-            mrp_only=mrp_only,
-        )  # fmt: skip
-    require_deliverable(selection, caller, now=now)
-    return bundle_response(archive, caller, fmt=fmt, selection=selection, base_url=base)
+    named = bundle(archive, caller=caller, fmt=fmt, base_url=base, uris=uris, obsids=obsids,
+                   mrp_only=mrp_only)  # fmt: skip
+    return bundle_response(named)
 
 
 def _add_bundle_routes(fmt: str) -> None:
@@ -156,24 +147,30 @@ async def bundle_script(
 
 @router.post("/api/v0.1/Download/stage", status_code=202, openapi_extra=SELECTION_BODY)
 async def stage(
-    request: Request, archive: ArchiveDep, caller: UserDep, base: PublicUrlDep
+    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> JSONResponse:
-    """Queue a batch staging request; the answer says where its status is shown."""
+    """Queue a batch staging request; the answer says where its status is shown.
+
+    Signed-in callers get the notice at their account's address (or ``email``); anonymous
+    callers give ``email`` and may stage public files only.
+    """
     uri, obsid, mrp, csrf_token = await form_fields(request)
     check_csrf(caller, request.headers.get(CSRF_HEADER) or csrf_token)
+    email = (await request.form()).get("email")
     uris, obsids, mrp_only = selection_fields(
         uri, obsid, mrp, max_obsids=archive.settings.max_obsids
     )
     info = await run_in_threadpool(
-        start_staging, archive, caller, uris=uris, obsids=obsids, mrp_only=mrp_only,
-        base_url=base,
+        partial(start_staging, archive, caller, base_url=base,
+                email=str(email) if email else None, uris=uris, obsids=obsids,
+                mrp_only=mrp_only)
     )  # fmt: skip
     return JSONResponse(info, status_code=202)
 
 
 @router.get("/api/v0.1/Download/stage/{request_id}")
 def stage_status(
-    request_id: str, archive: ArchiveDep, caller: UserDep, base: PublicUrlDep
+    request_id: str, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> dict[str, Any]:
     """Status of a staging request: queued, running, done, failed or expired."""
     with archive.engine.connect() as conn:

@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
-from skyarchive.delivery.files import authorise, byte_range, find_product, read_bytes
+from skyarchive.api.file_headers import file_headers
 from skyarchive.delivery.readahead import read_ahead
+from skyarchive.delivery.service import file_answer, file_bytes
 
 router = APIRouter(tags=["MAST downloads"])
 
@@ -38,27 +38,22 @@ def download_file(
     caller: CallerDep,
     uri: Annotated[str, Query(description="Data URI, e.g. mast:JWST/product/<file>")] = "",
 ) -> Response:
-    with archive.engine.connect() as conn:
-        product = find_product(conn, uri)
-    authorise(caller, product, now=now_mjd())
+    answer = file_answer(
+        archive, caller=caller, uri=uri, range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+    )  # fmt: skip
+    product = answer.product
     headers = {
+        **file_headers(product.filename, product.media_type),
         "Accept-Ranges": "bytes",
         "ETag": product.etag,
-        "Content-Disposition": f'attachment; filename="{product.filename}"',
         "Digest": f"sha-256={product.sha256}",
+        "Content-Length": str(answer.length),
     }
-    wanted = request.headers.get("range")
-    if_range = request.headers.get("if-range")
-    if if_range and if_range.strip() != product.etag:
-        wanted = None  # the client's partial copy is of another version: send it whole
-    span = byte_range(wanted, product.size)
-    first, last = span if span else (0, product.size - 1)
-    headers["Content-Length"] = str(last - first + 1 if product.size else 0)
-    status = 206 if span else 200
-    if span:
-        headers["Content-Range"] = f"bytes {first}-{last}/{product.size}"
+    status = 206 if answer.partial else 200
+    if answer.partial:
+        headers["Content-Range"] = f"bytes {answer.first}-{answer.last}/{product.size}"
     if request.method == "HEAD":
-        return Response(status_code=status, headers=headers, media_type=product.media_type)
-    body = read_bytes(archive.storage, product, first, last) if product.size else iter(())
-    return StreamingResponse(read_ahead(body), status_code=status, headers=headers,
-                             media_type=product.media_type)  # fmt: skip
+        return Response(status_code=status, headers=headers)
+    body = read_ahead(file_bytes(archive, answer), name=product.filename)
+    return StreamingResponse(body, status_code=status, headers=headers)

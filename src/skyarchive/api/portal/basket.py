@@ -18,10 +18,8 @@ from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
-from skyarchive.delivery.bundles import check_bundle_size
-from skyarchive.delivery.requests import create_request, describe, owned_request, start_staging
-from skyarchive.delivery.selection import require_deliverable, resolve_selection
-from skyarchive.errors import BadQuery, Unauthorized
+from skyarchive.delivery.requests import describe, owned_request, record_download, start_staging
+from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids
 
 router = APIRouter(prefix="/api/portal/basket", tags=["Portal basket"])
@@ -63,6 +61,9 @@ class DeliveryBody(BaseModel):
         None, description="Explicit files (else: the filters)"
     )
     remove_completed: bool = False
+    email: str | None = Field(
+        None, max_length=254, description="Staging: where the notice goes (anonymous callers)"
+    )
 
 
 def _obsids(values: list[str]) -> list[int]:
@@ -165,23 +166,15 @@ def deliver(
         ids = [f.item.product_id for f in chosen]
         if not ids:
             raise BadQuery("No file of the basket is selected.")
-        if body.method == "staging":
-            if caller.anonymous:
-                raise Unauthorized("Log in to use batch staging (its notice goes to your e-mail).")
-        else:
-            selection = resolve_selection(
-                conn, archive.storage, caller=caller, now=now, product_ids=ids
-            )
-            require_deliverable(selection, caller, now=now)
-            if body.method != "curl":
-                check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
-            request_id = create_request(
-                conn, selection=selection, method=body.method, user_id=caller.user_id,
+        if body.method != "staging":
+            request_id = record_download(
+                conn, archive, caller=caller, method=body.method, product_ids=ids,
                 basket_id=basket_id, remove_completed=body.remove_completed,
             )  # fmt: skip
     if body.method == "staging":
-        info = start_staging(archive, caller, product_ids=ids, basket_id=basket_id,
-                             remove_completed=body.remove_completed, base_url=base)  # fmt: skip
+        info = start_staging(archive, caller, base_url=base, email=body.email,
+                             product_ids=ids, basket_id=basket_id,
+                             remove_completed=body.remove_completed)  # fmt: skip
         return _with_cookie(archive, JSONResponse(info, status_code=202), cookie)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)

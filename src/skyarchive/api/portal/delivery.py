@@ -9,36 +9,35 @@
 
 from __future__ import annotations
 
-import time
 from html import escape
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
-from skyarchive.access.rights import now_mjd
+from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.errors import PageRoute
+from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
-from skyarchive.db.tables import delivery_files, observations, products
 from skyarchive.delivery import basket as basket_service
-from skyarchive.delivery.curl_script import curl_script
+from skyarchive.delivery.files import media_type_of
 from skyarchive.delivery.requests import (
-    EXPIRED,
     describe,
     finish_download,
     list_requests,
     owned_request,
     request_product_ids,
 )
-from skyarchive.delivery.scripts import script_entry
-from skyarchive.delivery.selection import require_deliverable, resolve_selection
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.delivery.service import (
+    FolderMoved,
+    StagedFolder,
+    bundle,
+    request_script,
+    staged_file,
+)
 
 router = APIRouter(tags=["Portal delivery"])
 #: Staging areas are browsed by people (from the notice e-mail): their errors are pages.
@@ -86,42 +85,25 @@ def delivery_download(
 ) -> Response:
     """The files of a zip/tar/tar.gz/curl request, checked against the caller again."""
     basket_id = _basket_id(archive, caller, request)
-    now = now_mjd()
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
         if found.method == "staging":
             return RedirectResponse(f"/staging/{found.request_id}/", status_code=303)
         ids = request_product_ids(conn, found.request_id)
-        check_storage = found.method != "curl"
-        selection = resolve_selection(
-            conn, archive.storage if check_storage else None, caller=caller, now=now,
-            product_ids=ids,
-        )  # fmt: skip
-    require_deliverable(selection, caller, now=now)
 
-    def completed() -> None:
+    def completed(sent: list[int]) -> None:
         with archive.engine.begin() as conn:
             finish_download(conn, found.request_id)
             if found.remove_completed and found.basket_id is not None:
-                basket_service.remove_products(
-                    conn, basket_id=found.basket_id,
-                    product_ids=[item.product_id for item in selection.items],
-                )  # fmt: skip
+                basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
-    if found.method == "curl":
-        entries = [script_entry(item, allowed=True) for item in selection.items] + [
-            f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
-        ]
-
-        def pieces():  # type: ignore[no-untyped-def]
-            yield from curl_script(entries, base_url=base)
-            completed()
-
-        return script_response(pieces())
-    return bundle_response(
-        archive, caller, fmt=found.method, selection=selection, base_url=base,
-        on_complete=completed,
-    )  # fmt: skip
+    if found.method != "curl":
+        return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
+                                      product_ids=ids, on_complete=completed))  # fmt: skip
+    script = request_script(
+        archive, caller=caller, product_ids=ids, base_url=base, on_complete=completed
+    )
+    return script_response(script)
 
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
@@ -130,23 +112,6 @@ def observation_mrp(
 ) -> Response:
     """The observation's Minimum Recommended Products as one streamed zip."""
     return mrp_response(archive, caller, obsid=obsid, fmt="zip", base_url=base)
-
-
-def _area(archive: Archive, request_id: str) -> Path:
-    if not request_id.replace("-", "").replace("_", "").isalnum() or len(request_id) > 40:
-        raise NotFound("No such staging area.")
-    with archive.engine.connect() as conn:
-        from skyarchive.delivery.requests import get_request
-
-        found = get_request(conn, request_id)
-    if found.method != "staging" or found.status == EXPIRED:
-        raise NotFound(f"Staging area {request_id} does not exist or has expired.")
-    if found.expires_at is not None and found.expires_at < time.time():
-        raise NotFound(f"Staging area {request_id} has expired.")
-    area = archive.settings.resolved_staging_path / request_id
-    if not area.is_dir():
-        raise NotFound(f"Staging area {request_id} is not ready yet.")
-    return area
 
 
 @staging.get("/staging/{request_id}")
@@ -158,52 +123,24 @@ def staging_root(request_id: str) -> Response:
 @staging.get("/staging/{request_id}/{path:path}")
 @staging.head("/staging/{request_id}/{path:path}")
 def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
-    """A staged file (ranges supported) or a directory's HTML index."""
-    parts = [p for p in path.split("/") if p]
-    if any(p.startswith(".") or "\\" in p or not p.isprintable() for p in parts):
-        raise BadQuery(
-            f"Invalid path {path[:80]!r}: no hidden names, backslashes or control characters."
-        )
-    area = _area(archive, request_id)
-    target = area.joinpath(*parts)
-    if not target.resolve().is_relative_to(area.resolve()):
-        raise NotFound("No such file.")
-    if target.is_dir():
-        if path and not path.endswith("/"):
-            return RedirectResponse(f"/staging/{request_id}/{path}/", status_code=301)
-        return HTMLResponse(_index(request_id, path, target))
-    if not target.is_file():
-        raise NotFound(f"No file {path!r} in staging area {request_id}.")
-    if parts and parts[-1] != "MANIFEST.HTML":
-        _check_staged_file(archive, caller, request_id, "/".join(parts))
-    return FileResponse(target, filename=parts[-1], content_disposition_type="inline")
+    """A staged file (ranges supported) or a folder's HTML index; rights checked per file."""
+    found = staged_file(archive, caller=caller, request_id=request_id, path=path)
+    if isinstance(found, FolderMoved):
+        return RedirectResponse(f"/staging/{quote(request_id)}/{quote(found.path)}", 301)
+    if isinstance(found, StagedFolder):
+        return HTMLResponse(_index(found))
+    if found.is_manifest:  # the archive's own page: shown in place, under the page policy
+        return FileResponse(found.local_path, media_type="text/html; charset=utf-8")
+    headers = file_headers(found.filename, media_type_of(found.filename))
+    return FileResponse(found.local_path, headers=headers)
 
 
-def _check_staged_file(archive: Archive, caller: Caller, request_id: str, rel: str) -> None:
-    query = (
-        select(products.c.productFilename, products.c.proposal_id, observations.c.t_obs_release)
-        .join(delivery_files, delivery_files.c.product_id == products.c.product_id)
-        .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
-        .where(delivery_files.c.request_id == request_id, delivery_files.c.path == rel)
-    )
-    with archive.engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"No file {rel!r} in staging area {request_id}.")
-    now = now_mjd()
-    if not may_retrieve(caller, proposal_id=row.proposal_id, t_obs_release=row.t_obs_release,
-                        now=now):  # fmt: skip
-        check_retrieval(caller, filename=row.productFilename, proposal_id=row.proposal_id,
-                        t_obs_release=row.t_obs_release, now=now)  # fmt: skip
-
-
-def _index(request_id: str, path: str, folder: Path) -> str:
-    title = escape(f"/staging/{request_id}/{path}")
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    links = ['<li><a href="../">../</a></li>'] if path else []
-    for entry in entries:
-        name = entry.name + ("/" if entry.is_dir() else "")
-        size = "" if entry.is_dir() else f" ({entry.stat().st_size:,} bytes)"
+def _index(folder: StagedFolder) -> str:
+    title = escape(f"/staging/{folder.request_id}/{folder.path}")
+    links = ['<li><a href="../">../</a></li>'] if folder.path else []
+    for entry in folder.entries:
+        name = entry.name + ("/" if entry.is_dir else "")
+        size = "" if entry.size is None else f" ({entry.size:,} bytes)"
         links.append(f'<li><a href="{quote(name)}">{escape(name)}</a>{size}</li>')
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>'

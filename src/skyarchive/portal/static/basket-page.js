@@ -130,6 +130,14 @@ function method() {
   return new FormData($("delivery-form")).get("method") || "zip";
 }
 
+/** Anonymous callers stage by giving an e-mail address for the notice. */
+function showEmailRow() {
+  const row = $("staging-email-row");
+  if (!row) return;
+  row.hidden = method() !== "staging";
+  $("staging-email").required = !row.hidden;
+}
+
 function setStatus(...content) {
   $("delivery-status").replaceChildren(...content);
 }
@@ -146,7 +154,8 @@ async function deliver(event) {
   try {
     const info = await api("/api/portal/basket/deliveries", {
       method: "POST",
-      body: { method: chosen, filters: {}, product_ids: s.productIds, remove_completed: removeCompleted },
+      body: { method: chosen, filters: {}, product_ids: s.productIds, remove_completed: removeCompleted,
+        email: chosen === "staging" && caller.anonymous ? $("staging-email").value.trim() : null },
     });
     const files = `${info.files_total} file${info.files_total === 1 ? "" : "s"} (${formatBytes(info.bytes_total)})`;
     const skipped = info.not_included?.length ? `; ${info.not_included.length} not included (listed in MANIFEST.HTML)` : "";
@@ -215,7 +224,9 @@ async function clearBasket() {
 
 $("delivery-form").addEventListener("submit", deliver);
 $("delivery-form").addEventListener("change", (event) => {
-  if (event.target.name === "method") $("deliver").textContent = BUTTON_TEXT[method()] || "Download";
+  if (event.target.name !== "method") return;
+  $("deliver").textContent = BUTTON_TEXT[method()] || "Download";
+  showEmailRow();
 });
 $("select-all").addEventListener("click", () => tree.setAll(true));
 $("select-none").addEventListener("click", () => tree.setAll(false));

@@ -76,7 +76,11 @@ function details(info) {
   }
   if (info.method === "staging" && info.status === "done") {
     parts.push(h("h2", {}, "Fetch the staged files"),
-      h("pre", { class: "command" }, `wget -r -np -nH --cut-dirs=2 -R 'index.html*' ${location.origin}/staging/${info.request_id}/`));
+      h("pre", { class: "command" }, info.fetch_command));
+    if (info.needs_token) {
+      parts.push(h("p", { class: "hint" }, "Some files are in an exclusive-access period: set MAST_API_TOKEN to one of your ",
+        h("a", { href: "/account" }, "API tokens"), " first."));
+    }
   }
   return parts;
 }

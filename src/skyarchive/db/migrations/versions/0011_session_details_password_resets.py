@@ -1,7 +1,7 @@
 """Session details (last seen, client, browser) and one-time password-reset links
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-03 06:20:00
 
 The account page lists a user's sessions so they can end the ones they do not recognise; a
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0012"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Replacement history of products (which version replaced which, and when)
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-03 06:30:00
 
@@ -11,7 +11,7 @@ is recorded here with both checksums and dates, so an operator can tell what was
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

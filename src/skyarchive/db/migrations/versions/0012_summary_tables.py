@@ -1,6 +1,6 @@
 """Stored figures of what the archive holds, for the home page
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 06:30:00
 
@@ -13,8 +13,8 @@ counts them from the rows an older archive already holds.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0011"  # brief: "0009"; chained after main's head (0012, 0011) so there is one head
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
