@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from skyarchive.api.mast import services as _services  # noqa: F401  (registers what served() lists)
 from skyarchive.api.mast.registry import served
 from skyarchive.config import Settings
 

@@ -278,7 +278,7 @@ def worker(
 @app.command("staging-cleanup")
 def staging_cleanup(ctx: typer.Context) -> None:
     """Remove staging areas whose time is up (the worker also does this every 10 minutes)."""
-    from skyarchive.jobs.staging import remove_expired
+    from skyarchive.delivery.staging import remove_expired
 
     console.print(f"Removed {remove_expired(_archive(ctx))} expired staging areas.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import search as portal_search
+    from skyarchive.jobs.queue import enqueue_staging
     from skyarchive.portal import account_routes, password_routes, subscription_routes
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
@@ -38,6 +40,8 @@ def create_app(archive: Archive) -> FastAPI:
     # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: api/docs.py serves ours.
     app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None)
     app.state.archive = archive
+    # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
+    app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from skyarchive.access import grants, sessions, tokens, users
 from skyarchive.access.sessions import SESSION_COOKIE
 from skyarchive.db.tables import observations
-from skyarchive.jobs.staging import run_staging
+from skyarchive.delivery.staging import run_staging
 from skyarchive.notify.mail import outbox_path
 
 

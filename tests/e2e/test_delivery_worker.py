@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from email import message_from_bytes
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from skyarchive.access import users
 from skyarchive.access.policy import Caller
 from skyarchive.db.tables import delivery_files, delivery_requests
 from skyarchive.delivery.requests import start_staging
+from skyarchive.jobs.queue import enqueue_staging
 from tests.delivery.helpers import cli, make_archive, write_manifest
 from tests.e2e.conftest import LiveServer
 from tests.tools import require_tool
@@ -69,7 +71,11 @@ def test_staging_survives_a_killed_worker(tmp_path: Path, smtp, queue: str) -> N
         user = users.create_user(conn, email=f"stager-{uuid.uuid4().hex[:6]}@example.org")
     caller = Caller(user_id=user.user_id, email=user.email)
     info = start_staging(
-        archive, caller, uris=[f"f{i:03d}_drz.dat" for i in range(FILES)], base_url=server.url
+        archive,
+        caller,
+        uris=[f"f{i:03d}_drz.dat" for i in range(FILES)],
+        base_url=server.url,
+        enqueue=partial(enqueue_staging, archive.settings),
     )
     request_id = info["request_id"]
     assert info["status"] == "queued" and info["files_total"] == FILES

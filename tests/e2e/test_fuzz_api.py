@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from skyarchive.api.mast import services as _services  # noqa: F401  (registers what served() lists)
 from skyarchive.api.mast.registry import served
 from skyarchive.db.tables import observation_products, observations, products, programs
 from skyarchive.search.columns import OBSERVATION_COLUMNS

@@ -34,8 +34,8 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import delivery_requests
 from skyarchive.delivery.requests import start_staging
+from skyarchive.delivery.staging import remove_expired, run_staging
 from skyarchive.ingest.run import ingest_paths
-from skyarchive.jobs.staging import remove_expired, run_staging
 from skyarchive.notify.mail import outbox_path
 from tests.e2e.callers import EXPECTED, Callers, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
@@ -51,6 +51,10 @@ EAP_FILES = {"MANIFEST.HTML": SCRIPT_PAGE, "secret_page.html": SCRIPT_PAGE,
 PUBLIC_FILES = {"public_page.html": SCRIPT_PAGE, "public_logo.svg": SVG,
                 "public_preview.png": PNG, UNICODE_NAME: "ünïcode".encode()}  # fmt: skip
 BIG, BIG_SIZE = "public_big.dat", 96 << 20  # sparse: streams in many chunks
+
+
+def run_by_the_test(request_id: str) -> None:
+    """No worker runs in these tests: each runs the staging job itself."""
 
 
 def _observation(obs_id: str, program: str, release: float, files: dict[str, bytes]) -> dict:
@@ -99,7 +103,7 @@ def site(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     with LiveServer(archive) as server:
         with archive.engine.connect() as conn:
             pi = caller_for_user(conn, callers.user_ids["pi"])
-        info = start_staging(archive, pi, base_url=server.url,
+        info = start_staging(archive, pi, base_url=server.url, enqueue=run_by_the_test,
                              uris=list(EAP_FILES) + list(PUBLIC_FILES))  # fmt: skip
         assert info["files_total"] == len(EAP_FILES) + len(PUBLIC_FILES)
         assert run_staging(archive, request_id=info["request_id"]) == "done"
@@ -282,7 +286,8 @@ def test_staging_links_are_random_expire_and_need_the_token_header(site: Site) -
     archive = site.archive
     with archive.engine.connect() as conn:
         coi = caller_for_user(conn, site.callers.user_ids["coi"])
-    made = [start_staging(archive, coi, base_url=site.server.url, uris=["secret_data.dat"])
+    made = [start_staging(archive, coi, base_url=site.server.url, enqueue=run_by_the_test,
+                          uris=["secret_data.dat"])
             for _ in range(2)]  # fmt: skip
     ids = [info["request_id"] for info in made]
     assert ids[0] != ids[1] and all(len(i) >= 22 for i in ids)  # >= 128 random bits
@@ -386,7 +391,7 @@ def test_the_notice_wget_line_fetches_exclusive_files_with_the_token(
     exclusive-access file arrives; without the token it does not."""
     with site.archive.engine.connect() as conn:
         pi = caller_for_user(conn, site.callers.user_ids["pi"])
-    info = start_staging(site.archive, pi, base_url=site.server.url,
+    info = start_staging(site.archive, pi, base_url=site.server.url, enqueue=run_by_the_test,
                          uris=["secret_data.dat", "public_page.html"])  # fmt: skip
     assert run_staging(site.archive, request_id=info["request_id"]) == "done"
     (notice,) = _notices(site.archive, info["request_id"])

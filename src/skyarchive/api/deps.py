@@ -8,6 +8,7 @@ answer 401 with the reason while public searches still work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,6 +43,11 @@ def get_caller(request: Request) -> Caller:
     return caller
 
 
+def staging_queue(request: Request) -> Callable[[str], None]:
+    """Hands a staging request to the worker; bound to the archive's queue by ``web.py``."""
+    return request.app.state.enqueue_staging
+
+
 def require_user(request: Request) -> Caller:
     caller = get_caller(request)
     if caller.anonymous:
@@ -61,3 +67,4 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 UserDep = Annotated[Caller, Depends(require_user)]
 #: The archive's public base URL for this request (see :mod:`skyarchive.api.urls`).
 PublicUrlDep = Annotated[str, Depends(public_base_url)]
+StagingQueueDep = Annotated[Callable[[str], None], Depends(staging_queue)]

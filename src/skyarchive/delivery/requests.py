@@ -11,7 +11,7 @@ import json
 import secrets
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -279,6 +279,7 @@ def start_staging(
     caller: Caller,
     *,
     base_url: str,
+    enqueue: Callable[[str], None],
     email: str | None = None,
     uris: Sequence[str] = (),
     obsids: Sequence[int] = (),
@@ -294,6 +295,9 @@ def start_staging(
     base_url : str
         The archive's public URL as the client reached it; the e-mail and the manifest the
         worker writes later link to it.
+    enqueue : callable
+        Hands the new request's id to the worker. The composition root (``web.py``) binds it
+        to the archive's queue, so delivery never imports the job system that runs it.
     email : str, optional
         Where the notice goes; required from an anonymous caller (who may stage public
         data only), defaults to a signed-in caller's address.
@@ -305,8 +309,6 @@ def start_staging(
     Unauthorized, Forbidden, NotFound
         As :func:`require_deliverable`: nothing of the selection may be delivered.
     """
-    from skyarchive.jobs.queue import enqueue_staging  # the staging job itself imports this module
-
     notify = normalise_email(email) if email else caller.email
     if not notify:
         raise BadQuery(
@@ -323,6 +325,6 @@ def start_staging(
             basket_id=basket_id, email=notify, remove_completed=remove_completed,
             base_url=base_url,
         )  # fmt: skip
-    enqueue_staging(archive.settings, request_id)
+    enqueue(request_id)
     with archive.engine.connect() as conn:
         return describe(conn, get_request(conn, request_id), base_url=base_url)

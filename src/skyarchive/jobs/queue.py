@@ -46,13 +46,13 @@ def build_queue(settings: Settings) -> Queue:
 
     @huey.task(name="stage", retries=2, retry_delay=5)
     def stage(request_id: str) -> None:
-        from skyarchive.jobs.staging import run_staging
+        from skyarchive.delivery.staging import run_staging
 
         run_staging(_archive(settings), request_id=request_id)
 
     @huey.periodic_task(crontab(minute="*/10"), name="cleanup")
     def cleanup() -> None:
-        from skyarchive.jobs.staging import remove_expired
+        from skyarchive.delivery.staging import remove_expired
 
         removed = remove_expired(_archive(settings))
         if removed:

@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse, Response
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
-from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
+from skyarchive.api.deps import (
+    CSRF_HEADER,
+    ArchiveDep,
+    CallerDep,
+    PublicUrlDep,
+    StagingQueueDep,
+    check_csrf,
+)
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
 from skyarchive.delivery.curl_script import curl_script
@@ -147,7 +154,11 @@ async def bundle_script(
 
 @router.post("/api/v0.1/Download/stage", status_code=202, openapi_extra=SELECTION_BODY)
 async def stage(
-    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+    request: Request,
+    archive: ArchiveDep,
+    caller: CallerDep,
+    base: PublicUrlDep,
+    enqueue: StagingQueueDep,
 ) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown.
 
@@ -161,7 +172,7 @@ async def stage(
         uri, obsid, mrp, max_obsids=archive.settings.max_obsids
     )
     info = await run_in_threadpool(
-        partial(start_staging, archive, caller, base_url=base,
+        partial(start_staging, archive, caller, base_url=base, enqueue=enqueue,
                 email=str(email) if email else None, uris=uris, obsids=obsids,
                 mrp_only=mrp_only)
     )  # fmt: skip

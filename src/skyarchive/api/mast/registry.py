@@ -76,7 +76,5 @@ def service_handler(name: str) -> Handler:
 
 
 def served() -> list[str]:
-    """Every service name this archive answers."""
-    from skyarchive.api.mast import services  # noqa: F401  (registration happens on import)
-
+    """Every service name this archive answers (those registered: see ``routes.py``)."""
     return sorted(name for name, _ in _SERVICES.values())

@@ -19,6 +19,7 @@ from skyarchive.api.mast import (
     formats,
     services,  # noqa: F401  (registers the invoke services)
 )
+from skyarchive.api.mast import services as _services  # noqa: F401  (registers each service)
 from skyarchive.api.mast.columns_config import column_config
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
 from skyarchive.api.mast.resolver import resolved_entries

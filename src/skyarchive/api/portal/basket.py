@@ -15,7 +15,14 @@ from pydantic import BaseModel, Field
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.deps import CSRF_HEADER, ArchiveDep, CallerDep, PublicUrlDep, check_csrf
+from skyarchive.api.deps import (
+    CSRF_HEADER,
+    ArchiveDep,
+    CallerDep,
+    PublicUrlDep,
+    StagingQueueDep,
+    check_csrf,
+)
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as service
 from skyarchive.delivery.requests import describe, owned_request, record_download, start_staging
@@ -153,7 +160,12 @@ def clear(request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
 
 @router.post("/deliveries")
 def deliver(
-    body: DeliveryBody, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+    body: DeliveryBody,
+    request: Request,
+    archive: ArchiveDep,
+    caller: CallerDep,
+    base: PublicUrlDep,
+    enqueue: StagingQueueDep,
 ) -> Response:
     """Deliver the selected files: a download link (zip, tar, tar.gz, curl) or staging (202)."""
     now = now_mjd()
@@ -172,7 +184,7 @@ def deliver(
                 basket_id=basket_id, remove_completed=body.remove_completed,
             )  # fmt: skip
     if body.method == "staging":
-        info = start_staging(archive, caller, base_url=base, email=body.email,
+        info = start_staging(archive, caller, base_url=base, enqueue=enqueue, email=body.email,
                              product_ids=ids, basket_id=basket_id,
                              remove_completed=body.remove_completed)  # fmt: skip
         return _with_cookie(archive, JSONResponse(info, status_code=202), cookie)

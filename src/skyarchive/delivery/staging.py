@@ -46,7 +46,7 @@ from skyarchive.errors import NotFound
 from skyarchive.notify.mail import send_mail
 from skyarchive.storage import Storage
 
-log = logging.getLogger("skyarchive.jobs.staging")
+log = logging.getLogger("skyarchive.delivery.staging")
 _BATCH = 200
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
