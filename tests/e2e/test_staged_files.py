@@ -153,6 +153,33 @@ def test_the_public_files_of_a_staging_area_are_served_by_their_safe_paths(site:
         assert httpx.get(site.url(f"HST/public-obs/{href}"), timeout=30).status_code == 200
 
 
+def test_staged_files_answer_ranges_by_the_download_rule(site: Site) -> None:
+    """Ranges of a staged file follow the same rule, and the same error shape, as Download/file."""
+    name = "secret_data.dat"
+    body, url = EAP_FILES[name], site.url(f"HST/eap-obs/{name}")
+    archived = f"{site.server.url}/api/v0.1/Download/file?uri={name}"
+    for asked, status, wanted in (
+        ("bytes=5-9", 206, body[5:10]),
+        ("bytes=-4", 206, body[-4:]),
+        (f"bytes=10-{len(body) * 2}", 206, body[10:]),
+        ("bytes=" + "9" * 5000 + "-", 416, None),
+        (f"bytes={len(body)}-", 416, None),
+        ("bytes=" + "7" * 5000, 200, body),  # not a range: the whole file, as HTTP allows
+        ("pages=1-2", 200, body),
+    ):
+        staged = _get(url, "pi", site, Range=asked)
+        original = _get(archived, "pi", site, Range=asked)
+        assert staged.status_code == original.status_code == status, (asked, staged.text[:200])
+        if wanted is not None:
+            assert staged.content == original.content == wanted, asked
+            assert "attachment" in staged.headers["content-disposition"]
+        else:
+            assert staged.json()["error"]["status"] == 416
+            assert staged.headers["content-range"] == f"bytes */{len(body)}"
+    head = httpx.head(url, headers={**headers_for(site.callers, "pi"), "Range": "bytes=0-3"})
+    assert head.status_code == 206 and head.headers["content-length"] == "4"
+
+
 @pytest.mark.parametrize(
     "raw",
     ["HST/%00/x", "HST/eap-obs/secret_data.dat%00", "../../archive.db", "HST/../../../etc/passwd",

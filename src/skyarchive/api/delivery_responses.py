@@ -6,9 +6,10 @@ what they contain is decided in :mod:`skyarchive.delivery`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from fastapi.responses import StreamingResponse
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.file_headers import file_headers
@@ -17,6 +18,40 @@ from skyarchive.archive import Archive
 from skyarchive.delivery.curl_script import script_name
 from skyarchive.delivery.readahead import read_ahead
 from skyarchive.delivery.service import NamedBundle, mrp_bundle
+
+
+def ranged_response(
+    request: Request,
+    *,
+    filename: str,
+    media_type: str,
+    size: int,
+    span: tuple[int, int] | None,
+    read: Callable[[int, int], Iterator[bytes]],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """One file's HTTP answer: whole (200) or the byte ``span`` asked for (206), HEAD included.
+
+    Every file download (archived or staged) is answered here, so all share the attachment
+    headers, ``Accept-Ranges`` and the range rule of :func:`skyarchive.delivery.files.byte_range`
+    (a bad range gets the API's error shape before this is reached). ``read(first, last)``
+    gives the bytes; they are read ahead while the previous chunk is sent.
+    """
+    first, last = span if span is not None else (0, size - 1)
+    length = last - first + 1 if size else 0
+    answer_headers = {
+        **file_headers(filename, media_type),
+        "Accept-Ranges": "bytes",
+        **(headers or {}),
+        "Content-Length": str(length),
+    }
+    status = 206 if span is not None else 200
+    if span is not None:
+        answer_headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=answer_headers)
+    body = read_ahead(read(first, last), name=filename) if length else iter(())
+    return StreamingResponse(body, status_code=status, headers=answer_headers)
 
 
 def bundle_response(named: NamedBundle) -> StreamingResponse:

@@ -50,6 +50,7 @@ from skyarchive.delivery.selection import (
     resolve_selection,
 )
 from skyarchive.errors import BadQuery, NotFound
+from skyarchive.storage.local import read_file_range
 
 #: The manifest the staging job writes at the top of each area (never a data file's path:
 #: those are always ``<collection>/<obs_id>/<file>``).
@@ -281,6 +282,13 @@ class FolderMoved:
 def staging_area(settings: Settings, request_id: str) -> Path:
     """Where a staging request's files are placed."""
     return settings.resolved_staging_path / request_id
+
+
+def staged_bytes(found: StagedFile, *, first: int, last: int) -> Iterator[bytes]:
+    """Bytes ``first``..``last`` of a staged file :func:`staged_file` allowed the caller."""
+    if not found.size:
+        return iter(())
+    return read_file_range(found.local_path, first, last)
 
 
 def staged_file(

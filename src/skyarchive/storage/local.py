@@ -45,16 +45,22 @@ class LocalStorage:
             raise NotFound(f"No file stored under {key!r}.") from exc
 
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        path = self.path(key)
         try:
-            # Opened here so a missing file fails before a response starts; closed by the reader.
-            handle = open(path, "rb")  # noqa: SIM115
+            return read_file_range(self.path(key), start, end)
         except FileNotFoundError as exc:
             raise NotFound(f"No file stored under {key!r}.") from exc
-        return _read_range(handle, start, end)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+
+def read_file_range(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Bytes ``start``..``end`` (inclusive; None: to the end) of a local file, in chunks.
+
+    The file is opened here, so a missing one fails before a response starts; the returned
+    reader closes it.
+    """
+    return _read_range(open(path, "rb"), start, end)  # noqa: SIM115
 
 
 def _read_range(handle, start: int, end: int | None) -> Iterator[bytes]:  # type: ignore[no-untyped-def]

@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
+from skyarchive.api.delivery_responses import ranged_response
 from skyarchive.api.deps import ArchiveDep, CallerDep
-from skyarchive.api.file_headers import file_headers
-from skyarchive.delivery.readahead import read_ahead
 from skyarchive.delivery.service import file_answer, file_bytes
 
 router = APIRouter(tags=["MAST downloads"])
@@ -43,17 +42,9 @@ def download_file(
         if_range=request.headers.get("if-range"),
     )  # fmt: skip
     product = answer.product
-    headers = {
-        **file_headers(product.filename, product.media_type),
-        "Accept-Ranges": "bytes",
-        "ETag": product.etag,
-        "Digest": f"sha-256={product.sha256}",
-        "Content-Length": str(answer.length),
-    }
-    status = 206 if answer.partial else 200
-    if answer.partial:
-        headers["Content-Range"] = f"bytes {answer.first}-{answer.last}/{product.size}"
-    if request.method == "HEAD":
-        return Response(status_code=status, headers=headers)
-    body = read_ahead(file_bytes(archive, answer), name=product.filename)
-    return StreamingResponse(body, status_code=status, headers=headers)
+    return ranged_response(
+        request, filename=product.filename, media_type=product.media_type, size=product.size,
+        span=(answer.first, answer.last) if answer.partial else None,
+        read=lambda _first, _last: file_bytes(archive, answer),
+        headers={"ETag": product.etag, "Digest": f"sha-256={product.sha256}"},
+    )  # fmt: skip

@@ -14,16 +14,20 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from skyarchive.access.policy import Caller
-from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
+from skyarchive.api.delivery_responses import (
+    bundle_response,
+    mrp_response,
+    ranged_response,
+    script_response,
+)
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.errors import PageRoute
-from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as basket_service
-from skyarchive.delivery.files import media_type_of
+from skyarchive.delivery.files import byte_range, media_type_of
 from skyarchive.delivery.requests import (
     describe,
     finish_download,
@@ -36,6 +40,7 @@ from skyarchive.delivery.service import (
     StagedFolder,
     bundle,
     request_script,
+    staged_bytes,
     staged_file,
 )
 
@@ -122,7 +127,9 @@ def staging_root(request_id: str) -> Response:
 # One route per method: a GET+HEAD route gives both operations one OpenAPI id.
 @staging.get("/staging/{request_id}/{path:path}")
 @staging.head("/staging/{request_id}/{path:path}")
-def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: CallerDep) -> Response:
+def staging_files(
+    request_id: str, path: str, request: Request, archive: ArchiveDep, caller: CallerDep
+) -> Response:
     """A staged file (ranges supported) or a folder's HTML index; rights checked per file."""
     found = staged_file(archive, caller=caller, request_id=request_id, path=path)
     if isinstance(found, FolderMoved):
@@ -130,9 +137,12 @@ def staging_files(request_id: str, path: str, archive: ArchiveDep, caller: Calle
     if isinstance(found, StagedFolder):
         return HTMLResponse(_index(found))
     if found.is_manifest:  # the archive's own page: shown in place, under the page policy
-        return FileResponse(found.local_path, media_type="text/html; charset=utf-8")
-    headers = file_headers(found.filename, media_type_of(found.filename))
-    return FileResponse(found.local_path, headers=headers)
+        return HTMLResponse(found.local_path.read_text(encoding="utf-8"))
+    return ranged_response(
+        request, filename=found.filename, media_type=media_type_of(found.filename),
+        size=found.size, span=byte_range(request.headers.get("range"), found.size),
+        read=lambda first, last: staged_bytes(found, first=first, last=last),
+    )  # fmt: skip
 
 
 def _index(folder: StagedFolder) -> str:
