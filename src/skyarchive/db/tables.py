@@ -224,7 +224,13 @@ product_keywords = Table(
     Column("ngroups", Integer),
     Column("effexptm", Float),
     Column("expstart", Float),
-    Index(None, "instrume", "exp_type"),
+    Column(
+        "listed_in",
+        String(16),
+        comment="Keyword table listing the file (NIRCAM..FGS, GUIDESTAR); NULL: none (schema 0014)",
+    ),
+    Index(None, "listed_in", "product_id"),
+    Index(None, "listed_in", "exp_type"),
 )
 
 

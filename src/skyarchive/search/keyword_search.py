@@ -4,8 +4,10 @@ What MAST's ``Mast.Jwst.Filtered.<Instrument>`` services answer: one row per FIT
 that instrument (or per guide-star file), with every primary-header keyword as a column.
 Like MAST, an exposure shows only its files at the highest product level it reached
 (``rate`` files disappear once ``cal`` files exist; ``crf`` files are never listed), and
-every level-3 file is listed. Criteria work as for CAOM searches (:mod:`criteria`); keywords
-kept in typed columns use them, the others are read from the stored header.
+every level-3 file is listed; which table lists a file is decided once, at ingest
+(:mod:`keyword_store`), and stored with its keywords. Criteria work as for CAOM searches
+(:mod:`criteria`); keywords kept in typed columns use them, the others are read from the
+stored header.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -49,16 +50,14 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
+from skyarchive.search.keyword_store import LEVEL_2A, LEVEL_2C
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
-_L2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
-_L2C = ("CRF", "CRFINTS")
 _MJD_OF_UNIX_EPOCH = 40587.0
-_TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region"}
+_TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region", "listed_in"}
 
 p, k, o = products, product_keywords, observations
-_p2, _k2 = products.alias("sibling"), product_keywords.alias("sibling_keywords")
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def search_keywords(
         )  # fmt: skip
         .select_from(_joined())
         .where(where)
-        .order_by(p.c.product_id)
+        .order_by(k.c.product_id)
         .limit(pagesize)
         .offset((page - 1) * pagesize)
     )
@@ -154,27 +153,11 @@ def _joined():  # type: ignore[no-untyped-def]
 def _where(
     conn: Connection, table: KeywordTable, criteria: list[Criterion], now: float
 ) -> ColumnElement[bool]:
-    guide_star = p.c.productSubGroupDescription.like("GS-%")
-    if table.instrument == "GUIDESTAR":
-        scope = and_(guide_star, p.c.obs_collection == "JWST")
-    else:
-        scope = and_(k.c.instrume == table.instrument, p.c.obs_collection == "JWST",
-                     not_(guide_star), _highest_level_of_its_exposure())  # fmt: skip
+    scope = k.c.listed_in == table.instrument  # stored at ingest (keyword_store.py)
     expression = _Expressions(conn.dialect.name, now)
     clauses = [criterion_clause(c, expression.of(table._column(c.column.name)))
                for c in criteria]  # fmt: skip
     return and_(scope, *clauses)
-
-
-def _level_rank(table) -> ColumnElement:  # type: ignore[no-untyped-def]
-    subgroup = func.upper(table.c.productSubGroupDescription)
-    return case(
-        (table.c.calib_level == 1, 1),
-        (subgroup.in_(_L2A), 2),
-        (subgroup.in_(_L2C), 0),
-        (table.c.calib_level == 2, 3),
-        else_=4,
-    )
 
 
 def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
@@ -183,22 +166,6 @@ def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
     one: ColumnElement[int] = literal_column("1")
     length: ColumnElement[int] = literal_column(str(_EXPOSURE_NAME))
     return func.substr(table.c.productFilename, one, length)
-
-
-def _highest_level_of_its_exposure() -> ColumnElement[bool]:
-    """Level-3 files, and exposure files with no file of a higher level in their exposure."""
-    prefix = _exposure_name(p)
-    higher = exists(
-        select(_p2.c.product_id)
-        .select_from(_p2.join(_k2, _k2.c.product_id == _p2.c.product_id))
-        .where(
-            _exposure_name(_p2) == prefix,
-            _p2.c.calib_level.in_((1, 2)),
-            _level_rank(_p2) > _level_rank(p),
-        )
-    )
-    exposure = p.c.calib_level.in_((1, 2))
-    return or_(not_(exposure), and_(_level_rank(p) > 0, not_(higher)))
 
 
 class _Expressions:
@@ -310,8 +277,8 @@ def _product_level() -> ColumnElement:
     return case(
         (p.c.calib_level == 3, "3"),
         (p.c.calib_level == 1, "1b"),
-        (subgroup.in_(_L2A), "2a"),
-        (subgroup.in_(_L2C), "2c"),
+        (subgroup.in_(LEVEL_2A), "2a"),
+        (subgroup.in_(LEVEL_2C), "2c"),
         else_="2b",
     )
 
