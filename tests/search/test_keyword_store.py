@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 from alembic import command
+from sqlalchemy import text
 
 from skyarchive.db.engine import alembic_config, upgrade
 from skyarchive.ingest.run import ingest_paths
@@ -53,9 +54,42 @@ def test_calibrated_files_arriving_later_hide_the_rate_files(
 def test_an_older_archive_gets_its_listing_on_upgrade(keyword_archive) -> None:  # type: ignore[no-untyped-def]
     engine = keyword_archive.engine
     command.downgrade(alembic_config(engine), "0013")  # the listing column is gone
-    upgrade(engine)  # and is worked out again from the rows alone
+    with engine.begin() as conn:  # an older archive kept typed text as the header wrote it
+        conn.execute(text('UPDATE product_keywords SET exp_type = upper(exp_type),'
+                          ' "filter" = upper("filter"), instrume = upper(instrume)'))  # fmt: skip
+    upgrade(engine)  # the listing is worked out from the rows alone, the text folded
     for instrument in INSTRUMENTS:
         expected = _expected_visible(_files(keyword_archive, instrument))
         assert _shown(keyword_archive, instrument) == expected
     guide_stars = _shown(keyword_archive, "GuideStar")
     assert guide_stars and all("_gs-" in name for name in guide_stars)
+    _check_typed_criteria(keyword_archive)
+
+
+def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
+    files = _files(archive, "MIRI")
+    headers = {n: f["header"] for n, f in files.items() if n in _expected_visible(files)}
+
+    def names(filters: list) -> set[str]:
+        return {r["filename"] for r in _search(archive, "Miri", filters)}
+
+    kinds = sorted({h["EXP_TYPE"] for h in headers.values()})
+    assert len(kinds) > 1
+    kind = kinds[0]
+    chosen = {n for n, h in headers.items() if h["EXP_TYPE"] == kind}
+    for spelling in (kind, kind.lower(), kind.title()):
+        assert names([{"paramName": "exp_type", "values": [spelling]}]) == chosen
+    tail = kind[-4:]
+    assert names([{"paramName": "EXP_TYPE", "values": [f"*{tail.swapcase()}"]}]) == {
+        n for n, h in headers.items() if h["EXP_TYPE"].endswith(tail)
+    }
+    some_filter = sorted({h["FILTER"] for h in headers.values() if h.get("FILTER")})[0]
+    assert names([{"paramName": "filter", "values": [some_filter.lower(), "nothing"]}]) == {
+        n for n, h in headers.items() if h.get("FILTER") == some_filter
+    }
+    rows = _search(archive, "Miri", [{"paramName": "exp_type", "values": [kind.lower()]}])
+    assert {r["exp_type"] for r in rows} == {kind}  # rows show the header's own spelling
+
+
+def test_typed_keywords_match_in_any_case_and_show_the_header(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    _check_typed_criteria(keyword_archive)

@@ -203,6 +203,9 @@ footprint_cells = Table(
     Index(None, "obsid"),
 )
 
+# The keyword store (``search/keyword_store.py``): every primary-header keyword as JSON, and
+# typed columns for the keywords searched most; their text is stored lower-case (schema 0014)
+# and serves criteria only, rows show the header's own values.
 product_keywords = Table(
     "product_keywords",
     metadata,
@@ -231,6 +234,8 @@ product_keywords = Table(
     ),
     Index(None, "listed_in", "product_id"),
     Index(None, "listed_in", "exp_type"),
+    Index(None, "listed_in", "filter"),
+    Index(None, "listed_in", "detector"),
 )
 
 

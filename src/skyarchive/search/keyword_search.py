@@ -50,7 +50,7 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
-from skyarchive.search.keyword_store import LEVEL_2A, LEVEL_2C
+from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -155,8 +155,11 @@ def _where(
 ) -> ColumnElement[bool]:
     scope = k.c.listed_in == table.instrument  # stored at ingest (keyword_store.py)
     expression = _Expressions(conn.dialect.name, now)
-    clauses = [criterion_clause(c, expression.of(table._column(c.column.name)))
-               for c in criteria]  # fmt: skip
+    clauses = []
+    for criterion in criteria:
+        column = table._column(criterion.column.name)
+        folded = column.info.name in FOLDED and column.info.type == "string"
+        clauses.append(criterion_clause(criterion, expression.of(column), folded=folded))
     return and_(scope, *clauses)
 
 

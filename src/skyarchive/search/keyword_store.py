@@ -28,6 +28,10 @@ INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "MIRI", "FGS")
 GUIDE_STAR = "GUIDESTAR"
 LEVEL_2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
 LEVEL_2C = ("CRF", "CRFINTS")
+# Typed text columns: searched with criteria only (rows show the header's own values), so
+# they are stored lower-case; a criterion is then plain equality on an indexed column.
+FOLDED = frozenset(("instrume", "detector", "exp_type", "filter", "pupil", "grating",
+                    "subarray", "readpatt", "targname", "category"))  # fmt: skip
 _BATCH = 500  # exposures per query (bound parameters stay far below every backend's limit)
 
 
@@ -121,11 +125,12 @@ def _refresh(conn: Connection, exposures: list[str]) -> None:
 
 
 def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
-    """The stored form of one file's primary header: all of it as JSON, beside typed columns."""
+    """The stored form of one file's primary header: all of it as JSON, beside typed columns
+    (the :data:`FOLDED` ones lower-case)."""
 
-    def text(key: str) -> str | None:
+    def text(key: str) -> str | None:  # case-folded once here, so criteria compare it as is
         value = header.get(key)
-        return None if value is None else str(value).strip()[:120] or None
+        return None if value is None else str(value).strip()[:120].lower() or None
 
     def number(key: str, kind: type) -> int | float | None:
         value = header.get(key)
@@ -137,16 +142,7 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         "product_id": product_id,
         "header": json.dumps(header),
         "s_region": s_region,
-        "instrume": text("INSTRUME"),
-        "detector": text("DETECTOR"),
-        "exp_type": text("EXP_TYPE"),
-        "filter": text("FILTER"),
-        "pupil": text("PUPIL"),
-        "grating": text("GRATING"),
-        "subarray": text("SUBARRAY"),
-        "readpatt": text("READPATT"),
-        "targname": text("TARGNAME"),
-        "category": text("CATEGORY"),
+        **{name: text(name.upper()) for name in FOLDED},
         "tsovisit": tso if isinstance(tso, bool) else None,
         "nints": number("NINTS", int),
         "ngroups": number("NGROUPS", int),

@@ -1,4 +1,4 @@
-"""The keyword table each file is listed in, stored with its keywords
+"""The keyword table each file is listed in, stored with its keywords; typed text folded
 
 Revision ID: 0014
 Revises: 0013
@@ -9,6 +9,9 @@ reached a higher product level (a correlated subquery, most of a query's time at
 files). The answer is now stored at ingest in ``product_keywords.listed_in`` (the table that
 lists the file, or NULL) and indexed with the columns searched. This revision works it out
 once for the rows an older archive holds, by the rule the search used until now.
+
+The typed text columns (exp_type, filter, ...) serve criteria only and are now stored
+lower-case, so a criterion compares them as they are and their indexes serve it.
 """
 
 import sqlalchemy as sa
@@ -19,6 +22,7 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
+_FOLDED = "instrume detector exp_type filter pupil grating subarray readpatt targname category"
 _INSTRUMENTS = "('NIRCAM', 'NIRISS', 'NIRSPEC', 'MIRI', 'FGS')"
 
 
@@ -59,15 +63,22 @@ def upgrade() -> None:
                       "NULL: none (schema 0014)")
         )  # fmt: skip
     op.execute(_LISTING)
+    folded = ", ".join(f'"{name}" = lower("{name}")' for name in _FOLDED.split())
+    op.execute(f"UPDATE product_keywords SET {folded}")
     with op.batch_alter_table("product_keywords") as batch:
         batch.drop_index("ix_product_keywords_instrume_exp_type")
         batch.create_index("ix_product_keywords_listed_in_product_id", ["listed_in", "product_id"])
         batch.create_index("ix_product_keywords_listed_in_exp_type", ["listed_in", "exp_type"])
+        batch.create_index("ix_product_keywords_listed_in_filter", ["listed_in", "filter"])
+        batch.create_index("ix_product_keywords_listed_in_detector", ["listed_in", "detector"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("product_keywords") as batch:
+        batch.drop_index("ix_product_keywords_listed_in_detector")
+        batch.drop_index("ix_product_keywords_listed_in_filter")
         batch.drop_index("ix_product_keywords_listed_in_exp_type")
         batch.drop_index("ix_product_keywords_listed_in_product_id")
         batch.create_index("ix_product_keywords_instrume_exp_type", ["instrume", "exp_type"])
         batch.drop_column("listed_in")
+    # the typed text stays lower-case: the older search compared it lower-cased anyway
