@@ -232,10 +232,11 @@ product_keywords = Table(
         String(16),
         comment="Keyword table listing the file (NIRCAM..FGS, GUIDESTAR); NULL: none (schema 0014)",
     ),
+    # product_id last: a page in product_id order is read from the index without a sort
     Index(None, "listed_in", "product_id"),
-    Index(None, "listed_in", "exp_type"),
-    Index(None, "listed_in", "filter"),
-    Index(None, "listed_in", "detector"),
+    Index(None, "listed_in", "exp_type", "product_id"),
+    Index(None, "listed_in", "filter", "product_id"),
+    Index(None, "listed_in", "detector", "product_id"),
 )
 
 

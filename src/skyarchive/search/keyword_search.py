@@ -23,6 +23,7 @@ from sqlalchemy import (
     TIMESTAMP,
     ColumnElement,
     Connection,
+    Select,
     and_,
     case,
     cast,
@@ -108,8 +109,30 @@ def search_keywords(
     now: float,
 ) -> KeywordPage:
     """One page of the files matching ``criteria``, in the table's column order."""
+    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now)
+    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    first = (page - 1) * pagesize
+
+    def total() -> int:
+        if 0 < len(rows) < pagesize or (page == 1 and not rows):
+            return first + len(rows)
+        return count_keywords(conn, table, criteria, now=now)
+
+    return KeywordPage(rows, total)
+
+
+def page_query(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    page: int,
+    pagesize: int,
+    now: float,
+) -> Select:
+    """The SQL of one page (tests read its plan: the indexes it uses)."""
     where = _where(conn, table, criteria, now)
-    query = (
+    return (
         select(
             p.c.product_id,
             p.c.productFilename,
@@ -128,15 +151,6 @@ def search_keywords(
         .limit(pagesize)
         .offset((page - 1) * pagesize)
     )
-    rows = [_row(row, columns, now) for row in conn.execute(query)]
-    first = (page - 1) * pagesize
-
-    def total() -> int:
-        if 0 < len(rows) < pagesize or (page == 1 and not rows):
-            return first + len(rows)
-        return count_keywords(conn, table, criteria, now=now)
-
-    return KeywordPage(rows, total)
 
 
 def count_keywords(

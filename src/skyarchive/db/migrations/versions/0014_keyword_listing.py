@@ -23,6 +23,7 @@ branch_labels = None
 depends_on = None
 
 _FOLDED = "instrume detector exp_type filter pupil grating subarray readpatt targname category"
+_INDEXED = ("exp_type", "filter", "detector")
 _INSTRUMENTS = "('NIRCAM', 'NIRISS', 'NIRSPEC', 'MIRI', 'FGS')"
 
 
@@ -68,16 +69,15 @@ def upgrade() -> None:
     with op.batch_alter_table("product_keywords") as batch:
         batch.drop_index("ix_product_keywords_instrume_exp_type")
         batch.create_index("ix_product_keywords_listed_in_product_id", ["listed_in", "product_id"])
-        batch.create_index("ix_product_keywords_listed_in_exp_type", ["listed_in", "exp_type"])
-        batch.create_index("ix_product_keywords_listed_in_filter", ["listed_in", "filter"])
-        batch.create_index("ix_product_keywords_listed_in_detector", ["listed_in", "detector"])
+        for name in _INDEXED:  # product_id last: pages come in order from the index
+            batch.create_index(f"ix_product_keywords_listed_in_{name}_product_id",
+                               ["listed_in", name, "product_id"])  # fmt: skip
 
 
 def downgrade() -> None:
     with op.batch_alter_table("product_keywords") as batch:
-        batch.drop_index("ix_product_keywords_listed_in_detector")
-        batch.drop_index("ix_product_keywords_listed_in_filter")
-        batch.drop_index("ix_product_keywords_listed_in_exp_type")
+        for name in _INDEXED:
+            batch.drop_index(f"ix_product_keywords_listed_in_{name}_product_id")
         batch.drop_index("ix_product_keywords_listed_in_product_id")
         batch.create_index("ix_product_keywords_instrume_exp_type", ["instrume", "exp_type"])
         batch.drop_column("listed_in")
