@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
 
-from skyarchive.errors import BadQuery, SkyArchiveError
+from skyarchive.errors import BadQuery, Unavailable
 from skyarchive.search.keyword_columns import columns_by_name
 
 # The instruments as MAST's keyword services spell them, and the EXP_TYPE prefix of each.
@@ -36,10 +37,6 @@ INSTRUMENTS = {
 }
 _PREFIXES = tuple({prefix for _, prefix in INSTRUMENTS.values()})
 _SCHEMAS = "jwst/datamodels/schemas"
-
-
-class DictionaryUnavailable(SkyArchiveError):
-    status = 503
 
 
 @dataclass
@@ -169,6 +166,13 @@ def parse_instrument(name: str | None) -> str | None:
     return key
 
 
+def search_link(keyword: Keyword, instrument: str) -> str:
+    """The portal's keyword-search dialog for ``instrument``, with this keyword's column."""
+    query = urlencode({"collection": "keywords", "instrument": INSTRUMENTS[instrument][0],
+                       "keyword": keyword.column})  # fmt: skip
+    return f"/search?{query}"
+
+
 @cache
 def keyword_dictionary() -> KeywordDictionary:
     """The dictionary of the installed stdatamodels, built at first use."""
@@ -189,11 +193,11 @@ def _schema_directory() -> tuple[Path, str]:
     # Located without importing stdatamodels (its import loads asdf: ~0.4 s, not needed here).
     spec = importlib.util.find_spec("stdatamodels")
     if spec is None or not spec.submodule_search_locations:
-        raise DictionaryUnavailable("The keyword dictionary needs stdatamodels installed.")
+        raise Unavailable("The keyword dictionary needs stdatamodels installed.")
     root = Path(next(iter(spec.submodule_search_locations)))
     directory = root / _SCHEMAS
     if not directory.is_dir():
-        raise DictionaryUnavailable(f"stdatamodels has no schemas in {directory}.")
+        raise Unavailable(f"stdatamodels has no schemas in {directory}.")
     from importlib.metadata import version
 
     return directory, version("stdatamodels")
