@@ -160,6 +160,13 @@ def test_a_keyword_of_another_instrument_says_which_table_has_it(live_server) ->
     assert "Mast.Jwst.Filtered.Nirspec" in answer.json()["msg"]
 
 
+def test_an_unknown_column_asked_for_names_the_nearest_too(live_server) -> None:  # type: ignore[no-untyped-def]
+    answer = _invoke(live_server, "Mast.Jwst.Filtered.Nirspec", {
+        "columns": "filename, gratng", "filters": []})  # fmt: skip
+    assert answer.json()["status"] == "ERROR"
+    assert "Did you mean 'grating'?" in answer.json()["msg"]
+
+
 def test_mast_jwst_keywords_through_astroquery(mast) -> None:  # type: ignore[no-untyped-def]
     responses = mast.Mast.service_request_async("Mast.Jwst.Keywords", {})
     body = responses[0].json()
