@@ -99,8 +99,9 @@ def test_keywords_are_grouped_by_instrument_with_its_values_modes_and_search_lin
     nirspec = httpx.get(url, params={"instrument": "NIRSpec", "q": "grating"}).json()
     grating = next(k for k in nirspec["keywords"] if k["keyword"] == "GRATING")
     assert grating["searchColumn"] == "grating"
+    assert [link["instrument"] for link in grating["searchLinks"]] == ["NIRSpec"]
     for link in grating["searchLinks"]:
-        assert httpx.get(f"{live_server.url}{link}").status_code == 200
+        assert httpx.get(f"{live_server.url}{link['url']}").status_code == 200
     # the column each link names is one the keyword service accepts
     filters = [{"paramName": grating["searchColumn"], "values": ["PRISM"]}]
     answer = _invoke(live_server, "Mast.Jwst.Filtered.Nirspec",

@@ -13,12 +13,7 @@ from starlette.routing import Match
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
-from skyarchive.search.keyword_dictionary import (
-    INSTRUMENTS,
-    keyword_dictionary,
-    parse_instrument,
-    search_link,
-)
+from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
 
@@ -88,24 +83,13 @@ def keywords_page(
     chosen = parse_instrument(instrument)
     dictionary = keyword_dictionary()
     found = dictionary.search(q, descriptions=descriptions, instrument=chosen)
-    entries = [
-        {
-            **k.as_json(chosen),
-            "links": [(INSTRUMENTS[i][0], search_link(k, i)) for i in k.instruments],
-        }
-        for k in found
-    ]
-    instruments = [
-        {"key": key, "name": label, "modes": dictionary.modes(key)}
-        for key, (label, _) in INSTRUMENTS.items()
-    ]
     context = {
         "caller": caller,
         "q": q,
         "descriptions": descriptions,
         "instrument": chosen,
-        "instruments": instruments,
-        "entries": entries,
+        "instruments": dictionary.instrument_groups(),
+        "entries": [k.as_json(chosen) for k in found],
         "total": len(dictionary.keywords),
         "source": dictionary.source,
     }

@@ -128,7 +128,7 @@ def _lookup(name: str, table: dict[str, ColumnInfo]) -> ColumnInfo:
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """ " Did you mean 'x'?" naming the known name closest to ``name`` (any case), or ""."""
+    """The hint naming the known name closest to ``name`` (any case), or "" when none is."""
     by_lower = {k.lower(): k for k in known}
     close = difflib.get_close_matches(str(name).strip().lower(), list(by_lower), n=1)
     return f" Did you mean '{by_lower[close[0]]}'?" if close else ""

@@ -103,6 +103,10 @@ class Keyword:
             "instruments": [INSTRUMENTS[i][0] for i in self.instruments],
             "searchColumn": self.column if self.instruments else None,
             "services": [f"Mast.Jwst.Filtered.{INSTRUMENTS[i][0]}" for i in self.instruments],
+            "searchLinks": [
+                {"instrument": INSTRUMENTS[i][0], "url": search_link(self, i)}
+                for i in self.instruments
+            ],
         }
 
 
@@ -135,6 +139,19 @@ class KeywordDictionary:
         prefix = INSTRUMENTS[instrument][1]
         values = [] if exp_type is None else exp_type.values_for(instrument)
         return [v for v in values if v.startswith(prefix)]
+
+    def instrument_groups(self) -> list[dict[str, Any]]:
+        """Each instrument: its name, keyword service, modes and number of keywords."""
+        return [
+            {
+                "key": key,
+                "name": label,
+                "service": f"Mast.Jwst.Filtered.{label}",
+                "modes": self.modes(key),
+                "keywords": len(self.search(instrument=key)),
+            }
+            for key, (label, _) in INSTRUMENTS.items()
+        ]
 
     def documents(self) -> dict[str, dict[str, Any]]:
         """One JSON document per schema file, keyed by data-model path (``Mast.Jwst.Keywords``)."""

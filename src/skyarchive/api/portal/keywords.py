@@ -10,7 +10,6 @@ from skyarchive.search.keyword_dictionary import (
     INSTRUMENTS,
     keyword_dictionary,
     parse_instrument,
-    search_link,
 )
 
 router = APIRouter(prefix="/api/portal", tags=["Portal"])
@@ -31,18 +30,7 @@ def keywords(
     return {
         "source": dictionary.source,
         "instrument": INSTRUMENTS[chosen][0] if chosen else None,
-        "instruments": [
-            {
-                "name": label,
-                "service": f"Mast.Jwst.Filtered.{label}",
-                "modes": dictionary.modes(key),
-                "keywords": len(dictionary.search(instrument=key)),
-            }
-            for key, (label, _) in INSTRUMENTS.items()
-        ],
+        "instruments": dictionary.instrument_groups(),
         "count": len(found),
-        "keywords": [
-            {**k.as_json(chosen), "searchLinks": [search_link(k, i) for i in k.instruments]}
-            for k in found
-        ],
+        "keywords": [k.as_json(chosen) for k in found],
     }
