@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -50,7 +49,6 @@ def test_calibrated_files_arriving_later_hide_the_rate_files(
     assert _shown(keyword_archive, "NIRCAM") == _expected_visible(_files(keyword_archive, "NIRCAM"))
 
 
-@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_an_older_archive_gets_its_listing_on_upgrade(keyword_archive) -> None:  # type: ignore[no-untyped-def]
     engine = keyword_archive.engine
     command.downgrade(alembic_config(engine), "0013")  # the listing column is gone
