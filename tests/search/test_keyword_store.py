@@ -13,8 +13,17 @@ from sqlalchemy import text
 
 from skyarchive.db.engine import alembic_config, upgrade
 from skyarchive.ingest.run import ingest_paths
+from skyarchive.ingest.writer import (
+    Candidate,
+    Verdict,
+    archived_products,
+    classify,
+    product_transaction,
+    store_products,
+)
 from tests.search.conftest import UNFINISHED
 from tests.search.test_keyword_search import (
+    RANK,
     _expected_visible,
     _files,
     _search,
@@ -91,3 +100,37 @@ def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
 
 def test_typed_keywords_match_in_any_case_and_show_the_header(keyword_archive) -> None:  # type: ignore[no-untyped-def]
     _check_typed_criteria(keyword_archive)
+
+
+def test_a_replacement_that_changes_a_level_redecides_its_exposure(
+    keyword_archive, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    files = _files(keyword_archive, "NIRCAM")
+    visible = _expected_visible(files)
+    name = sorted(n for n in visible if n.endswith("_cal.fits"))[0]
+    exposure = name[:25]
+    siblings = {n for n in files if n.startswith(exposure) and files[n]["level"] in (1, 2)}
+    new_file = tmp_path / name
+    new_file.write_bytes(b"reprocessed")
+    candidate = Candidate(new_file, {
+        "productFilename": name, "obs_collection": "JWST", "sha256": "f" * 64,
+        "file_date": "2099-01-01T00:00:00", "storage_key": f"JWST/product/ffff/{name}",
+        "productSubGroupDescription": "CRF",  # the new version is a level-2c file
+    }, None)  # fmt: skip
+    with product_transaction(keyword_archive.engine, keyword_archive.storage) as (conn, objects):
+        archived = archived_products(conn, [name])
+        decision = classify(candidate, archived[name])
+        assert decision.verdict is Verdict.REPLACED
+        store_products(conn, objects, [(candidate, decision)], archived, {})
+
+    # worked out here from the names, with the replaced file now at level 2c
+    def rank(n: str) -> int:
+        suffix = n.rsplit("_", 1)[1].removesuffix(".fits")
+        return 0 if n == name or suffix.startswith("crf") else RANK.get(suffix, 3)
+
+    best = max(rank(n) for n in siblings)
+    expected_here = {n for n in siblings if rank(n) == best and best > 0}
+    shown = _shown(keyword_archive, "NIRCAM")
+    assert {n for n in shown if n.startswith(exposure)} == expected_here
+    assert name not in shown
+    assert shown - siblings == visible - siblings  # other exposures are untouched
