@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from skyarchive.db.tables import rate_events
 
@@ -34,10 +34,17 @@ class Limit:
         return hashlib.sha256(f"{self.name}\n{self.subject}".encode()).hexdigest()
 
 
-def seconds_to_wait(conn: Connection, limit: Limit, *, now: float | None = None) -> int:
-    """Whole seconds until one more request passes ``limit`` (0: it passes now)."""
+def seconds_to_wait(
+    conn: Connection, limit: Limit, *, now: float | None = None, before: int | None = None
+) -> int:
+    """Whole seconds until one more request passes ``limit`` (0: it passes now).
+
+    With ``before``, only requests counted earlier than event ``before`` are considered.
+    """
     now = time.time() if now is None else now
-    recent = rate_events.c.key == limit.key, rate_events.c.at > now - limit.window
+    recent = [rate_events.c.key == limit.key, rate_events.c.at > now - limit.window]
+    if before is not None:
+        recent.append(rate_events.c.event_id < before)
     count = conn.scalar(select(func.count()).where(*recent)) or 0
     if count < limit.most:
         return 0
@@ -51,20 +58,50 @@ def seconds_to_wait(conn: Connection, limit: Limit, *, now: float | None = None)
     return max(1, math.ceil(oldest_counted + limit.window - now))
 
 
-def most_to_wait(conn: Connection, limits: Sequence[Limit]) -> tuple[int, Limit | None]:
-    """The longest wait any of ``limits`` asks for, and that limit (0, None: all pass)."""
-    now = time.time()
-    worst: tuple[int, Limit | None] = (0, None)
-    for limit in limits:
-        wait = seconds_to_wait(conn, limit, now=now)
-        if wait > worst[0]:
-            worst = (wait, limit)
-    return worst
+@dataclass(frozen=True)
+class Admission:
+    """The answer of :func:`admit`: the rows counted, or the wait and the limit that refused."""
+
+    events: list[int]
+    wait: int = 0
+    refused_by: Limit | None = None
 
 
-def record(conn: Connection, limits: Sequence[Limit]) -> None:
-    """Count one request against every one of ``limits``."""
+def admit(engine: Engine, limits: Sequence[Limit]) -> Admission:
+    """Count one request against every one of ``limits``, or refuse it.
+
+    The request is counted first, in a transaction of its own, and checked afterwards against
+    the requests counted before it, so parallel requests see each other (as the login delays
+    do): a burst cannot all pass the check before any is counted (a row not yet committed
+    may let one or two more by). A refused request's rows are removed again; so are an
+    admitted one's, by :func:`forget`, when it fails later.
+    """
+    if not limits:
+        return Admission(events=[])
     now = time.time()
-    if limits:
-        conn.execute(rate_events.insert(), [{"key": limit.key, "at": now} for limit in limits])
-    conn.execute(delete(rate_events).where(rate_events.c.at < now - MEMORY_SECONDS))
+    with engine.begin() as conn:
+        events = [
+            int(conn.execute(
+                rate_events.insert().values(key=limit.key, at=now)
+                .returning(rate_events.c.event_id)
+            ).scalar_one())
+            for limit in limits
+        ]  # fmt: skip
+        conn.execute(delete(rate_events).where(rate_events.c.at < now - MEMORY_SECONDS))
+    with engine.connect() as conn:
+        waits = [
+            (seconds_to_wait(conn, limit, now=now, before=event), limit)
+            for limit, event in zip(limits, events, strict=True)
+        ]
+    wait, worst = max(waits, key=lambda pair: pair[0])
+    if not wait:
+        return Admission(events=events)
+    forget(engine, events)
+    return Admission(events=[], wait=wait, refused_by=worst)
+
+
+def forget(engine: Engine, events: Sequence[int]) -> None:
+    """Uncount the requests of ``events`` (they were refused or failed)."""
+    if events:
+        with engine.begin() as conn:
+            conn.execute(delete(rate_events).where(rate_events.c.event_id.in_(list(events))))

@@ -325,22 +325,46 @@ def start_staging(
             "Give an e-mail address (email=...) for the notice, or log in to stage files."
         )
     limits = _anonymous_staging_limits(archive, notify, client) if caller.anonymous else []
+    counted = _admit(archive, limits)
+    try:
+        request_id = _record_staging(
+            archive, caller, email=notify, uris=uris, obsids=obsids, product_ids=product_ids,
+            mrp_only=mrp_only, basket_id=basket_id, remove_completed=remove_completed,
+            base_url=base_url,
+        )  # fmt: skip
+    except BaseException:
+        rate_limits.forget(archive.engine, counted)  # only requests that will mail someone count
+        raise
+    enqueue(request_id)
+    with archive.engine.connect() as conn:
+        return describe(conn, get_request(conn, request_id), base_url=base_url)
+
+
+def _record_staging(
+    archive: Archive,
+    caller: Caller,
+    *,
+    email: str,
+    uris: Sequence[str],
+    obsids: Sequence[int],
+    product_ids: Sequence[int],
+    mrp_only: bool,
+    basket_id: int | None,
+    remove_completed: bool,
+    base_url: str,
+) -> str:
     now = now_mjd()
     with archive.engine.begin() as conn:
-        _check_limits(conn, limits)
         selection = resolve_selection(
             conn, archive.storage, caller=caller, now=now, uris=uris, obsids=obsids,
             product_ids=product_ids, mrp_only=mrp_only, deliverable=True,
         )  # fmt: skip
         request_id = create_request(
             conn, selection=selection, method="staging", user_id=caller.user_id,
-            basket_id=basket_id, email=notify, remove_completed=remove_completed,
+            basket_id=basket_id, email=email, remove_completed=remove_completed,
             base_url=base_url,
         )  # fmt: skip
-        rate_limits.record(conn, limits)  # only requests that will mail someone count
-    enqueue(request_id)
-    with archive.engine.connect() as conn:
-        return describe(conn, get_request(conn, request_id), base_url=base_url)
+    return request_id
 
 
 def _anonymous_staging_limits(archive: Archive, email: str, client: str) -> list[Limit]:
@@ -351,13 +375,15 @@ def _anonymous_staging_limits(archive: Archive, email: str, client: str) -> list
     ]
 
 
-def _check_limits(conn: Connection, limits: list[Limit]) -> None:
-    wait, limit = rate_limits.most_to_wait(conn, limits)
+def _admit(archive: Archive, limits: list[Limit]) -> list[int]:
+    """Count the request against ``limits`` (committed at once); TooManyRequests if over."""
+    admission = rate_limits.admit(archive.engine, limits)
+    limit = admission.refused_by
     if limit is None:
-        return
+        return admission.events
     whom = "this e-mail address" if limit.name == "staging-recipient" else "your address"
     raise TooManyRequests(
         f"Too many staging requests for {whom} in the last hour (at most {limit.most} without "
-        f"logging in); try again in {wait} seconds, or log in.",
-        retry_after=wait,
+        f"logging in); try again in {admission.wait} seconds, or log in.",
+        retry_after=admission.wait,
     )
