@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from tests.portal.browser are parameters here)
 """Limits on abuse across accounts and addresses, on a real server: password spraying from one
 address, staging notices mailed to any address, and expired anonymous baskets.
 
@@ -8,6 +9,7 @@ different clients; each test uses addresses of its own.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from skyarchive.db.tables import baskets, delivery_requests, observations
 from skyarchive.delivery.basket import BASKET_COOKIE
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_access_security import portal_login
+from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 ADDRESS_FREE = 4  # failures one address may give on all accounts together
@@ -190,6 +193,28 @@ def test_anonymous_staging_is_bounded_per_client_address(  # type: ignore[no-unt
     delivered = sender.post("/api/portal/basket/deliveries", json={
         "method": "staging", "filters": {"mrp": True}, "email": "basket@example.org"})  # fmt: skip
     assert_too_many(delivered, "your address")
+
+
+def test_the_basket_page_says_why_staging_is_refused(  # type: ignore[no-untyped-def]
+    page, console, live_server, public_obsid, staging_limits
+) -> None:
+    """In Chromium: the basket page shows the 429's message, and nothing is queued."""
+    victim = f"browser-{uuid.uuid4().hex[:8]}@example.org"
+    for n in range(PER_RECIPIENT):  # someone else has already used this recipient's hour
+        assert stage(client(live_server.url, f"127.0.0.{71 + n}"), public_obsid,
+                     victim).status_code == 202  # fmt: skip
+    console.allow("429")  # the browser logs the refused request
+    added = page.request.post("/api/portal/basket/observations", data={"obsids": [public_obsid]})
+    assert added.ok, added.text()
+    page.goto("/basket")
+    expect(page.locator("#basket-body")).to_be_visible()
+    page.get_by_role("radio", name=re.compile("^Batch staging")).check()
+    page.get_by_label("E-mail for the notice").fill(victim)
+    page.get_by_role("button", name="Request staging").click()
+    status = page.locator("#delivery-status")
+    expect(status).to_contain_text("Too many staging requests for this e-mail address")
+    expect(status).to_contain_text(re.compile(r"try again in \d+ seconds"))
+    expect(status).not_to_contain_text("queued")
 
 
 def test_signed_in_staging_is_not_bounded_by_the_anonymous_limits(  # type: ignore[no-untyped-def]
