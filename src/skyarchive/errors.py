@@ -14,6 +14,7 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── IngestError (422, ValueError)      a file that cannot be archived
     ├── TooManyRequests (429)              an operator's rate limit reached (says when to retry)
     ├── InternalError (500)                an unexpected failure (details only in the log)
+    ├── Unavailable (503)                  a part the installation lacks (e.g. stdatamodels)
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
 Messages carry the bad value and, where there is one, the way out.
@@ -87,6 +88,10 @@ class TooManyRequests(SkyArchiveError):
 
 class InternalError(SkyArchiveError):
     status = 500
+
+
+class Unavailable(SkyArchiveError):
+    status = 503
 
 
 class StorageUnavailable(SkyArchiveError):
