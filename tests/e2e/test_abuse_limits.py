@@ -16,12 +16,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from skyarchive.access import tokens, users
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
-from skyarchive.db.tables import baskets, delivery_requests, observations
+from skyarchive.db.tables import basket_items, baskets, delivery_requests, observations
 from skyarchive.delivery.basket import BASKET_COOKIE
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_access_security import portal_login
@@ -123,9 +123,20 @@ PER_RECIPIENT, PER_ADDRESS = 2, 3
 
 
 @pytest.fixture
-def staging_limits(demo_archive, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def staging_limits(demo_archive, monkeypatch) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Small limits; the requests the test queues are closed afterwards, so a worker started
+    by a later test over the same archive has no work left of this one."""
     monkeypatch.setattr(demo_archive.settings, "anonymous_staging_per_recipient", PER_RECIPIENT)
     monkeypatch.setattr(demo_archive.settings, "anonymous_staging_per_address", PER_ADDRESS)
+    started = time.time()
+    yield
+    with demo_archive.engine.begin() as conn:
+        conn.execute(
+            update(delivery_requests)
+            .where(delivery_requests.c.created_at >= started,
+                   delivery_requests.c.status == "queued")
+            .values(status="failed", error="closed by the test that made it")
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +264,16 @@ def _basket_of(archive: Archive, cookie: str) -> int | None:
         return conn.scalar(select(baskets.c.basket_id).where(baskets.c.cookie_hash == digest))
 
 
+@pytest.fixture
+def aged(demo_archive) -> Iterator[list[int]]:  # type: ignore[no-untyped-def]
+    """Baskets a test ages; removed afterwards, so other tests' purges count only their own."""
+    ids: list[int] = []
+    yield ids
+    with demo_archive.engine.begin() as conn:
+        for table in (basket_items, baskets):
+            conn.execute(delete(table).where(table.c.basket_id.in_(ids)))
+
+
 def _age(archive: Archive, basket_id: int, days: float) -> None:
     then = time.time() - days * DAY
     with archive.engine.begin() as conn:
@@ -264,7 +285,7 @@ def _age(archive: Archive, basket_id: int, days: float) -> None:
 
 
 def test_an_expired_anonymous_basket_is_absent_before_any_purge(  # type: ignore[no-untyped-def]
-    live_server, demo_archive, public_obsid
+    live_server, demo_archive, public_obsid, aged
 ) -> None:
     days = demo_archive.settings.anonymous_basket_days
     browser = client(live_server.url, "127.0.0.61")
@@ -273,6 +294,7 @@ def test_an_expired_anonymous_basket_is_absent_before_any_purge(  # type: ignore
     old_cookie = browser.cookies[BASKET_COOKIE]
     old_id = _basket_of(demo_archive, old_cookie)
     assert old_id is not None
+    aged.append(old_id)
     _age(demo_archive, old_id, days - 1)  # not yet expired: still there
     assert browser.get("/api/portal/basket").json()["summary"]["observations"] == 1
     _age(demo_archive, old_id, days + 1)  # expired; no purge job has run
@@ -287,13 +309,14 @@ def test_an_expired_anonymous_basket_is_absent_before_any_purge(  # type: ignore
 
 
 def test_logging_in_does_not_take_over_an_expired_anonymous_basket(  # type: ignore[no-untyped-def]
-    live_server, demo_archive, public_obsid
+    live_server, demo_archive, public_obsid, aged
 ) -> None:
     browser = client(live_server.url, "127.0.0.62")
     assert browser.post("/api/portal/basket/observations",
                         json={"obsids": [public_obsid]}).status_code == 200  # fmt: skip
     expired = _basket_of(demo_archive, browser.cookies[BASKET_COOKIE])
     assert expired is not None
+    aged.append(expired)
     _age(demo_archive, expired, demo_archive.settings.anonymous_basket_days + 1)
     with demo_archive.engine.begin() as conn:
         user = users.create_user(conn, email=f"late-{uuid.uuid4().hex[:8]}@example.org")
