@@ -115,7 +115,7 @@ def search_keywords(
             p.c.product_id,
             p.c.productFilename,
             _file_set_name().label("file_set_name"),
-            _product_level().label("product_level"),
+            product_level().label("product_level"),
             p.c.size,
             p.c.sha256,
             p.c.dataURI,
@@ -234,7 +234,7 @@ class _Expressions:
             "ArchiveFileID": p.c.product_id,
             "filename": p.c.productFilename,
             "fileSetName": _file_set_name(),
-            "productLevel": _product_level(),
+            "productLevel": product_level(),
             "fileSize": p.c.size,
             "checksum": p.c.sha256,
             "dataURI": p.c.dataURI,
@@ -305,7 +305,8 @@ def _file_set_name() -> ColumnElement:
     )
 
 
-def _product_level() -> ColumnElement:
+def product_level() -> ColumnElement:
+    """A file's JWST product level: ``1b``, ``2a``, ``2b``, ``2c`` or ``3``."""
     subgroup = func.upper(p.c.productSubGroupDescription)
     return case(
         (p.c.calib_level == 3, "3"),
@@ -413,3 +414,29 @@ def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
             kind = "string"
         fields.append({"name": column.info.name, "type": kind})
     return fields
+
+
+def file_set_files(conn: Connection) -> Any:
+    """Every JWST file with stored keywords (guide-star files aside), ordered by file set.
+
+    Rows carry ``product_id``, ``productFilename``, ``file_set_name``, ``product_level``,
+    ``header`` (JSON text), ``t_obs_release``, ``s_region`` and ``obs_id`` of the owning
+    observation: what MastMissions' per-dataset rows are built from.
+    """
+    guide_star = p.c.productSubGroupDescription.like("GS-%")
+    query = (
+        select(
+            p.c.product_id,
+            p.c.productFilename,
+            _file_set_name().label("file_set_name"),
+            product_level().label("product_level"),
+            k.c.header,
+            o.c.t_obs_release,
+            o.c.s_region,
+            o.c.obs_id,
+        )  # fmt: skip
+        .select_from(_joined())
+        .where(p.c.obs_collection == "JWST", not_(guide_star))
+        .order_by(literal_column("file_set_name"), p.c.product_id)
+    )
+    return conn.execute(query)
