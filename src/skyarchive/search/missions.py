@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -61,53 +62,62 @@ def _col(spec: str, description: str, **extra: Any) -> MissionColumn:
     return MissionColumn(name, qual_type, description, **extra)
 
 
-D = {"default": True}
+_DEFAULT = {"default": True}
 # In MAST's column_list order (a subset of its 258 columns; see docs/astroquery.md).
 COLUMNS: tuple[MissionColumn, ...] = (
     _col("search_pos:string", "Search position (RA and Dec in degrees)", queryable=False),
-    _col("ArchiveFileID:integer", "Archive id of the file set's first file", **D),
-    _col("fileSetName:string", "Dataset id: the name all member files start with", **D),
+    _col("ArchiveFileID:integer", "Archive id of the file set's first file", **_DEFAULT),
+    _col("fileSetName:string", "Dataset id: the name all member files start with", **_DEFAULT),
     _col(
         "productLevel:string",
         "Product levels present: 1b uncal, 2a rate, 2b cal, 2c crf, 3 combined",
-        **D,
-    ),  # noqa: E501
-    _col("targprop:string", "Proposer's name for the target", keyword="TARGPROP", **D),
+        **_DEFAULT,
+    ),
+    _col("targprop:string", "Proposer's name for the target", keyword="TARGPROP", **_DEFAULT),
     _col(
         "targname:string", "Standard astronomical catalog name for the target", keyword="TARGNAME"
-    ),  # noqa: E501
-    _col("targ_ra:ra", "Target RA at mid time of exposure (deg)", keyword="TARG_RA", **D),
-    _col("targ_dec:dec", "Target Dec at mid time of exposure (deg)", keyword="TARG_DEC", **D),
-    _col("instrume:string", "Instrument used to acquire the data", keyword="INSTRUME", **D),
-    _col("exp_type:string", "Type of data in the exposure", keyword="EXP_TYPE", **D),
+    ),
+    _col("targ_ra:ra", "Target RA at mid time of exposure (deg)", keyword="TARG_RA", **_DEFAULT),
+    _col(
+        "targ_dec:dec", "Target Dec at mid time of exposure (deg)", keyword="TARG_DEC", **_DEFAULT
+    ),
+    _col("instrume:string", "Instrument used to acquire the data", keyword="INSTRUME", **_DEFAULT),
+    _col("exp_type:string", "Type of data in the exposure", keyword="EXP_TYPE", **_DEFAULT),
     _col(
         "opticalElements:string",
         "Comma-separated list of filters, gratings, pupil, channel, band, coronmsk",
-        **D,
-    ),  # noqa: E501
+        **_DEFAULT,
+    ),
     _col("filter:string", "Name of the filter element used", keyword="FILTER"),
-    _col("proposal_type:string", "Proposal type (GO, GTO, ERS, COM ...)", keyword="CATEGORY", **D),  # noqa: E501
-    _col("targtype:string", "Type of target (FIXED, MOVING, GENERIC)", keyword="TARGTYPE", **D),
+    _col(
+        "proposal_type:string",
+        "Proposal type (GO, GTO, ERS, COM ...)",
+        keyword="CATEGORY",
+        **_DEFAULT,
+    ),
+    _col(
+        "targtype:string", "Type of target (FIXED, MOVING, GENERIC)", keyword="TARGTYPE", **_DEFAULT
+    ),
     _col("title:string", "Proposal title", keyword="TITLE"),
-    _col("s_region:string", "Spatial extent of the observation (footprint)", **D),
+    _col("s_region:string", "Spatial extent of the observation (footprint)", **_DEFAULT),
     _col("detector:string", "Name of the detector used", keyword="DETECTOR"),
     _col("obs_id:string", "Programmatic observation identifier", keyword="OBS_ID"),
-    _col("cal_ver:string", "Calibration software version number", keyword="CAL_VER", **D),
-    _col("program:integer", "JWST program number", keyword="PROGRAM", **D),
-    _col("observtn:integer", "Observation number", keyword="OBSERVTN", **D),
-    _col("visit:integer", "Visit number", keyword="VISIT", **D),
-    _col("proposal_cycle:integer", "Proposal cycle", keyword="CYCLE", **D),
-    _col("duration:float", "Total duration of the exposure (s)", keyword="DURATION", **D),
+    _col("cal_ver:string", "Calibration software version number", keyword="CAL_VER", **_DEFAULT),
+    _col("program:integer", "JWST program number", keyword="PROGRAM", **_DEFAULT),
+    _col("observtn:integer", "Observation number", keyword="OBSERVTN", **_DEFAULT),
+    _col("visit:integer", "Visit number", keyword="VISIT", **_DEFAULT),
+    _col("proposal_cycle:integer", "Proposal cycle", keyword="CYCLE", **_DEFAULT),
+    _col("duration:float", "Total duration of the exposure (s)", keyword="DURATION", **_DEFAULT),
     _col("effexptm:float", "Effective exposure time (s)", keyword="EFFEXPTM"),
-    _col("date_obs:datetime", "UTC date and time at the start of the exposure", **D),
-    _col("publicReleaseDate:datetime", "Date the data become public", **D),
-    _col("pi_name:substring", "Principal investigator name", keyword="PI_NAME", **D),
-    _col("access:ustring", "PUBLIC or EXCLUSIVE_ACCESS", **D),
+    _col("date_obs:datetime", "UTC date and time at the start of the exposure", **_DEFAULT),
+    _col("publicReleaseDate:datetime", "Date the data become public", **_DEFAULT),
+    _col("pi_name:substring", "Principal investigator name", keyword="PI_NAME", **_DEFAULT),
+    _col("access:ustring", "PUBLIC or EXCLUSIVE_ACCESS", **_DEFAULT),
     _col(
         "ang_sep:float",
         "Angular separation from the target coordinates, in arcmin",
         queryable=False,
-    ),  # noqa: E501
+    ),
     _col("search_key:string", "Concat of ArchiveFileID and search_pos", queryable=False),
 )
 BY_NAME = {column.name: column for column in COLUMNS}
@@ -228,7 +238,8 @@ def _term(col: MissionColumn, term: str) -> Test:
             return _compare(col, op, bound)
         exact = read(term)
         if col.qual_type == "datetime":  # a date without a time is the whole day (or month)
-            return lambda v: v is not None and str(v).startswith(exact)
+            day = str(exact)
+            return lambda v: v is not None and str(v).startswith(day)
         return lambda v: v is not None and _comparable(col, v) == exact
     pattern = term.lower()
     if "*" in pattern:
@@ -344,7 +355,7 @@ def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> Mis
     for col, descending in reversed(list(zip(query.sort_by, query.sort_desc, strict=False))):
         present = [r for r in matched if r.get(col.name) is not None]
         missing = [r for r in matched if r.get(col.name) is None]
-        present.sort(key=lambda r, n=col.name: r[n], reverse=descending)
+        present.sort(key=itemgetter(col.name), reverse=descending)
         matched = present + missing
     page = matched[query.offset : query.offset + query.limit]
     rows = [{c.name: row.get(c.name) for c in query.columns} for row in page]
@@ -358,12 +369,15 @@ def _matches(row: dict[str, Any], query: MissionQuery) -> bool:
 def _add_separations(rows: list[dict[str, Any]], cones: Sequence[Cone]) -> None:
     """Keep the rows whose footprint touches a cone; ``ang_sep`` is the distance in arcmin
     from the nearest cone's centre to the footprint (0 when the centre is inside it)."""
-    regions = [row.get("s_region") or "" for row in rows]
+    placed = [index for index, row in enumerate(rows) if row.get("s_region")]
+    regions = [rows[index]["s_region"] for index in placed]
     best: list[tuple[float, Cone] | None] = [None] * len(rows)
     for cone in cones:
-        distances = s_region_distances_arcsec(regions, cone.ra, cone.dec) if regions else []
-        for index, distance in enumerate(distances):
-            if regions[index] and distance <= cone.radius_arcsec:
+        if not regions:
+            break
+        distances = s_region_distances_arcsec(regions, cone.ra, cone.dec)
+        for index, distance in zip(placed, distances, strict=True):
+            if distance <= cone.radius_arcsec:
                 current = best[index]
                 if current is None or distance < current[0]:
                     best[index] = (float(distance), cone)
