@@ -1,0 +1,62 @@
+"""MastMissions' condition language, in process (the live-server tests are in tests/e2e)."""
+
+from __future__ import annotations
+
+import pytest
+
+from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.search.missions import output_columns, parse_conditions
+
+KEYS = ("program", "instrume", "pi_name", "date_obs")
+ROWS = [
+    dict(zip(KEYS, (1073, "NIRCAM", "Nguyen, Lan", "2022-05-11T14:30:22.0000000"), strict=True)),
+    dict(zip(KEYS, (1558, "MIRI", "Wesson, Roger", "2022-07-01T00:00:00.0000000"), strict=True)),
+    dict(zip(KEYS, (4567, None, "Rivera, Ana", None), strict=True)),
+]
+
+
+def kept(condition: dict) -> list[int]:
+    conditions = parse_conditions([condition])
+    return [row["program"] for row in ROWS if all(c.matches(row) for c in conditions)]
+
+
+@pytest.mark.parametrize(
+    ("condition", "programs"),
+    [
+        ({"program": 1558}, [1558]),
+        ({"program": "1073,4567"}, [1073, 4567]),
+        ({"program": "1000..2000"}, [1073, 1558]),
+        ({"program": ">=1558"}, [1558, 4567]),
+        ({"program": "!1073"}, [1558, 4567]),
+        ({"program": "1073,1558,!1558"}, [1073]),
+        ({"instrume": "nircam"}, [1073]),
+        ({"instrume": "!NIRCAM"}, [1558, 4567]),
+        ({"instrume": "N*"}, [1073]),
+        ({"pi_name": "wesson, rivera"}, [1558, 4567]),
+        ({"date_obs": "<2022-06"}, [1073]),
+        ({"date_obs": "2022-07-01"}, [1558]),
+        ({"date_obs": "2022-05-01..2022-12-31"}, [1073, 1558]),
+    ],
+)
+def test_condition_language(condition: dict, programs: list[int]) -> None:
+    assert kept(condition) == programs
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [[{"program": "abc"}], [{"program": "1..x"}], [{"date_obs": "soon"}], [{"ang_sep": "<1"}],
+     [{"program": ""}], [{"program": None}], "program=1", [["program", 1]]],
+)  # fmt: skip
+def test_bad_conditions_are_bad_queries(conditions: object) -> None:
+    with pytest.raises(BadQuery):
+        parse_conditions(conditions)
+
+
+def test_unknown_column_names_the_closest() -> None:
+    with pytest.raises(UnknownColumn, match="Did you mean 'program'"):
+        parse_conditions([{"programme": 1}])
+
+
+def test_select_cols_always_carry_the_id_and_footprint() -> None:
+    names = [c.name for c in output_columns(["program"], positional=True)]
+    assert names == ["ArchiveFileID", "s_region", "program"]
