@@ -60,3 +60,37 @@ def test_unknown_column_names_the_closest() -> None:
 def test_select_cols_always_carry_the_id_and_footprint() -> None:
     names = [c.name for c in output_columns(["program"], positional=True)]
     assert names == ["ArchiveFileID", "s_region", "program"]
+
+
+def test_datasets_and_their_files_on_each_database(archive, demo_output) -> None:  # type: ignore[no-untyped-def]
+    """The same search on SQLite and PostgreSQL; every file of program 1073 in one dataset."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from skyarchive.access.rights import now_mjd
+    from skyarchive.db.tables import products
+    from skyarchive.ingest.run import ingest_paths
+    from skyarchive.products.missions import dataset_products
+    from skyarchive.search.missions import MissionQuery, search_datasets
+
+    out, _summary = demo_output
+    ingest_paths([Path(out)], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+    query = MissionQuery(
+        conditions=parse_conditions([{"program": "1073"}, {"instrume": "nircam"}]),
+        columns=output_columns(None, positional=False),
+    )
+    with archive.engine.connect() as conn:
+        page = search_datasets(conn, query, now=now_mjd())
+        names = [row["fileSetName"] for row in page.rows]
+        files = dataset_products(conn, names, now=now_mjd())
+        of_program = set(
+            conn.scalars(select(products.c.productFilename).where(products.c.proposal_id == "1073"))
+        )
+    assert page.total == len(page.rows) > 0
+    assert {row["program"] for row in page.rows} == {1073}
+    assert names == sorted(names)
+    assert {f["dataset"] for f in files} == set(names)
+    listed = {f["filename"] for f in files}
+    assert len(listed) > len(names) and listed <= of_program
+    assert all(f["filename"].startswith(f["dataset"] + "_") for f in files)
