@@ -39,6 +39,7 @@ _MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
 MAX_TARGETS = 100
 MAX_RADIUS_ARCSEC = 30 * 60.0  # what astroquery itself allows
 MAX_CONDITION_TEXT = 2000
+MAX_CONDITIONS = 100
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ def parse_conditions(raw: Any) -> list[Condition]:
         raw = [{key: value} for key, value in raw.items()]
     if not isinstance(raw, list):
         raise BadQuery("'conditions' must be a list of {column: value} objects.")
+    if len(raw) > MAX_CONDITIONS:
+        raise BadQuery(f"At most {MAX_CONDITIONS} conditions per search (got {len(raw)}).")
     conditions = []
     for entry in raw:
         if not isinstance(entry, dict) or not entry:
@@ -243,11 +246,31 @@ def _term(col: MissionColumn, term: str) -> Test:
         return lambda v: v is not None and _comparable(col, v) == exact
     pattern = term.lower()
     if "*" in pattern:
-        regex = re.compile(re.escape(pattern).replace(r"\*", ".*"), re.DOTALL)
-        return lambda v: v is not None and regex.fullmatch(str(v).lower()) is not None
+        return lambda v: v is not None and glob_match(pattern, str(v).lower())
     if col.qual_type == "substring":
         return lambda v: v is not None and pattern in str(v).lower()
     return lambda v: v is not None and str(v).lower() == pattern
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern``, where ``*`` stands for any run of characters.
+
+    Linear in ``len(pattern) * len(text)`` at worst, whatever the pattern (a regular expression
+    built from many ``*`` can backtrack for a very long time).
+    """
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] != "*" and pattern[p] == text[t]:
+            p, t = p + 1, t + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark, p = p, t, p + 1
+        elif star >= 0:
+            p, mark = star + 1, mark + 1
+            t = mark
+        else:
+            return False
+    return all(ch == "*" for ch in pattern[p:])
 
 
 def _compare(col: MissionColumn, op: str, bound: Any) -> Test:
