@@ -112,10 +112,7 @@ def search_keywords(
     where = _where(conn, table, criteria, now)
     query = (
         select(
-            p.c.product_id,
-            p.c.productFilename,
-            _file_set_name().label("file_set_name"),
-            product_level().label("product_level"),
+            *_file_identity(),
             p.c.size,
             p.c.sha256,
             p.c.dataURI,
@@ -145,6 +142,16 @@ def count_keywords(
 ) -> int:
     query = select(func.count()).select_from(_joined()).where(_where(conn, table, criteria, now))
     return int(conn.scalar(query) or 0)
+
+
+def _file_identity() -> tuple[ColumnElement, ...]:
+    """A file's id, name, file-set name and product level, as result columns."""
+    return (
+        p.c.product_id,
+        p.c.productFilename,
+        _file_set_name().label("file_set_name"),
+        product_level().label("product_level"),
+    )
 
 
 def _joined():  # type: ignore[no-untyped-def]
@@ -426,10 +433,7 @@ def file_set_files(conn: Connection) -> Any:
     guide_star = p.c.productSubGroupDescription.like("GS-%")
     query = (
         select(
-            p.c.product_id,
-            p.c.productFilename,
-            _file_set_name().label("file_set_name"),
-            product_level().label("product_level"),
+            *_file_identity(),
             k.c.header,
             o.c.t_obs_release,
             o.c.s_region,
