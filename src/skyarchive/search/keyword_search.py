@@ -423,8 +423,14 @@ def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
     return fields
 
 
-def file_set_files(conn: Connection) -> Any:
-    """Every JWST file with stored keywords (guide-star files aside), ordered by file set.
+def file_set_files(
+    conn: Connection,
+    *,
+    programs: Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+) -> Any:
+    """Every JWST file with stored keywords (guide-star files aside), ordered by file set;
+    only those of ``programs`` (proposal ids) and ``instruments`` (``INSTRUME``) when given.
 
     Rows carry ``product_id``, ``productFilename``, ``file_set_name``, ``product_level``,
     ``header`` (JSON text), ``t_obs_release``, ``s_region`` and ``obs_id`` of the owning
@@ -443,4 +449,8 @@ def file_set_files(conn: Connection) -> Any:
         .where(p.c.obs_collection == "JWST", not_(guide_star))
         .order_by(literal_column("file_set_name"), p.c.product_id)
     )
+    if programs is not None:
+        query = query.where(p.c.proposal_id.in_(list(programs)))
+    if instruments is not None:
+        query = query.where(k.c.instrume.in_(list(instruments)))
     return conn.execute(query)

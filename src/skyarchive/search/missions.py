@@ -170,6 +170,7 @@ class Condition:
     positives: tuple[Test, ...]
     negatives: tuple[Test, ...]
     text: str
+    exact: tuple[str, ...] | None = None  # the values, when the condition is a plain list
 
     def matches(self, row: dict[str, Any]) -> bool:
         value = row.get(self.column.name)
@@ -217,15 +218,19 @@ def _condition(name: str, value: Any) -> Condition:
         )
     positives: list[Test] = []
     negatives: list[Test] = []
+    plain: list[str] = []
     for term in (t.strip() for t in text.split(",")):
         negated = term.startswith("!")
         term = term[1:].strip() if negated else term
         if not term:
             continue
         (negatives if negated else positives).append(_term(col, term))
+        if not negated and not any(mark in term for mark in ("*", "..", "<", ">")):
+            plain.append(term)
     if not positives and not negatives:
         raise BadQuery(f"{name}: the condition is empty.")
-    return Condition(col, tuple(positives), tuple(negatives), text)
+    exact = tuple(plain) if len(plain) == len(positives) and not negatives else None
+    return Condition(col, tuple(positives), tuple(negatives), text, exact)
 
 
 def _term(col: MissionColumn, term: str) -> Test:
@@ -371,7 +376,8 @@ def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> Mis
 
     Rows are ordered by ``fileSetName`` unless ``query.sort_by`` says otherwise.
     """
-    matched = [row for row in datasets(conn, now=now) if _matches(row, query)]
+    matched = [row for row in datasets(conn, now=now, **_narrowing(query))
+               if _matches(row, query)]  # fmt: skip
     if query.cones:
         _add_separations(matched, query.cones)
     matched.sort(key=lambda row: row["fileSetName"])
@@ -383,6 +389,19 @@ def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> Mis
     page = matched[query.offset : query.offset + query.limit]
     rows = [{c.name: row.get(c.name) for c in query.columns} for row in page]
     return MissionPage(query.columns, rows, len(matched))
+
+
+def _narrowing(query: MissionQuery) -> dict[str, list[str]]:
+    """Plain program and instrument lists, which every file of a dataset shares: the catalog
+    reads only those files (the conditions are still checked on every dataset)."""
+    narrow: dict[str, list[str]] = {}
+    for condition in query.conditions:
+        name, exact = condition.column.name, condition.exact
+        if exact and name == "program" and all(v.isdigit() for v in exact):
+            narrow["programs"] = [str(int(v)) for v in exact]
+        elif exact and name == "instrume":
+            narrow["instruments"] = [v.upper() for v in exact]
+    return narrow
 
 
 def _matches(row: dict[str, Any], query: MissionQuery) -> bool:
@@ -414,10 +433,17 @@ def _add_separations(rows: list[dict[str, Any]], cones: Sequence[Cone]) -> None:
     rows[:] = kept
 
 
-def datasets(conn: Connection, *, now: float) -> Iterable[dict[str, Any]]:
-    """Every JWST dataset as a row of :data:`COLUMNS` values (positional ones left out)."""
+def datasets(
+    conn: Connection,
+    *,
+    now: float,
+    programs: Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+) -> Iterable[dict[str, Any]]:
+    """Every JWST dataset (of ``programs`` and ``instruments`` when given) as a row of
+    :data:`COLUMNS` values (positional ones left out)."""
     group: list[Any] = []
-    for file_row in file_set_files(conn):
+    for file_row in file_set_files(conn, programs=programs, instruments=instruments):
         if group and file_row.file_set_name != group[0].file_set_name:
             yield _dataset(group, now)
             group = []
