@@ -29,7 +29,37 @@ MAX_BODY_BYTES = 1024 * 1024
 _INFO_TYPES = {"integer": "integer", "float": "float", "ra": "float", "dec": "float"}
 _RADIUS_UNITS = {"arcseconds": 1.0, "arcsec": 1.0, "arcminutes": 60.0, "arcmin": 60.0,
                  "degrees": 3600.0, "deg": 3600.0}  # fmt: skip
-_NO_DEFAULT = object()
+_NAMES = {"type": "array", "items": {"type": "string"}}
+#: The JSON bodies, read by hand below, described for the OpenAPI schema (and so for fuzzing).
+_SEARCH_BODY = {
+    "type": "object",
+    "properties": {
+        "conditions": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": 'One-key objects, e.g. [{"program": "1073,1558"}]',
+        },
+        "target": {**_NAMES, "description": 'Positions "<ra> <dec>" in degrees'},
+        "radius": {"type": "number"},
+        "radius_units": {"type": "string", "enum": list(_RADIUS_UNITS)},
+        "select_cols": {**_NAMES, "nullable": True},
+        "sort_by": _NAMES,
+        "sort_desc": {"type": "array", "items": {"type": "boolean"}},
+        "limit": {"type": "integer", "minimum": 0},
+        "offset": {"type": "integer", "minimum": 0},
+        "skip_count": {"type": "boolean"},
+    },
+}
+_PRODUCTS_BODY = {
+    "type": "object",
+    "properties": {"dataset_ids": {**_NAMES, "description": "fileSetName values"}},
+    "required": ["dataset_ids"],
+}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
 
 
 @router.get("/search/util/api/v0.1/column_list")
@@ -44,7 +74,7 @@ def column_list(mission: Annotated[str, Query(max_length=40)] = "") -> JSONRespo
     ])  # fmt: skip
 
 
-@router.post("/search/{mission}/api/v0.1/search")
+@router.post("/search/{mission}/api/v0.1/search", openapi_extra=_json_body(_SEARCH_BODY))
 async def search(mission: str, request: Request, archive: ArchiveDep) -> JSONResponse:
     """Datasets matching ``conditions`` (and ``target`` + ``radius``), one page."""
     missions.check_mission(mission)
@@ -65,7 +95,9 @@ async def search(mission: str, request: Request, archive: ArchiveDep) -> JSONRes
     })  # fmt: skip
 
 
-@router.post("/search/{mission}/api/v0.1/post_list_products")
+@router.post(
+    "/search/{mission}/api/v0.1/post_list_products", openapi_extra=_json_body(_PRODUCTS_BODY)
+)
 async def post_list_products(mission: str, request: Request, archive: ArchiveDep) -> JSONResponse:
     """The files of the datasets named in ``dataset_ids``."""
     missions.check_mission(mission)
