@@ -282,3 +282,15 @@ def test_odd_searches_get_an_answer_never_a_5xx(live_server, body: dict, status:
     assert answer.status_code == status, answer.text[:300]
     if status == 200:
         assert answer.json()["info"]  # astroquery reads info[0], even with no rows
+
+
+def test_header_keyword_columns_search_and_instrument_blocks(missions, every) -> None:  # type: ignore[no-untyped-def]
+    names = set(missions.get_column_list()["name"])
+    assert {"readpatt", "subarray", "nints", "nirspec_grating", "miri_band"} <= names
+    readpatt = next(v for v in every["readpatt"] if v)
+    found = missions.query_criteria(readpatt=readpatt)
+    assert set(found["fileSetName"]) == {
+        r["fileSetName"] for r in every if r["readpatt"] == readpatt
+    }
+    nircam = every[every["instrume"] == "NIRCAM"]
+    assert len(nircam) > 0 and all(np.ma.is_masked(v) or v == "" for v in nircam["miri_band"])

@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 
 from skyarchive.access.rights import data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.search.keyword_columns import DATES, INSTRUMENT_KEYWORDS, table_columns
 from skyarchive.search.keyword_search import file_set_files
 from skyarchive.sky.regions import s_region_distances_arcsec
 
@@ -52,6 +53,7 @@ class MissionColumn:
     default: bool = False  # in the default output
     keyword: str | None = None  # the FITS keyword it shows
     queryable: bool = True
+    instrument: str | None = None  # shown only for datasets of this instrument
 
     @property
     def numeric(self) -> bool:
@@ -121,6 +123,31 @@ COLUMNS: tuple[MissionColumn, ...] = (
     ),
     _col("search_key:string", "Concat of ArchiveFileID and search_pos", queryable=False),
 )
+_QUAL_TYPES = {"int": "integer", "float": "float"}
+
+
+def _header_columns(named: set[str]) -> tuple[MissionColumn, ...]:
+    """Every other primary-header keyword the archive keeps, as MAST's list has them: the
+    common keywords by name, instrument blocks prefixed (``nirspec_grating``)."""
+    found: dict[str, MissionColumn] = {}
+    for instrument, block in INSTRUMENT_KEYWORDS.items():
+        own = set(block.split())
+        for kc in table_columns(instrument):
+            if kc.keyword is None or kc.date_of is not None:
+                continue
+            base = kc.info.name
+            name = f"{instrument.lower()}_{base}" if base in own else base
+            if name in named or name in found:
+                continue
+            qual = "datetime" if base in DATES else _QUAL_TYPES.get(kc.info.type, "string")
+            found[name] = MissionColumn(
+                name, qual, f"FITS keyword {kc.keyword} of the dataset", keyword=kc.keyword,
+                instrument=instrument if base in own else None,
+            )  # fmt: skip
+    return tuple(found.values())
+
+
+COLUMNS += _header_columns({column.name for column in COLUMNS})
 BY_NAME = {column.name: column for column in COLUMNS}
 DATASET_COLUMN = "fileSetName"
 #: Always in a result, whatever ``select_cols`` says (as MAST does).
@@ -466,8 +493,9 @@ def _dataset(files: list[Any], now: float) -> dict[str, Any]:
         "access": data_rights(top.t_obs_release, now=now),
         "s_region": top.s_region,
     }
+    instrument = str(header.get("INSTRUME") or "").upper()
     for col in COLUMNS:
-        if col.keyword is not None:
+        if col.keyword is not None and col.instrument in (None, instrument):
             row[col.name] = _typed(header.get(col.keyword), col)
     return row
 
