@@ -13,6 +13,7 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── RangeNotSatisfiable (416)          a byte range outside the file
     ├── IngestError (422, ValueError)      a file that cannot be archived
     ├── InternalError (500)                an unexpected failure (details only in the log)
+    ├── Unavailable (503)                  a part the installation lacks (e.g. stdatamodels)
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
 Messages carry the bad value and, where there is one, the way out.
@@ -77,6 +78,10 @@ class IngestError(SkyArchiveError, ValueError):
 
 class InternalError(SkyArchiveError):
     status = 500
+
+
+class Unavailable(SkyArchiveError):
+    status = 503
 
 
 class StorageUnavailable(SkyArchiveError):

@@ -31,6 +31,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
+    from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.jobs.queue import enqueue_staging
     from skyarchive.portal import account_routes, password_routes, subscription_routes
@@ -50,6 +51,7 @@ def create_app(archive: Archive) -> FastAPI:
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
+    app.include_router(keyword_routes.router)
     app.include_router(account_routes.router)
     password_routes.install(app)
     app.include_router(subscription_routes.router)

@@ -54,7 +54,7 @@ def test_unknown_keyword_is_a_clear_error(mast) -> None:  # type: ignore[no-unty
     # server's address is configured.
     from astroquery.exceptions import RemoteServiceError
 
-    with pytest.raises(RemoteServiceError, match="Unknown column 'filtre'"):
+    with pytest.raises(RemoteServiceError, match="Unknown keyword 'filtre'.*Did you mean 'filter'"):
         mast.Mast.service_request(
             "Mast.Jwst.Filtered.Nircam",
             {"columns": "*", "filters": [{"paramName": "filtre", "values": ["F150W"]}]},

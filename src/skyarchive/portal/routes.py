@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.routing import Match
@@ -13,6 +13,7 @@ from starlette.routing import Match
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
+from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
 
@@ -68,6 +69,31 @@ def search_page(
     }
     context = {"caller": caller, "collection": collection, "q": q, "page_data": page_data}
     return templates.TemplateResponse(request, "search.html", context)
+
+
+@router.get("/keywords", response_class=HTMLResponse)
+def keywords_page(
+    request: Request,
+    caller: CallerDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    descriptions: bool = False,
+    instrument: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    """The JWST Keyword Dictionary: every keyword, by instrument, filtered as the URL asks."""
+    chosen = parse_instrument(instrument)
+    dictionary = keyword_dictionary()
+    found = dictionary.search(q, descriptions=descriptions, instrument=chosen)
+    context = {
+        "caller": caller,
+        "q": q,
+        "descriptions": descriptions,
+        "instrument": chosen,
+        "instruments": dictionary.instrument_groups(),
+        "entries": [k.as_json(chosen) for k in found],
+        "total": len(dictionary.keywords),
+        "source": dictionary.source,
+    }
+    return templates.TemplateResponse(request, "keywords.html", context)
 
 
 @router.get("/deliveries", response_class=HTMLResponse)

@@ -8,6 +8,7 @@ portal's grid, so all of them agree.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from skyarchive.errors import UnknownColumn
@@ -121,6 +122,13 @@ def _lookup(name: str, table: dict[str, ColumnInfo]) -> ColumnInfo:
     found = table.get(str(name).strip().lower())
     if found is not None:
         return found
-    close = difflib.get_close_matches(str(name).lower(), list(table), n=1)
-    hint = f" Did you mean '{table[close[0]].name}'?" if close else ""
-    raise UnknownColumn(f"Unknown column '{name}'.{hint}")
+    raise UnknownColumn(
+        f"Unknown column '{name}'.{did_you_mean(name, [c.name for c in table.values()])}"
+    )
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """The hint naming the known name closest to ``name`` (any case), or "" when none is."""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(str(name).strip().lower(), list(by_lower), n=1)
+    return f" Did you mean '{by_lower[close[0]]}'?" if close else ""

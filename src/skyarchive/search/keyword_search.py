@@ -41,7 +41,7 @@ from skyarchive.access.rights import PUBLIC, data_rights
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.search.columns import ColumnInfo
+from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import (
     DATES,
@@ -82,8 +82,20 @@ class KeywordTable:
     def _column(self, name: str) -> KeywordColumn:
         found = columns_by_name(self.instrument).get(str(name).strip().lower())
         if found is None:
-            raise UnknownColumn(f"Unknown column '{name}' in the {self.instrument} keyword table.")
+            raise UnknownColumn(self._unknown(name))
         return found
+
+    def _unknown(self, name: str) -> str:
+        """Names the closest keyword of this table, and the tables that do have ``name``."""
+        key = str(name).strip().lower()
+        hint = did_you_mean(key, [column.info.name for column in self.columns])
+        tables = [
+            f"Mast.Jwst.Filtered.{t}" for t in TABLES if key in columns_by_name(SERVICES[t.lower()])
+        ]
+        if tables:
+            hint += f" '{key}' is a keyword of {', '.join(tables)}."
+        return (f"Unknown keyword '{name}' in the {self.instrument} keyword table.{hint}"
+                " The Keyword Dictionary (/keywords) lists every keyword.")  # fmt: skip
 
     def chosen(self, columns: str) -> Sequence[KeywordColumn]:
         text = columns.strip()

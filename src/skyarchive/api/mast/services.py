@@ -15,6 +15,7 @@ from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.keyword_dictionary import keyword_dictionary
 from skyarchive.search.keyword_search import TABLES as KEYWORD_TABLES
 from skyarchive.search.keyword_search import (
     KeywordTable,
@@ -144,6 +145,12 @@ def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
         request.pagesize,
         columns=[column.info for column in chosen],
     )
+
+
+@mast_service("Mast.Jwst.Keywords")
+def jwst_keyword_dictionary(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
+    """The whole Keyword Dictionary as MAST serves it: one JSON document per schema file."""
+    return {**keyword_dictionary().documents(), "status": "COMPLETE", "msg": ""}
 
 
 @mast_service("Mast.Name.Lookup")
