@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     login_max_delay_seconds: float = Field(
         default=3600.0, gt=0, description="Longest wait (seconds) between login attempts."
     )
+    login_address_free_failures: int = Field(
+        default=50,
+        ge=1,
+        description="Wrong passwords one client address may give, on all accounts together, "
+        "within `login_address_window_seconds` before each further attempt from it has to wait "
+        "(as after `login_free_failures`); bounds password spraying.",
+    )
+    login_address_window_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86_400,
+        description="Window (seconds) in which an address's failures on all accounts count.",
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
@@ -102,6 +115,18 @@ class Settings(BaseSettings):
     )
     staging_pause: float = Field(
         default=0.0, description="Seconds staging waits after each file (throttles its disk load)."
+    )
+    anonymous_staging_per_recipient: int = Field(
+        default=5,
+        ge=1,
+        description="Staging requests anonymous callers may make per hour for one e-mail "
+        "address (each one mails it a notice); more are answered 429 with Retry-After.",
+    )
+    anonymous_staging_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Staging requests anonymous callers may make per hour from one client "
+        "address, whatever e-mail they give; more are answered 429 with Retry-After.",
     )
     anonymous_basket_days: float = Field(
         default=30.0,

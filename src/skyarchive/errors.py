@@ -12,6 +12,7 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── PayloadTooLarge (413)              request beyond an operator limit
     ├── RangeNotSatisfiable (416)          a byte range outside the file
     ├── IngestError (422, ValueError)      a file that cannot be archived
+    ├── TooManyRequests (429)              an operator's rate limit reached (says when to retry)
     ├── InternalError (500)                an unexpected failure (details only in the log)
     ├── Unavailable (503)                  a part the installation lacks (e.g. stdatamodels)
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
@@ -74,6 +75,15 @@ class RangeNotSatisfiable(SkyArchiveError):
 
 class IngestError(SkyArchiveError, ValueError):
     status = 422
+
+
+class TooManyRequests(SkyArchiveError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after is not None:  # whole seconds until a retry can succeed (RFC 9110, 10.2.3)
+            self.headers["Retry-After"] = str(max(1, int(retry_after)))
 
 
 class InternalError(SkyArchiveError):

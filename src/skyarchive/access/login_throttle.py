@@ -7,6 +7,12 @@ user, from another address, logs in as usual, so nobody can lock an account by f
 purpose. Failures are rows of ``login_failures`` (the key is a hash of email and address),
 so every server process sees the same counts; they are forgotten after a day or a success.
 Unknown emails are counted exactly as known ones, so the delays say nothing about who exists.
+
+One address trying one password on many accounts (password spraying) is slowed down too:
+every failure is also counted under a key of the address alone, and after ``address_free``
+failures from that address within ``address_window`` seconds, its next attempt on any account
+waits as above (``base``, doubling, up to ``maximum``). A success removes only its own row of
+that count, so logging in to an account of one's own does not reset it.
 """
 
 from __future__ import annotations
@@ -30,30 +36,49 @@ class Delays:
     free: int = 5
     base: float = 15.0
     maximum: float = 3600.0
+    address_free: int = 50
+    address_window: float = 3600.0
 
-    def after(self, failures: int) -> float:
-        """The wait after ``failures`` recent failures (0 while they are still free)."""
-        if failures < self.free:
+    def after(self, failures: int, *, free: int | None = None) -> float:
+        """The wait after ``failures`` recent failures (0 while they are still ``free``)."""
+        free = self.free if free is None else free
+        if failures < free:
             return 0.0
-        return min(self.base * 2.0 ** (failures - self.free), self.maximum)
+        return min(self.base * 2.0 ** (failures - free), self.maximum)
 
 
 def _key(email: str, client: str) -> str:
     return hashlib.sha256(f"{(email or '').strip().lower()}\n{client}".encode()).hexdigest()
 
 
-def seconds_to_wait(conn: Connection, *, email: str, client: str, delays: Delays) -> int:
-    """Whole seconds this client must still wait before trying this email again (0: go ahead)."""
+def _address_key(client: str) -> str:
+    # no newline, so never equal to a key of _key (an email and an address)
+    return hashlib.sha256(f"address {client}".encode()).hexdigest()
+
+
+def _wait(conn: Connection, key: str, *, since: float, free: int, delays: Delays) -> float:
     now = time.time()
     count, last = conn.execute(
         select(func.count(), func.max(login_failures.c.at)).where(
-            login_failures.c.key == _key(email, client),
-            login_failures.c.at > now - MEMORY_SECONDS,
+            login_failures.c.key == key, login_failures.c.at > since
         )
     ).one()
-    if not count:
-        return 0
-    remaining = last + delays.after(int(count)) - now
+    return last + delays.after(int(count), free=free) - now if count else 0.0
+
+
+def seconds_to_wait(conn: Connection, *, email: str, client: str, delays: Delays) -> int:
+    """Whole seconds this client must still wait before trying this email again (0: go ahead).
+
+    The longer of two waits: that of this client's failures on this account, and that of
+    this client's failures on all accounts together.
+    """
+    now = time.time()
+    remaining = max(
+        _wait(conn, _key(email, client), since=now - MEMORY_SECONDS, free=delays.free,
+              delays=delays),
+        _wait(conn, _address_key(client), since=now - min(delays.address_window, MEMORY_SECONDS),
+              free=delays.address_free, delays=delays),
+    )  # fmt: skip
     return math.ceil(remaining) if remaining > 0 else 0
 
 
@@ -72,9 +97,24 @@ def admit_attempt(conn: Connection, *, email: str, client: str, delays: Delays) 
 
 def record_failure(conn: Connection, *, email: str, client: str) -> None:
     now = time.time()
-    conn.execute(login_failures.insert().values(key=_key(email, client), at=now))
+    conn.execute(
+        login_failures.insert(),
+        [{"key": _key(email, client), "at": now}, {"key": _address_key(client), "at": now}],
+    )
     conn.execute(delete(login_failures).where(login_failures.c.at < now - MEMORY_SECONDS))
 
 
 def clear_failures(conn: Connection, *, email: str, client: str) -> None:
+    """Forget this client's failures on this account after a right password.
+
+    Of the address's count only this attempt's own row goes (it was recorded on admission),
+    so a sprayer cannot reset it by logging in to an account of their own.
+    """
     conn.execute(delete(login_failures).where(login_failures.c.key == _key(email, client)))
+    own = conn.scalar(
+        select(func.max(login_failures.c.failure_id)).where(
+            login_failures.c.key == _address_key(client)
+        )
+    )
+    if own is not None:
+        conn.execute(delete(login_failures).where(login_failures.c.failure_id == own))

@@ -55,6 +55,11 @@ def require_user(request: Request) -> Caller:
     return caller
 
 
+def client_address(request: Request) -> str:
+    """The client's network address (a trusted proxy's ``X-Forwarded-For`` already applied)."""
+    return request.client.host if request.client else "unknown"
+
+
 def check_csrf(caller: Caller, presented: str | None) -> None:
     """A state change from a portal session must echo the session's CSRF token."""
     session = caller.csrf_token is not None and not caller.via_token
@@ -68,3 +73,4 @@ UserDep = Annotated[Caller, Depends(require_user)]
 #: The archive's public base URL for this request (see :mod:`skyarchive.api.urls`).
 PublicUrlDep = Annotated[str, Depends(public_base_url)]
 StagingQueueDep = Annotated[Callable[[str], None], Depends(staging_queue)]
+ClientAddressDep = Annotated[str, Depends(client_address)]

@@ -305,7 +305,28 @@ login_failures = Table(
     "login_failures",
     metadata,
     Column("failure_id", Integer, primary_key=True),
-    Column("key", String(64), nullable=False, comment="SHA-256 of the email and client address"),
+    Column(
+        "key",
+        String(64),
+        nullable=False,
+        comment="SHA-256 of the email and client address, or of the client address alone",
+    ),
+    Column("at", Float, nullable=False),
+    Index(None, "key", "at"),
+)
+
+# Rate limits (schema 0015): one row per counted request, e.g. anonymous staging notices.
+
+rate_events = Table(
+    "rate_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True),
+    Column(
+        "key",
+        String(64),
+        nullable=False,
+        comment="SHA-256 of what is counted (limit name and recipient or client address)",
+    ),
     Column("at", Float, nullable=False),
     Index(None, "key", "at"),
 )

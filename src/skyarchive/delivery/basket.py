@@ -32,6 +32,7 @@ from skyarchive.errors import BadQuery, NotFound
 
 BASKET_COOKIE = "skyarchive_basket"
 MAX_OBSERVATIONS = 5000
+DAY_SECONDS = 86_400
 FACETS = ("mrp", "productType", "productSubGroupDescription", "calib_level", "extension")
 
 
@@ -76,24 +77,38 @@ def extension(filename: str) -> str:
     return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
 
 
-def find_basket(conn: Connection, *, caller: Caller, cookie: str | None) -> int | None:
-    """The caller's basket id, if there is one (an anonymous one is found by its cookie)."""
+def find_basket(
+    conn: Connection, *, caller: Caller, cookie: str | None, anonymous_days: float
+) -> int | None:
+    """The caller's basket id, if there is one (an anonymous one is found by its cookie).
+
+    An anonymous basket unchanged for ``anonymous_days`` (the ``anonymous_basket_days``
+    setting) is expired: it is not found, whether or not :func:`purge_expired_baskets` has
+    removed it yet.
+    """
     if not caller.anonymous:
         query = select(baskets.c.basket_id).where(baskets.c.user_id == caller.user_id)
     elif cookie and len(cookie) <= 100:
-        query = select(baskets.c.basket_id).where(baskets.c.cookie_hash == _digest(cookie))
+        query = select(baskets.c.basket_id).where(
+            baskets.c.cookie_hash == _digest(cookie),
+            baskets.c.updated_at >= time.time() - anonymous_days * DAY_SECONDS,
+        )
     else:
         return None
     return conn.scalar(query)
 
 
-def open_basket(conn: Connection, *, caller: Caller, cookie: str | None) -> tuple[int, str | None]:
+def open_basket(
+    conn: Connection, *, caller: Caller, cookie: str | None, anonymous_days: float
+) -> tuple[int, str | None]:
     """The caller's basket, created if missing; returns (basket id, new cookie or None).
 
-    A signed-in user's basket takes over what the same browser collected anonymously.
+    A signed-in user's basket takes over what the same browser collected anonymously (unless
+    that basket has expired). An expired anonymous basket is replaced by a new, empty one
+    with a new cookie; the old one waits for :func:`purge_expired_baskets`.
     """
     now = time.time()
-    found = find_basket(conn, caller=caller, cookie=cookie)
+    found = find_basket(conn, caller=caller, cookie=cookie, anonymous_days=anonymous_days)
     new_cookie = None
     if found is None:
         values: dict[str, Any] = {"created_at": now, "updated_at": now}
@@ -105,7 +120,7 @@ def open_basket(conn: Connection, *, caller: Caller, cookie: str | None) -> tupl
         insert = baskets.insert().values(**values).returning(baskets.c.basket_id)
         found = int(conn.execute(insert).scalar_one())
     if not caller.anonymous and cookie:
-        anonymous = find_basket(conn, caller=Caller(), cookie=cookie)
+        anonymous = find_basket(conn, caller=Caller(), cookie=cookie, anonymous_days=anonymous_days)
         if anonymous is not None and anonymous != found:
             _merge(conn, source=anonymous, target=found)
     return found, new_cookie
@@ -118,7 +133,7 @@ def purge_expired_baskets(engine: Engine, *, days: float, now: float | None = No
     of a removed basket simply has an empty one. Delivery requests made from a removed basket
     stay; they only lose the link to it. Returns the number of baskets removed.
     """
-    cutoff = (time.time() if now is None else now) - days * 86_400
+    cutoff = (time.time() if now is None else now) - days * DAY_SECONDS
     with engine.begin() as conn:
         expired = list(
             conn.scalars(

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 
+from skyarchive.access import rate_limits
 from skyarchive.access.policy import Caller
+from skyarchive.access.rate_limits import Limit
 from skyarchive.access.rights import now_mjd
 from skyarchive.access.users import normalise_email
 from skyarchive.db.tables import delivery_files, delivery_requests, observations, products
 from skyarchive.delivery.bundles import check_bundle_size
 from skyarchive.delivery.selection import Excluded, Selection, resolve_selection
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.errors import BadQuery, NotFound, TooManyRequests
 
 if TYPE_CHECKING:
     from skyarchive.archive import Archive
@@ -287,6 +289,7 @@ def start_staging(
     mrp_only: bool = False,
     basket_id: int | None = None,
     remove_completed: bool = False,
+    client: str = "unknown",
 ) -> dict[str, Any]:
     """Record a staging request for ``caller``, hand it to the worker and describe it.
 
@@ -301,11 +304,18 @@ def start_staging(
     email : str, optional
         Where the notice goes; required from an anonymous caller (who may stage public
         data only), defaults to a signed-in caller's address.
+    client : str
+        The caller's network address. Anonymous callers may make only so many staging
+        requests per hour for one e-mail address and from one client address (settings
+        ``anonymous_staging_per_recipient`` and ``..._per_address``), so nobody can have
+        the archive mail an address without limit.
 
     Raises
     ------
     BadQuery
         Nothing selected, or an anonymous caller without a valid e-mail address.
+    TooManyRequests
+        An anonymous caller over a staging limit (it carries ``Retry-After``).
     Unauthorized, Forbidden, NotFound
         As :func:`require_deliverable`: nothing of the selection may be delivered.
     """
@@ -314,6 +324,35 @@ def start_staging(
         raise BadQuery(
             "Give an e-mail address (email=...) for the notice, or log in to stage files."
         )
+    limits = _anonymous_staging_limits(archive, notify, client) if caller.anonymous else []
+    counted = _admit(archive, limits)
+    try:
+        request_id = _record_staging(
+            archive, caller, email=notify, uris=uris, obsids=obsids, product_ids=product_ids,
+            mrp_only=mrp_only, basket_id=basket_id, remove_completed=remove_completed,
+            base_url=base_url,
+        )  # fmt: skip
+    except BaseException:
+        rate_limits.forget(archive.engine, counted)  # only requests that will mail someone count
+        raise
+    enqueue(request_id)
+    with archive.engine.connect() as conn:
+        return describe(conn, get_request(conn, request_id), base_url=base_url)
+
+
+def _record_staging(
+    archive: Archive,
+    caller: Caller,
+    *,
+    email: str,
+    uris: Sequence[str],
+    obsids: Sequence[int],
+    product_ids: Sequence[int],
+    mrp_only: bool,
+    basket_id: int | None,
+    remove_completed: bool,
+    base_url: str,
+) -> str:
     now = now_mjd()
     with archive.engine.begin() as conn:
         selection = resolve_selection(
@@ -322,9 +361,29 @@ def start_staging(
         )  # fmt: skip
         request_id = create_request(
             conn, selection=selection, method="staging", user_id=caller.user_id,
-            basket_id=basket_id, email=notify, remove_completed=remove_completed,
+            basket_id=basket_id, email=email, remove_completed=remove_completed,
             base_url=base_url,
         )  # fmt: skip
-    enqueue(request_id)
-    with archive.engine.connect() as conn:
-        return describe(conn, get_request(conn, request_id), base_url=base_url)
+    return request_id
+
+
+def _anonymous_staging_limits(archive: Archive, email: str, client: str) -> list[Limit]:
+    settings = archive.settings
+    return [
+        Limit("staging-recipient", email, settings.anonymous_staging_per_recipient),
+        Limit("staging-client", client, settings.anonymous_staging_per_address),
+    ]
+
+
+def _admit(archive: Archive, limits: list[Limit]) -> list[int]:
+    """Count the request against ``limits`` (committed at once); TooManyRequests if over."""
+    admission = rate_limits.admit(archive.engine, limits)
+    limit = admission.refused_by
+    if limit is None:
+        return admission.events
+    whom = "this e-mail address" if limit.name == "staging-recipient" else "your address"
+    raise TooManyRequests(
+        f"Too many staging requests for {whom} in the last hour (at most {limit.most} without "
+        f"logging in); try again in {admission.wait} seconds, or log in.",
+        retry_after=admission.wait,
+    )

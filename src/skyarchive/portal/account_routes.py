@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from skyarchive.access import grants, login_throttle, sessions, tokens, users
 from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
-from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf
+from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf, client_address
 from skyarchive.api.errors import PageRoute
 from skyarchive.errors import BadQuery, Forbidden, NotFound
 
@@ -56,19 +56,17 @@ def _check_form(request: Request, caller: Caller, presented: str) -> None:
         raise Forbidden("The form has expired or did not come from this site; reload it.")
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _admit_guess(request: Request, archive, email: str) -> int:  # type: ignore[no-untyped-def]
     """0 when this client may give a password for ``email`` now, else the seconds to wait."""
     settings = archive.settings
     delays = login_throttle.Delays(
         free=settings.login_free_failures, base=settings.login_delay_seconds,
         maximum=settings.login_max_delay_seconds,
+        address_free=settings.login_address_free_failures,
+        address_window=settings.login_address_window_seconds,
     )  # fmt: skip
     with archive.engine.begin() as conn:  # committed before the password is checked
-        return login_throttle.admit_attempt(conn, email=email, client=_client(request),
+        return login_throttle.admit_attempt(conn, email=email, client=client_address(request),
                                             delays=delays)  # fmt: skip
 
 
@@ -78,15 +76,15 @@ def _wait_answer(response: Response, wait: int) -> Response:
 
 
 def _wait_message(wait: int) -> str:
-    return (f"Too many wrong passwords for this account from your address; "
-            f"try again in {wait} seconds.")  # fmt: skip
+    return (f"Too many wrong passwords from your address, for this account or for many "
+            f"accounts; try again in {wait} seconds.")  # fmt: skip
 
 
 def _start_session(request: Request, archive, user_id: int, target: str) -> Response:  # type: ignore[no-untyped-def]
     """Log the user in: a new session, its cookie, and a redirect to ``target``."""
     with archive.engine.begin() as conn:
         cookie, _ = sessions.start_session(
-            conn, user_id, client_address=_client(request),
+            conn, user_id, client_address=client_address(request),
             user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
     response = RedirectResponse(_safe_next(target), status_code=303)
@@ -118,7 +116,7 @@ def login(
         if user is None:
             return _page(request, "account_login.html", caller, 401, error=LOGIN_FAILED,
                          next=next)  # fmt: skip
-        login_throttle.clear_failures(conn, email=email, client=_client(request))
+        login_throttle.clear_failures(conn, email=email, client=client_address(request))
     return _start_session(request, archive, user.user_id, next)
 
 
@@ -183,7 +181,7 @@ def change_password(
     with archive.engine.begin() as conn:
         if users.authenticate(conn, email, current) is None:
             return _account_error(request, archive, caller, "The current password is wrong.")
-        login_throttle.clear_failures(conn, email=email, client=_client(request))
+        login_throttle.clear_failures(conn, email=email, client=client_address(request))
         try:
             users.set_password(conn, caller.user_id or 0, new, keep_session=caller.session_id)
         except BadQuery as exc:

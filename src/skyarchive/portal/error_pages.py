@@ -13,7 +13,8 @@ from skyarchive.portal.routes import templates
 
 TITLES = {400: "That did not work", 401: "Please log in", 403: "Not allowed",
           404: "Page not found", 405: "Not possible here", 413: "Too large",
-          416: "Range not satisfiable", 500: "Something went wrong"}  # fmt: skip
+          416: "Range not satisfiable", 429: "Please wait",
+          500: "Something went wrong"}  # fmt: skip
 
 
 def error_page(request: Request, exc: SkyArchiveError) -> Response:

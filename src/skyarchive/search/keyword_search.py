@@ -146,10 +146,7 @@ def page_query(
     where = _where(conn, table, criteria, now)
     return (
         select(
-            p.c.product_id,
-            p.c.productFilename,
-            _file_set_name().label("file_set_name"),
-            _product_level().label("product_level"),
+            *_file_identity(),
             p.c.size,
             p.c.sha256,
             p.c.dataURI,
@@ -170,6 +167,16 @@ def count_keywords(
 ) -> int:
     query = select(func.count()).select_from(_joined()).where(_where(conn, table, criteria, now))
     return int(conn.scalar(query) or 0)
+
+
+def _file_identity() -> tuple[ColumnElement, ...]:
+    """A file's id, name, file-set name and product level, as result columns."""
+    return (
+        p.c.product_id,
+        p.c.productFilename,
+        _file_set_name().label("file_set_name"),
+        product_level().label("product_level"),
+    )
 
 
 def _joined():  # type: ignore[no-untyped-def]
@@ -230,7 +237,7 @@ class _Expressions:
             "ArchiveFileID": p.c.product_id,
             "filename": p.c.productFilename,
             "fileSetName": _file_set_name(),
-            "productLevel": _product_level(),
+            "productLevel": product_level(),
             "fileSize": p.c.size,
             "checksum": p.c.sha256,
             "dataURI": p.c.dataURI,
@@ -301,7 +308,8 @@ def _file_set_name() -> ColumnElement:
     )
 
 
-def _product_level() -> ColumnElement:
+def product_level() -> ColumnElement:
+    """A file's JWST product level: ``1b``, ``2a``, ``2b``, ``2c`` or ``3``."""
     subgroup = func.upper(p.c.productSubGroupDescription)
     return case(
         (p.c.calib_level == 3, "3"),
@@ -409,3 +417,36 @@ def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
             kind = "string"
         fields.append({"name": column.info.name, "type": kind})
     return fields
+
+
+def file_set_files(
+    conn: Connection,
+    *,
+    programs: Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+) -> Any:
+    """Every JWST file with stored keywords (guide-star files aside), ordered by file set;
+    only those of ``programs`` (proposal ids) and ``instruments`` (``INSTRUME``) when given.
+
+    Rows carry ``product_id``, ``productFilename``, ``file_set_name``, ``product_level``,
+    ``header`` (JSON text), ``t_obs_release``, ``s_region`` and ``obs_id`` of the owning
+    observation: what MastMissions' per-dataset rows are built from.
+    """
+    guide_star = p.c.productSubGroupDescription.like("GS-%")
+    query = (
+        select(
+            *_file_identity(),
+            k.c.header,
+            o.c.t_obs_release,
+            o.c.s_region,
+            o.c.obs_id,
+        )  # fmt: skip
+        .select_from(_joined())
+        .where(p.c.obs_collection == "JWST", not_(guide_star))
+        .order_by(literal_column("file_set_name"), p.c.product_id)
+    )
+    if programs is not None:
+        query = query.where(p.c.proposal_id.in_(list(programs)))
+    if instruments is not None:
+        query = query.where(k.c.instrume.in_(list(instruments)))
+    return conn.execute(query)

@@ -20,6 +20,7 @@ from skyarchive.api.deps import (
     CSRF_HEADER,
     ArchiveDep,
     CallerDep,
+    ClientAddressDep,
     PublicUrlDep,
     StagingQueueDep,
     check_csrf,
@@ -159,6 +160,7 @@ async def stage(
     caller: CallerDep,
     base: PublicUrlDep,
     enqueue: StagingQueueDep,
+    client: ClientAddressDep,
 ) -> JSONResponse:
     """Queue a batch staging request; the answer says where its status is shown.
 
@@ -174,7 +176,7 @@ async def stage(
     info = await run_in_threadpool(
         partial(start_staging, archive, caller, base_url=base, enqueue=enqueue,
                 email=str(email) if email else None, uris=uris, obsids=obsids,
-                mrp_only=mrp_only)
+                mrp_only=mrp_only, client=client)
     )  # fmt: skip
     return JSONResponse(info, status_code=202)
 

@@ -10,8 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import ranged_response
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.archive import Archive
 from skyarchive.delivery.service import file_answer, file_bytes
 
 router = APIRouter(tags=["MAST downloads"])
@@ -37,6 +39,11 @@ def download_file(
     caller: CallerDep,
     uri: Annotated[str, Query(description="Data URI, e.g. mast:JWST/product/<file>")] = "",
 ) -> Response:
+    return file_response(request, archive, caller, uri)
+
+
+def file_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
+    """One file for ``caller`` (the access rule is in :func:`file_answer`), ranges honoured."""
     answer = file_answer(
         archive, caller=caller, uri=uri, range_header=request.headers.get("range"),
         if_range=request.headers.get("if-range"),

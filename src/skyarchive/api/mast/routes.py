@@ -35,11 +35,12 @@ invoke_router = APIRouter(tags=["MAST"], route_class=MastRoute)
 
 def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
-    from skyarchive.api.mast import downloads
+    from skyarchive.api.mast import downloads, missions
 
     app.include_router(invoke_router)
     app.include_router(router)
     app.include_router(downloads.router)
+    app.include_router(missions.router)
 
 
 def _archive(request: Request) -> Archive:
@@ -76,7 +77,7 @@ async def invoke_post(request: Request) -> Response:
         raw: Any = (await request.form()).get("request")
     else:
         try:
-            raw = await _body(request, limit=MAX_INVOKE_BYTES)
+            raw = await read_body(request, limit=MAX_INVOKE_BYTES)
         except PayloadTooLarge as exc:
             return mast_error_response(exc, status=200)
     # Parsing and the query itself are blocking work: keep them off the event loop.
@@ -87,7 +88,7 @@ async def invoke_post(request: Request) -> Response:
 MAX_INVOKE_BYTES = 8 * 1024 * 1024
 
 
-async def _body(request: Request, *, limit: int) -> bytes:
+async def read_body(request: Request, *, limit: int) -> bytes:
     """The body, refused with :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and len(declared) < 20 and int(declared) > limit:

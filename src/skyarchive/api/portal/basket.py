@@ -19,6 +19,7 @@ from skyarchive.api.deps import (
     CSRF_HEADER,
     ArchiveDep,
     CallerDep,
+    ClientAddressDep,
     PublicUrlDep,
     StagingQueueDep,
     check_csrf,
@@ -112,16 +113,18 @@ def show_basket(
     ).filters()  # fmt: skip
     with archive.engine.connect() as conn:
         basket_id = service.find_basket(
-            conn, caller=caller, cookie=request.cookies.get(service.BASKET_COOKIE)
-        )
+            conn, caller=caller, cookie=request.cookies.get(service.BASKET_COOKIE),
+            anonymous_days=archive.settings.anonymous_basket_days,
+        )  # fmt: skip
     return _tree(archive, caller, basket_id, filters)
 
 
 def _open(archive: Archive, caller: Caller, request: Request, conn) -> tuple[int, str | None]:  # type: ignore[no-untyped-def]
     check_csrf(caller, request.headers.get(CSRF_HEADER))
     return service.open_basket(
-        conn, caller=caller, cookie=request.cookies.get(service.BASKET_COOKIE)
-    )
+        conn, caller=caller, cookie=request.cookies.get(service.BASKET_COOKIE),
+        anonymous_days=archive.settings.anonymous_basket_days,
+    )  # fmt: skip
 
 
 @router.post("/observations")
@@ -166,6 +169,7 @@ def deliver(
     caller: CallerDep,
     base: PublicUrlDep,
     enqueue: StagingQueueDep,
+    client: ClientAddressDep,
 ) -> Response:
     """Deliver the selected files: a download link (zip, tar, tar.gz, curl) or staging (202)."""
     now = now_mjd()
@@ -186,7 +190,8 @@ def deliver(
     if body.method == "staging":
         info = start_staging(archive, caller, base_url=base, enqueue=enqueue, email=body.email,
                              product_ids=ids, basket_id=basket_id,
-                             remove_completed=body.remove_completed)  # fmt: skip
+                             remove_completed=body.remove_completed,
+                             client=client)  # fmt: skip
         return _with_cookie(archive, JSONResponse(info, status_code=202), cookie)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)

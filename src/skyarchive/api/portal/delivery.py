@@ -61,8 +61,9 @@ def install(app: FastAPI) -> None:
 def _basket_id(archive: Archive, caller: Caller, request: Request) -> int | None:
     with archive.engine.connect() as conn:
         return basket_service.find_basket(
-            conn, caller=caller, cookie=request.cookies.get(basket_service.BASKET_COOKIE)
-        )
+            conn, caller=caller, cookie=request.cookies.get(basket_service.BASKET_COOKIE),
+            anonymous_days=archive.settings.anonymous_basket_days,
+        )  # fmt: skip
 
 
 @router.get("/api/portal/deliveries")

@@ -1,0 +1,107 @@
+"""Counted requests within a sliding window, kept in the database (table ``rate_events``).
+
+A limit is a name and a subject (a recipient address, a client address); each admitted
+request adds one row keyed by the SHA-256 of both, so every server process counts alike and
+no address is stored in clear. Rows older than a day are removed as new ones come in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from skyarchive.db.tables import rate_events
+
+MEMORY_SECONDS = 86_400.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``most`` requests about ``subject`` within ``window`` seconds."""
+
+    name: str
+    subject: str
+    most: int
+    window: float = 3600.0
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(f"{self.name}\n{self.subject}".encode()).hexdigest()
+
+
+def seconds_to_wait(
+    conn: Connection, limit: Limit, *, now: float | None = None, before: int | None = None
+) -> int:
+    """Whole seconds until one more request passes ``limit`` (0: it passes now).
+
+    With ``before``, only requests counted earlier than event ``before`` are considered.
+    """
+    now = time.time() if now is None else now
+    recent = [rate_events.c.key == limit.key, rate_events.c.at > now - limit.window]
+    if before is not None:
+        recent.append(rate_events.c.event_id < before)
+    count = conn.scalar(select(func.count()).where(*recent)) or 0
+    if count < limit.most:
+        return 0
+    # the request that must leave the window before one more fits: the most-th newest
+    oldest_counted = conn.scalar(
+        select(rate_events.c.at).where(*recent).order_by(rate_events.c.at.desc())
+        .offset(max(limit.most - 1, 0)).limit(1)
+    )  # fmt: skip
+    if oldest_counted is None:
+        return 0
+    return max(1, math.ceil(oldest_counted + limit.window - now))
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The answer of :func:`admit`: the rows counted, or the wait and the limit that refused."""
+
+    events: list[int]
+    wait: int = 0
+    refused_by: Limit | None = None
+
+
+def admit(engine: Engine, limits: Sequence[Limit]) -> Admission:
+    """Count one request against every one of ``limits``, or refuse it.
+
+    The request is counted first, in a transaction of its own, and checked afterwards against
+    the requests counted before it, so parallel requests see each other (as the login delays
+    do): a burst cannot all pass the check before any is counted (a row not yet committed
+    may let one or two more by). A refused request's rows are removed again; so are an
+    admitted one's, by :func:`forget`, when it fails later.
+    """
+    if not limits:
+        return Admission(events=[])
+    now = time.time()
+    with engine.begin() as conn:
+        events = [
+            int(conn.execute(
+                rate_events.insert().values(key=limit.key, at=now)
+                .returning(rate_events.c.event_id)
+            ).scalar_one())
+            for limit in limits
+        ]  # fmt: skip
+        conn.execute(delete(rate_events).where(rate_events.c.at < now - MEMORY_SECONDS))
+    with engine.connect() as conn:
+        waits = [
+            (seconds_to_wait(conn, limit, now=now, before=event), limit)
+            for limit, event in zip(limits, events, strict=True)
+        ]
+    wait, worst = max(waits, key=lambda pair: pair[0])
+    if not wait:
+        return Admission(events=events)
+    forget(engine, events)
+    return Admission(events=[], wait=wait, refused_by=worst)
+
+
+def forget(engine: Engine, events: Sequence[int]) -> None:
+    """Uncount the requests of ``events`` (they were refused or failed)."""
+    if events:
+        with engine.begin() as conn:
+            conn.execute(delete(rate_events).where(rate_events.c.event_id.in_(list(events))))

@@ -1,0 +1,531 @@
+"""MastMissions' ``jwst`` search: one row per dataset (file set), found by conditions and cone.
+
+A dataset is what MAST's mission search calls a file set: the files of one exposure
+(``jw01189001001_02101_00001``) or of one level-3 product (its observation id). Its columns
+come from the stored primary headers of its files (the highest-level file speaks for the set)
+and from the archive (release date, access, footprint). The request's ``conditions`` use
+MastMissions' small value language:
+
+* ``a,b`` — alternatives (OR); a leading ``!`` negates a term (negated terms are AND-ed with
+  the OR of the others);
+* ``<v``, ``>v``, ``<=v``, ``>=v`` and ``a..b`` (inclusive) on numbers and dates;
+* ``*`` wildcards on text; text matches ignore case; ``pi_name`` matches by containment.
+
+Wire shapes (JSON body, ``info``/``results`` envelope) belong to the face
+(:mod:`skyarchive.api.mast.missions`); this module returns rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection
+
+from skyarchive.access.rights import data_rights
+from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.search.keyword_columns import DATES, INSTRUMENT_KEYWORDS, table_columns
+from skyarchive.search.keyword_search import file_set_files
+from skyarchive.sky.regions import s_region_distances_arcsec
+
+MISSIONS = ("jwst",)
+_LEVEL_ORDER = ("1b", "2a", "2b", "2c", "3")
+_MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
+MAX_TARGETS = 100
+MAX_RADIUS_ARCSEC = 30 * 60.0  # what astroquery itself allows
+MAX_CONDITION_TEXT = 2000
+MAX_CONDITIONS = 100
+
+
+@dataclass(frozen=True)
+class MissionColumn:
+    """One column of ``column_list``: name, MAST qualifier type, description."""
+
+    name: str
+    qual_type: str  # string, ustring, substring, integer, float, datetime, ra, dec
+    description: str
+    default: bool = False  # in the default output
+    keyword: str | None = None  # the FITS keyword it shows
+    queryable: bool = True
+    instrument: str | None = None  # shown only for datasets of this instrument
+
+    @property
+    def numeric(self) -> bool:
+        return self.qual_type in ("integer", "float", "ra", "dec")
+
+
+def _col(spec: str, description: str, **extra: Any) -> MissionColumn:
+    name, qual_type = spec.split(":")
+    return MissionColumn(name, qual_type, description, **extra)
+
+
+_DEFAULT = {"default": True}
+# In MAST's column_list order (a subset of its 258 columns; see docs/astroquery.md).
+COLUMNS: tuple[MissionColumn, ...] = (
+    _col("search_pos:string", "Search position (RA and Dec in degrees)", queryable=False),
+    _col("ArchiveFileID:integer", "Archive id of the file set's first file", **_DEFAULT),
+    _col("fileSetName:string", "Dataset id: the name all member files start with", **_DEFAULT),
+    _col(
+        "productLevel:string",
+        "Product levels present: 1b uncal, 2a rate, 2b cal, 2c crf, 3 combined",
+        **_DEFAULT,
+    ),
+    _col("targprop:string", "Proposer's name for the target", keyword="TARGPROP", **_DEFAULT),
+    _col(
+        "targname:string", "Standard astronomical catalog name for the target", keyword="TARGNAME"
+    ),
+    _col("targ_ra:ra", "Target RA at mid time of exposure (deg)", keyword="TARG_RA", **_DEFAULT),
+    _col(
+        "targ_dec:dec", "Target Dec at mid time of exposure (deg)", keyword="TARG_DEC", **_DEFAULT
+    ),
+    _col("instrume:string", "Instrument used to acquire the data", keyword="INSTRUME", **_DEFAULT),
+    _col("exp_type:string", "Type of data in the exposure", keyword="EXP_TYPE", **_DEFAULT),
+    _col(
+        "opticalElements:string",
+        "Comma-separated list of filters, gratings, pupil, channel, band, coronmsk",
+        **_DEFAULT,
+    ),
+    _col("filter:string", "Name of the filter element used", keyword="FILTER"),
+    _col(
+        "proposal_type:string",
+        "Proposal type (GO, GTO, ERS, COM ...)",
+        keyword="CATEGORY",
+        **_DEFAULT,
+    ),
+    _col(
+        "targtype:string", "Type of target (FIXED, MOVING, GENERIC)", keyword="TARGTYPE", **_DEFAULT
+    ),
+    _col("title:string", "Proposal title", keyword="TITLE"),
+    _col("s_region:string", "Spatial extent of the observation (footprint)", **_DEFAULT),
+    _col("detector:string", "Name of the detector used", keyword="DETECTOR"),
+    _col("obs_id:string", "Programmatic observation identifier", keyword="OBS_ID"),
+    _col("cal_ver:string", "Calibration software version number", keyword="CAL_VER", **_DEFAULT),
+    _col("program:integer", "JWST program number", keyword="PROGRAM", **_DEFAULT),
+    _col("observtn:integer", "Observation number", keyword="OBSERVTN", **_DEFAULT),
+    _col("visit:integer", "Visit number", keyword="VISIT", **_DEFAULT),
+    _col("proposal_cycle:integer", "Proposal cycle", keyword="CYCLE", **_DEFAULT),
+    _col("duration:float", "Total duration of the exposure (s)", keyword="DURATION", **_DEFAULT),
+    _col("effexptm:float", "Effective exposure time (s)", keyword="EFFEXPTM"),
+    _col("date_obs:datetime", "UTC date and time at the start of the exposure", **_DEFAULT),
+    _col("publicReleaseDate:datetime", "Date the data become public", **_DEFAULT),
+    _col("pi_name:substring", "Principal investigator name", keyword="PI_NAME", **_DEFAULT),
+    _col("access:ustring", "PUBLIC or EXCLUSIVE_ACCESS", **_DEFAULT),
+    _col(
+        "ang_sep:float",
+        "Angular separation from the target coordinates, in arcmin",
+        queryable=False,
+    ),
+    _col("search_key:string", "Concat of ArchiveFileID and search_pos", queryable=False),
+)
+_QUAL_TYPES = {"int": "integer", "float": "float"}
+
+
+def _header_columns(named: set[str]) -> tuple[MissionColumn, ...]:
+    """Every other primary-header keyword the archive keeps, as MAST's list has them: the
+    common keywords by name, instrument blocks prefixed (``nirspec_grating``)."""
+    found: dict[str, MissionColumn] = {}
+    for instrument, block in INSTRUMENT_KEYWORDS.items():
+        own = set(block.split())
+        for kc in table_columns(instrument):
+            if kc.keyword is None or kc.date_of is not None:
+                continue
+            base = kc.info.name
+            name = f"{instrument.lower()}_{base}" if base in own else base
+            if name in named or name in found:
+                continue
+            qual = "datetime" if base in DATES else _QUAL_TYPES.get(kc.info.type, "string")
+            found[name] = MissionColumn(
+                name, qual, f"FITS keyword {kc.keyword} of the dataset", keyword=kc.keyword,
+                instrument=instrument if base in own else None,
+            )  # fmt: skip
+    return tuple(found.values())
+
+
+COLUMNS += _header_columns({column.name for column in COLUMNS})
+BY_NAME = {column.name: column for column in COLUMNS}
+DATASET_COLUMN = "fileSetName"
+#: Always in a result, whatever ``select_cols`` says (as MAST does).
+ALWAYS = ("ArchiveFileID", "s_region")
+_OPTICS = ("FILTER", "PUPIL", "GRATING", "CHANNEL", "BAND", "CORONMSK")
+
+
+def column(name: str) -> MissionColumn:
+    """The column called ``name`` (case-sensitive, as MastMissions is).
+
+    Raises
+    ------
+    UnknownColumn
+        Naming the closest column.
+    """
+    found = BY_NAME.get(name) if isinstance(name, str) else None
+    if found is None:
+        close = difflib.get_close_matches(str(name), list(BY_NAME), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UnknownColumn(f"Unknown jwst column '{str(name)[:60]}'.{hint}")
+    return found
+
+
+def check_mission(mission: str) -> str:
+    """The mission, lower-cased, if this archive serves it; else :class:`BadQuery`."""
+    name = mission.strip().lower()
+    if name not in MISSIONS:
+        raise BadQuery(f"Unknown mission '{mission[:40]}'; this archive serves: jwst.")
+    return name
+
+
+# --- conditions -------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+_TIME = r"[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+_DATE = re.compile(rf"[0-9]{{4}}(?:-[0-9]{{2}}(?:-[0-9]{{2}}(?:{_TIME})?)?)?", re.ASCII)
+_COMPARISON = re.compile(r"(<=|>=|<|>)(.*)", re.DOTALL)
+
+Test = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``{column: value}`` condition as a predicate on a dataset row."""
+
+    column: MissionColumn
+    positives: tuple[Test, ...]
+    negatives: tuple[Test, ...]
+    text: str
+    exact: tuple[str, ...] | None = None  # the values, when the condition is a plain list
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        value = row.get(self.column.name)
+        if any(test(value) for test in self.negatives):
+            return False
+        return not self.positives or any(test(value) for test in self.positives)
+
+
+def parse_conditions(raw: Any) -> list[Condition]:
+    """The request's ``conditions``: a list of one-key objects (a plain object is accepted).
+
+    Raises
+    ------
+    BadQuery
+        Unknown or unsearchable columns, and values the column's type cannot hold.
+    """
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, dict):
+        raw = [{key: value} for key, value in raw.items()]
+    if not isinstance(raw, list):
+        raise BadQuery("'conditions' must be a list of {column: value} objects.")
+    if len(raw) > MAX_CONDITIONS:
+        raise BadQuery(f"At most {MAX_CONDITIONS} conditions per search (got {len(raw)}).")
+    conditions = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not entry:
+            raise BadQuery(f"Each condition is a {{column: value}} object; got {_shown(entry)}.")
+        conditions += [_condition(name, value) for name, value in entry.items()]
+    return conditions
+
+
+def _condition(name: str, value: Any) -> Condition:
+    col = column(name)
+    if not col.queryable:
+        raise BadQuery(f"Column '{name}' cannot be searched.")
+    if isinstance(value, list):
+        value = ",".join(str(item) for item in value)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadQuery(f"{name}: {_shown(value)} is not a value; send text or a number.")
+    text = str(value)
+    if len(text) > MAX_CONDITION_TEXT:
+        raise BadQuery(
+            f"{name}: the value is {len(text)} characters; at most {MAX_CONDITION_TEXT}."
+        )
+    positives: list[Test] = []
+    negatives: list[Test] = []
+    plain: list[str] = []
+    for term in (t.strip() for t in text.split(",")):
+        negated = term.startswith("!")
+        term = term[1:].strip() if negated else term
+        if not term:
+            continue
+        (negatives if negated else positives).append(_term(col, term))
+        if not negated and not any(mark in term for mark in ("*", "..", "<", ">")):
+            plain.append(term)
+    if not positives and not negatives:
+        raise BadQuery(f"{name}: the condition is empty.")
+    exact = tuple(plain) if len(plain) == len(positives) and not negatives else None
+    return Condition(col, tuple(positives), tuple(negatives), text, exact)
+
+
+def _term(col: MissionColumn, term: str) -> Test:
+    if col.numeric or col.qual_type == "datetime":
+        read = _number_reader(col) if col.numeric else _date_reader(col)
+        if ".." in term:
+            low_text, _, high_text = term.partition("..")
+            low, high = read(low_text), read(high_text)
+            return lambda v: v is not None and low <= _comparable(col, v) <= high
+        compared = _COMPARISON.fullmatch(term)
+        if compared:
+            op, bound = compared.group(1), read(compared.group(2))
+            return _compare(col, op, bound)
+        exact = read(term)
+        if col.qual_type == "datetime":  # a date without a time is the whole day (or month)
+            day = str(exact)
+            return lambda v: v is not None and str(v).startswith(day)
+        return lambda v: v is not None and _comparable(col, v) == exact
+    pattern = term.lower()
+    if "*" in pattern:
+        return lambda v: v is not None and glob_match(pattern, str(v).lower())
+    if col.qual_type == "substring":
+        return lambda v: v is not None and pattern in str(v).lower()
+    return lambda v: v is not None and str(v).lower() == pattern
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern``, where ``*`` stands for any run of characters.
+
+    Linear in ``len(pattern) * len(text)`` at worst, whatever the pattern (a regular expression
+    built from many ``*`` can backtrack for a very long time).
+    """
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] != "*" and pattern[p] == text[t]:
+            p, t = p + 1, t + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark, p = p, t, p + 1
+        elif star >= 0:
+            p, mark = star + 1, mark + 1
+            t = mark
+        else:
+            return False
+    return all(ch == "*" for ch in pattern[p:])
+
+
+def _compare(col: MissionColumn, op: str, bound: Any) -> Test:
+    def test(value: Any) -> bool:
+        if value is None:
+            return False
+        v = _comparable(col, value)
+        if op == "<":
+            return v < bound
+        if op == ">":
+            return v > bound
+        if op == "<=":
+            return v <= bound
+        return v >= bound
+
+    return test
+
+
+def _comparable(col: MissionColumn, value: Any) -> Any:
+    return float(value) if col.numeric else str(value)
+
+
+def _number_reader(col: MissionColumn) -> Callable[[str], float]:
+    def read(text: str) -> float:
+        text = text.strip()
+        if not _NUMBER.fullmatch(text):
+            raise BadQuery(f"{col.name}: {_shown(text)} is not a number ({col.qual_type} column).")
+        return float(text)
+
+    return read
+
+
+def _date_reader(col: MissionColumn) -> Callable[[str], str]:
+    def read(text: str) -> str:
+        text = text.strip()
+        if not _DATE.fullmatch(text):
+            raise BadQuery(
+                f"{col.name}: {_shown(text)} is not a date; write YYYY[-MM[-DD[Thh:mm:ss]]]."
+            )
+        return text.replace(" ", "T")
+
+    return read
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "...'"
+
+
+# --- the search -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cone:
+    ra: float
+    dec: float
+    radius_arcsec: float
+    text: str  # the target as sent
+
+
+@dataclass
+class MissionQuery:
+    conditions: list[Condition] = field(default_factory=list)
+    cones: list[Cone] = field(default_factory=list)
+    columns: Sequence[MissionColumn] = ()
+    sort_by: Sequence[MissionColumn] = ()
+    sort_desc: Sequence[bool] = ()
+    limit: int = 5000
+    offset: int = 0
+
+
+@dataclass
+class MissionPage:
+    columns: Sequence[MissionColumn]
+    rows: list[dict[str, Any]]
+    total: int
+
+
+def output_columns(select_cols: Sequence[str] | None, *, positional: bool) -> list[MissionColumn]:
+    """The result's columns, in ``column_list`` order: the default set, or the chosen ones
+    plus ``ArchiveFileID`` and ``s_region``; ``'*'`` or ``'all'`` chooses every column.
+
+    Raises
+    ------
+    UnknownColumn
+        For a name not in the column list.
+    """
+    if select_cols is None:
+        return [c for c in COLUMNS if c.default or (positional and c.name == "ang_sep")]
+    if any(name in ("*", "all") for name in select_cols):
+        return [c for c in COLUMNS if positional or c.name not in ("ang_sep", "search_pos")]
+    wanted = {column(name).name for name in select_cols} | set(ALWAYS)
+    return [c for c in COLUMNS if c.name in wanted]
+
+
+def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> MissionPage:
+    """The datasets matching ``query``: one page and the number of all matches.
+
+    Rows are ordered by ``fileSetName`` unless ``query.sort_by`` says otherwise.
+    """
+    matched = [row for row in datasets(conn, now=now, **_narrowing(query))
+               if _matches(row, query)]  # fmt: skip
+    if query.cones:
+        _add_separations(matched, query.cones)
+    matched.sort(key=lambda row: row["fileSetName"])
+    for col, descending in reversed(list(zip(query.sort_by, query.sort_desc, strict=False))):
+        present = [r for r in matched if r.get(col.name) is not None]
+        missing = [r for r in matched if r.get(col.name) is None]
+        present.sort(key=itemgetter(col.name), reverse=descending)
+        matched = present + missing
+    page = matched[query.offset : query.offset + query.limit]
+    rows = [{c.name: row.get(c.name) for c in query.columns} for row in page]
+    return MissionPage(query.columns, rows, len(matched))
+
+
+def _narrowing(query: MissionQuery) -> dict[str, list[str]]:
+    """Plain program and instrument lists, which every file of a dataset shares: the catalog
+    reads only those files (the conditions are still checked on every dataset)."""
+    narrow: dict[str, list[str]] = {}
+    for condition in query.conditions:
+        name, exact = condition.column.name, condition.exact
+        if exact and name == "program" and all(v.isdigit() for v in exact):
+            narrow["programs"] = [str(int(v)) for v in exact]
+        elif exact and name == "instrume":
+            narrow["instruments"] = [v.upper() for v in exact]
+    return narrow
+
+
+def _matches(row: dict[str, Any], query: MissionQuery) -> bool:
+    return all(condition.matches(row) for condition in query.conditions)
+
+
+def _add_separations(rows: list[dict[str, Any]], cones: Sequence[Cone]) -> None:
+    """Keep the rows whose footprint touches a cone; ``ang_sep`` is the distance in arcmin
+    from the nearest cone's centre to the footprint (0 when the centre is inside it)."""
+    placed = [index for index, row in enumerate(rows) if row.get("s_region")]
+    regions = [rows[index]["s_region"] for index in placed]
+    best: list[tuple[float, Cone] | None] = [None] * len(rows)
+    for cone in cones:
+        if not regions:
+            break
+        distances = s_region_distances_arcsec(regions, cone.ra, cone.dec)
+        for index, distance in zip(placed, distances, strict=True):
+            if distance <= cone.radius_arcsec:
+                current = best[index]
+                if current is None or distance < current[0]:
+                    best[index] = (float(distance), cone)
+    kept = []
+    for row, found in zip(rows, best, strict=True):
+        if found is not None:
+            row["ang_sep"] = round(found[0] / 60.0, 6)
+            row["search_pos"] = found[1].text
+            row["search_key"] = f"{row['ArchiveFileID']}{found[1].text}"
+            kept.append(row)
+    rows[:] = kept
+
+
+def datasets(
+    conn: Connection,
+    *,
+    now: float,
+    programs: Sequence[str] | None = None,
+    instruments: Sequence[str] | None = None,
+) -> Iterable[dict[str, Any]]:
+    """Every JWST dataset (of ``programs`` and ``instruments`` when given) as a row of
+    :data:`COLUMNS` values (positional ones left out)."""
+    group: list[Any] = []
+    for file_row in file_set_files(conn, programs=programs, instruments=instruments):
+        if group and file_row.file_set_name != group[0].file_set_name:
+            yield _dataset(group, now)
+            group = []
+        group.append(file_row)
+    if group:
+        yield _dataset(group, now)
+
+
+def _dataset(files: list[Any], now: float) -> dict[str, Any]:
+    levels = {f.product_level for f in files}
+    top = max(files, key=lambda f: (_LEVEL_ORDER.index(f.product_level), -f.product_id))
+    header = json.loads(top.header or "{}")
+    row: dict[str, Any] = {
+        "ArchiveFileID": min(f.product_id for f in files),
+        "fileSetName": top.file_set_name,
+        "productLevel": ", ".join(level for level in _LEVEL_ORDER if level in levels),
+        "opticalElements": ";".join(str(header[k]) for k in _OPTICS if header.get(k)) or None,
+        "date_obs": _date_obs(header),
+        "publicReleaseDate": _iso_of_mjd(top.t_obs_release),
+        "access": data_rights(top.t_obs_release, now=now),
+        "s_region": top.s_region,
+    }
+    instrument = str(header.get("INSTRUME") or "").upper()
+    for col in COLUMNS:
+        if col.keyword is not None and col.instrument in (None, instrument):
+            row[col.name] = _typed(header.get(col.keyword), col)
+    return row
+
+
+def _typed(value: Any, col: MissionColumn) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if col.qual_type == "integer":
+            return int(str(value).strip())
+        if col.numeric:
+            return float(value)
+    except ValueError:
+        return None
+    return str(value).strip()
+
+
+def _date_obs(header: dict[str, Any]) -> str | None:
+    date = header.get("DATE-OBS")
+    if not isinstance(date, str) or not date.strip():
+        return None
+    if "T" in date:
+        return date.strip()
+    time = str(header.get("TIME-OBS") or "00:00:00").strip()
+    whole, _, fraction = time.partition(".")
+    return f"{date.strip()}T{whole}.{(fraction + '0000000')[:7]}"
+
+
+def _iso_of_mjd(mjd: float | None) -> str | None:
+    if mjd is None:
+        return None
+    moment = _MJD_EPOCH + timedelta(days=float(mjd))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
