@@ -59,3 +59,24 @@ def test_unknown_keyword_is_a_clear_error(mast) -> None:  # type: ignore[no-unty
             "Mast.Jwst.Filtered.Nircam",
             {"columns": "*", "filters": [{"paramName": "filtre", "values": ["F150W"]}]},
         )
+
+
+def test_typed_keywords_match_in_any_case_through_astroquery(mast, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    # exp_type and filter are stored lower-case for their index; a client's spelling and the
+    # rows' values are the header's.
+    headers = _nircam_headers(demo_archive)
+    some_filter = sorted({h["FILTER"] for h in headers.values() if h.get("FILTER")})[0]
+    answers = []
+    for exp_type, filter_ in (("NRC_IMAGE", some_filter), ("nrc_Image", some_filter.lower())):
+        filters = [{"paramName": "exp_type", "values": [exp_type]},
+                   {"paramName": "filter", "values": [filter_]}]  # fmt: skip
+        rows = mast.Mast.service_request(
+            "Mast.Jwst.Filtered.Nircam", {"columns": "filename,exp_type,filter", "filters": filters}
+        )
+        answers.append(sorted(zip(rows["filename"], rows["exp_type"], rows["filter"], strict=True)))
+    assert answers[0] and answers[0] == answers[1]
+    assert {(e, f) for _, e, f in answers[0]} == {("NRC_IMAGE", some_filter)}
+    assert {n for n, _, _ in answers[0]} <= {
+        n for n, h in headers.items()
+        if h["EXP_TYPE"] == "NRC_IMAGE" and h.get("FILTER") == some_filter
+    }  # fmt: skip

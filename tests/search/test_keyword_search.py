@@ -7,7 +7,6 @@ the demo generator wrote, not from the search's own SQL.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
 
 import pytest
@@ -17,26 +16,11 @@ from sqlalchemy import select, update
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.ingest.run import ingest_paths
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.keyword_search import KeywordTable, count_keywords, search_keywords
+from tests.search.conftest import UNFINISHED
 
 RANK = {"uncal": 1, "rate": 2, "rateints": 2, "ramp": 2, "trapsfilled": 2}
-# An exposure whose calibrated files are left out of the ingest: it stops at level 2a.
-UNFINISHED = "jw01073001001_02101_00002"
-
-
-@pytest.fixture
-def keyword_archive(archive, demo_output, tmp_path):  # type: ignore[no-untyped-def]
-    source = tmp_path / "pipeline"
-    shutil.copytree(demo_output[0], source)
-    for path in source.rglob(f"{UNFINISHED}_*"):
-        if path.name.endswith(("_cal.fits", "_crf.fits", "_i2d.fits")):
-            path.unlink()
-    report = ingest_paths([source], engine=archive.engine, storage=archive.storage,
-                          default_eap_months=12)  # fmt: skip
-    assert report.ok, report.failed
-    return archive
 
 
 def _files(archive, instrument: str) -> dict[str, dict]:  # type: ignore[no-untyped-def]

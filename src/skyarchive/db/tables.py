@@ -203,6 +203,9 @@ footprint_cells = Table(
     Index(None, "obsid"),
 )
 
+# The keyword store (``search/keyword_store.py``): every primary-header keyword as JSON, and
+# typed columns for the keywords searched most; their text is stored lower-case (schema 0014)
+# and serves criteria only, rows show the header's own values.
 product_keywords = Table(
     "product_keywords",
     metadata,
@@ -224,7 +227,16 @@ product_keywords = Table(
     Column("ngroups", Integer),
     Column("effexptm", Float),
     Column("expstart", Float),
-    Index(None, "instrume", "exp_type"),
+    Column(
+        "listed_in",
+        String(16),
+        comment="Keyword table listing the file (NIRCAM..FGS, GUIDESTAR); NULL: none (schema 0014)",
+    ),
+    # product_id last: a page in product_id order is read from the index without a sort
+    Index(None, "listed_in", "product_id"),
+    Index(None, "listed_in", "exp_type", "product_id"),
+    Index(None, "listed_in", "filter", "product_id"),
+    Index(None, "listed_in", "detector", "product_id"),
 )
 
 

@@ -30,10 +30,12 @@ from skyarchive.ingest.reader import FileRecord
 from skyarchive.ingest.writer import (
     Candidate,
     Decision,
+    KeywordEntry,
     StoredObjects,
     Verdict,
     archived_products,
     classify,
+    store_keywords,
     store_products,
 )
 from skyarchive.products.naming import Kind, parse_filename
@@ -109,17 +111,10 @@ def apply_jwst_batch(
         observation_products,
         [{"obsid": owner, "product_id": product_ids[name]} for name, owner in owners.items()],
     )
-    fits_records = [r for r in fresh if r.name.extension == "fits"]
-    conn.execute(
-        delete(product_keywords).where(
-            product_keywords.c.product_id.in_([product_ids[r.name.filename] for r in fits_records])
-        )
-    )
-    keyword_rows = [
-        keyword_row(product_ids[r.name.filename], r.header, r.s_region) for r in fits_records
-    ]
-    if keyword_rows:
-        conn.execute(product_keywords.insert(), keyword_rows)
+    store_keywords(conn, [
+        KeywordEntry(product_ids[r.name.filename], r.name.filename, r.header, r.s_region)
+        for r in fresh if r.name.extension == "fits"
+    ])  # fmt: skip
     refresh_observations(conn, obsid_of.values())
     outcome.obsids.update(obsid_of.values())
     return outcome
@@ -220,47 +215,6 @@ def _product_values(record: FileRecord) -> dict[str, Any]:
         "crc32": record.crc32,
         "storage_key": storage_key("JWST", record.sha256, name.filename),
         "file_date": record.file_date,
-    }
-
-
-def store_keywords(
-    conn: Connection, product_id: int, header: dict[str, Any], s_region: str | None
-) -> None:
-    """Keep every primary-header keyword of a FITS product (JSON) beside typed columns."""
-    conn.execute(delete(product_keywords).where(product_keywords.c.product_id == product_id))
-    conn.execute(product_keywords.insert().values(keyword_row(product_id, header, s_region)))
-
-
-def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
-    def text(key: str) -> str | None:
-        value = header.get(key)
-        return None if value is None else str(value).strip()[:120] or None
-
-    def number(key: str, kind: type) -> int | float | None:
-        value = header.get(key)
-        usable = isinstance(value, int | float) and not isinstance(value, bool)
-        return kind(value) if usable else None
-
-    tso = header.get("TSOVISIT")
-    return {
-        "product_id": product_id,
-        "header": json.dumps(header),
-        "s_region": s_region,
-        "instrume": text("INSTRUME"),
-        "detector": text("DETECTOR"),
-        "exp_type": text("EXP_TYPE"),
-        "filter": text("FILTER"),
-        "pupil": text("PUPIL"),
-        "grating": text("GRATING"),
-        "subarray": text("SUBARRAY"),
-        "readpatt": text("READPATT"),
-        "targname": text("TARGNAME"),
-        "category": text("CATEGORY"),
-        "tsovisit": tso if isinstance(tso, bool) else None,
-        "nints": number("NINTS", int),
-        "ngroups": number("NGROUPS", int),
-        "effexptm": number("EFFEXPTM", float),
-        "expstart": number("EXPSTART", float),
     }
 
 

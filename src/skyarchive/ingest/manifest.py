@@ -35,15 +35,16 @@ from skyarchive.ingest.catalog import (
     ensure_observations,
     replace_cells,
     storage_key,
-    store_keywords,
 )
 from skyarchive.ingest.reader import check_filename, read_fits_headers, sha256_of
 from skyarchive.ingest.writer import (
     Candidate,
+    KeywordEntry,
     StoredObjects,
     Verdict,
     archived_products,
     classify,
+    store_keywords,
     store_products,
 )
 from skyarchive.products.rules import MRP
@@ -265,7 +266,9 @@ def _store_product(
         conn, objects, [(candidate, decision)], archived, {file.name: obsid}
     )[file.name]
     if headers is not None:
-        store_keywords(conn, product_id, headers.header, headers.s_region)
+        store_keywords(
+            conn, [KeywordEntry(product_id, file.name, headers.header, headers.s_region)]
+        )
     return product_id
 
 

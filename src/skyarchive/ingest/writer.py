@@ -27,11 +27,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from skyarchive.db.tables import observations, product_versions, products
+from skyarchive.db.tables import observations, product_keywords, product_versions, products
 from skyarchive.errors import IngestError, StorageUnavailable
+from skyarchive.search.keyword_store import keyword_row, refresh_listing
 from skyarchive.storage import Storage
 
 
@@ -241,4 +242,32 @@ def store_products(
         ids.update({name: int(pid) for pid, name in inserted})
     if history:
         conn.execute(product_versions.insert(), history)
+        # a new version may change a file's level: its exposure's listing is worked out again
+        refresh_listing(conn, [entry["productFilename"] for entry in history])
     return ids
+
+
+@dataclass(frozen=True)
+class KeywordEntry:
+    """A FITS product's primary header (and science S_REGION), for the keyword store."""
+
+    product_id: int
+    filename: str
+    header: dict[str, Any]
+    s_region: str | None
+
+
+def store_keywords(conn: Connection, entries: Sequence[KeywordEntry]) -> None:
+    """Replace the stored headers of these products and keep the keyword tables' listing true.
+
+    Which files a keyword table lists depends on the other files of their exposures
+    (:mod:`skyarchive.search.keyword_store`), so it is worked out again here for every
+    exposure touched, in the same transaction.
+    """
+    if not entries:
+        return
+    ids = [entry.product_id for entry in entries]
+    conn.execute(delete(product_keywords).where(product_keywords.c.product_id.in_(ids)))
+    rows = [keyword_row(e.product_id, e.header, e.s_region) for e in entries]
+    conn.execute(product_keywords.insert(), rows)
+    refresh_listing(conn, [entry.filename for entry in entries])

@@ -80,12 +80,18 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
 
 
 def criterion_clause(
-    criterion: Criterion, expr: ColumnElement, *, parts_match: ColumnElement[bool] | None = None
+    criterion: Criterion,
+    expr: ColumnElement,
+    *,
+    parts_match: ColumnElement[bool] | None = None,
+    folded: bool = False,
 ) -> ColumnElement[bool]:
     """SQL for one criterion on column expression ``expr``.
 
     ``parts_match`` is OR-ed in: for ``;``-separated columns, the rows where one part of a
-    multi-valued entry matches (see :mod:`skyarchive.search.tokens`).
+    multi-valued entry matches (see :mod:`skyarchive.search.tokens`). ``folded`` says that
+    ``expr`` holds text already lower-cased when stored: it is compared as it is, so a plain
+    index on it serves the comparison.
     """
     if criterion.empty:
         return true()
@@ -97,6 +103,8 @@ def criterion_clause(
         elif column.type == "boolean":
             flags = {_flag(column, v) for v in criterion.values}
             parts.append(expr.in_(list(flags)))
+        elif folded:  # criterion values are lower-case too
+            parts.append(expr.in_([str(v) for v in criterion.values]))
         else:
             parts.append(_text_equals(expr, [str(v) for v in criterion.values]))
     for low, high in criterion.ranges:
@@ -106,7 +114,8 @@ def criterion_clause(
         if high is not None:
             bounds.append(expr <= high)
         parts.append(and_(*bounds) if bounds else expr.is_not(None))
-    parts += [func.lower(expr).like(pattern, escape="\\") for pattern in criterion.patterns]
+    text = expr if folded else func.lower(expr)
+    parts += [text.like(pattern, escape="\\") for pattern in criterion.patterns]
     if parts_match is not None:
         parts.append(parts_match)
     return or_(*parts) if len(parts) > 1 else parts[0]

@@ -4,8 +4,10 @@ What MAST's ``Mast.Jwst.Filtered.<Instrument>`` services answer: one row per FIT
 that instrument (or per guide-star file), with every primary-header keyword as a column.
 Like MAST, an exposure shows only its files at the highest product level it reached
 (``rate`` files disappear once ``cal`` files exist; ``crf`` files are never listed), and
-every level-3 file is listed. Criteria work as for CAOM searches (:mod:`criteria`); keywords
-kept in typed columns use them, the others are read from the stored header.
+every level-3 file is listed; which table lists a file is decided once, at ingest
+(:mod:`keyword_store`), and stored with its keywords. Criteria work as for CAOM searches
+(:mod:`criteria`); keywords kept in typed columns use them, the others are read from the
+stored header.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from sqlalchemy import (
     TIMESTAMP,
     ColumnElement,
     Connection,
+    Select,
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -49,16 +51,14 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
+from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
-_L2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
-_L2C = ("CRF", "CRFINTS")
 _MJD_OF_UNIX_EPOCH = 40587.0
-_TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region"}
+_TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region", "listed_in"}
 
 p, k, o = products, product_keywords, observations
-_p2, _k2 = products.alias("sibling"), product_keywords.alias("sibling_keywords")
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,30 @@ def search_keywords(
     now: float,
 ) -> KeywordPage:
     """One page of the files matching ``criteria``, in the table's column order."""
+    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now)
+    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    first = (page - 1) * pagesize
+
+    def total() -> int:
+        if 0 < len(rows) < pagesize or (page == 1 and not rows):
+            return first + len(rows)
+        return count_keywords(conn, table, criteria, now=now)
+
+    return KeywordPage(rows, total)
+
+
+def page_query(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    page: int,
+    pagesize: int,
+    now: float,
+) -> Select:
+    """The SQL of one page (tests read its plan: the indexes it uses)."""
     where = _where(conn, table, criteria, now)
-    query = (
+    return (
         select(
             *_file_identity(),
             p.c.size,
@@ -134,19 +156,10 @@ def search_keywords(
         )  # fmt: skip
         .select_from(_joined())
         .where(where)
-        .order_by(p.c.product_id)
+        .order_by(k.c.product_id)
         .limit(pagesize)
         .offset((page - 1) * pagesize)
     )
-    rows = [_row(row, columns, now) for row in conn.execute(query)]
-    first = (page - 1) * pagesize
-
-    def total() -> int:
-        if 0 < len(rows) < pagesize or (page == 1 and not rows):
-            return first + len(rows)
-        return count_keywords(conn, table, criteria, now=now)
-
-    return KeywordPage(rows, total)
 
 
 def count_keywords(
@@ -173,27 +186,14 @@ def _joined():  # type: ignore[no-untyped-def]
 def _where(
     conn: Connection, table: KeywordTable, criteria: list[Criterion], now: float
 ) -> ColumnElement[bool]:
-    guide_star = p.c.productSubGroupDescription.like("GS-%")
-    if table.instrument == "GUIDESTAR":
-        scope = and_(guide_star, p.c.obs_collection == "JWST")
-    else:
-        scope = and_(k.c.instrume == table.instrument, p.c.obs_collection == "JWST",
-                     not_(guide_star), _highest_level_of_its_exposure())  # fmt: skip
+    scope = k.c.listed_in == table.instrument  # stored at ingest (keyword_store.py)
     expression = _Expressions(conn.dialect.name, now)
-    clauses = [criterion_clause(c, expression.of(table._column(c.column.name)))
-               for c in criteria]  # fmt: skip
+    clauses = []
+    for criterion in criteria:
+        column = table._column(criterion.column.name)
+        folded = column.info.name in FOLDED and column.info.type == "string"
+        clauses.append(criterion_clause(criterion, expression.of(column), folded=folded))
     return and_(scope, *clauses)
-
-
-def _level_rank(table) -> ColumnElement:  # type: ignore[no-untyped-def]
-    subgroup = func.upper(table.c.productSubGroupDescription)
-    return case(
-        (table.c.calib_level == 1, 1),
-        (subgroup.in_(_L2A), 2),
-        (subgroup.in_(_L2C), 0),
-        (table.c.calib_level == 2, 3),
-        else_=4,
-    )
 
 
 def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
@@ -202,22 +202,6 @@ def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
     one: ColumnElement[int] = literal_column("1")
     length: ColumnElement[int] = literal_column(str(_EXPOSURE_NAME))
     return func.substr(table.c.productFilename, one, length)
-
-
-def _highest_level_of_its_exposure() -> ColumnElement[bool]:
-    """Level-3 files, and exposure files with no file of a higher level in their exposure."""
-    prefix = _exposure_name(p)
-    higher = exists(
-        select(_p2.c.product_id)
-        .select_from(_p2.join(_k2, _k2.c.product_id == _p2.c.product_id))
-        .where(
-            _exposure_name(_p2) == prefix,
-            _p2.c.calib_level.in_((1, 2)),
-            _level_rank(_p2) > _level_rank(p),
-        )
-    )
-    exposure = p.c.calib_level.in_((1, 2))
-    return or_(not_(exposure), and_(_level_rank(p) > 0, not_(higher)))
 
 
 class _Expressions:
@@ -330,8 +314,8 @@ def product_level() -> ColumnElement:
     return case(
         (p.c.calib_level == 3, "3"),
         (p.c.calib_level == 1, "1b"),
-        (subgroup.in_(_L2A), "2a"),
-        (subgroup.in_(_L2C), "2c"),
+        (subgroup.in_(LEVEL_2A), "2a"),
+        (subgroup.in_(LEVEL_2C), "2c"),
         else_="2b",
     )
 

@@ -1,7 +1,7 @@
 """rate_events: requests counted against operator rate limits; login delays per address too
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 
 Anonymous staging requests make the archive send e-mail to an address the caller chooses;
 each one is now counted (per recipient and per client address, as SHA-256 keys) so an hour's
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,152 @@
+"""The keyword store: what ``product_keywords`` holds for each FITS file, and which keyword
+table lists it.
+
+Keyword search must not work out per query which files an exposure shows (a correlated
+subquery per file, most of a query's time at a million files). Instead each keyword row
+stores ``listed_in``: the table that lists the file (``NIRCAM`` ... ``FGS``, ``GUIDESTAR``),
+or NULL when no table lists it. The one product writer (``ingest/writer.py``) calls
+:func:`refresh_listing` for the exposures whose files it writes, in the same transaction.
+
+Like MAST, an exposure shows only its files at the highest product level it reached
+(``rate`` files disappear once ``cal`` files exist; ``crf`` files are never listed), and
+every level-3 file is listed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, literal_column, select, update
+from sqlalchemy import func as sql
+
+from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, product_keywords, products
+
+INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "MIRI", "FGS")
+GUIDE_STAR = "GUIDESTAR"
+LEVEL_2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
+LEVEL_2C = ("CRF", "CRFINTS")
+# Typed text columns: searched with criteria only (rows show the header's own values), so
+# they are stored lower-case; a criterion is then plain equality on an indexed column.
+FOLDED = frozenset(("instrume", "detector", "exp_type", "filter", "pupil", "grating",
+                    "subarray", "readpatt", "targname", "category"))  # fmt: skip
+_BATCH = 500  # exposures per query (bound parameters stay far below every backend's limit)
+
+
+def level_rank(calib_level: int | None, subgroup: str | None) -> int:
+    """Order of product levels within an exposure: 1b < 2a < 2b; 2c (crf) is never shown."""
+    if calib_level == 1:
+        return 1
+    kind = (subgroup or "").upper()
+    if kind in LEVEL_2A:
+        return 2
+    if kind in LEVEL_2C:
+        return 0
+    return 3 if calib_level == 2 else 4
+
+
+def exposure_name(filename: str) -> str:
+    """The exposure a file belongs to: ``jw01091002001_03102_00001`` (program ... exposure)."""
+    return filename[:EXPOSURE_NAME_LENGTH]
+
+
+def _is_exposure_file(calib_level: int | None) -> bool:
+    return calib_level in (1, 2)
+
+
+def listings(files: Sequence[dict[str, Any]]) -> dict[int, str | None]:
+    """The table listing each file, by product_id; ``files`` are whole exposures' files.
+
+    Each file is a mapping with ``product_id``, ``productFilename``, ``calib_level``,
+    ``productSubGroupDescription``, ``obs_collection`` and ``instrume``.
+    """
+    best: dict[str, int] = defaultdict(int)
+    for f in files:
+        if _is_exposure_file(f["calib_level"]):
+            name = exposure_name(f["productFilename"])
+            rank = level_rank(f["calib_level"], f["productSubGroupDescription"])
+            best[name] = max(best[name], rank)
+    found: dict[int, str | None] = {}
+    for f in files:
+        found[f["product_id"]] = _listing(f, best[exposure_name(f["productFilename"])])
+    return found
+
+
+def _listing(f: dict[str, Any], best: int) -> str | None:
+    if f["obs_collection"] != "JWST":
+        return None
+    if (f["productSubGroupDescription"] or "").startswith("GS-"):
+        return GUIDE_STAR
+    instrument = (f["instrume"] or "").upper()
+    if instrument not in INSTRUMENTS:
+        return None
+    level = f["calib_level"]
+    if level is not None and not _is_exposure_file(level):  # level 3: always listed
+        return instrument
+    rank = level_rank(level, f["productSubGroupDescription"])
+    return instrument if rank > 0 and rank >= best else None
+
+
+def refresh_listing(conn: Connection, filenames: Iterable[str]) -> None:
+    """Recompute ``listed_in`` for every keyword row of the exposures of ``filenames``."""
+    exposures = sorted({exposure_name(name) for name in filenames})
+    for start in range(0, len(exposures), _BATCH):
+        _refresh(conn, exposures[start : start + _BATCH])
+
+
+def _exposure_expression() -> ColumnElement[str]:
+    # Written as literals, not bound values: SQLite uses the expression index of schema 0009
+    # only for the very same expression.
+    one: ColumnElement[int] = literal_column("1")
+    length: ColumnElement[int] = literal_column(str(EXPOSURE_NAME_LENGTH))
+    return sql.substr(products.c.productFilename, one, length)
+
+
+def _refresh(conn: Connection, exposures: list[str]) -> None:
+    p, k = products, product_keywords
+    query = (
+        select(p.c.product_id, p.c.productFilename, p.c.calib_level,
+               p.c.productSubGroupDescription, p.c.obs_collection, k.c.instrume, k.c.listed_in)
+        .join(k, k.c.product_id == p.c.product_id)
+        .where(_exposure_expression().in_(exposures))
+    )  # fmt: skip
+    files = [dict(row) for row in conn.execute(query).mappings()]
+    stored = {f["product_id"]: f["listed_in"] for f in files}
+    changed: dict[str | None, list[int]] = defaultdict(list)
+    for product_id, table in listings(files).items():
+        if stored[product_id] != table:
+            changed[table].append(product_id)
+    for table, ids in changed.items():
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start : start + _BATCH]
+            conn.execute(update(k).where(k.c.product_id.in_(chunk)).values(listed_in=table))
+
+
+def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
+    """The stored form of one file's primary header: all of it as JSON, beside typed columns
+    (the :data:`FOLDED` ones lower-case)."""
+
+    def text(key: str) -> str | None:  # case-folded once here, so criteria compare it as is
+        value = header.get(key)
+        return None if value is None else str(value).strip()[:120].lower() or None
+
+    def number(key: str, kind: type) -> int | float | None:
+        value = header.get(key)
+        usable = isinstance(value, int | float) and not isinstance(value, bool)
+        return kind(value) if usable else None
+
+    tso = header.get("TSOVISIT")
+    return {
+        "product_id": product_id,
+        "header": json.dumps(header),
+        "s_region": s_region,
+        **{name: text(name.upper()) for name in FOLDED},
+        "tsovisit": tso if isinstance(tso, bool) else None,
+        "nints": number("NINTS", int),
+        "ngroups": number("NGROUPS", int),
+        "effexptm": number("EFFEXPTM", float),
+        "expstart": number("EXPSTART", float),
+        "listed_in": None,  # set by refresh_listing once the exposure's rows are written
+    }

@@ -1,0 +1,136 @@
+"""The keyword store keeps which table lists each file true as files arrive and on upgrade.
+
+Expected rows come from the headers and product levels, worked out in plain Python by the
+helpers of ``test_keyword_search.py`` (not from the stored listing).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from alembic import command
+from sqlalchemy import text
+
+from skyarchive.db.engine import alembic_config, upgrade
+from skyarchive.ingest.run import ingest_paths
+from skyarchive.ingest.writer import (
+    Candidate,
+    Verdict,
+    archived_products,
+    classify,
+    product_transaction,
+    store_products,
+)
+from tests.search.conftest import UNFINISHED
+from tests.search.test_keyword_search import (
+    RANK,
+    _expected_visible,
+    _files,
+    _search,
+)
+
+INSTRUMENTS = ["NIRCAM", "NIRISS", "NIRSPEC", "MIRI"]
+
+
+def _shown(archive, instrument: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {r["filename"] for r in _search(archive, instrument.title(), [])}
+
+
+def test_calibrated_files_arriving_later_hide_the_rate_files(
+    keyword_archive, demo_output, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    late = tmp_path / "late"
+    late.mkdir()
+    for path in demo_output[0].rglob(f"{UNFINISHED}_*"):
+        if path.name.endswith(("_cal.fits", "_crf.fits", "_i2d.fits")):
+            shutil.copy(path, late / path.name)
+    assert any(late.iterdir())
+    fileset = [{"paramName": "fileSetName", "values": [UNFINISHED]}]
+    before = _search(keyword_archive, "Nircam", fileset)
+    assert {r["productLevel"] for r in before} == {"2a"}
+
+    report = ingest_paths([late], engine=keyword_archive.engine, storage=keyword_archive.storage,
+                          default_eap_months=12)  # fmt: skip
+    assert report.ok, report.failed
+
+    after = _search(keyword_archive, "Nircam", fileset)
+    assert {r["productLevel"] for r in after} == {"2b"}
+    assert _shown(keyword_archive, "NIRCAM") == _expected_visible(_files(keyword_archive, "NIRCAM"))
+
+
+def test_an_older_archive_gets_its_listing_on_upgrade(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    engine = keyword_archive.engine
+    command.downgrade(alembic_config(engine), "0013")  # the listing column is gone
+    with engine.begin() as conn:  # an older archive kept typed text as the header wrote it
+        conn.execute(text('UPDATE product_keywords SET exp_type = upper(exp_type),'
+                          ' "filter" = upper("filter"), instrume = upper(instrume)'))  # fmt: skip
+    upgrade(engine)  # the listing is worked out from the rows alone, the text folded
+    for instrument in INSTRUMENTS:
+        expected = _expected_visible(_files(keyword_archive, instrument))
+        assert _shown(keyword_archive, instrument) == expected
+    guide_stars = _shown(keyword_archive, "GuideStar")
+    assert guide_stars and all("_gs-" in name for name in guide_stars)
+    _check_typed_criteria(keyword_archive)
+
+
+def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
+    files = _files(archive, "MIRI")
+    headers = {n: f["header"] for n, f in files.items() if n in _expected_visible(files)}
+
+    def names(filters: list) -> set[str]:
+        return {r["filename"] for r in _search(archive, "Miri", filters)}
+
+    kinds = sorted({h["EXP_TYPE"] for h in headers.values()})
+    assert len(kinds) > 1
+    kind = kinds[0]
+    chosen = {n for n, h in headers.items() if h["EXP_TYPE"] == kind}
+    for spelling in (kind, kind.lower(), kind.title()):
+        assert names([{"paramName": "exp_type", "values": [spelling]}]) == chosen
+    tail = kind[-4:]
+    assert names([{"paramName": "EXP_TYPE", "values": [f"*{tail.swapcase()}"]}]) == {
+        n for n, h in headers.items() if h["EXP_TYPE"].endswith(tail)
+    }
+    some_filter = sorted({h["FILTER"] for h in headers.values() if h.get("FILTER")})[0]
+    assert names([{"paramName": "filter", "values": [some_filter.lower(), "nothing"]}]) == {
+        n for n, h in headers.items() if h.get("FILTER") == some_filter
+    }
+    rows = _search(archive, "Miri", [{"paramName": "exp_type", "values": [kind.lower()]}])
+    assert {r["exp_type"] for r in rows} == {kind}  # rows show the header's own spelling
+
+
+def test_typed_keywords_match_in_any_case_and_show_the_header(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    _check_typed_criteria(keyword_archive)
+
+
+def test_a_replacement_that_changes_a_level_redecides_its_exposure(
+    keyword_archive, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    files = _files(keyword_archive, "NIRCAM")
+    visible = _expected_visible(files)
+    name = sorted(n for n in visible if n.endswith("_cal.fits"))[0]
+    exposure = name[:25]
+    siblings = {n for n in files if n.startswith(exposure) and files[n]["level"] in (1, 2)}
+    new_file = tmp_path / name
+    new_file.write_bytes(b"reprocessed")
+    candidate = Candidate(new_file, {
+        "productFilename": name, "obs_collection": "JWST", "sha256": "f" * 64,
+        "file_date": "2099-01-01T00:00:00", "storage_key": f"JWST/product/ffff/{name}",
+        "productSubGroupDescription": "CRF",  # the new version is a level-2c file
+    }, None)  # fmt: skip
+    with product_transaction(keyword_archive.engine, keyword_archive.storage) as (conn, objects):
+        archived = archived_products(conn, [name])
+        decision = classify(candidate, archived[name])
+        assert decision.verdict is Verdict.REPLACED
+        store_products(conn, objects, [(candidate, decision)], archived, {})
+
+    # worked out here from the names, with the replaced file now at level 2c
+    def rank(n: str) -> int:
+        suffix = n.rsplit("_", 1)[1].removesuffix(".fits")
+        return 0 if n == name or suffix.startswith("crf") else RANK.get(suffix, 3)
+
+    best = max(rank(n) for n in siblings)
+    expected_here = {n for n in siblings if rank(n) == best and best > 0}
+    shown = _shown(keyword_archive, "NIRCAM")
+    assert {n for n in shown if n.startswith(exposure)} == expected_here
+    assert name not in shown
+    assert shown - siblings == visible - siblings  # other exposures are untouched
