@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.api.mast.downloads import file_response
-from skyarchive.api.mast.routes import read_body
+from skyarchive.api.request_body import read_body
 from skyarchive.errors import BadQuery
 from skyarchive.products.missions import dataset_products, parse_dataset_ids
 from skyarchive.search import missions

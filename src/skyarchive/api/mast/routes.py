@@ -23,6 +23,7 @@ from skyarchive.api.mast import services as _services  # noqa: F401  (registers 
 from skyarchive.api.mast.columns_config import column_config
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
 from skyarchive.api.mast.resolver import resolved_entries
+from skyarchive.api.request_body import read_body
 from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, PayloadTooLarge, SkyArchiveError
@@ -86,22 +87,6 @@ async def invoke_post(request: Request) -> Response:
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
 MAX_INVOKE_BYTES = 8 * 1024 * 1024
-
-
-async def read_body(request: Request, *, limit: int) -> bytes:
-    """The body, refused with :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is {declared} bytes; at most {limit} are read.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"The request body is over {limit} bytes; at most {limit} are read."
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _form_field(body: bytes, name: str) -> str | None:
