@@ -51,7 +51,7 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
-from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
+from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C, fold
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -448,5 +448,5 @@ def file_set_files(
     if programs is not None:
         query = query.where(p.c.proposal_id.in_(list(programs)))
     if instruments is not None:
-        query = query.where(k.c.instrume.in_(list(instruments)))
+        query = query.where(k.c.instrume.in_([fold(name) for name in instruments]))
     return conn.execute(query)

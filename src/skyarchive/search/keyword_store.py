@@ -124,13 +124,17 @@ def _refresh(conn: Connection, exposures: list[str]) -> None:
             conn.execute(update(k).where(k.c.product_id.in_(chunk)).values(listed_in=table))
 
 
+def fold(value: Any) -> str | None:
+    """A :data:`FOLDED` keyword's stored form (also what a value is compared as)."""
+    return None if value is None else str(value).strip()[:120].lower() or None
+
+
 def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
     """The stored form of one file's primary header: all of it as JSON, beside typed columns
     (the :data:`FOLDED` ones lower-case)."""
 
     def text(key: str) -> str | None:  # case-folded once here, so criteria compare it as is
-        value = header.get(key)
-        return None if value is None else str(value).strip()[:120].lower() or None
+        return fold(header.get(key))
 
     def number(key: str, kind: type) -> int | float | None:
         value = header.get(key)
