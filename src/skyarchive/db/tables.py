@@ -313,6 +313,7 @@ login_failures = Table(
     ),
     Column("at", Float, nullable=False),
     Index(None, "key", "at"),
+    Index(None, "at"),  # every new failure prunes those past the window: by this index
 )
 
 # Rate limits (schema 0015): one row per counted request, e.g. anonymous staging notices.
@@ -329,6 +330,7 @@ rate_events = Table(
     ),
     Column("at", Float, nullable=False),
     Index(None, "key", "at"),
+    Index(None, "at"),  # every counted request prunes those past the window: by this index
 )
 
 # Delivery (schema 0003): download baskets and delivery requests (bundles, scripts, staging).

@@ -46,10 +46,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rate_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rate_events_key_at"), ["key", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_rate_events_at"), ["at"], unique=False)
+    # Each insert prunes rows older than the window; without an index on the time alone that
+    # prune reads the whole table, which grows under the very attack the table counts.
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_login_failures_at"), ["at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_failures_at"))
     with op.batch_alter_table("rate_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rate_events_at"))
         batch_op.drop_index(batch_op.f("ix_rate_events_key_at"))
     op.drop_table("rate_events")
     _key_comment(OLD_KEY_COMMENT, NEW_KEY_COMMENT)
