@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text, update
@@ -173,6 +174,22 @@ def test_login_delays_count_failures_per_account_and_client(archive: Archive) ->
         assert login_throttle.seconds_to_wait(conn, **other_account, delays=delays) == 0
         login_throttle.clear_failures(conn, **me)
         assert login_throttle.seconds_to_wait(conn, **me, delays=delays) == 0
+
+
+def test_parallel_attempts_are_admitted_no_more_than_the_free_ones(archive: Archive) -> None:
+    """Each process records its attempt before weighing it, so a burst cannot slip past."""
+    delays = login_throttle.Delays(free=3, base=100.0, maximum=300.0)
+    me = {"email": "burst@b.org", "client": "10.0.0.9"}
+
+    def attempt(_: int) -> int:
+        with archive.engine.begin() as conn:
+            return login_throttle.admit_attempt(conn, **me, delays=delays)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        waits = list(pool.map(attempt, range(12)))
+    assert waits.count(0) == delays.free, waits
+    with archive.engine.begin() as conn:  # refused attempts took their rows back
+        assert 95 <= login_throttle.seconds_to_wait(conn, **me, delays=delays) <= 100
 
 
 def test_new_password_ends_other_sessions_and_reset_links(archive: Archive) -> None:

@@ -22,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, text
 
 from skyarchive.db.tables import login_failures
 
@@ -56,14 +56,32 @@ def _address_key(client: str) -> str:
     return hashlib.sha256(f"address {client}".encode()).hexdigest()
 
 
-def _wait(conn: Connection, key: str, *, since: float, free: int, delays: Delays) -> float:
+def _wait(
+    conn: Connection, key: str, *, since: float, free: int, delays: Delays, before: int | None
+) -> float:
+    """Seconds still to wait after the failures under ``key`` (those older than ``before``)."""
     now = time.time()
+    earlier = [login_failures.c.key == key, login_failures.c.at > since]
+    if before is not None:
+        earlier.append(login_failures.c.failure_id < before)
     count, last = conn.execute(
-        select(func.count(), func.max(login_failures.c.at)).where(
-            login_failures.c.key == key, login_failures.c.at > since
-        )
+        select(func.count(), func.max(login_failures.c.at)).where(*earlier)
     ).one()
     return last + delays.after(int(count), free=free) - now if count else 0.0
+
+
+def _remaining(
+    conn: Connection, *, email: str, client: str, delays: Delays, before: dict[str, int]
+) -> int:
+    now = time.time()
+    account, address = _key(email, client), _address_key(client)
+    remaining = max(
+        _wait(conn, account, since=now - MEMORY_SECONDS, free=delays.free, delays=delays,
+              before=before.get(account)),
+        _wait(conn, address, since=now - min(delays.address_window, MEMORY_SECONDS),
+              free=delays.address_free, delays=delays, before=before.get(address)),
+    )  # fmt: skip
+    return math.ceil(remaining) if remaining > 0 else 0
 
 
 def seconds_to_wait(conn: Connection, *, email: str, client: str, delays: Delays) -> int:
@@ -72,36 +90,38 @@ def seconds_to_wait(conn: Connection, *, email: str, client: str, delays: Delays
     The longer of two waits: that of this client's failures on this account, and that of
     this client's failures on all accounts together.
     """
-    now = time.time()
-    remaining = max(
-        _wait(conn, _key(email, client), since=now - MEMORY_SECONDS, free=delays.free,
-              delays=delays),
-        _wait(conn, _address_key(client), since=now - min(delays.address_window, MEMORY_SECONDS),
-              free=delays.address_free, delays=delays),
-    )  # fmt: skip
-    return math.ceil(remaining) if remaining > 0 else 0
+    return _remaining(conn, email=email, client=client, delays=delays, before={})
 
 
 def admit_attempt(conn: Connection, *, email: str, client: str, delays: Delays) -> int:
     """0 when this client may give a password for ``email`` now, else the seconds to wait.
 
-    An admitted attempt is recorded as a failure at once and cleared when the password proves
-    right (:func:`clear_failures`), so guesses sent in parallel are counted before any of them
-    is checked. Commit before checking the password, so other processes see the attempt.
+    The attempt is recorded as a failure first and only then weighed against the failures
+    recorded before it; a refused attempt takes its rows back, an admitted one keeps them
+    until the password proves right (:func:`clear_failures`). Recording before counting is
+    what makes a burst of parallel guesses count each other: SQLite serialises the writing
+    transactions, and on PostgreSQL a transaction lock per client address does the same.
+    Commit before checking the password, so other processes see the attempt.
     """
-    wait = seconds_to_wait(conn, email=email, client=client, delays=delays)
-    if not wait:
-        record_failure(conn, email=email, client=client)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                     {"key": _address_key(client)})  # fmt: skip
+    own = record_failure(conn, email=email, client=client)
+    wait = _remaining(conn, email=email, client=client, delays=delays, before=own)
+    if wait:
+        conn.execute(delete(login_failures).where(login_failures.c.failure_id.in_(own.values())))
     return wait
 
 
-def record_failure(conn: Connection, *, email: str, client: str) -> None:
+def record_failure(conn: Connection, *, email: str, client: str) -> dict[str, int]:
+    """Count one failure of this client on this account; the new rows' ids by key."""
     now = time.time()
-    conn.execute(
-        login_failures.insert(),
-        [{"key": _key(email, client), "at": now}, {"key": _address_key(client), "at": now}],
-    )
     conn.execute(delete(login_failures).where(login_failures.c.at < now - MEMORY_SECONDS))
+    ids = {}
+    for key in (_key(email, client), _address_key(client)):
+        new_row = login_failures.insert().values(key=key, at=now)
+        ids[key] = conn.execute(new_row.returning(login_failures.c.failure_id)).scalar_one()
+    return ids
 
 
 def clear_failures(conn: Connection, *, email: str, client: str) -> None:
