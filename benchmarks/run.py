@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery
+from benchmarks import bench_delivery, bench_keywords
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -608,6 +608,8 @@ def render(report: dict) -> str:
             f"(peak {page['peak_mb']} MB"
             + (", peak reset before the pages)." if page["peak_was_reset"] else ")."),
         ]
+    if report.get("keywords"):
+        lines += bench_keywords.render(report["keywords"])
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
     if not report["latency"]:
@@ -633,8 +635,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-delivery", action="store_true")
+    parser.add_argument("--skip-keywords", action="store_true")
+    parser.add_argument(
+        "--keywords-only", action="store_true", help="only the keyword store's figures"
+    )
+    parser.add_argument("--keyword-files", type=int, help="keyword file rows (default 10^6)")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
+    if args.keywords_only:
+        args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
     scale = args.scale or (2 if args.quick else 10)
@@ -646,6 +655,7 @@ def main(argv: list[str] | None = None) -> None:
         "ingest": [],
         "latency": [],
         "delivery": None,
+        "keywords": [],
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
     if skip_pg:
@@ -677,6 +687,16 @@ def main(argv: list[str] | None = None) -> None:
                 with ScratchPostgres() as url:
                     report["latency"].append(
                         bench_latency("postgresql", work, url, obs, ppo, requests)
+                    )
+        if not args.skip_keywords:
+            files = args.keyword_files or (100_000 if args.quick else 1_000_000)
+            report["keywords"].append(
+                bench_keywords.bench_keywords("sqlite", work, None, files, requests)
+            )
+            if not skip_pg:
+                with ScratchPostgres() as url:
+                    report["keywords"].append(
+                        bench_keywords.bench_keywords("postgresql", work, url, files, requests)
                     )
     if not args.skip_delivery:
         print("delivery: bundles against raw reads ...", flush=True)

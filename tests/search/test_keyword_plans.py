@@ -92,7 +92,16 @@ def _index_only(plan: str, index: str) -> bool:
 
 
 def _statement_plan(archive, make) -> str:  # type: ignore[no-untyped-def]
+    if archive.engine.dialect.name == "postgresql":
+        # Index-only scans need the visibility map, which VACUUM (or autovacuum, or the
+        # synthetic loader) fills; a freshly ingested test archive has none yet. Bitmap scans
+        # are turned off like sequential scans: the question is what the index can serve.
+        with archive.engine.connect() as conn:
+            autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql("VACUUM (ANALYZE) product_keywords")
     with archive.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
         return _plan(conn, make(conn))
 
 
@@ -134,7 +143,7 @@ def test_facet_counts_read_the_covering_index_alone(keyword_archive, column: str
     assert "products" not in plan, plan
 
 
-def test_a_keyword_cone_query_starts_from_the_observations_files(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+def test_a_keyword_cone_query_uses_indexes_only(keyword_archive) -> None:  # type: ignore[no-untyped-def]
     table = KeywordTable.for_service("Mast.Jwst.Filtered.Miri")
     with keyword_archive.engine.connect() as conn:
         miri = observations.c.instrument_name.like("MIRI%")
@@ -145,4 +154,8 @@ def test_a_keyword_cone_query_starts_from_the_observations_files(keyword_archive
         keyword_archive,
         lambda conn: page_query(conn, table, [], page=1, pagesize=50, now=now_mjd(), cone=cone),
     )
-    assert _uses(plan, "ix_products_owner_obsid"), plan
+    # Either side may lead (the files of the cone's observations, or the table's listing in
+    # page order), but through an index, and with no per-row subquery.
+    assert _uses(plan, "ix_products_owner_obsid") or _uses(plan, "ix_product_keywords_listed_in")
+    assert "SCAN products" not in plan and "Seq Scan" not in plan, plan
+    assert not any(word in plan for word in _PER_ROW_SUBQUERY), plan

@@ -316,23 +316,24 @@ class _Expressions:
 
     def _archive(self, name: str) -> ColumnElement | None:
         released = o.c.t_obs_release
-        # As data_rights: public once the release date has passed; unknown means restricted.
-        restricted = or_(released.is_(None), released > self._now)
-        return {
-            "ArchiveFileID": p.c.product_id,
-            "filename": p.c.productFilename,
-            "fileSetName": _file_set_name(),
-            "productLevel": product_level(),
-            "fileSize": p.c.size,
-            "checksum": p.c.sha256,
-            "dataURI": p.c.dataURI,
-            "publicReleaseDate_mjd": released,
-            "isRestricted": restricted,
-            "isItar": false(),
-            "isStale": false(),
-            "ingestStartDate_mjd": self._mjd(p.c.ingested_at),
-            "ingestCompletionDate_mjd": self._mjd(p.c.ingested_at),
+        # Built only when asked for: the set of them costs milliseconds per query.
+        make: Callable[[], ColumnElement] | None = {
+            "ArchiveFileID": lambda: p.c.product_id,
+            "filename": lambda: p.c.productFilename,
+            "fileSetName": _file_set_name,
+            "productLevel": product_level,
+            "fileSize": lambda: p.c.size,
+            "checksum": lambda: p.c.sha256,
+            "dataURI": lambda: p.c.dataURI,
+            "publicReleaseDate_mjd": lambda: released,
+            # As data_rights: public once the release date has passed; unknown: restricted.
+            "isRestricted": lambda: or_(released.is_(None), released > self._now),
+            "isItar": false,
+            "isStale": false,
+            "ingestStartDate_mjd": lambda: self._mjd(p.c.ingested_at),
+            "ingestCompletionDate_mjd": lambda: self._mjd(p.c.ingested_at),
         }.get(name)
+        return None if make is None else make()
 
     def _header(self, keyword: str) -> ColumnElement:
         if self._postgres:
@@ -433,7 +434,8 @@ class _RowShape:
         out: dict[str, Any] = {}
         for name, how, column, keyword, kind in self._plan:
             if how == self._VALUE:
-                out[name] = _value(header.get(keyword), kind)
+                value = header.get(keyword)  # most of a table's keywords are not in a header
+                out[name] = None if value is None else _value(value, kind)
             elif how == self._ARCHIVE:
                 out[name] = archive[name]
             elif how == self._MJD:
