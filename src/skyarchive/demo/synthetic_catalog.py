@@ -213,7 +213,8 @@ def check_empty(engine: Engine) -> None:
             found = conn.execute(select(func.count()).select_from(table)).scalar()
             if found:
                 raise ValueError(
-                    f"the archive is not empty: its {table.name} table holds {found:,} rows; "
+                    f"the archive is not empty: its {table.name} table holds {found:,} "
+                    f"row{'' if found == 1 else 's'}; "
                     "a synthetic catalogue is loaded into an empty archive only"
                 )
 
