@@ -90,8 +90,9 @@ def synthesize(
     """Fill an EMPTY archive with a synthetic catalogue for load tests and benchmarks.
 
     Observations with footprints, JWST science files spread evenly over them (exposures of
-    uncal / rate / cal files, level-3 products) and their header keywords, loaded in bulk.
-    Metadata only: the files have no bytes, so downloads of them fail.
+    uncal / rate / cal files, level-3 products) and their header keywords, loaded in bulk
+    into the archive's database (SQLite in the home, or PostgreSQL when database_url is
+    set). Metadata only: the files have no bytes, so downloads of them fail.
     """
     from skyarchive.demo.synthetic_catalog import build_synthetic_catalog, check_empty
 

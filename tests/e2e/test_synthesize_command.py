@@ -130,3 +130,7 @@ def _search_by_keyword_and_position(
     reach = (radius + 1.6 / 60) * u.deg
     assert all(centres[files[name]["owner_obsid"]].separation(centre) <= reach for name in found)
     assert all(files[name]["listed_in"] == "MIRI" for name in found)
+    body = {"service": "Mast.Jwst.Filtered.Miri", "format": "json",
+            "params": {"columns": "*", "filters": [], "position": "10, 95, 0.1"}}  # fmt: skip
+    refused = client.post("/api/v0/invoke", data={"request": json.dumps(body)}).json()
+    assert refused["status"] == "ERROR" and "outside [-90, 90]" in refused["msg"]
