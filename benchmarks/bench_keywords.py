@@ -224,11 +224,15 @@ def _big_answer(server: Any, bare: Any, client: httpx.Client) -> dict[str, Any]:
     began = time.perf_counter()
     rows = 0
     received = 0
+    marker = b'"ArchiveFileID"'
+    carried = b""  # a marker may straddle two chunks
     with client.stream("POST", "/api/v0/invoke", data={"request": json.dumps(body)}) as answer:
         answer.raise_for_status()
         for chunk in answer.iter_bytes():
             received += len(chunk)
-            rows += chunk.count(b'"ArchiveFileID"')
+            joined = carried + chunk
+            rows += joined.count(marker)
+            carried = joined[-(len(marker) - 1) :]  # too short to hold a whole marker
     seconds = time.perf_counter() - began
     after = server.memory_kb()
     sql_ms = bare.time(_PAGE.format(where="k.listed_in = ?", limit=size), ("NIRCAM",))[0]
