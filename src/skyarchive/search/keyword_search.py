@@ -593,15 +593,17 @@ def value_counts(
     """
     column = table._column(column_name)
     name, kind = column.info.name, column.info.type
-    others = [c for c in criteria if c.column.name != name]
-    matching = count_keywords(conn, table, others, now=now, cone=cone)
-    query = value_count_query(conn, table, criteria, name, now=now, limit=limit, cone=cone)
+    query = value_count_query(conn, table, criteria, name, now=now, cone=cone)
     if kind in ("int", "float") or column.date_of is not None:
-        low, high = conn.execute(query).one()
-        return {"column": name, "matching": matching, "min": low, "max": high}
+        matching, low, high = conn.execute(query).one()
+        return {"column": name, "matching": int(matching), "min": low, "max": high}
+    # One pass gives both: the files that match are those of every group, NULL's included.
     shown = _facet_display(name)
-    values = [{"value": shown(_value(value, kind)), "count": int(count)}
-              for value, count in conn.execute(query)]  # fmt: skip
+    matching, values = 0, list[dict[str, Any]]()
+    for value, count in conn.execute(query):
+        matching += int(count)
+        if value is not None and len(values) < limit:
+            values.append({"value": shown(_value(value, kind)), "count": int(count)})
     return {"column": name, "matching": matching, "values": values}
 
 
@@ -612,11 +614,11 @@ def value_count_query(
     column_name: str,
     *,
     now: float,
-    limit: int = MAX_FACET_VALUES,
     cone: Cone | None = None,
 ) -> Select:
-    """The SQL of :func:`value_counts` (values and counts, or the range of a number or date):
-    from the covering index of the typed keywords when the column and criteria are typed."""
+    """The SQL of :func:`value_counts`: each value with its count, NULL too, most frequent
+    first (or, for a number or date, the count of files and the range): from the covering
+    index of the typed keywords when the column and criteria are typed keywords."""
     column = table._column(column_name)
     name, kind = column.info.name, column.info.type
     others = [c for c in criteria if c.column.name != name]
@@ -624,15 +626,15 @@ def value_count_query(
     expr = _Expressions(conn.dialect.name, now).of(column)
     source = _source(and_(where, expr.is_not(None)))
     if kind in ("int", "float") or column.date_of is not None:
-        return select(func.min(expr), func.max(expr)).select_from(source).where(where)
+        counts = (func.count(), func.min(expr), func.max(expr))
+        return select(*counts).select_from(source).where(where)
     counted = func.count().label("count")
     return (
         select(expr.label("value"), counted)
         .select_from(source)
-        .where(where, expr.is_not(None))
+        .where(where)
         .group_by(expr)
         .order_by(counted.desc(), expr)
-        .limit(limit)
     )
 
 
