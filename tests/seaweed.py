@@ -2,10 +2,11 @@
 
 One server per test session (it starts in a few seconds) with one bucket; each test takes a
 key prefix of its own there (:meth:`SeaweedS3.new_location`), so tests never see each other's
-objects. (A bucket per test would not do: SeaweedFS gives each bucket volumes of its own.) The server knows
-one identity (:data:`CREDENTIALS`), so signatures and the expiry of presigned URLs are checked
-as a production store checks them; the fixture sets the standard ``AWS_*`` variables to it, as
-an operator would.
+objects. (A bucket per test would not do: SeaweedFS gives each bucket volumes of its own.)
+
+The server knows one identity (:data:`CREDENTIALS`), so signatures and the expiry of presigned
+URLs are checked as a production store checks them; the fixture sets the standard ``AWS_*``
+variables to it, as an operator would.
 """
 
 from __future__ import annotations

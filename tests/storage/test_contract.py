@@ -175,7 +175,8 @@ def test_presigned_urls_expire(seaweed_s3, tmp_path: Path) -> None:  # type: ign
 
 
 def test_large_files_go_up_in_parts_and_keep_their_checksum(
-    seaweed_s3, tmp_path: Path  # type: ignore[no-untyped-def]
+    seaweed_s3,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     from skyarchive.storage.s3 import S3Storage
 
