@@ -93,12 +93,19 @@ class S3Storage:
     def put_file(self, key: str, source: Path) -> StoredFile:
         name = self._object(key)
         size, sha = _file_digest(Path(source))
+        metadata = {"sha256": sha}
         with _translated(key):
             # A single PUT and a completed multipart upload both appear at once and whole.
-            self.client.upload_file(
-                str(source), self.bucket, name, ExtraArgs={"Metadata": {"sha256": sha}},
-                Config=self.transfer,
-            )  # fmt: skip
+            if size < self.transfer.multipart_threshold:  # one request, no transfer threads
+                with open(source, "rb") as body:
+                    self.client.put_object(
+                        Bucket=self.bucket, Key=name, Body=body, Metadata=metadata
+                    )
+            else:
+                self.client.upload_file(
+                    str(source), self.bucket, name, ExtraArgs={"Metadata": metadata},
+                    Config=self.transfer,
+                )  # fmt: skip
         return StoredFile(key=key, size=size, sha256=sha)
 
     def exists(self, key: str) -> bool:
