@@ -1,7 +1,8 @@
-"""An archive on S3 (a real SeaweedFS) through the real server: ingest, downloads, bundles.
+"""An archive on S3 (a real SeaweedFS) through the real server: ingest, downloads, bundles,
+staging.
 
-The demo output is ingested twice, into an archive on S3 and into one on local disk, and both
-are served; downloads are compared with the demo's own files (not with anything the server
+The demo output is ingested into an archive on S3 and served beside the suite's demo archive
+on local disk; downloads are compared with the demo's own files (not with anything the server
 said) and the S3 archive's answers with the local one's, header by header.
 """
 
@@ -12,7 +13,6 @@ import io
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,10 +21,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
+from skyarchive.delivery.requests import start_staging
+from skyarchive.delivery.service import staging_area
+from skyarchive.delivery.staging import run_staging
 from skyarchive.ingest.run import ingest_paths
 from tests.e2e.conftest import LiveServer
 from tests.tools import needs
@@ -41,8 +45,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def archives(seaweed_s3, demo_output, tmp_path_factory) -> Iterator[dict[str, Served]]:  # type: ignore[no-untyped-def]
-    """The demo on S3 served in stream and in redirect mode, and the demo on local disk."""
+def archives(seaweed_s3, demo_output, demo_archive, live_server, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The demo on S3 served in stream and in redirect mode, and the suite's demo on local disk
+    (the session's ``live_server``, ingested from the same output)."""
     out, _summary = demo_output
     on_s3 = Archive.open(
         Settings(
@@ -51,28 +56,21 @@ def archives(seaweed_s3, demo_output, tmp_path_factory) -> Iterator[dict[str, Se
             s3_endpoint_url=seaweed_s3.endpoint,
         )  # fmt: skip
     )
-    local = Archive.open(Settings(home=tmp_path_factory.mktemp("local-home")))
-    for archive in (on_s3, local):
-        report = ingest_paths(
-            [Path(out)], engine=archive.engine, storage=archive.storage, default_eap_months=12
-        )
-        assert report.ok, report.failed
+    report = ingest_paths(
+        [Path(out)], engine=on_s3.engine, storage=on_s3.storage, default_eap_months=12
+    )
+    assert report.ok, report.failed
     redirecting = Archive(
         on_s3.settings.model_copy(update={"download_mode": "redirect"}),
         on_s3.engine, on_s3.storage,
     )  # fmt: skip
-    with (
-        LiveServer(on_s3) as stream_server,
-        LiveServer(redirecting) as redirect_server,
-        LiveServer(local) as local_server,
-    ):
+    with LiveServer(on_s3) as stream_server, LiveServer(redirecting) as redirect_server:
         yield {
             "stream": Served(on_s3, stream_server.url),
             "redirect": Served(redirecting, redirect_server.url),
-            "local": Served(local, local_server.url),
+            "local": Served(demo_archive, live_server.url),
         }
-    for archive in (on_s3, local):
-        archive.engine.dispose()
+    on_s3.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +218,23 @@ def test_the_presigned_url_points_at_the_store_not_the_archive(archives, public_
     with httpx.Client(base_url=archives["redirect"].url, timeout=30) as client:
         location = client.get(FILE, params={"uri": uri}).headers["location"]
     assert urlsplit(location).netloc != urlsplit(archives["redirect"].url).netloc
+
+
+def test_staging_copies_from_the_bucket(archives, demo_output) -> None:  # type: ignore[no-untyped-def]
+    served = archives["stream"]
+    archive = served.archive
+    with archive.engine.connect() as conn:
+        obsid = conn.scalar(
+            select(observations.c.obsid).where(
+                observations.c.obs_id == "jw01073-o001_t001_nircam_clear-f150w"
+            )
+        )
+    info = start_staging(archive, Caller(), base_url=served.url, enqueue=lambda _id: None,
+                         email="staging-s3@example.org", obsids=[obsid])  # fmt: skip
+    assert run_staging(archive, request_id=info["request_id"]) == "done"
+    area = staging_area(archive.settings, info["request_id"])
+    staged = [path for path in area.rglob("*") if path.is_file() and path.parent != area]
+    assert len(staged) == info["files_total"] > 0
+    originals = {path.name: path for path in Path(demo_output[0]).rglob("*") if path.is_file()}
+    for path in staged:
+        assert path.read_bytes() == originals[path.name].read_bytes(), path.name
