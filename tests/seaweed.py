@@ -51,6 +51,7 @@ class SeaweedS3:
             # small volumes: the test data is small, and the default 30 GB volume limit makes
             # the master reserve space a test machine may not have
             "-master.volumeSizeLimitMB=64", "-volume.max=64",
+            "-s3.autoCreateBucket=false",  # as AWS: a PUT into a missing bucket fails
             *(f"-{name}.port={port}" for name, port in ports.items()),
             *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
         ]  # fmt: skip
