@@ -30,6 +30,7 @@ from skyarchive.delivery.requests import start_staging
 from skyarchive.delivery.service import staging_area
 from skyarchive.delivery.staging import run_staging
 from skyarchive.ingest.run import ingest_paths
+from tests.e2e.callers import EXPECTED, Callers, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
 from tests.tools import needs
 
@@ -71,6 +72,12 @@ def archives(seaweed_s3, demo_output, demo_archive, live_server, tmp_path_factor
             "local": Served(demo_archive, live_server.url),
         }
     on_s3.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def callers(archives) -> Callers:  # type: ignore[no-untyped-def]
+    """Every kind of caller of program 4567 (exclusive access) in the S3 archive."""
+    return create_callers(archives["redirect"].archive.engine, "4567")
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +245,44 @@ def test_staging_copies_from_the_bucket(archives, demo_output) -> None:  # type:
     originals = {path.name: path for path in Path(demo_output[0]).rglob("*") if path.is_file()}
     for path in staged:
         assert path.read_bytes() == originals[path.name].read_bytes(), path.name
+
+
+@needs("curl")
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+def test_every_caller_gets_an_exclusive_file_by_the_rule_in_redirect_mode(
+    archives,
+    callers,
+    demo_output,
+    who: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The archive judges the caller's token before any URL is made (the status each kind of
+    caller gets is the download rule's); an allowed caller's curl follows the redirect to the
+    store and gets the file intact."""
+    served = archives["redirect"]
+    with served.archive.engine.connect() as conn:
+        uri, name = conn.execute(
+            select(products.c.dataURI, products.c.productFilename)
+            .where(products.c.proposal_id == "4567", products.c.productFilename.like("%.fits"))
+            .order_by(products.c.productFilename)
+            .limit(1)
+        ).one()
+    (original,) = Path(demo_output[0]).rglob(name)
+    target = tmp_path / name
+    header = [f"-H@{_header_file(tmp_path, headers_for(callers, who))}"]
+    curl = shutil.which("curl")
+    assert curl is not None
+    done = subprocess.run(
+        [curl, "--silent", "--location", "--output", str(target), "--write-out", "%{http_code}",
+         *header, f"{served.url}{FILE}?uri={uri}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert int(done.stdout) == EXPECTED[who], done.stdout
+    if EXPECTED[who] == 200:
+        assert target.read_bytes() == original.read_bytes()
+
+
+def _header_file(folder: Path, headers: dict[str, str]) -> Path:
+    path = folder / "headers.txt"
+    path.write_text("".join(f"{name}: {value}\n" for name, value in headers.items()))
+    return path
