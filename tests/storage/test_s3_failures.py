@@ -17,18 +17,16 @@ from skyarchive.errors import NotFound, StorageUnavailable
 from skyarchive.ingest.run import ingest_paths
 
 
+def _archive_on(tmp_path: Path, url: str, endpoint: str) -> Archive:
+    return Archive.open(Settings(home=tmp_path / "home", storage_url=url, s3_endpoint_url=endpoint))
+
+
 def test_ingest_into_a_missing_bucket_stops_and_archives_nothing(
     tmp_path: Path,
     demo_output,
     seaweed_s3,  # type: ignore[no-untyped-def]
 ) -> None:
-    archive = Archive.open(
-        Settings(
-            home=tmp_path / "home",
-            storage_url="s3://no-such-bucket-here/archive",
-            s3_endpoint_url=seaweed_s3.endpoint,
-        )  # fmt: skip
-    )
+    archive = _archive_on(tmp_path, "s3://no-such-bucket-here/archive", seaweed_s3.endpoint)
     folder = Path(demo_output[0]) / "jwst" / "jw04567"
     with pytest.raises(StorageUnavailable, match="cannot be written"):
         ingest_paths([folder], engine=archive.engine, storage=archive.storage,
@@ -43,13 +41,7 @@ def test_an_object_gone_from_the_store_is_not_found_before_any_byte(
     demo_output,
     seaweed_s3,  # type: ignore[no-untyped-def]
 ) -> None:
-    archive = Archive.open(
-        Settings(
-            home=tmp_path / "home",
-            storage_url=seaweed_s3.new_location(),
-            s3_endpoint_url=seaweed_s3.endpoint,
-        )  # fmt: skip
-    )
+    archive = _archive_on(tmp_path, seaweed_s3.new_location(), seaweed_s3.endpoint)
     folder = Path(demo_output[0]) / "jwst" / "jw04567"
     report = ingest_paths([folder], engine=archive.engine, storage=archive.storage,
                           default_eap_months=12, workers=1)  # fmt: skip
