@@ -101,6 +101,19 @@ def test_missing_keys_are_not_found_before_any_byte(storage: Storage) -> None:
     storage.delete(KEY)  # deleting what is not there is no error
 
 
+def test_missing_names_the_absent_keys_of_a_whole_selection(
+    storage: Storage, tmp_path: Path
+) -> None:
+    present = [f"JWST/product/{index:016x}/file{index}.fits" for index in range(0, 40, 2)]
+    absent = [f"JWST/product/{index:016x}/file{index}.fits" for index in range(1, 40, 2)]
+    for key in present:
+        storage.put_file(key, source_file(tmp_path, key.encode()))
+    asked = [key for pair in zip(present, absent, strict=True) for key in pair] + present[:3]
+    assert storage.missing(asked) == set(absent)
+    assert storage.missing([]) == set()
+    assert storage.missing(absent[:1]) == set(absent[:1])
+
+
 def test_put_replaces_and_delete_removes(storage: Storage, tmp_path: Path) -> None:
     storage.put_file(KEY, source_file(tmp_path, b"first version"))
     storage.put_file(KEY, source_file(tmp_path, b"second", "other.fits"))

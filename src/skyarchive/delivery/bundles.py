@@ -109,8 +109,9 @@ def prepare_bundle(
     """
     check_format(fmt)
     present = Selection(excluded=list(selection.excluded))
+    absent = storage.missing(item.storage_key for item in selection.items)
     for item in selection.items:
-        if storage.exists(item.storage_key):
+        if item.storage_key not in absent:
             present.items.append(item)
         else:
             present.excluded.append(Excluded(item.filename, item.path, MISSING, item.size))

@@ -11,7 +11,7 @@ what there is, and a write either lands whole or not at all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -65,6 +65,10 @@ class Storage(Protocol):
         streamed from the file; the answer carries the SHA-256 of what was stored."""
 
     def exists(self, key: str) -> bool: ...
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The ``keys`` this storage lacks: one question for a whole selection, which an object
+        store answers with requests in parallel rather than one round trip after another."""
 
     def size(self, key: str) -> int:
         """Bytes stored under ``key``; :class:`NotFound` when there is none."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from skyarchive.errors import NotFound
@@ -37,6 +37,9 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        return {key for key in keys if not self.exists(key)}
 
     def size(self, key: str) -> int:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from skyarchive.errors import NotFound
@@ -21,6 +21,9 @@ class MemoryStorage:
 
     def exists(self, key: str) -> bool:
         return safe_key(key) in self.blobs
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        return {key for key in keys if not self.exists(key)}
 
     def size(self, key: str) -> int:
         return len(self._get(key))

@@ -17,7 +17,8 @@ endpoint of a store other than AWS is a setting of ours (``s3_endpoint_url``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from skyarchive.storage.base import CHUNK, StoredFile, digest_of, safe_key
 MULTIPART_THRESHOLD = 64 << 20
 MULTIPART_CHUNK = 64 << 20
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_PARALLEL_HEADS = 16  # below the client's connection pool (32), so streams still get one
 _HEADER_PARAMS = {
     "content-type": "ResponseContentType",
     "content-disposition": "ResponseContentDisposition",
@@ -114,6 +116,16 @@ class S3Storage:
         except NotFound:
             return False
         return True
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        if len(wanted) <= 1:
+            return {key for key in wanted if not self.exists(key)}
+        # HEADs in parallel: a bundle of thousands of files would otherwise wait for thousands
+        # of round trips before its first byte.
+        with ThreadPoolExecutor(max_workers=min(_PARALLEL_HEADS, len(wanted))) as pool:
+            present = list(pool.map(self.exists, wanted))
+        return {key for key, there in zip(wanted, present, strict=True) if not there}
 
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])
