@@ -104,7 +104,7 @@ def test_ingest_put_every_file_in_the_bucket_and_none_on_disk(archives) -> None:
     archive = archives["stream"].archive
     with archive.engine.connect() as conn:
         rows = conn.execute(select(products.c.storage_key, products.c.sha256)).all()
-    stored = set(archive.storage.keys())
+    stored = set(archive.storage.list_keys())
     assert {row.storage_key for row in rows} <= stored
     local_dir = archive.settings.resolved_storage_path
     assert not local_dir.exists() or not any(local_dir.rglob("*"))

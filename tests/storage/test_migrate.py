@@ -82,7 +82,7 @@ def test_an_interrupted_migration_resumes_and_every_uri_still_works(
 
     with pytest.raises(Interrupted):
         migrate_files(files, source=archive.storage, target=FailsAfter(target, 4))  # type: ignore[arg-type]
-    assert len(set(target.keys())) == 4
+    assert len(set(target.list_keys())) == 4
 
     seen: list[str] = []
     report = migrate_files(catalogue_files(archive.engine), source=archive.storage, target=target,
@@ -90,7 +90,7 @@ def test_an_interrupted_migration_resumes_and_every_uri_still_works(
     assert report.ok, report.failed
     assert (report.already_there, report.copied) == (4, len(files) - 4)
     assert len(seen) == len(files)
-    assert set(target.keys()) == {found.key for found in files}
+    assert set(target.list_keys()) == {found.key for found in files}
 
     # The archive switched to S3 answers every data URI with the bytes the demo wrote.
     moved = Archive.open(
@@ -146,20 +146,20 @@ def test_the_cli_killed_midway_resumes(tmp_path: Path, demo_output, seaweed_s3) 
 
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while len(set(target.keys())) < 10:  # some files are over: kill it without warning
+    while len(set(target.list_keys())) < 10:  # some files are over: kill it without warning
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
-    assert 10 <= len(set(target.keys())) < len(wanted)
+    assert 10 <= len(set(target.list_keys())) < len(wanted)
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     assert f"{len(wanted)} of {len(wanted)} files verified" in second.stdout
     assert "already there" in second.stdout
     assert f"SKYARCHIVE_STORAGE_URL={url}" in second.stdout
-    assert set(target.keys()) == wanted
+    assert set(target.list_keys()) == wanted
 
 
 def test_the_cli_refuses_the_storage_it_already_uses(tmp_path: Path) -> None:

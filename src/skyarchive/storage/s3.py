@@ -179,7 +179,7 @@ class S3Storage:
             )
         return url
 
-    def keys(self) -> Iterator[str]:
+    def list_keys(self) -> Iterator[str]:
         """Every key under the prefix (for tests and the operator's checks)."""
         paginator = self.client.get_paginator("list_objects_v2")
         with _translated(self.prefix or "/"):
