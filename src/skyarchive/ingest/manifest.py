@@ -42,8 +42,10 @@ from skyarchive.ingest.writer import (
     KeywordEntry,
     StoredObjects,
     Verdict,
+    already_executed,
     archived_products,
     classify,
+    replace_planned,
     store_keywords,
     store_products,
 )
@@ -182,6 +184,11 @@ def _apply_observation(
     default_eap: int,
 ) -> None:
     collection = obs["obs_collection"]
+    status = obs.get("status", "executed")
+    if collection == "JWST" and status == "planned" and already_executed(conn, obs["obs_id"]):
+        return  # carried out already: the executed observation stands for it
+    if collection == "JWST" and status == "executed":
+        replace_planned(conn, [obs["obs_id"]])
     proposal = str(obs["proposal_id"]) if obs.get("proposal_id") is not None else None
     if proposal is not None:
         insert_ignore(conn, programs, [{"proposal_id": proposal, "obs_collection": collection}])
@@ -189,7 +196,7 @@ def _apply_observation(
         obs["obs_id"]
     ]
     values = {k: v for k, v in obs.items() if k in _OBS_COLUMNS}
-    values.update(proposal_id=proposal, objID=obsid, status=obs.get("status", "executed"))
+    values.update(proposal_id=proposal, objID=obsid, status=status)
     if obs.get("s_region"):
         region = parse_s_region(obs["s_region"])
         values["s_region"] = format_s_region(region)

@@ -55,6 +55,8 @@ def parse_program_ids(text: str) -> list[str]:
         if not _PROGRAM.match(part):
             raise BadQuery(f"{part!r} is not a program ID (digits only, e.g. 1558).")
         program = str(int(part))
+        if program == "0":  # no program is numbered 0 (nor 00000)
+            raise BadQuery(f"{part!r} is not a program ID: program IDs start at 1.")
         if program not in found:
             found.append(program)
     if not found:
