@@ -24,6 +24,7 @@ from skyarchive.api.urls import public_base_url
 from skyarchive.errors import NotFound
 from skyarchive.notify import notices
 from skyarchive.portal.account_routes import _page, _safe_next, _signed_in, templates
+from skyarchive.portal.routes import templates as page_templates
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 Field = Annotated[str, Form()]
@@ -61,9 +62,12 @@ def feed_address_made(request: Request, caller: Caller) -> bool:
         return notices.has_feed(conn, user_id=caller.user_id or 0)
 
 
-templates.env.globals["notice_menu"] = notice_menu
-templates.env.globals["feed_address_made"] = feed_address_made
-templates.env.filters["iso"] = lambda moment: _iso(moment)
+# Every page's header shows the menu: the account pages' templates and the search pages'.
+for environment in (templates.env, page_templates.env):
+    environment.globals["notice_menu"] = notice_menu
+    environment.globals["feed_address_made"] = feed_address_made
+    environment.filters["iso"] = lambda moment: _iso(moment)
+    environment.filters.setdefault("datetime", templates.env.filters["datetime"])
 
 
 @router.post("/account/notices/read")
