@@ -101,9 +101,7 @@ def test_feed_token_is_secret_and_revoked_when_remade(archive: Archive) -> None:
         assert notices.feed_owner(conn, first) == alice
         assert notices.feed_owner(conn, other) == bob
         assert notices.has_feed(conn, user_id=alice)
-        stored = conn.scalar(
-            select(feed_tokens.c.token_hash).where(feed_tokens.c.user_id == alice)
-        )
+        stored = conn.scalar(select(feed_tokens.c.token_hash).where(feed_tokens.c.user_id == alice))
         assert stored and first not in stored  # only a digest is kept
     with archive.engine.begin() as conn:
         second = notices.new_feed_token(conn, user_id=alice)
