@@ -174,7 +174,7 @@ export class ResultsGrid {
       onmouseleave: () => this.handlers.onHover?.(null),
       onfocusin: () => this.handlers.onHover?.(row.obsid),
     }, h("td", { class: "narrow" }, check), h("td", { class: "narrow" }, statusIcon),
-    h("td", { class: "narrow" }, download), h("td", { class: "narrow actions" }, details, subscribe), cells);
+    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe), cells);
   }
 
   renderPager() {
