@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 import httpx
 
-from skyarchive.access import users
+from skyarchive.access import grants, users
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
@@ -149,6 +149,15 @@ def test_subscribe_from_a_program_then_notices_and_feed(tmp_path: Path, demo_out
         report = ingest_paths([Path(out) / "jwst" / "jw04567"], engine=archive.engine,
                               storage=archive.storage, default_eap_months=12)  # fmt: skip
         assert report.ok, report.failed
+
+        # The program's page (for its PI) offers the same form.
+        with archive.engine.begin() as conn:
+            grants.set_pi(conn, "4567", user_id=users.find_user(conn, emails["alice"]).user_id)
+        program_page = alice.get("/account/programs/4567")
+        assert program_page.status_code == 200
+        link = re.search(r'href="(/subscribe\?program=4567[^"]*)"', program_page.text)
+        assert link and "Subscribe to program 4567" in program_page.text
+        assert 'name="program_ids" value="4567"' in alice.get(unescape(link[1])).text
 
         alice_menu, bob_menu = _menu(alice), _menu(bob)
         assert _unread(alice_menu) == 1 and _unread(bob_menu) == 1
