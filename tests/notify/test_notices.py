@@ -13,16 +13,7 @@ from skyarchive.archive import Archive
 from skyarchive.db.tables import feed_tokens, notification_events
 from skyarchive.notify import notices
 from skyarchive.notify import subscriptions as subs
-
-PASSWORD = "a long enough password"
-
-
-def _user(archive: Archive, name: str) -> int:
-    with archive.engine.begin() as conn:
-        return users.create_user(
-            conn, email=f"{name}-{uuid.uuid4().hex[:6]}@example.org", display_name=name,
-            password=PASSWORD,
-        ).user_id  # fmt: skip
+from tests.notify.test_subscriptions import _user
 
 
 def _event(program: str, kind: str, filename: str, at: float) -> dict:

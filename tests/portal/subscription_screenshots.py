@@ -19,14 +19,12 @@ from pathlib import Path
 
 from skyarchive.access import users
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
-from skyarchive.demo import generate
-from skyarchive.ingest.run import ingest_paths
 from skyarchive.notify import subscriptions as subs
 from skyarchive.notify.digest import run_notifications
 from skyarchive.notify.mail import outbox_path
 from tests.e2e.conftest import LiveServer
 from tests.portal.browser import LAUNCH_ARGS
+from tests.portal.screenshots import demo_archive
 from tests.tools import CHROMIUM
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -91,20 +89,20 @@ def shoot(base_url: str, archive: Archive) -> list[Path]:
     return written
 
 
+def follow_before_data_arrive(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        user = users.create_user(conn, email=EMAIL, display_name="Ada", password=PASSWORD)
+        subs.subscribe(conn, user_id=user.user_id, program_ids=["4567", "1558"],
+                       kinds=list(subs.KINDS), frequency="daily")  # fmt: skip
+
+
 def main() -> int:
     if not CHROMIUM.exists():
         print(f"Chromium not found at {CHROMIUM}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "pipeline"
-        generate(out, seed=1, scale=1)
-        archive = Archive.open(Settings(home=Path(tmp) / "home"))
-        with archive.engine.begin() as conn:
-            user = users.create_user(conn, email=EMAIL, display_name="Ada", password=PASSWORD)
-            subs.subscribe(conn, user_id=user.user_id, program_ids=["4567", "1558"],
-                           kinds=list(subs.KINDS), frequency="daily")  # fmt: skip
-        ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
-        run_notifications(archive, force=True)
+        archive = demo_archive(Path(tmp), prepare=follow_before_data_arrive)
+        run_notifications(archive, force=True)  # the worker writes the e-mails to the outbox
         with LiveServer(archive) as server:
             for path in shoot(server.url, archive):
                 print(path)
