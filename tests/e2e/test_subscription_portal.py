@@ -20,6 +20,7 @@ import httpx
 from skyarchive.access import grants, users
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
+from skyarchive.db.tables import observations
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.notify.digest import run_notifications
 from skyarchive.notify.mail import outbox_path
@@ -284,4 +285,17 @@ def test_planned_observation_replaced_when_executed(tmp_path: Path, demo_output)
                             default_eap_months=12).ok  # fmt: skip
         assert first["obs_id"] not in statuses(_filtered(server, "4567"))
         assert still_planned <= set(statuses(_portal_rows(server, "4567")))
+
+        # An archive from before the rule lists both; the plan ingested again tidies it.
+        with archive.engine.begin() as conn:
+            conn.execute(observations.insert().values(
+                obs_id=first["obs_id"], obs_collection="JWST", proposal_id="4567",
+                status="planned", calib_level=-1, s_ra=first["s_ra"], s_dec=first["s_dec"],
+            ))  # fmt: skip
+        assert first["obs_id"] in statuses(_filtered(server, "4567"))
+        assert ingest_paths([manifest], engine=archive.engine, storage=archive.storage,
+                            default_eap_months=12).ok  # fmt: skip
+        for rows in (_filtered(server, "4567"), _portal_rows(server, "4567")):
+            assert first["obs_id"] not in statuses(rows)
+            assert executed <= set(statuses(rows))
     archive.engine.dispose()

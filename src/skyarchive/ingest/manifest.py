@@ -42,9 +42,9 @@ from skyarchive.ingest.writer import (
     KeywordEntry,
     StoredObjects,
     Verdict,
-    already_executed,
     archived_products,
     classify,
+    executed_counterparts,
     replace_planned,
     store_keywords,
     store_products,
@@ -185,8 +185,12 @@ def _apply_observation(
 ) -> None:
     collection = obs["obs_collection"]
     status = obs.get("status", "executed")
-    if collection == "JWST" and status == "planned" and already_executed(conn, obs["obs_id"]):
-        return  # carried out already: the executed observation stands for it
+    executed = executed_counterparts(conn, obs["obs_id"]) if status == "planned" else []
+    if collection == "JWST" and executed:
+        # Carried out already: the executed observation stands for it (and an archive
+        # written before this rule loses the planned row it still lists).
+        replace_planned(conn, executed)
+        return
     if collection == "JWST" and status == "executed":
         replace_planned(conn, [obs["obs_id"]])
     proposal = str(obs["proposal_id"]) if obs.get("proposal_id") is not None else None

@@ -14,7 +14,7 @@ The policy, decided per file name by :func:`classify` against what the catalogue
 Observations follow the same rule of replacement: a JWST observation accepted but not yet
 executed (``status`` planned, from a manifest) is **replaced** by the executed one when data of
 the same program and observation number arrive (:func:`replace_planned`), and a planned
-record for an observation already executed is not added again (:func:`already_executed`).
+record for an observation already executed is not added again (:func:`executed_counterparts`).
 
 Storage writes follow the catalogue transaction (:func:`product_transaction`): objects written
 for a transaction that rolls back are removed again, so storage never holds a file without a
@@ -339,16 +339,15 @@ def replace_planned(conn: Connection, executed_obs_ids: Sequence[str]) -> list[s
     return [obs_id for _, obs_id in retired]
 
 
-def already_executed(conn: Connection, planned_obs_id: str) -> bool:
-    """Whether executed data of a planned JWST observation's program and number are here."""
+def executed_counterparts(conn: Connection, planned_obs_id: str) -> list[str]:
+    """The executed JWST observations that carry out a planned one (same program and number)."""
     key = observation_number(planned_obs_id)
     if key is None:
-        return False
-    program, number = key
+        return []
+    program, _ = key
     query = select(observations.c.obs_id).where(
         observations.c.obs_collection == "JWST",
         observations.c.status == "executed",
         observations.c.proposal_id == str(int(program)),
-        observations.c.obs_id.like(f"jw{program}%"),
     )
-    return any(observation_number(obs_id) == key for obs_id in conn.scalars(query))
+    return [obs_id for obs_id in conn.scalars(query) if observation_number(obs_id) == key]
