@@ -70,7 +70,7 @@ def test_subscribe_from_a_row_and_its_details_then_read_notices(  # type: ignore
             for name in ("jw04567001001_02101_00001_mirimage_cal.fits",
                          "jw04567001001_02101_00001_mirimage_rate.fits")
         ])  # fmt: skip
-    page.goto("/search")
+    page.goto("/search?collection=program&q=4567")
     menu = page.locator(".notices-menu")
     expect(menu.locator("summary")).to_have_accessible_name("Notices: 1 unread")
     menu.locator("summary").click()
@@ -78,5 +78,5 @@ def test_subscribe_from_a_row_and_its_details_then_read_notices(  # type: ignore
     expect(menu.get_by_text("jw04567001001_02101_00001_mirimage_cal.fits")).to_be_visible()
     expect(menu.get_by_text("Observations: jw04567001001_02101_00001_mirimage")).to_be_visible()
     menu.get_by_role("button", name="Mark as read").click()
-    expect(page).to_have_url(re.compile(r"/search$"))
+    expect(page).to_have_url(re.compile(r"/search\?collection=program&q=4567$"))  # stays put
     expect(page.locator(".notices-menu summary")).to_have_accessible_name("Notices: 0 unread")
