@@ -51,11 +51,11 @@ templates.env.globals["subscription_panel"] = subscription_panel
 
 
 def confirmation(subscription: subs.Subscription) -> str:
-    """ "Subscribed to JWST program 4567: New, Public; weekly"."""
-    how_often = subscription.frequency
+    """The line that confirms a saved subscription, e.g. ``Subscribed to JWST program 4567:
+    New, Public; weekly``."""
     return (
         f"Subscribed to {subscription.obs_collection} program {subscription.proposal_id}: "
-        f"{', '.join(subscription.kinds)}; {how_often}"
+        f"{', '.join(subscription.kinds)}; {subscription.frequency}"
     )
 
 
