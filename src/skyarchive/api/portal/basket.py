@@ -57,6 +57,10 @@ class ObservationsBody(BaseModel):
     obsids: list[str] = Field(..., max_length=service.MAX_OBSERVATIONS)
 
 
+class FilesBody(BaseModel):
+    product_ids: list[ProductId] = Field(..., min_length=1, max_length=service.MAX_FILES)
+
+
 class RemoveBody(BaseModel):
     obsids: list[str] = Field(default_factory=list, max_length=service.MAX_OBSERVATIONS)
     product_ids: list[ProductId] = Field(default_factory=list, max_length=1_000_000)
@@ -135,6 +139,18 @@ def add_observations(
     with archive.engine.begin() as conn:
         basket_id, cookie = _open(archive, caller, request, conn)
         service.add_observations(conn, basket_id=basket_id, obsids=_obsids(body.obsids))
+    tree = _tree(archive, caller, basket_id, service.Filters())
+    return _with_cookie(archive, JSONResponse({"summary": tree["summary"]}), cookie)
+
+
+@router.post("/files")
+def add_files(
+    body: FilesBody, request: Request, archive: ArchiveDep, caller: CallerDep
+) -> Response:
+    """Add single files (by product id, e.g. keyword-search rows); answers the basket summary."""
+    with archive.engine.begin() as conn:
+        basket_id, cookie = _open(archive, caller, request, conn)
+        service.add_products(conn, basket_id=basket_id, product_ids=body.product_ids)
     tree = _tree(archive, caller, basket_id, service.Filters())
     return _with_cookie(archive, JSONResponse({"summary": tree["summary"]}), cookie)
 

@@ -1,0 +1,180 @@
+"""The portal's keyword-search endpoints (``/api/portal/keyword-search``) against a live server.
+
+Expected values come from the stored FITS headers and catalog rows of the demo archive, read
+here with SQL, never from the answers under test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from skyarchive.db.tables import observations, product_keywords, products
+
+BASE = "/api/portal/keyword-search"
+
+
+@pytest.fixture(scope="module")
+def client(live_server):  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=live_server.url, timeout=30) as c:
+        yield c
+
+
+def listed_files(demo_archive, instrument: str) -> dict[int, dict]:  # type: ignore[no-untyped-def]
+    """The files the instrument's keyword table lists, by product id: header and catalog facts."""
+    query = (
+        select(products.c.product_id, products.c.productFilename, products.c.owner_obsid,
+               products.c.proposal_id, product_keywords.c.header, observations.c.t_obs_release,
+               observations.c.s_ra, observations.c.s_dec)
+        .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
+        .join(observations, observations.c.obsid == products.c.owner_obsid)
+        .where(product_keywords.c.listed_in == instrument)
+    )  # fmt: skip
+    with demo_archive.engine.connect() as conn:
+        return {row.product_id: {**row._asdict(), "header": json.loads(row.header)}
+                for row in conn.execute(query)}  # fmt: skip
+
+
+def mjd(iso: str) -> float:
+    moment = datetime.fromisoformat(iso).replace(tzinfo=UTC)
+    return (moment - datetime(1858, 11, 17, tzinfo=UTC)).total_seconds() / 86400
+
+
+def obs_mjd(header: dict) -> float:
+    return mjd(f"{header['DATE-OBS']}T{header.get('TIME-OBS') or '00:00:00'}")
+
+
+def assert_error(response: httpx.Response, status: int, text: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"status", "type", "message"} and error["status"] == status
+    assert text in error["message"]
+
+
+def test_niriss_tutorial_filters_count_files_and_values(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    files = listed_files(demo_archive, "NIRISS")
+    soss = {pid for pid, f in files.items() if f["header"].get("EXP_TYPE") == "NIS_SOSS"}
+    tso = {pid for pid in soss if str(files[pid]["header"].get("TSOVISIT")).upper()[:1] == "T"}
+    assert tso, "the demo archive holds a NIRISS SOSS time series"
+    days = sorted(obs_mjd(files[pid]["header"]) for pid in tso)
+    day = (datetime(1858, 11, 17) + timedelta(days=days[0])).strftime("%Y-%m-%d")
+
+    def on_day(header: dict) -> bool:
+        return 0 <= obs_mjd(header) - mjd(day) < 1
+
+    expected = {pid for pid in tso if on_day(files[pid]["header"])}
+
+    filters = [{"paramName": "exp_type", "values": ["NIS_SOSS"]},
+               {"paramName": "tsovisit", "values": ["T"]},
+               {"paramName": "date_obs_mjd", "values": [{"min": day, "max": day}]}]  # fmt: skip
+    got = client.post(f"{BASE}/search", json={"instrument": "NIRISS", "filters": filters}).json()
+    assert got["total"] == len(expected)
+    assert {row["ArchiveFileID"] for row in got["rows"]} == expected
+    row = got["rows"][0]
+    assert {"filename", "fileSetName", "productLevel", "exp_type", "dataURI", "isRestricted",
+            "obsid", "dataRights", "date_obs", "date_obs_mjd"} <= set(row)  # fmt: skip
+    assert row["obsid"] == str(files[row["ArchiveFileID"]]["owner_obsid"])
+    assert row["date_obs"].startswith(day)  # shown as a date, not /Date(ms)/
+    levels = {}
+    for pid in expected:
+        level = next(r["productLevel"] for r in got["rows"] if r["ArchiveFileID"] == pid)
+        levels[level] = levels.get(level, 0) + 1
+    facet = {v["value"]: v["count"] for v in got["facets"]["productLevel"]["values"]}
+    assert facet == levels
+
+    # the value list of exp_type counts over the files the *other* filters leave
+    others = filters[1:]
+    values = client.post(f"{BASE}/values", json={"instrument": "NIRISS", "filters": others,
+                                                   "column": "exp_type"}).json()  # fmt: skip
+    counted: dict[str, int] = {}
+    for pid in files:
+        header = files[pid]["header"]
+        if str(header.get("TSOVISIT")).upper()[:1] == "T" and on_day(header):
+            counted[header["EXP_TYPE"]] = counted.get(header["EXP_TYPE"], 0) + 1
+    assert {v["value"]: v["count"] for v in values["values"]} == counted
+    count = client.post(f"{BASE}/count", json={"instrument": "niriss", "filters": filters}).json()
+    assert count == {"count": len(expected)}
+
+
+def test_sorting_and_paging_on_the_server(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    files = listed_files(demo_archive, "MIRI")
+    names = sorted(f["productFilename"] for f in files.values())
+    pages = []
+    for page in (1, 2):
+        got = client.post(f"{BASE}/search", json={
+            "instrument": "MIRI", "sort": "filename", "descending": True, "page": page,
+            "pagesize": 10}).json()  # fmt: skip
+        assert got["total"] == len(files)
+        pages += [row["filename"] for row in got["rows"]]
+    assert pages == list(reversed(names))[:20]
+
+
+def test_cone_limits_files_to_observations_it_touches(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    files = listed_files(demo_archive, "MIRI")
+    some = next(iter(files.values()))
+    text = f"{some['s_ra']} {some['s_dec']} r=0.001d"
+    got = client.post(f"{BASE}/search", json={"instrument": "MIRI", "text": text,
+                                               "pagesize": 500}).json()  # fmt: skip
+    ids = {row["ArchiveFileID"] for row in got["rows"]}
+    assert some["product_id"] in ids and got["total"] == len(ids) <= len(files)
+    assert got["position"]["radius"] == pytest.approx(0.001)
+
+
+def test_exclusive_access_rows_are_marked(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    files = listed_files(demo_archive, "MIRI")
+    now = (datetime.now(UTC) - datetime(1858, 11, 17, tzinfo=UTC)).total_seconds() / 86400
+    closed = {pid for pid, f in files.items()
+              if f["t_obs_release"] is None or f["t_obs_release"] > now}  # fmt: skip
+    assert closed, "the demo archive holds MIRI files in their exclusive-access period"
+    got = client.post(f"{BASE}/search", json={"instrument": "MIRI", "pagesize": 500}).json()
+    marked = {r["ArchiveFileID"] for r in got["rows"] if r["dataRights"] == "EXCLUSIVE_ACCESS"}
+    assert marked == closed
+    assert {r["ArchiveFileID"] for r in got["rows"] if r["isRestricted"]} == closed
+
+
+def test_selected_files_lead_to_their_observations(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    files = listed_files(demo_archive, "NIRISS")
+    chosen = sorted(files)[:2]
+    got = client.post(f"{BASE}/observations", json={"instrument": "NIRISS",
+                                                     "product_ids": chosen}).json()  # fmt: skip
+    assert set(got["obsids"]) == {str(files[pid]["owner_obsid"]) for pid in chosen}
+    everything = client.post(f"{BASE}/observations", json={"instrument": "NIRISS"}).json()
+    assert set(everything["obsids"]) == {str(f["owner_obsid"]) for f in files.values()}
+
+
+def test_columns_of_an_instrument(client) -> None:  # type: ignore[no-untyped-def]
+    got = client.get(f"{BASE}/columns", params={"instrument": "nirspec"}).json()
+    names = [c["name"] for c in got["columns"]]
+    assert got["label"] == "NIRSpec" and "grating" in names and "pupil" not in names
+    mjd_twin = next(c for c in got["columns"] if c["name"] == "date_obs_mjd")
+    assert mjd_twin["isDate"] and mjd_twin["continuous"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "text"),
+    [
+        ("search", {"instrument": "NIRCAM", "filters": [
+            {"paramName": "subarrey", "values": ["FULL"]}]}, "Did you mean 'subarray'"),
+        ("search", {"instrument": "WFC3", "filters": []}, "Unknown instrument 'WFC3'"),
+        ("search", {"instrument": "NIRISS", "filters": [
+            {"paramName": "date_obs_mjd", "values": [{"min": "2022-08-05", "max": "2022-08-01"}]}]},
+         "the range starts after it ends"),
+        ("search", {"instrument": "NIRISS", "filters": [
+            {"paramName": "date_obs_mjd", "values": [{"min": "yesterday"}]}]}, "is not a date"),
+        ("search", {"instrument": "NIRISS", "filters": [
+            {"paramName": "nints", "values": [{"min": "many"}]}]}, "is not a number"),
+        ("search", {"instrument": "NIRISS", "text": "no such object xyzzy"}, "xyzzy"),
+        ("values", {"instrument": "MIRI", "column": "nosuch"}, "Unknown keyword 'nosuch'"),
+        ("observations", {"instrument": "", "filters": []}, "Unknown instrument"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_clear_400(client, path: str, body: dict, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert_error(client.post(f"{BASE}/{path}", json=body), 400, text)
+
+
+def test_bad_instrument_on_columns_is_a_400(client) -> None:  # type: ignore[no-untyped-def]
+    assert_error(client.get(f"{BASE}/columns", params={"instrument": "acs"}), 400, "NIRCam")
