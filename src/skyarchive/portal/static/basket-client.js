@@ -57,3 +57,19 @@ export async function addToBasket(obsids) {
   return `Added ${n} observation${n === 1 ? "" : "s"} to the basket; it now holds `
     + `${summary.files} files in ${summary.observations} observation${summary.observations === 1 ? "" : "s"}.`;
 }
+
+/** Add single files (by product id), e.g. rows of a keyword search, with their observations. */
+export async function addFilesToBasket(productIds) {
+  if (!productIds.length) return "Select files first.";
+  if (!basketAvailable) return UNAVAILABLE;
+  let summary;
+  try {
+    ({ summary } = await api("/api/portal/basket/files", { method: "POST", body: { product_ids: productIds.map(Number) } }));
+  } catch (err) {
+    return err.message;
+  }
+  setBasketCount(summary);
+  const n = productIds.length;
+  return `Added ${n} file${n === 1 ? "" : "s"} to the basket; it now holds `
+    + `${summary.files} files in ${summary.observations} observation${summary.observations === 1 ? "" : "s"}.`;
+}
