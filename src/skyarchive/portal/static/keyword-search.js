@@ -85,6 +85,8 @@ export class KeywordCollection {
     await this.useInstrument(query.instrument);
     this.query = { instrument: this.instrument, text: query.text || "", filters: query.filters || [] };
     this.dialog.load(this.query.filters);
+    const n = this.query.filters.length;
+    this.$("keyword-summary").textContent = n ? `${n} keyword filter${n === 1 ? "" : "s"}` : "";
     this.grid.selected.clear();
     this.grid.page = 1;
     return this.fetchPage();

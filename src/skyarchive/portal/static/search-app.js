@@ -41,7 +41,7 @@ const keywords = new KeywordCollection({
   onSelect: (selected) => updateSelection(selected),
   onDetails: (row) => showDetails($("details"), { obsid: row.obsid, obs_id: row.filename }, page.columns,
     { onDownload: guardDownload, onBasket: basketAdd }),
-  onDownload: (row, event) => guardDownload(row, event),
+  onDownload: (row, event) => guardDownload({ ...row, obs_id: row.filename }, event), // a file, named so
   onError: (message) => showError(message),
 });
 const active = () => (state.keywords ? keywords.grid : grid);
@@ -146,11 +146,12 @@ function drawSky() {
 
 function updateSelection(selected) {
   const button = $("basket-add");
-  const what = state.keywords ? " files" : "";
+  const files = selected.size === 1 ? "file" : "files";
+  const what = state.keywords ? ` ${files}` : "";
   button.disabled = selected.size === 0;
   button.textContent = selected.size ? `Add ${selected.size} selected${what} to basket` : "Add selected to basket";
   $("show-observations").textContent = selected.size
-    ? `Show observations of ${selected.size} selected files` : "Show observations";
+    ? `Show observations of ${selected.size} selected ${files}` : "Show observations";
 }
 
 function guardDownload(row, event) {
@@ -159,14 +160,13 @@ function guardDownload(row, event) {
   const dialog = $("notice");
   const login = $("notice-login");
   const program = row.proposal_id ? ` of program ${row.proposal_id}` : "";
-  const name = row.obs_id || row.filename;
   if (caller.anonymous) {
-    $("notice-text").textContent = `${name} is in the exclusive-access period${program}. `
+    $("notice-text").textContent = `${row.obs_id} is in the exclusive-access period${program}. `
       + "Log in with an account the program's PI has authorised to download it.";
     login.hidden = false;
     login.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
   } else {
-    $("notice-text").textContent = `${name} is in the exclusive-access period${program}. `
+    $("notice-text").textContent = `${row.obs_id} is in the exclusive-access period${program}. `
       + `Ask the PI${program} to authorise ${caller.name}.`;
     login.hidden = true;
   }
@@ -220,7 +220,7 @@ function fromUrl() {
     let filters = [];
     try { filters = JSON.parse(params.get("filters") || "[]"); } catch { return null; }
     return { collection, instrument: params.get("instrument") || "NIRCAM", text: params.get("q") || "", filters,
-      keyword: params.get("keyword") };
+      keyword: params.get("keyword") ?? (params.has("dialog") ? "" : null) };
   }
   if (collection === "filters") {
     try { return { collection, filters: JSON.parse(params.get("filters") || "[]") }; } catch { return null; }
@@ -235,7 +235,7 @@ window.addEventListener("popstate", () => {
 });
 
 const initial = fromUrl();
-if (initial?.keyword) { // a link from the Keyword Dictionary: that keyword's filter dialog
+if (typeof initial?.keyword === "string") { // e.g. from the Keyword Dictionary: that keyword's dialog
   panel.set("keywords", initial.text, initial.instrument);
   if (initial.filters.length) search(initial, { push: false });
   keywords.openDialog(initial.keyword).catch((err) => showError(err.message));

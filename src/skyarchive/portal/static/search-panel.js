@@ -35,6 +35,10 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null, onInstrume
     });
   }
   instrument.addEventListener("change", () => onInstrument?.(instrument.value));
+  form.querySelector("#keyword-filters-open").addEventListener("click", () => {
+    // the search page opens its dialog itself; from the home page, go there with it open
+    if (!onSearch) window.location.href = `/search?collection=keywords&instrument=${instrument.value}&dialog=1`;
+  });
   advancedButton.addEventListener("click", () => {
     if (onAdvanced) onAdvanced();
     else window.location.href = "/search?advanced=1";
