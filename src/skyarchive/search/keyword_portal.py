@@ -202,12 +202,14 @@ def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -
                        f"page {query.page}, pagesize {query.pagesize}.")  # fmt: skip
     table = keyword_table(query.instrument)
     criteria = keyword_criteria(conn, table, query)
-    paging = {"columns": table.columns, "page": query.page, "pagesize": query.pagesize, "now": now}
+    columns, number, size = table.columns, query.page, query.pagesize
     if query.sort:
-        page = sorted_keywords(conn, table, criteria, sort=query.sort,
-                               descending=query.descending, **paging)  # fmt: skip
-    else:
-        page = search_keywords(conn, table, criteria, **paging)  # type: ignore[arg-type]
+        page = sorted_keywords(conn, table, criteria, columns=columns, sort=query.sort,
+                               descending=query.descending, page=number, pagesize=size,
+                               now=now)  # fmt: skip
+    else:  # file order: the table's own index serves it
+        page = search_keywords(conn, table, criteria, columns=columns, page=number,
+                               pagesize=size, now=now)  # fmt: skip
     rows = _portal_rows(conn, page.rows, now)
     facets = {name: value_counts(conn, table, criteria, name, now=now) for name in FACETS}
     return {"rows": rows, "total": page.total(), "facets": facets}
