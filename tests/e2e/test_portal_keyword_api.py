@@ -178,3 +178,29 @@ def test_bad_input_is_a_clear_400(client, path: str, body: dict, text: str) -> N
 
 def test_bad_instrument_on_columns_is_a_400(client) -> None:  # type: ignore[no-untyped-def]
     assert_error(client.get(f"{BASE}/columns", params={"instrument": "acs"}), 400, "NIRCam")
+
+
+def test_files_go_to_the_basket_by_product_id(live_server, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    files = listed_files(demo_archive, "NIRISS")
+    chosen = sorted(files)[0]
+    owner = files[chosen]["owner_obsid"]
+    with httpx.Client(base_url=live_server.url, timeout=30) as browser:  # its own basket cookie
+        added = browser.post("/api/portal/basket/files", json={"product_ids": [chosen]})
+        assert added.status_code == 200, added.text
+        tree = browser.get("/api/portal/basket").json()
+        held = {f["product_id"] for m in tree["tree"] for o in m["observations"]
+                for f in o["children"]}  # fmt: skip
+        assert held == {chosen}
+        assert added.json()["summary"] == {**tree["summary"]}
+        # adding the whole observation brings its other files back
+        browser.post("/api/portal/basket/observations", json={"obsids": [str(owner)]})
+        whole = browser.get("/api/portal/basket").json()["summary"]["files"]
+        assert whole > 1
+        # adding the file again changes nothing
+        browser.post("/api/portal/basket/files", json={"product_ids": [chosen]})
+        assert browser.get("/api/portal/basket").json()["summary"]["files"] == whole
+
+        assert_error(browser.post("/api/portal/basket/files", json={"product_ids": [10**15]}),
+                     404, "No file with product id")  # fmt: skip
+        assert_error(browser.post("/api/portal/basket/files", json={"product_ids": []}), 400,
+                     "product_ids")  # fmt: skip
