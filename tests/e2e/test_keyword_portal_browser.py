@@ -17,9 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import select
-
-from skyarchive.db.tables import observations, product_keywords, products
+from tests.keyword_files import listed_files
 from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 ROWS = "#grid tbody tr"
@@ -27,18 +25,8 @@ MJD_ZERO = datetime(1858, 11, 17, tzinfo=UTC)
 LEVEL_2A = ("RAMP", "RATE", "RATEINTS")  # JWST level-2a products: ramps and count rates
 
 
-def listed(demo_archive, instrument: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    """The files of one keyword table: name, product id, owner, release date and header."""
-    query = (
-        select(products.c.product_id, products.c.productFilename, products.c.owner_obsid,
-               products.c.calib_level, products.c.productSubGroupDescription.label("subgroup"),
-               observations.c.t_obs_release, product_keywords.c.header)
-        .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
-        .join(observations, observations.c.obsid == products.c.owner_obsid)
-        .where(product_keywords.c.listed_in == instrument)
-    )  # fmt: skip
-    with demo_archive.engine.connect() as conn:
-        return [{**row._asdict(), "header": json.loads(row.header)} for row in conn.execute(query)]
+def list_of(demo_archive, instrument: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    return list(listed_files(demo_archive, instrument).values())
 
 
 def observed_mjd(header: dict) -> float:  # type: ignore[type-arg]
@@ -63,7 +51,7 @@ def total_of(page) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_niriss_keyword_tutorial_to_basket_and_observations(page, demo_archive) -> None:  # type: ignore[no-untyped-def]
-    files = listed(demo_archive, "NIRISS")
+    files = list_of(demo_archive, "NIRISS")
     soss = [f for f in files if f["header"].get("EXP_TYPE") == "NIS_SOSS"]
     tso = [f for f in soss if str(f["header"].get("TSOVISIT")).upper().startswith("T")]
     times = sorted({observed_mjd(f["header"]) for f in tso})
@@ -165,13 +153,13 @@ def test_niriss_keyword_tutorial_to_basket_and_observations(page, demo_archive) 
 
 
 def test_exclusive_access_files_are_marked_and_refused_to_anonymous(page, demo_archive) -> None:  # type: ignore[no-untyped-def]
-    closed = [f for f in listed(demo_archive, "MIRI")
+    closed = [f for f in list_of(demo_archive, "MIRI")
               if f["t_obs_release"] is None or f["t_obs_release"] > now_mjd()]  # fmt: skip
     assert closed, "the demo archive holds MIRI files in their exclusive-access period"
     target = closed[0]["header"]["TARGNAME"]
     filters = [{"paramName": "targname", "values": [target]}]
     page.goto(f"/search?collection=keywords&instrument=MIRI&filters={quote(json.dumps(filters))}")
-    matching = [f for f in listed(demo_archive, "MIRI") if f["header"]["TARGNAME"] == target]
+    matching = [f for f in list_of(demo_archive, "MIRI") if f["header"]["TARGNAME"] == target]
     assert total_of(page) == len(matching)
     locked = page.locator(f"{ROWS}.row-exclusive")
     expect(locked).to_have_count(len([f for f in matching if f in closed]))
@@ -197,7 +185,7 @@ def test_exclusive_access_files_are_marked_and_refused_to_anonymous(page, demo_a
 
 
 def test_deep_links_restore_a_search_and_open_a_keyword_dialog(page, demo_archive) -> None:  # type: ignore[no-untyped-def]
-    nircam = listed(demo_archive, "NIRCAM")
+    nircam = list_of(demo_archive, "NIRCAM")
     subarrays: dict[str, int] = {}
     for f in nircam:
         value = f["header"].get("SUBARRAY")

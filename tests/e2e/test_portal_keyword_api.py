@@ -6,14 +6,12 @@ here with SQL, never from the answers under test.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from skyarchive.db.tables import observations, product_keywords, products
+from tests.keyword_files import listed_files
 
 BASE = "/api/portal/keyword-search"
 
@@ -22,21 +20,6 @@ BASE = "/api/portal/keyword-search"
 def client(live_server):  # type: ignore[no-untyped-def]
     with httpx.Client(base_url=live_server.url, timeout=30) as c:
         yield c
-
-
-def listed_files(demo_archive, instrument: str) -> dict[int, dict]:  # type: ignore[no-untyped-def]
-    """The files the instrument's keyword table lists, by product id: header and catalog facts."""
-    query = (
-        select(products.c.product_id, products.c.productFilename, products.c.owner_obsid,
-               products.c.proposal_id, product_keywords.c.header, observations.c.t_obs_release,
-               observations.c.s_ra, observations.c.s_dec)
-        .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
-        .join(observations, observations.c.obsid == products.c.owner_obsid)
-        .where(product_keywords.c.listed_in == instrument)
-    )  # fmt: skip
-    with demo_archive.engine.connect() as conn:
-        return {row.product_id: {**row._asdict(), "header": json.loads(row.header)}
-                for row in conn.execute(query)}  # fmt: skip
 
 
 def mjd(iso: str) -> float:

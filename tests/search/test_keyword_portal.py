@@ -5,14 +5,11 @@ Expected orders and sets are worked out here from the stored headers and catalog
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
-from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
-from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.keyword_portal import (
     KeywordQuery,
@@ -20,19 +17,7 @@ from skyarchive.search.keyword_portal import (
     search_keyword_files,
 )
 from skyarchive.search.portal_query import PositionQuery
-
-
-def _listed(archive, instrument: str) -> dict[int, dict]:  # type: ignore[no-untyped-def]
-    query = (
-        select(products.c.product_id, products.c.productFilename, products.c.owner_obsid,
-               product_keywords.c.header, observations.c.s_ra, observations.c.s_dec)
-        .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
-        .join(observations, observations.c.obsid == products.c.owner_obsid)
-        .where(product_keywords.c.listed_in == instrument)
-    )  # fmt: skip
-    with archive.engine.connect() as conn:
-        return {row.product_id: {**row._asdict(), "header": json.loads(row.header)}
-                for row in conn.execute(query)}  # fmt: skip
+from tests.keyword_files import listed_files
 
 
 def _all_pages(archive, query: KeywordQuery) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -48,7 +33,7 @@ def _all_pages(archive, query: KeywordQuery) -> list[dict]:  # type: ignore[no-u
 
 @pytest.mark.parametrize("descending", [False, True])
 def test_sorting_by_a_header_keyword_pages_every_file_once(keyword_archive, descending) -> None:  # type: ignore[no-untyped-def]
-    files = _listed(keyword_archive, "MIRI")
+    files = listed_files(keyword_archive, "MIRI")
     query = KeywordQuery("MIRI", sort="effinttm", descending=descending, pagesize=7)
     rows = _all_pages(keyword_archive, query)
     assert sorted(r["ArchiveFileID"] for r in rows) == sorted(files)
@@ -64,7 +49,7 @@ def test_sorting_by_a_header_keyword_pages_every_file_once(keyword_archive, desc
 
 
 def test_date_ranges_may_be_typed_as_days(keyword_archive) -> None:  # type: ignore[no-untyped-def]
-    files = _listed(keyword_archive, "NIRCAM")
+    files = listed_files(keyword_archive, "NIRCAM")
     days = sorted({f["header"]["DATE-OBS"][:10] for f in files.values()})
     day = days[0]
     filters = [{"paramName": "date_obs_mjd", "values": [{"min": day, "max": day}]}]
@@ -74,7 +59,7 @@ def test_date_ranges_may_be_typed_as_days(keyword_archive) -> None:  # type: ign
 
 
 def test_a_cone_keeps_the_files_of_the_observations_it_touches(keyword_archive) -> None:  # type: ignore[no-untyped-def]
-    files = _listed(keyword_archive, "NIRSPEC")
+    files = listed_files(keyword_archive, "NIRSPEC")
     some = next(iter(files.values()))
     cone = PositionQuery("", some["s_ra"], some["s_dec"], 1e-4)
     rows = _all_pages(keyword_archive, KeywordQuery("NIRSPEC", position=cone, pagesize=100))
@@ -84,7 +69,7 @@ def test_a_cone_keeps_the_files_of_the_observations_it_touches(keyword_archive) 
 
 
 def test_observations_of_chosen_files(keyword_archive) -> None:  # type: ignore[no-untyped-def]
-    files = _listed(keyword_archive, "NIRCAM")
+    files = listed_files(keyword_archive, "NIRCAM")
     chosen = sorted(files)[:3]
     with keyword_archive.engine.connect() as conn:
         found = keyword_observations(

@@ -185,16 +185,20 @@ def add_observations(conn: Connection, *, basket_id: int, obsids: Sequence[int])
     insert_ignore(
         conn, basket_items, [{"basket_id": basket_id, "obsid": o, "added_at": now} for o in wanted]
     )
-    restored = [i.product_id for i in _items(conn, wanted) if isinstance(i, Item)]
-    for start in range(0, len(restored), 1000):
+    _restore(conn, basket_id, [i.product_id for i in _items(conn, wanted) if isinstance(i, Item)])
+    _touch(conn, basket_id)
+    return len(wanted)
+
+
+def _restore(conn: Connection, basket_id: int, product_ids: Sequence[int]) -> None:
+    """Take files off the basket's list of removed files."""
+    for start in range(0, len(product_ids), 1000):
         conn.execute(
             delete(basket_removed).where(
                 basket_removed.c.basket_id == basket_id,
-                basket_removed.c.product_id.in_(restored[start : start + 1000]),
+                basket_removed.c.product_id.in_(product_ids[start : start + 1000]),
             )
         )
-    _touch(conn, basket_id)
-    return len(wanted)
 
 
 def add_products(conn: Connection, *, basket_id: int, product_ids: Sequence[int]) -> int:
@@ -233,13 +237,7 @@ def add_products(conn: Connection, *, basket_id: int, product_ids: Sequence[int]
               and i.product_id not in chosen and i.product_id not in held_files]  # fmt: skip
     insert_ignore(conn, basket_removed, [{"basket_id": basket_id, "product_id": p}
                                          for p in dict.fromkeys(hidden)])  # fmt: skip
-    for start in range(0, len(wanted), 1000):
-        conn.execute(
-            delete(basket_removed).where(
-                basket_removed.c.basket_id == basket_id,
-                basket_removed.c.product_id.in_(wanted[start : start + 1000]),
-            )
-        )
+    _restore(conn, basket_id, wanted)
     _touch(conn, basket_id)
     return len(wanted)
 

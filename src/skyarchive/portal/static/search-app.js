@@ -70,22 +70,11 @@ async function search(query, { push = true } = {}) {
   showError("");
   $("query-display").textContent = "Searching…";
   $("row-count").textContent = "";
-  if (query.collection === "keywords") return searchKeywords(query, { push, token, started });
   try {
-    const body = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
-    const result = await api("/api/portal/search", { method: "POST", body });
-    if (token !== state.token) return;
-    useKeywords(false);
-    state.result = result;
-    state.position = result.query.position;
-    if (push) pushUrl(query);
-    grid.setColumns(result.columns);
-    grid.selected.clear();
-    facets.setRows(result.rows);
+    const shown = query.collection === "keywords"
+      ? await showFiles(query, push, token) : await showObservationRows(query, push, token);
+    if (!shown) return;
     $("results").hidden = false;
-    $("query-display").textContent = result.query.display;
-    refresh();
-    updateSelection(grid.selected);
     $("results").dataset.renderMs = String(Math.round(performance.now() - started));
   } catch (err) {
     if (token !== state.token) return;
@@ -96,22 +85,31 @@ async function search(query, { push = true } = {}) {
   }
 }
 
-async function searchKeywords(query, { push, token, started }) {
-  try {
-    const result = await keywords.search(query);
-    if (token !== state.token || !result) return;
-    useKeywords(true);
-    if (push) pushUrl(keywords.query ? { collection: "keywords", ...keywords.query } : query);
-    $("results").hidden = false;
-    $("query-display").textContent = result.display;
-    updateSelection(keywords.grid.selected);
-    $("results").dataset.renderMs = String(Math.round(performance.now() - started));
-  } catch (err) {
-    if (token !== state.token) return;
-    $("query-display").textContent = "";
-    $("results").hidden = true;
-    showError(err.message);
-  }
+async function showObservationRows(query, push, token) {
+  const body = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
+  const result = await api("/api/portal/search", { method: "POST", body });
+  if (token !== state.token) return false;
+  useKeywords(false);
+  state.result = result;
+  state.position = result.query.position;
+  if (push) pushUrl(query);
+  grid.setColumns(result.columns);
+  grid.selected.clear();
+  facets.setRows(result.rows);
+  $("query-display").textContent = result.query.display;
+  refresh();
+  updateSelection(grid.selected);
+  return true;
+}
+
+async function showFiles(query, push, token) {
+  const result = await keywords.search(query);
+  if (token !== state.token || !result) return false;
+  useKeywords(true);
+  if (push) pushUrl({ collection: "keywords", ...keywords.query });
+  $("query-display").textContent = result.display;
+  updateSelection(keywords.grid.selected);
+  return true;
 }
 
 async function showObservations() {
