@@ -75,7 +75,7 @@ def test_niriss_keyword_tutorial_to_basket_and_observations(page, demo_archive) 
     dialog.get_by_label("tsovisit").fill("T")
     dialog.locator("#kw-date_obs_mjd-min").fill(f"{cut:.6f}")
     dialog.locator("#kw-date_obs_mjd-max").fill(last_day)  # a day: to its end
-    expect(dialog.locator("#keyword-count")).to_have_text(f"{len(expected)} files match")
+    expect(dialog.locator("#si-filters-count")).to_have_text(f"{len(expected)} files match")
     dialog.get_by_role("button", name="Search").click()
 
     expect(page.locator("#query-display")).to_contain_text("NIRISS keywords; exp_type: NIS_SOSS")
@@ -216,6 +216,6 @@ def test_bad_keyword_filters_show_the_message(page, console) -> None:  # type: i
     dialog = page.get_by_role("dialog", name="Keyword filters")
     dialog.locator("#kw-date_obs_mjd-min").fill("2022-08-05")
     dialog.locator("#kw-date_obs_mjd-max").fill("2022-08-01")
-    expect(dialog.locator("#keyword-count")).to_contain_text("the range starts after it ends")
+    expect(dialog.locator("#si-filters-count")).to_contain_text("the range starts after it ends")
     page.goto("/search?collection=keywords&instrument=WFC3")
     expect(page.locator("#error")).to_contain_text("Unknown instrument 'WFC3'")

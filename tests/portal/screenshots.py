@@ -89,7 +89,7 @@ def shoot_keywords(page, save) -> None:  # type: ignore[no-untyped-def]
     expect(dialog.locator("#kw-exp_type-values label").first).to_be_visible()
     dialog.locator("#kw-exp_type-values").get_by_role("checkbox").first.check()
     dialog.get_by_label("tsovisit").fill("T")
-    expect(dialog.locator("#keyword-count")).to_contain_text("files match")
+    expect(dialog.locator("#si-filters-count")).to_contain_text("files match")
     save("keyword-filters")
     dialog.get_by_role("button", name="Search").click()
     expect(page.locator("#row-count")).to_contain_text("Total")

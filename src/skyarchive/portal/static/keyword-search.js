@@ -36,7 +36,7 @@ export class KeywordCollection {
       key: "ArchiveFileID", remote: true, noun: "Files", rowLabel: (row) => row.filename,
       download: (row) => ({ href: fileUrl(row.dataURI), title: "Download this file", label: "Download" }),
     });
-    this.dialog = new AdvancedSearch(this.$("keyword-dialog"), [],
+    this.dialog = new AdvancedSearch(this.$("si-filters"), [],
       (filters) => handlers.onSearch({ ...this.panelQuery(), filters }), {
         valuesPath: `${BASE}/values`, countPath: `${BASE}/count`, defaultRows: DIALOG_ROWS,
         body: () => ({ instrument: this.instrument, text: this.panelQuery().text }),
