@@ -187,3 +187,18 @@ def test_files_go_to_the_basket_by_product_id(live_server, demo_archive) -> None
                      404, "No file with product id")  # fmt: skip
         assert_error(browser.post("/api/portal/basket/files", json={"product_ids": []}), 400,
                      "product_ids")  # fmt: skip
+
+
+def test_a_single_value_instead_of_a_list_is_read_and_shown(client, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    # MAST takes "values": 5 for [5]; the status line once failed on it (a 500)
+    files = listed_files(demo_archive, "NIRISS")
+    nints = next(iter(files.values()))["header"]["NINTS"]
+    filters = [{"paramName": "nints", "values": nints}]
+    got = client.post(f"{BASE}/search", json={"instrument": "NIRISS", "filters": filters})
+    assert got.status_code == 200, got.text
+    assert got.json()["total"] == sum(1 for f in files.values() if f["header"]["NINTS"] == nints)
+    assert got.json()["display"] == f"NIRISS keywords; nints: {nints}"
+    level_3 = [{"paramName": "calib_level", "values": 3}]
+    caom = client.post("/api/portal/search", json={"collection": "filters", "filters": level_3})
+    assert caom.status_code == 200, caom.text
+    assert caom.json()["query"]["display"] == "Calibration Level: 3"

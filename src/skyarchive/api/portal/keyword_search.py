@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep
+from skyarchive.api.portal.search import filter_values_text
 from skyarchive.archive import Archive
 from skyarchive.search.keyword_portal import (
     INSTRUMENTS,
@@ -100,13 +101,7 @@ def _display(query: KeywordQuery) -> str:
     if query.position is not None:
         parts.append(query.position.display)
     for entry in query.filters:
-        values = [
-            f"{v.get('min') or ''}..{v.get('max') or ''}" if isinstance(v, dict) else str(v)
-            for v in entry.get("values", []) or []
-        ]
-        if entry.get("freeText"):
-            values.append(str(entry["freeText"]))
-        parts.append(f"{entry.get('paramName')}: {', '.join(values)}")
+        parts.append(f"{entry.get('paramName')}: {filter_values_text(entry)}")
     if query.product_ids:
         parts.append(f"{len(query.product_ids)} selected files")
     return "; ".join(parts)
