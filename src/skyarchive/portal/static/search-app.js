@@ -62,6 +62,7 @@ function useKeywords(on) {
   $("sky-area").hidden = on;
   $("results").classList.toggle("no-sky", on);
   $("show-observations").hidden = !on;
+  $("legend-download").textContent = on ? "download the file" : "download the recommended files (zip)";
 }
 
 async function search(query, { push = true } = {}) {
