@@ -195,7 +195,8 @@ def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -
     """One page of files (every column, plus what the grid needs), the total and the facets.
 
     Besides the table's columns each row carries ``obsid`` (the observation that owns the
-    file), ``proposal_id`` and ``dataRights``, so it is marked and guarded as other rows are.
+    file), ``proposal_id``, ``obs_collection`` and ``dataRights``, so it is marked, guarded and
+    subscribed to as other rows are.
     """
     if query.page < 1 or not 1 <= query.pagesize <= MAX_PAGE_SIZE:
         raise BadQuery(f"page must be >= 1 and pagesize between 1 and {MAX_PAGE_SIZE}; got "
@@ -221,7 +222,7 @@ def _portal_rows(conn: Connection, rows: list[dict[str, Any]], now: float) -> li
     if ids:
         query = (
             select(products.c.product_id, products.c.owner_obsid, products.c.proposal_id,
-                   observations.c.t_obs_release)
+                   products.c.obs_collection, observations.c.t_obs_release)
             .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
             .where(products.c.product_id.in_(ids))
         )  # fmt: skip
@@ -234,6 +235,7 @@ def _portal_rows(conn: Connection, rows: list[dict[str, Any]], now: float) -> li
         obsid = None if owner is None else owner.owner_obsid
         shown["obsid"] = None if obsid is None else str(obsid)
         shown["proposal_id"] = None if owner is None else owner.proposal_id
+        shown["obs_collection"] = None if owner is None else owner.obs_collection
         released = None if owner is None else owner.t_obs_release
         shown["dataRights"] = "PUBLIC" if data_rights(released, now=now) == PUBLIC else (
             "EXCLUSIVE_ACCESS")  # fmt: skip

@@ -2,7 +2,7 @@
 // Observations (rows keyed by obsid, paged and sorted here) by default; with ``remote`` the
 // server pages and sorts (keyword files: a table too big for the browser) and the grid asks
 // it through ``handlers.onRemote`` whenever the page, the sort or the page size changes.
-import { STATUS_LABEL, formatValue, h, icon, rowStatus } from "./dom.js";
+import { STATUS_LABEL, formatValue, h, icon, rowStatus, subscribeHref } from "./dom.js";
 
 const STORAGE_KEY = "skyarchive.columns";
 
@@ -189,6 +189,10 @@ export class ResultsGrid {
         onclick: (event) => this.handlers.onDownload?.(row, event) }, icon("file"));
     const details = h("button", { type: "button", class: "icon-button", title: "Details and files",
       "aria-label": `Details of ${label}`, onclick: () => this.handlers.onDetails?.(row) }, icon("info"));
+    const follow = subscribeHref(row);
+    const subscribe = follow && h("a", { class: "icon-button subscribe", href: follow,
+      title: `Subscribe to ${row.obs_collection} program ${row.proposal_id}`,
+      "aria-label": `Subscribe to ${row.obs_collection} program ${row.proposal_id} (${label})` }, icon("bell"));
     const cells = shown.map((column) => h("td", {
       class: column.type === "float" || column.type === "int" ? "num" : null,
     }, formatValue(row[column.name], column)));
@@ -200,7 +204,7 @@ export class ResultsGrid {
       onmouseleave: () => this.handlers.onHover?.(null),
       onfocusin: () => this.handlers.onHover?.(key),
     }, h("td", { class: "narrow" }, check), h("td", { class: "narrow" }, statusIcon),
-    h("td", { class: "narrow" }, download), h("td", { class: "narrow" }, details), cells);
+    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe), cells);
   }
 
   renderPager() {
