@@ -518,3 +518,35 @@ def observation_ids(
         .order_by(p.c.owner_obsid)
     )
     return [int(obsid) for obsid in conn.execute(query).scalars()]
+
+
+def sorted_keywords(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    columns: Sequence[KeywordColumn],
+    sort: str,
+    descending: bool = False,
+    page: int,
+    pagesize: int,
+    now: float,
+) -> KeywordPage:
+    """One page as :func:`search_keywords` gives it, ordered by column ``sort``.
+
+    Files without a value come last either way; ties keep file order, so pages never overlap.
+    (The portal's grid sorts on the server: a keyword table is too big to sort in a browser.)
+    """
+    expr = _Expressions(conn.dialect.name, now).of(table._column(sort))
+    direction = expr.desc() if descending else expr.asc()
+    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now)
+    query = query.order_by(None).order_by(expr.is_(None), direction, k.c.product_id)
+    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    first = (page - 1) * pagesize
+
+    def total() -> int:
+        if 0 < len(rows) < pagesize or (page == 1 and not rows):
+            return first + len(rows)
+        return count_keywords(conn, table, criteria, now=now)
+
+    return KeywordPage(rows, total)
