@@ -510,11 +510,18 @@ def observation_ids(
     The archive knows each file's observation, so this needs no guess from file names
     (MAST users derive obs_ids from names, which fails for association-tagged files).
     """
-    query = (
+    query = owning_observations(conn, table, criteria, now=now).order_by(p.c.owner_obsid)
+    return [int(obsid) for obsid in conn.execute(query).scalars()]
+
+
+def owning_observations(
+    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+) -> Select:
+    """The SQL of :func:`observation_ids`, unordered: a subquery for an observation search,
+    so the database joins the two however many observations match."""
+    return (
         select(p.c.owner_obsid)
         .select_from(_joined())
         .where(_where(conn, table, criteria, now), p.c.owner_obsid.is_not(None))
         .distinct()
-        .order_by(p.c.owner_obsid)
     )
-    return [int(obsid) for obsid in conn.execute(query).scalars()]
