@@ -31,9 +31,7 @@ def test_keyword_filters_find_the_observations_owning_the_files(mast, demo_archi
     assert len(files) > 0
     expected = owners_of(demo_archive, files["filename"])
 
-    found = Mast.service_request(
-        SERVICE, {"table": "Niriss", "filters": filters, "columns": "*"}
-    )
+    found = Mast.service_request(SERVICE, {"table": "Niriss", "filters": filters, "columns": "*"})
     assert {str(obsid) for obsid in found["obsid"]} == expected
     assert set(found["instrument_name"]) <= {"NIRISS", "NIRISS/SOSS"}
     assert {"obs_id", "dataRights", "s_ra", "t_exptime"} <= set(found.colnames)
