@@ -67,6 +67,26 @@ def test_column_list_names_types_and_descriptions(missions) -> None:  # type: ig
     assert all(len(d) > 0 for d in columns["description"])
 
 
+def test_column_list_is_mast_s_whole_list(live_server) -> None:  # type: ignore[no-untyped-def]
+    # MAST's recorded list: 258 entries, four names listed twice, counted per qual_type.
+    answer = httpx.get(f"{live_server.url}/search/util/api/v0.1/column_list",
+                       params={"mission": "jwst"}, timeout=30)  # fmt: skip
+    entries = answer.json()
+    names = [e["column_name"] for e in entries]
+    assert len(entries) == 258 and len(set(names)) == 254
+    assert {n for n in names if names.count(n) == 2} == {"effexptm", "texptime", "gsstrttm",
+                                                         "gsendtim"}  # fmt: skip
+    kinds = [e["qual_type"] for e in entries]
+    counts = {kind: kinds.count(kind) for kind in set(kinds)}
+    assert counts == {"string": 108, "integer": 70, "float": 64, "datetime": 12, "ra": 1,
+                      "dec": 1, "substring": 1, "ustring": 1}  # fmt: skip
+    first_ten = "search_pos ArchiveFileID fileSetName productLevel targprop targname targ_ra"
+    assert names[:10] == (first_ten + " targ_dec instrume exp_type").split()
+    assert {"visid_id", "obsfolder", "nircam_faphase1", "miri_ditchdirc", "gs_dra"} <= set(names)
+    described = {e["column_name"]: e["description"] for e in entries}
+    assert "READPATT" in described["readpatt"] and "eadout" in described["readpatt"]
+
+
 def test_query_criteria_conditions_match_python_filters(missions, every) -> None:  # type: ignore[no-untyped-def]
     assert len(every) > 5 and len(set(every["fileSetName"])) == len(every)
     instrument = every["instrume"][0]
