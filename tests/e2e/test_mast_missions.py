@@ -169,6 +169,28 @@ def test_query_object_matches_query_region(missions, live_server, monkeypatch) -
     assert set(both["fileSetName"]) <= set(by_name["fileSetName"])
 
 
+def test_level3_datasets_hold_every_filter_of_an_observation(missions, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    # MAST names a level-3 dataset up to the instrument (jw01073-o001_t001_nircam); its files
+    # are the level-3 files of every CAOM level-3 observation under that name.
+    found = missions.query_criteria(program="1073", productLevel="3",
+                                    select_cols=["opticalElements", "productLevel"])  # fmt: skip
+    assert len(found) > 0
+    with demo_archive.engine.connect() as conn:
+        of_1073 = observations.c.proposal_id == "1073"
+        query = select(observations.c.obs_id).where(observations.c.calib_level == 3, of_1073)
+        level3 = conn.scalars(query).all()
+    for row in found:
+        name = row["fileSetName"]
+        assert name.count("_") == 2 and name.endswith("_nircam"), name
+        members = [obs_id for obs_id in level3 if obs_id.startswith(name + "_")]
+        assert len(row["opticalElements"].split(", ")) == len(members) > 0
+    widest = found[int(np.argmax([len(r["opticalElements"]) for r in found]))]
+    listed = missions.get_product_list(widest)
+    assert {str(f) for f in listed["filename"] if str(f).endswith("_i2d.fits")} == {
+        f"{obs_id}_i2d.fits" for obs_id in level3 if obs_id.startswith(widest["fileSetName"] + "_")
+    }
+
+
 def test_products_filter_and_download(missions, every, demo_archive, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     public = every[every["access"] == "PUBLIC"][:2]
     listed = missions.get_product_list(public)
