@@ -14,7 +14,7 @@ from sqlalchemy import select
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, products
 from skyarchive.ingest.run import ingest_paths
-from skyarchive.search.mission_files import dataset_files
+from skyarchive.search.mission_files import dataset_files, files_query
 from skyarchive.search.missions import (
     Cone,
     MissionQuery,
@@ -118,3 +118,19 @@ def test_level3_datasets_are_named_up_to_the_instrument(demo) -> None:  # type: 
     # Several CAOM level-3 observations (one per filter) make one dataset, as on MAST.
     assert any(len(r["opticalElements"].split(", ")) > 1 for r in level3)
     assert len(level3) < len(level3_obs)
+
+
+def test_narrowing_is_served_by_indexes(demo) -> None:  # type: ignore[no-untyped-def]
+    """EXPLAIN: a program reads its files by the proposal_id index; a cone goes from the cells
+    index to the files of the observations found, then to their programs' files."""
+    from tests.search.test_keyword_plans import _plan, _uses
+
+    cone = [Cone(283.396, 33.029, 60.0, "283.396 33.029")]
+    with demo.engine.begin() as conn:
+        program = parse_conditions([{"program": "1073"}])
+        by_program = _plan(conn, files_query(conn, conditions=program))
+        by_cone = _plan(conn, files_query(conn, cones=cone))
+    assert _uses(by_program, "ix_products_proposal_id"), by_program
+    assert _uses(by_cone, "ix_products_owner_obsid"), by_cone
+    assert _uses(by_cone, "ix_products_proposal_id"), by_cone
+    assert _uses(by_cone, "footprint_cells"), by_cone

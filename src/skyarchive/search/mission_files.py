@@ -23,7 +23,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.sql.expression import literal_column
 
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, footprint_cells, observations
@@ -46,6 +57,13 @@ def dataset_files(
     """The JWST files (guide-star files aside) of every dataset that may match, ordered by
     dataset name. Rows carry ``product_id``, ``dataset``, ``product_level``, ``header`` (JSON
     text) and the owning observation's ``t_obs_release``, ``s_region`` and ``obs_id``."""
+    return conn.execute(files_query(conn, conditions=conditions, cones=cones))
+
+
+def files_query(
+    conn: Connection, *, conditions: Sequence[Condition] = (), cones: Sequence[Cone] = ()
+) -> Select:
+    """The SQL of :func:`dataset_files` (tests read its plan: the indexes it uses)."""
     postgres = conn.dialect.name == "postgresql"
     narrowing = [clause for c in conditions if (clause := _clause(c)) is not None]
     scope = and_(p.c.obs_collection == "JWST", not_(p.c.productSubGroupDescription.like("GS-%")))
@@ -73,7 +91,7 @@ def dataset_files(
             p.c.proposal_id.in_(programs.correlate(None)),  # an index narrows the outer scan
             dataset_name(postgres=postgres).in_(names.correlate(None)),
         )
-    return conn.execute(query.order_by(literal_column("dataset"), p.c.product_id))
+    return query.order_by(literal_column("dataset"), p.c.product_id)
 
 
 def _joined():  # type: ignore[no-untyped-def]
