@@ -134,3 +134,30 @@ def test_narrowing_is_served_by_indexes(demo) -> None:  # type: ignore[no-untype
     assert _uses(by_cone, "ix_products_owner_obsid"), by_cone
     assert _uses(by_cone, "ix_products_proposal_id"), by_cone
     assert _uses(by_cone, "footprint_cells"), by_cone
+
+
+def test_optical_elements_of_nircam_exposures(demo) -> None:  # type: ignore[no-untyped-def]
+    """A NIRCam exposure's short- and long-wave detectors see two filters: MAST lists both,
+    as filter;pupil, comma-separated (its CHANNEL is no optical element)."""
+    import json
+
+    from skyarchive.db.tables import product_keywords
+
+    with demo.engine.connect() as conn:
+        rows = list(datasets(dataset_files(conn, conditions=parse_conditions(
+            [{"instrume": "NIRCAM"}, {"exp_type": "NRC_IMAGE"}])), now=now_mjd()))  # fmt: skip
+        headers = [json.loads(text) for name, text in conn.execute(
+            select(products.c.productFilename, product_keywords.c.header)
+            .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
+            .where(products.c.productFilename.like("jw%_cal.fits")))]  # fmt: skip
+    exposures = [r for r in rows if r["productLevel"] != "3"]
+    checked = 0
+    for row in exposures:
+        expected = {f"{h['FILTER']};{h['PUPIL']}" for h in headers
+                    if h.get("EXP_TYPE") == "NRC_IMAGE"
+                    and h["FILENAME"].startswith(row["fileSetName"])}  # fmt: skip
+        if expected:
+            assert set(row["opticalElements"].split(", ")) == expected, row["fileSetName"]
+            checked += 1
+    assert checked > 0
+    assert any(", " in row["opticalElements"] for row in exposures)

@@ -363,14 +363,16 @@ def datasets(files: Iterable[Any], *, now: float) -> Iterator[dict[str, Any]]:
 def _dataset(files: list[Any], now: float) -> dict[str, Any]:
     levels = {f.product_level for f in files}
     top = max(files, key=lambda f: (_LEVEL_ORDER.index(f.product_level), -f.product_id))
-    header = json.loads(top.header or "{}")
+    # Headers of the top level's files (parsed once): the optical setups of all of them, the
+    # other columns from ``top``'s.
+    headers = {f.product_id: json.loads(f.header or "{}") for f in files
+               if f.product_level == top.product_level}  # fmt: skip
+    header = headers[top.product_id]
     row: dict[str, Any] = {
         "ArchiveFileID": min(f.product_id for f in files),
         "fileSetName": top.dataset,
         "productLevel": ", ".join(level for level in _LEVEL_ORDER if level in levels),
-        "opticalElements": _optical_elements(
-            f for f in files if f.product_level == top.product_level
-        ),
+        "opticalElements": _optical_elements(headers.values()),
         "date_obs": _date_obs(header),
         "publicReleaseDate": _iso_of_mjd(top.t_obs_release),
         "access": data_rights(top.t_obs_release, now=now),
@@ -383,14 +385,20 @@ def _dataset(files: list[Any], now: float) -> dict[str, Any]:
     return row
 
 
-def _optical_elements(files: Iterable[Any]) -> str | None:
-    """Each distinct optical setup (``F444W;CLEAR``) among the files, comma-separated as MAST
-    writes a level-3 dataset's several filters."""
-    elements = []
-    for file in files:
-        header = json.loads(file.header or "{}")
-        elements.append(";".join(str(header[k]) for k in _OPTICS if header.get(k)))
-    return ", ".join(sorted({e for e in elements if e})) or None
+def _optical_elements(headers: Iterable[dict[str, Any]]) -> str | None:
+    """Each distinct optical setup (``F444W;CLEAR``) in the headers, comma-separated as MAST
+    writes a dataset's several (NIRCam's short- and long-wave detectors, a level-3 product's
+    filters)."""
+    elements = {";".join(str(h[k]) for k in _optics(h) if h.get(k)) for h in headers}
+    return ", ".join(sorted(e for e in elements if e)) or None
+
+
+def _optics(header: dict[str, Any]) -> tuple[str, ...]:
+    # NIRCam's CHANNEL says which detector (SHORT or LONG), not an optical element: MAST's
+    # NIRCam values read "F115W;CLEAR, F444W;CLEAR".
+    if str(header.get("INSTRUME", "")).upper() == "NIRCAM":
+        return tuple(k for k in _OPTICS if k != "CHANNEL")
+    return _OPTICS
 
 
 def _typed(value: Any, col: MissionColumn) -> Any:
