@@ -22,6 +22,9 @@ def test_what_does_subarray_mean_for_nircam(page) -> None:  # type: ignore[no-un
     page.goto("/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Keywords").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("JWST Keyword Dictionary")
+    # The heading shows while the page is parsed; its script (which reloads on a new
+    # instrument) runs before DOMContentLoaded: wait for that, or a busy machine races it.
+    page.wait_for_load_state("domcontentloaded")
 
     page.get_by_label("Instrument", exact=True).select_option(
         label="NIRCam"
