@@ -94,16 +94,20 @@ def keywords_page(
     q: Annotated[str, Query(max_length=200)] = "",
     descriptions: bool = False,
     instrument: Annotated[str, Query(max_length=20)] = "",
+    mode: Annotated[str, Query(max_length=60)] = "",
 ) -> HTMLResponse:
-    """The JWST Keyword Dictionary: every keyword, by instrument, filtered as the URL asks."""
+    """The JWST Keyword Dictionary: every keyword, by instrument and mode, filtered as the
+    URL asks."""
     chosen = parse_instrument(instrument)
     dictionary = keyword_dictionary()
-    found = dictionary.search(q, descriptions=descriptions, instrument=chosen)
+    chosen_mode = dictionary.parse_mode(chosen, mode)
+    found = dictionary.search(q, descriptions=descriptions, instrument=chosen, mode=chosen_mode)
     context = {
         "caller": caller,
         "q": q,
         "descriptions": descriptions,
         "instrument": chosen,
+        "mode": chosen_mode,
         "instruments": dictionary.instrument_groups(),
         "entries": [k.as_json(chosen) for k in found],
         "total": len(dictionary.keywords),
