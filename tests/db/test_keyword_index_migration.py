@@ -1,4 +1,4 @@
-"""Schema 0019: an archive made at 0015 upgrades in place; its keyword counts then read the
+"""Schema 0019: an archive made before it upgrades in place; its keyword counts then read the
 covering index, and every row stays."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ _KEYWORDS = (
 )
 
 
-def test_an_archive_at_0015_upgrades_and_counts_from_the_covering_index(database_url: str) -> None:
+def test_an_older_archive_upgrades_and_counts_from_the_covering_index(database_url: str) -> None:
     engine = make_engine(database_url)
-    upgrade(engine, "0015")
+    upgrade(engine, "0017")
     kinds = [("mir_image", "full"), ("mir_image", "sub256"), ("mir_mrs", "full")]
     with engine.begin() as conn:
         for n, (exp_type, subarray) in enumerate(kinds, start=1):

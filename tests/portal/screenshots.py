@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from skyarchive.archive import Archive
@@ -75,8 +76,38 @@ def shoot(base_url: str) -> list[Path]:
         expect(page.locator("#basket-body")).to_be_visible()
         page.get_by_role("button", name="Show the files of").first.click()
         save("basket")
+        shoot_keywords(page, save)
         browser.close()
     return written
+
+
+def shoot_keywords(page, save) -> None:  # type: ignore[no-untyped-def]
+    """The JWST Instrument Keywords collection: its filter dialog and its files."""
+    from playwright.sync_api import expect
+
+    page.goto("/search?collection=keywords&instrument=NIRISS&keyword=exp_type")
+    dialog = page.get_by_role("dialog", name="Keyword filters")
+    expect(dialog.locator("#kw-exp_type-values label").first).to_be_visible()
+    dialog.locator("#kw-exp_type-values").get_by_role("checkbox").first.check()
+    dialog.get_by_label("tsovisit").fill("T")
+    expect(dialog.locator("#si-filters-count")).to_contain_text("files match")
+    save("keyword-filters")
+    dialog.get_by_role("button", name="Search").click()
+    expect(page.locator("#row-count")).to_contain_text("Total")
+    page.locator("#grid tbody tr input[type=checkbox]").first.check()
+    save("keyword-search")
+
+
+def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) -> Archive:
+    """The demo pipeline output ingested into a new archive under ``tmp``; ``prepare`` runs on
+    the empty archive first (accounts, subscriptions that the ingest's events should reach)."""
+    out = tmp / "pipeline"
+    generate(out, seed=1, scale=1)
+    archive = Archive.open(Settings(home=tmp / "home"))
+    if prepare is not None:
+        prepare(archive)
+    ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+    return archive
 
 
 def main() -> int:
@@ -84,10 +115,7 @@ def main() -> int:
         print(f"Chromium not found at {CHROMIUM}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "pipeline"
-        generate(out, seed=1, scale=1)
-        archive = Archive.open(Settings(home=Path(tmp) / "home"))
-        ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+        archive = demo_archive(Path(tmp))
         with LiveServer(archive) as server:
             for path in shoot(server.url):
                 print(path)
