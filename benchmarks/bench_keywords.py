@@ -224,7 +224,7 @@ def _big_answer(server: Any, bare: Any, client: httpx.Client) -> dict[str, Any]:
     began = time.perf_counter()
     rows = 0
     received = 0
-    marker = b'"ArchiveFileID"'
+    marker = b'{"ArchiveFileID":'  # each row's start (the fields list names it too)
     carried = b""  # a marker may straddle two chunks
     with client.stream("POST", "/api/v0/invoke", data={"request": json.dumps(body)}) as answer:
         answer.raise_for_status()
