@@ -38,7 +38,8 @@ from skyarchive.notify.subscriptions import FREQUENCIES, KINDS
 log = logging.getLogger("skyarchive.notify")
 SLACK = 300.0  # the worker looks every 5 minutes: a batch due within that is sent now
 CLAIM_SECONDS = 600.0
-KEEP_DAYS = 35  # events older than this are dropped, sent or not
+KEEP_DAYS = 35  # events sent to every subscriber are dropped after this
+OWED_CAP_DAYS = 180  # ... and events still owed to someone after this
 LISTED = 20  # file names quoted in the e-mail's text
 
 
@@ -157,31 +158,59 @@ def message_text(base_url: str, collection: str, proposal_id: str, events: list[
     return "\n".join(lines) + "\n"
 
 
-def prune(conn: Connection, *, now: float) -> None:
-    """Drop events (and their delivery records) older than KEEP_DAYS."""
-    old = select(notification_events.c.event_id).where(
-        notification_events.c.created_at < now - KEEP_DAYS * 86400.0
+def prune(conn: Connection, *, now: float) -> int:
+    """Drop the events nobody is waiting for; returns how many.
+
+    An event older than ``KEEP_DAYS`` goes once every subscription it matches has been sent it
+    (subscriptions of disabled accounts, which get no e-mail, do not count). One still owed to
+    somebody stays until ``OWED_CAP_DAYS``: a mail address that fails for months, or a
+    subscription whose period never comes round, must not keep events for ever.
+    """
+    sub = subscriptions.alias("owed_to")
+    owed = exists(
+        select(1)
+        .select_from(sub.join(users, users.c.user_id == sub.c.user_id))
+        .where(*_owed(sub, notification_events), users.c.disabled.is_(False))
     )
-    conn.execute(delete(notification_deliveries).where(notification_deliveries.c.event_id.in_(old)))
-    conn.execute(
-        delete(notification_events).where(
-            notification_events.c.created_at < now - KEEP_DAYS * 86400.0
+    done = (notification_events.c.created_at < now - KEEP_DAYS * 86400.0) & ~owed
+    gone = done | (notification_events.c.created_at < now - OWED_CAP_DAYS * 86400.0)
+    doomed = [str(e) for e in conn.scalars(select(notification_events.c.event_id).where(gone))]
+    for start in range(0, len(doomed), 500):
+        chunk = doomed[start : start + 500]
+        conn.execute(
+            delete(notification_deliveries).where(notification_deliveries.c.event_id.in_(chunk))
         )
-    )
+        conn.execute(delete(notification_events).where(notification_events.c.event_id.in_(chunk)))
+    return len(doomed)
 
 
 def _pending_query(sub):  # type: ignore[no-untyped-def]
     """Events matching subscription row ``sub`` (a table or alias) and not yet sent to it."""
-    sent = exists().where(
-        notification_deliveries.c.subscription_id == sub.c.subscription_id,
-        notification_deliveries.c.event_id == notification_events.c.event_id,
+    return select(notification_events.c.event_id).where(*_owed(sub, notification_events))
+
+
+def _owed(sub, event):  # type: ignore[no-untyped-def]
+    """Conditions under which subscription row ``sub`` is owed event row ``event``.
+
+    The "already sent" test names both outer rows explicitly: nested in another EXISTS (as in
+    :func:`send_due` and :func:`prune`), automatic correlation would reach only the nearest
+    enclosing query and leave ``sub`` unbound, asking whether *any* subscription was sent the
+    event, so the first subscriber to be sent it would be its last.
+    """
+    sent = (
+        exists()
+        .where(
+            notification_deliveries.c.subscription_id == sub.c.subscription_id,
+            notification_deliveries.c.event_id == event.c.event_id,
+        )
+        .correlate(sub, event)
     )
     wrapped = literal(",") + sub.c.kinds + literal(",")  # ",New,Public,"
-    return select(notification_events.c.event_id).where(
-        notification_events.c.obs_collection == sub.c.obs_collection,
-        notification_events.c.proposal_id == sub.c.proposal_id,
-        notification_events.c.created_at >= sub.c.created_at,
-        wrapped.like(literal("%,") + notification_events.c.kind + literal(",%")),
+    return (
+        event.c.obs_collection == sub.c.obs_collection,
+        event.c.proposal_id == sub.c.proposal_id,
+        event.c.created_at >= sub.c.created_at,
+        wrapped.like(literal("%,") + event.c.kind + literal(",%")),
         ~sent,
     )
 

@@ -26,9 +26,12 @@ KIND_HELP = {
     REPROCESSED: "a newer version of an archived file replaced the old one",
     PUBLIC: "files moved from exclusive access to public",
 }
-# frequency -> (seconds between e-mails, the word in the attachment's name)
+# frequency -> (seconds between e-mails, the word in the attachment's name), as MAST offers
 FREQUENCIES = {"fast": (3600.0, "hourly"), "daily": (86400.0, "daily"),
-               "weekly": (7 * 86400.0, "weekly")}  # fmt: skip
+               "weekly": (7 * 86400.0, "weekly"), "monthly": (30 * 86400.0, "monthly")}  # fmt: skip
+#: How each frequency is shown to users (forms, lists, e-mails).
+FREQUENCY_LABELS = {"fast": "Fast (hourly)", "daily": "Daily", "weekly": "Weekly",
+                    "monthly": "Monthly"}  # fmt: skip
 COLLECTIONS = ("JWST", "HST")
 MAX_PER_USER = 200
 _PROGRAM = re.compile(r"^\d{1,6}$")
@@ -76,7 +79,8 @@ def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
 def check_frequency(frequency: str) -> str:
     value = frequency.strip().lower()
     if value not in FREQUENCIES:
-        raise BadQuery(f"Unknown frequency {frequency!r}; use fast, daily or weekly.")
+        choices = ", ".join(FREQUENCIES)
+        raise BadQuery(f"Unknown frequency {frequency!r}; use one of {choices}.")
     return value
 
 

@@ -30,7 +30,7 @@ def subscription_panel(request: Request, caller: Caller) -> dict[str, Any]:
     return {
         "subscriptions": found,
         "kinds": subs.KIND_HELP,
-        "frequencies": {"fast": "Fast (hourly)", "daily": "Daily", "weekly": "Weekly"},
+        "frequencies": subs.FREQUENCY_LABELS,
         "collections": subs.COLLECTIONS,
     }
 
