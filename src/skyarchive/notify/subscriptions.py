@@ -146,7 +146,7 @@ def list_subscriptions(conn: Connection, *, user_id: int) -> list[Subscription]:
         .order_by(subscriptions.c.obs_collection, func.length(subscriptions.c.proposal_id),
                   subscriptions.c.proposal_id)
     ).mappings()  # fmt: skip
-    return [_subscription(row) for row in rows]
+    return [subscription_from_row(row) for row in rows]
 
 
 def unsubscribe(conn: Connection, subscription_id: int, *, user_id: int) -> None:
@@ -179,7 +179,7 @@ def subscribed_programs(conn: Connection, collection: str, programs: Iterable[st
     return set(rows)
 
 
-def _subscription(row) -> Subscription:  # type: ignore[no-untyped-def]
+def subscription_from_row(row) -> Subscription:  # type: ignore[no-untyped-def]
     return Subscription(
         subscription_id=int(row["subscription_id"]),
         user_id=int(row["user_id"]),
