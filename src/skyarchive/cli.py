@@ -303,12 +303,17 @@ def notify_send(
 ) -> None:
     """Send the subscription e-mails that are due (the worker also does this every 5 minutes)."""
     from skyarchive.notify.digest import run_notifications
+    from skyarchive.notify.digest_text import counted
 
     report = run_notifications(_archive(ctx), force=force)
     console.print(
-        f"{report.public_events} files became public; sent {report.emails} e-mails with "
-        f"{report.events_sent} events; {len(report.failed)} failed."
+        f"{counted(report.files_released, 'file')} became public since the last check "
+        f"({counted(report.public_events, 'Public event')} for subscribers); sent "
+        f"{counted(report.emails, 'e-mail')} with {counted(report.events_sent, 'event')}; "
+        f"{len(report.failed)} failed."
     )
+    if report.missing_links:
+        console.print(f"[yellow]warning:[/yellow] {report.missing_links}", markup=True)
     for subscription_id, reason in report.failed:
         console.print(f"[red]failed:[/red] subscription {subscription_id}: {reason}")
     if report.failed:

@@ -34,7 +34,12 @@ from skyarchive.db.tables import (
     users,
 )
 from skyarchive.notify.digest_text import Event, Links, message_text, subject
-from skyarchive.notify.events import iso_from_mjd, record_due_releases
+from skyarchive.notify.events import (
+    count_released_files,
+    iso_from_mjd,
+    record_due_releases,
+    release_watermark,
+)
 from skyarchive.notify.links import NO_BASE_URL, mail_base_url
 from skyarchive.notify.mail import build_message, deliver
 from skyarchive.notify.subscriptions import FREQUENCIES, subscription_from_row
@@ -49,7 +54,8 @@ OWED_CAP_DAYS = 180  # ... and events still owed to someone after this
 
 @dataclass
 class DigestReport:
-    public_events: int = 0  # Public events the release-date check recorded in this run
+    files_released: int = 0  # files whose release date passed since the last check (all)
+    public_events: int = 0  # Public events that check recorded (files someone follows)
     emails: int = 0
     events_sent: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
@@ -72,7 +78,10 @@ def run_notifications(archive, *, now: float | None = None, force: bool = False)
     now = time.time() if now is None else now
     report = DigestReport()
     with archive.engine.begin() as conn:
+        since = release_watermark(conn)
         report.public_events = record_due_releases(conn, now=now)
+        if since is not None and now > since:
+            report.files_released = count_released_files(conn, since=since, until=now)
     send_due(archive, report, now=now, force=force)
     with archive.engine.begin() as conn:
         prune(conn, now=now)
