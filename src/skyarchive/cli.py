@@ -268,8 +268,10 @@ def worker(
     console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
     if ctx.obj.base_url is None:
         console.print(
-            f"note: base_url is not set, so links in e-mails point at {ctx.obj.offline_base_url}; "
-            "set SKYARCHIVE_BASE_URL to the archive's public URL.",
+            "note: base_url is not set, so links in subscription e-mails follow the URL "
+            "signed-in users last reached the server by (none yet: no links), and links in "
+            f"other e-mails point at {ctx.obj.offline_base_url}; set SKYARCHIVE_BASE_URL to "
+            "the archive's public URL.",
             soft_wrap=True,
         )
     run_worker(ctx.obj, threads=threads)

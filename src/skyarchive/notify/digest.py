@@ -83,6 +83,8 @@ def run_notifications(archive, *, now: float | None = None, force: bool = False)
         if since is not None and now > since:
             report.files_released = count_released_files(conn, since=since, until=now)
     send_due(archive, report, now=now, force=force)
+    if report.missing_links:  # once per run, in the worker's log and notify-send's output
+        log.warning(report.missing_links)
     with archive.engine.begin() as conn:
         prune(conn, now=now)
     return report
@@ -271,7 +273,6 @@ def _send_one(archive, sub: dict[str, Any], now: float, report: DigestReport) ->
 def _links(conn: Connection, settings, sub: dict[str, Any], now: float) -> Links:  # type: ignore[no-untyped-def]
     base = mail_base_url(conn, settings)
     if base is None:
-        log.warning(NO_BASE_URL)
         return Links(missing_reason=NO_BASE_URL)
     token = unsubscribe_token(conn, subscription_from_row(sub), now=now)
     return Links(
