@@ -24,9 +24,10 @@ from sqlalchemy import select
 from skyarchive.access import users
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
-from skyarchive.db.tables import observations, products
+from skyarchive.db.tables import archive_state, observations, products
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.notify import subscriptions as subs
+from skyarchive.notify.links import REFRESH_SECONDS, SEEN_URL, SeenUrl
 from skyarchive.notify.mail import outbox_path
 from skyarchive.notify.unsubscribe import LINK_DAYS, unsubscribe_token
 from skyarchive.portal.unsubscribe_routes import HIDE_UNSUBSCRIBE_SECRETS
@@ -271,3 +272,41 @@ def test_set_eap_says_how_many_files_became_public(tmp_path: Path, demo_output) 
         assert f"sent 1 e-mail with {files} events" in sent
     finally:
         archive.engine.dispose()
+
+
+def test_the_server_records_its_url_from_signed_in_visits_only_and_rarely(tmp_path: Path) -> None:
+    archive = Archive.open(Settings(home=tmp_path / "home"))
+    _, alice = _user(archive, "alice")
+
+    def recorded() -> tuple[str, float] | None:
+        with archive.engine.connect() as conn:
+            row = conn.execute(
+                select(archive_state.c.value, archive_state.c.updated_at).where(
+                    archive_state.c.name == SEEN_URL
+                )
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    try:
+        with LiveServer(archive) as server, httpx.Client(base_url=server.url) as browser:
+            # Anonymous callers choose their Host freely: it never becomes the e-mails' links.
+            for path in ("/", "/search", "/login"):
+                assert browser.get(path, headers={"Host": "evil.example"}).status_code == 200
+            assert recorded() is None
+            assert portal_login(browser, alice).status_code == 303
+            assert browser.get("/account").status_code == 200
+            first = recorded()
+            assert first is not None and first[0] == server.url
+            for _ in range(20):  # not a write per request
+                assert browser.get("/account").status_code == 200
+            assert recorded() == first
+    finally:
+        archive.engine.dispose()
+
+    seen = SeenUrl()  # a changed URL is written at once; the same one after REFRESH_SECONDS
+    assert seen.remember(archive.engine, "http://a.example/", now=1000.0)
+    assert not seen.remember(archive.engine, "http://a.example", now=1001.0)
+    assert seen.remember(archive.engine, "http://b.example", now=1002.0)
+    assert not seen.remember(archive.engine, "http://b.example", now=1001.0 + REFRESH_SECONDS)
+    assert seen.remember(archive.engine, "http://b.example", now=1003.0 + REFRESH_SECONDS)
+    assert recorded() == ("http://b.example", 1003.0 + REFRESH_SECONDS)
