@@ -37,6 +37,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
+        notice_routes,
         password_routes,
         subscription_routes,
         unsubscribe_routes,
@@ -63,6 +64,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(account_routes.router)
     password_routes.install(app)
     app.include_router(subscription_routes.router)
+    app.include_router(notice_routes.router)
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)

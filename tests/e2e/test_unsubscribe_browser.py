@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from tests.portal.browser are parameters here)
 """The unsubscribe pages in Chromium, under the page policy (no console error): the link from
 an e-mail shows the subscription and a button, the button unsubscribes without a log-in, and a
 changed link explains itself."""
@@ -14,11 +15,7 @@ from skyarchive.notify.unsubscribe import unsubscribe_token
 from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 
-def test_the_button_unsubscribes_and_a_changed_link_is_explained(  # type: ignore[no-untyped-def]
-    page,
-    console,
-    demo_archive: Archive,  # noqa: F811  (fixtures)
-) -> None:
+def test_the_unsubscribe_page_in_chromium(page, console, demo_archive: Archive) -> None:  # type: ignore[no-untyped-def]
     email = f"reader-{uuid.uuid4().hex[:6]}@example.org"
     with demo_archive.engine.begin() as conn:
         user = users.create_user(conn, email=email, display_name="Reader",

@@ -172,3 +172,40 @@ def test_files_without_a_release_date_are_restricted(keyword_archive) -> None:  
     rows = _search(keyword_archive, "Nircam", [{"paramName": "isRestricted", "values": ["true"]}])
     assert f"{UNFINISHED}_nrca1_rate.fits" in {r["filename"] for r in rows}
     assert all(r["isRestricted"] for r in rows)
+
+
+def test_value_counts_count_each_choice_over_the_other_criteria(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    from skyarchive.search.keyword_search import value_counts
+
+    visible = _expected_visible(_files(keyword_archive, "MIRI"))
+    files = _files(keyword_archive, "MIRI")
+    imaging = [n for n in visible if files[n]["header"].get("EXP_TYPE") == "MIR_IMAGE"]
+    expected: dict[str, int] = defaultdict(int)
+    for name in imaging:
+        expected[str(files[name]["header"]["FILTER"]).upper()] += 1
+    table = KeywordTable.for_service("Mast.Jwst.Filtered.Miri")
+    criteria = parse_criteria(
+        [{"paramName": "exp_type", "values": ["mir_image"]},
+         {"paramName": "filter", "values": ["NO-SUCH-FILTER"]}],  # left out: its own column
+        table.column,
+    )  # fmt: skip
+    with keyword_archive.engine.connect() as conn:
+        counted = value_counts(conn, table, criteria, "filter", now=now_mjd())
+        nints = value_counts(conn, table, criteria[:1], "nints", now=now_mjd())
+    assert counted["matching"] == len(imaging) > 0
+    assert {v["value"]: v["count"] for v in counted["values"]} == expected
+    all_nints = [files[n]["header"]["NINTS"] for n in imaging]
+    assert (nints["min"], nints["max"]) == (min(all_nints), max(all_nints))
+
+
+def test_observation_ids_are_the_owners_of_the_matching_files(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    from skyarchive.search.keyword_search import observation_ids
+
+    table = KeywordTable.for_service("Mast.Jwst.Filtered.Miri")
+    filters = [{"paramName": "exp_type", "values": ["MIR_IMAGE"]}]
+    names = {row["filename"] for row in _search(keyword_archive, "Miri", filters)}
+    with keyword_archive.engine.connect() as conn:
+        owning = select(products.c.owner_obsid).where(products.c.productFilename.in_(names))
+        owners = set(conn.execute(owning).scalars())
+        found = observation_ids(conn, table, parse_criteria(filters, table.column), now=now_mjd())
+    assert found == sorted(owners) and found

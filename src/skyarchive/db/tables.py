@@ -470,7 +470,7 @@ notification_events = Table(
            comment="False for New events not yet checked for being public on arrival"),
     Column("created_at", Float, nullable=False),
     Column("planned_obs_id", String(64),
-           comment="New files only: the planned observation whose visit they executed"),
+           comment="New files only: the planned observation their observation carried out"),
     UniqueConstraint("kind", "filename", "version"),
     Index(None, "obs_collection", "proposal_id", "created_at"),
 )  # fmt: skip
@@ -504,4 +504,21 @@ archive_state = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(400), nullable=False),
     Column("updated_at", Float, nullable=False, comment="Unix time of the last change"),
+)
+
+# In-portal notices are read from notification_events (the e-mails' one source); a user only
+# keeps how far they have read, and the SHA-256 of their secret Atom feed address.
+notice_reads = Table(
+    "notice_reads",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.user_id"), primary_key=True),
+    Column("read_until", Float, nullable=False, comment="Notices up to this Unix time are read"),
+)
+
+feed_tokens = Table(
+    "feed_tokens",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.user_id"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True, comment="SHA-256 hex"),
+    Column("created_at", Float, nullable=False),
 )

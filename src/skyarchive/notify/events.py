@@ -53,7 +53,6 @@ from skyarchive.products.naming import Kind, parse_filename
 RELEASE_CHECK = "release_check"
 _UNIX_EPOCH_MJD = 40587.0
 _EXPOSURE_SET = re.compile(r"^(jw\d{11}_\d{5}_\d{5})")
-_VISIT = re.compile(r"^(jw\d{11})_")
 
 
 def fileset_of(filename: str, collection: str, obs_id: str | None = None) -> str:
@@ -118,12 +117,11 @@ def record_batch_events(
         r for r in _product_rows(conn, list(changed))
         if (r["obs_collection"], r["proposal_id"]) in followed
     ]  # fmt: skip
-    plans = _planned_visits(conn, {(r["obs_collection"], r["proposal_id"]) for r in rows})
     events: list[dict[str, Any]] = []
     for row in rows:
         event = _event(row, changed[row["productFilename"]], row["sha256"], now)
-        if event["kind"] == NEW:
-            event["planned_obs_id"] = plans.get(_visit_of(row["productFilename"]) or "")
+        if event["kind"] == NEW:  # the plan its observation carried out, if it did in this batch
+            event["planned_obs_id"] = outcome.executed_plans.get(row.get("obs_id") or "")
         events.append(event)
     for collection, program in {(r["obs_collection"], r["proposal_id"]) for r in rows}:
         new_here = [
@@ -140,28 +138,6 @@ def record_batch_events(
             events += [_event(r, FIRST, r["sha256"], now) for r in new_here]
     insert_ignore(conn, notification_events, events)
     return len(events)
-
-
-def _planned_visits(conn: Connection, programs: set[tuple[str, str]]) -> dict[str, str]:
-    """Planned JWST observations of ``programs`` by visit (``jw01558003001``): MAST names a
-    planned observation after its first visit (``jw01558003001_xx101_00001_miri``), and the
-    files of that visit are its execution."""
-    wanted = sorted(program for collection, program in programs if collection == "JWST")
-    if not wanted:
-        return {}
-    planned = conn.scalars(
-        select(observations.c.obs_id).where(
-            observations.c.obs_collection == "JWST",
-            observations.c.proposal_id.in_(wanted),
-            observations.c.status == "planned",
-        )
-    )
-    return {visit: obs_id for obs_id in planned if (visit := _visit_of(obs_id))}
-
-
-def _visit_of(name: str) -> str | None:
-    found = _VISIT.match(name)
-    return found[1] if found else None
 
 
 def record_arrivals(conn: Connection, programs: Iterable[str], *, now: float | None = None) -> int:

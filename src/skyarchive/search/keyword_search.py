@@ -450,3 +450,71 @@ def file_set_files(
     if instruments is not None:
         query = query.where(k.c.instrume.in_([fold(name) for name in instruments]))
     return conn.execute(query)
+
+
+MAX_FACET_VALUES = 500
+
+
+def value_counts(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    column_name: str,
+    *,
+    now: float,
+    limit: int = MAX_FACET_VALUES,
+) -> dict[str, Any]:
+    """One column's values with their counts among the files the other criteria leave.
+
+    What the portal's filter dialogs show ("NIS_SOSS (200 Total)"). The criterion on the
+    column itself is left out, so the dialog offers every choice; numbers and dates give their
+    range instead. Folded keywords are stored lower-case; their values are shown upper-case,
+    as JWST headers write them (target names, written freely, are shown as stored).
+    """
+    column = table._column(column_name)
+    name, kind = column.info.name, column.info.type
+    others = [c for c in criteria if c.column.name != name]
+    where = _where(conn, table, others, now)
+    matching = count_keywords(conn, table, others, now=now)
+    expr = _Expressions(conn.dialect.name, now).of(column)
+    if kind in ("int", "float") or column.date_of is not None:
+        low, high = conn.execute(select(func.min(expr), func.max(expr)).select_from(_joined())
+                                 .where(where)).one()  # fmt: skip
+        return {"column": name, "matching": matching, "min": low, "max": high}
+    counted = func.count().label("count")
+    query = (
+        select(expr.label("value"), counted)
+        .select_from(_joined())
+        .where(where, expr.is_not(None))
+        .group_by(expr)
+        .order_by(counted.desc(), expr)
+        .limit(limit)
+    )
+    shown = _facet_display(name)
+    values = [{"value": shown(_value(value, kind)), "count": int(count)}
+              for value, count in conn.execute(query)]  # fmt: skip
+    return {"column": name, "matching": matching, "values": values}
+
+
+def _facet_display(name: str) -> Callable[[Any], Any]:
+    if name in FOLDED and name != "targname":
+        return lambda value: value.upper() if isinstance(value, str) else value
+    return lambda value: value
+
+
+def observation_ids(
+    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+) -> list[int]:
+    """The CAOM observations (obsid) that own the files matching ``criteria``.
+
+    The archive knows each file's observation, so this needs no guess from file names
+    (MAST users derive obs_ids from names, which fails for association-tagged files).
+    """
+    query = (
+        select(p.c.owner_obsid)
+        .select_from(_joined())
+        .where(_where(conn, table, criteria, now), p.c.owner_obsid.is_not(None))
+        .distinct()
+        .order_by(p.c.owner_obsid)
+    )
+    return [int(obsid) for obsid in conn.execute(query).scalars()]

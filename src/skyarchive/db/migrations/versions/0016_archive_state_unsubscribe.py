@@ -42,7 +42,7 @@ def upgrade() -> None:
         "notification_events",
         sa.Column(
             "planned_obs_id", sa.String(length=64), nullable=True,
-            comment="New files only: the planned observation whose visit they executed",
+            comment="New files only: the planned observation their observation carried out",
         ),
     )  # fmt: skip
     _frequency_comment(NEW_FREQUENCY, OLD_FREQUENCY)
