@@ -69,6 +69,16 @@ def _user(archive: Archive, name: str) -> tuple[int, str]:
     return user.user_id, email
 
 
+def _archive_followed(home: Path, program: str, kind: str) -> Archive:
+    """A new archive (no base_url) where one user follows ``program``'s ``kind`` events, Fast."""
+    archive = Archive.open(Settings(home=home))
+    user_id, _ = _user(archive, "alice")
+    with archive.engine.begin() as conn:
+        subs.subscribe(conn, user_id=user_id, program_ids=[program], kinds=[kind],
+                       frequency="fast")  # fmt: skip
+    return archive
+
+
 def _outbox(archive: Archive) -> list[EmailMessage]:
     box = mailbox.Maildir(outbox_path(archive.settings), create=True)
     found = sorted(box, key=lambda m: m.get_date())
@@ -178,11 +188,7 @@ def test_without_base_url_or_a_visit_the_worker_says_so_and_sends_no_wrong_links
 ) -> None:
     out, _ = demo_output
     home = tmp_path / "home"
-    archive = Archive.open(Settings(home=home))
-    user_id, _ = _user(archive, "alice")
-    with archive.engine.begin() as conn:
-        subs.subscribe(conn, user_id=user_id, program_ids=["1366"], kinds=["New"],
-                       frequency="fast")  # fmt: skip
+    archive = _archive_followed(home, "1366", "New")
     program_dir = tmp_path / "jw01366"
     shutil.copytree(Path(out) / "jwst" / "jw01366", program_dir)
     _ingest(archive, program_dir)
@@ -252,11 +258,7 @@ def test_the_email_says_when_a_planned_observation_was_executed(  # type: ignore
 def test_set_eap_says_how_many_files_became_public(tmp_path: Path, demo_output) -> None:  # type: ignore[no-untyped-def]
     out, _ = demo_output
     home = tmp_path / "home"
-    archive = Archive.open(Settings(home=home))
-    user_id, _ = _user(archive, "alice")
-    with archive.engine.begin() as conn:
-        subs.subscribe(conn, user_id=user_id, program_ids=["4567"], kinds=["Public"],
-                       frequency="fast")  # fmt: skip
+    archive = _archive_followed(home, "4567", "Public")
     program_dir = Path(out) / "jwst" / "jw04567"
     _ingest(archive, program_dir)
     files = len(list(program_dir.iterdir()))
