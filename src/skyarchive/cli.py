@@ -268,8 +268,10 @@ def worker(
     console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
     if ctx.obj.base_url is None:
         console.print(
-            f"note: base_url is not set, so links in e-mails point at {ctx.obj.offline_base_url}; "
-            "set SKYARCHIVE_BASE_URL to the archive's public URL.",
+            "note: base_url is not set, so links in subscription e-mails follow the URL "
+            "signed-in users last reached the server by (none yet: no links), and links in "
+            f"other e-mails point at {ctx.obj.offline_base_url}; set SKYARCHIVE_BASE_URL to "
+            "the archive's public URL.",
             soft_wrap=True,
         )
     run_worker(ctx.obj, threads=threads)
@@ -303,12 +305,17 @@ def notify_send(
 ) -> None:
     """Send the subscription e-mails that are due (the worker also does this every 5 minutes)."""
     from skyarchive.notify.digest import run_notifications
+    from skyarchive.notify.digest_text import counted
 
     report = run_notifications(_archive(ctx), force=force)
     console.print(
-        f"{report.public_events} files became public; sent {report.emails} e-mails with "
-        f"{report.events_sent} events; {len(report.failed)} failed."
+        f"{counted(report.files_released, 'file')} became public since the last check "
+        f"({counted(report.public_events, 'Public event')} for subscribers); sent "
+        f"{counted(report.emails, 'e-mail')} with {counted(report.events_sent, 'event')}; "
+        f"{len(report.failed)} failed."
     )
+    if report.missing_links:
+        console.print(f"[yellow]warning:[/yellow] {report.missing_links}", markup=True)
     for subscription_id, reason in report.failed:
         console.print(f"[red]failed:[/red] subscription {subscription_id}: {reason}")
     if report.failed:

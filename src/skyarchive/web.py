@@ -35,11 +35,13 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.jobs.queue import enqueue_staging
+    from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
         notice_routes,
         password_routes,
         subscription_routes,
+        unsubscribe_routes,
     )
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
@@ -49,6 +51,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
+    # The worker's e-mails link to where the server is reached (notify/links.py).
+    app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -63,6 +67,7 @@ def create_app(archive: Archive) -> FastAPI:
     password_routes.install(app)
     app.include_router(subscription_routes.router)
     app.include_router(notice_routes.router)
+    unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

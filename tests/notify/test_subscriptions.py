@@ -92,7 +92,7 @@ def test_subscriptions_belong_to_their_user(archive: Archive) -> None:
             dict(program_ids=["15a8"], kinds=["New"], frequency="fast"),
             dict(program_ids=["1558"], kinds=[], frequency="fast"),
             dict(program_ids=["1558"], kinds=["Old"], frequency="fast"),
-            dict(program_ids=["1558"], kinds=["New"], frequency="monthly"),
+            dict(program_ids=["1558"], kinds=["New"], frequency="yearly"),
             dict(program_ids=["1558"], kinds=["New"], frequency="fast", collection="SPITZER"),
         ):
             with pytest.raises(BadQuery):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, delete, select, update
 
 from skyarchive.db.tables import observations, program_access, programs, users
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:  # set_eap_months imports notify at call time (access must not at import)
+    from skyarchive.notify.events import Opened
 
 
 def _program(conn: Connection, proposal_id: str):  # type: ignore[no-untyped-def]
@@ -82,8 +86,11 @@ def set_pi(conn: Connection, proposal_id: str, *, user_id: int | None) -> None:
 
 def set_eap_months(
     conn: Connection, proposal_id: str, months: int | None, *, default_months: int
-) -> None:
-    """Change a program's exclusive-access period; release dates follow at once."""
+) -> Opened:
+    """Change a program's exclusive-access period; release dates follow at once.
+
+    Returns how many files the change made public, and the Public events it recorded.
+    """
     from skyarchive.ingest.linking import apply_release_dates
     from skyarchive.notify.events import record_release_changes, release_snapshot
 
@@ -93,7 +100,7 @@ def set_eap_months(
         update(programs).where(programs.c.proposal_id == str(proposal_id)).values(eap_months=months)
     )
     apply_release_dates(conn, str(proposal_id), default_eap_months=default_months)
-    record_release_changes(conn, str(proposal_id), before)  # Public events for subscribers
+    return record_release_changes(conn, str(proposal_id), before)  # Public events for subscribers
 
 
 def program_ids(conn: Connection) -> list[str]:

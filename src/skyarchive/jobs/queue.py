@@ -72,7 +72,7 @@ def build_queue(settings: Settings) -> Queue:
     def notify() -> None:
         from skyarchive.notify.digest import run_notifications
 
-        report = run_notifications(_archive(settings))
+        report = run_notifications(_archive(settings))  # says so in the log if links lack a base
         if report.emails or report.failed:
             log.info("subscriptions: %d e-mails with %d events, %d failed", report.emails,
                      report.events_sent, len(report.failed))  # fmt: skip
