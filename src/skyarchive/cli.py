@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skyarchive.config import Settings
-from skyarchive.errors import SkyArchiveError
+from skyarchive.errors import BadQuery, SkyArchiveError
 
 app = typer.Typer(
     help="skyarchive: a self-hostable, MAST-compatible archive for telescope observations.",
@@ -248,10 +248,8 @@ def client_config(
 @app.command()
 def migrate(ctx: typer.Context) -> None:
     """Create the catalog or upgrade it to this version's schema, keeping every row."""
-    from skyarchive.db.engine import current_revision
-
     archive = _archive(ctx)
-    console.print(f"Catalog schema at revision {current_revision(archive.engine)}.")
+    console.print(f"Catalog schema at revision {archive.schema_revision()}.")
 
 
 @app.command()
@@ -341,24 +339,17 @@ def storage_migrate(
     of a store other than AWS: SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
     Exit status 1 when a file could not be verified.
     """
-    from skyarchive.storage import storage_at
-    from skyarchive.storage.migrate import catalogue_files, count_catalogue_files, migrate_files
-
-    archive = _archive(ctx)
-    settings: Settings = ctx.obj
-    target = storage_at(to, s3_endpoint_url=settings.s3_endpoint_url)
-    if str(target) == str(archive.storage):
-        raise fail(f"{to} is already this archive's storage.")
-    total = count_catalogue_files(archive.engine)
+    try:
+        migration = _archive(ctx).storage_migration(to)
+    except BadQuery as exc:
+        raise fail(str(exc)) from None
+    target, total = migration.target, migration.total()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("migrating", total=total)
-        report = migrate_files(
-            catalogue_files(archive.engine), source=archive.storage, target=target,
-            on_file=lambda _found, _outcome: progress.advance(task),
-        )  # fmt: skip
+        report = migration.run(on_file=lambda _found, _outcome: progress.advance(task))
     for key, reason in report.failed:
         console.print(f"[red]not verified:[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     typer.echo(

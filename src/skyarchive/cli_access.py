@@ -154,7 +154,7 @@ def program_set_eap(
     ] = None,
 ) -> None:
     """Change a program's exclusive-access period; release dates follow at once."""
-    from skyarchive.access.grants import set_eap_months
+    from skyarchive.ingest.release import set_eap_months
     from skyarchive.notify.digest_text import counted
 
     archive = _archive(ctx)

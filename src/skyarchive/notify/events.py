@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, func, select, update
 
@@ -39,7 +39,6 @@ from skyarchive.db.tables import (
 )
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import IngestError
-from skyarchive.ingest.catalog import BatchOutcome
 from skyarchive.notify.subscriptions import (
     COLLECTIONS,
     FIRST,
@@ -96,8 +95,18 @@ def iso_archived(value: str | None, fallback: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
+class IngestedBatch(Protocol):
+    """What notify needs of an ingest batch (``ingest.catalog.BatchOutcome`` is one): notify
+    sits below ingest, so it names the shape instead of importing it."""
+
+    added: list[str]
+    replaced: list[str]
+    programs: set[str]
+    executed_plans: dict[str, str]
+
+
 def record_batch_events(
-    conn: Connection, outcome: BatchOutcome, *, now: float | None = None
+    conn: Connection, outcome: IngestedBatch, *, now: float | None = None
 ) -> int:
     """New / First / Reprocessed events of one committed ingest batch; returns how many."""
     changed = {name: NEW for name in outcome.added} | {

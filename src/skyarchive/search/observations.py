@@ -344,3 +344,10 @@ class _RowBuilder:
         if self.distance:
             row["distance"] = distance
         return row
+
+
+def collection_counts(conn: Connection) -> list[tuple[str, int]]:
+    """How many observations each collection (mission) holds, by collection name."""
+    o = observations
+    query = select(o.c.obs_collection, func.count()).group_by(o.c.obs_collection)
+    return [(name, int(n)) for name, n in conn.execute(query.order_by(o.c.obs_collection))]
