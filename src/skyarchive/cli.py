@@ -167,9 +167,12 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (off when the proxy logs them).")
+    ] = True,
 ) -> None:
     """Serve the portal and the MAST-compatible API."""
-    _serve(_archive(ctx), host, port, workers=workers or _cores())
+    _serve(_archive(ctx), host, port, workers=workers or _cores(), access_log=access_log)
 
 
 def _cores() -> int:
@@ -180,7 +183,13 @@ def _cores() -> int:
 
 
 def _serve(  # type: ignore[no-untyped-def]
-    archive, host: str, port: int, *, workers: int = 1, busy_hint: str | None = None
+    archive,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    busy_hint: str | None = None,
+    access_log: bool = True,
 ) -> None:
     from skyarchive.web import run_server
 
@@ -190,7 +199,8 @@ def _serve(  # type: ignore[no-untyped-def]
         f"Serving {archive.settings.home} on http://{host}:{port} with {processes} (Ctrl-C stops)"
     )
     archive.engine.dispose()  # the workers open their own connections; keep none across fork
-    run_server(archive, host=host, port=port, workers=workers, log_level="info")
+    run_server(archive, host=host, port=port, workers=workers, log_level="info",
+               access_log=access_log)  # fmt: skip
 
 
 def _require_free_port(host: str, port: int, hint: str) -> None:
