@@ -242,6 +242,9 @@ def load_point(served: Served, script: Path, *, clients: int, seconds: float) ->
             k: figures[k] for k in ("connect", "read", "write", "status", "timeout") if figures[k]
         },  # fmt: skip
         "server_cores": round(server_cpu / wall, 2),
+        # Throughput per CPU-second the server got: on a machine shared with other work, the
+        # figure that shows whether a second process costs efficiency (locks, contention).
+        "req_per_cpu_s": round(figures["requests"] / server_cpu, 1) if server_cpu else None,
         "wrk_cores": round(figures["wrk_cpu_s"] / wall, 2),
         "other_cores": round(max(machine_cpu - server_cpu - figures["wrk_cpu_s"], 0) / wall, 2),
     }
@@ -324,12 +327,12 @@ def render(load: dict | None) -> Iterator[str]:
            "server, wrk and everything else on the machine used, in cores (of "
            f"{os.cpu_count()}).\n")  # fmt: skip
     yield "| database | workers | clients | req/s | p50 ms | p95 ms | errors | server cores " \
-          "| wrk cores | other cores |"  # fmt: skip
-    yield "|---|---|---|---|---|---|---|---|---|---|"
+          "| req per server CPU-s | wrk cores | other cores |"  # fmt: skip
+    yield "|---|---|---|---|---|---|---|---|---|---|---|"
     for p in load["points"]:
         yield (f"| {p['database']} | {p['workers']} | {p['clients']} | {p['req_per_s']} | "
                f"{p['p50_ms']} | {p['p95_ms']} | {p['errors']} | {p['server_cores']} | "
-               f"{p['wrk_cores']} | {p['other_cores']} |")  # fmt: skip
+               f"{p['req_per_cpu_s']} | {p['wrk_cores']} | {p['other_cores']} |")  # fmt: skip
     yield ""
     yield "| database | clients | 2 workers / 1 worker |"
     yield "|---|---|---|"
