@@ -127,23 +127,30 @@ def lua_script(requests: list[tuple[str, str, dict[str, str], str]]) -> str:
 
 
 class Served(AbstractContextManager["Served"]):
-    """``skyarchive serve --workers N --no-access-log`` on a free port."""
+    """``skyarchive serve --workers N`` on a free port, as an operator runs it (the load
+    benchmark, and the tests of several processes: ``log`` keeps its output and access log)."""
 
-    def __init__(self, home: Path, database_url: str | None, workers: int) -> None:
+    def __init__(
+        self, home: Path, database_url: str | None, workers: int, *, log: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.command = [
             sys.executable, "-m", "skyarchive", "--home", str(home), "serve",
-            "--workers", str(workers), "--port", str(self.port), "--no-access-log",
+            "--workers", str(workers), "--port", str(self.port),
         ]  # fmt: skip
+        if log is None:
+            self.command.append("--no-access-log")
+        self.log = log
         self.env = {**os.environ}
         if database_url:
             self.env["SKYARCHIVE_DATABASE_URL"] = database_url
 
     def __enter__(self) -> Served:
+        output = self.log.open("wb") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen(  # noqa: S603  (our own command line)
-            self.command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.command, env=self.env, stdout=output, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 90
         while True:
@@ -156,7 +163,8 @@ class Served(AbstractContextManager["Served"]):
                 pass
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.__exit__()
-                raise RuntimeError("skyarchive serve did not start")
+                said = self.log.read_text()[-2000:] if self.log else ""
+                raise RuntimeError(f"skyarchive serve did not start. {said}")
             time.sleep(0.2)
 
     def pids(self) -> list[int]:

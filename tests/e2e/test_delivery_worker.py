@@ -41,6 +41,16 @@ def _counts(archive, request_id: str) -> tuple[str, int]:  # type: ignore[no-unt
     return status, int(done or 0)
 
 
+def _assert_staged_once(area: Path, source: Path) -> list[str]:
+    """Every requested file is in the area once, as archived; nothing else but the manifest."""
+    staged = sorted(str(p.relative_to(area)) for p in area.rglob("*") if p.is_file())
+    expected = sorted(f"HST/hst-test-obs/f{i:03d}_drz.dat" for i in range(FILES))
+    assert staged == sorted(expected + ["MANIFEST.HTML"])  # no duplicates, no leftovers
+    for rel in expected:
+        assert (area / rel).read_bytes() == (source / rel.rsplit("/", 1)[1]).read_bytes()
+    return expected
+
+
 def _stop(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)
@@ -103,12 +113,7 @@ def test_staging_survives_a_killed_worker(tmp_path: Path, smtp, queue: str) -> N
         _stop(worker, signal.SIGINT)
 
     area = archive.settings.resolved_staging_path / request_id
-    staged = sorted(str(p.relative_to(area)) for p in area.rglob("*") if p.is_file())
-    expected = sorted(f"HST/hst-test-obs/f{i:03d}_drz.dat" for i in range(FILES))
-    assert staged == sorted(expected + ["MANIFEST.HTML"])  # no duplicates, no leftovers
-    for rel in expected:
-        original = source.parent / rel.rsplit("/", 1)[1]
-        assert (area / rel).read_bytes() == original.read_bytes()
+    expected = _assert_staged_once(area, source.parent)
 
     assert len(inbox.messages) == 1
     notice = message_from_bytes(inbox.messages[0])
@@ -197,12 +202,7 @@ def test_two_workers_on_redis_one_killed_mid_job_the_other_finishes_it_once(
             _stop(worker, signal.SIGINT)
 
     area = archive.settings.resolved_staging_path / request_id
-    staged = sorted(str(p.relative_to(area)) for p in area.rglob("*") if p.is_file())
-    expected = sorted(f"HST/hst-test-obs/f{i:03d}_drz.dat" for i in range(FILES))
-    assert staged == sorted(expected + ["MANIFEST.HTML"])  # no duplicates, no leftovers
-    for rel in expected:
-        original = source.parent / rel.rsplit("/", 1)[1]
-        assert (area / rel).read_bytes() == original.read_bytes()
+    _assert_staged_once(area, source.parent)
     assert len(inbox.messages) == 1
     assert request_id in message_from_bytes(inbox.messages[0])["Subject"]
     archive.engine.dispose()
