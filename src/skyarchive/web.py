@@ -39,7 +39,12 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.jobs.queue import enqueue_staging
-    from skyarchive.portal import account_routes, password_routes, subscription_routes
+    from skyarchive.portal import (
+        account_routes,
+        notice_routes,
+        password_routes,
+        subscription_routes,
+    )
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
 
@@ -60,6 +65,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(account_routes.router)
     password_routes.install(app)
     app.include_router(subscription_routes.router)
+    app.include_router(notice_routes.router)
     delivery_routes.install(app)
     api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

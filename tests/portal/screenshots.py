@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from skyarchive.archive import Archive
@@ -79,15 +80,24 @@ def shoot(base_url: str) -> list[Path]:
     return written
 
 
+def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) -> Archive:
+    """The demo pipeline output ingested into a new archive under ``tmp``; ``prepare`` runs on
+    the empty archive first (accounts, subscriptions that the ingest's events should reach)."""
+    out = tmp / "pipeline"
+    generate(out, seed=1, scale=1)
+    archive = Archive.open(Settings(home=tmp / "home"))
+    if prepare is not None:
+        prepare(archive)
+    ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+    return archive
+
+
 def main() -> int:
     if not CHROMIUM.exists():
         print(f"Chromium not found at {CHROMIUM}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "pipeline"
-        generate(out, seed=1, scale=1)
-        archive = Archive.open(Settings(home=Path(tmp) / "home"))
-        ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+        archive = demo_archive(Path(tmp))
         with LiveServer(archive) as server:
             for path in shoot(server.url):
                 print(path)

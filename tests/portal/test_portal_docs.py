@@ -1,4 +1,5 @@
-"""docs/portal.md lists every portal search endpoint, and the README shows existing screenshots."""
+"""docs/portal.md lists every portal search endpoint; the README, docs/portal.md and
+docs/subscriptions.md show existing screenshots."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def test_every_search_endpoint_is_documented() -> None:
 
 
 def test_screenshots_in_the_docs_exist() -> None:
-    for doc in (ROOT / "README.md", ROOT / "docs" / "portal.md"):
+    docs = ROOT / "docs"
+    for doc in (ROOT / "README.md", docs / "portal.md", docs / "subscriptions.md"):
         for image in re.findall(r"\]\(((?:docs/)?screenshots/[^)]+\.png)\)", doc.read_text()):
             assert (doc.parent / image).is_file(), image

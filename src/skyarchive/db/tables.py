@@ -503,3 +503,20 @@ notification_state = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Float, nullable=False, comment="e.g. the Unix time of the last release check"),
 )
+
+# In-portal notices are read from notification_events (the e-mails' one source); a user only
+# keeps how far they have read, and the SHA-256 of their secret Atom feed address.
+notice_reads = Table(
+    "notice_reads",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.user_id"), primary_key=True),
+    Column("read_until", Float, nullable=False, comment="Notices up to this Unix time are read"),
+)
+
+feed_tokens = Table(
+    "feed_tokens",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.user_id"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True, comment="SHA-256 hex"),
+    Column("created_at", Float, nullable=False),
+)

@@ -35,6 +35,7 @@ from skyarchive.ingest.writer import (
     Verdict,
     archived_products,
     classify,
+    replace_planned,
     store_keywords,
     store_products,
 )
@@ -104,6 +105,7 @@ def apply_jwst_batch(
     obsid_of = ensure_observations(
         conn, [(obs_id, _program_of(obs_id)) for obs_id in obs_ids], collection="JWST"
     )
+    replace_planned(conn, obs_ids)  # their data arrived: the planned rows give way
     owners = {r.name.filename: obsid_of[r.name.obs_id] for r in fresh if r.name.obs_id in obsid_of}
     product_ids = store_products(conn, objects, chosen, archived, owners)
     insert_ignore(

@@ -44,6 +44,8 @@ from skyarchive.ingest.writer import (
     Verdict,
     archived_products,
     classify,
+    executed_counterparts,
+    replace_planned,
     store_keywords,
     store_products,
 )
@@ -182,6 +184,15 @@ def _apply_observation(
     default_eap: int,
 ) -> None:
     collection = obs["obs_collection"]
+    status = obs.get("status", "executed")
+    executed = executed_counterparts(conn, obs["obs_id"]) if status == "planned" else []
+    if collection == "JWST" and executed:
+        # Carried out already: the executed observation stands for it (and an archive
+        # written before this rule loses the planned row it still lists).
+        replace_planned(conn, executed)
+        return
+    if collection == "JWST" and status == "executed":
+        replace_planned(conn, [obs["obs_id"]])
     proposal = str(obs["proposal_id"]) if obs.get("proposal_id") is not None else None
     if proposal is not None:
         insert_ignore(conn, programs, [{"proposal_id": proposal, "obs_collection": collection}])
@@ -189,7 +200,7 @@ def _apply_observation(
         obs["obs_id"]
     ]
     values = {k: v for k, v in obs.items() if k in _OBS_COLUMNS}
-    values.update(proposal_id=proposal, objID=obsid, status=obs.get("status", "executed"))
+    values.update(proposal_id=proposal, objID=obsid, status=status)
     if obs.get("s_region"):
         region = parse_s_region(obs["s_region"])
         values["s_region"] = format_s_region(region)

@@ -11,6 +11,11 @@ The policy, decided per file name by :func:`classify` against what the catalogue
   once the new row has committed;
 - other bytes with an older, equal or missing ``DATE`` are **stale**: reported and skipped.
 
+Observations follow the same rule of replacement: a JWST observation accepted but not yet
+executed (``status`` planned, from a manifest) is **replaced** by the executed one when data of
+the same program and observation number arrive (:func:`replace_planned`), and a planned
+record for an observation already executed is not added again (:func:`executed_counterparts`).
+
 Storage writes follow the catalogue transaction (:func:`product_transaction`): objects written
 for a transaction that rolls back are removed again, so storage never holds a file without a
 catalogue row, and a full disk stops the run with :class:`StorageUnavailable`.
@@ -19,6 +24,7 @@ catalogue row, and a full disk stops the run with :class:`StorageUnavailable`.
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -27,10 +33,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, Table, delete, select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from skyarchive.db.tables import observations, product_keywords, product_versions, products
+from skyarchive.db.tables import (
+    basket_items,
+    footprint_cells,
+    observation_members,
+    observation_products,
+    observation_tokens,
+    observations,
+    product_keywords,
+    product_versions,
+    products,
+)
 from skyarchive.errors import IngestError, StorageUnavailable
 from skyarchive.search.keyword_store import keyword_row, refresh_listing
 from skyarchive.storage import Storage
@@ -271,3 +287,67 @@ def store_keywords(conn: Connection, entries: Sequence[KeywordEntry]) -> None:
     rows = [keyword_row(e.product_id, e.header, e.s_region) for e in entries]
     conn.execute(product_keywords.insert(), rows)
     refresh_listing(conn, [entry.filename for entry in entries])
+
+
+# JWST observations by program and observation number: exposure-level ids
+# (``jw04567001001_02101_00001_nrca1``, and planned ones ``jw04567001001_xx101_00001_nircam``)
+# and stage-3 ids of an observation's own association (``jw04567-o001_t001_nircam_clear-f200w``).
+_EXPOSURE_OBSERVATION = re.compile(r"^jw(?P<program>\d{5})(?P<obs>\d{3})\d{3}_")
+_LEVEL3_OBSERVATION = re.compile(r"^jw(?P<program>\d{5})-o(?P<obs>\d{3})_")
+
+
+def observation_number(obs_id: str) -> tuple[str, str] | None:
+    """(program, observation number) of a JWST observation id, None when it names none."""
+    found = _EXPOSURE_OBSERVATION.match(obs_id) or _LEVEL3_OBSERVATION.match(obs_id)
+    return (found["program"], found["obs"]) if found else None
+
+
+def _planned_rows(conn: Connection, programs: set[str]) -> list[tuple[int, str]]:
+    if not programs:
+        return []
+    query = select(observations.c.obsid, observations.c.obs_id).where(
+        observations.c.obs_collection == "JWST",
+        observations.c.status == "planned",
+        observations.c.proposal_id.in_(sorted(programs)),
+    )
+    return [(int(obsid), obs_id) for obsid, obs_id in conn.execute(query)]
+
+
+def replace_planned(conn: Connection, executed_obs_ids: Sequence[str]) -> list[str]:
+    """Remove the planned JWST observations that the executed ``executed_obs_ids`` carry out.
+
+    Call it in the transaction that writes the executed observations (the caller recounts the
+    program's figures after). Returns the obs_ids of the planned rows removed.
+    """
+    done = {key for key in map(observation_number, executed_obs_ids) if key is not None}
+    programs = {str(int(program)) for program, _ in done}
+    retired = [
+        (obsid, obs_id)
+        for obsid, obs_id in _planned_rows(conn, programs)
+        if obs_id not in executed_obs_ids and observation_number(obs_id) in done
+    ]
+    obsids = [obsid for obsid, _ in retired]
+    if obsids:
+        tables: list[tuple[Table, str]] = [
+            (footprint_cells, "obsid"), (observation_tokens, "obsid"),
+            (observation_products, "obsid"), (basket_items, "obsid"),
+            (observation_members, "parent_obsid"), (observation_members, "member_obsid"),
+        ]  # fmt: skip
+        for table, column in tables:
+            conn.execute(delete(table).where(table.c[column].in_(obsids)))
+        conn.execute(delete(observations).where(observations.c.obsid.in_(obsids)))
+    return [obs_id for _, obs_id in retired]
+
+
+def executed_counterparts(conn: Connection, planned_obs_id: str) -> list[str]:
+    """The executed JWST observations that carry out a planned one (same program and number)."""
+    key = observation_number(planned_obs_id)
+    if key is None:
+        return []
+    program, _ = key
+    query = select(observations.c.obs_id).where(
+        observations.c.obs_collection == "JWST",
+        observations.c.status == "executed",
+        observations.c.proposal_id == str(int(program)),
+    )
+    return [obs_id for obs_id in conn.scalars(query) if observation_number(obs_id) == key]

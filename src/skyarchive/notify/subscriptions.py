@@ -55,6 +55,8 @@ def parse_program_ids(text: str) -> list[str]:
         if not _PROGRAM.match(part):
             raise BadQuery(f"{part!r} is not a program ID (digits only, e.g. 1558).")
         program = str(int(part))
+        if program == "0":  # no program is numbered 0 (nor 00000)
+            raise BadQuery(f"{part!r} is not a program ID: program IDs start at 1.")
         if program not in found:
             found.append(program)
     if not found:
@@ -106,7 +108,7 @@ def subscribe(
     collection = check_collection(collection)
     programs = [str(int(p)) if str(p).isdigit() else p for p in program_ids]
     for program in programs:
-        if not _PROGRAM.match(program):
+        if not _PROGRAM.match(program) or program == "0":
             raise BadQuery(f"{program!r} is not a program ID (digits only, e.g. 1558).")
     mine = subscriptions.c.user_id == user_id
     have = set(conn.scalars(select(subscriptions.c.proposal_id).where(

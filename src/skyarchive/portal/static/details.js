@@ -1,6 +1,6 @@
 // Details of one observation: its fields, preview, links and product list.
 import { api } from "./api.js";
-import { STATUS_LABEL, formatBytes, formatValue, h, icon, rowStatus } from "./dom.js";
+import { STATUS_LABEL, formatBytes, formatValue, h, icon, rowStatus, subscribeHref } from "./dom.js";
 
 const FIELDS = ["obs_id", "obs_collection", "instrument_name", "filters", "target_name", "s_ra", "s_dec",
   "proposal_id", "proposal_pi", "obs_title", "calib_level", "dataproduct_type", "t_min", "t_exptime",
@@ -29,10 +29,15 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
     ? h("figure", { class: "preview" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}`,
       width: 256, height: 256, loading: "lazy" }), h("figcaption", {}, "Preview"))
     : h("p", { class: "hint preview" }, status === "planned" ? "Planned observation: no data yet." : "No preview.");
-  const actions = status === "planned" ? null : h("p", { class: "actions" },
-    h("a", { class: "button primary", href: details.links.mrp,
+  const follow = subscribeHref(obs);
+  const subscribe = follow && h("a", { class: "button", href: follow }, icon("bell"),
+    ` Subscribe to ${obs.obs_collection} program ${obs.proposal_id}`);
+  const actions = h("p", { class: "actions" },
+    status === "planned" ? null : h("a", { class: "button primary", href: details.links.mrp,
       onclick: (event) => onDownload(obs, event) }, icon("file"), " Download recommended files (zip)"),
-    onBasket ? h("button", { type: "button", onclick: () => onBasket([obs.obsid]) }, icon("basket"), " Add to basket") : null);
+    status !== "planned" && onBasket
+      ? h("button", { type: "button", onclick: () => onBasket([obs.obsid]) }, icon("basket"), " Add to basket") : null,
+    subscribe);
   const only = h("input", { type: "checkbox", id: "details-mrp", checked: true });
   const table = h("table", { class: "products-table" });
   const fill = () => {

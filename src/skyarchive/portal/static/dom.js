@@ -40,6 +40,7 @@ const PATHS = {
   file: "M6 2h8l5 5v14a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1zm7 1.5V8h4.5zM8 12v2h8v-2zm0 4v2h8v-2z",
   info: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm-1 8h2v7h-2zm0-4h2v2h-2z",
   basket: "M4 9h16l-1.6 10.2a1 1 0 0 1-1 .8H6.6a1 1 0 0 1-1-.8zm3.5-1L11 3h2l3.5 5z",
+  bell: "M12 22a2.5 2.5 0 0 0 2.4-2h-4.8a2.5 2.5 0 0 0 2.4 2zm7-6V11a7 7 0 0 0-5.5-6.8V3a1.5 1.5 0 0 0-3 0v1.2A7 7 0 0 0 5 11v5l-2 2v1h18v-1z",
 };
 
 /** An inline SVG icon; decorative unless a label is given. */
@@ -107,4 +108,16 @@ export const STATUS_LABEL = {
 export function mayRetrieve(row, caller) {
   if (row.dataRights === "PUBLIC") return true;
   return Boolean(caller && (caller.is_admin || (caller.programs || []).includes(String(row.proposal_id))));
+}
+
+// Subscriptions are for these missions' programs (as the server's notify/subscriptions.py says).
+const SUBSCRIBABLE = new Set(["JWST", "HST"]);
+
+/** The page that subscribes to a row's program, coming back here afterwards; null if none. */
+export function subscribeHref(row) {
+  const collection = String(row.obs_collection || "").toUpperCase();
+  const program = String(row.proposal_id || "").trim();
+  if (!SUBSCRIBABLE.has(collection) || !/^\d+$/.test(program)) return null;
+  const query = new URLSearchParams({ collection, program, next: location.pathname + location.search });
+  return `/subscribe?${query}`;
 }

@@ -1,5 +1,5 @@
 // The results grid: paging, sorting, column chooser, row selection, status and download icons.
-import { STATUS_LABEL, formatValue, h, icon, rowStatus } from "./dom.js";
+import { STATUS_LABEL, formatValue, h, icon, rowStatus, subscribeHref } from "./dom.js";
 
 const STORAGE_KEY = "skyarchive.columns";
 
@@ -160,6 +160,10 @@ export class ResultsGrid {
         onclick: (event) => this.handlers.onDownload?.(row, event) }, icon("file"));
     const details = h("button", { type: "button", class: "icon-button", title: "Details and files",
       "aria-label": `Details of ${label}`, onclick: () => this.handlers.onDetails?.(row) }, icon("info"));
+    const follow = subscribeHref(row);
+    const subscribe = follow && h("a", { class: "icon-button subscribe", href: follow,
+      title: `Subscribe to ${row.obs_collection} program ${row.proposal_id}`,
+      "aria-label": `Subscribe to ${row.obs_collection} program ${row.proposal_id} (${label})` }, icon("bell"));
     const cells = shown.map((column) => h("td", {
       class: column.type === "float" || column.type === "int" ? "num" : null,
     }, formatValue(row[column.name], column)));
@@ -170,7 +174,7 @@ export class ResultsGrid {
       onmouseleave: () => this.handlers.onHover?.(null),
       onfocusin: () => this.handlers.onHover?.(row.obsid),
     }, h("td", { class: "narrow" }, check), h("td", { class: "narrow" }, statusIcon),
-    h("td", { class: "narrow" }, download), h("td", { class: "narrow" }, details), cells);
+    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe), cells);
   }
 
   renderPager() {

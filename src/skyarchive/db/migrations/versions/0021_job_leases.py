@@ -1,7 +1,7 @@
 """job_leases: one holder per job at a time, across every worker process
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0017
 
 With several ``skyarchive worker`` processes on Redis, the same staging request or periodic
 job can reach two of them (a re-enqueue after a kill, each consumer's own schedule). A job
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0015"
+down_revision = "0017"  # chained after main's 0017 at the merge of main
 branch_labels = None
 depends_on = None
 
