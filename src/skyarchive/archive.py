@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from skyarchive.config import Settings
 from skyarchive.db.engine import make_engine, upgrade
-from skyarchive.storage import LocalStorage, Storage
+from skyarchive.storage import Storage, open_storage
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Archive:
         engine = make_engine(settings.resolved_database_url)
         if migrate:
             upgrade(engine)
-        return cls(settings, engine, LocalStorage(settings.resolved_storage_path))
+        return cls(settings, engine, open_storage(settings))
 
     @cached_property
     def resolver(self):  # type: ignore[no-untyped-def]

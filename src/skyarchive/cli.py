@@ -344,6 +344,55 @@ def notify_send(
         raise typer.Exit(code=1)
 
 
+storage_app = typer.Typer(help="Manage where the archived files are stored.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("migrate")
+def storage_migrate(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option("--to", help="Target storage URL: s3://bucket/prefix or file:///path/to/dir."),
+    ],
+) -> None:
+    """Copy every archived file to another storage and verify its SHA-256 there.
+
+    Keys, data URIs and checksums stay as they are; run it again after an interruption and it
+    carries on where it stopped. Then set SKYARCHIVE_STORAGE_URL to the target (the endpoint
+    of a store other than AWS: SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
+    Exit status 1 when a file could not be verified.
+    """
+    from skyarchive.storage import storage_at
+    from skyarchive.storage.migrate import catalogue_files, count_catalogue_files, migrate_files
+
+    archive = _archive(ctx)
+    settings: Settings = ctx.obj
+    target = storage_at(to, s3_endpoint_url=settings.s3_endpoint_url)
+    if str(target) == str(archive.storage):
+        raise fail(f"{to} is already this archive's storage.")
+    total = count_catalogue_files(archive.engine)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("migrating", total=total)
+        report = migrate_files(
+            catalogue_files(archive.engine), source=archive.storage, target=target,
+            on_file=lambda _found, _outcome: progress.advance(task),
+        )  # fmt: skip
+    for key, reason in report.failed:
+        console.print(f"[red]not verified:[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
+    typer.echo(
+        f"{report.verified} of {total} files verified in {target} "
+        f"({report.copied} copied, {report.already_there} already there)"
+        + (f", {len(report.failed)} failed" if report.failed else "")
+    )
+    if not report.ok:
+        raise typer.Exit(code=1)
+    typer.echo(f"To use it: SKYARCHIVE_STORAGE_URL={to}")
+
+
 def _add_access_commands() -> None:
     from skyarchive import cli_access
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,7 +36,31 @@ class Settings(BaseSettings):
     )
     storage_path: Path | None = Field(
         default=None,
-        description="Directory holding the archived files; default `files/` in the home.",
+        description="Directory holding the archived files; default `files/` in the home "
+        "(kept for older configurations: `storage_url` says the same and more).",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Where the archived files live: `file:///data/archive` (a local directory) "
+        "or `s3://bucket/prefix` (an S3-compatible object store, credentials from the standard "
+        "AWS_* environment variables); default `storage_path`.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of an S3-compatible store other than AWS, e.g. "
+        "`http://127.0.0.1:8333` for SeaweedFS; default AWS S3 itself.",
+    )
+    download_mode: Literal["stream", "redirect"] = Field(
+        default="stream",
+        description="How single files on object storage are delivered: `stream` (through the "
+        "server) or `redirect` (307 to a presigned URL of the store, made after the access "
+        "check). Local storage always streams.",
+    )
+    presigned_url_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=7 * 86_400,
+        description="Lifetime (seconds) of a presigned URL handed out in `redirect` mode.",
     )
     base_url: str | None = Field(
         default=None,
@@ -154,6 +180,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
     mail_from: str = Field(default="skyarchive@localhost", description="Sender address of notices.")
 
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file://", "s3://")):
+            raise ValueError(f"{value!r} is neither file:///path/to/dir nor s3://bucket/prefix.")
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
@@ -187,7 +220,17 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'archive.db').resolve()}"
 
     @cached_property
+    def resolved_storage_url(self) -> str:
+        """``storage_url``, or the local directory of ``storage_path`` as a file:// URL."""
+        if self.storage_url:
+            return self.storage_url
+        return self.resolved_storage_path.as_uri()
+
+    @cached_property
     def resolved_storage_path(self) -> Path:
+        """The local storage directory (``storage_url`` of file://, else ``storage_path``)."""
+        if self.storage_url and self.storage_url.startswith("file://"):
+            return Path(url2pathname(urlsplit(self.storage_url).path)).resolve()
         return (self.storage_path or self.home / "files").resolve()
 
     @cached_property
@@ -197,4 +240,5 @@ class Settings(BaseSettings):
     def ensure_home(self) -> None:
         """Create the home and storage directories if they are missing."""
         self.home.mkdir(parents=True, exist_ok=True)
-        self.resolved_storage_path.mkdir(parents=True, exist_ok=True)
+        if self.resolved_storage_url.startswith("file://"):
+            self.resolved_storage_path.mkdir(parents=True, exist_ok=True)

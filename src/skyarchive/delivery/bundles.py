@@ -30,7 +30,7 @@ from typing import BinaryIO, TypeVar
 from skyarchive.delivery.selection import MISSING, Excluded, Item, Selection
 from skyarchive.delivery.zipstream import Entry, StoredZip
 from skyarchive.errors import BadQuery, NotFound, PayloadTooLarge
-from skyarchive.storage import LocalStorage, Storage
+from skyarchive.storage import Storage
 
 T = TypeVar("T")
 
@@ -111,8 +111,9 @@ def prepare_bundle(
     """
     check_format(fmt)
     present = Selection(excluded=list(selection.excluded))
+    absent = storage.missing(item.storage_key for item in selection.items)
     for item in selection.items:
-        if storage.exists(item.storage_key):
+        if item.storage_key not in absent:
             present.items.append(item)
         else:
             present.excluded.append(Excluded(item.filename, item.path, MISSING, item.size))
@@ -230,10 +231,15 @@ class _StorageBody:
 
 
 def open_body(storage: Storage, item: Item) -> _FileBody | _StorageBody:
-    """``item``'s bytes from storage; raises NotFound or OSError now when it cannot be opened."""
-    if isinstance(storage, LocalStorage):
+    """``item``'s bytes from storage; raises NotFound or OSError now when it cannot be opened.
+
+    A file the backend has on this machine is read unbuffered in large chunks; any other (an
+    object store) comes in the backend's own chunks, one at a time, so memory stays flat.
+    """
+    path = storage.local_path(item.storage_key)
+    if path is not None:
         try:
-            handle = open(storage.path(item.storage_key), "rb", buffering=0)  # noqa: SIM115
+            handle = open(path, "rb", buffering=0)  # noqa: SIM115
         except FileNotFoundError as exc:
             raise NotFound(f"No file stored under {item.storage_key!r}.") from exc
         return _FileBody(handle, item.size, item.storage_key)  # type: ignore[arg-type]

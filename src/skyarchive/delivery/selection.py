@@ -267,16 +267,16 @@ def resolve_selection(
     """
     if not (uris or obsids or product_ids):
         raise BadQuery("Select something: give uri=<data URI> and/or obsid=<obsid> fields.")
-    selection = Selection()
+    judged: list[Item | Excluded] = []
     for found in candidates(
         conn, uris=uris, obsids=obsids, product_ids=product_ids, mrp_only=mrp_only, now=now
     ):
-        if isinstance(found, Excluded):
-            selection.excluded.append(found)
-        elif not may_retrieve(
+        if isinstance(found, Excluded) or may_retrieve(
             caller, proposal_id=found.proposal_id, t_obs_release=found.t_obs_release, now=now
         ):
-            selection.excluded.append(
+            judged.append(found)
+        else:
+            judged.append(
                 Excluded(
                     found.filename,
                     found.path,
@@ -285,12 +285,19 @@ def resolve_selection(
                     found.proposal_id,
                 )  # fmt: skip
             )
-        elif storage is not None and not storage.exists(found.storage_key):
+        if len(judged) > MAX_SELECTION:
+            raise BadQuery(f"A selection may hold at most {MAX_SELECTION} files.")
+    # Presence is asked once for all (an object store answers in parallel), after the rights.
+    allowed = [found.storage_key for found in judged if isinstance(found, Item)]
+    absent = storage.missing(allowed) if storage is not None and allowed else set()
+    selection = Selection()
+    for found in judged:
+        if isinstance(found, Excluded):
+            selection.excluded.append(found)
+        elif found.storage_key in absent:
             selection.excluded.append(Excluded(found.filename, found.path, MISSING, found.size))
         else:
             selection.items.append(found)
-        if len(selection.items) + len(selection.excluded) > MAX_SELECTION:
-            raise BadQuery(f"A selection may hold at most {MAX_SELECTION} files.")
     if deliverable:
         require_deliverable(selection, caller, now=now)
     return selection

@@ -5,7 +5,9 @@ a staged file, a catalog row or a storage key on its own. Every use-case takes a
 ``caller`` and applies the one access rule (:func:`skyarchive.access.policy.check_retrieval`)
 before it hands out anything that can be read, so the rule is part of the only way in:
 
-* :func:`file_answer` — one archived file by data URI, with an optional byte range;
+* :func:`file_answer` — one archived file by data URI, with an optional byte range, and
+  :func:`file_redirect` — where to send the client instead when the operator lets the object
+  store serve files itself (``download_mode = redirect``);
 * :func:`bundle` and :func:`mrp_bundle` — a streamed zip/tar/tar.gz with its MANIFEST.HTML;
 * :func:`request_script` — the cURL script of a recorded delivery request;
 * :func:`staged_file` — one file (or folder listing) of a batch staging area.
@@ -67,6 +69,7 @@ class FileAnswer:
     first: int
     last: int
     partial: bool  # a satisfiable Range was asked for (206)
+    conditional: bool = False  # If-Range named our ETag: only this server can judge it
 
     @property
     def length(self) -> int:
@@ -115,7 +118,31 @@ def file_answer(
         range_header = None  # the client's partial copy is of another version: send it whole
     span = byte_range(range_header, product.size)
     first, last = span if span else (0, product.size - 1)
-    return FileAnswer(product, first, last, partial=span is not None)
+    return FileAnswer(
+        product, first, last, partial=span is not None, conditional=bool(range_header and if_range)
+    )
+
+
+def file_redirect(
+    archive: Archive, answer: FileAnswer, *, response_headers: dict[str, str]
+) -> str | None:
+    """A time-limited URL of the store for an authorised :class:`FileAnswer`, or None to
+    stream it through this server.
+
+    Only in ``download_mode = redirect`` and from a store that makes such URLs (S3); the URL
+    is made here, after :func:`file_answer` applied the access rule, and lasts
+    ``presigned_url_seconds``. The client sends its ``Range`` on to the store, which answers
+    it as this server would (the range was already checked here); a request with
+    ``If-Range`` is streamed, because the store does not know this archive's ETags.
+    ``response_headers`` (type, disposition) are what the store answers with.
+    """
+    settings = archive.settings
+    if settings.download_mode != "redirect" or answer.conditional or not answer.product.size:
+        return None
+    return archive.storage.url_for(
+        answer.product.storage_key, settings.presigned_url_seconds,
+        response_headers=response_headers,
+    )  # fmt: skip
 
 
 def file_bytes(archive: Archive, answer: FileAnswer) -> Iterator[bytes]:

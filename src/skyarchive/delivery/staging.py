@@ -175,14 +175,14 @@ def _place(storage: Storage, key: str, target: Path) -> bool:
     temporary = target.with_name(f".{target.name}.part-{os.getpid()}-{threading.get_ident()}")
     temporary.unlink(missing_ok=True)
     try:
-        source = _local_path(storage, key)
+        source = storage.local_path(key)
         if source is not None:
             try:
                 os.link(source, temporary)
             except OSError:  # another file system, or links not allowed: copy
                 shutil.copyfile(source, temporary)
         else:
-            with open(temporary, "wb") as out:
+            with open(temporary, "wb") as out:  # from an object store: one chunk at a time
                 for chunk in storage.open_range(key, 0, None):
                     out.write(chunk)
     except (NotFound, FileNotFoundError):
@@ -196,16 +196,6 @@ def _remove_leftovers(area: Path) -> None:
     """Remove temporary files of a worker killed mid-copy (each run names its own)."""
     for leftover in area.rglob(".*.part-*"):
         leftover.unlink(missing_ok=True)
-
-
-def _local_path(storage: Storage, key: str) -> Path | None:
-    path_of = getattr(storage, "path", None)
-    if path_of is None:
-        return None
-    path = path_of(key)
-    if not path.is_file():
-        raise NotFound(key)
-    return path
 
 
 def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> None:

@@ -2,12 +2,16 @@
 
 Keys are relative POSIX paths such as ``JWST/product/jw01073001001_02101_00001_nrca1_uncal.fits``.
 ``safe_key`` is the single gate that refuses anything that could escape the storage root.
+
+Every backend answers the same questions the same way (``tests/storage/test_contract.py`` holds
+them to it): a missing key is :class:`~skyarchive.errors.NotFound`, a range past the end yields
+what there is, and a write either lands whole or not at all.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -45,15 +49,53 @@ def copy_with_digest(source: BinaryIO, target: BinaryIO) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def digest_of(chunks: Iterator[bytes]) -> str:
+    """SHA-256 hex of a stream of chunks (read once, nothing kept)."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 class Storage(Protocol):
+    """Where archived files live: a local directory, an S3 bucket, or memory (tests)."""
+
     def put_file(self, key: str, source: Path) -> StoredFile:
-        """Store a copy of ``source`` under ``key`` atomically (readers never see half a file)."""
+        """Store a copy of ``source`` under ``key`` atomically (readers never see half a file),
+        streamed from the file; the answer carries the SHA-256 of what was stored."""
 
     def exists(self, key: str) -> bool: ...
 
-    def size(self, key: str) -> int: ...
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The ``keys`` this storage lacks: one question for a whole selection, which an object
+        store answers with requests in parallel rather than one round trip after another."""
+
+    def size(self, key: str) -> int:
+        """Bytes stored under ``key``; :class:`NotFound` when there is none."""
 
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Yield the bytes ``start``..``end`` (inclusive; ``None`` = to the end) in chunks."""
+        """Yield the bytes ``start``..``end`` (inclusive; ``None`` = to the end) in chunks.
 
-    def delete(self, key: str) -> None: ...
+        A missing key raises :class:`NotFound` here, before the first chunk, so a response
+        can still be refused cleanly. The iterator has ``close()``.
+        """
+
+    def checksum(self, key: str) -> str:
+        """SHA-256 hex of the bytes stored under ``key``, read back from the store (not a
+        recorded value: this is what verification relies on)."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; nothing happens when it is already gone."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file's path on this machine when the backend has one (None otherwise), for
+        hard links and ``sendfile``-style reads; :class:`NotFound` when a local file is
+        missing."""
+
+    def url_for(
+        self, key: str, seconds: int, *, response_headers: Mapping[str, str] | None = None
+    ) -> str | None:
+        """A URL that reads ``key`` without credentials for ``seconds``, answered with
+        ``response_headers`` (``Content-Type``, ``Content-Disposition``) where the store can
+        set them; None when the backend cannot make one (local disk). Hand it out only after
+        the access check: whoever holds it may read the file until it expires."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from skyarchive.errors import NotFound
-from skyarchive.storage.base import CHUNK, StoredFile, copy_with_digest, safe_key
+from skyarchive.storage.base import CHUNK, StoredFile, copy_with_digest, digest_of, safe_key
 
 
 class LocalStorage:
@@ -38,6 +38,9 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        return {key for key in keys if not self.exists(key)}
+
     def size(self, key: str) -> int:
         try:
             return self.path(key).stat().st_size
@@ -50,8 +53,25 @@ class LocalStorage:
         except FileNotFoundError as exc:
             raise NotFound(f"No file stored under {key!r}.") from exc
 
+    def checksum(self, key: str) -> str:
+        return digest_of(self.open_range(key))
+
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> Path:
+        path = self.path(key)
+        if not path.is_file():
+            raise NotFound(f"No file stored under {key!r}.")
+        return path
+
+    def url_for(
+        self, key: str, seconds: int, *, response_headers: Mapping[str, str] | None = None
+    ) -> None:
+        return None  # a local file is only ever read through the server
+
+    def __str__(self) -> str:
+        return self.root.as_uri()
 
 
 def read_file_range(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:

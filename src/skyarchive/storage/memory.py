@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from skyarchive.errors import NotFound
@@ -22,18 +22,40 @@ class MemoryStorage:
     def exists(self, key: str) -> bool:
         return safe_key(key) in self.blobs
 
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        return {key for key in keys if not self.exists(key)}
+
     def size(self, key: str) -> int:
         return len(self._get(key))
 
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         data = self._get(key)[start : None if end is None else end + 1]
-        return iter([data[i : i + CHUNK] for i in range(0, len(data), CHUNK)])
+        return _chunks(data)
+
+    def checksum(self, key: str) -> str:
+        return hashlib.sha256(self._get(key)).hexdigest()
 
     def delete(self, key: str) -> None:
         self.blobs.pop(safe_key(key), None)
+
+    def local_path(self, key: str) -> None:
+        return None
+
+    def url_for(
+        self, key: str, seconds: int, *, response_headers: Mapping[str, str] | None = None
+    ) -> None:
+        return None
+
+    def __str__(self) -> str:
+        return "memory:"
 
     def _get(self, key: str) -> bytes:
         try:
             return self.blobs[safe_key(key)]
         except KeyError as exc:
             raise NotFound(f"No file stored under {key!r}.") from exc
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    for offset in range(0, len(data), CHUNK):
+        yield data[offset : offset + CHUNK]

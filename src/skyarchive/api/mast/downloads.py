@@ -8,15 +8,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import ranged_response
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
-from skyarchive.delivery.service import file_answer, file_bytes
+from skyarchive.delivery.service import file_answer, file_bytes, file_redirect
 
 router = APIRouter(tags=["MAST downloads"])
+_REDIRECT_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
 
 
 #: The headers read by hand below, described for the OpenAPI schema (and so for fuzzing).
@@ -49,6 +51,12 @@ def file_response(request: Request, archive: Archive, caller: Caller, uri: str) 
         if_range=request.headers.get("if-range"),
     )  # fmt: skip
     product = answer.product
+    if request.method == "GET":  # HEAD is answered here: a presigned URL is for GET only
+        url = file_redirect(
+            archive, answer, response_headers=file_headers(product.filename, product.media_type)
+        )
+        if url is not None:  # signed for whoever holds it: never cached, never sent on
+            return RedirectResponse(url, status_code=307, headers=_REDIRECT_HEADERS)
     return ranged_response(
         request, filename=product.filename, media_type=product.media_type, size=product.size,
         span=(answer.first, answer.last) if answer.partial else None,

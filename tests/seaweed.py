@@ -1,0 +1,125 @@
+"""A real S3 server for the tests: SeaweedFS's ``weed server -s3`` on free ports.
+
+One server per test session (it starts in a few seconds) with one bucket; each test takes a
+key prefix of its own there (:meth:`SeaweedS3.new_location`), so tests never see each other's
+objects. (A bucket per test would not do: SeaweedFS gives each bucket volumes of its own.)
+
+The server knows one identity (:data:`CREDENTIALS`), so signatures and the expiry of presigned
+URLs are checked as a production store checks them; the fixture sets the standard ``AWS_*``
+variables to it, as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "skyarchive-test",
+    "AWS_SECRET_ACCESS_KEY": "skyarchive-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+BUCKET = "skyarchive-tests"
+_PORTS = ("master", "volume", "filer", "s3")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SeaweedS3:
+    """``weed server`` with its S3 gateway; ``endpoint`` is the S3 URL."""
+
+    def __init__(self, weed: Path, folder: Path) -> None:
+        self.folder = folder
+        ports = {name: _free_port() for name in _PORTS}
+        grpc = {name: _free_port() for name in _PORTS}
+        self.endpoint = f"http://127.0.0.1:{ports['s3']}"
+        data = folder / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        self.args = [
+            str(weed), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}",
+            "-filer", "-s3", "-metricsPort=0", "-volume.preStopSeconds=0",
+            # small volumes: the test data is small, and the default 30 GB volume limit makes
+            # the master reserve space a test machine may not have
+            "-master.volumeSizeLimitMB=64", "-volume.max=64",
+            "-s3.autoCreateBucket=false",  # as AWS: a PUT into a missing bucket fails
+            *(f"-{name}.port={port}" for name, port in ports.items()),
+            *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
+        ]  # fmt: skip
+        identities = folder / "s3.json"
+        identities.write_text(json.dumps({"identities": [{
+            "name": "skyarchive",
+            "credentials": [{"accessKey": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                             "secretKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}))  # fmt: skip
+        self.args.append(f"-s3.config={identities}")
+        self.log = folder / "weed.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> SeaweedS3:
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+            )
+        deadline = time.monotonic() + timeout
+        probe = self.client()
+        while True:  # ready when a bucket can be made (master, volume, filer and gateway up)
+            try:
+                probe.create_bucket(Bucket=BUCKET)
+                return self
+            except Exception as exc:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    tail = self.log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"weed server did not start ({exc}):\n{tail}") from exc
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # it drains for a while; nothing here needs that
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(s3={"addressing_style": "path"}),
+        )  # fmt: skip
+
+    def new_location(self) -> str:
+        """``s3://<bucket>/<fresh prefix>``: an empty storage for one test."""
+        return f"s3://{BUCKET}/test-{uuid.uuid4().hex[:16]}"
+
+
+def set_credentials() -> dict[str, str | None]:
+    """Put the test credentials into the environment; return what was there before."""
+    before = {name: os.environ.get(name) for name in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    return before
+
+
+def restore_credentials(before: dict[str, str | None]) -> None:
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -1,0 +1,56 @@
+"""An object store that fails is handled like a failing disk: ingest stops with one reason and
+changes nothing; a vanished object is a 404 (or a manifest line), never a 500."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from skyarchive.access.policy import Caller
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.db.tables import products
+from skyarchive.delivery.service import file_answer, file_bytes
+from skyarchive.errors import NotFound, StorageUnavailable
+from skyarchive.ingest.run import ingest_paths
+
+
+def _archive_on(tmp_path: Path, url: str, endpoint: str) -> Archive:
+    return Archive.open(Settings(home=tmp_path / "home", storage_url=url, s3_endpoint_url=endpoint))
+
+
+def test_ingest_into_a_missing_bucket_stops_and_archives_nothing(
+    tmp_path: Path,
+    demo_output,
+    seaweed_s3,  # type: ignore[no-untyped-def]
+) -> None:
+    archive = _archive_on(tmp_path, "s3://no-such-bucket-here/archive", seaweed_s3.endpoint)
+    folder = Path(demo_output[0]) / "jwst" / "jw04567"
+    with pytest.raises(StorageUnavailable, match="cannot be written"):
+        ingest_paths([folder], engine=archive.engine, storage=archive.storage,
+                     default_eap_months=12, workers=1)  # fmt: skip
+    with archive.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(products)) == 0
+    archive.engine.dispose()
+
+
+def test_an_object_gone_from_the_store_is_not_found_before_any_byte(
+    tmp_path: Path,
+    demo_output,
+    seaweed_s3,  # type: ignore[no-untyped-def]
+) -> None:
+    archive = _archive_on(tmp_path, seaweed_s3.new_location(), seaweed_s3.endpoint)
+    folder = Path(demo_output[0]) / "jwst" / "jw04567"
+    report = ingest_paths([folder], engine=archive.engine, storage=archive.storage,
+                          default_eap_months=12, workers=1)  # fmt: skip
+    assert report.ok, report.failed
+    with archive.engine.connect() as conn:
+        uri, key = conn.execute(select(products.c.dataURI, products.c.storage_key).limit(1)).one()
+    archive.storage.delete(key)
+    answer = file_answer(archive, caller=Caller(user_id=1, is_admin=True), uri=uri,
+                         range_header=None)  # fmt: skip
+    with pytest.raises(NotFound):
+        file_bytes(archive, answer)
+    archive.engine.dispose()
