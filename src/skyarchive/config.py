@@ -66,7 +66,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Public URL of the server, written into scripts, manifests and e-mails; default: the "
-            f"URL each request reached (e-mails and the CLI, having no request, use {LOCAL_URL})."
+            "URL each request reached (subscription e-mails: the one signed-in users last "
+            f"reached; other work without a request uses {LOCAL_URL})."
         ),
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -36,14 +36,17 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
+    from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.jobs.queue import enqueue_staging
+    from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
         notice_routes,
         password_routes,
         subscription_routes,
+        unsubscribe_routes,
     )
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
@@ -53,6 +56,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
+    # The worker's e-mails link to where the server is reached (notify/links.py).
+    app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -62,10 +67,12 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(keyword_routes.router)
+    app.include_router(keyword_search_routes.router)
     app.include_router(account_routes.router)
     password_routes.install(app)
     app.include_router(subscription_routes.router)
     app.include_router(notice_routes.router)
+    unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

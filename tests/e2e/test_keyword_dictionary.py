@@ -93,7 +93,9 @@ def test_keywords_are_grouped_by_instrument_with_its_values_modes_and_search_lin
     assert SUBARRAY_NIRSPEC_ONLY not in subarray["values"]
     assert "Mast.Jwst.Filtered.NIRCam" in subarray["services"]
     modes = next(i for i in nircam["instruments"] if i["name"] == "NIRCam")["modes"]
-    assert "NRC_IMAGE" in modes and all(m.startswith("NRC_") for m in modes)
+    exp_types = [e for mode in modes for e in mode["expTypes"]]
+    assert "NRC_IMAGE" in exp_types and all(e.startswith("NRC_") for e in exp_types)
+    assert len(exp_types) == len(set(exp_types))  # each exposure type in one mode
     # GRATING is searched in NIRSpec's table, not NIRCam's
     assert httpx.get(url, params={"instrument": "NIRCam", "q": "grating"}).json()["count"] == 0
     nirspec = httpx.get(url, params={"instrument": "NIRSpec", "q": "grating"}).json()
@@ -179,3 +181,37 @@ def test_mast_jwst_keywords_through_astroquery(mast) -> None:  # type: ignore[no
     assert SUBARRAY_NIRCAM_ONLY in subarray["enum"]
     served = {(e["fits_hdu"], e["fits_keyword"]) for d in documents.values() for e in d.values()}
     assert served == set(schema_keywords())
+
+
+def test_keywords_by_instrument_and_mode(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A mode lists its own keywords first, then those every mode of the instrument uses."""
+    url = f"{live_server.url}/api/portal/keywords"
+    everything = httpx.get(url, params={"instrument": "NIRCam"}, timeout=30).json()
+    modes = next(i for i in everything["instruments"] if i["name"] == "NIRCam")["modes"]
+    coron = next(m for m in modes if "NRC_CORON" in m["expTypes"])
+    imaging = next(m for m in modes if "NRC_IMAGE" in m["expTypes"])
+    assert coron["name"] != imaging["name"]
+    answer = httpx.get(url, params={"instrument": "NIRCam", "mode": coron["name"].upper()},
+                       timeout=30).json()  # fmt: skip
+    assert answer["mode"] == coron["name"] and answer["count"] == coron["keywords"]
+    names = [k["keyword"] for k in answer["keywords"]]
+    assert names[0] == "CORONMSK" and "SUBARRAY" in names
+    imaging_names = {k["keyword"] for k in httpx.get(url, timeout=30, params={
+        "instrument": "NIRCam", "mode": imaging["name"]}).json()["keywords"]}  # fmt: skip
+    assert "CORONMSK" not in imaging_names and "SUBARRAY" in imaging_names
+    assert set(imaging_names) < {k["keyword"] for k in everything["keywords"]}
+    subarray = next(k for k in answer["keywords"] if k["keyword"] == "SUBARRAY")
+    assert subarray["modes"] == []  # every mode
+    page = httpx.get(f"{live_server.url}/keywords", params={"instrument": "NIRCam",
+                     "mode": coron["name"]}, timeout=30)  # fmt: skip
+    assert page.status_code == 200 and "CORONMSK" in page.text
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"instrument": "NIRCam", "mode": "Holography"}, "NIRCam has no mode 'Holography'"),
+     ({"mode": "Imaging"}, "needs an instrument")],
+)  # fmt: skip
+def test_unknown_modes_are_400(live_server, params: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    answer = httpx.get(f"{live_server.url}/api/portal/keywords", params=params, timeout=30)
+    assert answer.status_code == 400 and message in answer.json()["error"]["message"]

@@ -22,6 +22,9 @@ def test_what_does_subarray_mean_for_nircam(page) -> None:  # type: ignore[no-un
     page.goto("/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Keywords").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("JWST Keyword Dictionary")
+    # The heading shows while the page is parsed; its script (which reloads on a new
+    # instrument) runs before DOMContentLoaded: wait for that, or a busy machine races it.
+    page.wait_for_load_state("domcontentloaded")
 
     page.get_by_label("Instrument", exact=True).select_option(
         label="NIRCam"
@@ -57,5 +60,33 @@ def test_what_does_subarray_mean_for_nircam(page) -> None:  # type: ignore[no-un
     page.get_by_label("also match titles and descriptions").uncheck()
     page.get_by_label("Keyword", exact=True).fill("subarray")
     entry.locator(".keyword-links").get_by_role("link", name="NIRCam").click()
-    expect(page).to_have_url(re.compile(r"/search\?collection=keywords&instrument=NIRCam"))
+    expect(page).to_have_url(
+        re.compile(r"/search\?collection=keywords&instrument=NIRCam&keyword=subarray$")
+    )
     expect(page.get_by_label("Collection")).to_have_value("keywords")
+
+
+def test_a_mode_of_nircam_and_its_keywords(page) -> None:  # type: ignore[no-untyped-def]
+    title = schema_keywords()[("PRIMARY", "SUBARRAY")][0]["title"]
+    page.goto("/keywords")
+    tree = page.get_by_role("navigation", name="Instruments and modes")
+    nircam = tree.locator("li", has=page.get_by_role("link", name="NIRCam", exact=True))
+    nircam.locator("summary").first.click()
+    nircam.get_by_role("link", name="Coronagraphy").click()
+    expect(page).to_have_url(re.compile(r"instrument=NIRCam&mode=Coronagraphy"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "JWST Keyword Dictionary: NIRCam, Coronagraphy"
+    )
+    first = page.locator("article.keyword-entry").first
+    expect(first.locator("h2 code")).to_have_text("CORONMSK")
+    expect(first.locator(".keyword-modes")).to_have_text("Coronagraphy only")
+
+    page.get_by_label("Keyword", exact=True).fill("subarray")
+    entry = page.locator("article.keyword-entry", has=page.get_by_role("heading", name="SUBARRAY"))
+    expect(entry).to_contain_text(title)
+    expect(entry.locator(".keyword-modes")).to_contain_text("every mode")
+    expect(entry.locator(".keyword-values")).to_contain_text(SUBARRAY_NIRCAM_ONLY)
+    entry.locator(".keyword-links").get_by_role("link", name="NIRCam").click()
+    expect(page).to_have_url(
+        re.compile(r"/search\?collection=keywords&instrument=NIRCam&keyword=subarray$")
+    )

@@ -67,6 +67,26 @@ def test_column_list_names_types_and_descriptions(missions) -> None:  # type: ig
     assert all(len(d) > 0 for d in columns["description"])
 
 
+def test_column_list_is_mast_s_whole_list(live_server) -> None:  # type: ignore[no-untyped-def]
+    # MAST's recorded list: 258 entries, four names listed twice, counted per qual_type.
+    answer = httpx.get(f"{live_server.url}/search/util/api/v0.1/column_list",
+                       params={"mission": "jwst"}, timeout=30)  # fmt: skip
+    entries = answer.json()
+    names = [e["column_name"] for e in entries]
+    assert len(entries) == 258 and len(set(names)) == 254
+    assert {n for n in names if names.count(n) == 2} == {"effexptm", "texptime", "gsstrttm",
+                                                         "gsendtim"}  # fmt: skip
+    kinds = [e["qual_type"] for e in entries]
+    counts = {kind: kinds.count(kind) for kind in set(kinds)}
+    assert counts == {"string": 108, "integer": 70, "float": 64, "datetime": 12, "ra": 1,
+                      "dec": 1, "substring": 1, "ustring": 1}  # fmt: skip
+    first_ten = "search_pos ArchiveFileID fileSetName productLevel targprop targname targ_ra"
+    assert names[:10] == (first_ten + " targ_dec instrume exp_type").split()
+    assert {"visid_id", "obsfolder", "nircam_faphase1", "miri_ditchdirc", "gs_dra"} <= set(names)
+    described = {e["column_name"]: e["description"] for e in entries}
+    assert "READPATT" in described["readpatt"] and "eadout" in described["readpatt"]
+
+
 def test_query_criteria_conditions_match_python_filters(missions, every) -> None:  # type: ignore[no-untyped-def]
     assert len(every) > 5 and len(set(every["fileSetName"])) == len(every)
     instrument = every["instrume"][0]
@@ -147,6 +167,28 @@ def test_query_object_matches_query_region(missions, live_server, monkeypatch) -
     assert set(by_name["fileSetName"]) == set(by_place["fileSetName"])
     both = missions.query_criteria(objectname="M57", radius=2, exp_type="*IMAGE*")
     assert set(both["fileSetName"]) <= set(by_name["fileSetName"])
+
+
+def test_level3_datasets_hold_every_filter_of_an_observation(missions, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    # MAST names a level-3 dataset up to the instrument (jw01073-o001_t001_nircam); its files
+    # are the level-3 files of every CAOM level-3 observation under that name.
+    found = missions.query_criteria(program="1073", productLevel="3",
+                                    select_cols=["opticalElements", "productLevel"])  # fmt: skip
+    assert len(found) > 0
+    with demo_archive.engine.connect() as conn:
+        of_1073 = observations.c.proposal_id == "1073"
+        query = select(observations.c.obs_id).where(observations.c.calib_level == 3, of_1073)
+        level3 = conn.scalars(query).all()
+    for row in found:
+        name = row["fileSetName"]
+        assert name.count("_") == 2 and name.endswith("_nircam"), name
+        members = [obs_id for obs_id in level3 if obs_id.startswith(name + "_")]
+        assert len(row["opticalElements"].split(", ")) == len(members) > 0
+    widest = found[int(np.argmax([len(r["opticalElements"]) for r in found]))]
+    listed = missions.get_product_list(widest)
+    assert {str(f) for f in listed["filename"] if str(f).endswith("_i2d.fits")} == {
+        f"{obs_id}_i2d.fits" for obs_id in level3 if obs_id.startswith(widest["fileSetName"] + "_")
+    }
 
 
 def test_products_filter_and_download(missions, every, demo_archive, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -140,17 +140,19 @@ def test_exclusive_access_row_shows_padlock_and_asks_for_login(page, live_server
     assert answer.status_code == 401
 
 
-def test_unresolvable_name_and_keyword_stub(page, console) -> None:  # type: ignore[no-untyped-def]
+def test_unresolvable_name_and_keyword_collection_panel(page, console) -> None:  # type: ignore[no-untyped-def]
     console.allow("status of 400")  # the search API answers the unknown name with 400
     assert page.goto("/search?q=nosuchobject").ok
     expect(page.get_by_role("alert")).to_contain_text("Could not resolve 'nosuchobject'")
     page.get_by_role("button", name="283.396 33.029 r=0.02d").click()
     expect(page.get_by_label("Object name or coordinates")).to_have_value("283.396 33.029 r=0.02d")
     page.get_by_label("Collection").select_option(label="JWST Instrument Keywords")
-    expect(page.get_by_text("not available yet")).to_be_visible()
+    # the keyword collection (tests/e2e/test_keyword_portal_browser.py): its own panel
     panel = page.get_by_role("search")
     expect(panel.get_by_label("Instrument", exact=True)).to_be_visible()
-    expect(page.get_by_role("button", name="Search", exact=True)).to_be_hidden()
+    expect(panel.get_by_role("button", name="Keyword filters")).to_be_visible()
+    expect(panel.get_by_role("button", name="Advanced Search")).to_be_hidden()
+    expect(page.get_by_role("button", name="Search", exact=True)).to_be_enabled()
 
 
 def test_sorting_columns_and_keyboard(page) -> None:  # type: ignore[no-untyped-def]

@@ -76,8 +76,26 @@ def shoot(base_url: str) -> list[Path]:
         expect(page.locator("#basket-body")).to_be_visible()
         page.get_by_role("button", name="Show the files of").first.click()
         save("basket")
+        shoot_keywords(page, save)
         browser.close()
     return written
+
+
+def shoot_keywords(page, save) -> None:  # type: ignore[no-untyped-def]
+    """The JWST Instrument Keywords collection: its filter dialog and its files."""
+    from playwright.sync_api import expect
+
+    page.goto("/search?collection=keywords&instrument=NIRISS&keyword=exp_type")
+    dialog = page.get_by_role("dialog", name="Keyword filters")
+    expect(dialog.locator("#kw-exp_type-values label").first).to_be_visible()
+    dialog.locator("#kw-exp_type-values").get_by_role("checkbox").first.check()
+    dialog.get_by_label("tsovisit").fill("T")
+    expect(dialog.locator("#si-filters-count")).to_contain_text("files match")
+    save("keyword-filters")
+    dialog.get_by_role("button", name="Search").click()
+    expect(page.locator("#row-count")).to_contain_text("Total")
+    page.locator("#grid tbody tr input[type=checkbox]").first.check()
+    save("keyword-search")
 
 
 def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) -> Archive:

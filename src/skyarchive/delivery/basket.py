@@ -32,6 +32,7 @@ from skyarchive.errors import BadQuery, NotFound
 
 BASKET_COOKIE = "skyarchive_basket"
 MAX_OBSERVATIONS = 5000
+MAX_FILES = 10_000  # added at once (add_products)
 DAY_SECONDS = 86_400
 FACETS = ("mrp", "productType", "productSubGroupDescription", "calib_level", "extension")
 
@@ -189,14 +190,59 @@ def add_observations(conn: Connection, *, basket_id: int, obsids: Sequence[int])
     insert_ignore(
         conn, basket_items, [{"basket_id": basket_id, "obsid": o, "added_at": now} for o in wanted]
     )
-    restored = [i.product_id for i in _items(conn, wanted) if isinstance(i, Item)]
-    for start in range(0, len(restored), 1000):
+    _restore(conn, basket_id, [i.product_id for i in _items(conn, wanted) if isinstance(i, Item)])
+    _touch(conn, basket_id)
+    return len(wanted)
+
+
+def _restore(conn: Connection, basket_id: int, product_ids: Sequence[int]) -> None:
+    """Take files off the basket's list of removed files."""
+    for start in range(0, len(product_ids), 1000):
         conn.execute(
             delete(basket_removed).where(
                 basket_removed.c.basket_id == basket_id,
-                basket_removed.c.product_id.in_(restored[start : start + 1000]),
+                basket_removed.c.product_id.in_(product_ids[start : start + 1000]),
             )
         )
+
+
+def add_products(conn: Connection, *, basket_id: int, product_ids: Sequence[int]) -> int:
+    """Add single files (by product id), e.g. the rows of a keyword search; returns how many.
+
+    A basket holds observations, so each file comes in with the observation that owns it;
+    when that observation is new to the basket, its other files are marked removed (as if the
+    user had unticked them), except those the basket already held through another observation.
+    Re-adding the whole observation later brings them all back.
+
+    Raises
+    ------
+    NotFound
+        When a product id names no file of the catalog (nothing is added then).
+    BadQuery
+        When the basket would hold more than :data:`MAX_OBSERVATIONS` observations.
+    """
+    wanted = list(dict.fromkeys(int(p) for p in product_ids))
+    owners: dict[int, int] = {}
+    for start in range(0, len(wanted), 1000):
+        query = select(products.c.product_id, products.c.owner_obsid).where(
+            products.c.product_id.in_(wanted[start : start + 1000])
+        )
+        owners.update({int(pid): obsid for pid, obsid in conn.execute(query)})
+    unknown = [p for p in wanted if owners.get(p) is None]
+    if unknown:
+        raise NotFound(f"No file with product id {unknown[0]} in this archive; nothing was added.")
+    held_obsids = set(
+        conn.scalars(select(basket_items.c.obsid).where(basket_items.c.basket_id == basket_id))
+    )
+    held_files = {f.item.product_id for f in basket_files(conn, basket_id=basket_id, now=0.0)}
+    new_owners = sorted({owners[p] for p in wanted} - held_obsids)
+    add_observations(conn, basket_id=basket_id, obsids=new_owners)  # also un-removes their files
+    chosen = set(wanted)
+    hidden = [i.product_id for i in _items(conn, new_owners) if isinstance(i, Item)
+              and i.product_id not in chosen and i.product_id not in held_files]  # fmt: skip
+    insert_ignore(conn, basket_removed, [{"basket_id": basket_id, "product_id": p}
+                                         for p in dict.fromkeys(hidden)])  # fmt: skip
+    _restore(conn, basket_id, wanted)
     _touch(conn, basket_id)
     return len(wanted)
 

@@ -83,6 +83,7 @@ def build_queue(settings: Settings) -> Queue:
         with _alone(settings, "notify") as mine:
             if not mine:
                 return
+            # says so in the log if links lack a base
             report = run_notifications(_archive(settings))
         if report.emails or report.failed:
             log.info("subscriptions: %d e-mails with %d events, %d failed", report.emails,

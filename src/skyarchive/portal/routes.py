@@ -14,6 +14,7 @@ from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
 from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
+from skyarchive.search.keyword_portal import INSTRUMENTS as KEYWORD_INSTRUMENTS
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
 
@@ -46,7 +47,17 @@ def has_route(request: Request, path: str) -> bool:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, caller: CallerDep) -> HTMLResponse:
     summary = archive_summary(request.app.state.archive.engine)
-    return templates.TemplateResponse(request, "home.html", {"summary": summary, "caller": caller})
+    context = {"summary": summary, "caller": caller, **_panel("position", "", "")}
+    return templates.TemplateResponse(request, "home.html", context)
+
+
+def _panel(collection: str, q: str, instrument: str) -> dict[str, Any]:
+    """What the search panel (_search_panel.html) shows chosen."""
+    chosen = instrument.strip().upper()
+    return {
+        "collection": collection, "q": q, "keyword_instruments": KEYWORD_INSTRUMENTS,
+        "instrument": chosen if chosen in KEYWORD_INSTRUMENTS else "NIRCAM",
+    }  # fmt: skip
 
 
 @router.get("/basket", response_class=HTMLResponse)
@@ -58,16 +69,21 @@ def basket_page(request: Request, caller: CallerDep) -> HTMLResponse:
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
-    request: Request, caller: CallerDep, collection: str = "position", q: str = ""
+    request: Request,
+    caller: CallerDep,
+    collection: str = "position",
+    q: str = "",
+    instrument: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
-    """The search page; its script runs the search the URL describes."""
+    """The search page; its script runs the search the URL describes (for the keyword
+    collection also ``instrument``, ``filters`` and ``keyword``, whose dialog it opens)."""
     collection = collection if collection in _COLLECTIONS else "position"
     page_data = {
         "caller": caller_facts(caller),
         "columns": column_facts(),
         "basket_api": has_route(request, "/api/portal/basket"),
     }
-    context = {"caller": caller, "collection": collection, "q": q, "page_data": page_data}
+    context = {"caller": caller, "page_data": page_data, **_panel(collection, q, instrument)}
     return templates.TemplateResponse(request, "search.html", context)
 
 
@@ -78,16 +94,20 @@ def keywords_page(
     q: Annotated[str, Query(max_length=200)] = "",
     descriptions: bool = False,
     instrument: Annotated[str, Query(max_length=20)] = "",
+    mode: Annotated[str, Query(max_length=60)] = "",
 ) -> HTMLResponse:
-    """The JWST Keyword Dictionary: every keyword, by instrument, filtered as the URL asks."""
+    """The JWST Keyword Dictionary: every keyword, by instrument and mode, filtered as the
+    URL asks."""
     chosen = parse_instrument(instrument)
     dictionary = keyword_dictionary()
-    found = dictionary.search(q, descriptions=descriptions, instrument=chosen)
+    chosen_mode = dictionary.parse_mode(chosen, mode)
+    found = dictionary.search(q, descriptions=descriptions, instrument=chosen, mode=chosen_mode)
     context = {
         "caller": caller,
         "q": q,
         "descriptions": descriptions,
         "instrument": chosen,
+        "mode": chosen_mode,
         "instruments": dictionary.instrument_groups(),
         "entries": [k.as_json(chosen) for k in found],
         "total": len(dictionary.keywords),

@@ -5,7 +5,14 @@ stdatamodels ships the JWST data-model schemas as YAML package data; every node 
 them come the keyword, its HDU, title, type, data-model path and allowed values. What the schemas
 do not hold (units, sources, per-mode applicability) is not invented here. The instrument of a
 keyword is the instrument whose ``Mast.Jwst.Filtered.<Instrument>`` table searches it
-(:mod:`keyword_columns`); an instrument's modes are its exposure types (``EXP_TYPE`` values).
+(:mod:`keyword_columns`).
+
+Modes are approximated, since the schemas do not say which keyword serves which mode: an
+instrument's exposure types (its ``EXP_TYPE`` values, which the schemas do list) are grouped
+into modes by their names (:data:`MODES`: ``NRC_CORON`` is coronagraphy, ``NIS_SOSS`` time
+series), and a keyword belongs to every mode of its instrument unless its data-model path
+marks it as a mode's own (:data:`_MODE_PATHS`: ``meta.instrument.coronagraph`` is
+coronagraphy's, ``meta.visit.tsovisit`` time series').
 
 Built once per process at first use (all schemas parse in about 0.1 s) and kept; no network.
 """
@@ -36,6 +43,49 @@ INSTRUMENTS = {
     "GUIDESTAR": ("GuideStar", "FGS_"),
 }
 _PREFIXES = tuple({prefix for _, prefix in INSTRUMENTS.values()})
+
+# Modes and the words of the exposure types in each, tried in this order (``FGS_ID-IMAGE`` is
+# guiding, not imaging; ``MIR_FLATIMAGE`` calibration). Our grouping, not the schemas'.
+MODES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Calibration", ("DARK", "FLAT", "LAMP", "LED", "FOCUS", "AUTOWAVE", "EXTCAL", "MIMF",
+                     "WFSC", "CORONCAL")),
+    ("Target acquisition", ("TACQ", "TACONFIRM", "WATA", "MSATA", "TASLIT", "CONFIRM",
+                            "VERIFY")),
+    ("Guiding", ("ACQ1", "ACQ2", "FINEGUIDE", "ID-IMAGE", "ID-STACK", "TRACK")),
+    ("Time series", ("TSIMAGE", "TSGRISM", "SOSS", "BRIGHTOBJ", "LRS-SLITLESS")),
+    ("Coronagraphy", ("CORON", "4QPM", "LYOT")),
+    ("IFU spectroscopy", ("IFU", "MRS")),
+    ("Slit and MSA spectroscopy", ("FIXEDSLIT", "MSASPEC")),
+    ("Slitless spectroscopy", ("GRISM", "WFSS")),
+    ("Aperture masking interferometry", ("AMI",)),
+    ("Imaging", ("IMAGE",)),
+)  # fmt: skip
+OTHER_MODE = "Other"
+_SPECTRA = ("Slit and MSA spectroscopy", "IFU spectroscopy")
+# Data-model paths (prefixes) of keywords that serve only some modes.
+_MODE_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("meta.instrument.coronagraph", ("Coronagraphy",)),
+    ("meta.visit.tsovisit", ("Time series",)),
+    ("meta.exposure.integration_start", ("Time series",)),
+    ("meta.exposure.integration_end", ("Time series",)),
+    ("meta.exposure.segment_", ("Time series",)),
+    ("meta.instrument.lamp_", ("Calibration",)),
+    ("meta.instrument.fixed_slit", ("Slit and MSA spectroscopy", "Time series",
+                                    "Target acquisition")),
+    ("meta.instrument.msa_", ("Slit and MSA spectroscopy", "Target acquisition")),
+    ("meta.instrument.pre_image_id", ("Slit and MSA spectroscopy",)),
+    ("meta.dither.nod_type", _SPECTRA),
+    ("meta.dither.spatial_position_number", _SPECTRA),
+    ("meta.dither.spectral_position_number", _SPECTRA),
+)  # fmt: skip
+
+
+def mode_of(exp_type: str) -> str:
+    """The mode an exposure type belongs to (``NRC_TSGRISM`` -> ``Time series``)."""
+    words = exp_type.upper().split("_", 1)[-1]
+    return next((mode for mode, marks in MODES if any(m in words for m in marks)), OTHER_MODE)
+
+
 _SCHEMAS = "jwst/datamodels/schemas"
 
 
@@ -79,6 +129,18 @@ class Keyword:
             return [v for v in self.values if v.startswith(prefix) or v not in prefixed]
         return self.values
 
+    @property
+    def own_modes(self) -> tuple[str, ...] | None:
+        """The modes this keyword serves, when its data-model path says; None: every mode."""
+        found = [modes for prefix, modes in _MODE_PATHS
+                 if any(path.startswith(prefix) for path in self.paths)]  # fmt: skip
+        return tuple(dict.fromkeys(m for modes in found for m in modes)) if found else None
+
+    def serves(self, instrument: str, mode: str) -> bool:
+        """Whether the keyword is one of ``instrument``'s and serves its ``mode``."""
+        own = self.own_modes
+        return instrument in self.instruments and (own is None or mode in own)
+
     def matches(self, text: str, *, descriptions: bool) -> bool:
         needle = text.strip().lower()
         if not needle or needle in self.name.lower():
@@ -101,6 +163,7 @@ class Keyword:
             "paths": self.paths,
             "schemas": self.schemas,
             "instruments": [INSTRUMENTS[i][0] for i in self.instruments],
+            "modes": list(self.own_modes or ()),  # empty: every mode of its instruments
             "searchColumn": self.column if self.instruments else None,
             "services": [f"Mast.Jwst.Filtered.{INSTRUMENTS[i][0]}" for i in self.instruments],
             "searchLinks": [
@@ -125,20 +188,59 @@ class KeywordDictionary:
     source: str  # "stdatamodels <version>"
 
     def search(
-        self, text: str = "", *, descriptions: bool = False, instrument: str | None = None
+        self,
+        text: str = "",
+        *,
+        descriptions: bool = False,
+        instrument: str | None = None,
+        mode: str | None = None,
     ) -> list[Keyword]:
-        """Keywords whose name contains ``text`` (any case), or title/description when asked."""
+        """Keywords whose name contains ``text`` (any case), or title/description when asked;
+        only those of ``instrument`` (and serving its ``mode``) when given. A mode's own
+        keywords come first."""
         chosen = self.keywords
         if instrument is not None:
             chosen = tuple(k for k in chosen if instrument in k.instruments)
+        if instrument is not None and mode is not None:
+            chosen = tuple(k for k in chosen if k.serves(instrument, mode))
+            chosen = tuple(sorted(chosen, key=lambda k: k.own_modes is None))
         return [k for k in chosen if k.matches(text, descriptions=descriptions)]
 
-    def modes(self, instrument: str) -> list[str]:
-        """An instrument's modes: its exposure types."""
+    def exposure_types(self, instrument: str) -> list[str]:
+        """An instrument's exposure types (``EXP_TYPE`` values), as the schemas list them."""
         exp_type = next((k for k in self.keywords if k.name == "EXP_TYPE"), None)
         prefix = INSTRUMENTS[instrument][1]
         values = [] if exp_type is None else exp_type.values_for(instrument)
         return [v for v in values if v.startswith(prefix)]
+
+    def modes(self, instrument: str) -> list[dict[str, Any]]:
+        """An instrument's modes, each with its exposure types, in :data:`MODES` order."""
+        grouped: dict[str, list[str]] = {}
+        for exp_type in self.exposure_types(instrument):
+            grouped.setdefault(mode_of(exp_type), []).append(exp_type)
+        order = [mode for mode, _ in MODES] + [OTHER_MODE]
+        return [{"name": mode, "expTypes": grouped[mode], "keywords": len(self.search(
+                    instrument=instrument, mode=mode))}
+                for mode in order if mode in grouped]  # fmt: skip
+
+    def parse_mode(self, instrument: str | None, mode: str | None) -> str | None:
+        """The mode called ``mode`` (any case) of ``instrument``; None when not given.
+
+        Raises
+        ------
+        BadQuery
+            For a mode without an instrument, or one the instrument does not have.
+        """
+        if mode is None or not mode.strip():
+            return None
+        if instrument is None:
+            raise BadQuery(f"Mode {mode!r} needs an instrument (instrument=NIRCam ...).")
+        names = [group["name"] for group in self.modes(instrument)]
+        found = next((n for n in names if n.lower() == mode.strip().lower()), None)
+        if found is None:
+            label = INSTRUMENTS[instrument][0]
+            raise BadQuery(f"{label} has no mode {mode!r}; its modes: {', '.join(names)}.")
+        return found
 
     def instrument_groups(self) -> list[dict[str, Any]]:
         """Each instrument: its name, keyword service, modes and number of keywords."""

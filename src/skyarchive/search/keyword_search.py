@@ -51,7 +51,7 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
-from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C, fold
+from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -419,39 +419,6 @@ def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
     return fields
 
 
-def file_set_files(
-    conn: Connection,
-    *,
-    programs: Sequence[str] | None = None,
-    instruments: Sequence[str] | None = None,
-) -> Any:
-    """Every JWST file with stored keywords (guide-star files aside), ordered by file set;
-    only those of ``programs`` (proposal ids) and ``instruments`` (``INSTRUME``) when given.
-
-    Rows carry ``product_id``, ``productFilename``, ``file_set_name``, ``product_level``,
-    ``header`` (JSON text), ``t_obs_release``, ``s_region`` and ``obs_id`` of the owning
-    observation: what MastMissions' per-dataset rows are built from.
-    """
-    guide_star = p.c.productSubGroupDescription.like("GS-%")
-    query = (
-        select(
-            *_file_identity(),
-            k.c.header,
-            o.c.t_obs_release,
-            o.c.s_region,
-            o.c.obs_id,
-        )  # fmt: skip
-        .select_from(_joined())
-        .where(p.c.obs_collection == "JWST", not_(guide_star))
-        .order_by(literal_column("file_set_name"), p.c.product_id)
-    )
-    if programs is not None:
-        query = query.where(p.c.proposal_id.in_(list(programs)))
-    if instruments is not None:
-        query = query.where(k.c.instrume.in_([fold(name) for name in instruments]))
-    return conn.execute(query)
-
-
 MAX_FACET_VALUES = 500
 
 
@@ -510,11 +477,50 @@ def observation_ids(
     The archive knows each file's observation, so this needs no guess from file names
     (MAST users derive obs_ids from names, which fails for association-tagged files).
     """
-    query = (
+    query = owning_observations(conn, table, criteria, now=now).order_by(p.c.owner_obsid)
+    return [int(obsid) for obsid in conn.execute(query).scalars()]
+
+
+def owning_observations(
+    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+) -> Select:
+    """The SQL of :func:`observation_ids`, unordered: a subquery for an observation search,
+    so the database joins the two however many observations match."""
+    return (
         select(p.c.owner_obsid)
         .select_from(_joined())
         .where(_where(conn, table, criteria, now), p.c.owner_obsid.is_not(None))
         .distinct()
-        .order_by(p.c.owner_obsid)
     )
-    return [int(obsid) for obsid in conn.execute(query).scalars()]
+
+
+def sorted_keywords(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    columns: Sequence[KeywordColumn],
+    sort: str,
+    descending: bool = False,
+    page: int,
+    pagesize: int,
+    now: float,
+) -> KeywordPage:
+    """One page as :func:`search_keywords` gives it, ordered by column ``sort``.
+
+    Files without a value come last either way; ties keep file order, so pages never overlap.
+    (The portal's grid sorts on the server: a keyword table is too big to sort in a browser.)
+    """
+    expr = _Expressions(conn.dialect.name, now).of(table._column(sort))
+    direction = expr.desc() if descending else expr.asc()
+    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now)
+    query = query.order_by(None).order_by(expr.is_(None), direction, k.c.product_id)
+    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    first = (page - 1) * pagesize
+
+    def total() -> int:
+        if 0 < len(rows) < pagesize or (page == 1 and not rows):
+            return first + len(rows)
+        return count_keywords(conn, table, criteria, now=now)
+
+    return KeywordPage(rows, total)

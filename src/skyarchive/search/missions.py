@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -30,8 +30,8 @@ from sqlalchemy import Connection
 
 from skyarchive.access.rights import data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.search.keyword_columns import DATES, INSTRUMENT_KEYWORDS, table_columns
-from skyarchive.search.keyword_search import file_set_files
+from skyarchive.search.mission_columns import BY_NAME, COLUMNS, MissionColumn
+from skyarchive.search.mission_files import dataset_files
 from skyarchive.sky.regions import s_region_distances_arcsec
 
 MISSIONS = ("jwst",)
@@ -43,112 +43,6 @@ MAX_CONDITION_TEXT = 2000
 MAX_CONDITIONS = 100
 
 
-@dataclass(frozen=True)
-class MissionColumn:
-    """One column of ``column_list``: name, MAST qualifier type, description."""
-
-    name: str
-    qual_type: str  # string, ustring, substring, integer, float, datetime, ra, dec
-    description: str
-    default: bool = False  # in the default output
-    keyword: str | None = None  # the FITS keyword it shows
-    queryable: bool = True
-    instrument: str | None = None  # shown only for datasets of this instrument
-
-    @property
-    def numeric(self) -> bool:
-        return self.qual_type in ("integer", "float", "ra", "dec")
-
-
-def _col(spec: str, description: str, **extra: Any) -> MissionColumn:
-    name, qual_type = spec.split(":")
-    return MissionColumn(name, qual_type, description, **extra)
-
-
-_DEFAULT = {"default": True}
-# In MAST's column_list order (a subset of its 258 columns; see docs/astroquery.md).
-COLUMNS: tuple[MissionColumn, ...] = (
-    _col("search_pos:string", "Search position (RA and Dec in degrees)", queryable=False),
-    _col("ArchiveFileID:integer", "Archive id of the file set's first file", **_DEFAULT),
-    _col("fileSetName:string", "Dataset id: the name all member files start with", **_DEFAULT),
-    _col(
-        "productLevel:string",
-        "Product levels present: 1b uncal, 2a rate, 2b cal, 2c crf, 3 combined",
-        **_DEFAULT,
-    ),
-    _col("targprop:string", "Proposer's name for the target", keyword="TARGPROP", **_DEFAULT),
-    _col(
-        "targname:string", "Standard astronomical catalog name for the target", keyword="TARGNAME"
-    ),
-    _col("targ_ra:ra", "Target RA at mid time of exposure (deg)", keyword="TARG_RA", **_DEFAULT),
-    _col(
-        "targ_dec:dec", "Target Dec at mid time of exposure (deg)", keyword="TARG_DEC", **_DEFAULT
-    ),
-    _col("instrume:string", "Instrument used to acquire the data", keyword="INSTRUME", **_DEFAULT),
-    _col("exp_type:string", "Type of data in the exposure", keyword="EXP_TYPE", **_DEFAULT),
-    _col(
-        "opticalElements:string",
-        "Comma-separated list of filters, gratings, pupil, channel, band, coronmsk",
-        **_DEFAULT,
-    ),
-    _col("filter:string", "Name of the filter element used", keyword="FILTER"),
-    _col(
-        "proposal_type:string",
-        "Proposal type (GO, GTO, ERS, COM ...)",
-        keyword="CATEGORY",
-        **_DEFAULT,
-    ),
-    _col(
-        "targtype:string", "Type of target (FIXED, MOVING, GENERIC)", keyword="TARGTYPE", **_DEFAULT
-    ),
-    _col("title:string", "Proposal title", keyword="TITLE"),
-    _col("s_region:string", "Spatial extent of the observation (footprint)", **_DEFAULT),
-    _col("detector:string", "Name of the detector used", keyword="DETECTOR"),
-    _col("obs_id:string", "Programmatic observation identifier", keyword="OBS_ID"),
-    _col("cal_ver:string", "Calibration software version number", keyword="CAL_VER", **_DEFAULT),
-    _col("program:integer", "JWST program number", keyword="PROGRAM", **_DEFAULT),
-    _col("observtn:integer", "Observation number", keyword="OBSERVTN", **_DEFAULT),
-    _col("visit:integer", "Visit number", keyword="VISIT", **_DEFAULT),
-    _col("proposal_cycle:integer", "Proposal cycle", keyword="CYCLE", **_DEFAULT),
-    _col("duration:float", "Total duration of the exposure (s)", keyword="DURATION", **_DEFAULT),
-    _col("effexptm:float", "Effective exposure time (s)", keyword="EFFEXPTM"),
-    _col("date_obs:datetime", "UTC date and time at the start of the exposure", **_DEFAULT),
-    _col("publicReleaseDate:datetime", "Date the data become public", **_DEFAULT),
-    _col("pi_name:substring", "Principal investigator name", keyword="PI_NAME", **_DEFAULT),
-    _col("access:ustring", "PUBLIC or EXCLUSIVE_ACCESS", **_DEFAULT),
-    _col(
-        "ang_sep:float",
-        "Angular separation from the target coordinates, in arcmin",
-        queryable=False,
-    ),
-    _col("search_key:string", "Concat of ArchiveFileID and search_pos", queryable=False),
-)
-_QUAL_TYPES = {"int": "integer", "float": "float"}
-
-
-def _header_columns(named: set[str]) -> tuple[MissionColumn, ...]:
-    """Every other primary-header keyword the archive keeps, as MAST's list has them: the
-    common keywords by name, instrument blocks prefixed (``nirspec_grating``)."""
-    found: dict[str, MissionColumn] = {}
-    for instrument, block in INSTRUMENT_KEYWORDS.items():
-        own = set(block.split())
-        for kc in table_columns(instrument):
-            if kc.keyword is None or kc.date_of is not None:
-                continue
-            base = kc.info.name
-            name = f"{instrument.lower()}_{base}" if base in own else base
-            if name in named or name in found:
-                continue
-            qual = "datetime" if base in DATES else _QUAL_TYPES.get(kc.info.type, "string")
-            found[name] = MissionColumn(
-                name, qual, f"FITS keyword {kc.keyword} of the dataset", keyword=kc.keyword,
-                instrument=instrument if base in own else None,
-            )  # fmt: skip
-    return tuple(found.values())
-
-
-COLUMNS += _header_columns({column.name for column in COLUMNS})
-BY_NAME = {column.name: column for column in COLUMNS}
 DATASET_COLUMN = "fileSetName"
 #: Always in a result, whatever ``select_cols`` says (as MAST does).
 ALWAYS = ("ArchiveFileID", "s_region")
@@ -198,6 +92,7 @@ class Condition:
     negatives: tuple[Test, ...]
     text: str
     exact: tuple[str, ...] | None = None  # the values, when the condition is a plain list
+    terms: tuple[str, ...] = ()  # the positive terms as written (a row must match one)
 
     def matches(self, row: dict[str, Any]) -> bool:
         value = row.get(self.column.name)
@@ -246,18 +141,21 @@ def _condition(name: str, value: Any) -> Condition:
     positives: list[Test] = []
     negatives: list[Test] = []
     plain: list[str] = []
+    terms: list[str] = []
     for term in (t.strip() for t in text.split(",")):
         negated = term.startswith("!")
         term = term[1:].strip() if negated else term
         if not term:
             continue
         (negatives if negated else positives).append(_term(col, term))
+        if not negated:
+            terms.append(term)
         if not negated and not any(mark in term for mark in ("*", "..", "<", ">")):
             plain.append(term)
     if not positives and not negatives:
         raise BadQuery(f"{name}: the condition is empty.")
     exact = tuple(plain) if len(plain) == len(positives) and not negatives else None
-    return Condition(col, tuple(positives), tuple(negatives), text, exact)
+    return Condition(col, tuple(positives), tuple(negatives), text, exact, tuple(terms))
 
 
 def _term(col: MissionColumn, term: str) -> Test:
@@ -401,10 +299,12 @@ def output_columns(select_cols: Sequence[str] | None, *, positional: bool) -> li
 def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> MissionPage:
     """The datasets matching ``query``: one page and the number of all matches.
 
-    Rows are ordered by ``fileSetName`` unless ``query.sort_by`` says otherwise.
+    Rows are ordered by ``fileSetName`` unless ``query.sort_by`` says otherwise. The database
+    hands over only the files of datasets that may match (:func:`dataset_files`); every
+    condition is then checked exactly on the dataset rows.
     """
-    matched = [row for row in datasets(conn, now=now, **_narrowing(query))
-               if _matches(row, query)]  # fmt: skip
+    files = dataset_files(conn, conditions=query.conditions, cones=query.cones)
+    matched = [row for row in datasets(files, now=now) if _matches(row, query)]
     if query.cones:
         _add_separations(matched, query.cones)
     matched.sort(key=lambda row: row["fileSetName"])
@@ -416,19 +316,6 @@ def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> Mis
     page = matched[query.offset : query.offset + query.limit]
     rows = [{c.name: row.get(c.name) for c in query.columns} for row in page]
     return MissionPage(query.columns, rows, len(matched))
-
-
-def _narrowing(query: MissionQuery) -> dict[str, list[str]]:
-    """Plain program and instrument lists, which every file of a dataset shares: the catalog
-    reads only those files (the conditions are still checked on every dataset)."""
-    narrow: dict[str, list[str]] = {}
-    for condition in query.conditions:
-        name, exact = condition.column.name, condition.exact
-        if exact and name == "program" and all(v.isdigit() for v in exact):
-            narrow["programs"] = [str(int(v)) for v in exact]
-        elif exact and name == "instrume":
-            narrow["instruments"] = [v.upper() for v in exact]
-    return narrow
 
 
 def _matches(row: dict[str, Any], query: MissionQuery) -> bool:
@@ -460,18 +347,12 @@ def _add_separations(rows: list[dict[str, Any]], cones: Sequence[Cone]) -> None:
     rows[:] = kept
 
 
-def datasets(
-    conn: Connection,
-    *,
-    now: float,
-    programs: Sequence[str] | None = None,
-    instruments: Sequence[str] | None = None,
-) -> Iterable[dict[str, Any]]:
-    """Every JWST dataset (of ``programs`` and ``instruments`` when given) as a row of
-    :data:`COLUMNS` values (positional ones left out)."""
+def datasets(files: Iterable[Any], *, now: float) -> Iterator[dict[str, Any]]:
+    """Dataset rows (:data:`COLUMNS` values, positional ones left out) from ``files`` ordered
+    by dataset, as :func:`dataset_files` gives them."""
     group: list[Any] = []
-    for file_row in file_set_files(conn, programs=programs, instruments=instruments):
-        if group and file_row.file_set_name != group[0].file_set_name:
+    for file_row in files:
+        if group and file_row.dataset != group[0].dataset:
             yield _dataset(group, now)
             group = []
         group.append(file_row)
@@ -482,12 +363,16 @@ def datasets(
 def _dataset(files: list[Any], now: float) -> dict[str, Any]:
     levels = {f.product_level for f in files}
     top = max(files, key=lambda f: (_LEVEL_ORDER.index(f.product_level), -f.product_id))
-    header = json.loads(top.header or "{}")
+    # Headers of the top level's files (parsed once): the optical setups of all of them, the
+    # other columns from ``top``'s.
+    headers = {f.product_id: json.loads(f.header or "{}") for f in files
+               if f.product_level == top.product_level}  # fmt: skip
+    header = headers[top.product_id]
     row: dict[str, Any] = {
         "ArchiveFileID": min(f.product_id for f in files),
-        "fileSetName": top.file_set_name,
+        "fileSetName": top.dataset,
         "productLevel": ", ".join(level for level in _LEVEL_ORDER if level in levels),
-        "opticalElements": ";".join(str(header[k]) for k in _OPTICS if header.get(k)) or None,
+        "opticalElements": _optical_elements(headers.values()),
         "date_obs": _date_obs(header),
         "publicReleaseDate": _iso_of_mjd(top.t_obs_release),
         "access": data_rights(top.t_obs_release, now=now),
@@ -498,6 +383,22 @@ def _dataset(files: list[Any], now: float) -> dict[str, Any]:
         if col.keyword is not None and col.instrument in (None, instrument):
             row[col.name] = _typed(header.get(col.keyword), col)
     return row
+
+
+def _optical_elements(headers: Iterable[dict[str, Any]]) -> str | None:
+    """Each distinct optical setup (``F444W;CLEAR``) in the headers, comma-separated as MAST
+    writes a dataset's several (NIRCam's short- and long-wave detectors, a level-3 product's
+    filters)."""
+    elements = {";".join(str(h[k]) for k in _optics(h) if h.get(k)) for h in headers}
+    return ", ".join(sorted(e for e in elements if e)) or None
+
+
+def _optics(header: dict[str, Any]) -> tuple[str, ...]:
+    # NIRCam's CHANNEL says which detector (SHORT or LONG), not an optical element: MAST's
+    # NIRCam values read "F115W;CLEAR, F444W;CLEAR".
+    if str(header.get("INSTRUME", "")).upper() == "NIRCAM":
+        return tuple(k for k in _OPTICS if k != "CHANNEL")
+    return _OPTICS
 
 
 def _typed(value: Any, col: MissionColumn) -> Any:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    Select,
     and_,
     bindparam,
     case,
@@ -52,6 +53,7 @@ class ObservationQuery:
     page: int = 1
     pagesize: int = 50_000
     positional_extras: bool = False  # objID1 as MAST's Filtered.Position adds it
+    obsids: Select | None = None  # only the observations this subquery of obsids selects
 
 
 class _CountedRows:
@@ -136,10 +138,19 @@ def _clause(criterion: Criterion, now: float, conn: Connection | None) -> Column
     return criterion_clause(criterion, column, parts_match=tokens)
 
 
+def _within(where: ColumnElement[bool], obsids: Select | None) -> ColumnElement[bool]:
+    return where if obsids is None else and_(where, observations.c.obsid.in_(obsids))
+
+
 def count_observations(
-    conn: Connection, *, criteria: Sequence[Criterion] = (), cone: Cone | None = None, now: float
+    conn: Connection,
+    *,
+    criteria: Sequence[Criterion] = (),
+    cone: Cone | None = None,
+    obsids: Select | None = None,
+    now: float,
 ) -> int:
-    where = where_clause(criteria, now=now, conn=conn)
+    where = _within(where_clause(criteria, now=now, conn=conn), obsids)
     if cone is not None:
         return len(cone_matches(conn, cone, where))
     query = select(func.count()).select_from(observations).where(where)
@@ -156,7 +167,7 @@ def search_observations(
     if query.page < 1 or query.pagesize < 1:
         raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
     columns = _projection(query)
-    where = where_clause(query.criteria, now=now, conn=conn)
+    where = _within(where_clause(query.criteria, now=now, conn=conn), query.obsids)
     offset = (query.page - 1) * query.pagesize
     shape = _JsonRows(columns, conn.dialect.name) if as_json else _DictRows(columns, now)
     params = {"now": now} if as_json else {}
@@ -333,3 +344,10 @@ class _RowBuilder:
         if self.distance:
             row["distance"] = distance
         return row
+
+
+def collection_counts(conn: Connection) -> list[tuple[str, int]]:
+    """How many observations each collection (mission) holds, by collection name."""
+    o = observations
+    query = select(o.c.obs_collection, func.count()).group_by(o.c.obs_collection)
+    return [(name, int(n)) for name, n in conn.execute(query.order_by(o.c.obs_collection))]

@@ -17,7 +17,12 @@ from skyarchive.search.columns import (
 )
 
 _VOT_TYPES = {"float": "double", "int": "int", "string": "char", "boolean": "boolean"}
-_OBSERVATION_SERVICES = ("mast.caom.cone", "mast.caom.filtered", "mast.caom.filtered.position")
+_OBSERVATION_SERVICES = (
+    "mast.caom.cone",
+    "mast.caom.filtered",
+    "mast.caom.filtered.position",
+    "skyarchive.jwst.filtered.observations",  # keyword filters in, CAOM rows out
+)
 
 
 def column_config(config_id: str) -> dict[str, Any]:

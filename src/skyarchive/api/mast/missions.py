@@ -21,6 +21,7 @@ from skyarchive.api.request_body import read_body
 from skyarchive.errors import BadQuery
 from skyarchive.products.missions import dataset_products, parse_dataset_ids
 from skyarchive.search import missions
+from skyarchive.search.mission_columns import described_column_list
 from skyarchive.search.missions import Cone, MissionColumn, MissionQuery
 from skyarchive.sky.angles import parse_coordinates
 
@@ -66,12 +67,7 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 def column_list(mission: Annotated[str, Query(max_length=40)] = "") -> JSONResponse:
     """The mission's columns: ``column_name``, ``qual_type``, ``description`` and more."""
     missions.check_mission(mission)
-    return JSONResponse([
-        {"column_name": c.name, "field_name": c.name, "qual_type": c.qual_type,
-         "description": c.description, "queryable": "yes" if c.queryable else "no",
-         "default_output": "yes" if c.default else "no"}
-        for c in missions.COLUMNS
-    ])  # fmt: skip
+    return JSONResponse(described_column_list())
 
 
 @router.post("/search/{mission}/api/v0.1/search", openapi_extra=_json_body(_SEARCH_BODY))

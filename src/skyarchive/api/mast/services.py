@@ -6,25 +6,25 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
-
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
-from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.keyword_dictionary import keyword_dictionary
+from skyarchive.search.keyword_search import SERVICES as KEYWORD_SERVICES
 from skyarchive.search.keyword_search import TABLES as KEYWORD_TABLES
 from skyarchive.search.keyword_search import (
     KeywordTable,
     count_keywords,
+    owning_observations,
     search_keywords,
     wire_fields,
 )
 from skyarchive.search.observations import (
     ObservationQuery,
+    collection_counts,
     count_observations,
     search_observations,
 )
@@ -57,16 +57,44 @@ def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
         cone = _cone(params["ra"], params["dec"], params.get("radius", DEFAULT_RADIUS_DEG))
     elif positional:
         raise BadQuery("Mast.Caom.Filtered.Position needs 'position': \"ra, dec, radius\".")
-    columns = str(params.get("columns", "*") or "*").strip()
+    query = ObservationQuery(criteria=criteria, cone=cone, positional_extras=cone is not None)
+    return _chosen_observations(ctx, request, query)
+
+
+@mast_service("Skyarchive.Jwst.Filtered.Observations")
+def jwst_keyword_observations(ctx: ServiceContext, request: MastRequest) -> TableResult:
+    """The CAOM observations owning the JWST files whose header keywords match.
+
+    Params: ``table`` (a keyword table: ``Nircam``, ``Niriss``, ``Nirspec``, ``Miri``, ``Fgs``
+    or ``GuideStar``), ``filters`` as ``Mast.Jwst.Filtered.<table>`` takes them, ``columns``
+    as ``Mast.Caom.Filtered`` takes them (``*``, a list, or ``COUNT_BIG(*)``). Rows are those of
+    ``Mast.Caom.Filtered``, so ``Observations.get_product_list`` reads them. Each file's
+    observation comes from the catalogue, not from its name.
+    """
+    params = request.params
+    name = str(params.get("table") or "").strip()
+    if name.lower() not in KEYWORD_SERVICES:
+        known = ", ".join(KEYWORD_TABLES)
+        raise BadQuery(f"'table' {name!r} is not a keyword table; give one of: {known}.")
+    table = KeywordTable.for_service(f"Mast.Jwst.Filtered.{name}")
+    criteria = parse_criteria(params.get("filters", []), table.column)
+    owners = owning_observations(ctx.conn, table, criteria, now=ctx.now)
+    return _chosen_observations(ctx, request, ObservationQuery(obsids=owners))
+
+
+def _chosen_observations(
+    ctx: ServiceContext, request: MastRequest, query: ObservationQuery
+) -> TableResult:
+    """The answer to ``query`` with the request's ``columns``: a page of rows, or the count."""
+    columns = str(request.params.get("columns", "*") or "*").strip()
     if columns.upper().replace(" ", "") == COUNT_COLUMNS:
-        total = count_observations(ctx.conn, criteria=criteria, cone=cone, now=ctx.now)
+        total = count_observations(ctx.conn, criteria=query.criteria, cone=query.cone,
+                                   obsids=query.obsids, now=ctx.now)  # fmt: skip
         return TableResult(
             [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
         )
-    chosen = None if columns == "*" else [c.strip() for c in columns.split(",") if c.strip()]
-    query = ObservationQuery(
-        criteria=criteria, cone=cone, columns=chosen, positional_extras=cone is not None
-    )
+    if columns != "*":
+        query.columns = [c.strip() for c in columns.split(",") if c.strip()]
     return _observation_page(ctx, request, query)
 
 
@@ -107,11 +135,7 @@ class _PageOfStream:
 @mast_service("Mast.Caom.All")
 def caom_all(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
     """Holdings by mission, in the ExtJS shape ``Observations.list_missions`` reads."""
-    counts = ctx.conn.execute(
-        select(observations.c.obs_collection, func.count())
-        .group_by(observations.c.obs_collection)
-        .order_by(observations.c.obs_collection)
-    ).all()
+    counts = collection_counts(ctx.conn)
     hist = {name: {"count": n, "key": name} for name, n in counts}
     hist_obj = {**hist, "hist": [{"key": name, "count": n} for name, n in counts]}
     column = {"text": "obs_collection", "dataIndex": "obs_collection", "type": "string",

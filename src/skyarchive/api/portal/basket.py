@@ -7,11 +7,13 @@ Thin routes over :mod:`skyarchive.delivery.basket`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
@@ -55,6 +57,10 @@ class FiltersBody(BaseModel):
 
 class ObservationsBody(BaseModel):
     obsids: list[str] = Field(..., max_length=service.MAX_OBSERVATIONS)
+
+
+class FilesBody(BaseModel):
+    product_ids: list[ProductId] = Field(..., min_length=1, max_length=service.MAX_FILES)
 
 
 class RemoveBody(BaseModel):
@@ -127,29 +133,46 @@ def _open(archive: Archive, caller: Caller, request: Request, conn) -> tuple[int
     )  # fmt: skip
 
 
+def _changed(
+    archive: Archive, caller: Caller, request: Request, change: Callable[[Connection, int], Any]
+) -> Response:
+    """Open the caller's basket, apply ``change(conn, basket_id)``; answer the summary."""
+    with archive.engine.begin() as conn:
+        basket_id, cookie = _open(archive, caller, request, conn)
+        change(conn, basket_id)
+    tree = _tree(archive, caller, basket_id, service.Filters())
+    return _with_cookie(archive, JSONResponse({"summary": tree["summary"]}), cookie)
+
+
 @router.post("/observations")
 def add_observations(
     body: ObservationsBody, request: Request, archive: ArchiveDep, caller: CallerDep
 ) -> Response:
     """Add observations (by obsid); answers the basket summary."""
-    with archive.engine.begin() as conn:
-        basket_id, cookie = _open(archive, caller, request, conn)
-        service.add_observations(conn, basket_id=basket_id, obsids=_obsids(body.obsids))
-    tree = _tree(archive, caller, basket_id, service.Filters())
-    return _with_cookie(archive, JSONResponse({"summary": tree["summary"]}), cookie)
+    return _changed(archive, caller, request, lambda conn, basket_id: service.add_observations(
+        conn, basket_id=basket_id, obsids=_obsids(body.obsids)))  # fmt: skip
+
+
+@router.post("/files")
+def add_files(
+    body: FilesBody, request: Request, archive: ArchiveDep, caller: CallerDep
+) -> Response:
+    """Add single files (by product id, e.g. keyword-search rows); answers the basket summary."""
+    return _changed(archive, caller, request, lambda conn, basket_id: service.add_products(
+        conn, basket_id=basket_id, product_ids=body.product_ids))  # fmt: skip
 
 
 @router.post("/remove")
 def remove(body: RemoveBody, request: Request, archive: ArchiveDep, caller: CallerDep) -> Response:
     """Remove observations and/or single files from the basket."""
-    with archive.engine.begin() as conn:
-        basket_id, cookie = _open(archive, caller, request, conn)
+
+    def change(conn: Connection, basket_id: int) -> None:
         if body.obsids:
             service.remove_observations(conn, basket_id=basket_id, obsids=_obsids(body.obsids))
         if body.product_ids:
             service.remove_products(conn, basket_id=basket_id, product_ids=body.product_ids)
-    tree = _tree(archive, caller, basket_id, service.Filters())
-    return _with_cookie(archive, JSONResponse({"summary": tree["summary"]}), cookie)
+
+    return _changed(archive, caller, request, change)
 
 
 @router.delete("")

@@ -22,14 +22,20 @@ def keywords(
     instrument: Annotated[
         str, Query(max_length=20, description="NIRCam, NIRISS, NIRSpec, MIRI, FGS or GuideStar")
     ] = "",
+    mode: Annotated[
+        str, Query(max_length=60, description="A mode of the instrument, e.g. Coronagraphy")
+    ] = "",
 ) -> dict[str, Any]:
-    """JWST header keywords with HDU, title, type and allowed values, grouped by instrument."""
+    """JWST header keywords with HDU, title, type and allowed values, grouped by instrument
+    and mode (a mode's own keywords first)."""
     chosen = parse_instrument(instrument)
     dictionary = keyword_dictionary()
-    found = dictionary.search(q, descriptions=descriptions, instrument=chosen)
+    chosen_mode = dictionary.parse_mode(chosen, mode)
+    found = dictionary.search(q, descriptions=descriptions, instrument=chosen, mode=chosen_mode)
     return {
         "source": dictionary.source,
         "instrument": INSTRUMENTS[chosen][0] if chosen else None,
+        "mode": chosen_mode,
         "instruments": dictionary.instrument_groups(),
         "count": len(found),
         "keywords": [k.as_json(chosen) for k in found],

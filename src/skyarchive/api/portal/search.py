@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep
 from skyarchive.errors import UnknownColumn
+from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
 from skyarchive.search.portal_query import parse_position_text, parse_program_ids
 from skyarchive.search.portal_search import (
@@ -22,7 +23,6 @@ from skyarchive.search.portal_search import (
     column_facts,
     column_values,
     count_matching,
-    observation_details,
     run_search,
 )
 
@@ -99,18 +99,30 @@ def _display(position: Any, programs: list[str], filters: list[dict[str, Any]]) 
     if programs:
         parts.append(("Programs " if len(programs) > 1 else "Program ") + ", ".join(programs))
     for entry in filters:
-        values = [
-            f"{v.get('min', '')}..{v.get('max', '')}" if isinstance(v, dict) else str(v)
-            for v in entry.get("values", []) or []
-        ]
-        if entry.get("freeText"):
-            values.append(str(entry["freeText"]))
         try:
             label = observation_column(str(entry.get("paramName"))).label
         except UnknownColumn:
             label = str(entry.get("paramName"))
-        parts.append(f"{label}: {', '.join(values)}")
+        parts.append(f"{label}: {filter_values_text(entry)}")
     return "; ".join(parts)
+
+
+def filter_values_text(entry: dict[str, Any]) -> str:
+    """A filter's values as the status line shows them: ``F1000W, F770W``, ``59700..59800``.
+
+    MAST lets ``values`` be one value instead of a list; it is shown as such.
+    """
+    values = entry.get("values", [])
+    values = values if isinstance(values, list) else [values]
+    shown = [
+        f"{v.get('min') if v.get('min') is not None else ''}.."
+        f"{v.get('max') if v.get('max') is not None else ''}"
+        if isinstance(v, dict) else str(v)
+        for v in values
+    ]  # fmt: skip
+    if entry.get("freeText"):
+        shown.append(str(entry["freeText"]))
+    return ", ".join(shown)
 
 
 @router.get("/columns")

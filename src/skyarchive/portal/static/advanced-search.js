@@ -1,5 +1,7 @@
 // Advanced Search: filters on any column, with value lists and counts, wildcards and ranges.
 // Builds MAST-style filters ({paramName, values}) that the server reads as Mast.Caom.Filtered does.
+// The keyword collection's filter dialog is one too, with its own endpoints and columns
+// (options: valuesPath, countPath, body() for the rest of the request, defaultRows, prefix).
 import { api } from "./api.js";
 import { MJD_COLUMNS, h, mjdToIso } from "./dom.js";
 
@@ -8,31 +10,44 @@ const DEFAULT_ROWS = ["obs_collection", "instrument_name", "target_name", "propo
 const NO_FILTER = new Set(["s_region", "jpegURL", "dataURL", "distance", "objID1"]);
 
 export class AdvancedSearch {
-  constructor(dialog, columns, onSearch) {
+  constructor(dialog, columns, onSearch, options = {}) {
     this.dialog = dialog;
-    this.columns = columns.filter((c) => !NO_FILTER.has(c.name));
     this.onSearch = onSearch;
-    this.list = dialog.querySelector("#advanced-filters");
-    this.count = dialog.querySelector("#advanced-count");
-    this.add = dialog.querySelector("#advanced-add");
+    this.options = { valuesPath: "/api/portal/values", countPath: "/api/portal/count", body: () => ({}),
+      defaultRows: DEFAULT_ROWS, prefix: "adv", needsFilter: true, noun: "observations", countText: (n) => `(${n})`, ...options };
+    const part = (name) => dialog.querySelector(`[data-part="${name}"]`);
+    this.list = part("filters");
+    this.count = part("count");
+    this.add = part("add");
     this.rows = new Map();
     this.timer = null;
-    this.add.append(...this.columns.map((c) => h("option", { value: c.name }, c.label)));
+    this.setColumns(columns);
     this.add.addEventListener("change", () => {
       if (this.add.value) this.addRow(this.add.value, { removable: true, focus: true });
       this.add.value = "";
     });
-    dialog.querySelector("#advanced-reset").addEventListener("click", () => this.reset());
+    part("reset").addEventListener("click", () => this.reset());
     dialog.querySelector(".close").addEventListener("click", () => dialog.close());
-    dialog.querySelector("#advanced-form").addEventListener("submit", (event) => {
+    part("form").addEventListener("submit", (event) => {
       event.preventDefault();
       const filters = this.filters();
-      if (!filters.length) { this.count.textContent = "Give at least one filter."; return; }
+      if (!filters.length && this.options.needsFilter) { this.count.textContent = "Give at least one filter."; return; }
       dialog.close();
       this.onSearch(filters);
     });
+  }
+
+  /** The columns one may filter on (another keyword table brings other columns). */
+  setColumns(columns) {
+    this.columns = columns.filter((c) => !NO_FILTER.has(c.name) && c.filterable !== false);
+    this.add.replaceChildren(this.add.options[0] || h("option", { value: "" }, "Choose a column…"),
+      ...this.columns.map((c) => h("option", { value: c.name }, c.label)));
     this.reset();
   }
+
+  isDate(column) { return MJD_COLUMNS.has(column.name) || Boolean(column.isDate); }
+
+  request(body) { return { ...this.options.body(), ...body }; }
 
   open(filters = null) {
     if (filters) this.load(filters);
@@ -44,7 +59,7 @@ export class AdvancedSearch {
   reset() {
     this.rows.clear();
     this.list.replaceChildren();
-    for (const name of DEFAULT_ROWS) this.addRow(name);
+    for (const name of this.options.defaultRows) this.addRow(name);
     this.refreshCount();
   }
 
@@ -59,7 +74,7 @@ export class AdvancedSearch {
         row.min.value = this.rangeText(row.column, range.min);
         row.max.value = this.rangeText(row.column, range.max);
       } else {
-        row.text.value = values.join(", ");
+        row.text.value = [...values, ...(filter.freeText ? [filter.freeText] : [])].join(", ");
       }
     }
   }
@@ -67,19 +82,19 @@ export class AdvancedSearch {
   rangeText(column, value) {
     if (value === null || value === undefined || value === "") return "";
     // A date arrives as MJD from a number, or as typed (a permalink keeps the text).
-    return MJD_COLUMNS.has(column.name) && typeof value === "number" ? mjdToIso(value, false) : String(value);
+    return this.isDate(column) && typeof value === "number" ? mjdToIso(value, false) : String(value);
   }
 
   addRow(name, { removable = false, focus = false } = {}) {
     if (this.rows.has(name)) { if (focus) this.rows.get(name).focusable.focus(); return this.rows.get(name); }
     const column = this.columns.find((c) => c.name === name);
     if (!column) return null;
-    const id = `adv-${name}`;
+    const id = `${this.options.prefix}-${name}`;
     const remove = removable ? h("button", { type: "button", class: "icon-button", "aria-label": `Remove filter ${column.label}`,
       onclick: () => { element.remove(); this.rows.delete(name); this.refreshCount(); } }, "×") : null;
     let row, element;
     if (column.continuous) {
-      const isDate = MJD_COLUMNS.has(name);
+      const isDate = this.isDate(column);
       const hint = isDate ? "YYYY-MM-DD" : column.unit || "";
       const min = h("input", { id: `${id}-min`, type: "text", inputmode: isDate ? null : "decimal", placeholder: hint, oninput: () => this.changed() });
       const max = h("input", { id: `${id}-max`, type: "text", inputmode: isDate ? null : "decimal", placeholder: hint, oninput: () => this.changed() });
@@ -88,7 +103,7 @@ export class AdvancedSearch {
         h("legend", {}, column.label, column.unit ? ` (${isDate ? "date" : column.unit})` : ""),
         h("label", { for: min.id }, "from"), min, h("label", { for: max.id }, "to"), max, range, remove);
       row = { kind: "range", column, min, max, range, focusable: min };
-      api("/api/portal/values", { method: "POST", body: { column: name, filters: [] } }).then((data) => {
+      api(this.options.valuesPath, { method: "POST", body: this.request({ column: name, filters: [] }) }).then((data) => {
         if (data.min !== null && data.min !== undefined) {
           range.textContent = `in the archive: ${this.rangeText(column, data.min)} … ${this.rangeText(column, data.max)}`;
         }
@@ -119,12 +134,13 @@ export class AdvancedSearch {
     row.values.replaceChildren(h("span", { class: "hint" }, "Loading…"));
     try {
       const others = this.filters().filter((f) => f.paramName !== row.column.name);
-      const data = await api("/api/portal/values", { method: "POST", body: { column: row.column.name, filters: others } });
+      const body = this.request({ column: row.column.name, filters: others });
+      const data = await api(this.options.valuesPath, { method: "POST", body });
       const typed = this.typed(row);
       row.values.replaceChildren(...(data.values || []).map((item) => h("label", { class: "value-choice" },
         h("input", { type: "checkbox", value: item.value, checked: typed.includes(String(item.value)),
           onchange: (event) => this.tick(row, String(item.value), event.target.checked) }),
-        ` ${item.value} `, h("span", { class: "count" }, `(${item.count})`))));
+        ` ${item.value} `, h("span", { class: "count" }, this.options.countText(item.count)))));
       if (!(data.values || []).length) row.values.replaceChildren(h("span", { class: "hint" }, "No values."));
     } catch (err) {
       row.values.replaceChildren(h("span", { class: "error" }, err.message));
@@ -164,11 +180,12 @@ export class AdvancedSearch {
   }
 
   async refreshCount() {
+    if (!this.dialog.open) return; // counted when it opens
     const filters = this.filters();
-    if (!filters.length) { this.count.textContent = "No filters yet."; return; }
+    if (!filters.length && this.options.needsFilter) { this.count.textContent = "No filters yet."; return; }
     try {
-      const data = await api("/api/portal/count", { method: "POST", body: { filters } });
-      this.count.textContent = `${data.count.toLocaleString()} observations match`;
+      const data = await api(this.options.countPath, { method: "POST", body: this.request({ filters }) });
+      this.count.textContent = `${data.count.toLocaleString()} ${this.options.noun} match`;
       this.count.classList.remove("error");
     } catch (err) {
       this.count.textContent = err.message;

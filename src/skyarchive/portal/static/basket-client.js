@@ -42,18 +42,27 @@ export async function basketCount() {
   }
 }
 
+/** Add observations (by obsid) to the basket; answers a sentence for the status line. */
 export async function addToBasket(obsids) {
-  if (!obsids.length) return "Select rows first.";
+  return add("/api/portal/basket/observations", { obsids: obsids.map(String) }, obsids.length, "observation");
+}
+
+/** Add single files (by product id), e.g. rows of a keyword search, with their observations. */
+export async function addFilesToBasket(productIds) {
+  return add("/api/portal/basket/files", { product_ids: productIds.map(Number) }, productIds.length, "file");
+}
+
+async function add(path, body, n, noun) {
+  if (!n) return "Select rows first.";
   if (!basketAvailable) return UNAVAILABLE;
   let summary;
   try {
-    ({ summary } = await api("/api/portal/basket/observations", { method: "POST", body: { obsids: obsids.map(String) } }));
+    ({ summary } = await api(path, { method: "POST", body }));
   } catch (err) {
     if (err.status === 405) return UNAVAILABLE;
     return err.message;
   }
   setBasketCount(summary);
-  const n = obsids.length;
-  return `Added ${n} observation${n === 1 ? "" : "s"} to the basket; it now holds `
+  return `Added ${n} ${noun}${n === 1 ? "" : "s"} to the basket; it now holds `
     + `${summary.files} files in ${summary.observations} observation${summary.observations === 1 ? "" : "s"}.`;
 }

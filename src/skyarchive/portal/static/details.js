@@ -21,6 +21,7 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
     return;
   }
   const obs = details.observation;
+  title.textContent = obs.obs_id; // a keyword row opens the observation owning its file
   const status = rowStatus(obs);
   const byName = Object.fromEntries(columns.map((c) => [c.name, c]));
   const facts = h("dl", { class: "facts" }, FIELDS.filter((n) => byName[n] && obs[n] !== null && obs[n] !== "")

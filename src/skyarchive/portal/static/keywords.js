@@ -1,6 +1,7 @@
 // The Keyword Dictionary page: filters the server-rendered entries as the user types.
 // Names match case-insensitively; titles, descriptions and data-model paths when ticked.
-// Changing the instrument reloads the page (the server picks that instrument's values).
+// Changing the instrument reloads the page (the server picks that instrument's values), and
+// leaves the chosen mode, which belongs to the previous instrument.
 
 const form = document.getElementById("keyword-filter");
 const box = document.getElementById("keyword-q");
@@ -28,5 +29,8 @@ function filter() {
 
 box.addEventListener("input", filter);
 descriptions.addEventListener("change", filter);
-instrument.addEventListener("change", () => form.requestSubmit());
+instrument.addEventListener("change", () => {
+  form.querySelector("input[name=mode]")?.remove();
+  form.requestSubmit();
+});
 filter();

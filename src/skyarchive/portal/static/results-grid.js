@@ -1,13 +1,25 @@
 // The results grid: paging, sorting, column chooser, row selection, status and download icons.
+// Observations (rows keyed by obsid, paged and sorted here) by default; with ``remote`` the
+// server pages and sorts (keyword files: a table too big for the browser) and the grid asks
+// it through ``handlers.onRemote`` whenever the page, the sort or the page size changes.
 import { STATUS_LABEL, formatValue, h, icon, rowStatus, subscribeHref } from "./dom.js";
 
 const STORAGE_KEY = "skyarchive.columns";
 
 export class ResultsGrid {
-  constructor(container, columns, handlers) {
+  constructor(container, columns, handlers, options = {}) {
     this.container = container;
     this.columns = columns;
-    this.handlers = handlers; // onSelect(selected), onHover(obsid|null), onDetails(row), onDownload(row, event)
+    // onSelect(selected), onHover(key|null), onDetails(row), onDownload(row, event), onPage(), onRemote()
+    this.handlers = handlers;
+    this.key = options.key || "obsid";
+    this.storageKey = options.storageKey || STORAGE_KEY;
+    this.remote = Boolean(options.remote);
+    this.noun = options.noun || "Observations";
+    this.rowLabel = options.rowLabel || ((row) => row.obs_id || row.obsid);
+    this.download = options.download || ((row) => ({ href: `/api/v0.1/Download/mrp?obsid=${row.obsid}`,
+      title: "Download the recommended files (zip)", label: "Download recommended files of" }));
+    this.total = 0;
     this.rows = [];
     this.page = 1;
     this.pageSize = 50;
@@ -19,7 +31,7 @@ export class ResultsGrid {
 
   loadVisible() {
     try {
-      const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
+      const saved = JSON.parse(localStorage.getItem(this.storageKey) || "null");
       const known = new Set(this.columns.map((c) => c.name));
       if (Array.isArray(saved) && saved.some((n) => known.has(n))) return saved.filter((n) => known.has(n));
     } catch { /* ignore a bad saved value */ }
@@ -28,7 +40,7 @@ export class ResultsGrid {
 
   setVisible(names) {
     this.visible = this.columns.map((c) => c.name).filter((n) => names.includes(n));
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(this.visible));
+    localStorage.setItem(this.storageKey, JSON.stringify(this.visible));
     this.render();
   }
 
@@ -40,18 +52,31 @@ export class ResultsGrid {
     }
   }
 
-  setRows(rows, { keepPage = false } = {}) {
+  /** Another set of columns (another keyword table), with its own saved choice of columns. */
+  replaceColumns(columns, storageKey) {
+    this.columns = columns;
+    this.storageKey = storageKey;
+    this.defaultVisible = columns.filter((c) => c.visible).map((c) => c.name);
+    this.visible = this.loadVisible();
+    if (!columns.some((c) => c.name === this.sort.name)) this.sort = { name: null, dir: 1 };
+  }
+
+  /** The rows to show; a remote grid gets one page of them and the total of all pages. */
+  setRows(rows, { keepPage = false, total = rows.length } = {}) {
     this.rows = rows;
+    this.total = total;
     if (!keepPage) this.page = 1;
     this.page = Math.min(this.page, this.pageCount()) || 1;
     this.render();
   }
 
-  pageCount() { return Math.max(1, Math.ceil(this.rows.length / this.pageSize)); }
+  pageCount() {
+    return Math.max(1, Math.ceil((this.remote ? this.total : this.rows.length) / this.pageSize));
+  }
 
   sorted() {
     const { name, dir } = this.sort;
-    if (!name) return this.rows;
+    if (!name || this.remote) return this.rows;
     const column = this.columns.find((c) => c.name === name);
     const numeric = column && (column.type === "float" || column.type === "int");
     return [...this.rows].sort((a, b) => {
@@ -63,6 +88,7 @@ export class ResultsGrid {
   }
 
   pageRows() {
+    if (this.remote) return this.rows;
     const start = (this.page - 1) * this.pageSize;
     return this.sorted().slice(start, start + this.pageSize);
   }
@@ -70,6 +96,7 @@ export class ResultsGrid {
   sortBy(name) {
     this.sort = this.sort.name === name ? { name, dir: -this.sort.dir } : { name, dir: 1 };
     this.page = 1;
+    if (this.remote) { this.handlers.onRemote?.({ focus: `th[data-name="${name}"] button` }); return; }
     this.render();
     this.container.querySelector(`th[data-name="${name}"] button`)?.focus();
     this.handlers.onPage?.();
@@ -77,13 +104,14 @@ export class ResultsGrid {
 
   goTo(page) {
     this.page = Math.max(1, Math.min(page, this.pageCount()));
+    if (this.remote) { this.handlers.onRemote?.(); return; }
     this.render();
     this.handlers.onPage?.();
   }
 
-  toggle(obsid, on) {
-    if (on) this.selected.add(obsid); else this.selected.delete(obsid);
-    const tr = this.container.querySelector(`tr[data-obsid="${obsid}"]`);
+  toggle(key, on) {
+    if (on) this.selected.add(key); else this.selected.delete(key);
+    const tr = this.container.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`);
     if (tr) {
       tr.classList.toggle("selected", on);
       tr.querySelector("input[type=checkbox]").checked = on;
@@ -95,24 +123,24 @@ export class ResultsGrid {
   updateAllBox() {
     const all = this.container.querySelector("#select-page");
     if (!all) return;
-    const ids = this.pageRows().map((r) => r.obsid);
+    const ids = this.pageRows().map((r) => r[this.key]);
     const picked = ids.filter((id) => this.selected.has(id)).length;
     all.checked = picked > 0 && picked === ids.length;
     all.indeterminate = picked > 0 && picked < ids.length;
   }
 
-  highlight(obsid) {
+  highlight(key) {
     for (const tr of this.container.querySelectorAll("tr.hover")) tr.classList.remove("hover");
-    if (obsid) this.container.querySelector(`tr[data-obsid="${obsid}"]`)?.classList.add("hover");
+    if (key) this.container.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`)?.classList.add("hover");
   }
 
-  /** Show the page that holds ``obsid`` and scroll its row into view. */
-  reveal(obsid) {
-    const index = this.sorted().findIndex((r) => r.obsid === obsid);
+  /** Show the page that holds the row of ``key`` and scroll it into view. */
+  reveal(key) {
+    const index = this.sorted().findIndex((r) => r[this.key] === key);
     if (index < 0) return;
     const page = Math.floor(index / this.pageSize) + 1;
     if (page !== this.page) this.goTo(page);
-    this.container.querySelector(`tr[data-obsid="${obsid}"]`)?.scrollIntoView({ block: "nearest" });
+    this.container.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`)?.scrollIntoView({ block: "nearest" });
   }
 
   render() {
@@ -130,7 +158,7 @@ export class ResultsGrid {
       onchange: (event) => {
         // Read the box once: toggling a row re-renders the header and resets this box.
         const on = event.target.checked;
-        for (const row of this.pageRows()) this.toggle(row.obsid, on);
+        for (const row of this.pageRows()) this.toggle(row[this.key], on);
       } });
     const head = h("thead", {}, h("tr", {},
       h("th", { scope: "col", class: "narrow" }, allBox),
@@ -139,7 +167,7 @@ export class ResultsGrid {
       h("th", { scope: "col", class: "narrow" }, h("span", { class: "visually-hidden" }, "Details")),
       headCells));
     const body = h("tbody", {}, this.pageRows().map((row) => this.rowElement(row, shown)));
-    const table = h("table", { class: "results-table", "aria-label": "Observations" }, head, body);
+    const table = h("table", { class: "results-table", "aria-label": this.noun }, head, body);
     this.container.replaceChildren(table);
     this.updateAllBox();
     this.renderPager();
@@ -147,16 +175,17 @@ export class ResultsGrid {
 
   rowElement(row, shown) {
     const status = rowStatus(row);
-    const label = row.obs_id || row.obsid;
-    const check = h("input", { type: "checkbox", checked: this.selected.has(row.obsid),
-      "aria-label": `Select ${label}`, onchange: (e) => this.toggle(row.obsid, e.target.checked) });
+    const label = this.rowLabel(row);
+    const key = row[this.key];
+    const check = h("input", { type: "checkbox", checked: this.selected.has(key),
+      "aria-label": `Select ${label}`, onchange: (e) => this.toggle(key, e.target.checked) });
     const statusIcon = h("span", { class: `icon ${status}`, title: STATUS_LABEL[status] },
       icon(status === "exclusive" ? "lock" : status, STATUS_LABEL[status]));
+    const link = this.download(row);
     const download = status === "planned"
       ? h("span", { class: "icon muted", title: "No files yet: the observation is planned" },
         h("span", { class: "visually-hidden" }, "No files yet"))
-      : h("a", { class: "icon download", href: `/api/v0.1/Download/mrp?obsid=${row.obsid}`,
-        title: "Download the recommended files (zip)", "aria-label": `Download recommended files of ${label}`,
+      : h("a", { class: "icon download", href: link.href, title: link.title, "aria-label": `${link.label} ${label}`,
         onclick: (event) => this.handlers.onDownload?.(row, event) }, icon("file"));
     const details = h("button", { type: "button", class: "icon-button", title: "Details and files",
       "aria-label": `Details of ${label}`, onclick: () => this.handlers.onDetails?.(row) }, icon("info"));
@@ -168,11 +197,12 @@ export class ResultsGrid {
       class: column.type === "float" || column.type === "int" ? "num" : null,
     }, formatValue(row[column.name], column)));
     return h("tr", {
-      class: `row-${status}${this.selected.has(row.obsid) ? " selected" : ""}`,
+      class: `row-${status}${this.selected.has(key) ? " selected" : ""}`,
+      "data-key": key,
       "data-obsid": row.obsid,
-      onmouseenter: () => this.handlers.onHover?.(row.obsid),
+      onmouseenter: () => this.handlers.onHover?.(key),
       onmouseleave: () => this.handlers.onHover?.(null),
-      onfocusin: () => this.handlers.onHover?.(row.obsid),
+      onfocusin: () => this.handlers.onHover?.(key),
     }, h("td", { class: "narrow" }, check), h("td", { class: "narrow" }, statusIcon),
     h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe), cells);
   }

@@ -1,10 +1,13 @@
 // The search page: wires the search panel, advanced search, facets, grid, sky view and details.
+// Observation searches keep their rows here; the keyword collection (keyword-search.js) has
+// its own server-paged grid in the same place, and "Show observations" comes back here.
 import { AdvancedSearch } from "./advanced-search.js";
 import { api, setCsrfToken } from "./api.js";
-import { addToBasket, basketCount } from "./basket-client.js";
+import { addFilesToBasket, addToBasket, basketCount } from "./basket-client.js";
 import { showDetails } from "./details.js";
 import { fillIcons, mayRetrieve } from "./dom.js";
 import { Facets } from "./facets.js";
+import { KeywordCollection } from "./keyword-search.js";
 import { ResultsGrid } from "./results-grid.js";
 import { initSearchPanel } from "./search-panel.js";
 import { SkyView } from "./sky-view.js";
@@ -13,9 +16,13 @@ const page = JSON.parse(document.getElementById("page-data").textContent);
 const caller = page.caller;
 setCsrfToken(caller.csrf_token);
 const $ = (id) => document.getElementById(id);
-const state = { result: null, position: null, token: 0 };
+const state = { result: null, position: null, token: 0, keywords: false };
 
-const panel = initSearchPanel({ onSearch: (query) => search(query), onAdvanced: () => advanced.open(currentFilters()) });
+const panel = initSearchPanel({
+  onSearch: (query) => search(query.collection === "keywords" ? { ...query, filters: keywords.dialog.filters() } : query),
+  onAdvanced: () => advanced.open(currentFilters()),
+  onInstrument: () => keywords.useInstrument(panel.get().instrument).catch((err) => showError(err.message)),
+});
 const advanced = new AdvancedSearch($("advanced"), page.columns, (filters) => search({ collection: "filters", filters }));
 const facets = new Facets($("facet-list"), page.columns, (opts) => refresh(opts));
 const grid = new ResultsGrid($("grid"), [...page.columns], {
@@ -29,6 +36,15 @@ const sky = new SkyView($("sky"), {
   onHover: (obsid) => grid.highlight(obsid),
   onSelect: (obsid) => { grid.reveal(obsid); grid.toggle(obsid, !grid.selected.has(obsid)); },
 });
+const keywords = new KeywordCollection({
+  onSearch: (query) => search(query),
+  onSelect: (selected) => updateSelection(selected),
+  onDetails: (row) => showDetails($("details"), { obsid: row.obsid, obs_id: row.filename }, page.columns,
+    { onDownload: guardDownload, onBasket: basketAdd }),
+  onDownload: (row, event) => guardDownload({ ...row, obs_id: row.filename }, event), // a file, named so
+  onError: (message) => showError(message),
+});
+const active = () => (state.keywords ? keywords.grid : grid);
 fillIcons();
 
 function currentFilters() {
@@ -40,6 +56,15 @@ function showError(message) {
   $("error").textContent = message || "";
 }
 
+function useKeywords(on) {
+  state.keywords = on;
+  if (on) state.result = null; // the observation grid's rows are gone from the page
+  $("sky-area").hidden = on;
+  $("results").classList.toggle("no-sky", on);
+  $("show-observations").hidden = !on;
+  $("legend-download").textContent = on ? "download the file" : "download the recommended files (zip)";
+}
+
 async function search(query, { push = true } = {}) {
   const token = ++state.token;
   const started = performance.now();
@@ -47,19 +72,10 @@ async function search(query, { push = true } = {}) {
   $("query-display").textContent = "Searching…";
   $("row-count").textContent = "";
   try {
-    const body = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
-    const result = await api("/api/portal/search", { method: "POST", body });
-    if (token !== state.token) return;
-    state.result = result;
-    state.position = result.query.position;
-    if (push) pushUrl(query);
-    grid.setColumns(result.columns);
-    grid.selected.clear();
-    facets.setRows(result.rows);
+    const shown = query.collection === "keywords"
+      ? await showFiles(query, push, token) : await showObservationRows(query, push, token);
+    if (!shown) return;
     $("results").hidden = false;
-    $("query-display").textContent = result.query.display;
-    refresh();
-    updateSelection(grid.selected);
     $("results").dataset.renderMs = String(Math.round(performance.now() - started));
   } catch (err) {
     if (token !== state.token) return;
@@ -67,6 +83,45 @@ async function search(query, { push = true } = {}) {
     $("results").hidden = true;
     showError(err.message);
     $("q").focus();
+  }
+}
+
+async function showObservationRows(query, push, token) {
+  const body = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
+  const result = await api("/api/portal/search", { method: "POST", body });
+  if (token !== state.token) return false;
+  useKeywords(false);
+  state.result = result;
+  state.position = result.query.position;
+  if (push) pushUrl(query);
+  grid.setColumns(result.columns);
+  grid.selected.clear();
+  facets.setRows(result.rows);
+  $("query-display").textContent = result.query.display;
+  refresh();
+  updateSelection(grid.selected);
+  return true;
+}
+
+async function showFiles(query, push, token) {
+  const result = await keywords.search(query);
+  if (token !== state.token || !result) return false;
+  useKeywords(true);
+  if (push) pushUrl({ collection: "keywords", ...keywords.query });
+  $("query-display").textContent = result.display;
+  updateSelection(keywords.grid.selected);
+  return true;
+}
+
+async function showObservations() {
+  showError("");
+  try {
+    const obsids = await keywords.observations();
+    if (!obsids.length) { showError("These files belong to no observation of this archive."); return; }
+    panel.set("position", "");
+    await search({ collection: "filters", filters: [{ paramName: "obsid", values: obsids }] });
+  } catch (err) {
+    showError(err.message);
   }
 }
 
@@ -90,8 +145,12 @@ function drawSky() {
 
 function updateSelection(selected) {
   const button = $("basket-add");
+  const files = selected.size === 1 ? "file" : "files";
+  const what = state.keywords ? ` ${files}` : "";
   button.disabled = selected.size === 0;
-  button.textContent = selected.size ? `Add ${selected.size} selected to basket` : "Add selected to basket";
+  button.textContent = selected.size ? `Add ${selected.size} selected${what} to basket` : "Add selected to basket";
+  $("show-observations").textContent = selected.size
+    ? `Show observations of ${selected.size} selected ${files}` : "Show observations";
 }
 
 function guardDownload(row, event) {
@@ -118,26 +177,36 @@ async function basketAdd(obsids) {
   $("query-display").textContent = message;
 }
 
-$("basket-add").addEventListener("click", () => basketAdd([...grid.selected]));
-$("facets-clear").addEventListener("click", () => facets.clear());
+$("basket-add").addEventListener("click", async () => {
+  if (!state.keywords) { basketAdd([...grid.selected]); return; }
+  $("query-display").textContent = await addFilesToBasket([...keywords.grid.selected]);
+});
+$("show-observations").addEventListener("click", () => showObservations());
+$("keyword-filters-open").addEventListener("click", () => keywords.openDialog().catch((err) => showError(err.message)));
+$("facets-clear").addEventListener("click", () => (state.keywords ? keywords.clearFacets() : facets.clear()));
 $("page-size").addEventListener("change", (event) => {
-  grid.pageSize = Number(event.target.value);
+  for (const each of [grid, keywords.grid]) each.pageSize = Number(event.target.value);
+  if (state.keywords) { keywords.grid.goTo(1); return; }
   grid.setRows(grid.rows);
   drawSky();
 });
 $("columns-open").addEventListener("click", () => {
-  grid.renderChooser($("columns-list"));
+  active().renderChooser($("columns-list"));
   $("columns-dialog").showModal();
 });
 $("columns-default").addEventListener("click", () => {
-  grid.setVisible(grid.defaultVisible);
-  grid.renderChooser($("columns-list"));
+  active().setVisible(active().defaultVisible);
+  active().renderChooser($("columns-list"));
 });
 $("details").querySelector(".close").addEventListener("click", () => $("details").close());
 
 function pushUrl(query) {
   const params = new URLSearchParams({ collection: query.collection });
-  if (query.collection === "filters") params.set("filters", JSON.stringify(query.filters || []));
+  if (query.collection === "keywords") {
+    params.set("instrument", query.instrument);
+    if (query.text) params.set("q", query.text);
+    if (query.filters?.length) params.set("filters", JSON.stringify(query.filters));
+  } else if (query.collection === "filters") params.set("filters", JSON.stringify(query.filters || []));
   else params.set("q", query.text || "");
   const url = `/search?${params}`;
   if (url !== location.pathname + location.search) history.pushState(query, "", url);
@@ -146,6 +215,12 @@ function pushUrl(query) {
 function fromUrl() {
   const params = new URLSearchParams(location.search);
   const collection = params.get("collection") || "position";
+  if (collection === "keywords") {
+    let filters = [];
+    try { filters = JSON.parse(params.get("filters") || "[]"); } catch { return null; }
+    return { collection, instrument: params.get("instrument") || "NIRCAM", text: params.get("q") || "", filters,
+      keyword: params.get("keyword") ?? (params.has("dialog") ? "" : null) };
+  }
   if (collection === "filters") {
     try { return { collection, filters: JSON.parse(params.get("filters") || "[]") }; } catch { return null; }
   }
@@ -155,11 +230,15 @@ function fromUrl() {
 
 window.addEventListener("popstate", () => {
   const query = fromUrl();
-  if (query) { panel.set(query.collection, query.text); search(query, { push: false }); }
+  if (query) { panel.set(query.collection, query.text, query.instrument); search(query, { push: false }); }
 });
 
 const initial = fromUrl();
-if (initial) search(initial, { push: false });
+if (typeof initial?.keyword === "string") { // e.g. from the Keyword Dictionary: that keyword's dialog
+  panel.set("keywords", initial.text, initial.instrument);
+  if (initial.filters.length) search(initial, { push: false });
+  keywords.openDialog(initial.keyword).catch((err) => showError(err.message));
+} else if (initial) search(initial, { push: false });
 else if (new URLSearchParams(location.search).get("advanced")) advanced.open();
 else $("q").focus();
 basketCount().catch(() => {});

@@ -1,13 +1,16 @@
 // The search panel: collection selector, search box with hints and clickable examples.
 // On the home page it is a plain form (GET /search); the search page passes onSearch.
+// The "JWST Instrument Keywords" collection adds an instrument pull-down (its keyword filters
+// are a dialog of the search page) and takes an optional name or coordinates in the same box.
 
-export function initSearchPanel({ onSearch = null, onAdvanced = null } = {}) {
+export function initSearchPanel({ onSearch = null, onAdvanced = null, onInstrument = null } = {}) {
   const form = document.getElementById("search-form");
   if (!form) return null;
   const collection = form.querySelector("#collection");
   const box = form.querySelector("#q");
   const hint = form.querySelector("#q-hint");
-  const searchButton = form.querySelector("#search-button");
+  const instrument = form.querySelector("#si-instrument");
+  const advancedButton = form.querySelector("#advanced-open");
 
   function showCollection() {
     const chosen = collection.value;
@@ -17,10 +20,11 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null } = {}) {
     const text = hint.dataset[`hint${chosen[0].toUpperCase()}${chosen.slice(1)}`];
     hint.hidden = !text;
     if (text) hint.textContent = text;
-    box.placeholder = chosen === "program" ? "e.g. 1073, 1558" : "e.g. M57 r=1m";
+    box.placeholder = { program: "e.g. 1073, 1558", keywords: "optional, e.g. WASP-39 r=2m" }[chosen] || "e.g. M57 r=1m";
     form.querySelector("#q-label").textContent = chosen === "program"
       ? "Program IDs, separated by commas" : "Object name or coordinates, with an optional radius";
-    searchButton.disabled = chosen === "keywords";
+    advancedButton.hidden = chosen === "keywords";
+    instrument.disabled = chosen !== "keywords"; // sent with the form only for this collection
   }
 
   collection.addEventListener("change", () => { showCollection(); box.focus(); });
@@ -30,24 +34,29 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null } = {}) {
       box.focus();
     });
   }
-  form.querySelector("#advanced-open").addEventListener("click", () => {
+  instrument.addEventListener("change", () => onInstrument?.(instrument.value));
+  form.querySelector("#keyword-filters-open").addEventListener("click", () => {
+    // the search page opens its dialog itself; from the home page, go there with it open
+    if (!onSearch) window.location.href = `/search?collection=keywords&instrument=${instrument.value}&dialog=1`;
+  });
+  advancedButton.addEventListener("click", () => {
     if (onAdvanced) onAdvanced();
     else window.location.href = "/search?advanced=1";
   });
   form.addEventListener("submit", (event) => {
-    if (collection.value === "keywords") { event.preventDefault(); return; }
     if (!onSearch) return; // plain GET to /search
     event.preventDefault();
-    onSearch({ collection: collection.value, text: box.value.trim() });
+    onSearch({ collection: collection.value, text: box.value.trim(), instrument: instrument.value });
   });
   showCollection();
   return {
-    set(collectionValue, text) {
+    set(collectionValue, text, instrumentValue = null) {
       if (collectionValue && collectionValue !== "filters") collection.value = collectionValue;
+      if (instrumentValue) instrument.value = instrumentValue;
       box.value = text ?? "";
       showCollection();
     },
-    get() { return { collection: collection.value, text: box.value.trim() }; },
+    get() { return { collection: collection.value, text: box.value.trim(), instrument: instrument.value }; },
   };
 }
 

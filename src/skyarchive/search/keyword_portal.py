@@ -1,0 +1,287 @@
+"""The portal's "JWST Instrument Keywords" collection: keyword searches as the portal runs them.
+
+Like :mod:`portal_search` for CAOM observations, but a keyword table can hold millions of
+files, so the server pages and sorts and the browser holds one page. Filters are MAST filter
+dicts read as ``Mast.Jwst.Filtered.<Instrument>`` reads them (:mod:`keyword_search`), with two
+portal conveniences: date ranges on the ``_mjd`` columns may be typed as dates
+(``2022-08-01``), and a target name or coordinates with a radius limits the files to those of
+the observations whose footprints the cone touches (the same cone as the CAOM collections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from skyarchive.access.rights import PUBLIC, data_rights
+from skyarchive.db.tables import observations, product_keywords, products
+from skyarchive.errors import BadQuery
+from skyarchive.search.cone import Cone, cone_matches
+from skyarchive.search.criteria import Criterion, parse_criteria, parse_mjd
+from skyarchive.search.keyword_columns import DATES
+from skyarchive.search.keyword_search import (
+    KeywordTable,
+    count_keywords,
+    observation_ids,
+    search_keywords,
+    sorted_keywords,
+    value_counts,
+)
+from skyarchive.search.portal_query import PositionQuery
+
+#: The instruments of the collection's pull-down, by the name their keyword table uses.
+INSTRUMENTS = {"NIRCAM": "NIRCam", "NIRISS": "NIRISS", "NIRSPEC": "NIRSpec", "MIRI": "MIRI",
+               "FGS": "FGS"}  # fmt: skip
+#: Columns the grid shows until the user chooses others (those the table has, in this order).
+DEFAULT_COLUMNS = ("filename", "productLevel", "program", "targname", "exp_type", "detector",
+                   "filter", "pupil", "grating", "subarray", "readpatt", "tsovisit", "date_obs",
+                   "effexptm", "fileSize")  # fmt: skip
+#: Facets beside the grid, counted over the whole match set.
+FACETS = ("productLevel",)
+MAX_PAGE_SIZE = 500
+#: Files a cone may bring (they become one list of file ids in the query).
+MAX_CONE_FILES = 10_000
+#: Observations "Show observations" may open in the observation grid.
+MAX_OBSERVATIONS = 5_000
+_NO_FILE = 0  # no file has product id 0: a cone that holds no file matches nothing
+
+
+def keyword_table(instrument: Any) -> KeywordTable:
+    """The keyword table of ``instrument`` (``NIRCam``, ``NIRISS``, ... in any case).
+
+    Raises
+    ------
+    BadQuery
+        For any other instrument, naming the ones there are.
+    """
+    key = str(instrument or "").strip().upper()
+    if key not in INSTRUMENTS:
+        known = ", ".join(INSTRUMENTS.values())
+        shown = str(instrument)[:40]
+        raise BadQuery(f"Unknown instrument {shown!r} for keyword search; choose one of {known}.")
+    return KeywordTable.for_service(f"Mast.Jwst.Filtered.{key}")
+
+
+def keyword_column_facts(table: KeywordTable) -> list[dict[str, Any]]:
+    """What the grid, the column chooser and the filter dialog need to know of each column.
+
+    ``continuous`` columns (numbers, and dates through their ``_mjd`` twin) are filtered by
+    ranges, the others by value lists; ``isDate`` columns hold an MJD and take dates as bounds.
+    Date columns themselves (``date_obs``) are shown, not filtered: their twins are.
+    """
+    facts = []
+    for column in table.columns:
+        info = column.info
+        date = column.date_of is not None
+        facts.append({
+            "name": info.name, "label": info.name, "type": info.type,
+            "unit": "MJD" if date else None, "description": _description(column.keyword, date),
+            "visible": info.name in DEFAULT_COLUMNS, "facet": info.name in FACETS,
+            "separator": None, "continuous": info.type in ("int", "float"), "isDate": date,
+            "filterable": info.name not in DATES,
+        })  # fmt: skip
+    return facts
+
+
+def _description(keyword: str | None, date: bool) -> str:
+    if keyword is None:
+        return "Archive column"
+    if date:
+        return f"FITS keyword {keyword} as MJD (filter with dates, e.g. 2022-08-01)"
+    return f"FITS keyword {keyword}"
+
+
+@dataclass
+class KeywordQuery:
+    """One keyword search of the portal."""
+
+    instrument: str
+    filters: list[dict[str, Any]] = field(default_factory=list)
+    position: PositionQuery | None = None
+    product_ids: Sequence[int] = ()  # only these files (the rows a user selected)
+    sort: str | None = None
+    descending: bool = False
+    page: int = 1
+    pagesize: int = 50
+
+
+def keyword_criteria(conn: Connection, table: KeywordTable, query: KeywordQuery) -> list[Criterion]:
+    """The criteria of ``query``: its filters, its cone and its chosen files.
+
+    Raises
+    ------
+    BadQuery, UnknownColumn
+        For a filter the table cannot take (the message names the nearest keyword), or a cone
+        holding more than :data:`MAX_CONE_FILES` files of the table.
+    """
+    criteria = parse_criteria(_dates_as_mjd(table, query.filters), table.column)
+    if query.position is not None:
+        criteria.append(_files_criterion(table, _cone_files(conn, table, query.position)))
+    if query.product_ids:
+        criteria.append(_files_criterion(table, query.product_ids))
+    return criteria
+
+
+def _dates_as_mjd(table: KeywordTable, filters: Any) -> Any:
+    """Range bounds of ``_mjd`` columns typed as dates, turned into MJD numbers."""
+    if not isinstance(filters, list):
+        return filters  # parse_criteria names the problem
+    out = []
+    for entry in filters:
+        if isinstance(entry, Mapping) and _is_date(table, entry.get("paramName")):
+            values = entry.get("values", [])
+            values = [_mjd_range(entry["paramName"], v) if isinstance(v, Mapping) else v
+                      for v in (values if isinstance(values, list) else [values])]  # fmt: skip
+            entry = {**entry, "values": values}
+        out.append(entry)
+    return out
+
+
+def _is_date(table: KeywordTable, name: Any) -> bool:
+    return any(c.info.name == str(name).strip().lower() and c.date_of for c in table.columns)
+
+
+def _mjd_range(name: str, bounds: Mapping[str, Any]) -> dict[str, Any]:
+    low, high = bounds.get("min"), bounds.get("max")
+    low = None if low in (None, "") else parse_mjd(low, name)
+    high = None if high in (None, "") else parse_mjd(high, name)
+    if high is not None and isinstance(bounds.get("max"), str) and _is_day(bounds["max"]):
+        high += 1 - 1e-9  # "to 2022-08-01" includes that whole day
+    if low is not None and high is not None and low > high:
+        raise BadQuery(f"{name}: the range starts after it ends ({bounds.get('min')!s} > "
+                       f"{bounds.get('max')!s}); give the earlier date first.")  # fmt: skip
+    return {"min": low, "max": high}
+
+
+def _is_day(text: str) -> bool:
+    try:
+        datetime.strptime(text.strip(), "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _files_criterion(table: KeywordTable, product_ids: Sequence[int]) -> Criterion:
+    ids = list(dict.fromkeys(int(i) for i in product_ids)) or [_NO_FILE]
+    return parse_criteria([{"paramName": "ArchiveFileID", "values": ids}], table.column)[0]
+
+
+def _cone_files(conn: Connection, table: KeywordTable, position: PositionQuery) -> list[int]:
+    """The table's files owned by the observations the cone touches."""
+    obsids = [obsid for obsid, _ in cone_matches(conn, Cone(position.ra, position.dec,
+                                                            position.radius))]  # fmt: skip
+    found: list[int] = []
+    for start in range(0, len(obsids), 1000):
+        query = (
+            select(products.c.product_id)
+            .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
+            .where(products.c.owner_obsid.in_(obsids[start : start + 1000]),
+                   product_keywords.c.listed_in == table.instrument)
+        )  # fmt: skip
+        found += [int(i) for i in conn.scalars(query)]
+        if len(found) > MAX_CONE_FILES:
+            raise BadQuery(
+                f"The cone around {position.display} holds more than {MAX_CONE_FILES:,} "
+                f"{INSTRUMENTS[table.instrument]} files; give a smaller radius or no position."
+            )
+    return found
+
+
+def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -> dict[str, Any]:
+    """One page of files (every column, plus what the grid needs), the total and the facets.
+
+    Besides the table's columns each row carries ``obsid`` (the observation that owns the
+    file), ``proposal_id``, ``obs_collection`` and ``dataRights``, so it is marked, guarded and
+    subscribed to as other rows are.
+    """
+    if query.page < 1 or not 1 <= query.pagesize <= MAX_PAGE_SIZE:
+        raise BadQuery(f"page must be >= 1 and pagesize between 1 and {MAX_PAGE_SIZE}; got "
+                       f"page {query.page}, pagesize {query.pagesize}.")  # fmt: skip
+    table = keyword_table(query.instrument)
+    criteria = keyword_criteria(conn, table, query)
+    columns, number, size = table.columns, query.page, query.pagesize
+    if query.sort:
+        page = sorted_keywords(conn, table, criteria, columns=columns, sort=query.sort,
+                               descending=query.descending, page=number, pagesize=size,
+                               now=now)  # fmt: skip
+    else:  # file order: the table's own index serves it
+        page = search_keywords(conn, table, criteria, columns=columns, page=number,
+                               pagesize=size, now=now)  # fmt: skip
+    rows = _portal_rows(conn, page.rows, now)
+    facets = {name: value_counts(conn, table, criteria, name, now=now) for name in FACETS}
+    return {"rows": rows, "total": page.total(), "facets": facets}
+
+
+def _portal_rows(conn: Connection, rows: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    ids = [row["ArchiveFileID"] for row in rows]
+    owners = {}
+    if ids:
+        query = (
+            select(products.c.product_id, products.c.owner_obsid, products.c.proposal_id,
+                   products.c.obs_collection, observations.c.t_obs_release)
+            .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
+            .where(products.c.product_id.in_(ids))
+        )  # fmt: skip
+        owners = {row.product_id: row for row in conn.execute(query)}
+    out = []
+    for row in rows:
+        owner = owners.get(row["ArchiveFileID"])
+        shown = {name: _iso(row.get(f"{name}_mjd")) if name in DATES else value
+                 for name, value in row.items()}  # fmt: skip
+        obsid = None if owner is None else owner.owner_obsid
+        shown["obsid"] = None if obsid is None else str(obsid)
+        shown["proposal_id"] = None if owner is None else owner.proposal_id
+        shown["obs_collection"] = None if owner is None else owner.obs_collection
+        released = None if owner is None else owner.t_obs_release
+        shown["dataRights"] = "PUBLIC" if data_rights(released, now=now) == PUBLIC else (
+            "EXCLUSIVE_ACCESS")  # fmt: skip
+        out.append(shown)
+    return out
+
+
+_MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
+
+
+def _iso(mjd: Any) -> str | None:
+    """A date column as the portal shows it: ``2022-08-05 16:42:03`` (UTC)."""
+    if not isinstance(mjd, int | float):
+        return None
+    return (_MJD_EPOCH + timedelta(days=float(mjd))).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def keyword_values(
+    conn: Connection, query: KeywordQuery, column: str, *, now: float
+) -> dict[str, Any]:
+    """A column's values with counts over every file the other filters match (or its range)."""
+    table = keyword_table(query.instrument)
+    criteria = keyword_criteria(conn, table, query)
+    return value_counts(conn, table, criteria, column, now=now)
+
+
+def keyword_count(conn: Connection, query: KeywordQuery, *, now: float) -> int:
+    """How many files the query matches (the filter dialog's live count)."""
+    table = keyword_table(query.instrument)
+    criteria = keyword_criteria(conn, table, query)
+    return count_keywords(conn, table, criteria, now=now)
+
+
+def keyword_observations(conn: Connection, query: KeywordQuery, *, now: float) -> list[int]:
+    """The observations (obsid) owning the matching files: "Show observations".
+
+    Raises
+    ------
+    BadQuery
+        When they are more than :data:`MAX_OBSERVATIONS` (the message says how to narrow).
+    """
+    table = keyword_table(query.instrument)
+    found = observation_ids(conn, table, keyword_criteria(conn, table, query), now=now)
+    if len(found) > MAX_OBSERVATIONS:
+        raise BadQuery(
+            f"These files belong to {len(found):,} observations, more than the "
+            f"{MAX_OBSERVATIONS:,} the observation grid shows; select files or add filters."
+        )
+    return found

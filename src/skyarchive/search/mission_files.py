@@ -1,0 +1,136 @@
+"""The files MastMissions' ``jwst`` datasets are made of, narrowed in SQL where it is cheap.
+
+A dataset (MAST's file set) is an exposure (``jw01189001001_02101_00001``: every detector and
+level) or a level-3 product named as MAST names it, up to the instrument
+(``jw01073-o001_t001_nircam``: every filter of that observation and target).
+
+A search should not read every stored header of the archive, so the database is asked only
+for the files of datasets that may match:
+
+* ``program``, ``instrume``, ``exp_type`` and ``targname`` conditions become SQL on indexed or
+  typed columns. They describe the exposure, so every file of a dataset has the same value
+  and filtering files keeps each dataset whole. Only positive terms are used (a row must match
+  one of them); negations, ranges and the other columns are left to the exact check.
+* A cone keeps the datasets with a file whose observation's footprint has a HEALPix cell in
+  the cone's cover (:mod:`skyarchive.search.cone`): a superset of those the exact
+  footprint test (done by the caller) keeps.
+
+The caller checks every condition on the dataset rows, so narrowing never changes an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.sql.expression import literal_column
+
+from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, footprint_cells, observations
+from skyarchive.db.tables import product_keywords as k
+from skyarchive.db.tables import products as p
+from skyarchive.search.cone import Cone as SkyCone
+from skyarchive.search.cone import cells_clause
+from skyarchive.search.keyword_search import product_level
+
+if TYPE_CHECKING:
+    from skyarchive.search.missions import Condition, Cone
+
+o = observations
+_FOLDED_COLUMNS = {"instrume": k.c.instrume, "exp_type": k.c.exp_type, "targname": k.c.targname}
+
+
+def dataset_files(
+    conn: Connection, *, conditions: Sequence[Condition] = (), cones: Sequence[Cone] = ()
+) -> Any:
+    """The JWST files (guide-star files aside) of every dataset that may match, ordered by
+    dataset name. Rows carry ``product_id``, ``dataset``, ``product_level``, ``header`` (JSON
+    text) and the owning observation's ``t_obs_release``, ``s_region`` and ``obs_id``."""
+    return conn.execute(files_query(conn, conditions=conditions, cones=cones))
+
+
+def files_query(
+    conn: Connection, *, conditions: Sequence[Condition] = (), cones: Sequence[Cone] = ()
+) -> Select:
+    """The SQL of :func:`dataset_files` (tests read its plan: the indexes it uses)."""
+    postgres = conn.dialect.name == "postgresql"
+    narrowing = [clause for c in conditions if (clause := _clause(c)) is not None]
+    scope = and_(p.c.obs_collection == "JWST", not_(p.c.productSubGroupDescription.like("GS-%")))
+    query = (
+        select(
+            p.c.product_id,
+            dataset_name(postgres=postgres).label("dataset"),
+            product_level().label("product_level"),
+            k.c.header,
+            o.c.t_obs_release,
+            o.c.s_region,
+            o.c.obs_id,
+        )  # fmt: skip
+        .select_from(_joined())
+        .where(scope, *narrowing)
+    )
+    if cones:
+        near = or_(*(cells_clause(SkyCone(c.ra, c.dec, c.radius_arcsec / 3600.0)) for c in cones))
+        touched = p.c.owner_obsid.in_(select(footprint_cells.c.obsid).where(near))
+        # Uncorrelated: these read the same tables as the outer query, for other rows.
+        near_files = and_(scope, touched, *narrowing)
+        names = select(dataset_name(postgres=postgres)).select_from(_joined()).where(near_files)
+        programs = select(p.c.proposal_id).select_from(_joined()).where(near_files)
+        query = query.where(
+            p.c.proposal_id.in_(programs.correlate(None)),  # an index narrows the outer scan
+            dataset_name(postgres=postgres).in_(names.correlate(None)),
+        )
+    return query.order_by(literal_column("dataset"), p.c.product_id)
+
+
+def _joined():  # type: ignore[no-untyped-def]
+    return p.join(k, k.c.product_id == p.c.product_id).outerjoin(o, o.c.obsid == p.c.owner_obsid)
+
+
+def dataset_name(*, postgres: bool) -> ColumnElement[str]:
+    """A file's dataset: its exposure name, or for level-3 files the name up to the instrument
+    (``jw01073-o001_t001_nircam``); the observation id when the name does not hold it."""
+    name = p.c.productFilename
+    marker = literal("_") + k.c.instrume + literal("_")  # instrume is stored lower-case
+    at = func.strpos(name, marker) if postgres else func.instr(name, marker)
+    short = case((at > 0, func.substr(name, 1, at + func.length(k.c.instrume))), else_=None)
+    exposure = func.substr(name, literal_column("1"), literal_column(str(EXPOSURE_NAME_LENGTH)))
+    return case((p.c.calib_level == 3, func.coalesce(short, o.c.obs_id)), else_=exposure)
+
+
+def _clause(condition: Condition) -> ColumnElement[bool] | None:
+    """SQL a file of a matching dataset meets, or None when the condition is left to Python."""
+    name, terms = condition.column.name, condition.terms
+    if not terms:
+        return None
+    if name == "program":
+        if not all(term.isdigit() for term in terms):
+            return None
+        return p.c.proposal_id.in_(sorted({str(int(term)) for term in terms}))
+    column = _FOLDED_COLUMNS.get(name)
+    if column is None or any(mark in term for term in terms for mark in ("..", "<", ">")):
+        return None
+    parts: list[ColumnElement[bool]] = []
+    plain = [term.lower() for term in terms if "*" not in term]
+    if plain:
+        parts.append(column.in_(plain))
+    for term in terms:
+        if "*" in term:
+            parts.append(column.like(_like(term.lower()), escape="\\"))
+    return or_(*parts)
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
