@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery
+from benchmarks import bench_delivery, bench_load
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -610,6 +610,8 @@ def render(report: dict) -> str:
         ]
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
+    if "load" in report and (report["load"] or not report["latency"]):
+        lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
         return "\n".join(lines) + "\n"
     lines += [
@@ -633,8 +635,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-delivery", action="store_true")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
+    if args.only_load:
+        args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
     scale = args.scale or (2 if args.quick else 10)
@@ -646,6 +654,7 @@ def main(argv: list[str] | None = None) -> None:
         "ingest": [],
         "latency": [],
         "delivery": None,
+        "load": None,
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
     if skip_pg:
@@ -682,6 +691,11 @@ def main(argv: list[str] | None = None) -> None:
         print("delivery: bundles against raw reads ...", flush=True)
         report["delivery"] = bench_delivery.run(args.quick)
         print(f"delivery: {report['delivery']}", flush=True)
+    if not args.skip_load:
+        print("load: mixed requests, 1 and 2 server processes ...", flush=True)
+        report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)
+        if report["load"] is None:
+            report["notes"].append("Mixed load not measured: wrk is not installed.")
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(render(report))
     print(render(report))

@@ -159,19 +159,48 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (default: the number of CPU cores).",
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (off when the proxy logs them).")
+    ] = True,
 ) -> None:
     """Serve the portal and the MAST-compatible API."""
-    _serve(_archive(ctx), host, port)
+    _serve(_archive(ctx), host, port, workers=workers or _cores(), access_log=access_log)
 
 
-def _serve(archive, host: str, port: int, *, busy_hint: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    import uvicorn
+def _cores() -> int:
+    import os
 
-    from skyarchive.web import server_config
+    # The cores this process may run on (a container's or taskset's share), not the machine's.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _serve(  # type: ignore[no-untyped-def]
+    archive,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    busy_hint: str | None = None,
+    access_log: bool = True,
+) -> None:
+    from skyarchive.web import run_server
 
     _require_free_port(host, port, busy_hint or f"choose another with --port {port + 10}")
-    console.print(f"Serving {archive.settings.home} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.Server(server_config(archive, host=host, port=port, log_level="info")).run()
+    processes = f"{workers} worker processes" if workers > 1 else "one process"
+    console.print(
+        f"Serving {archive.settings.home} on http://{host}:{port} with {processes} (Ctrl-C stops)"
+    )
+    archive.engine.dispose()  # the workers open their own connections; keep none across fork
+    run_server(archive, host=host, port=port, workers=workers, log_level="info",
+               access_log=access_log)  # fmt: skip
 
 
 def _require_free_port(host: str, port: int, hint: str) -> None:

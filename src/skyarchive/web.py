@@ -26,6 +26,11 @@ HTTP_PARSER = "h11"
 if TYPE_CHECKING:
     import uvicorn
 
+#: The environment variable through which ``serve --workers N`` hands its settings to the worker
+#: processes: uvicorn starts each one from an import string, so the app cannot be passed.
+SETTINGS_ENV = "SKYARCHIVE_SERVE_SETTINGS_JSON"
+APP_FACTORY = "skyarchive.web:app_from_environment"
+
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
@@ -86,4 +91,43 @@ def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> 
     return uvicorn.Config(
         create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
         **options,
+    )  # fmt: skip
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server worker process (uvicorn's factory for ``serve --workers N``).
+
+    Each worker opens the archive itself (its own engine and connection pool; nothing is
+    shared between processes but the database, Redis and the files), from the settings the
+    parent left in :data:`SETTINGS_ENV`, else from ``SKYARCHIVE_*`` variables. The parent has
+    migrated the catalog already, so workers never race to upgrade it.
+    """
+    import os
+
+    from skyarchive.config import Settings
+
+    given = os.environ.get(SETTINGS_ENV)
+    settings = Settings.model_validate_json(given) if given else Settings()
+    return create_app(Archive.open(settings, migrate=False))
+
+
+def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **options: Any) -> None:
+    """Serve ``archive`` until interrupted: in this process, or in ``workers`` processes.
+
+    Several workers share one listening socket (uvicorn's supervisor binds it and restarts a
+    worker that dies); each is a whole server over the same catalogue, so no request depends
+    on which one answers (sessions, baskets, CSRF, rate limits and login delays live in the
+    database).
+    """
+    import os
+
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.Server(server_config(archive, host=host, port=port, **options)).run()
+        return
+    os.environ[SETTINGS_ENV] = archive.settings.model_dump_json()
+    uvicorn.run(
+        APP_FACTORY, factory=True, workers=workers, host=host, port=port, http=HTTP_PARSER,
+        proxy_headers=False, **options,
     )  # fmt: skip

@@ -333,6 +333,16 @@ rate_events = Table(
     Index(None, "at"),  # every counted request prunes those past the window: by this index
 )
 
+# Job leases (schema 0021): which worker holds a job, until when.
+
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(200), primary_key=True, comment="The job: 'staging:<id>', 'notify'"),
+    Column("holder", String(100), nullable=False, comment="host, pid and a random part"),
+    Column("expires_at", Float, nullable=False, comment="Unix time; renewed while it runs"),
+)
+
 # Delivery (schema 0003): download baskets and delivery requests (bundles, scripts, staging).
 
 baskets = Table(
