@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_keywords
+from benchmarks import bench_delivery, bench_keywords, bench_load
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -612,6 +612,8 @@ def render(report: dict) -> str:
         lines += bench_keywords.render(report["keywords"])
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
+    if "load" in report and (report["load"] or not report["latency"]):
+        lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
         return "\n".join(lines) + "\n"
     lines += [
@@ -640,9 +642,15 @@ def main(argv: list[str] | None = None) -> None:
         "--keywords-only", action="store_true", help="only the keyword store's figures"
     )
     parser.add_argument("--keyword-files", type=int, help="keyword file rows (default 10^6)")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    if args.keywords_only:
+    args.skip_load = args.skip_load or args.keywords_only
+    args.skip_keywords = args.skip_keywords or args.only_load
+    if args.only_load or args.keywords_only:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -656,6 +664,7 @@ def main(argv: list[str] | None = None) -> None:
         "latency": [],
         "delivery": None,
         "keywords": [],
+        "load": None,
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
     if skip_pg:
@@ -702,6 +711,11 @@ def main(argv: list[str] | None = None) -> None:
         print("delivery: bundles against raw reads ...", flush=True)
         report["delivery"] = bench_delivery.run(args.quick)
         print(f"delivery: {report['delivery']}", flush=True)
+    if not args.skip_load:
+        print("load: mixed requests, 1 and 2 server processes ...", flush=True)
+        report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)
+        if report["load"] is None:
+            report["notes"].append("Mixed load not measured: wrk is not installed.")
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(render(report))
     print(render(report))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
+    with scratch_postgres() as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database while the block runs (skips without PostgreSQL)."""
     from tests.tools import postgres_admin_url, require_tool
 
     require_tool("postgresql")

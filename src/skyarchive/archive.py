@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from skyarchive.config import Settings
-from skyarchive.db.engine import make_engine, upgrade
-from skyarchive.storage import Storage, open_storage
+from skyarchive.db.engine import current_revision, make_engine, upgrade
+from skyarchive.errors import BadQuery
+from skyarchive.storage import Storage, open_storage, storage_at
+
+if TYPE_CHECKING:
+    from skyarchive.storage.migrate import StorageMigration
 
 
 @dataclass
@@ -32,3 +37,16 @@ class Archive:
         from skyarchive.sky.targets import archive_resolver_chain
 
         return archive_resolver_chain(self.engine, online=self.settings.online_resolver)
+
+    def schema_revision(self) -> str | None:
+        """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""
+        return current_revision(self.engine)
+
+    def storage_migration(self, to_url: str) -> StorageMigration:
+        """The move of this archive's files to the storage at ``to_url`` (not yet run)."""
+        from skyarchive.storage.migrate import StorageMigration
+
+        target = storage_at(to_url, s3_endpoint_url=self.settings.s3_endpoint_url)
+        if str(target) == str(self.storage):
+            raise BadQuery(f"{to_url} is already this archive's storage.")
+        return StorageMigration(self.engine, self.storage, target)

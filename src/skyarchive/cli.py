@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skyarchive.config import Settings
-from skyarchive.errors import SkyArchiveError
+from skyarchive.errors import BadQuery, SkyArchiveError
 
 app = typer.Typer(
     help="skyarchive: a self-hostable, MAST-compatible archive for telescope observations.",
@@ -195,19 +195,48 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (default: the number of CPU cores).",
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (off when the proxy logs them).")
+    ] = True,
 ) -> None:
     """Serve the portal and the MAST-compatible API."""
-    _serve(_archive(ctx), host, port)
+    _serve(_archive(ctx), host, port, workers=workers or _cores(), access_log=access_log)
 
 
-def _serve(archive, host: str, port: int, *, busy_hint: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    import uvicorn
+def _cores() -> int:
+    import os
 
-    from skyarchive.web import server_config
+    # The cores this process may run on (a container's or taskset's share), not the machine's.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _serve(  # type: ignore[no-untyped-def]
+    archive,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    busy_hint: str | None = None,
+    access_log: bool = True,
+) -> None:
+    from skyarchive.web import run_server
 
     _require_free_port(host, port, busy_hint or f"choose another with --port {port + 10}")
-    console.print(f"Serving {archive.settings.home} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.Server(server_config(archive, host=host, port=port, log_level="info")).run()
+    processes = f"{workers} worker processes" if workers > 1 else "one process"
+    console.print(
+        f"Serving {archive.settings.home} on http://{host}:{port} with {processes} (Ctrl-C stops)"
+    )
+    archive.engine.dispose()  # the workers open their own connections; keep none across fork
+    run_server(archive, host=host, port=port, workers=workers, log_level="info",
+               access_log=access_log)  # fmt: skip
 
 
 def _require_free_port(host: str, port: int, hint: str) -> None:
@@ -284,10 +313,8 @@ def client_config(
 @app.command()
 def migrate(ctx: typer.Context) -> None:
     """Create the catalog or upgrade it to this version's schema, keeping every row."""
-    from skyarchive.db.engine import current_revision
-
     archive = _archive(ctx)
-    console.print(f"Catalog schema at revision {current_revision(archive.engine)}.")
+    console.print(f"Catalog schema at revision {archive.schema_revision()}.")
 
 
 @app.command()
@@ -304,8 +331,10 @@ def worker(
     console.print(f"Worker for {ctx.obj.home} (Ctrl-C stops)")
     if ctx.obj.base_url is None:
         console.print(
-            f"note: base_url is not set, so links in e-mails point at {ctx.obj.offline_base_url}; "
-            "set SKYARCHIVE_BASE_URL to the archive's public URL.",
+            "note: base_url is not set, so links in subscription e-mails follow the URL "
+            "signed-in users last reached the server by (none yet: no links), and links in "
+            f"other e-mails point at {ctx.obj.offline_base_url}; set SKYARCHIVE_BASE_URL to "
+            "the archive's public URL.",
             soft_wrap=True,
         )
     run_worker(ctx.obj, threads=threads)
@@ -339,12 +368,17 @@ def notify_send(
 ) -> None:
     """Send the subscription e-mails that are due (the worker also does this every 5 minutes)."""
     from skyarchive.notify.digest import run_notifications
+    from skyarchive.notify.digest_text import counted
 
     report = run_notifications(_archive(ctx), force=force)
     console.print(
-        f"{report.public_events} files became public; sent {report.emails} e-mails with "
-        f"{report.events_sent} events; {len(report.failed)} failed."
+        f"{counted(report.files_released, 'file')} became public since the last check "
+        f"({counted(report.public_events, 'Public event')} for subscribers); sent "
+        f"{counted(report.emails, 'e-mail')} with {counted(report.events_sent, 'event')}; "
+        f"{len(report.failed)} failed."
     )
+    if report.missing_links:
+        console.print(f"[yellow]warning:[/yellow] {report.missing_links}", markup=True)
     for subscription_id, reason in report.failed:
         console.print(f"[red]failed:[/red] subscription {subscription_id}: {reason}")
     if report.failed:
@@ -370,24 +404,17 @@ def storage_migrate(
     of a store other than AWS: SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
     Exit status 1 when a file could not be verified.
     """
-    from skyarchive.storage import storage_at
-    from skyarchive.storage.migrate import catalogue_files, count_catalogue_files, migrate_files
-
-    archive = _archive(ctx)
-    settings: Settings = ctx.obj
-    target = storage_at(to, s3_endpoint_url=settings.s3_endpoint_url)
-    if str(target) == str(archive.storage):
-        raise fail(f"{to} is already this archive's storage.")
-    total = count_catalogue_files(archive.engine)
+    try:
+        migration = _archive(ctx).storage_migration(to)
+    except BadQuery as exc:
+        raise fail(str(exc)) from None
+    target, total = migration.target, migration.total()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("migrating", total=total)
-        report = migrate_files(
-            catalogue_files(archive.engine), source=archive.storage, target=target,
-            on_file=lambda _found, _outcome: progress.advance(task),
-        )  # fmt: skip
+        report = migration.run(on_file=lambda _found, _outcome: progress.advance(task))
     for key, reason in report.failed:
         console.print(f"[red]not verified:[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     typer.echo(

@@ -66,7 +66,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Public URL of the server, written into scripts, manifests and e-mails; default: the "
-            f"URL each request reached (e-mails and the CLI, having no request, use {LOCAL_URL})."
+            "URL each request reached (subscription e-mails: the one signed-in users last "
+            f"reached; other work without a request uses {LOCAL_URL})."
         ),
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
@@ -165,6 +166,12 @@ class Settings(BaseSettings):
         default=None, description="Redis URL for the job queue; default a SQLite queue in the home."
     )
     worker_threads: int = Field(default=2, description="Threads of `skyarchive worker`.")
+    job_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a worker's hold on a job lasts unless renewed (it renews after "
+        "each staged file); a killed worker's job is taken over by another this long after.",
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for notices; default: maildir `outbox/` in the home."
     )

@@ -26,6 +26,11 @@ HTTP_PARSER = "h11"
 if TYPE_CHECKING:
     import uvicorn
 
+#: The environment variable through which ``serve --workers N`` hands its settings to the worker
+#: processes: uvicorn starts each one from an import string, so the app cannot be passed.
+SETTINGS_ENV = "SKYARCHIVE_SERVE_SETTINGS_JSON"
+APP_FACTORY = "skyarchive.web:app_from_environment"
+
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
@@ -35,11 +40,13 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.jobs.queue import enqueue_staging
+    from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
         notice_routes,
         password_routes,
         subscription_routes,
+        unsubscribe_routes,
     )
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
@@ -49,6 +56,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
+    # The worker's e-mails link to where the server is reached (notify/links.py).
+    app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -63,6 +72,7 @@ def create_app(archive: Archive) -> FastAPI:
     password_routes.install(app)
     app.include_router(subscription_routes.router)
     app.include_router(notice_routes.router)
+    unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -81,4 +91,43 @@ def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> 
     return uvicorn.Config(
         create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
         **options,
+    )  # fmt: skip
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server worker process (uvicorn's factory for ``serve --workers N``).
+
+    Each worker opens the archive itself (its own engine and connection pool; nothing is
+    shared between processes but the database, Redis and the files), from the settings the
+    parent left in :data:`SETTINGS_ENV`, else from ``SKYARCHIVE_*`` variables. The parent has
+    migrated the catalog already, so workers never race to upgrade it.
+    """
+    import os
+
+    from skyarchive.config import Settings
+
+    given = os.environ.get(SETTINGS_ENV)
+    settings = Settings.model_validate_json(given) if given else Settings()
+    return create_app(Archive.open(settings, migrate=False))
+
+
+def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **options: Any) -> None:
+    """Serve ``archive`` until interrupted: in this process, or in ``workers`` processes.
+
+    Several workers share one listening socket (uvicorn's supervisor binds it and restarts a
+    worker that dies); each is a whole server over the same catalogue, so no request depends
+    on which one answers (sessions, baskets, CSRF, rate limits and login delays live in the
+    database).
+    """
+    import os
+
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.Server(server_config(archive, host=host, port=port, **options)).run()
+        return
+    os.environ[SETTINGS_ENV] = archive.settings.model_dump_json()
+    uvicorn.run(
+        APP_FACTORY, factory=True, workers=workers, host=host, port=port, http=HTTP_PARSER,
+        proxy_headers=False, **options,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_ret
 from skyarchive.archive import Archive
 from skyarchive.db.tables import api_tokens, programs
 from skyarchive.errors import BadQuery, Forbidden, NotFound, Unauthorized
+from skyarchive.ingest import release
 
 NOW = 61000.0
 
@@ -147,10 +148,10 @@ def test_release_date_change_takes_effect_at_once(archive: Archive, demo_output)
 
     assert rights() == {"EXCLUSIVE_ACCESS"}
     with archive.engine.begin() as conn:
-        grants.set_eap_months(conn, "4567", 0, default_months=12)
+        release.set_eap_months(conn, "4567", 0, default_months=12)
     assert rights() == {"PUBLIC"}
     with archive.engine.begin() as conn:
-        grants.set_eap_months(conn, "4567", None, default_months=12)
+        release.set_eap_months(conn, "4567", None, default_months=12)
     assert rights() == {"EXCLUSIVE_ACCESS"}
 
 

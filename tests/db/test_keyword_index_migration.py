@@ -23,7 +23,7 @@ _KEYWORDS = (
 
 def test_an_older_archive_upgrades_and_counts_from_the_covering_index(database_url: str) -> None:
     engine = make_engine(database_url)
-    upgrade(engine, "0017")
+    upgrade(engine, "0021")
     kinds = [("mir_image", "full"), ("mir_image", "sub256"), ("mir_mrs", "full")]
     with engine.begin() as conn:
         for n, (exp_type, subarray) in enumerate(kinds, start=1):

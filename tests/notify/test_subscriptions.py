@@ -15,10 +15,11 @@ import pytest
 from astropy.io import fits
 from sqlalchemy import func, select
 
-from skyarchive.access import grants, users
+from skyarchive.access import users
 from skyarchive.archive import Archive
 from skyarchive.db.tables import notification_events, observations
 from skyarchive.errors import BadQuery, NotFound
+from skyarchive.ingest import release
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.notify import subscriptions as subs
 from skyarchive.notify.digest import attachment_name, run_notifications
@@ -92,7 +93,7 @@ def test_subscriptions_belong_to_their_user(archive: Archive) -> None:
             dict(program_ids=["15a8"], kinds=["New"], frequency="fast"),
             dict(program_ids=["1558"], kinds=[], frequency="fast"),
             dict(program_ids=["1558"], kinds=["Old"], frequency="fast"),
-            dict(program_ids=["1558"], kinds=["New"], frequency="monthly"),
+            dict(program_ids=["1558"], kinds=["New"], frequency="yearly"),
             dict(program_ids=["1558"], kinds=["New"], frequency="fast", collection="SPITZER"),
         ):
             with pytest.raises(BadQuery):
@@ -186,8 +187,8 @@ def test_set_eap_and_public_arrivals_make_public_events(archive: Archive, demo_o
     _ingest(archive, Path(out) / "jwst" / "jw04567")
     _ingest(archive, Path(out) / "jwst" / "jw01366")  # public at once (a past release date)
     with archive.engine.begin() as conn:
-        grants.set_eap_months(conn, "4567", 0, default_months=12)
-        grants.set_eap_months(conn, "4567", 0, default_months=12)  # no change: no new events
+        release.set_eap_months(conn, "4567", 0, default_months=12)
+        release.set_eap_months(conn, "4567", 0, default_months=12)  # no change: no new events
         counts = dict(
             conn.execute(
                 select(notification_events.c.proposal_id, func.count())

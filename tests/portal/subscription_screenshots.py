@@ -19,6 +19,7 @@ from pathlib import Path
 
 from skyarchive.access import users
 from skyarchive.archive import Archive
+from skyarchive.config import Settings
 from skyarchive.notify import subscriptions as subs
 from skyarchive.notify.digest import run_notifications
 from skyarchive.notify.mail import outbox_path
@@ -29,6 +30,7 @@ from tests.tools import CHROMIUM
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EMAIL, PASSWORD = "ada@example.org", "a long enough password"
+PUBLIC_URL = "https://archive.example.org"
 VIEWPORT = {"width": 1100, "height": 700}
 
 
@@ -102,7 +104,9 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         archive = demo_archive(Path(tmp), prepare=follow_before_data_arrive)
-        run_notifications(archive, force=True)  # the worker writes the e-mails to the outbox
+        # The worker writes the e-mails to the outbox, for a server whose operator set base_url.
+        public = Settings(**{**archive.settings.model_dump(), "base_url": PUBLIC_URL})
+        run_notifications(Archive(public, archive.engine, archive.storage), force=True)
         with LiveServer(archive) as server:
             for path in shoot(server.url, archive):
                 print(path)

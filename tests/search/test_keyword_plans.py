@@ -7,10 +7,8 @@ small enough that a sequential scan is cheapest, and the question here is whethe
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations
@@ -22,17 +20,8 @@ from skyarchive.search.keyword_search import (
     page_query,
     value_count_query,
 )
-
-
-def _plan(conn: Connection, query: Select) -> str:
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if conn.dialect.name == "sqlite":
-        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
-        return "\n".join(str(row[-1]) for row in rows)
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    return "\n".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {compiled}", params))
+from tests.plans import plan_of as _plan
+from tests.plans import uses_index as _uses
 
 
 def _query_plan(archive, service: str, filters: list) -> str:  # type: ignore[no-untyped-def]
@@ -41,10 +30,6 @@ def _query_plan(archive, service: str, filters: list) -> str:  # type: ignore[no
     with archive.engine.begin() as conn:
         query = page_query(conn, table, criteria, page=1, pagesize=100, now=now_mjd())
         return _plan(conn, query)
-
-
-def _uses(plan: str, index: str) -> bool:
-    return any(index in line and ("INDEX" in line or "Index" in line) for line in plan.split("\n"))
 
 
 # A correlated subquery per file (the old "highest level" rule) shows as one of these.

@@ -11,7 +11,7 @@ from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import Forbidden, NotFound
 
 
-def _program(conn: Connection, proposal_id: str):  # type: ignore[no-untyped-def]
+def program_row(conn: Connection, proposal_id: str):  # type: ignore[no-untyped-def]
     row = conn.execute(select(programs).where(programs.c.proposal_id == str(proposal_id))).first()
     if row is None:
         raise NotFound(f"No program {proposal_id} in this archive.")
@@ -36,13 +36,13 @@ def programs_led_by(conn: Connection, user_id: int) -> list[str]:
 
 def ensure_may_manage(conn: Connection, proposal_id: str, *, user_id: int, is_admin: bool) -> None:
     """Only the program's PI and admins manage its authorisations."""
-    program = _program(conn, proposal_id)
+    program = program_row(conn, proposal_id)
     if not is_admin and program.pi_user_id != user_id:
         raise Forbidden(f"Only the PI of program {proposal_id} or an admin can change its access.")
 
 
 def grant(conn: Connection, proposal_id: str, *, user_id: int, granted_by: int | None) -> None:
-    _program(conn, proposal_id)
+    program_row(conn, proposal_id)
     insert_ignore(
         conn,
         program_access,
@@ -52,7 +52,7 @@ def grant(conn: Connection, proposal_id: str, *, user_id: int, granted_by: int |
 
 
 def revoke(conn: Connection, proposal_id: str, *, user_id: int) -> None:
-    _program(conn, proposal_id)
+    program_row(conn, proposal_id)
     conn.execute(
         delete(program_access).where(
             program_access.c.proposal_id == str(proposal_id), program_access.c.user_id == user_id
@@ -72,28 +72,12 @@ def authorised_users(conn: Connection, proposal_id: str) -> list[tuple[int, str,
 
 
 def set_pi(conn: Connection, proposal_id: str, *, user_id: int | None) -> None:
-    _program(conn, proposal_id)
+    program_row(conn, proposal_id)
     conn.execute(
         update(programs)
         .where(programs.c.proposal_id == str(proposal_id))
         .values(pi_user_id=user_id)
     )
-
-
-def set_eap_months(
-    conn: Connection, proposal_id: str, months: int | None, *, default_months: int
-) -> None:
-    """Change a program's exclusive-access period; release dates follow at once."""
-    from skyarchive.ingest.linking import apply_release_dates
-    from skyarchive.notify.events import record_release_changes, release_snapshot
-
-    _program(conn, proposal_id)
-    before = release_snapshot(conn, str(proposal_id))
-    conn.execute(
-        update(programs).where(programs.c.proposal_id == str(proposal_id)).values(eap_months=months)
-    )
-    apply_release_dates(conn, str(proposal_id), default_eap_months=default_months)
-    record_release_changes(conn, str(proposal_id), before)  # Public events for subscribers
 
 
 def program_ids(conn: Connection) -> list[str]:

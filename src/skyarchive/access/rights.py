@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import calendar
 import time
+from typing import Any
 
 from astropy.time import Time
+from sqlalchemy import ColumnElement, or_
 
 PUBLIC = "PUBLIC"
 EXCLUSIVE_ACCESS = "EXCLUSIVE_ACCESS"
@@ -61,3 +63,14 @@ def data_rights(t_obs_release: float | None, *, now: float | None = None) -> str
     if t_obs_release is None:
         return EXCLUSIVE_ACCESS
     return PUBLIC if (now if now is not None else now_mjd()) >= t_obs_release else EXCLUSIVE_ACCESS
+
+
+def released_clause(release: ColumnElement[Any], now: Any) -> ColumnElement[bool]:
+    """SQL twin of :func:`data_rights`: true once the release date ``release`` (a column of
+    MJD) has passed by ``now`` (a number or a bound parameter); never true when it is unknown."""
+    return release <= now
+
+
+def restricted_clause(release: ColumnElement[Any], now: Any) -> ColumnElement[bool]:
+    """The rows :func:`released_clause` leaves out: not yet released, or no release date."""
+    return or_(release > now, release.is_(None))

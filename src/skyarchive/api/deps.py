@@ -40,7 +40,17 @@ def get_caller(request: Request) -> Caller:
             conn, token=token, session_cookie=request.cookies.get(SESSION_COOKIE)
         )
     request.state.caller = caller
+    if caller.csrf_token is not None and not caller.via_token:
+        _remember_public_url(request)
     return caller
+
+
+def _remember_public_url(request: Request) -> None:
+    """A signed-in visit shows the worker where the server is reached (notify/links.py)."""
+    archive = get_archive(request)
+    seen = getattr(request.app.state, "seen_url", None)
+    if seen is not None and not archive.settings.base_url:
+        seen.remember(archive.engine, public_base_url(request))
 
 
 def staging_queue(request: Request) -> Callable[[str], None]:

@@ -342,6 +342,16 @@ rate_events = Table(
     Index(None, "at"),  # every counted request prunes those past the window: by this index
 )
 
+# Job leases (schema 0021): which worker holds a job, until when.
+
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(200), primary_key=True, comment="The job: 'staging:<id>', 'notify'"),
+    Column("holder", String(100), nullable=False, comment="host, pid and a random part"),
+    Column("expires_at", Float, nullable=False, comment="Unix time; renewed while it runs"),
+)
+
 # Delivery (schema 0003): download baskets and delivery requests (bundles, scripts, staging).
 
 baskets = Table(
@@ -455,7 +465,7 @@ subscriptions = Table(
     Column("obs_collection", String(32), nullable=False, comment="JWST or HST"),
     Column("proposal_id", String(32), nullable=False, comment="Unpadded, e.g. '1558'"),
     Column("kinds", String(64), nullable=False, comment="Comma-separated: New,First,..."),
-    Column("frequency", String(16), nullable=False, comment="fast|daily|weekly"),
+    Column("frequency", String(16), nullable=False, comment="fast|daily|weekly|monthly"),
     Column("created_at", Float, nullable=False, comment="Only later events are sent"),
     Column("last_sent_at", Float, comment="Time of the last e-mail"),
     Column("claimed_until", Float, comment="A sender owns it until then (no double sends)"),
@@ -478,6 +488,8 @@ notification_events = Table(
     Column("arrival_checked", Boolean, nullable=False, default=True,
            comment="False for New events not yet checked for being public on arrival"),
     Column("created_at", Float, nullable=False),
+    Column("planned_obs_id", String(64),
+           comment="New files only: the planned observation their observation carried out"),
     UniqueConstraint("kind", "filename", "version"),
     Index(None, "obs_collection", "proposal_id", "created_at"),
 )  # fmt: skip
@@ -501,6 +513,16 @@ notification_state = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Float, nullable=False, comment="e.g. the Unix time of the last release check"),
+)
+
+# Facts about the archive itself (schema 0016), shared by every server and worker process: the
+# secret that signs links in e-mails, the public URL the server last saw itself reached by.
+archive_state = Table(
+    "archive_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(400), nullable=False),
+    Column("updated_at", Float, nullable=False, comment="Unix time of the last change"),
 )
 
 # In-portal notices are read from notification_events (the e-mails' one source); a user only

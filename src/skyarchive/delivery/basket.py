@@ -111,15 +111,20 @@ def open_basket(
     now = time.time()
     found = find_basket(conn, caller=caller, cookie=cookie, anonymous_days=anonymous_days)
     new_cookie = None
-    if found is None:
-        values: dict[str, Any] = {"created_at": now, "updated_at": now}
-        if caller.anonymous:
-            new_cookie = secrets.token_urlsafe(32)
-            values["cookie_hash"] = _digest(new_cookie)
-        else:
-            values["user_id"] = caller.user_id
-        insert = baskets.insert().values(**values).returning(baskets.c.basket_id)
-        found = int(conn.execute(insert).scalar_one())
+    if found is None and caller.anonymous:
+        new_cookie = secrets.token_urlsafe(32)
+        insert = baskets.insert().values(
+            cookie_hash=_digest(new_cookie), created_at=now, updated_at=now
+        )
+        found = int(conn.execute(insert.returning(baskets.c.basket_id)).scalar_one())
+    elif found is None:
+        # Two requests of one user (two tabs, two server processes) may both find no basket:
+        # the first insert wins, the other is skipped and both read the same basket.
+        row = {"user_id": caller.user_id, "created_at": now, "updated_at": now}
+        insert_ignore(conn, baskets, [row])
+        found = int(conn.execute(
+            select(baskets.c.basket_id).where(baskets.c.user_id == caller.user_id)
+        ).scalar_one())  # fmt: skip
     if not caller.anonymous and cookie:
         anonymous = find_basket(conn, caller=Caller(), cookie=cookie, anonymous_days=anonymous_days)
         if anonymous is not None and anonymous != found:

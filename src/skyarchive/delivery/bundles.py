@@ -25,12 +25,14 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from skyarchive.delivery.selection import MISSING, Excluded, Item, Selection
 from skyarchive.delivery.zipstream import Entry, StoredZip
 from skyarchive.errors import BadQuery, NotFound, PayloadTooLarge
 from skyarchive.storage import Storage
+
+T = TypeVar("T")
 
 FORMATS = {"zip": "application/zip", "tar": "application/x-tar", "tar.gz": "application/gzip"}
 MANIFEST_NAME = "MANIFEST.HTML"
@@ -156,11 +158,29 @@ def _finished(
     on_crc32: CrcRecorder | None,
     on_complete: Callable[[], None] | None,
 ) -> Iterator[bytes]:
-    yield from chunks
-    if computed and on_crc32 is not None:
-        on_crc32(computed)
-    if on_complete is not None:
-        on_complete()
+    def record() -> None:
+        if computed and on_crc32 is not None:
+            on_crc32(computed)
+        if on_complete is not None:
+            on_complete()
+
+    return finished_before_last(chunks, record)
+
+
+def finished_before_last(pieces: Iterator[T], finish: Callable[[], None]) -> Iterator[T]:
+    """``pieces`` with ``finish`` run after the last is produced but before it is sent.
+
+    A client holding a whole delivery then finds it recorded (status "done", files left the
+    basket) whichever server process it asks next; the record is not made for a client that
+    stopped reading before the end.
+    """
+    last: list[T] = []
+    for piece in pieces:
+        if last:
+            yield last.pop()
+        last.append(piece)
+    finish()
+    yield from last
 
 
 class _FileBody:

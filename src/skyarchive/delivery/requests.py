@@ -15,14 +15,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, literal, select, update
 
 from skyarchive.access import rate_limits
 from skyarchive.access.policy import Caller
 from skyarchive.access.rate_limits import Limit
 from skyarchive.access.rights import now_mjd
 from skyarchive.access.users import normalise_email
-from skyarchive.db.tables import delivery_files, delivery_requests, observations, products
+from skyarchive.db.tables import (
+    delivery_files,
+    delivery_requests,
+    job_leases,
+    observations,
+    products,
+)
 from skyarchive.delivery.bundles import check_bundle_size
 from skyarchive.delivery.selection import Excluded, Selection, resolve_selection
 from skyarchive.errors import BadQuery, NotFound, TooManyRequests
@@ -272,6 +278,21 @@ def unfinished_staging(conn: Connection) -> list[str]:
     query = select(delivery_requests.c.request_id).where(
         delivery_requests.c.format == "staging",
         delivery_requests.c.status.in_((QUEUED, RUNNING)),
+    )
+    return list(conn.scalars(query.order_by(delivery_requests.c.created_at)))
+
+
+def abandoned_staging(conn: Connection, *, now: float | None = None) -> list[str]:
+    """Running staging requests no live worker holds: their worker died mid-job."""
+    now = time.time() if now is None else now
+    lease_name = literal("staging:") + delivery_requests.c.request_id
+    held = select(job_leases.c.name).where(
+        job_leases.c.name == lease_name, job_leases.c.expires_at >= now
+    )
+    query = select(delivery_requests.c.request_id).where(
+        delivery_requests.c.format == "staging",
+        delivery_requests.c.status == RUNNING,
+        ~held.exists(),
     )
     return list(conn.scalars(query.order_by(delivery_requests.c.created_at)))
 

@@ -32,6 +32,7 @@ from skyarchive.delivery.bundles import (
     bundle_name,
     check_bundle_size,
     check_format,
+    finished_before_last,
     prepare_bundle,
 )
 from skyarchive.delivery.curl_script import curl_script
@@ -265,12 +266,11 @@ def request_script(
         f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
     ]
 
-    def pieces() -> Iterator[str]:
-        yield from curl_script(entries, base_url=base_url)
+    def completed() -> None:
         if on_complete is not None:
             on_complete([item.product_id for item in selection.items])
 
-    return pieces()
+    return finished_before_last(curl_script(entries, base_url=base_url), completed)
 
 
 @dataclass(frozen=True)

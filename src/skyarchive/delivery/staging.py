@@ -22,6 +22,7 @@ from skyarchive.access.caller import caller_for_user
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
+from skyarchive.db import leases
 from skyarchive.db.tables import delivery_files, delivery_requests, products
 from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import (
@@ -48,8 +49,6 @@ from skyarchive.storage import Storage
 
 log = logging.getLogger("skyarchive.delivery.staging")
 _BATCH = 200
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
 
 
 def run_staging(archive: Archive, *, request_id: str) -> str:
@@ -62,17 +61,38 @@ def run_staging(archive: Archive, *, request_id: str) -> str:
     request_id : str
         A ``staging`` delivery request.
     """
-    with _locks_guard:
-        lock = _locks.setdefault(request_id, threading.Lock())
-    if not lock.acquire(blocking=False):
-        return RUNNING  # another thread of this worker has it
+    lease = _Lease(archive, request_id)
+    if not lease.renew():
+        return RUNNING  # another worker (or thread) has it, and is alive
     try:
-        return _run(archive, request_id)
+        return _run(archive, request_id, lease)
     finally:
-        lock.release()
+        leases.give_back(archive.engine, lease.name, holder=lease.holder)
 
 
-def _run(archive: Archive, request_id: str) -> str:
+class _Lease:
+    """This run's hold on one request: renewed after each file, so only one worker stages it."""
+
+    def __init__(self, archive: Archive, request_id: str) -> None:
+        self.engine = archive.engine
+        self.seconds = archive.settings.job_lease_seconds
+        self.name = f"staging:{request_id}"
+        self.holder = leases.new_holder()
+
+    def renew(self) -> bool:
+        return leases.take(self.engine, self.name, holder=self.holder, seconds=self.seconds)
+
+    def keep(self) -> None:
+        """Renew, or stop this run: the lease ran out and another worker has the job now."""
+        if not self.renew():
+            raise LeaseLost(self.name)
+
+
+class LeaseLost(RuntimeError):
+    """This worker held a job too long without renewing; another took it over."""
+
+
+def _run(archive: Archive, request_id: str, lease: _Lease) -> str:
     with archive.engine.begin() as conn:
         found = get_request(conn, request_id)
         if found.status in (DONE, FAILED, EXPIRED):
@@ -83,8 +103,12 @@ def _run(archive: Archive, request_id: str) -> str:
     area = staging_area(archive.settings, request_id)
     area.mkdir(parents=True, exist_ok=True)
     try:
-        _copy_pending(archive, request_id, area)
+        _copy_pending(archive, request_id, area, lease)
+        _remove_leftovers(area)
         _write_manifest(archive, found, area)
+    except LeaseLost:
+        log.warning("staging %s: lease lost, another worker continues it", request_id)
+        return RUNNING
     except Exception as exc:  # recorded for the user; the worker retries transient errors
         log.exception("staging %s failed", request_id)
         with archive.engine.begin() as conn:
@@ -112,7 +136,7 @@ def _done_ids(conn, found: DeliveryRequest) -> list[int]:  # type: ignore[no-unt
     return [int(pid) for pid in conn.scalars(query)]
 
 
-def _copy_pending(archive: Archive, request_id: str, area: Path) -> None:
+def _copy_pending(archive: Archive, request_id: str, area: Path, lease: _Lease) -> None:
     pause = archive.settings.staging_pause
     query = (
         select(delivery_files.c.product_id, delivery_files.c.path, products.c.storage_key)
@@ -142,6 +166,7 @@ def _copy_pending(archive: Archive, request_id: str, area: Path) -> None:
                 )
             if pause:
                 time.sleep(pause)
+            lease.keep()
 
 
 def _place(storage: Storage, key: str, target: Path) -> bool:
@@ -165,6 +190,12 @@ def _place(storage: Storage, key: str, target: Path) -> bool:
         return False
     os.replace(temporary, target)
     return True
+
+
+def _remove_leftovers(area: Path) -> None:
+    """Remove temporary files of a worker killed mid-copy (each run names its own)."""
+    for leftover in area.rglob(".*.part-*"):
+        leftover.unlink(missing_ok=True)
 
 
 def _write_manifest(archive: Archive, found: DeliveryRequest, area: Path) -> None:

@@ -35,6 +35,7 @@ from skyarchive.ingest.writer import (
     Verdict,
     archived_products,
     classify,
+    plans_carried_out,
     replace_planned,
     store_keywords,
     store_products,
@@ -55,6 +56,9 @@ class BatchOutcome:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): failed
     programs: set[str] = field(default_factory=set)
     obsids: set[int] = field(default_factory=set)
+    #: executed obs_id -> the planned observation it carried out (whose row gave way in this
+    #: batch), for the subscription e-mails' "was executed"
+    executed_plans: dict[str, str] = field(default_factory=dict)
 
     def count(self, candidate: Candidate, decision: Decision) -> None:
         """Note what the product writer's policy decided for one file."""
@@ -105,7 +109,8 @@ def apply_jwst_batch(
     obsid_of = ensure_observations(
         conn, [(obs_id, _program_of(obs_id)) for obs_id in obs_ids], collection="JWST"
     )
-    replace_planned(conn, obs_ids)  # their data arrived: the planned rows give way
+    retired = replace_planned(conn, obs_ids)  # their data arrived: the planned rows give way
+    outcome.executed_plans.update(plans_carried_out(obs_ids, retired))
     owners = {r.name.filename: obsid_of[r.name.obs_id] for r in fresh if r.name.obs_id in obsid_of}
     product_ids = store_products(conn, objects, chosen, archived, owners)
     insert_ignore(

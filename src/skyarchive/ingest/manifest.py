@@ -45,6 +45,7 @@ from skyarchive.ingest.writer import (
     archived_products,
     classify,
     executed_counterparts,
+    plans_carried_out,
     replace_planned,
     store_keywords,
     store_products,
@@ -192,7 +193,8 @@ def _apply_observation(
         replace_planned(conn, executed)
         return
     if collection == "JWST" and status == "executed":
-        replace_planned(conn, [obs["obs_id"]])
+        retired = replace_planned(conn, [obs["obs_id"]])
+        outcome.changes.executed_plans.update(plans_carried_out([obs["obs_id"]], retired))
     proposal = str(obs["proposal_id"]) if obs.get("proposal_id") is not None else None
     if proposal is not None:
         insert_ignore(conn, programs, [{"proposal_id": proposal, "obs_collection": collection}])

@@ -339,6 +339,18 @@ def replace_planned(conn: Connection, executed_obs_ids: Sequence[str]) -> list[s
     return [obs_id for _, obs_id in retired]
 
 
+def plans_carried_out(
+    executed_obs_ids: Sequence[str], planned_obs_ids: Sequence[str]
+) -> dict[str, str]:
+    """Which planned observation each executed one carried out (same program and number)."""
+    plan_of = {observation_number(obs_id): obs_id for obs_id in planned_obs_ids}
+    return {
+        obs_id: plan_of[key]
+        for obs_id in executed_obs_ids
+        if (key := observation_number(obs_id)) is not None and key in plan_of
+    }
+
+
 def executed_counterparts(conn: Connection, planned_obs_id: str) -> list[str]:
     """The executed JWST observations that carry out a planned one (same program and number)."""
     key = observation_number(planned_obs_id)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from skyarchive.config import Settings
+from skyarchive.db import leases
 
 log = logging.getLogger("skyarchive.jobs")
 
@@ -50,11 +54,14 @@ def build_queue(settings: Settings) -> Queue:
 
         run_staging(_archive(settings), request_id=request_id)
 
+    # Every consumer schedules the periodic jobs, so with several workers each job is due
+    # several times at once: a lease in the catalogue lets one of them run it (`_alone`).
     @huey.periodic_task(crontab(minute="*/10"), name="cleanup")
     def cleanup() -> None:
         from skyarchive.delivery.staging import remove_expired
 
-        removed = remove_expired(_archive(settings))
+        with _alone(settings, "cleanup") as mine:
+            removed = remove_expired(_archive(settings)) if mine else 0
         if removed:
             log.info("removed %d expired staging areas", removed)
 
@@ -62,9 +69,10 @@ def build_queue(settings: Settings) -> Queue:
     def basket_cleanup() -> None:
         from skyarchive.delivery.basket import purge_expired_baskets
 
-        removed = purge_expired_baskets(
-            _archive(settings).engine, days=settings.anonymous_basket_days
-        )
+        engine = _archive(settings).engine
+        days = settings.anonymous_basket_days
+        with _alone(settings, "basket-cleanup") as mine:
+            removed = purge_expired_baskets(engine, days=days) if mine else 0
         if removed:
             log.info("removed %d expired anonymous baskets", removed)
 
@@ -72,7 +80,11 @@ def build_queue(settings: Settings) -> Queue:
     def notify() -> None:
         from skyarchive.notify.digest import run_notifications
 
-        report = run_notifications(_archive(settings))
+        with _alone(settings, "notify") as mine:
+            if not mine:
+                return
+            # says so in the log if links lack a base
+            report = run_notifications(_archive(settings))
         if report.emails or report.failed:
             log.info("subscriptions: %d e-mails with %d events, %d failed", report.emails,
                      report.events_sent, len(report.failed))  # fmt: skip
@@ -91,6 +103,12 @@ def queue_for(settings: Settings) -> Queue:
 
 
 _archives: dict[str, Any] = {}
+
+
+def _alone(settings: Settings, job: str) -> AbstractContextManager[bool]:
+    """Hold the catalogue's lease on a periodic ``job``: True when this worker is to run it."""
+    return leases.held(_archive(settings).engine, f"periodic:{job}",
+                       seconds=settings.job_lease_seconds)  # fmt: skip
 
 
 def _archive(settings: Settings):  # type: ignore[no-untyped-def]
@@ -115,13 +133,41 @@ def run_worker(settings: Settings, *, threads: int | None = None) -> None:
     archive = Archive.open(settings)  # migrates once, before the threads start
     _archives[settings.model_dump_json()] = archive
     queue = build_queue(settings)
+    leases.free_orphans(archive.engine)  # this host's workers killed before this start
     with archive.engine.connect() as conn:
         pending = unfinished_staging(conn)
     for request_id in pending:
         queue.stage(request_id)
     log.info("worker: %d unfinished staging requests re-enqueued", len(pending))
+    threading.Thread(
+        target=_rescue_abandoned, args=(archive, queue), name="rescue", daemon=True
+    ).start()
     consumer = queue.huey.create_consumer(
         workers=threads or settings.worker_threads, worker_type="thread", periodic=True,
         initial_delay=0.05, max_delay=1.0,
     )  # fmt: skip
     consumer.run()
+
+
+def _rescue_abandoned(archive: Any, queue: Queue) -> None:
+    """Re-enqueue staging requests whose worker died mid-job (its lease ran out).
+
+    A job a killed worker had taken from Redis is gone from the queue; every live worker looks
+    for such requests a few times per lease period. Two workers may enqueue the same one: the
+    lease lets only one run it, the other run ends at once.
+    """
+    from skyarchive.delivery.requests import abandoned_staging
+
+    period = max(archive.settings.job_lease_seconds / 4, 0.5)
+    while True:
+        time.sleep(period)
+        try:
+            leases.free_orphans(archive.engine)
+            with archive.engine.connect() as conn:
+                abandoned = abandoned_staging(conn)
+        except Exception:  # the catalogue away for a moment: look again next time
+            log.exception("worker: looking for abandoned staging requests failed")
+            continue
+        for request_id in abandoned:
+            log.info("worker: staging %s was abandoned by a worker; re-enqueued", request_id)
+            queue.stage(request_id)

@@ -24,8 +24,9 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, and_, func, select, update
 
@@ -38,7 +39,6 @@ from skyarchive.db.tables import (
 )
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.errors import IngestError
-from skyarchive.ingest.catalog import BatchOutcome
 from skyarchive.notify.subscriptions import (
     COLLECTIONS,
     FIRST,
@@ -95,8 +95,18 @@ def iso_archived(value: str | None, fallback: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
+class IngestedBatch(Protocol):
+    """What notify needs of an ingest batch (``ingest.catalog.BatchOutcome`` is one): notify
+    sits below ingest, so it names the shape instead of importing it."""
+
+    added: list[str]
+    replaced: list[str]
+    programs: set[str]
+    executed_plans: dict[str, str]
+
+
 def record_batch_events(
-    conn: Connection, outcome: BatchOutcome, *, now: float | None = None
+    conn: Connection, outcome: IngestedBatch, *, now: float | None = None
 ) -> int:
     """New / First / Reprocessed events of one committed ingest batch; returns how many."""
     changed = {name: NEW for name in outcome.added} | {
@@ -118,7 +128,10 @@ def record_batch_events(
     ]  # fmt: skip
     events: list[dict[str, Any]] = []
     for row in rows:
-        events.append(_event(row, changed[row["productFilename"]], row["sha256"], now))
+        event = _event(row, changed[row["productFilename"]], row["sha256"], now)
+        if event["kind"] == NEW:  # the plan its observation carried out, if it did in this batch
+            event["planned_obs_id"] = outcome.executed_plans.get(row.get("obs_id") or "")
+        events.append(event)
     for collection, program in {(r["obs_collection"], r["proposal_id"]) for r in rows}:
         new_here = [
             r for r in rows
@@ -175,13 +188,21 @@ def release_snapshot(conn: Connection, proposal_id: str) -> dict[int, float | No
     return {int(obsid): release for obsid, release in rows}
 
 
+@dataclass(frozen=True)
+class Opened:
+    """What a changed release date did: files it made public, Public events it recorded."""
+
+    files: int
+    events: int
+
+
 def record_release_changes(
     conn: Connection,
     proposal_id: str,
     before: dict[int, float | None],
     *,
     now: float | None = None,
-) -> int:
+) -> Opened:
     """Public events for a program's files that a changed release date has just made public."""
     now = time.time() if now is None else now
     today = _mjd(now)
@@ -190,11 +211,11 @@ def record_release_changes(
         if release is not None and release <= today
         and (before.get(obsid) is None or before[obsid] > today)  # type: ignore[operator]
     ]  # fmt: skip
-    if not opened:
-        return 0
+    files = 0
     events: list[dict[str, Any]] = []
     for start in range(0, len(opened), 500):
         rows = _product_rows(conn, None, owners=opened[start : start + 500])
+        files += len(rows)
         for collection in {r["obs_collection"] for r in rows}:
             if not subscribed_programs(conn, collection, [str(proposal_id)]):
                 continue
@@ -203,16 +224,51 @@ def record_release_changes(
                 for r in rows
                 if r["obs_collection"] == collection
             ]
+    return Opened(files, _insert_counted(conn, events))
+
+
+def release_watermark(conn: Connection) -> float | None:
+    """Unix time of the last release-date check (None before the first)."""
+    return conn.scalar(
+        select(notification_state.c.value).where(notification_state.c.name == RELEASE_CHECK)
+    )
+
+
+def count_released_files(conn: Connection, *, since: float, until: float) -> int:
+    """Archived files (of every program, followed or not) whose release date lies in
+    (``since``, ``until``] (Unix times): the files that became public in between."""
+    owner = observations.alias("owner")
+    return int(
+        conn.scalar(
+            select(func.count())
+            .select_from(products.join(owner, owner.c.obsid == products.c.owner_obsid))
+            .where(owner.c.t_obs_release > _mjd(since), owner.c.t_obs_release <= _mjd(until))
+        )
+        or 0
+    )
+
+
+def _insert_counted(conn: Connection, events: list[dict[str, Any]]) -> int:
+    """Insert events unless already there (one per kind and file version); how many were new."""
+    if not events:
+        return 0
+    ids = [e["event_id"] for e in events]
     insert_ignore(conn, notification_events, events)
-    return len(events)
+    stored = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stored += conn.scalar(
+            select(func.count())
+            .select_from(notification_events)
+            .where(notification_events.c.event_id.in_(chunk))
+        ) or 0  # fmt: skip
+    return stored
 
 
 def record_due_releases(conn: Connection, *, now: float | None = None) -> int:
     """Public events for followed files whose release date passed since the last check."""
     now = time.time() if now is None else now
-    last = conn.scalar(
-        select(notification_state.c.value).where(notification_state.c.name == RELEASE_CHECK)
-    )
+    last = release_watermark(conn)
     if last is None:  # first check: releases before it are history
         insert_ignore(conn, notification_state, [{"name": RELEASE_CHECK, "value": now}])
         return 0
@@ -238,13 +294,13 @@ def record_due_releases(conn: Connection, *, now: float | None = None) -> int:
         )  # fmt: skip
         for row in conn.execute(query).mappings():
             events.append(_event(dict(row), PUBLIC, _release_key(row["t_obs_release"]), now))
-    insert_ignore(conn, notification_events, events)
+    recorded = _insert_counted(conn, events)
     conn.execute(
         update(notification_state)
         .where(notification_state.c.name == RELEASE_CHECK)
         .values(value=now)
     )
-    return len(events)
+    return recorded
 
 
 def _product_query(owner):  # type: ignore[no-untyped-def]
@@ -288,6 +344,7 @@ def _event(row: dict[str, Any], kind: str, version: str, now: float) -> dict[str
         "release_mjd": row["t_obs_release"] if kind == PUBLIC else None,
         "arrival_checked": kind != NEW,
         "created_at": now,
+        "planned_obs_id": None,
     }
 
 

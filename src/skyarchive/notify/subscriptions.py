@@ -26,9 +26,12 @@ KIND_HELP = {
     REPROCESSED: "a newer version of an archived file replaced the old one",
     PUBLIC: "files moved from exclusive access to public",
 }
-# frequency -> (seconds between e-mails, the word in the attachment's name)
+# frequency -> (seconds between e-mails, the word in the attachment's name), as MAST offers
 FREQUENCIES = {"fast": (3600.0, "hourly"), "daily": (86400.0, "daily"),
-               "weekly": (7 * 86400.0, "weekly")}  # fmt: skip
+               "weekly": (7 * 86400.0, "weekly"), "monthly": (30 * 86400.0, "monthly")}  # fmt: skip
+#: How each frequency is shown to users (forms, lists, e-mails).
+FREQUENCY_LABELS = {"fast": "Fast (hourly)", "daily": "Daily", "weekly": "Weekly",
+                    "monthly": "Monthly"}  # fmt: skip
 COLLECTIONS = ("JWST", "HST")
 MAX_PER_USER = 200
 _PROGRAM = re.compile(r"^\d{1,6}$")
@@ -78,7 +81,8 @@ def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
 def check_frequency(frequency: str) -> str:
     value = frequency.strip().lower()
     if value not in FREQUENCIES:
-        raise BadQuery(f"Unknown frequency {frequency!r}; use fast, daily or weekly.")
+        choices = ", ".join(FREQUENCIES)
+        raise BadQuery(f"Unknown frequency {frequency!r}; use one of {choices}.")
     return value
 
 
@@ -144,7 +148,7 @@ def list_subscriptions(conn: Connection, *, user_id: int) -> list[Subscription]:
         .order_by(subscriptions.c.obs_collection, func.length(subscriptions.c.proposal_id),
                   subscriptions.c.proposal_id)
     ).mappings()  # fmt: skip
-    return [_subscription(row) for row in rows]
+    return [subscription_from_row(row) for row in rows]
 
 
 def unsubscribe(conn: Connection, subscription_id: int, *, user_id: int) -> None:
@@ -177,7 +181,7 @@ def subscribed_programs(conn: Connection, collection: str, programs: Iterable[st
     return set(rows)
 
 
-def _subscription(row) -> Subscription:  # type: ignore[no-untyped-def]
+def subscription_from_row(row) -> Subscription:  # type: ignore[no-untyped-def]
     return Subscription(
         subscription_id=int(row["subscription_id"]),
         user_id=int(row["user_id"]),

@@ -23,6 +23,7 @@ from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
 from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf, client_address
 from skyarchive.api.errors import PageRoute
 from skyarchive.errors import BadQuery, Forbidden, NotFound
+from skyarchive.ingest import release
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["datetime"] = lambda t: (
@@ -303,7 +304,7 @@ def program_settings(
     with archive.engine.begin() as conn:
         if pi_email.strip():
             grants.set_pi(conn, proposal_id, user_id=users.find_user(conn, pi_email).user_id)
-        grants.set_eap_months(conn, proposal_id, int(months) if months else None,
+        release.set_eap_months(conn, proposal_id, int(months) if months else None,
                               default_months=archive.settings.default_eap_months)  # fmt: skip
     return RedirectResponse(f"/account/programs/{proposal_id}?result=settings", status_code=303)
 

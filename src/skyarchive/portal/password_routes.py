@@ -20,27 +20,32 @@ from skyarchive.notify.account_mail import start_password_reset
 from skyarchive.portal.account_routes import Text, _check_form, _page
 
 router = APIRouter(include_in_schema=False)
-_LINK_SECRET = re.compile(r"(/password-reset/)[^/?#\s\"]+")
 SENT = (
     "If an account uses this email, a link to set a new password is on its way. "
     "It works once, within the hour."
 )
 
 
-class HideResetSecrets(logging.Filter):
-    """Keep reset-link secrets out of logs: uvicorn's access log writes every request path."""
+class HideLinkSecrets(logging.Filter):
+    """Keep link secrets out of logs: uvicorn's access log writes every request path, and a
+    path under ``prefix`` ends with a secret (a reset or unsubscribe token)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self._secret = re.compile(f'({re.escape(prefix)})[^/?#\\s"]+')
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = _LINK_SECRET.sub(r"\1(hidden)", record.msg)
+            record.msg = self._secret.sub(r"\1(hidden)", record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _LINK_SECRET.sub(r"\1(hidden)", a) if isinstance(a, str) else a for a in record.args
+                self._secret.sub(r"\1(hidden)", a) if isinstance(a, str) else a for a in record.args
             )
         return True
 
 
-HIDE_RESET_SECRETS = HideResetSecrets()
+HIDE_RESET_SECRETS = HideLinkSecrets("/password-reset/")
 
 
 def install(app: FastAPI) -> None:

@@ -24,13 +24,7 @@ from skyarchive.portal.account_routes import _account_page, _page, _safe_next, _
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 Field = Annotated[str, Form()]
-# Shown in the form; a frequency the service adds later is shown by its own name.
-FREQUENCY_LABELS = {"fast": "Fast (hourly)"}
 SUBSCRIBE_PAGE = "subscribe"  # the ``origin`` of the form on /subscribe
-
-
-def frequency_labels() -> dict[str, str]:
-    return {value: FREQUENCY_LABELS.get(value, value.title()) for value in subs.FREQUENCIES}
 
 
 def subscription_panel(request: Request, caller: Caller) -> dict[str, Any]:
@@ -42,7 +36,7 @@ def subscription_panel(request: Request, caller: Caller) -> dict[str, Any]:
     return {
         "subscriptions": found,
         "kinds": subs.KIND_HELP,
-        "frequencies": frequency_labels(),
+        "frequencies": subs.FREQUENCY_LABELS,
         "collections": subs.COLLECTIONS,
     }
 
@@ -141,5 +135,5 @@ def _subscribe_page(
         collection=collection.upper() if collection.upper() in subs.COLLECTIONS else "JWST",
         next=_safe_next(next), error=error, existing=existing,
         chosen=set(chosen) if chosen else set(subs.KINDS), frequency=frequency or "fast",
-        kinds=subs.KIND_HELP, frequencies=frequency_labels(), collections=subs.COLLECTIONS,
+        kinds=subs.KIND_HELP, frequencies=subs.FREQUENCY_LABELS, collections=subs.COLLECTIONS,
     )  # fmt: skip

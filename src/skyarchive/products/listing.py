@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
+from skyarchive.access.rights import data_rights
 from skyarchive.db.tables import observation_members, observation_products, observations, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import PRODUCT_COLUMNS
@@ -131,5 +131,5 @@ def _rows_of(parent: int, rows: list[tuple[int, Any]], now: float) -> Iterator[d
         if filters is not None and r[filters] is None:
             row["filters"] = listed_filters
         row["parent_obsid"] = parent_text
-        row["dataRights"] = PUBLIC if release is not None and now >= release else EXCLUSIVE_ACCESS
+        row["dataRights"] = data_rights(release, now=now)
         yield row

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from skyarchive.access.rights import PUBLIC, data_rights
+from skyarchive.access.rights import data_rights
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.cone import Cone, cone_matches
@@ -237,8 +237,7 @@ def _portal_rows(conn: Connection, rows: list[dict[str, Any]], now: float) -> li
         shown["proposal_id"] = None if owner is None else owner.proposal_id
         shown["obs_collection"] = None if owner is None else owner.obs_collection
         released = None if owner is None else owner.t_obs_release
-        shown["dataRights"] = "PUBLIC" if data_rights(released, now=now) == PUBLIC else (
-            "EXCLUSIVE_ACCESS")  # fmt: skip
+        shown["dataRights"] = data_rights(released, now=now)
         out.append(shown)
     return out
 

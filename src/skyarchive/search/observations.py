@@ -27,7 +27,13 @@ from sqlalchemy import (
     true,
 )
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
+from skyarchive.access.rights import (
+    EXCLUSIVE_ACCESS,
+    PUBLIC,
+    data_rights,
+    released_clause,
+    restricted_clause,
+)
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import (
@@ -124,9 +130,9 @@ def _clause(criterion: Criterion, now: float, conn: Connection | None) -> Column
         wanted = {str(v).upper() for v in criterion.values}
         parts = []
         if PUBLIC in wanted:
-            parts.append(release <= now)
+            parts.append(released_clause(release, now))
         if EXCLUSIVE_ACCESS in wanted:
-            parts.append(or_(release > now, release.is_(None)))
+            parts.append(restricted_clause(release, now))
         return or_(*parts) if parts else observations.c.obsid.is_(None)
     if name in ("distance",):
         raise BadQuery("Filtering on distance is not supported; give a search radius instead.")
@@ -306,7 +312,7 @@ def _json_value(name: str, dialect: str) -> ColumnElement:
         public: ColumnElement[str] = literal_column(f"'{PUBLIC}'")
         exclusive: ColumnElement[str] = literal_column(f"'{EXCLUSIVE_ACCESS}'")
         now = bindparam("now", type_=Float)
-        return case((observations.c.t_obs_release <= now, public), else_=exclusive)
+        return case((released_clause(observations.c.t_obs_release, now), public), else_=exclusive)
     if name in ("obsid", "objID", "objID1"):
         return as_text(observations.c["objID" if name == "objID1" else name])
     if observation_column(name).type == "boolean":
@@ -337,10 +343,14 @@ class _RowBuilder:
         for name, i in self.ids:
             row[name] = None if values[i] is None else str(values[i])
         if self.rights:
-            release = values[self.release]
-            row["dataRights"] = (
-                PUBLIC if release is not None and self.now >= release else EXCLUSIVE_ACCESS
-            )
+            row["dataRights"] = data_rights(values[self.release], now=self.now)
         if self.distance:
             row["distance"] = distance
         return row
+
+
+def collection_counts(conn: Connection) -> list[tuple[str, int]]:
+    """How many observations each collection (mission) holds, by collection name."""
+    o = observations
+    query = select(o.c.obs_collection, func.count()).group_by(o.c.obs_collection)
+    return [(name, int(n)) for name, n in conn.execute(query.order_by(o.c.obs_collection))]

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from skyarchive.db.tables import observations
-from skyarchive.errors import BadQuery, NotFound
-from skyarchive.products.listing import parse_obsid, product_rows
+from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import Criterion, parse_criteria
@@ -156,15 +155,3 @@ def _rights_values(conn: Connection, others: list[Criterion], now: float) -> lis
         if count:
             out.append({"value": rights, "count": count})
     return out
-
-
-def observation_details(conn: Connection, obsid: str, *, now: float) -> dict[str, Any]:
-    """One observation's row and its product list (as Mast.Caom.Products lists it)."""
-    number = parse_obsid(obsid)
-    criteria = criteria_from([{"paramName": "obsid", "values": [number]}])
-    page = search_observations(conn, ObservationQuery(criteria=criteria, pagesize=1), now=now)
-    rows = list(page.rows)
-    if not rows:
-        raise NotFound(f"No observation with obsid {number} in this archive.")
-    products = list(product_rows(conn, [number], now=now))
-    return {"observation": rows[0], "products": products}

@@ -144,3 +144,19 @@ def _copy(key: str, source: Storage, target: Storage) -> StoredFile:
             for chunk in source.open_range(key):
                 out.write(chunk)
         return target.put_file(key, spooled)
+
+
+@dataclass(frozen=True)
+class StorageMigration:
+    """An archive's move to another storage: what ``skyarchive storage migrate`` runs."""
+
+    engine: Engine
+    source: Storage
+    target: Storage
+
+    def total(self) -> int:
+        return count_catalogue_files(self.engine)
+
+    def run(self, on_file: Callable[[CatalogueFile, str], None] | None = None) -> MigrationReport:
+        files = catalogue_files(self.engine)
+        return migrate_files(files, source=self.source, target=self.target, on_file=on_file)

@@ -7,10 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
 
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
-from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
@@ -28,6 +26,7 @@ from skyarchive.search.keyword_search import (
 )
 from skyarchive.search.observations import (
     ObservationQuery,
+    collection_counts,
     count_observations,
     search_observations,
 )
@@ -131,11 +130,7 @@ class _PageOfStream:
 @mast_service("Mast.Caom.All")
 def caom_all(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
     """Holdings by mission, in the ExtJS shape ``Observations.list_missions`` reads."""
-    counts = ctx.conn.execute(
-        select(observations.c.obs_collection, func.count())
-        .group_by(observations.c.obs_collection)
-        .order_by(observations.c.obs_collection)
-    ).all()
+    counts = collection_counts(ctx.conn)
     hist = {name: {"count": n, "key": name} for name, n in counts}
     hist_obj = {**hist, "hist": [{"key": name, "count": n} for name, n in counts]}
     column = {"text": "obs_collection", "dataIndex": "obs_collection", "type": "string",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep
 from skyarchive.errors import UnknownColumn
+from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
 from skyarchive.search.portal_query import parse_position_text, parse_program_ids
 from skyarchive.search.portal_search import (
@@ -22,7 +23,6 @@ from skyarchive.search.portal_search import (
     column_facts,
     column_values,
     count_matching,
-    observation_details,
     run_search,
 )
 

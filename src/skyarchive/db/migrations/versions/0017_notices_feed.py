@@ -1,7 +1,7 @@
 """notice_reads and feed_tokens: in-portal notices read up to a time, secret Atom feed addresses
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 
 Notices are the subscription events the e-mails are made from, so no notice table: a user
 keeps only the time up to which they have read them. The feed's secret address is stored as
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

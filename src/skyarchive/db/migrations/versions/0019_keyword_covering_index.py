@@ -1,7 +1,7 @@
 """The keyword store's (listed_in, exp_type) index covers every typed keyword
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-03 09:00:00
 
 The portal's keyword dialogs count each value of a keyword among the files the other
@@ -17,7 +17,7 @@ folded since 0014.
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0021"  # chained after main's 0021 at the merge of main
 branch_labels = None
 depends_on = None
 

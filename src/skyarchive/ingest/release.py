@@ -1,0 +1,31 @@
+"""Changing a program's exclusive-access period: release dates follow, subscribers hear of it.
+
+This lives in ingest (not access) because it rewrites catalogue release dates and records the
+Public events of notify; access only answers who may retrieve what.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, update
+
+from skyarchive.access.grants import program_row
+from skyarchive.db.tables import programs
+from skyarchive.ingest.linking import apply_release_dates
+from skyarchive.notify.events import Opened, record_release_changes, release_snapshot
+
+
+def set_eap_months(
+    conn: Connection, proposal_id: str, months: int | None, *, default_months: int
+) -> Opened:
+    """Change a program's exclusive-access period; release dates follow at once.
+
+    Returns how many files the change made public, and the Public events it recorded.
+    """
+    program = str(proposal_id)
+    program_row(conn, program)  # NotFound for an unknown program
+    before = release_snapshot(conn, program)
+    conn.execute(
+        update(programs).where(programs.c.proposal_id == program).values(eap_months=months)
+    )
+    apply_release_dates(conn, program, default_eap_months=default_months)
+    return record_release_changes(conn, program, before)  # Public events for subscribers
