@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_load
+from benchmarks import bench_delivery, bench_keywords, bench_load
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -608,6 +608,8 @@ def render(report: dict) -> str:
             f"(peak {page['peak_mb']} MB"
             + (", peak reset before the pages)." if page["peak_was_reset"] else ")."),
         ]
+    if report.get("keywords"):
+        lines += bench_keywords.render(report["keywords"])
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
     if "load" in report and (report["load"] or not report["latency"]):
@@ -635,13 +637,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-delivery", action="store_true")
+    parser.add_argument("--skip-keywords", action="store_true")
+    parser.add_argument(
+        "--keywords-only", action="store_true", help="only the keyword store's figures"
+    )
+    parser.add_argument("--keyword-files", type=int, help="keyword file rows (default 10^6)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument(
         "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    if args.only_load:
+    args.skip_load = args.skip_load or args.keywords_only
+    args.skip_keywords = args.skip_keywords or args.only_load
+    if args.only_load or args.keywords_only:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -654,6 +663,7 @@ def main(argv: list[str] | None = None) -> None:
         "ingest": [],
         "latency": [],
         "delivery": None,
+        "keywords": [],
         "load": None,
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
@@ -686,6 +696,16 @@ def main(argv: list[str] | None = None) -> None:
                 with ScratchPostgres() as url:
                     report["latency"].append(
                         bench_latency("postgresql", work, url, obs, ppo, requests)
+                    )
+        if not args.skip_keywords:
+            files = args.keyword_files or (100_000 if args.quick else 1_000_000)
+            report["keywords"].append(
+                bench_keywords.bench_keywords("sqlite", work, None, files, requests)
+            )
+            if not skip_pg:
+                with ScratchPostgres() as url:
+                    report["keywords"].append(
+                        bench_keywords.bench_keywords("postgresql", work, url, files, requests)
                     )
     if not args.skip_delivery:
         print("delivery: bundles against raw reads ...", flush=True)

@@ -138,3 +138,26 @@ def test_home_page_figures_are_measured_and_reported(tmp_path) -> None:  # type:
     text = render(report)
     assert "| home page (GET /) | 9 | 12 | 2.0 | 3.0 | 0.1 | 20 | <= 20 ms median | yes |" in text
     assert "counting the tables as it did before takes 6,100.0 ms" in text
+
+
+def test_the_keyword_report_judges_both_the_time_and_the_caom_comparison() -> None:
+    from benchmarks.bench_keywords import render as render_keywords
+
+    def figure(query: str, median: float, vs_caom: float | None) -> dict:
+        found = {"query": query, "requests": 5, "rows": 50, "median_ms": median,
+                 "p95_ms": median, "sql_median_ms": 1.0, "target_ms": 50.0,
+                 "met": median <= 50.0}  # fmt: skip
+        return found if vs_caom is None else {**found, "vs_caom": vs_caom}
+
+    big = {"rows": 100_000, "mb_sent": 350.0, "seconds": 9.0, "sql_seconds": 2.0,
+           "rss_before_mb": 150.0, "rss_after_mb": 160.0, "peak_growth_mb": 60.0,
+           "target_mb": 50.0, "met": False}  # fmt: skip
+    db = {"database": "sqlite", "files": 1_000_000, "observations": 50_000,
+          "build_seconds": 90.0, "big_answer": big,
+          "latency": [figure("fast and close", 20.0, 2.0), figure("fast but far", 20.0, 4.0),
+                      figure("slow", 60.0, 1.0)]}  # fmt: skip
+    lines = {line.split(" |")[0]: line for line in render_keywords([db]) if line.startswith("|")}
+    assert lines["| fast and close"].endswith("| yes |")
+    assert lines["| fast but far"].endswith("| **no** |")
+    assert lines["| slow"].endswith("| **no** |")
+    assert "peak grew by 60.0 MB (target < 50 MB: **no**)" in "\n".join(render_keywords([db]))

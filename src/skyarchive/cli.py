@@ -79,6 +79,42 @@ def demo_data(
 
 
 @app.command()
+def synthesize(
+    ctx: typer.Context,
+    observations: Annotated[int, typer.Option(min=1, help="Synthetic observations.")],
+    files: Annotated[
+        int, typer.Option(min=0, help="JWST science files with header keywords, in all.")
+    ],
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same catalogue.")] = 1,
+) -> None:
+    """Fill an EMPTY archive with a synthetic catalogue for load tests and benchmarks.
+
+    Observations with footprints, JWST science files spread evenly over them (exposures of
+    uncal / rate / cal files, level-3 products) and their header keywords, loaded in bulk
+    into the archive's database (SQLite in the home, or PostgreSQL when database_url is
+    set). Metadata only: the files have no bytes, so downloads of them fail.
+    """
+    from skyarchive.demo.synthetic_catalog import build_synthetic_catalog, check_empty
+
+    archive = _archive(ctx)
+    try:
+        check_empty(archive.engine)
+    except ValueError as exc:
+        raise fail(f"{exc}. Give an empty --home (or database_url).") from None
+    console.print(f"Loading {observations:,} observations and {files:,} files ...")
+    summary = build_synthetic_catalog(
+        archive.engine, observations=observations, products_per_obs=0, seed=seed,
+        keyword_files=files,
+    )  # fmt: skip
+    archive.engine.dispose()
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.seconds.items())
+    console.print(
+        f"Loaded {summary.observations:,} observations, {summary.programs:,} programs and "
+        f"{summary.products:,} files with keywords in {summary.total_seconds:.1f} s ({parts})."
+    )
+
+
+@app.command()
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],

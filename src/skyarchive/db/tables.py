@@ -206,6 +206,11 @@ footprint_cells = Table(
 # The keyword store (``search/keyword_store.py``): every primary-header keyword as JSON, and
 # typed columns for the keywords searched most; their text is stored lower-case (schema 0014)
 # and serves criteria only, rows show the header's own values.
+#: The columns of the keyword store's covering index (schema 0019).
+COVERING_INDEX_COLUMNS = ("listed_in", "exp_type", "product_id", "filter", "detector", "pupil",
+                          "grating", "subarray", "readpatt", "category", "tsovisit", "nints",
+                          "ngroups", "effexptm", "expstart")  # fmt: skip
+
 product_keywords = Table(
     "product_keywords",
     metadata,
@@ -234,7 +239,11 @@ product_keywords = Table(
     ),
     # product_id last: a page in product_id order is read from the index without a sort
     Index(None, "listed_in", "product_id"),
-    Index(None, "listed_in", "exp_type", "product_id"),
+    # (listed_in, exp_type, product_id) followed by every other typed keyword (schema 0019):
+    # pages of an exposure type come in order from it, and counts and facet counts under
+    # criteria on typed keywords read it alone, a narrow copy of the rows (the wide JSON
+    # header is never touched).
+    Index("ix_product_keywords_listed_in_exp_type_covering", *COVERING_INDEX_COLUMNS),
     Index(None, "listed_in", "filter", "product_id"),
     Index(None, "listed_in", "detector", "product_id"),
 )

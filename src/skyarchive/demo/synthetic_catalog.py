@@ -47,10 +47,12 @@ from skyarchive.db.tables import (
     footprint_cells,
     observation_products,
     observation_tokens,
+    product_keywords,
     products,
     programs,
 )
 from skyarchive.db.tables import observations as observations_table
+from skyarchive.demo.synthetic_keywords import keyword_file_chunks
 from skyarchive.search.summary import refresh_summary
 from skyarchive.search.tokens import token_rows
 from skyarchive.sky.cells import CELL_DEPTH
@@ -119,6 +121,7 @@ def build_synthetic_catalog(
     products_per_obs: int | Sequence[int],
     seed: int,
     big_obs_products: int = 10_000,
+    keyword_files: int | None = None,
 ) -> SyntheticSummary:
     """Bulk-load a synthetic catalogue into the (empty, migrated) archive behind ``engine``.
 
@@ -134,6 +137,10 @@ def build_synthetic_catalog(
         Same seed, same catalogue.
     big_obs_products : int
         Products of the one big observation (:attr:`SyntheticSummary.big_obsid`).
+    keyword_files : int, optional
+        Instead of ``products_per_obs`` generic products: this many JWST science files with
+        header keywords (``product_keywords`` rows), spread evenly over the observations
+        (:mod:`skyarchive.demo.synthetic_keywords`); no big observation.
 
     Returns
     -------
@@ -141,16 +148,22 @@ def build_synthetic_catalog(
     """
     if observations < 1:
         raise ValueError("observations must be >= 1")
-    counts = np.resize(np.asarray(products_per_obs, dtype=np.int64).ravel(), observations)
+    if keyword_files is not None:
+        if keyword_files < 0:
+            raise ValueError("keyword_files must be non-negative")
+        counts = np.full(observations, keyword_files // observations, dtype=np.int64)
+        counts[: keyword_files % observations] += 1
+        big_obs_products = 0
+    else:
+        counts = np.resize(np.asarray(products_per_obs, dtype=np.int64).ravel(), observations)
     if counts.size == 0 or (counts < 0).any():
         raise ValueError("products_per_obs must be non-negative")
-    with engine.connect() as conn:
-        if conn.execute(select(func.count()).select_from(observations_table)).scalar():
-            raise ValueError("the catalogue is not empty")
+    check_empty(engine)
     rng = np.random.default_rng(seed)
     first_obsid = 1
     big_index = observations // 2
-    counts[big_index] = big_obs_products
+    if keyword_files is None:
+        counts[big_index] = big_obs_products
     timings: dict[str, float] = {}
     began = time.perf_counter()
     obs = _observation_columns(rng, observations, first_obsid)
@@ -168,7 +181,10 @@ def build_synthetic_catalog(
         loader.load(observation_tokens, _token_rows(obs))
         timings["load observations"] = time.perf_counter() - began
         began = time.perf_counter()
-        n_products = loader.load_products(_product_chunks(obs, counts))
+        if keyword_files is None:
+            n_products = loader.load_products(_product_chunks(obs, counts))
+        else:
+            n_products = loader.load_products(_keyword_file_chunks(obs, counts, seed))
         timings["load products"] = time.perf_counter() - began
         began = time.perf_counter()
         loader.finish()
@@ -187,6 +203,20 @@ def build_synthetic_catalog(
         first_obsid=first_obsid,
         seconds=timings,
     )
+
+
+def check_empty(engine: Engine) -> None:
+    """ValueError unless the archive behind ``engine`` holds no programs, observations or
+    products (a synthetic catalogue's ids would collide with existing rows)."""
+    with engine.connect() as conn:
+        for table in (programs, observations_table, products):
+            found = conn.execute(select(func.count()).select_from(table)).scalar()
+            if found:
+                raise ValueError(
+                    f"the archive is not empty: its {table.name} table holds {found:,} "
+                    f"row{'' if found == 1 else 's'}; "
+                    "a synthetic catalogue is loaded into an empty archive only"
+                )
 
 
 # ---------------------------------------------------------------- observations and footprints
@@ -332,15 +362,19 @@ _OBSERVATION_ORDER = (
 
 def _token_rows(obs: dict) -> Iterator[tuple]:
     """Parts of the multi-valued entries, as ingest records them (search/tokens.py)."""
-    names = _OBSERVATION_ORDER
-    for row in _observation_rows(obs):
-        values = dict(zip(names, row, strict=True))
+    for values in _observation_dicts(obs):
         for token in token_rows(values["obsid"], values):
             yield (token["column_name"], token["token"], token["obsid"])
 
 
 def _observation_rows(obs: dict) -> Iterator[tuple]:
     names = _OBSERVATION_ORDER
+    for values in _observation_dicts(obs):
+        yield tuple(values[name] for name in names)
+
+
+def _observation_dicts(obs: dict) -> Iterator[dict]:
+    """Each observation's catalogue row, by column name."""
     n = len(obs["obsid"])
     for start in range(0, n, _OBS_CHUNK):
         stop = min(n, start + _OBS_CHUNK)
@@ -352,7 +386,7 @@ def _observation_rows(obs: dict) -> Iterator[tuple]:
             obsnum = cols["obsnum"][i]
             obs_id = f"jw{proposal:0>5}-o{obsnum:05d}_s{obsid:09d}_{inst[0].split('/')[0].lower()}"
             poly = " ".join(f"{x:.7f}" for x in corners[i].ravel())
-            values = {
+            yield {
                 "obsid": obsid, "obs_id": obs_id, "status": "executed",
                 "intentType": "science", "obs_collection": "JWST",
                 "provenance_name": "CALJWST", "instrument_name": inst[0], "project": "JWST",
@@ -369,7 +403,6 @@ def _observation_rows(obs: dict) -> Iterator[tuple]:
                 "dataURL": f"mast:JWST/product/{obs_id}_cal.fits", "mtFlag": False,
                 "srcDen": None, "objID": obsid, "exp_type": inst[3],
             }  # fmt: skip
-            yield tuple(values[name] for name in names)
 
 
 _PRODUCT_ORDER = (
@@ -390,7 +423,18 @@ _LOAD_COLUMNS = {
     "products": _PRODUCT_ORDER,
     "observation_products": ("obsid", "product_id"),
     "observation_tokens": ("column_name", "token", "obsid"),
+    "product_keywords": tuple(c.name for c in product_keywords.c),
 }
+
+
+def _keyword_file_chunks(obs: dict, counts: np.ndarray, seed: int) -> Iterator[tuple]:
+    """(products, observation_products, product_keywords rows) of synthetic science files."""
+    chunks = keyword_file_chunks(
+        _observation_dicts(obs), counts.tolist(), product_columns=_PRODUCT_ORDER,
+        keyword_columns=_LOAD_COLUMNS["product_keywords"], seed=seed + 1, chunk=_PRODUCT_CHUNK,
+    )  # fmt: skip
+    for chunk in chunks:
+        yield chunk.products, chunk.links, chunk.keywords
 
 
 def _product_chunks(obs: dict, counts: np.ndarray) -> Iterator[tuple[list[tuple], list[tuple]]]:
@@ -488,9 +532,11 @@ class _SqliteLoader:
     def load_products(self, chunks) -> int:  # type: ignore[no-untyped-def]
         assert self.conn is not None
         total = 0
-        for rows, links in chunks:
+        for rows, links, *keywords in chunks:
             self._insert(products, rows)
             self._insert(observation_products, links)
+            for keyword_rows in keywords:
+                self._insert(product_keywords, keyword_rows)
             total += len(rows)
             if total % 2_000_000 < len(rows):
                 self.conn.commit()
@@ -503,6 +549,7 @@ class _SqliteLoader:
         # A sampled ANALYZE (analysis_limit) makes every index look alike; the observations
         # table, where index choice matters, is analysed in full.
         driver.execute("ANALYZE observations")
+        driver.execute("ANALYZE product_keywords")
         driver.commit()
 
 
@@ -541,9 +588,11 @@ class _PostgresLoader:
 
     def load_products(self, chunks) -> int:  # type: ignore[no-untyped-def]
         total = 0
-        for rows, links in chunks:
+        for rows, links, *keywords in chunks:
             self._copy(products, rows)
             self._copy(observation_products, links)
+            for keyword_rows in keywords:
+                self._copy(product_keywords, keyword_rows)
             total += len(rows)
         return total
 
@@ -553,7 +602,7 @@ class _PostgresLoader:
         # VACUUM fills the visibility map that a bulk COPY leaves empty; without it counts
         # cannot be answered from an index alone. It cannot run inside a transaction.
         autocommit = self.conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in (programs, observations_table, footprint_cells):
+        for table in (programs, observations_table, footprint_cells, product_keywords):
             autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
         for name in (products.name, "observation_products"):
             autocommit.exec_driver_sql(f"ANALYZE {name}")

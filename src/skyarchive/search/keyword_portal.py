@@ -211,7 +211,7 @@ def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -
     else:  # file order: the table's own index serves it
         page = search_keywords(conn, table, criteria, columns=columns, page=number,
                                pagesize=size, now=now)  # fmt: skip
-    rows = _portal_rows(conn, page.rows, now)
+    rows = _portal_rows(conn, list(page.rows), now)  # a grid page: at most MAX_PAGE_SIZE
     facets = {name: value_counts(conn, table, criteria, name, now=now) for name in FACETS}
     return {"rows": rows, "total": page.total(), "facets": facets}
 

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     TIMESTAMP,
+    Column,
     ColumnElement,
     Connection,
     Select,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -38,12 +41,14 @@ from sqlalchemy import (
 )
 from sqlalchemy import Float as SQLFloat
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import visitors
 
 from skyarchive.access.rights import PUBLIC, data_rights
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.search.columns import ColumnInfo, did_you_mean
+from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import (
     DATES,
@@ -106,8 +111,18 @@ class KeywordTable:
 
 @dataclass
 class KeywordPage:
-    rows: list[dict[str, Any]]
+    """One page of keyword rows. ``rows`` is a list for a page of up to
+    :data:`FIRST_ROWS` rows, else an iterable read from the database as it is consumed
+    (once, while the connection is open), so a long page never sits in memory."""
+
+    rows: list[dict[str, Any]] | Iterable[dict[str, Any]]
     total: Callable[[], int]
+
+
+#: Rows read by one plain query; a longer page goes on in a streamed query (flat memory).
+#: A row of every keyword is ~15 kB as a dict, so the first query stays small.
+FIRST_ROWS = 1000
+_STREAM_BATCH = 2000
 
 
 def search_keywords(
@@ -119,18 +134,46 @@ def search_keywords(
     page: int,
     pagesize: int,
     now: float,
+    cone: Cone | None = None,
 ) -> KeywordPage:
-    """One page of the files matching ``criteria``, in the table's column order."""
-    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now)
-    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    """One page of the files matching ``criteria`` (and touching ``cone``: the footprint of
+    the file's observation), in the table's column order."""
+    where = _where(conn, table, criteria, now, cone)
     first = (page - 1) * pagesize
+    ordered = _rows_query(where).order_by(k.c.product_id)
+    shape = _RowShape(columns, now)
+    head_size = min(pagesize, FIRST_ROWS)
+    found = conn.execute(ordered.limit(head_size).offset(first)).all()
+    head = [shape(row) for row in found]
+    read = _ReadCount(len(head), finished=len(head) < head_size or head_size == pagesize)
+    rows: list[dict[str, Any]] | Iterable[dict[str, Any]] = head
+    if not read.finished:  # the rest after the last file read, streamed
+        rest = ordered.where(k.c.product_id > found[-1].product_id)
+        rows = _streamed(conn, head, rest.limit(pagesize - head_size), shape, read)
+    del found
 
     def total() -> int:
-        if 0 < len(rows) < pagesize or (page == 1 and not rows):
-            return first + len(rows)
-        return count_keywords(conn, table, criteria, now=now)
+        if read.finished and (0 < read.count < pagesize or (page == 1 and not read.count)):
+            return first + read.count
+        return count_keywords(conn, table, criteria, now=now, cone=cone)
 
     return KeywordPage(rows, total)
+
+
+@dataclass
+class _ReadCount:
+    count: int
+    finished: bool
+
+
+def _streamed(conn: Connection, head: list[dict[str, Any]], rest: Select,
+              shape: _RowShape, read: _ReadCount) -> Iterator[dict[str, Any]]:  # fmt: skip
+    yield from head
+    head.clear()  # the first rows are not held while the rest streams
+    for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(rest):
+        read.count += 1
+        yield shape(row)
+    read.finished = True
 
 
 def page_query(
@@ -141,32 +184,56 @@ def page_query(
     page: int,
     pagesize: int,
     now: float,
+    cone: Cone | None = None,
 ) -> Select:
     """The SQL of one page (tests read its plan: the indexes it uses)."""
-    where = _where(conn, table, criteria, now)
-    return (
-        select(
-            *_file_identity(),
-            p.c.size,
-            p.c.sha256,
-            p.c.dataURI,
-            p.c.ingested_at,
-            o.c.t_obs_release,
-            k.c.header,
-        )  # fmt: skip
-        .select_from(_joined())
-        .where(where)
-        .order_by(k.c.product_id)
-        .limit(pagesize)
-        .offset((page - 1) * pagesize)
-    )
+    where = _where(conn, table, criteria, now, cone)
+    return _rows_query(where).order_by(k.c.product_id).limit(pagesize).offset((page - 1) * pagesize)
+
+
+def _rows_query(where: ColumnElement[bool]) -> Select:
+    return select(
+        *_file_identity(),
+        p.c.size,
+        p.c.sha256,
+        p.c.dataURI,
+        p.c.ingested_at,
+        o.c.t_obs_release,
+        k.c.header,
+    ).select_from(_joined()).where(where)  # fmt: skip
 
 
 def count_keywords(
-    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    now: float,
+    cone: Cone | None = None,
 ) -> int:
-    query = select(func.count()).select_from(_joined()).where(_where(conn, table, criteria, now))
-    return int(conn.scalar(query) or 0)
+    """How many files match ``criteria`` (and ``cone``)."""
+    return int(conn.scalar(count_query(conn, table, criteria, now=now, cone=cone)) or 0)
+
+
+def count_query(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    now: float,
+    cone: Cone | None = None,
+) -> Select:
+    """The count's SQL: from the keyword table's indexes alone when every criterion is on a
+    typed keyword column (joining products and observations changes no count: each keyword
+    row has exactly one product, and the observation is an outer join)."""
+    where = _where(conn, table, criteria, now, cone)
+    return select(func.count()).select_from(_source(where)).where(where)
+
+
+def _source(where: ColumnElement[bool]):  # type: ignore[no-untyped-def]
+    """The keyword table alone when ``where`` names no other table, else the whole join."""
+    named = {column.table for column in visitors.iterate(where) if isinstance(column, Column)}
+    return k if named <= {k} else _joined()
 
 
 def _file_identity() -> tuple[ColumnElement, ...]:
@@ -184,7 +251,11 @@ def _joined():  # type: ignore[no-untyped-def]
 
 
 def _where(
-    conn: Connection, table: KeywordTable, criteria: list[Criterion], now: float
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    now: float,
+    cone: Cone | None = None,
 ) -> ColumnElement[bool]:
     scope = k.c.listed_in == table.instrument  # stored at ingest (keyword_store.py)
     expression = _Expressions(conn.dialect.name, now)
@@ -193,7 +264,21 @@ def _where(
         column = table._column(criterion.column.name)
         folded = column.info.name in FOLDED and column.info.type == "string"
         clauses.append(criterion_clause(criterion, expression.of(column), folded=folded))
+    if cone is not None:
+        clauses.append(_in_cone(conn, cone))
     return and_(scope, *clauses)
+
+
+def _in_cone(conn: Connection, cone: Cone) -> ColumnElement[bool]:
+    """Files whose observation's footprint the cone touches: the observations come from the
+    CAOM cone search (footprint cells, then the exact test), the files from the indexed
+    ``owner_obsid``. Ids are written into the SQL (integers only), so a large cone is not
+    held to a backend's limit on bound parameters."""
+    obsids = [obsid for obsid, _ in cone_matches(conn, cone)]
+    if not obsids:
+        return false()
+    return p.c.owner_obsid.in_(bindparam("cone_obsids", obsids, expanding=True,
+                                         literal_execute=True))  # fmt: skip
 
 
 def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
@@ -231,23 +316,24 @@ class _Expressions:
 
     def _archive(self, name: str) -> ColumnElement | None:
         released = o.c.t_obs_release
-        # As data_rights: public once the release date has passed; unknown means restricted.
-        restricted = or_(released.is_(None), released > self._now)
-        return {
-            "ArchiveFileID": p.c.product_id,
-            "filename": p.c.productFilename,
-            "fileSetName": _file_set_name(),
-            "productLevel": product_level(),
-            "fileSize": p.c.size,
-            "checksum": p.c.sha256,
-            "dataURI": p.c.dataURI,
-            "publicReleaseDate_mjd": released,
-            "isRestricted": restricted,
-            "isItar": false(),
-            "isStale": false(),
-            "ingestStartDate_mjd": self._mjd(p.c.ingested_at),
-            "ingestCompletionDate_mjd": self._mjd(p.c.ingested_at),
+        # Built only when asked for: the set of them costs milliseconds per query.
+        make: Callable[[], ColumnElement] | None = {
+            "ArchiveFileID": lambda: p.c.product_id,
+            "filename": lambda: p.c.productFilename,
+            "fileSetName": _file_set_name,
+            "productLevel": product_level,
+            "fileSize": lambda: p.c.size,
+            "checksum": lambda: p.c.sha256,
+            "dataURI": lambda: p.c.dataURI,
+            "publicReleaseDate_mjd": lambda: released,
+            # As data_rights: public once the release date has passed; unknown: restricted.
+            "isRestricted": lambda: or_(released.is_(None), released > self._now),
+            "isItar": false,
+            "isStale": false,
+            "ingestStartDate_mjd": lambda: self._mjd(p.c.ingested_at),
+            "ingestCompletionDate_mjd": lambda: self._mjd(p.c.ingested_at),
         }.get(name)
+        return None if make is None else make()
 
     def _header(self, keyword: str) -> ColumnElement:
         if self._postgres:
@@ -320,11 +406,56 @@ def product_level() -> ColumnElement:
     )
 
 
-def _row(row: Any, columns: Sequence[KeywordColumn], now: float) -> dict[str, Any]:
-    header = json.loads(row.header or "{}")
+class _RowShape:
+    """Builds a result row (a dict in column order) from a database row; what to do for each
+    column is worked out once per answer, not per row."""
+
+    _ARCHIVE, _MJD, _DATE, _VALUE = range(4)
+
+    def __init__(self, columns: Sequence[KeywordColumn], now: float) -> None:
+        self._now = now
+        self._plan = []
+        for column in columns:
+            name = column.info.name
+            if column.keyword is None:
+                how = self._ARCHIVE
+            elif column.date_of is not None:
+                how = self._MJD
+            elif name in DATES:
+                how = self._DATE
+            else:
+                how = self._VALUE
+            self._plan.append((name, how, column, column.keyword or "", column.info.type))
+        self._needs_header = any(how != self._ARCHIVE for _, how, *_ in self._plan)
+
+    def __call__(self, row: Any) -> dict[str, Any]:
+        header = _header_of(row.header) if self._needs_header else {}
+        archive = _archive_values(row, self._now)
+        out: dict[str, Any] = {}
+        for name, how, column, keyword, kind in self._plan:
+            if how == self._VALUE:
+                value = header.get(keyword)  # most of a table's keywords are not in a header
+                out[name] = None if value is None else _value(value, kind)
+            elif how == self._ARCHIVE:
+                out[name] = archive[name]
+            elif how == self._MJD:
+                out[name] = _mjd_of_iso(_date_value(header, column))
+            else:
+                out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
+        return out
+
+
+def _header_of(text: str | None) -> dict[str, Any]:
+    try:
+        return orjson.loads(text or "{}")  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:  # NaN or Infinity, which Python's json writes and reads
+        return json.loads(text or "{}")  # type: ignore[no-any-return]
+
+
+def _archive_values(row: Any, now: float) -> dict[str, Any]:
     released = row.t_obs_release
     ingested = _mjd_of_iso(row.ingested_at)
-    archive = {
+    return {
         "ArchiveFileID": row.product_id,
         "filename": row.productFilename,
         "fileSetName": row.file_set_name,
@@ -344,18 +475,6 @@ def _row(row: Any, columns: Sequence[KeywordColumn], now: float) -> dict[str, An
         "FileSetId": None,
         "dataURI": row.dataURI,
     }
-    out: dict[str, Any] = {}
-    for column in columns:
-        name = column.info.name
-        if column.keyword is None:
-            out[name] = archive[name]
-        elif column.date_of is not None:
-            out[name] = _mjd_of_iso(_date_value(header, column))
-        elif name in DATES:
-            out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
-        else:
-            out[name] = _value(header.get(column.keyword), column.info.type)
-    return out
 
 
 def _date_value(header: dict[str, Any], column: KeywordColumn) -> Any:
@@ -430,6 +549,7 @@ def value_counts(
     *,
     now: float,
     limit: int = MAX_FACET_VALUES,
+    cone: Cone | None = None,
 ) -> dict[str, Any]:
     """One column's values with their counts among the files the other criteria leave.
 
@@ -440,27 +560,49 @@ def value_counts(
     """
     column = table._column(column_name)
     name, kind = column.info.name, column.info.type
-    others = [c for c in criteria if c.column.name != name]
-    where = _where(conn, table, others, now)
-    matching = count_keywords(conn, table, others, now=now)
-    expr = _Expressions(conn.dialect.name, now).of(column)
+    query = value_count_query(conn, table, criteria, name, now=now, cone=cone)
     if kind in ("int", "float") or column.date_of is not None:
-        low, high = conn.execute(select(func.min(expr), func.max(expr)).select_from(_joined())
-                                 .where(where)).one()  # fmt: skip
-        return {"column": name, "matching": matching, "min": low, "max": high}
+        matching, low, high = conn.execute(query).one()
+        return {"column": name, "matching": int(matching), "min": low, "max": high}
+    # One pass gives both: the files that match are those of every group, NULL's included.
+    shown = _facet_display(name)
+    matching, values = 0, list[dict[str, Any]]()
+    for value, count in conn.execute(query):
+        matching += int(count)
+        if value is not None and len(values) < limit:
+            values.append({"value": shown(_value(value, kind)), "count": int(count)})
+    return {"column": name, "matching": matching, "values": values}
+
+
+def value_count_query(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    column_name: str,
+    *,
+    now: float,
+    cone: Cone | None = None,
+) -> Select:
+    """The SQL of :func:`value_counts`: each value with its count, NULL too, most frequent
+    first (or, for a number or date, the count of files and the range): from the covering
+    index of the typed keywords when the column and criteria are typed keywords."""
+    column = table._column(column_name)
+    name, kind = column.info.name, column.info.type
+    others = [c for c in criteria if c.column.name != name]
+    where = _where(conn, table, others, now, cone)
+    expr = _Expressions(conn.dialect.name, now).of(column)
+    source = _source(and_(where, expr.is_not(None)))
+    if kind in ("int", "float") or column.date_of is not None:
+        counts = (func.count(), func.min(expr), func.max(expr))
+        return select(*counts).select_from(source).where(where)
     counted = func.count().label("count")
-    query = (
+    return (
         select(expr.label("value"), counted)
-        .select_from(_joined())
-        .where(where, expr.is_not(None))
+        .select_from(source)
+        .where(where)
         .group_by(expr)
         .order_by(counted.desc(), expr)
-        .limit(limit)
     )
-    shown = _facet_display(name)
-    values = [{"value": shown(_value(value, kind)), "count": int(count)}
-              for value, count in conn.execute(query)]  # fmt: skip
-    return {"column": name, "matching": matching, "values": values}
 
 
 def _facet_display(name: str) -> Callable[[Any], Any]:
@@ -470,26 +612,36 @@ def _facet_display(name: str) -> Callable[[Any], Any]:
 
 
 def observation_ids(
-    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    now: float,
+    cone: Cone | None = None,
 ) -> list[int]:
     """The CAOM observations (obsid) that own the files matching ``criteria``.
 
     The archive knows each file's observation, so this needs no guess from file names
     (MAST users derive obs_ids from names, which fails for association-tagged files).
     """
-    query = owning_observations(conn, table, criteria, now=now).order_by(p.c.owner_obsid)
-    return [int(obsid) for obsid in conn.execute(query).scalars()]
+    query = owning_observations(conn, table, criteria, now=now, cone=cone)
+    return [int(obsid) for obsid in conn.execute(query.order_by(p.c.owner_obsid)).scalars()]
 
 
 def owning_observations(
-    conn: Connection, table: KeywordTable, criteria: list[Criterion], *, now: float
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    now: float,
+    cone: Cone | None = None,
 ) -> Select:
     """The SQL of :func:`observation_ids`, unordered: a subquery for an observation search,
     so the database joins the two however many observations match."""
     return (
         select(p.c.owner_obsid)
         .select_from(_joined())
-        .where(_where(conn, table, criteria, now), p.c.owner_obsid.is_not(None))
+        .where(_where(conn, table, criteria, now, cone), p.c.owner_obsid.is_not(None))
         .distinct()
     )
 
@@ -505,6 +657,7 @@ def sorted_keywords(
     page: int,
     pagesize: int,
     now: float,
+    cone: Cone | None = None,
 ) -> KeywordPage:
     """One page as :func:`search_keywords` gives it, ordered by column ``sort``.
 
@@ -513,14 +666,15 @@ def sorted_keywords(
     """
     expr = _Expressions(conn.dialect.name, now).of(table._column(sort))
     direction = expr.desc() if descending else expr.asc()
-    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now)
+    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now, cone=cone)
     query = query.order_by(None).order_by(expr.is_(None), direction, k.c.product_id)
-    rows = [_row(row, columns, now) for row in conn.execute(query)]
+    shape = _RowShape(columns, now)
+    rows = [shape(row) for row in conn.execute(query)]
     first = (page - 1) * pagesize
 
     def total() -> int:
         if 0 < len(rows) < pagesize or (page == 1 and not rows):
             return first + len(rows)
-        return count_keywords(conn, table, criteria, now=now)
+        return count_keywords(conn, table, criteria, now=now, cone=cone)
 
     return KeywordPage(rows, total)

@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids, product_rows
@@ -49,14 +51,7 @@ def caom_cone(ctx: ServiceContext, request: MastRequest) -> TableResult:
 def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
     params = request.params
     criteria = parse_criteria(params.get("filters", []), observation_column)
-    cone = None
-    positional = request.service.lower().endswith(".position")
-    if params.get("position") not in (None, ""):
-        cone = _position(params["position"])
-    elif params.get("ra") is not None and params.get("dec") is not None:
-        cone = _cone(params["ra"], params["dec"], params.get("radius", DEFAULT_RADIUS_DEG))
-    elif positional:
-        raise BadQuery("Mast.Caom.Filtered.Position needs 'position': \"ra, dec, radius\".")
+    cone = _optional_cone(request)
     query = ObservationQuery(criteria=criteria, cone=cone, positional_extras=cone is not None)
     return _chosen_observations(ctx, request, query)
 
@@ -152,21 +147,26 @@ def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
     table = KeywordTable.for_service(request.service)
     params = request.params
     criteria = parse_criteria(params.get("filters", []), table.column)
+    cone = _optional_cone(request)  # as Mast.Caom.Filtered: the files' observations' footprints
     columns = str(params.get("columns", "*") or "*")
     if columns.upper().replace(" ", "") == COUNT_COLUMNS:
-        total = count_keywords(ctx.conn, table, criteria, now=ctx.now)
+        total = count_keywords(ctx.conn, table, criteria, now=ctx.now, cone=cone)
         return TableResult(
             [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
         )
     chosen = table.chosen(columns)
     page = search_keywords(ctx.conn, table, criteria, columns=chosen, page=request.page,
-                           pagesize=request.pagesize, now=ctx.now)  # fmt: skip
+                           pagesize=request.pagesize, now=ctx.now, cone=cone)  # fmt: skip
+    # Encoded as each row is read: a row of some 250 keywords is ~4 kB as JSON text but ~15 kB
+    # as a dict, and the route holds the first rows to decide whether to stream.
+    rows = (orjson.dumps(row, default=str).decode() for row in page.rows)
     return TableResult(
         wire_fields(chosen),
-        page.rows,
+        rows,
         page.total,
         request.page,
         request.pagesize,
+        encoded=True,
         columns=[column.info for column in chosen],
     )
 
@@ -193,6 +193,19 @@ def _observation_page(ctx: ServiceContext, request: MastRequest, query: Observat
         fields_of(page.columns), page.rows, lambda: page.total, page.page, page.pagesize,
         encoded=True, columns=page.columns,
     )  # fmt: skip
+
+
+def _optional_cone(request: MastRequest) -> Cone | None:
+    """The cone of a filtered request: ``position`` ("ra, dec, radius" in degrees, as
+    astroquery forwards it) or ``ra``/``dec``/``radius``; a ``.Position`` service needs one."""
+    params = request.params
+    if params.get("position") not in (None, ""):
+        return _position(params["position"])
+    if params.get("ra") is not None and params.get("dec") is not None:
+        return _cone(params["ra"], params["dec"], params.get("radius", DEFAULT_RADIUS_DEG))
+    if request.service.lower().endswith(".position"):
+        raise BadQuery(f"{request.service} needs 'position': \"ra, dec, radius\".")
+    return None
 
 
 def _cone(ra: Any, dec: Any, radius: Any) -> Cone:
