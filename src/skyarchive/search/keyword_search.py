@@ -36,14 +36,13 @@ from sqlalchemy import (
     literal_column,
     not_,
     null,
-    or_,
     select,
 )
 from sqlalchemy import Float as SQLFloat
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import visitors
 
-from skyarchive.access.rights import PUBLIC, data_rights
+from skyarchive.access.rights import PUBLIC, data_rights, restricted_clause
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
@@ -326,8 +325,7 @@ class _Expressions:
             "checksum": lambda: p.c.sha256,
             "dataURI": lambda: p.c.dataURI,
             "publicReleaseDate_mjd": lambda: released,
-            # As data_rights: public once the release date has passed; unknown: restricted.
-            "isRestricted": lambda: or_(released.is_(None), released > self._now),
+            "isRestricted": lambda: restricted_clause(released, self._now),
             "isItar": false,
             "isStale": false,
             "ingestStartDate_mjd": lambda: self._mjd(p.c.ingested_at),
