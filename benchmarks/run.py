@@ -205,11 +205,7 @@ class ServerProcess:
         return values
 
     def reset_peak(self) -> bool:
-        try:
-            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
-            return True
-        except OSError:
-            return False
+        return bench_delivery.reset_peak(self.process.pid)
 
 
 # ----------------------------------------------------------------------------- latency
