@@ -51,8 +51,7 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import products
 from skyarchive.ingest.run import ingest_paths
-from tests.seaweed import SeaweedS3, restore_credentials, set_credentials
-from tests.tools import weed_binary
+from tests.seaweed import SeaweedS3, restore_credentials, set_credentials, weed_binary
 
 #: The bundle's peak memory growth counted as flat (the keyword store's big answer's target).
 FLAT_MB = 50
@@ -134,10 +133,12 @@ def run(
         large_names = _write_files(root / "in" / "large", large, storage_mib << 20, stem="large")
         small_names = _write_files(root / "in" / "small", small, small_kib << 10, stem="small")
         names = large_names + small_names
-        s3_settings = {"storage_url": seaweed.new_location(), "s3_endpoint_url": seaweed.endpoint}
+        location = seaweed.new_location()
         archives = {
             "local": Archive.open(Settings(home=root / "local")),
-            "s3": Archive.open(Settings(home=root / "s3", **s3_settings)),
+            "s3": Archive.open(
+                Settings(home=root / "s3", storage_url=location, s3_endpoint_url=seaweed.endpoint)
+            ),
         }
         for archive in archives.values():
             report = ingest_paths([root / "in"], engine=archive.engine, storage=archive.storage,
@@ -153,7 +154,7 @@ def run(
         large_uris = [uri for uri, _ in local_files["large"]]
         large_bytes = large * (storage_mib << 20)
         all_bytes = large_bytes + small * (small_kib << 10)
-        env = {f"SKYARCHIVE_{k.upper()}": v for k, v in s3_settings.items()}
+        env = {"SKYARCHIVE_STORAGE_URL": location, "SKYARCHIVE_S3_ENDPOINT_URL": seaweed.endpoint}
         client = seaweed.client()
         object_keys = {
             stem: [s3_storage.prefix + key for _, key in files] for stem, files in s3_files.items()

