@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from skyarchive.access.rights import data_rights
-from skyarchive.db.tables import observations, product_keywords, products
+from skyarchive.db.tables import observations, products
 from skyarchive.errors import BadQuery
-from skyarchive.search.cone import Cone, cone_matches
+from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import Criterion, parse_criteria, parse_mjd
 from skyarchive.search.keyword_columns import DATES
 from skyarchive.search.keyword_search import (
@@ -43,11 +43,9 @@ DEFAULT_COLUMNS = ("filename", "productLevel", "program", "targname", "exp_type"
 #: Facets beside the grid, counted over the whole match set.
 FACETS = ("productLevel",)
 MAX_PAGE_SIZE = 500
-#: Files a cone may bring (they become one list of file ids in the query).
-MAX_CONE_FILES = 10_000
 #: Observations "Show observations" may open in the observation grid.
 MAX_OBSERVATIONS = 5_000
-_NO_FILE = 0  # no file has product id 0: a cone that holds no file matches nothing
+_NO_FILE = 0  # no file has product id 0: an empty choice of files matches nothing
 
 
 def keyword_table(instrument: Any) -> KeywordTable:
@@ -109,18 +107,15 @@ class KeywordQuery:
     pagesize: int = 50
 
 
-def keyword_criteria(conn: Connection, table: KeywordTable, query: KeywordQuery) -> list[Criterion]:
-    """The criteria of ``query``: its filters, its cone and its chosen files.
+def keyword_criteria(table: KeywordTable, query: KeywordQuery) -> list[Criterion]:
+    """The criteria of ``query``: its filters and its chosen files (its cone: :func:`cone_of`).
 
     Raises
     ------
     BadQuery, UnknownColumn
-        For a filter the table cannot take (the message names the nearest keyword), or a cone
-        holding more than :data:`MAX_CONE_FILES` files of the table.
+        For a filter the table cannot take (the message names the nearest keyword).
     """
     criteria = parse_criteria(_dates_as_mjd(table, query.filters), table.column)
-    if query.position is not None:
-        criteria.append(_files_criterion(table, _cone_files(conn, table, query.position)))
     if query.product_ids:
         criteria.append(_files_criterion(table, query.product_ids))
     return criteria
@@ -170,25 +165,11 @@ def _files_criterion(table: KeywordTable, product_ids: Sequence[int]) -> Criteri
     return parse_criteria([{"paramName": "ArchiveFileID", "values": ids}], table.column)[0]
 
 
-def _cone_files(conn: Connection, table: KeywordTable, position: PositionQuery) -> list[int]:
-    """The table's files owned by the observations the cone touches."""
-    obsids = [obsid for obsid, _ in cone_matches(conn, Cone(position.ra, position.dec,
-                                                            position.radius))]  # fmt: skip
-    found: list[int] = []
-    for start in range(0, len(obsids), 1000):
-        query = (
-            select(products.c.product_id)
-            .join(product_keywords, product_keywords.c.product_id == products.c.product_id)
-            .where(products.c.owner_obsid.in_(obsids[start : start + 1000]),
-                   product_keywords.c.listed_in == table.instrument)
-        )  # fmt: skip
-        found += [int(i) for i in conn.scalars(query)]
-        if len(found) > MAX_CONE_FILES:
-            raise BadQuery(
-                f"The cone around {position.display} holds more than {MAX_CONE_FILES:,} "
-                f"{INSTRUMENTS[table.instrument]} files; give a smaller radius or no position."
-            )
-    return found
+def cone_of(query: KeywordQuery) -> Cone | None:
+    """The query's cone: the keyword search keeps the files of the observations it touches,
+    as the CAOM collections find them."""
+    position = query.position
+    return None if position is None else Cone(position.ra, position.dec, position.radius)
 
 
 def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -> dict[str, Any]:
@@ -202,17 +183,18 @@ def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -
         raise BadQuery(f"page must be >= 1 and pagesize between 1 and {MAX_PAGE_SIZE}; got "
                        f"page {query.page}, pagesize {query.pagesize}.")  # fmt: skip
     table = keyword_table(query.instrument)
-    criteria = keyword_criteria(conn, table, query)
+    criteria, cone = keyword_criteria(table, query), cone_of(query)
     columns, number, size = table.columns, query.page, query.pagesize
     if query.sort:
         page = sorted_keywords(conn, table, criteria, columns=columns, sort=query.sort,
                                descending=query.descending, page=number, pagesize=size,
-                               now=now)  # fmt: skip
+                               now=now, cone=cone)  # fmt: skip
     else:  # file order: the table's own index serves it
         page = search_keywords(conn, table, criteria, columns=columns, page=number,
-                               pagesize=size, now=now)  # fmt: skip
+                               pagesize=size, now=now, cone=cone)  # fmt: skip
     rows = _portal_rows(conn, list(page.rows), now)  # a grid page: at most MAX_PAGE_SIZE
-    facets = {name: value_counts(conn, table, criteria, name, now=now) for name in FACETS}
+    facets = {name: value_counts(conn, table, criteria, name, now=now, cone=cone)
+              for name in FACETS}  # fmt: skip
     return {"rows": rows, "total": page.total(), "facets": facets}
 
 
@@ -257,15 +239,15 @@ def keyword_values(
 ) -> dict[str, Any]:
     """A column's values with counts over every file the other filters match (or its range)."""
     table = keyword_table(query.instrument)
-    criteria = keyword_criteria(conn, table, query)
-    return value_counts(conn, table, criteria, column, now=now)
+    criteria = keyword_criteria(table, query)
+    return value_counts(conn, table, criteria, column, now=now, cone=cone_of(query))
 
 
 def keyword_count(conn: Connection, query: KeywordQuery, *, now: float) -> int:
     """How many files the query matches (the filter dialog's live count)."""
     table = keyword_table(query.instrument)
-    criteria = keyword_criteria(conn, table, query)
-    return count_keywords(conn, table, criteria, now=now)
+    criteria = keyword_criteria(table, query)
+    return count_keywords(conn, table, criteria, now=now, cone=cone_of(query))
 
 
 def keyword_observations(conn: Connection, query: KeywordQuery, *, now: float) -> list[int]:
@@ -277,7 +259,8 @@ def keyword_observations(conn: Connection, query: KeywordQuery, *, now: float) -
         When they are more than :data:`MAX_OBSERVATIONS` (the message says how to narrow).
     """
     table = keyword_table(query.instrument)
-    found = observation_ids(conn, table, keyword_criteria(conn, table, query), now=now)
+    criteria = keyword_criteria(table, query)
+    found = observation_ids(conn, table, criteria, now=now, cone=cone_of(query))
     if len(found) > MAX_OBSERVATIONS:
         raise BadQuery(
             f"These files belong to {len(found):,} observations, more than the "
