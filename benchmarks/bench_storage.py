@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from sqlalchemy import select
 
 from benchmarks.bench_delivery import (
@@ -112,8 +113,6 @@ def _curl_zip(url: str, names: list[str]) -> list[str]:
 
 def _redirects(url: str, uri: str) -> bool:
     """Whether the server answers the file with a redirect (redirect mode really on)."""
-    import httpx
-
     answer = httpx.get(f"{url}/api/v0.1/Download/file", params={"uri": uri}, timeout=30)
     return answer.status_code == 307
 
