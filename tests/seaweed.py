@@ -63,6 +63,10 @@ class SeaweedS3:
             # the master reserve space a test machine may not have
             "-master.volumeSizeLimitMB=64", "-volume.max=64",
             "-s3.autoCreateBucket=false",  # as AWS: a PUT into a missing bucket fails
+            # the gateway's Iceberg and Lance catalogues listen on fixed ports (8181, 9101) and
+            # are not used here: off, or a second weed on the machine (another test session,
+            # the benchmark) dies at start
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
             *(f"-{name}.port={port}" for name, port in ports.items()),
             *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
         ]  # fmt: skip
