@@ -75,12 +75,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _write_files(folder: Path, count: int, size: int) -> list[str]:
+def _write_files(folder: Path, count: int, size: int, *, stem: str = "bench") -> list[str]:
+    """``count`` files of ``size`` random bytes and a manifest making them one observation
+    (``stem``: the files' and observation's names, so several sets can share one archive)."""
     folder.mkdir(parents=True)
     block = os.urandom(1 << 20)
     names = []
     for i in range(count):
-        name = f"bench{i:04d}_drz.dat"
+        name = f"{stem}{i:04d}_drz.dat"
         with open(folder / name, "wb") as out:
             left = size
             while left > 0:
@@ -90,11 +92,11 @@ def _write_files(folder: Path, count: int, size: int) -> list[str]:
     manifest = {
         "skyarchive_manifest": 1,
         "observations": [{
-            "obs_id": "bench-obs", "obs_collection": "HST", "t_obs_release": 50000.0,
+            "obs_id": f"{stem}-obs", "obs_collection": "HST", "t_obs_release": 50000.0,
             "products": [{"file": n, "productType": "SCIENCE", "mrp": True} for n in names],
         }],
     }  # fmt: skip
-    (folder / "bench.skyarchive.json").write_text(json.dumps(manifest))
+    (folder / f"{stem}.skyarchive.json").write_text(json.dumps(manifest))
     return names
 
 
@@ -103,6 +105,15 @@ def _peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def reset_peak(pid: int) -> bool:
+    """Set the process's peak RSS (VmHWM) back to its current RSS; False when not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def _drop_caches() -> bool:

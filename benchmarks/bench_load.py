@@ -131,7 +131,13 @@ class Served(AbstractContextManager["Served"]):
     benchmark, and the tests of several processes: ``log`` keeps its output and access log)."""
 
     def __init__(
-        self, home: Path, database_url: str | None, workers: int, *, log: Path | None = None
+        self,
+        home: Path,
+        database_url: str | None,
+        workers: int,
+        *,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -143,7 +149,7 @@ class Served(AbstractContextManager["Served"]):
         if log is None:
             self.command.append("--no-access-log")
         self.log = log
-        self.env = {**os.environ}
+        self.env = {**os.environ, **(env or {})}  # env: more settings (SKYARCHIVE_*)
         if database_url:
             self.env["SKYARCHIVE_DATABASE_URL"] = database_url
 

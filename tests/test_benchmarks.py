@@ -12,6 +12,7 @@ from benchmarks.run import render, render_delivery
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
+from tests.tools import needs
 
 
 def test_ratios_are_medians_of_each_rounds_ratio() -> None:
@@ -161,3 +162,27 @@ def test_the_keyword_report_judges_both_the_time_and_the_caom_comparison() -> No
     assert lines["| fast but far"].endswith("| **no** |")
     assert lines["| slow"].endswith("| **no** |")
     assert "peak grew by 60.0 MB (target < 50 MB: **no**)" in "\n".join(render_keywords([db]))
+
+
+@needs("weed")
+def test_the_storage_bench_measures_s3_beside_the_local_disk_and_reports_it() -> None:
+    from benchmarks import bench_storage
+
+    large, mib, small, kib = 2, 1, 3, 8
+    figures = bench_storage.run(storage_mib=mib, large=large, small=small, small_kib=kib)
+    assert figures is not None
+    assert figures["single_bytes"] == large * mib * 2**20
+    assert figures["bundle_bytes"] == large * mib * 2**20 + small * kib * 2**10
+    for name in ("local_cat", "local_stream", "s3_get_object", "s3_stream", "s3_redirect",
+                 "local_cat_all", "local_zip", "s3_get_object_all", "s3_zip"):  # fmt: skip
+        assert figures[f"{name}_MBps"] > 0, name
+    for server in ("local", "s3"):
+        assert figures[f"{server}_peak_MB"] >= figures[f"{server}_rss_before_MB"] > 0
+    machine = {"date": "d", "cpu": "c", "cores": 2, "memory": "m", "python": "3",
+               "sqlite": "3", "platform": "p"}  # fmt: skip
+    report = {"machine": machine, "mode": "full", "command": "c", "notes": [], "ingest": [],
+              "latency": [], "delivery": None, "storage": figures}  # fmt: skip
+    text = render(report)
+    assert "## Object storage throughput" in text
+    assert f"| S3: single files, redirect to the store | {figures['s3_redirect_MBps']} |" in text
+    assert "Mixed load" not in text  # a storage-only run has no empty load section

