@@ -56,6 +56,7 @@ from skyarchive.search.keyword_columns import (
     table_columns,
 )
 from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
+from skyarchive.search.paging import total_from_page
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -152,9 +153,9 @@ def search_keywords(
     del found
 
     def total() -> int:
-        if read.finished and (0 < read.count < pagesize or (page == 1 and not read.count)):
-            return first + read.count
-        return count_keywords(conn, table, criteria, now=now, cone=cone)
+        known = total_from_page(page, pagesize, read.count) if read.finished else None
+        return known if known is not None else count_keywords(conn, table, criteria, now=now,
+                                                               cone=cone)  # fmt: skip
 
     return KeywordPage(rows, total)
 
@@ -668,11 +669,10 @@ def sorted_keywords(
     query = query.order_by(None).order_by(expr.is_(None), direction, k.c.product_id)
     shape = _RowShape(columns, now)
     rows = [shape(row) for row in conn.execute(query)]
-    first = (page - 1) * pagesize
 
     def total() -> int:
-        if 0 < len(rows) < pagesize or (page == 1 and not rows):
-            return first + len(rows)
-        return count_keywords(conn, table, criteria, now=now, cone=cone)
+        known = total_from_page(page, pagesize, len(rows))
+        return known if known is not None else count_keywords(conn, table, criteria, now=now,
+                                                               cone=cone)  # fmt: skip
 
     return KeywordPage(rows, total)

@@ -50,3 +50,14 @@ def parse_paging(page: Any, pagesize: Any, *, max_page_size: int) -> tuple[int, 
             f"(a page may start at row {MAX_OFFSET} at most)."
         )
     return page_number, size
+
+
+def total_from_page(page: int, pagesize: int, rows_read: int) -> int | None:
+    """The whole answer's row count when one page alone tells it, else None (count it).
+
+    A page shorter than ``pagesize`` that holds rows is the last one; an empty first page
+    means there are none. An empty later page says nothing: the count may be anything before.
+    """
+    if 0 < rows_read < pagesize or (page == 1 and not rows_read):
+        return (page - 1) * pagesize + rows_read
+    return None
