@@ -122,8 +122,11 @@ def test_facet_counts_read_the_covering_index_alone(keyword_archive, column: str
         keyword_archive,
         lambda conn: value_count_query(conn, table, criteria, column, now=now_mjd()),
     )
-    assert _index_only(plan, _FACETS) or (
-        column == "exp_type" and _index_only(plan, "ix_product_keywords_listed_in")
+    own = column in FACET_INDEX_COLUMNS and _index_only(plan, facet_index_name(column))
+    assert (
+        own
+        or _index_only(plan, _FACETS)
+        or (column == "exp_type" and _index_only(plan, "ix_product_keywords_listed_in"))
     ), plan
     assert "products" not in plan, plan
 
@@ -133,8 +136,11 @@ def test_a_facet_under_an_exposure_type_comes_grouped_from_its_own_index(
     keyword_archive, column: str
 ) -> None:  # type: ignore[no-untyped-def]
     """The portal's dialog count of a keyword's values under an exposure type (schema 0022)."""
-    table = KeywordTable.for_service("Mast.Jwst.Filtered.Nircam")
-    criteria = parse_criteria([{"paramName": "exp_type", "values": ["NRC_IMAGE"]}], table.column)
+    service, exp_type = (
+        ("Nirspec", "NRS_MSASPEC") if column == "grating" else ("Nircam", "NRC_IMAGE")
+    )
+    table = KeywordTable.for_service(f"Mast.Jwst.Filtered.{service}")
+    criteria = parse_criteria([{"paramName": "exp_type", "values": [exp_type]}], table.column)
     plan = _statement_plan(
         keyword_archive,
         lambda conn: value_count_query(conn, table, criteria, column, now=now_mjd()),
