@@ -169,6 +169,32 @@ def test_trusted_proxy_headers_give_https_urls_and_the_client_address(
     assert access_log.client_of("mark=trusted") == "203.0.113.9"
 
 
+def test_an_ipv4_proxy_reaching_a_dual_stack_socket_is_trusted(
+    demo_archive: Archive, public_file: tuple[str, str], access_log: Records
+) -> None:
+    """The peer is ``::ffff:127.0.0.1`` on an IPv6 socket; ``trusted_proxies`` names 127.0.0.1."""
+    uri, _obsid = public_file
+    settings = Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1")
+    archive = Archive.open(settings)
+    proxy = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+             "X-Forwarded-Host": "archive.example.org"}  # fmt: skip
+    try:
+        with LiveServer(archive, log_level="info", dual_stack=True) as server:
+            access_log.listen()
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                plain = client.post("/api/v0.1/Download/bundle.sh?mark=mapped-peer",
+                                    data={"uri": uri})  # fmt: skip
+                proxied = client.post("/api/v0.1/Download/bundle.sh?mark=mapped-proxy",
+                                      data={"uri": uri}, headers=proxy)  # fmt: skip
+    finally:
+        archive.engine.dispose()
+    # the connection really arrived IPv4-mapped, and the proxy's headers were believed
+    assert access_log.client_of("mark=mapped-peer") == "::ffff:127.0.0.1"
+    assert script_urls(plain.text) == {server.url}
+    assert access_log.client_of("mark=mapped-proxy") == "203.0.113.9"
+    assert script_urls(proxied.text) == {"https://archive.example.org"}
+
+
 @pytest.mark.parametrize(
     ("header", "value"),
     [
