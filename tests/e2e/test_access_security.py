@@ -90,6 +90,35 @@ def test_previews_of_exclusive_data_follow_the_same_rule(live_server, people: Pe
     assert pi.status_code == 200 and pi.content[:2] == b"\xff\xd8"
 
 
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+def test_details_link_the_preview_only_for_callers_who_may_have_it(  # type: ignore[no-untyped-def]
+    live_server, demo_archive, people: People, who: str
+) -> None:
+    """The details panel asks only for a preview the caller may see (no 401/403 in the console)."""
+    with demo_archive.engine.connect() as conn:
+        obsid = conn.execute(
+            select(observations.c.obsid).where(observations.c.jpegURL == people.eap_preview_uri)
+        ).scalar_one()
+    headers = headers_for(people, who)
+    details = httpx.get(
+        f"{live_server.url}/api/portal/observations/{obsid}", headers=headers, timeout=30
+    ).json()
+    allowed = EXPECTED[who] == 200
+    assert details["mayRetrieve"] is allowed
+    assert details["previewRestricted"] is not allowed
+    if allowed:
+        image = httpx.get(live_server.url + details["links"]["preview"], headers=headers)
+        assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+    else:
+        assert details["links"]["preview"] is None
+        # and the server would have refused it
+        refused = httpx.get(
+            f"{live_server.url}/api/v0.1/Download/file",
+            params={"uri": people.eap_preview_uri}, headers=headers, timeout=30,
+        )  # fmt: skip
+        assert refused.status_code == EXPECTED[who]
+
+
 @pytest.mark.parametrize("who", ["anonymous", "other", "pi"])
 def test_curl_script_only_marks_readable_files(live_server, people: People, who: str) -> None:  # type: ignore[no-untyped-def]
     script = httpx.post(
