@@ -338,10 +338,24 @@ def test_admin_changes_release_period_on_the_portal(
         portal_login(client, people.emails["admin"])
         page = client.get("/account/programs/4567")
         session_csrf = form_csrf(page.text)
-        for months, expected in (("0", 200), ("", 401)):
+        owner = observations.alias("owner")
+        with demo_archive.engine.connect() as conn:
+            exclusive_files = conn.scalar(
+                select(func.count())
+                .select_from(products.join(owner, owner.c.obsid == products.c.owner_obsid))
+                .where(owner.c.proposal_id == "4567", owner.c.t_obs_release > now_mjd())
+            )
+        assert exclusive_files > 0
+        # the form says what the change did, as `skyarchive program set-eap` does
+        for months, expected, opened in (("0", 200, exclusive_files), ("", 401, 0)):
             saved = client.post(
                 "/account/programs/4567/settings",
                 data={"pi_email": "", "eap_months": months, "csrf_token": session_csrf},
             )
-            assert saved.status_code in (200, 303)
+            assert saved.status_code == 303
             assert httpx.get(url, params={"uri": people.eap_uri}).status_code == expected
+            shown = client.get(saved.headers["location"])
+            said = re.search(r'role="status">([^<]*)<', shown.text)
+            assert said is not None, shown.text
+            assert said[1].startswith(f"Saved: {opened} file"), said[1]
+            assert "became public" in said[1]
