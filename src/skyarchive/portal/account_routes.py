@@ -318,8 +318,10 @@ def program_settings(
     with archive.engine.begin() as conn:
         if pi_email.strip():
             grants.set_pi(conn, proposal_id, user_id=users.find_user(conn, pi_email).user_id)
-        opened = release.set_eap_months(conn, proposal_id, int(months) if months else None,
-                                        default_months=archive.settings.default_eap_months)  # fmt: skip
+        opened = release.set_eap_months(
+            conn, proposal_id, int(months) if months else None,
+            default_months=archive.settings.default_eap_months,
+        )  # fmt: skip
     query = urlencode({"result": "settings", "public": opened.files, "events": opened.events})
     return RedirectResponse(f"/account/programs/{proposal_id}?{query}", status_code=303)
 
