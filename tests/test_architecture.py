@@ -16,7 +16,7 @@ import skyarchive
 PACKAGE = Path(skyarchive.__file__).parent
 FACES = {"api", "portal", "cli", "cli_access", "web"}
 # Higher numbers may import lower ones, never the other way round.
-LAYER = {"faces": 6, "delivery": 5, "ingest": 5, "notify": 4, "products": 3, "search": 2,
+LAYER = {"faces": 6, "delivery": 5, "ingest": 5, "notify": 4, "doi": 4, "products": 3, "search": 2,
          "access": 1, "sky": 1, "storage": 1, "db": 0}  # fmt: skip
 
 
