@@ -74,7 +74,8 @@ class FakeDataCite:
         self.requests.append(Recorded(handler.command, handler.path, auth,
                                       handler.headers.get("Content-Type", ""), body))  # fmt: skip
         if auth != (self.user, self.password):
-            return self._send(handler, 401, {"errors": [{"status": "401", "title": "Bad credentials."}]})
+            refusal = {"errors": [{"status": "401", "title": "Bad credentials."}]}
+            return self._send(handler, 401, refusal)
         if self.fail_with:
             return self._send(handler, self.fail_with, {"errors": [{"title": "Broken."}]})
         attributes = ((body or {}).get("data") or {}).get("attributes") or {}

@@ -26,9 +26,9 @@ from skyarchive.config import Settings
 from skyarchive.db.tables import dataset_observations, datasets, observations
 from skyarchive.ingest.release import set_eap_months
 from tests.e2e.callers import EXPECTED, PASSWORD, create_callers, headers_for
-from tests.e2e.test_access_security import form_csrf, portal_login
 from tests.e2e.conftest import LiveServer
 from tests.e2e.fake_datacite import FakeDataCite
+from tests.e2e.test_access_security import form_csrf, portal_login
 
 PUBLIC_OBS_ID = "jw01073-o001_t001_nircam_clear-f150w"
 DRAFT = {
