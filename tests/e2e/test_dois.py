@@ -172,6 +172,18 @@ def test_a_local_draft_doi_and_its_landing_page(live_server, demo_archive, calle
     assert made["doi"] in [d["doi"] for d in mine.json()["dois"]]
 
 
+def test_text_that_would_end_a_data_block_stays_data(live_server, callers, obsids):  # type: ignore[no-untyped-def]
+    title = 'M57</script><script>alert("x")</script><!--'
+    made = _reserve(live_server, callers.tokens["other"], obsids["public"], title=title).json()
+    html = httpx.get(f"{live_server.url}/doi/{made['doi']}").text
+    assert "<script>alert" not in html
+    assert html.count("<script") == html.count("</script>") == 2  # the two data blocks
+    blocks = _blocks(html)
+    assert json.loads(blocks["application/ld+json"])["name"] == title
+    datacite = json.loads(blocks["application/vnd.datacite.datacite+json"])
+    assert datacite["data"]["attributes"]["titles"] == [{"title": title}]
+
+
 def test_search_by_doi_in_any_spelling_and_the_doiobs_permalink(live_server, callers, obsids):  # type: ignore[no-untyped-def]
     made = _reserve(live_server, callers.tokens["other"], obsids["1073"]).json()
     for spelling in (made["doi"].upper(), f"doi:{made['doi']}", f"https://doi.org/{made['doi']}"):
