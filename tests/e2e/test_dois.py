@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 import uuid
 import zipfile
 from html.parser import HTMLParser
@@ -426,3 +428,26 @@ def test_local_drafts_cannot_be_published(live_server, callers, obsids):  # type
     answer = httpx.post(f"{live_server.url}/doi/{made['doi']}/publish",
                         headers=headers_for(callers, "pi"))  # fmt: skip
     assert answer.status_code == 400 and "no registration agency is configured" in answer.text
+
+
+def test_the_operator_exports_and_records_a_manual_registration(
+    live_server, demo_archive, callers, obsids
+):  # type: ignore[no-untyped-def]
+    made = _reserve(live_server, callers.tokens["other"], obsids["public"]).json()
+    home = str(demo_archive.settings.home)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "skyarchive", "--home", home, "doi", *args],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    listed = cli("list")
+    assert listed.returncode == 0 and f"{made['doi']}\tdraft\tlocal\t1\t" in listed.stdout
+    exported = json.loads(cli("export", made["doi"].upper()).stdout)
+    assert exported["data"]["attributes"]["doi"] == made["doi"]
+    assert exported["data"]["attributes"]["titles"] == [{"title": DRAFT["title"]}]
+    recorded = cli("set-state", made["doi"], "findable")
+    assert recorded.returncode == 0 and recorded.stdout.strip() == f"{made['doi']} is findable."
+    page = httpx.get(f"{live_server.url}/doi/{made['doi']}").text
+    assert 'id="doi-state">findable' in page and "draft of this archive" not in page
+    wrong = cli("set-state", made["doi"], "published")
+    assert wrong.returncode == 1 and "give one of draft, registered, findable" in wrong.stderr

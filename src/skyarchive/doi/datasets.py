@@ -185,6 +185,11 @@ def datasets_of(conn: Connection, *, user_id: int) -> list[Dataset]:
     return [_dataset(row) for row in conn.execute(query)]
 
 
+def every_dataset(conn: Connection) -> list[Dataset]:
+    """Every data set of the archive, newest first."""
+    return [_dataset(row) for row in conn.execute(_DATASET.order_by(datasets.c.dataset_id.desc()))]
+
+
 def dataset_obsids(conn: Connection, dataset_id: int) -> list[int]:
     """The obsids of a data set, in obsid order."""
     query = (

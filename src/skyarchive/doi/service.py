@@ -29,6 +29,7 @@ from skyarchive.doi.datasets import (
     checked_obsids,
     dataset_observation_rows,
     dataset_obsids,
+    every_dataset,
     find_dataset,
     related_kind,
     set_state,
@@ -234,3 +235,29 @@ def observations_of_doi(engine: Engine, doi: str) -> tuple[Dataset, list[int]]:
     with engine.connect() as conn:
         dataset = find_dataset(conn, doi)
         return dataset, dataset_obsids(conn, dataset.dataset_id)
+
+
+def record_manual_registration(engine: Engine, *, doi: str, state: str) -> Dataset:
+    """The operator registered a local DOI by hand (its DataCite JSON): record the state.
+
+    Raises
+    ------
+    BadQuery
+        An unknown state, or a DOI DataCite manages (publish it from its page instead).
+    NotFound
+        No such DOI here.
+    """
+    if state not in agencies.STATES:
+        raise BadQuery(f"Unknown state {state!r}; give one of {', '.join(agencies.STATES)}.")
+    with engine.begin() as conn:
+        dataset = find_dataset(conn, doi)
+        if dataset.agency != agencies.LOCAL:
+            raise BadQuery(f"{dataset.doi} is managed through DataCite; publish it from its page.")
+        set_state(conn, dataset.dataset_id, state, now=time.time())
+        return find_dataset(conn, dataset.doi)
+
+
+def all_datasets(engine: Engine) -> list[Dataset]:
+    """Every data set, newest first (for the operator)."""
+    with engine.connect() as conn:
+        return every_dataset(conn)
