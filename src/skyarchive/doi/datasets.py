@@ -109,7 +109,8 @@ def checked_obsids(conn: Connection, values: Sequence[object]) -> list[int]:
     """
     if not values:
         raise BadQuery("A data set needs at least one observation.")
-    wanted = list(dict.fromkeys(parse_obsids(list(values), limit=MAX_OBSERVATIONS)))
+    # Repeats (a row met twice) count once, so they are dropped before the limit applies.
+    wanted = list(dict.fromkeys(parse_obsids(list(dict.fromkeys(values)), limit=MAX_OBSERVATIONS)))
     known: set[int] = set()
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
