@@ -291,8 +291,11 @@ def test_exclusive_data_in_a_doi_follow_the_access_rule(live_server, callers, ob
     page = httpx.get(base).text  # anonymous
     assert "2 of 2 observations are in their exclusive-access period" in page
     assert "Log in with an account the PI authorised" in page
+    assert "Nothing in this data set is retrievable by you yet" in page
+    assert "bundle.zip" not in page
     pi_page = httpx.get(base, headers=headers_for(callers, "pi")).text
     assert "You may retrieve them now" in pi_page
+    assert "bundle.zip?mrp=true" in pi_page and "retrievable by you yet" not in pi_page
 
 
 def test_the_page_says_when_exclusive_data_turn_public(live_server, demo_archive, callers, obsids):  # type: ignore[no-untyped-def]

@@ -229,6 +229,11 @@ class Availability:
     def everyone(self) -> bool:
         return self.restricted == 0
 
+    @property
+    def retrievable(self) -> int:
+        """How many observations the caller may retrieve now."""
+        return self.total - self.restricted + self.yours
+
 
 def availability(conn: Connection, dataset_id: int, *, caller: Caller, now: float) -> Availability:
     """What :class:`Availability` says for ``caller`` now, by the one access rule."""
