@@ -265,6 +265,9 @@ def test_unknown_and_malformed_dois_are_4xx_pages(live_server):  # type: ignore[
     assert bad.status_code == 400
     for path in ("bundle.zip", "download.sh", "datacite.json"):
         assert httpx.get(f"{live_server.url}/doi/10.5072/sky-zzzz-zzzz/{path}").status_code == 404
+    creating = httpx.get(f"{live_server.url}/doi/new?source=search")  # anonymous: log in first
+    assert creating.status_code == 303
+    assert creating.headers["location"] == "/login?next=%2Fdoi%2Fnew%3Fsource%3Dsearch"
 
 
 def _zip_names(content: bytes) -> list[str]:
