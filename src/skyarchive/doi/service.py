@@ -43,7 +43,7 @@ from skyarchive.doi.metadata import (
     datacite_document,
     schema_org,
 )
-from skyarchive.errors import BadQuery, Forbidden, Unauthorized
+from skyarchive.errors import BadQuery, Forbidden, InternalError, Unauthorized
 
 #: How many observations a landing page lists (the rest are one search away).
 LISTED_OBSERVATIONS = 200
@@ -60,7 +60,7 @@ def _unused_doi(engine: Engine, prefix: str) -> str:
             if conn.execute(select(datasets.c.dataset_id).where(datasets.c.doi == doi)).first():
                 continue
         return doi
-    raise RuntimeError("no unused DOI suffix found in ten tries")
+    raise InternalError("No unused DOI suffix was found in ten tries.")
 
 
 def reserve_doi(
