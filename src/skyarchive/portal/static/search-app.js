@@ -187,6 +187,10 @@ $("create-doi").addEventListener("click", () => {
   // The rows the filters leave (every page), handed to "Create a DOI" in this tab.
   const obsids = facets.filter(state.result?.rows || []).map((row) => row.obsid);
   if (!obsids.length) { showError("No observations to make a data set of."); return; }
+  if (state.result.total > state.result.returned) { // the grid holds only the first rows
+    showError(`The search matched ${state.result.total.toLocaleString()} observations and shows the first ${state.result.returned.toLocaleString()}; narrow it so the data set is all of them.`);
+    return;
+  }
   if (obsids.length > page.doi_limit) {
     showError(`A DOI names at most ${page.doi_limit.toLocaleString()} observations; these are ${obsids.length.toLocaleString()}. Narrow the search or the filters.`);
     return;
