@@ -439,6 +439,9 @@ def _add_access_commands() -> None:
     app.add_typer(cli_access.program_app, name="program")
     app.command("grant")(cli_access.grant)
     app.command("revoke")(cli_access.revoke)
+    from skyarchive import cli_doi
+
+    app.add_typer(cli_doi.doi_app, name="doi")
 
 
 _add_access_commands()
