@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.deps import ArchiveDep
+from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
@@ -161,15 +161,21 @@ def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
 
 
 @router.get("/observations/{obsid}")
-def observation(obsid: str, archive: ArchiveDep) -> dict[str, Any]:
-    """One observation, its products and the links to preview and download them."""
+def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
+    """One observation, its products and the links to preview and download them.
+
+    The preview link is given only to a caller who may retrieve the observation's files;
+    otherwise ``previewRestricted`` says a preview exists behind the exclusive-access period.
+    """
     with archive.engine.connect() as conn:
-        details = observation_details(conn, obsid, now=now_mjd())
+        details = observation_details(conn, obsid, caller=caller, now=now_mjd())
     row = details["observation"]
     for product in details["products"]:
         product["download"] = file_url(product["dataURI"])
+    has_preview = bool(row.get("jpegURL"))
+    details["previewRestricted"] = has_preview and not details["mayRetrieve"]
     details["links"] = {
-        "preview": file_url(row["jpegURL"]) if row.get("jpegURL") else None,
+        "preview": file_url(row["jpegURL"]) if has_preview and details["mayRetrieve"] else None,
         "mrp": mrp_url(row["obsid"]),
         "data": file_url(row["dataURL"]) if row.get("dataURL") else None,
     }
