@@ -14,7 +14,10 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── IngestError (422, ValueError)      a file that cannot be archived
     ├── TooManyRequests (429)              an operator's rate limit reached (says when to retry)
     ├── InternalError (500)                an unexpected failure (details only in the log)
+    │   └── StreamInterrupted              a stream failed after its first byte (logged once)
     ├── Unavailable (503)                  a part the installation lacks (e.g. stdatamodels)
+    │   └── ServiceUnavailable (503)       a service the archive reads from failed for now (the
+    │                                      object store): says when to retry
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
 Messages carry the bad value and, where there is one, the way out.
@@ -92,6 +95,24 @@ class InternalError(SkyArchiveError):
 
 class Unavailable(SkyArchiveError):
     status = 503
+
+
+class ServiceUnavailable(Unavailable):
+    """A service the archive depends on (the object store) failed or cannot be reached now;
+    the same request may well succeed later, so the answer says when to retry."""
+
+    #: Seconds a client is asked to wait: long enough for a restarted store to come back.
+    RETRY_AFTER = 30
+
+    def __init__(self, message: str, *, retry_after: int = RETRY_AFTER) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(max(1, int(retry_after)))
+
+
+class StreamInterrupted(InternalError):
+    """A streamed answer (a download, a bundle) failed after its first byte was sent: its
+    status cannot change any more, so the connection is dropped and the client sees a short
+    download. Raised after the failure was logged as one line, so it is not logged again."""
 
 
 class StorageUnavailable(SkyArchiveError):

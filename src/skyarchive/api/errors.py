@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyarchive import errors
-from skyarchive.errors import InternalError, SkyArchiveError
+from skyarchive.errors import InternalError, SkyArchiveError, StreamInterrupted
 
 log = logging.getLogger("skyarchive.errors")
 
@@ -189,7 +189,9 @@ class UnexpectedErrors:
     short reference, and answered as an InternalError in the request's face.
 
     A response that has already started (a stream failing half-way) cannot be replaced: the
-    exception goes on to the server, which logs it and drops the connection.
+    exception goes on to the server, which logs it and drops the connection, except a
+    :class:`StreamInterrupted`, already logged as one line: the connection is dropped without
+    a traceback.
     """
 
     def __init__(self, app: ASGIApp, answer: Callable[[Request, SkyArchiveError], Response]):
@@ -210,6 +212,10 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, watch)
+        except StreamInterrupted:
+            if started:  # logged as one line where it failed; the server drops the connection
+                return
+            raise
         except Exception:
             if started:
                 raise
