@@ -14,13 +14,13 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── IngestError (422, ValueError)      a file that cannot be archived
     ├── TooManyRequests (429)              an operator's rate limit reached (says when to retry)
     ├── InternalError (500)                an unexpected failure (details only in the log)
-    │   └── StreamInterrupted              a stream failed after its first byte (logged once)
     ├── Unavailable (503)                  a part the installation lacks (e.g. stdatamodels)
     │   └── ServiceUnavailable (503)       a service the archive reads from failed for now (the
     │                                      object store): says when to retry
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
-Messages carry the bad value and, where there is one, the way out.
+Messages carry the bad value and, where there is one, the way out. Outside the tree,
+:class:`StreamInterrupted` tells the HTTP layer that a stream already under way failed.
 """
 
 from __future__ import annotations
@@ -109,10 +109,12 @@ class ServiceUnavailable(Unavailable):
         self.headers["Retry-After"] = str(max(1, int(retry_after)))
 
 
-class StreamInterrupted(InternalError):
-    """A streamed answer (a download, a bundle) failed after its first byte was sent: its
-    status cannot change any more, so the connection is dropped and the client sees a short
-    download. Raised after the failure was logged as one line, so it is not logged again."""
+class StreamInterrupted(Exception):  # noqa: N818  (an event, not an answer)
+    """A streamed answer (a download, a bundle) failed after its first byte was sent.
+
+    Not part of the tree above: no status can be answered any more. The HTTP layer drops the
+    connection, so the client sees a short download; it is raised after the failure was
+    logged as one line, so nothing logs it again."""
 
 
 class StorageUnavailable(SkyArchiveError):

@@ -1,7 +1,8 @@
 """One contract for every storage backend: memory (the fake), local disk and a real S3 server.
 
 The S3 case runs against SeaweedFS started by the ``seaweed_s3`` fixture
-(:mod:`skyarchive.storage.seaweed`), never a mock. Expected bytes and digests come from the test's own data and ``hashlib``.
+(:mod:`skyarchive.storage.seaweed`), never a mock. Expected bytes and digests come from the
+test's own data and ``hashlib``.
 """
 
 from __future__ import annotations

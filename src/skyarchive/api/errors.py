@@ -181,7 +181,12 @@ def from_http_status(status: int, request: Request, detail: Any = None) -> SkyAr
 
 
 def _kind(exc: SkyArchiveError) -> str:
-    return type(exc).__name__ if type(exc) is not SkyArchiveError else "Error"
+    """The name of the error's kind in the one vocabulary (``skyarchive.errors``): a backend's
+    own subclass (the S3 store's ``S3Error``) is named by the kind it belongs to."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == errors.__name__:
+            return cls.__name__ if cls is not SkyArchiveError else "Error"
+    return "Error"
 
 
 class UnexpectedErrors:
