@@ -59,6 +59,17 @@ def test_put_reports_size_and_digest_and_reads_back(storage: Storage, tmp_path: 
     assert storage.checksum(KEY) == hashlib.sha256(DATA).hexdigest()
 
 
+def test_recorded_tells_the_size_and_any_recorded_digest_without_a_read(
+    storage: Storage, tmp_path: Path
+) -> None:
+    storage.put_file(KEY, source_file(tmp_path, DATA))
+    recorded = storage.recorded(KEY)
+    assert (recorded.key, recorded.size) == (KEY, len(DATA))
+    assert recorded.sha256 in ("", hashlib.sha256(DATA).hexdigest())  # '': the backend keeps none
+    with pytest.raises(NotFound):
+        storage.recorded(KEY + ".missing")
+
+
 @pytest.mark.parametrize(
     ("start", "end"),
     [(0, 0), (0, 99), (CHUNK - 1, CHUNK + 1), (len(DATA) - 10, None), (5, len(DATA) + 1000)],

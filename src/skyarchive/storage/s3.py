@@ -134,7 +134,12 @@ class S3Storage:
 
     def recorded_checksum(self, key: str) -> str | None:
         """The SHA-256 given at upload (user metadata), without reading the object."""
-        return self._head(key).get("Metadata", {}).get("sha256")
+        return self.recorded(key).sha256 or None
+
+    def recorded(self, key: str) -> StoredFile:
+        head = self._head(key)
+        sha = str(head.get("Metadata", {}).get("sha256") or "")
+        return StoredFile(key=key, size=int(head["ContentLength"]), sha256=sha)
 
     def _head(self, key: str) -> dict[str, Any]:
         with _translated(key):
