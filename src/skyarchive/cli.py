@@ -235,6 +235,7 @@ def _serve(  # type: ignore[no-untyped-def]
         f"Serving {archive.settings.home} on http://{host}:{port} with {processes} (Ctrl-C stops)"
     )
     archive.engine.dispose()  # the workers open their own connections; keep none across fork
+    archive.read_engine.dispose()
     run_server(archive, host=host, port=port, workers=workers, log_level="info",
                access_log=access_log)  # fmt: skip
 

@@ -55,7 +55,7 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
     elif body.collection == "program" and (text or not body.filters):
         programs = parse_program_ids(text)
     limit = min(body.limit, archive.settings.max_page_size)
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         result = run_search(
             conn, now=now_mjd(), position=position, programs=programs, filters=body.filters,
             limit=limit,
@@ -134,7 +134,7 @@ def columns() -> dict[str, Any]:
 @router.post("/values")
 def values(body: ValuesRequest, archive: ArchiveDep) -> dict[str, Any]:
     """Values of a column with counts (or its range), under the other filters."""
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         return column_values(conn, body.column, now=now_mjd(), filters=body.filters)
 
 
@@ -145,14 +145,14 @@ class CountRequest(BaseModel):
 @router.post("/count")
 def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
     """How many observations the filters match (the Advanced Search dialog's live count)."""
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         return {"count": count_matching(conn, now=now_mjd(), filters=body.filters)}
 
 
 @router.get("/observations/{obsid}")
 def observation(obsid: str, archive: ArchiveDep) -> dict[str, Any]:
     """One observation, its products and the links to preview and download them."""
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         details = observation_details(conn, obsid, now=now_mjd())
     row = details["observation"]
     for product in details["products"]:
