@@ -69,9 +69,11 @@ def replicated(postgres_url: str, tmp_path: Path, demo_output) -> Iterator[Archi
 
 def test_the_read_engine_is_a_second_read_only_engine(replicated: Archive) -> None:
     assert replicated.read_engine is not replicated.engine
-    with pytest.raises((InternalError, OperationalError), match="read-only"):  # noqa: PT012
-        with replicated.read_engine.begin() as conn:
-            conn.execute(text("UPDATE programs SET title = title"))
+    with (
+        pytest.raises((InternalError, OperationalError), match="read-only"),
+        replicated.read_engine.begin() as conn,
+    ):
+        conn.execute(text("UPDATE programs SET title = title"))
 
 
 def test_searches_read_from_the_replica_and_writes_go_to_the_primary(
