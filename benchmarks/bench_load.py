@@ -210,6 +210,30 @@ def process_cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def connections_per_process(pids: list[int], port: int) -> dict[int, int]:
+    """Open TCP connections to ``port`` each process holds (its sockets in /proc/PID/fd that
+    /proc/net/tcp lists as established on that local port): how a client's keep-alive
+    connections are spread over the server processes."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in _read(table).decode().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                established.add(fields[9])  # the socket's inode
+    counts = {}
+    for pid in pids:
+        held = 0
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in established:
+                        held += 1
+        counts[pid] = held
+    return counts
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent on anything but idling, since boot (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
