@@ -241,14 +241,26 @@ def machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / CLOCK_TICKS
 
 
-def run_wrk(url: str, script: Path, *, clients: int, seconds: float) -> dict:
-    """One load point; the figures of wrk plus its own CPU time."""
+def run_wrk(
+    url: str,
+    script: Path,
+    *,
+    clients: int,
+    seconds: float,
+    midway: Callable[[], object] | None = None,
+) -> dict:
+    """One load point; the figures of wrk plus its own CPU time (``midway``: called half-way
+    through, its answer kept as ``figures["midway"]``)."""
     threads = min(clients, 2)
     command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:.0f}s",
                "--timeout", "30s", "-s", str(script), url]  # fmt: skip
     out_path = script.with_suffix(f".{clients}.out")
+    seen = None
     with out_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        if midway is not None:
+            time.sleep(seconds / 2)
+            seen = midway()
         _pid, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     text = out_path.read_text()
@@ -256,13 +268,20 @@ def run_wrk(url: str, script: Path, *, clients: int, seconds: float) -> dict:
         raise RuntimeError(f"wrk failed: {text[-500:]}")
     figures = json.loads(text.strip().splitlines()[-1])
     figures["wrk_cpu_s"] = usage.ru_utime + usage.ru_stime
+    figures["midway"] = seen
     return figures
 
 
 def load_point(served: Served, script: Path, *, clients: int, seconds: float) -> dict:
     pids = served.pids()
     server_before, machine_before = process_cpu_seconds(pids), machine_busy_seconds()
-    figures = run_wrk(served.url, script, clients=clients, seconds=seconds)
+    each_before = [process_cpu_seconds([pid]) for pid in pids]
+    figures = run_wrk(served.url, script, clients=clients, seconds=seconds,
+                      midway=lambda: connections_per_process(pids, served.port))  # fmt: skip
+    each_cpu = [
+        process_cpu_seconds([pid]) - before
+        for pid, before in zip(pids, each_before, strict=True)
+    ]  # fmt: skip
     server_cpu = process_cpu_seconds(pids) - server_before
     machine_cpu = machine_busy_seconds() - machine_before
     wall = figures["duration_us"] / 1e6
@@ -283,6 +302,10 @@ def load_point(served: Served, script: Path, *, clients: int, seconds: float) ->
         # Throughput per CPU-second the server got: on a machine shared with other work, the
         # figure that shows whether a second process costs efficiency (locks, contention).
         "req_per_cpu_s": round(figures["requests"] / server_cpu, 1) if server_cpu else None,
+        # How the load was spread over the processes: the connections each held half-way
+        # through, and the cores each used.
+        "connections_per_process": sorted(figures["midway"].values(), reverse=True),
+        "cores_per_process": sorted((round(c / wall, 2) for c in each_cpu), reverse=True),
         "wrk_cores": round(figures["wrk_cpu_s"] / wall, 2),
         "other_cores": round(max(machine_cpu - server_cpu - figures["wrk_cpu_s"], 0) / wall, 2),
     }
@@ -365,12 +388,16 @@ def render(load: dict | None) -> Iterator[str]:
            "server, wrk and everything else on the machine used, in cores (of "
            f"{os.cpu_count()}).\n")  # fmt: skip
     yield "| database | workers | clients | req/s | p50 ms | p95 ms | errors | server cores " \
-          "| req per server CPU-s | wrk cores | other cores |"  # fmt: skip
-    yield "|---|---|---|---|---|---|---|---|---|---|---|"
+          "| cores per process | connections per process | req per server CPU-s | wrk cores " \
+          "| other cores |"  # fmt: skip
+    yield "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for p in load["points"]:
+        spread = " / ".join(str(c) for c in p.get("connections_per_process", []))
+        cores = " / ".join(str(c) for c in p.get("cores_per_process", []))
         yield (f"| {p['database']} | {p['workers']} | {p['clients']} | {p['req_per_s']} | "
                f"{p['p50_ms']} | {p['p95_ms']} | {p['errors']} | {p['server_cores']} | "
-               f"{p['req_per_cpu_s']} | {p['wrk_cores']} | {p['other_cores']} |")  # fmt: skip
+               f"{cores} | {spread} | {p['req_per_cpu_s']} | {p['wrk_cores']} | "
+               f"{p['other_cores']} |")  # fmt: skip
     yield ""
     yield "| database | clients | 2 workers / 1 worker |"
     yield "|---|---|---|"
