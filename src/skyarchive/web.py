@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import sys
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +16,7 @@ from skyarchive.api.forwarded import ForwardedHeadersMiddleware
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
 from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
+from skyarchive.server_socket import REUSE_PORT, ListenerPerProcess
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
@@ -139,47 +138,3 @@ def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **op
     listener: Any = ListenerPerProcess(host, port) if REUSE_PORT else config.bind_socket()
     with contextlib.suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[listener]).run()
-
-
-#: Whether this system lets several sockets listen on one port (Linux, the BSDs, macOS).
-REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
-
-
-class ListenerPerProcess:
-    """The listening socket handed to uvicorn's supervisor, which sends it to every worker
-    process it starts: there it becomes a socket of that process's own, bound to the same
-    address with ``SO_REUSEPORT``.
-
-    Why not one socket shared by all workers, as uvicorn does: every worker then waits on
-    it, and the first to wake accepts every pending connection at once (asyncio accepts up
-    to the backlog in one go). A client that opens its keep-alive connections together (a
-    load generator, a proxy's pool) found nearly all of them in one process, which ran at
-    full load while the other idled. With a socket per process the kernel picks the socket
-    of each new connection by a hash of its addresses, so connections spread evenly.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-
-    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
-        return (reuse_port_socket, (self.host, self.port))
-
-
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host``:``port`` beside the other workers' (in a worker process,
-    as uvicorn's supervisor passes it the listener); a worker that cannot bind stops the
-    server rather than be restarted over and over."""
-    from uvicorn.config import STARTUP_FAILURE
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        print(f"cannot listen on {host}:{port}: {exc}", file=sys.stderr)  # noqa: T201
-        sys.exit(STARTUP_FAILURE)
-    sock.set_inheritable(True)
-    return sock
