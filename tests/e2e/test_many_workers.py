@@ -166,3 +166,4 @@ def test_keep_alive_connections_opened_together_spread_over_both_processes(
     assert sum(held.values()) == len(clients), held  # every connection is still open
     assert min(held.values()) >= len(clients) // 4, held
     assert all(answer.status_code < 500 for answer in answers)
+    assert "died" not in (tmp_path / "serve.log").read_text()  # no worker was restarted
