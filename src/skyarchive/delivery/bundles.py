@@ -261,24 +261,25 @@ AHEAD_BYTES = READ_CHUNK
 
 
 class _Fetched:
-    """The first bytes of an object, read ahead, and the open rest of it."""
+    """The first chunks of an object, read ahead, and its open stream of the rest."""
 
-    def __init__(self, head: list[bytes], rest: _StorageBody) -> None:
+    def __init__(self, head: list[bytes], rest: Iterator[bytes]) -> None:
         self.head, self.rest = head, rest
 
     def body(self, item: Item) -> _StorageBody:
-        return _StorageBody(_chained(self.head, self.rest), item.size, item.storage_key)
+        return _StorageBody(self._chunks(), item.size, item.storage_key)
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self.head
+            yield from self.rest
+        finally:
+            self.close()
 
     def close(self) -> None:
-        self.rest.close()
-
-
-def _chained(head: list[bytes], rest: _StorageBody) -> Iterator[bytes]:
-    try:
-        yield from head
-        yield from rest._chunks
-    finally:
-        rest.close()
+        close = getattr(self.rest, "close", None)
+        if close is not None:
+            close()
 
 
 class ObjectsAhead:
@@ -318,22 +319,19 @@ class ObjectsAhead:
         return self._fetching.pop(index).result().body(item)
 
     def _fetch(self, item: Item) -> _Fetched:
-        rest = _StorageBody(
-            self._storage.open_range(item.storage_key, 0, None), item.size, item.storage_key
-        )
-        head: list[bytes] = []
+        fetched = _Fetched([], self._storage.open_range(item.storage_key, 0, None))
         held = 0
         try:
             while held < AHEAD_BYTES:
-                chunk = next(rest._chunks, None)
+                chunk = next(fetched.rest, None)
                 if chunk is None:
                     break
-                head.append(chunk)
+                fetched.head.append(chunk)
                 held += len(chunk)
         except BaseException:
-            rest.close()
+            fetched.close()
             raise
-        return _Fetched(head, rest)
+        return fetched
 
     def close(self) -> None:
         for future in self._fetching.values():
