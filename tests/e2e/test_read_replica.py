@@ -94,14 +94,12 @@ def test_searches_read_from_the_replica_and_writes_go_to_the_primary(
         assert found.status_code == 200 and found.json()["data"], found.text
         portal = http.post("/api/portal/search", json={"collection": "program", "text": "1073"})
         assert portal.status_code == 200 and portal.json()["rows"], portal.text
-        details = http.get(f"/api/portal/observations/{obsid}")
-        assert details.status_code == 200, details.text
         missions = http.post("/search/jwst/api/v0.1/search", json={"limit": 5})
         assert missions.status_code == 200, missions.text
         searches_on_primary = primary.reading("observations")
         added = http.post("/api/portal/basket/observations", json={"obsids": [str(obsid)]})
         assert added.status_code == 200, added.text
-    assert len(replica.reading("observations")) >= 4  # one or more per search
+    assert len(replica.reading("observations")) >= 3  # one or more per search
     assert searches_on_primary == []
     assert primary.writes(), "the basket change was written on the primary"
     assert replica.writes() == []
