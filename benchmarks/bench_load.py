@@ -161,9 +161,7 @@ class Served(AbstractContextManager["Served"]):
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(self.url + "/", timeout=2).status_code == 200 and (
-                    len(self.pids()) >= self.workers
-                ):
+                if httpx.get(self.url + "/", timeout=2).status_code == 200 and self._all_listen():
                     return self
             except httpx.HTTPError:
                 pass
@@ -172,6 +170,12 @@ class Served(AbstractContextManager["Served"]):
                 said = self.log.read_text()[-2000:] if self.log else ""
                 raise RuntimeError(f"skyarchive serve did not start. {said}")
             time.sleep(0.2)
+
+    def _all_listen(self) -> bool:
+        """Every worker process listens: before that, the first ones up get every connection."""
+        pids = self.pids()
+        listening = connections_per_process(pids, self.port, LISTENING)
+        return len(pids) >= self.workers and all(listening.values())
 
     def pids(self) -> list[int]:
         """The processes that answer requests (the worker processes, or the one server)."""
@@ -210,16 +214,20 @@ def process_cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def connections_per_process(pids: list[int], port: int) -> dict[int, int]:
+ESTABLISHED, LISTENING = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def connections_per_process(pids: list[int], port: int, state: str = ESTABLISHED) -> dict[int, int]:
     """Open TCP connections to ``port`` each process holds (its sockets in /proc/PID/fd that
     /proc/net/tcp lists as established on that local port): how a client's keep-alive
-    connections are spread over the server processes."""
+    connections are spread over the server processes. ``state=LISTENING``: its listening
+    sockets on the port instead."""
     established = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in _read(table).decode().splitlines()[1:]:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            if local_port == port and fields[3] == state:
                 established.add(fields[9])  # the socket's inode
     counts = {}
     for pid in pids:
