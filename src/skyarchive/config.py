@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         le=86_400,
         description="Window (seconds) in which an address's failures on all accounts count.",
     )
+    # The sky behind the portal's sky view (HiPS); see docs/portal.md.
+    hips_path: Path | None = Field(
+        default=None,
+        description="Where `skyarchive hips build` writes the archive's HiPS and `/hips/` serves "
+        "it from; default `hips/` in the home.",
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
@@ -233,6 +239,10 @@ class Settings(BaseSettings):
         if self.storage_url and self.storage_url.startswith("file://"):
             return Path(url2pathname(urlsplit(self.storage_url).path)).resolve()
         return (self.storage_path or self.home / "files").resolve()
+
+    @cached_property
+    def resolved_hips_path(self) -> Path:
+        return (self.hips_path or self.home / "hips").resolve()
 
     @cached_property
     def resolved_staging_path(self) -> Path:

@@ -34,6 +34,7 @@ APP_FACTORY = "skyarchive.web:app_from_environment"
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
+    from skyarchive.api import hips as hips_routes
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import keyword_search as keyword_search_routes
@@ -75,6 +76,7 @@ def create_app(archive: Archive) -> FastAPI:
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
+    hips_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

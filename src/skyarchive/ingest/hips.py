@@ -150,6 +150,7 @@ class _Mosaic:
         self.order, self.width = order, width
         self.sums: dict[int, np.ndarray] = {}
         self.weights: dict[int, np.ndarray] = {}
+        self._sky: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tiles several images share
 
     def add(self, image: _Image) -> None:
         ny, nx = image.data.shape
@@ -157,7 +158,9 @@ class _Mosaic:
             np.array([-0.5, nx - 0.5, nx - 0.5, -0.5]), np.array([-0.5, -0.5, ny - 0.5, ny - 0.5])
         )
         for npix in hips_tiles.tiles_touching(corners[0], corners[1], self.order):
-            ra, dec = hips_tiles.tile_sky(self.order, int(npix), self.width)
+            if int(npix) not in self._sky:
+                self._sky[int(npix)] = hips_tiles.tile_sky(self.order, int(npix), self.width)
+            ra, dec = self._sky[int(npix)]
             x, y = image.wcs.world_to_pixel_values(ra, dec)
             value, good = _bilinear(image.data, np.asarray(x), np.asarray(y))
             if not good.any():

@@ -17,6 +17,7 @@ from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instr
 from skyarchive.search.keyword_portal import INSTRUMENTS as KEYWORD_INSTRUMENTS
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
+from skyarchive.sky.hips_tiles import read_properties
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -67,6 +68,23 @@ def basket_page(request: Request, caller: CallerDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "basket.html", context)
 
 
+def _hips_facts(request: Request) -> dict[str, object] | None:
+    """What the sky view needs of the archive's HiPS (None before `skyarchive hips build`)."""
+    properties = read_properties(request.app.state.archive.settings.resolved_hips_path)
+    if not properties:
+        return None
+    try:
+        return {
+            "url": "/hips",
+            "order": int(properties["hips_order"]),
+            "width": int(properties["hips_tile_width"]),
+            "format": properties.get("hips_tile_format", "png").split()[0],
+            "title": properties.get("obs_title", "HiPS"),
+        }
+    except (KeyError, ValueError):  # a properties file without these is no HiPS to draw
+        return None
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
@@ -82,6 +100,7 @@ def search_page(
         "caller": caller_facts(caller),
         "columns": column_facts(),
         "basket_api": has_route(request, "/api/portal/basket"),
+        "hips": _hips_facts(request),
     }
     context = {"caller": caller, "page_data": page_data, **_panel(collection, q, instrument)}
     return templates.TemplateResponse(request, "search.html", context)

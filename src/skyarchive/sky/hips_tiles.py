@@ -11,6 +11,7 @@ tests check it against the tile WCS ``reproject`` builds. The HEALPix maths is c
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from cdshealpix import nested
@@ -107,3 +108,13 @@ def allsky_shape() -> tuple[int, int]:
     """(rows, columns) of tiles in the ``Allsky`` image of order :data:`ALLSKY_ORDER`."""
     tiles = 12 * 4**ALLSKY_ORDER
     return -(-tiles // ALLSKY_COLUMNS), ALLSKY_COLUMNS
+
+
+def read_properties(directory: Path) -> dict[str, str] | None:
+    """The ``key = value`` lines of a HiPS ``properties`` file, or None when there is none."""
+    try:
+        text = (directory / "properties").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if not key.lstrip().startswith("#")}
