@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from skyarchive.errors import NotFound
 
@@ -37,7 +37,7 @@ def _served_name(path: str) -> str | None:
 def install(app: FastAPI) -> None:
     """Serve the HiPS of ``app.state.archive`` under :data:`HIPS_PATH`."""
 
-    def hips_file(path: str, request: Request) -> FileResponse:
+    def hips_file(path: str, request: Request) -> Response:
         name = _served_name(path)
         root = request.app.state.archive.settings.resolved_hips_path
         target = root / name if name else None
@@ -47,11 +47,13 @@ def install(app: FastAPI) -> None:
                 + ("" if (root / "properties").is_file() else " Run `skyarchive hips build`.")
             )
         media = _MEDIA["properties" if name == "properties" else "png"]
-        return FileResponse(
-            target,
-            media_type=media,
-            headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"},
-        )
+        stat = target.stat()
+        # a rebuild writes new files (new mtime), so size and mtime name this version
+        etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+        headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*", "ETag": etag}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return FileResponse(target, media_type=media, headers=headers, stat_result=stat)
 
     app.add_api_route(
         f"{HIPS_PATH}/{{path:path}}", hips_file, methods=["GET", "HEAD"], include_in_schema=False

@@ -207,7 +207,7 @@ def _grey(values: np.ndarray, covered: np.ndarray, cut: tuple[float, float]) -> 
     level = np.arcsinh(10 * scaled) / np.arcsinh(10)
     grey = (level * 255).round().astype(np.uint8)
     alpha = np.where(covered, 255, 0).astype(np.uint8)
-    return Image.fromarray(np.dstack([grey, alpha]), mode="LA")
+    return Image.fromarray(np.dstack([grey, alpha]))  # two channels: grey and alpha (LA)
 
 
 def build_hips(
