@@ -12,8 +12,8 @@ import pytest
 import uvicorn
 
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
 from skyarchive.cli import DEMO_HIPS_ORDER
+from skyarchive.config import Settings
 from skyarchive.ingest.hips import build_hips
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.web import server_config

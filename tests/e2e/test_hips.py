@@ -77,7 +77,9 @@ def test_only_public_images_go_into_the_sky(demo_archive) -> None:  # type: igno
     chosen = {image.filename for image in public_images(demo_archive.engine)}
     assert {name for name, _key, public in mosaics if public} <= chosen
     assert not chosen & set(exclusive)
-    assert not chosen & {name for name, _key, public in _image_files(demo_archive, "CAL") if not public}
+    assert not chosen & {
+        name for name, _key, public in _image_files(demo_archive, "CAL") if not public
+    }
     public_centres = [_centre(demo_archive, key) for _n, key, public in mosaics if public]
     for name, key, public in mosaics:
         ra, dec = _centre(demo_archive, key)
@@ -88,7 +90,9 @@ def test_only_public_images_go_into_the_sky(demo_archive) -> None:  # type: igno
             assert pixel is None or pixel[1] == 0, f"{name} (exclusive access) leaked into the sky"
 
 
-def test_tiles_and_properties_are_served_with_caching_and_security_headers(live_server, demo_archive) -> None:  # type: ignore[no-untyped-def]
+def test_tiles_and_properties_are_served_with_caching_and_security_headers(
+    live_server, demo_archive
+) -> None:  # type: ignore[no-untyped-def]
     root = demo_archive.settings.resolved_hips_path
     tile = next(p for p in sorted(root.glob("Norder*/Dir*/Npix*.png")))
     relative = tile.relative_to(root).as_posix()
@@ -108,7 +112,10 @@ def test_tiles_and_properties_are_served_with_caching_and_security_headers(live_
         assert again.status_code == 304
         assert client.head(f"/hips/{relative}").status_code == 200
         allsky = client.get("/hips/Norder3/Allsky.png")
-        assert allsky.status_code == 200 and Image.open(io.BytesIO(allsky.content)).size == (27 * 64, 29 * 64)
+        assert allsky.status_code == 200 and Image.open(io.BytesIO(allsky.content)).size == (
+            27 * 64,
+            29 * 64,
+        )
 
 
 @pytest.mark.parametrize(
@@ -151,7 +158,9 @@ def test_before_a_build_the_hips_is_absent_and_says_how_to_build_it(tmp_path) ->
     with LiveServer(archive) as server:
         answer = httpx.get(f"{server.url}/hips/properties")
         page = httpx.get(f"{server.url}/search")
-    assert answer.status_code == 404 and "skyarchive hips build" in answer.json()["error"]["message"]
+    assert (
+        answer.status_code == 404 and "skyarchive hips build" in answer.json()["error"]["message"]
+    )
     assert '"hips": null' in page.text
     archive.engine.dispose()
 
@@ -160,8 +169,9 @@ def test_the_cli_builds_the_hips_and_replaces_it_whole(demo_archive) -> None:  #
     home = demo_archive.settings.home
     before = read_properties(demo_archive.settings.resolved_hips_path)
     assert before
+    command = [sys.executable, "-m", "skyarchive", "--home", str(home), "hips", "build"]
     done = subprocess.run(
-        [sys.executable, "-m", "skyarchive", "--home", str(home), "hips", "build", "--max-order", before["hips_order"]],
+        [*command, "--max-order", before["hips_order"]],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

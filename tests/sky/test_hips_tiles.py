@@ -43,7 +43,12 @@ def test_every_tile_pixel_lies_in_its_tile_and_corners_match_the_vertices(order,
     lon, lat = nested.vertices(np.array([npix], dtype=np.uint64), order)
     south, east, north, west = zip(lon.to_value(u.deg)[0], lat.to_value(u.deg)[0], strict=True)
     pixel = hips_tiles.pixel_size_deg(order, WIDTH) * 3600
-    corners = {(0, 0): south, (WIDTH - 1, 0): east, (0, WIDTH - 1): west, (WIDTH - 1, WIDTH - 1): north}
+    corners = {
+        (0, 0): south,
+        (WIDTH - 1, 0): east,
+        (0, WIDTH - 1): west,
+        (WIDTH - 1, WIDTH - 1): north,
+    }
     for (row, column), (vra, vdec) in corners.items():
         assert _sep_arcsec(ra[row, column], dec[row, column], vra, vdec) < pixel, (row, column)
 
@@ -53,12 +58,16 @@ def test_tiles_touching_a_polygon_across_ra_0_and_at_a_pole() -> None:
     ra, dec = np.array([359.0, 1.0, 1.0, 359.0]), np.array([-1.0, -1.0, 1.0, 1.0])
     tiles = hips_tiles.tiles_touching(ra, dec, 5)
     probes = nested.lonlat_to_healpix(
-        np.array([0.0, 359.1, 0.9, 0.9, 359.1]) * u.deg, np.array([0.0, -0.9, -0.9, 0.9, 0.9]) * u.deg, 5
+        np.array([0.0, 359.1, 0.9, 0.9, 359.1]) * u.deg,
+        np.array([0.0, -0.9, -0.9, 0.9, 0.9]) * u.deg,
+        5,
     )
     assert set(np.asarray(probes).tolist()) <= set(tiles.tolist())
     # a cap around the north pole
     cap = hips_tiles.tiles_touching(np.array([0.0, 90, 180, 270]), np.full(4, 88.0), 4)
-    pole = nested.lonlat_to_healpix(np.array([0.0, 123.0]) * u.deg, np.array([89.9, 89.99]) * u.deg, 4)
+    pole = nested.lonlat_to_healpix(
+        np.array([0.0, 123.0]) * u.deg, np.array([89.9, 89.99]) * u.deg, 4
+    )
     assert set(np.asarray(pole).tolist()) <= set(cap.tolist())
 
 
@@ -68,7 +77,9 @@ def test_interleave_is_the_nested_sub_index() -> None:
     for ix in range(8):
         for iy in range(8):
             sub = int(hips_tiles.interleave(np.array(ix), np.array(iy), 3))
-            cell = nested.lonlat_to_healpix(ra[ix, iy : iy + 1] * u.deg, dec[ix, iy : iy + 1] * u.deg, 3)
+            cell = nested.lonlat_to_healpix(
+                ra[ix, iy : iy + 1] * u.deg, dec[ix, iy : iy + 1] * u.deg, 3
+            )
             assert int(cell[0]) == sub
 
 

@@ -301,7 +301,9 @@ def _write_allsky(directory: Path, tiles: dict[int, Image.Image], width: int) ->
     sheet = Image.new("LA", (columns * thumb, rows * thumb), (0, 0))
     for npix, tile in tiles.items():
         row, column = divmod(npix, ALLSKY_COLUMNS)
-        sheet.paste(tile.resize((thumb, thumb), Image.Resampling.BOX), (column * thumb, row * thumb))
+        sheet.paste(
+            tile.resize((thumb, thumb), Image.Resampling.BOX), (column * thumb, row * thumb)
+        )
     path = directory / f"Norder{ALLSKY_ORDER}" / "Allsky.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
@@ -354,7 +356,9 @@ def _write_properties(
 def _mean_direction(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float]:
     ra, dec = np.radians(lon), np.radians(lat)
     x, y, z = (np.cos(dec) * np.cos(ra)).sum(), (np.cos(dec) * np.sin(ra)).sum(), np.sin(dec).sum()
-    return float(np.degrees(np.arctan2(y, x)) % 360), float(np.degrees(np.arctan2(z, np.hypot(x, y))))
+    return float(np.degrees(np.arctan2(y, x)) % 360), float(
+        np.degrees(np.arctan2(z, np.hypot(x, y)))
+    )
 
 
 def _swap_in(staging: Path, output: Path) -> None:

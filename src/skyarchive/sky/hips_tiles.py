@@ -27,7 +27,7 @@ MAX_ORDER = 20
 
 
 def tile_path(order: int, npix: int, extension: str) -> str:
-    """The tile's path inside a HiPS: ``Norder{k}/Dir{D}/Npix{n}.{ext}`` (D = n // 10000 * 10000)."""
+    """The tile's path in a HiPS: ``Norder{k}/Dir{D}/Npix{n}.{ext}``, D = n // 10000 * 10000."""
     return f"Norder{order}/Dir{npix // 10000 * 10000}/Npix{npix}.{extension}"
 
 
