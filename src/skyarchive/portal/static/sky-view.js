@@ -85,11 +85,12 @@ export class SkyView {
   }
 
   build() {
+    const id = (name) => `${this.container.id || "sky"}-${name}`; // unique per view on a page
     this.canvas = h("canvas", { class: "sky-canvas", width: SIZE, height: SIZE, "aria-hidden": "true" });
     this.overlay = svg("svg", { viewBox: `0 0 ${SIZE} ${SIZE}`, class: "sky-svg", role: "img" });
     this.stage = h("div", {
       class: "sky-stage", tabindex: "0", role: "application", "aria-roledescription": "sky map",
-      "aria-describedby": "sky-help sky-list",
+      "aria-describedby": `${id("help")} ${id("list")}`,
       onkeydown: (event) => this.key(event),
       onwheel: (event) => this.wheel(event),
       onpointerdown: (event) => this.pointerDown(event),
@@ -103,15 +104,15 @@ export class SkyView {
       title: label, onclick: action }, text);
     this.unitsButton = h("button", { type: "button", class: "sky-button units", "aria-pressed": "false",
       title: "Show coordinates in degrees", onclick: () => this.toggleUnits() }, "deg");
-    this.readout = h("output", { class: "sky-readout", id: "sky-readout" }, "");
+    this.readout = h("output", { class: "sky-readout", id: id("readout") }, "");
     this.toolbar = h("div", { class: "sky-toolbar", role: "toolbar", "aria-label": "Sky view controls" },
       button("Zoom in", "+", () => this.zoom(1 / 1.6)),
       button("Zoom out", "−", () => this.zoom(1.6)),
       button("Reset the view", "⟲", () => this.reset()),
       this.unitsButton);
-    this.help = h("p", { class: "visually-hidden", id: "sky-help" },
+    this.help = h("p", { class: "visually-hidden", id: id("help") },
       "Arrow keys pan, plus and minus zoom, 0 resets the view.");
-    this.list = h("div", { class: "visually-hidden", id: "sky-list" });
+    this.list = h("div", { class: "visually-hidden sky-list", id: id("list") });
     this.note = h("p", { class: "hint sky-note" });
     this.container.replaceChildren(this.stage, this.toolbar, this.readout, this.help, this.list, this.note);
   }
