@@ -51,8 +51,11 @@ def degrees_per_pixel(page) -> float:  # type: ignore[no-untyped-def]
     degrees = value * {"°": 1, "′": 1 / 60, "″": 1 / 3600}[unit]
     # the bar's own geometry (Playwright's box would include the end ticks' strokes)
     width = page.evaluate(
-        """() => { const bar = document.querySelector("#sky .scale-bar"), svg = bar.ownerSVGElement;
-           return bar.getBBox().width * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width; }"""
+        """() => {
+          const bar = document.querySelector("#sky .scale-bar"), svg = bar.ownerSVGElement;
+          const cssPerUnit = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+          return bar.getBBox().width * cssPerUnit;
+        }"""
     )
     return degrees / width
 
@@ -73,8 +76,13 @@ def stage_centre(page) -> tuple[float, float]:  # type: ignore[no-untyped-def]
 def bright_pixels(page) -> int:  # type: ignore[no-untyped-def]
     """Pixels of the sky canvas clearly brighter than the empty background (#0e1726)."""
     return page.locator("#sky canvas").evaluate(
-        """canvas => { const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-           let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 60 && d[i + 1] > 60) n++; return n; }"""
+        """canvas => {
+          const { width, height } = canvas;
+          const d = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] > 60 && d[i + 1] > 60) n++;
+          return n;
+        }"""
     )
 
 
@@ -223,7 +231,8 @@ def test_the_sky_maths_agree_with_cdshealpix_and_astropy(page) -> None:  # type:
     answer = page.evaluate(
         """async (tiles) => {
           const m = await import("/static/sky-math.js");
-          const corners = tiles.map(([k, n]) => [[0, 0], [1, 0], [1, 1], [0, 1]].map(([u, v]) => m.tilePoint(k, n, u, v)));
+          const square = [[0, 0], [1, 0], [1, 1], [0, 1]];
+          const corners = tiles.map(([k, n]) => square.map(([u, v]) => m.tilePoint(k, n, u, v)));
           const trips = [];
           for (const [ra0, dec0] of [[0, 0], [359.9, 1], [0.05, -30], [123, 89.9], [200, -89.99]]) {
             for (const [dx, dy] of [[0.01, 0], [-0.3, 0.2], [5, -5], [-20, 30]]) {
@@ -232,7 +241,8 @@ def test_the_sky_maths_agree_with_cdshealpix_and_astropy(page) -> None:  # type:
             }
           }
           const inView = m.tilesInView(6, 359.99, 0.01, 0.5);
-          const texts = [[283.396, 33.029], [0.001, -0.5], [359.9999, -89.99]].map(([r, d]) => m.sexagesimal(r, d));
+          const places = [[283.396, 33.029], [0.001, -0.5], [359.9999, -89.99]];
+          const texts = places.map(([r, d]) => m.sexagesimal(r, d));
           return { corners, trips, inView, texts };
         }""",
         tiles,
@@ -247,7 +257,7 @@ def test_the_sky_maths_agree_with_cdshealpix_and_astropy(page) -> None:  # type:
                 .arcsec
                 < 0.01
             )
-    for ra0, dec0, dx, dy, _sky, back in answer["trips"]:
+    for _ra0, _dec0, dx, dy, _sky, back in answer["trips"]:
         assert back == pytest.approx([dx, dy], abs=1e-9)
     probes = SkyCoord([359.99, 0.3, 359.7] * u.deg, [0.01, 0.3, -0.3] * u.deg)
     wanted = nested.lonlat_to_healpix(probes.ra, probes.dec, 6)
