@@ -89,3 +89,23 @@ def test_orders_follow_the_pixel_scale() -> None:
     assert hips_tiles.order_for_pixel_scale(10.0, 512) == 0
     with pytest.raises(BadQuery, match="power of two"):
         hips_tiles.width_bits(500)
+
+
+def test_cells_inside_a_polygon_come_back_grouped_by_tile_in_image_order() -> None:
+    # a small square across a tile boundary at order 5: every cell is in its tile, at its pixel
+    ra, dec = np.array([44.9, 45.1, 45.1, 44.9]), np.array([41.7, 41.7, 41.9, 41.9])
+    cells = hips_tiles.cells_inside(ra, dec, 5, WIDTH)
+    assert cells.size
+    seen = 0
+    for npix, rows, columns, cell_ra, cell_dec in hips_tiles.by_tile(cells, 5, WIDTH):
+        tile_ra, tile_dec = hips_tiles.tile_sky(5, npix, WIDTH)
+        assert np.allclose(tile_ra[rows, columns], cell_ra) and np.allclose(
+            tile_dec[rows, columns], cell_dec
+        )
+        seen += rows.size
+    assert seen == cells.size
+    x, y = np.arange(WIDTH), np.arange(WIDTH)[::-1]
+    assert [a.tolist() for a in hips_tiles.deinterleave(hips_tiles.interleave(x, y, 4), 4)] == [
+        x.tolist(),
+        y.tolist(),
+    ]

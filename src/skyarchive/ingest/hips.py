@@ -150,27 +150,26 @@ class _Mosaic:
         self.order, self.width = order, width
         self.sums: dict[int, np.ndarray] = {}
         self.weights: dict[int, np.ndarray] = {}
-        self._sky: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tiles several images share
 
     def add(self, image: _Image) -> None:
+        """Sample ``image`` at the tile pixels inside its outline (not at whole tiles: a small
+        image costs what it covers)."""
         ny, nx = image.data.shape
         corners = image.wcs.pixel_to_world_values(
             np.array([-0.5, nx - 0.5, nx - 0.5, -0.5]), np.array([-0.5, -0.5, ny - 0.5, ny - 0.5])
         )
-        for npix in hips_tiles.tiles_touching(corners[0], corners[1], self.order):
-            if int(npix) not in self._sky:
-                self._sky[int(npix)] = hips_tiles.tile_sky(self.order, int(npix), self.width)
-            ra, dec = self._sky[int(npix)]
+        cells = hips_tiles.cells_inside(corners[0], corners[1], self.order, self.width)
+        for npix, rows, columns, ra, dec in hips_tiles.by_tile(cells, self.order, self.width):
             x, y = image.wcs.world_to_pixel_values(ra, dec)
             value, good = _bilinear(image.data, np.asarray(x), np.asarray(y))
             if not good.any():
                 continue
-            key = int(npix)
-            if key not in self.sums:
-                self.sums[key] = np.zeros((self.width, self.width))
-                self.weights[key] = np.zeros((self.width, self.width))
-            self.sums[key] += value
-            self.weights[key] += good
+            if npix not in self.sums:
+                self.sums[npix] = np.zeros((self.width, self.width), dtype=np.float32)
+                self.weights[npix] = np.zeros((self.width, self.width), dtype=np.float32)
+            # each cell appears once per image, so plain fancy indexing adds each value once
+            self.sums[npix][rows, columns] += value
+            self.weights[npix][rows, columns] += good
 
     def parent(self) -> _Mosaic:
         """The order above: each tile averages 2×2 blocks of its four children."""
@@ -179,8 +178,8 @@ class _Mosaic:
         for npix in self.sums:
             parent, quarter = npix >> 2, npix & 3
             if parent not in up.sums:
-                up.sums[parent] = np.zeros((self.width, self.width))
-                up.weights[parent] = np.zeros((self.width, self.width))
+                up.sums[parent] = np.zeros((self.width, self.width), dtype=np.float32)
+                up.weights[parent] = np.zeros((self.width, self.width), dtype=np.float32)
             # the child's ix bit picks the rows, its iy bit the columns (hips_tiles' layout)
             rows = slice((quarter & 1) * half, (quarter & 1) * half + half)
             columns = slice((quarter >> 1) * half, (quarter >> 1) * half + half)

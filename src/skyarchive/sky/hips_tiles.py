@@ -10,6 +10,7 @@ tests check it against the tile WCS ``reproject`` builds. The HEALPix maths is c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -88,6 +89,45 @@ def tiles_touching(ra: np.ndarray, dec: np.ndarray, order: int) -> np.ndarray:
         np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, order, flat=True
     )
     return np.unique(np.asarray(cells, dtype=np.int64))
+
+
+def cells_inside(ra: np.ndarray, dec: np.ndarray, order: int, width: int) -> np.ndarray:
+    """The tile pixels (NESTED cells of depth ``order + log2 width``) a convex polygon touches."""
+    import astropy.units as u
+
+    depth = order + width_bits(width)
+    cells, _depth, _full = nested.polygon_search(
+        np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, depth, flat=True
+    )
+    return np.unique(np.asarray(cells, dtype=np.uint64))
+
+
+def deinterleave(sub: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The face coordinates (ix, iy) of NESTED sub-indices: the inverse of :func:`interleave`."""
+    ix = np.zeros(sub.shape, dtype=np.int64)
+    iy = np.zeros(sub.shape, dtype=np.int64)
+    values = sub.astype(np.uint64)
+    one = np.uint64(1)
+    for bit in range(bits):
+        ix |= ((values >> np.uint64(2 * bit)) & one).astype(np.int64) << bit
+        iy |= ((values >> np.uint64(2 * bit + 1)) & one).astype(np.int64) << bit
+    return ix, iy
+
+
+def by_tile(
+    cells: np.ndarray, order: int, width: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Cells of a tile-pixel depth grouped by tile: (npix, image rows, columns, RA, Dec)."""
+    bits = width_bits(width)
+    if not cells.size:
+        return
+    lon, lat = nested.healpix_to_lonlat(cells, order + bits)
+    ra, dec = np.asarray(lon.to_value("deg")), np.asarray(lat.to_value("deg"))
+    tiles = cells >> np.uint64(2 * bits)
+    rows, columns = deinterleave(cells & np.uint64((1 << 2 * bits) - 1), bits)
+    for npix in np.unique(tiles):
+        mine = tiles == npix
+        yield int(npix), rows[mine], columns[mine], ra[mine], dec[mine]
 
 
 def order_for_pixel_scale(scale_deg: float, width: int) -> int:
