@@ -27,6 +27,7 @@ from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
 from skyarchive.ingest.hips import public_images
 from skyarchive.sky.hips_tiles import read_properties, tile_path
+from tests.e2e.callers import EXPECTED, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_security_headers import assert_page_headers
 
@@ -183,3 +184,17 @@ def test_the_cli_builds_the_hips_and_replaces_it_whole(demo_archive) -> None:  #
     assert not list(home.glob(".hips.*")), "no half-built or old HiPS is left behind"
     tiles = list(demo_archive.settings.resolved_hips_path.glob("Norder*/Dir*/Npix*.png"))
     assert tiles and all(np.asarray(Image.open(t)).shape[:2] == (512, 512) for t in tiles[:5])
+
+
+def test_every_caller_gets_the_same_public_tiles(live_server, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    """The sky holds public data only, so no caller, good or bad credentials, changes it."""
+    callers = create_callers(demo_archive.engine, "4567")
+    root = demo_archive.settings.resolved_hips_path
+    first = sorted(root.glob("Norder*/Dir*/Npix*.png"))[0]
+    tile, expected = "/hips/" + first.relative_to(root).as_posix(), first.read_bytes()
+    for who in EXPECTED:
+        answer = httpx.get(f"{live_server.url}{tile}", headers=headers_for(callers, who))
+        assert answer.status_code == 200, who
+        assert answer.content == expected, who
+        assert answer.headers["cache-control"] == "public, max-age=3600", who
+        assert "set-cookie" not in answer.headers, who
