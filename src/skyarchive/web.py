@@ -61,7 +61,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    external = archive.settings.external_hips_origin
+    app.add_middleware(SecurityHeadersMiddleware, image_origins=(external,) if external else ())
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)

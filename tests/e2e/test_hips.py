@@ -162,7 +162,7 @@ def test_before_a_build_the_hips_is_absent_and_says_how_to_build_it(tmp_path) ->
     assert (
         answer.status_code == 404 and "skyarchive hips build" in answer.json()["error"]["message"]
     )
-    assert '"hips": null' in page.text
+    assert '"hips": []' in page.text
     archive.engine.dispose()
 
 

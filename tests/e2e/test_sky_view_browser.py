@@ -271,3 +271,40 @@ def test_the_sky_maths_agree_with_cdshealpix_and_astropy(page) -> None:  # type:
         Angle(answer["texts"][0].split()[0], unit=u.hourangle).to_string(sep=":", precision=2)
         in answer["texts"][0]
     )
+
+
+def test_an_operators_external_hips_is_drawn_from_its_own_origin(  # type: ignore[no-untyped-def]
+    chromium, live_server, demo_archive, tmp_path
+) -> None:
+    """A second archive over the same catalogue, with no HiPS of its own, configured to draw
+    the first archive's HiPS as an external one (another origin: another port)."""
+    from skyarchive.archive import Archive
+    from skyarchive.config import Settings
+    from tests.e2e.conftest import LiveServer
+    from tests.e2e.test_security_headers import policy
+
+    settings = Settings(
+        home=tmp_path / "other", database_url=demo_archive.settings.resolved_database_url,
+        storage_url=demo_archive.settings.resolved_storage_url,
+        external_hips_url=f"{live_server.url}/hips/", external_hips_format="png",
+        external_hips_order=7,
+    )  # fmt: skip
+    other = Archive.open(settings, migrate=False)
+    with LiveServer(other) as server:
+        answer = httpx.get(f"{server.url}/search")
+        assert live_server.url in policy(answer.headers["content-security-policy"])["img-src"]
+        context = chromium.new_context(base_url=server.url)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
+        search(page, "m57 r=1m")
+        page.wait_for_function(f"Number(document.querySelector('{STAGE}').dataset.tiles) > 0")
+        settled(page, lambda: bright_pixels(page) > 200, seconds=20)
+        assert any(url.startswith(f"{live_server.url}/hips/Norder") for url in asked)
+        assert not any(url.startswith(f"{server.url}/hips/") for url in asked)
+        screenshot(page.locator("#sky-area"), "sky-view-external-hips.png")
+        context.close()
+    other.engine.dispose()
+    assert not errors, errors

@@ -68,21 +68,27 @@ def basket_page(request: Request, caller: CallerDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "basket.html", context)
 
 
-def _hips_facts(request: Request) -> dict[str, object] | None:
-    """What the sky view needs of the archive's HiPS (None before `skyarchive hips build`)."""
-    properties = read_properties(request.app.state.archive.settings.resolved_hips_path)
-    if not properties:
-        return None
+def _hips_layers(request: Request) -> list[dict[str, object]]:
+    """The HiPS the sky view draws, bottom first: the operator's external one (if set), then
+    the archive's own (once `skyarchive hips build` has run)."""
+    settings = request.app.state.archive.settings
+    layers: list[dict[str, object]] = []
+    if settings.external_hips_url:
+        layers.append({
+            "url": settings.external_hips_url, "order": settings.external_hips_order,
+            "width": 512, "format": settings.external_hips_format, "external": True,
+        })  # fmt: skip
+    properties = read_properties(settings.resolved_hips_path)
     try:
-        return {
-            "url": "/hips",
-            "order": int(properties["hips_order"]),
-            "width": int(properties["hips_tile_width"]),
-            "format": properties.get("hips_tile_format", "png").split()[0],
-            "title": properties.get("obs_title", "HiPS"),
-        }
+        if properties:
+            layers.append({
+                "url": "/hips", "order": int(properties["hips_order"]),
+                "width": int(properties["hips_tile_width"]),
+                "format": properties.get("hips_tile_format", "png").split()[0],
+            })  # fmt: skip
     except (KeyError, ValueError):  # a properties file without these is no HiPS to draw
-        return None
+        pass
+    return layers
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -100,7 +106,7 @@ def search_page(
         "caller": caller_facts(caller),
         "columns": column_facts(),
         "basket_api": has_route(request, "/api/portal/basket"),
-        "hips": _hips_facts(request),
+        "hips": _hips_layers(request),
     }
     context = {"caller": caller, "page_data": page_data, **_panel(collection, q, instrument)}
     return templates.TemplateResponse(request, "search.html", context)

@@ -10,9 +10,10 @@ const ALLSKY_ORDER = 3;
 const ALLSKY_COLUMNS = 27;
 const THUMB = 64;
 
-function loadImage(src) {
+function loadImage(src, external) {
   return new Promise((resolve, reject) => {
     const image = new Image();
+    if (external) image.crossOrigin = "anonymous"; // read back (alpha) needs CORS from there
     image.onload = () => resolve(image);
     image.onerror = () => reject(new Error(`cannot load ${src}`));
     image.src = src;
@@ -43,7 +44,7 @@ export class HipsLayer {
     this.tiles = new Map(); // "order/npix" -> {image, children: [bool x4]} or "loading" / "failed"
     this.allsky = null;
     this.present = new Set(); // order-3 tiles with data
-    loadImage(`${hips.url}/Norder${ALLSKY_ORDER}/Allsky.png`).then((image) => {
+    loadImage(`${hips.url}/Norder${ALLSKY_ORDER}/Allsky.${hips.format}`, hips.external).then((image) => {
       const columns = image.width / THUMB;
       const thumbs = 12 * 4 ** ALLSKY_ORDER;
       for (let npix = 0; npix < thumbs; npix++) {
@@ -53,6 +54,7 @@ export class HipsLayer {
       this.allsky = image;
       this.onReady();
     }).catch(() => { this.allsky = false; });
+    // JPEG tiles have no alpha: every tile of such a HiPS (an all-sky survey) counts as present
   }
 
   /** The order to draw at: tile pixels about one screen pixel, within what the HiPS has. */
@@ -80,8 +82,8 @@ export class HipsLayer {
     const key = `${order}/${npix}`;
     if (this.tiles.has(key)) return;
     this.tiles.set(key, "loading");
-    const path = `${this.hips.url}/Norder${order}/Dir${Math.floor(npix / 10000) * 10000}/Npix${npix}.png`;
-    loadImage(path).then((image) => {
+    const path = `${this.hips.url}/Norder${order}/Dir${Math.floor(npix / 10000) * 10000}/Npix${npix}.${this.hips.format}`;
+    loadImage(path, this.hips.external).then((image) => {
       // quarter q holds child q: its ix bit (q & 1) picks the rows, its iy bit the columns
       const blocks = opaqueBlocks(image, 0, 0, image.width, 2);
       const children = [blocks[0], blocks[2], blocks[1], blocks[3]];

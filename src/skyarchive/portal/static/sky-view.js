@@ -75,7 +75,8 @@ export class SkyView {
   constructor(container, handlers, options = {}) {
     this.container = container;
     this.handlers = handlers; // onHover(obsid|null), onSelect(obsid)
-    this.hips = options.hips ? new HipsLayer(options.hips, () => this.schedule()) : null;
+    // bottom first: an operator's external HiPS, then the archive's own
+    this.layers = (options.hips || []).map((hips) => new HipsLayer(hips, () => this.schedule()));
     this.view = null;
     this.units = "sexagesimal";
     this.pointers = new Map();
@@ -165,8 +166,9 @@ export class SkyView {
     const ctx = this.canvas.getContext("2d");
     ctx.fillStyle = "#0e1726";
     ctx.fillRect(0, 0, SIZE, SIZE);
-    const tiles = this.hips ? this.hips.draw(ctx, { ra: this.view.ra, dec: this.view.dec, radius,
-      degreesPerPixel: this.view.fov / SIZE, toScreen: (ra, dec) => this.toScreen(ra, dec) }) : 0;
+    const frame = { ra: this.view.ra, dec: this.view.dec, radius, degreesPerPixel: this.view.fov / SIZE,
+      toScreen: (ra, dec) => this.toScreen(ra, dec) };
+    const tiles = this.layers.reduce((sum, layer) => sum + layer.draw(ctx, frame), 0);
     this.stage.dataset.tiles = String(tiles);
     const children = [...this.grid(), ...this.searchCircle()];
     const inView = [], outside = [];
@@ -188,7 +190,7 @@ export class SkyView {
     this.overlay.replaceChildren(...children);
     const where = `${sexagesimal(this.view.ra, this.view.dec, 1)}, field ${angleText(this.view.fov)} wide`;
     this.overlay.setAttribute("aria-label", `Sky view at ${where}: ${inView.length} footprints`
-      + (this.hips ? ` over the archive's sky image (${tiles} tiles)` : ""));
+      + (this.layers.length ? ` over the sky image (${tiles} tiles)` : ""));
     this.stage.setAttribute("aria-label", `Sky view at ${where}`);
     const missing = this.rows.length - this.drawn.length;
     this.note.textContent = [outside.length ? `${outside.length} footprint(s) outside the view.` : "",
