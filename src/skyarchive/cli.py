@@ -121,6 +121,9 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],
     workers: Annotated[int | None, typer.Option(help="Reader processes (default: CPUs).")] = None,
+    hips: Annotated[
+        bool, typer.Option("--hips", help="Then rebuild the sky view's HiPS (`hips build`).")
+    ] = False,
 ) -> None:
     """Archive pipeline files and manifests; bad files are reported and skipped.
 
@@ -139,6 +142,9 @@ def ingest(
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if hips:  # what did ingest is in the catalogue: the sky shows it, failures or not
+        sky = _build_hips(archive, max_order=None)
+        typer.echo(f"HiPS of {sky.images} images: {sky.tiles} tiles, orders 0-{sky.max_order}")
     if not report.ok:
         raise typer.Exit(code=1)
 

@@ -198,3 +198,18 @@ def test_every_caller_gets_the_same_public_tiles(live_server, demo_archive) -> N
         assert answer.content == expected, who
         assert answer.headers["cache-control"] == "public, max-age=3600", who
         assert "set-cookie" not in answer.headers, who
+
+
+def test_ingest_can_build_the_hips_after_it(tmp_path, demo_output) -> None:  # type: ignore[no-untyped-def]
+    out, _summary = demo_output
+    home = tmp_path / "home"
+    command = [sys.executable, "-m", "skyarchive", "--home", str(home), "ingest", str(out)]
+    done = subprocess.run(
+        [*command, "--hips"], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    properties = read_properties(home / "hips")
+    assert properties and "HiPS of" in done.stdout
+    archive = Archive.open(Settings(home=home))
+    assert properties["skyarchive_images"] == str(len(public_images(archive.engine)))
+    archive.engine.dispose()
