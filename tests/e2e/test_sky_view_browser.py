@@ -308,3 +308,28 @@ def test_an_operators_external_hips_is_drawn_from_its_own_origin(  # type: ignor
         context.close()
     other.engine.dispose()
     assert not errors, errors
+
+
+def test_touch_drag_and_pinch(page) -> None:  # type: ignore[no-untyped-def]
+    """Touch pointers (as a phone sends them): one finger pans, two pinch to zoom."""
+    search(page, "m57 r=1m")
+    stage = page.locator(STAGE)
+    stage.focus()
+    home, scale = readout(page), degrees_per_pixel(page)
+    x, y = stage_centre(page)
+    touch = """([events, x, y]) => { const stage = document.querySelector("#sky .sky-stage");
+      for (const [type, id, dx, dy] of events) stage.dispatchEvent(new PointerEvent(type,
+        { pointerId: id, pointerType: "touch", isPrimary: id === 1, bubbles: true,
+          clientX: x + dx, clientY: y + dy })); }"""
+    # two fingers 40 px apart move to 80 px apart: twice the size, half the field
+    page.evaluate(touch, [[["pointerdown", 1, -20, 0], ["pointerdown", 2, 20, 0],
+                           ["pointermove", 2, 60, 0], ["pointerup", 1, 0, 0],
+                           ["pointerup", 2, 60, 0]], x, y])  # fmt: skip
+    settled(page, lambda: degrees_per_pixel(page) == pytest.approx(scale / 2, rel=0.05))
+    # one finger drags 40 px down: the sky that was 40 pixels above (north) comes to the centre
+    page.evaluate(touch, [[["pointerdown", 1, 0, 0], ["pointermove", 1, 0, 20],
+                           ["pointermove", 1, 0, 40], ["pointerup", 1, 0, 40]], x, y])  # fmt: skip
+    stage.evaluate("el => el.dispatchEvent(new FocusEvent('focus'))")  # readout: the centre
+    moved = readout(page)
+    expected = home.directional_offset_by(0 * u.deg, 40 * scale / 2 * u.deg)
+    assert moved.separation(expected).deg < 3 * scale / 2

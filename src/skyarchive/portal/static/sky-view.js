@@ -361,7 +361,9 @@ export class SkyView {
     }
     const [x0, y0] = this.gesture.points.get(event.pointerId) || at;
     if (!this.gesture.moved && Math.hypot(at[0] - x0, at[1] - y0) < 3) return;
-    if (!this.gesture.moved) this.stage.setPointerCapture?.(event.pointerId);
+    if (!this.gesture.moved) {
+      try { this.stage.setPointerCapture(event.pointerId); } catch { /* the pointer is gone already */ }
+    }
     this.gesture.moved = true;
     const scale = SIZE / start.fov;
     // the sky that was at (middle - drag) in the starting view comes to the middle
