@@ -245,6 +245,7 @@ def _serve(  # type: ignore[no-untyped-def]
         f"Serving {archive.settings.home} on http://{host}:{port} with {processes} (Ctrl-C stops)"
     )
     archive.engine.dispose()  # the workers open their own connections; keep none across fork
+    archive.read_engine.dispose()
     run_server(archive, host=host, port=port, workers=workers, log_level="info",
                access_log=access_log)  # fmt: skip
 
@@ -454,12 +455,22 @@ def storage_migrate(
         str,
         typer.Option("--to", help="Target storage URL: s3://bucket/prefix or file:///path/to/dir."),
     ],
+    reread: Annotated[
+        bool,
+        typer.Option(
+            "--reread",
+            help="Read back every file already in the target (an audit), rather than trust "
+            "the SHA-256 the store recorded when it was uploaded.",
+        ),
+    ] = False,
 ) -> None:
     """Copy every archived file to another storage and verify its SHA-256 there.
 
     Keys, data URIs and checksums stay as they are; run it again after an interruption and it
-    carries on where it stopped. Then set SKYARCHIVE_STORAGE_URL to the target (the endpoint
-    of a store other than AWS: SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
+    carries on where it stopped: a file already in an object store is checked by the size and
+    SHA-256 recorded with it (one HEAD), not read back, unless --reread. Then set
+    SKYARCHIVE_STORAGE_URL to the target (the endpoint of a store other than AWS:
+    SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
     Exit status 1 when a file could not be verified.
     """
     try:
@@ -472,7 +483,9 @@ def storage_migrate(
         TimeElapsedColumn(), console=console, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("migrating", total=total)
-        report = migration.run(on_file=lambda _found, _outcome: progress.advance(task))
+        report = migration.run(
+            on_file=lambda _found, _outcome: progress.advance(task), reread=reread
+        )
     for key, reason in report.failed:
         console.print(f"[red]not verified:[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     typer.echo(

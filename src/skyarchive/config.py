@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default a SQLite file `archive.db` in the home (WAL mode).",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a read-only copy of the catalogue (a PostgreSQL streaming "
+        "replica) that searches read from; default `database_url`. Everything that writes, "
+        "and every access decision on a download, uses `database_url`.",
+    )
     storage_path: Path | None = Field(
         default=None,
         description="Directory holding the archived files; default `files/` in the home "
