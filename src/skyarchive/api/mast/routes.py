@@ -116,7 +116,7 @@ def invoke(archive: Archive, raw: Any) -> Response:
         handler = service_handler(mast_request.service)
     except SkyArchiveError as exc:
         return _mast_error(exc, fmt)
-    conn = archive.engine.connect()
+    conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
         if isinstance(result, TableResult):

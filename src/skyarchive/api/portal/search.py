@@ -63,7 +63,7 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
         filters = [{"paramName": "obsid", "values": [str(o) for o in obsids]}, *filters]
         limit = max(limit, len(obsids))
     limit = min(limit, archive.settings.max_page_size)
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         result = run_search(
             conn, now=now_mjd(), position=position, programs=programs, filters=filters,
             limit=limit,
@@ -145,7 +145,7 @@ def columns() -> dict[str, Any]:
 @router.post("/values")
 def values(body: ValuesRequest, archive: ArchiveDep) -> dict[str, Any]:
     """Values of a column with counts (or its range), under the other filters."""
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         return column_values(conn, body.column, now=now_mjd(), filters=body.filters)
 
 
@@ -156,7 +156,7 @@ class CountRequest(BaseModel):
 @router.post("/count")
 def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
     """How many observations the filters match (the Advanced Search dialog's live count)."""
-    with archive.engine.connect() as conn:
+    with archive.read_engine.connect() as conn:
         return {"count": count_matching(conn, now=now_mjd(), filters=body.filters)}
 
 
@@ -167,7 +167,7 @@ def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str,
     The preview link is given only to a caller who may retrieve the observation's files;
     otherwise ``previewRestricted`` says a preview exists behind the exclusive-access period.
     """
-    with archive.engine.connect() as conn:
+    with archive.engine.connect() as conn:  # the primary: it decides who gets the preview
         details = observation_details(conn, obsid, caller=caller, now=now_mjd())
     row = details["observation"]
     for product in details["products"]:
