@@ -20,11 +20,16 @@ from skyarchive.search.columns import observation_column
 from skyarchive.search.portal_query import parse_position_text, parse_program_ids
 from skyarchive.search.portal_search import (
     DEFAULT_LIMIT,
+    FACETS,
+    PortalQuery,
     column_facts,
     column_values,
     count_matching,
     run_search,
 )
+
+#: Largest page the portal's grid asks for.
+MAX_PAGE_SIZE = 500
 
 router = APIRouter(prefix="/api/portal", tags=["Portal"])
 
@@ -36,7 +41,16 @@ class SearchRequest(BaseModel):
         "", max_length=100_000, description="'m57 r=1m', '283.396 33.029', '1073, 1558'"
     )
     filters: list[dict[str, Any]] = Field(default_factory=list, description="MAST-style filters")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=50_000)
+    facets: dict[str, list[str | int]] = Field(
+        default_factory=dict, description="chosen facet values: {column: [values]}"
+    )
+    sort: str | None = Field(None, max_length=100, description="column to sort by")
+    descending: bool = False
+    page: int = Field(1, ge=1, le=10**9)
+    pagesize: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE, description="rows per page")
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=50_000, description="rows of the one page when no pagesize"
+    )
 
 
 class ValuesRequest(BaseModel):
@@ -44,9 +58,8 @@ class ValuesRequest(BaseModel):
     filters: list[dict[str, Any]] = Field(default_factory=list)
 
 
-@router.post("/search")
-def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
-    """All rows of a portal search (nearest first for positions), every column."""
+def portal_query(body: SearchRequest, archive: Any, *, with_facets: bool = True) -> PortalQuery:
+    """The service's query for a request body (the search text read as a position or programs)."""
     position = None
     programs: list[str] = []
     text = body.text.strip()
@@ -54,12 +67,22 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
         position = parse_position_text(text, archive.resolver)
     elif body.collection == "program" and (text or not body.filters):
         programs = parse_program_ids(text)
-    limit = min(body.limit, archive.settings.max_page_size)
+    pagesize = body.pagesize or min(body.limit, archive.settings.max_page_size)
+    return PortalQuery(
+        position=position, programs=programs, filters=body.filters, facets=body.facets,
+        sort=body.sort, descending=body.descending, page=body.page, pagesize=pagesize,
+        with_facets=with_facets,
+    )  # fmt: skip
+
+
+@router.post("/search")
+def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
+    """One page of a portal search (nearest first for positions, or by ``sort``), every column,
+    with the total and the facet counts over the whole match set."""
+    query = portal_query(body, archive)
+    position, programs, text = query.position, list(query.programs), body.text.strip()
     with archive.engine.connect() as conn:
-        result = run_search(
-            conn, now=now_mjd(), position=position, programs=programs, filters=body.filters,
-            limit=limit,
-        )  # fmt: skip
+        result = run_search(conn, query, now=now_mjd())
     return {
         "query": {
             "collection": body.collection,
@@ -76,6 +99,12 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
         "columns": column_facts(result.columns),
         "rows": result.rows,
         "total": result.total,
+        "matched": result.matched,
+        "page": query.page,
+        "pagesize": query.pagesize,
+        "sort": body.sort,
+        "descending": body.descending,
+        "facets": result.facets,
         "returned": len(result.rows),
         "message": _nothing_found(position, programs, body.filters) if not result.total else "",
     }  # fmt: skip
@@ -128,7 +157,7 @@ def filter_values_text(entry: dict[str, Any]) -> str:
 @router.get("/columns")
 def columns() -> dict[str, Any]:
     """The observation columns: labels, types, which are shown and faceted by default."""
-    return {"columns": column_facts()}
+    return {"columns": column_facts(), "facets": list(FACETS)}
 
 
 @router.post("/values")

@@ -1,6 +1,7 @@
 // The search page: wires the search panel, advanced search, facets, grid, sky view and details.
-// Observation searches keep their rows here; the keyword collection (keyword-search.js) has
-// its own server-paged grid in the same place, and "Show observations" comes back here.
+// Observation searches are paged, sorted and faceted by the server (one page in hand); the
+// keyword collection (keyword-search.js) has its own server-paged grid in the same place, and
+// "Show observations" comes back here. The page's whole state lives in its URL (url-state.js).
 import { AdvancedSearch } from "./advanced-search.js";
 import { api, setCsrfToken } from "./api.js";
 import { addFilesToBasket, addToBasket, basketCount } from "./basket-client.js";
@@ -11,12 +12,14 @@ import { KeywordCollection } from "./keyword-search.js";
 import { ResultsGrid } from "./results-grid.js";
 import { initSearchPanel } from "./search-panel.js";
 import { SkyView } from "./sky-view.js";
+import { stateFromUrl, stateToUrl } from "./url-state.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const caller = page.caller;
 setCsrfToken(caller.csrf_token);
 const $ = (id) => document.getElementById(id);
-const state = { result: null, position: null, token: 0, keywords: false };
+// query: the shown observation search ({collection, text, filters}); view: list | album
+const state = { result: null, position: null, token: 0, keywords: false, query: null, view: "list", row: null };
 
 const panel = initSearchPanel({
   onSearch: (query) => search(query.collection === "keywords" ? { ...query, filters: keywords.dialog.filters() } : query),
@@ -24,14 +27,14 @@ const panel = initSearchPanel({
   onInstrument: () => keywords.useInstrument(panel.get().instrument).catch((err) => showError(err.message)),
 });
 const advanced = new AdvancedSearch($("advanced"), page.columns, (filters) => search({ collection: "filters", filters }));
-const facets = new Facets($("facet-list"), page.columns, (opts) => refresh(opts));
+const facets = new Facets($("facet-list"), page.columns, (opts) => { grid.page = 1; fetchPage(opts).catch(() => {}); });
 const grid = new ResultsGrid($("grid"), [...page.columns], {
-  onSelect: (selected) => { updateSelection(selected); drawSky(); },
+  onSelect: (selected) => { updateSelection(selected); drawSky(); replaceUrl(); },
   onHover: (obsid) => sky.highlight(obsid),
-  onDetails: (row) => showDetails($("details"), row, grid.columns, { onDownload: guardDownload, onBasket: basketAdd }),
+  onDetails: (row) => openDetails(row),
   onDownload: (row, event) => guardDownload(row, event),
-  onPage: () => drawSky(),
-});
+  onRemote: (opts) => fetchPage(opts).catch(() => {}), // fetchPage shows the error
+}, { remote: true });
 const sky = new SkyView($("sky"), {
   onHover: (obsid) => grid.highlight(obsid),
   onSelect: (obsid) => { grid.reveal(obsid); grid.toggle(obsid, !grid.selected.has(obsid)); },
@@ -86,28 +89,76 @@ async function search(query, { push = true } = {}) {
   }
 }
 
+/** Run an observation search; ``query`` may carry the facets, sort, page, view and selection
+ * of a shared link (otherwise: none chosen, page 1). */
 async function showObservationRows(query, push, token) {
-  const body = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
-  const result = await api("/api/portal/search", { method: "POST", body });
-  if (token !== state.token) return false;
+  state.query = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
+  facets.setChosen(query.facets);
+  grid.sort = query.sort ? { name: query.sort, dir: query.descending ? -1 : 1 } : { name: null, dir: 1 };
+  grid.page = query.page || 1;
+  if (query.pagesize) setPageSize(query.pagesize);
+  grid.selected = new Set(query.selected || []);
+  state.view = query.view || "list";
+  const result = await fetchPage({ push, token });
+  if (!result) return false;
+  updateSelection(grid.selected);
+  if (query.row) openDetails({ obsid: query.row }, { remember: false });
+  return true;
+}
+
+/** Ask the server for the current page (after a search, a facet, a sort or a page change). */
+async function fetchPage({ push = true, token = ++state.token, focus = null } = {}) {
+  if (!state.query) return null;
+  const body = {
+    ...state.query, facets: facets.chosenObject(), sort: grid.sort.name, descending: grid.sort.dir < 0,
+    page: grid.page, pagesize: grid.pageSize,
+  };
+  let result;
+  try {
+    result = await api("/api/portal/search", { method: "POST", body });
+  } catch (err) {
+    if (token === state.token) showError(err.message);
+    throw err;
+  }
+  if (token !== state.token) return null;
   useKeywords(false);
   state.result = result;
   state.position = result.query.position;
-  if (push) pushUrl(query);
   grid.setColumns(result.columns);
-  grid.selected.clear();
-  facets.setRows(result.rows);
+  grid.setRows(result.rows, { keepPage: true, total: result.total });
+  facets.render(result.facets);
   $("query-display").textContent = result.query.display;
-  refresh();
-  updateSelection(grid.selected);
-  return true;
+  $("row-count").textContent = countText(result);
+  showView(state.view);
+  drawSky();
+  if (push) pushUrl(); else replaceUrl();
+  if (focus) document.querySelector(focus)?.focus();
+  return result;
+}
+
+function countText(result) {
+  if (result.total === 0) return result.matched ? "No observations match the chosen filters" : result.message || "No observations found";
+  const first = (result.page - 1) * result.pagesize + 1;
+  const last = first + result.rows.length - 1;
+  let text = `Displaying ${first.toLocaleString()}–${last.toLocaleString()} of ${result.total.toLocaleString()} Total Rows`;
+  if (result.matched > result.total) text += ` (filtered from ${result.matched.toLocaleString()})`;
+  return text;
+}
+
+/** The shown state, as the URL keeps it. */
+function currentState() {
+  if (state.keywords) return { collection: "keywords", ...keywords.query };
+  return {
+    ...state.query, facets: facets.chosenObject(), sort: grid.sort.name, descending: grid.sort.dir < 0,
+    page: grid.page, pagesize: grid.pageSize, view: state.view, selected: [...grid.selected], row: state.row,
+  };
 }
 
 async function showFiles(query, push, token) {
   const result = await keywords.search(query);
   if (token !== state.token || !result) return false;
   useKeywords(true);
-  if (push) pushUrl({ collection: "keywords", ...keywords.query });
+  if (push) pushUrl();
   $("query-display").textContent = result.display;
   updateSelection(keywords.grid.selected);
   return true;
@@ -125,18 +176,26 @@ async function showObservations() {
   }
 }
 
-function refresh(opts = {}) {
-  if (!state.result) return;
-  const shown = facets.filter(state.result.rows);
-  grid.setRows(shown);
-  facets.render(shown);
-  const { total, returned } = state.result;
-  let text = `Displaying ${shown.length.toLocaleString()} of ${returned.toLocaleString()} Total Rows`;
-  if (total === 0) text = state.result.message || "No observations found";
-  if (total > returned) text += ` (the first ${returned.toLocaleString()} of ${total.toLocaleString()} matches; narrow the search to see the rest)`;
-  $("row-count").textContent = text;
-  drawSky();
-  if (opts.focus) document.querySelector(opts.focus)?.focus();
+function openDetails(row, { remember = true } = {}) {
+  state.row = row.obsid;
+  if (remember) replaceUrl();
+  showDetails($("details"), row, grid.columns, { onDownload: guardDownload, onBasket: basketAdd });
+}
+
+function setPageSize(size) {
+  for (const each of [grid, keywords.grid]) each.pageSize = size;
+  const select = $("page-size");
+  if (![...select.options].some((o) => Number(o.value) === size)) select.append(new Option(String(size)));
+  select.value = String(size);
+}
+
+/** List view (the grid) or Album view (previews); the album is drawn by album-view.js. */
+function showView(view) {
+  state.view = view === "album" && !state.keywords ? "album" : "list";
+  for (const button of document.querySelectorAll("[data-view]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
+  }
+  document.dispatchEvent(new CustomEvent("skyarchive:view", { detail: { view: state.view, rows: grid.rows } }));
 }
 
 function drawSky() {
@@ -185,11 +244,14 @@ $("show-observations").addEventListener("click", () => showObservations());
 $("keyword-filters-open").addEventListener("click", () => keywords.openDialog().catch((err) => showError(err.message)));
 $("facets-clear").addEventListener("click", () => (state.keywords ? keywords.clearFacets() : facets.clear()));
 $("page-size").addEventListener("change", (event) => {
-  for (const each of [grid, keywords.grid]) each.pageSize = Number(event.target.value);
+  setPageSize(Number(event.target.value));
   if (state.keywords) { keywords.grid.goTo(1); return; }
-  grid.setRows(grid.rows);
-  drawSky();
+  grid.page = 1;
+  fetchPage().catch(() => {});
 });
+for (const button of document.querySelectorAll("[data-view]")) {
+  button.addEventListener("click", () => { showView(button.dataset.view); pushUrl(); });
+}
 $("columns-open").addEventListener("click", () => {
   active().renderChooser($("columns-list"));
   $("columns-dialog").showModal();
@@ -199,41 +261,27 @@ $("columns-default").addEventListener("click", () => {
   active().renderChooser($("columns-list"));
 });
 $("details").querySelector(".close").addEventListener("click", () => $("details").close());
+$("details").addEventListener("close", () => { state.row = null; replaceUrl(); });
 
-function pushUrl(query) {
-  const params = new URLSearchParams({ collection: query.collection });
-  if (query.collection === "keywords") {
-    params.set("instrument", query.instrument);
-    if (query.text) params.set("q", query.text);
-    if (query.filters?.length) params.set("filters", JSON.stringify(query.filters));
-  } else if (query.collection === "filters") params.set("filters", JSON.stringify(query.filters || []));
-  else params.set("q", query.text || "");
-  const url = `/search?${params}`;
-  if (url !== location.pathname + location.search) history.pushState(query, "", url);
+/** A new history entry for a new state (search, facet, sort, page, view). */
+function pushUrl() {
+  const url = stateToUrl(currentState());
+  if (url !== location.pathname + location.search) history.pushState(null, "", url);
 }
 
-function fromUrl() {
-  const params = new URLSearchParams(location.search);
-  const collection = params.get("collection") || "position";
-  if (collection === "keywords") {
-    let filters = [];
-    try { filters = JSON.parse(params.get("filters") || "[]"); } catch { return null; }
-    return { collection, instrument: params.get("instrument") || "NIRCAM", text: params.get("q") || "", filters,
-      keyword: params.get("keyword") ?? (params.has("dialog") ? "" : null) };
-  }
-  if (collection === "filters") {
-    try { return { collection, filters: JSON.parse(params.get("filters") || "[]") }; } catch { return null; }
-  }
-  const text = params.get("q");
-  return text ? { collection, text } : null;
+/** The same entry, brought up to date (selection, details: not worth a Back step each). */
+function replaceUrl() {
+  if (!state.query && !state.keywords) return;
+  const url = stateToUrl(currentState());
+  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
 }
 
 window.addEventListener("popstate", () => {
-  const query = fromUrl();
+  const query = stateFromUrl();
   if (query) { panel.set(query.collection, query.text, query.instrument); search(query, { push: false }); }
 });
 
-const initial = fromUrl();
+const initial = stateFromUrl();
 if (typeof initial?.keyword === "string") { // e.g. from the Keyword Dictionary: that keyword's dialog
   panel.set("keywords", initial.text, initial.instrument);
   if (initial.filters.length) search(initial, { push: false });
