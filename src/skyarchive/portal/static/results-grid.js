@@ -214,9 +214,17 @@ export class ResultsGrid {
     pager.replaceChildren(
       h("button", { type: "button", disabled: this.page <= 1, "aria-label": "Previous page",
         onclick: () => this.goTo(this.page - 1) }, "‹"),
-      h("span", {}, ` Page ${this.page} of ${pages} `),
+      h("span", {}, ` ${this.rangeText()} · Page ${this.page} of ${pages} `),
       h("button", { type: "button", disabled: this.page >= pages, "aria-label": "Next page",
         onclick: () => this.goTo(this.page + 1) }, "›"));
+  }
+
+  /** "Rows 51–100": which rows of the whole result this page shows. */
+  rangeText() {
+    const count = this.remote ? this.rows.length : this.pageRows().length;
+    if (!count) return "No rows";
+    const first = (this.page - 1) * this.pageSize + 1;
+    return `Rows ${first.toLocaleString()}–${(first + count - 1).toLocaleString()}`;
   }
 
   /** Fill the Edit Columns dialog's list of checkboxes. */

@@ -136,13 +136,11 @@ async function fetchPage({ push = true, token = ++state.token, focus = null } = 
   return result;
 }
 
+/** "Displaying n of m Total Rows": rows the chosen facets leave, of all the search matched
+ * (counted by the server however many there are; the pager tells which of them are shown). */
 function countText(result) {
-  if (result.total === 0) return result.matched ? "No observations match the chosen filters" : result.message || "No observations found";
-  const first = (result.page - 1) * result.pagesize + 1;
-  const last = first + result.rows.length - 1;
-  let text = `Displaying ${first.toLocaleString()}–${last.toLocaleString()} of ${result.total.toLocaleString()} Total Rows`;
-  if (result.matched > result.total) text += ` (filtered from ${result.matched.toLocaleString()})`;
-  return text;
+  if (result.total === 0 && !result.matched) return result.message || "No observations found";
+  return `Displaying ${result.total.toLocaleString()} of ${result.matched.toLocaleString()} Total Rows`;
 }
 
 /** The shown state, as the URL keeps it. */
