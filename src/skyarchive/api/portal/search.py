@@ -13,7 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.deps import ArchiveDep
+from skyarchive.access.policy import may_retrieve
+from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
@@ -76,13 +77,20 @@ def portal_query(body: SearchRequest, archive: Any, *, with_facets: bool = True)
 
 
 @router.post("/search")
-def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
+def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
     """One page of a portal search (nearest first for positions, or by ``sort``), every column,
-    with the total and the facet counts over the whole match set."""
+    with the total and the facet counts over the whole match set. Each row tells whether the
+    caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL."""
     query = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
+    now = now_mjd()
     with archive.engine.connect() as conn:
-        result = run_search(conn, query, now=now_mjd())
+        result = run_search(conn, query, now=now)
+    for row in result.rows:
+        allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
+                               t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
+        row["mayRetrieve"] = allowed
+        row["preview"] = file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None
     return {
         "query": {
             "collection": body.collection,
@@ -179,15 +187,19 @@ def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
 
 
 @router.get("/observations/{obsid}")
-def observation(obsid: str, archive: ArchiveDep) -> dict[str, Any]:
-    """One observation, its products and the links to preview and download them."""
+def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
+    """One observation, its products and the links to preview and download them (the
+    preview only for a caller who may retrieve the observation's files)."""
+    now = now_mjd()
     with archive.engine.connect() as conn:
-        details = observation_details(conn, obsid, now=now_mjd())
+        details = observation_details(conn, obsid, now=now)
     row = details["observation"]
+    allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
+                           t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
     for product in details["products"]:
         product["download"] = file_url(product["dataURI"])
     details["links"] = {
-        "preview": file_url(row["jpegURL"]) if row.get("jpegURL") else None,
+        "preview": file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None,
         "mrp": mrp_url(row["obsid"]),
         "data": file_url(row["dataURL"]) if row.get("dataURL") else None,
     }

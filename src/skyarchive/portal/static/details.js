@@ -26,10 +26,11 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
   const byName = Object.fromEntries(columns.map((c) => [c.name, c]));
   const facts = h("dl", { class: "facts" }, FIELDS.filter((n) => byName[n] && obs[n] !== null && obs[n] !== "")
     .map((n) => [h("dt", {}, byName[n].label), h("dd", {}, formatValue(obs[n], byName[n]))]));
+  // Full size (within the dialog); the server gives the link only to callers who may see it.
   const preview = details.links.preview
-    ? h("figure", { class: "preview" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}`,
-      width: 256, height: 256, loading: "lazy" }), h("figcaption", {}, "Preview"))
-    : h("p", { class: "hint preview" }, status === "planned" ? "Planned observation: no data yet." : "No preview.");
+    ? h("figure", { class: "preview full" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}` }),
+      h("figcaption", {}, "Preview"))
+    : h("p", { class: "hint preview" }, noPreviewText(obs, status));
   const follow = subscribeHref(obs);
   const subscribe = follow && h("a", { class: "button", href: follow }, icon("bell"),
     ` Subscribe to ${obs.obs_collection} program ${obs.proposal_id}`);
@@ -63,4 +64,11 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
       h("h3", { id: "files-title" }, "Files"),
       h("label", {}, only, " Minimum Recommended Products only"),
       h("div", { class: "grid-scroll" }, table)));
+}
+
+/** Why a row shows no preview image. */
+export function noPreviewText(row, status = rowStatus(row)) {
+  if (status === "planned") return "Planned observation: no data yet.";
+  if (row.jpegURL && status === "exclusive") return "Preview after the exclusive-access period (or log in with access).";
+  return "No preview.";
 }

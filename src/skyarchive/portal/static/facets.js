@@ -5,6 +5,7 @@ import { h } from "./dom.js";
 
 const FIRST_VALUES = 8;
 const CALIB_NAMES = { "-1": "-1 planned", 1: "1 raw", 2: "2 calibrated", 3: "3 combined" };
+const RIGHTS_NAMES = { PUBLIC: "public", EXCLUSIVE_ACCESS: "exclusive access" };
 
 export class Facets {
   constructor(container, columns, onChange) {
@@ -48,7 +49,8 @@ export class Facets {
           type: "checkbox", value, checked: chosen.has(value),
           onchange: (event) => this.toggle(name, value, event.target.checked),
         });
-        const label = name === "calib_level" ? CALIB_NAMES[value] || value : value;
+        const names = { calib_level: CALIB_NAMES, dataRights: RIGHTS_NAMES }[name];
+        const label = names?.[value] || value;
         return h("label", { class: `facet-value${shown ? "" : " none-shown"}` }, box,
           h("span", { class: "facet-name" }, label),
           h("span", { class: "count" }, `(${shown.toLocaleString()} of ${total.toLocaleString()})`));

@@ -3,6 +3,7 @@
 // keyword collection (keyword-search.js) has its own server-paged grid in the same place, and
 // "Show observations" comes back here. The page's whole state lives in its URL (url-state.js).
 import { AdvancedSearch } from "./advanced-search.js";
+import { AlbumView } from "./album-view.js";
 import { api, setCsrfToken } from "./api.js";
 import { addFilesToBasket, addToBasket, basketCount } from "./basket-client.js";
 import { showDetails } from "./details.js";
@@ -35,6 +36,7 @@ const grid = new ResultsGrid($("grid"), [...page.columns], {
   onDownload: (row, event) => guardDownload(row, event),
   onRemote: (opts) => fetchPage(opts).catch(() => {}), // fetchPage shows the error
 }, { remote: true });
+const album = new AlbumView($("album"), grid, { onDetails: (row) => openDetails(row) });
 const sky = new SkyView($("sky"), {
   onHover: (obsid) => grid.highlight(obsid),
   onSelect: (obsid) => { grid.reveal(obsid); grid.toggle(obsid, !grid.selected.has(obsid)); },
@@ -187,13 +189,26 @@ function setPageSize(size) {
   select.value = String(size);
 }
 
-/** List view (the grid) or Album view (previews); the album is drawn by album-view.js. */
+/** List View (the grid) or Album View (previews of the same page, album-view.js). */
 function showView(view) {
   state.view = view === "album" && !state.keywords ? "album" : "list";
   for (const button of document.querySelectorAll("[data-view]")) {
     button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
+    button.hidden = state.keywords;
   }
-  document.dispatchEvent(new CustomEvent("skyarchive:view", { detail: { view: state.view, rows: grid.rows } }));
+  $("grid").hidden = state.view === "album";
+  $("album").hidden = state.view !== "album";
+  if (state.view === "album") album.render();
+}
+
+/** The export link of the shown result: every row, or the selected ones; the shown columns. */
+function exportHref() {
+  const params = new URLSearchParams(stateToUrl(currentState()).split("?")[1]);
+  for (const name of ["page", "size", "view", "sel", "row"]) params.delete(name);
+  params.set("format", $("export-format").value);
+  params.set("columns", grid.visible.join(","));
+  if ($("export-scope").value === "selected") params.set("obsids", [...grid.selected].join(","));
+  return `/api/portal/export?${params}`;
 }
 
 function drawSky() {
@@ -250,6 +265,15 @@ $("page-size").addEventListener("change", (event) => {
 for (const button of document.querySelectorAll("[data-view]")) {
   button.addEventListener("click", () => { showView(button.dataset.view); pushUrl(); });
 }
+$("show-preview").addEventListener("change", (event) => { grid.showPreview = event.target.checked; grid.render(); });
+$("export-link").addEventListener("click", (event) => {
+  if ($("export-scope").value === "selected" && !grid.selected.size) {
+    event.preventDefault();
+    showError("Select rows to export, or choose All rows.");
+    return;
+  }
+  event.currentTarget.href = exportHref();
+});
 $("columns-open").addEventListener("click", () => {
   active().renderChooser($("columns-list"));
   $("columns-dialog").showModal();
