@@ -203,7 +203,7 @@ export class ResultsGrid {
       title: `Subscribe to ${row.obs_collection} program ${row.proposal_id}`,
       "aria-label": `Subscribe to ${row.obs_collection} program ${row.proposal_id} (${label})` }, icon("bell"));
     const cells = shown.map((column) => h("td", {
-      class: column.type === "float" || column.type === "int" ? "num" : null,
+      class: column.type === "float" || column.type === "int" ? "num" : null, "data-column": column.name,
     }, formatValue(row[column.name], column)));
     return h("tr", {
       class: `row-${status}${this.selected.has(key) ? " selected" : ""}`,
