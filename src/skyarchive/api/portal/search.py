@@ -12,8 +12,8 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from skyarchive.access.rights import now_mjd
 from skyarchive.access.policy import may_retrieve
+from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
