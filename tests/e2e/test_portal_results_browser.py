@@ -208,3 +208,26 @@ def test_layout_at_1280_and_390_pixels(page) -> None:  # type: ignore[no-untyped
         )
         assert resizable == "horizontal"
         shot(page, f"layout-{width}")
+
+
+def test_show_cutout_in_the_details_and_download_it(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/search?q=m57%20r%3D1m")
+    expect(page.locator("#results")).to_be_visible()
+    row = page.locator(ROWS, has_text="_t001_miri_f1000w").first
+    row.get_by_role("button", name=re.compile("Details of")).click()
+    dialog = page.get_by_role("dialog")
+    image = dialog.get_by_label("Image")
+    expect(image).to_be_visible()
+    assert image.input_value().endswith("_i2d.fits")
+    dialog.get_by_label("Size (arcsec)").fill("60")
+    dialog.get_by_role("button", name="Show Cutout").click()
+    shown = dialog.locator("figure.cutout img")
+    expect(shown).to_be_visible()
+    expect(shown).to_have_js_property("complete", True)
+    assert shown.evaluate("img => img.naturalWidth") > 0
+    shot(page, "cutout-shown")
+    with page.expect_download() as download:
+        dialog.get_by_role("link", name="Download cutout (FITS)").click()
+    with fits.open(download.value.path()) as hdus:
+        cut = next(h for h in hdus if h.data is not None)
+        assert cut.data.ndim == 2 and cut.header["CTYPE1"].startswith("RA---")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from skyarchive.access.policy import may_retrieve
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.delivery.cutouts import CUTTABLE_SUFFIXES
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
@@ -200,6 +201,12 @@ def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str,
         product["download"] = file_url(product["dataURI"])
     details["links"] = {
         "preview": file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None,
+        # Images Show Cutout cuts: only of files the caller may retrieve (the rule of cutouts).
+        "cutouts": [
+            p["dataURI"]
+            for p in details["products"]
+            if allowed and str(p.get("productFilename", "")).endswith(CUTTABLE_SUFFIXES)
+        ],
         "mrp": mrp_url(row["obsid"]),
         "data": file_url(row["dataURL"]) if row.get("dataURL") else None,
     }

@@ -179,7 +179,7 @@ async function showObservations() {
 function openDetails(row, { remember = true } = {}) {
   state.row = row.obsid;
   if (remember) replaceUrl();
-  showDetails($("details"), row, grid.columns, { onDownload: guardDownload, onBasket: basketAdd });
+  showDetails($("details"), row, grid.columns, { onDownload: guardDownload, onBasket: basketAdd, position: state.position });
 }
 
 function setPageSize(size) {
