@@ -57,7 +57,7 @@ def export(
         raise BadQuery(f"Unknown export format {format!r}; choose csv, votable or fits.")
     chosen = _columns(columns)
     body = _search_request(collection, q, filters, facets, sort, desc, obsids)
-    query = portal_query(body, archive, with_facets=False)
+    query, _doi = portal_query(body, archive, with_facets=False)
     names = [c.name for c in chosen]
     conn = archive.engine.connect()
     try:

@@ -16,6 +16,7 @@ from skyarchive.access.policy import may_retrieve
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.delivery.cutouts import CUTTABLE_SUFFIXES
+from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
@@ -37,10 +38,12 @@ router = APIRouter(prefix="/api/portal", tags=["Portal"])
 
 
 class SearchRequest(BaseModel):
-    collection: Literal["position", "program", "filters"] = "position"
+    collection: Literal["position", "program", "filters", "doi"] = "position"
     # Long enough for a list of program IDs beyond the limit, so the answer can name the limit.
     text: str = Field(
-        "", max_length=100_000, description="'m57 r=1m', '283.396 33.029', '1073, 1558'"
+        "",
+        max_length=100_000,
+        description="'m57 r=1m', '283.396 33.029', '1073, 1558', or a DOI '10.17909/...'",
     )
     filters: list[dict[str, Any]] = Field(default_factory=list, description="MAST-style filters")
     facets: dict[str, list[str | int]] = Field(
@@ -60,21 +63,30 @@ class ValuesRequest(BaseModel):
     filters: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def portal_query(body: SearchRequest, archive: Any, *, with_facets: bool = True) -> PortalQuery:
-    """The service's query for a request body (the search text read as a position or programs)."""
+def portal_query(
+    body: SearchRequest, archive: Any, *, with_facets: bool = True
+) -> tuple[PortalQuery, Any]:
+    """The service's query for a request body (the search text read as a position, programs
+    or a DOI), and the DOI it names (None for other collections)."""
     position = None
     programs: list[str] = []
     text = body.text.strip()
+    filters, limit, doi = body.filters, body.limit, None
     if body.collection == "position" and (text or not body.filters):
         position = parse_position_text(text, archive.resolver)
     elif body.collection == "program" and (text or not body.filters):
         programs = parse_program_ids(text)
-    pagesize = body.pagesize or min(body.limit, archive.settings.max_page_size)
-    return PortalQuery(
-        position=position, programs=programs, filters=body.filters, facets=body.facets,
+    elif body.collection == "doi":  # MAST's DOIOBS: the observations a DOI names
+        doi, obsids = observations_of_doi(archive.engine, text)
+        filters = [{"paramName": "obsid", "values": [str(o) for o in obsids]}, *filters]
+        limit = max(limit, len(obsids))
+    pagesize = body.pagesize or min(limit, archive.settings.max_page_size)
+    query = PortalQuery(
+        position=position, programs=programs, filters=filters, facets=body.facets,
         sort=body.sort, descending=body.descending, page=body.page, pagesize=pagesize,
         with_facets=with_facets,
     )  # fmt: skip
+    return query, doi
 
 
 @router.post("/search")
@@ -82,7 +94,7 @@ def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[
     """One page of a portal search (nearest first for positions, or by ``sort``), every column,
     with the total and the facet counts over the whole match set. Each row tells whether the
     caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL."""
-    query = portal_query(body, archive)
+    query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
     now = now_mjd()
     with archive.engine.connect() as conn:
@@ -92,11 +104,14 @@ def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[
                                t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
         row["mayRetrieve"] = allowed
         row["preview"] = file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None
+    display = _display(result.position, programs, body.filters)
+    if doi is not None:
+        display = "; ".join(part for part in (f"DOI {doi.doi}: {doi.title}", display) if part)
     return {
         "query": {
             "collection": body.collection,
             "text": text,
-            "display": _display(result.position, programs, body.filters),
+            "display": display,
             "position": None if position is None else {
                 "ra": position.ra, "dec": position.dec, "radius": position.radius,
                 "name": position.name, "canonical_name": position.canonical_name,
@@ -189,18 +204,22 @@ def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
 
 @router.get("/observations/{obsid}")
 def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
-    """One observation, its products and the links to preview and download them (the
-    preview only for a caller who may retrieve the observation's files)."""
-    now = now_mjd()
+    """One observation, its products and the links to preview and download them.
+
+    The preview link and the images Show Cutout cuts are given only to a caller who may
+    retrieve the observation's files; otherwise ``previewRestricted`` says a preview exists
+    behind the exclusive-access period.
+    """
     with archive.engine.connect() as conn:
-        details = observation_details(conn, obsid, now=now)
+        details = observation_details(conn, obsid, caller=caller, now=now_mjd())
     row = details["observation"]
-    allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
-                           t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
+    allowed = details["mayRetrieve"]
     for product in details["products"]:
         product["download"] = file_url(product["dataURI"])
+    has_preview = bool(row.get("jpegURL"))
+    details["previewRestricted"] = has_preview and not details["mayRetrieve"]
     details["links"] = {
-        "preview": file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None,
+        "preview": file_url(row["jpegURL"]) if has_preview and allowed else None,
         # Images Show Cutout cuts: only of files the caller may retrieve (the rule of cutouts).
         "cutouts": [
             p["dataURI"]

@@ -26,11 +26,7 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket, 
   const byName = Object.fromEntries(columns.map((c) => [c.name, c]));
   const facts = h("dl", { class: "facts" }, FIELDS.filter((n) => byName[n] && obs[n] !== null && obs[n] !== "")
     .map((n) => [h("dt", {}, byName[n].label), h("dd", {}, formatValue(obs[n], byName[n]))]));
-  // Full size (within the dialog); the server gives the link only to callers who may see it.
-  const preview = details.links.preview
-    ? h("figure", { class: "preview full" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}` }),
-      h("figcaption", {}, "Preview"))
-    : h("p", { class: "hint preview" }, noPreviewText(obs, status));
+  const preview = previewFigure(details, obs, status);
   const follow = subscribeHref(obs);
   const subscribe = follow && h("a", { class: "button", href: follow }, icon("bell"),
     ` Subscribe to ${obs.obs_collection} program ${obs.proposal_id}`);
@@ -67,11 +63,18 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket, 
       h("div", { class: "grid-scroll" }, table)));
 }
 
-/** Why a row shows no preview image. */
-export function noPreviewText(row, status = rowStatus(row)) {
-  if (status === "planned") return "Planned observation: no data yet.";
-  if (row.jpegURL && status === "exclusive") return "Preview after the exclusive-access period (or log in with access).";
-  return "No preview.";
+/** The preview, or a padlock where the server says the caller may not retrieve it (no 403 asked for). */
+function previewFigure(details, obs, status) {
+  if (details.links.preview) {
+    // Full size (within the dialog): the details view is where a preview is looked at.
+    return h("figure", { class: "preview full" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}` }),
+      h("figcaption", {}, "Preview"));
+  }
+  if (details.previewRestricted) {
+    return h("figure", { class: "preview locked" }, icon("lock"),
+      h("figcaption", {}, `Preview in the exclusive-access period of program ${obs.proposal_id}`));
+  }
+  return h("p", { class: "hint preview" }, status === "planned" ? "Planned observation: no data yet." : "No preview.");
 }
 
 /** Show Cutout: a piece of one of the observation's calibrated images around the search

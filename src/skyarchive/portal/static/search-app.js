@@ -67,6 +67,7 @@ function useKeywords(on) {
   $("sky-area").hidden = on;
   $("results").classList.toggle("no-sky", on);
   $("show-observations").hidden = !on;
+  $("create-doi").hidden = on;
   $("legend-download").textContent = on ? "download the file" : "download the recommended files (zip)";
 }
 
@@ -254,6 +255,24 @@ $("basket-add").addEventListener("click", async () => {
   $("query-display").textContent = await addFilesToBasket([...keywords.grid.selected]);
 });
 $("show-observations").addEventListener("click", () => showObservations());
+$("create-doi").addEventListener("click", async () => {
+  // The rows the facets leave (every page, asked of the server), handed to "Create a DOI" in this tab.
+  const total = state.result?.total || 0;
+  if (!total) { showError("No observations to make a data set of."); return; }
+  if (total > page.doi_limit) {
+    showError(`A DOI names at most ${page.doi_limit.toLocaleString()} observations; these are ${total.toLocaleString()}. Narrow the search or the filters.`);
+    return;
+  }
+  try {
+    const body = { ...state.query, facets: facets.chosenObject(), limit: total };
+    const every = await api("/api/portal/search", { method: "POST", body });
+    const obsids = every.rows.map((row) => row.obsid);
+    sessionStorage.setItem("skyarchive.doi.obsids", JSON.stringify({ obsids, query: state.result.query.display }));
+    window.location.href = "/doi/new?source=search";
+  } catch (err) {
+    showError(err.message);
+  }
+});
 $("keyword-filters-open").addEventListener("click", () => keywords.openDialog().catch((err) => showError(err.message)));
 $("facets-clear").addEventListener("click", () => (state.keywords ? keywords.clearFacets() : facets.clear()));
 $("page-size").addEventListener("change", (event) => {
@@ -308,7 +327,10 @@ if (typeof initial?.keyword === "string") { // e.g. from the Keyword Dictionary:
   panel.set("keywords", initial.text, initial.instrument);
   if (initial.filters.length) search(initial, { push: false });
   keywords.openDialog(initial.keyword).catch((err) => showError(err.message));
-} else if (initial) search(initial, { push: false });
+} else if (initial) {
+  if (initial.collection !== "filters") panel.set(initial.collection, initial.text);
+  search(initial, { push: false });
+}
 else if (new URLSearchParams(location.search).get("advanced")) advanced.open();
 else $("q").focus();
 basketCount().catch(() => {});

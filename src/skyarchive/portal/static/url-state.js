@@ -1,6 +1,6 @@
 // The search page's state in its URL, so a shared link reproduces the page and back/forward
 // walk through searches, facets, sorts, pages and views. One place writes and reads it:
-//   collection, q, instrument, filters (JSON)  the search itself
+//   collection, q, instrument, filters (JSON)  the search itself (MAST's ?searchQuery= too)
 //   facets (JSON {column: [values]})           the chosen facet values
 //   sort, desc=1, page, size                   the grid's order and page
 //   view=album                                 Album view (List view when absent)
@@ -35,9 +35,18 @@ function json(params, name, fallback) {
   try { return JSON.parse(params.get(name) || fallback); } catch { return undefined; }
 }
 
+// MAST's portal permalinks: ?searchQuery=<JSON> with "service": "DOIOBS" is a search by DOI.
+function fromMastQuery(value) {
+  let parsed = null;
+  try { parsed = JSON.parse(value); } catch { return { collection: "position", text: value }; }
+  if (parsed?.service === "DOIOBS" && typeof parsed.inputText === "string") return { collection: "doi", text: parsed.inputText };
+  return null;
+}
+
 /** The state a URL names, or null when it names no search. */
 export function stateFromUrl(search = location.search) {
   const params = new URLSearchParams(search);
+  if (params.has("searchQuery")) return fromMastQuery(params.get("searchQuery"));
   const collection = params.get("collection") || "position";
   const filters = json(params, "filters", "[]");
   const facets = json(params, "facets", "{}");
