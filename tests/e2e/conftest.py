@@ -12,7 +12,9 @@ import pytest
 import uvicorn
 
 from skyarchive.archive import Archive
+from skyarchive.cli import DEMO_HIPS_ORDER
 from skyarchive.config import Settings
+from skyarchive.ingest.hips import build_hips
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.web import server_config
 
@@ -76,6 +78,9 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory, demo_output) -> Itera
         [Path(out)], engine=archive.engine, storage=archive.storage, default_eap_months=12
     )
     assert report.ok, report.failed
+    # the sky view's image, as `skyarchive demo` builds it (a modest order keeps it quick)
+    build_hips(engine=archive.engine, storage=archive.storage,
+               output=archive.settings.resolved_hips_path, max_order=DEMO_HIPS_ORDER)  # fmt: skip
     yield archive
     archive.engine.dispose()
 

@@ -66,10 +66,13 @@ def test_demo_builds_once_and_serves_the_holdings(tmp_path: Path) -> None:
         for expected in ("JWST", "HST", "SPITZER_SHA", "NIRCAM/IMAGE", "MIRI/IFU", "1073",
                          "1558", "observations"):  # fmt: skip
             assert expected in html, expected
+        sky = httpx.get(url + "/hips/properties")  # the demo's sky view has a real sky
+        assert sky.status_code == 200 and "hips_order" in sky.text
     finally:
         first_log = stop(process)
     assert "Generating demo pipeline output" in first_log
     assert "0 failed" in first_log
+    assert "Built the demo's sky (HiPS)" in first_log
 
     process, url = run_demo(home)  # second start: nothing is generated or ingested again
     try:
@@ -77,6 +80,7 @@ def test_demo_builds_once_and_serves_the_holdings(tmp_path: Path) -> None:
     finally:
         second_log = stop(process)
     assert "Generating" not in second_log and "ingest" not in second_log
+    assert "Built the demo's sky" not in second_log
 
 
 def test_demo_on_a_busy_port_says_so_and_how_to_pick_another(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ const album = new AlbumView($("album"), grid, { onDetails: (row) => openDetails(
 const sky = new SkyView($("sky"), {
   onHover: (obsid) => grid.highlight(obsid),
   onSelect: (obsid) => { grid.reveal(obsid); grid.toggle(obsid, !grid.selected.has(obsid)); },
-});
+}, { hips: page.hips });
 const keywords = new KeywordCollection({
   onSearch: (query) => search(query),
   onSelect: (selected) => updateSelection(selected),
