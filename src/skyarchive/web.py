@@ -40,6 +40,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import dois as doi_api
+    from skyarchive.api.portal import export as portal_export
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
@@ -72,6 +73,7 @@ def create_app(archive: Archive) -> FastAPI:
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
+    app.include_router(portal_export.router)
     app.include_router(keyword_routes.router)
     app.include_router(keyword_search_routes.router)
     app.include_router(account_routes.router)

@@ -36,11 +36,12 @@ invoke_router = APIRouter(tags=["MAST"], route_class=MastRoute)
 
 def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
-    from skyarchive.api.mast import downloads, missions
+    from skyarchive.api.mast import cutouts, downloads, missions
 
     app.include_router(invoke_router)
     app.include_router(router)
     app.include_router(downloads.router)
+    app.include_router(cutouts.router)
     app.include_router(missions.router)
 
 
