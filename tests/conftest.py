@@ -121,7 +121,12 @@ def demo_output(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 @pytest.fixture(scope="session")
 def seaweed_s3(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A real S3 server (SeaweedFS) for the session, with the AWS_* credentials set."""
-    from tests.seaweed import SeaweedS3, restore_credentials, set_credentials, weed_binary
+    from skyarchive.storage.seaweed import (
+        SeaweedS3,
+        restore_credentials,
+        set_credentials,
+        weed_binary,
+    )
     from tests.tools import require_tool
 
     require_tool("weed")

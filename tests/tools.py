@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.seaweed import weed_binary
+from skyarchive.storage.seaweed import weed_binary
 
 CHROMIUM = Path("/usr/bin/chromium")
 REDIS = ("127.0.0.1", 6379)

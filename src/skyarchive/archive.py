@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,15 @@ class Archive:
     settings: Settings
     engine: Engine
     storage: Storage
+    #: A read-only replica's engine (``database_read_url``), or None to read from ``engine``.
+    replica: Engine | None = field(default=None, kw_only=True)
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of searches: the replica when there is one. Searches tolerate a replica
+        a moment behind; anything that writes, or decides who may read a file, uses
+        :attr:`engine` (the primary), so a grant or a log-in takes effect at once."""
+        return self.replica or self.engine
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Archive:
@@ -30,7 +39,8 @@ class Archive:
         engine = make_engine(settings.resolved_database_url)
         if migrate:
             upgrade(engine)
-        return cls(settings, engine, open_storage(settings))
+        replica = make_engine(settings.database_read_url) if settings.database_read_url else None
+        return cls(settings, engine, open_storage(settings), replica=replica)
 
     @cached_property
     def resolver(self):  # type: ignore[no-untyped-def]

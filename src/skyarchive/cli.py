@@ -25,6 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+#: The demo's HiPS stops here (pixels of ~3 arcsec): a real sky behind M57 in a few seconds.
+DEMO_HIPS_ORDER = 7
 
 
 @app.callback()
@@ -65,7 +67,9 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
 @app.command("demo-data")
 def demo_data(
     out_dir: Path,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; same seed on the same day, same files.")
+    ] = 1,
     scale: Annotated[int, typer.Option(help="Multiply the programs (for benchmarks).")] = 1,
 ) -> None:
     """Write synthetic JWST pipeline output (and other missions' manifests) to OUT_DIR."""
@@ -119,6 +123,9 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of pipeline output.")],
     workers: Annotated[int | None, typer.Option(help="Reader processes (default: CPUs).")] = None,
+    hips: Annotated[
+        bool, typer.Option("--hips", help="Then rebuild the sky view's HiPS (`hips build`).")
+    ] = False,
 ) -> None:
     """Archive pipeline files and manifests; bad files are reported and skipped.
 
@@ -137,6 +144,9 @@ def ingest(
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if hips:  # what did ingest is in the catalogue: the sky shows it, failures or not
+        sky = _build_hips(archive, max_order=None)
+        typer.echo(f"HiPS of {sky.images} images: {sky.tiles} tiles, orders 0-{sky.max_order}")
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -235,6 +245,7 @@ def _serve(  # type: ignore[no-untyped-def]
         f"Serving {archive.settings.home} on http://{host}:{port} with {processes} (Ctrl-C stops)"
     )
     archive.engine.dispose()  # the workers open their own connections; keep none across fork
+    archive.read_engine.dispose()
     run_server(archive, host=host, port=port, workers=workers, log_level="info",
                access_log=access_log)  # fmt: skip
 
@@ -264,7 +275,7 @@ def demo(
 ) -> None:
     """Build the demo archive in the home (once), print its demo accounts and serve it."""
     from skyarchive.demo import generate
-    from skyarchive.demo.accounts import ensure_demo_accounts
+    from skyarchive.demo.accounts import ensure_demo_accounts, exclusive_access_ended
     from skyarchive.search.summary import archive_is_empty
 
     hint = f"run `make demo PORT={port + 10}` (or `skyarchive demo --port {port + 10}`)"
@@ -277,6 +288,9 @@ def demo(
         report = run_ingest(archive, [pipeline_dir])
         if not report.ok:
             raise fail("the demo data did not ingest cleanly")
+    if not (archive.settings.resolved_hips_path / "properties").is_file():
+        sky = _build_hips(archive, max_order=DEMO_HIPS_ORDER)
+        console.print(f"Built the demo's sky (HiPS): {sky.tiles} tiles of {sky.images} images")
     accounts = ensure_demo_accounts(archive.engine, archive.settings.home)
     console.print("Demo accounts (log in at /login; passwords kept in the home):")
     for account in accounts:
@@ -285,6 +299,8 @@ def demo(
             f"sees {account.sees}",
             markup=False, highlight=False, soft_wrap=True,
         )  # fmt: skip
+    if (ended := exclusive_access_ended(archive.engine, archive.settings.home)) is not None:
+        console.print(ended, markup=False, highlight=False, soft_wrap=True)
     _serve(archive, host, port, busy_hint=hint)
 
 
@@ -385,6 +401,49 @@ def notify_send(
         raise typer.Exit(code=1)
 
 
+hips_app = typer.Typer(help="The archive's own sky (HiPS) behind the portal's sky view.",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(hips_app, name="hips")
+
+
+@hips_app.command("build")
+def hips_build(
+    ctx: typer.Context,
+    max_order: Annotated[
+        int | None,
+        typer.Option(help="Deepest tile order (default: matched to the finest image, at most 9)."),
+    ] = None,
+) -> None:
+    """Build the HiPS of the archive's public calibrated images (I2D, else CAL files).
+
+    Files still in their exclusive-access period are left out: the HiPS is served to everyone
+    under /hips/. Run it again after an ingest or when data become public; the new HiPS
+    replaces the old one whole.
+    """
+    report = _build_hips(_archive(ctx), max_order=max_order)
+    for name, reason in report.skipped:
+        console.print(f"[yellow]skipped:[/yellow] {escape(name)}: {escape(reason)}", soft_wrap=True)
+    typer.echo(
+        f"HiPS of {report.images} images: {report.tiles} tiles, orders 0-{report.max_order}, "
+        f"in {report.seconds:.1f} s ({ctx.obj.resolved_hips_path})"
+    )
+
+
+def _build_hips(archive, *, max_order: int | None):  # type: ignore[no-untyped-def]
+    from skyarchive.ingest.hips import build_hips
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("sky (HiPS)", total=None)
+        return build_hips(
+            engine=archive.engine, storage=archive.storage,
+            output=archive.settings.resolved_hips_path, max_order=max_order,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+
+
 storage_app = typer.Typer(help="Manage where the archived files are stored.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 
@@ -396,12 +455,22 @@ def storage_migrate(
         str,
         typer.Option("--to", help="Target storage URL: s3://bucket/prefix or file:///path/to/dir."),
     ],
+    reread: Annotated[
+        bool,
+        typer.Option(
+            "--reread",
+            help="Read back every file already in the target (an audit), rather than trust "
+            "the SHA-256 the store recorded when it was uploaded.",
+        ),
+    ] = False,
 ) -> None:
     """Copy every archived file to another storage and verify its SHA-256 there.
 
     Keys, data URIs and checksums stay as they are; run it again after an interruption and it
-    carries on where it stopped. Then set SKYARCHIVE_STORAGE_URL to the target (the endpoint
-    of a store other than AWS: SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
+    carries on where it stopped: a file already in an object store is checked by the size and
+    SHA-256 recorded with it (one HEAD), not read back, unless --reread. Then set
+    SKYARCHIVE_STORAGE_URL to the target (the endpoint of a store other than AWS:
+    SKYARCHIVE_S3_ENDPOINT_URL; credentials: the AWS_* variables).
     Exit status 1 when a file could not be verified.
     """
     try:
@@ -414,7 +483,9 @@ def storage_migrate(
         TimeElapsedColumn(), console=console, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("migrating", total=total)
-        report = migration.run(on_file=lambda _found, _outcome: progress.advance(task))
+        report = migration.run(
+            on_file=lambda _found, _outcome: progress.advance(task), reread=reread
+        )
     for key, reason in report.failed:
         console.print(f"[red]not verified:[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     typer.echo(
@@ -435,6 +506,9 @@ def _add_access_commands() -> None:
     app.add_typer(cli_access.program_app, name="program")
     app.command("grant")(cli_access.grant)
     app.command("revoke")(cli_access.revoke)
+    from skyarchive import cli_doi
+
+    app.add_typer(cli_doi.doi_app, name="doi")
 
 
 _add_access_commands()

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = Path("skyarchive-data")
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default a SQLite file `archive.db` in the home (WAL mode).",
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a read-only copy of the catalogue (a PostgreSQL streaming "
+        "replica) that searches read from; default `database_url`. Everything that writes, "
+        "and every access decision on a download, uses `database_url`.",
     )
     storage_path: Path | None = Field(
         default=None,
@@ -128,6 +134,24 @@ class Settings(BaseSettings):
         le=86_400,
         description="Window (seconds) in which an address's failures on all accounts count.",
     )
+    # The sky behind the portal's sky view (HiPS); see docs/portal.md.
+    hips_path: Path | None = Field(
+        default=None,
+        description="Where `skyarchive hips build` writes the archive's HiPS and `/hips/` serves "
+        "it from; default `hips/` in the home.",
+    )
+    external_hips_url: str | None = Field(
+        default=None,
+        description="A HiPS on another server drawn beneath the archive's own in the sky view "
+        "(e.g. https://alasky.cds.unistra.fr/DSS/DSS2Merged); off by default: browsers then "
+        "load its tiles from there, so it needs the network and CORS.",
+    )
+    external_hips_order: int = Field(
+        default=9, ge=3, le=20, description="Deepest tile order of `external_hips_url`."
+    )
+    external_hips_format: Literal["jpg", "png"] = Field(
+        default="jpg", description="Tile format of `external_hips_url`."
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
@@ -180,6 +204,24 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
     mail_from: str = Field(default="skyarchive@localhost", description="Sender address of notices.")
+    doi_prefix: str = Field(
+        default="10.5072",
+        pattern=r"^10\.\d{4,9}$",
+        description="DOI prefix of the archive's data-set DOIs (the one the registration agency "
+        "assigned; the default is DataCite's test prefix).",
+    )
+    doi_publisher: str = Field(
+        default="skyarchive", description="Publisher named in data-set DOI metadata and citations."
+    )
+    datacite_url: str | None = Field(
+        default=None,
+        description="DataCite REST API (e.g. `https://api.test.datacite.org`); unset: DOIs stay "
+        "local drafts whose DataCite JSON is exported for registration by hand.",
+    )
+    datacite_user: str | None = Field(default=None, description="DataCite repository account.")
+    datacite_password: SecretStr | None = Field(
+        default=None, description="DataCite repository password (never logged or shown)."
+    )
 
     @field_validator("storage_url")
     @classmethod
@@ -187,6 +229,24 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("file://", "s3://")):
             raise ValueError(f"{value!r} is neither file:///path/to/dir nor s3://bucket/prefix.")
         return value
+
+    @field_validator("external_hips_url")
+    @classmethod
+    def _check_external_hips(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{value!r} is not an http(s) URL of a HiPS.")
+            return value.rstrip("/")
+        return value
+
+    @property
+    def external_hips_origin(self) -> str | None:
+        """``scheme://host[:port]`` of ``external_hips_url``, for the page policy's img-src."""
+        if not self.external_hips_url:
+            return None
+        parts = urlsplit(self.external_hips_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -233,6 +293,10 @@ class Settings(BaseSettings):
         if self.storage_url and self.storage_url.startswith("file://"):
             return Path(url2pathname(urlsplit(self.storage_url).path)).resolve()
         return (self.storage_path or self.home / "files").resolve()
+
+    @cached_property
+    def resolved_hips_path(self) -> Path:
+        return (self.hips_path or self.home / "hips").resolve()
 
     @cached_property
     def resolved_staging_path(self) -> Path:

@@ -9,15 +9,19 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── Forbidden (403)                    valid caller, not allowed
     ├── NotFound (404, LookupError)        no such observation, product, file or page
     ├── MethodNotAllowed (405)             a known path asked with the wrong HTTP method
+    ├── Gone (410)                         a link that was valid once and has expired
     ├── PayloadTooLarge (413)              request beyond an operator limit
     ├── RangeNotSatisfiable (416)          a byte range outside the file
     ├── IngestError (422, ValueError)      a file that cannot be archived
     ├── TooManyRequests (429)              an operator's rate limit reached (says when to retry)
     ├── InternalError (500)                an unexpected failure (details only in the log)
     ├── Unavailable (503)                  a part the installation lacks (e.g. stdatamodels)
+    │   └── ServiceUnavailable (503)       a service the archive reads from failed for now (the
+    │                                      object store): says when to retry
     └── StorageUnavailable (507)           storage or catalogue cannot take a write (disk full)
 
-Messages carry the bad value and, where there is one, the way out.
+Messages carry the bad value and, where there is one, the way out. Outside the tree,
+:class:`StreamInterrupted` tells the HTTP layer that a stream already under way failed.
 """
 
 from __future__ import annotations
@@ -60,6 +64,13 @@ class MethodNotAllowed(SkyArchiveError):
     status = 405
 
 
+class Gone(SkyArchiveError):
+    """A link or resource that existed and will not come back (an expired link): unlike
+    NotFound, retrying or correcting the request cannot help."""
+
+    status = 410
+
+
 class PayloadTooLarge(SkyArchiveError):
     status = 413
 
@@ -92,6 +103,26 @@ class InternalError(SkyArchiveError):
 
 class Unavailable(SkyArchiveError):
     status = 503
+
+
+class ServiceUnavailable(Unavailable):
+    """A service the archive depends on (the object store) failed or cannot be reached now;
+    the same request may well succeed later, so the answer says when to retry."""
+
+    #: Seconds a client is asked to wait: long enough for a restarted store to come back.
+    RETRY_AFTER = 30
+
+    def __init__(self, message: str, *, retry_after: int = RETRY_AFTER) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(max(1, int(retry_after)))
+
+
+class StreamInterrupted(Exception):  # noqa: N818  (an event, not an answer)
+    """A streamed answer (a download, a bundle) failed after its first byte was sent.
+
+    Not part of the tree above: no status can be answered any more. The HTTP layer drops the
+    connection, so the client sees a short download; it is raised after the failure was
+    logged as one line, so nothing logs it again."""
 
 
 class StorageUnavailable(SkyArchiveError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from skyarchive.api.forwarded import ForwardedHeadersMiddleware
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
 from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
+from skyarchive.server_socket import REUSE_PORT, ListenerPerProcess
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
@@ -34,8 +36,11 @@ APP_FACTORY = "skyarchive.web:app_from_environment"
 
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
+    from skyarchive.api import hips as hips_routes
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
+    from skyarchive.api.portal import dois as doi_api
+    from skyarchive.api.portal import export as portal_export
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
@@ -43,6 +48,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
+        doi_routes,
         notice_routes,
         password_routes,
         subscription_routes,
@@ -60,21 +66,27 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
     app.add_middleware(AbsoluteTargetMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    external = archive.settings.external_hips_origin
+    app.add_middleware(SecurityHeadersMiddleware, image_origins=(external,) if external else ())
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
+    app.include_router(portal_export.router)
     app.include_router(keyword_routes.router)
     app.include_router(keyword_search_routes.router)
     app.include_router(account_routes.router)
     password_routes.install(app)
     app.include_router(subscription_routes.router)
     app.include_router(notice_routes.router)
+    app.include_router(doi_api.router)
+    app.include_router(doi_api.files)
+    app.include_router(doi_routes.router)
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
+    hips_routes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
@@ -114,20 +126,25 @@ def app_from_environment() -> FastAPI:
 def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **options: Any) -> None:
     """Serve ``archive`` until interrupted: in this process, or in ``workers`` processes.
 
-    Several workers share one listening socket (uvicorn's supervisor binds it and restarts a
-    worker that dies); each is a whole server over the same catalogue, so no request depends
-    on which one answers (sessions, baskets, CSRF, rate limits and login delays live in the
-    database).
+    With several workers, uvicorn's supervisor starts them and restarts one that dies; each
+    is a whole server over the same catalogue, so no request depends on which one answers
+    (sessions, baskets, CSRF, rate limits and login delays live in the database). Each worker
+    listens on a socket of its own on the same port (``SO_REUSEPORT``), so the kernel spreads
+    new connections evenly over them (:class:`ListenerPerProcess`).
     """
     import os
 
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     if workers <= 1:
         uvicorn.Server(server_config(archive, host=host, port=port, **options)).run()
         return
     os.environ[SETTINGS_ENV] = archive.settings.model_dump_json()
-    uvicorn.run(
+    config = uvicorn.Config(
         APP_FACTORY, factory=True, workers=workers, host=host, port=port, http=HTTP_PARSER,
         proxy_headers=False, **options,
     )  # fmt: skip
+    listener: Any = ListenerPerProcess(host, port) if REUSE_PORT else config.bind_socket()
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[listener]).run()

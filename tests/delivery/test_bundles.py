@@ -17,6 +17,7 @@ import pytest
 
 from skyarchive.access.policy import Caller
 from skyarchive.delivery.bundles import (
+    AHEAD_OBJECTS,
     READ_CHUNK,
     check_bundle_size,
     prepare_bundle,
@@ -165,9 +166,12 @@ def test_missing_crcs_are_computed_once_and_reported(selection) -> None:  # type
     assert [archive.getinfo(i.path).flag_bits & 0x08 for i in (known, *unknown)] == [0, 8, 8]
 
 
-def test_a_file_vanishing_during_a_zip_aborts_it_but_a_tar_reports_it(selection) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_vanishing_during_a_zip_aborts_it_but_a_tar_reports_it(selection, tmp_path) -> None:  # type: ignore[no-untyped-def]
     chosen, storage = selection
-    kept = Selection([chosen.items[2], chosen.items[0]])  # 1 MiB, then a_cal.fits
+    # 1 MiB, then enough files to fill the read-ahead (objects fetched before they vanish are
+    # sent whole), then a_cal.fits, which is fetched only after it vanished
+    fillers = [_item(storage, tmp_path, f"f{i}_cal.fits", b"f") for i in range(AHEAD_OBJECTS)]
+    kept = Selection([chosen.items[2], *fillers, chosen.items[0]])
     bundle = prepare_bundle(kept, storage=storage, fmt="zip", manifest=_manifest)
     chunks = iter(bundle.chunks)
     next(chunks)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from skyarchive.delivery.readahead import read_ahead
+from skyarchive.errors import StreamInterrupted
 
 
 class Source:
@@ -69,12 +70,16 @@ def test_stopping_early_closes_the_source() -> None:
     assert source.read < 10
 
 
-def test_a_failed_read_reaches_the_consumer() -> None:
+def test_a_failed_read_reaches_the_consumer_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     source = Source(10, fail_at=3)
 
     async def collect() -> list[bytes]:
-        return [chunk async for chunk in read_ahead(source.chunks())]
+        return [chunk async for chunk in read_ahead(source.chunks(), name="f.fits")]
 
-    with pytest.raises(OSError, match="disk gone"):
+    with pytest.raises(StreamInterrupted, match="disk gone") as raised:
         asyncio.run(collect())
+    assert isinstance(raised.value.__cause__, OSError)
     assert source.closed.is_set()
+    lines = [r.getMessage() for r in caplog.records if r.name == "skyarchive.delivery"]
+    assert len(lines) == 1 and "f.fits failed after" in lines[0] and "disk gone" in lines[0]
+    assert not any(r.exc_info for r in caplog.records)

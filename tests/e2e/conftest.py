@@ -12,7 +12,9 @@ import pytest
 import uvicorn
 
 from skyarchive.archive import Archive
+from skyarchive.cli import DEMO_HIPS_ORDER
 from skyarchive.config import Settings
+from skyarchive.ingest.hips import build_hips
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.web import server_config
 
@@ -23,8 +25,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def dual_stack_socket(port: int) -> socket.socket:
+    """A listening IPv6 socket on ``port`` that takes IPv4 connections too (mapped addresses)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
+    sock.listen(128)
+    return sock
+
+
 class LiveServer:
-    def __init__(self, archive: Archive, *, log_level: str = "warning") -> None:
+    """The server in a thread. ``dual_stack``: it listens on an IPv6 socket that also takes IPv4
+    connections, so a client of 127.0.0.1 reaches it as ``::ffff:127.0.0.1``."""
+
+    def __init__(
+        self, archive: Archive, *, log_level: str = "warning", dual_stack: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = server_config(
@@ -32,7 +49,10 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        sockets = [dual_stack_socket(self.port)] if dual_stack else None
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": sockets}, daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -58,6 +78,9 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory, demo_output) -> Itera
         [Path(out)], engine=archive.engine, storage=archive.storage, default_eap_months=12
     )
     assert report.ok, report.failed
+    # the sky view's image, as `skyarchive demo` builds it (a modest order keeps it quick)
+    build_hips(engine=archive.engine, storage=archive.storage,
+               output=archive.settings.resolved_hips_path, max_order=DEMO_HIPS_ORDER)  # fmt: skip
     yield archive
     archive.engine.dispose()
 

@@ -66,10 +66,13 @@ def test_demo_builds_once_and_serves_the_holdings(tmp_path: Path) -> None:
         for expected in ("JWST", "HST", "SPITZER_SHA", "NIRCAM/IMAGE", "MIRI/IFU", "1073",
                          "1558", "observations"):  # fmt: skip
             assert expected in html, expected
+        sky = httpx.get(url + "/hips/properties")  # the demo's sky view has a real sky
+        assert sky.status_code == 200 and "hips_order" in sky.text
     finally:
         first_log = stop(process)
     assert "Generating demo pipeline output" in first_log
     assert "0 failed" in first_log
+    assert "Built the demo's sky (HiPS)" in first_log
 
     process, url = run_demo(home)  # second start: nothing is generated or ingested again
     try:
@@ -77,6 +80,7 @@ def test_demo_builds_once_and_serves_the_holdings(tmp_path: Path) -> None:
     finally:
         second_log = stop(process)
     assert "Generating" not in second_log and "ingest" not in second_log
+    assert "Built the demo's sky" not in second_log
 
 
 def test_demo_on_a_busy_port_says_so_and_how_to_pick_another(tmp_path: Path) -> None:
@@ -177,3 +181,18 @@ def test_demo_prints_accounts_that_show_exclusive_access(tmp_path: Path) -> None
     finally:
         second = stop(process)
     assert printed_accounts(second) == accounts
+    assert "exclusive-access period has ended" not in second
+
+    # An archive whose program 4567 has become public (as one built a year ago) says so
+    opened = subprocess.run(
+        [sys.executable, "-m", "skyarchive", "--home", str(home), "program", "set-eap", "4567",
+         "0"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    process, url = run_demo(home)
+    try:
+        wait_for(url + "/", process)
+    finally:
+        third = stop(process)
+    assert "Program 4567's exclusive-access period has ended" in " ".join(third.split())
+    assert str(home) in " ".join(third.split())

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from skyarchive.archive import Archive
+from skyarchive.cli import DEMO_HIPS_ORDER
 from skyarchive.config import Settings
 from skyarchive.demo import generate
+from skyarchive.ingest.hips import build_hips
 from skyarchive.ingest.run import ingest_paths
 from tests.e2e.conftest import LiveServer
 from tests.portal.browser import LAUNCH_ARGS, VIEWPORT
@@ -50,6 +52,7 @@ def shoot(base_url: str) -> list[Path]:
         instrument.get_by_role("checkbox", name="MIRI/IFU").check()
         page.locator("#grid tbody tr").nth(1).hover()
         save("search-results")
+        shoot_sky(page, written)
         page.get_by_role("button", name="Details of").first.click()
         expect(page.locator("#details .products-table")).to_be_visible()
         save("observation-details")
@@ -98,6 +101,21 @@ def shoot_keywords(page, save) -> None:  # type: ignore[no-untyped-def]
     save("keyword-search")
 
 
+def shoot_sky(page, written: list[Path]) -> None:  # type: ignore[no-untyped-def]
+    """The sky view alone: M57's mosaics behind the footprints, the cursor's RA/Dec below."""
+    from playwright.sync_api import expect
+
+    page.goto("/search?q=m57%20r%3D1m")
+    expect(page.locator("#sky .footprint").first).to_be_attached()
+    page.wait_for_function("Number(document.querySelector('#sky .sky-stage').dataset.tiles) > 0")
+    page.wait_for_timeout(500)
+    box = page.locator("#sky .sky-stage").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.4)
+    path = OUT / "sky-view.png"
+    page.locator("#sky-area").screenshot(path=str(path))
+    written.append(path)
+
+
 def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) -> Archive:
     """The demo pipeline output ingested into a new archive under ``tmp``; ``prepare`` runs on
     the empty archive first (accounts, subscriptions that the ingest's events should reach)."""
@@ -107,6 +125,8 @@ def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) ->
     if prepare is not None:
         prepare(archive)
     ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+    build_hips(engine=archive.engine, storage=archive.storage,
+               output=archive.settings.resolved_hips_path, max_order=DEMO_HIPS_ORDER)  # fmt: skip
     return archive
 
 

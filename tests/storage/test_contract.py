@@ -1,7 +1,8 @@
 """One contract for every storage backend: memory (the fake), local disk and a real S3 server.
 
-The S3 case runs against SeaweedFS started by the ``seaweed_s3`` fixture (tests/seaweed.py),
-never a mock. Expected bytes and digests come from the test's own data and ``hashlib``.
+The S3 case runs against SeaweedFS started by the ``seaweed_s3`` fixture
+(:mod:`skyarchive.storage.seaweed`), never a mock. Expected bytes and digests come from the
+test's own data and ``hashlib``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ def test_put_reports_size_and_digest_and_reads_back(storage: Storage, tmp_path: 
     assert storage.size(KEY) == len(DATA)
     assert joined(storage.open_range(KEY)) == DATA
     assert storage.checksum(KEY) == hashlib.sha256(DATA).hexdigest()
+
+
+def test_recorded_tells_the_size_and_any_recorded_digest_without_a_read(
+    storage: Storage, tmp_path: Path
+) -> None:
+    storage.put_file(KEY, source_file(tmp_path, DATA))
+    recorded = storage.recorded(KEY)
+    assert (recorded.key, recorded.size) == (KEY, len(DATA))
+    assert recorded.sha256 in ("", hashlib.sha256(DATA).hexdigest())  # '': the backend keeps none
+    with pytest.raises(NotFound):
+        storage.recorded(KEY + ".missing")
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,29 @@ def test_an_interrupted_migration_resumes_and_every_uri_still_works(
     moved.engine.dispose()
 
 
+def test_a_resumed_migration_costs_heads_not_reads(small_archive, seaweed_s3) -> None:  # type: ignore[no-untyped-def]
+    """Files already in the store are checked by the size and SHA-256 it recorded at upload;
+    ``reread`` reads each back (an audit)."""
+    archive, _folder = small_archive
+    target = S3Storage(seaweed_s3.new_location(), endpoint_url=seaweed_s3.endpoint)
+    files = list(catalogue_files(archive.engine))
+    assert migrate_files(files, source=archive.storage, target=target).ok
+    calls: dict[str, int] = {}
+
+    def count(model, **_):  # type: ignore[no-untyped-def]
+        calls[model.name] = calls.get(model.name, 0) + 1
+
+    target.client.meta.events.register("before-call.s3", count)
+    again = migrate_files(files, source=archive.storage, target=target)
+    assert again.ok and again.already_there == len(files) and again.copied == 0
+    assert calls == {"HeadObject": len(files)}
+
+    calls.clear()
+    audited = migrate_files(files, source=archive.storage, target=target, reread=True)
+    assert audited.ok and audited.already_there == len(files)
+    assert calls == {"HeadObject": len(files), "GetObject": len(files)}
+
+
 def test_damaged_copies_are_replaced_and_damaged_sources_reported(
     small_archive,
     seaweed_s3,

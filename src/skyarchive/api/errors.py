@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyarchive import errors
-from skyarchive.errors import InternalError, SkyArchiveError
+from skyarchive.errors import InternalError, SkyArchiveError, StreamInterrupted
 
 log = logging.getLogger("skyarchive.errors")
 
@@ -181,7 +181,12 @@ def from_http_status(status: int, request: Request, detail: Any = None) -> SkyAr
 
 
 def _kind(exc: SkyArchiveError) -> str:
-    return type(exc).__name__ if type(exc) is not SkyArchiveError else "Error"
+    """The name of the error's kind in the one vocabulary (``skyarchive.errors``): a backend's
+    own subclass (the S3 store's ``S3Error``) is named by the kind it belongs to."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == errors.__name__:
+            return cls.__name__ if cls is not SkyArchiveError else "Error"
+    return "Error"
 
 
 class UnexpectedErrors:
@@ -189,7 +194,9 @@ class UnexpectedErrors:
     short reference, and answered as an InternalError in the request's face.
 
     A response that has already started (a stream failing half-way) cannot be replaced: the
-    exception goes on to the server, which logs it and drops the connection.
+    exception goes on to the server, which logs it and drops the connection, except a
+    :class:`StreamInterrupted`, already logged as one line: the connection is dropped without
+    a traceback.
     """
 
     def __init__(self, app: ASGIApp, answer: Callable[[Request, SkyArchiveError], Response]):
@@ -210,6 +217,10 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, watch)
+        except StreamInterrupted:
+            if started:  # logged as one line where it failed; the server drops the connection
+                return
+            raise
         except Exception:
             if started:
                 raise

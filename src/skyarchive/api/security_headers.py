@@ -46,8 +46,12 @@ _CREDENTIAL_COOKIES = (SESSION_COOKIE, "mast_token", BASKET_COOKIE, "skyarchive_
 class SecurityHeadersMiddleware:
     """Adds the headers above to every HTTP answer (streamed ones too, without buffering)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        # an operator's external HiPS (config `external_hips_url`) may be drawn on pages
+        self.csp = PAGE_CSP.replace(
+            "img-src 'self' data:", " ".join(["img-src 'self' data:", *image_origins])
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +62,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                _add(message, PAGE_CSP, no_store=credentials and not path.startswith("/static/"))
+                _add(message, self.csp, no_store=credentials and not path.startswith("/static/"))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

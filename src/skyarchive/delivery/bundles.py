@@ -1,8 +1,9 @@
 """Streaming zip and tar bundles: built while they are sent, nothing staged, flat memory.
 
 Files are read from storage in large chunks (:data:`READ_CHUNK`) and passed through untouched;
-only headers are made here. Before the first byte, every file is checked in storage: a missing
-one is left out and listed in ``MANIFEST.HTML`` with the reason.
+only headers are made here. Before the first byte, every file is checked in storage (once: a
+selection that was checked when it was made is not asked again): a missing one is left out and
+listed in ``MANIFEST.HTML`` with the reason.
 
 * zip (:mod:`skyarchive.delivery.zipstream`): entries stored (FITS does not compress usefully),
   each with the CRC-32 recorded at ingest, so no byte is touched in Python; zip64 where sizes
@@ -23,13 +24,14 @@ import tarfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO, TypeVar
 
 from skyarchive.delivery.selection import MISSING, Excluded, Item, Selection
 from skyarchive.delivery.zipstream import Entry, StoredZip
-from skyarchive.errors import BadQuery, NotFound, PayloadTooLarge
+from skyarchive.errors import BadQuery, NotFound, PayloadTooLarge, ServiceUnavailable
 from skyarchive.storage import Storage
 
 T = TypeVar("T")
@@ -110,21 +112,26 @@ def prepare_bundle(
         CRC-32 the stream computed, once the last byte has been produced.
     """
     check_format(fmt)
-    present = Selection(excluded=list(selection.excluded))
-    absent = storage.missing(item.storage_key for item in selection.items)
+    present = Selection(excluded=list(selection.excluded), checked_in_storage=True)
+    absent = (
+        set()
+        if selection.checked_in_storage
+        else storage.missing(item.storage_key for item in selection.items)
+    )
     for item in selection.items:
         if item.storage_key not in absent:
             present.items.append(item)
         else:
             present.excluded.append(Excluded(item.filename, item.path, MISSING, item.size))
     length = None
+    ahead = ObjectsAhead(storage, present.items)
     if fmt == "zip":
-        archive, computed = _zip_archive(present, storage, manifest)
-        chunks: Iterator[bytes] = iter(archive)
+        archive, computed = _zip_archive(present, ahead, manifest)
+        chunks: Iterator[bytes] = _closing(archive, ahead)
         length = archive.length
     else:
         computed = []
-        chunks = _tar_stream(present, storage, manifest)
+        chunks = _closing(_tar_stream(present, ahead, manifest), ahead)
         if fmt == "tar.gz":
             chunks = _gzip(chunks)
     return Bundle(
@@ -246,31 +253,138 @@ def open_body(storage: Storage, item: Item) -> _FileBody | _StorageBody:
     return _StorageBody(storage.open_range(item.storage_key, 0, None), item.size, item.storage_key)
 
 
-def _open(storage: Storage, item: Item) -> _FileBody | _StorageBody | None:
+#: Objects of an object store read ahead of the one being sent, and the bytes read ahead of
+#: each (a small file whole, a large one its first part): the memory a bundle holds is
+#: bounded by their product (16 MiB), whatever the number or size of the files.
+AHEAD_OBJECTS = 8
+AHEAD_BYTES = READ_CHUNK
+
+
+class _Fetched:
+    """The first chunks of an object, read ahead, and its open stream of the rest."""
+
+    def __init__(self, head: list[bytes], rest: Iterator[bytes]) -> None:
+        self.head, self.rest = head, rest
+
+    def body(self, item: Item) -> _StorageBody:
+        return _StorageBody(self._chunks(), item.size, item.storage_key)
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self.head
+            yield from self.rest
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        close = getattr(self.rest, "close", None)
+        if close is not None:
+            close()
+
+
+class ObjectsAhead:
+    """The bodies of a bundle's files in order, the next few fetched in parallel meanwhile.
+
+    From an object store each file costs a request before its first byte; one after another,
+    a bundle of many small files waits for the store most of the time. Here, while one file
+    is sent, a small pool of threads opens the next :data:`AHEAD_OBJECTS` files and reads up
+    to :data:`AHEAD_BYTES` of each. Files on this machine (``local_path``) are opened as they
+    come: the disk needs no such help. A file's failure (gone, the store down) is raised when
+    its turn comes, as if it were opened then. :meth:`close` releases what was fetched and
+    not sent (the client went away).
+    """
+
+    def __init__(self, storage: Storage, items: Sequence[Item]) -> None:
+        self._storage, self._items = storage, items
+        self._remote: bool | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._fetching: dict[int, Future[_Fetched]] = {}
+        self._next = 0  # the first index not yet submitted
+
+    def body(self, index: int) -> _FileBody | _StorageBody:
+        item = self._items[index]
+        if self._remote is None:
+            try:
+                self._remote = self._storage.local_path(item.storage_key) is None
+            except NotFound:  # a local backend without this one file
+                self._remote = False
+        if not self._remote:
+            return open_body(self._storage, item)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(AHEAD_OBJECTS, thread_name_prefix="bundle-ahead")
+        self._next = max(self._next, index)
+        while self._next < min(index + 1 + AHEAD_OBJECTS, len(self._items)):
+            self._fetching[self._next] = self._pool.submit(self._fetch, self._items[self._next])
+            self._next += 1
+        return self._fetching.pop(index).result().body(item)
+
+    def _fetch(self, item: Item) -> _Fetched:
+        fetched = _Fetched([], self._storage.open_range(item.storage_key, 0, None))
+        held = 0
+        try:
+            while held < AHEAD_BYTES:
+                chunk = next(fetched.rest, None)
+                if chunk is None:
+                    break
+                fetched.head.append(chunk)
+                held += len(chunk)
+        except BaseException:
+            fetched.close()
+            raise
+        return fetched
+
+    def close(self) -> None:
+        for future in self._fetching.values():
+            future.cancel()
+            future.add_done_callback(_release)
+        self._fetching.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
+def _release(future: Future[_Fetched]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+def _closing(chunks: Iterable[bytes], ahead: ObjectsAhead) -> Iterator[bytes]:
     try:
-        return open_body(storage, item)
+        yield from chunks
+    finally:
+        ahead.close()
+
+
+def _open(ahead: ObjectsAhead, index: int) -> _FileBody | _StorageBody | None:
+    """The body of item ``index``, or None when the file is gone; a store that fails (rather
+    than a file that vanished) stops the bundle: it would fail for the next files too."""
+    try:
+        return ahead.body(index)
+    except ServiceUnavailable:
+        raise
     except (NotFound, OSError):
         return None
 
 
 def _zip_archive(
-    selection: Selection, storage: Storage, manifest: ManifestMaker
+    selection: Selection, ahead: ObjectsAhead, manifest: ManifestMaker
 ) -> tuple[StoredZip, list[tuple[Item, int]]]:
     """The stored zip of ``selection`` plus MANIFEST.HTML; the list fills with computed CRCs."""
     page = manifest(selection.items, selection.excluded).encode("utf-8")
 
     items = selection.items
 
-    def body(item: Item) -> Callable[[], Iterable[bytes]]:
+    def body(index: int, item: Item) -> Callable[[], Iterable[bytes]]:
         def opened() -> Iterable[bytes]:
             try:
-                return open_body(storage, item)
+                return ahead.body(index)
             except NotFound as exc:  # checked a moment ago: the archive cannot be completed
                 raise OSError(f"{item.path} vanished from storage during the download") from exc
 
         return opened
 
-    entries = [Entry(item.path, item.size, body(item), item.crc32) for item in items]
+    entries = [
+        Entry(item.path, item.size, body(i, item), item.crc32) for i, item in enumerate(items)
+    ]
     entries.append(Entry(MANIFEST_NAME, len(page), lambda: (page,), zlib.crc32(page)))
     computed: list[tuple[Item, int]] = []
 
@@ -287,11 +401,13 @@ def _tar_header(name: str, size: int) -> bytes:
     return info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape")
 
 
-def _tar_stream(selection: Selection, storage: Storage, manifest: ManifestMaker) -> Iterator[bytes]:
+def _tar_stream(
+    selection: Selection, ahead: ObjectsAhead, manifest: ManifestMaker
+) -> Iterator[bytes]:
     sent: list[Item] = []
     excluded = list(selection.excluded)
-    for item in selection.items:
-        body = _open(storage, item)
+    for index, item in enumerate(selection.items):
+        body = _open(ahead, index)
         if body is None:  # vanished since the check: the manifest, made last, says so
             excluded.append(Excluded(item.filename, item.path, MISSING, item.size))
             continue

@@ -15,6 +15,8 @@ import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import cast
 
+from skyarchive.errors import StreamInterrupted
+
 log = logging.getLogger("skyarchive.delivery")
 _END = object()
 
@@ -23,7 +25,11 @@ async def read_ahead(chunks: Iterable[bytes], *, name: str = "download") -> Asyn
     """``chunks`` as an async stream whose next chunk is always being read in advance.
 
     A stream stopped before its end (the client went away) is logged as one line naming
-    ``name`` and the bytes sent; its source is closed once the read in flight is over.
+    ``name`` and the bytes sent; its source is closed once the read in flight is over. A read
+    that fails (the object store went away, a file vanished) is logged as one line too, and
+    ends the stream with :class:`StreamInterrupted`: the HTTP layer then drops the connection
+    without logging it again, so the client sees a short download, never a complete-looking
+    one.
     """
     iterator = iter(chunks)
     busy = threading.Lock()  # held while a thread reads: closing waits for it
@@ -37,7 +43,13 @@ async def read_ahead(chunks: Iterable[bytes], *, name: str = "download") -> Asyn
     sent = 0
     try:
         while pending is not None:
-            chunk = await pending
+            try:
+                chunk = await pending
+            except Exception as exc:  # the store failed mid-way: the status was sent already
+                pending = None
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                log.error("%s failed after %d bytes: %s", name, sent, reason)
+                raise StreamInterrupted(f"{name} failed after {sent} bytes: {reason}") from exc
             if chunk is _END:
                 pending = None
                 break
@@ -47,7 +59,7 @@ async def read_ahead(chunks: Iterable[bytes], *, name: str = "download") -> Asyn
     finally:
         if pending is not None:
             failed = pending.done() and not pending.cancelled() and pending.exception()
-            if not failed:  # a failed read propagates (and is reported) as itself
+            if not failed:  # a failed read in flight is the client's loss, not worth a line
                 log.info("%s stopped after %d bytes: the client went away", name, sent)
             pending.add_done_callback(_retrieve)
             threading.Thread(target=_close, args=(iterator, busy), daemon=True).start()

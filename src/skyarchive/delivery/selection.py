@@ -77,6 +77,9 @@ class Excluded:
 class Selection:
     items: list[Item] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
+    #: Every item was found in storage when the selection was made, so a bundle need not ask
+    #: again (on an object store each question is a request per file).
+    checked_in_storage: bool = False
 
     @property
     def total_bytes(self) -> int:
@@ -290,7 +293,7 @@ def resolve_selection(
     # Presence is asked once for all (an object store answers in parallel), after the rights.
     allowed = [found.storage_key for found in judged if isinstance(found, Item)]
     absent = storage.missing(allowed) if storage is not None and allowed else set()
-    selection = Selection()
+    selection = Selection(checked_in_storage=storage is not None)
     for found in judged:
         if isinstance(found, Excluded):
             selection.excluded.append(found)

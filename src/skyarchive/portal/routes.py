@@ -6,21 +6,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.routing import Match
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
+from skyarchive.doi.datasets import MAX_OBSERVATIONS
 from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
 from skyarchive.search.keyword_portal import INSTRUMENTS as KEYWORD_INSTRUMENTS
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
+from skyarchive.sky.hips_tiles import read_properties
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-_COLLECTIONS = ("position", "program", "keywords", "filters")
+_COLLECTIONS = ("position", "program", "keywords", "filters", "doi")
 
 
 def caller_facts(caller: Caller) -> dict[str, Any]:
@@ -67,6 +69,29 @@ def basket_page(request: Request, caller: CallerDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "basket.html", context)
 
 
+def _hips_layers(request: Request) -> list[dict[str, object]]:
+    """The HiPS the sky view draws, bottom first: the operator's external one (if set), then
+    the archive's own (once `skyarchive hips build` has run)."""
+    settings = request.app.state.archive.settings
+    layers: list[dict[str, object]] = []
+    if settings.external_hips_url:
+        layers.append({
+            "url": settings.external_hips_url, "order": settings.external_hips_order,
+            "width": 512, "format": settings.external_hips_format, "external": True,
+        })  # fmt: skip
+    properties = read_properties(settings.resolved_hips_path)
+    try:
+        if properties:
+            layers.append({
+                "url": "/hips", "order": int(properties["hips_order"]),
+                "width": int(properties["hips_tile_width"]),
+                "format": properties.get("hips_tile_format", "png").split()[0],
+            })  # fmt: skip
+    except (KeyError, ValueError):  # a properties file without these is no HiPS to draw
+        pass
+    return layers
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
@@ -82,9 +107,19 @@ def search_page(
         "caller": caller_facts(caller),
         "columns": column_facts(),
         "basket_api": has_route(request, "/api/portal/basket"),
+        "hips": _hips_layers(request),
+        "doi_limit": MAX_OBSERVATIONS,
     }
     context = {"caller": caller, "page_data": page_data, **_panel(collection, q, instrument)}
     return templates.TemplateResponse(request, "search.html", context)
+
+
+@router.get("/Portal.html")
+@router.get("/portal/Mashup/Clients/Mast/Portal.html")
+def mast_permalink(request: Request) -> RedirectResponse:
+    """MAST portal permalinks (``?searchQuery=...``, e.g. a DOIOBS search) open our search."""
+    query = request.url.query
+    return RedirectResponse(f"/search?{query}" if query else "/search", status_code=303)
 
 
 @router.get("/keywords", response_class=HTMLResponse)

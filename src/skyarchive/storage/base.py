@@ -84,6 +84,11 @@ class Storage(Protocol):
         """SHA-256 hex of the bytes stored under ``key``, read back from the store (not a
         recorded value: this is what verification relies on)."""
 
+    def recorded(self, key: str) -> StoredFile:
+        """The size of ``key`` and the SHA-256 the store recorded when it was put, without
+        reading the bytes (one HEAD on an object store); ``sha256`` is '' when the backend
+        records none (a local directory). :class:`NotFound` when there is no such file."""
+
     def delete(self, key: str) -> None:
         """Remove ``key``; nothing happens when it is already gone."""
 

@@ -5,11 +5,17 @@ file the catalogue names. Each file keeps its storage key, so the catalogue (dat
 keys, checksums) needs no change: once every file is verified, pointing ``storage_url`` at the
 target switches the archive over. The source is left as it was, for a way back.
 
-A file counts as migrated only when the target's own bytes, read back, have the SHA-256 the
-catalogue records. A run that is stopped at any point (Ctrl-C, a killed process, a lost
-connection) is resumed by running it again: files already verified in the target are checked
-and skipped, the rest are copied. An upload cut off half-way leaves nothing behind (a local
-file is renamed into place, an S3 object appears only when complete).
+A file counts as migrated only when the target's own bytes, read back after the copy, have
+the SHA-256 the catalogue records. A run that is stopped at any point (Ctrl-C, a killed
+process, a lost connection) is resumed by running it again: files already in the target are
+checked and skipped, the rest are copied. An upload cut off half-way leaves nothing behind (a
+local file is renamed into place, an S3 object appears only when complete).
+
+Checking a file already in the target costs no read where the store recorded the SHA-256 it
+was given (S3 user metadata, written by ``put_file`` and only present on a complete object):
+one HEAD compares the size and that SHA-256 with the catalogue's, so resuming a migration of
+10^8 files does not read them all back. A target that records none (a local directory) is
+read back; ``reread=True`` reads every file already there back regardless (a full audit).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ def migrate_files(
     source: Storage,
     target: Storage,
     on_file: Callable[[CatalogueFile, str], None] | None = None,
+    reread: bool = False,
 ) -> MigrationReport:
     """Copy ``files`` from ``source`` to ``target`` and verify each against its SHA-256.
 
@@ -88,6 +95,9 @@ def migrate_files(
     on_file : callable, optional
         Given each file and what happened to it (``"copied"``, ``"already there"`` or the
         reason it failed), for progress.
+    reread : bool
+        Read back every file already in the target, rather than trust the SHA-256 the store
+        recorded at upload.
 
     Returns
     -------
@@ -97,7 +107,7 @@ def migrate_files(
     """
     report = MigrationReport()
     for found in files:
-        outcome = _migrate_one(found, source, target)
+        outcome = _migrate_one(found, source, target, reread=reread)
         if outcome == COPIED:
             report.copied += 1
         elif outcome == ALREADY_THERE:
@@ -109,8 +119,8 @@ def migrate_files(
     return report
 
 
-def _migrate_one(found: CatalogueFile, source: Storage, target: Storage) -> str:
-    if _verified(found, target):
+def _migrate_one(found: CatalogueFile, source: Storage, target: Storage, *, reread: bool) -> str:
+    if _already_there(found, target, reread=reread):
         return ALREADY_THERE
     try:
         stored = _copy(found.key, source, target)
@@ -125,9 +135,30 @@ def _migrate_one(found: CatalogueFile, source: Storage, target: Storage) -> str:
     return COPIED
 
 
+def _already_there(found: CatalogueFile, target: Storage, *, reread: bool) -> bool:
+    """Whether the target holds the catalogue's file: by the size and SHA-256 it recorded
+    (one HEAD), or by reading it back when it recorded none or ``reread`` asks to."""
+    try:
+        recorded = target.recorded(found.key)
+    except NotFound:
+        return False
+    if recorded.size != found.size:
+        return False
+    if recorded.sha256 and not reread:
+        return recorded.sha256 == found.sha256
+    return _read_back(found, target)
+
+
 def _verified(found: CatalogueFile, target: Storage) -> bool:
     try:
-        return target.size(found.key) == found.size and target.checksum(found.key) == found.sha256
+        return target.size(found.key) == found.size and _read_back(found, target)
+    except NotFound:
+        return False
+
+
+def _read_back(found: CatalogueFile, target: Storage) -> bool:
+    try:
+        return target.checksum(found.key) == found.sha256
     except NotFound:
         return False
 
@@ -157,6 +188,10 @@ class StorageMigration:
     def total(self) -> int:
         return count_catalogue_files(self.engine)
 
-    def run(self, on_file: Callable[[CatalogueFile, str], None] | None = None) -> MigrationReport:
+    def run(
+        self, on_file: Callable[[CatalogueFile, str], None] | None = None, *, reread: bool = False
+    ) -> MigrationReport:
         files = catalogue_files(self.engine)
-        return migrate_files(files, source=self.source, target=self.target, on_file=on_file)
+        return migrate_files(
+            files, source=self.source, target=self.target, on_file=on_file, reread=reread
+        )

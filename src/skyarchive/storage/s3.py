@@ -11,7 +11,9 @@ endpoint of a store other than AWS is a setting of ours (``s3_endpoint_url``).
   however large the file or bundle.
 * boto3's exceptions are translated here: a missing object is :class:`NotFound`, anything else
   (unreachable store, refused credentials) an :class:`S3Error`, an ``OSError`` like a failing
-  disk, so callers handle both backends alike.
+  disk, so callers handle both backends alike, and a
+  :class:`~skyarchive.errors.ServiceUnavailable`, so a download it stops is answered 503 with
+  ``Retry-After`` rather than as an unexpected failure.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.errors import BadQuery, NotFound, ServiceUnavailable
 from skyarchive.storage.base import CHUNK, StoredFile, digest_of, safe_key
 
 #: Files above this size are uploaded in parts of :data:`MULTIPART_CHUNK` (S3 allows 10,000
@@ -40,7 +42,7 @@ _HEADER_PARAMS = {
 }
 
 
-class S3Error(OSError):
+class S3Error(ServiceUnavailable, OSError):
     """The object store failed or refused a request (not: the object is missing)."""
 
 
@@ -132,7 +134,12 @@ class S3Storage:
 
     def recorded_checksum(self, key: str) -> str | None:
         """The SHA-256 given at upload (user metadata), without reading the object."""
-        return self._head(key).get("Metadata", {}).get("sha256")
+        return self.recorded(key).sha256 or None
+
+    def recorded(self, key: str) -> StoredFile:
+        head = self._head(key)
+        sha = str(head.get("Metadata", {}).get("sha256") or "")
+        return StoredFile(key=key, size=int(head["ContentLength"]), sha256=sha)
 
     def _head(self, key: str) -> dict[str, Any]:
         with _translated(key):

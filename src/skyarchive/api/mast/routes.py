@@ -36,11 +36,12 @@ invoke_router = APIRouter(tags=["MAST"], route_class=MastRoute)
 
 def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
-    from skyarchive.api.mast import downloads, missions
+    from skyarchive.api.mast import cutouts, downloads, missions
 
     app.include_router(invoke_router)
     app.include_router(router)
     app.include_router(downloads.router)
+    app.include_router(cutouts.router)
     app.include_router(missions.router)
 
 
@@ -116,7 +117,7 @@ def invoke(archive: Archive, raw: Any) -> Response:
         handler = service_handler(mast_request.service)
     except SkyArchiveError as exc:
         return _mast_error(exc, fmt)
-    conn = archive.engine.connect()
+    conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
         if isinstance(result, TableResult):

@@ -1,4 +1,8 @@
-"""A real S3 server for the tests: SeaweedFS's ``weed server -s3`` on free ports.
+"""A real S3 server for the tests and the benchmarks: SeaweedFS's ``weed server -s3`` on free
+ports.
+
+It lives in the package (not in tests/) so that ``benchmarks/`` can start the same server
+without depending on the test suite; nothing in the archive itself imports it.
 
 One server per test session (it starts in a few seconds) with one bucket; each test takes a
 key prefix of its own there (:meth:`SeaweedS3.new_location`), so tests never see each other's

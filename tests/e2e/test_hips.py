@@ -1,0 +1,215 @@
+"""The archive's HiPS: built from public images only, and served as static tiles by a real server.
+
+The e2e demo archive (conftest.py) builds its HiPS as `skyarchive demo` does. Expectations come
+from the catalogue and the FITS files themselves (WCS by astropy, cells by cdshealpix), never
+from the build's own output.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import astropy.units as u
+import httpx
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+from cdshealpix import nested
+from PIL import Image
+from sqlalchemy import select
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.db.tables import observations, products
+from skyarchive.ingest.hips import public_images
+from skyarchive.sky.hips_tiles import read_properties, tile_path
+from tests.e2e.callers import EXPECTED, create_callers, headers_for
+from tests.e2e.conftest import LiveServer
+from tests.e2e.test_security_headers import assert_page_headers
+
+
+def _image_files(archive: Archive, kind: str) -> list[tuple[str, str, bool]]:
+    """(file name, storage key, public now) of every product of ``kind`` (I2D, CAL)."""
+    query = (
+        select(products.c.productFilename, products.c.storage_key, observations.c.t_obs_release)
+        .join(observations, observations.c.obsid == products.c.owner_obsid)
+        .where(products.c.productSubGroupDescription == kind)
+    )
+    with archive.engine.connect() as conn:
+        now = now_mjd()
+        return [(r[0], r[1], r[2] is not None and r[2] <= now) for r in conn.execute(query)]
+
+
+def _sky_pixel(archive: Archive, ra: float, dec: float) -> tuple[int, int] | None:
+    """(grey, alpha) of the deepest HiPS tile pixel at (ra, dec), None when no tile is there."""
+    root = archive.settings.resolved_hips_path
+    properties = read_properties(root)
+    assert properties
+    order, width = int(properties["hips_order"]), int(properties["hips_tile_width"])
+    bits = width.bit_length() - 1
+    cell = int(nested.lonlat_to_healpix([ra] * u.deg, [dec] * u.deg, order + bits)[0])
+    npix, sub = cell >> (2 * bits), cell & ((1 << 2 * bits) - 1)
+    row = sum(((sub >> (2 * b)) & 1) << b for b in range(bits))  # ix: even bits
+    column = sum(((sub >> (2 * b + 1)) & 1) << b for b in range(bits))  # iy: odd bits
+    path = root / tile_path(order, npix, "png")
+    if not path.is_file():
+        return None
+    grey, alpha = Image.open(path).convert("LA").getpixel((column, row))
+    return grey, alpha
+
+
+def _centre(archive: Archive, key: str) -> tuple[float, float]:
+    with fits.open(io.BytesIO(b"".join(archive.storage.open_range(key)))) as hdus:
+        header = hdus["SCI"].header
+        wcs = WCS(header).celestial
+        ny, nx = header["NAXIS2"], header["NAXIS1"]
+        ra, dec = wcs.pixel_to_world_values((nx - 1) / 2, (ny - 1) / 2)
+    return float(ra), float(dec)
+
+
+def test_only_public_images_go_into_the_sky(demo_archive) -> None:  # type: ignore[no-untyped-def]
+    mosaics = _image_files(demo_archive, "I2D")
+    exclusive = [name for name, _key, public in mosaics if not public]
+    assert exclusive, "the demo has an exclusive-access program with mosaics"
+    chosen = {image.filename for image in public_images(demo_archive.engine)}
+    assert {name for name, _key, public in mosaics if public} <= chosen
+    assert not chosen & set(exclusive)
+    assert not chosen & {
+        name for name, _key, public in _image_files(demo_archive, "CAL") if not public
+    }
+    public_centres = [_centre(demo_archive, key) for _n, key, public in mosaics if public]
+    for name, key, public in mosaics:
+        ra, dec = _centre(demo_archive, key)
+        pixel = _sky_pixel(demo_archive, ra, dec)
+        if public:  # each public image's centre is drawn (opaque) in the deepest tiles
+            assert pixel is not None and pixel[1] == 255, name
+        elif all(abs(ra - pra) + abs(dec - pdec) > 0.1 for pra, pdec in public_centres):
+            assert pixel is None or pixel[1] == 0, f"{name} (exclusive access) leaked into the sky"
+
+
+def test_tiles_and_properties_are_served_with_caching_and_security_headers(
+    live_server, demo_archive
+) -> None:  # type: ignore[no-untyped-def]
+    root = demo_archive.settings.resolved_hips_path
+    tile = next(p for p in sorted(root.glob("Norder*/Dir*/Npix*.png")))
+    relative = tile.relative_to(root).as_posix()
+    with httpx.Client(base_url=live_server.url) as client:
+        properties = client.get("/hips/properties")
+        assert properties.status_code == 200
+        assert properties.headers["content-type"].startswith("text/plain")
+        assert "hips_tile_format" in properties.text and "hips_frame" in properties.text
+        answer = client.get(f"/hips/{relative}")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "image/png"
+        assert answer.content == tile.read_bytes()
+        assert answer.headers["cache-control"] == "public, max-age=3600"
+        assert answer.headers["access-control-allow-origin"] == "*"
+        assert_page_headers(answer)
+        again = client.get(f"/hips/{relative}", headers={"If-None-Match": answer.headers["etag"]})
+        assert again.status_code == 304
+        assert client.head(f"/hips/{relative}").status_code == 200
+        allsky = client.get("/hips/Norder3/Allsky.png")
+        assert allsky.status_code == 200 and Image.open(io.BytesIO(allsky.content)).size == (
+            27 * 64,
+            29 * 64,
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hips/Norder7/Dir0/Npix1.png",  # a tile with no data: not built
+        "/hips/Norder7/Dir10000/Npix1.png",  # a Dir that does not hold this Npix
+        "/hips/Norder3/Allsky.fits",
+        "/hips/index.html",
+        "/hips/..%2F..%2Farchive.db",
+        "/hips/%2e%2e/%2e%2e/archive.db",
+        "/hips/Norder3/..%2F..%2Farchive.db",
+        "/hips/properties%00.png",
+        "/hips/Norder3\\..\\archive.db",
+        "/hips//etc/passwd",
+        "/hips/",
+    ],
+)
+def test_anything_else_under_hips_is_a_404_in_the_error_shape(live_server, path) -> None:  # type: ignore[no-untyped-def]
+    answer = httpx.get(f"{live_server.url}{path}", headers={"Accept": "application/json"})
+    assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    assert answer.json()["error"]["status"] == answer.status_code
+    assert b"SQLite" not in answer.content
+
+
+def test_raw_dot_dot_segments_never_leave_the_hips(live_server) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.create_connection(("127.0.0.1", live_server.port)) as conn:
+        conn.sendall(b"GET /hips/../../archive.db HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    status = int(reply.split(b" ", 2)[1])
+    assert 400 <= status < 500 and b"SQLite format" not in reply
+
+
+def test_before_a_build_the_hips_is_absent_and_says_how_to_build_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    archive = Archive.open(Settings(home=tmp_path / "home"))
+    with LiveServer(archive) as server:
+        answer = httpx.get(f"{server.url}/hips/properties")
+        page = httpx.get(f"{server.url}/search")
+    assert (
+        answer.status_code == 404 and "skyarchive hips build" in answer.json()["error"]["message"]
+    )
+    assert '"hips": []' in page.text
+    archive.engine.dispose()
+
+
+def test_the_cli_builds_the_hips_and_replaces_it_whole(demo_archive) -> None:  # type: ignore[no-untyped-def]
+    home = demo_archive.settings.home
+    before = read_properties(demo_archive.settings.resolved_hips_path)
+    assert before
+    command = [sys.executable, "-m", "skyarchive", "--home", str(home), "hips", "build"]
+    done = subprocess.run(
+        [*command, "--max-order", before["hips_order"]],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    images = len(public_images(demo_archive.engine))
+    assert f"HiPS of {images} images" in done.stdout
+    after = read_properties(demo_archive.settings.resolved_hips_path)
+    assert after and after["hips_order"] == before["hips_order"]
+    assert after["skyarchive_images"] == str(images)
+    assert not list(home.glob(".hips.*")), "no half-built or old HiPS is left behind"
+    tiles = list(demo_archive.settings.resolved_hips_path.glob("Norder*/Dir*/Npix*.png"))
+    assert tiles and all(np.asarray(Image.open(t)).shape[:2] == (512, 512) for t in tiles[:5])
+
+
+def test_every_caller_gets_the_same_public_tiles(live_server, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    """The sky holds public data only, so no caller, good or bad credentials, changes it."""
+    callers = create_callers(demo_archive.engine, "4567")
+    root = demo_archive.settings.resolved_hips_path
+    first = sorted(root.glob("Norder*/Dir*/Npix*.png"))[0]
+    tile, expected = "/hips/" + first.relative_to(root).as_posix(), first.read_bytes()
+    for who in EXPECTED:
+        answer = httpx.get(f"{live_server.url}{tile}", headers=headers_for(callers, who))
+        assert answer.status_code == 200, who
+        assert answer.content == expected, who
+        assert answer.headers["cache-control"] == "public, max-age=3600", who
+        assert "set-cookie" not in answer.headers, who
+
+
+def test_ingest_can_build_the_hips_after_it(tmp_path, demo_output) -> None:  # type: ignore[no-untyped-def]
+    out, _summary = demo_output
+    home = tmp_path / "home"
+    command = [sys.executable, "-m", "skyarchive", "--home", str(home), "ingest", str(out)]
+    done = subprocess.run(
+        [*command, "--hips"], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    properties = read_properties(home / "hips")
+    assert properties and "HiPS of" in done.stdout
+    archive = Archive.open(Settings(home=home))
+    assert properties["skyarchive_images"] == str(len(public_images(archive.engine)))
+    archive.engine.dispose()
