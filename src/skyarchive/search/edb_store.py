@@ -170,6 +170,8 @@ def decimated(
 
     The coarsest stored rollup no wider than a bucket is read when there is one (a year in
     1000 buckets reads 8,760 hourly rows, not 1.3e8 samples); else the samples themselves.
+    Rollups are whole buckets of their width, so with them the span is widened to whole
+    rollup buckets at both ends (at most one rollup width, never more than one plot bucket).
     Buckets without samples are left out, so a gap shows as a gap.
     """
     if end_us <= start_us:
@@ -193,7 +195,9 @@ def decimated(
             .where(
                 table.c.mnemonic_id == mnemonic.mnemonic_id,
                 table.c.width_s == rollup_width,
-                table.c.bucket_us >= start_us,
+                # rollups overlapping the span: the first may start before it (its slot,
+                # truncated toward zero, is the first bucket's)
+                table.c.bucket_us > start_us - rollup_width * 1_000_000,
                 table.c.bucket_us <= end_us,
             )
             .group_by(slot)
