@@ -280,6 +280,12 @@ def demo(
         from skyarchive.demo.telemetry import write_demo_telemetry
         from skyarchive.ingest.edb import ingest_edb_files
 
+        from skyarchive.demo.wss import write_demo_wss
+
+        wss_dir = archive.settings.home / "wss-demo"
+        write_demo_wss(wss_dir)
+        if not run_ingest(archive, [wss_dir]).ok:
+            raise fail("the demo's wavefront sensing products did not ingest cleanly")
         telemetry_dir = archive.settings.home / "edb-demo"
         console.print(f"Generating demo telemetry in {telemetry_dir} ...")
         ingest_edb_files(archive.engine, write_demo_telemetry(telemetry_dir))

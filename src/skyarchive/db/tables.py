@@ -584,3 +584,21 @@ edb_rollups = Table(
     Column("samples", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
+
+# Wavefront sensing (WSS) products (schema 0024): one row per OPD file, beside its product row,
+# with the columns of MAST's Mast.Jwst.Filtered.Wss and the RMS read from RESULT_PHASE at ingest.
+wss_products = Table(
+    "wss_products",
+    metadata,
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
+    Column("corr_id", String(32), nullable=False, comment="Analysis id, R2022083106"),
+    Column("apername", String(32), nullable=False, comment="NRCA3_FP1"),
+    Column("ap_type", String(16), nullable=False, comment="OPD for wavefront maps"),
+    Column("date_obs_mjd", Float, nullable=False, comment="Start of the sensing exposure, MJD"),
+    Column("visit_id", String(16), comment="Without the leading V: 01163111001"),
+    Column("obs_id", String(64), comment="Its last five characters are the OSS activity"),
+    Column("rms_nm", Float, comment="RMS of the OPD over the pupil, nm"),
+    Column("released_mjd", Float, nullable=False, comment="Public from (MJD): on arrival"),
+    Index(None, "ap_type", "date_obs_mjd"),
+    Index(None, "date_obs_mjd"),
+)

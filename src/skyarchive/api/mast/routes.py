@@ -20,6 +20,7 @@ from skyarchive.api.mast import (
     edb_services,  # noqa: F401  (registers the EDB's invoke services)
     formats,
     services,  # noqa: F401  (registers the invoke services)
+    wss_services,  # noqa: F401  (registers Mast.Jwst.Filtered.Wss)
 )
 from skyarchive.api.mast import services as _services  # noqa: F401  (registers each service)
 from skyarchive.api.mast.columns_config import column_config
