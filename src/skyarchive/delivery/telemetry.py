@@ -11,16 +11,18 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from skyarchive.access.policy import Caller, check_engineering_access
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
 from skyarchive.search.edb_store import (
+    MJD_UNIX_EPOCH,
+    US_PER_DAY,
     Decimated,
     Mnemonic,
     decimated,
     find_mnemonic,
-    iso_time,
-    mjd_from_us,
     parse_time,
     window_samples,
 )
@@ -92,20 +94,32 @@ def telemetry_csv(archive: Archive, *, caller: Caller, uri: str) -> TelemetryCsv
 
 def _csv_chunks(archive: Archive, window: TelemetryWindow) -> Iterator[bytes]:
     mnemonic = window.mnemonic
+    yield CSV_HEADER.encode()
+    batch: list[tuple[int, float]] = []
+    with archive.engine.connect() as conn:
+        for sample in window_samples(conn, mnemonic, window.start_us, window.end_us):
+            batch.append(sample)
+            if len(batch) >= _ROWS_PER_CHUNK:
+                yield _csv_block(batch, mnemonic)
+                batch = []
+    if batch:
+        yield _csv_block(batch, mnemonic)
+
+
+def _csv_block(batch: list[tuple[int, float]], mnemonic: Mnemonic) -> bytes:
+    """Rows of the pipeline's CSV; the times are formatted by numpy, a block at a time (a
+    datetime per row costs three times as much)."""
+    times = np.fromiter((t for t, _ in batch), dtype="int64", count=len(batch))
+    stamps = np.datetime_as_string(times.astype("datetime64[us]")).tolist()
+    mjds = (times / US_PER_DAY + MJD_UNIX_EPOCH).tolist()
     kind = mnemonic.sql_data_type
     show = _integer_text if mnemonic.is_integer else repr
-    yield CSV_HEADER.encode()
-    lines: list[str] = []
-    with archive.engine.connect() as conn:
-        for t_us, value in window_samples(conn, mnemonic, window.start_us, window.end_us):
-            lines.append(
-                f"{iso_time(t_us, sep=' ')},{mjd_from_us(t_us):.10f},{show(value)},{kind}\r\n"
-            )
-            if len(lines) >= _ROWS_PER_CHUNK:
-                yield "".join(lines).encode()
-                lines.clear()
-    if lines:
-        yield "".join(lines).encode()
+    block = "".join(
+        f"{stamp},{mjd:.10f},{show(value)},{kind}\r\n"
+        for stamp, mjd, (_, value) in zip(stamps, mjds, batch, strict=True)
+    )
+    # ISO's "T" between date and time becomes MAST's space; no other field holds a "T"
+    return block.replace("T", " ").encode()
 
 
 def _integer_text(value: float) -> str:
