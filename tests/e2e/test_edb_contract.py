@@ -132,7 +132,9 @@ def test_integer_mnemonics_and_empty_windows(
     assert gap["theTime"][1].startswith("2022-07-04")
 
 
-def test_liveness_unknown_mnemonic_and_bad_uris(live_server, people: Callers, telemetry_dir) -> None:  # type: ignore[no-untyped-def]
+def test_liveness_unknown_mnemonic_and_bad_uris(
+    live_server, people: Callers, telemetry_dir
+) -> None:  # type: ignore[no-untyped-def]
     assert requests.get(live_server.url + "/api/", timeout=30).status_code == 200
     client = EngdbMastClient(live_server.url, people.tokens["pi"])
     with pytest.raises(requests.HTTPError) as raised:
