@@ -94,7 +94,9 @@ def _paired(commands: dict[str, Callable[[], Any]]) -> dict[str, float]:
 def run(*, samples: int = 10_000_000, database_url: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="skyarchive-edb-bench-") as tmp:
         home = Path(tmp) / "home"
-        settings = Settings(home=home, **({"database_url": database_url} if database_url else {}))
+        settings = (
+            Settings(home=home, database_url=database_url) if database_url else Settings(home=home)
+        )
         archive = Archive.open(settings)
         fill_s = fill(archive, samples)
         with archive.engine.begin() as conn:

@@ -36,6 +36,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
+    from skyarchive.api.portal import edb as edb_routes
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
@@ -67,6 +68,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_search.router)
     app.include_router(keyword_routes.router)
+    app.include_router(edb_routes.router)
     app.include_router(keyword_search_routes.router)
     app.include_router(account_routes.router)
     password_routes.install(app)
