@@ -48,6 +48,7 @@ def create_app(archive: Archive) -> FastAPI:
         password_routes,
         subscription_routes,
         unsubscribe_routes,
+        wss_routes,
     )
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
@@ -66,6 +67,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
+    app.include_router(wss_routes.router)
     app.include_router(portal_search.router)
     app.include_router(keyword_routes.router)
     app.include_router(edb_routes.router)
