@@ -41,7 +41,8 @@ def test_wss_collection_by_date_range(
     first = rows.first.get_by_role("img")
     expect(first).to_be_visible()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('img.wss-thumb')].every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('img.wss-thumb')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     source = first.get_attribute("src") or ""
     png = page.request.get(source)
