@@ -91,7 +91,7 @@ def search_wss(
     if len(rows) < pagesize and (rows or page == 1):
         total = (page - 1) * pagesize + len(rows)
     else:
-        total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
+        total = count_wss(conn, criteria)
     return WssPage(rows, total)
 
 

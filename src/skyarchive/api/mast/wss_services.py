@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
+from skyarchive.api.mast.services import COUNT_COLUMNS
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.wss import WSS_COLUMNS, count_wss, search_wss, wss_column
-
-COUNT_COLUMNS = "COUNT_BIG(*)"
 
 
 @mast_service("Mast.Jwst.Filtered.Wss")
