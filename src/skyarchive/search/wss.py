@@ -18,6 +18,7 @@ from skyarchive.db.tables import products, wss_products
 from skyarchive.errors import UnknownColumn
 from skyarchive.search.columns import ColumnInfo
 from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.paging import total_from_page
 
 WSS_COLUMNS = (
     ColumnInfo("ap_type", "string", "Type", "Product type: OPD for wavefront maps"),
@@ -88,10 +89,8 @@ def search_wss(
         entry = dict(row)
         entry["date_obs"] = Time(entry["date_obs_mjd"], format="mjd").isot
         rows.append({c.name: entry[c.name] for c in WSS_COLUMNS})
-    if len(rows) < pagesize and (rows or page == 1):
-        total = (page - 1) * pagesize + len(rows)
-    else:
-        total = count_wss(conn, criteria)
+    told = total_from_page(page, pagesize, len(rows))
+    total = told if told is not None else count_wss(conn, criteria)
     return WssPage(rows, total)
 
 
