@@ -141,7 +141,7 @@ def test_liveness_unknown_mnemonic_and_bad_uris(
         client.get_records("NO_SUCH_MNEMONIC", Time("2022-07-04T09:00:00"),
                            Time("2022-07-04T10:00:00"))  # fmt: skip
     assert raised.value.response.status_code == 404
-    assert "NO_SUCH_MNEMONIC" in raised.value.response.json()["detail"]
+    assert "NO_SUCH_MNEMONIC" in raised.value.response.json()["error"]["message"]
     headers = headers_for(people, "pi")
     for uri in (
         "mast:jwstedb/SA_ZATTEST1.csv",
@@ -153,7 +153,8 @@ def test_liveness_unknown_mnemonic_and_bad_uris(
         answer = httpx.get(f"{live_server.url}/api/v0.1/Download/file", params={"uri": uri},
                            headers=headers)  # fmt: skip
         assert answer.status_code == 400, uri
-        assert "mast:jwstedb/" in answer.json()["detail"] or "time" in answer.json()["detail"]
+        message = answer.json()["error"]["message"]
+        assert "mast:jwstedb/" in message or "time" in message
 
 
 @pytest.mark.parametrize("who", list(EXPECTED))
@@ -165,7 +166,7 @@ def test_a_token_is_required(live_server, people: Callers, telemetry_dir, who: s
     expected = 401 if EXPECTED[who] == 401 else 200
     assert answer.status_code == expected
     if expected == 401:
-        assert "theTime" not in answer.text and "token" in answer.json()["detail"]
+        assert "theTime" not in answer.text and "token" in answer.json()["error"]["message"]
     else:
         assert answer.text.count("\r\n") == 1 + 40 + 2
 
