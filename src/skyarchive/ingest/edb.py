@@ -91,7 +91,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, skipinitialspace=True)
+        # round_trip: each value as Python reads its text (pandas' default parser is off by an
+        # ulp for most 17-digit values, and the CSV must give back what the file said)
+        return pd.read_csv(path, skipinitialspace=True, float_precision="round_trip")
     except (OSError, ValueError, ImportError) as exc:
         raise IngestError(f"{path}: cannot read it as EDB CSV or Parquet ({exc}).") from exc
 
