@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, select, true
 
 from skyarchive.db.tables import products, wss_products
 from skyarchive.errors import UnknownColumn
@@ -67,7 +67,7 @@ class WssPage:
 
 
 def _where(criteria: Sequence[Criterion]) -> Any:
-    return and_(*(criterion_clause(c, _EXPRESSIONS[c.column.name]) for c in criteria))
+    return and_(true(), *(criterion_clause(c, _EXPRESSIONS[c.column.name]) for c in criteria))
 
 
 def search_wss(

@@ -118,7 +118,7 @@ function zoomable(selection, startMs, endMs) {
     selection.setAttribute("visibility", "hidden");
     if (Math.abs(ms - from) < (endMs - startMs) / 200) return; // a click, not a drag
     startBox.value = isoSeconds(Math.min(ms, from));
-    endBox.value = isoSeconds(Math.max(ms, from) + 999);
+    endBox.value = isoSeconds(Math.max(ms, from));
     show();
   };
 }
@@ -136,11 +136,11 @@ async function show() {
   resetButton.hidden = firstRange[0] === startBox.value && firstRange[1] === endBox.value;
   history.replaceState(null, "", `/edb?${new URLSearchParams({ mnemonic, start: startBox.value, end: endBox.value })}`);
   statusBar.textContent = "Loading…";
-  const query = new URLSearchParams({ mnemonic, start: isoSeconds(startMs), end: isoSeconds(endMs + 999), buckets: BUCKETS });
+  const query = new URLSearchParams({ mnemonic, start: isoSeconds(startMs), end: isoSeconds(endMs), buckets: BUCKETS });
   try {
     const began = performance.now();
     const data = await api(`/api/portal/edb/plot?${query}`);
-    draw(data, startMs, endMs + 999);
+    draw(data, startMs, endMs);
     const samples = data.count.reduce((a, b) => a + b, 0);
     const source = data.source === "samples" ? "samples" : `${data.source.split(":")[1]} s rollups`;
     statusBar.textContent = `${samples.toLocaleString("en")} samples in ${data.t.length} buckets of ` +
