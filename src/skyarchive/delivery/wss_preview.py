@@ -56,14 +56,14 @@ def opd_preview_png(archive: Archive, *, caller: Caller, filename: str) -> bytes
     limit = limit or 1.0
     rgb = _colours((opd_nm + limit) / (2 * limit))
     rgb[~pupil] = (255, 255, 255)
-    image = Image.fromarray(rgb[::-1], "RGB").resize((MAP_SIZE, MAP_SIZE), Image.Resampling.NEAREST)
+    image = Image.fromarray(rgb[::-1]).resize((MAP_SIZE, MAP_SIZE), Image.Resampling.NEAREST)
     width = MAP_SIZE + 2 * MARGIN + BAR_WIDTH + LABEL_WIDTH
     height = MAP_SIZE + 2 * MARGIN + 18
     canvas = Image.new("RGB", (width, height), "white")
     canvas.paste(image, (MARGIN, MARGIN))
     ramp = _colours(np.linspace(1, 0, MAP_SIZE))[:, None, :].repeat(BAR_WIDTH, axis=1)
     bar_x = MARGIN * 2 + MAP_SIZE
-    canvas.paste(Image.fromarray(ramp, "RGB"), (bar_x, MARGIN))
+    canvas.paste(Image.fromarray(ramp), (bar_x, MARGIN))
     draw = ImageDraw.Draw(canvas)
     for fraction, value in ((0.0, limit), (0.5, 0.0), (1.0, -limit)):
         y = MARGIN + int(fraction * (MAP_SIZE - 1))
