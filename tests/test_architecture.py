@@ -14,9 +14,9 @@ from pathlib import Path
 import skyarchive
 
 PACKAGE = Path(skyarchive.__file__).parent
-FACES = {"api", "portal", "cli", "cli_access", "web"}
+FACES = {"api", "portal", "cli", "cli_access", "cli_doi", "web"}
 # Higher numbers may import lower ones, never the other way round.
-LAYER = {"faces": 6, "delivery": 5, "ingest": 5, "notify": 4, "products": 3, "search": 2,
+LAYER = {"faces": 6, "delivery": 5, "ingest": 5, "notify": 4, "doi": 4, "products": 3, "search": 2,
          "access": 1, "sky": 1, "storage": 1, "db": 0}  # fmt: skip
 
 

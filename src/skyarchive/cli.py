@@ -65,7 +65,9 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
 @app.command("demo-data")
 def demo_data(
     out_dir: Path,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; same seed on the same day, same files.")
+    ] = 1,
     scale: Annotated[int, typer.Option(help="Multiply the programs (for benchmarks).")] = 1,
 ) -> None:
     """Write synthetic JWST pipeline output (and other missions' manifests) to OUT_DIR."""
@@ -264,7 +266,7 @@ def demo(
 ) -> None:
     """Build the demo archive in the home (once), print its demo accounts and serve it."""
     from skyarchive.demo import generate
-    from skyarchive.demo.accounts import ensure_demo_accounts
+    from skyarchive.demo.accounts import ensure_demo_accounts, exclusive_access_ended
     from skyarchive.search.summary import archive_is_empty
 
     hint = f"run `make demo PORT={port + 10}` (or `skyarchive demo --port {port + 10}`)"
@@ -296,6 +298,8 @@ def demo(
             f"sees {account.sees}",
             markup=False, highlight=False, soft_wrap=True,
         )  # fmt: skip
+    if (ended := exclusive_access_ended(archive.engine, archive.settings.home)) is not None:
+        console.print(ended, markup=False, highlight=False, soft_wrap=True)
     _serve(archive, host, port, busy_hint=hint)
 
 
@@ -493,6 +497,9 @@ def _add_access_commands() -> None:
     app.add_typer(cli_access.program_app, name="program")
     app.command("grant")(cli_access.grant)
     app.command("revoke")(cli_access.revoke)
+    from skyarchive import cli_doi
+
+    app.add_typer(cli_doi.doi_app, name="doi")
 
 
 _add_access_commands()

@@ -154,15 +154,11 @@ def program_set_eap(
     ] = None,
 ) -> None:
     """Change a program's exclusive-access period; release dates follow at once."""
-    from skyarchive.ingest.release import set_eap_months
-    from skyarchive.notify.digest_text import counted
+    from skyarchive.ingest.release import opened_sentence, set_eap_months
 
     archive = _archive(ctx)
     with archive.engine.begin() as conn:
         opened = set_eap_months(conn, proposal_id, months,
                                 default_months=archive.settings.default_eap_months)  # fmt: skip
     period = f"{months} months" if months is not None else "by rule"
-    _echo(
-        f"Program {proposal_id}: exclusive access {period}; {counted(opened.files, 'file')} "
-        f"became public ({counted(opened.events, 'Public event')} for subscribers)."
-    )
+    _echo(f"Program {proposal_id}: exclusive access {period}; {opened_sentence(opened)}.")

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = Path("skyarchive-data")
@@ -180,6 +180,24 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
     mail_from: str = Field(default="skyarchive@localhost", description="Sender address of notices.")
+    doi_prefix: str = Field(
+        default="10.5072",
+        pattern=r"^10\.\d{4,9}$",
+        description="DOI prefix of the archive's data-set DOIs (the one the registration agency "
+        "assigned; the default is DataCite's test prefix).",
+    )
+    doi_publisher: str = Field(
+        default="skyarchive", description="Publisher named in data-set DOI metadata and citations."
+    )
+    datacite_url: str | None = Field(
+        default=None,
+        description="DataCite REST API (e.g. `https://api.test.datacite.org`); unset: DOIs stay "
+        "local drafts whose DataCite JSON is exported for registration by hand.",
+    )
+    datacite_user: str | None = Field(default=None, description="DataCite repository account.")
+    datacite_password: SecretStr | None = Field(
+        default=None, description="DataCite repository password (never logged or shown)."
+    )
 
     @field_validator("storage_url")
     @classmethod

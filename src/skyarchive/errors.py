@@ -9,6 +9,7 @@ Services raise these; each face (MAST API, portal API, CLI) maps them in one pla
     ├── Forbidden (403)                    valid caller, not allowed
     ├── NotFound (404, LookupError)        no such observation, product, file or page
     ├── MethodNotAllowed (405)             a known path asked with the wrong HTTP method
+    ├── Gone (410)                         a link that was valid once and has expired
     ├── PayloadTooLarge (413)              request beyond an operator limit
     ├── RangeNotSatisfiable (416)          a byte range outside the file
     ├── IngestError (422, ValueError)      a file that cannot be archived
@@ -58,6 +59,13 @@ class NotFound(SkyArchiveError, LookupError):
 
 class MethodNotAllowed(SkyArchiveError):
     status = 405
+
+
+class Gone(SkyArchiveError):
+    """A link or resource that existed and will not come back (an expired link): unlike
+    NotFound, retrying or correcting the request cannot help."""
+
+    status = 410
 
 
 class PayloadTooLarge(SkyArchiveError):

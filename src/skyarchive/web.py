@@ -36,6 +36,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
+    from skyarchive.api.portal import dois as doi_api
     from skyarchive.api.portal import edb as edb_routes
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
@@ -44,6 +45,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
+        doi_routes,
         notice_routes,
         password_routes,
         subscription_routes,
@@ -76,6 +78,9 @@ def create_app(archive: Archive) -> FastAPI:
     password_routes.install(app)
     app.include_router(subscription_routes.router)
     app.include_router(notice_routes.router)
+    app.include_router(doi_api.router)
+    app.include_router(doi_api.files)
+    app.include_router(doi_routes.router)
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)

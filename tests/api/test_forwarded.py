@@ -32,6 +32,8 @@ PROXIES = (ip_network("10.0.0.0/8"), ip_network("2001:db8::/32"))
         ("garbage, 203.0.113.9", "203.0.113.9"),  # left of the client is never read
         ("", None),
         ("203.0.113.9,", None),
+        ("203.0.113.9, ::ffff:10.1.2.3", "203.0.113.9"),  # a proxy seen through a v6 socket
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # one client, one form, one rate-limit key
     ],
 )
 def test_forwarded_client(header: str, client: str | None) -> None:
@@ -95,6 +97,24 @@ def test_only_a_trusted_peer_rewrites_the_scope() -> None:
     middleware.apply(inside)
     assert inside["client"][0] == "203.0.113.9" and inside["scheme"] == "https"
     assert dict(inside["headers"])[b"host"] == b"archive.example.org"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer"),
+    [
+        ("10.0.0.0/8", "::ffff:10.0.0.1"),  # a dual-stack socket's IPv4 peer, IPv4 entry
+        ("10.0.0.1", "::ffff:10.0.0.1"),
+        ("::ffff:10.0.0.1", "10.0.0.1"),  # and an operator who wrote the mapped form
+    ],
+)
+def test_ipv4_mapped_peers_match_ipv4_entries(trusted: str, peer: str) -> None:
+    middleware = ForwardedHeadersMiddleware(lambda *a: None, trusted=(ip_network(trusted),))  # type: ignore[arg-type,return-value]
+    scope = scope_from(peer, {"X-Forwarded-For": "203.0.113.9"})
+    middleware.apply(scope)
+    assert scope["client"][0] == "203.0.113.9"
+    stranger = scope_from("::ffff:192.0.2.1", {"X-Forwarded-For": "203.0.113.9"})
+    middleware.apply(stranger)
+    assert stranger["client"][0] == "::ffff:192.0.2.1"
 
 
 def test_trusted_proxies_setting_accepts_addresses_and_networks_and_refuses_garbage() -> None:

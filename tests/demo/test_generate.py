@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import re
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from astropy.wcs import WCS
 from PIL import Image
 
 from skyarchive.demo import DemoSummary, generate
+from skyarchive.demo.programs import base_programs, jwst_cycle
 
 EXPOSURE = re.compile(
     r"^jw(\d{5})(\d{3})(\d{3})_(\d{2})(\d)([0-9a-z]{2})_(\d{5})(?:-seg(\d{3}))?_([a-z0-9]+)"
@@ -95,7 +97,7 @@ def _inside(polygon: list[tuple[float, float]], ra: float, dec: float) -> bool:
 
 
 def test_same_seed_gives_identical_bytes(demo: DemoSummary, tmp_path: Path) -> None:
-    again = generate(tmp_path / "again", seed=1)
+    again = generate(tmp_path / "again", seed=1, built=demo.built)
     assert _tree(demo.out_dir) == _tree(again.out_dir)
     assert again.files == demo.files
 
@@ -309,6 +311,11 @@ def test_program_facts(demo: DemoSummary) -> None:
     jwst = {k: v for k, v in demo.programs.items() if v.obs_collection == "JWST"}
     assert set(jwst) == {"1073", "1558", "1539", "1366", "4567"}
     assert [k for k, v in demo.programs.items() if v.exclusive] == ["4567"]
+    # its exclusive access ends about a year after the build, whenever the demo is built
+    release = demo.programs["4567"].release_date
+    assert release is not None
+    after_build = release - datetime.combine(demo.built, time())
+    assert timedelta(days=300) < after_build < timedelta(days=366)
     assert demo.programs["1558"].pi_name == "Wesson, Roger"
     assert demo.programs["1073"].category == "COM"
 
@@ -324,3 +331,20 @@ def test_scale_adds_programs_with_new_ids(demo: DemoSummary, tmp_path: Path) -> 
     assert directories == {f"jw{int(k):05d}" for k in jwst}
     with pytest.raises(ValueError):
         generate(tmp_path / "bad", scale=0)
+
+
+@pytest.mark.parametrize("built", [date(2026, 12, 3), date(2027, 11, 1), date(2031, 3, 15)])
+def test_the_exclusive_program_is_recent_whenever_the_demo_is_built(built: date) -> None:
+    """No time bomb: a demo built in any year has a program still in its exclusive access."""
+    recipes = {recipe.proposal_id: recipe for recipe in base_programs(built)}
+    (observed,) = (obs.start for obs in recipes[4567].observations)
+    assert built - timedelta(days=31) < observed.date() < built
+    assert recipes[4567].eap_months == 12
+    assert recipes[4567].cycle == jwst_cycle(observed.date())
+    others = [obs.start for pid, r in recipes.items() if pid != 4567 for obs in r.observations]
+    assert max(others) < datetime(2024, 1, 1)  # the imitated public programs keep their dates
+
+
+def test_jwst_cycles_begin_in_july() -> None:
+    days = (date(2022, 7, 1), date(2023, 6, 30), date(2026, 10, 20))
+    assert [jwst_cycle(day) for day in days] == [1, 1, 5]

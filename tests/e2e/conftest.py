@@ -23,8 +23,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def dual_stack_socket(port: int) -> socket.socket:
+    """A listening IPv6 socket on ``port`` that takes IPv4 connections too (mapped addresses)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
+    sock.listen(128)
+    return sock
+
+
 class LiveServer:
-    def __init__(self, archive: Archive, *, log_level: str = "warning") -> None:
+    """The server in a thread. ``dual_stack``: it listens on an IPv6 socket that also takes IPv4
+    connections, so a client of 127.0.0.1 reaches it as ``::ffff:127.0.0.1``."""
+
+    def __init__(
+        self, archive: Archive, *, log_level: str = "warning", dual_stack: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = server_config(
@@ -32,7 +47,10 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        sockets = [dual_stack_socket(self.port)] if dual_stack else None
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": sockets}, daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self.thread.start()

@@ -90,6 +90,35 @@ def test_previews_of_exclusive_data_follow_the_same_rule(live_server, people: Pe
     assert pi.status_code == 200 and pi.content[:2] == b"\xff\xd8"
 
 
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+def test_details_link_the_preview_only_for_callers_who_may_have_it(  # type: ignore[no-untyped-def]
+    live_server, demo_archive, people: People, who: str
+) -> None:
+    """The details panel asks only for a preview the caller may see (no 401/403 in the console)."""
+    with demo_archive.engine.connect() as conn:
+        obsid = conn.execute(
+            select(observations.c.obsid).where(observations.c.jpegURL == people.eap_preview_uri)
+        ).scalar_one()
+    headers = headers_for(people, who)
+    details = httpx.get(
+        f"{live_server.url}/api/portal/observations/{obsid}", headers=headers, timeout=30
+    ).json()
+    allowed = EXPECTED[who] == 200
+    assert details["mayRetrieve"] is allowed
+    assert details["previewRestricted"] is not allowed
+    if allowed:
+        image = httpx.get(live_server.url + details["links"]["preview"], headers=headers)
+        assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+    else:
+        assert details["links"]["preview"] is None
+        # and the server would have refused it
+        refused = httpx.get(
+            f"{live_server.url}/api/v0.1/Download/file",
+            params={"uri": people.eap_preview_uri}, headers=headers, timeout=30,
+        )  # fmt: skip
+        assert refused.status_code == EXPECTED[who]
+
+
 @pytest.mark.parametrize("who", ["anonymous", "other", "pi"])
 def test_curl_script_only_marks_readable_files(live_server, people: People, who: str) -> None:  # type: ignore[no-untyped-def]
     script = httpx.post(
@@ -309,10 +338,24 @@ def test_admin_changes_release_period_on_the_portal(
         portal_login(client, people.emails["admin"])
         page = client.get("/account/programs/4567")
         session_csrf = form_csrf(page.text)
-        for months, expected in (("0", 200), ("", 401)):
+        owner = observations.alias("owner")
+        with demo_archive.engine.connect() as conn:
+            exclusive_files = conn.scalar(
+                select(func.count())
+                .select_from(products.join(owner, owner.c.obsid == products.c.owner_obsid))
+                .where(owner.c.proposal_id == "4567", owner.c.t_obs_release > now_mjd())
+            )
+        assert exclusive_files > 0
+        # the form says what the change did, as `skyarchive program set-eap` does
+        for months, expected, opened in (("0", 200, exclusive_files), ("", 401, 0)):
             saved = client.post(
                 "/account/programs/4567/settings",
                 data={"pi_email": "", "eap_months": months, "csrf_token": session_csrf},
             )
-            assert saved.status_code in (200, 303)
+            assert saved.status_code == 303
             assert httpx.get(url, params={"uri": people.eap_uri}).status_code == expected
+            shown = client.get(saved.headers["location"])
+            said = re.search(r'role="status">([^<]*)<', shown.text)
+            assert said is not None, shown.text
+            assert said[1].startswith(f"Saved: {opened} file"), said[1]
+            assert "became public" in said[1]

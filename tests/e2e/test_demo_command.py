@@ -177,3 +177,18 @@ def test_demo_prints_accounts_that_show_exclusive_access(tmp_path: Path) -> None
     finally:
         second = stop(process)
     assert printed_accounts(second) == accounts
+    assert "exclusive-access period has ended" not in second
+
+    # An archive whose program 4567 has become public (as one built a year ago) says so
+    opened = subprocess.run(
+        [sys.executable, "-m", "skyarchive", "--home", str(home), "program", "set-eap", "4567",
+         "0"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    process, url = run_demo(home)
+    try:
+        wait_for(url + "/", process)
+    finally:
+        third = stop(process)
+    assert "Program 4567's exclusive-access period has ended" in " ".join(third.split())
+    assert str(home) in " ".join(third.split())

@@ -29,11 +29,8 @@ def add_all_rows(page, url: str) -> int:  # type: ignore[no-untyped-def]
     page.goto(url)
     expect(page.locator("#results")).to_be_visible()
     rows = page.locator("#grid tbody tr").count()
-    # one box per row: the grid's "Select all rows on this page" box stops after the first row
-    # (results-grid.js reads the box's state after updating it); not this module's to fix
-    boxes = page.locator("#grid tbody tr input[type=checkbox]")
-    for index in range(rows):
-        boxes.nth(index).check()
+    page.get_by_label("Select all rows on this page").check()
+    expect(page.locator("#grid tbody tr input[type=checkbox]:checked")).to_have_count(rows)
     page.get_by_role("button", name=f"Add {rows} selected to basket").click()
     expect(page.locator("#query-display")).to_contain_text(f"Added {rows} observations")
     return rows

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import select
 
+from skyarchive.access import grants, users
+from skyarchive.db.tables import observations
 from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 ROWS = "#grid tbody tr"
@@ -138,6 +141,43 @@ def test_exclusive_access_row_shows_padlock_and_asks_for_login(page, live_server
     details = httpx.get(f"{live_server.url}/api/portal/observations/{obsid}").json()
     answer = httpx.get(live_server.url + details["products"][0]["download"])
     assert answer.status_code == 401
+
+
+def test_details_of_exclusive_data_show_a_padlock_not_a_refused_preview(  # type: ignore[no-untyped-def]
+    page, demo_archive
+) -> None:
+    """Anonymous: a padlock and no request for the preview (the console stays clean); the PI
+    logged in: the preview image itself."""
+    with demo_archive.engine.begin() as conn:
+        obsid = conn.execute(
+            select(observations.c.obsid)
+            .where(observations.c.proposal_id == "4567", observations.c.jpegURL.is_not(None))
+            .limit(1)
+        ).scalar_one()
+        email = f"pi-preview-{obsid}@example.org"
+        user_id = users.create_user(conn, email=email, password="a long enough password").user_id
+        grants.set_pi(conn, "4567", user_id=user_id)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto("/search?collection=program&q=4567")
+    row = page.locator(f'{ROWS}[data-obsid="{obsid}"]')
+    row.get_by_role("button", name=re.compile("Details of")).click()
+    details = page.get_by_role("dialog")
+    locked = details.locator(".preview.locked")
+    expect(locked).to_contain_text("exclusive-access period of program 4567")
+    expect(details.locator(".preview img")).to_have_count(0)
+    assert not [url for url in asked if "Download/file" in url]
+
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Log in").click()
+    page.goto("/search?collection=program&q=4567")
+    row.get_by_role("button", name=re.compile("Details of")).click()
+    image = details.locator(".preview img")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    expect(details.locator(".preview.locked")).to_have_count(0)
 
 
 def test_unresolvable_name_and_keyword_collection_panel(page, console) -> None:  # type: ignore[no-untyped-def]

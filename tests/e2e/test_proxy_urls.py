@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import subprocess
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +21,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from skyarchive.access import users
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
 from tests.e2e.conftest import LiveServer
+from tests.e2e.test_access_security import portal_login
 
+PASSWORD = "a long enough password"
 SPOOFED = {
     "X-Forwarded-For": "203.0.113.9",
     "X-Forwarded-Host": "evil.example.org",
@@ -169,6 +173,32 @@ def test_trusted_proxy_headers_give_https_urls_and_the_client_address(
     assert access_log.client_of("mark=trusted") == "203.0.113.9"
 
 
+def test_an_ipv4_proxy_reaching_a_dual_stack_socket_is_trusted(
+    demo_archive: Archive, public_file: tuple[str, str], access_log: Records
+) -> None:
+    """The peer is ``::ffff:127.0.0.1`` on an IPv6 socket; ``trusted_proxies`` names 127.0.0.1."""
+    uri, _obsid = public_file
+    settings = Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1")
+    archive = Archive.open(settings)
+    proxy = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+             "X-Forwarded-Host": "archive.example.org"}  # fmt: skip
+    try:
+        with LiveServer(archive, log_level="info", dual_stack=True) as server:
+            access_log.listen()
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                plain = client.post("/api/v0.1/Download/bundle.sh?mark=mapped-peer",
+                                    data={"uri": uri})  # fmt: skip
+                proxied = client.post("/api/v0.1/Download/bundle.sh?mark=mapped-proxy",
+                                      data={"uri": uri}, headers=proxy)  # fmt: skip
+    finally:
+        archive.engine.dispose()
+    # the connection really arrived IPv4-mapped, and the proxy's headers were believed
+    assert access_log.client_of("mark=mapped-peer") == "::ffff:127.0.0.1"
+    assert script_urls(plain.text) == {server.url}
+    assert access_log.client_of("mark=mapped-proxy") == "203.0.113.9"
+    assert script_urls(proxied.text) == {"https://archive.example.org"}
+
+
 @pytest.mark.parametrize(
     ("header", "value"),
     [
@@ -200,3 +230,44 @@ def test_malformed_forwarded_headers_from_a_trusted_proxy_are_ignored(
     assert answer.status_code == 200
     assert script_urls(answer.text) == {proxied_server.url}
     assert access_log.client_of("mark=malformed") == "127.0.0.1"
+
+
+def new_account(archive: Archive, name: str) -> str:
+    email = f"{name}-{uuid.uuid4().hex[:8]}@example.org"
+    with archive.engine.begin() as conn:
+        users.create_user(conn, email=email, password=PASSWORD)
+    return email
+
+
+def behind_proxy(server: LiveServer, client_address: str) -> httpx.Client:
+    """A browser whose requests reach ``server`` through a proxy on 127.0.0.1 that names it."""
+    headers = {"X-Forwarded-For": client_address}
+    return httpx.Client(base_url=server.url, timeout=60, headers=headers)
+
+
+def test_login_delays_count_the_client_a_trusted_proxy_names(
+    proxied_server: LiveServer, demo_archive: Archive
+) -> None:
+    """Behind the proxy every connection comes from 127.0.0.1; the delay is still per client."""
+    email = new_account(demo_archive, "behind-proxy")
+    free = demo_archive.settings.login_free_failures
+    with behind_proxy(proxied_server, "198.51.100.20") as guesser:
+        for _ in range(free):
+            assert portal_login(guesser, email, "guess guess guess").status_code == 401
+        assert portal_login(guesser, email, PASSWORD).status_code == 429
+    with behind_proxy(proxied_server, "198.51.100.21") as owner:
+        assert portal_login(owner, email, PASSWORD).status_code == 303  # not locked out
+        sessions = owner.get("/account").text.split('<table id="sessions">')[1]
+        assert "198.51.100.21" in sessions.split("</table>")[0]  # the address the proxy named
+
+
+def test_an_untrusted_client_cannot_escape_its_delay_by_forging_x_forwarded_for(
+    live_server: LiveServer, demo_archive: Archive
+) -> None:
+    email = new_account(demo_archive, "forger")
+    free = demo_archive.settings.login_free_failures
+    for attempt in range(free):
+        with behind_proxy(live_server, f"198.51.100.{100 + attempt}") as forger:
+            assert portal_login(forger, email, "guess guess guess").status_code == 401
+    with behind_proxy(live_server, "198.51.100.250") as forger:
+        assert portal_login(forger, email, PASSWORD).status_code == 429

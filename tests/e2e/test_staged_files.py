@@ -348,8 +348,10 @@ def test_staging_links_are_random_expire_and_need_the_token_header(site: Site) -
                      .values(expires_at=time.time() - 1))  # fmt: skip
     url = f"{made[0]['location']}HST/eap-obs/secret_data.dat"
     gone = httpx.get(url, headers=headers_for(site.callers, "coi"), timeout=30)
-    assert gone.status_code == 404 and "expired" in gone.json()["error"]["message"]
+    assert gone.status_code == 410 and "expired" in gone.json()["error"]["message"]
     assert remove_expired(archive) >= 1 and not area.exists()
+    # still Gone once the files are removed: the link was real, no retry can help
+    assert httpx.get(url, headers=headers_for(site.callers, "coi"), timeout=30).status_code == 410
 
 
 def test_an_aborted_download_is_one_log_line(site: Site, caplog: pytest.LogCaptureFixture) -> None:

@@ -11,7 +11,7 @@ import uuid
 from skyarchive.access import users
 from skyarchive.archive import Archive
 from skyarchive.notify import subscriptions as subs
-from skyarchive.notify.unsubscribe import unsubscribe_token
+from skyarchive.notify.unsubscribe import LINK_DAYS, unsubscribe_token
 from tests.portal.browser import chromium, console, expect, page  # noqa: F401  (fixtures)
 
 
@@ -23,6 +23,7 @@ def test_the_unsubscribe_page_in_chromium(page, console, demo_archive: Archive) 
         [sub] = subs.subscribe(conn, user_id=user.user_id, program_ids=["1558"],
                                kinds=["New", "Public"], frequency="monthly")  # fmt: skip
         token = unsubscribe_token(conn, sub, now=time.time())
+        old = unsubscribe_token(conn, sub, now=time.time() - (LINK_DAYS + 1) * 86400)
 
     changed = token[:-2] + ("xx" if not token.endswith("xx") else "yy")
     console.allow("status of 400")  # the refused link's own answer, provoked on purpose
@@ -30,6 +31,15 @@ def test_the_unsubscribe_page_in_chromium(page, console, demo_archive: Archive) 
     assert answer is not None and answer.status == 400
     expect(page.get_by_role("heading", level=1)).to_have_text("This link does not work")
     expect(page.get_by_role("alert")).to_contain_text("not valid")
+
+    console.allow("status of 410")  # the expired link's own answer, provoked on purpose
+    answer = page.goto(f"/unsubscribe/{old}")
+    assert answer is not None and answer.status == 410
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link does not work")
+    expect(page.get_by_role("alert")).to_contain_text("has expired")
+    expect(page.get_by_role("link", name="Your subscriptions")).to_have_attribute(
+        "href", "/account#subscriptions"
+    )
 
     answer = page.goto(f"/unsubscribe/{token}")
     assert answer is not None and answer.status == 200

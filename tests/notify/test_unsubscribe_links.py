@@ -15,7 +15,7 @@ from skyarchive.config import Settings
 from skyarchive.db.state import read_state
 from skyarchive.db.tables import notification_events
 from skyarchive.db.upsert import insert_ignore
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.notify import subscriptions as subs
 from skyarchive.notify.digest import run_notifications
 from skyarchive.notify.mail import outbox_path
@@ -59,7 +59,7 @@ def test_a_link_names_one_subscription_and_cannot_be_changed(archive: Archive) -
         for bad in forged:
             with pytest.raises(BadQuery, match="not valid"):
                 check_link(conn, bad, now=NOW)
-        with pytest.raises(BadQuery, match="expired"):
+        with pytest.raises(Gone, match="expired"):
             check_link(conn, token, now=NOW + (LINK_DAYS + 1) * 86400)
         assert unsubscribe_by_link(conn, token, now=NOW).subscription == mine
         with pytest.raises(NotFound):

@@ -37,7 +37,26 @@ def is_trusted(address: str, networks: Sequence[Network]) -> bool:
         parsed = ip_address(address)
     except ValueError:
         return False
-    return any(parsed in network for network in networks)
+    return _in_networks(_unmapped(parsed), networks)
+
+
+def _unmapped(address: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
+    """An IPv4-mapped IPv6 address (``::ffff:10.0.0.1``) as the IPv4 address it carries.
+
+    A server listening on a dual-stack IPv6 socket (``--host ::``) sees IPv4 peers in that form;
+    they are the same hosts as the IPv4 entries of ``trusted_proxies``.
+    """
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _in_networks(address: IPv4Address | IPv6Address, networks: Sequence[Network]) -> bool:
+    """Membership that also holds for an IPv4 address in an IPv4-mapped IPv6 entry."""
+    forms: list[IPv4Address | IPv6Address] = [address]
+    if isinstance(address, IPv4Address):
+        forms.append(IPv6Address(f"::ffff:{address}"))
+    return any(form in network for form in forms for network in networks)
 
 
 def _parse_ip(entry: str) -> IPv4Address | IPv6Address | None:
@@ -47,7 +66,7 @@ def _parse_ip(entry: str) -> IPv4Address | IPv6Address | None:
     elif text.count(":") == 1:  # "192.0.2.1:4711"
         text = text.split(":", 1)[0]
     try:
-        return ip_address(text)
+        return _unmapped(ip_address(text))
     except ValueError:
         return None
 
@@ -64,7 +83,7 @@ def forwarded_client(header: str, networks: Sequence[Network]) -> str | None:
         if parsed is None:
             return None
         found = str(parsed)
-        if not any(parsed in network for network in networks):
+        if not _in_networks(parsed, networks):
             return found
     return found
 

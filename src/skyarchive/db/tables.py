@@ -602,3 +602,31 @@ wss_products = Table(
     Index(None, "ap_type", "date_obs_mjd"),
     Index(None, "date_obs_mjd"),
 )
+
+# Data sets with a DOI (schema 0025, ``doi/``): observations a user gathered, with the
+# metadata DataCite asks for; the DOI's state follows DataCite's (draft, registered, findable).
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True),
+    Column("doi", String(200), nullable=False, unique=True, comment="Lower case, e.g. 10.5072/x"),
+    Column("owner_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("creators", Text, nullable=False, comment="JSON list of names, 'Family, Given'"),
+    Column("description", Text, nullable=False),
+    Column("related_identifier", String(200), comment="The paper: a DOI or an ADS bibcode"),
+    Column("related_type", String(16), comment="DOI | bibcode"),
+    Column("state", String(16), nullable=False, comment="draft | registered | findable"),
+    Column("agency", String(16), nullable=False, comment="local | datacite"),
+    Column("publication_year", Integer, nullable=False),
+    Column("observation_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+dataset_observations = Table(
+    "dataset_observations",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.dataset_id"), primary_key=True),
+    Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+)

@@ -251,6 +251,18 @@ def _items(conn: Connection, obsids: Sequence[int]) -> list:  # type: ignore[typ
     return list(candidates(conn, obsids=obsids, now=0.0))
 
 
+def basket_obsids(conn: Connection, *, basket_id: int | None) -> list[int]:
+    """The observations in a basket, in the order they were added (a data set's source)."""
+    if basket_id is None:
+        return []
+    query = (
+        select(basket_items.c.obsid)
+        .where(basket_items.c.basket_id == basket_id)
+        .order_by(basket_items.c.added_at, basket_items.c.obsid)
+    )
+    return [int(obsid) for obsid in conn.execute(query).scalars()]
+
+
 def remove_observations(conn: Connection, *, basket_id: int, obsids: Sequence[int]) -> None:
     conn.execute(
         delete(basket_items).where(

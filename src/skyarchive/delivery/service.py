@@ -52,7 +52,7 @@ from skyarchive.delivery.selection import (
     mrp_selection,
     resolve_selection,
 )
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.storage.local import read_file_range
 
 #: The manifest the staging job writes at the top of each area (never a data file's path:
@@ -389,10 +389,10 @@ def _area(archive: Archive, request_id: str) -> Path:
             found = get_request(conn, request_id)
         except NotFound:
             raise NotFound("No such staging area.") from None
-    if found.method != "staging" or found.status == EXPIRED:
-        raise NotFound(f"Staging area {request_id} does not exist or has expired.")
-    if found.expires_at is not None and found.expires_at < time.time():
-        raise NotFound(f"Staging area {request_id} has expired.")
+    if found.method != "staging":
+        raise NotFound("No such staging area.")
+    if found.status == EXPIRED or (found.expires_at is not None and found.expires_at < time.time()):
+        raise Gone(f"Staging area {request_id} has expired; its files have been removed.")
     area = staging_area(archive.settings, request_id)
     if not area.is_dir():
         raise NotFound(f"Staging area {request_id} is not ready yet.")

@@ -11,7 +11,7 @@ from skyarchive.demo.generate import generate
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m skyarchive.demo", description=__doc__)
     parser.add_argument("out_dir", type=Path, help="empty or missing folder to write into")
-    parser.add_argument("--seed", type=int, default=1, help="same seed, same bytes")
+    parser.add_argument("--seed", type=int, default=1, help="same seed on the same day, same bytes")
     parser.add_argument("--scale", type=int, default=1, help="copies of the JWST programs")
     args = parser.parse_args(argv)
     summary = generate(args.out_dir, seed=args.seed, scale=args.scale)

@@ -1,9 +1,10 @@
 """Ready-made accounts of the demo archive, so a newcomer can try exclusive access at once.
 
-Program 4567 (HD 189733, observed October 2026, 12 months of exclusive access) has a PI, a
-co-investigator the PI authorised, and an outsider with no access. Their passwords are random,
-made when the accounts are first created, and kept in ``demo-accounts.json`` in the archive home
-(readable by its owner only), so every start of ``skyarchive demo`` can print them again.
+Program 4567 (HD 189733, observed two weeks before the demo archive was built, 12 months of
+exclusive access) has a PI, a co-investigator the PI authorised, and an outsider with no access.
+Their passwords are random, made when the accounts are first created, and kept in
+``demo-accounts.json`` in the archive home (readable by its owner only), so every start of
+``skyarchive demo`` can print them again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from skyarchive.access import grants, users
+from skyarchive.access.rights import now_mjd
 from skyarchive.errors import NotFound
 
 ACCOUNTS_FILE = "demo-accounts.json"
@@ -69,3 +71,19 @@ def ensure_demo_accounts(engine: Engine, home: Path) -> list[DemoAccount]:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump([asdict(account) for account in accounts], handle, indent=1)
     return accounts
+
+
+def exclusive_access_ended(engine: Engine, home: Path) -> str | None:
+    """A line for a demo archive built so long ago that program 4567 has become public.
+
+    The demo's dates follow the day it was built (exclusive access ends about 11 months later),
+    so an old ``demo-archive`` no longer shows exclusive access; a fresh home shows it again.
+    """
+    with engine.connect() as conn:
+        first, _last = grants.program_release_summary(conn, EAP_PROGRAM)
+    if first is None or first > now_mjd():
+        return None
+    return (
+        f"Program {EAP_PROGRAM}'s exclusive-access period has ended in this demo archive, so "
+        f"its files are public now; remove {home} and run the demo again for a fresh one."
+    )

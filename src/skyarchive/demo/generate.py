@@ -6,10 +6,10 @@ so ingest, search and the portal can be exercised end to end without downloading
 
 from __future__ import annotations
 
-import time
+import time as clock
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from skyarchive.demo.plan import Exposure, Level3, ProgramPlan, plan_program
 from skyarchive.demo.previews import PREVIEW_KINDS, write_previews
 from skyarchive.demo.programs import program_copies
 
-# Files are dated as if the pipeline ran on this day; exclusive access is judged on it too.
-PROCESSING_DATE = datetime(2026, 11, 2, 9, 0, 0)
+# Files are dated as if the pipeline ran the morning before the archive was built.
+PROCESSED_BEFORE_BUILD = timedelta(hours=15)
 _SPECTRA = frozenset({"x1d", "x1dints"})
 _WAVES = {
     "G395M": (2.87, 5.27), "G235M": (1.66, 3.17), "GR700XD": (0.6, 2.8), "1": (4.9, 7.65),
@@ -58,7 +58,7 @@ class ProgramInfo:
     title: str
     cycle: int
     release_date: datetime | None  # end of the last exposure plus the exclusive-access period
-    exclusive: bool  # still in its exclusive-access period on PROCESSING_DATE
+    exclusive: bool  # in its exclusive-access period on the day the archive was built
 
     @property
     def exclusive_access(self) -> bool:
@@ -72,6 +72,7 @@ class DemoSummary:
     out_dir: Path
     seed: int
     scale: int
+    built: date  # the day the dates are relative to (exclusive access ends a year after)
     files: list[Path] = field(default_factory=list)  # every file, in the order written
     exposure_obs: dict[str, list[str]] = field(default_factory=dict)  # obs id -> own file names
     level3_obs: dict[str, L3Info] = field(default_factory=dict)
@@ -86,26 +87,37 @@ class DemoSummary:
     seconds: float = 0.0  # wall time taken (not part of any file)
 
 
-def generate(out_dir: Path, *, seed: int = 1, scale: int = 1) -> DemoSummary:
+def generate(
+    out_dir: Path, *, seed: int = 1, scale: int = 1, built: date | None = None
+) -> DemoSummary:
     """Write a demo archive into ``out_dir`` (created; must be empty) and describe it.
 
     Layout: ``jwst/jw<ppppp>/`` per JWST program (exposure and stage-3 FITS, previews,
     associations, pool, guide-star files), ``hst/`` and ``spitzer/`` for other missions, and
     ``planned.skyarchive.json``, ``hst.skyarchive.json``, ``spitzer.skyarchive.json`` manifests
-    at the top. Same ``seed`` gives byte-identical files; ``scale=K`` adds K-1 copies of the
-    five JWST programs (ids 90000 and up, moved on the sky) for benchmarks.
+    at the top. Same ``seed`` and ``built`` give byte-identical files; ``scale=K`` adds K-1
+    copies of the five JWST programs (ids 90000 and up, moved on the sky) for benchmarks.
+
+    ``built`` (default: today, UTC) anchors the recent dates: the exclusive-access program is
+    observed two weeks before it and processed the day before, so its 12-month exclusive-access
+    period lasts about 11 months from the day the demo is made, whichever year that is. The
+    public programs keep the past dates of the programs they imitate.
 
     From a shell: ``python -m skyarchive.demo OUT_DIR [--seed N] [--scale K]``.
     """
-    began = time.perf_counter()
+    began = clock.perf_counter()
+    built = built or datetime.now(UTC).date()
+    built_at = datetime.combine(built, time(0, 0))
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; the demo is written into a fresh folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    processed = PROCESSING_DATE + timedelta(seconds=int(rng.integers(0, 6 * 3600)))
-    summary = DemoSummary(out_dir=out_dir, seed=seed, scale=scale)
-    recipes = program_copies(scale)
+    processed = (
+        built_at - PROCESSED_BEFORE_BUILD + timedelta(seconds=int(rng.integers(0, 6 * 3600)))
+    )
+    summary = DemoSummary(out_dir=out_dir, seed=seed, scale=scale, built=built)
+    recipes = program_copies(scale, built)
     written: list[Path] = []
     for index, recipe in enumerate(recipes):
         plan = plan_program(recipe, processed + timedelta(minutes=7 * index), rng)
@@ -114,7 +126,7 @@ def generate(out_dir: Path, *, seed: int = 1, scale: int = 1) -> DemoSummary:
         release = last + timedelta(days=365 * recipe.eap_months // 12)
         summary.programs[str(recipe.proposal_id)] = ProgramInfo(
             str(recipe.proposal_id), "JWST", recipe.category, recipe.pi_name, recipe.title,
-            recipe.cycle, release, release > PROCESSING_DATE,
+            recipe.cycle, release, release > built_at,
         )  # fmt: skip
     manifest, summary.planned_obs = write_planned(out_dir, recipes)
     summary.manifests.append(manifest)
@@ -134,7 +146,7 @@ def generate(out_dir: Path, *, seed: int = 1, scale: int = 1) -> DemoSummary:
         setattr(
             summary, attribute, [p.relative_to(out_dir) if p.is_absolute() else p for p in paths]
         )
-    summary.seconds = time.perf_counter() - began
+    summary.seconds = clock.perf_counter() - began
     return summary
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 
@@ -149,8 +149,23 @@ def _nircam_obs(number: int, target: Target, start: datetime, **kwargs: Any) -> 
     return ObservationRecipe(number=number, **values)
 
 
-def base_programs() -> list[ProgramRecipe]:
-    """The five JWST programs of the demo archive (scale 1)."""
+# The exclusive-access program is observed this long before the demo archive is built, so it is
+# in its 12-month exclusive-access period for about 11 months after every build, whatever the year.
+EXCLUSIVE_OBSERVED_BEFORE_BUILD = timedelta(days=14)
+
+
+def jwst_cycle(day: date) -> int:
+    """The JWST General Observers cycle running on ``day`` (cycle 1 began in July 2022)."""
+    return day.year - 2021 if day.month >= 7 else day.year - 2022
+
+
+def base_programs(built: date) -> list[ProgramRecipe]:
+    """The five JWST programs of the demo archive (scale 1), for an archive built on ``built``.
+
+    Programs 1073, 1558, 1539 and 1366 keep the dates of the real programs they imitate; the
+    exclusive-access program 4567 is observed two weeks before ``built``.
+    """
+    exclusive_start = datetime.combine(built, time(3, 15)) - EXCLUSIVE_OBSERVED_BEFORE_BUILD
     commissioning = ProgramRecipe(
         proposal_id=1073,
         category="COM",
@@ -271,14 +286,14 @@ def base_programs() -> list[ProgramRecipe]:
         category="GO",
         pi_name="Rivera, Ana",
         title="Mid-infrared Imaging of the HD 189733 System",
-        cycle=5,
+        cycle=jwst_cycle(exclusive_start.date()),
         scicat="Exoplanets and Exoplanet Formation",
         subcat="EXOPLANET SYSTEMS",
         eap_months=12,
         observations=(
             ObservationRecipe(
                 number=1, instrument="MIRI", exp_type="MIR_IMAGE", template="MIRI Imaging",
-                label="HD 189733 F770W", target=HD189733, start=datetime(2026, 10, 20, 3, 15, 0),
+                label="HD 189733 F770W", target=HD189733, start=exclusive_start,
                 offset=(0.0, 0.0), roll=71.3, aperture="MIRIM_FULL",
                 activities=(_miri("F770W"),),
                 suffixes=("uncal", "rate", "rateints", "cal", "crf"), level3_suffixes=_IMAGE3,
@@ -296,14 +311,14 @@ def base_programs() -> list[ProgramRecipe]:
     return [commissioning, ring, ifu, tso, exclusive]
 
 
-def program_copies(scale: int) -> list[ProgramRecipe]:
+def program_copies(scale: int, built: date) -> list[ProgramRecipe]:
     """``scale`` copies of the base programs; copies get 9xxxx ids and moved targets.
 
     Copies keep dates and optics so each behaves like its original, but sit elsewhere on the sky
     (and under their own target names) so benchmarks see spread-out positions and no copy is
     confused with the real target by name resolution.
     """
-    base = base_programs()
+    base = base_programs(built)
     if scale < 1 or (scale - 1) * len(base) > 9999:
         raise ValueError(f"scale must be between 1 and {9999 // len(base) + 1}, not {scale}")
     programs = list(base)

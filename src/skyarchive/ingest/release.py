@@ -11,6 +11,7 @@ from sqlalchemy import Connection, update
 from skyarchive.access.grants import program_row
 from skyarchive.db.tables import programs
 from skyarchive.ingest.linking import apply_release_dates
+from skyarchive.notify.digest_text import counted
 from skyarchive.notify.events import Opened, record_release_changes, release_snapshot
 
 
@@ -29,3 +30,11 @@ def set_eap_months(
     )
     apply_release_dates(conn, program, default_eap_months=default_months)
     return record_release_changes(conn, program, before)  # Public events for subscribers
+
+
+def opened_sentence(opened: Opened) -> str:
+    """What a change did, as the CLI and the admin form both say it."""
+    return (
+        f"{counted(opened.files, 'file')} became public "
+        f"({counted(opened.events, 'Public event')} for subscribers)"
+    )

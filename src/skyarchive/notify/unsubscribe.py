@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 
 from skyarchive.db.state import state_or_create
 from skyarchive.db.tables import subscriptions, users
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.notify import subscriptions as subs
 
 LINK_DAYS = 90  # a link in an old e-mail works this long; later ones carry fresh links
@@ -67,7 +67,9 @@ def check_link(conn: Connection, token: str, *, now: float | None = None) -> Lin
     ------
     BadQuery
         The token is malformed or its signature does not match (changed, cut short, or signed
-        with another secret), or it has expired.
+        with another secret).
+    Gone
+        The link is genuine but has expired.
     NotFound
         The subscription is gone (already unsubscribed).
     """
@@ -88,7 +90,7 @@ def check_link(conn: Connection, token: str, *, now: float | None = None) -> Lin
     if not hmac.compare_digest(expected, presented):
         raise BadQuery(NOT_VALID)
     if expires < now:
-        raise BadQuery(EXPIRED.format(days=LINK_DAYS))
+        raise Gone(EXPIRED.format(days=LINK_DAYS))
     return LinkTarget(found, row["email"])
 
 

@@ -12,6 +12,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +25,7 @@ from skyarchive.api.deps import ArchiveDep, CallerDep, check_csrf, client_addres
 from skyarchive.api.errors import PageRoute
 from skyarchive.errors import BadQuery, Forbidden, NotFound
 from skyarchive.ingest import release
+from skyarchive.notify.events import Opened
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["datetime"] = lambda t: (
@@ -255,7 +257,19 @@ def program_access_page(
         people = grants.authorised_users(conn, proposal_id)
         _, last = grants.program_release_summary(conn, proposal_id)
     return _page(request, "account_program.html", caller, proposal_id=proposal_id, people=people,
-                 release=last)  # fmt: skip
+                 release=last, saved=_saved_settings(request))  # fmt: skip
+
+
+def _saved_settings(request: Request) -> str | None:
+    """What the admin's last change of settings did, as the redirect after it carries it."""
+    query = request.query_params
+    if query.get("result") != "settings":
+        return None
+    counts = [query.get(name, "") for name in ("public", "events")]
+    if not all(count.isascii() and count.isdigit() and len(count) <= 12 for count in counts):
+        return "Saved."
+    files, events = (int(count) for count in counts)
+    return f"Saved: {release.opened_sentence(Opened(files=files, events=events))}."
 
 
 @router.post("/account/programs/{proposal_id}/grant")
@@ -304,9 +318,12 @@ def program_settings(
     with archive.engine.begin() as conn:
         if pi_email.strip():
             grants.set_pi(conn, proposal_id, user_id=users.find_user(conn, pi_email).user_id)
-        release.set_eap_months(conn, proposal_id, int(months) if months else None,
-                              default_months=archive.settings.default_eap_months)  # fmt: skip
-    return RedirectResponse(f"/account/programs/{proposal_id}?result=settings", status_code=303)
+        opened = release.set_eap_months(
+            conn, proposal_id, int(months) if months else None,
+            default_months=archive.settings.default_eap_months,
+        )  # fmt: skip
+    query = urlencode({"result": "settings", "public": opened.files, "events": opened.events})
+    return RedirectResponse(f"/account/programs/{proposal_id}?{query}", status_code=303)
 
 
 def _signed_in(caller: Caller, csrf_token: str) -> None:

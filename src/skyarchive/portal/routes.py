@@ -14,6 +14,7 @@ from starlette.routing import Match
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
+from skyarchive.doi.datasets import MAX_OBSERVATIONS
 from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
 from skyarchive.search.keyword_portal import INSTRUMENTS as KEYWORD_INSTRUMENTS
 from skyarchive.search.portal_search import column_facts
@@ -21,7 +22,7 @@ from skyarchive.search.summary import archive_summary
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-_COLLECTIONS = ("position", "program", "keywords", "filters")
+_COLLECTIONS = ("position", "program", "keywords", "filters", "doi")
 
 
 def caller_facts(caller: Caller) -> dict[str, Any]:
@@ -83,9 +84,18 @@ def search_page(
         "caller": caller_facts(caller),
         "columns": column_facts(),
         "basket_api": has_route(request, "/api/portal/basket"),
+        "doi_limit": MAX_OBSERVATIONS,
     }
     context = {"caller": caller, "page_data": page_data, **_panel(collection, q, instrument)}
     return templates.TemplateResponse(request, "search.html", context)
+
+
+@router.get("/Portal.html")
+@router.get("/portal/Mashup/Clients/Mast/Portal.html")
+def mast_permalink(request: Request) -> RedirectResponse:
+    """MAST portal permalinks (``?searchQuery=...``, e.g. a DOIOBS search) open our search."""
+    query = request.url.query
+    return RedirectResponse(f"/search?{query}" if query else "/search", status_code=303)
 
 
 @router.get("/keywords", response_class=HTMLResponse)

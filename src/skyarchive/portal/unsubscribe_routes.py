@@ -3,8 +3,9 @@
 ``GET /unsubscribe/<token>`` shows what the link would stop and a button; ``POST`` to the same
 URL unsubscribes: that is what the button sends and what mail programs send for the e-mail's
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` header (RFC 8058), with no cookie and no
-CSRF token. The signed token is the credential (``notify/unsubscribe.py``); a changed, cut or
-expired link is refused with a page that says why and where else to unsubscribe.
+CSRF token. The signed token is the credential (``notify/unsubscribe.py``); a changed or cut
+link (400), an expired one (410 Gone) or a used one (404) is refused with a page that says why
+and where else to unsubscribe.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from skyarchive.api.deps import ArchiveDep, CallerDep
-from skyarchive.errors import BadQuery, NotFound
+from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.notify.unsubscribe import PATH, check_link, unsubscribe_by_link
 from skyarchive.portal.account_routes import _page
 from skyarchive.portal.password_routes import HideLinkSecrets
@@ -35,7 +36,7 @@ def confirm_page(request: Request, token: str, archive: ArchiveDep, caller: Call
     try:
         with archive.engine.begin() as conn:  # the first link check may store the secret
             target = check_link(conn, token)
-    except (BadQuery, NotFound) as exc:
+    except (BadQuery, Gone, NotFound) as exc:
         return _refused(request, caller, exc)
     return _answer(request, caller, target=target, token=token)
 
@@ -45,12 +46,12 @@ def unsubscribe(request: Request, token: str, archive: ArchiveDep, caller: Calle
     try:
         with archive.engine.begin() as conn:
             target = unsubscribe_by_link(conn, token)
-    except (BadQuery, NotFound) as exc:
+    except (BadQuery, Gone, NotFound) as exc:
         return _refused(request, caller, exc)
     return _answer(request, caller, target=target, done=True)
 
 
-def _refused(request: Request, caller, exc: BadQuery | NotFound) -> Response:  # type: ignore[no-untyped-def]
+def _refused(request: Request, caller, exc: BadQuery | Gone | NotFound) -> Response:  # type: ignore[no-untyped-def]
     return _answer(request, caller, exc.status, error=exc.message)
 
 

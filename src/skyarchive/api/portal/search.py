@@ -13,7 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.deps import ArchiveDep
+from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
@@ -30,10 +31,12 @@ router = APIRouter(prefix="/api/portal", tags=["Portal"])
 
 
 class SearchRequest(BaseModel):
-    collection: Literal["position", "program", "filters"] = "position"
+    collection: Literal["position", "program", "filters", "doi"] = "position"
     # Long enough for a list of program IDs beyond the limit, so the answer can name the limit.
     text: str = Field(
-        "", max_length=100_000, description="'m57 r=1m', '283.396 33.029', '1073, 1558'"
+        "",
+        max_length=100_000,
+        description="'m57 r=1m', '283.396 33.029', '1073, 1558', or a DOI '10.17909/...'",
     )
     filters: list[dict[str, Any]] = Field(default_factory=list, description="MAST-style filters")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=50_000)
@@ -50,21 +53,29 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
     position = None
     programs: list[str] = []
     text = body.text.strip()
+    filters, limit, doi = body.filters, body.limit, None
     if body.collection == "position" and (text or not body.filters):
         position = parse_position_text(text, archive.resolver)
     elif body.collection == "program" and (text or not body.filters):
         programs = parse_program_ids(text)
-    limit = min(body.limit, archive.settings.max_page_size)
+    elif body.collection == "doi":  # MAST's DOIOBS: the observations a DOI names
+        doi, obsids = observations_of_doi(archive.engine, text)
+        filters = [{"paramName": "obsid", "values": [str(o) for o in obsids]}, *filters]
+        limit = max(limit, len(obsids))
+    limit = min(limit, archive.settings.max_page_size)
     with archive.engine.connect() as conn:
         result = run_search(
-            conn, now=now_mjd(), position=position, programs=programs, filters=body.filters,
+            conn, now=now_mjd(), position=position, programs=programs, filters=filters,
             limit=limit,
         )  # fmt: skip
+    display = _display(result.position, programs, body.filters)
+    if doi is not None:
+        display = "; ".join(part for part in (f"DOI {doi.doi}: {doi.title}", display) if part)
     return {
         "query": {
             "collection": body.collection,
             "text": text,
-            "display": _display(result.position, programs, body.filters),
+            "display": display,
             "position": None if position is None else {
                 "ra": position.ra, "dec": position.dec, "radius": position.radius,
                 "name": position.name, "canonical_name": position.canonical_name,
@@ -150,15 +161,21 @@ def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
 
 
 @router.get("/observations/{obsid}")
-def observation(obsid: str, archive: ArchiveDep) -> dict[str, Any]:
-    """One observation, its products and the links to preview and download them."""
+def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
+    """One observation, its products and the links to preview and download them.
+
+    The preview link is given only to a caller who may retrieve the observation's files;
+    otherwise ``previewRestricted`` says a preview exists behind the exclusive-access period.
+    """
     with archive.engine.connect() as conn:
-        details = observation_details(conn, obsid, now=now_mjd())
+        details = observation_details(conn, obsid, caller=caller, now=now_mjd())
     row = details["observation"]
     for product in details["products"]:
         product["download"] = file_url(product["dataURI"])
+    has_preview = bool(row.get("jpegURL"))
+    details["previewRestricted"] = has_preview and not details["mayRetrieve"]
     details["links"] = {
-        "preview": file_url(row["jpegURL"]) if row.get("jpegURL") else None,
+        "preview": file_url(row["jpegURL"]) if has_preview and details["mayRetrieve"] else None,
         "mrp": mrp_url(row["obsid"]),
         "data": file_url(row["dataURL"]) if row.get("dataURL") else None,
     }

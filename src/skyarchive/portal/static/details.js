@@ -26,10 +26,7 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
   const byName = Object.fromEntries(columns.map((c) => [c.name, c]));
   const facts = h("dl", { class: "facts" }, FIELDS.filter((n) => byName[n] && obs[n] !== null && obs[n] !== "")
     .map((n) => [h("dt", {}, byName[n].label), h("dd", {}, formatValue(obs[n], byName[n]))]));
-  const preview = details.links.preview
-    ? h("figure", { class: "preview" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}`,
-      width: 256, height: 256, loading: "lazy" }), h("figcaption", {}, "Preview"))
-    : h("p", { class: "hint preview" }, status === "planned" ? "Planned observation: no data yet." : "No preview.");
+  const preview = previewFigure(details, obs, status);
   const follow = subscribeHref(obs);
   const subscribe = follow && h("a", { class: "button", href: follow }, icon("bell"),
     ` Subscribe to ${obs.obs_collection} program ${obs.proposal_id}`);
@@ -63,4 +60,17 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
       h("h3", { id: "files-title" }, "Files"),
       h("label", {}, only, " Minimum Recommended Products only"),
       h("div", { class: "grid-scroll" }, table)));
+}
+
+/** The preview, or a padlock where the server says the caller may not retrieve it (no 403 asked for). */
+function previewFigure(details, obs, status) {
+  if (details.links.preview) {
+    return h("figure", { class: "preview" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}`,
+      width: 256, height: 256, loading: "lazy" }), h("figcaption", {}, "Preview"));
+  }
+  if (details.previewRestricted) {
+    return h("figure", { class: "preview locked" }, icon("lock"),
+      h("figcaption", {}, `Preview in the exclusive-access period of program ${obs.proposal_id}`));
+  }
+  return h("p", { class: "hint preview" }, status === "planned" ? "Planned observation: no data yet." : "No preview.");
 }

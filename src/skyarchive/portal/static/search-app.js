@@ -62,6 +62,7 @@ function useKeywords(on) {
   $("sky-area").hidden = on;
   $("results").classList.toggle("no-sky", on);
   $("show-observations").hidden = !on;
+  $("create-doi").hidden = on;
   $("legend-download").textContent = on ? "download the file" : "download the recommended files (zip)";
 }
 
@@ -182,6 +183,21 @@ $("basket-add").addEventListener("click", async () => {
   $("query-display").textContent = await addFilesToBasket([...keywords.grid.selected]);
 });
 $("show-observations").addEventListener("click", () => showObservations());
+$("create-doi").addEventListener("click", () => {
+  // The rows the filters leave (every page), handed to "Create a DOI" in this tab.
+  const obsids = facets.filter(state.result?.rows || []).map((row) => row.obsid);
+  if (!obsids.length) { showError("No observations to make a data set of."); return; }
+  if (state.result.total > state.result.returned) { // the grid holds only the first rows
+    showError(`The search matched ${state.result.total.toLocaleString()} observations and shows the first ${state.result.returned.toLocaleString()}; narrow it so the data set is all of them.`);
+    return;
+  }
+  if (obsids.length > page.doi_limit) {
+    showError(`A DOI names at most ${page.doi_limit.toLocaleString()} observations; these are ${obsids.length.toLocaleString()}. Narrow the search or the filters.`);
+    return;
+  }
+  sessionStorage.setItem("skyarchive.doi.obsids", JSON.stringify({ obsids, query: state.result.query.display }));
+  window.location.href = "/doi/new?source=search";
+});
 $("keyword-filters-open").addEventListener("click", () => keywords.openDialog().catch((err) => showError(err.message)));
 $("facets-clear").addEventListener("click", () => (state.keywords ? keywords.clearFacets() : facets.clear()));
 $("page-size").addEventListener("change", (event) => {
@@ -212,8 +228,17 @@ function pushUrl(query) {
   if (url !== location.pathname + location.search) history.pushState(query, "", url);
 }
 
+// MAST's portal permalinks: ?searchQuery=<JSON> with "service": "DOIOBS" is a search by DOI.
+function fromMastQuery(value) {
+  let parsed = null;
+  try { parsed = JSON.parse(value); } catch { return { collection: "position", text: value }; }
+  if (parsed?.service === "DOIOBS" && typeof parsed.inputText === "string") return { collection: "doi", text: parsed.inputText };
+  return null;
+}
+
 function fromUrl() {
   const params = new URLSearchParams(location.search);
+  if (params.has("searchQuery")) return fromMastQuery(params.get("searchQuery"));
   const collection = params.get("collection") || "position";
   if (collection === "keywords") {
     let filters = [];
@@ -238,7 +263,10 @@ if (typeof initial?.keyword === "string") { // e.g. from the Keyword Dictionary:
   panel.set("keywords", initial.text, initial.instrument);
   if (initial.filters.length) search(initial, { push: false });
   keywords.openDialog(initial.keyword).catch((err) => showError(err.message));
-} else if (initial) search(initial, { push: false });
+} else if (initial) {
+  if (initial.collection !== "filters") panel.set(initial.collection, initial.text);
+  search(initial, { push: false });
+}
 else if (new URLSearchParams(location.search).get("advanced")) advanced.open();
 else $("q").focus();
 basketCount().catch(() => {});

@@ -20,9 +20,9 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null, onInstrume
     const text = hint.dataset[`hint${chosen[0].toUpperCase()}${chosen.slice(1)}`];
     hint.hidden = !text;
     if (text) hint.textContent = text;
-    box.placeholder = { program: "e.g. 1073, 1558", keywords: "optional, e.g. WASP-39 r=2m" }[chosen] || "e.g. M57 r=1m";
-    form.querySelector("#q-label").textContent = chosen === "program"
-      ? "Program IDs, separated by commas" : "Object name or coordinates, with an optional radius";
+    box.placeholder = { program: "e.g. 1073, 1558", keywords: "optional, e.g. WASP-39 r=2m", doi: "e.g. 10.17909/t9-9skz-qw10" }[chosen] || "e.g. M57 r=1m";
+    form.querySelector("#q-label").textContent = { program: "Program IDs, separated by commas", doi: "DOI of a data set" }[chosen]
+      || "Object name or coordinates, with an optional radius";
     advancedButton.hidden = chosen === "keywords";
     instrument.disabled = chosen !== "keywords"; // sent with the form only for this collection
   }

@@ -1,7 +1,7 @@
 """edb_mnemonics, edb_samples, edb_rollups: the engineering database (JWST EDB)
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0025
 
 Telemetry time series keyed by mnemonic: an inventory, the samples (one narrow table keyed by
 mnemonic and time, WITHOUT ROWID on SQLite so a time window is one contiguous range of the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0019"  # the lead re-chains revisions at the merge
+down_revision = "0025"  # after main's 0025 (datasets), merged in; the lead re-chains at the merge
 branch_labels = None
 depends_on = None
 
