@@ -89,7 +89,9 @@ def test_edb_action_of_a_jwst_observation_row(page, demo_archive, telemetry_dir,
     expect(page).to_have_url(re.compile(r"/edb\?"))
     from astropy.time import Time
 
-    shown = page.get_by_label("Start (UTC or MJD)").input_value()
+    start_box = page.get_by_label("Start (UTC or MJD)")
+    expect(start_box).to_have_value(re.compile(r"^\d{4}-\d\d-\d\dT"))  # the MJD, as UTC
+    shown = start_box.input_value()
     assert abs(Time(shown, scale="utc").mjd - start_mjd) < 2 / 86400  # whole seconds
     page.get_by_label("Mnemonic").fill("IMIR_HK_FPA_TEMP")
     page.get_by_role("button", name="Plot").click()
