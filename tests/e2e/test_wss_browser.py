@@ -17,7 +17,7 @@ from tests.portal.browser import chromium, console, expect, page  # noqa: F401  
 
 
 def test_wss_collection_by_date_range(
-    page, wss_dir, tmp_path_factory: pytest.TempPathFactory
+    page, console, wss_dir, tmp_path_factory: pytest.TempPathFactory
 ) -> None:  # type: ignore[no-untyped-def]
     artifacts = tmp_path_factory.mktemp("wss-screenshots")
     page.goto("/")
