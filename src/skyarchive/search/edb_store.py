@@ -243,9 +243,11 @@ def parse_time(text: object, *, what: str) -> int:
     if not raw:
         raise BadQuery(f"Give the {what} time (ISO UTC, e.g. 2022-07-01T00:00:00, or an MJD).")
     try:
-        return us_from_mjd(float(raw))
+        number = float(raw)
     except ValueError:
-        pass
+        number = None
+    if number is not None:
+        return us_from_mjd(number)
     for pattern in ("%Y%m%dT%H%M%S", "%Y%m%dT%H%M%S.%f"):
         try:
             return us_from_datetime(datetime.strptime(raw, pattern))
@@ -253,7 +255,7 @@ def parse_time(text: object, *, what: str) -> int:
             continue
     try:
         return us_from_datetime(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a zone pushing year 9999 past it
         raise BadQuery(
             f"The {what} time {raw!r} is not a time: give ISO UTC such as "
             "2022-07-01T00:00:00 (or 20220701T000000), or an MJD such as 59761.5."
