@@ -35,6 +35,7 @@ from sqlalchemy import bindparam, create_engine, text
 
 from benchmarks import (
     bench_delivery,
+    bench_edb,
     bench_hips,
     bench_keywords,
     bench_load,
@@ -621,6 +622,8 @@ def render(report: dict) -> str:
         lines += ["", *bench_storage.render(report["storage"])]
     if report.get("hips"):
         lines += ["", *bench_hips.render(report["hips"])]
+    if report.get("edb"):
+        lines += ["", *bench_edb.render(report["edb"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -670,17 +673,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only-hips", action="store_true", help="only the HiPS build rate and tile serving"
     )
+    parser.add_argument("--skip-edb", action="store_true")
+    parser.add_argument(
+        "--only-edb", action="store_true", help="only the engineering telemetry (EDB) figures"
+    )
+    parser.add_argument(
+        "--edb-samples", type=int, help="samples per EDB mnemonic (default 10^7; quick 10^6)"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     only_one = (
         args.only_load or args.keywords_only or args.only_storage or args.only_portal
-        or args.only_hips
+        or args.only_hips or args.only_edb
     )  # fmt: skip
     args.skip_load = args.skip_load or (only_one and not args.only_load)
     args.skip_keywords = args.skip_keywords or (only_one and not args.keywords_only)
     args.skip_storage = args.skip_storage or (only_one and not args.only_storage)
     args.skip_portal = args.skip_portal or (only_one and not args.only_portal)
     args.skip_hips = args.skip_hips or (only_one and not args.only_hips)
+    args.skip_edb = args.skip_edb or (only_one and not args.only_edb)
     if only_one:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
@@ -697,6 +708,7 @@ def main(argv: list[str] | None = None) -> None:
         "keywords": [],
         "storage": None,
         "portal": [],
+        "edb": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
@@ -763,6 +775,14 @@ def main(argv: list[str] | None = None) -> None:
         print("hips: build rate and tile serving ...", flush=True)
         report["hips"] = bench_hips.run(args.quick)
         print(f"hips: {report['hips']}", flush=True)
+    if not args.skip_edb:
+        samples = args.edb_samples or (1_000_000 if args.quick else 10_000_000)
+        print(f"edb: {samples:,} samples per mnemonic ...", flush=True)
+        report["edb"].append(bench_edb.run(samples=samples))
+        if not skip_pg:
+            with ScratchPostgres() as url:
+                report["edb"].append(bench_edb.run(samples=samples, database_url=url))
+        print(f"edb: {report['edb']}", flush=True)
     if not args.skip_load:
         print("load: mixed requests, 1 and 2 server processes ...", flush=True)
         report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)

@@ -202,6 +202,10 @@ export class ResultsGrid {
     const subscribe = follow && h("a", { class: "icon-button subscribe", href: follow,
       title: `Subscribe to ${row.obs_collection} program ${row.proposal_id}`,
       "aria-label": `Subscribe to ${row.obs_collection} program ${row.proposal_id} (${label})` }, icon("bell"));
+    // JWST observations: their engineering telemetry during the exposure (MJD start and end)
+    const edb = row.obs_collection === "JWST" && row.t_min != null && row.t_max != null
+      && h("a", { class: "icon-button edb", href: `/edb?${new URLSearchParams({ start: row.t_min, end: row.t_max })}`,
+        title: "Engineering data (EDB) during this observation", "aria-label": `EDB of ${label}` }, "EDB");
     const cells = shown.map((column) => h("td", {
       class: column.type === "float" || column.type === "int" ? "num" : null, "data-column": column.name,
     }, formatValue(row[column.name], column)));
@@ -213,7 +217,7 @@ export class ResultsGrid {
       onmouseleave: () => this.handlers.onHover?.(null),
       onfocusin: () => this.handlers.onHover?.(key),
     }, h("td", { class: "narrow" }, check), h("td", { class: "narrow" }, statusIcon),
-    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe),
+    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe, edb),
     this.showPreview ? h("td", { class: "preview-col" }, thumbnail(row, label)) : null, cells);
   }
 
