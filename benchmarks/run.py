@@ -33,7 +33,15 @@ import httpx
 import numpy as np
 from sqlalchemy import bindparam, create_engine, text
 
-from benchmarks import bench_delivery, bench_hips, bench_keywords, bench_load, bench_storage
+from benchmarks import (
+    bench_delivery,
+    bench_edb,
+    bench_hips,
+    bench_keywords,
+    bench_load,
+    bench_portal,
+    bench_storage,
+)
 from benchmarks.bench_delivery import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -606,12 +614,16 @@ def render(report: dict) -> str:
         ]
     if report.get("keywords"):
         lines += bench_keywords.render(report["keywords"])
+    if report.get("portal"):
+        lines += bench_portal.render(report["portal"])
     if report.get("delivery"):
         lines += ["", *render_delivery(report["delivery"])]
     if report.get("storage"):
         lines += ["", *bench_storage.render(report["storage"])]
     if report.get("hips"):
         lines += ["", *bench_hips.render(report["hips"])]
+    if report.get("edb"):
+        lines += ["", *bench_edb.render(report["edb"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -642,6 +654,10 @@ def main(argv: list[str] | None = None) -> None:
         "--keywords-only", action="store_true", help="only the keyword store's figures"
     )
     parser.add_argument("--keyword-files", type=int, help="keyword file rows (default 10^6)")
+    parser.add_argument("--skip-portal", action="store_true")
+    parser.add_argument(
+        "--only-portal", action="store_true", help="only the portal's facet counts and pages"
+    )
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument(
         "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
@@ -657,13 +673,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only-hips", action="store_true", help="only the HiPS build rate and tile serving"
     )
+    parser.add_argument("--skip-edb", action="store_true")
+    parser.add_argument(
+        "--only-edb", action="store_true", help="only the engineering telemetry (EDB) figures"
+    )
+    parser.add_argument(
+        "--edb-samples", type=int, help="samples per EDB mnemonic (default 10^7; quick 10^6)"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    args.skip_load = args.skip_load or args.keywords_only or args.only_storage or args.only_hips
-    args.skip_keywords = args.skip_keywords or args.only_load or args.only_storage or args.only_hips
-    args.skip_storage = args.skip_storage or args.only_load or args.keywords_only or args.only_hips
-    args.skip_hips = args.skip_hips or args.only_load or args.keywords_only or args.only_storage
-    if args.only_load or args.keywords_only or args.only_storage or args.only_hips:
+    only_one = (
+        args.only_load or args.keywords_only or args.only_storage or args.only_portal
+        or args.only_hips or args.only_edb
+    )  # fmt: skip
+    args.skip_load = args.skip_load or (only_one and not args.only_load)
+    args.skip_keywords = args.skip_keywords or (only_one and not args.keywords_only)
+    args.skip_storage = args.skip_storage or (only_one and not args.only_storage)
+    args.skip_portal = args.skip_portal or (only_one and not args.only_portal)
+    args.skip_hips = args.skip_hips or (only_one and not args.only_hips)
+    args.skip_edb = args.skip_edb or (only_one and not args.only_edb)
+    if only_one:
         args.skip_ingest = args.skip_latency = args.skip_delivery = True
     obs = args.observations or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -678,6 +707,8 @@ def main(argv: list[str] | None = None) -> None:
         "delivery": None,
         "keywords": [],
         "storage": None,
+        "portal": [],
+        "edb": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()
@@ -721,6 +752,13 @@ def main(argv: list[str] | None = None) -> None:
                     report["keywords"].append(
                         bench_keywords.bench_keywords("postgresql", work, url, files, requests)
                     )
+        if not args.skip_portal:
+            report["portal"].append(bench_portal.bench_portal("sqlite", work, None, obs, 5))
+            if not skip_pg:
+                with ScratchPostgres() as url:
+                    report["portal"].append(
+                        bench_portal.bench_portal("postgresql", work, url, obs, 5)
+                    )
     if not args.skip_delivery:
         print("delivery: bundles against raw reads ...", flush=True)
         report["delivery"] = bench_delivery.run(args.quick)
@@ -737,6 +775,14 @@ def main(argv: list[str] | None = None) -> None:
         print("hips: build rate and tile serving ...", flush=True)
         report["hips"] = bench_hips.run(args.quick)
         print(f"hips: {report['hips']}", flush=True)
+    if not args.skip_edb:
+        samples = args.edb_samples or (1_000_000 if args.quick else 10_000_000)
+        print(f"edb: {samples:,} samples per mnemonic ...", flush=True)
+        report["edb"].append(bench_edb.run(samples=samples))
+        if not skip_pg:
+            with ScratchPostgres() as url:
+                report["edb"].append(bench_edb.run(samples=samples, database_url=url))
+        print(f"edb: {report['edb']}", flush=True)
     if not args.skip_load:
         print("load: mixed requests, 1 and 2 server processes ...", flush=True)
         report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)

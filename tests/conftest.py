@@ -6,17 +6,17 @@ tests.tools, loaded here as a plugin: it lists those skips loudly and fails them
 
 from __future__ import annotations
 
+import functools
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
+from skyarchive.ingest.run import ingest_paths
+from tests.archives import ArchiveSnapshots, close_postgres_databases, postgres_databases
 
 pytest_plugins = ["tests.tools"]  # imported by pytest (so its asserts are rewritten), not here
 
@@ -41,37 +41,71 @@ def postgres_url() -> Iterator[str]:
 @contextmanager
 def scratch_postgres() -> Iterator[str]:
     """A fresh, empty PostgreSQL database while the block runs (skips without PostgreSQL)."""
-    from tests.tools import postgres_admin_url, require_tool
-
-    require_tool("postgresql")
-    admin_url = postgres_admin_url()
-    name = f"skyarchive_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    databases = postgres_databases()
+    name = databases.create()
     try:
-        yield url
+        yield databases.url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        databases.drop_later(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    close_postgres_databases()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test using this runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'archive.db'}"
-    return request.getfixturevalue("postgres_url")
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """Each test using this (or the fixtures below) runs once on SQLite, once on PostgreSQL."""
+    return str(request.param)
 
 
 @pytest.fixture
-def archive(tmp_path: Path, database_url: str) -> Iterator[Archive]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    opened = Archive.open(settings)
-    yield opened
-    opened.engine.dispose()
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, database_kind: str) -> str:
+    """An empty catalogue database (not migrated), on each kind."""
+    if database_kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'archive.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def archive_snapshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveSnapshots]:
+    """Archives built once per session and copied per test (tests/archives.py)."""
+    snapshots = ArchiveSnapshots(tmp_path_factory.mktemp("snapshots"))
+    yield snapshots
+    snapshots.close()
+
+
+def _nothing(archive: Archive) -> None:
+    """An archive just migrated to the newest schema."""
+
+
+@pytest.fixture
+def archive(
+    tmp_path: Path, database_kind: str, archive_snapshots: ArchiveSnapshots
+) -> Iterator[Archive]:
+    """An empty archive at the newest schema, of its own (home ``tmp_path/home``)."""
+    with archive_snapshots.copy(
+        "migrated", _nothing, kind=database_kind, folder=tmp_path
+    ) as opened:
+        yield opened
+
+
+def ingest_demo(archive: Archive, source: Path) -> None:
+    """What most tests start from: the demo pipeline output ingested, 12 months' EAP."""
+    report = ingest_paths([source], engine=archive.engine, storage=archive.storage,
+                          default_eap_months=12)  # fmt: skip
+    assert report.ok, report.failed
+
+
+@pytest.fixture
+def demo_archive_copy(
+    tmp_path: Path, database_kind: str, archive_snapshots: ArchiveSnapshots, demo_output
+) -> Iterator[Archive]:  # type: ignore[no-untyped-def]
+    """An archive of its own holding the demo output (ingested once per session, copied)."""
+    out, _summary = demo_output
+    build = functools.partial(ingest_demo, source=Path(out))
+    with archive_snapshots.copy("demo", build, kind=database_kind, folder=tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="session")

@@ -288,6 +288,17 @@ def demo(
         report = run_ingest(archive, [pipeline_dir])
         if not report.ok:
             raise fail("the demo data did not ingest cleanly")
+        from skyarchive.demo.telemetry import write_demo_telemetry
+        from skyarchive.demo.wss import write_demo_wss
+        from skyarchive.ingest.edb import ingest_edb_files
+
+        wss_dir = archive.settings.home / "wss-demo"
+        write_demo_wss(wss_dir)
+        if not run_ingest(archive, [wss_dir]).ok:
+            raise fail("the demo's wavefront sensing products did not ingest cleanly")
+        telemetry_dir = archive.settings.home / "edb-demo"
+        console.print(f"Generating demo telemetry in {telemetry_dir} ...")
+        ingest_edb_files(archive.engine, write_demo_telemetry(telemetry_dir))
     if not (archive.settings.resolved_hips_path / "properties").is_file():
         sky = _build_hips(archive, max_order=DEMO_HIPS_ORDER)
         console.print(f"Built the demo's sky (HiPS): {sky.tiles} tiles of {sky.images} images")
@@ -496,6 +507,53 @@ def storage_migrate(
     if not report.ok:
         raise typer.Exit(code=1)
     typer.echo(f"To use it: SKYARCHIVE_STORAGE_URL={to}")
+
+
+edb_app = typer.Typer(help="Engineering telemetry (JWST EDB mnemonics).", no_args_is_help=True)
+app.add_typer(edb_app, name="edb")
+
+
+@edb_app.command("ingest")
+def edb_ingest(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV or Parquet files of samples or an inventory.")
+    ],
+) -> None:
+    """Ingest telemetry samples (CSV as MAST's EDB writes it, or Parquet) or an inventory.
+
+    Samples: columns theTime (ISO UTC) or MJD, euvalue (or value), optional sqldataType and
+    mnemonic (else the file is named after its mnemonic). Inventory: columns mnemonic,
+    description, unit, sqlDataType. Each file replaces the samples of the span it covers.
+    """
+    from skyarchive.ingest.edb import ingest_edb_files
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise fail(f"no such file: {', '.join(missing)}")
+    try:
+        report = ingest_edb_files(_archive(ctx).engine, files)
+    except SkyArchiveError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"ingested {report.summary()}")
+
+
+@edb_app.command("mnemonics")
+def edb_mnemonics(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Name prefix or words of the description.")] = "",
+) -> None:
+    """List the mnemonics the archive holds, with units, sample counts and time spans."""
+    from skyarchive.search.edb_store import list_mnemonics
+
+    with _archive(ctx).engine.connect() as conn:
+        found = list_mnemonics(conn, text=text)
+    for m in found:
+        row = m.as_row()
+        typer.echo(
+            f"{m.mnemonic:<28} {m.unit or '-':<8} {m.sample_count:>12} "
+            f"{row['firstTime'] or '-'} .. {row['lastTime'] or '-'}  {m.description or ''}"
+        )
 
 
 def _add_access_commands() -> None:

@@ -40,6 +40,8 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import dois as doi_api
+    from skyarchive.api.portal import edb as edb_routes
+    from skyarchive.api.portal import export as portal_export
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
@@ -52,6 +54,7 @@ def create_app(archive: Archive) -> FastAPI:
         password_routes,
         subscription_routes,
         unsubscribe_routes,
+        wss_routes,
     )
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
@@ -71,8 +74,11 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
     mast_routes.install(app)
     app.include_router(portal_routes.router)
+    app.include_router(wss_routes.router)
     app.include_router(portal_search.router)
+    app.include_router(portal_export.router)
     app.include_router(keyword_routes.router)
+    app.include_router(edb_routes.router)
     app.include_router(keyword_search_routes.router)
     app.include_router(account_routes.router)
     password_routes.install(app)

@@ -13,7 +13,7 @@ from skyarchive.db.tables import observations, programs
 from skyarchive.doi.datasets import MAX_OBSERVATIONS, DatasetDraft, availability
 from skyarchive.doi.service import observations_of_doi, reserve_doi
 from skyarchive.errors import BadQuery, Unauthorized
-from skyarchive.search.portal_search import run_search
+from skyarchive.search.portal_search import PortalQuery, run_search
 
 EXCLUSIVE = 10
 DRAFT = DatasetDraft("Ten thousand", ("Lovelace, Ada",), "Everything.", "")
@@ -58,5 +58,6 @@ def test_ten_thousand_observations_are_stored_found_and_judged_set_based(archive
         assert availability(conn, made.dataset_id, caller=pi_caller, now=now_mjd()).yours == 10
         # A search by the DOI's obsids (what the portal's DOI collection runs) finds them all.
         by_obsid = [{"paramName": "obsid", "values": [str(o) for o in stored]}]
-        found = run_search(conn, now=now_mjd(), limit=MAX_OBSERVATIONS, filters=by_obsid)
+        query = PortalQuery(filters=by_obsid, pagesize=MAX_OBSERVATIONS, with_facets=False)
+        found = run_search(conn, query, now=now_mjd())
         assert found.total == MAX_OBSERVATIONS

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,9 +22,7 @@ from sqlalchemy import select
 
 from skyarchive.access import grants, users
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
-from skyarchive.ingest.run import ingest_paths
 from tests.e2e.test_access_security import form_csrf, portal_login
 
 PASSWORD = "a long enough password"
@@ -34,15 +31,8 @@ ROUNDS = 3
 
 
 @pytest.fixture
-def archive(tmp_path: Path, database_url: str, demo_output) -> Iterator[Archive]:  # type: ignore[no-untyped-def]
-    out, _summary = demo_output
-    opened = Archive.open(Settings(home=tmp_path / "home", database_url=database_url))
-    report = ingest_paths(
-        [Path(out)], engine=opened.engine, storage=opened.storage, default_eap_months=12
-    )
-    assert report.ok, report.failed
-    yield opened
-    opened.engine.dispose()
+def archive(demo_archive_copy: Archive) -> Archive:
+    return demo_archive_copy
 
 
 def fresh_connections(url: str) -> httpx.Client:
@@ -92,7 +82,7 @@ def basket_round(url: str, email: str, obsids: list[str]) -> list[str]:
 
 
 def test_two_workers_share_sessions_baskets_csrf_and_login_delays(
-    archive: Archive, tmp_path: Path, database_url: str
+    archive: Archive, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     emails = [f"worker-user-{n}-{tag}@example.org" for n in range(USERS)]
@@ -111,7 +101,9 @@ def test_two_workers_share_sessions_baskets_csrf_and_login_delays(
     archive.engine.dispose()
 
     log = tmp_path / "serve.log"
-    with Served(archive.settings.home, database_url, 2, log=log) as served:
+    with Served(
+        archive.settings.home, archive.settings.resolved_database_url, 2, log=log
+    ) as served:
         pids = served.pids()
         assert len(pids) == 2
         before = {pid: process_cpu_seconds([pid]) for pid in pids}

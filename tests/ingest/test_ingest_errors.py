@@ -30,14 +30,14 @@ def a_fits_file(out: Path, pattern: str = "*_cal.fits") -> Path:
 
 
 @pytest.fixture
-def demo_archive_copy(archive: Archive, demo_output, tmp_path: Path):  # type: ignore[no-untyped-def]
+def ingested_demo(demo_archive_copy: Archive, demo_output):  # type: ignore[no-untyped-def]
+    """An archive of its own holding the demo output, and that output's folder."""
     out, _ = demo_output
-    assert ingest(archive, out).ok
-    return archive, out
+    return demo_archive_copy, out
 
 
-def test_bad_files_are_reported_and_skipped(demo_archive_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    archive, out = demo_archive_copy
+def test_bad_files_are_reported_and_skipped(ingested_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive, out = ingested_demo
     before = snapshot(archive)
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -83,8 +83,8 @@ def test_bad_files_are_reported_and_skipped(demo_archive_copy, tmp_path: Path) -
     assert all(archive.storage.exists(key) for key in keys)
 
 
-def test_cli_exits_non_zero_and_names_the_file(demo_archive_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    archive, out = demo_archive_copy
+def test_cli_exits_non_zero_and_names_the_file(ingested_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive, out = ingested_demo
     bad = tmp_path / "cli-bad"
     bad.mkdir()
     (bad / "README.fits").write_bytes(b"SIMPLE  =                    T")
@@ -100,8 +100,8 @@ def test_cli_exits_non_zero_and_names_the_file(demo_archive_copy, tmp_path: Path
     assert "1 failed" in result.stderr.replace("\n", " ")
 
 
-def test_newer_version_replaces_and_older_is_kept_out(demo_archive_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    archive, out = demo_archive_copy
+def test_newer_version_replaces_and_older_is_kept_out(ingested_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive, out = ingested_demo
     source = a_fits_file(out)
     with archive.engine.connect() as conn:
         old = conn.execute(select(products).where(products.c.productFilename == source.name)).one()
@@ -138,8 +138,8 @@ def test_newer_version_replaces_and_older_is_kept_out(demo_archive_copy, tmp_pat
     assert kept == new.sha256
 
 
-def test_data_arrays_survive_the_round_trip(demo_archive_copy) -> None:  # type: ignore[no-untyped-def]
-    archive, out = demo_archive_copy
+def test_data_arrays_survive_the_round_trip(ingested_demo) -> None:  # type: ignore[no-untyped-def]
+    archive, out = ingested_demo
     source = a_fits_file(out)
     with archive.engine.connect() as conn:
         key = conn.execute(

@@ -6,14 +6,12 @@ The oracle is the whole archive read without narrowing, its datasets filtered in
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, products
-from skyarchive.ingest.run import ingest_paths
 from skyarchive.search.mission_files import dataset_files, exact_in_sql, files_query
 from skyarchive.search.missions import (
     Cone,
@@ -40,12 +38,8 @@ L3_NAME = re.compile(r"jw\d{5}-[a-z]\d+_[a-z]\d+_(nircam|niriss|nirspec|miri|fgs
 
 
 @pytest.fixture
-def demo(archive, demo_output):  # type: ignore[no-untyped-def]
-    out, _summary = demo_output
-    report = ingest_paths([Path(out)], engine=archive.engine, storage=archive.storage,
-                          default_eap_months=12)  # fmt: skip
-    assert report.ok, report.failed
-    return archive
+def demo(demo_archive_copy):  # type: ignore[no-untyped-def]
+    return demo_archive_copy
 
 
 def _answer(conn, conditions: list, cones: list[Cone]) -> list[tuple]:  # type: ignore[no-untyped-def]

@@ -62,20 +62,16 @@ def test_select_cols_always_carry_the_id_and_footprint() -> None:
     assert names == ["ArchiveFileID", "s_region", "program"]
 
 
-def test_datasets_and_their_files_on_each_database(archive, demo_output) -> None:  # type: ignore[no-untyped-def]
+def test_datasets_and_their_files_on_each_database(demo_archive_copy) -> None:  # type: ignore[no-untyped-def]
     """The same search on SQLite and PostgreSQL; every file of program 1073 in one dataset."""
-    from pathlib import Path
-
     from sqlalchemy import select
 
     from skyarchive.access.rights import now_mjd
     from skyarchive.db.tables import products
-    from skyarchive.ingest.run import ingest_paths
     from skyarchive.products.missions import dataset_products
     from skyarchive.search.missions import MissionQuery, search_datasets
 
-    out, _summary = demo_output
-    ingest_paths([Path(out)], engine=archive.engine, storage=archive.storage, default_eap_months=12)
+    archive = demo_archive_copy
     query = MissionQuery(
         conditions=parse_conditions([{"program": "1073"}, {"instrume": "nircam"}]),
         columns=output_columns(None, positional=False),

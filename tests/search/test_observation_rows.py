@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations
-from skyarchive.ingest.run import ingest_paths
 from skyarchive.search import observations as observations_module
 from skyarchive.search.columns import observation_column
 from skyarchive.search.cone import Cone
@@ -24,10 +23,8 @@ from skyarchive.search.observations import ObservationQuery, search_observations
 
 
 @pytest.fixture
-def filled(archive, demo_output):  # type: ignore[no-untyped-def]
-    report = ingest_paths([demo_output[0]], engine=archive.engine, storage=archive.storage,
-                          default_eap_months=12)  # fmt: skip
-    assert report.ok
+def filled(demo_archive_copy):  # type: ignore[no-untyped-def]
+    archive = demo_archive_copy
     with archive.engine.begin() as conn:
         first, second = conn.execute(
             select(observations.c.obsid).order_by(observations.c.obsid).limit(2)

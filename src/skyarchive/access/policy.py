@@ -65,3 +65,18 @@ def check_retrieval(
             "mast_token cookie that astroquery's Observations.login(token=...) sets)."
         )
     raise Forbidden(f"{how}; ask the PI of program {proposal_id} to authorise {caller.email}.")
+
+
+def check_engineering_access(caller: Caller) -> None:
+    """Engineering telemetry (EDB) is for signed-in users only, as at MAST: Unauthorized else.
+
+    The pipeline's client sends ``Authorization: token <MAST_API_TOKEN>``; the portal's EDB
+    page a session.
+    """
+    if not caller.anonymous:
+        return
+    reason = f"{caller.problem} " if caller.problem else ""
+    raise Unauthorized(
+        f"{reason}Engineering data (EDB) needs a signed-in user: log in, or send an API token "
+        "(Authorization: token <token>; the jwst pipeline reads it from MAST_API_TOKEN)."
+    )

@@ -559,6 +559,67 @@ feed_tokens = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# The engineering database (EDB, schema 0023): an inventory of mnemonics and their samples.
+# Samples are one narrow table keyed (mnemonic_id, t_us): SQLite stores it WITHOUT ROWID, so
+# the rows themselves are the primary-key B-tree and a time window of one mnemonic is one
+# contiguous range read; PostgreSQL reads the same window through the primary-key index from a
+# heap that ingest fills in time order. Times are integer microseconds since 1970-01-01 UTC:
+# exact, where a float MJD would round microseconds (theTime is shown to the microsecond).
+edb_mnemonics = Table(
+    "edb_mnemonics",
+    metadata,
+    Column("mnemonic_id", Integer, primary_key=True),
+    Column("mnemonic", String(64), nullable=False, unique=True, comment="Upper case, SA_ZATTEST1"),
+    Column("description", Text),
+    Column("unit", String(32)),
+    Column("subsystem", String(32), comment="From the name: INRS (NIRSpec), SA (attitude)..."),
+    Column("sql_data_type", String(16), nullable=False, comment="float, int, tinyint"),
+    Column("sample_count", BigInteger, nullable=False, default=0),
+    Column("first_us", BigInteger, comment="Time of the first sample, µs since 1970 UTC"),
+    Column("last_us", BigInteger, comment="Time of the last sample, µs since 1970 UTC"),
+)
+
+edb_samples = Table(
+    "edb_samples",
+    metadata,
+    Column("mnemonic_id", Integer, primary_key=True),
+    Column("t_us", BigInteger, primary_key=True, comment="µs since 1970-01-01 UTC"),
+    Column("value", Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Minimum, maximum and count of the samples per bucket, at a few fixed bucket widths, kept by
+# ingest: a plot of a year at 4 Hz (1.3e8 samples) reads a few thousand of these rows.
+edb_rollups = Table(
+    "edb_rollups",
+    metadata,
+    Column("mnemonic_id", Integer, primary_key=True),
+    Column("width_s", Integer, primary_key=True, comment="Bucket width in seconds"),
+    Column("bucket_us", BigInteger, primary_key=True, comment="Bucket start, µs since 1970"),
+    Column("min_value", Float, nullable=False),
+    Column("max_value", Float, nullable=False),
+    Column("samples", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Wavefront sensing (WSS) products (schema 0024): one row per OPD file, beside its product row,
+# with the columns of MAST's Mast.Jwst.Filtered.Wss and the RMS read from RESULT_PHASE at ingest.
+wss_products = Table(
+    "wss_products",
+    metadata,
+    Column("product_id", BigInteger, ForeignKey("products.product_id"), primary_key=True),
+    Column("corr_id", String(32), nullable=False, comment="Analysis id, R2022083106"),
+    Column("apername", String(32), nullable=False, comment="NRCA3_FP1"),
+    Column("ap_type", String(16), nullable=False, comment="OPD for wavefront maps"),
+    Column("date_obs_mjd", Float, nullable=False, comment="Start of the sensing exposure, MJD"),
+    Column("visit_id", String(16), comment="Without the leading V: 01163111001"),
+    Column("obs_id", String(64), comment="Its last five characters are the OSS activity"),
+    Column("rms_nm", Float, comment="RMS of the OPD over the pupil, nm"),
+    Column("released_mjd", Float, nullable=False, comment="Public from (MJD): on arrival"),
+    Index(None, "ap_type", "date_obs_mjd"),
+    Index(None, "date_obs_mjd"),
+)
+
 # Data sets with a DOI (schema 0025, ``doi/``): observations a user gathered, with the
 # metadata DataCite asks for; the DOI's state follows DataCite's (draft, registered, findable).
 datasets = Table(

@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from skyarchive.access.policy import Caller, check_retrieval
-from skyarchive.db.tables import observations, products
+from skyarchive.db.tables import observations, products, wss_products
 from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
 
@@ -67,9 +67,13 @@ def find_product(conn: Connection, uri: str) -> ProductFile:
         select(
             products.c.product_id, products.c.productFilename, products.c.dataURI,
             products.c.size, products.c.sha256, products.c.storage_key, products.c.proposal_id,
-            products.c.obs_collection, owner.c.t_obs_release, owner.c.obs_id,
+            products.c.obs_collection, owner.c.obs_id,
+            # a file owned by no observation may carry its own release (WSS: on arrival)
+            func.coalesce(owner.c.t_obs_release, wss_products.c.released_mjd)
+            .label("t_obs_release"),
         )
         .outerjoin(owner, owner.c.obsid == products.c.owner_obsid)
+        .outerjoin(wss_products, wss_products.c.product_id == products.c.product_id)
     )  # fmt: skip
     column = products.c.dataURI if ":" in uri else products.c.productFilename
     row = conn.execute(query.where(column == uri)).first()

@@ -40,6 +40,7 @@ from skyarchive.ingest.writer import (
     store_keywords,
     store_products,
 )
+from skyarchive.ingest.wss import apply_wss_records
 from skyarchive.products.naming import Kind, parse_filename
 from skyarchive.products.rules import MRP, product_rule
 from skyarchive.search.tokens import replace_tokens
@@ -89,6 +90,10 @@ def apply_jwst_batch(
 ) -> BatchOutcome:
     """Archive JWST pipeline files: programs, observations, products, keywords, footprints."""
     outcome = BatchOutcome()
+    wavefront = [r for r in records if r.name.kind is Kind.WSS]
+    if wavefront:
+        apply_wss_records(conn, objects, wavefront, outcome)
+        records = [r for r in records if r.name.kind is not Kind.WSS]
     archived = archived_products(conn, [r.name.filename for r in records])
     chosen: list[tuple[Candidate, Decision]] = []
     fresh: list[FileRecord] = []

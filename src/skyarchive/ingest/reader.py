@@ -47,6 +47,7 @@ class FileRecord:
     file_date: str | None = None
     asn: dict[str, Any] | None = None
     crc32: int | None = None  # zip bundles write it into entry headers without re-reading
+    wss: dict[str, Any] | None = None  # a WSS product's wss_products columns (ingest/wss.py)
 
 
 def sha256_of(path: Path) -> tuple[int, str, int]:
@@ -116,6 +117,10 @@ def read_file(path: Path) -> FileRecord:
     record = FileRecord(path=path, name=name, size=size, sha256=sha, crc32=crc)
     if name.extension == "fits":
         _read_fits(record)
+    if name.kind is Kind.WSS:
+        from skyarchive.ingest.wss import opd_rms_nm, wss_facts
+
+        record.wss = wss_facts(name.filename, record.header, opd_rms_nm(path))
     elif name.kind is Kind.ASN:
         record.asn = _read_asn(path)
     return record

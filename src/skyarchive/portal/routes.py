@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -149,6 +150,24 @@ def keywords_page(
         "source": dictionary.source,
     }
     return templates.TemplateResponse(request, "keywords.html", context)
+
+
+@router.get("/edb", response_class=HTMLResponse, response_model=None)
+def edb_page(
+    request: Request,
+    caller: CallerDep,
+    mnemonic: Annotated[str, Query(max_length=64)] = "",
+    start: Annotated[str, Query(max_length=40)] = "",
+    end: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse | RedirectResponse:
+    """Engineering telemetry: mnemonic, time range, plot, CSV. Signed-in users, as at MAST;
+    others are sent to log in and back here with the same range."""
+    if caller.anonymous:
+        here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+    page_data = {"mnemonic": mnemonic, "start": start, "end": end}
+    context = {"caller": caller, "page_data": page_data}
+    return templates.TemplateResponse(request, "edb.html", context)
 
 
 @router.get("/deliveries", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     POOL = "pool"
     GUIDESTAR = "guidestar"
     MSA = "msa"
+    WSS = "wss"
 
 
 _EXPOSURE = re.compile(
@@ -48,6 +49,8 @@ _GUIDESTAR = re.compile(
     r"_(?P<stamp>[0-9a-z]+)_(?P<suffix>uncal|cal|stream|image-uncal|stacked-uncal|image-cal"
     r"|stacked-cal)$"
 )
+# Wavefront sensing products: <corr_id>-<apername>-<n>.fits (R2022060802-NRCA3_FP1-1.fits)
+_WSS = re.compile(r"^(?P<corr_id>[A-Z]\d{10})-(?P<apername>[A-Z0-9]+(?:_[A-Z0-9]+)*)-(?P<n>\d+)$")
 _MSA = re.compile(r"^jw(?P<program>\d{5})(?P<obs>\d{3})(?P<visit>\d{3})_(?P<cfg>\d+)_msa$")
 
 LEVEL2_ASN_TYPES = frozenset({"image2", "spec2", "tso-image2", "tso-spec2", "wfs-image2",
@@ -105,6 +108,9 @@ def parse_filename(filename: str) -> ParsedName:
         visit = f"jw{m['program']}{m['obs']}{m['visit']}"
         return ParsedName(filename, Kind.MSA, _unpad(m["program"]), None, "msa", extension,
                           visit=visit)  # fmt: skip
+    if extension == "fits" and _WSS.match(stem):
+        # the program is in the header, not the name (the reader fills it in)
+        return ParsedName(filename, Kind.WSS, "", None, "wss", extension)
     if extension in ("fits", "jpg") and (m := _EXPOSURE.match(stem)):
         suffix = m["suffix"]
         acid = None

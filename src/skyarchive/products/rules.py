@@ -71,6 +71,11 @@ def product_rule(name: ParsedName) -> ProductRule:
         return ProductRule("INFO", "POOL", 2, DESCRIPTIONS["pool"], mrp=False)
     if name.kind is Kind.MSA:
         return ProductRule("AUXILIARY", "MSA", 1, DESCRIPTIONS["msa"], mrp=False)
+    if name.kind is Kind.WSS:
+        return ProductRule(
+            "SCIENCE", "WSS", 3, "Wavefront sensing: optical path difference (OPD) map",
+            mrp=False, type="D",
+        )  # fmt: skip
 
     if name.kind is Kind.GUIDESTAR:
         level = 1 if _guidestar_raw(name) else 2

@@ -60,6 +60,8 @@ class ObservationQuery:
     pagesize: int = 50_000
     positional_extras: bool = False  # objID1 as MAST's Filtered.Position adds it
     obsids: Select | None = None  # only the observations this subquery of obsids selects
+    sort: str | None = None  # a column name: rows in its order (then by obsid); None: obsid
+    descending: bool = False
 
 
 class _CountedRows:
@@ -177,8 +179,11 @@ def search_observations(
     offset = (query.page - 1) * query.pagesize
     shape = _JsonRows(columns, conn.dialect.name) if as_json else _DictRows(columns, now)
     params = {"now": now} if as_json else {}
+    sort = _sort_column(query)
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
+        if sort is not None:
+            matches = _sorted_matches(conn, matches, sort, query.descending)
         window = matches[offset : offset + query.pagesize]
         found = _rows_by_id(conn, shape.selected, shape.key, window, params)
         rows: Iterator = (shape.make(row, distance) for row, distance in found)
@@ -189,9 +194,64 @@ def search_observations(
             conn.execute(select(func.count()).select_from(observations).where(where)).scalar_one()
         )
 
-    found_rows = _page_rows(conn, shape.selected, where, shape.key, offset, query.pagesize, params)
+    if sort is None:
+        found_rows = _page_rows(
+            conn, shape.selected, where, shape.key, offset, query.pagesize, params
+        )
+    else:
+        order = _sort_order(sort, query.descending)
+        ordered = select(*shape.selected).where(where).order_by(*order)
+        found_rows = iter(conn.execute(ordered.offset(offset).limit(query.pagesize), params))
     rows = (shape.make(row, None) for row in found_rows)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
+
+
+def _sort_column(query: ObservationQuery) -> str | None:
+    """The table column a query sorts by (``dataRights`` by its release date); None when the
+    default order (nearest first for cones, else obsid) applies.
+
+    Raises
+    ------
+    UnknownColumn
+        For a column the archive does not have (with the nearest name).
+    BadQuery
+        For ``distance`` without a search position.
+    """
+    if query.sort is None or query.sort == "":
+        return None
+    name = observation_column(query.sort).name
+    if name == "distance":
+        if query.cone is None:
+            raise BadQuery("Sorting by distance needs a search position.")
+        return None if not query.descending else "distance"
+    return {"dataRights": "t_obs_release", "objID1": "objID"}.get(name, name)
+
+
+def _sort_order(name: str, descending: bool) -> list[ColumnElement]:
+    column = observations.c[name]
+    first = column.desc() if descending else column.asc()
+    # NULLs last both ways, as the portal's grid always showed them; obsid makes pages stable.
+    return [first.nulls_last(), observations.c.obsid]
+
+
+def _sorted_matches(
+    conn: Connection, matches: list[tuple[int, float]], name: str, descending: bool
+) -> list[tuple[int, float]]:
+    """A cone's matches in the order of column ``name`` (``distance``: farthest first)."""
+    if name == "distance":
+        return sorted(matches, key=lambda m: (-m[1], m[0]))
+    values: dict[int, object] = {}
+    ids = [obsid for obsid, _ in matches]
+    column = observations.c[name]
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        query = select(observations.c.obsid, column).where(observations.c.obsid.in_(chunk))
+        values.update((obsid, value) for obsid, value in conn.execute(query))
+    present = [m for m in matches if values.get(m[0]) is not None]
+    missing = [m for m in matches if values.get(m[0]) is None]
+    present.sort(key=lambda m: m[0])
+    present.sort(key=lambda m: values[m[0]], reverse=descending)  # type: ignore[arg-type,return-value]
+    return present + missing
 
 
 class _DictRows:

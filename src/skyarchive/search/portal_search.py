@@ -1,24 +1,27 @@
-"""Searches as the portal runs them: one call per search, every row the grid needs at once.
+"""Searches as the portal runs them: one page of rows, the totals and the facet counts.
 
-The portal's grid pages, sorts and facets the rows it holds in the browser, so a search returns
-all matching rows (up to ``limit``) with every column. Criteria are MAST-style filter dicts and
-mean what they mean on ``Mast.Caom.Filtered`` (see :mod:`skyarchive.search.criteria`).
+A result may hold any number of observations, so the server pages and sorts, and counts the
+facets beside the grid over the whole match set: each value's count among the rows the search
+matches and among those the chosen facet values leave ("(shown of total)"). Criteria are
+MAST-style filter dicts and mean what they mean on ``Mast.Caom.Filtered`` (see
+:mod:`skyarchive.search.criteria`); chosen facet values are such filters too.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, case, func, literal, select
 
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
-from skyarchive.search.cone import Cone
+from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, parse_criteria
 from skyarchive.search.observations import (
     ObservationQuery,
@@ -30,6 +33,12 @@ from skyarchive.search.portal_query import PositionQuery
 
 DEFAULT_LIMIT = 5000
 _MAX_VALUES = 500
+#: The facets beside the grid, in the order they are shown.
+FACETS = (
+    "obs_collection", "instrument_name", "calib_level", "proposal_id", "filters",
+    "dataproduct_type", "dataRights", "target_name", "wavelength_region", "intentType",
+)  # fmt: skip
+_ID_CHUNK = 5000
 
 
 @dataclass
@@ -39,6 +48,10 @@ class PortalResult:
     total: int
     position: PositionQuery | None = None
     programs: list[str] = field(default_factory=list)
+    #: Rows the search matches before the chosen facet values narrow it.
+    matched: int = 0
+    #: Per facet column: values with ``shown`` (under the chosen facets) and ``total`` counts.
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def column_facts(columns: Sequence[ColumnInfo] | None = None) -> list[dict[str, Any]]:
@@ -86,29 +99,229 @@ def lenient_target_names(filters: Any) -> Any:
     return out
 
 
-def run_search(
-    conn: Connection,
-    *,
-    now: float,
-    position: PositionQuery | None = None,
-    programs: Sequence[str] = (),
-    filters: Any = None,
-    limit: int = DEFAULT_LIMIT,
-) -> PortalResult:
-    """Every matching row (nearest first for cones, else by obsid), at most ``limit``."""
-    criteria = criteria_from(filters)
-    if programs:
+@dataclass
+class PortalQuery:
+    """One search of the portal: what to match, which facet values are chosen, which page."""
+
+    position: PositionQuery | None = None
+    programs: Sequence[str] = ()
+    filters: Any = None
+    facets: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    sort: str | None = None
+    descending: bool = False
+    page: int = 1
+    pagesize: int = DEFAULT_LIMIT
+    with_facets: bool = True
+
+
+def base_criteria(query: PortalQuery) -> list[Criterion]:
+    """The search's own criteria (filters and programs), without the chosen facet values.
+
+    Raises
+    ------
+    BadQuery
+        When nothing limits the search (no position, program or filter).
+    """
+    criteria = criteria_from(query.filters)
+    if query.programs:
         criteria.append(
-            parse_criteria([{"paramName": "proposal_id", "values": list(programs)}],
+            parse_criteria([{"paramName": "proposal_id", "values": list(query.programs)}],
                            observation_column)[0]
         )  # fmt: skip
-    if position is None and not criteria:
+    if query.position is None and not criteria:
         raise BadQuery("Give a position, a program ID or at least one filter to search.")
-    cone = Cone(position.ra, position.dec, position.radius) if position else None
-    query = ObservationQuery(criteria=criteria, cone=cone, page=1, pagesize=max(1, limit))
-    page = search_observations(conn, query, now=now)
+    return criteria
+
+
+def facet_criteria(facets: Mapping[str, Sequence[Any]]) -> list[Criterion]:
+    """The chosen facet values as criteria: values of one facet OR-ed, facets AND-ed."""
+    if not isinstance(facets, Mapping):
+        raise BadQuery("facets must map a column name to the list of its chosen values.")
+    filters = [{"paramName": name, "values": list(values)}
+               for name, values in facets.items() if values]  # fmt: skip
+    return criteria_from(filters)
+
+
+def cone_of(position: PositionQuery | None) -> Cone | None:
+    return None if position is None else Cone(position.ra, position.dec, position.radius)
+
+
+def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalResult:
+    """One page of the matching rows (nearest first for cones, else by obsid, or by ``sort``),
+    the totals and, with ``with_facets``, the facet counts over the whole match set."""
+    criteria = base_criteria(query)
+    narrowed = [*criteria, *facet_criteria(query.facets)]
+    cone = cone_of(query.position)
+    search = ObservationQuery(criteria=narrowed, cone=cone, page=query.page,
+                              pagesize=query.pagesize, sort=query.sort,
+                              descending=query.descending)  # fmt: skip
+    page = search_observations(conn, search, now=now)
     rows = list(page.rows)
-    return PortalResult(page.columns, rows, page.total, position, list(programs))
+    result = PortalResult(page.columns, rows, page.total, query.position, list(query.programs))
+    chosen = len(narrowed) > len(criteria)
+    result.matched = count_observations(conn, criteria=criteria, cone=cone, now=now) if chosen \
+        else result.total  # fmt: skip
+    if query.with_facets:
+        result.facets = facet_counts(conn, criteria, narrowed if chosen else None, cone, now=now)
+    return result
+
+
+def matching_rows(
+    conn: Connection, query: PortalQuery, *, now: float, columns: Sequence[str] | None = None,
+    chunk: int = _ID_CHUNK,
+) -> Iterator[dict]:  # fmt: skip
+    """Every row of the search, in its order, read a page of ``chunk`` rows at a time (exports)."""
+    narrowed = [*base_criteria(query), *facet_criteria(query.facets)]
+    cone = cone_of(query.position)
+    number = 1
+    while True:
+        search = ObservationQuery(criteria=narrowed, cone=cone, columns=columns, page=number,
+                                  pagesize=chunk, sort=query.sort,
+                                  descending=query.descending)  # fmt: skip
+        taken = 0
+        for row in search_observations(conn, search, now=now).rows:
+            taken += 1
+            yield row
+        if taken < chunk:
+            return
+        number += 1
+
+
+def facet_counts(
+    conn: Connection,
+    criteria: Sequence[Criterion],
+    narrowed: Sequence[Criterion] | None,
+    cone: Cone | None,
+    *,
+    now: float,
+) -> dict[str, list[dict[str, Any]]]:
+    """Per facet column, its values with their count among the rows ``criteria`` (and the cone)
+    match (``total``) and among those ``narrowed`` match (``shown``; the same when None).
+
+    Without a cone the database counts in three passes over the matching rows, whatever the
+    number of facets: one ``GROUP BY`` over the combinations of the facets with few values
+    (missions, instruments, levels, ...) and one for each facet with many (programs,
+    targets); each also groups by whether the row passes ``narrowed``, so both counts come
+    from the same pass. A cone's matches are found once and their facet columns read by obsid.
+    """
+    if cone is not None:
+        return _cone_facet_counts(conn, criteria, narrowed, cone, now=now)
+    where_all = where_clause(criteria, now=now, conn=conn)
+    shown_flag: ColumnElement = literal(1) if narrowed is None else case(
+        (where_clause(narrowed, now=now, conn=conn), 1), else_=0
+    )  # fmt: skip
+    totals: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
+    shown: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
+    for names in _FACET_PASSES:
+        exprs = [_facet_expression(observation_column(n), now, alone=len(names) == 1)
+                 for n in names]  # fmt: skip
+        query = select(*exprs, shown_flag, func.count()).where(where_all)
+        for *values, seen, count in conn.execute(query.group_by(*exprs, shown_flag)):
+            for name, value in zip(names, values, strict=True):
+                totals[name][value] += count
+                if seen:
+                    shown[name][value] += count
+    out = {}
+    for name in FACETS:
+        column = observation_column(name)
+        total = _token_counts(column, totals[name].items())
+        out[name] = _facet_values(column, total, _token_counts(column, shown[name].items()))
+    return out
+
+
+#: Facets whose values are few, counted over their combinations in one pass; then the facets
+#: with many values (one program per few thousand rows, a target per few), one pass each.
+_FACET_PASSES = (
+    ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
+     "dataRights", "wavelength_region", "intentType"),
+    ("proposal_id",),
+    ("target_name",),
+)  # fmt: skip
+
+
+def _facet_expression(column: ColumnInfo, now: float, *, alone: bool = False) -> ColumnElement:
+    if column.name == "dataRights":
+        release = observations.c.t_obs_release
+        return case((released_clause(release, now), PUBLIC), else_=EXCLUSIVE_ACCESS)
+    if alone:
+        # Grouped by a bare indexed column, SQLite reads the whole table through that index to
+        # skip a sort (2 s at 10^6 rows) instead of finding the matching rows through the
+        # criteria's index: an expression no index holds leaves it the criteria's plan.
+        return func.coalesce(observations.c[column.name], None)
+    return observations.c[column.name]
+
+
+def _grouped_counts(
+    conn: Connection, column: ColumnInfo, where: ColumnElement[bool], now: float
+) -> Counter[str]:
+    expr = _facet_expression(column, now, alone=True)
+    query = select(expr, func.count()).where(where).group_by(expr)
+    return _token_counts(column, conn.execute(query))
+
+
+def _token_counts(column: ColumnInfo, grouped: Iterable[Sequence[Any]]) -> Counter[str]:
+    """Counts per value; each part of a ``;``-separated value counts once per row."""
+    counts: Counter[str] = Counter()
+    for value, count in grouped:
+        if value is None or value == "":
+            continue
+        tokens = str(value).split(column.separator) if column.separator else [str(value)]
+        for token in dict.fromkeys(t.strip() for t in tokens if t.strip()):
+            counts[token] += count
+    return counts
+
+
+def _cone_facet_counts(
+    conn: Connection,
+    criteria: Sequence[Criterion],
+    narrowed: Sequence[Criterion] | None,
+    cone: Cone,
+    *,
+    now: float,
+) -> dict[str, list[dict[str, Any]]]:
+    matched = [obsid for obsid, _ in cone_matches(conn, cone, where_clause(criteria, now=now))]
+    shown_ids = None
+    if narrowed is not None:
+        shown_ids = {o for o, _ in cone_matches(conn, cone, where_clause(narrowed, now=now))}
+    columns = [observation_column(name) for name in FACETS]
+    exprs = [_facet_expression(c, now).label(f"f{i}") for i, c in enumerate(columns)]
+    totals: list[Counter[tuple]] = [Counter() for _ in columns]
+    shown: list[Counter[tuple]] = [Counter() for _ in columns]
+    for start in range(0, len(matched), _ID_CHUNK):
+        chunk = matched[start : start + _ID_CHUNK]
+        query = select(observations.c.obsid, *exprs).where(observations.c.obsid.in_(chunk))
+        for obsid, *values in conn.execute(query):
+            seen = shown_ids is None or obsid in shown_ids
+            for i, value in enumerate(values):
+                totals[i][(value,)] += 1
+                if seen:
+                    shown[i][(value,)] += 1
+    out = {}
+    for i, column in enumerate(columns):
+        total = _token_counts(column, ((k[0], n) for k, n in totals[i].items()))
+        here = _token_counts(column, ((k[0], n) for k, n in shown[i].items()))
+        out[column.name] = _facet_values(column, total, here)
+    return out
+
+
+def _facet_values(
+    column: ColumnInfo, total: Counter[str], shown: Counter[str]
+) -> list[dict[str, Any]]:
+    """Most frequent first (calibration levels in their order), at most ``_MAX_VALUES``."""
+    if column.type == "int":
+        ordered = sorted(total, key=lambda v: (float(v) if _is_number(v) else 0.0, v))
+    else:
+        ordered = sorted(total, key=lambda v: (-total[v], v))
+    return [{"value": v, "shown": shown.get(v, 0), "total": total[v]}
+            for v in ordered[:_MAX_VALUES]]  # fmt: skip
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def count_matching(conn: Connection, *, now: float, filters: Any = None) -> int:
@@ -130,18 +343,11 @@ def column_values(
     if column.name in ("dataRights", "distance", "objID1"):
         values = _rights_values(conn, others, now) if column.name == "dataRights" else []
         return {"column": column.name, "matching": matching, "values": values}
-    expr = observations.c[column.name]
     if column.continuous:
+        expr = observations.c[column.name]
         low, high = conn.execute(select(func.min(expr), func.max(expr)).where(where)).one()
         return {"column": column.name, "matching": matching, "min": low, "max": high}
-    counts: Counter[str] = Counter()
-    query = select(expr, func.count()).where(where).group_by(expr)
-    for value, count in conn.execute(query):
-        if value is None or value == "":
-            continue
-        tokens = str(value).split(column.separator) if column.separator else [str(value)]
-        for token in dict.fromkeys(t.strip() for t in tokens if t.strip()):
-            counts[token] += count
+    counts = _grouped_counts(conn, column, where, now)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_VALUES]
     values = [{"value": value, "count": count} for value, count in ordered]
     return {"column": column.name, "matching": matching, "values": values}

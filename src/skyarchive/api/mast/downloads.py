@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import ranged_response
@@ -16,6 +16,7 @@ from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery.service import file_answer, file_bytes, file_redirect
+from skyarchive.delivery.telemetry import is_telemetry_uri, telemetry_csv
 
 router = APIRouter(tags=["MAST downloads"])
 _REDIRECT_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
@@ -39,9 +40,26 @@ def download_file(
     request: Request,
     archive: ArchiveDep,
     caller: CallerDep,
-    uri: Annotated[str, Query(description="Data URI, e.g. mast:JWST/product/<file>")] = "",
+    uri: Annotated[
+        str,
+        Query(
+            description="Data URI, e.g. mast:JWST/product/<file>, or engineering telemetry: "
+            "mast:jwstedb/<MNEMONIC>-<YYYYMMDDThhmmss>-<YYYYMMDDThhmmss>.csv"
+        ),
+    ] = "",
 ) -> Response:
+    if is_telemetry_uri(uri):
+        return telemetry_response(request, archive, caller, uri)
     return file_response(request, archive, caller, uri)
+
+
+def telemetry_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
+    """The CRLF CSV of an EDB window, as the jwst pipeline's EngdbMast client reads it."""
+    answer = telemetry_csv(archive, caller=caller, uri=uri)
+    headers = file_headers(answer.filename, "text/csv")
+    if request.method == "HEAD":
+        return Response(media_type="text/csv", headers=headers)
+    return StreamingResponse(answer.chunks, media_type="text/csv", headers=headers)
 
 
 def file_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:

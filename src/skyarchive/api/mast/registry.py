@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from skyarchive.access.policy import ANONYMOUS, Caller
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
@@ -28,6 +29,13 @@ class ServiceContext:
     archive: Archive
     conn: Connection
     now: float
+    #: Who asks, worked out only by the services that need it (the EDB's): most answer
+    #: everyone alike and should not pay a credentials lookup.
+    caller_of: Callable[[], Caller] = lambda: ANONYMOUS
+
+    @property
+    def caller(self) -> Caller:
+        return self.caller_of()
 
 
 @dataclass

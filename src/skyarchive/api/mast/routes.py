@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -12,12 +12,15 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.deps import CallerDep
+from skyarchive.api.deps import CallerDep, get_caller
 from skyarchive.api.errors import MastRoute, mast_error_response
 from skyarchive.api.mast import (
+    edb_services,  # noqa: F401  (registers the EDB's invoke services)
     formats,
     services,  # noqa: F401  (registers the invoke services)
+    wss_services,  # noqa: F401  (registers Mast.Jwst.Filtered.Wss)
 )
 from skyarchive.api.mast import services as _services  # noqa: F401  (registers each service)
 from skyarchive.api.mast.columns_config import column_config
@@ -36,11 +39,12 @@ invoke_router = APIRouter(tags=["MAST"], route_class=MastRoute)
 
 def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
-    from skyarchive.api.mast import downloads, missions
+    from skyarchive.api.mast import cutouts, downloads, missions
 
     app.include_router(invoke_router)
     app.include_router(router)
     app.include_router(downloads.router)
+    app.include_router(cutouts.router)
     app.include_router(missions.router)
 
 
@@ -82,7 +86,7 @@ async def invoke_post(request: Request) -> Response:
         except PayloadTooLarge as exc:
             return mast_error_response(exc, status=200)
     # Parsing and the query itself are blocking work: keep them off the event loop.
-    return await run_in_threadpool(invoke, _archive(request), raw)
+    return await run_in_threadpool(invoke, _archive(request), raw, lambda: get_caller(request))
 
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
@@ -97,10 +101,10 @@ def _form_field(body: bytes, name: str) -> str | None:
 
 @invoke_router.get("/api/v0/invoke")
 def invoke_get(request: Request, request_: Annotated[str | None, Query(alias="request")] = None):  # type: ignore[no-untyped-def]
-    return invoke(_archive(request), request_)
+    return invoke(_archive(request), request_, lambda: get_caller(request))
 
 
-def invoke(archive: Archive, raw: Any) -> Response:
+def invoke(archive: Archive, raw: Any, caller_of: Callable[[], Caller] | None = None) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
 
     A JSON client (astroquery) reads the error from the body under HTTP 200, as MAST sends
@@ -118,7 +122,10 @@ def invoke(archive: Archive, raw: Any) -> Response:
         return _mast_error(exc, fmt)
     conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
-        result = handler(ServiceContext(archive, conn, now_mjd()), mast_request)
+        context = ServiceContext(archive, conn, now_mjd())
+        if caller_of is not None:
+            context.caller_of = caller_of
+        result = handler(context, mast_request)
         if isinstance(result, TableResult):
             # Reading the first rows now turns a query error into a clean ERROR answer, and
             # tells whether the answer is small enough to send whole (streaming costs a thread
@@ -188,6 +195,19 @@ def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterat
         yield from chunked(formats.table_pieces(fmt, result, rows))
     finally:
         conn.close()
+
+
+@router.get("/api/")
+def api_root() -> JSONResponse:
+    """The API's front door: a 200 here is the liveness check of the jwst pipeline's EDB client."""
+    return JSONResponse(
+        {
+            "service": "skyarchive",
+            "invoke": "/api/v0/invoke",
+            "download": "/api/v0.1/Download/file?uri=<dataURI>",
+            "docs": "/api/docs",
+        }
+    )
 
 
 @router.post("/portal/Mashup/Mashup.asmx/columnsconfig")

@@ -12,8 +12,10 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from skyarchive.access.policy import may_retrieve
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.delivery.cutouts import CUTTABLE_SUFFIXES
 from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
@@ -21,11 +23,16 @@ from skyarchive.search.columns import observation_column
 from skyarchive.search.portal_query import parse_position_text, parse_program_ids
 from skyarchive.search.portal_search import (
     DEFAULT_LIMIT,
+    FACETS,
+    PortalQuery,
     column_facts,
     column_values,
     count_matching,
     run_search,
 )
+
+#: Largest page the portal's grid asks for.
+MAX_PAGE_SIZE = 500
 
 router = APIRouter(prefix="/api/portal", tags=["Portal"])
 
@@ -39,7 +46,16 @@ class SearchRequest(BaseModel):
         description="'m57 r=1m', '283.396 33.029', '1073, 1558', or a DOI '10.17909/...'",
     )
     filters: list[dict[str, Any]] = Field(default_factory=list, description="MAST-style filters")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=50_000)
+    facets: dict[str, list[str | int]] = Field(
+        default_factory=dict, description="chosen facet values: {column: [values]}"
+    )
+    sort: str | None = Field(None, max_length=100, description="column to sort by")
+    descending: bool = False
+    page: int = Field(1, ge=1, le=10**9)
+    pagesize: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE, description="rows per page")
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=50_000, description="rows of the one page when no pagesize"
+    )
 
 
 class ValuesRequest(BaseModel):
@@ -47,9 +63,11 @@ class ValuesRequest(BaseModel):
     filters: list[dict[str, Any]] = Field(default_factory=list)
 
 
-@router.post("/search")
-def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
-    """All rows of a portal search (nearest first for positions), every column."""
+def portal_query(
+    body: SearchRequest, archive: Any, *, with_facets: bool = True
+) -> tuple[PortalQuery, Any]:
+    """The service's query for a request body (the search text read as a position, programs
+    or a DOI), and the DOI it names (None for other collections)."""
     position = None
     programs: list[str] = []
     text = body.text.strip()
@@ -62,12 +80,30 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
         doi, obsids = observations_of_doi(archive.engine, text)
         filters = [{"paramName": "obsid", "values": [str(o) for o in obsids]}, *filters]
         limit = max(limit, len(obsids))
-    limit = min(limit, archive.settings.max_page_size)
+    pagesize = body.pagesize or min(limit, archive.settings.max_page_size)
+    query = PortalQuery(
+        position=position, programs=programs, filters=filters, facets=body.facets,
+        sort=body.sort, descending=body.descending, page=body.page, pagesize=pagesize,
+        with_facets=with_facets,
+    )  # fmt: skip
+    return query, doi
+
+
+@router.post("/search")
+def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
+    """One page of a portal search (nearest first for positions, or by ``sort``), every column,
+    with the total and the facet counts over the whole match set. Each row tells whether the
+    caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL."""
+    query, doi = portal_query(body, archive)
+    position, programs, text = query.position, list(query.programs), body.text.strip()
+    now = now_mjd()
     with archive.read_engine.connect() as conn:
-        result = run_search(
-            conn, now=now_mjd(), position=position, programs=programs, filters=filters,
-            limit=limit,
-        )  # fmt: skip
+        result = run_search(conn, query, now=now)
+    for row in result.rows:
+        allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
+                               t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
+        row["mayRetrieve"] = allowed
+        row["preview"] = file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None
     display = _display(result.position, programs, body.filters)
     if doi is not None:
         display = "; ".join(part for part in (f"DOI {doi.doi}: {doi.title}", display) if part)
@@ -87,6 +123,12 @@ def search(body: SearchRequest, archive: ArchiveDep) -> dict[str, Any]:
         "columns": column_facts(result.columns),
         "rows": result.rows,
         "total": result.total,
+        "matched": result.matched,
+        "page": query.page,
+        "pagesize": query.pagesize,
+        "sort": body.sort,
+        "descending": body.descending,
+        "facets": result.facets,
         "returned": len(result.rows),
         "message": _nothing_found(position, programs, body.filters) if not result.total else "",
     }  # fmt: skip
@@ -139,7 +181,7 @@ def filter_values_text(entry: dict[str, Any]) -> str:
 @router.get("/columns")
 def columns() -> dict[str, Any]:
     """The observation columns: labels, types, which are shown and faceted by default."""
-    return {"columns": column_facts()}
+    return {"columns": column_facts(), "facets": list(FACETS)}
 
 
 @router.post("/values")
@@ -164,18 +206,26 @@ def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
 def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
     """One observation, its products and the links to preview and download them.
 
-    The preview link is given only to a caller who may retrieve the observation's files;
-    otherwise ``previewRestricted`` says a preview exists behind the exclusive-access period.
+    The preview link and the images Show Cutout cuts are given only to a caller who may
+    retrieve the observation's files; otherwise ``previewRestricted`` says a preview exists
+    behind the exclusive-access period.
     """
     with archive.engine.connect() as conn:  # the primary: it decides who gets the preview
         details = observation_details(conn, obsid, caller=caller, now=now_mjd())
     row = details["observation"]
+    allowed = details["mayRetrieve"]
     for product in details["products"]:
         product["download"] = file_url(product["dataURI"])
     has_preview = bool(row.get("jpegURL"))
     details["previewRestricted"] = has_preview and not details["mayRetrieve"]
     details["links"] = {
-        "preview": file_url(row["jpegURL"]) if has_preview and details["mayRetrieve"] else None,
+        "preview": file_url(row["jpegURL"]) if has_preview and allowed else None,
+        # Images Show Cutout cuts: only of files the caller may retrieve (the rule of cutouts).
+        "cutouts": [
+            p["dataURI"]
+            for p in details["products"]
+            if allowed and str(p.get("productFilename", "")).endswith(CUTTABLE_SUFFIXES)
+        ],
         "mrp": mrp_url(row["obsid"]),
         "data": file_url(row["dataURL"]) if row.get("dataURL") else None,
     }

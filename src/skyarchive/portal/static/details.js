@@ -7,7 +7,7 @@ const FIELDS = ["obs_id", "obs_collection", "instrument_name", "filters", "targe
   "t_obs_release", "dataRights", "obsid"];
 const MRP = "Minimum Recommended Products";
 
-export async function showDetails(dialog, row, columns, { onDownload, onBasket }) {
+export async function showDetails(dialog, row, columns, { onDownload, onBasket, position = null }) {
   const body = dialog.querySelector("#details-body");
   const title = dialog.querySelector("#details-title");
   title.textContent = row.obs_id;
@@ -56,6 +56,7 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
     h("p", { class: `status-line ${status}` }, icon(status === "exclusive" ? "lock" : status), ` ${STATUS_LABEL[status]}`),
     h("div", { class: "details-top" }, facts, preview),
     actions,
+    details.links.cutouts?.length ? cutoutSection(details.links.cutouts, position || { ra: obs.s_ra, dec: obs.s_dec }) : null,
     status === "planned" ? null : h("section", { "aria-labelledby": "files-title" },
       h("h3", { id: "files-title" }, "Files"),
       h("label", {}, only, " Minimum Recommended Products only"),
@@ -65,12 +66,58 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket }
 /** The preview, or a padlock where the server says the caller may not retrieve it (no 403 asked for). */
 function previewFigure(details, obs, status) {
   if (details.links.preview) {
-    return h("figure", { class: "preview" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}`,
-      width: 256, height: 256, loading: "lazy" }), h("figcaption", {}, "Preview"));
+    // Full size (within the dialog): the details view is where a preview is looked at.
+    return h("figure", { class: "preview full" }, h("img", { src: details.links.preview, alt: `Preview of ${obs.obs_id}` }),
+      h("figcaption", {}, "Preview"));
   }
   if (details.previewRestricted) {
     return h("figure", { class: "preview locked" }, icon("lock"),
       h("figcaption", {}, `Preview in the exclusive-access period of program ${obs.proposal_id}`));
   }
   return h("p", { class: "hint preview" }, status === "planned" ? "Planned observation: no data yet." : "No preview.");
+}
+
+/** Show Cutout: a piece of one of the observation's calibrated images around the search
+ * position (the observation's centre without one), shown and downloadable as FITS with WCS. */
+function cutoutSection(uris, position) {
+  const image = h("select", { id: "cutout-image" }, uris.map((uri) => h("option", { value: uri }, uri.split("/").pop())));
+  const size = h("input", { type: "number", id: "cutout-size", min: 1, max: 600, step: 1, value: 30 });
+  const shown = h("figure", { class: "cutout", hidden: true });
+  const download = h("a", { class: "button", id: "cutout-fits", hidden: true, download: "" }, icon("file"), " Download cutout (FITS)");
+  const message = h("p", { class: "error", role: "alert", hidden: true });
+  const url = (format) => `/api/v0.1/cutout?${new URLSearchParams({ uri: image.value, ra: position.ra,
+    dec: position.dec, size: size.value, format })}`;
+  const show = async () => {
+    message.hidden = true;
+    // Ask first: a refused position (outside the image) is a message here, not a broken image.
+    const answer = await fetch(url("png"), { credentials: "same-origin" });
+    if (!answer.ok) {
+      const problem = await answer.json().catch(() => null);
+      message.textContent = problem?.error?.message || `The cutout failed (${answer.status}).`;
+      message.hidden = false;
+      shown.hidden = download.hidden = true;
+      return;
+    }
+    const blob = await dataUrl(await answer.blob()); // the page's policy allows data: images, not blob:
+    shown.replaceChildren(h("img", { src: blob, alt: `Cutout of ${image.selectedOptions[0].text}` }),
+      h("figcaption", {}, `${Number(position.ra).toFixed(5)} ${Number(position.dec).toFixed(5)}, ${size.value}″`));
+    shown.hidden = false;
+    download.href = url("fits");
+    download.hidden = false;
+  };
+  return h("section", { class: "cutout-section", "aria-labelledby": "cutout-title" },
+    h("h3", { id: "cutout-title" }, "Cutout"),
+    h("p", { class: "panel-row" }, h("label", { for: "cutout-image" }, "Image "), image,
+      h("label", { for: "cutout-size" }, " Size (arcsec) "), size,
+      h("button", { type: "button", id: "cutout-show", onclick: show }, "Show Cutout")),
+    message, shown, download);
+}
+
+function dataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }

@@ -1,35 +1,32 @@
-// Facet filters beside the grid, computed from the rows in hand (no server round trip).
-// Values of one facet are OR-ed, facets are AND-ed; each value shows "(shown of total)".
+// Facet filters beside the grid, counted by the server over the whole match set: each value
+// shows "(shown of total)", its rows under the chosen values and in the whole result.
+// Values of one facet are OR-ed, facets are AND-ed; choosing one asks the server again.
 import { h } from "./dom.js";
 
-const FACETS = ["obs_collection", "instrument_name", "calib_level", "proposal_id", "filters",
-  "dataproduct_type", "dataRights", "target_name", "wavelength_region", "intentType"];
 const FIRST_VALUES = 8;
 const CALIB_NAMES = { "-1": "-1 planned", 1: "1 raw", 2: "2 calibrated", 3: "3 combined" };
+const RIGHTS_NAMES = { PUBLIC: "public", EXCLUSIVE_ACCESS: "exclusive access" };
 
 export class Facets {
   constructor(container, columns, onChange) {
     this.container = container;
     this.onChange = onChange;
-    const byName = Object.fromEntries(columns.map((c) => [c.name, c]));
-    this.columns = FACETS.map((name) => byName[name]).filter(Boolean);
-    this.rows = [];
+    this.byName = Object.fromEntries(columns.map((c) => [c.name, c]));
     this.chosen = new Map(); // column name -> Set of values
     this.expanded = new Set();
+    this.counts = {};
   }
 
-  static values(row, column) {
-    const value = row[column.name];
-    if (value === null || value === undefined || value === "") return [];
-    if (column.separator) {
-      return [...new Set(String(value).split(column.separator).map((v) => v.trim()).filter(Boolean))];
-    }
-    return [String(value)];
+  /** The chosen values as the server takes them: {column: [values]}, empty facets left out. */
+  chosenObject() {
+    const out = {};
+    for (const [name, values] of this.chosen) if (values.size) out[name] = [...values];
+    return out;
   }
 
-  setRows(rows) {
-    this.rows = rows;
-    this.chosen.clear();
+  /** Choose the values of ``chosen`` ({column: [values]}, e.g. from a shared link) and no others. */
+  setChosen(chosen) {
+    this.chosen = new Map(Object.entries(chosen || {}).map(([name, values]) => [name, new Set(values.map(String))]));
   }
 
   clear() {
@@ -37,55 +34,31 @@ export class Facets {
     this.onChange();
   }
 
-  matches(row) {
-    for (const column of this.columns) {
-      const chosen = this.chosen.get(column.name);
-      if (!chosen || chosen.size === 0) continue;
-      if (!Facets.values(row, column).some((v) => chosen.has(v))) return false;
-    }
-    return true;
-  }
-
-  filter(rows) {
-    return rows.filter((row) => this.matches(row));
-  }
-
-  counts(rows, column) {
-    const counts = new Map();
-    for (const row of rows) {
-      for (const value of Facets.values(row, column)) counts.set(value, (counts.get(value) || 0) + 1);
-    }
-    return counts;
-  }
-
-  render(shownRows) {
+  /** Draw the server's counts: {column: [{value, shown, total}]}, in its order. */
+  render(counts) {
+    this.counts = counts || {};
     const lists = [];
-    for (const column of this.columns) {
-      const total = this.counts(this.rows, column);
-      if (total.size === 0) continue;
-      const shown = this.counts(shownRows, column);
-      const chosen = this.chosen.get(column.name) || new Set();
-      const numeric = column.type === "int";
-      const values = [...total.keys()].sort((a, b) => (numeric ? Number(a) - Number(b)
-        : (total.get(b) - total.get(a)) || a.localeCompare(b)));
-      const many = values.length > FIRST_VALUES && !this.expanded.has(column.name);
-      const visible = many ? values.filter((v, i) => i < FIRST_VALUES || chosen.has(v)) : values;
-      const id = `facet-${column.name}`;
-      const items = visible.map((value) => {
+    for (const [name, values] of Object.entries(this.counts)) {
+      if (!values.length) continue;
+      const column = this.byName[name] || { name, label: name };
+      const chosen = this.chosen.get(name) || new Set();
+      const many = values.length > FIRST_VALUES && !this.expanded.has(name);
+      const visible = many ? values.filter((v, i) => i < FIRST_VALUES || chosen.has(v.value)) : values;
+      const items = visible.map(({ value, shown, total }) => {
         const box = h("input", {
           type: "checkbox", value, checked: chosen.has(value),
-          onchange: (event) => this.toggle(column.name, value, event.target.checked),
+          onchange: (event) => this.toggle(name, value, event.target.checked),
         });
-        const label = column.name === "calib_level" ? CALIB_NAMES[value] || value : value;
-        return h("label", { class: `facet-value${shown.get(value) ? "" : " none-shown"}` }, box,
+        const names = { calib_level: CALIB_NAMES, dataRights: RIGHTS_NAMES }[name];
+        const label = names?.[value] || value;
+        return h("label", { class: `facet-value${shown ? "" : " none-shown"}` }, box,
           h("span", { class: "facet-name" }, label),
-          h("span", { class: "count" }, `(${shown.get(value) || 0} of ${total.get(value)})`));
+          h("span", { class: "count" }, `(${shown.toLocaleString()} of ${total.toLocaleString()})`));
       });
       const more = values.length > FIRST_VALUES ? h("button", {
-        type: "button", class: "link-button",
-        onclick: () => { this.toggleExpanded(column.name); },
+        type: "button", class: "link-button", onclick: () => this.toggleExpanded(name),
       }, many ? `Show all ${values.length}` : "Show fewer") : null;
-      lists.push(h("fieldset", { class: "facet", id }, h("legend", {}, column.label), items, more));
+      lists.push(h("fieldset", { class: "facet", id: `facet-${name}` }, h("legend", {}, column.label), items, more));
     }
     this.container.replaceChildren(...lists);
   }
@@ -99,6 +72,7 @@ export class Facets {
 
   toggleExpanded(name) {
     if (this.expanded.has(name)) this.expanded.delete(name); else this.expanded.add(name);
-    this.onChange({ focus: `#facet-${name} button` });
+    this.render(this.counts); // no new counts needed: only more of them shown
+    this.container.querySelector(`#facet-${CSS.escape(name)} button`)?.focus();
   }
 }

@@ -4,6 +4,13 @@
 // it through ``handlers.onRemote`` whenever the page, the sort or the page size changes.
 import { STATUS_LABEL, formatValue, h, icon, rowStatus, subscribeHref } from "./dom.js";
 
+/** A row's preview image, small; a short text when there is none the caller may see. */
+export function thumbnail(row, label, size = 64) {
+  if (row.preview) return h("img", { class: "thumb", src: row.preview, alt: `Preview of ${label}`, width: size, height: size, loading: "lazy" });
+  const why = rowStatus(row) === "exclusive" && row.jpegURL ? "Exclusive access" : "No preview";
+  return h("span", { class: "no-thumb" }, why);
+}
+
 const STORAGE_KEY = "skyarchive.columns";
 
 export class ResultsGrid {
@@ -25,6 +32,7 @@ export class ResultsGrid {
     this.pageSize = 50;
     this.sort = { name: null, dir: 1 };
     this.selected = new Set();
+    this.showPreview = false; // "Show Preview": a thumbnail column (rows carry ``preview`` URLs)
     this.defaultVisible = columns.filter((c) => c.visible).map((c) => c.name);
     this.visible = this.loadVisible();
   }
@@ -165,6 +173,7 @@ export class ResultsGrid {
       h("th", { scope: "col", class: "narrow" }, h("span", { class: "visually-hidden" }, "Access")),
       h("th", { scope: "col", class: "narrow" }, h("span", { class: "visually-hidden" }, "Download")),
       h("th", { scope: "col", class: "narrow" }, h("span", { class: "visually-hidden" }, "Details")),
+      this.showPreview ? h("th", { scope: "col", class: "preview-col" }, "Preview") : null,
       headCells));
     const body = h("tbody", {}, this.pageRows().map((row) => this.rowElement(row, shown)));
     const table = h("table", { class: "results-table", "aria-label": this.noun }, head, body);
@@ -193,8 +202,12 @@ export class ResultsGrid {
     const subscribe = follow && h("a", { class: "icon-button subscribe", href: follow,
       title: `Subscribe to ${row.obs_collection} program ${row.proposal_id}`,
       "aria-label": `Subscribe to ${row.obs_collection} program ${row.proposal_id} (${label})` }, icon("bell"));
+    // JWST observations: their engineering telemetry during the exposure (MJD start and end)
+    const edb = row.obs_collection === "JWST" && row.t_min != null && row.t_max != null
+      && h("a", { class: "icon-button edb", href: `/edb?${new URLSearchParams({ start: row.t_min, end: row.t_max })}`,
+        title: "Engineering data (EDB) during this observation", "aria-label": `EDB of ${label}` }, "EDB");
     const cells = shown.map((column) => h("td", {
-      class: column.type === "float" || column.type === "int" ? "num" : null,
+      class: column.type === "float" || column.type === "int" ? "num" : null, "data-column": column.name,
     }, formatValue(row[column.name], column)));
     return h("tr", {
       class: `row-${status}${this.selected.has(key) ? " selected" : ""}`,
@@ -204,7 +217,8 @@ export class ResultsGrid {
       onmouseleave: () => this.handlers.onHover?.(null),
       onfocusin: () => this.handlers.onHover?.(key),
     }, h("td", { class: "narrow" }, check), h("td", { class: "narrow" }, statusIcon),
-    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe), cells);
+    h("td", { class: "narrow" }, download), h("td", { class: "narrow row-actions" }, details, subscribe, edb),
+    this.showPreview ? h("td", { class: "preview-col" }, thumbnail(row, label)) : null, cells);
   }
 
   renderPager() {
@@ -214,9 +228,17 @@ export class ResultsGrid {
     pager.replaceChildren(
       h("button", { type: "button", disabled: this.page <= 1, "aria-label": "Previous page",
         onclick: () => this.goTo(this.page - 1) }, "‹"),
-      h("span", {}, ` Page ${this.page} of ${pages} `),
+      h("span", {}, ` ${this.rangeText()} · Page ${this.page} of ${pages} `),
       h("button", { type: "button", disabled: this.page >= pages, "aria-label": "Next page",
         onclick: () => this.goTo(this.page + 1) }, "›"));
+  }
+
+  /** "Rows 51–100": which rows of the whole result this page shows. */
+  rangeText() {
+    const count = this.remote ? this.rows.length : this.pageRows().length;
+    if (!count) return "No rows";
+    const first = (this.page - 1) * this.pageSize + 1;
+    return `Rows ${first.toLocaleString()}–${(first + count - 1).toLocaleString()}`;
   }
 
   /** Fill the Edit Columns dialog's list of checkboxes. */

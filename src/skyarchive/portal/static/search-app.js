@@ -1,7 +1,9 @@
 // The search page: wires the search panel, advanced search, facets, grid, sky view and details.
-// Observation searches keep their rows here; the keyword collection (keyword-search.js) has
-// its own server-paged grid in the same place, and "Show observations" comes back here.
+// Observation searches are paged, sorted and faceted by the server (one page in hand); the
+// keyword collection (keyword-search.js) has its own server-paged grid in the same place, and
+// "Show observations" comes back here. The page's whole state lives in its URL (url-state.js).
 import { AdvancedSearch } from "./advanced-search.js";
+import { AlbumView } from "./album-view.js";
 import { api, setCsrfToken } from "./api.js";
 import { addFilesToBasket, addToBasket, basketCount } from "./basket-client.js";
 import { showDetails } from "./details.js";
@@ -11,12 +13,14 @@ import { KeywordCollection } from "./keyword-search.js";
 import { ResultsGrid } from "./results-grid.js";
 import { initSearchPanel } from "./search-panel.js";
 import { SkyView } from "./sky-view.js";
+import { stateFromUrl, stateToUrl } from "./url-state.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const caller = page.caller;
 setCsrfToken(caller.csrf_token);
 const $ = (id) => document.getElementById(id);
-const state = { result: null, position: null, token: 0, keywords: false };
+// query: the shown observation search ({collection, text, filters}); view: list | album
+const state = { result: null, position: null, token: 0, keywords: false, query: null, view: "list", row: null };
 
 const panel = initSearchPanel({
   onSearch: (query) => search(query.collection === "keywords" ? { ...query, filters: keywords.dialog.filters() } : query),
@@ -24,14 +28,15 @@ const panel = initSearchPanel({
   onInstrument: () => keywords.useInstrument(panel.get().instrument).catch((err) => showError(err.message)),
 });
 const advanced = new AdvancedSearch($("advanced"), page.columns, (filters) => search({ collection: "filters", filters }));
-const facets = new Facets($("facet-list"), page.columns, (opts) => refresh(opts));
+const facets = new Facets($("facet-list"), page.columns, (opts) => { grid.page = 1; fetchPage(opts).catch(() => {}); });
 const grid = new ResultsGrid($("grid"), [...page.columns], {
-  onSelect: (selected) => { updateSelection(selected); drawSky(); },
+  onSelect: (selected) => { updateSelection(selected); drawSky(); replaceUrl(); },
   onHover: (obsid) => sky.highlight(obsid),
-  onDetails: (row) => showDetails($("details"), row, grid.columns, { onDownload: guardDownload, onBasket: basketAdd }),
+  onDetails: (row) => openDetails(row),
   onDownload: (row, event) => guardDownload(row, event),
-  onPage: () => drawSky(),
-});
+  onRemote: (opts) => fetchPage(opts).catch(() => {}), // fetchPage shows the error
+}, { remote: true });
+const album = new AlbumView($("album"), grid, { onDetails: (row) => openDetails(row) });
 const sky = new SkyView($("sky"), {
   onHover: (obsid) => grid.highlight(obsid),
   onSelect: (obsid) => { grid.reveal(obsid); grid.toggle(obsid, !grid.selected.has(obsid)); },
@@ -87,28 +92,74 @@ async function search(query, { push = true } = {}) {
   }
 }
 
+/** Run an observation search; ``query`` may carry the facets, sort, page, view and selection
+ * of a shared link (otherwise: none chosen, page 1). */
 async function showObservationRows(query, push, token) {
-  const body = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
-  const result = await api("/api/portal/search", { method: "POST", body });
-  if (token !== state.token) return false;
+  state.query = { collection: query.collection, text: query.text || "", filters: query.filters || [] };
+  facets.setChosen(query.facets);
+  grid.sort = query.sort ? { name: query.sort, dir: query.descending ? -1 : 1 } : { name: null, dir: 1 };
+  grid.page = query.page || 1;
+  if (query.pagesize) setPageSize(query.pagesize);
+  grid.selected = new Set(query.selected || []);
+  state.view = query.view || "list";
+  const result = await fetchPage({ push, token });
+  if (!result) return false;
+  updateSelection(grid.selected);
+  if (query.row) openDetails({ obsid: query.row }, { remember: false });
+  return true;
+}
+
+/** Ask the server for the current page (after a search, a facet, a sort or a page change). */
+async function fetchPage({ push = true, token = ++state.token, focus = null } = {}) {
+  if (!state.query) return null;
+  const body = {
+    ...state.query, facets: facets.chosenObject(), sort: grid.sort.name, descending: grid.sort.dir < 0,
+    page: grid.page, pagesize: grid.pageSize,
+  };
+  let result;
+  try {
+    result = await api("/api/portal/search", { method: "POST", body });
+  } catch (err) {
+    if (token === state.token) showError(err.message);
+    throw err;
+  }
+  if (token !== state.token) return null;
   useKeywords(false);
   state.result = result;
   state.position = result.query.position;
-  if (push) pushUrl(query);
   grid.setColumns(result.columns);
-  grid.selected.clear();
-  facets.setRows(result.rows);
+  grid.setRows(result.rows, { keepPage: true, total: result.total });
+  facets.render(result.facets);
   $("query-display").textContent = result.query.display;
-  refresh();
-  updateSelection(grid.selected);
-  return true;
+  $("row-count").textContent = countText(result);
+  showView(state.view);
+  drawSky();
+  if (push) pushUrl(); else replaceUrl();
+  if (focus) document.querySelector(focus)?.focus();
+  return result;
+}
+
+/** "Displaying n of m Total Rows": rows the chosen facets leave, of all the search matched
+ * (counted by the server however many there are; the pager tells which of them are shown). */
+function countText(result) {
+  if (result.total === 0 && !result.matched) return result.message || "No observations found";
+  return `Displaying ${result.total.toLocaleString()} of ${result.matched.toLocaleString()} Total Rows`;
+}
+
+/** The shown state, as the URL keeps it. */
+function currentState() {
+  if (state.keywords) return { collection: "keywords", ...keywords.query };
+  return {
+    ...state.query, facets: facets.chosenObject(), sort: grid.sort.name, descending: grid.sort.dir < 0,
+    page: grid.page, pagesize: grid.pageSize, view: state.view, selected: [...grid.selected], row: state.row,
+  };
 }
 
 async function showFiles(query, push, token) {
   const result = await keywords.search(query);
   if (token !== state.token || !result) return false;
   useKeywords(true);
-  if (push) pushUrl({ collection: "keywords", ...keywords.query });
+  if (push) pushUrl();
   $("query-display").textContent = result.display;
   updateSelection(keywords.grid.selected);
   return true;
@@ -126,18 +177,39 @@ async function showObservations() {
   }
 }
 
-function refresh(opts = {}) {
-  if (!state.result) return;
-  const shown = facets.filter(state.result.rows);
-  grid.setRows(shown);
-  facets.render(shown);
-  const { total, returned } = state.result;
-  let text = `Displaying ${shown.length.toLocaleString()} of ${returned.toLocaleString()} Total Rows`;
-  if (total === 0) text = state.result.message || "No observations found";
-  if (total > returned) text += ` (the first ${returned.toLocaleString()} of ${total.toLocaleString()} matches; narrow the search to see the rest)`;
-  $("row-count").textContent = text;
-  drawSky();
-  if (opts.focus) document.querySelector(opts.focus)?.focus();
+function openDetails(row, { remember = true } = {}) {
+  state.row = row.obsid;
+  if (remember) replaceUrl();
+  showDetails($("details"), row, grid.columns, { onDownload: guardDownload, onBasket: basketAdd, position: state.position });
+}
+
+function setPageSize(size) {
+  for (const each of [grid, keywords.grid]) each.pageSize = size;
+  const select = $("page-size");
+  if (![...select.options].some((o) => Number(o.value) === size)) select.append(new Option(String(size)));
+  select.value = String(size);
+}
+
+/** List View (the grid) or Album View (previews of the same page, album-view.js). */
+function showView(view) {
+  state.view = view === "album" && !state.keywords ? "album" : "list";
+  for (const button of document.querySelectorAll("[data-view]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
+    button.hidden = state.keywords;
+  }
+  $("grid").hidden = state.view === "album";
+  $("album").hidden = state.view !== "album";
+  if (state.view === "album") album.render();
+}
+
+/** The export link of the shown result: every row, or the selected ones; the shown columns. */
+function exportHref() {
+  const params = new URLSearchParams(stateToUrl(currentState()).split("?")[1]);
+  for (const name of ["page", "size", "view", "sel", "row"]) params.delete(name);
+  params.set("format", $("export-format").value);
+  params.set("columns", grid.visible.join(","));
+  if ($("export-scope").value === "selected") params.set("obsids", [...grid.selected].join(","));
+  return `/api/portal/export?${params}`;
 }
 
 function drawSky() {
@@ -183,28 +255,43 @@ $("basket-add").addEventListener("click", async () => {
   $("query-display").textContent = await addFilesToBasket([...keywords.grid.selected]);
 });
 $("show-observations").addEventListener("click", () => showObservations());
-$("create-doi").addEventListener("click", () => {
-  // The rows the filters leave (every page), handed to "Create a DOI" in this tab.
-  const obsids = facets.filter(state.result?.rows || []).map((row) => row.obsid);
-  if (!obsids.length) { showError("No observations to make a data set of."); return; }
-  if (state.result.total > state.result.returned) { // the grid holds only the first rows
-    showError(`The search matched ${state.result.total.toLocaleString()} observations and shows the first ${state.result.returned.toLocaleString()}; narrow it so the data set is all of them.`);
+$("create-doi").addEventListener("click", async () => {
+  // The rows the facets leave (every page, asked of the server), handed to "Create a DOI" in this tab.
+  const total = state.result?.total || 0;
+  if (!total) { showError("No observations to make a data set of."); return; }
+  if (total > page.doi_limit) {
+    showError(`A DOI names at most ${page.doi_limit.toLocaleString()} observations; these are ${total.toLocaleString()}. Narrow the search or the filters.`);
     return;
   }
-  if (obsids.length > page.doi_limit) {
-    showError(`A DOI names at most ${page.doi_limit.toLocaleString()} observations; these are ${obsids.length.toLocaleString()}. Narrow the search or the filters.`);
-    return;
+  try {
+    const body = { ...state.query, facets: facets.chosenObject(), limit: total };
+    const every = await api("/api/portal/search", { method: "POST", body });
+    const obsids = every.rows.map((row) => row.obsid);
+    sessionStorage.setItem("skyarchive.doi.obsids", JSON.stringify({ obsids, query: state.result.query.display }));
+    window.location.href = "/doi/new?source=search";
+  } catch (err) {
+    showError(err.message);
   }
-  sessionStorage.setItem("skyarchive.doi.obsids", JSON.stringify({ obsids, query: state.result.query.display }));
-  window.location.href = "/doi/new?source=search";
 });
 $("keyword-filters-open").addEventListener("click", () => keywords.openDialog().catch((err) => showError(err.message)));
 $("facets-clear").addEventListener("click", () => (state.keywords ? keywords.clearFacets() : facets.clear()));
 $("page-size").addEventListener("change", (event) => {
-  for (const each of [grid, keywords.grid]) each.pageSize = Number(event.target.value);
+  setPageSize(Number(event.target.value));
   if (state.keywords) { keywords.grid.goTo(1); return; }
-  grid.setRows(grid.rows);
-  drawSky();
+  grid.page = 1;
+  fetchPage().catch(() => {});
+});
+for (const button of document.querySelectorAll("[data-view]")) {
+  button.addEventListener("click", () => { showView(button.dataset.view); pushUrl(); });
+}
+$("show-preview").addEventListener("change", (event) => { grid.showPreview = event.target.checked; grid.render(); });
+$("export-link").addEventListener("click", (event) => {
+  if ($("export-scope").value === "selected" && !grid.selected.size) {
+    event.preventDefault();
+    showError("Select rows to export, or choose All rows.");
+    return;
+  }
+  event.currentTarget.href = exportHref();
 });
 $("columns-open").addEventListener("click", () => {
   active().renderChooser($("columns-list"));
@@ -215,50 +302,27 @@ $("columns-default").addEventListener("click", () => {
   active().renderChooser($("columns-list"));
 });
 $("details").querySelector(".close").addEventListener("click", () => $("details").close());
+$("details").addEventListener("close", () => { state.row = null; replaceUrl(); });
 
-function pushUrl(query) {
-  const params = new URLSearchParams({ collection: query.collection });
-  if (query.collection === "keywords") {
-    params.set("instrument", query.instrument);
-    if (query.text) params.set("q", query.text);
-    if (query.filters?.length) params.set("filters", JSON.stringify(query.filters));
-  } else if (query.collection === "filters") params.set("filters", JSON.stringify(query.filters || []));
-  else params.set("q", query.text || "");
-  const url = `/search?${params}`;
-  if (url !== location.pathname + location.search) history.pushState(query, "", url);
+/** A new history entry for a new state (search, facet, sort, page, view). */
+function pushUrl() {
+  const url = stateToUrl(currentState());
+  if (url !== location.pathname + location.search) history.pushState(null, "", url);
 }
 
-// MAST's portal permalinks: ?searchQuery=<JSON> with "service": "DOIOBS" is a search by DOI.
-function fromMastQuery(value) {
-  let parsed = null;
-  try { parsed = JSON.parse(value); } catch { return { collection: "position", text: value }; }
-  if (parsed?.service === "DOIOBS" && typeof parsed.inputText === "string") return { collection: "doi", text: parsed.inputText };
-  return null;
-}
-
-function fromUrl() {
-  const params = new URLSearchParams(location.search);
-  if (params.has("searchQuery")) return fromMastQuery(params.get("searchQuery"));
-  const collection = params.get("collection") || "position";
-  if (collection === "keywords") {
-    let filters = [];
-    try { filters = JSON.parse(params.get("filters") || "[]"); } catch { return null; }
-    return { collection, instrument: params.get("instrument") || "NIRCAM", text: params.get("q") || "", filters,
-      keyword: params.get("keyword") ?? (params.has("dialog") ? "" : null) };
-  }
-  if (collection === "filters") {
-    try { return { collection, filters: JSON.parse(params.get("filters") || "[]") }; } catch { return null; }
-  }
-  const text = params.get("q");
-  return text ? { collection, text } : null;
+/** The same entry, brought up to date (selection, details: not worth a Back step each). */
+function replaceUrl() {
+  if (!state.query && !state.keywords) return;
+  const url = stateToUrl(currentState());
+  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
 }
 
 window.addEventListener("popstate", () => {
-  const query = fromUrl();
+  const query = stateFromUrl();
   if (query) { panel.set(query.collection, query.text, query.instrument); search(query, { push: false }); }
 });
 
-const initial = fromUrl();
+const initial = stateFromUrl();
 if (typeof initial?.keyword === "string") { // e.g. from the Keyword Dictionary: that keyword's dialog
   panel.set("keywords", initial.text, initial.instrument);
   if (initial.filters.length) search(initial, { push: false });

@@ -1,7 +1,7 @@
 """An index per facet keyword: (listed_in, exp_type, <keyword>, product_id, other typed keywords)
 
 Revision ID: 0022
-Revises: 0025
+Revises: 0024
 Create Date: 2026-12-03 12:15:00
 
 The portal's keyword dialogs count each value of a keyword among the files of an exposure
@@ -18,7 +18,7 @@ change.
 from alembic import op
 
 revision = "0022"
-down_revision = "0025"  # chained after main's 0025 at the merge of main
+down_revision = "0024"  # chained after main's 0024 at the merge of main
 branch_labels = None
 depends_on = None
 

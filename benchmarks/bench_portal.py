@@ -1,0 +1,125 @@
+"""The portal's results at archive scale: facet counts and a page of a 200,000-row result.
+
+Part of ``make bench`` (``python -m benchmarks.run --only-portal``; ``--skip-portal``). A fresh
+archive holds ``--observations`` synthetic observations (``skyarchive synthesize``, one
+program per 2,000); the result is every observation of the first 100 programs (200,000 rows
+at 10^6). Measured in the benchmark's process, each beside a bare-SQL reference of the same
+run on the same database:
+
+* facet counts (:func:`skyarchive.search.portal_search.facet_counts`, every facet) beside
+  the bare ``COUNT(*)`` of the result and a bare ``GROUP BY instrument_name``;
+* the same with one facet value chosen (both counts: shown and total);
+* one sorted page of 50 rows with its total (``run_search`` without facets).
+
+``python -m benchmarks.bench_portal --home DIR`` measures an archive already synthesized.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.demo.synthetic_catalog import FIRST_PROPOSAL, OBS_PER_PROGRAM
+from skyarchive.search.portal_search import PortalQuery, base_criteria, facet_counts, run_search
+
+TARGET_MS = 300.0
+RESULT_ROWS = 200_000
+
+
+def _median_ms(run: Callable[[], Any], count: int) -> tuple[float, Any]:
+    run()  # warm-up
+    times, answer = [], None
+    for _ in range(count):
+        began = time.perf_counter()
+        answer = run()
+        times.append((time.perf_counter() - began) * 1000)
+    return round(statistics.median(times), 1), answer
+
+
+def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any]:
+    """The figures of one archive (its observations already loaded)."""
+    programs = max(1, min(observations, RESULT_ROWS) // OBS_PER_PROGRAM)
+    ids = [str(FIRST_PROPOSAL + i) for i in range(programs)]
+    query = PortalQuery(filters=[{"paramName": "proposal_id", "values": ids}], pagesize=50)
+    criteria = base_criteria(query)
+    now = now_mjd()
+    listed = ", ".join(f"'{i}'" for i in ids)
+    count_sql = text(f"SELECT count(*) FROM observations WHERE proposal_id IN ({listed})")
+    group_sql = text(f"SELECT instrument_name, count(*) FROM observations "
+                     f"WHERE proposal_id IN ({listed}) GROUP BY 1")  # fmt: skip
+    rows = int(conn.execute(count_sql).scalar_one())
+    facets_ms, facets = _median_ms(lambda: facet_counts(conn, criteria, None, None, now=now),
+                                   requests)  # fmt: skip
+    instrument = facets["instrument_name"][0]["value"]
+    narrowed = [*criteria, *base_criteria(PortalQuery(filters=[
+        {"paramName": "instrument_name", "values": [instrument]}]))]  # fmt: skip
+    chosen_ms, _ = _median_ms(lambda: facet_counts(conn, criteria, narrowed, None, now=now),
+                              requests)  # fmt: skip
+    sorted_query = PortalQuery(filters=query.filters, sort="t_exptime", descending=True,
+                               pagesize=50, with_facets=False)  # fmt: skip
+    page_ms, _ = _median_ms(lambda: run_search(conn, sorted_query, now=now), requests)
+    count_ms, _ = _median_ms(lambda: conn.execute(count_sql).scalar_one(), requests)
+    group_ms, _ = _median_ms(lambda: conn.execute(group_sql).all(), requests)
+    return {
+        "observations": observations, "result_rows": rows, "requests": requests,
+        "facets_ms": facets_ms, "facets_chosen_ms": chosen_ms, "sorted_page_ms": page_ms,
+        "sql_count_ms": count_ms, "sql_group_ms": group_ms, "target_ms": TARGET_MS,
+        "met": facets_ms <= TARGET_MS,
+    }  # fmt: skip
+
+
+def bench_portal(label: str, work: Path, database_url: str | None, observations: int,
+                 requests: int) -> dict[str, Any]:  # fmt: skip
+    """Build a synthetic archive of ``observations`` and measure it."""
+    from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
+
+    home = work / f"portal-{label}"
+    archive = Archive.open(Settings(home=home, database_url=database_url))
+    print(f"[{label}] synthesize: {observations:,} observations ...", flush=True)
+    build_synthetic_catalog(archive.engine, observations=observations, products_per_obs=0, seed=1)
+    with archive.engine.connect() as conn:
+        figures = measure(conn, observations, requests)
+    archive.engine.dispose()
+    print(f"[{label}] portal: {figures}", flush=True)
+    return {"database": label, **figures}
+
+
+def render(results: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "## Portal results at archive scale", "",
+             "| database | observations | result rows | facet counts ms | with a facet chosen ms "
+             "| sorted page of 50 ms | bare COUNT(*) ms | bare GROUP BY one column ms | target "
+             "| met? |", "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]  # fmt: skip
+    for r in results:
+        met = "yes" if r["met"] else "**no**"
+        lines.append(
+            f"| {r['database']} | {r['observations']:,} | {r['result_rows']:,} | {r['facets_ms']} "
+            f"| {r['facets_chosen_ms']} | {r['sorted_page_ms']} | {r['sql_count_ms']} "
+            f"| {r['sql_group_ms']} | <= {r['target_ms']:g} ms | {met} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Portal facet counts on an existing archive")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--database-url")
+    parser.add_argument("--requests", type=int, default=5)
+    args = parser.parse_args()
+    archive = Archive.open(Settings(home=args.home, database_url=args.database_url))
+    with archive.engine.connect() as conn:
+        count = int(conn.execute(text("SELECT count(*) FROM observations")).scalar_one())
+        result = {"database": archive.engine.dialect.name, **measure(conn, count, args.requests)}
+    print("\n".join(render([result])))
+
+
+if __name__ == "__main__":
+    main()

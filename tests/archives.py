@@ -1,0 +1,183 @@
+"""Archives built once per test session and copied for every test that asks for one.
+
+Building an archive costs seconds: migrating an empty catalogue through every Alembic revision,
+ingesting the demo output (about ten seconds). Copying a finished one costs a fraction of that:
+SQLite copies its file (the backup API, so a write-ahead log is included), PostgreSQL creates
+the new database with the finished one as its ``TEMPLATE``, and the home directory (the stored
+files) is copied. Each test still gets an archive of its own that it may change freely; the
+snapshot it was copied from is never handed out.
+
+Use it through the fixtures of tests/conftest.py: ``archive`` (migrated, empty; SQLite and
+PostgreSQL), ``demo_archive_copy`` (the demo output ingested), or for a variant of your own::
+
+    @pytest.fixture
+    def my_archive(archive_snapshots, database_kind, tmp_path):
+        with archive_snapshots.copy("my-variant", build_my_variant, kind=database_kind,
+                                    folder=tmp_path) as archive:
+            yield archive
+
+``build_my_variant(archive)`` runs once per session and database kind; give each distinct
+build a distinct name.
+
+PostgreSQL databases (copies and scratch databases alike) are dropped by a background thread
+(:class:`PostgresDatabases`): a ``DROP DATABASE`` waits for the server to flush, and no test
+needs to wait for that.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+
+Build = Callable[[Archive], None]
+
+
+_POSTGRES: PostgresDatabases | None = None
+
+
+def postgres_databases() -> PostgresDatabases:
+    """The test process's one :class:`PostgresDatabases` (skips the test without PostgreSQL)."""
+    global _POSTGRES
+    from tests.tools import postgres_admin_url, require_tool
+
+    require_tool("postgresql")
+    if _POSTGRES is None:
+        _POSTGRES = PostgresDatabases(postgres_admin_url())
+    return _POSTGRES
+
+
+def close_postgres_databases() -> None:
+    """At the session's end: drop every database still waiting (tests/conftest.py)."""
+    if _POSTGRES is not None:
+        _POSTGRES.close()
+
+
+class PostgresDatabases:
+    """Creates databases on the test server and drops them in a background thread.
+
+    One per test process (each pytest-xdist worker has its own); names carry a random part,
+    so processes never meet.
+    """
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self._doomed: queue.Queue[str | None] = queue.Queue()
+        self._dropper = threading.Thread(target=self._drop_forever, daemon=True)
+        self._dropper.start()
+
+    def url(self, name: str) -> str:
+        return self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+    def create(self, *, template: str | None = None) -> str:
+        """A new database (empty, or a copy of ``template``); returns its name."""
+        name = f"skyarchive_test_{uuid.uuid4().hex[:12]}"
+        copy_of = f' TEMPLATE "{template}"' if template else ""
+        with self._admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy_of}'))
+        return name
+
+    def drop_later(self, name: str) -> None:
+        self._doomed.put(name)
+
+    def _drop(self, name: str) -> None:
+        with self._admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def _drop_forever(self) -> None:
+        while (name := self._doomed.get()) is not None:
+            try:
+                self._drop(name)
+            except Exception:  # the server went away: nothing left to clean
+                pass
+            finally:
+                self._doomed.task_done()
+
+    def close(self) -> None:
+        """Drop what is still waiting, then stop."""
+        self._doomed.put(None)
+        self._dropper.join(timeout=120)
+        self._admin.dispose()
+
+
+@dataclass
+class Snapshot:
+    """A finished archive that is only ever copied."""
+
+    home: Path
+    database: str  # SQLite: the file; PostgreSQL: the template database's name
+
+
+class ArchiveSnapshots:
+    """Archives built once per session (per name and database kind), copied per test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._built: dict[tuple[str, str], Snapshot] = {}
+
+    def _build(self, name: str, build: Build, kind: str) -> Snapshot:
+        place = self.folder / f"{name}-{kind}"
+        home = place / "home"
+        if kind == "sqlite":
+            database = str(place / "archive.db")
+            url = f"sqlite:///{database}"
+        else:
+            database = postgres_databases().create()
+            url = postgres_databases().url(database)
+        archive = Archive.open(Settings(home=home, database_url=url))
+        try:
+            build(archive)
+        finally:
+            archive.engine.dispose()  # a template database takes no copies while connected
+        return Snapshot(home, database)
+
+    @contextmanager
+    def copy(
+        self, name: str, build: Build, *, kind: str, folder: Path, **settings: object
+    ) -> Iterator[Archive]:
+        """A fresh archive in ``folder`` equal to what ``build`` made of an empty one.
+
+        Its home is ``folder/home`` and, on SQLite, its catalogue ``folder/archive.db`` (what
+        the ``archive`` fixture always had). ``settings`` are further Settings fields.
+        """
+        key = (name, kind)
+        if key not in self._built:
+            self._built[key] = self._build(name, build, kind)
+        snapshot = self._built[key]
+        home = folder / "home"
+        shutil.copytree(snapshot.home, home)
+        if kind == "sqlite":
+            target = folder / "archive.db"
+            with sqlite3.connect(snapshot.database) as source, sqlite3.connect(target) as copy:
+                source.backup(copy)
+            source.close()
+            copy.close()
+            url = f"sqlite:///{target}"
+            database = None
+        else:
+            database = postgres_databases().create(template=snapshot.database)
+            url = postgres_databases().url(database)
+        archive = Archive.open(Settings(home=home, database_url=url, **settings))  # type: ignore[arg-type]
+        try:
+            yield archive
+        finally:
+            archive.engine.dispose()
+            if database is not None:
+                postgres_databases().drop_later(database)
+
+    def close(self) -> None:
+        for (_name, kind), snapshot in self._built.items():
+            if kind != "sqlite":
+                postgres_databases().drop_later(snapshot.database)
