@@ -1,5 +1,5 @@
-"""Schema 0019: an archive made before it upgrades in place; its keyword counts then read the
-covering index, and every row stays."""
+"""Schemas 0019 and 0022: an archive made before them upgrades in place; its keyword counts
+then read the covering index and the facet indexes, and every row stays."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy import inspect, text
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.engine import make_engine, upgrade
+from skyarchive.db.tables import FACET_INDEX_COLUMNS, facet_index_name
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.keyword_search import KeywordTable, count_keywords, value_counts
 
@@ -37,6 +38,7 @@ def test_an_older_archive_upgrades_and_counts_from_the_covering_index(database_u
     indexes = {index["name"] for index in inspect(engine).get_indexes("product_keywords")}
     assert "ix_product_keywords_listed_in_exp_type_covering" in indexes
     assert "ix_product_keywords_listed_in_exp_type_product_id" not in indexes
+    assert {facet_index_name(column) for column in FACET_INDEX_COLUMNS} <= indexes
     table = KeywordTable.for_service("Mast.Jwst.Filtered.Miri")
     images = parse_criteria([{"paramName": "exp_type", "values": ["MIR_IMAGE"]}], table.column)
     with engine.connect() as conn:

@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, products
-from skyarchive.search.mission_files import dataset_files, files_query
+from skyarchive.search.mission_files import dataset_files, exact_in_sql, files_query
 from skyarchive.search.missions import (
     Cone,
     MissionQuery,
     _add_separations,
+    column,
     datasets,
     output_columns,
     parse_conditions,
@@ -69,6 +70,32 @@ def test_narrowed_searches_answer_as_the_whole_archive_filtered(demo) -> None:  
                 assert row["ArchiveFileID"] == by_name[row["fileSetName"]]["ArchiveFileID"]
         narrowed = list(dataset_files(conn, conditions=parse_conditions([{"program": "1073"}])))
         assert 0 < len(narrowed) < len(every_file)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_pages_the_database_cuts_are_the_oracle_s_pages(demo, descending: bool) -> None:  # type: ignore[no-untyped-def]
+    """With every condition exact in SQL the database orders and cuts the page: the same
+    rows, order and total as the whole archive filtered, sorted and sliced in Python."""
+    now = now_mjd()
+    columns = output_columns(["*"], positional=False)
+    sort = {"sort_by": [column("fileSetName")], "sort_desc": [True]} if descending else {}
+    with demo.engine.connect() as conn:
+        whole = list(datasets(dataset_files(conn), now=now))
+        for raw in ([], [{"program": "1073"}], [{"exp_type": "*IFU*,MIR_IMAGE"}],
+                    [{"program": "1558,4567"}, {"instrume": "MIRI"}]):  # fmt: skip
+            conditions = parse_conditions(raw)
+            assert all(exact_in_sql(c) for c in conditions), raw
+            expected = sorted((r for r in whole if all(c.matches(r) for c in conditions)),
+                              key=lambda r: r["fileSetName"], reverse=descending)  # fmt: skip
+            assert expected, raw
+            for offset, limit in ((0, 3), (2, 5), (len(expected) - 1, 10), (len(expected), 4)):
+                query = MissionQuery(conditions=conditions, columns=columns, limit=limit,
+                                     offset=offset, **sort)  # type: ignore[arg-type]  # fmt: skip
+                page = search_datasets(conn, query, now=now)
+                assert page.total == len(expected), raw
+                shown = [{c.name: r.get(c.name) for c in columns}
+                         for r in expected[offset : offset + limit]]  # fmt: skip
+                assert page.rows == shown, (raw, offset, limit)
 
 
 def test_cone_prefilter_reads_a_part_and_matches_the_exact_test(demo) -> None:  # type: ignore[no-untyped-def]

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from skyarchive.access.rights import data_rights
-from skyarchive.db.tables import observations, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import Criterion, parse_criteria, parse_mjd
@@ -188,40 +186,20 @@ def search_keyword_files(conn: Connection, query: KeywordQuery, *, now: float) -
     if query.sort:
         page = sorted_keywords(conn, table, criteria, columns=columns, sort=query.sort,
                                descending=query.descending, page=number, pagesize=size,
-                               now=now, cone=cone)  # fmt: skip
+                               now=now, cone=cone, with_owner=True)  # fmt: skip
     else:  # file order: the table's own index serves it
         page = search_keywords(conn, table, criteria, columns=columns, page=number,
-                               pagesize=size, now=now, cone=cone)  # fmt: skip
-    rows = _portal_rows(conn, list(page.rows), now)  # a grid page: at most MAX_PAGE_SIZE
+                               pagesize=size, now=now, cone=cone, with_owner=True)  # fmt: skip
+    rows = [_portal_row(row) for row in page.rows]  # a grid page: at most MAX_PAGE_SIZE
     facets = {name: value_counts(conn, table, criteria, name, now=now, cone=cone)
               for name in FACETS}  # fmt: skip
     return {"rows": rows, "total": page.total(), "facets": facets}
 
 
-def _portal_rows(conn: Connection, rows: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    ids = [row["ArchiveFileID"] for row in rows]
-    owners = {}
-    if ids:
-        query = (
-            select(products.c.product_id, products.c.owner_obsid, products.c.proposal_id,
-                   products.c.obs_collection, observations.c.t_obs_release)
-            .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
-            .where(products.c.product_id.in_(ids))
-        )  # fmt: skip
-        owners = {row.product_id: row for row in conn.execute(query)}
-    out = []
-    for row in rows:
-        owner = owners.get(row["ArchiveFileID"])
-        shown = {name: _iso(row.get(f"{name}_mjd")) if name in DATES else value
-                 for name, value in row.items()}  # fmt: skip
-        obsid = None if owner is None else owner.owner_obsid
-        shown["obsid"] = None if obsid is None else str(obsid)
-        shown["proposal_id"] = None if owner is None else owner.proposal_id
-        shown["obs_collection"] = None if owner is None else owner.obs_collection
-        released = None if owner is None else owner.t_obs_release
-        shown["dataRights"] = data_rights(released, now=now)
-        out.append(shown)
-    return out
+def _portal_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the grid shows it: dates as text (the owner fields came with the page)."""
+    return {name: _iso(row.get(f"{name}_mjd")) if name in DATES else value
+            for name, value in row.items()}  # fmt: skip
 
 
 _MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -135,13 +136,15 @@ def search_keywords(
     pagesize: int,
     now: float,
     cone: Cone | None = None,
+    with_owner: bool = False,
 ) -> KeywordPage:
     """One page of the files matching ``criteria`` (and touching ``cone``: the footprint of
-    the file's observation), in the table's column order."""
+    the file's observation), in the table's column order; ``with_owner`` adds, after the
+    table's columns, what the portal marks and guards rows by (:data:`OWNER_FIELDS`)."""
     where = _where(conn, table, criteria, now, cone)
     first = (page - 1) * pagesize
     ordered = _rows_query(where).order_by(k.c.product_id)
-    shape = _RowShape(columns, now)
+    shape = _RowShape(columns, now, with_owner=with_owner)
     head_size = min(pagesize, FIRST_ROWS)
     found = conn.execute(ordered.limit(head_size).offset(first)).all()
     head = [shape(row) for row in found]
@@ -198,6 +201,9 @@ def _rows_query(where: ColumnElement[bool]) -> Select:
         p.c.sha256,
         p.c.dataURI,
         p.c.ingested_at,
+        p.c.owner_obsid,
+        p.c.proposal_id,
+        p.c.obs_collection,
         o.c.t_obs_release,
         k.c.header,
     ).select_from(_joined()).where(where)  # fmt: skip
@@ -236,6 +242,7 @@ def _source(where: ColumnElement[bool]):  # type: ignore[no-untyped-def]
     return k if named <= {k} else _joined()
 
 
+@cache  # SQL expressions are immutable: built once, not on every query
 def _file_identity() -> tuple[ColumnElement, ...]:
     """A file's id, name, file-set name and product level, as result columns."""
     return (
@@ -320,8 +327,8 @@ class _Expressions:
         make: Callable[[], ColumnElement] | None = {
             "ArchiveFileID": lambda: p.c.product_id,
             "filename": lambda: p.c.productFilename,
-            "fileSetName": _file_set_name,
-            "productLevel": product_level,
+            "fileSetName": lambda: _file_set_name(),
+            "productLevel": lambda: product_level(),
             "fileSize": lambda: p.c.size,
             "checksum": lambda: p.c.sha256,
             "dataURI": lambda: p.c.dataURI,
@@ -379,6 +386,7 @@ _GUIDE_STAR_SUFFIXES = ("image-uncal", "stacked-uncal", "image-cal", "stacked-ca
                         "cal", "stream")  # fmt: skip
 
 
+@cache
 def _file_set_name() -> ColumnElement:
     name = p.c.productFilename
     guide_star = [
@@ -393,6 +401,7 @@ def _file_set_name() -> ColumnElement:
     )
 
 
+@cache
 def product_level() -> ColumnElement:
     """A file's JWST product level: ``1b``, ``2a``, ``2b``, ``2c`` or ``3``."""
     subgroup = func.upper(p.c.productSubGroupDescription)
@@ -407,41 +416,76 @@ def product_level() -> ColumnElement:
 
 class _RowShape:
     """Builds a result row (a dict in column order) from a database row; what to do for each
-    column is worked out once per answer, not per row."""
+    column is worked out once per answer, not per row.
 
-    _ARCHIVE, _MJD, _DATE, _VALUE = range(4)
+    A row starts as a copy of an all-None row (one C-level copy, in column order) and only
+    the keywords its header holds are filled in: a table has some 250 columns and a header
+    rarely holds them all, so the work per row follows the header, not the table.
+    """
 
-    def __init__(self, columns: Sequence[KeywordColumn], now: float) -> None:
+    _MJD, _DATE, _VALUE = range(3)
+
+    def __init__(
+        self, columns: Sequence[KeywordColumn], now: float, *, with_owner: bool = False
+    ) -> None:
         self._now = now
-        self._plan = []
+        self._with_owner = with_owner
+        self._blank: dict[str, Any] = dict.fromkeys(column.info.name for column in columns)
+        self._archive: list[str] = []
+        # header keyword -> the columns it fills (DATE-OBS fills date_obs and date_obs_mjd)
+        self._by_keyword: dict[str, list[tuple[str, int, KeywordColumn, str]]] = {}
         for column in columns:
             name = column.info.name
             if column.keyword is None:
-                how = self._ARCHIVE
-            elif column.date_of is not None:
+                self._archive.append(name)
+                continue
+            if column.date_of is not None:
                 how = self._MJD
             elif name in DATES:
                 how = self._DATE
             else:
                 how = self._VALUE
-            self._plan.append((name, how, column, column.keyword or "", column.info.type))
-        self._needs_header = any(how != self._ARCHIVE for _, how, *_ in self._plan)
+            self._by_keyword.setdefault(column.keyword, []).append(
+                (name, how, column, column.info.type)
+            )
 
     def __call__(self, row: Any) -> dict[str, Any]:
-        header = _header_of(row.header) if self._needs_header else {}
-        archive = _archive_values(row, self._now)
-        out: dict[str, Any] = {}
-        for name, how, column, keyword, kind in self._plan:
-            if how == self._VALUE:
-                value = header.get(keyword)  # most of a table's keywords are not in a header
-                out[name] = None if value is None else _value(value, kind)
-            elif how == self._ARCHIVE:
+        out = self._blank.copy()
+        if self._by_keyword:
+            header = _header_of(row.header)
+            for keyword, value in header.items():
+                fills = self._by_keyword.get(keyword)
+                if fills is None or value is None:  # a null value leaves every column None
+                    continue
+                for name, how, column, kind in fills:
+                    if how == self._VALUE:
+                        out[name] = _value(value, kind)
+                    elif how == self._MJD:
+                        out[name] = _mjd_of_iso(_date_value(header, column))
+                    else:
+                        out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
+        if self._archive:
+            archive = _archive_values(row, self._now)
+            for name in self._archive:
                 out[name] = archive[name]
-            elif how == self._MJD:
-                out[name] = _mjd_of_iso(_date_value(header, column))
-            else:
-                out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
+        if self._with_owner:
+            out.update(_owner_values(row, self._now))
         return out
+
+
+#: What ``with_owner`` adds to a row: the owning observation, its program and collection,
+#: and the file's data rights, as the portal's other grids carry them.
+OWNER_FIELDS = ("obsid", "proposal_id", "obs_collection", "dataRights")
+
+
+def _owner_values(row: Any, now: float) -> dict[str, Any]:
+    obsid = row.owner_obsid
+    return {
+        "obsid": None if obsid is None else str(obsid),
+        "proposal_id": row.proposal_id,
+        "obs_collection": row.obs_collection,
+        "dataRights": data_rights(row.t_obs_release, now=now),
+    }
 
 
 def _header_of(text: str | None) -> dict[str, Any]:
@@ -657,6 +701,7 @@ def sorted_keywords(
     pagesize: int,
     now: float,
     cone: Cone | None = None,
+    with_owner: bool = False,
 ) -> KeywordPage:
     """One page as :func:`search_keywords` gives it, ordered by column ``sort``.
 
@@ -667,7 +712,7 @@ def sorted_keywords(
     direction = expr.desc() if descending else expr.asc()
     query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now, cone=cone)
     query = query.order_by(None).order_by(expr.is_(None), direction, k.c.product_id)
-    shape = _RowShape(columns, now)
+    shape = _RowShape(columns, now, with_owner=with_owner)
     rows = [shape(row) for row in conn.execute(query)]
 
     def total() -> int:

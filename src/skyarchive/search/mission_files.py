@@ -16,6 +16,9 @@ for the files of datasets that may match:
   footprint test (done by the caller) keeps.
 
 The caller checks every condition on the dataset rows, so narrowing never changes an answer.
+When the SQL of every condition is exact (:func:`exact_in_sql`) and there is no cone, the
+database also orders the datasets by name and cuts the page (:func:`dataset_page`,
+:func:`count_datasets`), so only the page's files are read and parsed.
 """
 
 from __future__ import annotations
@@ -52,12 +55,20 @@ _FOLDED_COLUMNS = {"instrume": k.c.instrume, "exp_type": k.c.exp_type, "targname
 
 
 def dataset_files(
-    conn: Connection, *, conditions: Sequence[Condition] = (), cones: Sequence[Cone] = ()
+    conn: Connection,
+    *,
+    conditions: Sequence[Condition] = (),
+    cones: Sequence[Cone] = (),
+    names: Sequence[str] | None = None,
 ) -> Any:
-    """The JWST files (guide-star files aside) of every dataset that may match, ordered by
-    dataset name. Rows carry ``product_id``, ``dataset``, ``product_level``, ``header`` (JSON
-    text) and the owning observation's ``t_obs_release``, ``s_region`` and ``obs_id``."""
-    return conn.execute(files_query(conn, conditions=conditions, cones=cones))
+    """The JWST files (guide-star files aside) of every dataset that may match (or of the
+    datasets ``names``), ordered by dataset name. Rows carry ``product_id``, ``dataset``,
+    ``product_level``, ``header`` (JSON text) and the owning observation's ``t_obs_release``,
+    ``s_region`` and ``obs_id``."""
+    query = files_query(conn, conditions=conditions, cones=cones)
+    if names is not None:
+        query = query.where(dataset_name(postgres=conn.dialect.name == "postgresql").in_(names))
+    return conn.execute(query)
 
 
 def files_query(
@@ -65,8 +76,7 @@ def files_query(
 ) -> Select:
     """The SQL of :func:`dataset_files` (tests read its plan: the indexes it uses)."""
     postgres = conn.dialect.name == "postgresql"
-    narrowing = [clause for c in conditions if (clause := _clause(c)) is not None]
-    scope = and_(p.c.obs_collection == "JWST", not_(p.c.productSubGroupDescription.like("GS-%")))
+    narrowing = _narrowing(conditions)
     query = (
         select(
             p.c.product_id,
@@ -78,13 +88,13 @@ def files_query(
             o.c.obs_id,
         )  # fmt: skip
         .select_from(_joined())
-        .where(scope, *narrowing)
+        .where(_SCOPE, *narrowing)
     )
     if cones:
         near = or_(*(cells_clause(SkyCone(c.ra, c.dec, c.radius_arcsec / 3600.0)) for c in cones))
         touched = p.c.owner_obsid.in_(select(footprint_cells.c.obsid).where(near))
         # Uncorrelated: these read the same tables as the outer query, for other rows.
-        near_files = and_(scope, touched, *narrowing)
+        near_files = and_(_SCOPE, touched, *narrowing)
         names = select(dataset_name(postgres=postgres)).select_from(_joined()).where(near_files)
         programs = select(p.c.proposal_id).select_from(_joined()).where(near_files)
         query = query.where(
@@ -92,6 +102,60 @@ def files_query(
             dataset_name(postgres=postgres).in_(names.correlate(None)),
         )
     return query.order_by(literal_column("dataset"), p.c.product_id)
+
+
+#: The files datasets are made of: JWST's, guide-star files aside.
+_SCOPE = and_(p.c.obs_collection == "JWST", not_(p.c.productSubGroupDescription.like("GS-%")))
+
+
+def _narrowing(conditions: Sequence[Condition]) -> list[ColumnElement[bool]]:
+    return [clause for c in conditions if (clause := _clause(c)) is not None]
+
+
+def exact_in_sql(condition: Condition) -> bool:
+    """Whether the SQL of ``condition`` keeps exactly the datasets its check keeps: a list of
+    values or wildcards on a column every file of a dataset shares, with no negation."""
+    return not condition.negatives and _clause(condition) is not None
+
+
+def _sorted_name(postgres: bool) -> ColumnElement[str]:
+    # Python orders names by code point: so do SQLite's BINARY and PostgreSQL's "C" collation
+    # (a database's own collation may sort "-" and "_" otherwise).
+    name = dataset_name(postgres=postgres)
+    return name.collate("C") if postgres else name
+
+
+def dataset_page(
+    conn: Connection,
+    *,
+    conditions: Sequence[Condition],
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> list[str]:
+    """The names of one page of the datasets whose files meet ``conditions`` (each of them
+    :func:`exact_in_sql`), in name order."""
+    name = _sorted_name(conn.dialect.name == "postgresql")
+    query = (
+        select(name.label("dataset"))
+        .select_from(_joined())
+        .where(_SCOPE, *_narrowing(conditions))
+        .group_by(name)
+        .order_by(name.desc() if descending else name)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def count_datasets(conn: Connection, *, conditions: Sequence[Condition]) -> int:
+    """How many datasets have files meeting ``conditions`` (each :func:`exact_in_sql`)."""
+    name = dataset_name(postgres=conn.dialect.name == "postgresql")
+    query = (
+        select(func.count(name.distinct())).select_from(_joined())
+        .where(_SCOPE, *_narrowing(conditions))
+    )  # fmt: skip
+    return int(conn.scalar(query) or 0)
 
 
 def _joined():  # type: ignore[no-untyped-def]

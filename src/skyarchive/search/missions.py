@@ -31,7 +31,12 @@ from sqlalchemy import Connection
 from skyarchive.access.rights import data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.search.mission_columns import BY_NAME, COLUMNS, MissionColumn
-from skyarchive.search.mission_files import dataset_files
+from skyarchive.search.mission_files import (
+    count_datasets,
+    dataset_files,
+    dataset_page,
+    exact_in_sql,
+)
 from skyarchive.sky.regions import s_region_distances_arcsec
 
 MISSIONS = ("jwst",)
@@ -303,6 +308,8 @@ def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> Mis
     hands over only the files of datasets that may match (:func:`dataset_files`); every
     condition is then checked exactly on the dataset rows.
     """
+    if _paged_in_sql(query):
+        return _page_from_sql(conn, query, now=now)
     files = dataset_files(conn, conditions=query.conditions, cones=query.cones)
     matched = [row for row in datasets(files, now=now) if _matches(row, query)]
     if query.cones:
@@ -316,6 +323,25 @@ def search_datasets(conn: Connection, query: MissionQuery, *, now: float) -> Mis
     page = matched[query.offset : query.offset + query.limit]
     rows = [{c.name: row.get(c.name) for c in query.columns} for row in page]
     return MissionPage(query.columns, rows, len(matched))
+
+
+def _paged_in_sql(query: MissionQuery) -> bool:
+    """Whether the database can order and cut the page: no cone (its footprint test is
+    exact only here), every condition exact in SQL, and the datasets in name order."""
+    by_name = not query.sort_by or query.sort_by[0].name == DATASET_COLUMN
+    return by_name and not query.cones and all(exact_in_sql(c) for c in query.conditions)
+
+
+def _page_from_sql(conn: Connection, query: MissionQuery, *, now: float) -> MissionPage:
+    """The page as :func:`search_datasets` makes it, reading only the page's files."""
+    descending = bool(query.sort_by) and bool(query.sort_desc) and query.sort_desc[0]
+    names = dataset_page(conn, conditions=query.conditions, descending=descending,
+                         limit=query.limit, offset=query.offset)  # fmt: skip
+    total = count_datasets(conn, conditions=query.conditions)
+    found = datasets(dataset_files(conn, conditions=query.conditions, names=names), now=now)
+    by_name = {row["fileSetName"]: row for row in found}
+    rows = [{c.name: by_name[name].get(c.name) for c in query.columns} for name in names]
+    return MissionPage(query.columns, rows, total)
 
 
 def _matches(row: dict[str, Any], query: MissionQuery) -> bool:
