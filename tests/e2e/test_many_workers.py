@@ -138,7 +138,7 @@ def test_two_workers_share_sessions_baskets_csrf_and_login_delays(
     assert all(seconds >= 0.5 for seconds in busy.values()), busy  # both processes served
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
 def test_keep_alive_connections_opened_together_spread_over_both_processes(
     archive: Archive, tmp_path: Path
 ) -> None:
