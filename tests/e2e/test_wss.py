@@ -9,6 +9,7 @@ and RMS from the written files themselves (numpy over their RESULT_PHASE).
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -114,3 +115,25 @@ def test_every_caller_downloads_wss_products(
     with fits.open(io.BytesIO(answer.content)) as hdul:
         assert hdul["RESULT_PHASE"].data.shape == (256, 256)
     assert "attachment" in answer.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("who", list(EXPECTED))
+def test_every_caller_bundles_wss_products(
+    live_server, people: Callers, wss_dir: Path, who: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A zip and a cURL script judge WSS files by the same release as ``Download/file``: they
+    are public, so every file is in the zip and no script line needs the token."""
+    names = sorted(p.name for p in wss_dir.glob("*.fits"))[:2]
+    uris = [f"mast:JWST/product/{name}" for name in names]
+    zipped = httpx.post(f"{live_server.url}/api/v0.1/Download/bundle.zip", data={"uri": uris},
+                        headers=headers_for(people, who), timeout=60)  # fmt: skip
+    assert zipped.status_code == 200, zipped.text[:300]
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+    for name in names:
+        entry = next(e for e in archive.namelist() if e.endswith("/" + name))
+        assert archive.read(entry) == (wss_dir / name).read_bytes()
+    script = httpx.post(f"{live_server.url}/api/v0.1/Download/bundle.sh", data={"uri": uris},
+                        headers=headers_for(people, who), timeout=60).text  # fmt: skip
+    fetches = [line for line in script.splitlines() if line.startswith("fetch ")]
+    assert len(fetches) == len(names)
+    assert all(line.rstrip().endswith(" 0") for line in fetches)  # no token needed

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.db.tables import observations, products, wss_products
@@ -57,23 +57,31 @@ def media_type_of(filename: str) -> str:
     return _MEDIA_TYPES.get(filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
+# A file's release: its owning observation's, or, for a file owned by no observation, its own
+# (WSS products are public on arrival). Every query that judges a file reads this one expression.
+FILE_RELEASE = func.coalesce(observations.c.t_obs_release, wss_products.c.released_mjd).label(
+    "t_obs_release"
+)
+
+
+def joined_to_owner(query: Select) -> Select:
+    """``query`` over products, joined to what decides each file's release (FILE_RELEASE)."""
+    return query.outerjoin(observations, observations.c.obsid == products.c.owner_obsid).outerjoin(
+        wss_products, wss_products.c.product_id == products.c.product_id
+    )
+
+
 def find_product(conn: Connection, uri: str) -> ProductFile:
     """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
     uri = (uri or "").strip()
     if not uri or len(uri) > _MAX_URI or "\x00" in uri:
         raise BadQuery("Give the file's data URI, e.g. uri=mast:JWST/product/<filename>.")
-    owner = observations.alias("owner")
-    query = (
+    query = joined_to_owner(
         select(
             products.c.product_id, products.c.productFilename, products.c.dataURI,
             products.c.size, products.c.sha256, products.c.storage_key, products.c.proposal_id,
-            products.c.obs_collection, owner.c.obs_id,
-            # a file owned by no observation may carry its own release (WSS: on arrival)
-            func.coalesce(owner.c.t_obs_release, wss_products.c.released_mjd)
-            .label("t_obs_release"),
+            products.c.obs_collection, observations.c.obs_id, FILE_RELEASE,
         )
-        .outerjoin(owner, owner.c.obsid == products.c.owner_obsid)
-        .outerjoin(wss_products, wss_products.c.product_id == products.c.product_id)
     )  # fmt: skip
     column = products.c.dataURI if ":" in uri else products.c.productFilename
     row = conn.execute(query.where(column == uri)).first()

@@ -26,10 +26,10 @@ from skyarchive.db.tables import (
     delivery_files,
     delivery_requests,
     job_leases,
-    observations,
     products,
 )
 from skyarchive.delivery.bundles import check_bundle_size
+from skyarchive.delivery.files import FILE_RELEASE, joined_to_owner
 from skyarchive.delivery.selection import Excluded, Selection, resolve_selection
 from skyarchive.errors import BadQuery, NotFound, TooManyRequests
 
@@ -196,11 +196,13 @@ def progress(conn: Connection, request_id: str) -> dict[str, int]:
 def needs_token(conn: Connection, request_id: str, *, now: float | None = None) -> bool:
     """Whether any file of the request is in an exclusive-access period (so fetching the
     staged area needs the caller's API token)."""
-    release = observations.c.t_obs_release
+    release = FILE_RELEASE.element
     query = (
-        select(delivery_files.c.product_id)
-        .join(products, products.c.product_id == delivery_files.c.product_id)
-        .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
+        joined_to_owner(
+            select(delivery_files.c.product_id)
+            .select_from(delivery_files)
+            .join(products, products.c.product_id == delivery_files.c.product_id)
+        )
         .where(
             delivery_files.c.request_id == request_id,
             release.is_(None) | (release > (now_mjd() if now is None else now)),

@@ -26,6 +26,7 @@ from skyarchive.access.policy import Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import PUBLIC, data_rights
 from skyarchive.db.tables import observations, products
 from skyarchive.delivery.curl_script import safe_component
+from skyarchive.delivery.files import FILE_RELEASE, joined_to_owner
 from skyarchive.errors import BadQuery, NotFound
 from skyarchive.products.listing import parse_obsids, product_rows
 from skyarchive.products.rules import MRP
@@ -92,14 +93,14 @@ def file_path(collection: str | None, obs_id: str | None, filename: str) -> str:
     return "/".join(safe_component(part) for part in parts)
 
 
-_QUERY = select(
+_QUERY = joined_to_owner(select(
     products.c.product_id, products.c.productFilename, products.c.dataURI,
     products.c.obs_collection, products.c.size, products.c.sha256, products.c.crc32,
     products.c.storage_key,
     products.c.description, products.c.productType, products.c.productSubGroupDescription,
     products.c.productGroupDescription, products.c.calib_level, products.c.proposal_id,
-    observations.c.obs_id.label("owner_obs_id"), observations.c.t_obs_release,
-).outerjoin(observations, observations.c.obsid == products.c.owner_obsid)  # fmt: skip
+    observations.c.obs_id.label("owner_obs_id"), FILE_RELEASE,
+))  # fmt: skip
 
 
 def _item(row, obs_id: str | None, now: float) -> Item:  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
-from skyarchive.db.tables import delivery_files, observations, products
+from skyarchive.db.tables import delivery_files, products
 from skyarchive.delivery.bundles import (
     Bundle,
     bundle_name,
@@ -37,10 +37,12 @@ from skyarchive.delivery.bundles import (
 )
 from skyarchive.delivery.curl_script import curl_script
 from skyarchive.delivery.files import (
+    FILE_RELEASE,
     ProductFile,
     authorise,
     byte_range,
     find_product,
+    joined_to_owner,
     read_bytes,
 )
 from skyarchive.delivery.manifest import manifest_html
@@ -411,15 +413,14 @@ def _entries(folder: Path) -> list[StagedEntry]:
 
 def _check_staged(caller: Caller, request_id: str, relative: str, *, archive: Archive) -> bool:
     """Apply the access rule to the staged file at ``relative``; False if none was staged."""
-    query = (
-        select(products.c.productFilename, products.c.proposal_id, observations.c.t_obs_release)
+    query = joined_to_owner(
+        select(products.c.productFilename, products.c.proposal_id, FILE_RELEASE)
+        .select_from(products)
         .join(delivery_files, delivery_files.c.product_id == products.c.product_id)
-        .outerjoin(observations, observations.c.obsid == products.c.owner_obsid)
-        .where(
-            delivery_files.c.request_id == request_id,
-            delivery_files.c.path == relative,
-            delivery_files.c.state == DONE,
-        )
+    ).where(
+        delivery_files.c.request_id == request_id,
+        delivery_files.c.path == relative,
+        delivery_files.c.state == DONE,
     )
     with archive.engine.connect() as conn:
         row = conn.execute(query).first()
