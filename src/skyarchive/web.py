@@ -24,6 +24,11 @@ STATIC_DIR = Path(__file__).parent / "portal" / "static"
 #: whole, which the resolver stand-in needs (api/proxy_target.py); httptools, which uvicorn
 #: would pick when installed, reduces it to the path and so hides the requested host.
 HTTP_PARSER = "h11"
+#: The longest request head (request line and headers) the parser reads before answering. h11's
+#: own 16 KiB cap met a longer line by closing the connection mid-request, which a client sees
+#: as "connection reset" instead of an answer; with room for every parameter's declared
+#: length, percent-encoded, the application answers over-long values with a 4xx itself.
+MAX_REQUEST_HEAD_BYTES = 1024 * 1024
 
 if TYPE_CHECKING:
     import uvicorn
@@ -106,7 +111,7 @@ def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> 
 
     return uvicorn.Config(
         create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
-        **options,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **options,
     )  # fmt: skip
 
 
@@ -147,7 +152,7 @@ def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **op
     os.environ[SETTINGS_ENV] = archive.settings.model_dump_json()
     config = uvicorn.Config(
         APP_FACTORY, factory=True, workers=workers, host=host, port=port, http=HTTP_PARSER,
-        proxy_headers=False, **options,
+        proxy_headers=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **options,
     )  # fmt: skip
     listener: Any = ListenerPerProcess(host, port) if REUSE_PORT else config.bind_socket()
     with contextlib.suppress(KeyboardInterrupt):

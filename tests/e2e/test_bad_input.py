@@ -8,9 +8,11 @@ it raises ``HTTPError`` and the message is lost.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -165,6 +167,22 @@ def test_a_5000_digit_range(client, public_uri) -> None:  # type: ignore[no-unty
     assert suffix.status_code == 206 and len(suffix.content) == size
     zeros = client.get(url, params={"uri": uri}, headers={"Range": "bytes=" + "0" * 5000 + "-9"})
     assert zeros.status_code == 206 and len(zeros.content) == 10
+
+
+def test_a_request_line_of_hundreds_of_kilobytes_gets_an_answer(live_server) -> None:  # type: ignore[no-untyped-def]
+    """An export link with 20,000 three-byte characters (180 kB percent-encoded, as the OpenAPI
+    fuzzing sent) is answered with a 4xx, not cut off with a reset connection."""
+    query = urlencode({"filters": "\u0800" * 20_000, "format": "csv"})
+    host, port = urlsplit(live_server.url).hostname, urlsplit(live_server.url).port
+    with socket.create_connection((host, port), timeout=60) as conn:
+        conn.sendall(f"GET /api/portal/export?{query} HTTP/1.1\r\nHost: {host}\r\n"
+                     "Connection: close\r\n\r\n".encode())  # fmt: skip
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    assert 400 <= status < 500, answer[:300]
+    assert b'"error"' in answer  # the one error shape
 
 
 # 3.1 -- baskets and staging ---------------------------------------------------------------

@@ -36,9 +36,9 @@ router = APIRouter(prefix="/api/portal", tags=["Portal"])
 FORMATS = {"csv": "csv", "votable": "xml", "fits": "fits"}
 #: Selected rows a link may name; a larger selection is exported by its search instead.
 MAX_SELECTED = 5_000
-# The parameters' lengths keep a whole export link (percent-encoded) under what the HTTP server
-# reads in one request line (about 150 kB with uvicorn): a longer line is cut off with a reset
-# connection instead of an answer. 5,000 obsids fit in 60,000 characters.
+# The parameters' lengths keep a whole export link, percent-encoded (up to 12 bytes a character),
+# within the request head the server reads (web.MAX_REQUEST_HEAD_BYTES): a longer one would be
+# cut off with a reset connection instead of an answer. 5,000 obsids fit in 60,000 characters.
 
 
 @router.get("/export")
@@ -46,14 +46,14 @@ def export(
     archive: ArchiveDep,
     format: Annotated[str, Query(description="csv, votable or fits")] = "csv",  # noqa: A002
     collection: Annotated[str, Query(max_length=20)] = "position",
-    q: Annotated[str, Query(max_length=10_000)] = "",
+    q: Annotated[str, Query(max_length=5_000)] = "",
     filters: Annotated[str, Query(max_length=20_000, description="JSON list")] = "[]",
     facets: Annotated[str, Query(max_length=10_000, description="JSON object")] = "{}",
     sort: Annotated[str | None, Query(max_length=100)] = None,
     desc: Annotated[str, Query(max_length=5)] = "",
-    columns: Annotated[str, Query(max_length=5_000, description="comma-separated")] = "",
+    columns: Annotated[str, Query(max_length=2_000, description="comma-separated")] = "",
     obsids: Annotated[
-        str, Query(max_length=60_000, pattern=r"^[0-9,\s]*$", description="selected rows")
+        str, Query(max_length=60_000, pattern=r"^[0-9, ]*$", description="selected rows")
     ] = "",
 ) -> StreamingResponse:
     """The whole result table (or the selected rows) in ``format``, streamed as a file."""
