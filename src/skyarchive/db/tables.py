@@ -266,6 +266,17 @@ product_keywords = Table(
 )
 
 
+# Files per keyword table and exposure type, kept at ingest (schema 0026): the total of a page
+# under no criterion or exposure types only, and the exposure-type dialog's counts, are read
+# here instead of counted over tens of thousands of index entries per request.
+keyword_counts = Table(
+    "keyword_counts",
+    metadata,
+    Column("listed_in", String(16), primary_key=True, comment="Keyword table (NIRCAM..GUIDESTAR)"),
+    Column("exp_type", String(120), primary_key=True, comment="Stored exp_type; '' when none"),
+    Column("files", BigInteger, nullable=False),
+)
+
 users = Table(
     "users",
     metadata,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
@@ -56,7 +56,13 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
-from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
+from skyarchive.search.keyword_store import (
+    FOLDED,
+    LEVEL_2A,
+    LEVEL_2C,
+    stored_count,
+    stored_exp_type_counts,
+)
 from skyarchive.search.paging import total_from_page
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
@@ -217,8 +223,24 @@ def count_keywords(
     now: float,
     cone: Cone | None = None,
 ) -> int:
-    """How many files match ``criteria`` (and ``cone``)."""
+    """How many files match ``criteria`` (and ``cone``): read from the counts kept at ingest
+    when the criteria are exposure types only, else counted."""
+    exp_types = _exposure_types_only(criteria) if cone is None else False
+    if exp_types is not False:
+        return stored_count(conn, table.instrument, exp_types)
     return int(conn.scalar(count_query(conn, table, criteria, now=now, cone=cone)) or 0)
+
+
+def _exposure_types_only(criteria: list[Criterion]) -> list[str] | None | Literal[False]:
+    """The stored exposure types every criterion allows, None when there is no criterion,
+    False when a criterion is anything but a list of exposure types (or there is a cone)."""
+    allowed: set[str] | None = None
+    for criterion in criteria:
+        if criterion.column.name != "exp_type" or criterion.ranges or criterion.patterns:
+            return False
+        values = {str(value) for value in criterion.values}  # lower-case, as stored
+        allowed = values if allowed is None else allowed & values
+    return None if allowed is None else sorted(allowed)
 
 
 def count_query(
@@ -603,14 +625,25 @@ def value_counts(
     """
     column = table._column(column_name)
     name, kind = column.info.name, column.info.type
+    others = [c for c in criteria if c.column.name != name]
+    if name == "exp_type" and not others and cone is None:  # kept at ingest
+        stored = stored_exp_type_counts(conn, table.instrument)
+        ordered = sorted(stored, key=lambda pair: (-pair[1], pair[0] is None, pair[0] or ""))
+        return _counted_values(name, kind, ordered, limit)
     query = value_count_query(conn, table, criteria, name, now=now, cone=cone)
     if kind in ("int", "float") or column.date_of is not None:
         matching, low, high = conn.execute(query).one()
         return {"column": name, "matching": int(matching), "min": low, "max": high}
     # One pass gives both: the files that match are those of every group, NULL's included.
+    return _counted_values(name, kind, conn.execute(query), limit)
+
+
+def _counted_values(name: str, kind: str, counts: Iterable[Any], limit: int) -> dict[str, Any]:
+    """The answer of :func:`value_counts` from (value, count) pairs, most frequent first,
+    NULL's among them."""
     shown = _facet_display(name)
     matching, values = 0, list[dict[str, Any]]()
-    for value, count in conn.execute(query):
+    for value, count in counts:
         matching += int(count)
         if value is not None and len(values) < limit:
             values.append({"value": shown(_value(value, kind)), "count": int(count)})
