@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -51,7 +51,9 @@ from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import (
+    ARCHIVE,
     DATES,
+    IDENTITY,
     KeywordColumn,
     columns_by_name,
     table_columns,
@@ -441,11 +443,10 @@ class _RowShape:
     column is worked out once per answer, not per row.
 
     A row starts as a copy of an all-None row (one C-level copy, in column order) and only
-    the keywords its header holds are filled in: a table has some 250 columns and a header
-    rarely holds them all, so the work per row follows the header, not the table.
+    the keywords its header holds are filled in, each by a converter chosen for its column's
+    type beforehand: a table has some 250 columns and a header rarely holds them all, so the
+    work per row follows the header, not the table.
     """
-
-    _MJD, _DATE, _VALUE = range(3)
 
     def __init__(
         self, columns: Sequence[KeywordColumn], now: float, *, with_owner: bool = False
@@ -454,39 +455,40 @@ class _RowShape:
         self._with_owner = with_owner
         self._blank: dict[str, Any] = dict.fromkeys(column.info.name for column in columns)
         self._archive: list[str] = []
-        # header keyword -> the columns it fills (DATE-OBS fills date_obs and date_obs_mjd)
-        self._by_keyword: dict[str, list[tuple[str, int, KeywordColumn, str]]] = {}
+        # header keyword -> (column, converter); a keyword fills one column, except dates
+        self._plain: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
+        self._dated: dict[str, list[tuple[str, bool]]] = {}
         for column in columns:
-            name = column.info.name
-            if column.keyword is None:
+            name, keyword = column.info.name, column.keyword
+            if keyword is None:
                 self._archive.append(name)
-                continue
-            if column.date_of is not None:
-                how = self._MJD
-            elif name in DATES:
-                how = self._DATE
+            elif column.date_of is not None or name in DATES:
+                self._dated.setdefault(keyword, []).append((name, column.date_of is not None))
             else:
-                how = self._VALUE
-            self._by_keyword.setdefault(column.keyword, []).append(
-                (name, how, column, column.info.type)
-            )
+                self._plain[keyword] = (name, _CONVERTERS[column.info.type])
+        self._every_archive_column = set(self._archive) == set(_ARCHIVE_COLUMNS)
 
     def __call__(self, row: Any) -> dict[str, Any]:
         out = self._blank.copy()
-        if self._by_keyword:
+        if self._plain or self._dated:
             header = _header_of(row.header)
+            plain, dated = self._plain, self._dated
             for keyword, value in header.items():
-                fills = self._by_keyword.get(keyword)
-                if fills is None or value is None:  # a null value leaves every column None
+                if value is None:  # a null value leaves every column None
                     continue
-                for name, how, column, kind in fills:
-                    if how == self._VALUE:
-                        out[name] = _value(value, kind)
-                    elif how == self._MJD:
-                        out[name] = _mjd_of_iso(_date_value(header, column))
-                    else:
-                        out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
-        if self._archive:
+                fill = plain.get(keyword)
+                if fill is not None:
+                    out[fill[0]] = fill[1](value)
+                    continue
+                fills = dated.get(keyword)
+                if fills is not None:
+                    mjd = _mjd_of_iso(_date_value(header, keyword))
+                    for name, as_mjd in fills:
+                        out[name] = mjd if as_mjd else _net_date(mjd)
+        if self._every_archive_column:
+            out.update(_archive_values(row, self._now))
+        elif self._archive:
             archive = _archive_values(row, self._now)
             for name in self._archive:
                 out[name] = archive[name]
@@ -517,9 +519,14 @@ def _header_of(text: str | None) -> dict[str, Any]:
         return json.loads(text or "{}")  # type: ignore[no-any-return]
 
 
+#: The columns :func:`_archive_values` gives: a table's archive columns (keyword None).
+_ARCHIVE_COLUMNS = (*IDENTITY.split(), *ARCHIVE.split())
+
+
 def _archive_values(row: Any, now: float) -> dict[str, Any]:
     released = row.t_obs_release
     ingested = _mjd_of_iso(row.ingested_at)
+    ingested_date = _net_date(ingested)
     return {
         "ArchiveFileID": row.product_id,
         "filename": row.productFilename,
@@ -527,9 +534,9 @@ def _archive_values(row: Any, now: float) -> dict[str, Any]:
         "productLevel": row.product_level,
         "fileSize": row.size,
         "checksum": row.sha256,
-        "ingestStartDate": _net_date(ingested),
+        "ingestStartDate": ingested_date,
         "ingestStartDate_mjd": ingested,
-        "ingestCompletionDate": _net_date(ingested),
+        "ingestCompletionDate": ingested_date,
         "ingestCompletionDate_mjd": ingested,
         "FileTypeID": None,
         "publicReleaseDate": _net_date(released),
@@ -542,8 +549,7 @@ def _archive_values(row: Any, now: float) -> dict[str, Any]:
     }
 
 
-def _date_value(header: dict[str, Any], column: KeywordColumn) -> Any:
-    keyword = column.keyword or ""
+def _date_value(header: dict[str, Any], keyword: str) -> Any:
     value = header.get(keyword)
     if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
         return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
@@ -551,28 +557,51 @@ def _date_value(header: dict[str, Any], column: KeywordColumn) -> Any:
 
 
 def _value(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "boolean":  # MAST writes keyword flags as 't' / 'f'
-        return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
-    if kind == "int":
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            return None
-    if kind == "float":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return number if math.isfinite(number) else None
+    """A header value as a column of type ``kind`` shows it (None when it cannot)."""
+    return None if value is None else _CONVERTERS[kind](value)
+
+
+def _text(value: Any) -> str:
     return str(value).strip()
+
+
+def _integer(value: Any) -> int | None:
+    if type(value) is int:  # not a bool, whose text is not a number
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _real(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _flag_text(value: Any) -> str:  # MAST writes keyword flags as 't' / 'f'
+    return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _text, "int": _integer, "float": _real, "boolean": _flag_text,
+}  # fmt: skip
 
 
 def _mjd_of_iso(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        return None
+    return _mjd_of_text(value)
+
+
+@lru_cache(maxsize=4096)  # files of one ingest share their dates (ingest time, DATE, ...)
+def _mjd_of_text(value: str) -> float | None:
+    if not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
