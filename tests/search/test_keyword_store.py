@@ -6,10 +6,13 @@ helpers of ``test_keyword_search.py`` (not from the stored listing).
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 
+import pytest
 from alembic import command
+from astropy.time import Time
 from sqlalchemy import text
 
 from skyarchive.db.engine import alembic_config, upgrade
@@ -90,6 +93,25 @@ def test_an_older_archive_gets_its_listing_on_upgrade(keyword_archive) -> None: 
     assert guide_stars and all("_gs-" in name for name in guide_stars)
     _check_typed_criteria(keyword_archive)
     _check_counts(keyword_archive)  # counted by the upgrade (schema 0026)
+    _check_dates(keyword_archive)  # worked out from the headers by the upgrade (0026)
+
+
+def _check_dates(archive) -> None:  # type: ignore[no-untyped-def]
+    """The stored ``date_obs_mjd`` is DATE-OBS with TIME-OBS as astropy reads them."""
+    query = "SELECT header, date_obs_mjd FROM product_keywords"
+    with archive.engine.connect() as conn:
+        stored = conn.execute(text(query)).all()
+    dated = 0
+    for header_text, mjd in stored:
+        header = json.loads(header_text)
+        if "DATE-OBS" not in header:
+            assert mjd is None
+            continue
+        day, time = header["DATE-OBS"], header.get("TIME-OBS", "00:00:00")
+        expected = Time(day if "T" in day else f"{day}T{time}", scale="utc").mjd
+        assert mjd == pytest.approx(expected, abs=1e-8), header_text
+        dated += 1
+    assert dated > 10
 
 
 def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
@@ -119,6 +141,7 @@ def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
 
 def test_typed_keywords_match_in_any_case_and_show_the_header(keyword_archive) -> None:  # type: ignore[no-untyped-def]
     _check_typed_criteria(keyword_archive)
+    _check_dates(keyword_archive)  # stored at ingest
 
 
 def test_a_replacement_that_changes_a_level_redecides_its_exposure(

@@ -248,6 +248,7 @@ product_keywords = Table(
     Column("ngroups", Integer),
     Column("effexptm", Float),
     Column("expstart", Float),
+    Column("date_obs_mjd", Float, comment="DATE-OBS (with TIME-OBS) as MJD (schema 0026)"),
     Column(
         "listed_in",
         String(16),

@@ -16,8 +16,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, Literal
 
 import orjson
@@ -62,6 +61,9 @@ from skyarchive.search.keyword_store import (
     FOLDED,
     LEVEL_2A,
     LEVEL_2C,
+    MJD_OF_UNIX_EPOCH,
+    date_value,
+    mjd_of_iso,
     stored_count,
     stored_exp_type_counts,
 )
@@ -69,7 +71,6 @@ from skyarchive.search.paging import total_from_page
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
-_MJD_OF_UNIX_EPOCH = 40587.0
 _TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region", "listed_in"}
 
 p, k, o = products, product_keywords, observations
@@ -334,10 +335,10 @@ class _Expressions:
             return fixed
         if column.keyword is None:
             raise UnknownColumn(f"Column '{name}' cannot be searched.")
-        if column.date_of is not None:
-            return self._mjd(self._date_text(column))
         if name in _TYPED and kind != "boolean":  # typed flags hold only true booleans, not 'T'
             return k.c[name]
+        if column.date_of is not None:
+            return self._mjd(self._date_text(column))
         value = self._header(column.keyword)
         if kind in ("int", "float"):
             return self._number(value)
@@ -381,7 +382,7 @@ class _Expressions:
             iso = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?"
             stamp = cast(func.substring(text, literal(iso)), TIMESTAMP)
             seconds = func.extract("epoch", stamp)
-            return case((text.op("~")(iso), seconds / 86400.0 + _MJD_OF_UNIX_EPOCH), else_=null())
+            return case((text.op("~")(iso), seconds / 86400.0 + MJD_OF_UNIX_EPOCH), else_=null())
         return func.julianday(text) - 2400000.5
 
     def _number(self, value: ColumnElement) -> ColumnElement:
@@ -483,7 +484,7 @@ class _RowShape:
                     continue
                 fills = dated.get(keyword)
                 if fills is not None:
-                    mjd = _mjd_of_iso(_date_value(header, keyword))
+                    mjd = mjd_of_iso(date_value(header, keyword))
                     for name, as_mjd in fills:
                         out[name] = mjd if as_mjd else _net_date(mjd)
         if self._every_archive_column:
@@ -525,7 +526,7 @@ _ARCHIVE_COLUMNS = (*IDENTITY.split(), *ARCHIVE.split())
 
 def _archive_values(row: Any, now: float) -> dict[str, Any]:
     released = row.t_obs_release
-    ingested = _mjd_of_iso(row.ingested_at)
+    ingested = mjd_of_iso(row.ingested_at)
     ingested_date = _net_date(ingested)
     return {
         "ArchiveFileID": row.product_id,
@@ -547,13 +548,6 @@ def _archive_values(row: Any, now: float) -> dict[str, Any]:
         "FileSetId": None,
         "dataURI": row.dataURI,
     }
-
-
-def _date_value(header: dict[str, Any], keyword: str) -> Any:
-    value = header.get(keyword)
-    if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
-        return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
-    return value
 
 
 def _value(value: Any, kind: str) -> Any:
@@ -591,32 +585,11 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }  # fmt: skip
 
 
-def _mjd_of_iso(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    return _mjd_of_text(value)
-
-
-@lru_cache(maxsize=4096)  # files of one ingest share their dates (ingest time, DATE, ...)
-def _mjd_of_text(value: str) -> float | None:
-    if not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp() / 86400.0 + _MJD_OF_UNIX_EPOCH
-
-
 def _net_date(mjd: float | None) -> str | None:
     """MAST's JSON dates: ``/Date(<milliseconds since 1970>)/``."""
     if mjd is None:
         return None
-    return f"/Date({round((mjd - _MJD_OF_UNIX_EPOCH) * 86400000)})/"
+    return f"/Date({round((mjd - MJD_OF_UNIX_EPOCH) * 86400000)})/"
 
 
 def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:

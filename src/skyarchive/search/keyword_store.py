@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, literal_column, select, update
@@ -39,6 +41,7 @@ LEVEL_2C = ("CRF", "CRFINTS")
 # they are stored lower-case; a criterion is then plain equality on an indexed column.
 FOLDED = frozenset(("instrume", "detector", "exp_type", "filter", "pupil", "grating",
                     "subarray", "readpatt", "targname", "category"))  # fmt: skip
+MJD_OF_UNIX_EPOCH = 40587.0
 _BATCH = 500  # exposures per query (bound parameters stay far below every backend's limit)
 
 
@@ -191,6 +194,36 @@ def stored_exp_type_counts(conn: Connection, table: str) -> list[tuple[str | Non
     return [(value or None, int(files)) for value, files in conn.execute(query)]
 
 
+def date_value(header: dict[str, Any], keyword: str) -> Any:
+    """A date keyword's value; ``DATE-OBS`` without a time gets ``TIME-OBS`` (or midnight)."""
+    value = header.get(keyword)
+    if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
+        return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
+    return value
+
+
+def mjd_of_iso(value: Any) -> float | None:
+    """A header date (ISO 8601 text, UTC unless it says otherwise) or number as MJD."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    return _mjd_of_text(value)
+
+
+@lru_cache(maxsize=4096)  # files of one ingest share their dates (ingest time, DATE, ...)
+def _mjd_of_text(value: str) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() / 86400.0 + MJD_OF_UNIX_EPOCH
+
+
 def fold(value: Any) -> str | None:
     """A :data:`FOLDED` keyword's stored form (also what a value is compared as)."""
     return None if value is None else str(value).strip()[:120].lower() or None
@@ -219,5 +252,7 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         "ngroups": number("NGROUPS", int),
         "effexptm": number("EFFEXPTM", float),
         "expstart": number("EXPSTART", float),
+        # typed so that a date criterion, sort or range reads no header (schema 0026)
+        "date_obs_mjd": mjd_of_iso(date_value(header, "DATE-OBS")),
         "listed_in": None,  # set by refresh_listing once the exposure's rows are written
     }
