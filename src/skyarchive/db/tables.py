@@ -264,6 +264,8 @@ product_keywords = Table(
     Index(None, "listed_in", "filter", "product_id"),
     Index(None, "listed_in", "detector", "product_id"),
     *(Index(facet_index_name(c), *facet_index_columns(c)) for c in FACET_INDEX_COLUMNS),
+    # the date dialog's range and sorts on the date read it alone (schema 0026)
+    Index(facet_index_name("date_obs_mjd"), "listed_in", "exp_type", "date_obs_mjd", "product_id"),
 )
 
 
