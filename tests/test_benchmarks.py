@@ -110,7 +110,8 @@ def test_the_report_judges_zip_to_null_against_cat_to_null() -> None:
 
 
 def test_home_page_figures_are_measured_and_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from benchmarks.run import HOME_SQL, BareSql, _html_rows, whole_table_counts_ms
+    from benchmarks.harness import BareSql
+    from benchmarks.run import HOME_SQL, _html_rows, whole_table_counts_ms
 
     from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
 
