@@ -72,7 +72,8 @@ def _fill_dates(conn: sa.Connection) -> None:
 
 
 def _date_obs_mjd(text: str | None) -> float | None:
-    """The rule ingest applies (``keyword_store.keyword_row``) as of this revision."""
+    """The rule ingest applies (``keyword_store.keyword_row``) as of this revision; written
+    out, since ``db/`` may not import ``search/`` (docs/architecture.md)."""
     try:
         header = json.loads(text or "{}")
     except ValueError:
