@@ -157,6 +157,8 @@ def test_a_keyword_load_keeps_counts_the_search_agrees_with(tmp_path: Path) -> N
             table = KeywordTable.for_service(f"Mast.Jwst.Filtered.{name}")
             every = total(table, ["*"])  # counted from the rows
             assert every > 0 and total(table, []) == every  # read from the stored counts
+            empty = parse_criteria([{"paramName": "exp_type", "values": []}], table.column)
+            assert count_keywords(conn, table, empty, now=now_mjd()) == every  # matches all
             listed = product_keywords.c.listed_in == table.instrument
             kinds = conn.execute(select(product_keywords.c.exp_type).where(listed).distinct())
             for kind in [k for k in kinds.scalars() if k]:

@@ -239,6 +239,8 @@ def _exposure_types_only(criteria: list[Criterion]) -> list[str] | None | Litera
     False when a criterion is anything but a list of exposure types (or there is a cone)."""
     allowed: set[str] | None = None
     for criterion in criteria:
+        if criterion.empty:  # no values: it matches every file (criterion_clause)
+            continue
         if criterion.column.name != "exp_type" or criterion.ranges or criterion.patterns:
             return False
         values = {str(value) for value in criterion.values}  # lower-case, as stored
