@@ -125,8 +125,7 @@ def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) ->
     if prepare is not None:
         prepare(archive)
     ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
-    build_hips(engine=archive.engine, storage=archive.storage,
-               output=archive.settings.resolved_hips_path, max_order=DEMO_HIPS_ORDER)  # fmt: skip
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=DEMO_HIPS_ORDER)
     return archive
 
 

@@ -456,6 +456,16 @@ Index(
 )
 Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_name))
 Index("ix_observations_lower_target", func.lower(observations.c.target_name))
+# The portal's facet counts (search/portal_search.py) read this narrow copy of the facet
+# columns, led by the program, never the wide rows (schema 0027).
+Index(
+    "ix_observations_facets",
+    *(observations.c[name] for name in (
+        "proposal_id", "obs_collection", "instrument_name", "calib_level", "filters",
+        "dataproduct_type", "wavelength_region", "intentType", "t_obs_release", "target_name",
+    )),
+    postgresql_include=["obsid"],
+)  # fmt: skip
 # One program's observations with one instrument (schema 0007), astroquery's commonest query.
 Index(
     "ix_observations_proposal_lower_instrument",

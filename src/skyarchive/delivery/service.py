@@ -9,7 +9,8 @@ before it hands out anything that can be read, so the rule is part of the only w
   :func:`file_redirect` — where to send the client instead when the operator lets the object
   store serve files itself (``download_mode = redirect``);
 * :func:`bundle` and :func:`mrp_bundle` — a streamed zip/tar/tar.gz with its MANIFEST.HTML;
-* :func:`request_script` — the cURL script of a recorded delivery request;
+* :func:`request_script` and :func:`request_url_list` — the cURL script or the list of
+  download URLs of a recorded delivery request;
 * :func:`staged_file` — one file (or folder listing) of a batch staging area.
 """
 
@@ -35,7 +36,7 @@ from skyarchive.delivery.bundles import (
     finished_before_last,
     prepare_bundle,
 )
-from skyarchive.delivery.curl_script import curl_script
+from skyarchive.delivery.curl_script import ScriptEntry, curl_script
 from skyarchive.delivery.files import (
     FILE_RELEASE,
     ProductFile,
@@ -48,6 +49,7 @@ from skyarchive.delivery.files import (
 from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import DONE, EXPIRED, get_request
 from skyarchive.delivery.scripts import script_entry
+from skyarchive.delivery.url_list import url_list
 from skyarchive.delivery.selection import (
     Selection,
     crc32_recorder,
@@ -261,18 +263,42 @@ def request_script(
     """The cURL script of a recorded request: the files ``caller`` may have now, the others as
     comments with the reason. Refused at once (not mid-stream) when nothing is deliverable;
     ``on_complete`` gets the product ids once the whole script has been produced."""
+    return _request_listing(archive, caller, product_ids, on_complete,
+                            lambda entries: curl_script(entries, base_url=base_url))  # fmt: skip
+
+
+def request_url_list(
+    archive: Archive,
+    *,
+    caller: Caller,
+    product_ids: Sequence[int],
+    base_url: str,
+    on_complete: Callable[[list[int]], None] | None = None,
+) -> Iterator[str]:
+    """The list of download URLs of a recorded request: the same files as its cURL script
+    (:func:`request_script`), one URL a line, the others as comments with the reason."""
+    return _request_listing(archive, caller, product_ids, on_complete,
+                            lambda entries: url_list(entries, base_url=base_url))  # fmt: skip
+
+
+def _request_listing(
+    archive: Archive,
+    caller: Caller,
+    product_ids: Sequence[int],
+    on_complete: Callable[[list[int]], None] | None,
+    write: Callable[[list[ScriptEntry | str]], Iterator[str]],
+) -> Iterator[str]:
     with archive.engine.connect() as conn:
         selection = resolve_selection(conn, None, caller=caller, now=now_mjd(),
                                       product_ids=product_ids, deliverable=True)  # fmt: skip
-    entries = [script_entry(item, allowed=True) for item in selection.items] + [
-        f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
-    ]
+    entries: list[ScriptEntry | str] = [script_entry(item, allowed=True) for item in selection.items]
+    entries += [f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded]
 
     def completed() -> None:
         if on_complete is not None:
             on_complete([item.product_id for item in selection.items])
 
-    return finished_before_last(curl_script(entries, base_url=base_url), completed)
+    return finished_before_last(write(entries), completed)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 * ``GET /api/portal/deliveries`` (signed in): the caller's requests, newest first;
 * ``GET /api/portal/deliveries/{id}``: one request's status and progress;
-* ``GET /api/portal/deliveries/{id}/download``: the zip/tar/tar.gz stream or cURL script;
+* ``GET /api/portal/deliveries/{id}/download``: the zip/tar/tar.gz stream, cURL script or
+  list of download URLs;
 * ``GET /api/portal/observations/{obsid}/mrp.zip``: an observation's MRP as one zip;
 * ``GET /staging/{id}/...``: a staging area, with HTML indexes ``wget -r`` can walk.
 """
@@ -22,6 +23,7 @@ from skyarchive.api.delivery_responses import (
     mrp_response,
     ranged_response,
     script_response,
+    url_list_response,
 )
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.errors import PageRoute
@@ -40,6 +42,7 @@ from skyarchive.delivery.service import (
     StagedFolder,
     bundle,
     request_script,
+    request_url_list,
     staged_bytes,
     staged_file,
 )
@@ -89,7 +92,7 @@ def delivery_status(
 def delivery_download(
     request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
-    """The files of a zip/tar/tar.gz/curl request, checked against the caller again."""
+    """The files of a zip/tar/tar.gz/curl/urls request, checked against the caller again."""
     basket_id = _basket_id(archive, caller, request)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
@@ -103,13 +106,14 @@ def delivery_download(
             if found.remove_completed and found.basket_id is not None:
                 basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
-    if found.method != "curl":
-        return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
-                                      product_ids=ids, on_complete=completed))  # fmt: skip
-    script = request_script(
-        archive, caller=caller, product_ids=ids, base_url=base, on_complete=completed
-    )
-    return script_response(script)
+    if found.method == "curl":
+        return script_response(request_script(archive, caller=caller, product_ids=ids,
+                                              base_url=base, on_complete=completed))  # fmt: skip
+    if found.method == "urls":
+        return url_list_response(request_url_list(archive, caller=caller, product_ids=ids,
+                                                  base_url=base, on_complete=completed))  # fmt: skip
+    return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
+                                  product_ids=ids, on_complete=completed))  # fmt: skip
 
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")
