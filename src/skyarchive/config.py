@@ -298,7 +298,6 @@ class Settings(BaseSettings):
             return Path(url2pathname(urlsplit(self.storage_url).path)).resolve()
         return (self.storage_path or self.home / "files").resolve()
 
-
     @cached_property
     def resolved_staging_path(self) -> Path:
         return (self.staging_path or self.home / "staging").resolve()

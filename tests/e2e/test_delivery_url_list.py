@@ -4,7 +4,8 @@ kind of caller, and each URL downloads its file."""
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qs, urlsplit
+import shlex
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ def chosen(demo_archive) -> dict[str, dict[str, str]]:  # type: ignore[no-untype
     its files (data URI -> SHA-256) as the catalogue holds them."""
     now = now_mjd()
     with demo_archive.engine.connect() as conn:
+
         def pick(*where):  # type: ignore[no-untyped-def]
             return conn.scalar(select(observations.c.obsid).where(
                 observations.c.status == "executed", observations.c.calib_level == 3, *where
@@ -37,22 +39,35 @@ def chosen(demo_archive) -> dict[str, dict[str, str]]:  # type: ignore[no-untype
         for name, obsid in (("eap", eap), ("public", public)):
             rows = conn.execute(
                 select(products.c.dataURI, products.c.sha256).where(
-                    products.c.owner_obsid == obsid)  # fmt: skip
+                    products.c.owner_obsid == obsid
+                )  # fmt: skip
             ).all()
             assert rows, name
             out[name] = {"obsid": str(obsid), **{uri: sha for uri, sha in rows}}
     return out
 
 
-def _listed(text: str) -> tuple[list[str], list[str]]:
-    """(data URIs of the URL lines, comment lines) of a list."""
-    uris, notes = [], []
+def _listed(text: str) -> tuple[dict[str, str], list[str]]:
+    """(data URI -> its URL line, comment lines) of a list; no data URI is listed twice."""
+    urls, notes = {}, []
     for line in text.splitlines():
         if line.startswith("#"):
             notes.append(line)
         elif line.strip():
-            uris.append(parse_qs(urlsplit(line).query)["uri"][0])
-    return uris, notes
+            uri = parse_qs(urlsplit(line).query)["uri"][0]
+            assert uri not in urls, f"{uri} listed twice"
+            urls[uri] = line
+    return urls, notes
+
+
+def _fetched(script: str) -> dict[str, bool]:
+    """data URI -> restricted flag of each ``fetch`` line of a cURL script."""
+    out = {}
+    for line in script.splitlines():
+        if line.startswith("fetch "):
+            words = shlex.split(line)
+            out[unquote(words[1])] = words[-1] == "1"
+    return out
 
 
 def _files(chosen: dict[str, dict[str, str]], name: str) -> set[str]:
@@ -67,8 +82,8 @@ def test_basket_url_list_holds_what_the_caller_may_download(  # type: ignore[no-
     headers = headers_for(callers, who)
     with httpx.Client(base_url=live_server.url, headers=headers, timeout=60) as client:
         client.delete("/api/portal/basket")  # a signed-in caller's basket outlives the test
-        added = client.post("/api/portal/basket/observations",
-                            json={"obsids": [chosen["eap"]["obsid"], chosen["public"]["obsid"]]})  # fmt: skip
+        both = [chosen["eap"]["obsid"], chosen["public"]["obsid"]]
+        added = client.post("/api/portal/basket/observations", json={"obsids": both})
         assert added.status_code == 200, added.text
         made = client.post("/api/portal/basket/deliveries", json={"method": "urls"})
         assert made.status_code == 201, made.text
@@ -79,24 +94,30 @@ def test_basket_url_list_holds_what_the_caller_may_download(  # type: ignore[no-
         assert "attachment" in answer.headers["content-disposition"]
         assert ".txt" in answer.headers["content-disposition"]
         uris, notes = _listed(answer.text)
-        expected = _files(chosen, "public") | (_files(chosen, "eap") if allowed else set())
-        assert set(uris) == expected and len(uris) == len(expected)
+        tree = client.get("/api/portal/basket").json()["tree"][0]["observations"]
+        files = [c for o in tree for c in o["children"]]
+        assert set(uris) == {c["dataURI"] for c in files if c["may_retrieve"]}
+        assert _files(chosen, "public") <= set(uris)
+        if allowed:
+            assert _files(chosen, "eap") <= set(uris)
+        else:  # nothing of the exclusive program, each of its files a note instead
+            assert not any("jw04567" in uri for uri in uris)
         left_out = [n for n in notes if n.startswith("# not included")]
-        assert len(left_out) == (0 if allowed else len(_files(chosen, "eap")))
-        assert info["files_total"] == len(expected)
+        assert len(left_out) == sum(1 for c in files if not c["may_retrieve"])
+        assert bool(left_out) is not allowed
+        assert info["files_total"] == len(uris)
         # the cURL script of the same basket fetches the same files
-        script = client.get(client.post("/api/portal/basket/deliveries",
-                                        json={"method": "curl"}).json()["download_url"]).text  # fmt: skip
-        assert script.count("\nfetch ") == len(uris)
+        curl = client.post("/api/portal/basket/deliveries", json={"method": "curl"}).json()
+        assert set(_fetched(client.get(curl["download_url"]).text)) == set(uris)
         for token in callers.tokens.values():
             assert token not in answer.text
         # every URL of the list downloads its file, with the caller's own credentials
-        for uri in sorted(uris)[:3] + [u for u in uris if u in _files(chosen, "eap")][:1]:
-            url = next(line for line in answer.text.splitlines() if line.endswith(uri.split("/")[-1]))
-            got = client.get(url)
+        checksums = {**chosen["public"], **chosen["eap"]}
+        known = [u for u in sorted(uris) if u in checksums]
+        for uri in known[:3] + [u for u in known if u in chosen["eap"]][:1]:
+            got = client.get(uris[uri])
             assert got.status_code == 200, (uri, got.text[:200])
-            assert hashlib.sha256(got.content).hexdigest() == chosen["eap" if uri in chosen["eap"]
-                                                                     else "public"][uri]  # fmt: skip
+            assert hashlib.sha256(got.content).hexdigest() == checksums[uri]
         client.delete("/api/portal/basket")
 
 
@@ -114,16 +135,22 @@ def test_api_url_list_notes_files_that_need_a_token(  # type: ignore[no-untyped-
     assert answer.headers["content-type"].startswith("text/uri-list")
     lines = answer.text.splitlines()
     uris, _ = _listed(answer.text)
-    assert set(uris) == _files(chosen, "eap") | _files(chosen, "public")
+    assert _files(chosen, "eap") | _files(chosen, "public") <= set(uris)
     script = httpx.post(f"{live_server.url}/api/v0.1/Download/bundle.sh", data=selection,
                         headers=headers_for(callers, who), timeout=60).text  # fmt: skip
-    assert script.count("\nfetch ") == len(uris)
+    fetched = _fetched(script)
+    assert set(fetched) == set(uris)
     for index, line in enumerate(lines):
         if line.startswith("#") or not line:
             continue
         uri = parse_qs(urlsplit(line).query)["uri"][0]
         noted = lines[index - 1].startswith("# exclusive access")
-        assert noted is (uri in chosen["eap"] and not allowed), line
+        assert noted is fetched[uri], line  # a note exactly where the script asks for a token
+        if uri in chosen["eap"]:
+            assert noted is not allowed, line
+        if uri in chosen["public"]:
+            assert not noted, line
+    assert any(lines[i - 1].startswith("# exclusive") for i in range(1, len(lines))) is not allowed
 
 
 def test_url_list_of_nothing_is_refused(live_server) -> None:  # type: ignore[no-untyped-def]

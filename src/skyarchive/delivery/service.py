@@ -49,13 +49,13 @@ from skyarchive.delivery.files import (
 from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import DONE, EXPIRED, get_request
 from skyarchive.delivery.scripts import script_entry
-from skyarchive.delivery.url_list import url_list
 from skyarchive.delivery.selection import (
     Selection,
     crc32_recorder,
     mrp_selection,
     resolve_selection,
 )
+from skyarchive.delivery.url_list import url_list
 from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.storage.local import read_file_range
 
@@ -291,7 +291,9 @@ def _request_listing(
     with archive.engine.connect() as conn:
         selection = resolve_selection(conn, None, caller=caller, now=now_mjd(),
                                       product_ids=product_ids, deliverable=True)  # fmt: skip
-    entries: list[ScriptEntry | str] = [script_entry(item, allowed=True) for item in selection.items]
+    entries: list[ScriptEntry | str] = [
+        script_entry(item, allowed=True) for item in selection.items
+    ]
     entries += [f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded]
 
     def completed() -> None:

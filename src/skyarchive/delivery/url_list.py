@@ -19,7 +19,7 @@ MEDIA_TYPE = "text/uri-list; charset=utf-8"
 #: Written above each exclusive-access file the caller may not read without a token.
 TOKEN_NOTE = (
     "exclusive access: the next file needs an API token of its PI or of someone the PI "
-    "authorised (wget --header \"Authorization: token $MAST_API_TOKEN\")"
+    'authorised (wget --header "Authorization: token $MAST_API_TOKEN")'
 )
 
 

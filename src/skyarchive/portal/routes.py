@@ -15,11 +15,11 @@ from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
 from skyarchive.doi.datasets import MAX_OBSERVATIONS
+from skyarchive.ingest import hips_store
 from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
 from skyarchive.search.keyword_portal import INSTRUMENTS as KEYWORD_INSTRUMENTS
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
-from skyarchive.ingest import hips_store
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -198,11 +198,9 @@ def facet_counts(
     """Per facet column, its values with their count among the rows ``criteria`` (and the cone)
     match (``total``) and among those ``narrowed`` match (``shown``; the same when None).
 
-    Without a cone the database counts in three passes over the matching rows, whatever the
-    number of facets: one ``GROUP BY`` over the combinations of the facets with few values
-    (missions, instruments, levels, ...) and one for each facet with many (programs,
-    targets); each also groups by whether the row passes ``narrowed``, so both counts come
-    from the same pass. A cone's matches are found once and their facet columns read by obsid.
+    Without a cone the database counts in two passes over the matching rows, whatever the
+    number of facets (:func:`_grouped_facets`). A cone's matches are found once and their facet
+    columns read by obsid.
     """
     if cone is not None:
         return _cone_facet_counts(conn, criteria, narrowed, cone, now=now)
@@ -210,13 +208,20 @@ def facet_counts(
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
         (where_clause(narrowed, now=now, conn=conn), 1), else_=0
     )  # fmt: skip
+    by_program = any(c.column.name == "proposal_id" for c in criteria)
     totals: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
     shown: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
-    for names, values, seen, count in _grouped_facets(conn, where_all, shown_flag, now):
+    for names, values, count, seen, released, seen_released in _grouped_facets(
+        conn, where_all, shown_flag, now, by_program=by_program
+    ):
         for name, value in zip(names, values, strict=True):
             totals[name][value] += count
-            if seen:
-                shown[name][value] += count
+            shown[name][value] += seen
+        if released is not None:
+            totals["dataRights"][PUBLIC] += released
+            totals["dataRights"][EXCLUSIVE_ACCESS] += count - released
+            shown["dataRights"][PUBLIC] += seen_released
+            shown["dataRights"][EXCLUSIVE_ACCESS] += seen - seen_released
     out = {}
     for name in FACETS:
         column = observation_column(name)
@@ -225,51 +230,69 @@ def facet_counts(
     return out
 
 
-def _grouped_facets(
-    conn: Connection, where: ColumnElement[bool], shown_flag: ColumnElement, now: float
-) -> Iterator[tuple[Sequence[str], Sequence[Any], int, int]]:
-    """(facet names, their values, shown flag, count) for every group of every pass.
-
-    The matching rows' facet columns are read once, from the covering facet index (schema
-    0027) rather than the wide rows: PostgreSQL groups them by all passes in one scan
-    (``GROUPING SETS``); SQLite, which has none, groups the scan it keeps in a temporary
-    table once per pass.
-    """
-    names = [name for names in _FACET_PASSES for name in names]
-    exprs = [_facet_expression(observation_column(n), now).label(f"f{i}")
-             for i, n in enumerate(names)]  # fmt: skip
-    matching = select(*exprs, shown_flag.label("seen")).where(where).subquery("matching")
-    columns = {name: matching.c[f"f{i}"] for i, name in enumerate(names)}
-    if conn.dialect.name == "postgresql":
-        sets = [tuple_(*(columns[n] for n in group), matching.c.seen) for group in _FACET_PASSES]
-        flags = func.grouping(*(columns[group[0]] for group in _FACET_PASSES))
-        query = select(*columns.values(), matching.c.seen, func.count(), flags).group_by(
-            func.grouping_sets(*sets)
-        )
-        width = len(_FACET_PASSES)
-        for *values, seen, count, grouped in conn.execute(query):
-            # GROUPING(...) sets bit (width - 1 - k) when pass k's first column is not grouped
-            k = next(k for k in range(width) if not grouped >> (width - 1 - k) & 1)
-            group = _FACET_PASSES[k]
-            yield group, [values[names.index(n)] for n in group], seen, count
-        return
-    for group in _FACET_PASSES:
-        grouped_by = [columns[n] for n in group]
-        query = select(*grouped_by, matching.c.seen, func.count()).group_by(
-            *grouped_by, matching.c.seen
-        )
-        for *values, seen, count in conn.execute(query):
-            yield group, values, seen, count
-
-
-#: Facets whose values are few, counted over their combinations in one pass; then the facets
-#: with many values (one program per few thousand rows, a target per few), one pass each.
+#: The two passes over the matching rows: the program with the facets that have few values
+#: (missions, instruments, levels, ...), and the program with its targets. Each groups by a
+#: prefix of a covering index (schema 0027: ``ix_observations_facets`` and
+#: ``ix_observations_program_targets``), so a search by program reads the groups in index
+#: order, with no sort, from narrow index entries instead of the wide rows.
 _FACET_PASSES = (
-    ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
-     "dataRights", "wavelength_region", "intentType"),
-    ("proposal_id",),
-    ("target_name",),
+    ("proposal_id", "obs_collection", "instrument_name", "calib_level", "filters",
+     "dataproduct_type", "wavelength_region", "intentType"),
+    ("proposal_id", "target_name"),
 )  # fmt: skip
+#: What each pass counts (the second pass's program is counted by the first).
+_COUNTED = (_FACET_PASSES[0], ("target_name",))
+
+
+def _grouped_facets(
+    conn: Connection,
+    where: ColumnElement[bool],
+    shown_flag: ColumnElement,
+    now: float,
+    *,
+    by_program: bool,
+) -> Iterator[tuple[Sequence[str], Sequence[Any], int, int, int | None, int]]:
+    """(facet names, their values, rows, rows shown, rows public, rows shown and public) per
+    group of each pass (the public counts in the first pass only, else None).
+
+    Whether a row is shown and whether it is public are summed, not grouped by, so the groups
+    stay a prefix of the index. PostgreSQL runs both passes in one scan (``GROUPING SETS``).
+    Without a program among the criteria, the columns are grouped as expressions no index
+    holds: grouped by a bare indexed column, SQLite would read the whole table through that
+    index to skip a sort instead of finding the matching rows through the criteria's index.
+    """
+    released = case((released_clause(observations.c.t_obs_release, now), 1), else_=0)
+
+    def grouped(name: str) -> ColumnElement:
+        column = observations.c[name]
+        return column if by_program else func.coalesce(column, None)
+
+    sums = [func.count(), func.sum(shown_flag)]
+    public = [func.sum(released), func.sum(shown_flag * released)]
+    if conn.dialect.name == "postgresql":
+        first, second = ([observations.c[n] for n in names] for names in _FACET_PASSES)
+        wanted = [*first, observations.c.target_name]
+        query = (
+            select(*wanted, func.grouping(observations.c.target_name), *sums, *public)
+            .where(where)
+            .group_by(func.grouping_sets(tuple_(*first), tuple_(*second)))
+        )
+        for *values, target_missing, count, seen, public_count, seen_public in conn.execute(query):
+            if target_missing:  # the first pass's group
+                yield _FACET_PASSES[0], values[:-1], count, seen, public_count, seen_public
+            else:
+                yield _COUNTED[1], [values[-1]], count, seen, None, 0
+        return
+    for number, names in enumerate(_FACET_PASSES):
+        keys = [grouped(n) for n in names]
+        extra = public if number == 0 else []
+        width = len(keys)
+        for row in conn.execute(select(*keys, *sums, *extra).where(where).group_by(*keys)):
+            count, seen = row[width], row[width + 1]
+            if number == 0:
+                yield names, row[:width], count, seen, row[width + 2], row[width + 3]
+            else:  # the program is grouped by only to keep the index's order
+                yield _COUNTED[1], row[1:width], count, seen, None, 0
 
 
 def _facet_expression(column: ColumnInfo, now: float, *, alone: bool = False) -> ColumnElement:

@@ -110,8 +110,10 @@ def delivery_download(
         return script_response(request_script(archive, caller=caller, product_ids=ids,
                                               base_url=base, on_complete=completed))  # fmt: skip
     if found.method == "urls":
-        return url_list_response(request_url_list(archive, caller=caller, product_ids=ids,
-                                                  base_url=base, on_complete=completed))  # fmt: skip
+        urls = request_url_list(
+            archive, caller=caller, product_ids=ids, base_url=base, on_complete=completed
+        )
+        return url_list_response(urls)
     return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
                                   product_ids=ids, on_complete=completed))  # fmt: skip
 
