@@ -85,7 +85,11 @@ def test_basket_url_list_holds_what_the_caller_may_download(  # type: ignore[no-
         both = [chosen["eap"]["obsid"], chosen["public"]["obsid"]]
         added = client.post("/api/portal/basket/observations", json={"obsids": both})
         assert added.status_code == 200, added.text
-        made = client.post("/api/portal/basket/deliveries", json={"method": "urls"})
+        tree = client.get("/api/portal/basket").json()["tree"][0]["observations"]
+        files = [c for o in tree for c in o["children"]]
+        # every file of the basket asked for by id, the locked ones too (a script could)
+        every = {"method": "urls", "product_ids": [c["product_id"] for c in files]}
+        made = client.post("/api/portal/basket/deliveries", json=every)
         assert made.status_code == 201, made.text
         info = made.json()
         answer = client.get(info["download_url"])
@@ -94,8 +98,6 @@ def test_basket_url_list_holds_what_the_caller_may_download(  # type: ignore[no-
         assert "attachment" in answer.headers["content-disposition"]
         assert ".txt" in answer.headers["content-disposition"]
         uris, notes = _listed(answer.text)
-        tree = client.get("/api/portal/basket").json()["tree"][0]["observations"]
-        files = [c for o in tree for c in o["children"]]
         assert set(uris) == {c["dataURI"] for c in files if c["may_retrieve"]}
         assert _files(chosen, "public") <= set(uris)
         if allowed:
@@ -107,7 +109,7 @@ def test_basket_url_list_holds_what_the_caller_may_download(  # type: ignore[no-
         assert bool(left_out) is not allowed
         assert info["files_total"] == len(uris)
         # the cURL script of the same basket fetches the same files
-        curl = client.post("/api/portal/basket/deliveries", json={"method": "curl"}).json()
+        curl = client.post("/api/portal/basket/deliveries", json={**every, "method": "curl"}).json()
         assert set(_fetched(client.get(curl["download_url"]).text)) == set(uris)
         for token in callers.tokens.values():
             assert token not in answer.text

@@ -205,6 +205,8 @@ def facet_counts(
     if cone is not None:
         return _cone_facet_counts(conn, criteria, narrowed, cone, now=now)
     where_all = where_clause(criteria, now=now, conn=conn)
+    if narrowed is not None and list(narrowed[: len(criteria)]) == list(criteria):
+        narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
         (where_clause(narrowed, now=now, conn=conn), 1), else_=0
     )  # fmt: skip
