@@ -50,6 +50,7 @@ from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import DONE, EXPIRED, get_request
 from skyarchive.delivery.scripts import script_entry
 from skyarchive.delivery.selection import (
+    Excluded,
     Selection,
     crc32_recorder,
     mrp_selection,
@@ -258,12 +259,14 @@ def request_script(
     caller: Caller,
     product_ids: Sequence[int],
     base_url: str,
+    left_out: Sequence[Excluded] = (),
     on_complete: Callable[[list[int]], None] | None = None,
 ) -> Iterator[str]:
     """The cURL script of a recorded request: the files ``caller`` may have now, the others as
-    comments with the reason. Refused at once (not mid-stream) when nothing is deliverable;
-    ``on_complete`` gets the product ids once the whole script has been produced."""
-    return _request_listing(archive, caller, product_ids, on_complete,
+    comments with the reason, as are ``left_out`` (the files the request left out when it was
+    recorded). Refused at once (not mid-stream) when nothing is deliverable; ``on_complete``
+    gets the product ids once the whole script has been produced."""
+    return _request_listing(archive, caller, product_ids, left_out, on_complete,
                             lambda entries: curl_script(entries, base_url=base_url))  # fmt: skip
 
 
@@ -273,11 +276,12 @@ def request_url_list(
     caller: Caller,
     product_ids: Sequence[int],
     base_url: str,
+    left_out: Sequence[Excluded] = (),
     on_complete: Callable[[list[int]], None] | None = None,
 ) -> Iterator[str]:
     """The list of download URLs of a recorded request: the same files as its cURL script
     (:func:`request_script`), one URL a line, the others as comments with the reason."""
-    return _request_listing(archive, caller, product_ids, on_complete,
+    return _request_listing(archive, caller, product_ids, left_out, on_complete,
                             lambda entries: url_list(entries, base_url=base_url))  # fmt: skip
 
 
@@ -285,6 +289,7 @@ def _request_listing(
     archive: Archive,
     caller: Caller,
     product_ids: Sequence[int],
+    left_out: Sequence[Excluded],
     on_complete: Callable[[list[int]], None] | None,
     write: Callable[[list[ScriptEntry | str]], Iterator[str]],
 ) -> Iterator[str]:
@@ -294,7 +299,8 @@ def _request_listing(
     entries: list[ScriptEntry | str] = [
         script_entry(item, allowed=True) for item in selection.items
     ]
-    entries += [f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded]
+    excluded = [*left_out, *selection.excluded]
+    entries += [f"not included ({e.reason}): {e.path or e.name}" for e in excluded]
 
     def completed() -> None:
         if on_complete is not None:

@@ -107,12 +107,12 @@ def delivery_download(
                 basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
     if found.method == "curl":
-        return script_response(request_script(archive, caller=caller, product_ids=ids,
-                                              base_url=base, on_complete=completed))  # fmt: skip
+        script = request_script(archive, caller=caller, product_ids=ids, base_url=base,
+                                left_out=found.excluded, on_complete=completed)  # fmt: skip
+        return script_response(script)
     if found.method == "urls":
-        urls = request_url_list(
-            archive, caller=caller, product_ids=ids, base_url=base, on_complete=completed
-        )
+        urls = request_url_list(archive, caller=caller, product_ids=ids, base_url=base,
+                                left_out=found.excluded, on_complete=completed)  # fmt: skip
         return url_list_response(urls)
     return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
                                   product_ids=ids, on_complete=completed))  # fmt: skip
