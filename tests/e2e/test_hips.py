@@ -20,7 +20,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from cdshealpix import nested
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
@@ -248,10 +248,16 @@ def test_a_lengthened_period_withholds_the_sky_until_it_is_built_again(  # type:
     program = "1073"
     theirs = {name for name in before if name.startswith(f"jw0{program}")}
     assert theirs, "the demo's public NIRCam program has images in the sky"
+    with archive.engine.connect() as conn:
+        first_end = conn.scalar(
+            select(func.min(observations.c.t_max)).where(observations.c.proposal_id == program)
+        )
+    # a period that ends about a year from now for all of the program's observations
+    months = str(int((now_mjd() - first_end) / 30) + 13)
     with LiveServer(archive) as server:
         assert httpx.get(f"{server.url}/hips/properties").status_code == 200
         with archive.engine.begin() as conn:
-            set_eap_months(conn, program, 1200, default_months=12)
+            set_eap_months(conn, program, int(months), default_months=12)
         refused = httpx.get(f"{server.url}/hips/properties")
         tile = httpx.get(f"{server.url}/hips/Norder3/Allsky.png")
         page = httpx.get(f"{server.url}/search")
@@ -263,7 +269,7 @@ def test_a_lengthened_period_withholds_the_sky_until_it_is_built_again(  # type:
     environment = dict(os.environ)
     if archive.settings.database_url:  # a PostgreSQL copy: the CLI must open the same database
         environment["SKYARCHIVE_DATABASE_URL"] = archive.settings.database_url
-    done = subprocess.run([*command, "program", "set-eap", program, "1200"], env=environment,
+    done = subprocess.run([*command, "program", "set-eap", program, months], env=environment,
                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "built again" in done.stdout
