@@ -9,8 +9,8 @@ before it hands out anything that can be read, so the rule is part of the only w
   :func:`file_redirect` — where to send the client instead when the operator lets the object
   store serve files itself (``download_mode = redirect``);
 * :func:`bundle` and :func:`mrp_bundle` — a streamed zip/tar/tar.gz with its MANIFEST.HTML;
-* :func:`request_script` and :func:`request_url_list` — the cURL script or the list of
-  download URLs of a recorded delivery request;
+* :func:`request_listing` — the cURL script or the list of download URLs of a recorded
+  delivery request;
 * :func:`staged_file` — one file (or folder listing) of a batch staging area.
 """
 
@@ -253,46 +253,26 @@ def _prepared(
     return NamedBundle(prepared, filename)
 
 
-def request_script(
+#: How a recorded request's files are listed: a bash cURL script or a list of download URLs.
+LISTINGS: dict[str, Callable[..., Iterator[str]]] = {"curl": curl_script, "urls": url_list}
+
+
+def request_listing(
     archive: Archive,
     *,
     caller: Caller,
     product_ids: Sequence[int],
     base_url: str,
+    fmt: str,
     left_out: Sequence[Excluded] = (),
     on_complete: Callable[[list[int]], None] | None = None,
 ) -> Iterator[str]:
-    """The cURL script of a recorded request: the files ``caller`` may have now, the others as
-    comments with the reason, as are ``left_out`` (the files the request left out when it was
-    recorded). Refused at once (not mid-stream) when nothing is deliverable; ``on_complete``
-    gets the product ids once the whole script has been produced."""
-    return _request_listing(archive, caller, product_ids, left_out, on_complete,
-                            lambda entries: curl_script(entries, base_url=base_url))  # fmt: skip
-
-
-def request_url_list(
-    archive: Archive,
-    *,
-    caller: Caller,
-    product_ids: Sequence[int],
-    base_url: str,
-    left_out: Sequence[Excluded] = (),
-    on_complete: Callable[[list[int]], None] | None = None,
-) -> Iterator[str]:
-    """The list of download URLs of a recorded request: the same files as its cURL script
-    (:func:`request_script`), one URL a line, the others as comments with the reason."""
-    return _request_listing(archive, caller, product_ids, left_out, on_complete,
-                            lambda entries: url_list(entries, base_url=base_url))  # fmt: skip
-
-
-def _request_listing(
-    archive: Archive,
-    caller: Caller,
-    product_ids: Sequence[int],
-    left_out: Sequence[Excluded],
-    on_complete: Callable[[list[int]], None] | None,
-    write: Callable[[list[ScriptEntry | str]], Iterator[str]],
-) -> Iterator[str]:
+    """The cURL script (``fmt`` "curl") or the list of download URLs ("urls") of a recorded
+    request: the files ``caller`` may have now, the others as comments with the reason, as are
+    ``left_out`` (the files the request left out when it was recorded). Refused at once (not
+    mid-stream) when nothing is deliverable; ``on_complete`` gets the product ids once the
+    whole listing has been produced."""
+    write = LISTINGS[fmt]
     with archive.engine.connect() as conn:
         selection = resolve_selection(conn, None, caller=caller, now=now_mjd(),
                                       product_ids=product_ids, deliverable=True)  # fmt: skip
@@ -306,7 +286,7 @@ def _request_listing(
         if on_complete is not None:
             on_complete([item.product_id for item in selection.items])
 
-    return finished_before_last(write(entries), completed)
+    return finished_before_last(write(entries, base_url=base_url), completed)
 
 
 @dataclass(frozen=True)

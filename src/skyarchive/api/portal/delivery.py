@@ -41,13 +41,14 @@ from skyarchive.delivery.service import (
     FolderMoved,
     StagedFolder,
     bundle,
-    request_script,
-    request_url_list,
+    request_listing,
     staged_bytes,
     staged_file,
 )
 
 router = APIRouter(tags=["Portal delivery"])
+#: The answer of each listing method: a bash script or a text list of URLs, as attachments.
+_LISTING_RESPONSES = {"curl": script_response, "urls": url_list_response}
 #: Staging areas are browsed by people (from the notice e-mail): their errors are pages.
 staging = APIRouter(tags=["Portal delivery"], route_class=PageRoute)
 
@@ -106,14 +107,11 @@ def delivery_download(
             if found.remove_completed and found.basket_id is not None:
                 basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
-    if found.method == "curl":
-        script = request_script(archive, caller=caller, product_ids=ids, base_url=base,
-                                left_out=found.excluded, on_complete=completed)  # fmt: skip
-        return script_response(script)
-    if found.method == "urls":
-        urls = request_url_list(archive, caller=caller, product_ids=ids, base_url=base,
-                                left_out=found.excluded, on_complete=completed)  # fmt: skip
-        return url_list_response(urls)
+    if found.method in _LISTING_RESPONSES:
+        listing = request_listing(archive, caller=caller, product_ids=ids, base_url=base,
+                                  fmt=found.method, left_out=found.excluded,
+                                  on_complete=completed)  # fmt: skip
+        return _LISTING_RESPONSES[found.method](listing)
     return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
                                   product_ids=ids, on_complete=completed))  # fmt: skip
 
