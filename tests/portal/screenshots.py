@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from skyarchive.archive import Archive
 from skyarchive.cli import DEMO_HIPS_ORDER
 from skyarchive.config import Settings
@@ -136,6 +138,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         archive = demo_archive(Path(tmp))
         with LiveServer(archive) as server:
+            # the first search loads the name resolver's catalogue: seconds on a busy machine,
+            # longer than the page's expectations wait
+            first = {"collection": "position", "text": "m57 r=1m", "pagesize": 50}
+            httpx.post(f"{server.url}/api/portal/search", json=first, timeout=300)
             for path in shoot(server.url):
                 print(path)
         archive.engine.dispose()
