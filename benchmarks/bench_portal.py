@@ -9,7 +9,10 @@ run on the same database:
 * facet counts (:func:`skyarchive.search.portal_search.facet_counts`, every facet) beside
   the bare ``COUNT(*)`` of the result and a bare ``GROUP BY instrument_name``;
 * the same with one facet value chosen (both counts: shown and total);
-* one sorted page of 50 rows with its total (``run_search`` without facets).
+* one sorted page of 50 rows with its total (``run_search`` without facets);
+* then, served by ``skyarchive serve``, the same search in Chromium from the search to the grid,
+  facets and sky view drawn, beside the page's own request from httpx
+  (:mod:`benchmarks.bench_portal_browser`; ``--no-browser`` leaves it out).
 
 ``python -m benchmarks.bench_portal --home DIR`` measures an archive already synthesized.
 """
