@@ -1,7 +1,7 @@
 """keyword_counts: files per keyword table and exposure type, kept at ingest; typed date_obs_mjd
 
 Revision ID: 0026
-Revises: 0022
+Revises: 0027
 Create Date: 2026-12-03 15:10:00
 
 A keyword page's total (``Mast.Jwst.Filtered.*`` with no criterion or exposure types only)
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0022"
+down_revision = "0027"  # chained after main's 0027 at the merge of main
 branch_labels = None
 depends_on = None
 
