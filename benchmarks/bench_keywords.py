@@ -47,6 +47,8 @@ _PAGE = ("SELECT p.*, o.t_obs_release, k.header FROM product_keywords k"
          " LEFT JOIN observations o ON o.obsid = p.owner_obsid WHERE {where}"
          " ORDER BY k.product_id LIMIT {limit}")  # fmt: skip
 _COUNT = "SELECT count(*) FROM product_keywords WHERE listed_in = ? AND exp_type = ?"
+#: The total as the service reads it since schema 0026: the files kept per exposure type.
+_STORED_COUNT = "SELECT sum(files) FROM keyword_counts WHERE listed_in = ? AND exp_type = ?"
 
 
 def _measure(
@@ -67,10 +69,12 @@ def _measure(
     result = {
         "query": name, "requests": count, "median_ms": round(median, 2),
         "p95_ms": round(float(np.percentile(served, 95)), 2),
+        "best_ms": round(min(served), 2),  # on a shared machine, the least disturbed request
         "sql_median_ms": round(statistics.median(bare), 2), "rows": round(float(np.mean(rows)), 1),
         "target_ms": target, "met": None if target is None else median <= target,
     }  # fmt: skip
     print(f"  {name}: median {result['median_ms']} ms, p95 {result['p95_ms']} ms, "
+          f"best {result['best_ms']} ms, "
           f"SQL {result['sql_median_ms']} ms, rows {result['rows']}", flush=True)  # fmt: skip
     return result
 
@@ -121,9 +125,18 @@ def run_queries(server: Any, bare: Any, engine: Engine, requests: int, seed: int
             where = "k.listed_in = ? AND k.exp_type = ?"
             values = (prefix, exp_type.lower())
             page = bare.time(_PAGE.format(where=where, limit=50), values)[0]
-            return page + bare.time(_COUNT, values)[0]
+            return page + bare.time(_STORED_COUNT, values)[0]
 
         return ask, reference
+
+    def index_count(i: int):  # type: ignore[no-untyped-def]
+        """The count the service made per request before schema 0026 (bare SQL only)."""
+        _, prefix, exp_type = QUERIES[i % len(QUERIES)]
+
+        def ask() -> tuple[float, int]:
+            return bare.time(_COUNT, (prefix, exp_type.lower()))
+
+        return ask, lambda: ask()[0]
 
     def count(i: int):  # type: ignore[no-untyped-def]
         table, prefix, exp_type = QUERIES[i % len(QUERIES)]
@@ -133,7 +146,7 @@ def run_queries(server: Any, bare: Any, engine: Engine, requests: int, seed: int
                                                             columns="COUNT_BIG(*)"))  # fmt: skip
             return elapsed, int(answer["data"][0]["Column1"])
 
-        return ask, lambda: bare.time(_COUNT, (prefix, exp_type.lower()))[0]
+        return ask, lambda: bare.time(_STORED_COUNT, (prefix, exp_type.lower()))[0]
 
     def facet(i: int):  # type: ignore[no-untyped-def]
         table, prefix, exp_type = QUERIES[i % len(QUERIES)]
@@ -202,12 +215,16 @@ def run_queries(server: Any, bare: Any, engine: Engine, requests: int, seed: int
                                 keyword_query, requests, TARGET_MS))  # fmt: skip
         results.append(_measure("keyword count: COUNT_BIG(*), instrument + exp_type", count,
                                 requests, TARGET_MS))  # fmt: skip
+        results.append(_measure("(reference) index count of the same files, bare SQL",
+                                index_count, requests, None))  # fmt: skip
         results.append(_measure("keyword facet count (value_counts, in process)", facet,
                                 requests, TARGET_MS))  # fmt: skip
         results.append(_measure("keyword + cone (position, 3 arcmin), first 50", cone,
                                 requests, None))  # fmt: skip
-        for result in results[1:4]:
-            result["vs_caom"] = round(result["median_ms"] / caom_result["median_ms"], 2)
+        for result in results[1:]:
+            if result["target_ms"] is not None:
+                result["vs_caom"] = round(result["median_ms"] / caom_result["median_ms"], 2)
+                result["vs_caom_best"] = round(result["best_ms"] / caom_result["best_ms"], 2)
         big = _big_answer(server, bare, client)
     finally:
         client.close()

@@ -15,6 +15,7 @@ from skyarchive.db.tables import (
     footprint_cells,
     observation_products,
     observations,
+    product_keywords,
     products,
     programs,
 )
@@ -135,3 +136,31 @@ def test_bulk_load_stores_the_home_page_figures(built: tuple[Archive, SyntheticS
     archive, summary = built
     assert_true_figures(archive.engine)
     assert archive_summary(archive.engine).products == summary.products
+
+
+def test_a_keyword_load_keeps_counts_the_search_agrees_with(tmp_path: Path) -> None:
+    """The totals read from ``keyword_counts`` (schema 0026) are those a search counts from
+    the rows: by a wildcard on the exposure type, which the stored counts cannot answer."""
+    from skyarchive.search.keyword_search import TABLES, KeywordTable, count_keywords
+
+    archive = Archive.open(Settings(home=tmp_path / "keywords"))
+    build_synthetic_catalog(archive.engine, observations=100, products_per_obs=0, seed=5,
+                            keyword_files=2_000)  # fmt: skip
+    with archive.engine.connect() as conn:
+
+        def total(table: KeywordTable, values: list) -> int:
+            filters = [{"paramName": "exp_type", "values": values}] if values else []
+            criteria = parse_criteria(filters, table.column)
+            return count_keywords(conn, table, criteria, now=now_mjd())
+
+        for name in TABLES[:4]:
+            table = KeywordTable.for_service(f"Mast.Jwst.Filtered.{name}")
+            every = total(table, ["*"])  # counted from the rows
+            assert every > 0 and total(table, []) == every  # read from the stored counts
+            empty = parse_criteria([{"paramName": "exp_type", "values": []}], table.column)
+            assert count_keywords(conn, table, empty, now=now_mjd()) == every  # matches all
+            listed = product_keywords.c.listed_in == table.instrument
+            kinds = conn.execute(select(product_keywords.c.exp_type).where(listed).distinct())
+            for kind in [k for k in kinds.scalars() if k]:
+                assert total(table, [kind.upper()]) == total(table, [f"{kind}*"])
+    archive.engine.dispose()

@@ -18,6 +18,7 @@ from skyarchive.search.keyword_search import (
     KeywordTable,
     count_query,
     page_query,
+    sorted_ids_query,
     value_count_query,
 )
 from tests.plans import plan_of as _plan
@@ -171,3 +172,26 @@ def test_a_keyword_cone_query_uses_indexes_only(keyword_archive) -> None:  # typ
     assert _uses(plan, "ix_products_owner_obsid") or _uses(plan, "ix_product_keywords_listed_in")
     assert "SCAN products" not in plan and "Seq Scan" not in plan, plan
     assert not any(word in plan for word in _PER_ROW_SUBQUERY), plan
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_sort_on_the_date_reads_the_date_index_alone(keyword_archive, descending: bool) -> None:  # type: ignore[no-untyped-def]
+    """The portal's sort on ``date_obs_mjd`` under an exposure type: the page's ids come from
+    the date index (schema 0026), never from the wide rows with their headers."""
+    table = KeywordTable.for_service("Mast.Jwst.Filtered.Nircam")
+    criteria = parse_criteria([{"paramName": "exp_type", "values": ["NRC_IMAGE"]}], table.column)
+    plan = _statement_plan(
+        keyword_archive,
+        lambda conn: sorted_ids_query(
+            conn,
+            table,
+            criteria,
+            sort="date_obs_mjd",
+            descending=descending,
+            page=2,
+            pagesize=20,
+            now=now_mjd(),
+        ),  # fmt: skip
+    )
+    assert _index_only(plan, facet_index_name("date_obs_mjd")), plan
+    assert "products" not in plan and "observations" not in plan, plan

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from astropy.time import Time
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.errors import BadQuery
@@ -16,6 +17,7 @@ from skyarchive.search.keyword_portal import (
     keyword_observations,
     search_keyword_files,
 )
+from skyarchive.search.keyword_search import KeywordTable, _Expressions
 from skyarchive.search.portal_query import PositionQuery
 from tests.keyword_files import listed_files
 
@@ -46,6 +48,29 @@ def test_sorting_by_a_header_keyword_pages_every_file_once(keyword_archive, desc
     known = [v for v in shown if v is not None]
     assert shown[: len(known)] == known, "files without a value come last"
     assert known == sorted(known, reverse=descending)
+
+
+def test_sorting_by_the_observation_date_reads_no_header(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    """The date is stored typed at ingest (schema 0026): the sort is a column, and the order
+    is the one astropy gives the headers' DATE-OBS and TIME-OBS."""
+    files = listed_files(keyword_archive, "NIRCAM")
+    table = KeywordTable.for_service("Mast.Jwst.Filtered.Nircam")
+    with keyword_archive.engine.connect() as conn:
+        sql = str(_Expressions(conn.dialect.name, now_mjd()).of(table._column("date_obs_mjd")))
+    assert "header" not in sql, sql
+    rows = _all_pages(keyword_archive, KeywordQuery("NIRCAM", sort="date_obs_mjd", pagesize=40))
+    assert sorted(r["ArchiveFileID"] for r in rows) == sorted(files)
+
+    def start(pid: int) -> float | None:
+        header = files[pid]["header"]
+        if "DATE-OBS" not in header:
+            return None
+        return float(Time(f"{header['DATE-OBS']}T{header.get('TIME-OBS', '00:00:00')}").mjd)
+
+    shown = [start(r["ArchiveFileID"]) for r in rows]
+    known = [v for v in shown if v is not None]
+    assert known and shown[: len(known)] == known, "files without a date come last"
+    assert known == pytest.approx(sorted(known), abs=1e-8)
 
 
 def test_date_ranges_may_be_typed_as_days(keyword_archive) -> None:  # type: ignore[no-untyped-def]

@@ -6,9 +6,13 @@ helpers of ``test_keyword_search.py`` (not from the stored listing).
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections import Counter
 
+import pytest
 from alembic import command
+from astropy.time import Time
 from sqlalchemy import text
 
 from skyarchive.db.engine import alembic_config, upgrade
@@ -36,6 +40,22 @@ def _shown(archive, instrument: str) -> set[str]:  # type: ignore[no-untyped-def
     return {r["filename"] for r in _search(archive, instrument.title(), [])}
 
 
+def _check_counts(archive, visible_nircam: set[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    """The files per table and exposure type kept at ingest (schema 0026) are those the
+    listing rule gives, worked out here from the headers and file names (or, for NIRCam,
+    ``visible_nircam``)."""
+    with archive.engine.connect() as conn:
+        stored = conn.execute(text("SELECT listed_in, exp_type, files FROM keyword_counts")).all()
+    for instrument in INSTRUMENTS:
+        files = _files(archive, instrument)
+        visible = _expected_visible(files)
+        if instrument == "NIRCAM" and visible_nircam is not None:
+            visible = visible_nircam
+        expected = Counter(str(files[n]["header"].get("EXP_TYPE") or "").lower() for n in visible)
+        kept = {exp_type: n for table, exp_type, n in stored if table == instrument and n}
+        assert kept == dict(expected), instrument
+
+
 def test_calibrated_files_arriving_later_hide_the_rate_files(
     keyword_archive, demo_output, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -56,6 +76,7 @@ def test_calibrated_files_arriving_later_hide_the_rate_files(
     after = _search(keyword_archive, "Nircam", fileset)
     assert {r["productLevel"] for r in after} == {"2b"}
     assert _shown(keyword_archive, "NIRCAM") == _expected_visible(_files(keyword_archive, "NIRCAM"))
+    _check_counts(keyword_archive)
 
 
 def test_an_older_archive_gets_its_listing_on_upgrade(keyword_archive) -> None:  # type: ignore[no-untyped-def]
@@ -71,6 +92,26 @@ def test_an_older_archive_gets_its_listing_on_upgrade(keyword_archive) -> None: 
     guide_stars = _shown(keyword_archive, "GuideStar")
     assert guide_stars and all("_gs-" in name for name in guide_stars)
     _check_typed_criteria(keyword_archive)
+    _check_counts(keyword_archive)  # counted by the upgrade (schema 0026)
+    _check_dates(keyword_archive)  # worked out from the headers by the upgrade (0026)
+
+
+def _check_dates(archive) -> None:  # type: ignore[no-untyped-def]
+    """The stored ``date_obs_mjd`` is DATE-OBS with TIME-OBS as astropy reads them."""
+    query = "SELECT header, date_obs_mjd FROM product_keywords"
+    with archive.engine.connect() as conn:
+        stored = conn.execute(text(query)).all()
+    dated = 0
+    for header_text, mjd in stored:
+        header = json.loads(header_text)
+        if "DATE-OBS" not in header:
+            assert mjd is None
+            continue
+        day, time = header["DATE-OBS"], header.get("TIME-OBS", "00:00:00")
+        expected = Time(day if "T" in day else f"{day}T{time}", scale="utc").mjd
+        assert mjd == pytest.approx(expected, abs=1e-8), header_text
+        dated += 1
+    assert dated > 10
 
 
 def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
@@ -100,6 +141,7 @@ def _check_typed_criteria(archive) -> None:  # type: ignore[no-untyped-def]
 
 def test_typed_keywords_match_in_any_case_and_show_the_header(keyword_archive) -> None:  # type: ignore[no-untyped-def]
     _check_typed_criteria(keyword_archive)
+    _check_dates(keyword_archive)  # stored at ingest
 
 
 def test_a_replacement_that_changes_a_level_redecides_its_exposure(
@@ -134,3 +176,4 @@ def test_a_replacement_that_changes_a_level_redecides_its_exposure(
     assert {n for n in shown if n.startswith(exposure)} == expected_here
     assert name not in shown
     assert shown - siblings == visible - siblings  # other exposures are untouched
+    _check_counts(keyword_archive, visible_nircam=(visible - siblings) | expected_here)

@@ -33,6 +33,7 @@ CONDITIONS = [
     [{"instrume": "NIRCAM,!NIRCAM"}],
     [{"program": "1000..2000"}, {"exp_type": "NIS_SOSS"}],
     [{"targname": "no such target"}],
+    [{"exp_type": "!*image*"}, {"program": "!1558"}],
 ]
 L3_NAME = re.compile(r"jw\d{5}-[a-z]\d+_[a-z]\d+_(nircam|niriss|nirspec|miri|fgs)")
 
@@ -82,7 +83,10 @@ def test_pages_the_database_cuts_are_the_oracle_s_pages(demo, descending: bool) 
     with demo.engine.connect() as conn:
         whole = list(datasets(dataset_files(conn), now=now))
         for raw in ([], [{"program": "1073"}], [{"exp_type": "*IFU*,MIR_IMAGE"}],
-                    [{"program": "1558,4567"}, {"instrume": "MIRI"}]):  # fmt: skip
+                    [{"program": "1558,4567"}, {"instrume": "MIRI"}],
+                    # negations too: files without the value stay, as the check keeps them
+                    [{"instrume": "nir*"}, {"exp_type": "!NRC_IMAGE"}],
+                    [{"exp_type": "!*IFU*,!MIR_IMAGE"}, {"program": "!1073"}]):  # fmt: skip
             conditions = parse_conditions(raw)
             assert all(exact_in_sql(c) for c in conditions), raw
             expected = sorted((r for r in whole if all(c.matches(r) for c in conditions)),

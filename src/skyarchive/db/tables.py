@@ -248,6 +248,7 @@ product_keywords = Table(
     Column("ngroups", Integer),
     Column("effexptm", Float),
     Column("expstart", Float),
+    Column("date_obs_mjd", Float, comment="DATE-OBS (with TIME-OBS) as MJD (schema 0026)"),
     Column(
         "listed_in",
         String(16),
@@ -263,8 +264,21 @@ product_keywords = Table(
     Index(None, "listed_in", "filter", "product_id"),
     Index(None, "listed_in", "detector", "product_id"),
     *(Index(facet_index_name(c), *facet_index_columns(c)) for c in FACET_INDEX_COLUMNS),
+    # the date dialog's range and sorts on the date read it alone (schema 0026)
+    Index(facet_index_name("date_obs_mjd"), "listed_in", "exp_type", "date_obs_mjd", "product_id"),
 )
 
+
+# Files per keyword table and exposure type, kept at ingest (schema 0026): the total of a page
+# under no criterion or exposure types only, and the exposure-type dialog's counts, are read
+# here instead of counted over tens of thousands of index entries per request.
+keyword_counts = Table(
+    "keyword_counts",
+    metadata,
+    Column("listed_in", String(16), primary_key=True, comment="Keyword table (NIRCAM..GUIDESTAR)"),
+    Column("exp_type", String(120), primary_key=True, comment="Stored exp_type; '' when none"),
+    Column("files", BigInteger, nullable=False),
+)
 
 users = Table(
     "users",

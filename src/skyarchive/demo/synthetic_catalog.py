@@ -53,6 +53,7 @@ from skyarchive.db.tables import (
 )
 from skyarchive.db.tables import observations as observations_table
 from skyarchive.demo.synthetic_keywords import keyword_file_chunks
+from skyarchive.search.keyword_store import refresh_counts
 from skyarchive.search.summary import refresh_summary
 from skyarchive.search.tokens import token_rows
 from skyarchive.sky.cells import CELL_DEPTH
@@ -192,6 +193,7 @@ def build_synthetic_catalog(
     began = time.perf_counter()
     with engine.begin() as conn:
         refresh_summary(conn)  # the home page's figures, counted from the loaded rows
+        refresh_counts(conn)  # the keyword tables' files per exposure type
     timings["summary figures"] = time.perf_counter() - began
     return SyntheticSummary(
         observations=observations,

@@ -48,7 +48,12 @@ from skyarchive.db.tables import (
     products,
 )
 from skyarchive.errors import IngestError, StorageUnavailable
-from skyarchive.search.keyword_store import keyword_row, refresh_listing
+from skyarchive.search.keyword_store import (
+    keyword_row,
+    listing_tables,
+    refresh_counts,
+    refresh_listing,
+)
 from skyarchive.storage import Storage
 
 
@@ -269,7 +274,8 @@ def store_products(
     if history:
         conn.execute(product_versions.insert(), history)
         # a new version may change a file's level: its exposure's listing is worked out again
-        refresh_listing(conn, [entry["productFilename"] for entry in history])
+        tables = refresh_listing(conn, [entry["productFilename"] for entry in history])
+        refresh_counts(conn, tables)
     return ids
 
 
@@ -288,15 +294,17 @@ def store_keywords(conn: Connection, entries: Sequence[KeywordEntry]) -> None:
 
     Which files a keyword table lists depends on the other files of their exposures
     (:mod:`skyarchive.search.keyword_store`), so it is worked out again here for every
-    exposure touched, in the same transaction.
+    exposure touched, in the same transaction, and the tables' stored counts with it.
     """
     if not entries:
         return
     ids = [entry.product_id for entry in entries]
+    tables = listing_tables(conn, ids)  # the counts of the tables they leave change too
     conn.execute(delete(product_keywords).where(product_keywords.c.product_id.in_(ids)))
     rows = [keyword_row(e.product_id, e.header, e.s_region) for e in entries]
     conn.execute(product_keywords.insert(), rows)
-    refresh_listing(conn, [entry.filename for entry in entries])
+    tables |= refresh_listing(conn, [entry.filename for entry in entries])
+    refresh_counts(conn, tables)
 
 
 # JWST observations by program and observation number: exposure-level ids

@@ -16,9 +16,8 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
@@ -51,17 +50,27 @@ from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import (
+    ARCHIVE,
     DATES,
+    IDENTITY,
     KeywordColumn,
     columns_by_name,
     table_columns,
 )
-from skyarchive.search.keyword_store import FOLDED, LEVEL_2A, LEVEL_2C
+from skyarchive.search.keyword_store import (
+    FOLDED,
+    LEVEL_2A,
+    LEVEL_2C,
+    MJD_OF_UNIX_EPOCH,
+    date_value,
+    mjd_of_iso,
+    stored_count,
+    stored_exp_type_counts,
+)
 from skyarchive.search.paging import total_from_page
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
-_MJD_OF_UNIX_EPOCH = 40587.0
 _TYPED = {c.name for c in product_keywords.c} - {"product_id", "header", "s_region", "listed_in"}
 
 p, k, o = products, product_keywords, observations
@@ -217,8 +226,26 @@ def count_keywords(
     now: float,
     cone: Cone | None = None,
 ) -> int:
-    """How many files match ``criteria`` (and ``cone``)."""
+    """How many files match ``criteria`` (and ``cone``): read from the counts kept at ingest
+    when the criteria are exposure types only, else counted."""
+    exp_types = _exposure_types_only(criteria) if cone is None else False
+    if exp_types is not False:
+        return stored_count(conn, table.instrument, exp_types)
     return int(conn.scalar(count_query(conn, table, criteria, now=now, cone=cone)) or 0)
+
+
+def _exposure_types_only(criteria: list[Criterion]) -> list[str] | None | Literal[False]:
+    """The stored exposure types every criterion allows, None when there is no criterion,
+    False when a criterion is anything but a list of exposure types (or there is a cone)."""
+    allowed: set[str] | None = None
+    for criterion in criteria:
+        if criterion.empty:  # no values: it matches every file (criterion_clause)
+            continue
+        if criterion.column.name != "exp_type" or criterion.ranges or criterion.patterns:
+            return False
+        values = {str(value) for value in criterion.values}  # lower-case, as stored
+        allowed = values if allowed is None else allowed & values
+    return None if allowed is None else sorted(allowed)
 
 
 def count_query(
@@ -288,6 +315,37 @@ def _in_cone(conn: Connection, cone: Cone) -> ColumnElement[bool]:
                                          literal_execute=True))  # fmt: skip
 
 
+def sorted_ids_query(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    *,
+    sort: str,
+    descending: bool,
+    page: int,
+    pagesize: int,
+    now: float,
+    cone: Cone | None = None,
+) -> Select:
+    """The ids of one page ordered by column ``sort``, files without a value last, ties in
+    file order; from the keyword table alone (its indexes) when the criteria and the sort
+    are typed keywords (tests read its plan)."""
+    expr = _Expressions(conn.dialect.name, now).of(table._column(sort))
+    where = _where(conn, table, criteria, now, cone)
+    return (
+        select(k.c.product_id).select_from(_source(and_(where, expr.is_(None))))
+        .where(where).order_by(expr.is_(None), expr.desc() if descending else expr.asc(),
+                               k.c.product_id)
+        .limit(pagesize).offset((page - 1) * pagesize)
+    )  # fmt: skip
+
+
+def _among(ids: list[int]) -> ColumnElement[bool]:
+    # Integers written into the SQL: a page of any size stays within every backend's limit
+    # on bound parameters.
+    return k.c.product_id.in_(bindparam("page_ids", ids, expanding=True, literal_execute=True))
+
+
 def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
     # Written as literals, not bound values: SQLite uses an expression index (schema 0009)
     # only for the very same expression.
@@ -310,10 +368,10 @@ class _Expressions:
             return fixed
         if column.keyword is None:
             raise UnknownColumn(f"Column '{name}' cannot be searched.")
-        if column.date_of is not None:
-            return self._mjd(self._date_text(column))
         if name in _TYPED and kind != "boolean":  # typed flags hold only true booleans, not 'T'
             return k.c[name]
+        if column.date_of is not None:
+            return self._mjd(self._date_text(column))
         value = self._header(column.keyword)
         if kind in ("int", "float"):
             return self._number(value)
@@ -357,7 +415,7 @@ class _Expressions:
             iso = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?"
             stamp = cast(func.substring(text, literal(iso)), TIMESTAMP)
             seconds = func.extract("epoch", stamp)
-            return case((text.op("~")(iso), seconds / 86400.0 + _MJD_OF_UNIX_EPOCH), else_=null())
+            return case((text.op("~")(iso), seconds / 86400.0 + MJD_OF_UNIX_EPOCH), else_=null())
         return func.julianday(text) - 2400000.5
 
     def _number(self, value: ColumnElement) -> ColumnElement:
@@ -419,11 +477,10 @@ class _RowShape:
     column is worked out once per answer, not per row.
 
     A row starts as a copy of an all-None row (one C-level copy, in column order) and only
-    the keywords its header holds are filled in: a table has some 250 columns and a header
-    rarely holds them all, so the work per row follows the header, not the table.
+    the keywords its header holds are filled in, each by a converter chosen for its column's
+    type beforehand: a table has some 250 columns and a header rarely holds them all, so the
+    work per row follows the header, not the table.
     """
-
-    _MJD, _DATE, _VALUE = range(3)
 
     def __init__(
         self, columns: Sequence[KeywordColumn], now: float, *, with_owner: bool = False
@@ -432,39 +489,40 @@ class _RowShape:
         self._with_owner = with_owner
         self._blank: dict[str, Any] = dict.fromkeys(column.info.name for column in columns)
         self._archive: list[str] = []
-        # header keyword -> the columns it fills (DATE-OBS fills date_obs and date_obs_mjd)
-        self._by_keyword: dict[str, list[tuple[str, int, KeywordColumn, str]]] = {}
+        # header keyword -> (column, converter); a keyword fills one column, except dates
+        self._plain: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
+        self._dated: dict[str, list[tuple[str, bool]]] = {}
         for column in columns:
-            name = column.info.name
-            if column.keyword is None:
+            name, keyword = column.info.name, column.keyword
+            if keyword is None:
                 self._archive.append(name)
-                continue
-            if column.date_of is not None:
-                how = self._MJD
-            elif name in DATES:
-                how = self._DATE
+            elif column.date_of is not None or name in DATES:
+                self._dated.setdefault(keyword, []).append((name, column.date_of is not None))
             else:
-                how = self._VALUE
-            self._by_keyword.setdefault(column.keyword, []).append(
-                (name, how, column, column.info.type)
-            )
+                self._plain[keyword] = (name, _CONVERTERS[column.info.type])
+        self._every_archive_column = set(self._archive) == set(_ARCHIVE_COLUMNS)
 
     def __call__(self, row: Any) -> dict[str, Any]:
         out = self._blank.copy()
-        if self._by_keyword:
+        if self._plain or self._dated:
             header = _header_of(row.header)
+            plain, dated = self._plain, self._dated
             for keyword, value in header.items():
-                fills = self._by_keyword.get(keyword)
-                if fills is None or value is None:  # a null value leaves every column None
+                if value is None:  # a null value leaves every column None
                     continue
-                for name, how, column, kind in fills:
-                    if how == self._VALUE:
-                        out[name] = _value(value, kind)
-                    elif how == self._MJD:
-                        out[name] = _mjd_of_iso(_date_value(header, column))
-                    else:
-                        out[name] = _net_date(_mjd_of_iso(_date_value(header, column)))
-        if self._archive:
+                fill = plain.get(keyword)
+                if fill is not None:
+                    out[fill[0]] = fill[1](value)
+                    continue
+                fills = dated.get(keyword)
+                if fills is not None:
+                    mjd = mjd_of_iso(date_value(header, keyword))
+                    for name, as_mjd in fills:
+                        out[name] = mjd if as_mjd else _net_date(mjd)
+        if self._every_archive_column:
+            out.update(_archive_values(row, self._now))
+        elif self._archive:
             archive = _archive_values(row, self._now)
             for name in self._archive:
                 out[name] = archive[name]
@@ -495,9 +553,14 @@ def _header_of(text: str | None) -> dict[str, Any]:
         return json.loads(text or "{}")  # type: ignore[no-any-return]
 
 
+#: The columns :func:`_archive_values` gives: a table's archive columns (keyword None).
+_ARCHIVE_COLUMNS = (*IDENTITY.split(), *ARCHIVE.split())
+
+
 def _archive_values(row: Any, now: float) -> dict[str, Any]:
     released = row.t_obs_release
-    ingested = _mjd_of_iso(row.ingested_at)
+    ingested = mjd_of_iso(row.ingested_at)
+    ingested_date = _net_date(ingested)
     return {
         "ArchiveFileID": row.product_id,
         "filename": row.productFilename,
@@ -505,9 +568,9 @@ def _archive_values(row: Any, now: float) -> dict[str, Any]:
         "productLevel": row.product_level,
         "fileSize": row.size,
         "checksum": row.sha256,
-        "ingestStartDate": _net_date(ingested),
+        "ingestStartDate": ingested_date,
         "ingestStartDate_mjd": ingested,
-        "ingestCompletionDate": _net_date(ingested),
+        "ingestCompletionDate": ingested_date,
         "ingestCompletionDate_mjd": ingested,
         "FileTypeID": None,
         "publicReleaseDate": _net_date(released),
@@ -520,52 +583,46 @@ def _archive_values(row: Any, now: float) -> dict[str, Any]:
     }
 
 
-def _date_value(header: dict[str, Any], column: KeywordColumn) -> Any:
-    keyword = column.keyword or ""
-    value = header.get(keyword)
-    if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
-        return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
-    return value
-
-
 def _value(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "boolean":  # MAST writes keyword flags as 't' / 'f'
-        return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
-    if kind == "int":
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            return None
-    if kind == "float":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return number if math.isfinite(number) else None
+    """A header value as a column of type ``kind`` shows it (None when it cannot)."""
+    return None if value is None else _CONVERTERS[kind](value)
+
+
+def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _mjd_of_iso(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
-        return None
+def _integer(value: Any) -> int | None:
+    if type(value) is int:  # not a bool, whose text is not a number
+        return value
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return int(str(value).strip())
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp() / 86400.0 + _MJD_OF_UNIX_EPOCH
+
+
+def _real(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _flag_text(value: Any) -> str:  # MAST writes keyword flags as 't' / 'f'
+    return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _text, "int": _integer, "float": _real, "boolean": _flag_text,
+}  # fmt: skip
 
 
 def _net_date(mjd: float | None) -> str | None:
     """MAST's JSON dates: ``/Date(<milliseconds since 1970>)/``."""
     if mjd is None:
         return None
-    return f"/Date({round((mjd - _MJD_OF_UNIX_EPOCH) * 86400000)})/"
+    return f"/Date({round((mjd - MJD_OF_UNIX_EPOCH) * 86400000)})/"
 
 
 def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
@@ -603,14 +660,25 @@ def value_counts(
     """
     column = table._column(column_name)
     name, kind = column.info.name, column.info.type
+    others = [c for c in criteria if c.column.name != name]
+    if name == "exp_type" and not others and cone is None:  # kept at ingest
+        stored = stored_exp_type_counts(conn, table.instrument)
+        ordered = sorted(stored, key=lambda pair: (-pair[1], pair[0] is None, pair[0] or ""))
+        return _counted_values(name, kind, ordered, limit)
     query = value_count_query(conn, table, criteria, name, now=now, cone=cone)
     if kind in ("int", "float") or column.date_of is not None:
         matching, low, high = conn.execute(query).one()
         return {"column": name, "matching": int(matching), "min": low, "max": high}
     # One pass gives both: the files that match are those of every group, NULL's included.
+    return _counted_values(name, kind, conn.execute(query), limit)
+
+
+def _counted_values(name: str, kind: str, counts: Iterable[Any], limit: int) -> dict[str, Any]:
+    """The answer of :func:`value_counts` from (value, count) pairs, most frequent first,
+    NULL's among them."""
     shown = _facet_display(name)
     matching, values = 0, list[dict[str, Any]]()
-    for value, count in conn.execute(query):
+    for value, count in counts:
         matching += int(count)
         if value is not None and len(values) < limit:
             values.append({"value": shown(_value(value, kind)), "count": int(count)})
@@ -708,12 +776,14 @@ def sorted_keywords(
     Files without a value come last either way; ties keep file order, so pages never overlap.
     (The portal's grid sorts on the server: a keyword table is too big to sort in a browser.)
     """
-    expr = _Expressions(conn.dialect.name, now).of(table._column(sort))
-    direction = expr.desc() if descending else expr.asc()
-    query = page_query(conn, table, criteria, page=page, pagesize=pagesize, now=now, cone=cone)
-    query = query.order_by(None).order_by(expr.is_(None), direction, k.c.product_id)
+    # The page's files first, by a query whose sort carries only the value and the id, then
+    # their rows: a sort of whole rows would carry every header of the match set.
+    sorted_ids = sorted_ids_query(conn, table, criteria, sort=sort, descending=descending,
+                                  page=page, pagesize=pagesize, now=now, cone=cone)  # fmt: skip
+    ids = list(conn.execute(sorted_ids).scalars())
     shape = _RowShape(columns, now, with_owner=with_owner)
-    rows = [shape(row) for row in conn.execute(query)]
+    found = {row.product_id: row for row in conn.execute(_rows_query(_among(ids)))} if ids else {}
+    rows = [shape(found[product_id]) for product_id in ids]
 
     def total() -> int:
         known = total_from_page(page, pagesize, len(rows))

@@ -9,8 +9,9 @@ for the files of datasets that may match:
 
 * ``program``, ``instrume``, ``exp_type`` and ``targname`` conditions become SQL on indexed or
   typed columns. They describe the exposure, so every file of a dataset has the same value
-  and filtering files keeps each dataset whole. Only positive terms are used (a row must match
-  one of them); negations, ranges and the other columns are left to the exact check.
+  and filtering files keeps each dataset whole. Values, wildcards and their negations
+  (``!NRC_IMAGE``: files without a value stay, as the check keeps them) are written in SQL;
+  ranges and the other columns are left to the exact check.
 * A cone keeps the datasets with a file whose observation's footprint has a HEALPix cell in
   the cone's cover (:mod:`skyarchive.search.cone`): a superset of those the exact
   footprint test (done by the caller) keeps.
@@ -23,7 +24,8 @@ database also orders the datasets by name and cuts the page (:func:`dataset_page
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -113,9 +115,9 @@ def _narrowing(conditions: Sequence[Condition]) -> list[ColumnElement[bool]]:
 
 
 def exact_in_sql(condition: Condition) -> bool:
-    """Whether the SQL of ``condition`` keeps exactly the datasets its check keeps: a list of
-    values or wildcards on a column every file of a dataset shares, with no negation."""
-    return not condition.negatives and _clause(condition) is not None
+    """Whether the SQL of ``condition`` keeps exactly the datasets its check keeps: values or
+    wildcards, negated or not, on a column every file of a dataset shares."""
+    return _clause(condition) is not None
 
 
 def _sorted_name(postgres: bool) -> ColumnElement[str]:
@@ -174,17 +176,35 @@ def dataset_name(*, postgres: bool) -> ColumnElement[str]:
 
 
 def _clause(condition: Condition) -> ColumnElement[bool] | None:
-    """SQL a file of a matching dataset meets, or None when the condition is left to Python."""
-    name, terms = condition.column.name, condition.terms
-    if not terms:
-        return None
+    """SQL that the files of exactly the matching datasets meet, or None when the condition
+    is left to Python. A negated term keeps the files without a value, as the check does."""
+    name, terms, negated = condition.column.name, condition.terms, condition.negated
+    written = (*terms, *negated)
+    column: ColumnElement | None
+    match: Callable[[Sequence[str]], ColumnElement[bool]]
     if name == "program":
-        if not all(term.isdigit() for term in terms):
+        if not all(term.isdigit() for term in written):
             return None
-        return p.c.proposal_id.in_(sorted({str(int(term)) for term in terms}))
-    column = _FOLDED_COLUMNS.get(name)
-    if column is None or any(mark in term for term in terms for mark in ("..", "<", ">")):
-        return None
+        column, match = p.c.proposal_id, _program_match
+    else:
+        column = _FOLDED_COLUMNS.get(name)
+        if column is None or any(mark in t for t in written for mark in ("..", "<", ">")):
+            return None
+        match = partial(_text_match, column)
+    parts: list[ColumnElement[bool]] = []
+    if terms:
+        parts.append(match(terms))
+    if negated:
+        parts.append(or_(column.is_(None), not_(match(negated))))
+    return and_(*parts) if parts else None
+
+
+def _program_match(terms: Sequence[str]) -> ColumnElement[bool]:
+    return p.c.proposal_id.in_(sorted({str(int(term)) for term in terms}))
+
+
+def _text_match(column: ColumnElement, terms: Sequence[str]) -> ColumnElement[bool]:
+    """``column`` (stored lower-case) equal to a plain term or like a wildcard one."""
     parts: list[ColumnElement[bool]] = []
     plain = [term.lower() for term in terms if "*" not in term]
     if plain:

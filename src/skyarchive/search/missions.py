@@ -98,6 +98,7 @@ class Condition:
     text: str
     exact: tuple[str, ...] | None = None  # the values, when the condition is a plain list
     terms: tuple[str, ...] = ()  # the positive terms as written (a row must match one)
+    negated: tuple[str, ...] = ()  # the negated terms as written, "!" left out (none may match)
 
     def matches(self, row: dict[str, Any]) -> bool:
         value = row.get(self.column.name)
@@ -147,20 +148,21 @@ def _condition(name: str, value: Any) -> Condition:
     negatives: list[Test] = []
     plain: list[str] = []
     terms: list[str] = []
+    negated_terms: list[str] = []
     for term in (t.strip() for t in text.split(",")):
         negated = term.startswith("!")
         term = term[1:].strip() if negated else term
         if not term:
             continue
         (negatives if negated else positives).append(_term(col, term))
-        if not negated:
-            terms.append(term)
+        (negated_terms if negated else terms).append(term)
         if not negated and not any(mark in term for mark in ("*", "..", "<", ">")):
             plain.append(term)
     if not positives and not negatives:
         raise BadQuery(f"{name}: the condition is empty.")
     exact = tuple(plain) if len(plain) == len(positives) and not negatives else None
-    return Condition(col, tuple(positives), tuple(negatives), text, exact, tuple(terms))
+    return Condition(col, tuple(positives), tuple(negatives), text, exact, tuple(terms),
+                     tuple(negated_terms))  # fmt: skip
 
 
 def _term(col: MissionColumn, term: str) -> Test:
