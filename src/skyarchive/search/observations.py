@@ -45,7 +45,7 @@ from skyarchive.search.columns import (
 )
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
-from skyarchive.search.row_json import as_text, json_boolean, json_object
+from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, column_has_tokens, token_match
 
 _ID_CHUNK = 5000
@@ -361,8 +361,10 @@ def _json_row(columns: Sequence[ColumnInfo], dialect: str) -> ColumnElement[str]
 
 @functools.lru_cache(maxsize=256)
 def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[str]:
-    # Built once per projection: assembling ~35 expressions costs more than the lookup.
-    return json_object(dialect, [(name, _json_value(name, dialect)) for name in names])
+    # Built once per projection: assembling ~35 expressions costs more than the lookup, and
+    # as a Prebuilt its statements' cache keys need not walk them on every execution.
+    pairs = [(name, _json_value(name, dialect)) for name in names]
+    return Prebuilt(("observation row", names, dialect), json_object(dialect, pairs))
 
 
 def _json_value(name: str, dialect: str) -> ColumnElement:
