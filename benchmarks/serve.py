@@ -27,13 +27,13 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(home=args.home, database_url=args.database_url)
     archive = Archive.open(settings, migrate=False)
-    app = None
+    options = {}
     if args.replay is not None:
         from benchmarks.floor import floor_app, read_exchanges
 
-        app = floor_app(archive, read_exchanges(args.replay))
+        options["app"] = floor_app(archive, read_exchanges(args.replay))
     config = server_config(
-        archive, host="127.0.0.1", port=args.port, app=app, log_level="warning", lifespan="off"
+        archive, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", **options
     )
     uvicorn.Server(config).run()
 
