@@ -47,6 +47,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from benchmarks.bench_load import lua_script, run_wrk
+from benchmarks.harness import ServerProcess
 
 if TYPE_CHECKING:
     from skyarchive.archive import Archive
@@ -186,11 +187,9 @@ def served(
     *,
     replay: Sequence[Exchange] = (),
     work: Path | None = None,
-) -> Iterator:  # yields benchmarks.run.ServerProcess
+) -> Iterator[ServerProcess]:
     """The real server over ``home`` (one process), or with ``replay`` its floor: the exchanges
     are written to a file in ``work`` (a temporary directory when not given)."""
-    from benchmarks.run import ServerProcess  # run.py imports the sections, this among them
-
     with tempfile.TemporaryDirectory(prefix="skyarchive-floor-", dir=work) as tmp:
         replay_file = write_exchanges(replay, Path(tmp) / "exchanges.json") if replay else None
         with ServerProcess(home, database_url, replay=replay_file) as server:

@@ -110,7 +110,8 @@ def test_the_report_judges_zip_to_null_against_cat_to_null() -> None:
 
 
 def test_home_page_figures_are_measured_and_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from benchmarks.run import HOME_SQL, BareSql, _html_rows, whole_table_counts_ms
+    from benchmarks.harness import BareSql
+    from benchmarks.run import HOME_SQL, _html_rows, whole_table_counts_ms
 
     from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
 
@@ -239,3 +240,32 @@ def test_the_floor_report_judges_ratios_at_the_demo_size_and_the_cone_at_scale()
     assert row["cone a"].endswith("| yes |") and row["count"].endswith("| report |")
     assert row["cone b"].endswith("| yes |")
     assert any(line.startswith("| count") and line.endswith("| **no** |") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--only", "hips", "--only", "edb"], ["hips", "edb"]),
+        (["--only-hips", "--keywords-only"], ["keywords", "hips"]),
+        (["--skip", "load", "--skip-ingest"], None),  # None: every section but those two
+    ],
+)
+def test_only_and_skip_choose_sections_from_the_one_table(
+    argv: list[str], expected: list[str] | None, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks import run
+
+    ran: list[str] = []
+    fakes = tuple(
+        run.Section(s.name, s.help, lambda args, work, report, pg, name=s.name: ran.append(name))
+        for s in run.SECTIONS
+    )
+    monkeypatch.setattr(run, "SECTIONS", fakes)
+    monkeypatch.setattr(run, "machine", lambda: {
+        "date": "d", "cpu": "c", "cores": 2, "memory": "m", "python": "3", "sqlite": "3",
+        "platform": "p"})  # fmt: skip
+    run.main([*argv, "--skip-postgres", "--out", str(tmp_path)])
+    if expected is None:
+        expected = [name for name in run.SECTION_NAMES if name not in {"load", "ingest"}]
+    assert ran == expected
+    assert (tmp_path / "report.md").exists()
