@@ -46,7 +46,7 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from benchmarks.bench_load import lua_script, run_wrk
+from benchmarks.bench_load import lua_script, process_cpu_seconds, run_wrk
 from benchmarks.harness import ServerProcess
 
 if TYPE_CHECKING:
@@ -203,20 +203,28 @@ def same_answers(url: str, exchanges: Sequence[Exchange]) -> None:
             raise RuntimeError(f"{exchange.ask.label}: the floor answers other bytes")
 
 
-def wrk_figures(url: str, ask: Ask, *, connections: int, seconds: float, work: Path) -> dict:
-    """``wrk`` sending ``ask`` over ``connections`` connections for ``seconds``."""
+def wrk_figures(
+    url: str, ask: Ask, *, connections: int, seconds: float, work: Path, pid: int | None = None
+) -> dict:
+    """``wrk`` sending ``ask`` over ``connections`` connections for ``seconds``; with the
+    server's ``pid``, also the CPU time it spent per request (``cpu_ms``): on a machine busy
+    with other work, wall-clock figures swing with the load, CPU per request much less."""
     script = work / f"ask-{abs(hash(ask))}.lua"
     script.write_text(lua_script([ask.wrk_request()]))
+    cpu_before = process_cpu_seconds([pid]) if pid else 0.0
     figures = run_wrk(url, script, clients=connections, seconds=seconds)
+    cpu = process_cpu_seconds([pid]) - cpu_before if pid else None
     errors = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
     if errors:
         raise RuntimeError(f"{ask.label}: {errors} errors under wrk at {url}: {figures}")
     wall = figures["duration_us"] / 1e6
+    per_request = 1000 * cpu / figures["requests"] if cpu and figures["requests"] else None
     return {
         "requests": figures["requests"],
         "req_per_s": round(figures["requests"] / wall, 1),
         "p50_ms": round(figures["p50_us"] / 1000, 3),
         "p95_ms": round(figures["p95_us"] / 1000, 3),
+        "cpu_ms": None if per_request is None else round(per_request, 3),
     }
 
 
@@ -228,13 +236,17 @@ def compare(
     connections: int = 16,
     seconds: float = 3.0,
     rounds: int = 3,
+    pids: tuple[int, int] | None = None,
 ) -> dict:
     """The real server beside its floor for one captured request.
 
     Each round measures, real then floor, the median latency one at a time (``wrk -c 1``)
     and the throughput at ``connections`` connections. ``latency_ratio`` (real / floor, lower
     is better) and ``throughput_ratio`` (real / floor, higher is better) are medians of the
-    rounds' ratios; the figures of each side are medians over the rounds.
+    rounds' ratios; the figures of each side are medians over the rounds. With the servers'
+    ``pids`` (real, floor), ``cpu_ratio`` is the real server's CPU time per request at
+    ``connections`` over the floor's (lower is better; the inverse of the throughput ratio on
+    an otherwise idle machine).
     """
     same_answers(floor_url, [exchange])
     ask = exchange.ask
@@ -243,11 +255,15 @@ def compare(
         work = Path(tmp)
         for url in (real_url, floor_url):  # warm-up: caches, pools, statement caches
             wrk_figures(url, ask, connections=2, seconds=1, work=work)
+        real_pid, floor_pid = pids or (None, None)
         for _ in range(rounds):
-            for side, url in (("real", real_url), ("floor", floor_url)):
+            for side, url, pid in (("real", real_url, real_pid), ("floor", floor_url, floor_pid)):
                 one = wrk_figures(url, ask, connections=1, seconds=seconds, work=work)
-                many = wrk_figures(url, ask, connections=connections, seconds=seconds, work=work)
+                many = wrk_figures(url, ask, connections=connections, seconds=seconds, work=work,
+                                   pid=pid)  # fmt: skip
                 figures = sides[side]
+                if many["cpu_ms"] is not None:
+                    figures.setdefault("cpu_ms", []).append(many["cpu_ms"])
                 figures.setdefault("p50_ms", []).append(one["p50_ms"])
                 figures.setdefault("p95_ms", []).append(one["p95_ms"])
                 figures.setdefault("req_per_s", []).append(many["req_per_s"])
@@ -255,7 +271,7 @@ def compare(
     real, floor = sides["real"], sides["floor"]
     latency = [r / f for r, f in zip(real["p50_ms"], floor["p50_ms"], strict=True)]
     throughput = [r / f for r, f in zip(real["req_per_s"], floor["req_per_s"], strict=True)]
-    return {
+    found = {
         "query": ask.label,
         "bytes": len(exchange.content),
         "connections": connections,
@@ -266,3 +282,7 @@ def compare(
         "latency_ratio": round(statistics.median(latency), 2),
         "throughput_ratio": round(statistics.median(throughput), 2),
     }
+    if "cpu_ms" in real and "cpu_ms" in floor:
+        cpu = [r / f for r, f in zip(real["cpu_ms"], floor["cpu_ms"], strict=True) if f]
+        found["cpu_ratio"] = round(statistics.median(cpu), 2) if cpu else None
+    return found
