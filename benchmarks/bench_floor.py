@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from benchmarks import bench_load
 from benchmarks.floor import Ask, capture, compare, served
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
@@ -34,7 +35,6 @@ from skyarchive.config import Settings
 from skyarchive.db.tables import observation_products, observations
 from skyarchive.demo import generate
 from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
-from skyarchive.ingest.run import ingest_paths
 
 CONNECTIONS = 16
 THROUGHPUT_TARGET = 0.5  # service / floor, at the demo size
@@ -86,60 +86,54 @@ def demo_asks(archive: Archive) -> list[Ask]:
     """The queries on the demo archive: a 1′ cone around M57 and the others over its data."""
     with archive.engine.connect() as conn:
         obsids = _obsids_listing(conn, PRODUCT_LIST)
-    cone = {"ra": M57[0], "dec": M57[1], "radius": ARCMIN}
-    criteria = [{"paramName": "obs_collection", "values": ["JWST"]},
-                {"paramName": "proposal_id", "values": ["1073"]}]  # fmt: skip
-    count = [{"paramName": "obs_collection", "values": ["JWST"]},
-             {"paramName": "instrument_name", "values": ["NIRCAM/IMAGE"]}]  # fmt: skip
-    return [
-        Ask.invoke("Mast.Caom.Cone", cone, label="cone 1′ around M57 (Mast.Caom.Cone)"),
-        Ask.invoke(
-            "Mast.Caom.Filtered",
-            {"columns": "*", "filters": criteria},
-            label="criteria: JWST, program 1073 (Mast.Caom.Filtered)",
-        ),  # fmt: skip
-        Ask.invoke(
-            "Mast.Caom.Filtered",
-            {"columns": "COUNT_BIG(*)", "filters": count},
-            label="count: JWST, NIRCAM/IMAGE (COUNT_BIG)",
-        ),  # fmt: skip
-        Ask.invoke(
-            "Mast.Caom.Products",
-            {"obsid": ",".join(map(str, obsids))},
-            label=f"product list, {len(obsids)} obsids (Mast.Caom.Products)",
-        ),  # fmt: skip
-        _keyword_ask(KEYWORD_PAGE),
-    ]
+    return _asks(
+        cone=({"ra": M57[0], "dec": M57[1], "radius": ARCMIN}, "1′ around M57"),
+        criteria=({"obs_collection": "JWST", "proposal_id": "1073"}, "JWST, program 1073"),
+        count={"obs_collection": "JWST", "instrument_name": "NIRCAM/IMAGE"},
+        obsids=obsids,
+    )
 
 
 def million_asks(archive: Archive) -> list[Ask]:
     """The same queries at 10^6 synthetic observations (a cone around one of them)."""
     with archive.engine.connect() as conn:
         middle = conn.execute(select(func.max(observations.c.obsid))).scalar_one() // 3
-        centre = conn.execute(
-            select(observations.c.s_ra, observations.c.s_dec).where(observations.c.obsid == middle)
+        o = observations.c
+        ra, dec, proposal, instrument = conn.execute(
+            select(o.s_ra, o.s_dec, o.proposal_id, o.instrument_name).where(o.obsid == middle)
         ).one()
-        proposal, instrument = conn.execute(
-            select(observations.c.proposal_id, observations.c.instrument_name)
-            .where(observations.c.obsid == middle)
-        ).one()  # fmt: skip
         obsids = _obsids_listing(conn, PRODUCT_LIST)
-    cone = {"ra": centre[0] + 0.2 * ARCMIN, "dec": centre[1], "radius": ARCMIN}
-    criteria = [{"paramName": "proposal_id", "values": [proposal]},
-                {"paramName": "instrument_name", "values": [instrument]}]  # fmt: skip
-    count = [{"paramName": "obs_collection", "values": ["JWST"]},
-             {"paramName": "instrument_name", "values": [instrument]}]  # fmt: skip
+    return _asks(
+        cone=({"ra": ra + 0.2 * ARCMIN, "dec": dec, "radius": ARCMIN}, "1′"),
+        criteria=(
+            {"proposal_id": proposal, "instrument_name": instrument},
+            "program + instrument",
+        ),  # fmt: skip
+        count={"obs_collection": "JWST", "instrument_name": instrument},
+        obsids=obsids,
+    )
+
+
+def _asks(
+    *, cone: tuple[dict, str], criteria: tuple[dict, str], count: dict, obsids: list[int]
+) -> list[Ask]:
+    """The five queries: ``criteria`` and ``count`` as {column: value} with a label."""
+
+    def filters(chosen: dict) -> list[dict]:
+        return [{"paramName": name, "values": [value]} for name, value in chosen.items()]
+
+    counted = ", ".join(str(v) for v in count.values())
     return [
-        Ask.invoke("Mast.Caom.Cone", cone, label="cone 1′ (Mast.Caom.Cone)"),
+        Ask.invoke("Mast.Caom.Cone", cone[0], label=f"cone {cone[1]} (Mast.Caom.Cone)"),
         Ask.invoke(
             "Mast.Caom.Filtered",
-            {"columns": "*", "filters": criteria},
-            label="criteria: program + instrument (Mast.Caom.Filtered)",
+            {"columns": "*", "filters": filters(criteria[0])},
+            label=f"criteria: {criteria[1]} (Mast.Caom.Filtered)",
         ),  # fmt: skip
         Ask.invoke(
             "Mast.Caom.Filtered",
-            {"columns": "COUNT_BIG(*)", "filters": count},
-            label=f"count: JWST, {instrument} (COUNT_BIG)",
+            {"columns": "COUNT_BIG(*)", "filters": filters(count)},
+            label=f"count: {counted} (COUNT_BIG)",
         ),  # fmt: skip
         Ask.invoke(
             "Mast.Caom.Products",
@@ -177,13 +171,8 @@ def _demo_archive(work: Path, label: str, database_url: str | None) -> Archive:
     demo_dir = work / "floor-demo-output"
     if not demo_dir.exists():
         generate(demo_dir, seed=1, scale=1)
-    archive = Archive.open(Settings(home=work / f"floor-demo-{label}", database_url=database_url))
-    report = ingest_paths(
-        [demo_dir], engine=archive.engine, storage=archive.storage, default_eap_months=12
-    )
-    if not report.ok:
-        raise RuntimeError(f"demo ingest failed: {report.failed[:3]}")
-    return archive
+    (work / "floor").mkdir(exist_ok=True)
+    return bench_load.ingested_demo(work / "floor", label, demo_dir, database_url)
 
 
 def _million_archive(work: Path, label: str, database_url: str | None, size: int) -> Archive:
