@@ -98,19 +98,24 @@ class ScratchPostgres:
 
 
 class ServerProcess:
-    def __init__(self, home: Path, database_url: str | None) -> None:
+    """``benchmarks.serve`` in its own process; ``replay``: the floor of the captured answers in
+    that file instead (benchmarks/floor.py)."""
+
+    def __init__(self, home: Path, database_url: str | None, replay: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "benchmarks.serve", "--home", str(home),
                    "--port", str(self.port)]  # fmt: skip
         if database_url:
             command += ["--database-url", database_url]
+        if replay is not None:
+            command += ["--replay", str(replay)]
         self.command = command
 
     def __enter__(self) -> ServerProcess:
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(self.command, cwd=root)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # imports take long on a machine busy with others
         while True:
             try:
                 httpx.get(self.url + "/whoami", timeout=1).raise_for_status()

@@ -189,6 +189,59 @@ def test_the_storage_bench_measures_s3_beside_the_local_disk_and_reports_it() ->
     assert "Mixed load" not in text  # a storage-only run has no empty load section
 
 
+def test_the_floor_serves_the_captured_bytes_through_the_same_middleware(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import httpx
+    from benchmarks.floor import Ask, Exchange, floor_app, read_exchanges, write_exchanges
+
+    from skyarchive.web import create_app
+
+    async def post(app, ask: Ask, body: bytes | None = None) -> httpx.Response:  # type: ignore[no-untyped-def]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            if ask.method == "GET":
+                return await client.get(ask.target)
+            return await client.post(ask.target, content=body or ask.body,
+                                     headers=dict(ask.headers))  # fmt: skip
+
+    archive = Archive.open(Settings(home=tmp_path / "home"))
+    ask = Ask.invoke("Mast.Caom.Cone", {"ra": 283.396, "dec": 33.029, "radius": 1 / 60})
+    answer = asyncio.run(post(create_app(archive), ask))
+    assert answer.json()["status"] == "COMPLETE"
+    kept = tuple((k, v) for k, v in answer.headers.items() if k != "content-length")
+    captured = Exchange(ask, answer.status_code, kept, answer.content)
+    exchanges = read_exchanges(write_exchanges([captured], tmp_path / "exchanges.json"))
+    assert exchanges == [captured]
+    floor = floor_app(archive, exchanges)
+    again = asyncio.run(post(floor, ask))
+    other = asyncio.run(post(floor, ask, b"request=%7B%7D"))
+    root = asyncio.run(post(floor, Ask.get("/api/")))  # every other route is the real app's
+    assert (again.status_code, again.content) == (answer.status_code, answer.content)
+    for name in ("content-type", "content-security-policy", "x-content-type-options"):
+        assert again.headers[name] == answer.headers[name]
+    assert other.status_code == 404 and root.json()["invoke"] == "/api/v0/invoke"
+    archive.engine.dispose()
+
+
+def test_the_floor_report_judges_ratios_at_the_demo_size_and_the_cone_at_scale() -> None:
+    from benchmarks.bench_floor import render
+
+    def query(name: str, latency: float, throughput: float, median: float) -> dict:
+        return {"query": name, "rows": 1, "bytes": 10, "latency_ratio": latency,
+                "throughput_ratio": throughput, "real": {"p50_ms": median, "req_per_s": 1},
+                "floor": {"p50_ms": 1, "req_per_s": 2}}  # fmt: skip
+
+    demo = [query("cone a", 1.4, 0.6, 1), query("count", 1.6, 0.9, 1)]
+    scale = [query("cone b", 9, 0.1, 1.9), query("count", 9, 0.1, 9)]
+    sizes = [{"size": "demo", "queries": demo}, {"size": "10^6", "queries": scale}]
+    lines = list(render([{"database": "sqlite", "rounds": 1, "seconds": 1, "sizes": sizes}]))
+    row = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
+    assert row["cone a"].endswith("| yes |") and row["count"].endswith("| report |")
+    assert row["cone b"].endswith("| yes |")
+    assert any(line.startswith("| count") and line.endswith("| **no** |") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [

@@ -10,7 +10,7 @@ import orjson
 
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
 from skyarchive.errors import BadQuery
-from skyarchive.products.listing import parse_obsids, product_rows
+from skyarchive.products.listing import parse_obsids, product_rows_json
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
@@ -97,13 +97,15 @@ def _chosen_observations(
 def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     obsids = parse_obsids(request.params.get("obsid"), limit=ctx.archive.settings.max_obsids)
     start = (request.page - 1) * request.pagesize
-    page = _PageOfStream(product_rows(ctx.conn, obsids, now=ctx.now), start, request.pagesize)
+    rows = product_rows_json(ctx.conn, obsids, now=ctx.now)
+    page = _PageOfStream(rows, start, request.pagesize)
     return TableResult(
         fields_of(list(PRODUCT_COLUMNS)),
         page,
         page.total,
         request.page,
         request.pagesize,
+        encoded=True,
         columns=PRODUCT_COLUMNS,
     )
 
@@ -113,11 +115,11 @@ class _PageOfStream:
     so a page of a long list is served without holding the list. ``total`` is known once the
     rows have been read to the end."""
 
-    def __init__(self, rows: Iterator[dict], start: int, size: int) -> None:
+    def __init__(self, rows: Iterator[Any], start: int, size: int) -> None:
         self._rows, self._start, self._stop = rows, start, start + size
         self._count = 0
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[Any]:
         for index, row in enumerate(self._rows):
             self._count = index + 1
             if self._start <= index < self._stop:
