@@ -55,3 +55,23 @@ def test_wss_collection_by_date_range(
     console.allow("/wss?start=yesterday")
     answer = page.goto("/wss?start=yesterday")
     assert answer is not None and answer.status == 400
+
+
+def test_wss_is_a_collection_of_the_search_panel(page, wss_dir) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    # the home page counts the maps among the files and says where they are
+    expect(page.locator("#wss-total")).to_contain_text(f"{len(DEMO_SENSINGS)}")
+    expect(page.locator("#wss-total").get_by_role("link", name="JWST WSS")).to_have_attribute(
+        "href", "/wss"
+    )
+    panel = page.get_by_role("search", name="Search observations")
+    panel.get_by_label("Collection").select_option(label="JWST WSS (wavefront sensing maps)")
+    expect(panel.get_by_label("Object name or coordinates")).to_be_hidden()
+    panel.get_by_label("From").fill("2022-06-30")
+    panel.get_by_label("To").fill("2022-07-06")
+    panel.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"/wss\?start=2022-06-30&end=2022-07-06$"))
+    low, high = Time("2022-06-30").mjd, Time("2022-07-06").mjd
+    expected = [m for m, _ap in DEMO_SENSINGS if low <= Time(m).mjd <= high]
+    rows = page.get_by_role("table", name="WSS products").locator("tbody tr")
+    expect(rows).to_have_count(len(expected))
