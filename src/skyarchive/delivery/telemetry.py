@@ -110,9 +110,9 @@ def csv_rows(times_us: np.ndarray, values: np.ndarray, mnemonic: Mnemonic) -> by
     ``euvalue`` is the shortest text that reads back as the stored double (an integer for
     integer mnemonics).
     """
-    stamps = pc.cast(pa.array(times_us.astype("datetime64[us]")), pa.string())
+    stamps = pc.cast(_arrow(times_us, pa.timestamp("us")), pa.string())
     if mnemonic.is_integer:
-        shown = pc.cast(pa.array(values.astype("int64")), pa.string())
+        shown = pc.cast(_arrow(values.astype("int64"), pa.int64()), pa.string())
     else:
         shown = float_texts(values)
     lines = pc.binary_join_element_wise(
@@ -133,21 +133,33 @@ def mjd_texts(times_us: np.ndarray) -> pa.Array:
     days = days + carry + MJD_UNIX_EPOCH_DAY
     tenths = np.where(carry, 0, tenths)
     # 10^10 + tenths has eleven digits: dropping the leading 1 pads the decimals with zeros
-    decimals = pc.utf8_slice_codeunits(pc.cast(pa.array(tenths + 10**10), pa.string()), 1)
-    return pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()), decimals, ".")
+    decimals = pc.utf8_slice_codeunits(pc.cast(_arrow(tenths + 10**10, pa.int64()), pa.string()), 1)
+    return pc.binary_join_element_wise(
+        pc.cast(_arrow(days, pa.int64()), pa.string()), decimals, "."
+    )
 
 
 def float_texts(values: np.ndarray) -> pa.Array:
     """The shortest text that reads back as each double (Arrow's, as Python's ``repr``), with
     ``.0`` after an integral value, so a float mnemonic's column reads back as floats."""
-    texts = pc.cast(pa.array(values), pa.string())
+    texts = pc.cast(_arrow(values, pa.float64()), pa.string())
     integral = values == np.floor(values)
     if not integral.any():  # the usual float telemetry: no text to look at again
         return texts
     plain = pc.invert(pc.match_substring(texts, "e"))  # 1e+21 stays as Arrow wrote it
     return pc.if_else(
-        pc.and_(pa.array(integral), plain), pc.binary_join_element_wise(texts, ".0", ""), texts
+        pc.and_(pa.array(integral.tolist()), plain),
+        pc.binary_join_element_wise(texts, ".0", ""),
+        texts,
     )
+
+
+def _arrow(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """``values`` (int64 or float64) as an Arrow array of ``kind`` over the same memory
+    (``pa.array`` would first import pandas to check what it was given: seconds of a server
+    process's first CSV)."""
+    contiguous = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind, len(contiguous), [None, pa.py_buffer(contiguous)])
 
 
 def _string_bytes(lines: pa.Array) -> bytes:
