@@ -603,9 +603,10 @@ def _run_hips(args: argparse.Namespace, work: Path, report: dict, skip_pg: str |
 def _run_edb(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
     samples = args.edb_samples or (1_000_000 if args.quick else 10_000_000)
     print(f"edb: {samples:,} samples per mnemonic ...", flush=True)
-    _on_both_databases("edb", lambda kind, url: bench_edb.run(samples=samples, database_url=url))(
-        args, work, report, skip_pg
-    )
+    _on_both_databases(
+        "edb",
+        lambda kind, url: bench_edb.run(samples=samples, database_url=url, keep=args.edb_keep),
+    )(args, work, report, skip_pg)
     print(f"edb: {report['edb']}", flush=True)
 
 
@@ -682,6 +683,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--edb-samples", type=int, help="samples per EDB mnemonic (default 10^7; quick 10^6)"
+    )
+    parser.add_argument(
+        "--edb-keep",
+        type=Path,
+        help="keep the filled EDB archives in this directory and reuse them",
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(_legacy_flags(argv))

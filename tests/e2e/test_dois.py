@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from astropy.time import Time
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from skyarchive.access import users
 from skyarchive.archive import Archive
@@ -427,6 +427,29 @@ def test_datacite_failures_reserve_nothing(agency_server, demo_archive, datacite
     assert answer.status_code == 400 and "DataCite refused the metadata" in answer.text
     assert count() == before
     assert DATACITE_PASSWORD not in answer.text
+
+
+def test_a_failed_local_reservation_leaves_no_draft_at_datacite(  # type: ignore[no-untyped-def]
+    agency_server, demo_archive, datacite, callers, obsids
+):
+    # the catalogue refuses the data set's row, as a full disk or a broken database would
+    with demo_archive.engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TRIGGER refuse_data_sets BEFORE INSERT ON datasets "
+            "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+        ))  # fmt: skip
+    sent = len(datacite.requests)
+    try:
+        answer = _reserve(agency_server, callers.tokens["pi"], obsids["public"])
+    finally:
+        with demo_archive.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_data_sets"))
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["error"]["status"] == 500  # the one error shape
+    assert len(datacite.requests) == sent  # DataCite never heard of it: no orphan draft there
+    again = _reserve(agency_server, callers.tokens["pi"], obsids["public"])
+    assert again.status_code == 201, again.text
+    assert datacite.states[again.json()["doi"]] == "draft"
 
 
 def test_local_drafts_cannot_be_published(live_server, callers, obsids):  # type: ignore[no-untyped-def]

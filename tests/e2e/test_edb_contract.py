@@ -23,10 +23,13 @@ import requests
 from astropy.table import Table
 from astropy.time import Time
 
+from skyarchive.access.tokens import create_token
+from skyarchive.access.users import create_user
 from skyarchive.archive import Archive
 from skyarchive.demo.telemetry import write_demo_telemetry
 from skyarchive.ingest.edb import ingest_edb_files
 from tests.e2e.callers import EXPECTED, Callers, create_callers, headers_for
+from tests.e2e.conftest import LiveServer
 
 
 class EngdbMastClient:
@@ -198,3 +201,45 @@ def test_invoke_services_as_jwql_calls_them(mast, people: Callers, telemetry_dir
     assert series["status"] == "COMPLETE"
     assert [row["euvalue"] for row in series["data"]] == [float(v) for _, v, _ in source]
     assert len(source) == 60  # one a minute
+
+
+# Samples at the edges of the CSV's formatting: the first and last microsecond of a day (the
+# MJD's ten decimals carry into the next day), integral (negative too), tiny and huge floats.
+EDGE_SAMPLES = """theTime,euvalue,sqldataType
+2022-07-05 00:00:00.000000,0.0,float
+2022-07-05 00:00:00.000001,-7.0,float
+2022-07-05 03:46:46.000000,123456789.0,float
+2022-07-05 12:00:00.500000,1e-05,float
+2022-07-05 23:59:59.999999,1e+22,float
+2022-07-06 00:00:00.000000,0.1,float
+2022-07-06 00:00:00.000005,3.0,float
+2022-07-06 06:00:00.250000,-2.5e-300,float
+2022-07-06 06:00:00.250001,0.15723997065022710,float
+"""
+
+
+def test_the_csv_keeps_every_time_and_value_exactly(archive: Archive, tmp_path: Path) -> None:
+    """On SQLite and PostgreSQL (the server reads windows through the driver's cursor, a
+    server-side one on PostgreSQL, and formats them with Arrow)."""
+    source = tmp_path / "SA_ZEDGETEST.csv"
+    source.write_text(EDGE_SAMPLES)
+    ingest_edb_files(archive.engine, [source])
+    with archive.engine.begin() as conn:
+        user = create_user(conn, email="engineer@example.org", display_name="Engineer",
+                           password="a long enough password")  # fmt: skip
+        token, _info = create_token(conn, user_id=user.user_id, name="edb", days=1, max_days=60)
+    expected = list(csv.DictReader(EDGE_SAMPLES.splitlines()))
+    with LiveServer(archive) as server:
+        client = EngdbMastClient(server.url, token)
+        records = client.get_records("SA_ZEDGETEST", Time("2022-07-05T00:00:00"),
+                                     Time("2022-07-06T12:00:00"))  # fmt: skip
+        assert client.response is not None
+        lines = client.response.text.split("\r\n")[1:-1]
+    assert list(records["theTime"]) == [row["theTime"] for row in expected]
+    written = [line.split(",") for line in lines]
+    for (_, mjd, value, kind), row in zip(written, expected, strict=True):
+        assert float(value) == float(row["euvalue"]) and kind == "float"
+        assert "." in value or "e" in value  # reads back as a float, not an integer
+        exact = Time(row["theTime"], scale="utc").mjd
+        assert len(mjd.split(".")[1]) == 10 and abs(float(mjd) - exact) < 0.5e-10 + 1e-11
+    assert [line[1] for line in written][4:6] == ["59766.0000000000", "59766.0000000000"]

@@ -137,3 +137,16 @@ def test_every_caller_bundles_wss_products(
     fetches = [line for line in script.splitlines() if line.startswith("fetch ")]
     assert len(fetches) == len(names)
     assert all(line.rstrip().endswith(" 0") for line in fetches)  # no token needed
+
+
+def test_the_search_panel_sends_the_wss_collection_to_its_page(live_server, wss_dir) -> None:  # type: ignore[no-untyped-def]
+    """The panel's form sent without a script (GET /search?collection=wss...) lands on /wss."""
+    answer = httpx.get(f"{live_server.url}/search", params={"collection": "wss",
+                       "start": "2022-06-30", "end": "2022-07-06"})  # fmt: skip
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/wss?start=2022-06-30&end=2022-07-06"
+    assert httpx.get(f"{live_server.url}/search?collection=wss").headers["location"] == "/wss"
+    page = httpx.get(f"{live_server.url}{answer.headers['location']}")
+    low, high = Time("2022-06-30").mjd, Time("2022-07-06").mjd
+    expected = [m for m, _ap in DEMO_SENSINGS if low <= Time(m).mjd <= high]
+    assert f">{len(expected)} products<" in page.text

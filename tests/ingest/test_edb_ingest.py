@@ -18,6 +18,7 @@ from skyarchive.search.edb_store import (
     find_mnemonic,
     list_mnemonics,
     us_from_datetime,
+    window_blocks,
     window_samples,
 )
 
@@ -55,6 +56,24 @@ def test_mast_csv_window_has_one_bracketing_sample_each_side(archive: Archive, t
     assert inside == got[1:-1]
     assert mnemonic.sample_count == 40 and mnemonic.sql_data_type == "float"
     assert mnemonic.first_us == us_from_datetime(times[0])
+
+
+def test_windows_read_in_small_blocks_lose_and_repeat_nothing(archive: Archive, tmp_path: Path):
+    """Blocks of 7 samples: on PostgreSQL the binary COPY stream is cut into rows across
+    the chunks it arrives in; on SQLite the cursor is fetched 7 rows at a time."""
+    times = _four_hz(100)
+    values = [0.15 + i / 1000 + 1e-17 * i for i in range(100)]
+    path = _mast_csv(tmp_path / "SA_ZATTEST1.csv", times, values, "float")
+    ingest_edb_files(archive.engine, [path])
+    start, end = us_from_datetime(times[3]), us_from_datetime(times[96])
+    with archive.engine.connect() as conn:
+        mnemonic = find_mnemonic(conn, "SA_ZATTEST1")
+        blocks = list(window_blocks(conn, mnemonic, start, end, rows=7))
+    assert max(len(t) for t, _ in blocks) == 7
+    assert np.concatenate([t for t, _ in blocks]).tolist() == [
+        us_from_datetime(t) for t in times[2:98]
+    ]
+    assert np.concatenate([v for _, v in blocks]).tolist() == values[2:98]
 
 
 def test_ingesting_again_or_an_overlap_replaces_the_span(archive: Archive, tmp_path: Path):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from skyarchive.access.policy import Caller, may_retrieve
 from skyarchive.access.rights import PUBLIC, data_rights
@@ -153,6 +153,14 @@ def store_dataset(
         rows = [{"dataset_id": dataset_id, "obsid": o} for o in obsids[start : start + _CHUNK]]
         conn.execute(insert(dataset_observations), rows)
     return int(dataset_id)
+
+
+def delete_dataset(conn: Connection, dataset_id: int) -> None:
+    """Remove a data set and its observation list (a reservation the agency refused)."""
+    conn.execute(
+        delete(dataset_observations).where(dataset_observations.c.dataset_id == dataset_id)
+    )
+    conn.execute(delete(datasets).where(datasets.c.dataset_id == dataset_id))
 
 
 _DATASET = select(datasets, users.c.display_name, users.c.email).join(

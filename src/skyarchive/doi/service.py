@@ -29,6 +29,7 @@ from skyarchive.doi.datasets import (
     checked_obsids,
     dataset_observation_rows,
     dataset_obsids,
+    delete_dataset,
     every_dataset,
     find_dataset,
     related_kind,
@@ -75,7 +76,8 @@ def reserve_doi(
     """Make a data set of ``obsids`` described by ``draft`` and reserve its DOI.
 
     Without a registration agency the DOI is a local draft; with DataCite configured it is
-    created there as a draft first, and stored here only once DataCite accepted it.
+    stored here first, then created there as a draft, and removed here again if DataCite
+    refuses it (so no draft is left at DataCite that the archive does not know).
 
     Parameters
     ----------
@@ -112,15 +114,27 @@ def reserve_doi(
     now = time.time()
     year = datetime.now(UTC).year
     agency = agencies.agency_of(settings)
-    state = agencies.DRAFT
+    # Stored here first, then sent to the agency: a failure here leaves nothing at DataCite
+    # (a draft there cannot be listed back by the archive), and a refusal there removes the
+    # row again, so either way nothing is reserved on one side only.
+    with engine.begin() as conn:
+        dataset_id = store_dataset(conn, doi=doi, owner_id=caller.user_id, draft=draft,
+                                   obsids=wanted, state=agencies.DRAFT, agency=agency.name,
+                                   year=year, now=now)  # fmt: skip
     if agency.name == agencies.DATACITE:
         planned = _unsaved(doi, caller, draft, len(wanted), year, agency.name, now)
         attributes = datacite_attributes(planned, url=landing_url(base_url, doi),
                                          publisher=settings.doi_publisher)  # fmt: skip
-        state = agencies.create_draft(agency, datacite_document(attributes))
-    with engine.begin() as conn:
-        store_dataset(conn, doi=doi, owner_id=caller.user_id, draft=draft, obsids=wanted,
-                      state=state, agency=agency.name, year=year, now=now)  # fmt: skip
+        try:
+            state = agencies.create_draft(agency, datacite_document(attributes))
+        except BaseException:
+            with engine.begin() as conn:
+                delete_dataset(conn, dataset_id)
+            raise
+        if state != agencies.DRAFT:
+            with engine.begin() as conn:
+                set_state(conn, dataset_id, state, now=now)
+    with engine.connect() as conn:
         return find_dataset(conn, doi)
 
 

@@ -192,7 +192,7 @@ def _times_us(frame: pd.DataFrame, columns: dict[str, str], path: Path) -> np.nd
 def describe_mnemonics(conn: Connection, entries: Iterable[InventoryEntry]) -> None:
     """Create or update inventory entries (fields left None keep their stored value)."""
     for entry in entries:
-        mnemonic_id = _mnemonic_id(conn, entry.mnemonic, entry.sql_data_type or "float")
+        mnemonic_id = ensure_mnemonic(conn, entry.mnemonic, entry.sql_data_type or "float")
         changes = {
             key: value
             for key, value in (
@@ -210,7 +210,8 @@ def describe_mnemonics(conn: Connection, entries: Iterable[InventoryEntry]) -> N
             )
 
 
-def _mnemonic_id(conn: Connection, mnemonic: str, sql_data_type: str) -> int:
+def ensure_mnemonic(conn: Connection, mnemonic: str, sql_data_type: str) -> int:
+    """The id of ``mnemonic``'s inventory entry, created (with no samples) when missing."""
     found = conn.execute(
         select(edb_mnemonics.c.mnemonic_id).where(edb_mnemonics.c.mnemonic == mnemonic)
     ).scalar()
@@ -239,12 +240,19 @@ def store_samples(
     with these, and rebuild the rollups of that span; the caller's transaction holds it all."""
     if len(times_us) == 0:
         return
-    mnemonic_id = _mnemonic_id(conn, mnemonic, sql_data_type)
+    mnemonic_id = ensure_mnemonic(conn, mnemonic, sql_data_type)
     first, last = int(times_us[0]), int(times_us[-1])
     key = edb_samples.c.mnemonic_id == mnemonic_id
     conn.execute(delete(edb_samples).where(key, edb_samples.c.t_us.between(first, last)))
     _insert_samples(conn, mnemonic_id, times_us, values)
     rebuild_rollups(conn, mnemonic_id, first, last)
+    refresh_mnemonic_facts(conn, mnemonic_id)
+
+
+def refresh_mnemonic_facts(conn: Connection, mnemonic_id: int) -> None:
+    """Set the inventory's sample count, first and last time from the stored samples (the
+    count from the daily rollups: a few rows per day, not a count of the samples)."""
+    key = edb_samples.c.mnemonic_id == mnemonic_id
     facts = conn.execute(
         select(func.min(edb_samples.c.t_us), func.max(edb_samples.c.t_us)).where(key)
     ).one()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.routing import Match
 
@@ -101,9 +101,16 @@ def search_page(
     collection: str = "position",
     q: str = "",
     instrument: Annotated[str, Query(max_length=40)] = "",
-) -> HTMLResponse:
+    start: Annotated[str, Query(max_length=40)] = "",
+    end: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
     """The search page; its script runs the search the URL describes (for the keyword
-    collection also ``instrument``, ``filters`` and ``keyword``, whose dialog it opens)."""
+    collection also ``instrument``, ``filters`` and ``keyword``, whose dialog it opens).
+    The WSS collection (``start``, ``end``) is the /wss page's: the panel's form, sent
+    without a script, is sent on there."""
+    if collection == "wss":
+        wanted = urlencode({k: v for k, v in (("start", start), ("end", end)) if v})
+        return RedirectResponse(f"/wss?{wanted}" if wanted else "/wss", status_code=303)
     collection = collection if collection in _COLLECTIONS else "position"
     page_data = {
         "caller": caller_facts(caller),

@@ -11,20 +11,26 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+import numpy as np
+from sqlalchemy import Connection, Select, func, or_, select
 
 from skyarchive.db.tables import edb_mnemonics, edb_rollups, edb_samples
 from skyarchive.errors import BadQuery, NotFound
 
 #: Bucket widths (seconds) of the stored min/max rollups, finest first.
 ROLLUP_WIDTHS_S = (60, 3600, 86400)
-MJD_UNIX_EPOCH = 40587.0  # MJD of 1970-01-01T00:00:00
+MJD_UNIX_EPOCH_DAY = 40587  # MJD of 1970-01-01T00:00:00 UTC (POSIX time has no leap seconds)
+MJD_UNIX_EPOCH = float(MJD_UNIX_EPOCH_DAY)
 US_PER_DAY = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1)
 MNEMONIC_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 #: Most buckets a decimated plot asks for (a screen is a few thousand pixels wide).
 MAX_BUCKETS = 10_000
+#: Samples per block of a window read: large enough that numpy and Arrow work on whole
+#: arrays, small enough that a month's window streams (20,000 samples: 320 kB of arrays).
+WINDOW_BLOCK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,25 @@ def window_samples(
     With ``bracket`` the last sample before the window and the first after it come too, as
     MAST's EDB service always sends them (the pipeline interpolates across the edges).
     """
+    for times, values in window_blocks(conn, mnemonic, start_us, end_us, bracket=bracket):
+        yield from zip(times.tolist(), values.tolist(), strict=True)
+
+
+def window_blocks(
+    conn: Connection,
+    mnemonic: Mnemonic,
+    start_us: int,
+    end_us: int,
+    *,
+    bracket: bool = True,
+    rows: int = WINDOW_BLOCK_ROWS,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`window_samples` as blocks of up to ``rows`` samples: (t_us int64, value float64).
+
+    Read through the driver's cursor as plain tuples straight into numpy (no Row object per
+    sample), a block at a time (a server-side cursor on PostgreSQL), so a month's window
+    streams in bounded memory.
+    """
     key = edb_samples.c.mnemonic_id == mnemonic.mnemonic_id
     columns = (edb_samples.c.t_us, edb_samples.c.value)
     if bracket:
@@ -129,21 +154,101 @@ def window_samples(
             .order_by(edb_samples.c.t_us.desc()).limit(1)
         ).first()  # fmt: skip
         if before is not None:
-            yield before[0], before[1]
+            yield _block([tuple(before)])
     inside = (
         select(*columns)
         .where(key, edb_samples.c.t_us >= start_us, edb_samples.c.t_us <= end_us)
         .order_by(edb_samples.c.t_us)
     )
-    rows = conn.execution_options(yield_per=20_000).execute(inside)
-    yield from ((t_us, value) for t_us, value in rows)  # plain tuples, not Row objects
+    if conn.dialect.name == "postgresql":
+        yield from _copied_blocks(conn, inside, rows)
+    else:
+        for found in _driver_rows(conn, inside, rows):
+            yield _block(found)
     if bracket:
         after = conn.execute(
             select(*columns).where(key, edb_samples.c.t_us > end_us)
             .order_by(edb_samples.c.t_us).limit(1)
         ).first()  # fmt: skip
         if after is not None:
-            yield after[0], after[1]
+            yield _block([tuple(after)])
+
+
+def _block(rows: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = np.fromiter(rows, dtype=_SAMPLE, count=len(rows))
+    return pairs["t_us"], pairs["value"]
+
+
+_SAMPLE = np.dtype([("t_us", "int64"), ("value", "float64")])
+
+
+#: A row of PostgreSQL's binary COPY of (t_us, value), both NOT NULL: field count, then
+#: length and big-endian bytes of each field.
+_COPY_ROW = np.dtype(
+    [("fields", ">i2"), ("t_len", ">i4"), ("t_us", ">i8"), ("v_len", ">i4"), ("value", ">f8")]
+)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _copied_blocks(
+    conn: Connection, query: Select[Any], rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The (t_us, value) rows of ``query`` by binary ``COPY ... TO STDOUT`` on PostgreSQL: fixed
+    26-byte rows that numpy reads as they are, where a SELECT makes a Python tuple per row."""
+    compiled = query.compile(dialect=conn.dialect)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)"
+    pending = bytearray()
+    header_read = False
+    block_bytes = rows * _COPY_ROW.itemsize
+    with driver.cursor() as cursor, cursor.copy(statement, compiled.params) as copy:
+        for data in copy:
+            pending += data
+            if not header_read and len(pending) >= 19:
+                if bytes(pending[:11]) != _COPY_SIGNATURE:
+                    raise RuntimeError("PostgreSQL's binary COPY did not start as documented.")
+                extension = int.from_bytes(pending[15:19], "big")
+                if len(pending) < 19 + extension:
+                    continue
+                del pending[: 19 + extension]
+                header_read = True
+            while header_read and len(pending) >= block_bytes:
+                yield _copied(pending[:block_bytes])
+                del pending[:block_bytes]
+    if pending[-2:] == b"\xff\xff":  # the trailer: a field count of -1
+        del pending[-2:]
+    if pending:
+        yield _copied(pending)
+
+
+def _copied(data: bytearray) -> tuple[np.ndarray, np.ndarray]:
+    found = np.frombuffer(bytes(data), dtype=_COPY_ROW)
+    if not ((found["fields"] == 2) & (found["t_len"] == 8) & (found["v_len"] == 8)).all():
+        raise RuntimeError("PostgreSQL's binary COPY rows are not (bigint, double) pairs.")
+    return found["t_us"].astype("int64"), found["value"].astype("float64")
+
+
+def _driver_rows(conn: Connection, query: Select[Any], rows: int) -> Iterator[list[Any]]:
+    """The rows of ``query`` in lists of up to ``rows`` plain tuples from the DB-API cursor."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    arguments: Any = (
+        tuple(params[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else params
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    # psycopg: a named (server-side) cursor sends the rows as they are fetched
+    named = conn.dialect.name == "postgresql"
+    cursor = driver.cursor(name="edb_window") if named else driver.cursor()
+    try:
+        cursor.execute(str(compiled), arguments)
+        while found := cursor.fetchmany(rows):
+            yield found
+    finally:
+        cursor.close()
 
 
 @dataclass(frozen=True)

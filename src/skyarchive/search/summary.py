@@ -34,6 +34,7 @@ from skyarchive.db.tables import (
     summary_digest,
     summary_files,
     summary_observations,
+    wss_products,
 )
 
 NO_KEY = ""  # what a NULL program or instrument is stored as
@@ -49,6 +50,7 @@ class ArchiveSummary:
     by_instrument: list[tuple[str, str | None, int]]
     by_program: list[tuple[str | None, str, str | None, int]]  # (proposal_id, collection, title, n)
     programs: int  # (collection, program) pairs in all; by_program may list only the largest
+    wss_products: int  # of ``products``: wavefront sensing maps, which belong to no observation
 
 
 def archive_is_empty(engine: Engine) -> bool:
@@ -72,6 +74,8 @@ def archive_summary(engine: Engine) -> ArchiveSummary:
             programs.c.proposal_id.in_(listed)
         )
         titles: dict[str, str | None] = {p: title for p, title in conn.execute(named)}
+        # counted as they are read: a few maps a week, never enough to need a stored figure
+        wss = conn.execute(select(func.count()).select_from(wss_products)).scalar_one()
     return ArchiveSummary(
         observations=digest["observations"],
         products=digest["products"],
@@ -80,6 +84,7 @@ def archive_summary(engine: Engine) -> ArchiveSummary:
         by_instrument=[(c, _key(i), n) for c, i, n in digest["by_instrument"]],
         by_program=[(_key(p), c, titles.get(p), n) for p, c, n in digest["by_program"]],
         programs=digest["programs"],
+        wss_products=int(wss),
     )
 
 

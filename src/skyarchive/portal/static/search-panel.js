@@ -11,6 +11,7 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null, onInstrume
   const hint = form.querySelector("#q-hint");
   const instrument = form.querySelector("#si-instrument");
   const advancedButton = form.querySelector("#advanced-open");
+  const wssDates = form.querySelectorAll(".wss-panel input");
 
   function showCollection() {
     const chosen = collection.value;
@@ -25,6 +26,8 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null, onInstrume
       || "Object name or coordinates, with an optional radius";
     advancedButton.hidden = chosen === "keywords";
     instrument.disabled = chosen !== "keywords"; // sent with the form only for this collection
+    for (const input of wssDates) input.disabled = chosen !== "wss";
+    box.disabled = chosen === "wss";
   }
 
   collection.addEventListener("change", () => { showCollection(); box.focus(); });
@@ -44,6 +47,13 @@ export function initSearchPanel({ onSearch = null, onAdvanced = null, onInstrume
     else window.location.href = "/search?advanced=1";
   });
   form.addEventListener("submit", (event) => {
+    if (collection.value === "wss") { // WSS maps are a page of their own, not observations
+      event.preventDefault();
+      const range = new URLSearchParams();
+      for (const input of wssDates) if (input.value) range.set(input.name, input.value);
+      window.location.href = `/wss${range.size ? `?${range}` : ""}`;
+      return;
+    }
     if (!onSearch) return; // plain GET to /search
     event.preventDefault();
     onSearch({ collection: collection.value, text: box.value.trim(), instrument: instrument.value });
