@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 
 from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.db.tables import observations, products, wss_products
@@ -71,20 +71,28 @@ def joined_to_owner(query: Select) -> Select:
     )
 
 
-def find_product(conn: Connection, uri: str) -> ProductFile:
-    """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
-    uri = (uri or "").strip()
-    if not uri or len(uri) > _MAX_URI or "\x00" in uri:
-        raise BadQuery("Give the file's data URI, e.g. uri=mast:JWST/product/<filename>.")
-    query = joined_to_owner(
+def _product_file_query(key: ColumnElement[str]) -> Select:
+    return joined_to_owner(
         select(
             products.c.product_id, products.c.productFilename, products.c.dataURI,
             products.c.size, products.c.sha256, products.c.storage_key, products.c.proposal_id,
             products.c.obs_collection, observations.c.obs_id, FILE_RELEASE,
         )
-    )  # fmt: skip
-    column = products.c.dataURI if ":" in uri else products.c.productFilename
-    row = conn.execute(query.where(column == uri)).first()
+    ).where(key == bindparam("uri"))  # fmt: skip
+
+
+# Built once: building the statement and its cache key per request cost as much as running it.
+_BY_DATA_URI = _product_file_query(products.c.dataURI)
+_BY_FILENAME = _product_file_query(products.c.productFilename)
+
+
+def find_product(conn: Connection, uri: str) -> ProductFile:
+    """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
+    uri = (uri or "").strip()
+    if not uri or len(uri) > _MAX_URI or "\x00" in uri:
+        raise BadQuery("Give the file's data URI, e.g. uri=mast:JWST/product/<filename>.")
+    query = _BY_DATA_URI if ":" in uri else _BY_FILENAME
+    row = conn.execute(query, {"uri": uri}).first()
     if row is None:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
     return ProductFile(
