@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import ranged_response
-from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.deps import ArchiveDep, get_caller
 from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery.service import file_answer, file_bytes, file_redirect
@@ -39,7 +39,6 @@ _RANGE_HEADERS = {
 def download_file(
     request: Request,
     archive: ArchiveDep,
-    caller: CallerDep,
     uri: Annotated[
         str,
         Query(
@@ -48,6 +47,10 @@ def download_file(
         ),
     ] = "",
 ) -> Response:
+    # The caller is looked up here, in the route's worker thread, rather than as a dependency
+    # (CallerDep), which would take a thread of its own for a token: a small download's cost
+    # is mostly such hand-offs (docs/performance.md, "Per-request cost").
+    caller = get_caller(request)
     if is_telemetry_uri(uri):
         return telemetry_response(request, archive, caller, uri)
     return file_response(request, archive, caller, uri)
