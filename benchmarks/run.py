@@ -36,6 +36,7 @@ from sqlalchemy import bindparam, create_engine, text
 from benchmarks import (
     bench_delivery,
     bench_edb,
+    bench_floor,
     bench_hips,
     bench_keywords,
     bench_load,
@@ -174,19 +175,24 @@ def bench_ingest(demo_dir: Path, work: Path, database_url: str | None, label: st
 
 
 class ServerProcess:
-    def __init__(self, home: Path, database_url: str | None) -> None:
+    """``benchmarks.serve`` in its own process; ``replay``: the floor of the captured answers in
+    that file instead (benchmarks/floor.py)."""
+
+    def __init__(self, home: Path, database_url: str | None, replay: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "benchmarks.serve", "--home", str(home),
                    "--port", str(self.port)]  # fmt: skip
         if database_url:
             command += ["--database-url", database_url]
+        if replay is not None:
+            command += ["--replay", str(replay)]
         self.command = command
 
     def __enter__(self) -> ServerProcess:
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(self.command, cwd=root)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # imports take long on a machine busy with others
         while True:
             try:
                 httpx.get(self.url + "/whoami", timeout=1).raise_for_status()
@@ -624,6 +630,8 @@ def render(report: dict) -> str:
         lines += ["", *bench_hips.render(report["hips"])]
     if report.get("edb"):
         lines += ["", *bench_edb.render(report["edb"])]
+    if report.get("floor"):
+        lines += ["", *bench_floor.render(report["floor"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -740,6 +748,16 @@ def _run_load(args: argparse.Namespace, work: Path, report: dict, skip_pg: str |
         report["notes"].append("Mixed load not measured: wrk is not installed.")
 
 
+def _run_floor(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    print("floor: MAST API queries beside the floor serving the same bytes ...", flush=True)
+    _on_both_databases(
+        "floor",
+        lambda kind, url: bench_floor.bench_floor(
+            kind, work, url, observations=args.observations, quick=args.quick
+        ),
+    )(args, work, report, skip_pg)
+
+
 # The report's parts in the order they run. A new benchmark adds one row here (and a render).
 SECTIONS = (
     Section("ingest", "ingest rate of the demo archive", _run_ingest),
@@ -751,6 +769,7 @@ SECTIONS = (
     Section("hips", "the HiPS build rate and tile serving", _run_hips),
     Section("edb", "the engineering telemetry (EDB)", _run_edb),
     Section("load", "mixed load with 1 and 2 server processes", _run_load),
+    Section("floor", "MAST API queries beside the floor serving the same bytes", _run_floor),
 )
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 
@@ -818,6 +837,7 @@ def main(argv: list[str] | None = None) -> None:
         "storage": None,
         "portal": [],
         "edb": [],
+        "floor": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()

@@ -100,8 +100,11 @@ def create_app(archive: Archive) -> FastAPI:
     return app
 
 
-def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> uvicorn.Config:
-    """The uvicorn configuration every skyarchive server runs with (CLI, demo, tests).
+def server_config(
+    archive: Archive, *, host: str, port: int, app: FastAPI | None = None, **options: Any
+) -> uvicorn.Config:
+    """The uvicorn configuration every skyarchive server runs with (CLI, demo, tests), serving
+    ``app`` (the benchmarks' floor of ``create_app(archive)``) or else ``create_app(archive)``.
 
     uvicorn's own proxy-header handling is off: by default it would believe X-Forwarded-* from
     127.0.0.1 behind our back; :class:`ForwardedHeadersMiddleware` and the ``trusted_proxies``
@@ -110,7 +113,7 @@ def server_config(archive: Archive, *, host: str, port: int, **options: Any) -> 
     import uvicorn
 
     return uvicorn.Config(
-        create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
+        app or create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **options,
     )  # fmt: skip
 

@@ -6,9 +6,11 @@ centre); the distance reported is 0 inside the footprint, else to its nearest ed
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, or_, select
 
 from skyarchive.db.tables import footprint_cells, observations
 from skyarchive.sky.cells import cone_ranges
@@ -34,21 +36,97 @@ def cone_matches(
     conn: Connection, cone: Cone, where: ColumnElement[bool] | None = None
 ) -> list[tuple[int, float]]:
     """(obsid, distance in arcsec) of every observation the cone touches, nearest first."""
-    candidates = select(footprint_cells.c.obsid).where(cells_clause(cone)).distinct()
-    query = select(observations.c.obsid, observations.c.obs_id, observations.c.s_region).where(
-        observations.c.obsid.in_(candidates.scalar_subquery())
-    )
-    if where is not None:
-        query = query.where(where)
-    rows = [r for r in conn.execute(query) if r.s_region]
+    found = _touching(conn, cone, where, (), "matches only", {})
+    assert found is not None  # nothing carried, no limit
+    return [(obsid, distance) for obsid, distance, _ in found]
+
+
+def cone_rows(
+    conn: Connection,
+    cone: Cone,
+    carried: Sequence[ColumnElement[Any]],
+    *,
+    shape: Hashable,
+    where: ColumnElement[bool] | None = None,
+    params: dict[str, Any] | None = None,
+    most: int = 5000,
+) -> list[tuple[Sequence[Any], float]] | None:
+    """(``carried`` columns, distance in arcsec) of every observation the cone touches,
+    nearest first, read with the candidates in one query; None when more than ``most``
+    candidates would have to be held (then read the matches' rows a window at a time).
+
+    ``shape`` names ``carried`` (the same shape, the same columns): without ``where`` the
+    statement is built once per shape and number of cell ranges.
+    """
+    found = _touching(conn, cone, where, tuple(carried), shape, params or {}, most)
+    return None if found is None else [(row, distance) for _, distance, row in found]
+
+
+_LEADING = 3  # obsid, obs_id, s_region, before the carried columns
+
+
+def _touching(
+    conn: Connection,
+    cone: Cone,
+    where: ColumnElement[bool] | None,
+    carried: tuple[ColumnElement[Any], ...],
+    shape: Hashable,
+    params: dict[str, Any],
+    most: int | None = None,
+) -> list[tuple[int, float, Sequence[Any]]] | None:
+    ranges = cone_ranges(cone.ra, cone.dec, cone.radius)
+    if where is None:
+        query = _STATEMENTS.get((len(ranges), shape))
+        if query is None:
+            # One statement object per shape: SQLAlchemy keeps its cache key, so executing it
+            # again builds nothing (building the cell ranges' clause cost more than the query).
+            if len(_STATEMENTS) >= _MOST_STATEMENTS:  # shapes are the clients' column lists
+                _STATEMENTS.clear()
+            query = _STATEMENTS[len(ranges), shape] = _cone_query(len(ranges), carried)
+    else:
+        query = _cone_query(len(ranges), carried)
+        if where is not None:
+            query = query.where(where)
+    bounds = {f"lo{i}": lo for i, (lo, _) in enumerate(ranges)}
+    bounds.update((f"hi{i}", hi) for i, (_, hi) in enumerate(ranges))
+    result = conn.execute(query, {**params, **bounds})
+    if most is None:
+        rows = result.all()
+    else:
+        rows = result.fetchmany(most + 1)
+        result.close()
+        if len(rows) > most:
+            return None
+    rows = [r for r in rows if r[2]]
     if not rows:
         return []
-    distances = s_region_distances_arcsec([r.s_region for r in rows], cone.ra, cone.dec)
+    distances = s_region_distances_arcsec([r[2] for r in rows], cone.ra, cone.dec)
     limit = cone.radius * 3600.0 + CONE_EPSILON_ARCSEC
     matched = [
-        (row.obs_id, row.obsid, float(d))
+        (row[1], row[0], float(d), row)
         for row, d in zip(rows, distances, strict=True)
         if d <= limit
     ]
     matched.sort(key=lambda m: (m[2], m[0]))
-    return [(obsid, distance) for _, obsid, distance in matched]
+    return [(obsid, distance, row[_LEADING:]) for _, obsid, distance, row in matched]
+
+
+def _cone_query(n_ranges: int, carried: tuple[ColumnElement[Any], ...]) -> Select[Any]:
+    """The observations with a footprint cell in ``n_ranges`` ranges ``[:lo<i>, :hi<i>)``."""
+    cell = footprint_cells.c.cell
+    ranges = [
+        and_(
+            cell >= bindparam(f"lo{i}", type_=cell.type),
+            cell < bindparam(f"hi{i}", type_=cell.type),
+        )
+        for i in range(n_ranges)
+    ]
+    candidates = select(footprint_cells.c.obsid).where(or_(*ranges)).distinct()
+    o = observations.c
+    return select(o.obsid, o.obs_id, o.s_region, *carried).where(
+        o.obsid.in_(candidates.scalar_subquery())
+    )
+
+
+_STATEMENTS: dict[tuple[int, Hashable], Select[Any]] = {}
+_MOST_STATEMENTS = 256

@@ -43,9 +43,9 @@ from skyarchive.search.columns import (
     ColumnInfo,
     observation_column,
 )
-from skyarchive.search.cone import Cone, cone_matches
+from skyarchive.search.cone import Cone, cone_matches, cone_rows
 from skyarchive.search.criteria import Criterion, criterion_clause
-from skyarchive.search.row_json import as_text, json_boolean, json_object
+from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, column_has_tokens, token_match
 
 _ID_CHUNK = 5000
@@ -180,13 +180,22 @@ def search_observations(
     shape = _JsonRows(columns, conn.dialect.name) if as_json else _DictRows(columns, now)
     params = {"now": now} if as_json else {}
     sort = _sort_column(query)
+    if query.cone is not None and sort is None:
+        # The rows come with the candidates, in one query, unless there are very many.
+        unfiltered = not query.criteria and query.obsids is None
+        touching = cone_rows(conn, query.cone, shape.selected, shape=shape.name, params=params,
+                             where=None if unfiltered else where)  # fmt: skip
+        if touching is not None:
+            window_rows = touching[offset : offset + query.pagesize]
+            rows: Iterator = (shape.make(row, distance) for row, distance in window_rows)
+            return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching))
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         if sort is not None:
             matches = _sorted_matches(conn, matches, sort, query.descending)
         window = matches[offset : offset + query.pagesize]
         found = _rows_by_id(conn, shape.selected, shape.key, window, params)
-        rows: Iterator = (shape.make(row, distance) for row, distance in found)
+        rows = (shape.make(row, distance) for row, distance in found)
         return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches))
 
     def count() -> int:
@@ -258,6 +267,7 @@ class _DictRows:
     """Rows as dicts built in Python (the portal): the answer's columns, then obsid."""
 
     def __init__(self, columns: list[ColumnInfo], now: float) -> None:
+        self.name = ("dict row", tuple(c.name for c in columns))
         self.selected = _select_columns(columns)
         self.key = _select_names(columns).index("obsid")
         self.make = _RowBuilder(columns, now)
@@ -267,6 +277,7 @@ class _JsonRows:
     """Rows as JSON text written by the database (the MAST API); distance added here."""
 
     def __init__(self, columns: list[ColumnInfo], dialect: str) -> None:
+        self.name = ("json row", tuple(c.name for c in columns), dialect)
         self.selected = [_json_row(columns, dialect), observations.c.obsid]
         self.key = 1
         self._with_distance = DISTANCE in columns
@@ -361,8 +372,10 @@ def _json_row(columns: Sequence[ColumnInfo], dialect: str) -> ColumnElement[str]
 
 @functools.lru_cache(maxsize=256)
 def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[str]:
-    # Built once per projection: assembling ~35 expressions costs more than the lookup.
-    return json_object(dialect, [(name, _json_value(name, dialect)) for name in names])
+    # Built once per projection: assembling ~35 expressions costs more than the lookup, and
+    # as a Prebuilt its statements' cache keys need not walk them on every execution.
+    pairs = [(name, _json_value(name, dialect)) for name in names]
+    return Prebuilt(("observation row", names, dialect), json_object(dialect, pairs))
 
 
 def _json_value(name: str, dialect: str) -> ColumnElement:

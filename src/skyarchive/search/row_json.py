@@ -8,9 +8,12 @@ produce the same object in C while the row is read, so the service only joins te
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, Text, case, cast, func, literal_column, not_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -38,3 +41,31 @@ def json_boolean(dialect: str, column: ColumnElement) -> ColumnElement:
 def as_text(column: ColumnElement) -> ColumnElement:
     """Identifiers that MAST sends as strings although they are stored as integers."""
     return cast(column, String)
+
+
+class Prebuilt(ColumnElement[str]):
+    """An expression built once, known to SQLAlchemy's statement cache by ``name`` alone.
+
+    A row object of some 35 columns is ~100 expression parts; every statement holding it
+    would walk them all for its cache key on each execution (a fifth of a small search's
+    time). ``name`` must tell apart every expression it stands for (the column names and the
+    dialect do). Bound parameters inside (``now``) are not part of the cache key: give their
+    values with each execution.
+    """
+
+    inherit_cache = False
+    _traverse_internals = [("name", InternalTraversal.dp_plain_obj)]
+    type = String()
+
+    def __init__(self, name: Hashable, expression: ColumnElement[Any]) -> None:
+        self.name = name
+        self.built = expression
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.built._from_objects
+
+
+@compiles(Prebuilt)
+def _compile_prebuilt(element: Prebuilt, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.built, **kw))

@@ -1,0 +1,283 @@
+"""The MAST API beside its floor: what each search costs above serving the same bytes.
+
+Part of ``make bench`` (``python -m benchmarks.run --only floor``). For each MAST API query
+astroquery sends (a 1′ cone, a criteria query, a count, a product list of about 1,000 files and
+a keyword query), on the demo archive and on 10^6 synthetic observations, on SQLite and on
+PostgreSQL, the real server (one worker) answers once; its answer is captured and served again
+by the floor (:mod:`benchmarks.floor`: the same app, middleware and bytes with no work behind
+them). Both are then measured with ``wrk``: median latency one request at a time and
+throughput at 16 connections, in turn, over a few rounds; the report gives the ratios.
+
+Targets (issue 20): throughput of each search at the demo size >= 0.5 x the floor's,
+latency one at a time <= 1.5 x the floor's; at 10^6 observations the 1′ cone <= 2 ms median
+on SQLite.
+
+``python -m benchmarks.bench_floor --home DIR [--database-url URL] --size demo|million``
+measures an archive built already (the demo ingested, or ``skyarchive synthesize``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from benchmarks.floor import Ask, capture, compare, served
+from skyarchive.access.rights import now_mjd
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.db.tables import observation_products, observations
+from skyarchive.demo import generate
+from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
+from skyarchive.ingest.run import ingest_paths
+
+CONNECTIONS = 16
+THROUGHPUT_TARGET = 0.5  # service / floor, at the demo size
+LATENCY_TARGET = 1.5  # service / floor, one at a time, at the demo size
+MILLION_CONE_TARGET_MS = 2.0  # median, SQLite
+M57 = (283.396, 33.029)
+ARCMIN = 1 / 60
+PRODUCT_LIST = 1_000  # files in the product list
+MILLION = 1_000_000
+#: Keyword files of the synthetic archive per observation: at 10^6 observations 200,000 files
+#: spread over the first ones (one each), enough for keyword queries of realistic size and
+#: 1,000-file product lists, built in a minute or two.
+KEYWORD_FILES_PER_OBSERVATION = 0.2
+KEYWORD_PAGE = 100
+
+
+def _obsids_listing(conn: Any, count: int, *, where: Any = None) -> list[int]:
+    """Public observations, in obsid order, whose own files add up to at least ``count``."""
+    per_obs = (
+        select(observation_products.c.obsid, func.count().label("n"))
+        .group_by(observation_products.c.obsid)
+        .subquery()
+    )
+    query = (
+        select(per_obs.c.obsid, per_obs.c.n)
+        .join(observations, observations.c.obsid == per_obs.c.obsid)
+        .where(observations.c.t_obs_release <= now_mjd())
+        .order_by(per_obs.c.n.desc(), per_obs.c.obsid)
+    )
+    if where is not None:
+        query = query.where(where)
+    chosen, total = [], 0
+    for obsid, n in conn.execute(query.limit(5000)):
+        chosen.append(int(obsid))
+        total += int(n)
+        if total >= count:
+            break
+    return chosen
+
+
+def _keyword_ask(pagesize: int) -> Ask:
+    filters = [{"paramName": "exp_type", "values": ["NRC_IMAGE"]}]
+    return Ask.invoke("Mast.Jwst.Filtered.Nircam", {"columns": "*", "filters": filters},
+                      label="keyword query, NIRCam NRC_IMAGE (Mast.Jwst.Filtered.Nircam)",
+                      pagesize=pagesize)  # fmt: skip
+
+
+def demo_asks(archive: Archive) -> list[Ask]:
+    """The queries on the demo archive: a 1′ cone around M57 and the others over its data."""
+    with archive.engine.connect() as conn:
+        obsids = _obsids_listing(conn, PRODUCT_LIST)
+    cone = {"ra": M57[0], "dec": M57[1], "radius": ARCMIN}
+    criteria = [{"paramName": "obs_collection", "values": ["JWST"]},
+                {"paramName": "proposal_id", "values": ["1073"]}]  # fmt: skip
+    count = [{"paramName": "obs_collection", "values": ["JWST"]},
+             {"paramName": "instrument_name", "values": ["NIRCAM/IMAGE"]}]  # fmt: skip
+    return [
+        Ask.invoke("Mast.Caom.Cone", cone, label="cone 1′ around M57 (Mast.Caom.Cone)"),
+        Ask.invoke(
+            "Mast.Caom.Filtered",
+            {"columns": "*", "filters": criteria},
+            label="criteria: JWST, program 1073 (Mast.Caom.Filtered)",
+        ),  # fmt: skip
+        Ask.invoke(
+            "Mast.Caom.Filtered",
+            {"columns": "COUNT_BIG(*)", "filters": count},
+            label="count: JWST, NIRCAM/IMAGE (COUNT_BIG)",
+        ),  # fmt: skip
+        Ask.invoke(
+            "Mast.Caom.Products",
+            {"obsid": ",".join(map(str, obsids))},
+            label=f"product list, {len(obsids)} obsids (Mast.Caom.Products)",
+        ),  # fmt: skip
+        _keyword_ask(KEYWORD_PAGE),
+    ]
+
+
+def million_asks(archive: Archive) -> list[Ask]:
+    """The same queries at 10^6 synthetic observations (a cone around one of them)."""
+    with archive.engine.connect() as conn:
+        middle = conn.execute(select(func.max(observations.c.obsid))).scalar_one() // 3
+        centre = conn.execute(
+            select(observations.c.s_ra, observations.c.s_dec).where(observations.c.obsid == middle)
+        ).one()
+        proposal, instrument = conn.execute(
+            select(observations.c.proposal_id, observations.c.instrument_name)
+            .where(observations.c.obsid == middle)
+        ).one()  # fmt: skip
+        obsids = _obsids_listing(conn, PRODUCT_LIST)
+    cone = {"ra": centre[0] + 0.2 * ARCMIN, "dec": centre[1], "radius": ARCMIN}
+    criteria = [{"paramName": "proposal_id", "values": [proposal]},
+                {"paramName": "instrument_name", "values": [instrument]}]  # fmt: skip
+    count = [{"paramName": "obs_collection", "values": ["JWST"]},
+             {"paramName": "instrument_name", "values": [instrument]}]  # fmt: skip
+    return [
+        Ask.invoke("Mast.Caom.Cone", cone, label="cone 1′ (Mast.Caom.Cone)"),
+        Ask.invoke(
+            "Mast.Caom.Filtered",
+            {"columns": "*", "filters": criteria},
+            label="criteria: program + instrument (Mast.Caom.Filtered)",
+        ),  # fmt: skip
+        Ask.invoke(
+            "Mast.Caom.Filtered",
+            {"columns": "COUNT_BIG(*)", "filters": count},
+            label=f"count: JWST, {instrument} (COUNT_BIG)",
+        ),  # fmt: skip
+        Ask.invoke(
+            "Mast.Caom.Products",
+            {"obsid": ",".join(map(str, obsids))},
+            label=f"product list, {len(obsids)} obsids (Mast.Caom.Products)",
+        ),  # fmt: skip
+        _keyword_ask(KEYWORD_PAGE),
+    ]
+
+
+def measure_archive(
+    home: Path, database_url: str | None, asks: list[Ask], *, seconds: float, rounds: int
+) -> list[dict]:
+    """Each ask on the real server beside its floor (both one process, over ``home``)."""
+    results = []
+    with served(home, database_url) as real:
+        exchanges = capture(real.url, asks)
+        with served(home, database_url, replay=exchanges) as floor:
+            for exchange in exchanges:
+                result = compare(real.url, floor.url, exchange, connections=CONNECTIONS,
+                                 seconds=seconds, rounds=rounds)  # fmt: skip
+                result["rows"] = _rows(exchange.content)
+                print(f"  floor: {json.dumps(result)}", flush=True)
+                results.append(result)
+    return results
+
+
+def _rows(content: bytes) -> int | None:
+    answer = json.loads(content)
+    return answer.get("paging", {}).get("rows") if isinstance(answer, dict) else None
+
+
+def _demo_archive(work: Path, label: str, database_url: str | None) -> Archive:
+    demo_dir = work / "floor-demo-output"
+    if not demo_dir.exists():
+        generate(demo_dir, seed=1, scale=1)
+    archive = Archive.open(Settings(home=work / f"floor-demo-{label}", database_url=database_url))
+    report = ingest_paths(
+        [demo_dir], engine=archive.engine, storage=archive.storage, default_eap_months=12
+    )
+    if not report.ok:
+        raise RuntimeError(f"demo ingest failed: {report.failed[:3]}")
+    return archive
+
+
+def _million_archive(work: Path, label: str, database_url: str | None, size: int) -> Archive:
+    home = work / f"floor-million-{label}"
+    archive = Archive.open(Settings(home=home, database_url=database_url))
+    build_synthetic_catalog(archive.engine, observations=size, products_per_obs=1, seed=1,
+                            keyword_files=int(size * KEYWORD_FILES_PER_OBSERVATION))  # fmt: skip
+    return archive
+
+
+def bench_floor(
+    label: str, work: Path, database_url: str | None, *, observations: int, quick: bool
+) -> dict:
+    """Both sizes on one database: the demo archive, then ``observations`` synthetic ones."""
+    seconds, rounds = (1.0, 1) if quick else (3.0, 3)
+    found: dict[str, Any] = {"database": label, "seconds": seconds, "rounds": rounds}
+    for size, build, ask in (
+        ("demo", lambda: _demo_archive(work, label, database_url), demo_asks),
+        (f"{observations:,} observations",
+         lambda: _million_archive(work, label, database_url, observations), million_asks),
+    ):  # fmt: skip
+        print(f"floor [{label}] {size}: building ...", flush=True)
+        archive = build()
+        asks = ask(archive)
+        home = archive.settings.home
+        archive.engine.dispose()
+        found.setdefault("sizes", []).append(
+            {"size": size, "queries": measure_archive(home, database_url, asks,
+                                                      seconds=seconds, rounds=rounds)}
+        )  # fmt: skip
+        shutil.rmtree(home, ignore_errors=True)
+    return found
+
+
+def _met(value: bool) -> str:
+    return "yes" if value else "**no**"
+
+
+def render(results: list[dict]) -> Iterator[str]:
+    """The markdown section of the report."""
+    yield "## The MAST API beside its floor (one worker, wrk)"
+    yield ""
+    yield (
+        "The floor serves the bytes the real server answered, from the same app and middleware "
+        "with no work behind them (benchmarks/floor.py). Latency: wrk's median with one "
+        f"connection; throughput: {CONNECTIONS} connections. Ratios are service / floor, "
+        "medians of each round's ratio. Targets at the demo size: throughput >= "
+        f"{THROUGHPUT_TARGET}, latency <= {LATENCY_TARGET}; at 10^6 observations the 1′ cone "
+        f"<= {MILLION_CONE_TARGET_MS:g} ms median on SQLite."
+    )
+    for db in results:
+        for size in db["sizes"]:
+            demo = size["size"] == "demo"
+            yield ""
+            yield (f"### {db['database']}, {size['size']} ({db['rounds']} rounds of "
+                   f"{db['seconds']:g} s)")  # fmt: skip
+            yield ""
+            yield ("| query | rows | bytes | median ms | floor ms | ratio | req/s | floor req/s "
+                   "| ratio | met? |")  # fmt: skip
+            yield "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            for q in size["queries"]:
+                real, floor = q["real"], q["floor"]
+                if demo:
+                    met = _met(q["latency_ratio"] <= LATENCY_TARGET
+                               and q["throughput_ratio"] >= THROUGHPUT_TARGET)  # fmt: skip
+                elif q["query"].startswith("cone") and db["database"] == "sqlite":
+                    met = _met(real["p50_ms"] <= MILLION_CONE_TARGET_MS)
+                else:
+                    met = "report"
+                yield (f"| {q['query']} | {q['rows']} | {q['bytes']:,} | {real['p50_ms']} "
+                       f"| {floor['p50_ms']} | {q['latency_ratio']} | {real['req_per_s']} "
+                       f"| {floor['req_per_s']} | {q['throughput_ratio']} | {met} |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="One archive's MAST API beside its floor.")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--size", choices=("demo", "million"), default="demo")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", help="just the queries whose label starts with this")
+    args = parser.parse_args()
+    archive = Archive.open(Settings(home=args.home, database_url=args.database_url),
+                           migrate=False)  # fmt: skip
+    asks = (demo_asks if args.size == "demo" else million_asks)(archive)
+    if args.only:
+        asks = [a for a in asks if a.label.startswith(args.only)]
+    archive.engine.dispose()
+    results = measure_archive(args.home, args.database_url, asks, seconds=args.seconds,
+                              rounds=args.rounds)  # fmt: skip
+    db = {"database": "postgresql" if args.database_url else "sqlite", "seconds": args.seconds,
+          "rounds": args.rounds, "sizes": [{"size": args.size, "queries": results}]}  # fmt: skip
+    print("\n".join(render([db])))
+
+
+if __name__ == "__main__":
+    main()
