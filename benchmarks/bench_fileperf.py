@@ -88,7 +88,7 @@ def portal_searches() -> list[Ask]:
     """``POST /api/portal/search`` as the portal's JavaScript sends a new search."""
     asks = []
     for label, collection, text in PORTAL_SEARCHES:
-        body = {"collection": collection, "text": text, "filters": [], "facets": {},
+        body: dict[str, Any] = {"collection": collection, "text": text, "filters": [], "facets": {},
                 "sort": None, "descending": False, "page": 1, "pagesize": PAGE_SIZE}  # fmt: skip
         asks.append(Ask("POST", "/api/portal/search", (("Content-Type", "application/json"),),
                         json.dumps(body).encode(), label))  # fmt: skip
@@ -151,6 +151,8 @@ def file_floor_app(archive: Archive, uris: list[str]):  # type: ignore[no-untype
         for uri in uris:
             product = find_product(conn, uri)
             path = archive.storage.local_path(product.storage_key)
+            if path is None:
+                raise RuntimeError("the plain FileResponse needs the archive's files on local disk")
             files[uri] = (path, product.filename, product.media_type)
 
     async def plain_file(uri: str = "") -> Response:

@@ -7,12 +7,12 @@ only files the catalog names can be read, from the storage key the catalog holds
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 
-from skyarchive.access.policy import Caller, check_retrieval
+from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
 from skyarchive.db.tables import observations, products, wss_products
 from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
@@ -103,7 +103,17 @@ def find_product(conn: Connection, uri: str) -> ProductFile:
     )  # fmt: skip
 
 
-def authorise(caller: Caller, product: ProductFile, *, now: float) -> None:
+def authorise(caller: Caller | Callable[[], Caller], product: ProductFile, *, now: float) -> None:
+    """Raise unless ``caller`` may retrieve ``product`` (the one rule, ``check_retrieval``).
+
+    ``caller`` may be a function that finds the caller (from a token or a session, in the
+    catalogue): it is called only when the answer depends on who asks, that is when even an
+    anonymous caller would be refused, so a public file costs no lookup.
+    """
+    if not isinstance(caller, Caller):
+        public = may_retrieve(ANONYMOUS, proposal_id=product.proposal_id,
+                              t_obs_release=product.t_obs_release, now=now)  # fmt: skip
+        caller = ANONYMOUS if public else caller()
     check_retrieval(
         caller,
         filename=product.filename,

@@ -214,8 +214,8 @@ def facet_counts(
     from the same pass. A cone's matches are found once and their facet columns read by obsid.
     """
     if cone is not None:
-        shown = None if narrowed is None else set(_cone_ids(conn, cone, narrowed, now))
-        return _cone_facet_counts(conn, _cone_ids(conn, cone, criteria, now), shown, now=now)
+        shown_ids = None if narrowed is None else set(_cone_ids(conn, cone, narrowed, now))
+        return _cone_facet_counts(conn, _cone_ids(conn, cone, criteria, now), shown_ids, now=now)
     where_all = where_clause(criteria, now=now, conn=conn)
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
         (where_clause(narrowed, now=now, conn=conn), 1), else_=0

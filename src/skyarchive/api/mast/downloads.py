@@ -5,6 +5,7 @@ Bundles, cURL scripts and staging live in :mod:`skyarchive.api.mast.bundles`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -47,13 +48,13 @@ def download_file(
         ),
     ] = "",
 ) -> Response:
-    # The caller is looked up here, in the route's worker thread, rather than as a dependency
-    # (CallerDep), which would take a thread of its own for a token: a small download's cost
-    # is mostly such hand-offs (docs/performance.md, "Per-request cost").
-    caller = get_caller(request)
+    # The caller is looked up here, in the route's worker thread, and only when the answer
+    # depends on it (a file still exclusive, telemetry), rather than as a dependency
+    # (CallerDep), which would take a thread of its own and the catalogue's time for every
+    # token: a small download's cost was mostly such work (docs/performance.md).
     if is_telemetry_uri(uri):
-        return telemetry_response(request, archive, caller, uri)
-    return file_response(request, archive, caller, uri)
+        return telemetry_response(request, archive, get_caller(request), uri)
+    return file_response(request, archive, lambda: get_caller(request), uri)
 
 
 def telemetry_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
@@ -65,7 +66,9 @@ def telemetry_response(request: Request, archive: Archive, caller: Caller, uri: 
     return StreamingResponse(answer.chunks, media_type="text/csv", headers=headers)
 
 
-def file_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
+def file_response(
+    request: Request, archive: Archive, caller: Caller | Callable[[], Caller], uri: str
+) -> Response:
     """One file for ``caller`` (the access rule is in :func:`file_answer`), ranges honoured."""
     answer = file_answer(
         archive, caller=caller, uri=uri, range_header=request.headers.get("range"),
