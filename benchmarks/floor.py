@@ -186,10 +186,10 @@ def served(
     *,
     replay: Sequence[Exchange] = (),
     work: Path | None = None,
-) -> Iterator:  # yields benchmarks.run.ServerProcess
+) -> Iterator:  # yields benchmarks.harness.ServerProcess
     """The real server over ``home`` (one process), or with ``replay`` its floor: the exchanges
     are written to a file in ``work`` (a temporary directory when not given)."""
-    from benchmarks.run import ServerProcess  # run.py imports the sections, this among them
+    from benchmarks.harness import ServerProcess
 
     with tempfile.TemporaryDirectory(prefix="skyarchive-floor-", dir=work) as tmp:
         replay_file = write_exchanges(replay, Path(tmp) / "exchanges.json") if replay else None
