@@ -42,6 +42,7 @@ import httpx
 from sqlalchemy import Connection, select
 
 from benchmarks.bench_delivery import free_port
+from benchmarks.bench_load import ingested_demo
 from benchmarks.floor import Ask, Exchange, capture, compare, served
 from skyarchive.access import grants, tokens, users
 from skyarchive.access.rights import now_mjd
@@ -49,7 +50,6 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
 from skyarchive.demo import generate
-from skyarchive.ingest.run import ingest_paths
 
 SMALL_BYTES = 64 * 1024
 CONNECTIONS = 16
@@ -97,12 +97,7 @@ def portal_searches() -> list[Ask]:
 
 def prepare(work: Path, demo_dir: Path, label: str, database_url: str | None) -> Prepared:
     """The demo archive ingested for ``label``, a PI with a token, the files to fetch."""
-    archive = Archive.open(Settings(home=work / f"fileperf-{label}", database_url=database_url))
-    report = ingest_paths(
-        [demo_dir], engine=archive.engine, storage=archive.storage, default_eap_months=12
-    )
-    if not report.ok:
-        raise RuntimeError(f"demo ingest failed: {report.failed[:3]}")
+    archive = ingested_demo(work, f"fileperf-{label}", demo_dir, database_url)
     now = now_mjd()
     with archive.engine.begin() as conn:
         public_uri = _small_file(conn, released=True, now=now)

@@ -319,7 +319,8 @@ def load_point(served: Served, script: Path, *, clients: int, seconds: float) ->
     }
 
 
-def _archive(work: Path, label: str, demo_dir: Path, database_url: str | None) -> Archive:
+def ingested_demo(work: Path, label: str, demo_dir: Path, database_url: str | None) -> Archive:
+    """A fresh archive in ``work`` (``load-<label>``) with the demo output in ``demo_dir``."""
     archive = Archive.open(Settings(home=work / f"load-{label}", database_url=database_url))
     report = ingest_paths(
         [demo_dir], engine=archive.engine, storage=archive.storage, default_eap_months=12
@@ -332,7 +333,7 @@ def _archive(work: Path, label: str, demo_dir: Path, database_url: str | None) -
 def bench_database(
     label: str, work: Path, demo_dir: Path, database_url: str | None, *, seconds: float
 ) -> list[dict]:
-    archive = _archive(work, label, demo_dir, database_url)
+    archive = ingested_demo(work, label, demo_dir, database_url)
     script = work / f"mix-{label}.lua"
     script.write_text(lua_script(mixed_requests(archive)))
     home = archive.settings.home
