@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, text
 from benchmarks import (
     bench_delivery,
     bench_edb,
+    bench_fileperf,
     bench_floor,
     bench_hips,
     bench_keywords,
@@ -500,6 +501,8 @@ def render(report: dict) -> str:
         lines += ["", *bench_edb.render(report["edb"])]
     if report.get("floor"):
         lines += ["", *bench_floor.render(report["floor"])]
+    if report.get("fileperf"):
+        lines += ["", *bench_fileperf.render(report["fileperf"])]
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -627,6 +630,14 @@ def _run_floor(args: argparse.Namespace, work: Path, report: dict, skip_pg: str 
     )(args, work, report, skip_pg)
 
 
+def _run_fileperf(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    print("fileperf: Download/file and the portal search beside their floors ...", flush=True)
+    _on_both_databases(
+        "fileperf",
+        lambda kind, url: bench_fileperf.bench_fileperf(kind, work, url, quick=args.quick),
+    )(args, work, report, skip_pg)
+
+
 # The report's parts in the order they run. A new benchmark adds one row here (and a render).
 SECTIONS = (
     Section("ingest", "ingest rate of the demo archive", _run_ingest),
@@ -639,6 +650,7 @@ SECTIONS = (
     Section("edb", "the engineering telemetry (EDB)", _run_edb),
     Section("load", "mixed load with 1 and 2 server processes", _run_load),
     Section("floor", "MAST API queries beside the floor serving the same bytes", _run_floor),
+    Section("fileperf", "Download/file and the portal search beside their floors", _run_fileperf),
 )
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 
@@ -712,6 +724,7 @@ def main(argv: list[str] | None = None) -> None:
         "portal": [],
         "edb": [],
         "floor": [],
+        "fileperf": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from skyarchive.db.tables import observations, program_access, programs, users
 from skyarchive.db.upsert import insert_ignore
@@ -18,11 +18,19 @@ def program_row(conn: Connection, proposal_id: str):  # type: ignore[no-untyped-
     return row
 
 
+# Built once: every request with credentials runs it (see tokens._TOKEN_BY_HASH).
+_READABLE_PROGRAMS = (
+    select(programs.c.proposal_id)
+    .where(programs.c.pi_user_id == bindparam("user_id"))
+    .union(
+        select(program_access.c.proposal_id).where(program_access.c.user_id == bindparam("user_id"))
+    )
+)
+
+
 def programs_readable_by(conn: Connection, user_id: int) -> frozenset[str]:
     """Programs whose exclusive-access files ``user_id`` may retrieve (as PI or authorised)."""
-    own = select(programs.c.proposal_id).where(programs.c.pi_user_id == user_id)
-    granted = select(program_access.c.proposal_id).where(program_access.c.user_id == user_id)
-    return frozenset(r for (r,) in conn.execute(own.union(granted)))
+    return frozenset(r for (r,) in conn.execute(_READABLE_PROGRAMS, {"user_id": user_id}))
 
 
 def programs_led_by(conn: Connection, user_id: int) -> list[str]:

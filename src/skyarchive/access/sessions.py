@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from skyarchive.db.tables import sessions, users
 
@@ -66,19 +66,23 @@ def start_session(
     return cookie, Session(user_id, csrf, _digest(cookie))
 
 
+# Built once: every request with a session cookie runs it (see tokens._TOKEN_BY_HASH).
+_SESSION_BY_HASH = (
+    select(
+        sessions.c.user_id, sessions.c.csrf_token, sessions.c.expires_at,
+        sessions.c.last_seen_at, users.c.disabled,
+    )
+    .join(users, users.c.user_id == sessions.c.user_id)
+    .where(sessions.c.session_hash == bindparam("digest"))
+)  # fmt: skip
+
+
 def session_for(conn: Connection, cookie: str | None) -> Session | None:
     """The live session of a cookie (and it is marked as seen now), else None."""
     if not cookie or len(cookie) > 200:
         return None
     digest = _digest(cookie)
-    row = conn.execute(
-        select(
-            sessions.c.user_id, sessions.c.csrf_token, sessions.c.expires_at,
-            sessions.c.last_seen_at, users.c.disabled,
-        )
-        .join(users, users.c.user_id == sessions.c.user_id)
-        .where(sessions.c.session_hash == digest)
-    ).first()  # fmt: skip
+    row = conn.execute(_SESSION_BY_HASH, {"digest": digest}).first()
     now = time.time()
     if row is None or row.expires_at <= now or row.disabled:
         return None

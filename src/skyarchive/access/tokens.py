@@ -9,7 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from skyarchive.db.tables import api_tokens, users
 from skyarchive.errors import BadQuery, NotFound, Unauthorized
@@ -86,17 +86,21 @@ def revoke_token(conn: Connection, token_id: int, *, user_id: int) -> TokenInfo:
     return get_token(conn, token_id, user_id=user_id)
 
 
+# Built once: every request with a token runs it, and building it cost more than running it.
+_TOKEN_BY_HASH = (
+    select(api_tokens, users.c.disabled)
+    .join(users, users.c.user_id == api_tokens.c.user_id)
+    .where(api_tokens.c.token_hash == bindparam("digest"))
+)
+
+
 def user_for_token(conn: Connection, token: str) -> int:
     """The user a presented token belongs to; Unauthorized saying what is wrong with it."""
     token = (token or "").strip()
     if not _TOKEN_FORMAT.match(token):
         raise Unauthorized("The API token is malformed; create a new one on your account page.")
     digest = token_hash(token)
-    row = conn.execute(
-        select(api_tokens, users.c.disabled)
-        .join(users, users.c.user_id == api_tokens.c.user_id)
-        .where(api_tokens.c.token_hash == digest)
-    ).first()
+    row = conn.execute(_TOKEN_BY_HASH, {"digest": digest}).first()
     # The lookup is by hash, so timing does not depend on how much of a token is right;
     # the final comparison is constant-time as well.
     if row is None or not hmac.compare_digest(row.token_hash, digest):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from skyarchive.access.sessions import end_all_sessions
 from skyarchive.db.tables import password_resets, users
@@ -75,8 +75,12 @@ def create_user(
     return find_user(conn, email)
 
 
+# Built once: every request with credentials runs it (see tokens._TOKEN_BY_HASH).
+_USER_BY_ID = select(users).where(users.c.user_id == bindparam("user_id"))
+
+
 def get_user(conn: Connection, user_id: int) -> User:
-    row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+    row = conn.execute(_USER_BY_ID, {"user_id": user_id}).first()
     if row is None:
         raise NotFound(f"No user {user_id}.")
     return _user(row)

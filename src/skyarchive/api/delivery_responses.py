@@ -21,6 +21,13 @@ from skyarchive.delivery.readahead import read_ahead
 from skyarchive.delivery.service import NamedBundle, mrp_bundle
 from skyarchive.delivery.url_list import MEDIA_TYPE as URI_LIST
 from skyarchive.delivery.url_list import url_list_name
+from skyarchive.errors import InternalError
+
+#: A file span up to this size is read whole before its answer starts, in the route's worker
+#: thread, and sent as one body: a small download then costs no hand-off to another thread per
+#: chunk and no streaming machinery (a third of its cost above a plain FileResponse, measured
+#: in docs/performance.md), and a failed read is answered in the one error shape.
+WHOLE_BODY_BYTES = 256 * 1024
 
 
 def ranged_response(
@@ -38,7 +45,8 @@ def ranged_response(
     Every file download (archived or staged) is answered here, so all share the attachment
     headers, ``Accept-Ranges`` and the range rule of :func:`skyarchive.delivery.files.byte_range`
     (a bad range gets the API's error shape before this is reached). ``read(first, last)``
-    gives the bytes; they are read ahead while the previous chunk is sent.
+    gives the bytes: up to :data:`WHOLE_BODY_BYTES` at once, here (so call this from a sync
+    route, which runs in a worker thread), else read ahead while the previous chunk is sent.
     """
     first, last = span if span is not None else (0, size - 1)
     length = last - first + 1 if size else 0
@@ -53,8 +61,14 @@ def ranged_response(
         answer_headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=answer_headers)
-    body = read_ahead(read(first, last), name=filename) if length else iter(())
-    return StreamingResponse(body, status_code=status, headers=answer_headers)
+    if length <= WHOLE_BODY_BYTES:
+        body = b"".join(read(first, last)) if length else b""
+        if len(body) != length:  # the stored file is shorter than the catalogue says
+            raise InternalError(f"{filename}: read {len(body)} of {length} bytes from storage.")
+        return Response(body, status_code=status, headers=answer_headers)
+    return StreamingResponse(
+        read_ahead(read(first, last), name=filename), status_code=status, headers=answer_headers
+    )
 
 
 def bundle_response(named: NamedBundle) -> StreamingResponse:

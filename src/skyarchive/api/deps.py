@@ -8,13 +8,14 @@ answer 401 with the reason while public searches still work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.caller import caller_from_credentials, token_from_headers
-from skyarchive.access.policy import Caller
+from skyarchive.access.policy import ANONYMOUS, Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
 from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
@@ -22,6 +23,7 @@ from skyarchive.errors import Forbidden, Unauthorized
 
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+T = TypeVar("T")
 
 
 def get_archive(request: Request) -> Archive:
@@ -29,16 +31,16 @@ def get_archive(request: Request) -> Archive:
 
 
 def get_caller(request: Request) -> Caller:
+    """The caller (looked up in the catalogue: call it from a worker thread)."""
     cached = getattr(request.state, "caller", None)
     if cached is not None:
         return cached
-    token = token_from_headers(
-        request.headers.get("authorization"), request.cookies.get("mast_token")
-    )
+    token, session_cookie = _credentials(request)
+    if token is None and session_cookie is None:  # nothing to look up: no connection taken
+        request.state.caller = ANONYMOUS
+        return ANONYMOUS
     with get_archive(request).engine.begin() as conn:
-        caller = caller_from_credentials(
-            conn, token=token, session_cookie=request.cookies.get(SESSION_COOKIE)
-        )
+        caller = caller_from_credentials(conn, token=token, session_cookie=session_cookie)
     request.state.caller = caller
     if caller.csrf_token is not None and not caller.via_token:
         _remember_public_url(request)
@@ -53,13 +55,38 @@ def _remember_public_url(request: Request) -> None:
         seen.remember(archive.engine, public_base_url(request))
 
 
+async def caller_dependency(request: Request) -> Caller:
+    """:func:`get_caller` as a route's dependency: a request without credentials (most
+    searches and public downloads) is answered on the event loop, with no hand-off to a worker
+    thread; one with a token or a session cookie is looked up in a worker thread."""
+    if getattr(request.state, "caller", None) is not None or _credentials(request) == (None, None):
+        return get_caller(request)  # no lookup to wait for
+    return await run_in_threadpool(get_caller, request)
+
+
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    """The API token and the session cookie a request presents (None when absent)."""
+    token = token_from_headers(
+        request.headers.get("authorization"), request.cookies.get("mast_token")
+    )
+    return token, request.cookies.get(SESSION_COOKIE) or None
+
+
+async def user_dependency(request: Request) -> Caller:
+    """The signed-in caller; Unauthorized for anyone else (see :func:`require_user`)."""
+    return _signed_in(await caller_dependency(request))
+
+
 def staging_queue(request: Request) -> Callable[[str], None]:
     """Hands a staging request to the worker; bound to the archive's queue by ``web.py``."""
     return request.app.state.enqueue_staging
 
 
 def require_user(request: Request) -> Caller:
-    caller = get_caller(request)
+    return _signed_in(get_caller(request))
+
+
+def _signed_in(caller: Caller) -> Caller:
     if caller.anonymous:
         raise Unauthorized(caller.problem or "Log in, or send an API token, to do this.")
     return caller
@@ -77,10 +104,21 @@ def check_csrf(caller: Caller, presented: str | None) -> None:
         raise Forbidden("The form has expired or did not come from this site; reload it.")
 
 
-ArchiveDep = Annotated[Archive, Depends(get_archive)]
-CallerDep = Annotated[Caller, Depends(get_caller)]
-UserDep = Annotated[Caller, Depends(require_user)]
+def on_the_loop(read: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+    """``read`` (a quick look at the request, no I/O) as a dependency FastAPI runs on the event
+    loop: a plain function would be handed to a worker thread and back, which costs more than
+    the read itself (docs/performance.md, "Per-request cost")."""
+
+    async def dependency(request: Request) -> T:
+        return read(request)
+
+    return dependency
+
+
+ArchiveDep = Annotated[Archive, Depends(on_the_loop(get_archive))]
+CallerDep = Annotated[Caller, Depends(caller_dependency)]
+UserDep = Annotated[Caller, Depends(user_dependency)]
 #: The archive's public base URL for this request (see :mod:`skyarchive.api.urls`).
-PublicUrlDep = Annotated[str, Depends(public_base_url)]
-StagingQueueDep = Annotated[Callable[[str], None], Depends(staging_queue)]
-ClientAddressDep = Annotated[str, Depends(client_address)]
+PublicUrlDep = Annotated[str, Depends(on_the_loop(public_base_url))]
+StagingQueueDep = Annotated[Callable[[str], None], Depends(on_the_loop(staging_queue))]
+ClientAddressDep = Annotated[str, Depends(on_the_loop(client_address))]

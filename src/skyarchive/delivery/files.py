@@ -7,12 +7,12 @@ only files the catalog names can be read, from the storage key the catalog holds
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 
-from skyarchive.access.policy import Caller, check_retrieval
+from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
 from skyarchive.db.tables import observations, products, wss_products
 from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
@@ -71,20 +71,28 @@ def joined_to_owner(query: Select) -> Select:
     )
 
 
-def find_product(conn: Connection, uri: str) -> ProductFile:
-    """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
-    uri = (uri or "").strip()
-    if not uri or len(uri) > _MAX_URI or "\x00" in uri:
-        raise BadQuery("Give the file's data URI, e.g. uri=mast:JWST/product/<filename>.")
-    query = joined_to_owner(
+def _product_file_query(key: ColumnElement[str]) -> Select:
+    return joined_to_owner(
         select(
             products.c.product_id, products.c.productFilename, products.c.dataURI,
             products.c.size, products.c.sha256, products.c.storage_key, products.c.proposal_id,
             products.c.obs_collection, observations.c.obs_id, FILE_RELEASE,
         )
-    )  # fmt: skip
-    column = products.c.dataURI if ":" in uri else products.c.productFilename
-    row = conn.execute(query.where(column == uri)).first()
+    ).where(key == bindparam("uri"))  # fmt: skip
+
+
+# Built once: building the statement and its cache key per request cost as much as running it.
+_BY_DATA_URI = _product_file_query(products.c.dataURI)
+_BY_FILENAME = _product_file_query(products.c.productFilename)
+
+
+def find_product(conn: Connection, uri: str) -> ProductFile:
+    """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
+    uri = (uri or "").strip()
+    if not uri or len(uri) > _MAX_URI or "\x00" in uri:
+        raise BadQuery("Give the file's data URI, e.g. uri=mast:JWST/product/<filename>.")
+    query = _BY_DATA_URI if ":" in uri else _BY_FILENAME
+    row = conn.execute(query, {"uri": uri}).first()
     if row is None:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
     return ProductFile(
@@ -95,7 +103,17 @@ def find_product(conn: Connection, uri: str) -> ProductFile:
     )  # fmt: skip
 
 
-def authorise(caller: Caller, product: ProductFile, *, now: float) -> None:
+def authorise(caller: Caller | Callable[[], Caller], product: ProductFile, *, now: float) -> None:
+    """Raise unless ``caller`` may retrieve ``product`` (the one rule, ``check_retrieval``).
+
+    ``caller`` may be a function that finds the caller (from a token or a session, in the
+    catalogue): it is called only when the answer depends on who asks, that is when even an
+    anonymous caller would be refused, so a public file costs no lookup.
+    """
+    if not isinstance(caller, Caller):
+        public = may_retrieve(ANONYMOUS, proposal_id=product.proposal_id,
+                              t_obs_release=product.t_obs_release, now=now)  # fmt: skip
+        caller = ANONYMOUS if public else caller()
     check_retrieval(
         caller,
         filename=product.filename,

@@ -84,7 +84,7 @@ class FileAnswer:
 def file_answer(
     archive: Archive,
     *,
-    caller: Caller,
+    caller: Caller | Callable[[], Caller],
     uri: str,
     range_header: str | None,
     if_range: str | None = None,
@@ -95,8 +95,9 @@ def file_answer(
     ----------
     archive : Archive
         The archive (catalog and storage).
-    caller : Caller
-        Who asks.
+    caller : Caller or callable
+        Who asks, or a function that finds out (called only for a file that is not public:
+        see :func:`skyarchive.delivery.files.authorise`).
     uri : str
         The file's data URI (``mast:JWST/product/<file>``) or bare file name.
     range_header : str or None

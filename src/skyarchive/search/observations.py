@@ -96,6 +96,9 @@ class ResultPage:
     rows: Iterator = field(default_factory=lambda: iter(()))
     known_total: int | None = None
     counter: Callable[[], int] | None = None
+    #: With a cone: the obsid of every observation it matched (on any page), so a caller that
+    #: needs them too (the portal's facet counts) does not match the cone again.
+    matched: list[int] | None = None
 
     def __post_init__(self) -> None:
         self.rows = _CountedRows(self.rows)
@@ -188,7 +191,8 @@ def search_observations(
         if touching is not None:
             window_rows = touching[offset : offset + query.pagesize]
             rows: Iterator = (shape.make(row, distance) for row, distance in window_rows)
-            return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching))
+            return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching),
+                              matched=[row[shape.key] for row, _ in touching])  # fmt: skip
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         if sort is not None:
@@ -196,7 +200,8 @@ def search_observations(
         window = matches[offset : offset + query.pagesize]
         found = _rows_by_id(conn, shape.selected, shape.key, window, params)
         rows = (shape.make(row, distance) for row, distance in found)
-        return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches))
+        return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches),
+                          matched=[obsid for obsid, _ in matches])  # fmt: skip
 
     def count() -> int:
         return int(

@@ -159,6 +159,15 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
     rows = list(page.rows)
     result = PortalResult(page.columns, rows, page.total, query.position, list(query.programs))
     chosen = len(narrowed) > len(criteria)
+    if cone is not None and page.matched is not None:
+        # The cone was matched once for the page; the facets count the same observations
+        # (and, with facet values chosen, those the search's own criteria match: once more).
+        everything = _cone_ids(conn, cone, criteria, now) if chosen else page.matched
+        result.matched = len(everything)
+        if query.with_facets:
+            shown = set(page.matched) if chosen else None
+            result.facets = _cone_facet_counts(conn, everything, shown, now=now)
+        return result
     result.matched = count_observations(conn, criteria=criteria, cone=cone, now=now) if chosen \
         else result.total  # fmt: skip
     if query.with_facets:
@@ -203,7 +212,8 @@ def facet_counts(
     columns read by obsid.
     """
     if cone is not None:
-        return _cone_facet_counts(conn, criteria, narrowed, cone, now=now)
+        shown_ids = None if narrowed is None else set(_cone_ids(conn, cone, narrowed, now))
+        return _cone_facet_counts(conn, _cone_ids(conn, cone, criteria, now), shown_ids, now=now)
     where_all = where_clause(criteria, now=now, conn=conn)
     if narrowed is not None and list(narrowed[: len(criteria)]) == list(criteria):
         narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
@@ -317,18 +327,17 @@ def _token_counts(column: ColumnInfo, grouped: Iterable[Sequence[Any]]) -> Count
     return counts
 
 
+def _cone_ids(conn: Connection, cone: Cone, criteria: Sequence[Criterion], now: float) -> list[int]:
+    """The observations ``cone`` touches that ``criteria`` match (obsids, nearest first)."""
+    where = where_clause(criteria, now=now, conn=conn) if criteria else None
+    return [obsid for obsid, _ in cone_matches(conn, cone, where)]
+
+
 def _cone_facet_counts(
-    conn: Connection,
-    criteria: Sequence[Criterion],
-    narrowed: Sequence[Criterion] | None,
-    cone: Cone,
-    *,
-    now: float,
+    conn: Connection, matched: Sequence[int], shown_ids: set[int] | None, *, now: float
 ) -> dict[str, list[dict[str, Any]]]:
-    matched = [obsid for obsid, _ in cone_matches(conn, cone, where_clause(criteria, now=now))]
-    shown_ids = None
-    if narrowed is not None:
-        shown_ids = {o for o, _ in cone_matches(conn, cone, where_clause(narrowed, now=now))}
+    """The facet counts of a cone's ``matched`` observations (``shown_ids``: those the chosen
+    facet values leave; None: all of them), their facet columns read by obsid."""
     columns = [observation_column(name) for name in FACETS]
     exprs = [_facet_expression(c, now).label(f"f{i}") for i, c in enumerate(columns)]
     totals: list[Counter[tuple]] = [Counter() for _ in columns]

@@ -5,6 +5,7 @@ Bundles, cURL scripts and staging live in :mod:`skyarchive.api.mast.bundles`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import ranged_response
-from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.deps import ArchiveDep, get_caller
 from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery.service import file_answer, file_bytes, file_redirect
@@ -39,7 +40,6 @@ _RANGE_HEADERS = {
 def download_file(
     request: Request,
     archive: ArchiveDep,
-    caller: CallerDep,
     uri: Annotated[
         str,
         Query(
@@ -48,9 +48,13 @@ def download_file(
         ),
     ] = "",
 ) -> Response:
+    # The caller is looked up here, in the route's worker thread, and only when the answer
+    # depends on it (a file still exclusive, telemetry), rather than as a dependency
+    # (CallerDep), which would take a thread of its own and the catalogue's time for every
+    # token: a small download's cost was mostly such work (docs/performance.md).
     if is_telemetry_uri(uri):
-        return telemetry_response(request, archive, caller, uri)
-    return file_response(request, archive, caller, uri)
+        return telemetry_response(request, archive, get_caller(request), uri)
+    return file_response(request, archive, lambda: get_caller(request), uri)
 
 
 def telemetry_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
@@ -62,7 +66,9 @@ def telemetry_response(request: Request, archive: Archive, caller: Caller, uri: 
     return StreamingResponse(answer.chunks, media_type="text/csv", headers=headers)
 
 
-def file_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
+def file_response(
+    request: Request, archive: Archive, caller: Caller | Callable[[], Caller], uri: str
+) -> Response:
     """One file for ``caller`` (the access rule is in :func:`file_answer`), ranges honoured."""
     answer = file_answer(
         archive, caller=caller, uri=uri, range_header=request.headers.get("range"),

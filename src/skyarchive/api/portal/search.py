@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from skyarchive.access.policy import may_retrieve
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.json_answer import JsonAnswer
 from skyarchive.delivery.cutouts import CUTTABLE_SUFFIXES
 from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
@@ -89,8 +90,8 @@ def portal_query(
     return query, doi
 
 
-@router.post("/search")
-def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/search", response_class=JsonAnswer)
+def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> JsonAnswer:
     """One page of a portal search (nearest first for positions, or by ``sort``), every column,
     with the total and the facet counts over the whole match set. Each row tells whether the
     caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL."""
@@ -107,7 +108,7 @@ def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[
     display = _display(result.position, programs, body.filters)
     if doi is not None:
         display = "; ".join(part for part in (f"DOI {doi.doi}: {doi.title}", display) if part)
-    return {
+    return JsonAnswer({
         "query": {
             "collection": body.collection,
             "text": text,
@@ -131,7 +132,7 @@ def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> dict[
         "facets": result.facets,
         "returned": len(result.rows),
         "message": _nothing_found(position, programs, body.filters) if not result.total else "",
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def _nothing_found(position: Any, programs: list[str], filters: list[dict[str, Any]]) -> str:
