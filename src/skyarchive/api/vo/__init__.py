@@ -1,0 +1,2 @@
+"""The Virtual Observatory face: thin HTTP adapters over ``skyarchive.vo`` (one module per
+service), each installed by ``web.py``."""
