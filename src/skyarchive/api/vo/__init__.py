@@ -1,2 +1,1 @@
-"""The Virtual Observatory face: thin HTTP adapters over ``skyarchive.vo`` (one module per
-service), each installed by ``web.py``."""
+"""The Virtual Observatory face: thin adapters over ``skyarchive.vo`` (one module per service)."""
