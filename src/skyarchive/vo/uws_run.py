@@ -284,9 +284,7 @@ def destroy_expired(archive: Archive, *, now: float | None = None) -> int:
     now = time.time() if now is None else now
     with archive.engine.begin() as conn:
         doomed = conn.execute(
-            select(uws_jobs.c.job_id, uws_jobs.c.result_key).where(
-                uws_jobs.c.destruction_at <= now
-            )
+            select(uws_jobs.c.job_id, uws_jobs.c.result_key).where(uws_jobs.c.destruction_at <= now)
         ).all()
         if doomed:
             conn.execute(
