@@ -50,7 +50,7 @@ def install(app: FastAPI) -> None:
                 f"No HiPS file {path!r} here."
                 + ("" if (root / "properties").is_file() else " Run `skyarchive hips build`.")
             )
-        media = _MEDIA.get(name, _MEDIA["png"])
+        media = _MEDIA.get(path, _MEDIA["png"])
         stat = target.stat()
         # a rebuild writes new files (new mtime), so size and mtime name this version
         etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
