@@ -284,9 +284,7 @@ def destroy_expired(archive: Archive, *, now: float | None = None) -> int:
     now = time.time() if now is None else now
     with archive.engine.begin() as conn:
         doomed = conn.execute(
-            select(uws_jobs.c.job_id, uws_jobs.c.result_key).where(
-                uws_jobs.c.destruction_at <= now
-            )
+            select(uws_jobs.c.job_id, uws_jobs.c.result_key).where(uws_jobs.c.destruction_at <= now)
         ).all()
         if doomed:
             conn.execute(
@@ -302,4 +300,4 @@ def tap_executor() -> Execute:
     """The archive's TAP query execution (the same one as ``/vo/tap/sync``)."""
     from skyarchive.vo.tap import execute_adql  # type: ignore[import-not-found,unused-ignore]
 
-    return execute_adql  # type: ignore[no-any-return,unused-ignore]
+    return execute_adql  # type: ignore[no-any-return,return-value,unused-ignore]
