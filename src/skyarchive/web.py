@@ -50,6 +50,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
+    from skyarchive.api.vo import scs as scs_routes
     from skyarchive.api.vo import tap as tap_routes
     from skyarchive.api.vo import uws as uws_routes
     from skyarchive.jobs.queue import enqueue_staging, enqueue_tap_job
@@ -101,6 +102,7 @@ def create_app(archive: Archive) -> FastAPI:
     hips_routes.install(app)
     app.include_router(tap_routes.router)
     app.include_router(uws_routes.router)
+    app.include_router(scs_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
