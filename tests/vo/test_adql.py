@@ -108,7 +108,8 @@ def test_a_polygon_on_positions_and_on_footprints(demo_archive_copy: Archive) ->
     assert set(points["obs_publisher_did"]) == set(every["obs_publisher_did"][np.array(inside)])
     footprints = run(
         demo_archive_copy,
-        f"SELECT obs_publisher_did FROM ivoa.obscore WHERE INTERSECTS(s_region, POLYGON({listed})) = 1",
+        "SELECT obs_publisher_did FROM ivoa.obscore "
+        f"WHERE INTERSECTS(s_region, POLYGON({listed})) = 1",
     )
     # every footprint whose centre is inside touches the polygon; a few more may cross its edge
     assert set(points["obs_publisher_did"]) <= set(footprints["obs_publisher_did"])
@@ -149,8 +150,8 @@ def test_like_keeps_case_and_ilike_ignores_it(demo_archive_copy: Archive) -> Non
     )
     folded = run(demo_archive_copy,
                  "SELECT obs_id FROM jwst.observations WHERE target_name ILIKE 'ngc%'")  # fmt: skip
-    upper = run(demo_archive_copy,
-                "SELECT obs_id FROM jwst.observations WHERE UPPER(target_name) LIKE 'NGC%'")  # fmt: skip
+    upper = run(demo_archive_copy, "SELECT obs_id FROM jwst.observations "
+                "WHERE UPPER(target_name) LIKE 'NGC%'")  # fmt: skip
     assert len(exact) > 0 and len(lower) == 0
     assert set(folded["obs_id"]) == set(exact["obs_id"]) == set(upper["obs_id"])
 
