@@ -54,6 +54,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.vo import moc as moc_routes
     from skyarchive.api.vo import registry as registry_routes
     from skyarchive.api.vo import scs as scs_routes
+    from skyarchive.api.vo import tap as tap_routes
     from skyarchive.api.vo import uws as uws_routes
     from skyarchive.jobs.queue import enqueue_staging, enqueue_tap_job
     from skyarchive.notify.links import SeenUrl
@@ -102,6 +103,7 @@ def create_app(archive: Archive) -> FastAPI:
     delivery_routes.install(app)
     api_docs.install(app)
     hips_routes.install(app)
+    app.include_router(tap_routes.router)
     app.include_router(uws_routes.router)
     app.include_router(scs_routes.router)
     app.include_router(datalink_routes.router)

@@ -300,4 +300,4 @@ def tap_executor() -> Execute:
     """The archive's TAP query execution (the same one as ``/vo/tap/sync``)."""
     from skyarchive.vo.tap import execute_adql  # type: ignore[import-not-found,unused-ignore]
 
-    return execute_adql  # type: ignore[no-any-return,unused-ignore]
+    return execute_adql  # type: ignore[no-any-return,return-value,unused-ignore]

@@ -17,8 +17,8 @@ from skyarchive.access.policy import Caller
 from skyarchive.api.deps import ArchiveDep, CallerDep, ClientAddressDep, PublicUrlDep
 from skyarchive.errors import BadQuery, NotFound
 from skyarchive.vo import uws, uws_xml
-from skyarchive.vo.votable_errors import error_votable
 from skyarchive.vo.identifiers import TAP_PATH
+from skyarchive.vo.votable_errors import error_votable
 
 ASYNC_PATH = f"{TAP_PATH}/async"
 router = APIRouter(prefix=ASYNC_PATH, tags=["VO: TAP async (UWS)"])
