@@ -17,7 +17,8 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
-from astropy.io.votable import parse_single_table
+from astropy.io.votable import from_table, parse_single_table
+from astropy.io.votable.tree import Info
 from astropy.table import Table
 
 from skyarchive.access.policy import Caller
@@ -40,11 +41,12 @@ def stand_in(archive: Archive, caller: Caller, adql: str, **options: Any) -> Que
     table = Table(
         {"adql": [adql], "user_id": [caller.user_id or 0], "maxrec": [options["maxrec"]]}
     )
+    document = from_table(table)
+    document.resources[0].type = "results"
+    document.resources[0].infos.append(Info(name="QUERY_STATUS", value="OK"))
     out = io.BytesIO()
-    table.write(out, format="votable")
-    body = out.getvalue().replace(b"<RESOURCE", b'<RESOURCE type="results"', 1)
-    body = body.replace(b"<TABLE", b'<INFO name="QUERY_STATUS" value="OK"/>\n<TABLE', 1)
-    return QueryAnswer(chunks=[body], media_type="application/x-votable+xml", rows=1)
+    document.to_xml(out)
+    return QueryAnswer(chunks=[out.getvalue()], media_type="application/x-votable+xml", rows=1)
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +97,10 @@ def test_pyvo_run_async_submits_waits_fetches_and_deletes(
     server: LiveServer, callers: Callers
 ) -> None:
     import pyvo
+    import requests
 
-    session = pyvo.auth.AuthSession()
-    session.credentials.set("ivo://ivoa.net/sso#token", None)
-    session.session.headers.update(headers_for(callers, "coi"))
+    session = requests.Session()  # pyvo sends what the session carries: the user's token
+    session.headers.update(headers_for(callers, "coi"))
     service = pyvo.dal.TAPService(f"{server.url}/vo/tap", session=session)
     query = "SELECT TOP 3 obs_id FROM ivoa.obscore"
     job = service.submit_job(query, maxrec=3)
