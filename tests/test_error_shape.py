@@ -13,7 +13,13 @@ import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
 
 from skyarchive import errors
-from skyarchive.api.errors import MastRoute, PageRoute, install_error_handlers, prefers_html
+from skyarchive.api.errors import (
+    MastRoute,
+    PageRoute,
+    VoRoute,
+    install_error_handlers,
+    prefers_html,
+)
 from skyarchive.portal.error_pages import error_page
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -34,11 +40,24 @@ def app_raising(cls: type[errors.SkyArchiveError]) -> FastAPI:
     def fail() -> None:
         raise cls(f"{cls.__name__} on purpose")
 
-    for path, route_class in (("/api", None), ("/page", PageRoute), ("/mast", MastRoute)):
+    for path, route_class in (
+        ("/api", None), ("/page", PageRoute), ("/mast", MastRoute), ("/vo", VoRoute),
+    ):  # fmt: skip
         router = APIRouter(route_class=route_class) if route_class else APIRouter()
         router.add_api_route(path, fail)
         app.include_router(router)
     return app
+
+
+def parse_single_table_info(body: bytes) -> tuple[str, str]:
+    """(value, text) of the QUERY_STATUS INFO of a DALI error VOTable, read by astropy."""
+    import io
+
+    from astropy.io.votable import parse
+
+    votable = parse(io.BytesIO(body))
+    (info,) = [i for r in votable.resources for i in r.infos if i.name == "QUERY_STATUS"]
+    return info.value, info.content
 
 
 def get(app: FastAPI, path: str, accept: str) -> httpx.Response:
@@ -69,6 +88,12 @@ def test_every_error_in_every_face(cls: type[errors.SkyArchiveError]) -> None:
     assert mast.status_code == cls.status
     assert mast.json() == {"status": "ERROR", "msg": f"{cls.__name__} on purpose",
                            "data": [], "fields": []}  # fmt: skip
+
+    vo = get(app, "/vo", BROWSER)  # DALI: a VOTable whose QUERY_STATUS says ERROR
+    assert vo.status_code == cls.status
+    assert vo.headers["content-type"].startswith("application/x-votable+xml")
+    status = parse_single_table_info(vo.content)
+    assert status == ("ERROR", f"{cls.__name__} on purpose")
 
     page = get(app, "/page", BROWSER)
     assert page.status_code == cls.status

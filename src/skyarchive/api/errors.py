@@ -3,7 +3,8 @@
 
 * API routes answer ``{"error": {"status": 404, "type": "NotFound", "message": "..."}}``,
   built by :func:`error_body`; the MAST invoke service keeps MAST's
-  ``{"status": "ERROR", "msg": "..."}`` (:func:`mast_error_body`).
+  ``{"status": "ERROR", "msg": "..."}`` (:func:`mast_error_body`); the VO services
+  (routes of class :class:`VoRoute`) answer DALI's error VOTable (``QUERY_STATUS`` ERROR).
 * Portal pages (routes of class :class:`PageRoute`) and paths no route serves answer the
   portal's error page to a client that prefers HTML to JSON (a browser does), and the JSON
   shape to any other (astroquery, curl, wget, scripts).
@@ -31,6 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyarchive import errors
 from skyarchive.errors import InternalError, SkyArchiveError, StreamInterrupted
+from skyarchive.vo.votable_errors import MEDIA_TYPE as VOTABLE_MEDIA_TYPE
+from skyarchive.vo.votable_errors import error_votable
 
 log = logging.getLogger("skyarchive.errors")
 
@@ -48,6 +51,12 @@ class MastRoute(APIRoute):
     """A MAST invoke route: its errors keep MAST's ``{"status": "ERROR", "msg": ...}``."""
 
     face = "mast"
+
+
+class VoRoute(APIRoute):
+    """A Virtual Observatory route (TAP, SIAv2, DataLink...): its errors are DALI VOTables."""
+
+    face = "vo"
 
 
 def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
@@ -71,6 +80,17 @@ def error_response(exc: SkyArchiveError, headers: Mapping[str, str] | None = Non
 def mast_error_response(exc: SkyArchiveError, *, status: int | None = None) -> JSONResponse:
     """MAST's error answer; ``status`` defaults to the error's own HTTP status."""
     return JSONResponse(mast_error_body(exc.message), status_code=status or exc.status)
+
+
+def vo_error_response(exc: SkyArchiveError, headers: Mapping[str, str] | None = None) -> Response:
+    """DALI's answer for ``exc``: a VOTable whose QUERY_STATUS INFO says ERROR and why."""
+    headers = dict(headers or {})
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'token realm="skyarchive"')
+    return Response(
+        error_votable(exc.message), status_code=exc.status, headers=headers,
+        media_type=VOTABLE_MEDIA_TYPE,
+    )  # fmt: skip
 
 
 def prefers_html(accept: str) -> bool:
@@ -137,6 +157,8 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
             return response
         if face == "mast":
             return mast_error_response(exc)
+        if face == "vo":
+            return vo_error_response(exc, merged)
         return error_response(exc, merged)
 
     @app.exception_handler(SkyArchiveError)

@@ -1,12 +1,12 @@
 """DALI error documents: a VOTable whose ``QUERY_STATUS`` INFO says ERROR and why.
 
-(Written by the UWS work while the TAP work's shared writer was not yet on a branch; the
-lead folds the two.)
+Every VO endpoint answers its errors with :func:`error_votable` (through the ``vo`` face of
+``api/errors.py``), with the HTTP status of the error in :mod:`skyarchive.errors`.
 """
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape
 
 MEDIA_TYPE = "application/x-votable+xml"
 
@@ -17,11 +17,7 @@ def error_votable(message: str) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">\n'
         '  <RESOURCE type="results">\n'
-        f'    <INFO name="QUERY_STATUS" value="ERROR">{_text(message)}</INFO>\n'
+        f'    <INFO name="QUERY_STATUS" value="ERROR">{escape(message)}</INFO>\n'
         "  </RESOURCE>\n"
         "</VOTABLE>\n"
     ).encode()
-
-
-def _text(message: str) -> str:
-    return quoteattr(message)[1:-1]
