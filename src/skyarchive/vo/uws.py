@@ -145,11 +145,11 @@ def _check_tap_parameters(params: Mapping[str, str]) -> None:
         raise BadQuery("UPLOAD is not supported by this service; query its own tables.")
 
 
-def maxrec_of(job: Job, settings: Settings) -> int:
-    """The job's row limit: its MAXREC, never above the operator's ``tap_async_max_rows``."""
+def maxrec_of(job: Job) -> int | None:
+    """The job's MAXREC (None: the service's default); the operator's ``tap_async_max_rows``
+    caps it where the query runs."""
     asked = job.parameters.get("MAXREC")
-    limit = settings.tap_async_max_rows
-    return limit if asked is None else min(int(asked), limit)
+    return None if asked is None else int(asked)
 
 
 def create_job(
@@ -182,8 +182,9 @@ def create_job(
     latest = now + settings.tap_async_destruction_days * 86400
     destruction = params.pop("DESTRUCTION", None)
     destruction_at = latest if destruction is None else _destruction(destruction, now, latest)
-    row = {
-        "job_id": new_job_id(), "owner_id": caller.user_id,
+    job_id = new_job_id()
+    row: dict[str, Any] = {
+        "job_id": job_id, "owner_id": caller.user_id,
         "client": None if caller.user_id is not None else client[:64],
         "run_id": run_id[:200] if run_id else None,
         "phase": QUEUED if phase == "RUN" else PENDING, "parameters": json.dumps(params),
@@ -193,7 +194,7 @@ def create_job(
     with engine.begin() as conn:
         _check_room(conn, settings, caller, client, now)
         conn.execute(uws_jobs.insert().values(**row))
-        return get_job(conn, row["job_id"], now=now)
+        return get_job(conn, job_id, now=now)
 
 
 def _check_room(conn: Connection, settings: Settings, caller: Caller, client: str,

@@ -24,7 +24,8 @@ from astropy.table import Table
 from skyarchive.access.policy import Caller
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
-from skyarchive.vo.uws_run import QueryAnswer, run_job
+from skyarchive.vo.tap import TapAnswer
+from skyarchive.vo.uws_run import run_job
 from tests.e2e.callers import Callers, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
 
@@ -32,21 +33,19 @@ NS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0", "xlink": "http://www.w3.org/199
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
-def stand_in(archive: Archive, caller: Caller, adql: str, **options: Any) -> QueryAnswer:
+def stand_in(archive: Archive, caller: Caller, adql: str, **options: Any) -> TapAnswer:
     """A VOTable of one row: the query, whom it ran for, and the row limit it was given."""
     if "slow" in adql:
         time.sleep(30)
     if "nonsense" in adql:
         raise BadQuery(f"Cannot parse the ADQL {adql!r}.")
-    table = Table(
-        {"adql": [adql], "user_id": [caller.user_id or 0], "maxrec": [options["maxrec"]]}
-    )
+    table = Table({"adql": [adql], "user_id": [caller.user_id or 0], "maxrec": [options["maxrec"]]})
     document = from_table(table)
     document.resources[0].type = "results"
     document.resources[0].infos.append(Info(name="QUERY_STATUS", value="OK"))
     out = io.BytesIO()
     document.to_xml(out)
-    return QueryAnswer(chunks=[out.getvalue()], media_type="application/x-votable+xml", rows=1)
+    return TapAnswer((out.getvalue(),), "application/x-votable+xml", rows=1)
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +140,8 @@ def test_job_resources_follow_uws_1_1(server: LiveServer, callers: Callers) -> N
         assert client.post(f"{url}/executionduration",
                            data={"EXECUTIONDURATION": "20"}).status_code == 303  # fmt: skip
         assert client.get(f"{url}/executionduration").text == "20"
-        assert client.post(f"{url}/destruction",
-                           data={"DESTRUCTION": "2999-01-01T00:00:00Z"}).status_code == 303  # fmt: skip
+        far = {"DESTRUCTION": "2999-01-01T00:00:00Z"}
+        assert client.post(f"{url}/destruction", data=far).status_code == 303
         kept_until = client.get(f"{url}/destruction").text
         assert kept_until.startswith(("20", "21")) and not kept_until.startswith("2999")
         assert client.post(f"{url}/parameters", data={"MAXREC": "2"}).status_code == 303

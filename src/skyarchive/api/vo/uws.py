@@ -15,13 +15,15 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response, Str
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import ArchiveDep, CallerDep, ClientAddressDep, PublicUrlDep
+from skyarchive.api.errors import VoRoute
 from skyarchive.errors import BadQuery, NotFound
 from skyarchive.vo import uws, uws_xml
-from skyarchive.vo.votable_errors import error_votable
 from skyarchive.vo.identifiers import TAP_PATH
+from skyarchive.vo.votable_errors import MEDIA_TYPE as VOTABLE_MEDIA_TYPE
+from skyarchive.vo.votable_errors import error_votable
 
 ASYNC_PATH = f"{TAP_PATH}/async"
-router = APIRouter(prefix=ASYNC_PATH, tags=["VO: TAP async (UWS)"])
+router = APIRouter(prefix=ASYNC_PATH, tags=["VO: TAP async (UWS)"], route_class=VoRoute)
 #: Chunk size of a result read from storage.
 CHUNK = 256 * 1024
 
@@ -183,7 +185,7 @@ def error(archive: ArchiveDep, caller: CallerDep, job_id: str) -> Response:
     if found.phase != uws.ERROR:
         raise NotFound(f"Job {job_id} has no error: it is {found.phase}.")
     return Response(error_votable(found.error or "The job failed."),
-                    media_type="application/x-votable+xml")  # fmt: skip
+                    media_type=VOTABLE_MEDIA_TYPE)  # fmt: skip
 
 
 @router.get("/{job_id}/parameters", summary="The job's parameters")
