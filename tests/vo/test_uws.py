@@ -59,14 +59,14 @@ class Recorder:
 @pytest.fixture
 def user(archive: Archive) -> Caller:
     with archive.engine.begin() as conn:
-        made = users.create_user(conn, email="astro@example.org", password="a long password!")
+        made = users.create_user(conn, email="astro@example.org")
         return caller_for_user(conn, made.user_id, via_token=True)
 
 
 @pytest.fixture
 def other(archive: Archive) -> Caller:
     with archive.engine.begin() as conn:
-        made = users.create_user(conn, email="other@example.org", password="a long password!")
+        made = users.create_user(conn, email="other@example.org")
         return caller_for_user(conn, made.user_id, via_token=True)
 
 

@@ -8,14 +8,13 @@ list after a delete), as UWS says. The rules (who sees a job, how its phase move
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import ArchiveDep, CallerDep, ClientAddressDep, PublicUrlDep
 from skyarchive.api.errors import VoRoute
+from skyarchive.api.vo.parameters import ParametersDep
 from skyarchive.errors import BadQuery, NotFound
 from skyarchive.vo import uws, uws_xml
 from skyarchive.vo.identifiers import TAP_PATH
@@ -26,18 +25,6 @@ ASYNC_PATH = f"{TAP_PATH}/async"
 router = APIRouter(prefix=ASYNC_PATH, tags=["VO: TAP async (UWS)"], route_class=VoRoute)
 #: Chunk size of a result read from storage.
 CHUNK = 256 * 1024
-
-
-async def request_parameters(request: Request) -> list[tuple[str, str]]:
-    """Every parameter of the request, query string first, then the form body."""
-    given = list(request.query_params.multi_items())
-    if request.method == "POST":
-        form = await request.form()
-        given += [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    return given
-
-
-ParametersDep = Annotated[list[tuple[str, str]], Depends(request_parameters)]
 
 
 def _values(parameters: list[tuple[str, str]], name: str) -> list[str]:
