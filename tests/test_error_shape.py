@@ -7,9 +7,11 @@ tests/e2e/test_error_pages.py.
 from __future__ import annotations
 
 import asyncio
+import io
 
 import httpx
 import pytest
+from astropy.io.votable import parse as parse_votable
 from fastapi import APIRouter, FastAPI, HTTPException
 
 from skyarchive import errors
@@ -40,24 +42,12 @@ def app_raising(cls: type[errors.SkyArchiveError]) -> FastAPI:
     def fail() -> None:
         raise cls(f"{cls.__name__} on purpose")
 
-    for path, route_class in (
-        ("/api", None), ("/page", PageRoute), ("/mast", MastRoute), ("/vo", VoRoute),
-    ):  # fmt: skip
+    faces = (("/api", None), ("/page", PageRoute), ("/mast", MastRoute), ("/vo", VoRoute))
+    for path, route_class in faces:
         router = APIRouter(route_class=route_class) if route_class else APIRouter()
         router.add_api_route(path, fail)
         app.include_router(router)
     return app
-
-
-def parse_single_table_info(body: bytes) -> tuple[str, str]:
-    """(value, text) of the QUERY_STATUS INFO of a DALI error VOTable, read by astropy."""
-    import io
-
-    from astropy.io.votable import parse
-
-    votable = parse(io.BytesIO(body))
-    (info,) = [i for r in votable.resources for i in r.infos if i.name == "QUERY_STATUS"]
-    return info.value, info.content
 
 
 def get(app: FastAPI, path: str, accept: str) -> httpx.Response:
@@ -89,11 +79,13 @@ def test_every_error_in_every_face(cls: type[errors.SkyArchiveError]) -> None:
     assert mast.json() == {"status": "ERROR", "msg": f"{cls.__name__} on purpose",
                            "data": [], "fields": []}  # fmt: skip
 
-    vo = get(app, "/vo", BROWSER)  # DALI: a VOTable whose QUERY_STATUS says ERROR
+    vo = get(app, "/vo", BROWSER)  # a VO route answers a DALI error VOTable, read by astropy
     assert vo.status_code == cls.status
     assert vo.headers["content-type"].startswith("application/x-votable+xml")
-    status = parse_single_table_info(vo.content)
-    assert status == ("ERROR", f"{cls.__name__} on purpose")
+    status = parse_votable(io.BytesIO(vo.content)).resources[0].infos[0]
+    assert (status.name, status.value) == ("QUERY_STATUS", "ERROR")
+    assert status.content == f"{cls.__name__} on purpose"
+    assert ("www-authenticate" in vo.headers) == (cls.status == 401)
 
     page = get(app, "/page", BROWSER)
     assert page.status_code == cls.status

@@ -50,7 +50,9 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
+    from skyarchive.api.vo import scs as scs_routes
     from skyarchive.api.vo import sia as sia_routes
+    from skyarchive.api.vo import tap as tap_routes
     from skyarchive.api.vo import uws as uws_routes
     from skyarchive.jobs.queue import enqueue_staging, enqueue_tap_job
     from skyarchive.notify.links import SeenUrl
@@ -99,8 +101,10 @@ def create_app(archive: Archive) -> FastAPI:
     delivery_routes.install(app)
     api_docs.install(app)
     hips_routes.install(app)
+    app.include_router(tap_routes.router)
     app.include_router(uws_routes.router)
     app.include_router(sia_routes.router)
+    app.include_router(scs_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -98,10 +98,10 @@ COLUMNS: tuple[TapColumn, ...] = (
     _c("s_fov", "double", "Diameter of the field of view", unit="deg",
        ucd="phys.angSize;instr.fov", utype="obscore:Char.SpatialAxis.Coverage.Bounds.Extent"
        ".diameter"),
-    _c("s_region", "double", "Footprint on the sky (ICRS), a DALI polygon", unit="deg",
+    _c("s_region", "char", "Footprint on the sky (ICRS), an ADQL region (STC-S polygon)",
        ucd="pos.outline;obs.field", utype="obscore:Char.SpatialAxis.Coverage.Support.Area",
-       arraysize="*", xtype="polygon", principal=True, indexed=True, region=True,
-       conversion="polygon"),
+       arraysize="*", xtype="adql:REGION", principal=True, indexed=True, region=True,
+       conversion="stcs"),
     _c("s_resolution", "double", "Spatial resolution", unit="arcsec",
        ucd="pos.angResolution", utype="obscore:Char.SpatialAxis.Resolution.refval.value"),
     _c("s_xel1", "long", "Number of elements along the first spatial axis", ucd="meta.number",

@@ -16,8 +16,13 @@ from sqlalchemy import Subquery
 
 #: How a value leaves the database when it is not written as it is read.
 #: ``datalink``: a publisher DID becomes its DataLink URL (the base URL is per request);
-#: ``polygon``: an STC-S footprint becomes a DALI polygon (an array of ra, dec pairs).
-CONVERSIONS = ("datalink", "polygon")
+#: ``stcs``: a stored footprint is written as normalised STC-S (``POLYGON ICRS ra dec ...``).
+CONVERSIONS = ("datalink", "stcs")
+
+#: Column names ADQL reserves (SQL-92's words and ADQL's functions) that our tables use;
+#: TAP_SCHEMA and /tables give them delimited (``"size"``), as TAP 1.1 asks.
+ADQL_RESERVED = frozenset({"size", "date", "time", "timestamp", "value", "level",
+                           "position", "user", "year", "zone", "first", "last"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,11 @@ class TapColumn:
     @property
     def key(self) -> str:
         return self.name.lower()
+
+    @property
+    def adql_name(self) -> str:
+        """The name as ADQL must write it (delimited when it is a reserved word)."""
+        return f'"{self.name}"' if self.key in ADQL_RESERVED else self.name
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 from astropy.io.votable.exceptions import VOWarning
 from astropy.io.votable.tree import Field, Info, Resource, TableElement, VOTableFile
 
-from skyarchive.sky.regions import Circle, MultiRegion, Polygon, parse_s_region
+from skyarchive.sky.regions import format_s_region, parse_s_region
 from skyarchive.vo.adql_sql import OutputColumn
 from skyarchive.vo.identifiers import datalink_url
 
@@ -69,33 +69,9 @@ def output_format(value: str | None) -> OutputFormat:
 # ---------------------------------------------------------------------------- conversions
 
 
-def _polygon(text: str | None) -> list[float] | None:
-    """An STC-S footprint as a DALI polygon: ra, dec of each vertex. A circle becomes a
-    32-gon about it; a union its largest part (a DALI polygon has one ring)."""
-    if not text:
-        return None
-    region = parse_s_region(text)
-    if isinstance(region, MultiRegion):
-        region = max(region.regions, key=_area)
-    if isinstance(region, Circle):
-        return _circle_polygon(region)
-    return [float(x) for vertex in region.vertices for x in vertex]
-
-
-def _area(part: Polygon | Circle) -> float:
-    if isinstance(part, Circle):
-        return 2.0 * math.pi * (1.0 - math.cos(math.radians(part.radius)))
-    return part.area_sr
-
-
-def _circle_polygon(c: Circle, n: int = 32) -> list[float]:
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-
-    centre = SkyCoord(c.ra * u.deg, c.dec * u.deg)
-    angles = np.linspace(0.0, 360.0, n, endpoint=False) * u.deg
-    ring = centre.directional_offset_by(angles, c.radius * u.deg)
-    return [float(x) for pair in zip(ring.ra.deg, ring.dec.deg, strict=True) for x in pair]
+def _stcs(text: str | None) -> str | None:
+    """A stored footprint as normalised STC-S (``POLYGON ICRS ra dec ...``)."""
+    return format_s_region(parse_s_region(text)) if text else None
 
 
 def converters(columns: Sequence[OutputColumn], base_url: str) -> list[Callable[[Any], Any] | None]:
@@ -104,8 +80,8 @@ def converters(columns: Sequence[OutputColumn], base_url: str) -> list[Callable[
     for c in columns:
         if c.meta.conversion == "datalink":
             out.append(lambda did: None if did is None else datalink_url(base_url, did))
-        elif c.meta.conversion == "polygon":
-            out.append(_polygon)
+        elif c.meta.conversion == "stcs":
+            out.append(_stcs)
         else:
             out.append(None)
     return out
@@ -163,8 +139,7 @@ def _write_votable(
     array = table.array
     for index, c in enumerate(columns):
         values = [row[index] for row in rows]
-        mask = np.array([v is None for v in values], dtype=bool)
-        array.mask[c.name] = mask if c.meta.arraysize is None or c.meta.datatype == "char" else mask
+        array.mask[c.name] = np.array([v is None for v in values], dtype=bool)
         array.data[c.name] = _column_data(c, values)
     out = io.BytesIO()
     with warnings.catch_warnings():
@@ -181,11 +156,6 @@ def _column_data(c: OutputColumn, values: list[Any]) -> np.ndarray:
     meta = c.meta
     if meta.datatype == "char":
         return np.array(["" if v is None else str(v) for v in values], dtype=object)
-    if meta.arraysize is not None:  # variable-length numeric arrays (DALI polygons)
-        data = np.empty(len(values), dtype=object)
-        for i, v in enumerate(values):
-            data[i] = np.asarray(v if v is not None else [], dtype=_NUMPY[meta.datatype])
-        return data
     kind = _NUMPY[meta.datatype]
     if kind is bool:
         return np.array([bool(v) if v is not None else False for v in values], dtype=bool)

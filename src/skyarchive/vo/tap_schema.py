@@ -99,7 +99,7 @@ def _table_rows() -> list[tuple[Any, ...]]:
 
 def _column_rows() -> list[tuple[Any, ...]]:
     return [
-        (t.qualified_name, c.name, c.description, c.unit, c.ucd, c.utype, c.datatype,
+        (t.qualified_name, c.adql_name, c.description, c.unit, c.ucd, c.utype, c.datatype,
          c.arraysize, c.xtype, None, int(c.principal), int(c.indexed), int(c.std), i)
         for t in _tables()
         for i, c in enumerate(t.columns)

@@ -132,6 +132,12 @@ KEYS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
     ("keyword_files_product", "jwst.keyword_files", "jwst.products",
      (("product_id", "product_id"),)),
     ("obscore_observation", "ivoa.obscore", "jwst.observations", (("obs_id", "obs_id"),)),
+    ("tables_schema", "TAP_SCHEMA.tables", "TAP_SCHEMA.schemas",
+     (("schema_name", "schema_name"),)),
+    ("columns_table", "TAP_SCHEMA.columns", "TAP_SCHEMA.tables", (("table_name", "table_name"),)),
+    ("keys_from", "TAP_SCHEMA.keys", "TAP_SCHEMA.tables", (("from_table", "table_name"),)),
+    ("keys_target", "TAP_SCHEMA.keys", "TAP_SCHEMA.tables", (("target_table", "table_name"),)),
+    ("key_columns_key", "TAP_SCHEMA.key_columns", "TAP_SCHEMA.keys", (("key_id", "key_id"),)),
 )  # fmt: skip
 
 SCHEMAS: tuple[tuple[str, str], ...] = (

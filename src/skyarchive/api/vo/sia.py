@@ -3,12 +3,14 @@ under ``/vo/sia``. The query is ``vo/sia.py``'s; errors are DALI VOTables (``VoR
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep
 from skyarchive.api.errors import VoRoute
-from skyarchive.api.vo.parameters import ParametersDep
+from skyarchive.api.vo.params import DaliParams, dali_params
 from skyarchive.api.vo.vosi import add_vosi_routes
 from skyarchive.archive import Archive
 from skyarchive.vo import sia
@@ -33,8 +35,8 @@ def capabilities(archive: Archive) -> list[Capability]:
 
 @router.api_route(SIA_PATH, methods=["GET", "POST"], summary="SIAv2 query (ObsCore rows)")
 def query(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep,
-          given: ParametersDep) -> Response:  # fmt: skip
-    answer = sia.search(archive, caller, given, base_url=base)
+          given: Annotated[DaliParams, Depends(dali_params)]) -> Response:  # fmt: skip
+    answer = sia.search(archive, caller, given.items(), base_url=base)
     return Response(answer.body, media_type=answer.media_type)
 
 
