@@ -26,7 +26,7 @@ router = APIRouter(tags=["VO: SIAv2"], route_class=VoRoute)
 def capabilities(archive: Archive) -> list[Capability]:
     query = Capability(
         SIA2_ID,
-        (Interface(SIA_PATH, version="2.0", query_types=("GET", "POST"), result_type=VOTABLE),),
+        (Interface(SIA_PATH, version="2.0", result_type=VOTABLE),),  # GET: pyvo warns on two
         description="Images and cubes of the archive's ObsCore table, by position, band, "
         "time and the other SIAv2 parameters.",
     )
