@@ -117,10 +117,6 @@ def test_maxrec_is_capped_by_the_operators_row_limit(archive: Archive) -> None:
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        ([("LANG", "SQL")], "LANG"),
-        ([("MAXREC", "-1")], "MAXREC"),
-        ([("MAXREC", "many")], "MAXREC"),
-        ([("UPLOAD", "t,http://x/t.xml")], "UPLOAD"),
         ([("DESTRUCTION", "yesterday")], "ISO 8601"),
         ([("DESTRUCTION", "2000-01-01T00:00:00Z")], "past"),
         ([("EXECUTIONDURATION", "-5")], "negative"),
@@ -133,6 +129,25 @@ def test_bad_parameters_are_refused_with_the_value(
 ) -> None:
     with pytest.raises(BadQuery, match=words):
         submit(archive, ANONYMOUS, extra)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ([("LANG", "SQL")], "LANG"),
+        ([("MAXREC", "-1")], "MAXREC"),
+        ([("MAXREC", "many")], "MAXREC"),
+        ([("UPLOAD", "t,http://x/t.xml")], "UPLOAD"),
+        ([("QUERY", " ")], "no QUERY"),
+    ],
+)
+def test_bad_tap_parameters_end_the_job_in_error_with_the_value(
+    archive: Archive, extra: list[tuple[str, str]], words: str
+) -> None:
+    job = submit(archive, ANONYMOUS, [*extra, ("PHASE", "RUN")])
+    executor = Recorder()
+    assert run_job(archive, job_id=job.job_id, execute=executor) == uws.ERROR
+    assert words in (reread(archive, job).error or "") and executor.calls == []
 
 
 def test_duration_and_destruction_are_bounded_by_the_settings(archive: Archive) -> None:

@@ -112,7 +112,8 @@ def parse_iso_time(value: str, *, name: str) -> float:
 
 def normalise_parameters(given: Sequence[tuple[str, str]]) -> dict[str, str]:
     """Request parameters as a job keeps them: names upper-case (TAP names are
-    case-insensitive), the last value of a repeated name, sizes bounded."""
+    case-insensitive), the last value of a repeated name, sizes bounded. Their values are
+    checked when the job runs (:func:`check_tap_parameters`)."""
     out: dict[str, str] = {}
     for name, value in given:
         key = name.strip().upper()
@@ -126,11 +127,12 @@ def normalise_parameters(given: Sequence[tuple[str, str]]) -> dict[str, str]:
         raise BadQuery(f"{len(out)} parameters given; a job takes at most {MAX_PARAMETERS}.")
     if "FORMAT" in out and "RESPONSEFORMAT" not in out:  # TAP 1.1's alias
         out["RESPONSEFORMAT"] = out.pop("FORMAT")
-    _check_tap_parameters(out)
     return out
 
 
-def _check_tap_parameters(params: Mapping[str, str]) -> None:
+def check_tap_parameters(params: Mapping[str, str]) -> None:
+    """The TAP parameters a job runs with, checked when it runs: a job with a bad one is still
+    created (UWS), and ends in ERROR saying why (what taplint expects of a TAP service)."""
     lang = params.get("LANG")
     if lang is not None and lang.strip().upper() not in LANGUAGES:
         raise BadQuery(f"LANG {lang[:40]!r} is not supported; use LANG=ADQL.")
@@ -168,7 +170,8 @@ def create_job(
     Raises
     ------
     BadQuery
-        A parameter with a value TAP does not take (LANG, MAXREC, UPLOAD, a time).
+        A UWS parameter with a value UWS does not take (PHASE, EXECUTIONDURATION,
+        DESTRUCTION), or more or longer parameters than a job keeps.
     TooManyRequests
         The owner (or the anonymous client address) holds ``tap_async_jobs_per_owner`` jobs.
     """

@@ -30,7 +30,7 @@ from skyarchive.access.caller import caller_for_user
 from skyarchive.access.policy import ANONYMOUS, Caller
 from skyarchive.db import leases
 from skyarchive.db.tables import job_leases, uws_jobs
-from skyarchive.errors import NotFound, PayloadTooLarge, SkyArchiveError
+from skyarchive.errors import BadQuery, NotFound, PayloadTooLarge, SkyArchiveError
 from skyarchive.vo.uws import (
     ABORTED,
     COMPLETED,
@@ -39,6 +39,7 @@ from skyarchive.vo.uws import (
     QUEUED,
     RESULT_ID,
     Job,
+    check_tap_parameters,
     get_job,
     maxrec_of,
 )
@@ -179,6 +180,9 @@ class _Run:
     def _query(self) -> None:
         job, settings = self.job, self.archive.settings
         try:
+            check_tap_parameters(job.parameters)
+            if not (job.query or "").strip():
+                raise BadQuery("The job has no QUERY; give the ADQL query as QUERY=...")
             answer = self.execute(
                 self.archive, self.caller, job.query or "", maxrec=maxrec_of(job),
                 response_format=job.parameters.get("RESPONSEFORMAT"),

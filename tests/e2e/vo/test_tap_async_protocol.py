@@ -9,7 +9,6 @@ processes.
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,9 +24,9 @@ from skyarchive.access.policy import Caller
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
 from skyarchive.vo.tap import TapAnswer
-from skyarchive.vo.uws_run import run_job
 from tests.e2e.callers import Callers, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
+from tests.e2e.vo.uws_threads import run_jobs_in_threads
 
 NS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0", "xlink": "http://www.w3.org/1999/xlink"}
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
@@ -52,14 +51,8 @@ def stand_in(archive: Archive, caller: Caller, adql: str, **options: Any) -> Tap
 def server(demo_archive: Archive) -> Iterator[LiveServer]:
     """The server, its queue replaced by a thread per job that runs it as a worker would."""
 
-    def run_soon(job_id: str) -> None:
-        threading.Thread(
-            target=run_job, args=(demo_archive,), kwargs={"job_id": job_id, "execute": stand_in},
-            daemon=True,
-        ).start()  # fmt: skip
-
     with LiveServer(demo_archive) as live:
-        live.server.config.app.state.enqueue_tap_job = run_soon
+        run_jobs_in_threads(live, demo_archive, stand_in)
         yield live
 
 
@@ -227,8 +220,8 @@ def test_another_users_job_is_refused(server: LiveServer, callers: Callers) -> N
 @pytest.mark.parametrize(
     ("method", "path", "data", "status"),
     [
-        ("post", "", {"LANG": "SQL", "QUERY": "SELECT 1"}, 400),
-        ("post", "", {"QUERY": "SELECT 1", "MAXREC": "lots"}, 400),
+        ("post", "", {"QUERY": "SELECT 1", "EXECUTIONDURATION": "soon"}, 400),
+        ("post", "", {"QUERY": "SELECT 1", "PHASE": "ABORT"}, 400),
         ("post", "", {"QUERY": "SELECT 1", "DESTRUCTION": "tomorrow"}, 400),
         ("get", "/no-such-job", {}, 404),
         ("get", "/no-such-job/results/result", {}, 404),
