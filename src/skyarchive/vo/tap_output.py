@@ -21,7 +21,7 @@ import numpy as np
 from astropy.io.votable.exceptions import VOWarning
 from astropy.io.votable.tree import Field, Info, Resource, TableElement, VOTableFile
 
-from skyarchive.sky.regions import format_s_region, parse_s_region
+from skyarchive.sky.regions import Circle, MultiRegion, Polygon, parse_s_region
 from skyarchive.vo.adql_sql import OutputColumn
 from skyarchive.vo.identifiers import datalink_url
 
@@ -70,8 +70,21 @@ def output_format(value: str | None) -> OutputFormat:
 
 
 def _stcs(text: str | None) -> str | None:
-    """A stored footprint as normalised STC-S (``POLYGON ICRS ra dec ...``)."""
-    return format_s_region(parse_s_region(text)) if text else None
+    """A stored footprint as STC-S with its frame (``POLYGON ICRS ra dec ...``), the form
+    ADQL regions take; a union is ``UNION ICRS (part part ...)``."""
+    if not text:
+        return None
+    region = parse_s_region(text)
+    if isinstance(region, MultiRegion):
+        return "UNION ICRS (" + " ".join(_shape(part) for part in region.regions) + ")"
+    kind, _, numbers = _shape(region).partition(" ")
+    return f"{kind} ICRS {numbers}"
+
+
+def _shape(part: Polygon | Circle) -> str:
+    if isinstance(part, Circle):
+        return f"CIRCLE {part.ra!r} {part.dec!r} {part.radius!r}"
+    return "POLYGON " + " ".join(f"{ra!r} {dec!r}" for ra, dec in part.vertices)
 
 
 def converters(columns: Sequence[OutputColumn], base_url: str) -> list[Callable[[Any], Any] | None]:
