@@ -20,8 +20,8 @@ from skyarchive.errors import BadQuery
 VOTABLE_MEDIA_TYPE = "application/x-votable+xml"
 SERIALISATIONS = {"tabledata": "tabledata", "binary2": "binary2"}
 _RESPONSEFORMATS = {
-    "votable": "binary2",
-    "application/x-votable+xml": "binary2",
+    "votable": "tabledata",
+    "application/x-votable+xml": "tabledata",
     "text/xml": "tabledata",
     "application/x-votable+xml;serialization=tabledata": "tabledata",
     "application/x-votable+xml;serialization=binary2": "binary2",
@@ -47,7 +47,8 @@ class FieldSpec:
 
 
 def serialisation(responseformat: str | None, media_types: Sequence[str] = ()) -> str:
-    """``tabledata`` or ``binary2`` for a ``RESPONSEFORMAT`` value (default BINARY2).
+    """``tabledata`` or ``binary2`` for a ``RESPONSEFORMAT`` value: TABLEDATA unless BINARY2
+    is asked for by name (DataLink demands it; the others follow, so all agree).
 
     ``media_types`` are further spellings the service answers as VOTable (DataLink's
     ``application/x-votable+xml;content=datalink``).
@@ -58,15 +59,15 @@ def serialisation(responseformat: str | None, media_types: Sequence[str] = ()) -
         For a format the service does not write, naming those it does.
     """
     if responseformat is None or not responseformat.strip():
-        return "binary2"
+        return "tabledata"
     wanted = "".join(responseformat.split()).lower()
     if wanted in _RESPONSEFORMATS:
         return _RESPONSEFORMATS[wanted]
     extra = {"".join(m.split()).lower() for m in media_types}
     if wanted in extra:
-        return "binary2"
-    if wanted.startswith(tuple(extra)) and "serialization=tabledata" in wanted:
         return "tabledata"
+    if extra and wanted.startswith(tuple(extra)) and "serialization=binary2" in wanted:
+        return "binary2"
     known = ", ".join([*_RESPONSEFORMATS, *media_types])
     raise BadQuery(
         f"RESPONSEFORMAT {responseformat[:80]!r} is not written here; give one of: {known}."
@@ -77,7 +78,7 @@ def results_votable(
     fields: Sequence[FieldSpec],
     rows: Sequence[Sequence[Any]],
     *,
-    fmt: str = "binary2",
+    fmt: str = "tabledata",
     overflow: bool = False,
     infos: Sequence[tuple[str, str]] = (),
     extra_resources: Sequence[str] = (),
@@ -136,7 +137,7 @@ def results_votable(
         table.array[i] = tuple(values)
         table.array.mask[i] = tuple(mask)
     out = io.BytesIO()
-    votable.to_xml(out, tabledata_format=SERIALISATIONS.get(fmt, "binary2"))
+    votable.to_xml(out, tabledata_format=SERIALISATIONS.get(fmt, "tabledata"))
     document = out.getvalue()
     inside = b'<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n' if overflow else b""
     outside = "".join(extra_resources).encode("utf-8")

@@ -30,7 +30,7 @@ def cone_search(
 ) -> Response:
     """Observations whose footprint the cone (``RA``, ``DEC``, ``SR`` in degrees) touches,
     nearest first, as a VOTable; ``VERB`` 1–3 chooses the columns, ``MAXREC`` the most rows,
-    ``RESPONSEFORMAT`` the serialisation (``votable`` BINARY2, ``votable/td`` TABLEDATA)."""
+    ``RESPONSEFORMAT`` the serialisation (``votable`` TABLEDATA, ``votable/b2`` BINARY2)."""
     fmt = serialisation(params.first("RESPONSEFORMAT"))
     request = scs.parse_request(
         params.first("RA"), params.first("DEC"), params.first("SR"),
