@@ -8,6 +8,7 @@ reaches), intervals and strings by their plain definitions.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
@@ -20,7 +21,10 @@ import pytest
 import pyvo
 from astropy.coordinates import SkyCoord
 from astropy.io.votable import parse as parse_votable
+from sqlalchemy import select
 
+from skyarchive.db.tables import products
+from skyarchive.vo.identifiers import filename_from_id
 from tests.e2e.conftest import LiveServer
 from tests.e2e.vo.conftest import votlint
 from tests.tools import needs
@@ -220,3 +224,24 @@ def test_bad_values_get_a_dali_400(vo_server: LiveServer, params: dict[str, str]
     status = parse_votable(io.BytesIO(answer.content)).resources[0].infos[0]
     assert status.name == "QUERY_STATUS" and status.value == "ERROR"
     assert words.lower() in str(status.content).lower()
+
+
+def test_a_sia_row_leads_through_datalink_to_its_file(vo_server: LiveServer, demo_archive) -> None:  # type: ignore[no-untyped-def]
+    """pyvo's DataLink step from a SIAv2 row: the ``#this`` link downloads the very file the
+    catalogue recorded (its SHA-256) for the row's publisher DID."""
+    service = pyvo.dal.SIA2Service(f"{vo_server.url}/vo/sia")
+    results = service.search(pos=(M57[0] * u.deg, M57[1] * u.deg, 0.05 * u.deg),
+                             calib_level=3, data_type="image")  # fmt: skip
+    public = [row for row in results if str(row["data_rights"]) == "public"]
+    assert public
+    row = public[0]
+    did = str(row["obs_publisher_did"])
+    name = filename_from_id(demo_archive.settings.vo_authority, did)
+    with demo_archive.engine.connect() as conn:
+        recorded = conn.scalar(select(products.c.sha256).where(products.c.productFilename == name))
+    links = row.getdatalink()
+    this = [link for link in links if link.semantics == "#this" and link["ID"] == did]
+    assert len(this) == 1
+    fetched = httpx.get(this[0].access_url, timeout=60, follow_redirects=True)
+    assert fetched.status_code == 200
+    assert hashlib.sha256(fetched.content).hexdigest() == recorded
