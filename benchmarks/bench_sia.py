@@ -93,7 +93,7 @@ def bench_sia(label: str, work: Path, database_url: str | None, observations: in
             mast_rows.append(_rows_of(answer))
     bare.engine.dispose()
     shutil.rmtree(home, ignore_errors=True)
-    result = {
+    result: dict[str, Any] = {
         "database": label, "observations": summary.observations, "requests": len(positions),
         "sia": {**_summary(sia), "rows": round(float(np.mean(sia_rows)), 1)},
         "mast_cone": {**_summary(mast), "rows": round(float(np.mean(mast_rows)), 1)},
