@@ -54,6 +54,7 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.vo import moc as moc_routes
     from skyarchive.api.vo import registry as registry_routes
     from skyarchive.api.vo import scs as scs_routes
+    from skyarchive.api.vo import sia as sia_routes
     from skyarchive.api.vo import tap as tap_routes
     from skyarchive.api.vo import uws as uws_routes
     from skyarchive.jobs.queue import enqueue_staging, enqueue_tap_job
@@ -105,6 +106,7 @@ def create_app(archive: Archive) -> FastAPI:
     hips_routes.install(app)
     app.include_router(tap_routes.router)
     app.include_router(uws_routes.router)
+    app.include_router(sia_routes.router)
     app.include_router(scs_routes.router)
     app.include_router(datalink_routes.router)
     app.include_router(moc_routes.router)

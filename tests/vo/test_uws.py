@@ -26,8 +26,8 @@ from skyarchive.errors import (
     Unauthorized,
 )
 from skyarchive.vo import uws
+from skyarchive.vo.tap import TapAnswer
 from skyarchive.vo.uws_run import (
-    QueryAnswer,
     abandoned_jobs,
     destroy_expired,
     run_job,
@@ -45,35 +45,37 @@ class Recorder:
         self.calls: list[dict[str, Any]] = []
         self.release = threading.Event()
 
-    def __call__(self, archive: Archive, caller: Caller, adql: str, **options: Any) -> QueryAnswer:
+    def __call__(self, archive: Archive, caller: Caller, adql: str, **options: Any) -> TapAnswer:
         self.calls.append({"caller": caller, "adql": adql, **options})
         if self.pause:
             self.release.wait(self.pause)
         if self.fail is not None:
             raise self.fail
         body = adql.encode() + b"x" * self.size
-        return QueryAnswer(chunks=[body[i : i + 7] for i in range(0, len(body), 7)],
-                           media_type="text/csv", rows=1)  # fmt: skip
+        return TapAnswer(chunks=tuple(body[i : i + 7] for i in range(0, len(body), 7)),
+                         media_type="text/csv", rows=1)  # fmt: skip
 
 
 @pytest.fixture
 def user(archive: Archive) -> Caller:
     with archive.engine.begin() as conn:
-        made = users.create_user(conn, email="astro@example.org", password="a long password!")
+        made = users.create_user(conn, email="astro@example.org")
         return caller_for_user(conn, made.user_id, via_token=True)
 
 
 @pytest.fixture
 def other(archive: Archive) -> Caller:
     with archive.engine.begin() as conn:
-        made = users.create_user(conn, email="other@example.org", password="a long password!")
+        made = users.create_user(conn, email="other@example.org")
         return caller_for_user(conn, made.user_id, via_token=True)
 
 
 def submit(archive: Archive, caller: Caller, extra: list[tuple[str, str]] | None = None,
            client: str = "192.0.2.1") -> uws.Job:  # fmt: skip
-    return uws.create_job(archive.engine, archive.settings, caller=caller, client=client,
-                          parameters=QUERY + (extra or []), base_url="http://archive.test")  # fmt: skip
+    return uws.create_job(
+        archive.engine, archive.settings, caller=caller, client=client,
+        parameters=QUERY + (extra or []), base_url="http://archive.test",
+    )  # fmt: skip
 
 
 def reread(archive: Archive, job: uws.Job) -> uws.Job:
@@ -107,16 +109,14 @@ def test_maxrec_is_capped_by_the_operators_row_limit(archive: Archive) -> None:
     job = submit(archive, ANONYMOUS, [("MAXREC", "100000"), ("PHASE", "RUN")])
     executor = Recorder()
     run_job(archive, job_id=job.job_id, execute=executor)
-    assert executor.calls[0]["maxrec"] == 10 and executor.calls[0]["caller"] == ANONYMOUS
+    [call] = executor.calls
+    assert call["maxrec"] == 100000 and call["hard_maxrec"] == 10 and call["caller"] == ANONYMOUS
+    assert call["timeout_seconds"] == archive.settings.tap_async_execution_seconds
 
 
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        ([("LANG", "SQL")], "LANG"),
-        ([("MAXREC", "-1")], "MAXREC"),
-        ([("MAXREC", "many")], "MAXREC"),
-        ([("UPLOAD", "t,http://x/t.xml")], "UPLOAD"),
         ([("DESTRUCTION", "yesterday")], "ISO 8601"),
         ([("DESTRUCTION", "2000-01-01T00:00:00Z")], "past"),
         ([("EXECUTIONDURATION", "-5")], "negative"),
@@ -129,6 +129,25 @@ def test_bad_parameters_are_refused_with_the_value(
 ) -> None:
     with pytest.raises(BadQuery, match=words):
         submit(archive, ANONYMOUS, extra)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ([("LANG", "SQL")], "LANG"),
+        ([("MAXREC", "-1")], "MAXREC"),
+        ([("MAXREC", "many")], "MAXREC"),
+        ([("UPLOAD", "t,http://x/t.xml")], "UPLOAD"),
+        ([("QUERY", " ")], "no QUERY"),
+    ],
+)
+def test_bad_tap_parameters_end_the_job_in_error_with_the_value(
+    archive: Archive, extra: list[tuple[str, str]], words: str
+) -> None:
+    job = submit(archive, ANONYMOUS, [*extra, ("PHASE", "RUN")])
+    executor = Recorder()
+    assert run_job(archive, job_id=job.job_id, execute=executor) == uws.ERROR
+    assert words in (reread(archive, job).error or "") and executor.calls == []
 
 
 def test_duration_and_destruction_are_bounded_by_the_settings(archive: Archive) -> None:
@@ -255,9 +274,9 @@ def test_destruction_deletes_the_job_and_its_result(archive: Archive) -> None:
     key = uws.result_of(done)
     assert archive.storage.exists(key)
     assert destroy_expired(archive) == 0
-    with pytest.raises(NotFound):  # past its time it is gone at once, before the clean-up
-        with archive.engine.connect() as conn:
-            uws.get_job(conn, done.job_id, now=done.destruction_at + 1)
+    # past its time it is gone at once, before the clean-up
+    with pytest.raises(NotFound), archive.engine.connect() as conn:
+        uws.get_job(conn, done.job_id, now=done.destruction_at + 1)
     assert destroy_expired(archive, now=done.destruction_at + 1) == 1
     assert not archive.storage.exists(key)
     with archive.engine.connect() as conn:

@@ -112,7 +112,8 @@ def parse_iso_time(value: str, *, name: str) -> float:
 
 def normalise_parameters(given: Sequence[tuple[str, str]]) -> dict[str, str]:
     """Request parameters as a job keeps them: names upper-case (TAP names are
-    case-insensitive), the last value of a repeated name, sizes bounded."""
+    case-insensitive), the last value of a repeated name, sizes bounded. Their values are
+    checked when the job runs (:func:`check_tap_parameters`)."""
     out: dict[str, str] = {}
     for name, value in given:
         key = name.strip().upper()
@@ -126,11 +127,12 @@ def normalise_parameters(given: Sequence[tuple[str, str]]) -> dict[str, str]:
         raise BadQuery(f"{len(out)} parameters given; a job takes at most {MAX_PARAMETERS}.")
     if "FORMAT" in out and "RESPONSEFORMAT" not in out:  # TAP 1.1's alias
         out["RESPONSEFORMAT"] = out.pop("FORMAT")
-    _check_tap_parameters(out)
     return out
 
 
-def _check_tap_parameters(params: Mapping[str, str]) -> None:
+def check_tap_parameters(params: Mapping[str, str]) -> None:
+    """The TAP parameters a job runs with, checked when it runs: a job with a bad one is still
+    created (UWS), and ends in ERROR saying why (what taplint expects of a TAP service)."""
     lang = params.get("LANG")
     if lang is not None and lang.strip().upper() not in LANGUAGES:
         raise BadQuery(f"LANG {lang[:40]!r} is not supported; use LANG=ADQL.")
@@ -145,11 +147,11 @@ def _check_tap_parameters(params: Mapping[str, str]) -> None:
         raise BadQuery("UPLOAD is not supported by this service; query its own tables.")
 
 
-def maxrec_of(job: Job, settings: Settings) -> int:
-    """The job's row limit: its MAXREC, never above the operator's ``tap_async_max_rows``."""
+def maxrec_of(job: Job) -> int | None:
+    """The job's MAXREC (None: the service's default); the operator's ``tap_async_max_rows``
+    caps it where the query runs."""
     asked = job.parameters.get("MAXREC")
-    limit = settings.tap_async_max_rows
-    return limit if asked is None else min(int(asked), limit)
+    return None if asked is None else int(asked)
 
 
 def create_job(
@@ -168,7 +170,8 @@ def create_job(
     Raises
     ------
     BadQuery
-        A parameter with a value TAP does not take (LANG, MAXREC, UPLOAD, a time).
+        A UWS parameter with a value UWS does not take (PHASE, EXECUTIONDURATION,
+        DESTRUCTION), or more or longer parameters than a job keeps.
     TooManyRequests
         The owner (or the anonymous client address) holds ``tap_async_jobs_per_owner`` jobs.
     """
@@ -182,8 +185,9 @@ def create_job(
     latest = now + settings.tap_async_destruction_days * 86400
     destruction = params.pop("DESTRUCTION", None)
     destruction_at = latest if destruction is None else _destruction(destruction, now, latest)
-    row = {
-        "job_id": new_job_id(), "owner_id": caller.user_id,
+    job_id = new_job_id()
+    row: dict[str, Any] = {
+        "job_id": job_id, "owner_id": caller.user_id,
         "client": None if caller.user_id is not None else client[:64],
         "run_id": run_id[:200] if run_id else None,
         "phase": QUEUED if phase == "RUN" else PENDING, "parameters": json.dumps(params),
@@ -193,7 +197,7 @@ def create_job(
     with engine.begin() as conn:
         _check_room(conn, settings, caller, client, now)
         conn.execute(uws_jobs.insert().values(**row))
-        return get_job(conn, row["job_id"], now=now)
+        return get_job(conn, job_id, now=now)
 
 
 def _check_room(conn: Connection, settings: Settings, caller: Caller, client: str,

@@ -21,9 +21,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, literal, select, update
 
@@ -31,7 +30,7 @@ from skyarchive.access.caller import caller_for_user
 from skyarchive.access.policy import ANONYMOUS, Caller
 from skyarchive.db import leases
 from skyarchive.db.tables import job_leases, uws_jobs
-from skyarchive.errors import NotFound, PayloadTooLarge, SkyArchiveError
+from skyarchive.errors import BadQuery, NotFound, PayloadTooLarge, SkyArchiveError
 from skyarchive.vo.uws import (
     ABORTED,
     COMPLETED,
@@ -40,6 +39,7 @@ from skyarchive.vo.uws import (
     QUEUED,
     RESULT_ID,
     Job,
+    check_tap_parameters,
     get_job,
     maxrec_of,
 )
@@ -51,18 +51,26 @@ log = logging.getLogger("skyarchive.vo.uws")
 LEASE_PREFIX = "uws:"
 #: How often a run looks at the catalogue for an abort or a delete, in seconds.
 WATCH_SECONDS = 0.25
+#: How long past its duration a query that has not stopped itself is waited for.
+GRACE_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class QueryAnswer:
-    """What a TAP query answered: the body's chunks, its media type, rows when known."""
+class QueryAnswer(Protocol):
+    """What a TAP query answered (``vo.tap.TapAnswer``): the body's chunks, its media type,
+    and its rows when known."""
 
-    chunks: Iterable[bytes]
-    media_type: str
-    rows: int | None = None
+    @property
+    def chunks(self) -> Iterable[bytes]: ...
+
+    @property
+    def media_type(self) -> str: ...
+
+    @property
+    def rows(self) -> int | None: ...
 
 
-#: ``execute(archive, caller, adql, *, maxrec, response_format, base_url) -> QueryAnswer``
+#: ``execute(archive, caller, adql, *, maxrec, response_format, base_url, hard_maxrec,
+#: timeout_seconds) -> QueryAnswer``: :func:`skyarchive.vo.tap.execute_adql`.
 Execute = Callable[..., QueryAnswer]
 
 _SUFFIXES = {"text/csv": ".csv", "text/tab-separated-values": ".tsv"}
@@ -138,6 +146,7 @@ class _Run:
         self.abandoned = False
         self.answer: tuple[Path, QueryAnswer, int] | None = None
         self.failure: BaseException | None = None
+        self.deadline = time.monotonic() + job.execution_duration
         folder = archive.settings.home / "tmp"
         folder.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix="uws-", dir=folder)) / "result"
@@ -145,18 +154,16 @@ class _Run:
     def watch(self) -> str:
         thread = threading.Thread(target=self._query, name=f"uws-{self.job.job_id}", daemon=True)
         thread.start()
-        deadline = time.monotonic() + self.job.execution_duration
+        # The query stops itself at the duration (``timeout_seconds``); the watch gives it a
+        # moment to, then stops waiting for a query that does not (writing the result).
+        self.deadline = time.monotonic() + self.job.execution_duration
         while True:
             thread.join(WATCH_SECONDS)
             if not thread.is_alive():
                 return self._finish()
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= self.deadline + GRACE_SECONDS:
                 self._abandon()
-                return self._fail(
-                    f"The query ran longer than the job's execution duration "
-                    f"({self.job.execution_duration} s) and was stopped; narrow it (a smaller "
-                    "region, fewer rows with MAXREC or TOP) and submit it again."
-                )
+                return self._fail(self._too_long())
             if not self.renewal.due():
                 self._abandon()
                 log.warning("uws %s: lease lost, another worker runs it", self.job.job_id)
@@ -165,14 +172,23 @@ class _Run:
                 self._abandon()
                 return ABORTED
 
+    def _too_long(self) -> str:
+        return (f"The query ran longer than the job's execution duration "
+                f"({self.job.execution_duration} s) and was stopped; narrow it (a smaller "
+                "region, fewer rows with MAXREC or TOP) and submit it again.")  # fmt: skip
+
     def _query(self) -> None:
         job, settings = self.job, self.archive.settings
         try:
+            check_tap_parameters(job.parameters)
+            if not (job.query or "").strip():
+                raise BadQuery("The job has no QUERY; give the ADQL query as QUERY=...")
             answer = self.execute(
-                self.archive, self.caller, job.query or "",
-                maxrec=maxrec_of(job, settings),
-                response_format=job.parameters.get("RESPONSEFORMAT") or "votable",
+                self.archive, self.caller, job.query or "", maxrec=maxrec_of(job),
+                response_format=job.parameters.get("RESPONSEFORMAT"),
                 base_url=job.base_url or settings.base_url or "",
+                hard_maxrec=settings.tap_async_max_rows,
+                timeout_seconds=float(job.execution_duration),
             )  # fmt: skip
             size = self._write(answer.chunks, settings.tap_async_max_result_bytes)
             outcome: Any = (self.path, answer, size)
@@ -218,6 +234,8 @@ class _Run:
     def _finish(self) -> str:
         if self.failure is not None:
             self._clean()
+            if time.monotonic() >= self.deadline:  # the query's own time limit stopped it
+                return self._fail(self._too_long())
             return self._fail(_message(self.failure, self.job.job_id))
         assert self.answer is not None
         path, answer, size = self.answer
@@ -298,6 +316,6 @@ def destroy_expired(archive: Archive, *, now: float | None = None) -> int:
 
 def tap_executor() -> Execute:
     """The archive's TAP query execution (the same one as ``/vo/tap/sync``)."""
-    from skyarchive.vo.tap import execute_adql  # type: ignore[import-not-found,unused-ignore]
+    from skyarchive.vo.tap import execute_adql
 
-    return execute_adql  # type: ignore[no-any-return,return-value,unused-ignore]
+    return execute_adql

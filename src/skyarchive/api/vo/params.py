@@ -29,6 +29,10 @@ class DaliParams:
         """Every value of ``name`` (any case), in the order given."""
         return list(self._values.get(name.upper(), []))
 
+    def items(self) -> list[tuple[str, str]]:
+        """Every (upper-case name, value) pair, for a service that keeps them all (UWS)."""
+        return [(name, value) for name, values in self._values.items() for value in values]
+
 
 async def dali_params(request: Request) -> DaliParams:
     """The query string's parameters, and a POSTed form's after them.

@@ -15,36 +15,21 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response, Str
 
 from skyarchive.access.policy import Caller
 from skyarchive.api.deps import ArchiveDep, CallerDep, ClientAddressDep, PublicUrlDep
+from skyarchive.api.errors import VoRoute
+from skyarchive.api.vo.params import DaliParams, dali_params
 from skyarchive.errors import BadQuery, NotFound
 from skyarchive.vo import uws, uws_xml
 from skyarchive.vo.identifiers import TAP_PATH
+from skyarchive.vo.votable_errors import MEDIA_TYPE as VOTABLE_MEDIA_TYPE
 from skyarchive.vo.votable_errors import error_votable
 
 ASYNC_PATH = f"{TAP_PATH}/async"
-router = APIRouter(prefix=ASYNC_PATH, tags=["VO: TAP async (UWS)"])
+router = APIRouter(prefix=ASYNC_PATH, tags=["VO: TAP async (UWS)"], route_class=VoRoute)
 #: Chunk size of a result read from storage.
 CHUNK = 256 * 1024
 
 
-async def request_parameters(request: Request) -> list[tuple[str, str]]:
-    """Every parameter of the request, query string first, then the form body."""
-    given = list(request.query_params.multi_items())
-    if request.method == "POST":
-        form = await request.form()
-        given += [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    return given
-
-
-ParametersDep = Annotated[list[tuple[str, str]], Depends(request_parameters)]
-
-
-def _values(parameters: list[tuple[str, str]], name: str) -> list[str]:
-    return [value for key, value in parameters if key.upper() == name]
-
-
-def _first(parameters: list[tuple[str, str]], name: str) -> str | None:
-    found = _values(parameters, name)
-    return found[-1] if found else None
+ParametersDep = Annotated[DaliParams, Depends(dali_params)]
 
 
 def _xml(body: bytes) -> Response:
@@ -63,8 +48,8 @@ def _enqueue(request: Request) -> uws.Enqueue:
 def job_list(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep,
              parameters: ParametersDep) -> Response:  # fmt: skip
     jobs = uws.list_jobs(
-        archive.engine, caller, phases=_values(parameters, "PHASE"),
-        after=_first(parameters, "AFTER"), last=_first(parameters, "LAST"),
+        archive.engine, caller, phases=parameters.all("PHASE"),
+        after=parameters.first("AFTER"), last=parameters.first("LAST"),
     )  # fmt: skip
     return _xml(uws_xml.job_list_document(jobs, async_url=base + ASYNC_PATH))
 
@@ -74,7 +59,7 @@ def create(request: Request, archive: ArchiveDep, caller: CallerDep, base: Publi
            client: ClientAddressDep, parameters: ParametersDep) -> Response:  # fmt: skip
     job = uws.create_job(
         archive.engine, archive.settings, caller=caller, client=client,
-        parameters=parameters, base_url=base,
+        parameters=parameters.items(), base_url=base,
     )  # fmt: skip
     if job.phase == uws.QUEUED:
         _enqueue(request)(job.job_id)
@@ -85,14 +70,14 @@ def create(request: Request, archive: ArchiveDep, caller: CallerDep, base: Publi
 async def job(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep, job_id: str,
               parameters: ParametersDep) -> Response:  # fmt: skip
     found = uws.job_for(archive.engine, job_id, caller)
-    wait = _first(parameters, "WAIT")
+    wait = parameters.first("WAIT")
     if wait is not None:
         try:
             seconds = float(wait)
         except ValueError:
             raise BadQuery(f"WAIT {wait[:20]!r} is not a number of seconds.") from None
         found = await uws.wait_for_change(
-            archive.engine, found, seconds=seconds, phase=_first(parameters, "PHASE")
+            archive.engine, found, seconds=seconds, phase=parameters.first("PHASE")
         )
     owner = _owner(caller, found)
     return _xml(uws_xml.job_document(found, async_url=base + ASYNC_PATH, owner=owner))
@@ -109,16 +94,16 @@ def _owner(caller: Caller, job: uws.Job) -> str | None:
 def change(request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep,
            job_id: str, parameters: ParametersDep) -> Response:  # fmt: skip
     found = uws.job_for(archive.engine, job_id, caller)
-    action = _first(parameters, "ACTION")
+    action = parameters.first("ACTION")
     if action is not None:
         if action.strip().upper() != "DELETE":
             raise BadQuery(f"ACTION={action[:20]!r} is not known; the one action is DELETE.")
         return _delete(archive, found, base)
-    phase = _first(parameters, "PHASE")
+    phase = parameters.first("PHASE")
     if phase is not None:
         uws.change_phase(archive.engine, found, phase, enqueue=_enqueue(request))
     changes = {name: value for name in ("DESTRUCTION", "EXECUTIONDURATION")
-               if (value := _first(parameters, name)) is not None}  # fmt: skip
+               if (value := parameters.first(name)) is not None}  # fmt: skip
     uws.update_pending(archive.engine, archive.settings, found, **changes)
     return _see(uws_xml.job_url(base + ASYNC_PATH, job_id))
 
@@ -142,7 +127,7 @@ def phase(archive: ArchiveDep, caller: CallerDep, job_id: str) -> Response:
 def set_phase(request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep,
               job_id: str, parameters: ParametersDep) -> Response:  # fmt: skip
     found = uws.job_for(archive.engine, job_id, caller)
-    uws.change_phase(archive.engine, found, _first(parameters, "PHASE") or "",
+    uws.change_phase(archive.engine, found, parameters.first("PHASE") or "",
                      enqueue=_enqueue(request))  # fmt: skip
     return _see(uws_xml.job_url(base + ASYNC_PATH, job_id))
 
@@ -170,7 +155,7 @@ def set_time(request: Request, archive: ArchiveDep, caller: CallerDep, base: Pub
              job_id: str, parameters: ParametersDep) -> Response:  # fmt: skip
     found = uws.job_for(archive.engine, job_id, caller)
     name = request.url.path.rstrip("/").rsplit("/", 1)[1].upper()
-    value = _first(parameters, name)
+    value = parameters.first(name)
     if value is None:
         raise BadQuery(f"Give the new value as {name}=...")
     uws.update_pending(archive.engine, archive.settings, found, **{name: value})
@@ -183,7 +168,7 @@ def error(archive: ArchiveDep, caller: CallerDep, job_id: str) -> Response:
     if found.phase != uws.ERROR:
         raise NotFound(f"Job {job_id} has no error: it is {found.phase}.")
     return Response(error_votable(found.error or "The job failed."),
-                    media_type="application/x-votable+xml")  # fmt: skip
+                    media_type=VOTABLE_MEDIA_TYPE)  # fmt: skip
 
 
 @router.get("/{job_id}/parameters", summary="The job's parameters")
@@ -194,7 +179,7 @@ def parameters(archive: ArchiveDep, caller: CallerDep, job_id: str) -> Response:
 @router.post("/{job_id}/parameters", summary="Add or change parameters (PENDING jobs)")
 def set_parameters(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep, job_id: str,
                    given: ParametersDep) -> Response:  # fmt: skip
-    uws.set_parameters(archive.engine, uws.job_for(archive.engine, job_id, caller), given)
+    uws.set_parameters(archive.engine, uws.job_for(archive.engine, job_id, caller), given.items())
     return _see(uws_xml.job_url(base + ASYNC_PATH, job_id))
 
 
