@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import numpy as np
 from astropy.io.votable import parse_single_table
-from sqlalchemy import bindparam, text
 
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -47,7 +46,14 @@ def bench_sia(label: str, work: Path, database_url: str | None, observations: in
               requests: int) -> dict[str, Any]:  # fmt: skip
     """Median and p95 of SIAv2 POS and of Mast.Caom.Cone at the same positions, and the bare
     SQL of the cone's cell pre-selection."""
-    from benchmarks.run import BareSql, ServerProcess, _cone_sql, _invoke, _rows_of
+    from benchmarks.run import (
+        BareSql,
+        ServerProcess,
+        _cone_sql,
+        _invoke,
+        _rows_of,
+        cone_positions,
+    )
 
     home = work / f"sia-{label}"
     archive = Archive.open(Settings(home=home, database_url=database_url))
@@ -56,18 +62,8 @@ def bench_sia(label: str, work: Path, database_url: str | None, observations: in
                                       products_per_obs=4, seed=1)  # fmt: skip
     archive.engine.dispose()
     bare = BareSql(database_url, home)
-    rng = np.random.default_rng(3)
-    pick = rng.integers(summary.first_obsid, summary.first_obsid + summary.observations, requests)
-    with bare.engine.connect() as conn:
-        centres = conn.execute(
-            text("SELECT s_ra, s_dec FROM observations WHERE obsid IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"ids": [int(i) for i in pick]},
-        ).all()
-    jitter = rng.normal(0.0, 0.3 / 60.0, (len(centres), 2))
-    positions = [((ra + j[0]) % 360, dec + j[1]) for (ra, dec), j in zip(centres, jitter,
-                                                                         strict=True)]  # fmt: skip
+    positions = [(ra % 360, dec) for ra, dec in
+                 cone_positions(bare, summary, requests, np.random.default_rng(3))]  # fmt: skip
     sia: list[float] = []
     mast: list[float] = []
     sql: list[float] = []

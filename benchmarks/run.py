@@ -51,6 +51,7 @@ from skyarchive.demo.synthetic_catalog import (
     FIRST_PROPOSAL,
     INSTRUMENTS,
     OBS_PER_PROGRAM,
+    SyntheticSummary,
     build_synthetic_catalog,
 )
 from skyarchive.ingest.run import ingest_paths
@@ -308,14 +309,13 @@ def _cone_sql(ra: float, dec: float, radius: float) -> tuple[str, tuple]:
     return sql, params
 
 
-def run_latency(
-    label: str, server: ServerProcess, bare: BareSql, summary, requests: int, seed: int
-) -> list[Latency]:  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(seed)
-    results: list[Latency] = []
+def cone_positions(
+    bare: BareSql, summary: SyntheticSummary, count: int, rng: np.random.Generator
+) -> list[tuple[float, float]]:
+    """``count`` cone centres near random observations of the synthetic catalogue (within a
+    few tenths of an arcminute of their centres), so every cone finds something."""
+    pick = rng.integers(summary.first_obsid, summary.first_obsid + summary.observations, count)
     with bare.engine.connect() as conn:
-        n_obs = summary.observations
-        pick = rng.integers(summary.first_obsid, summary.first_obsid + n_obs, requests)
         centres = conn.execute(
             text("SELECT s_ra, s_dec FROM observations WHERE obsid IN :ids").bindparams(
                 bindparam("ids", expanding=True)
@@ -323,7 +323,16 @@ def run_latency(
             {"ids": [int(i) for i in pick]},
         ).all()
     jitter = rng.normal(0.0, 0.3 / 60.0, (len(centres), 2))
-    positions = [(ra + j[0], dec + j[1]) for (ra, dec), j in zip(centres, jitter, strict=True)]
+    return [(ra + j[0], dec + j[1]) for (ra, dec), j in zip(centres, jitter, strict=True)]
+
+
+def run_latency(
+    label: str, server: ServerProcess, bare: BareSql, summary, requests: int, seed: int
+) -> list[Latency]:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    results: list[Latency] = []
+    n_obs = summary.observations
+    positions = cone_positions(bare, summary, requests, rng)
     n_programs = -(-n_obs // OBS_PER_PROGRAM)
 
     def measure(
