@@ -23,6 +23,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ def run(label: str, work: Path, database_url: str | None, observations: int,
             extras = []
             for name, make in extra_queries:
                 path, params = make(ra, dec)
-                elapsed, extra = _timed(lambda p=path, q=params: client.get(p, params=q))
+                elapsed, extra = _timed(partial(client.get, path, params=params))
                 extra.raise_for_status()  # a fast error must not pass for a fast answer
                 extras.append((name, elapsed))
             with engine.connect() as conn:

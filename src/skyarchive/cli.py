@@ -452,6 +452,7 @@ def _build_hips(archive, *, max_order: int | None):  # type: ignore[no-untyped-d
             engine=archive.engine, storage=archive.storage,
             output=archive.settings.resolved_hips_path, max_order=max_order,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            authority=archive.settings.vo_authority,
         )  # fmt: skip
 
 

@@ -161,6 +161,26 @@ class Settings(BaseSettings):
         "before publishing to the IVOA registry; the default is a reserved name that never "
         "resolves.",
     )
+    vo_title: str = Field(
+        default="skyarchive: JWST observations",
+        max_length=200,
+        description="The archive's name in its IVOA registry record (`/vo/registry`).",
+    )
+    vo_publisher: str = Field(
+        default="skyarchive",
+        max_length=200,
+        description="Organisation publishing the archive, named in its registry record.",
+    )
+    vo_contact_name: str = Field(
+        default="Archive operator",
+        max_length=200,
+        description="Who answers questions about the archive (its registry record's contact).",
+    )
+    vo_contact_email: str | None = Field(
+        default=None,
+        max_length=200,
+        description="E-mail address of that contact; default `mail_from`.",
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,

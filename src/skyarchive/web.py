@@ -51,6 +51,8 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
     from skyarchive.api.vo import datalink as datalink_routes
+    from skyarchive.api.vo import moc as moc_routes
+    from skyarchive.api.vo import registry as registry_routes
     from skyarchive.api.vo import scs as scs_routes
     from skyarchive.api.vo import sia as sia_routes
     from skyarchive.api.vo import tap as tap_routes
@@ -107,6 +109,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(sia_routes.router)
     app.include_router(scs_routes.router)
     app.include_router(datalink_routes.router)
+    app.include_router(moc_routes.router)
+    app.include_router(registry_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -1,6 +1,6 @@
 """``/hips/...``: the archive's HiPS (built by ``skyarchive hips build``) as static files.
 
-Only names a HiPS has are served (``properties``, ``Norder{k}/Allsky.png``,
+Only names a HiPS has are served (``properties``, ``Moc.fits``, ``Norder{k}/Allsky.png``,
 ``Norder{k}/Dir{d}/Npix{n}.png``): the path is matched whole against that pattern before it
 touches the disk, so nothing else under the HiPS directory, and nothing outside it, can be
 asked for. The tiles hold public data only (ingest/hips.py), so they may be cached by anyone
@@ -18,9 +18,13 @@ from skyarchive.errors import NotFound
 
 HIPS_PATH = "/hips"
 _NAME = re.compile(
-    r"properties|Norder(?P<order>\d{1,2})/(?:Allsky\.png|Dir(?P<dir>\d{1,12})/Npix(?P<npix>\d{1,14})\.png)"
+    r"properties|Moc\.fits|Norder(?P<order>\d{1,2})/(?:Allsky\.png|Dir(?P<dir>\d{1,12})/Npix(?P<npix>\d{1,14})\.png)"
 )
-_MEDIA = {"properties": "text/plain; charset=utf-8", "png": "image/png"}
+_MEDIA = {
+    "properties": "text/plain; charset=utf-8",
+    "Moc.fits": "application/fits",
+    "png": "image/png",
+}
 CACHE_CONTROL = "public, max-age=3600"
 
 
@@ -46,7 +50,7 @@ def install(app: FastAPI) -> None:
                 f"No HiPS file {path!r} here."
                 + ("" if (root / "properties").is_file() else " Run `skyarchive hips build`.")
             )
-        media = _MEDIA["properties" if name == "properties" else "png"]
+        media = _MEDIA.get(path, _MEDIA["png"])
         stat = target.stat()
         # a rebuild writes new files (new mtime), so size and mtime name this version
         etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'

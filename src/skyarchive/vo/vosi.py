@@ -32,6 +32,7 @@ NAMESPACES = {
     "tr": "http://www.ivoa.net/xml/TAPRegExt/v1.0",
     "cs": "http://www.ivoa.net/xml/ConeSearch/v1.0",
     "sia": "http://www.ivoa.net/xml/SIA/v1.1",
+    "ri": "http://www.ivoa.net/xml/RegistryInterface/v1.0",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
 #: The attribute naming an extended type. Names are written with their prefixes as they
@@ -39,7 +40,7 @@ NAMESPACES = {
 #: handling cannot see), and every prefix is declared once on the root element.
 XSI_TYPE = "xsi:type"
 #: Prefixes every document declares on its root, for ``xsi:type`` values.
-EXTENSION_PREFIXES = ("vr", "vs", "tr", "cs", "sia", "xsi")
+EXTENSION_PREFIXES = ("ri", "vr", "vs", "tr", "cs", "sia", "xsi")
 #: Media type of both VOSI documents.
 VOSI_MEDIA_TYPE = "text/xml; charset=utf-8"
 
@@ -112,7 +113,7 @@ def capabilities_xml(base_url: str, capabilities: Sequence[Capability]) -> bytes
     root = Element("vosi:capabilities", {"xmlns:vosi": NAMESPACES["vosi"]})
     for capability in capabilities:
         root.append(capability_element(base_url, capability))
-    return _document(root)
+    return xml_document(root)
 
 
 def capability_element(base_url: str, capability: Capability) -> Element:
@@ -180,10 +181,11 @@ def availability_xml(state: Availability) -> bytes:
         since = state.up_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         SubElement(root, "avail:upSince").text = since
     SubElement(root, "avail:note").text = state.note
-    return _document(root)
+    return xml_document(root)
 
 
-def _document(root: Element) -> bytes:
+def xml_document(root: Element) -> bytes:
+    """``root`` as a UTF-8 XML document, every extension prefix declared on it."""
     for prefix in EXTENSION_PREFIXES:
         root.set(f"xmlns:{prefix}", NAMESPACES[prefix])
     text = tostring(root, encoding="unicode")
