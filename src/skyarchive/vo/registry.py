@@ -14,10 +14,11 @@ from xml.etree.ElementTree import Element, SubElement
 
 from skyarchive.config import Settings
 from skyarchive.vo import datalink, scs, soda
-from skyarchive.vo.identifiers import SIA_PATH, TAP_PATH
+from skyarchive.vo.identifiers import SIA_PATH
+from skyarchive.vo.tap import DEFAULT_MAXREC, HARD_MAXREC
+from skyarchive.vo.tap_vosi import tap_capabilities
 from skyarchive.vo.vosi import (
     SIA2_ID,
-    TAP_ID,
     Capability,
     Interface,
     capability_element,
@@ -36,7 +37,7 @@ def resource_identifier(authority: str) -> str:
 
 def service_capabilities() -> list[Capability]:
     """Every VO service of the archive, as the registry describes it."""
-    tap = Capability(TAP_ID, (Interface(TAP_PATH, version="1.1"),))
+    tap = tap_capabilities(default_maxrec=DEFAULT_MAXREC, hard_maxrec=HARD_MAXREC)[0]
     sia = Capability(SIA2_ID, (Interface(SIA_PATH, version="2.0"),))
     return [
         tap,

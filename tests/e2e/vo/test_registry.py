@@ -36,6 +36,8 @@ def test_the_record_names_every_service_the_publisher_and_the_coverage(
     assert services["ivo://ivoa.net/std/SIA#query-2.0"] == f"{vo_server.url}/vo/sia/query"
     assert services["ivo://ivoa.net/std/ConeSearch"] == f"{vo_server.url}/vo/scs"
     assert services["ivo://ivoa.net/std/DataLink#links-1.1"] == f"{vo_server.url}/vo/datalink/links"
+    tap = next(c for c in root.findall("capability") if c.get(XSI_TYPE) == "tr:TableAccess")
+    assert tap.findtext("language/name") == "ADQL"
     cone = next(c for c in root.findall("capability") if c.get(XSI_TYPE) == "cs:ConeSearch")
     assert float(cone.findtext("maxSR") or 0) > 0
     # children in the order VOResource and VODataService give them

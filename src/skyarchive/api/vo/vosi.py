@@ -39,17 +39,9 @@ def add_vosi_routes(router: APIRouter, base_path: str, capabilities: CapabilityL
         return Response(availability_xml(state), media_type=VOSI_MEDIA_TYPE)
 
     name = base_path.strip("/").replace("/", "_")
-    router.add_api_route(
-        f"{base_path}/capabilities",
-        vosi_capabilities,
-        methods=["GET"],
-        name=f"{name}_capabilities",
-        summary="VOSI capabilities",
-    )
-    router.add_api_route(
-        f"{base_path}/availability",
-        vosi_availability,
-        methods=["GET"],
-        name=f"{name}_availability",
-        summary="VOSI availability",
-    )
+    for resource, endpoint in (("capabilities", vosi_capabilities),
+                               ("availability", vosi_availability)):  # fmt: skip
+        router.add_api_route(
+            f"{base_path}/{resource}", endpoint, methods=["GET"],
+            name=f"{name}_{resource}", summary=f"VOSI {resource}",
+        )  # fmt: skip
