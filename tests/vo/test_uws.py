@@ -288,7 +288,7 @@ def test_parameters_change_only_while_pending(archive: Archive, user: Caller) ->
     uws.set_parameters(archive.engine, job, [("maxrec", "7"), ("Query", "SELECT 1")])
     changed = reread(archive, job)
     assert changed.parameters["MAXREC"] == "7" and changed.query == "SELECT 1"
-    uws.update_pending(archive.engine, archive.settings, changed, EXECUTIONDURATION="9")
+    uws.set_limits(archive.engine, archive.settings, changed, EXECUTIONDURATION="9")
     assert reread(archive, job).execution_duration == 9
     queued: list[str] = []
     uws.change_phase(archive.engine, changed, "RUN", enqueue=queued.append)
@@ -297,5 +297,5 @@ def test_parameters_change_only_while_pending(archive: Archive, user: Caller) ->
     with pytest.raises(BadQuery, match="PENDING"):
         uws.set_parameters(archive.engine, reread(archive, job), [("MAXREC", "1")])
     with pytest.raises(BadQuery, match="PENDING"):
-        uws.update_pending(archive.engine, archive.settings, reread(archive, job),
+        uws.set_limits(archive.engine, archive.settings, reread(archive, job),
                            EXECUTIONDURATION="1")  # fmt: skip

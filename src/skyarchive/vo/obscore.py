@@ -26,6 +26,8 @@ authority, and a schema change of the catalog changes it in the same commit.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -45,7 +47,7 @@ from sqlalchemy import (
 from skyarchive.access.rights import released_clause
 from skyarchive.db.tables import observations, products
 from skyarchive.vo.identifiers import PRODUCT_RESOURCE
-from skyarchive.vo.tap_columns import QueryContext, TapColumn, TapTable
+from skyarchive.vo.tap_columns import NOW_PARAMETER, QueryContext, TapColumn, TapTable
 from skyarchive.vo.tap_sql import constant_rows, mjd_to_timestamp
 
 ACCESS_FORMAT = "application/x-votable+xml;content=datalink"
@@ -173,12 +175,20 @@ def representative_product_id(obsid: ColumnElement[int], level: ColumnElement[in
 
 
 def obscore_rows(context: QueryContext) -> Subquery:
-    """The rows of ``ivoa.obscore`` as a subquery (columns named as :data:`COLUMNS`)."""
+    """The rows of ``ivoa.obscore`` as a subquery (columns named as :data:`COLUMNS`); run it
+    with ``context.parameters`` (the moment that decides ``data_rights``)."""
+    return _obscore_rows(context.authority)
+
+
+@lru_cache(maxsize=4)
+def _obscore_rows(authority: str) -> Subquery:
+    # Built once per authority: SQLAlchemy takes ~1 ms per labelled expression to build,
+    # more than the database takes to answer a cone.
     o = observations.alias("o")
     rep = products.alias("rep")
     levels = constant_rows("levels", [column("level", Integer)], [(lv,) for lv in CALIB_LEVELS])
-    now = bindparam("obscore_now", context.now_mjd, type_=Float)
-    did_prefix = f"ivo://{context.authority}/{PRODUCT_RESOURCE}?"
+    now = bindparam(NOW_PARAMETER, type_=Float)
+    did_prefix = f"ivo://{authority}/{PRODUCT_RESOURCE}?"
     null_double = cast(literal(None), Float)
     null_long = cast(literal(None), Integer)
     null_text = cast(literal(None), String)
@@ -220,7 +230,7 @@ def obscore_rows(context: QueryContext) -> Subquery:
             o.c.obs_title.label("obs_title"),
             o.c.proposal_id.label("proposal_id"),
             rep.c.file_date.label("obs_creation_date"),
-            literal(f"ivo://{context.authority}", String).label("publisher_id"),
+            literal(f"ivo://{authority}", String).label("publisher_id"),
             case((released_clause(o.c.t_obs_release, now), "public"), else_="proprietary").label(
                 "data_rights"
             ),

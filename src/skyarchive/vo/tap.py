@@ -109,7 +109,7 @@ def execute_adql(
     with archive.read_engine.connect() as conn, _limits(conn, timeout_seconds):
         try:
             translation = translate(adql, tables=all_tables(), context=context, conn=conn)
-            rows = _fetch(conn, translation, limit) if limit > 0 else []
+            rows = _fetch(conn, translation, limit, context) if limit > 0 else []
         except OperationalError as exc:
             if _timed_out(exc):
                 raise PayloadTooLarge(
@@ -128,12 +128,14 @@ def execute_adql(
     return TapAnswer((body,), fmt.media_type, len(rows), overflow)
 
 
-def _fetch(conn: Connection, translation: Translation, limit: int) -> list[Any]:
+def _fetch(
+    conn: Connection, translation: Translation, limit: int, context: QueryContext
+) -> list[Any]:
     statement = translation.statement
     wanted = limit + 1  # one more than asked tells an overflow
     if translation.limit is not None:
         wanted = min(wanted, translation.limit)
-    result = conn.execute(statement.limit(wanted))
+    result = conn.execute(statement.limit(wanted), context.parameters)
     return [tuple(row) for row in result.fetchmany(wanted)]
 
 

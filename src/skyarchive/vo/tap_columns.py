@@ -56,13 +56,24 @@ class TapColumn:
         return f'"{self.name}"' if self.key in ADQL_RESERVED else self.name
 
 
+#: The bound parameter that carries the moment into a statement (``data_rights``): tables
+#: are built once per process with it unvalued, and each query gives it when it runs.
+NOW_PARAMETER = "tap_now_mjd"
+
+
 @dataclass(frozen=True)
 class QueryContext:
     """What a table's rows depend on besides the catalog: the moment (release dates decide
-    ``data_rights``) and the archive's IVOA authority (publisher DIDs)."""
+    ``data_rights``; given at execution, :attr:`parameters`) and the archive's IVOA authority
+    (publisher DIDs; part of the statement)."""
 
     now_mjd: float
     authority: str
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The values a translated statement is executed with."""
+        return {NOW_PARAMETER: self.now_mjd}
 
 
 @dataclass(frozen=True)

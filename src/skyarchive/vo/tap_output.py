@@ -1,10 +1,8 @@
 """A TAP answer's body: VOTable (BINARY2 by default, TABLEDATA on request), CSV or TSV.
 
-VOTables are written by ``astropy.io.votable`` from the FIELDs TAP_SCHEMA describes (name,
-datatype, arraysize, xtype, unit, UCD), inside ``RESOURCE type="results"`` with DALI's
-``QUERY_STATUS`` INFO; a truncated answer (MAXREC) carries a second one, ``OVERFLOW``, after
-the table, as DALI asks (astropy writes a resource's INFOs before its tables, so that one is
-put in place after writing).
+VOTables are written by :mod:`skyarchive.vo.tap_votable` from the FIELDs TAP_SCHEMA
+describes; values leave the database through the columns' conversions (DataLink URLs made
+from the request's base URL, footprints as STC-S with their frame).
 """
 
 from __future__ import annotations
@@ -12,18 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from astropy.io.votable.exceptions import VOWarning
-from astropy.io.votable.tree import Field, Info, Resource, TableElement, VOTableFile
 
-from skyarchive.sky.regions import Circle, MultiRegion, Polygon, parse_s_region
+from skyarchive.sky.regions import (
+    Circle,
+    MultiRegion,
+    Polygon,
+    _simple_polygon_vertices,
+    parse_s_region,
+)
 from skyarchive.vo.adql_sql import OutputColumn
 from skyarchive.vo.identifiers import datalink_url
+from skyarchive.vo.tap_votable import votable
 
 VOTABLE = "application/x-votable+xml"
 
@@ -74,6 +76,12 @@ def _stcs(text: str | None) -> str | None:
     ADQL regions take; a union is ``UNION ICRS (part part ...)``."""
     if not text:
         return None
+    simple = _simple_polygon_vertices(text)  # the common case, read without the geometry
+    if simple is not None:
+        ras, decs = simple
+        return "POLYGON ICRS " + " ".join(
+            f"{ra!r} {dec!r}" for ra, dec in zip(ras, decs, strict=True)
+        )
     region = parse_s_region(text)
     if isinstance(region, MultiRegion):
         return "UNION ICRS (" + " ".join(_shape(part) for part in region.regions) + ")"
@@ -113,10 +121,6 @@ def converted_rows(
 # ------------------------------------------------------------------------------ writers
 
 
-_NUMPY = {"boolean": bool, "short": np.int16, "int": np.int32, "long": np.int64,
-          "float": np.float32, "double": np.float64}  # fmt: skip
-
-
 def write(
     fmt: OutputFormat,
     columns: Sequence[OutputColumn],
@@ -126,55 +130,7 @@ def write(
 ) -> bytes:
     if fmt.kind in ("csv", "tsv"):
         return _write_text(columns, rows, tab=fmt.kind == "tsv")
-    return _write_votable(columns, rows, overflow=overflow, binary=fmt.kind == "binary2")
-
-
-def _write_votable(
-    columns: Sequence[OutputColumn], rows: list[list[Any]], *, overflow: bool, binary: bool
-) -> bytes:
-    votable = VOTableFile(version="1.4")
-    resource = Resource(type="results")
-    votable.resources.append(resource)
-    resource.infos.append(Info(name="QUERY_STATUS", value="OK"))
-    table = TableElement(votable, name="result")
-    resource.tables.append(table)
-    for c in columns:
-        meta = c.meta
-        arraysize = meta.arraysize
-        field = Field(
-            votable, name=c.name, datatype=meta.datatype, arraysize=arraysize, unit=meta.unit,
-            ucd=meta.ucd, utype=meta.utype, xtype=meta.xtype,
-        )  # fmt: skip
-        if meta.description:
-            field.description = meta.description
-        table.fields.append(field)
-    table.create_arrays(len(rows))
-    array = table.array
-    for index, c in enumerate(columns):
-        values = [row[index] for row in rows]
-        array.mask[c.name] = np.array([v is None for v in values], dtype=bool)
-        array.data[c.name] = _column_data(c, values)
-    out = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", VOWarning)
-        votable.to_xml(out, tabledata_format="binary2" if binary else "tabledata")
-    body = out.getvalue()
-    if overflow:
-        at = body.rindex(b"</TABLE>") + len(b"</TABLE>")
-        body = body[:at] + b'\n<INFO name="QUERY_STATUS" value="OVERFLOW"/>' + body[at:]
-    return body
-
-
-def _column_data(c: OutputColumn, values: list[Any]) -> np.ndarray:
-    meta = c.meta
-    if meta.datatype == "char":
-        return np.array(["" if v is None else str(v) for v in values], dtype=object)
-    kind = _NUMPY[meta.datatype]
-    if kind is bool:
-        return np.array([bool(v) if v is not None else False for v in values], dtype=bool)
-    if meta.datatype in ("float", "double"):
-        return np.array([float(v) if v is not None else np.nan for v in values], dtype=kind)
-    return np.array([int(v) if v is not None else 0 for v in values], dtype=kind)
+    return votable(columns, rows, overflow=overflow, binary=fmt.kind == "binary2")
 
 
 def _text_value(value: Any) -> str:

@@ -8,6 +8,7 @@ come from one source and cannot disagree; nothing of it is stored in the catalog
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Integer, String, Subquery, column
@@ -71,9 +72,13 @@ _KEY_COLUMNS_COLUMNS = (
 def _values(
     name: str, columns: Sequence[TapColumn], rows: Callable[[], list[tuple[Any, ...]]]
 ) -> Callable[[QueryContext], Subquery]:
-    def make(_context: QueryContext) -> Subquery:
+    @cache
+    def built() -> Subquery:  # the service's description changes only with the code
         sql_columns = [column(c.name, Integer if c.datatype == "int" else String) for c in columns]
         return constant_rows(name, sql_columns, rows())
+
+    def make(_context: QueryContext) -> Subquery:
+        return built()
 
     return make
 

@@ -9,6 +9,7 @@ caller's to read, as the portal's are (exclusive access governs files, not metad
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 
 from sqlalchemy import BigInteger, Boolean, Float, Integer, Subquery, Table, select
 
@@ -86,8 +87,12 @@ def _catalog_table(
         )
         kept.append((col, shown))
 
-    def rows(_context: QueryContext) -> Subquery:
+    @cache
+    def built() -> Subquery:
         return select(*[col.label(shown) for col, shown in kept]).subquery(name)
+
+    def rows(_context: QueryContext) -> Subquery:
+        return built()
 
     has_position = "s_ra" in table.c and "obsid" in table.c
     return TapTable(

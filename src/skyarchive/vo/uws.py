@@ -339,19 +339,19 @@ def change_phase(engine: Engine, job: Job, action: str, *, enqueue: Enqueue) -> 
                 .where(uws_jobs.c.job_id == job.job_id, uws_jobs.c.phase.in_(ACTIVE))
                 .values(phase=ABORTED, finished_at=time.time())
             ).rowcount
-        if not aborted and job.phase not in (ABORTED,):
-            raise BadQuery(f"Job {job.job_id} is {job.phase} already; only a job that has not "
-                           "finished can be aborted.")  # fmt: skip
+        if not aborted:
+            with engine.connect() as conn:
+                now = get_job(conn, job.job_id).phase
+            if now != ABORTED:  # aborting twice is no error; aborting a finished job is
+                raise BadQuery(f"Job {job.job_id} is {now} already; only a job that has not "
+                               "finished can be aborted.")  # fmt: skip
     else:
         raise BadQuery(f"PHASE={action[:20]!r} is not an action; give PHASE=RUN or PHASE=ABORT.")
 
 
-def update_pending(engine: Engine, settings: Settings, job: Job, **changes: str) -> None:
-    """Change a job's parameters, EXECUTIONDURATION or DESTRUCTION.
-
-    Parameters change only while the job is PENDING (UWS 1.1 §2.2.3.2); an earlier destruction
-    time may be set at any time.
-    """
+def set_limits(engine: Engine, settings: Settings, job: Job, **changes: str) -> None:
+    """Change a job's EXECUTIONDURATION (only while it is PENDING, UWS 1.1 §2.2.3.2) or its
+    DESTRUCTION (an earlier time, at any time)."""
     values: dict[str, Any] = {}
     for name, value in changes.items():
         key = name.upper()

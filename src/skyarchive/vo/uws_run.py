@@ -196,8 +196,7 @@ class _Run:
             outcome = exc
         with self.lock:
             if self.abandoned:
-                self.path.unlink(missing_ok=True)
-                self.path.parent.rmdir()
+                self._clean()
             elif isinstance(outcome, BaseException):
                 self.failure = outcome
             else:

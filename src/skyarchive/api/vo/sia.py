@@ -33,11 +33,14 @@ def capabilities(archive: Archive) -> list[Capability]:
     return [query, *vosi_capabilities(SIA_BASE)]
 
 
-@router.api_route(SIA_PATH, methods=["GET", "POST"], summary="SIAv2 query (ObsCore rows)")
 def query(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep,
           given: Annotated[DaliParams, Depends(dali_params)]) -> Response:  # fmt: skip
     answer = sia.search(archive, caller, given.items(), base_url=base)
     return Response(answer.body, media_type=answer.media_type)
 
 
+# One operation per method: OpenAPI wants a distinct operation id for each.
+for _method in ("GET", "POST"):
+    router.add_api_route(SIA_PATH, query, methods=[_method], summary="SIAv2 query (ObsCore rows)",
+                         operation_id=f"sia_query_{_method.lower()}")  # fmt: skip
 add_vosi_routes(router, SIA_BASE, capabilities)

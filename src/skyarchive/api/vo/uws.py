@@ -104,7 +104,7 @@ def change(request: Request, archive: ArchiveDep, caller: CallerDep, base: Publi
         uws.change_phase(archive.engine, found, phase, enqueue=_enqueue(request))
     changes = {name: value for name in ("DESTRUCTION", "EXECUTIONDURATION")
                if (value := parameters.first(name)) is not None}  # fmt: skip
-    uws.update_pending(archive.engine, archive.settings, found, **changes)
+    uws.set_limits(archive.engine, archive.settings, found, **changes)
     return _see(uws_xml.job_url(base + ASYNC_PATH, job_id))
 
 
@@ -158,7 +158,7 @@ def set_time(request: Request, archive: ArchiveDep, caller: CallerDep, base: Pub
     value = parameters.first(name)
     if value is None:
         raise BadQuery(f"Give the new value as {name}=...")
-    uws.update_pending(archive.engine, archive.settings, found, **{name: value})
+    uws.set_limits(archive.engine, archive.settings, found, **{name: value})
     return _see(uws_xml.job_url(base + ASYNC_PATH, job_id))
 
 
