@@ -49,6 +49,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select, update
 
+from benchmarks.harness import free_port
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
@@ -67,12 +68,6 @@ REPEATS = 5
 # Cold figures swing with the virtual disk's state (a fast and a slow regime, minutes apart):
 # more rounds keep a single swing from setting the median.
 COLD_ROUNDS = 9
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _write_files(folder: Path, count: int, size: int, *, stem: str = "bench") -> list[str]:
@@ -105,15 +100,6 @@ def _peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def reset_peak(pid: int) -> bool:
-    """Set the process's peak RSS (VmHWM) back to its current RSS; False when not allowed."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def _drop_caches() -> bool:

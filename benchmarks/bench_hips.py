@@ -26,8 +26,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_delivery import free_port
 from benchmarks.bench_load import Served
+from benchmarks.harness import free_port
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.demo import generate

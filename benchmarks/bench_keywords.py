@@ -251,7 +251,7 @@ def bench_keywords(
     label: str, work: Path, database_url: str | None, files: int, requests: int
 ) -> dict[str, Any]:
     """Build the synthetic keyword archive, then measure it through the real server."""
-    from benchmarks.run import BareSql, ServerProcess
+    from benchmarks.harness import BareSql, ServerProcess
 
     home = work / f"keywords-{label}"
     archive = Archive.open(Settings(home=home, database_url=database_url))

@@ -29,7 +29,7 @@ from urllib.parse import quote
 import httpx
 from sqlalchemy import select
 
-from benchmarks.bench_delivery import free_port
+from benchmarks.harness import free_port
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings

@@ -45,9 +45,9 @@ from benchmarks.bench_delivery import (
     _rounded,
     _timed,
     _write_files,
-    reset_peak,
 )
 from benchmarks.bench_load import Served
+from benchmarks.harness import reset_peak
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import products

@@ -11,27 +11,19 @@ and beside the same query as bare SQL on the same database in the same run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import platform
 import shutil
-import socket
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, text
 
 from benchmarks import (
     bench_delivery,
@@ -43,7 +35,13 @@ from benchmarks import (
     bench_storage,
     bench_vo,
 )
-from benchmarks.bench_delivery import free_port
+from benchmarks.harness import (
+    BareSql,
+    ScratchPostgres,
+    ServerProcess,
+    machine,
+    postgres_available,
+)
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.demo import generate
@@ -57,9 +55,6 @@ from skyarchive.ingest.run import ingest_paths
 from skyarchive.sky.cells import cone_ranges
 
 OUT_DIR = Path(__file__).parent / "out"
-PG_ADMIN_URL = os.environ.get(
-    "SKYARCHIVE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 INSTRUMENT_NAMES = sorted({i[0] for i in INSTRUMENTS})
 HOME_TARGET_MS = 20.0  # the home page at 10^6 observations (it took 6.1 s counting tables)
 
@@ -88,63 +83,7 @@ class Latency:
         return self.median_ms <= self.target_ms
 
 
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    with contextlib.suppress(OSError):
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory": mem,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-    }
-
-
 # ------------------------------------------------------------------------- databases
-
-
-def postgres_available() -> str | None:
-    """None when PostgreSQL answers, else the reason it is skipped."""
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            pass
-        engine = create_engine(PG_ADMIN_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001  (any failure means: skip with the reason)
-        return f"PostgreSQL unreachable at {PG_ADMIN_URL} ({type(exc).__name__})"
-    return None
-
-
-class ScratchPostgres:
-    """A database of our own, dropped afterwards."""
-
-    def __init__(self) -> None:
-        self.name = f"skyarchive_bench_{uuid.uuid4().hex[:8]}"
-        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
-
-    def __enter__(self) -> str:
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        self.admin.dispose()
 
 
 # ------------------------------------------------------------------------------- ingest
@@ -172,49 +111,6 @@ def bench_ingest(demo_dir: Path, work: Path, database_url: str | None, label: st
 
 
 # ------------------------------------------------------------------------------ server
-
-
-class ServerProcess:
-    def __init__(self, home: Path, database_url: str | None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "benchmarks.serve", "--home", str(home),
-                   "--port", str(self.port)]  # fmt: skip
-        if database_url:
-            command += ["--database-url", database_url]
-        self.command = command
-
-    def __enter__(self) -> ServerProcess:
-        root = Path(__file__).resolve().parent.parent
-        self.process = subprocess.Popen(self.command, cwd=root)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(self.url + "/whoami", timeout=1).raise_for_status()
-                return self
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.process.kill()
-                    raise RuntimeError("benchmark server did not start") from None
-                time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-    def memory_kb(self) -> dict[str, int]:
-        values = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-        return values
-
-    def reset_peak(self) -> bool:
-        return bench_delivery.reset_peak(self.process.pid)
 
 
 # ----------------------------------------------------------------------------- latency
@@ -272,29 +168,6 @@ def _rows_of(content: bytes) -> int:
 
 def _p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
-
-
-class BareSql:
-    """The same queries on the DBAPI connection of the same database (fetch every row)."""
-
-    def __init__(self, database_url: str | None, home: Path) -> None:
-        url = database_url or f"sqlite:///{(home / 'archive.db').resolve()}"
-        self.engine = create_engine(url)
-        self.paramstyle = "?" if url.startswith("sqlite") else "%s"
-
-    def time(self, sql: str, params: tuple) -> tuple[float, int]:
-        sql = sql.replace("?", self.paramstyle)
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            began = time.perf_counter()
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-            elapsed = (time.perf_counter() - began) * 1000
-            cursor.close()
-        finally:
-            raw.close()
-        return elapsed, len(rows)
 
 
 def _cone_sql(ra: float, dec: float, radius: float) -> tuple[str, tuple]:

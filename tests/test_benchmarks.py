@@ -110,7 +110,8 @@ def test_the_report_judges_zip_to_null_against_cat_to_null() -> None:
 
 
 def test_home_page_figures_are_measured_and_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from benchmarks.run import HOME_SQL, BareSql, _html_rows, whole_table_counts_ms
+    from benchmarks.harness import BareSql
+    from benchmarks.run import HOME_SQL, _html_rows, whole_table_counts_ms
 
     from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
 
@@ -186,3 +187,32 @@ def test_the_storage_bench_measures_s3_beside_the_local_disk_and_reports_it() ->
     assert "## Object storage throughput" in text
     assert f"| S3: single files, redirect to the store | {figures['s3_redirect_MBps']} |" in text
     assert "Mixed load" not in text  # a storage-only run has no empty load section
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--only", "hips", "--only", "edb"], ["hips", "edb"]),
+        (["--only-hips", "--keywords-only"], ["keywords", "hips"]),
+        (["--skip", "load", "--skip-ingest"], None),  # None: every section but those two
+    ],
+)
+def test_only_and_skip_choose_sections_from_the_one_table(
+    argv: list[str], expected: list[str] | None, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks import run
+
+    ran: list[str] = []
+    fakes = tuple(
+        run.Section(s.name, s.help, lambda args, work, report, pg, name=s.name: ran.append(name))
+        for s in run.SECTIONS
+    )
+    monkeypatch.setattr(run, "SECTIONS", fakes)
+    monkeypatch.setattr(run, "machine", lambda: {
+        "date": "d", "cpu": "c", "cores": 2, "memory": "m", "python": "3", "sqlite": "3",
+        "platform": "p"})  # fmt: skip
+    run.main([*argv, "--skip-postgres", "--out", str(tmp_path)])
+    if expected is None:
+        expected = [name for name in run.SECTION_NAMES if name not in {"load", "ingest"}]
+    assert ran == expected
+    assert (tmp_path / "report.md").exists()

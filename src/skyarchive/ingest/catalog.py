@@ -35,8 +35,10 @@ from skyarchive.ingest.writer import (
     Verdict,
     archived_products,
     classify,
+    data_uri,
     plans_carried_out,
     replace_planned,
+    storage_key,
     store_keywords,
     store_products,
 )
@@ -75,14 +77,6 @@ class BatchOutcome:
                 self.stale.append(line)
             case Verdict.REFUSED:
                 self.refused.append(line)
-
-
-def data_uri(collection: str, filename: str) -> str:
-    return f"mast:{collection}/product/{filename}"
-
-
-def storage_key(collection: str, sha256: str, filename: str) -> str:
-    return f"{collection}/product/{sha256[:16]}/{filename}"
 
 
 def apply_jwst_batch(

@@ -52,6 +52,16 @@ from skyarchive.search.keyword_store import keyword_row, refresh_listing
 from skyarchive.storage import Storage
 
 
+def data_uri(collection: str, filename: str) -> str:
+    """The MAST data URI of an archived file (``mast:JWST/product/<file>``)."""
+    return f"mast:{collection}/product/{filename}"
+
+
+def storage_key(collection: str, sha256: str, filename: str) -> str:
+    """Where a file's bytes are stored: its content hash keeps reprocessed versions apart."""
+    return f"{collection}/product/{sha256[:16]}/{filename}"
+
+
 class Verdict(StrEnum):
     ADDED = "added"
     UNCHANGED = "unchanged"

@@ -25,6 +25,8 @@ from skyarchive.ingest.writer import (
     Verdict,
     archived_products,
     classify,
+    data_uri,
+    storage_key,
     store_products,
 )
 from skyarchive.products.rules import product_rule
@@ -79,7 +81,6 @@ def apply_wss_records(
     conn: Connection, objects: StoredObjects, records: Sequence[Any], outcome: Any
 ) -> None:
     """Archive WSS files: products through the one writer, and their ``wss_products`` rows."""
-    from skyarchive.ingest.catalog import data_uri, storage_key
 
     archived = archived_products(conn, [r.name.filename for r in records])
     chosen = []
