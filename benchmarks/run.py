@@ -35,6 +35,7 @@ from benchmarks import (
     bench_load,
     bench_portal,
     bench_storage,
+    bench_vo,
 )
 from benchmarks.harness import (
     BareSql,
@@ -503,6 +504,8 @@ def render(report: dict) -> str:
         lines += ["", *bench_floor.render(report["floor"])]
     if report.get("fileperf"):
         lines += ["", *bench_fileperf.render(report["fileperf"])]
+    if report.get("vo"):
+        lines += bench_vo.render(report["vo"])
     if "load" in report and (report["load"] or not report["latency"]):
         lines += ["", *bench_load.render(report["load"])]
     if not report["latency"]:
@@ -613,6 +616,13 @@ def _run_edb(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | 
     print(f"edb: {report['edb']}", flush=True)
 
 
+def _run_vo(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
+    report["vo"] = []
+    _on_both_databases(
+        "vo", lambda kind, url: bench_vo.run(kind, work, url, args.observations, args.requests)
+    )(args, work, report, skip_pg)
+
+
 def _run_load(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
     print("load: mixed requests, 1 and 2 server processes ...", flush=True)
     report["load"] = bench_load.run(args.quick, postgres=None if skip_pg else ScratchPostgres)
@@ -651,6 +661,7 @@ SECTIONS = (
     Section("load", "mixed load with 1 and 2 server processes", _run_load),
     Section("floor", "MAST API queries beside the floor serving the same bytes", _run_floor),
     Section("fileperf", "Download/file and the portal search beside their floors", _run_fileperf),
+    Section("vo", "ADQL cone over TAP beside the MAST cone and q3c", _run_vo),
 )
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 

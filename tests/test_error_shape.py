@@ -7,13 +7,21 @@ tests/e2e/test_error_pages.py.
 from __future__ import annotations
 
 import asyncio
+import io
 
 import httpx
 import pytest
+from astropy.io.votable import parse as parse_votable
 from fastapi import APIRouter, FastAPI, HTTPException
 
 from skyarchive import errors
-from skyarchive.api.errors import MastRoute, PageRoute, install_error_handlers, prefers_html
+from skyarchive.api.errors import (
+    MastRoute,
+    PageRoute,
+    VoRoute,
+    install_error_handlers,
+    prefers_html,
+)
 from skyarchive.portal.error_pages import error_page
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -34,7 +42,8 @@ def app_raising(cls: type[errors.SkyArchiveError]) -> FastAPI:
     def fail() -> None:
         raise cls(f"{cls.__name__} on purpose")
 
-    for path, route_class in (("/api", None), ("/page", PageRoute), ("/mast", MastRoute)):
+    faces = (("/api", None), ("/page", PageRoute), ("/mast", MastRoute), ("/vo", VoRoute))
+    for path, route_class in faces:
         router = APIRouter(route_class=route_class) if route_class else APIRouter()
         router.add_api_route(path, fail)
         app.include_router(router)
@@ -69,6 +78,14 @@ def test_every_error_in_every_face(cls: type[errors.SkyArchiveError]) -> None:
     assert mast.status_code == cls.status
     assert mast.json() == {"status": "ERROR", "msg": f"{cls.__name__} on purpose",
                            "data": [], "fields": []}  # fmt: skip
+
+    vo = get(app, "/vo", BROWSER)  # a VO route answers a DALI error VOTable, read by astropy
+    assert vo.status_code == cls.status
+    assert vo.headers["content-type"].startswith("application/x-votable+xml")
+    status = parse_votable(io.BytesIO(vo.content)).resources[0].infos[0]
+    assert (status.name, status.value) == ("QUERY_STATUS", "ERROR")
+    assert status.content == f"{cls.__name__} on purpose"
+    assert ("www-authenticate" in vo.headers) == (cls.status == 401)
 
     page = get(app, "/page", BROWSER)
     assert page.status_code == cls.status

@@ -453,6 +453,7 @@ def _build_hips(archive, *, max_order: int | None):  # type: ignore[no-untyped-d
         return build_hips(
             engine=archive.engine, storage=archive.storage, max_order=max_order,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            authority=archive.settings.vo_authority,
         )  # fmt: skip
 
 

@@ -156,6 +156,26 @@ class Settings(BaseSettings):
         "before publishing to the IVOA registry; the default is a reserved name that never "
         "resolves.",
     )
+    vo_title: str = Field(
+        default="skyarchive: JWST observations",
+        max_length=200,
+        description="The archive's name in its IVOA registry record (`/vo/registry`).",
+    )
+    vo_publisher: str = Field(
+        default="skyarchive",
+        max_length=200,
+        description="Organisation publishing the archive, named in its registry record.",
+    )
+    vo_contact_name: str = Field(
+        default="Archive operator",
+        max_length=200,
+        description="Who answers questions about the archive (its registry record's contact).",
+    )
+    vo_contact_email: str | None = Field(
+        default=None,
+        max_length=200,
+        description="E-mail address of that contact; default `mail_from`.",
+    )
     # Delivery (bundles, staging, e-mail); see docs/delivery.md.
     max_bundle_bytes: int = Field(
         default=10 * 1024**3,
@@ -199,6 +219,37 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a worker's hold on a job lasts unless renewed (it renews after "
         "each staged file); a killed worker's job is taken over by another this long after.",
+    )
+    tap_async_execution_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="Longest run of an asynchronous TAP job (UWS `executionduration`): the "
+        "default a job gets and the most a client may ask for; a job still running then ends "
+        "in ERROR.",
+    )
+    tap_async_destruction_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days an asynchronous TAP job and its result are kept after submission "
+        "(UWS `destruction`; a client may ask for less); then the worker deletes both.",
+    )
+    tap_async_jobs_per_owner: int = Field(
+        default=100,
+        ge=1,
+        description="Asynchronous TAP jobs one user (or, for anonymous jobs, one client "
+        "address) may hold at once; more are answered 429 until some are deleted or destroyed.",
+    )
+    tap_async_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows an asynchronous TAP result holds (a larger MAXREC is lowered to "
+        "this; a result cut here says OVERFLOW).",
+    )
+    tap_async_max_result_bytes: int = Field(
+        default=1024**3,
+        ge=1,
+        description="Largest asynchronous TAP result kept, in bytes; a larger one ends the job "
+        "in ERROR, telling the client to ask for fewer rows or columns.",
     )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for notices; default: maildir `outbox/` in the home."

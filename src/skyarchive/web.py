@@ -50,7 +50,14 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api.portal import keyword_search as keyword_search_routes
     from skyarchive.api.portal import keywords as keyword_routes
     from skyarchive.api.portal import search as portal_search
-    from skyarchive.jobs.queue import enqueue_staging
+    from skyarchive.api.vo import datalink as datalink_routes
+    from skyarchive.api.vo import moc as moc_routes
+    from skyarchive.api.vo import registry as registry_routes
+    from skyarchive.api.vo import scs as scs_routes
+    from skyarchive.api.vo import sia as sia_routes
+    from skyarchive.api.vo import tap as tap_routes
+    from skyarchive.api.vo import uws as uws_routes
+    from skyarchive.jobs.queue import enqueue_staging, enqueue_tap_job
     from skyarchive.notify.links import SeenUrl
     from skyarchive.portal import (
         account_routes,
@@ -69,6 +76,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
+    app.state.enqueue_tap_job = partial(enqueue_tap_job, archive.settings)
     # The worker's e-mails link to where the server is reached (notify/links.py).
     app.state.seen_url = SeenUrl()
     install_error_handlers(app, render_page=error_page)
@@ -96,6 +104,13 @@ def create_app(archive: Archive) -> FastAPI:
     delivery_routes.install(app)
     api_docs.install(app)
     hips_routes.install(app)
+    app.include_router(tap_routes.router)
+    app.include_router(uws_routes.router)
+    app.include_router(sia_routes.router)
+    app.include_router(scs_routes.router)
+    app.include_router(datalink_routes.router)
+    app.include_router(moc_routes.router)
+    app.include_router(registry_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -3,7 +3,8 @@
 
 * API routes answer ``{"error": {"status": 404, "type": "NotFound", "message": "..."}}``,
   built by :func:`error_body`; the MAST invoke service keeps MAST's
-  ``{"status": "ERROR", "msg": "..."}`` (:func:`mast_error_body`).
+  ``{"status": "ERROR", "msg": "..."}`` (:func:`mast_error_body`); the VO services
+  (:class:`VoRoute`) answer DALI error VOTables.
 * Portal pages (routes of class :class:`PageRoute`) and paths no route serves answer the
   portal's error page to a client that prefers HTML to JSON (a browser does), and the JSON
   shape to any other (astroquery, curl, wget, scripts).
@@ -31,6 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyarchive import errors
 from skyarchive.errors import InternalError, SkyArchiveError, StreamInterrupted
+from skyarchive.vo.votable_errors import MEDIA_TYPE as VOTABLE_ERROR_MEDIA_TYPE
+from skyarchive.vo.votable_errors import error_votable
 
 log = logging.getLogger("skyarchive.errors")
 
@@ -48,6 +51,16 @@ class MastRoute(APIRoute):
     """A MAST invoke route: its errors keep MAST's ``{"status": "ERROR", "msg": ...}``."""
 
     face = "mast"
+
+
+class VoRoute(APIRoute):
+    """A Virtual Observatory route (cone search, DataLink, SODA, ...): its errors are DALI
+    error documents, a VOTable whose ``QUERY_STATUS`` INFO says ERROR and why, with the
+    error's own HTTP status. A protocol whose clients read errors elsewhere (the cone search)
+    gives its own ``error_document``."""
+
+    face = "vo"
+    error_document: Callable[[str], bytes] = staticmethod(error_votable)
 
 
 def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
@@ -71,6 +84,21 @@ def error_response(exc: SkyArchiveError, headers: Mapping[str, str] | None = Non
 def mast_error_response(exc: SkyArchiveError, *, status: int | None = None) -> JSONResponse:
     """MAST's error answer; ``status`` defaults to the error's own HTTP status."""
     return JSONResponse(mast_error_body(exc.message), status_code=status or exc.status)
+
+
+def vo_error_response(
+    exc: SkyArchiveError,
+    headers: Mapping[str, str] | None = None,
+    document: Callable[[str], bytes] = error_votable,
+) -> Response:
+    """The VO services' answer for ``exc``: an error VOTable (401 tells how to authenticate)."""
+    headers = dict(headers or {})
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'token realm="skyarchive"')
+    return Response(
+        document(exc.message), status_code=exc.status, headers=headers,
+        media_type=VOTABLE_ERROR_MEDIA_TYPE,
+    )  # fmt: skip
 
 
 def prefers_html(accept: str) -> bool:
@@ -107,8 +135,8 @@ def _quality(accept: str, kind: str, subtype: str) -> float:
 
 
 def face_of(request: Request) -> str:
-    """``page``, ``mast`` or ``api``: who reads this request's errors. A path no route serves
-    is a page (for a client that prefers HTML)."""
+    """``page``, ``mast``, ``vo`` or ``api``: who reads this request's errors. A path no
+    route serves is a page (for a client that prefers HTML)."""
     route = request.scope.get("route")
     face = getattr(route, "face", None)
     if face is not None:
@@ -137,6 +165,9 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
             return response
         if face == "mast":
             return mast_error_response(exc)
+        if face == "vo":
+            route = request.scope.get("route")
+            return vo_error_response(exc, merged, getattr(route, "error_document", error_votable))
         return error_response(exc, merged)
 
     @app.exception_handler(SkyArchiveError)

@@ -1,6 +1,6 @@
 """``/hips/...``: the archive's HiPS (built by ``skyarchive hips build``) as static files.
 
-Only names a HiPS has are served (``properties``, ``Norder{k}/Allsky.png``,
+Only names a HiPS has are served (``properties``, ``Moc.fits``, ``Norder{k}/Allsky.png``,
 ``Norder{k}/Dir{d}/Npix{n}.png``): the path is matched whole against that pattern before it
 becomes a storage key, so nothing else of the HiPS build, and nothing outside it, can be asked
 for. The files are read through the storage seam (:mod:`skyarchive.ingest.hips_store`), so an
@@ -22,9 +22,13 @@ from skyarchive.ingest import hips_store
 
 HIPS_PATH = "/hips"
 _NAME = re.compile(
-    r"properties|Norder(?P<order>\d{1,2})/(?:Allsky\.png|Dir(?P<dir>\d{1,12})/Npix(?P<npix>\d{1,14})\.png)"
+    r"properties|Moc\.fits|Norder(?P<order>\d{1,2})/(?:Allsky\.png|Dir(?P<dir>\d{1,12})/Npix(?P<npix>\d{1,14})\.png)"
 )
-_MEDIA = {"properties": "text/plain; charset=utf-8", "png": "image/png"}
+_MEDIA = {
+    "properties": "text/plain; charset=utf-8",
+    "Moc.fits": "application/fits",
+    "png": "image/png",
+}
 CACHE_CONTROL = "public, max-age=3600"
 
 
@@ -47,7 +51,7 @@ def install(app: FastAPI) -> None:
         found = hips_store.hips_file(archive.engine, archive.storage, name) if name else None
         if found is None:
             raise NotFound(f"No HiPS file {path!r} here.{_why_none(archive)}")
-        media = _MEDIA["properties" if found.name == "properties" else "png"]
+        media = _MEDIA.get(found.name, _MEDIA["png"])
         # a build's files never change (a rebuild is a new build), so the build names the bytes
         etag = f'"{found.build}"'
         headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*", "ETag": etag}

@@ -671,3 +671,32 @@ dataset_observations = Table(
     Column("dataset_id", Integer, ForeignKey("datasets.dataset_id"), primary_key=True),
     Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
 )
+
+# Asynchronous TAP jobs (schema 0031, ``vo/uws.py``): UWS 1.1 jobs kept in the catalogue so that
+# any server process answers a job's state and any worker process may run it. The result's
+# bytes are in storage (``result_key``); the row says what they are.
+uws_jobs = Table(
+    "uws_jobs",
+    metadata,
+    Column("job_id", String(40), primary_key=True, comment="Random, unguessable"),
+    Column("owner_id", Integer, ForeignKey("users.user_id"), comment="NULL: anonymous"),
+    Column("client", String(64), comment="Network address of an anonymous submitter"),
+    Column("run_id", String(200)),
+    Column("phase", String(12), nullable=False, comment="PENDING|QUEUED|EXECUTING|COMPLETED|..."),
+    Column("parameters", Text, nullable=False, comment="JSON object: upper-case name -> value"),
+    Column("execution_duration", Integer, nullable=False, comment="Seconds; the limit enforced"),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("destruction_at", Float, nullable=False, comment="Unix time the job is deleted"),
+    Column("base_url", String(400), comment="Public URL the job was submitted through"),
+    Column("error", Text),
+    Column("result_key", String(200), comment="Storage key of the result"),
+    Column("result_type", String(100)),
+    Column("result_size", BigInteger),
+    Column("result_rows", BigInteger),
+    Index(None, "owner_id", "created_at"),
+    Index(None, "client", "created_at"),
+    Index(None, "phase"),
+    Index(None, "destruction_at"),
+)

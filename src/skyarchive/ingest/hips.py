@@ -41,6 +41,9 @@ from skyarchive.sky import hips_tiles
 from skyarchive.sky.hips_tiles import ALLSKY_COLUMNS, ALLSKY_ORDER
 from skyarchive.storage import Storage
 
+#: The naming authority of a HiPS built without one (the ``vo_authority`` setting's default).
+DEFAULT_AUTHORITY = "skyarchive.invalid"
+
 TILE_WIDTH = 512
 #: Deepest order unless the images ask for less: 512-pixel tiles of order 9 have ~0.8″ pixels.
 DEFAULT_MAX_ORDER = 9
@@ -228,6 +231,7 @@ def build_hips(
     width: int = TILE_WIDTH,
     title: str = "skyarchive: public calibrated images",
     progress: Callable[[int, int], None] | None = None,
+    authority: str = DEFAULT_AUTHORITY,
 ) -> HipsReport:
     """Build the archive's HiPS from its public images and serve it (replacing the former one
     whole, through the storage: :mod:`skyarchive.ingest.hips_store`).
@@ -241,6 +245,9 @@ def build_hips(
         Tile width in pixels (a power of two; 512 is what HiPS clients expect).
     progress : callable, optional
         Called with (images done, images in all) after each image.
+    authority : str
+        The archive's IVOA naming authority (the ``vo_authority`` setting): the HiPS's
+        ``creator_did`` is ``ivo://<authority>/P/archive-sky``.
 
     Raises
     ------
@@ -281,16 +288,22 @@ def build_hips(
     report.pixel_cut = (float(np.percentile(pool, 0.5)), float(np.percentile(pool, 99.5)))
     report.max_order = deepest
     with tempfile.TemporaryDirectory(prefix="hips-build-") as work:
-        _write_tiles(Path(work), mosaic, report, width, title, finest)
+        _write_tiles(Path(work), mosaic, report, width, title, finest, authority)
         hips_store.publish(engine, storage, Path(work))
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _write_tiles(
-    staging: Path, mosaic: _Mosaic, report: HipsReport, width: int, title: str, finest: float
+    staging: Path,
+    mosaic: _Mosaic,
+    report: HipsReport,
+    width: int,
+    title: str,
+    finest: float,
+    authority: str,
 ) -> None:
-    """Every order's tiles, ``Allsky`` and ``properties`` into the directory ``staging``."""
+    """Every order's tiles, ``Allsky``, ``Moc.fits`` and ``properties`` into ``staging``."""
     allsky_tiles: dict[int, Image.Image] = {}
     level = mosaic
     while True:
@@ -306,7 +319,8 @@ def _write_tiles(
             break
         level = level.parent()
     _write_allsky(staging, allsky_tiles, width)
-    _write_properties(staging, report, mosaic, width, title, finest)
+    sky_fraction = _write_moc(staging, mosaic)
+    _write_properties(staging, report, mosaic, width, title, finest, authority, sky_fraction)
 
 
 def _write_allsky(directory: Path, tiles: dict[int, Image.Image], width: int) -> None:
@@ -324,8 +338,27 @@ def _write_allsky(directory: Path, tiles: dict[int, Image.Image], width: int) ->
     sheet.save(path)
 
 
+def _write_moc(directory: Path, mosaic: _Mosaic) -> float:
+    """``Moc.fits``: the tiles of the deepest order that hold pixels (MOC 2.0, NUNIQ-ordered
+    as Aladin reads it), so clients ask for no empty tile; returns its sky fraction."""
+    from mocpy import MOC
+
+    npixes = np.array(sorted(mosaic.sums), dtype=np.uint64)
+    depths = np.full(npixes.shape, mosaic.order, dtype=np.uint8)
+    moc = MOC.from_healpix_cells(npixes, depth=depths, max_depth=mosaic.order)
+    moc.serialize(format="fits", v1_compatible=True).writeto(directory / "Moc.fits")
+    return float(moc.sky_fraction)
+
+
 def _write_properties(
-    directory: Path, report: HipsReport, mosaic: _Mosaic, width: int, title: str, finest: float
+    directory: Path,
+    report: HipsReport,
+    mosaic: _Mosaic,
+    width: int,
+    title: str,
+    finest: float,
+    authority: str,
+    sky_fraction: float,
 ) -> None:
     """The ``properties`` file HiPS clients (Aladin) read first (HiPS 1.0 §4.4)."""
     npixes = sorted(mosaic.sums)
@@ -337,10 +370,9 @@ def _write_properties(
         centre = _mean_direction(lon.to_value("deg"), lat.to_value("deg"))
     else:
         centre = (0.0, 0.0)
-    sky_fraction = len(npixes) / (12 * 4**depth)
     fov = max(math.degrees(math.sqrt(4 * math.pi * max(sky_fraction, 1e-12))) * 2, 0.1)
     values = {
-        "creator_did": "ivo://skyarchive/P/archive-sky",
+        "creator_did": f"ivo://{authority}/P/archive-sky",
         "obs_title": title,
         "obs_description": "Public calibrated images of this archive (I2D mosaics, else CAL "
         "exposures), reprojected to HEALPix; grey, asinh stretch.",

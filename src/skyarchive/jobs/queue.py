@@ -28,6 +28,7 @@ log = logging.getLogger("skyarchive.jobs")
 class Queue:
     huey: Huey
     stage: Any  # the registered huey task: stage(request_id) enqueues
+    tap_job: Any  # tap_job(job_id) enqueues an asynchronous TAP job (vo/uws_run.py)
 
 
 def queue_name(settings: Settings) -> str:
@@ -53,6 +54,12 @@ def build_queue(settings: Settings) -> Queue:
         from skyarchive.delivery.staging import run_staging
 
         run_staging(_archive(settings), request_id=request_id)
+
+    @huey.task(name="tap-job", retries=1, retry_delay=5)
+    def tap_job(job_id: str) -> None:
+        from skyarchive.vo.uws_run import run_job, tap_executor
+
+        run_job(_archive(settings), job_id=job_id, execute=tap_executor())
 
     # Every consumer schedules the periodic jobs, so with several workers each job is due
     # several times at once: a lease in the catalogue lets one of them run it (`_alone`).
@@ -89,7 +96,16 @@ def build_queue(settings: Settings) -> Queue:
             log.info("subscriptions: %d e-mails with %d events, %d failed", report.emails,
                      report.events_sent, len(report.failed))  # fmt: skip
 
-    return Queue(huey, stage)
+    @huey.periodic_task(crontab(minute="*/10"), name="uws-cleanup")
+    def uws_cleanup() -> None:
+        from skyarchive.vo.uws_run import destroy_expired
+
+        with _alone(settings, "uws-cleanup") as mine:
+            removed = destroy_expired(_archive(settings)) if mine else 0
+        if removed:
+            log.info("removed %d asynchronous TAP jobs past their destruction time", removed)
+
+    return Queue(huey, stage, tap_job)
 
 
 @lru_cache(maxsize=8)
@@ -125,6 +141,11 @@ def enqueue_staging(settings: Settings, request_id: str) -> None:
     queue_for(settings).stage(request_id)
 
 
+def enqueue_tap_job(settings: Settings, job_id: str) -> None:
+    """Hand an asynchronous TAP job to the worker (a worker not running leaves it QUEUED)."""
+    queue_for(settings).tap_job(job_id)
+
+
 def run_worker(settings: Settings, *, threads: int | None = None) -> None:
     """Run the huey consumer in this process until interrupted (``skyarchive worker``)."""
     from skyarchive.archive import Archive
@@ -139,6 +160,7 @@ def run_worker(settings: Settings, *, threads: int | None = None) -> None:
     for request_id in pending:
         queue.stage(request_id)
     log.info("worker: %d unfinished staging requests re-enqueued", len(pending))
+    _requeue_tap_jobs(archive, queue)
     threading.Thread(
         target=_rescue_abandoned, args=(archive, queue), name="rescue", daemon=True
     ).start()
@@ -171,3 +193,20 @@ def _rescue_abandoned(archive: Any, queue: Queue) -> None:
         for request_id in abandoned:
             log.info("worker: staging %s was abandoned by a worker; re-enqueued", request_id)
             queue.stage(request_id)
+        _requeue_tap_jobs(archive, queue, abandoned_only=True)
+
+
+def _requeue_tap_jobs(archive: Any, queue: Queue, *, abandoned_only: bool = False) -> None:
+    """Asynchronous TAP jobs a starting worker finds queued or running, or (``abandoned_only``)
+    running jobs whose worker died: enqueued again; the job's lease lets one worker run it."""
+    from skyarchive.vo.uws_run import abandoned_jobs, unfinished_jobs
+
+    try:
+        with archive.engine.connect() as conn:
+            found = abandoned_jobs(conn) if abandoned_only else unfinished_jobs(conn)
+    except Exception:  # the catalogue away for a moment: look again next time
+        log.exception("worker: looking for asynchronous TAP jobs to resume failed")
+        return
+    for job_id in found:
+        log.info("worker: asynchronous TAP job %s re-enqueued", job_id)
+        queue.tap_job(job_id)

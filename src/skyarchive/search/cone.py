@@ -27,8 +27,12 @@ class Cone:
 
 
 def cells_clause(cone: Cone) -> ColumnElement[bool]:
+    return ranges_clause(cone_ranges(cone.ra, cone.dec, cone.radius))
+
+
+def ranges_clause(ranges: Sequence[tuple[int, int]]) -> ColumnElement[bool]:
+    """Footprint cells in any of the half-open cell ranges (as from ``sky.cells``)."""
     cell = footprint_cells.c.cell
-    ranges = cone_ranges(cone.ra, cone.dec, cone.radius)
     return or_(*(and_(cell >= lo, cell < hi) if hi - lo > 1 else cell == lo for lo, hi in ranges))
 
 

@@ -1,0 +1,1 @@
+"""The Virtual Observatory face: thin adapters over ``skyarchive.vo`` (one module per service)."""

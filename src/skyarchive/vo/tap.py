@@ -1,0 +1,172 @@
+"""The TAP service's queries: ADQL in, a VOTable (or CSV, TSV) out.
+
+:func:`execute_adql` is the one way an ADQL query runs, for the synchronous endpoint
+(``api/vo/tap.py``) and for the asynchronous jobs' worker (``vo/uws_run.py``) alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from skyarchive.access.policy import Caller
+from skyarchive.access.rights import now_mjd
+from skyarchive.errors import BadQuery, PayloadTooLarge
+from skyarchive.vo.adql_sql import translate
+from skyarchive.vo.adql_values import Translation
+from skyarchive.vo.tap_columns import QueryContext
+from skyarchive.vo.tap_output import converted_rows, output_format, write
+from skyarchive.vo.tap_tables import all_tables
+
+if TYPE_CHECKING:
+    from skyarchive.archive import Archive
+
+#: Rows an answer holds when the query gives no MAXREC.
+DEFAULT_MAXREC = 10_000
+#: The most rows a synchronous answer holds, whatever MAXREC asks (async jobs may pass more).
+HARD_MAXREC = 100_000
+#: How long one synchronous query may run before it is stopped (seconds).
+SYNC_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class TapAnswer:
+    """A query's answer: the body (as chunks), its media type, the rows and whether MAXREC
+    cut it short."""
+
+    chunks: tuple[bytes, ...]
+    media_type: str
+    rows: int | None
+    overflow: bool = False
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def execute_adql(
+    archive: Archive,
+    caller: Caller,
+    adql: str,
+    *,
+    maxrec: int | None,
+    response_format: str | None,
+    base_url: str,
+    hard_maxrec: int = HARD_MAXREC,
+    timeout_seconds: float = SYNC_TIMEOUT_SECONDS,
+) -> TapAnswer:
+    """Run one ADQL query against the archive and write its answer.
+
+    Parameters
+    ----------
+    archive : Archive
+        The archive; searches read its ``read_engine``.
+    caller : Caller
+        Who asks. Every caller sees every row's metadata, as in the portal (a row still in
+        its exclusive-access period says so in ``data_rights``); retrieving files is
+        DataLink's and the delivery's business, with the same rule as the MAST API.
+    adql : str
+        The ADQL 2.1 query (``LANG=ADQL``).
+    maxrec : int or None
+        Most rows wanted; None gives :data:`DEFAULT_MAXREC`; capped at ``hard_maxrec``.
+        0 answers the columns alone (the query is checked, not run). A longer answer is cut
+        and marked with DALI's ``OVERFLOW`` INFO.
+    response_format : str or None
+        ``votable`` (BINARY2, the default), ``votable/td`` (TABLEDATA), ``csv``, ``tsv`` or
+        their MIME types.
+    base_url : str
+        The public base URL of the archive: ``access_url`` (DataLink) is made from it.
+    hard_maxrec : int
+        The service's row limit (the asynchronous jobs pass theirs).
+    timeout_seconds : float
+        The query is stopped after this long (a 413 that suggests narrowing it).
+
+    Returns
+    -------
+    TapAnswer
+
+    Raises
+    ------
+    BadQuery
+        Bad ADQL (syntax, unsupported construct, type misuse), a bad MAXREC or format.
+    UnknownColumn
+        A table, column or function that does not exist; names the nearest.
+    PayloadTooLarge
+        The query ran longer than ``timeout_seconds``, or a footprint test matched too many.
+    """
+    del caller  # the same rows for everyone (see above); kept for the rule's sake
+    fmt = output_format(response_format)
+    limit = DEFAULT_MAXREC if maxrec is None else maxrec
+    if limit < 0:
+        raise BadQuery(f"MAXREC {maxrec} must be 0 or more.")
+    limit = min(limit, hard_maxrec)
+    context = QueryContext(now_mjd(), archive.settings.vo_authority)
+    with archive.read_engine.connect() as conn, _limits(conn, timeout_seconds):
+        try:
+            translation = translate(adql, tables=all_tables(), context=context, conn=conn)
+            rows = _fetch(conn, translation, limit, context) if limit > 0 else []
+        except OperationalError as exc:
+            if _timed_out(exc):
+                raise PayloadTooLarge(
+                    f"The query ran longer than {timeout_seconds:g} s and was stopped; narrow "
+                    "it (a cone, TOP, fewer joins) or run it as an asynchronous job."
+                ) from exc
+            raise BadQuery(f"The query could not run: {_first_line(exc)}") from exc
+        except DBAPIError as exc:
+            raise BadQuery(f"The query could not run: {_first_line(exc)}") from exc
+    overflow = len(rows) > limit
+    rows = rows[:limit]
+    body = write(
+        fmt, translation.columns, converted_rows(translation.columns, rows, base_url),
+        overflow=overflow,
+    )  # fmt: skip
+    return TapAnswer((body,), fmt.media_type, len(rows), overflow)
+
+
+def _fetch(
+    conn: Connection, translation: Translation, limit: int, context: QueryContext
+) -> list[Any]:
+    statement = translation.statement
+    wanted = limit + 1  # one more than asked tells an overflow
+    if translation.limit is not None:
+        wanted = min(wanted, translation.limit)
+    result = conn.execute(statement.limit(wanted), context.parameters)
+    return [tuple(row) for row in result.fetchmany(wanted)]
+
+
+@contextlib.contextmanager
+def _limits(conn: Connection, seconds: float) -> Iterator[None]:
+    """The query's time limit, and ADQL's case-sensitive LIKE on SQLite (whose LIKE ignores
+    case by default), both undone before the connection goes back to the pool."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+        return
+    raw: Any = conn.connection.driver_connection
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    raw.execute("PRAGMA case_sensitive_like = ON")
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+        raw.execute("PRAGMA case_sensitive_like = OFF")
+        conn.rollback()
+
+
+def _timed_out(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "interrupted" in message or "statement timeout" in message or "canceling" in message
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0][:300]
