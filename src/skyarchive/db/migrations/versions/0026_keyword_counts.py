@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0027"  # chained after main's 0027 at the merge of main
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0027"  # after main's 0027 where both are merged; the lead re-chains
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
