@@ -14,7 +14,7 @@ cones around random observations:
 * **VIEW**: the same rows as a database VIEW of the ObsCore select, queried with the same
   cone, beside the inlined subquery (why ObsCore is not a VIEW: docs/vo.md).
 
-SIAv2 POS queries join this section from the SIAv2 work (``extra_queries`` hook).
+SIAv2 POS queries and the Simple Cone Search join this section (``extra_queries`` hook).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from skyarchive.config import Settings
 from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
 from skyarchive.vo import adql_geometry as geo
 from skyarchive.vo.adql_sql import translate
-from skyarchive.vo.identifiers import SIA_PATH
+from skyarchive.vo.identifiers import CONE_PATH, SIA_PATH
 from skyarchive.vo.obscore import COLUMNS, OBSCORE, OBSID
 from skyarchive.vo.tap_columns import QueryContext
 from skyarchive.vo.tap_tables import all_tables
@@ -50,10 +50,16 @@ def _sia_pos(ra: float, dec: float) -> tuple[str, dict[str, Any]]:
     return SIA_PATH, {"POS": f"CIRCLE {ra!r} {dec!r} {RADIUS_DEG!r}"}
 
 
+def _scs_cone(ra: float, dec: float) -> tuple[str, dict[str, Any]]:
+    """The same cone as a Simple Cone Search (``vo/scs.py``): observations, VERB=2 columns."""
+    return CONE_PATH, {"RA": repr(ra), "DEC": repr(dec), "SR": repr(RADIUS_DEG)}
+
+
 #: Further (name, make_request) pairs measured beside the cones, in the same rounds,
 #: ``make_request(ra, dec) -> (path, params)``.
 extra_queries: list[tuple[str, Callable[[float, float], tuple[str, dict[str, Any]]]]] = [
     ("SIAv2 POS=CIRCLE", _sia_pos),
+    ("Cone search (SCS)", _scs_cone),
 ]
 
 

@@ -13,6 +13,13 @@ CONTAINS, COUNT, ...) are plain identifiers followed by a parenthesis, so a colu
 
 from __future__ import annotations
 
+from functools import cache
+
+from lark import Lark, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from skyarchive.errors import BadQuery
+
 GRAMMAR = r"""
 ?start: query
 
@@ -151,3 +158,43 @@ COMMENT: /--[^\n]*/
 %ignore WS
 %ignore COMMENT
 """
+
+
+#: Longest ADQL text taken (a query is a few hundred characters; this is 1,000 lines' worth).
+MAX_QUERY_CHARS = 100_000
+
+
+@cache
+def parser() -> Lark:
+    """The LALR(1) parser, built once per process."""
+    return Lark(GRAMMAR, parser="lalr", maybe_placeholders=False, propagate_positions=True)
+
+
+def parse(adql: str) -> Tree:
+    """The parse tree of ``adql``; a syntax error is a 400 that says where and what."""
+    if len(adql) > MAX_QUERY_CHARS:
+        raise BadQuery(f"The query is {len(adql):,} characters long; at most {MAX_QUERY_CHARS:,}.")
+    if not adql.strip():
+        raise BadQuery("QUERY is empty: give an ADQL SELECT statement.")
+    lalr = parser()
+    try:
+        return lalr.parse(adql)
+    except UnexpectedInput as exc:
+        raise BadQuery(_syntax_message(adql, exc)) from exc
+
+
+def _syntax_message(adql: str, exc: UnexpectedInput) -> str:
+    where = f"line {exc.line}, column {exc.column}"
+    if isinstance(exc, UnexpectedEOF):
+        return "ADQL syntax error: the query ends too early."
+    if isinstance(exc, UnexpectedToken):
+        got = exc.token.value if exc.token.type != "$END" else "the end of the query"
+        if exc.token.type == "$END":
+            return "ADQL syntax error: the query ends too early."
+        return f"ADQL syntax error at {where}: unexpected {got!r}."
+    if isinstance(exc, UnexpectedCharacters):
+        return f"ADQL syntax error at {where}: unexpected character {exc.char!r}."
+    return f"ADQL syntax error at {where}."
+
+
+# ------------------------------------------------------------------------------ values

@@ -18,7 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.errors import BadQuery, PayloadTooLarge
-from skyarchive.vo.adql_sql import Translation, translate
+from skyarchive.vo.adql_sql import translate
+from skyarchive.vo.adql_values import Translation
 from skyarchive.vo.tap_columns import QueryContext
 from skyarchive.vo.tap_output import converted_rows, output_format, write
 from skyarchive.vo.tap_tables import all_tables

@@ -23,7 +23,7 @@ from skyarchive.sky.regions import (
     _simple_polygon_vertices,
     parse_s_region,
 )
-from skyarchive.vo.adql_sql import OutputColumn
+from skyarchive.vo.adql_values import OutputColumn
 from skyarchive.vo.identifiers import datalink_url
 from skyarchive.vo.tap_votable import votable
 

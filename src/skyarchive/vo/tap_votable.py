@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from skyarchive.vo.adql_sql import OutputColumn
+from skyarchive.vo.adql_values import OutputColumn
 
 _HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'

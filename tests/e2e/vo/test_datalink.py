@@ -24,7 +24,7 @@ from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, products
 from skyarchive.vo.identifiers import publisher_did
 from tests.e2e.callers import EXPECTED, create_callers, headers_for
-from tests.e2e.vo.conftest import stilts
+from tests.e2e.vo.conftest import stilts, votlint
 from tests.tools import needs
 
 AUTHORITY = "skyarchive.invalid"  # the default vo_authority
@@ -92,6 +92,16 @@ def test_datalinklint_finds_no_error(vo_server, files, suffix: str) -> None:  # 
     report = stilts("datalinklint", f"votable={links_url(vo_server, public_image(files, suffix))}")
     assert re.search(r"Errors: 0; Warnings: 0;", report), report
     assert "Failures: 0" in report, report
+
+
+@needs("stilts")
+@pytest.mark.parametrize("fmt", ["votable", "votable/b2"])
+def test_votlint_finds_nothing(vo_server, files, tmp_path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    name = public_image(files, "_cal.fits")
+    params = {"ID": publisher_did(AUTHORITY, name), "RESPONSEFORMAT": fmt}
+    answer = httpx.get(f"{vo_server.url}/vo/datalink/links", params=params)
+    assert answer.status_code == 200
+    assert votlint(answer.content, tmp_path) == ""
 
 
 def test_pyvo_follows_this_to_the_file(vo_server, files) -> None:  # type: ignore[no-untyped-def]

@@ -76,9 +76,8 @@ def test_every_format_reads_back(vo_server: LiveServer) -> None:
     assert bodies["csv"].headers["content-type"].startswith("text/csv")
     for table in (tabledata, csv, tsv):
         assert list(table["obs_id"]) == list(binary["obs_id"])
-    field = parse_single_table(io.BytesIO(bodies["votable"].content)).get_field_by_id_or_name(
-        "s_ra"
-    )
+    answer = parse_single_table(io.BytesIO(bodies["votable"].content))
+    field = answer.get_field_by_id_or_name("s_ra")
     assert (str(field.unit), field.ucd) == ("deg", "pos.eq.ra")
 
 

@@ -23,7 +23,6 @@ router = APIRouter(tags=["Virtual Observatory"], route_class=VoRoute)
 Params = Annotated[DaliParams, Depends(dali_params)]
 
 
-@router.api_route(DATALINK_PATH, methods=["GET", "POST"], summary="DataLink links of products")
 def links(
     archive: ArchiveDep, caller: CallerDep, base_url: PublicUrlDep, params: Params
 ) -> Response:
@@ -39,7 +38,6 @@ def links(
     return Response(document, media_type=datalink.DATALINK_MEDIA_TYPE)
 
 
-@router.api_route(SODA_PATH, methods=["GET", "POST"], summary="SODA cutout of an image")
 def soda_sync(archive: ArchiveDep, caller: CallerDep, params: Params) -> Response:
     """A FITS cutout (with its WCS) of the image ``ID`` around ``CIRCLE`` or ``POS``."""
     made = soda.sync_cutout(
@@ -49,5 +47,13 @@ def soda_sync(archive: ArchiveDep, caller: CallerDep, params: Params) -> Respons
     return Response(made.content, headers=file_headers(made.filename, made.media_type))
 
 
+# One operation per method: OpenAPI wants a distinct operation id for each.
+for _method in ("GET", "POST"):
+    router.add_api_route(DATALINK_PATH, links, methods=[_method],
+                         summary="DataLink links of products",
+                         operation_id=f"datalink_links_{_method.lower()}")  # fmt: skip
+    router.add_api_route(SODA_PATH, soda_sync, methods=[_method],
+                         summary="SODA cutout of an image",
+                         operation_id=f"soda_sync_{_method.lower()}")  # fmt: skip
 add_vosi_routes(router, DATALINK_PATH, lambda _archive: datalink.capabilities())
 add_vosi_routes(router, SODA_PATH, lambda _archive: soda.capabilities())
