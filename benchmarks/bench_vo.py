@@ -31,6 +31,7 @@ import httpx
 import numpy as np
 from sqlalchemy import column, func, select, table, text
 
+from benchmarks.harness import ServerProcess
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -84,8 +85,6 @@ def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 def run(label: str, work: Path, database_url: str | None, observations: int,
         requests: int) -> dict[str, Any]:  # fmt: skip
-    from benchmarks.run import ServerProcess  # the one server process of the benchmarks
-
     home = work / f"vo-{label}"
     archive = Archive.open(Settings(home=home, database_url=database_url))
     print(f"[vo {label}] building {observations:,} observations x 3 products ...", flush=True)
