@@ -10,7 +10,7 @@ import pytest
 
 DOC = Path(__file__).parents[3] / "docs" / "vo.md"
 #: The sections whose examples need nothing but the demo archive (the token one needs a token).
-SECTIONS = ("Simple Cone Search", "DataLink and SODA cutouts", "MOC coverage")
+SECTIONS = ("SIAv2", "Simple Cone Search", "DataLink and SODA cutouts", "MOC coverage")
 
 
 def examples(section: str) -> list[str]:

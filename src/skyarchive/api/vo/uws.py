@@ -8,6 +8,7 @@ list after a delete), as UWS says. The rules (who sees a job, how its phase move
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -69,7 +70,8 @@ def create(request: Request, archive: ArchiveDep, caller: CallerDep, base: Publi
 @router.get("/{job_id}", summary="One job (UWS 1.1 WAIT blocks until its phase changes)")
 async def job(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep, job_id: str,
               parameters: ParametersDep) -> Response:  # fmt: skip
-    found = uws.job_for(archive.engine, job_id, caller)
+    # async for WAIT's sake (a blocked client holds no worker thread); the reads go to threads
+    found = await asyncio.to_thread(uws.job_for, archive.engine, job_id, caller)
     wait = parameters.first("WAIT")
     if wait is not None:
         try:
