@@ -32,6 +32,7 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.demo import generate
 from skyarchive.ingest.hips import DEFAULT_MAX_ORDER, build_hips, public_images
+from skyarchive.ingest.hips_store import hips_names, read_hips_file
 from skyarchive.ingest.run import ingest_paths
 
 DEMO_ORDER = 7
@@ -106,21 +107,19 @@ def run(quick: bool) -> dict:
         builds = {}
         for label, order in (("demo_order", DEMO_ORDER), ("default_order", None)):
             began = time.perf_counter()
-            report = build_hips(
-                engine=archive.engine, storage=archive.storage,
-                output=archive.settings.resolved_hips_path, max_order=order,
-            )  # fmt: skip
+            report = build_hips(engine=archive.engine, storage=archive.storage, max_order=order)
             seconds = time.perf_counter() - began
             builds[label] = {
                 "max_order": report.max_order, "images": report.images, "tiles": report.tiles,
                 "seconds": round(seconds, 2), "images_per_s": round(report.images / seconds, 2),
             }  # fmt: skip
-        root = archive.settings.resolved_hips_path
-        tile = max(root.glob("Norder*/Dir*/Npix*.png"), key=lambda p: p.stat().st_size)
-        tile_bytes = tile.stat().st_size
+        tiles = [n for n in hips_names(archive.engine, archive.storage) if "/Dir" in n]
+        sizes = {n: len(read_hips_file(archive.engine, archive.storage, n) or b"") for n in tiles}
+        tile = max(tiles, key=lambda n: sizes[n])
+        tile_bytes = sizes[tile]
         twin = work / "same-size.png"
-        twin.write_bytes(tile.read_bytes())
-        tile_path = "/hips/" + tile.relative_to(root).as_posix()
+        twin.write_bytes(read_hips_file(archive.engine, archive.storage, tile) or b"")
+        tile_path = "/hips/" + tile
         archive.engine.dispose()
         rounds: dict[str, list[float]] = {"tile": [], "file": []}
         p95s: dict[str, list[float]] = {"tile": [], "file": []}

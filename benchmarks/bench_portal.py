@@ -9,7 +9,10 @@ run on the same database:
 * facet counts (:func:`skyarchive.search.portal_search.facet_counts`, every facet) beside
   the bare ``COUNT(*)`` of the result and a bare ``GROUP BY instrument_name``;
 * the same with one facet value chosen (both counts: shown and total);
-* one sorted page of 50 rows with its total (``run_search`` without facets).
+* one sorted page of 50 rows with its total (``run_search`` without facets);
+* then, served by ``skyarchive serve``, the same search in Chromium from the search to the grid,
+  facets and sky view drawn, beside the page's own request from httpx
+  (:mod:`benchmarks.bench_portal_browser`; ``--no-browser`` leaves it out).
 
 ``python -m benchmarks.bench_portal --home DIR`` measures an archive already synthesized.
 """
@@ -25,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from benchmarks.bench_portal_browser import measure_in_chromium, render_columns
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -45,10 +49,15 @@ def _median_ms(run: Callable[[], Any], count: int) -> tuple[float, Any]:
     return round(statistics.median(times), 1), answer
 
 
+def result_programs(observations: int) -> list[str]:
+    """The programs whose observations are the measured result (200,000 rows at 10^6)."""
+    programs = max(1, min(observations, RESULT_ROWS) // OBS_PER_PROGRAM)
+    return [str(FIRST_PROPOSAL + i) for i in range(programs)]
+
+
 def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any]:
     """The figures of one archive (its observations already loaded)."""
-    programs = max(1, min(observations, RESULT_ROWS) // OBS_PER_PROGRAM)
-    ids = [str(FIRST_PROPOSAL + i) for i in range(programs)]
+    ids = result_programs(observations)
     query = PortalQuery(filters=[{"paramName": "proposal_id", "values": ids}], pagesize=50)
     criteria = base_criteria(query)
     now = now_mjd()
@@ -89,6 +98,8 @@ def bench_portal(label: str, work: Path, database_url: str | None, observations:
     with archive.engine.connect() as conn:
         figures = measure(conn, observations, requests)
     archive.engine.dispose()
+    figures["browser"] = measure_in_chromium(home, database_url, result_programs(observations),
+                                             requests)  # fmt: skip
     print(f"[{label}] portal: {figures}", flush=True)
     return {"database": label, **figures}
 
@@ -97,13 +108,15 @@ def render(results: list[dict[str, Any]]) -> list[str]:
     lines = ["", "## Portal results at archive scale", "",
              "| database | observations | result rows | facet counts ms | with a facet chosen ms "
              "| sorted page of 50 ms | bare COUNT(*) ms | bare GROUP BY one column ms | target "
-             "| met? |", "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]  # fmt: skip
+             "| met? | searched to drawn in Chromium ms | its request (httpx) ms | drawn target |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"]  # fmt: skip
     for r in results:
         met = "yes" if r["met"] else "**no**"
         lines.append(
             f"| {r['database']} | {r['observations']:,} | {r['result_rows']:,} | {r['facets_ms']} "
             f"| {r['facets_chosen_ms']} | {r['sorted_page_ms']} | {r['sql_count_ms']} "
-            f"| {r['sql_group_ms']} | <= {r['target_ms']:g} ms | {met} |"
+            f"| {r['sql_group_ms']} | <= {r['target_ms']:g} ms | {met} "
+            + render_columns(r.get("browser"))
         )
     return lines
 
@@ -113,11 +126,17 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--database-url")
     parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--no-browser", action="store_true", help="Leave Chromium out.")
     args = parser.parse_args()
     archive = Archive.open(Settings(home=args.home, database_url=args.database_url))
     with archive.engine.connect() as conn:
         count = int(conn.execute(text("SELECT count(*) FROM observations")).scalar_one())
         result = {"database": archive.engine.dialect.name, **measure(conn, count, args.requests)}
+    archive.engine.dispose()
+    if not args.no_browser:
+        result["browser"] = measure_in_chromium(args.home, args.database_url,
+                                                result_programs(count), args.requests)  # fmt: skip
+    print(result)
     print("\n".join(render([result])))
 
 

@@ -299,7 +299,9 @@ def demo(
         telemetry_dir = archive.settings.home / "edb-demo"
         console.print(f"Generating demo telemetry in {telemetry_dir} ...")
         ingest_edb_files(archive.engine, write_demo_telemetry(telemetry_dir))
-    if not (archive.settings.resolved_hips_path / "properties").is_file():
+    from skyarchive.ingest.hips_store import served_build
+
+    if served_build(archive.engine) is None:
         sky = _build_hips(archive, max_order=DEMO_HIPS_ORDER)
         console.print(f"Built the demo's sky (HiPS): {sky.tiles} tiles of {sky.images} images")
     accounts = ensure_demo_accounts(archive.engine, archive.settings.home)
@@ -436,7 +438,7 @@ def hips_build(
         console.print(f"[yellow]skipped:[/yellow] {escape(name)}: {escape(reason)}", soft_wrap=True)
     typer.echo(
         f"HiPS of {report.images} images: {report.tiles} tiles, orders 0-{report.max_order}, "
-        f"in {report.seconds:.1f} s ({ctx.obj.resolved_hips_path})"
+        f"in {report.seconds:.1f} s (served under /hips/)"
     )
 
 
@@ -449,8 +451,7 @@ def _build_hips(archive, *, max_order: int | None):  # type: ignore[no-untyped-d
     ) as progress:  # fmt: skip
         task = progress.add_task("sky (HiPS)", total=None)
         return build_hips(
-            engine=archive.engine, storage=archive.storage,
-            output=archive.settings.resolved_hips_path, max_order=max_order,
+            engine=archive.engine, storage=archive.storage, max_order=max_order,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )  # fmt: skip
 

@@ -162,3 +162,9 @@ def program_set_eap(
                                 default_months=archive.settings.default_eap_months)  # fmt: skip
     period = f"{months} months" if months is not None else "by rule"
     _echo(f"Program {proposal_id}: exclusive access {period}; {opened_sentence(opened)}.")
+    from skyarchive.ingest.hips import build_hips
+    from skyarchive.ingest.hips_store import stale_reason
+
+    if stale_reason(archive.engine):  # the sky showed images that are exclusive again
+        sky = build_hips(engine=archive.engine, storage=archive.storage)
+        _echo(f"The sky (HiPS) was built again without them: {sky.images} images.")

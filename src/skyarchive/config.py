@@ -135,11 +135,6 @@ class Settings(BaseSettings):
         description="Window (seconds) in which an address's failures on all accounts count.",
     )
     # The sky behind the portal's sky view (HiPS); see docs/portal.md.
-    hips_path: Path | None = Field(
-        default=None,
-        description="Where `skyarchive hips build` writes the archive's HiPS and `/hips/` serves "
-        "it from; default `hips/` in the home.",
-    )
     external_hips_url: str | None = Field(
         default=None,
         description="A HiPS on another server drawn beneath the archive's own in the sky view "
@@ -333,10 +328,6 @@ class Settings(BaseSettings):
         if self.storage_url and self.storage_url.startswith("file://"):
             return Path(url2pathname(urlsplit(self.storage_url).path)).resolve()
         return (self.storage_path or self.home / "files").resolve()
-
-    @cached_property
-    def resolved_hips_path(self) -> Path:
-        return (self.hips_path or self.home / "hips").resolve()
 
     @cached_property
     def resolved_staging_path(self) -> Path:

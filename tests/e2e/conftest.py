@@ -79,8 +79,7 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory, demo_output) -> Itera
     )
     assert report.ok, report.failed
     # the sky view's image, as `skyarchive demo` builds it (a modest order keeps it quick)
-    build_hips(engine=archive.engine, storage=archive.storage,
-               output=archive.settings.resolved_hips_path, max_order=DEMO_HIPS_ORDER)  # fmt: skip
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=DEMO_HIPS_ORDER)
     yield archive
     archive.engine.dispose()
 

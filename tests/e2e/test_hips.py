@@ -8,6 +8,7 @@ from the build's own output.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -19,14 +20,21 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from cdshealpix import nested
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
-from skyarchive.ingest.hips import public_images
-from skyarchive.sky.hips_tiles import read_properties, tile_path
+from skyarchive.ingest.hips import build_hips, public_images
+from skyarchive.ingest.hips_store import (
+    hips_names,
+    hips_properties,
+    read_hips_file,
+    served_build,
+)
+from skyarchive.ingest.release import set_eap_months
+from skyarchive.sky.hips_tiles import tile_path
 from tests.e2e.callers import EXPECTED, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_security_headers import assert_page_headers
@@ -46,8 +54,7 @@ def _image_files(archive: Archive, kind: str) -> list[tuple[str, str, bool]]:
 
 def _sky_pixel(archive: Archive, ra: float, dec: float) -> tuple[int, int] | None:
     """(grey, alpha) of the deepest HiPS tile pixel at (ra, dec), None when no tile is there."""
-    root = archive.settings.resolved_hips_path
-    properties = read_properties(root)
+    properties = hips_properties(archive.engine, archive.storage)
     assert properties
     order, width = int(properties["hips_order"]), int(properties["hips_tile_width"])
     bits = width.bit_length() - 1
@@ -55,11 +62,17 @@ def _sky_pixel(archive: Archive, ra: float, dec: float) -> tuple[int, int] | Non
     npix, sub = cell >> (2 * bits), cell & ((1 << 2 * bits) - 1)
     row = sum(((sub >> (2 * b)) & 1) << b for b in range(bits))  # ix: even bits
     column = sum(((sub >> (2 * b + 1)) & 1) << b for b in range(bits))  # iy: odd bits
-    path = root / tile_path(order, npix, "png")
-    if not path.is_file():
+    tile = read_hips_file(archive.engine, archive.storage, tile_path(order, npix, "png"))
+    if tile is None:
         return None
-    grey, alpha = Image.open(path).convert("LA").getpixel((column, row))
+    grey, alpha = Image.open(io.BytesIO(tile)).convert("LA").getpixel((column, row))
     return grey, alpha
+
+
+def _tiles(archive: Archive) -> list[str]:
+    """The names of the served HiPS's tiles, in order."""
+    names = hips_names(archive.engine, archive.storage)
+    return sorted(n for n in names if "/Dir" in n)
 
 
 def _centre(archive: Archive, key: str) -> tuple[float, float]:
@@ -94,9 +107,8 @@ def test_only_public_images_go_into_the_sky(demo_archive) -> None:  # type: igno
 def test_tiles_and_properties_are_served_with_caching_and_security_headers(
     live_server, demo_archive
 ) -> None:  # type: ignore[no-untyped-def]
-    root = demo_archive.settings.resolved_hips_path
-    tile = next(p for p in sorted(root.glob("Norder*/Dir*/Npix*.png")))
-    relative = tile.relative_to(root).as_posix()
+    relative = _tiles(demo_archive)[0]
+    stored = read_hips_file(demo_archive.engine, demo_archive.storage, relative)
     with httpx.Client(base_url=live_server.url) as client:
         properties = client.get("/hips/properties")
         assert properties.status_code == 200
@@ -105,7 +117,7 @@ def test_tiles_and_properties_are_served_with_caching_and_security_headers(
         answer = client.get(f"/hips/{relative}")
         assert answer.status_code == 200
         assert answer.headers["content-type"] == "image/png"
-        assert answer.content == tile.read_bytes()
+        assert answer.content == stored
         assert answer.headers["cache-control"] == "public, max-age=3600"
         assert answer.headers["access-control-allow-origin"] == "*"
         assert_page_headers(answer)
@@ -168,8 +180,9 @@ def test_before_a_build_the_hips_is_absent_and_says_how_to_build_it(tmp_path) ->
 
 def test_the_cli_builds_the_hips_and_replaces_it_whole(demo_archive) -> None:  # type: ignore[no-untyped-def]
     home = demo_archive.settings.home
-    before = read_properties(demo_archive.settings.resolved_hips_path)
-    assert before
+    before = hips_properties(demo_archive.engine, demo_archive.storage)
+    former = served_build(demo_archive.engine)
+    assert before and former
     command = [sys.executable, "-m", "skyarchive", "--home", str(home), "hips", "build"]
     done = subprocess.run(
         [*command, "--max-order", before["hips_order"]],
@@ -178,20 +191,29 @@ def test_the_cli_builds_the_hips_and_replaces_it_whole(demo_archive) -> None:  #
     assert done.returncode == 0, done.stderr
     images = len(public_images(demo_archive.engine))
     assert f"HiPS of {images} images" in done.stdout
-    after = read_properties(demo_archive.settings.resolved_hips_path)
+    after = hips_properties(demo_archive.engine, demo_archive.storage)
     assert after and after["hips_order"] == before["hips_order"]
     assert after["skyarchive_images"] == str(images)
-    assert not list(home.glob(".hips.*")), "no half-built or old HiPS is left behind"
-    tiles = list(demo_archive.settings.resolved_hips_path.glob("Norder*/Dir*/Npix*.png"))
-    assert tiles and all(np.asarray(Image.open(t)).shape[:2] == (512, 512) for t in tiles[:5])
+    assert served_build(demo_archive.engine) != former
+    # the former build's files are gone from the storage, the new one's are all there
+    assert not demo_archive.storage.exists(f"hips/{former}/properties")
+    assert not demo_archive.storage.exists(f"hips/{former}/files")
+    names = hips_names(demo_archive.engine, demo_archive.storage)
+    assert not demo_archive.storage.missing(f"hips/{served_build(demo_archive.engine)}/{n}"
+                                           for n in names)  # fmt: skip
+    tiles = [read_hips_file(demo_archive.engine, demo_archive.storage, t)
+             for t in _tiles(demo_archive)[:5]]  # fmt: skip
+    assert tiles and all(
+        t and np.asarray(Image.open(io.BytesIO(t))).shape[:2] == (512, 512) for t in tiles
+    )
 
 
 def test_every_caller_gets_the_same_public_tiles(live_server, demo_archive) -> None:  # type: ignore[no-untyped-def]
     """The sky holds public data only, so no caller, good or bad credentials, changes it."""
     callers = create_callers(demo_archive.engine, "4567")
-    root = demo_archive.settings.resolved_hips_path
-    first = sorted(root.glob("Norder*/Dir*/Npix*.png"))[0]
-    tile, expected = "/hips/" + first.relative_to(root).as_posix(), first.read_bytes()
+    first = _tiles(demo_archive)[0]
+    tile = "/hips/" + first
+    expected = read_hips_file(demo_archive.engine, demo_archive.storage, first)
     for who in EXPECTED:
         answer = httpx.get(f"{live_server.url}{tile}", headers=headers_for(callers, who))
         assert answer.status_code == 200, who
@@ -208,8 +230,50 @@ def test_ingest_can_build_the_hips_after_it(tmp_path, demo_output) -> None:  # t
         [*command, "--hips"], capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stderr
-    properties = read_properties(home / "hips")
-    assert properties and "HiPS of" in done.stdout
     archive = Archive.open(Settings(home=home))
+    properties = hips_properties(archive.engine, archive.storage)
+    assert properties and "HiPS of" in done.stdout
     assert properties["skyarchive_images"] == str(len(public_images(archive.engine)))
     archive.engine.dispose()
+
+
+def test_a_lengthened_period_withholds_the_sky_until_it_is_built_again(  # type: ignore[no-untyped-def]
+    demo_archive_copy,
+) -> None:
+    """Images of a public program go into the sky; when its period is lengthened so that they
+    are exclusive again, no tile is served until the HiPS is built without them."""
+    archive = demo_archive_copy
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=3)
+    before = {image.filename for image in public_images(archive.engine)}
+    program = "1073"
+    theirs = {name for name in before if name.startswith(f"jw0{program}")}
+    assert theirs, "the demo's public NIRCam program has images in the sky"
+    with archive.engine.connect() as conn:
+        first_end = conn.scalar(
+            select(func.min(observations.c.t_max)).where(observations.c.proposal_id == program)
+        )
+    # a period that ends about a year from now for all of the program's observations
+    months = str(int((now_mjd() - first_end) / 30) + 13)
+    with LiveServer(archive) as server:
+        assert httpx.get(f"{server.url}/hips/properties").status_code == 200
+        with archive.engine.begin() as conn:
+            set_eap_months(conn, program, int(months), default_months=12)
+        refused = httpx.get(f"{server.url}/hips/properties")
+        tile = httpx.get(f"{server.url}/hips/Norder3/Allsky.png")
+        page = httpx.get(f"{server.url}/search")
+    assert refused.status_code == 404 and tile.status_code == 404
+    message = refused.json()["error"]["message"]
+    assert "skyarchive hips build" in message and program in message
+    assert '"hips": []' in page.text
+    command = [sys.executable, "-m", "skyarchive", "--home", str(archive.settings.home)]
+    environment = dict(os.environ)
+    if archive.settings.database_url:  # a PostgreSQL copy: the CLI must open the same database
+        environment["SKYARCHIVE_DATABASE_URL"] = archive.settings.database_url
+    done = subprocess.run([*command, "program", "set-eap", program, months], env=environment,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "built again" in done.stdout
+    properties = hips_properties(archive.engine, archive.storage)
+    now_public = {image.filename for image in public_images(archive.engine)}
+    assert not now_public & theirs
+    assert properties and properties["skyarchive_images"] == str(len(now_public))

@@ -15,7 +15,7 @@ import signal
 import uuid
 import zipfile
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from skyarchive.access import users
 from tests.delivery.helpers import cli
@@ -94,6 +94,17 @@ def test_m57_basket_mrp_zip_curl_and_remove_completed(page) -> None:  # type: ig
     assert script.startswith("#!/usr/bin/env bash")
     fetched = {shlex.split(line)[2] for line in script.splitlines() if line.startswith("fetch ")}
     assert fetched == mrp
+
+    # list of URLs: one download URL a line, for the script's files, each one downloadable
+    page.get_by_label("List of URLs").check()
+    listing = download(page, "Download list of URLs").read_text()
+    urls = [line for line in listing.splitlines() if line and not line.startswith("#")]
+    script_uris = {unquote(shlex.split(line)[1]) for line in script.splitlines()
+                   if line.startswith("fetch ")}  # fmt: skip
+    assert {parse_qs(urlsplit(url).query)["uri"][0] for url in urls} == script_uris
+    assert len(urls) == len(mrp)
+    first = page.request.get(urls[0])
+    assert first.ok and int(first.headers["content-length"]) > 0
 
     # "remove completed files": once the zip has been sent, its files leave the basket
     page.get_by_label("Zip file").check()

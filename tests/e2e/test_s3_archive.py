@@ -286,3 +286,30 @@ def _header_file(folder: Path, headers: dict[str, str]) -> Path:
     path = folder / "headers.txt"
     path.write_text("".join(f"{name}: {value}\n" for name, value in headers.items()))
     return path
+
+
+def test_an_archive_on_s3_serves_its_sky_from_the_bucket(archives) -> None:  # type: ignore[no-untyped-def]
+    """The HiPS is built into the bucket, not the home, and `/hips/` reads it from there."""
+    from PIL import Image
+
+    from skyarchive.ingest.hips import build_hips
+    from skyarchive.ingest.hips_store import hips_names, served_build
+    from skyarchive.sky.hips_tiles import parse_properties
+
+    archive = archives["stream"].archive
+    report = build_hips(engine=archive.engine, storage=archive.storage, max_order=4)
+    assert report.images > 0 and report.tiles > 0
+    build = served_build(archive.engine)
+    names = hips_names(archive.engine, archive.storage)
+    keys = set(archive.storage.list_keys())
+    assert {f"hips/{build}/{name}" for name in names} <= keys
+    assert not list(archive.settings.home.rglob("Npix*.png")), "no tile on the local disk"
+    tile = sorted(n for n in names if "/Dir" in n)[0]
+    with httpx.Client(base_url=archives["stream"].url, timeout=30) as client:
+        properties = client.get("/hips/properties")
+        answer = client.get(f"/hips/{tile}")
+    assert properties.status_code == 200
+    assert parse_properties(properties.text)["hips_order"] == "4"
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert answer.content == b"".join(archive.storage.open_range(f"hips/{build}/{tile}"))
+    assert Image.open(io.BytesIO(answer.content)).size == (512, 512)

@@ -277,7 +277,8 @@ def test_an_operators_external_hips_is_drawn_from_its_own_origin(  # type: ignor
     chromium, live_server, demo_archive, tmp_path
 ) -> None:
     """A second archive over the same catalogue, with no HiPS of its own, configured to draw
-    the first archive's HiPS as an external one (another origin: another port)."""
+    the first archive's HiPS as an external one (another origin: another port). It has its own
+    (empty) storage: a HiPS is kept in an archive's storage, so sharing it would share the sky."""
     from skyarchive.archive import Archive
     from skyarchive.config import Settings
     from tests.e2e.conftest import LiveServer
@@ -285,7 +286,6 @@ def test_an_operators_external_hips_is_drawn_from_its_own_origin(  # type: ignor
 
     settings = Settings(
         home=tmp_path / "other", database_url=demo_archive.settings.resolved_database_url,
-        storage_url=demo_archive.settings.resolved_storage_url,
         external_hips_url=f"{live_server.url}/hips/", external_hips_format="png",
         external_hips_order=7,
     )  # fmt: skip

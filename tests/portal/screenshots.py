@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from skyarchive.archive import Archive
 from skyarchive.cli import DEMO_HIPS_ORDER
 from skyarchive.config import Settings
@@ -125,8 +127,7 @@ def demo_archive(tmp: Path, prepare: Callable[[Archive], None] | None = None) ->
     if prepare is not None:
         prepare(archive)
     ingest_paths([out], engine=archive.engine, storage=archive.storage, default_eap_months=12)
-    build_hips(engine=archive.engine, storage=archive.storage,
-               output=archive.settings.resolved_hips_path, max_order=DEMO_HIPS_ORDER)  # fmt: skip
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=DEMO_HIPS_ORDER)
     return archive
 
 
@@ -137,6 +138,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         archive = demo_archive(Path(tmp))
         with LiveServer(archive) as server:
+            # the first search loads the name resolver's catalogue: seconds on a busy machine,
+            # longer than the page's expectations wait
+            first = {"collection": "position", "text": "m57 r=1m", "pagesize": 50}
+            httpx.post(f"{server.url}/api/portal/search", json=first, timeout=300)
             for path in shoot(server.url):
                 print(path)
         archive.engine.dispose()

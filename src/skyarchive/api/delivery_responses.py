@@ -1,6 +1,7 @@
 """HTTP answers for deliveries, shared by the MAST endpoints and the portal's API.
 
-Streamed bundles (zip/tar/tar.gz with MANIFEST.HTML, read ahead while sent) and cURL scripts;
+Streamed bundles (zip/tar/tar.gz with MANIFEST.HTML, read ahead while sent), cURL scripts and
+lists of download URLs;
 what they contain is decided in :mod:`skyarchive.delivery`.
 """
 
@@ -18,6 +19,8 @@ from skyarchive.archive import Archive
 from skyarchive.delivery.curl_script import script_name
 from skyarchive.delivery.readahead import read_ahead
 from skyarchive.delivery.service import NamedBundle, mrp_bundle
+from skyarchive.delivery.url_list import MEDIA_TYPE as URI_LIST
+from skyarchive.delivery.url_list import url_list_name
 
 
 def ranged_response(
@@ -79,7 +82,16 @@ def mrp_response(
 
 
 def script_response(pieces: Iterator[str]) -> StreamingResponse:
+    return _text_response(pieces, script_name(), "text/x-shellscript")
+
+
+def url_list_response(pieces: Iterator[str]) -> StreamingResponse:
+    """A list of download URLs as an attachment (``text/uri-list``)."""
+    return _text_response(pieces, url_list_name(), URI_LIST)
+
+
+def _text_response(pieces: Iterator[str], filename: str, media_type: str) -> StreamingResponse:
     return StreamingResponse(
         chunked((piece.encode() for piece in pieces), size=1 << 16),
-        headers=file_headers(script_name(), "text/x-shellscript"),
+        headers=file_headers(filename, media_type),
     )

@@ -1,4 +1,4 @@
-"""Delivery requests: a selection snapshot plus a method (zip, tar, tar.gz, curl, staging).
+"""Delivery requests: a selection snapshot plus a method (zip, tar, tar.gz, curl, urls, staging).
 
 A request is recorded with one row per included file, so a staging job can record progress
 file by file and a download link made from the basket always delivers what was selected.
@@ -36,7 +36,9 @@ from skyarchive.errors import BadQuery, NotFound, TooManyRequests
 if TYPE_CHECKING:
     from skyarchive.archive import Archive
 
-METHODS = ("zip", "tar", "tar.gz", "curl", "staging")
+#: Methods that hand out a list of the files (no bytes), so no bundle size limit applies.
+LISTS = ("curl", "urls")
+METHODS = ("zip", "tar", "tar.gz", "curl", "urls", "staging")
 QUEUED, RUNNING, DONE, FAILED, EXPIRED = "queued", "running", "done", "failed", "expired"
 PENDING, MISSING = "pending", "missing"
 
@@ -107,7 +109,7 @@ def record_download(
     basket_id: int | None,
     remove_completed: bool = False,
 ) -> str:
-    """Record a zip/tar/tar.gz/curl request of ``product_ids`` for ``caller``; return its id.
+    """Record a zip/tar/tar.gz/curl/urls request of ``product_ids`` for ``caller``; return its id.
 
     The files are resolved for the caller now (and again when the link is followed); a
     selection with nothing deliverable is refused, a bundle above ``max_bundle_bytes`` too.
@@ -116,7 +118,7 @@ def record_download(
         conn, archive.storage, caller=caller, now=now_mjd(), product_ids=product_ids,
         deliverable=True,
     )  # fmt: skip
-    if method != "curl":
+    if method not in LISTS:
         check_bundle_size(selection, limit=archive.settings.max_bundle_bytes)
     return create_request(
         conn, selection=selection, method=method, user_id=caller.user_id, basket_id=basket_id,

@@ -9,7 +9,8 @@ before it hands out anything that can be read, so the rule is part of the only w
   :func:`file_redirect` — where to send the client instead when the operator lets the object
   store serve files itself (``download_mode = redirect``);
 * :func:`bundle` and :func:`mrp_bundle` — a streamed zip/tar/tar.gz with its MANIFEST.HTML;
-* :func:`request_script` — the cURL script of a recorded delivery request;
+* :func:`request_listing` — the cURL script or the list of download URLs of a recorded
+  delivery request;
 * :func:`staged_file` — one file (or folder listing) of a batch staging area.
 """
 
@@ -35,7 +36,7 @@ from skyarchive.delivery.bundles import (
     finished_before_last,
     prepare_bundle,
 )
-from skyarchive.delivery.curl_script import curl_script
+from skyarchive.delivery.curl_script import ScriptEntry, curl_script
 from skyarchive.delivery.files import (
     FILE_RELEASE,
     ProductFile,
@@ -49,11 +50,13 @@ from skyarchive.delivery.manifest import manifest_html
 from skyarchive.delivery.requests import DONE, EXPIRED, get_request
 from skyarchive.delivery.scripts import script_entry
 from skyarchive.delivery.selection import (
+    Excluded,
     Selection,
     crc32_recorder,
     mrp_selection,
     resolve_selection,
 )
+from skyarchive.delivery.url_list import url_list
 from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.storage.local import read_file_range
 
@@ -250,29 +253,40 @@ def _prepared(
     return NamedBundle(prepared, filename)
 
 
-def request_script(
+#: How a recorded request's files are listed: a bash cURL script or a list of download URLs.
+LISTINGS: dict[str, Callable[..., Iterator[str]]] = {"curl": curl_script, "urls": url_list}
+
+
+def request_listing(
     archive: Archive,
     *,
     caller: Caller,
     product_ids: Sequence[int],
     base_url: str,
+    fmt: str,
+    left_out: Sequence[Excluded] = (),
     on_complete: Callable[[list[int]], None] | None = None,
 ) -> Iterator[str]:
-    """The cURL script of a recorded request: the files ``caller`` may have now, the others as
-    comments with the reason. Refused at once (not mid-stream) when nothing is deliverable;
-    ``on_complete`` gets the product ids once the whole script has been produced."""
+    """The cURL script (``fmt`` "curl") or the list of download URLs ("urls") of a recorded
+    request: the files ``caller`` may have now, the others as comments with the reason, as are
+    ``left_out`` (the files the request left out when it was recorded). Refused at once (not
+    mid-stream) when nothing is deliverable; ``on_complete`` gets the product ids once the
+    whole listing has been produced."""
+    write = LISTINGS[fmt]
     with archive.engine.connect() as conn:
         selection = resolve_selection(conn, None, caller=caller, now=now_mjd(),
                                       product_ids=product_ids, deliverable=True)  # fmt: skip
-    entries = [script_entry(item, allowed=True) for item in selection.items] + [
-        f"not included ({e.reason}): {e.path or e.name}" for e in selection.excluded
+    entries: list[ScriptEntry | str] = [
+        script_entry(item, allowed=True) for item in selection.items
     ]
+    excluded = [*left_out, *selection.excluded]
+    entries += [f"not included ({e.reason}): {e.path or e.name}" for e in excluded]
 
     def completed() -> None:
         if on_complete is not None:
             on_complete([item.product_id for item in selection.items])
 
-    return finished_before_last(curl_script(entries, base_url=base_url), completed)
+    return finished_before_last(write(entries, base_url=base_url), completed)
 
 
 @dataclass(frozen=True)

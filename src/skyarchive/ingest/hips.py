@@ -11,16 +11,16 @@ celestial WCS: astropy) at the centres of the HEALPix cells of each tile that im
 (cdshealpix), averaging where images overlap; every lower order averages 2×2 blocks of its
 four children; one pixel cut (the 0.5 and 99.5 percentiles of the images' pixels, asinh
 stretch) makes them grey PNG tiles, transparent where there is no data. The tiles, an
-``Allsky`` image and the ``properties`` file are written beside the old HiPS and swapped in
-by renaming, so a server never serves half a build.
+``Allsky`` image and the ``properties`` file are written to a working directory and then
+published through the storage (:mod:`skyarchive.ingest.hips_store`), so an archive on S3
+serves its sky as a local one does, and a server never serves half a build.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
-import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,10 +32,11 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from PIL import Image
-from sqlalchemy import Engine, and_, exists, or_, select
+from sqlalchemy import Connection, Engine, and_, exists, or_, select
 
 from skyarchive.access.rights import now_mjd, released_clause
 from skyarchive.db.tables import observations, products
+from skyarchive.ingest import hips_store
 from skyarchive.sky import hips_tiles
 from skyarchive.sky.hips_tiles import ALLSKY_COLUMNS, ALLSKY_ORDER
 from skyarchive.storage import Storage
@@ -66,7 +67,16 @@ class HipsReport:
 
 def public_images(engine: Engine, *, now: float | None = None) -> list[HipsImage]:
     """The files a public sky is made of: public I2D mosaics, else public CAL exposures."""
-    moment = now_mjd() if now is None else now
+    with engine.connect() as conn:
+        return _sky_images(conn, now_mjd() if now is None else now)
+
+
+def program_sky_images(conn: Connection, program: str, *, now: float) -> set[str]:
+    """The file names of ``program`` that a HiPS built at ``now`` would be made of."""
+    return {image.filename for image in _sky_images(conn, now, program=program)}
+
+
+def _sky_images(conn: Connection, moment: float, *, program: str | None = None) -> list[HipsImage]:
     owner = observations.c.obsid == products.c.owner_obsid
     public = released_clause(observations.c.t_obs_release, moment)
     kind = products.c.productSubGroupDescription
@@ -91,8 +101,9 @@ def public_images(engine: Engine, *, now: float | None = None) -> list[HipsImage
         )
         .order_by(products.c.productFilename)
     )
-    with engine.connect() as conn:
-        return [HipsImage(row.productFilename, row.storage_key) for row in conn.execute(query)]
+    if program is not None:
+        query = query.where(products.c.proposal_id == program)
+    return [HipsImage(row.productFilename, row.storage_key) for row in conn.execute(query)]
 
 
 @dataclass
@@ -213,13 +224,13 @@ def build_hips(
     *,
     engine: Engine,
     storage: Storage,
-    output: Path,
     max_order: int | None = None,
     width: int = TILE_WIDTH,
     title: str = "skyarchive: public calibrated images",
     progress: Callable[[int, int], None] | None = None,
 ) -> HipsReport:
-    """Build the archive's HiPS from its public images into ``output`` (replacing it whole).
+    """Build the archive's HiPS from its public images and serve it (replacing the former one
+    whole, through the storage: :mod:`skyarchive.ingest.hips_store`).
 
     Parameters
     ----------
@@ -269,9 +280,17 @@ def build_hips(
     pool = np.concatenate(samples) if samples else np.array([0.0, 1.0])
     report.pixel_cut = (float(np.percentile(pool, 0.5)), float(np.percentile(pool, 99.5)))
     report.max_order = deepest
-    staging = output.with_name(f".{output.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="hips-build-") as work:
+        _write_tiles(Path(work), mosaic, report, width, title, finest)
+        hips_store.publish(engine, storage, Path(work))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_tiles(
+    staging: Path, mosaic: _Mosaic, report: HipsReport, width: int, title: str, finest: float
+) -> None:
+    """Every order's tiles, ``Allsky`` and ``properties`` into the directory ``staging``."""
     allsky_tiles: dict[int, Image.Image] = {}
     level = mosaic
     while True:
@@ -288,9 +307,6 @@ def build_hips(
         level = level.parent()
     _write_allsky(staging, allsky_tiles, width)
     _write_properties(staging, report, mosaic, width, title, finest)
-    _swap_in(staging, output)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _write_allsky(directory: Path, tiles: dict[int, Image.Image], width: int) -> None:
@@ -358,12 +374,3 @@ def _mean_direction(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float]:
     return float(np.degrees(np.arctan2(y, x)) % 360), float(
         np.degrees(np.arctan2(z, np.hypot(x, y)))
     )
-
-
-def _swap_in(staging: Path, output: Path) -> None:
-    """Replace ``output`` by ``staging`` with renames: readers see the old HiPS or the new."""
-    old = output.with_name(f".{output.name}.old-{os.getpid()}")
-    if output.exists():
-        output.rename(old)
-    staging.rename(output)
-    shutil.rmtree(old, ignore_errors=True)

@@ -1,7 +1,9 @@
 """Changing a program's exclusive-access period: release dates follow, subscribers hear of it.
 
 This lives in ingest (not access) because it rewrites catalogue release dates and records the
-Public events of notify; access only answers who may retrieve what.
+Public events of notify; access only answers who may retrieve what. A change that takes images
+of the archive's sky (HiPS) out of the public set withholds that sky until it is built anew
+(:mod:`skyarchive.ingest.hips_store`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 from sqlalchemy import Connection, update
 
 from skyarchive.access.grants import program_row
+from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import programs
+from skyarchive.ingest.hips import program_sky_images
+from skyarchive.ingest.hips_store import mark_stale
 from skyarchive.ingest.linking import apply_release_dates
 from skyarchive.notify.digest_text import counted
 from skyarchive.notify.events import Opened, record_release_changes, release_snapshot
@@ -25,10 +30,15 @@ def set_eap_months(
     program = str(proposal_id)
     program_row(conn, program)  # NotFound for an unknown program
     before = release_snapshot(conn, program)
+    now = now_mjd()
+    sky_before = program_sky_images(conn, program, now=now)
     conn.execute(
         update(programs).where(programs.c.proposal_id == program).values(eap_months=months)
     )
     apply_release_dates(conn, program, default_eap_months=default_months)
+    if sky_before - program_sky_images(conn, program, now=now):
+        # images in the HiPS are exclusive again: it is withheld until it is built anew
+        mark_stale(conn, [program])
     return record_release_changes(conn, program, before)  # Public events for subscribers
 
 

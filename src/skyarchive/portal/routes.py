@@ -15,11 +15,11 @@ from skyarchive.access.policy import Caller
 from skyarchive.api.deps import CallerDep
 from skyarchive.api.errors import PageRoute
 from skyarchive.doi.datasets import MAX_OBSERVATIONS
+from skyarchive.ingest import hips_store
 from skyarchive.search.keyword_dictionary import keyword_dictionary, parse_instrument
 from skyarchive.search.keyword_portal import INSTRUMENTS as KEYWORD_INSTRUMENTS
 from skyarchive.search.portal_search import column_facts
 from skyarchive.search.summary import archive_summary
-from skyarchive.sky.hips_tiles import read_properties
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -80,7 +80,8 @@ def _hips_layers(request: Request) -> list[dict[str, object]]:
             "url": settings.external_hips_url, "order": settings.external_hips_order,
             "width": 512, "format": settings.external_hips_format, "external": True,
         })  # fmt: skip
-    properties = read_properties(settings.resolved_hips_path)
+    archive = request.app.state.archive
+    properties = hips_store.hips_properties(archive.engine, archive.storage)
     try:
         if properties:
             layers.append({

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from cdshealpix import nested
@@ -150,11 +149,7 @@ def allsky_shape() -> tuple[int, int]:
     return -(-tiles // ALLSKY_COLUMNS), ALLSKY_COLUMNS
 
 
-def read_properties(directory: Path) -> dict[str, str] | None:
-    """The ``key = value`` lines of a HiPS ``properties`` file, or None when there is none."""
-    try:
-        text = (directory / "properties").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+def parse_properties(text: str) -> dict[str, str]:
+    """The ``key = value`` lines of a HiPS ``properties`` file (comments left out)."""
     pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs if not key.lstrip().startswith("#")}

@@ -1,4 +1,4 @@
-"""Bundle endpoints: zip/tar streams, cURL scripts, MRP downloads, batch staging requests.
+"""Bundle endpoints: zip/tar streams, cURL scripts, URL lists, MRP downloads, batch staging.
 
 Every endpoint takes the same selection fields, as a form (POST) or a query string (GET):
 repeated ``uri=<data URI>``, repeated (or comma-separated) ``obsid=<obsid>``, and ``mrp=true``
@@ -7,6 +7,7 @@ to keep only Minimum Recommended Products. Thin routes over :mod:`skyarchive.del
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 from typing import Annotated, Any
 
@@ -15,7 +16,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from skyarchive.access.policy import Caller
-from skyarchive.api.delivery_responses import bundle_response, mrp_response, script_response
+from skyarchive.api.delivery_responses import (
+    bundle_response,
+    mrp_response,
+    script_response,
+    url_list_response,
+)
 from skyarchive.api.deps import (
     CSRF_HEADER,
     ArchiveDep,
@@ -27,10 +33,11 @@ from skyarchive.api.deps import (
 )
 from skyarchive.archive import Archive
 from skyarchive.delivery.bundles import FORMATS
-from skyarchive.delivery.curl_script import curl_script
+from skyarchive.delivery.curl_script import ScriptEntry, curl_script
 from skyarchive.delivery.requests import describe, owned_request, start_staging
 from skyarchive.delivery.scripts import script_entries
 from skyarchive.delivery.service import bundle
+from skyarchive.delivery.url_list import url_list
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids
 
@@ -145,12 +152,29 @@ async def bundle_script(
     request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
     """A bash cURL script fetching the selection (astroquery's ``curl_flag=True``)."""
+    lines = await _listed_entries(request, archive, caller)
+    return script_response(curl_script(lines, base_url=base))
+
+
+@router.post("/api/v0.1/Download/urls", openapi_extra=SELECTION_BODY)
+async def bundle_url_list(
+    request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
+) -> Response:
+    """The selection's download URLs, one a line (``text/uri-list``): the files the cURL script
+    of the same selection fetches, with the same note on exclusive-access files."""
+    lines = await _listed_entries(request, archive, caller)
+    return url_list_response(url_list(lines, base_url=base))
+
+
+async def _listed_entries(
+    request: Request, archive: Archive, caller: Caller
+) -> Iterator[ScriptEntry | str]:
+    """The posted selection's entries for a cURL script or a URL list (streamed)."""
     uri, obsid, mrp, _ = await form_fields(request)
     uris, obsids, mrp_only = selection_fields(
         uri, obsid, mrp, max_obsids=archive.settings.max_obsids
     )
-    lines = script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
-    return script_response(curl_script(lines, base_url=base))
+    return script_entries(archive.engine, caller, uris=uris, obsids=obsids, mrp_only=mrp_only)
 
 
 @router.post("/api/v0.1/Download/stage", status_code=202, openapi_extra=SELECTION_BODY)

@@ -69,7 +69,7 @@ class RemoveBody(BaseModel):
 
 
 class DeliveryBody(BaseModel):
-    method: Literal["zip", "tar", "tar.gz", "curl", "staging"]
+    method: Literal["zip", "tar", "tar.gz", "curl", "urls", "staging"]
     filters: FiltersBody = Field(default_factory=FiltersBody)
     product_ids: list[ProductId] | None = Field(
         None, description="Explicit files (else: the filters)"
@@ -194,7 +194,8 @@ def deliver(
     enqueue: StagingQueueDep,
     client: ClientAddressDep,
 ) -> Response:
-    """Deliver the selected files: a download link (zip, tar, tar.gz, curl) or staging (202)."""
+    """Deliver the selected files: a download link (zip, tar, tar.gz, curl, urls: a list of
+    download URLs) or staging (202)."""
     now = now_mjd()
     with archive.engine.begin() as conn:
         basket_id, cookie = _open(archive, caller, request, conn)

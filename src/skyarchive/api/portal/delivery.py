@@ -2,7 +2,8 @@
 
 * ``GET /api/portal/deliveries`` (signed in): the caller's requests, newest first;
 * ``GET /api/portal/deliveries/{id}``: one request's status and progress;
-* ``GET /api/portal/deliveries/{id}/download``: the zip/tar/tar.gz stream or cURL script;
+* ``GET /api/portal/deliveries/{id}/download``: the zip/tar/tar.gz stream, cURL script or
+  list of download URLs;
 * ``GET /api/portal/observations/{obsid}/mrp.zip``: an observation's MRP as one zip;
 * ``GET /staging/{id}/...``: a staging area, with HTML indexes ``wget -r`` can walk.
 """
@@ -22,6 +23,7 @@ from skyarchive.api.delivery_responses import (
     mrp_response,
     ranged_response,
     script_response,
+    url_list_response,
 )
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.errors import PageRoute
@@ -39,12 +41,14 @@ from skyarchive.delivery.service import (
     FolderMoved,
     StagedFolder,
     bundle,
-    request_script,
+    request_listing,
     staged_bytes,
     staged_file,
 )
 
 router = APIRouter(tags=["Portal delivery"])
+#: The answer of each listing method: a bash script or a text list of URLs, as attachments.
+_LISTING_RESPONSES = {"curl": script_response, "urls": url_list_response}
 #: Staging areas are browsed by people (from the notice e-mail): their errors are pages.
 staging = APIRouter(tags=["Portal delivery"], route_class=PageRoute)
 
@@ -89,7 +93,7 @@ def delivery_status(
 def delivery_download(
     request_id: str, request: Request, archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep
 ) -> Response:
-    """The files of a zip/tar/tar.gz/curl request, checked against the caller again."""
+    """The files of a zip/tar/tar.gz/curl/urls request, checked against the caller again."""
     basket_id = _basket_id(archive, caller, request)
     with archive.engine.connect() as conn:
         found = owned_request(conn, request_id, caller=caller, basket_id=basket_id)
@@ -103,13 +107,13 @@ def delivery_download(
             if found.remove_completed and found.basket_id is not None:
                 basket_service.remove_products(conn, basket_id=found.basket_id, product_ids=sent)
 
-    if found.method != "curl":
-        return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
-                                      product_ids=ids, on_complete=completed))  # fmt: skip
-    script = request_script(
-        archive, caller=caller, product_ids=ids, base_url=base, on_complete=completed
-    )
-    return script_response(script)
+    if found.method in _LISTING_RESPONSES:
+        listing = request_listing(archive, caller=caller, product_ids=ids, base_url=base,
+                                  fmt=found.method, left_out=found.excluded,
+                                  on_complete=completed)  # fmt: skip
+        return _LISTING_RESPONSES[found.method](listing)
+    return bundle_response(bundle(archive, caller=caller, fmt=found.method, base_url=base,
+                                  product_ids=ids, on_complete=completed))  # fmt: skip
 
 
 @router.get("/api/portal/observations/{obsid}/mrp.zip")

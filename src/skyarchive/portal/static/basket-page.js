@@ -21,7 +21,9 @@ const DEFAULT_FILTERS = () => ({
   mrp: new Set([true]), productType: new Set(), productSubGroupDescription: new Set(),
   calib_level: new Set(), extension: new Set(),
 });
-const BUTTON_TEXT = { zip: "Download zip", "tar.gz": "Download tar.gz", curl: "Download cURL script", staging: "Request staging" };
+/** Methods that answer a list of the files (their left-out files are notes in that list). */
+const LISTS = new Set(["curl", "urls"]);
+const BUTTON_TEXT = { zip: "Download zip", "tar.gz": "Download tar.gz", curl: "Download cURL script", urls: "Download list of URLs", staging: "Request staging" };
 const POLL_MS = 1000;
 
 const state = { filters: DEFAULT_FILTERS(), facets: {}, summary: null, loading: 0 };
@@ -158,7 +160,8 @@ async function deliver(event) {
         email: chosen === "staging" && caller.anonymous ? $("staging-email").value.trim() : null },
     });
     const files = `${info.files_total} file${info.files_total === 1 ? "" : "s"} (${formatBytes(info.bytes_total)})`;
-    const skipped = info.not_included?.length ? `; ${info.not_included.length} not included (listed in MANIFEST.HTML)` : "";
+    const listedIn = LISTS.has(chosen) ? "as notes in the file" : "in MANIFEST.HTML";
+    const skipped = info.not_included?.length ? `; ${info.not_included.length} not included (listed ${listedIn})` : "";
     if (chosen === "staging") {
       setStatus(`Staging of ${files} is queued${skipped}. `,
         h("a", { href: `/deliveries/${encodeURIComponent(info.request_id)}` }, "Follow it on the delivery status page"),

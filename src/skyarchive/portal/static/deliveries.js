@@ -7,7 +7,7 @@ import { formatBytes, h } from "./dom.js";
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 2000;
-const METHODS = { zip: "Zip file", tar: "Tar file", "tar.gz": "Tar file (gzip)", curl: "cURL script", staging: "Batch staging" };
+const METHODS = { zip: "Zip file", tar: "Tar file", "tar.gz": "Tar file (gzip)", curl: "cURL script", urls: "List of URLs", staging: "Batch staging" };
 const ACTIVE = new Set(["queued", "running"]);
 let previous = new Map();
 

@@ -1,0 +1,146 @@
+"""The archive's HiPS kept in its storage: each build under its own prefix, one pointer to it.
+
+A build (:func:`skyarchive.ingest.hips.build_hips`) is assembled in a local working directory
+and then published through the storage seam, file by file, under ``hips/<build>/`` (the same
+keys on a local directory, an S3 bucket or memory). The name of the build being served is kept
+in ``archive_state`` (``hips_build``) and written only once every file of the build is stored,
+so every server process, on any storage, goes from one whole build to the next in one step.
+The previous build's files are deleted afterwards, by the list of names stored beside them
+(``hips/<build>/files``): the storage interface has no listing, and needs none.
+
+Stale: a HiPS holds the images that were public when it was built. When a program's
+exclusive-access period changes so that images of the sky leave the public set
+(:func:`mark_stale`, from ``ingest/release.py``), the tiles may show data that are exclusive
+again: until the next build the archive serves no HiPS at all (the sky view draws the
+footprints on its dark background). Images that became public only make the sky
+incomplete: it is served, and the next build adds them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from skyarchive.db.state import read_state, write_state
+from skyarchive.errors import NotFound
+from skyarchive.sky.hips_tiles import parse_properties
+from skyarchive.storage import Storage
+
+PREFIX = "hips"
+#: ``archive_state`` names: the build served, and why it may not be (JSON, see mark_stale).
+BUILD_STATE = "hips_build"
+STALE_STATE = "hips_stale"
+_FILE_LIST = "files"
+
+
+@dataclass(frozen=True)
+class HipsFile:
+    """One file of the served build: its storage key, size, and path when on local disk."""
+
+    name: str
+    build: str
+    key: str
+    size: int
+    local_path: Path | None
+
+
+def _key(build: str, name: str) -> str:
+    return f"{PREFIX}/{build}/{name}"
+
+
+def publish(engine: Engine, storage: Storage, directory: Path) -> str:
+    """Store every file of the built HiPS in ``directory``, then serve it; returns its name.
+
+    The former build's files are deleted once the new one is served. Clears the stale mark.
+    """
+    build = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    names = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+    for name in names:
+        storage.put_file(_key(build, name), directory / name)
+    listing = directory / _FILE_LIST  # written after the names were taken: not one of them
+    listing.write_text("\n".join(names) + "\n", encoding="utf-8")
+    storage.put_file(_key(build, _FILE_LIST), listing)
+    with engine.begin() as conn:
+        former = read_state(conn, BUILD_STATE)
+        write_state(conn, BUILD_STATE, build, now=time.time())
+        write_state(conn, STALE_STATE, "", now=time.time())
+    if former and former != build:
+        _delete_build(storage, former)
+    return build
+
+
+def _delete_build(storage: Storage, build: str) -> None:
+    try:
+        names = b"".join(storage.open_range(_key(build, _FILE_LIST))).decode().split()
+    except NotFound:
+        return
+    for name in names:
+        storage.delete(_key(build, name))
+    storage.delete(_key(build, _FILE_LIST))
+
+
+def served_build(engine: Engine) -> str | None:
+    """The build the archive serves now: None before the first build and while stale."""
+    with engine.connect() as conn:
+        build = read_state(conn, BUILD_STATE)
+        stale = read_state(conn, STALE_STATE)
+    return None if not build or stale else build
+
+
+def stale_reason(engine: Engine) -> str | None:
+    """Why the HiPS is withheld (programs whose images left the public set), else None."""
+    with engine.connect() as conn:
+        stale = read_state(conn, STALE_STATE)
+    if not stale:
+        return None
+    programs = json.loads(stale).get("programs", [])
+    return f"images of program {', '.join(programs)} are no longer public"
+
+
+def mark_stale(conn: Connection, programs: list[str]) -> None:
+    """Withhold the HiPS until the next build: images of ``programs`` left the public set."""
+    found = read_state(conn, STALE_STATE)
+    already = json.loads(found).get("programs", []) if found else []
+    listed = sorted({*already, *programs})
+    write_state(conn, STALE_STATE, json.dumps({"programs": listed[:20]}), now=time.time())
+
+
+def hips_file(engine: Engine, storage: Storage, name: str) -> HipsFile | None:
+    """The served build's file ``name`` (a path already checked against the HiPS names), or
+    None when there is no such file or no HiPS is served."""
+    build = served_build(engine)
+    if build is None:
+        return None
+    key = _key(build, name)
+    try:
+        size = storage.size(key)
+        local = storage.local_path(key)
+    except NotFound:
+        return None
+    return HipsFile(name, build, key, size, local)
+
+
+def read_hips_file(engine: Engine, storage: Storage, name: str) -> bytes | None:
+    """The bytes of the served build's file ``name`` (small files: properties, tiles)."""
+    found = hips_file(engine, storage, name)
+    return None if found is None else b"".join(storage.open_range(found.key))
+
+
+def hips_properties(engine: Engine, storage: Storage) -> dict[str, str] | None:
+    """The served HiPS's ``properties`` as a dict, or None when none is served."""
+    raw = read_hips_file(engine, storage, "properties")
+    if raw is None:
+        return None
+    return parse_properties(raw.decode("utf-8"))
+
+
+def hips_names(engine: Engine, storage: Storage) -> list[str]:
+    """Every file name of the served build (``properties``, ``Norder3/Allsky.png``, tiles)."""
+    raw = read_hips_file(engine, storage, _FILE_LIST)
+    return raw.decode("utf-8").split() if raw else []
