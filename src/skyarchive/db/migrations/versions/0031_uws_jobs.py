@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0022"  # the lead re-chains revisions at the merge
+down_revision = "0027"  # chained after main's 0027 at tap's merge of main; the lead re-chains at the merge
 branch_labels = None
 depends_on = None
 
