@@ -13,7 +13,7 @@ from skyarchive.access.rights import now_mjd
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep
 from skyarchive.api.errors import VoRoute
 from skyarchive.api.file_headers import file_headers
-from skyarchive.api.vo.params import DaliParams, dali_params
+from skyarchive.api.vo.params import DaliParams, add_dali_route, dali_params
 from skyarchive.api.vo.vosi import add_vosi_routes
 from skyarchive.vo import datalink, soda
 from skyarchive.vo.identifiers import DATALINK_PATH, SODA_PATH
@@ -47,13 +47,9 @@ def soda_sync(archive: ArchiveDep, caller: CallerDep, params: Params) -> Respons
     return Response(made.content, headers=file_headers(made.filename, made.media_type))
 
 
-# One operation per method: OpenAPI wants a distinct operation id for each.
-for _method in ("GET", "POST"):
-    router.add_api_route(DATALINK_PATH, links, methods=[_method],
-                         summary="DataLink links of products",
-                         operation_id=f"datalink_links_{_method.lower()}")  # fmt: skip
-    router.add_api_route(SODA_PATH, soda_sync, methods=[_method],
-                         summary="SODA cutout of an image",
-                         operation_id=f"soda_sync_{_method.lower()}")  # fmt: skip
+add_dali_route(
+    router, DATALINK_PATH, links, summary="DataLink links of products", name="datalink_links"
+)
+add_dali_route(router, SODA_PATH, soda_sync, summary="SODA cutout of an image", name="soda_sync")
 add_vosi_routes(router, DATALINK_PATH, lambda _archive: datalink.capabilities())
 add_vosi_routes(router, SODA_PATH, lambda _archive: soda.capabilities())

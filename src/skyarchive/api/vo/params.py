@@ -6,7 +6,10 @@ given several times (DataLink's ``ID``). The VO adapters read them through :func
 
 from __future__ import annotations
 
-from fastapi import Request
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
 
 #: The most values one request may give in all: beyond it, a 400 rather than work.
 MAX_VALUES = 1000
@@ -53,3 +56,13 @@ async def dali_params(request: Request) -> DaliParams:
             f"{len(pairs)} parameters are more than the {MAX_VALUES} a request may give."
         )
     return DaliParams(pairs)
+
+
+def add_dali_route(
+    router: APIRouter, path: str, endpoint: Callable[..., Any], *, summary: str, name: str
+) -> None:
+    """A DALI resource answers GET and POST alike; each method is its own OpenAPI operation,
+    since OpenAPI wants one operation id per method (a shared one breaks ``/openapi.json``)."""
+    for method in ("GET", "POST"):
+        router.add_api_route(path, endpoint, methods=[method], summary=summary,
+                             operation_id=f"{name}_{method.lower()}")  # fmt: skip

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep
 from skyarchive.api.errors import VoRoute
-from skyarchive.api.vo.params import DaliParams, dali_params
+from skyarchive.api.vo.params import DaliParams, add_dali_route, dali_params
 from skyarchive.api.vo.vosi import add_vosi_routes
 from skyarchive.archive import Archive
 from skyarchive.vo import sia
@@ -39,8 +39,5 @@ def query(archive: ArchiveDep, caller: CallerDep, base: PublicUrlDep,
     return Response(answer.body, media_type=answer.media_type)
 
 
-# One operation per method: OpenAPI wants a distinct operation id for each.
-for _method in ("GET", "POST"):
-    router.add_api_route(SIA_PATH, query, methods=[_method], summary="SIAv2 query (ObsCore rows)",
-                         operation_id=f"sia_query_{_method.lower()}")  # fmt: skip
+add_dali_route(router, SIA_PATH, query, summary="SIAv2 query (ObsCore rows)", name="sia_query")
 add_vosi_routes(router, SIA_BASE, capabilities)

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep
 from skyarchive.api.errors import VoRoute
+from skyarchive.api.vo.params import add_dali_route
 from skyarchive.api.vo.vosi import add_vosi_routes
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
@@ -45,7 +46,6 @@ def _maxrec(value: str | None) -> int | None:
         raise BadQuery(f"MAXREC {value[:40]!r} is not a whole number of rows.") from exc
 
 
-@router.api_route(f"{TAP_PATH}/sync", methods=["GET", "POST"], summary="Run an ADQL query")
 async def sync(
     request: Request, archive: ArchiveDep, caller: CallerDep, base_url: PublicUrlDep
 ) -> Response:
@@ -70,6 +70,9 @@ async def sync(
         response_format=response_format, base_url=base_url,
     )  # fmt: skip
     return Response(answer.body, media_type=answer.media_type)
+
+
+add_dali_route(router, f"{TAP_PATH}/sync", sync, summary="Run an ADQL query", name="tap_sync")
 
 
 def _capabilities(_archive: Archive) -> list[Capability]:
