@@ -6,11 +6,14 @@ appear twice) and its odd names (``visid_id`` shows ``VISIT_ID``, ``obsfolder`` 
 ``gs_dra`` ``GS_RA``). MAST's order is known for the first ten entries; the others follow
 by type. Each header column shows a primary-header keyword of the dataset's highest-level
 file: common keywords by name, instrument blocks prefixed (``nirspec_grating`` is
-``GRATING``, filled only for NIRSpec datasets).
+``GRATING``, filled only for NIRSpec datasets). A search's conditions on these columns and
+its cones live here too, so the search (``missions.py``) and its SQL narrowing
+(``mission_files.py``) both build on them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -212,3 +215,35 @@ def _keyword_titles() -> dict[str, str]:
     except Unavailable:  # the list stands without the titles
         return {}
     return {k.name: k.title for k in keywords if k.hdu == "PRIMARY" and k.title}
+
+
+# --- what a search asks: conditions on columns and cones around targets ---------------
+
+Test = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``{column: value}`` condition as a predicate on a dataset row."""
+
+    column: MissionColumn
+    positives: tuple[Test, ...]
+    negatives: tuple[Test, ...]
+    text: str
+    exact: tuple[str, ...] | None = None  # the values, when the condition is a plain list
+    terms: tuple[str, ...] = ()  # the positive terms as written (a row must match one)
+    negated: tuple[str, ...] = ()  # the negated terms as written, "!" left out (none may match)
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        value = row.get(self.column.name)
+        if any(test(value) for test in self.negatives):
+            return False
+        return not self.positives or any(test(value) for test in self.positives)
+
+
+@dataclass(frozen=True)
+class Cone:
+    ra: float
+    dec: float
+    radius_arcsec: float
+    text: str  # the target as sent

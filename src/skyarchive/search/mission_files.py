@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -48,9 +48,7 @@ from skyarchive.db.tables import products as p
 from skyarchive.search.cone import Cone as SkyCone
 from skyarchive.search.cone import cells_clause
 from skyarchive.search.keyword_search import product_level
-
-if TYPE_CHECKING:
-    from skyarchive.search.missions import Condition, Cone
+from skyarchive.search.mission_columns import Condition, Cone
 
 o = observations
 _FOLDED_COLUMNS = {"instrume": k.c.instrume, "exp_type": k.c.exp_type, "targname": k.c.targname}

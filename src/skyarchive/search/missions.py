@@ -30,7 +30,14 @@ from sqlalchemy import Connection
 
 from skyarchive.access.rights import data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.search.mission_columns import BY_NAME, COLUMNS, MissionColumn
+from skyarchive.search.mission_columns import (
+    BY_NAME,
+    COLUMNS,
+    Condition,
+    Cone,
+    MissionColumn,
+    Test,
+)
 from skyarchive.search.mission_files import (
     count_datasets,
     dataset_files,
@@ -84,27 +91,6 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?
 _TIME = r"[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
 _DATE = re.compile(rf"[0-9]{{4}}(?:-[0-9]{{2}}(?:-[0-9]{{2}}(?:{_TIME})?)?)?", re.ASCII)
 _COMPARISON = re.compile(r"(<=|>=|<|>)(.*)", re.DOTALL)
-
-Test = Callable[[Any], bool]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One ``{column: value}`` condition as a predicate on a dataset row."""
-
-    column: MissionColumn
-    positives: tuple[Test, ...]
-    negatives: tuple[Test, ...]
-    text: str
-    exact: tuple[str, ...] | None = None  # the values, when the condition is a plain list
-    terms: tuple[str, ...] = ()  # the positive terms as written (a row must match one)
-    negated: tuple[str, ...] = ()  # the negated terms as written, "!" left out (none may match)
-
-    def matches(self, row: dict[str, Any]) -> bool:
-        value = row.get(self.column.name)
-        if any(test(value) for test in self.negatives):
-            return False
-        return not self.positives or any(test(value) for test in self.positives)
 
 
 def parse_conditions(raw: Any) -> list[Condition]:
@@ -258,14 +244,6 @@ def _shown(value: Any) -> str:
 
 
 # --- the search -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cone:
-    ra: float
-    dec: float
-    radius_arcsec: float
-    text: str  # the target as sent
 
 
 @dataclass
