@@ -41,7 +41,7 @@ from skyarchive.vo.adql_sql import translate
 from skyarchive.vo.identifiers import CONE_PATH, SIA_PATH
 from skyarchive.vo.obscore import COLUMNS, OBSCORE, OBSID
 from skyarchive.vo.tap_columns import QueryContext
-from skyarchive.vo.tap_tables import all_tables
+from skyarchive.vo.tap_schema import all_tables
 
 RADIUS_DEG = 1 / 60
 

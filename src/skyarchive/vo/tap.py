@@ -22,7 +22,7 @@ from skyarchive.vo.adql_sql import translate
 from skyarchive.vo.adql_values import Translation
 from skyarchive.vo.tap_columns import QueryContext
 from skyarchive.vo.tap_output import converted_rows, output_format, write
-from skyarchive.vo.tap_tables import all_tables
+from skyarchive.vo.tap_schema import all_tables
 
 if TYPE_CHECKING:
     from skyarchive.archive import Archive

@@ -15,6 +15,7 @@ from sqlalchemy import Integer, String, Subquery, column
 
 from skyarchive.vo.tap_columns import QueryContext, TapColumn, TapTable
 from skyarchive.vo.tap_sql import constant_rows
+from skyarchive.vo.tap_tables import CATALOG_TABLES, KEYS, SCHEMAS
 
 
 def _text(name: str, description: str, **kw: Any) -> TapColumn:
@@ -83,22 +84,14 @@ def _values(
     return make
 
 
-def _tables() -> Sequence[TapTable]:
-    from skyarchive.vo.tap_tables import all_tables
-
-    return all_tables()
-
-
 def _schema_rows() -> list[tuple[Any, ...]]:
-    from skyarchive.vo.tap_tables import SCHEMAS
-
     return [(name, text, None, i) for i, (name, text) in enumerate(SCHEMAS)]
 
 
 def _table_rows() -> list[tuple[Any, ...]]:
     return [
         (t.schema, t.qualified_name, "table", t.description, t.utype, i)
-        for i, t in enumerate(_tables())
+        for i, t in enumerate(all_tables())
     ]
 
 
@@ -106,20 +99,16 @@ def _column_rows() -> list[tuple[Any, ...]]:
     return [
         (t.qualified_name, c.adql_name, c.description, c.unit, c.ucd, c.utype, c.datatype,
          c.arraysize, c.xtype, None, int(c.principal), int(c.indexed), int(c.std), i)
-        for t in _tables()
+        for t in all_tables()
         for i, c in enumerate(t.columns)
     ]  # fmt: skip
 
 
 def _key_rows() -> list[tuple[Any, ...]]:
-    from skyarchive.vo.tap_tables import KEYS
-
     return [(key_id, source, target, None, None) for key_id, source, target, _ in KEYS]
 
 
 def _key_column_rows() -> list[tuple[Any, ...]]:
-    from skyarchive.vo.tap_tables import KEYS
-
     return [(key_id, a, b) for key_id, _, _, pairs in KEYS for a, b in pairs]
 
 
@@ -141,3 +130,9 @@ TAP_SCHEMA_TABLES: tuple[TapTable, ...] = (
     _table("key_columns", "The columns of each foreign key", _KEY_COLUMNS_COLUMNS,
            _key_column_rows),
 )  # fmt: skip
+
+
+def all_tables() -> Sequence[TapTable]:
+    """Every table an ADQL query may name: the catalogue's and TAP_SCHEMA's, which describe
+    them all (themselves included), hence this list lives here, above both."""
+    return (*CATALOG_TABLES, *TAP_SCHEMA_TABLES)

@@ -8,7 +8,7 @@ caller's to read, as the portal's are (exclusive access governs files, not metad
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 
 from sqlalchemy import BigInteger, Boolean, Float, Integer, Subquery, Table, select
@@ -150,13 +150,6 @@ SCHEMAS: tuple[tuple[str, str], ...] = (
     ("jwst", "The archive's own catalog tables, read-only"),
     ("TAP_SCHEMA", "What this TAP service offers (TAP 1.1)"),
 )
-
-
-def all_tables() -> Sequence[TapTable]:
-    """Every table an ADQL query may name, TAP_SCHEMA's included."""
-    from skyarchive.vo.tap_schema import TAP_SCHEMA_TABLES
-
-    return (*CATALOG_TABLES, *TAP_SCHEMA_TABLES)
 
 
 RowsOf = Callable[[QueryContext], Subquery]

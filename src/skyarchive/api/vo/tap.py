@@ -19,7 +19,8 @@ from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
 from skyarchive.vo import tap
 from skyarchive.vo.identifiers import TAP_PATH
-from skyarchive.vo.tap_tables import KEYS, SCHEMAS, all_tables
+from skyarchive.vo.tap_schema import all_tables
+from skyarchive.vo.tap_tables import KEYS, SCHEMAS
 from skyarchive.vo.tap_vosi import examples_html, tables_xml, tap_capabilities
 from skyarchive.vo.vosi import VOSI_MEDIA_TYPE, Capability
 
