@@ -277,3 +277,24 @@ def test_a_lengthened_period_withholds_the_sky_until_it_is_built_again(  # type:
     now_public = {image.filename for image in public_images(archive.engine)}
     assert not now_public & theirs
     assert properties and properties["skyarchive_images"] == str(len(now_public))
+
+
+def test_a_program_public_only_for_a_while_after_the_build_leaves_the_sky_served(  # type: ignore[no-untyped-def]
+    demo_archive_copy,
+) -> None:
+    """The exclusive program's images were not in the sky when it was built: opening the
+    program and closing it again takes nothing out of the sky, so nothing is withheld."""
+    archive = demo_archive_copy
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=3)
+    program = "4567"
+    assert not any(
+        image.filename.startswith(f"jw0{program}") for image in public_images(archive.engine)
+    ), "the demo's exclusive program has no image in the sky"
+    with archive.engine.begin() as conn:
+        set_eap_months(conn, program, 0, default_months=12)
+    with archive.engine.begin() as conn:
+        set_eap_months(conn, program, None, default_months=12)
+    with LiveServer(archive) as server:
+        assert httpx.get(f"{server.url}/hips/properties").status_code == 200
+        assert httpx.get(f"{server.url}/hips/Norder3/Allsky.png").status_code == 200
+    assert served_build(archive.engine) is not None

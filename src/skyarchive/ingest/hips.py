@@ -54,6 +54,7 @@ _SAMPLE_PER_IMAGE = 20_000  # pixels each image gives to the common pixel cut
 class HipsImage:
     filename: str
     storage_key: str
+    program: str
 
 
 @dataclass
@@ -95,7 +96,7 @@ def _sky_images(conn: Connection, moment: float, *, program: str | None = None) 
         )
     )
     query = (
-        select(products.c.productFilename, products.c.storage_key)
+        select(products.c.productFilename, products.c.storage_key, products.c.proposal_id)
         .join(observations, owner)
         .where(
             public,
@@ -106,7 +107,10 @@ def _sky_images(conn: Connection, moment: float, *, program: str | None = None) 
     )
     if program is not None:
         query = query.where(products.c.proposal_id == program)
-    return [HipsImage(row.productFilename, row.storage_key) for row in conn.execute(query)]
+    return [
+        HipsImage(row.productFilename, row.storage_key, str(row.proposal_id))
+        for row in conn.execute(query)
+    ]
 
 
 @dataclass
@@ -289,7 +293,8 @@ def build_hips(
     report.max_order = deepest
     with tempfile.TemporaryDirectory(prefix="hips-build-") as work:
         _write_tiles(Path(work), mosaic, report, width, title, finest, authority)
-        hips_store.publish(engine, storage, Path(work))
+        programs = {image.program for image in chosen}
+        hips_store.publish(engine, storage, Path(work), programs=programs)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ PREFIX = "hips"
 #: ``archive_state`` names: the build served, and why it may not be (JSON, see mark_stale).
 BUILD_STATE = "hips_build"
 STALE_STATE = "hips_stale"
+PROGRAMS_STATE = "hips_programs"  # the programs whose images the served build is made of
 _FILE_LIST = "files"
 
 
@@ -54,7 +56,9 @@ def _key(build: str, name: str) -> str:
     return f"{PREFIX}/{build}/{name}"
 
 
-def publish(engine: Engine, storage: Storage, directory: Path) -> str:
+def publish(
+    engine: Engine, storage: Storage, directory: Path, *, programs: Iterable[str] = ()
+) -> str:
     """Store every file of the built HiPS in ``directory``, then serve it; returns its name.
 
     The former build's files are deleted once the new one is served. Clears the stale mark.
@@ -69,6 +73,7 @@ def publish(engine: Engine, storage: Storage, directory: Path) -> str:
     with engine.begin() as conn:
         former = read_state(conn, BUILD_STATE)
         write_state(conn, BUILD_STATE, build, now=time.time())
+        write_state(conn, PROGRAMS_STATE, json.dumps(sorted(programs)), now=time.time())
         write_state(conn, STALE_STATE, "", now=time.time())
     if former and former != build:
         _delete_build(storage, former)
@@ -101,6 +106,16 @@ def stale_reason(engine: Engine) -> str | None:
         return None
     programs = json.loads(stale).get("programs", [])
     return f"images of program {', '.join(programs)} are no longer public"
+
+
+def in_sky(conn: Connection, program: str) -> bool:
+    """Whether images of ``program`` are in the HiPS built last: only then can a change of its
+    period take images out of the sky (a build made before this rule recorded no programs and
+    counts every program as in it)."""
+    if not read_state(conn, BUILD_STATE):
+        return False
+    recorded = read_state(conn, PROGRAMS_STATE)
+    return recorded is None or program in json.loads(recorded)
 
 
 def mark_stale(conn: Connection, programs: list[str]) -> None:

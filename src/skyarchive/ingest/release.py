@@ -14,7 +14,7 @@ from skyarchive.access.grants import program_row
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import programs
 from skyarchive.ingest.hips import program_sky_images
-from skyarchive.ingest.hips_store import mark_stale
+from skyarchive.ingest.hips_store import in_sky, mark_stale
 from skyarchive.ingest.linking import apply_release_dates
 from skyarchive.notify.digest_text import counted
 from skyarchive.notify.events import Opened, record_release_changes, release_snapshot
@@ -31,7 +31,9 @@ def set_eap_months(
     program_row(conn, program)  # NotFound for an unknown program
     before = release_snapshot(conn, program)
     now = now_mjd()
-    sky_before = program_sky_images(conn, program, now=now)
+    # a program whose images are not in the built HiPS (exclusive when it was built) cannot
+    # take any out of it, whatever its period does in between
+    sky_before = program_sky_images(conn, program, now=now) if in_sky(conn, program) else set()
     conn.execute(
         update(programs).where(programs.c.proposal_id == program).values(eap_months=months)
     )
