@@ -88,7 +88,7 @@ def bright_pixels(page) -> int:  # type: ignore[no-untyped-def]
 
 def test_the_sky_image_is_drawn_behind_the_footprints(page) -> None:  # type: ignore[no-untyped-def]
     search(page, "m57 r=1m")
-    page.wait_for_function(f"Number(document.querySelector('{STAGE}').dataset.tiles) > 0")
+    page.wait_for_function(f"() => Number(document.querySelector('{STAGE}').dataset.tiles) > 0")
     page.wait_for_function(
         """() => { const c = document.querySelector("#sky canvas");
            const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
@@ -300,7 +300,7 @@ def test_an_operators_external_hips_is_drawn_from_its_own_origin(  # type: ignor
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url))
         search(page, "m57 r=1m")
-        page.wait_for_function(f"Number(document.querySelector('{STAGE}').dataset.tiles) > 0")
+        page.wait_for_function(f"() => Number(document.querySelector('{STAGE}').dataset.tiles) > 0")
         settled(page, lambda: bright_pixels(page) > 200, seconds=20)
         assert any(url.startswith(f"{live_server.url}/hips/Norder") for url in asked)
         assert not any(url.startswith(f"{server.url}/hips/") for url in asked)

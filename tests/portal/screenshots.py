@@ -109,7 +109,9 @@ def shoot_sky(page, written: list[Path]) -> None:  # type: ignore[no-untyped-def
 
     page.goto("/search?q=m57%20r%3D1m")
     expect(page.locator("#sky .footprint").first).to_be_attached()
-    page.wait_for_function("Number(document.querySelector('#sky .sky-stage').dataset.tiles) > 0")
+    page.wait_for_function(
+        "() => Number(document.querySelector('#sky .sky-stage').dataset.tiles) > 0"
+    )
     page.wait_for_timeout(500)
     box = page.locator("#sky .sky-stage").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.4)
