@@ -52,6 +52,7 @@ from skyarchive.vo.adql_values import (
     nearest_hint,
 )
 from skyarchive.vo.tap_columns import QueryContext, TapColumn, TapTable
+from skyarchive.vo.tap_sql import case_sensitive_like
 
 _MATH: dict[str, tuple[str, int]] = {
     "abs": ("abs", 1), "ceiling": ("ceiling", 1), "floor": ("floor", 1), "sqrt": ("sqrt", 1),
@@ -346,7 +347,9 @@ class ExpressionTranslator:
         x, pattern = (self.value(p, scope) for p in parts)
         if x.meta.datatype != "char" or pattern.meta.datatype != "char":
             raise BadQuery("LIKE and ILIKE compare text.")
-        condition = x.sql.ilike(pattern.sql) if insensitive else x.sql.like(pattern.sql)
+        condition = (
+            x.sql.ilike(pattern.sql) if insensitive else case_sensitive_like(x.sql, pattern.sql)
+        )
         return Value(not_(condition) if negated else condition, BOOLEAN, truth=True)
 
     def v_like(self, tree: Tree, scope: Scope) -> Value:

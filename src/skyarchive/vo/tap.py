@@ -142,8 +142,7 @@ def _fetch(
 
 @contextlib.contextmanager
 def _limits(conn: Connection, seconds: float) -> Iterator[None]:
-    """The query's time limit, and ADQL's case-sensitive LIKE on SQLite (whose LIKE ignores
-    case by default), both undone before the connection goes back to the pool."""
+    """The query's time limit, undone before the connection goes back to the pool."""
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
         try:
@@ -154,12 +153,10 @@ def _limits(conn: Connection, seconds: float) -> Iterator[None]:
     raw: Any = conn.connection.driver_connection
     deadline = time.monotonic() + seconds
     raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    raw.execute("PRAGMA case_sensitive_like = ON")
     try:
         yield
     finally:
         raw.set_progress_handler(None, 0)
-        raw.execute("PRAGMA case_sensitive_like = OFF")
         conn.rollback()
 
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnClause, String, Subquery, false, literal, select, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnClause,
+    String,
+    Subquery,
+    false,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -40,6 +49,33 @@ def _mjd_postgresql(element: mjd_to_timestamp, compiler: Any, **kw: Any) -> str:
         f"to_char(to_timestamp(({value} - {_UNIX_EPOCH_MJD}) * 86400.0) AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.MS')"
     )
+
+
+class case_sensitive_like(FunctionElement[bool]):  # noqa: N801  (SQL function style)
+    """ADQL's LIKE: ``%`` and ``_`` wildcards, letters compared with their case."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "case_sensitive_like"
+
+
+@compiles(case_sensitive_like)
+def _like_default(element: case_sensitive_like, compiler: Any, **kw: Any) -> str:
+    text, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({text} LIKE {pattern})"
+
+
+@compiles(case_sensitive_like, "sqlite")
+def _like_sqlite(element: case_sensitive_like, compiler: Any, **kw: Any) -> str:
+    # SQLite's LIKE ignores case; its GLOB keeps it. The pattern is rewritten in SQL: the GLOB
+    # wildcards and brackets it holds are bracketed first ([ before the others, so that the
+    # brackets added next are not bracketed again), then % and _ become * and ?. (Switching
+    # LIKE with PRAGMA case_sensitive_like on pooled connections crashed SQLite under load.)
+    text, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    glob = f"replace({pattern}, '[', '[[]')"
+    for plain, bracketed in (("*", "[*]"), ("?", "[?]"), ("%", "*"), ("_", "?")):
+        glob = f"replace({glob}, '{plain}', '{bracketed}')"
+    return f"({text} GLOB {glob})"
 
 
 def constant_rows(
