@@ -6,17 +6,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
+from skyarchive.db.deadline import statement_deadline, timed_out
 from skyarchive.errors import BadQuery, PayloadTooLarge
 from skyarchive.vo.adql_sql import translate
 from skyarchive.vo.adql_values import Translation
@@ -107,12 +105,12 @@ def execute_adql(
         raise BadQuery(f"MAXREC {maxrec} must be 0 or more.")
     limit = min(limit, hard_maxrec)
     context = QueryContext(now_mjd(), archive.settings.vo_authority)
-    with archive.read_engine.connect() as conn, _limits(conn, timeout_seconds):
+    with archive.read_engine.connect() as conn, statement_deadline(conn, timeout_seconds):
         try:
             translation = translate(adql, tables=all_tables(), context=context, conn=conn)
             rows = _fetch(conn, translation, limit, context) if limit > 0 else []
         except OperationalError as exc:
-            if _timed_out(exc):
+            if timed_out(exc):
                 raise PayloadTooLarge(
                     f"The query ran longer than {timeout_seconds:g} s and was stopped; narrow "
                     "it (a cone, TOP, fewer joins) or run it as an asynchronous job."
@@ -138,31 +136,6 @@ def _fetch(
         wanted = min(wanted, translation.limit)
     result = conn.execute(statement.limit(wanted), context.parameters)
     return [tuple(row) for row in result.fetchmany(wanted)]
-
-
-@contextlib.contextmanager
-def _limits(conn: Connection, seconds: float) -> Iterator[None]:
-    """The query's time limit, undone before the connection goes back to the pool."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
-        try:
-            yield
-        finally:
-            conn.rollback()
-        return
-    raw: Any = conn.connection.driver_connection
-    deadline = time.monotonic() + seconds
-    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    try:
-        yield
-    finally:
-        raw.set_progress_handler(None, 0)
-        conn.rollback()
-
-
-def _timed_out(exc: OperationalError) -> bool:
-    message = str(exc.orig).lower()
-    return "interrupted" in message or "statement timeout" in message or "canceling" in message
 
 
 def _first_line(exc: DBAPIError) -> str:
