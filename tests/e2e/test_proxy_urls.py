@@ -142,16 +142,21 @@ def test_forwarded_headers_from_an_untrusted_peer_change_nothing(
     assert access_log.client_of("mark=untrusted") == "127.0.0.1"
 
 
-@pytest.fixture(scope="module")
-def proxied_server(demo_archive: Archive) -> Iterator[LiveServer]:
+def _behind_a_proxy(demo_archive: Archive, **settings: str) -> Iterator[LiveServer]:
     """A server over the demo catalog that trusts 127.0.0.1 as its reverse proxy."""
-    settings = Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1")
-    archive = Archive.open(settings)
+    archive = Archive.open(
+        Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1", **settings)
+    )
     try:
         with LiveServer(archive, log_level="info") as server:
             yield server
     finally:
         archive.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def proxied_server(demo_archive: Archive) -> Iterator[LiveServer]:
+    yield from _behind_a_proxy(demo_archive)
 
 
 def test_trusted_proxy_headers_give_https_urls_and_the_client_address(
@@ -235,14 +240,7 @@ def test_malformed_forwarded_headers_from_a_trusted_proxy_are_ignored(
 @pytest.fixture(scope="module")
 def rfc7239_server(demo_archive: Archive) -> Iterator[LiveServer]:
     """A server whose trusted proxy (127.0.0.1) writes RFC 7239 ``Forwarded`` headers."""
-    settings = Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1",
-                        proxy_headers="forwarded")  # fmt: skip
-    archive = Archive.open(settings)
-    try:
-        with LiveServer(archive, log_level="info") as server:
-            yield server
-    finally:
-        archive.engine.dispose()
+    yield from _behind_a_proxy(demo_archive, proxy_headers="forwarded")
 
 
 def test_a_trusted_proxys_forwarded_header_names_the_client_scheme_and_host(
