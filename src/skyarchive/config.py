@@ -83,6 +83,14 @@ class Settings(BaseSettings):
             "headers are believed (comma-separated); default none: the headers are ignored."
         ),
     )
+    proxy_headers: Literal["x-forwarded", "forwarded"] = Field(
+        default="x-forwarded",
+        description=(
+            "Which headers the trusted proxies write: 'x-forwarded' (X-Forwarded-For/-Proto/"
+            "-Host) or 'forwarded' (RFC 7239 Forwarded: for=...;proto=...;host=...). Only that "
+            "kind is read: a proxy passes the other through, so a client could forge it."
+        ),
+    )
     default_eap_months: int = Field(
         default=12,
         description="Exclusive-access months for GO/GTO programs unless a program sets its own.",
