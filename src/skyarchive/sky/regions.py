@@ -643,22 +643,11 @@ def _simple_polygon_vertices(text: str) -> tuple[list[float], list[float]] | Non
     repeated vertices) returns None and takes the full parser. Plain Python: a footprint has a
     handful of vertices, too few for numpy's per-call cost to pay off.
     """
-    tokens = text.split()
-    if not tokens or tokens[0].upper() != "POLYGON":
-        return None
-    start = 1
-    while start < len(tokens) and tokens[start].upper() in _FRAME_TOKENS:
-        start += 1
-    try:
-        values = [float(token) for token in tokens[start:]]
-    except ValueError:
-        return None
-    if len(values) < 6 or len(values) % 2 or not all(map(math.isfinite, values)):
+    values = _polygon_numbers(text)
+    if values is None or not all(map(math.isfinite, values)):
         return None
     ra, dec = values[0::2], values[1::2]
-    if ra[0] == ra[-1] and dec[0] == dec[-1]:
-        ra, dec = ra[:-1], dec[:-1]
-    if len(ra) < 3 or any(abs(d) > 90.0 for d in dec):
+    if any(abs(d) > 90.0 for d in dec):
         return None
     if any(ra[i] == ra[i + 1] and dec[i] == dec[i + 1] for i in range(len(ra) - 1)):
         return None
@@ -712,8 +701,8 @@ def _polygon_numbers(text: str) -> list[float] | None:
     """The numbers ``ra dec ra dec ...`` of a ``POLYGON [frame] ...`` text, the closing vertex
     dropped, when there are at least three vertices; else None (for the full parser).
 
-    :func:`_simple_polygon_vertices` without its per-vertex checks, which
-    :func:`_unusual_rings` makes over many footprints at once.
+    No check of the numbers themselves: :func:`_simple_polygon_vertices` makes them for one
+    footprint, :func:`_unusual_rings` over many at once.
     """
     tokens = text.split()
     if not tokens or tokens[0].upper() != "POLYGON":
