@@ -327,7 +327,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGKILL"])
 def test_a_killed_ingest_leaves_no_reader_process(tmp_path: Path, demo_output, how: str) -> None:  # type: ignore[no-untyped-def]
     out = Path(demo_output[0])
-    folder = copy_program(out, "jw01558", tmp_path / "jw01558")  # 302 files: a reader pool
+    # every JWST demo file (879): a reader pool, and an ingest long enough to be caught
+    folder = Path(shutil.copytree(out / "jwst", tmp_path / "jwst"))
     home = tmp_path / "home"
     process = subprocess.Popen(
         [sys.executable, "-m", "skyarchive", "--home", str(home), "ingest", str(folder),
@@ -341,9 +342,15 @@ def test_a_killed_ingest_leaves_no_reader_process(tmp_path: Path, demo_output, h
             readers = {c for c in _children(process.pid) if _alive(c)}
             time.sleep(0.02)
         assert len(readers) >= 2, "the reader processes never started"
+        # the ingest is held where it is while the signal is sent, so on a loaded machine it
+        # cannot finish between the readers being seen and the signal arriving
+        os.kill(process.pid, signal.SIGSTOP)
+        assert process.poll() is None, "the ingest ended before it could be interrupted"
         if how == "SIGKILL":  # one reader busy (stopped): it cannot notice the parent is gone
             os.kill(min(readers), signal.SIGSTOP)
         process.send_signal(getattr(signal, how))
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)  # the pending signal is taken on waking
         _, stderr = process.communicate(timeout=60)
         if how != "SIGKILL":
             assert process.returncode == 130, stderr
