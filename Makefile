@@ -6,17 +6,24 @@ INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 LINTED := src tests benchmarks
 PORT ?= 8000
+# most tests wait on a server, a browser or a subprocess: three processes keep two cores busy
+TEST_PROCESSES ?= 3
 
 .PHONY: install install-dev test-tools demo test lint typecheck bench docs clean
 
+# uv (from PyPI, into the venv) installs the same releases as pip in seconds where pip takes
+# minutes; where no uv wheel installs, pip does the work
+venv_install = if test -x $(BIN)/uv; then $(BIN)/uv pip install -q --python $(BIN)/python $(1); \
+	else $(BIN)/python -m pip install -q $(1); fi
+
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q uv || echo "uv did not install: installing with pip (slower)"
+	$(call venv_install,-e .)
 	touch $@
 
 $(DEV_INSTALLED): $(INSTALLED)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(call venv_install,-e '.[dev]')
 	touch $@
 
 ## install: create .venv and install skyarchive into it
@@ -35,8 +42,9 @@ test-tools: install-dev
 	VENV=$(VENV) scripts/ensure-test-tools
 
 ## test: install the dev dependencies and test tools, lint, type-check, run the whole suite
+## (in TEST_PROCESSES pytest-xdist processes, one test file to a process at a time)
 test: test-tools lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check $(LINTED)

@@ -115,3 +115,22 @@ def test_with_ci_a_module_skipped_at_import_fails_the_run(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["MISSING POSTGRESQL: 1 module failed (CI=true)*"])
+
+
+def test_with_ci_skips_in_parallel_processes_fail_the_run_and_are_listed(
+    pytester: pytest.Pytester, fake_suite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # make test runs the suite in pytest-xdist processes: the skips happen in a worker, the
+    # summary and the exit status are the controlling process's
+    monkeypatch.setenv("CI", "true")
+    pytester.makepyfile(test_fake=FAKE_SUITE, test_skipped=FAKE_MODULE_SKIPPED_AT_IMPORT)
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1, errors=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*tests failed (CI=true) for a missing tool*",
+            "MISSING POSTGRESQL: 1 module, 2 tests failed (CI=true): PostgreSQL at *"
+            f"{fake_suite}/test*",
+        ]
+    )

@@ -169,16 +169,46 @@ def _missing_tool(report: pytest.TestReport | pytest.CollectReport) -> tuple[str
     return None if match is None else (match["tool"], reason[match.end() :])
 
 
-def _note(config: pytest.Config, report: pytest.TestReport | pytest.CollectReport) -> None:
+def _mark(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Where the report is made: note the missing tool on it, and under CI=true fail a test.
+
+    The note is an attribute of the report, so it travels with it from a pytest-xdist worker
+    to the controlling process, which prints the summary and sets the exit status.
+    """
     found = _missing_tool(report)
     if found is None:
         return
     tool, reason = found
-    is_test = isinstance(report, pytest.TestReport)
-    config.stash.setdefault(_SKIPS, []).append((tool, reason, "test" if is_test else "module"))
-    if in_ci() and is_test:
+    report.missing_tool = [tool, reason]  # type: ignore[union-attr]
+    if in_ci() and isinstance(report, pytest.TestReport):
         report.outcome = "failed"
         report.longrepr = f"CI=true, and this test was skipped: missing {tool}: {reason}"
+
+
+class _SkipCounter:
+    """Where reports are logged (this process, or the pytest-xdist controller): count the skips
+    for a missing tool, from the note :func:`_mark` left on each report."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _note(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        found = getattr(report, "missing_tool", None)
+        if found is None:
+            return
+        tool, reason = found
+        unit = "test" if isinstance(report, pytest.TestReport) else "module"
+        self.config.stash.setdefault(_SKIPS, []).append((tool, reason, unit))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._note(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self._note(report)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_SkipCounter(config), "tests.tools.skip-counter")
 
 
 # tryfirst: the outermost wrappers, so they see the reports as pytest's skipping made them
@@ -187,14 +217,14 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> object:  # the report
     report = yield
-    _note(item.config, report)
+    _mark(report)
     return report
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> object:  # the report
     report = yield
-    _note(collector.config, report)
+    _mark(report)
     return report
 
 

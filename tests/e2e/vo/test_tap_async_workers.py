@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from astropy.io.votable import parse_single_table
-from benchmarks.bench_load import Served
+from benchmarks.bench_load import Served, served_together
 
 from skyarchive.access.caller import caller_for_user
 from skyarchive.archive import Archive
@@ -49,7 +49,7 @@ def test_submitted_to_one_process_run_by_a_worker_answered_by_another(
     session = requests.Session()
     session.headers.update(headers_for(callers, "pi"))
     home, database = archive.settings.home, archive.settings.resolved_database_url
-    with Served(home, database, 1) as first, Served(home, database, 1) as second:
+    with served_together(Served(home, database, 1), Served(home, database, 1)) as (first, second):
         submitted = pyvo.dal.TAPService(f"{first.url}/vo/tap", session=session).submit_job(
             QUERY, maxrec=50
         )
