@@ -172,6 +172,34 @@ summary_files = Table(
     Column("bytes", BigInteger, nullable=False),
 )
 
+# The portal's facet counts of a search by program (schema 0032), kept by the same writers in
+# the same transaction (``search/facet_summary.py``): one row per program and combination of
+# the facets with few values, and one per program and target. NULLs stay NULL (no primary
+# key), so a criterion on ``proposal_id`` means here what it means on ``observations``.
+summary_facets = Table(
+    "summary_facets",
+    metadata,
+    Column("proposal_id", String(32)),
+    Column("obs_collection", String(32)),
+    Column("instrument_name", String(40)),
+    Column("calib_level", Integer),
+    Column("filters", String(120)),
+    Column("dataproduct_type", String(32)),
+    Column("wavelength_region", String(32)),
+    Column("intentType", String(16)),
+    Column("observations", BigInteger, nullable=False),
+    Index(None, "proposal_id"),
+)
+
+summary_targets = Table(
+    "summary_targets",
+    metadata,
+    Column("proposal_id", String(32)),
+    Column("target_name", String(120)),
+    Column("observations", BigInteger, nullable=False),
+    Index(None, "proposal_id"),
+)
+
 summary_digest = Table(
     "summary_digest",
     metadata,
@@ -480,6 +508,10 @@ for _name, _columns in (
                                          "t_obs_release")),
 ):  # fmt: skip
     Index(_name, *(observations.c[c] for c in _columns), postgresql_include=["obsid"])
+# How many of a program's observations are public now (the dataRights facet beside the stored
+# counts, schema 0032): a range of this index per program, the release date moving with time.
+Index("ix_observations_program_release", observations.c.proposal_id,
+      observations.c.t_obs_release)  # fmt: skip
 # One program's observations with one instrument (schema 0007), astroquery's commonest query.
 Index(
     "ix_observations_proposal_lower_instrument",

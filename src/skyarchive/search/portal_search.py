@@ -23,6 +23,7 @@ from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, parse_criteria
+from skyarchive.search.facet_summary import counts_are_stored, stored_facet_groups
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
@@ -207,8 +208,10 @@ def facet_counts(
     """Per facet column, its values with their count among the rows ``criteria`` (and the cone)
     match (``total``) and among those ``narrowed`` match (``shown``; the same when None).
 
-    Without a cone the database counts in two passes over the matching rows, whatever the
-    number of facets (:func:`_grouped_facets`). A cone's matches are found once and their facet
+    A search by program alone, with no facet value chosen, reads the counts the writers store
+    (:mod:`skyarchive.search.facet_summary`). Otherwise, without a cone, the database counts
+    in two passes over the matching rows, whatever the number of facets
+    (:func:`_grouped_facets`). A cone's matches are found once and their facet
     columns read by obsid.
     """
     if cone is not None:
@@ -223,9 +226,12 @@ def facet_counts(
     by_program = any(c.column.name == "proposal_id" for c in criteria)
     totals: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
     shown: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
-    for names, values, count, seen, released, seen_released in _grouped_facets(
-        conn, where_all, shown_flag, now, by_program=by_program
-    ):
+    groups = (
+        _stored_groups(conn, criteria, where_all, now)
+        if narrowed is None and counts_are_stored(criteria)
+        else _grouped_facets(conn, where_all, shown_flag, now, by_program=by_program)
+    )
+    for names, values, count, seen, released, seen_released in groups:
         for name, value in zip(names, values, strict=True):
             totals[name][value] += count
             shown[name][value] += seen
@@ -240,6 +246,15 @@ def facet_counts(
         total = _token_counts(column, totals[name].items())
         out[name] = _facet_values(column, total, _token_counts(column, shown[name].items()))
     return out
+
+
+def _stored_groups(
+    conn: Connection, criteria: Sequence[Criterion], where: ColumnElement[bool], now: float
+) -> Iterator[tuple[Sequence[str], Sequence[Any], int, int, int | None, int]]:
+    """The stored counts (:mod:`skyarchive.search.facet_summary`) as the passes' groups: with
+    no facet value chosen, every row is shown, and data rights come as a facet of their own."""
+    for names, values, count in stored_facet_groups(conn, criteria, where, now=now):
+        yield names, values, count, count, None, 0
 
 
 #: The two passes over the matching rows: the program with the facets that have few values
