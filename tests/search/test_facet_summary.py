@@ -57,8 +57,11 @@ def test_stored_rows_follow_planned_observations_carried_out(
 def test_program_search_counts_come_from_the_stored_rows_and_stay_exact(  # type: ignore[no-untyped-def]
     demo_archive_copy, monkeypatch, filters
 ) -> None:
-    """Counted without grouping the observations (that path is switched off here), before and
-    after a program's release dates change, now and a century later (data rights by time)."""
+    """Counted without grouping the observations (that path is switched off here, but for the
+    comparison with it), before and after a program's release dates change, now and a century
+    later (data rights by time: then none is exclusive)."""
+
+    grouped_facets = portal_search._grouped_facets
 
     def grouped(*args: object, **kwargs: object) -> None:
         raise AssertionError("a search by program grouped the observations")
@@ -70,6 +73,9 @@ def test_program_search_counts_come_from_the_stored_rows_and_stay_exact(  # type
     def assert_exact(now: float) -> None:
         with demo_archive_copy.engine.connect() as conn:
             got = facet_counts(conn, criteria, None, None, now=now)
+            with monkeypatch.context() as grouping:
+                grouping.setattr(portal_search, "_grouped_facets", grouped_facets)
+                assert facet_counts(conn, criteria, None, None, now=now, stored=False) == got
         expected = _counted_one_by_one(demo_archive_copy, query, now)
         assert sum(expected["obs_collection"].values()) > 0
         for name in FACETS:

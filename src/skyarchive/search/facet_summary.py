@@ -97,6 +97,5 @@ def stored_facet_groups(
         conn.execute(select(func.count()).select_from(observations).where(released_now))
         .scalar_one()
     )  # fmt: skip
-    for rights, count in ((PUBLIC, released), (EXCLUSIVE_ACCESS, total - released)):
-        if count:  # a value no row has is not a facet value
-            yield ("dataRights",), (rights,), count
+    yield ("dataRights",), (PUBLIC,), released
+    yield ("dataRights",), (EXCLUSIVE_ACCESS,), total - released

@@ -204,9 +204,12 @@ def facet_counts(
     cone: Cone | None,
     *,
     now: float,
+    stored: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """Per facet column, its values with their count among the rows ``criteria`` (and the cone)
     match (``total``) and among those ``narrowed`` match (``shown``; the same when None).
+    ``stored=False`` counts from the observations even where stored counts would serve (the
+    benchmark's reference).
 
     A search by program alone, with no facet value chosen, reads the counts the writers store
     (:mod:`skyarchive.search.facet_summary`). Otherwise, without a cone, the database counts
@@ -228,7 +231,7 @@ def facet_counts(
     shown: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
     groups = (
         _stored_groups(conn, criteria, where_all, now)
-        if narrowed is None and counts_are_stored(criteria)
+        if stored and narrowed is None and counts_are_stored(criteria)
         else _grouped_facets(conn, where_all, shown_flag, now, by_program=by_program)
     )
     for names, values, count, seen, released, seen_released in groups:
@@ -331,10 +334,11 @@ def _grouped_counts(
 
 
 def _token_counts(column: ColumnInfo, grouped: Iterable[Sequence[Any]]) -> Counter[str]:
-    """Counts per value; each part of a ``;``-separated value counts once per row."""
+    """Counts per value; each part of a ``;``-separated value counts once per row. A value no
+    row has (data rights counted as a difference: 0 exclusive when all are public) is none."""
     counts: Counter[str] = Counter()
     for value, count in grouped:
-        if value is None or value == "":
+        if value is None or value == "" or not count:
             continue
         tokens = str(value).split(column.separator) if column.separator else [str(value)]
         for token in dict.fromkeys(t.strip() for t in tokens if t.strip()):
