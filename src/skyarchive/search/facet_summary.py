@@ -8,7 +8,7 @@ program and target (``summary_targets``), recounted for the programs a write tou
 write's own transaction (:func:`refresh_facet_summary`, called by
 :func:`skyarchive.search.summary.refresh_summary`). Whether an observation is public changes
 with time, not with a write, so that facet is counted live: one count of the matching
-observations released by now, a range of ``ix_observations_program_release`` per program.
+observations not released by now, from ``ix_observations_program_release``.
 
 The stored rows keep NULL as NULL, so the search's own program criterion, applied to them,
 selects exactly the programs it selects among the observations. Searches with other criteria,
@@ -18,23 +18,21 @@ a position, or chosen facet values are counted from the observations
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, true
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, restricted_clause
 from skyarchive.db.tables import observations, summary_facets, summary_targets
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.tokens import SEPARATORS
 
-#: (facet names, their values, rows): the shape :func:`stored_facet_groups` yields.
-FacetGroup = tuple[Sequence[str], Sequence[Any], int]
-
 _STORED = (summary_facets, summary_targets)
 
 
-def _grouped_columns(table: Any) -> list[str]:
+def _grouped_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name != "observations"]
 
 
@@ -71,31 +69,39 @@ def counts_are_stored(criteria: Sequence[Criterion]) -> bool:
     )
 
 
-def stored_facet_groups(
+def stored_facet_values(
     conn: Connection, criteria: Sequence[Criterion], where: ColumnElement[bool], *, now: float
-) -> Iterator[FacetGroup]:
-    """The facet groups of the observations ``criteria`` match, from the stored rows, then
+) -> dict[str, Counter[Any]]:
+    """Per facet, the observations ``criteria`` match per value, from the stored rows, and
     their data rights at ``now`` (MJD) counted among the observations (``where``: the same
     criteria on ``observations``).
 
-    Only for criteria :func:`counts_are_stored` accepts.
+    Only for criteria :func:`counts_are_stored` accepts. The program's combinations are read
+    once and summed here per facet (a few per program: one query, not one per facet); the
+    targets are summed over the programs by the database. The restricted observations are
+    counted, not the public ones: in an archive most are public (an exclusive-access period
+    lasts a year), and two ranges of ``ix_observations_program_release`` per program, after
+    the release date and without one, hold only the others.
     """
-    total = 0
-    for table in _STORED:
-        names = _grouped_columns(table)
-        counted = names if table is summary_facets else names[1:]  # programs counted once
-        keys = [table.c[name] for name in counted]
+
+    def chosen(table: Table) -> ColumnElement[bool]:
         clauses = [criterion_clause(c, table.c.proposal_id) for c in criteria if not c.empty]
-        chosen = and_(*clauses) if clauses else true()
-        query = select(*keys, func.sum(table.c.observations)).where(chosen).group_by(*keys)
-        for *values, count in conn.execute(query):
-            if table is summary_facets:
-                total += int(count)
-            yield counted, values, int(count)
-    released_now = and_(where, released_clause(observations.c.t_obs_release, now))
-    released = int(
-        conn.execute(select(func.count()).select_from(observations).where(released_now))
+        return and_(*clauses) if clauses else true()
+
+    names = _grouped_columns(summary_facets)
+    out: dict[str, Counter[Any]] = {name: Counter() for name in names}
+    combinations = select(*(summary_facets.c[n] for n in names), summary_facets.c.observations)
+    for *values, count in conn.execute(combinations.where(chosen(summary_facets))):
+        for name, value in zip(names, values, strict=True):
+            out[name][value] += count
+    target, n = summary_targets.c.target_name, func.sum(summary_targets.c.observations)
+    targets = select(target, n).where(chosen(summary_targets)).group_by(target)
+    out["target_name"] = Counter({value: int(count) for value, count in conn.execute(targets)})
+    total = sum(out["proposal_id"].values())
+    restricted_now = and_(where, restricted_clause(observations.c.t_obs_release, now))
+    restricted = int(
+        conn.execute(select(func.count()).select_from(observations).where(restricted_now))
         .scalar_one()
     )  # fmt: skip
-    yield ("dataRights",), (PUBLIC,), released
-    yield ("dataRights",), (EXCLUSIVE_ACCESS,), total - released
+    out["dataRights"] = Counter({PUBLIC: total - restricted, EXCLUSIVE_ACCESS: restricted})
+    return out

@@ -23,7 +23,7 @@ from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, parse_criteria
-from skyarchive.search.facet_summary import counts_are_stored, stored_facet_groups
+from skyarchive.search.facet_summary import counts_are_stored, stored_facet_values
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
@@ -158,8 +158,18 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
                               descending=query.descending)  # fmt: skip
     page = search_observations(conn, search, now=now)
     rows = list(page.rows)
-    result = PortalResult(page.columns, rows, page.total, query.position, list(query.programs))
     chosen = len(narrowed) > len(criteria)
+    if cone is None and query.with_facets:
+        facets = facet_counts(conn, criteria, narrowed if chosen else None, None, now=now)
+        # Every row is public or exclusive, so the data rights facet has counted the rows the
+        # search matches (total) and those the chosen values leave (shown): no COUNT again.
+        rights = facets["dataRights"]
+        if page.known_total is None:
+            page.known_total = sum(value["shown"] for value in rights)
+        matched = sum(value["total"] for value in rights)
+        return PortalResult(page.columns, rows, page.total, query.position,
+                            list(query.programs), matched, facets)  # fmt: skip
+    result = PortalResult(page.columns, rows, page.total, query.position, list(query.programs))
     if cone is not None and page.matched is not None:
         # The cone was matched once for the page; the facets count the same observations
         # (and, with facet values chosen, those the search's own criteria match: once more).
@@ -221,6 +231,14 @@ def facet_counts(
         shown_ids = None if narrowed is None else set(_cone_ids(conn, cone, narrowed, now))
         return _cone_facet_counts(conn, _cone_ids(conn, cone, criteria, now), shown_ids, now=now)
     where_all = where_clause(criteria, now=now, conn=conn)
+    if stored and narrowed is None and counts_are_stored(criteria):
+        grouped = stored_facet_values(conn, criteria, where_all, now=now)
+        counted = {}
+        for name in FACETS:
+            column = observation_column(name)
+            counts = _token_counts(column, grouped[name].items())
+            counted[name] = _facet_values(column, counts, counts)  # every row is shown
+        return counted
     if narrowed is not None and list(narrowed[: len(criteria)]) == list(criteria):
         narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
@@ -229,12 +247,9 @@ def facet_counts(
     by_program = any(c.column.name == "proposal_id" for c in criteria)
     totals: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
     shown: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
-    groups = (
-        _stored_groups(conn, criteria, where_all, now)
-        if stored and narrowed is None and counts_are_stored(criteria)
-        else _grouped_facets(conn, where_all, shown_flag, now, by_program=by_program)
-    )
-    for names, values, count, seen, released, seen_released in groups:
+    for names, values, count, seen, released, seen_released in _grouped_facets(
+        conn, where_all, shown_flag, now, by_program=by_program
+    ):
         for name, value in zip(names, values, strict=True):
             totals[name][value] += count
             shown[name][value] += seen
@@ -249,15 +264,6 @@ def facet_counts(
         total = _token_counts(column, totals[name].items())
         out[name] = _facet_values(column, total, _token_counts(column, shown[name].items()))
     return out
-
-
-def _stored_groups(
-    conn: Connection, criteria: Sequence[Criterion], where: ColumnElement[bool], now: float
-) -> Iterator[tuple[Sequence[str], Sequence[Any], int, int, int | None, int]]:
-    """The stored counts (:mod:`skyarchive.search.facet_summary`) as the passes' groups: with
-    no facet value chosen, every row is shown, and data rights come as a facet of their own."""
-    for names, values, count in stored_facet_groups(conn, criteria, where, now=now):
-        yield names, values, count, count, None, 0
 
 
 #: The two passes over the matching rows: the program with the facets that have few values
@@ -340,7 +346,12 @@ def _token_counts(column: ColumnInfo, grouped: Iterable[Sequence[Any]]) -> Count
     for value, count in grouped:
         if value is None or value == "" or not count:
             continue
-        tokens = str(value).split(column.separator) if column.separator else [str(value)]
+        if not column.separator:  # one part: no splitting (8,000 targets of a large result)
+            text = str(value).strip()
+            if text:
+                counts[text] += count
+            continue
+        tokens = str(value).split(column.separator)
         for token in dict.fromkeys(t.strip() for t in tokens if t.strip()):
             counts[token] += count
     return counts
