@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, delete, func, select, true
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, restricted_clause
 from skyarchive.db.tables import observations, summary_facets, summary_targets
 from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.observations import where_clause
 from skyarchive.search.tokens import SEPARATORS
 
 _STORED = (summary_facets, summary_targets)
@@ -61,47 +63,89 @@ def refresh_facet_summary(
         conn.execute(table.insert().from_select([*names, "observations"], counts))
 
 
-def counts_are_stored(criteria: Sequence[Criterion]) -> bool:
-    """Whether the stored rows answer a search with these criteria (no position, no facet
-    value chosen): every criterion is on the program, which the stored rows hold as it is."""
-    return bool(criteria) and all(
-        c.column.name == "proposal_id" and c.column.name not in SEPARATORS for c in criteria
+#: Facets whose chosen values the stored combinations can test as the observations would
+#: (columns of ``summary_facets`` compared whole, not by ``;``-separated parts).
+_TESTED_WHOLE = frozenset(
+    name for name in _grouped_columns(summary_facets) if name not in SEPARATORS
+)
+
+
+def counts_are_stored(criteria: Sequence[Criterion], chosen: Sequence[Criterion] = ()) -> bool:
+    """Whether the stored rows answer a search with these criteria (no position) and these
+    chosen facet values: every criterion is on the program, which the stored rows hold as it
+    is, and every chosen value on a facet the stored combinations hold whole."""
+    return (
+        bool(criteria)
+        and all(c.column.name == "proposal_id" for c in criteria)
+        and all(c.column.name in _TESTED_WHOLE for c in chosen)
     )
 
 
-def stored_facet_values(
-    conn: Connection, criteria: Sequence[Criterion], where: ColumnElement[bool], *, now: float
-) -> dict[str, Counter[Any]]:
-    """Per facet, the observations ``criteria`` match per value, from the stored rows, and
-    their data rights at ``now`` (MJD) counted among the observations (``where``: the same
-    criteria on ``observations``).
+@dataclass
+class StoredCounts:
+    """Per facet, the matching observations per value (``total``) and those the chosen values
+    leave (``shown``; the same counters when none is chosen)."""
 
-    Only for criteria :func:`counts_are_stored` accepts. The program's combinations are read
-    once and summed here per facet (a few per program: one query, not one per facet); the
-    targets are summed over the programs by the database. The restricted observations are
-    counted, not the public ones: in an archive most are public (an exclusive-access period
-    lasts a year), and two ranges of ``ix_observations_program_release`` per program, after
-    the release date and without one, hold only the others.
+    total: dict[str, Counter[Any]]
+    shown: dict[str, Counter[Any]]
+
+
+def stored_facet_values(
+    conn: Connection,
+    criteria: Sequence[Criterion],
+    chosen: Sequence[Criterion],
+    *,
+    now: float,
+) -> StoredCounts:
+    """The facet counts of the observations ``criteria`` match, and of those the ``chosen``
+    facet values leave, from the stored rows where they can tell, at ``now`` (MJD).
+
+    Only for what :func:`counts_are_stored` accepts. The programs' combinations are read once
+    (with whether each passes the chosen values) and summed here per facet; the targets are
+    summed over the programs by the database. What the stored rows cannot tell is counted
+    among the observations: the restricted ones (in an archive most are public, an
+    exclusive-access period lasting a year, and two ranges of
+    ``ix_observations_program_release`` per program, after the release date and without one,
+    hold only the others), and, with values chosen, the targets of the rows they leave.
     """
 
-    def chosen(table: Table) -> ColumnElement[bool]:
-        clauses = [criterion_clause(c, table.c.proposal_id) for c in criteria if not c.empty]
+    def on(table: Table, tested: Sequence[Criterion]) -> ColumnElement[bool]:
+        clauses = [criterion_clause(c, table.c[c.column.name]) for c in tested if not c.empty]
         return and_(*clauses) if clauses else true()
 
     names = _grouped_columns(summary_facets)
-    out: dict[str, Counter[Any]] = {name: Counter() for name in names}
-    combinations = select(*(summary_facets.c[n] for n in names), summary_facets.c.observations)
-    for *values, count in conn.execute(combinations.where(chosen(summary_facets))):
+    total: dict[str, Counter[Any]] = {name: Counter() for name in names}
+    shown: dict[str, Counter[Any]] = {name: Counter() for name in names} if chosen else total
+    passes = case((on(summary_facets, chosen), 1), else_=0)
+    combinations = select(
+        *(summary_facets.c[n] for n in names), summary_facets.c.observations, passes
+    ).where(on(summary_facets, criteria))
+    for *values, count, passed in conn.execute(combinations):
         for name, value in zip(names, values, strict=True):
-            out[name][value] += count
+            total[name][value] += count
+            if passed and chosen:
+                shown[name][value] += count
     target, n = summary_targets.c.target_name, func.sum(summary_targets.c.observations)
-    targets = select(target, n).where(chosen(summary_targets)).group_by(target)
-    out["target_name"] = Counter({value: int(count) for value, count in conn.execute(targets)})
-    total = sum(out["proposal_id"].values())
+    targets = select(target, n).where(on(summary_targets, criteria)).group_by(target)
+    total["target_name"] = Counter({value: int(count) for value, count in conn.execute(targets)})
+    where = where_clause(criteria, now=now, conn=conn)
+    if chosen:
+        # grouped by the program too, so the groups are a prefix of an index (portal_search)
+        leading = (observations.c.proposal_id, observations.c.target_name)
+        left = and_(where, where_clause(chosen, now=now, conn=conn))
+        counted = select(*leading, func.count()).where(left).group_by(*leading)
+        shown["target_name"] = Counter()
+        for _, value, count in conn.execute(counted):
+            shown["target_name"][value] += count
+    # The restricted rows found once by their release dates (few, as above), each tested for
+    # the chosen values: by the values' own index, every chosen row would be read.
     restricted_now = and_(where, restricted_clause(observations.c.t_obs_release, now))
-    restricted = int(
-        conn.execute(select(func.count()).select_from(observations).where(restricted_now))
-        .scalar_one()
-    )  # fmt: skip
-    out["dataRights"] = Counter({PUBLIC: total - restricted, EXCLUSIVE_ACCESS: restricted})
-    return out
+    passes_chosen = case((where_clause(chosen, now=now, conn=conn), 1), else_=0)
+    restricted, restricted_shown = conn.execute(
+        select(func.count(), func.coalesce(func.sum(passes_chosen), 0)).where(restricted_now)
+    ).one()
+    for counts, exclusive in ((total, int(restricted)), (shown, int(restricted_shown))):
+        everything = sum(counts["proposal_id"].values())
+        counts["dataRights"] = Counter({PUBLIC: everything - exclusive,
+                                        EXCLUSIVE_ACCESS: exclusive})  # fmt: skip
+    return StoredCounts(total, shown)

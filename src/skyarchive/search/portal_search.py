@@ -221,7 +221,9 @@ def facet_counts(
     ``stored=False`` counts from the observations even where stored counts would serve (the
     benchmark's reference).
 
-    A search by program alone, with no facet value chosen, reads the counts the writers store
+    A search by program alone reads the counts the writers store, and with chosen values of
+    facets those hold whole (instrument, level, product type, intent, program) counts among
+    the observations only what the stored rows cannot tell
     (:mod:`skyarchive.search.facet_summary`). Otherwise, without a cone, the database counts
     in two passes over the matching rows, whatever the number of facets
     (:func:`_grouped_facets`). A cone's matches are found once and their facet
@@ -230,17 +232,18 @@ def facet_counts(
     if cone is not None:
         shown_ids = None if narrowed is None else set(_cone_ids(conn, cone, narrowed, now))
         return _cone_facet_counts(conn, _cone_ids(conn, cone, criteria, now), shown_ids, now=now)
-    where_all = where_clause(criteria, now=now, conn=conn)
-    if stored and narrowed is None and counts_are_stored(criteria):
-        grouped = stored_facet_values(conn, criteria, where_all, now=now)
+    if narrowed is not None and list(narrowed[: len(criteria)]) == list(criteria):
+        narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
+    if stored and counts_are_stored(criteria, narrowed or ()):
+        held = stored_facet_values(conn, criteria, narrowed or (), now=now)
         counted = {}
         for name in FACETS:
             column = observation_column(name)
-            counts = _token_counts(column, grouped[name].items())
-            counted[name] = _facet_values(column, counts, counts)  # every row is shown
+            total = _token_counts(column, held.total[name].items())
+            shown_here = _token_counts(column, held.shown[name].items())
+            counted[name] = _facet_values(column, total, shown_here)
         return counted
-    if narrowed is not None and list(narrowed[: len(criteria)]) == list(criteria):
-        narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
+    where_all = where_clause(criteria, now=now, conn=conn)
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
         (where_clause(narrowed, now=now, conn=conn), 1), else_=0
     )  # fmt: skip
