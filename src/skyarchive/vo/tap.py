@@ -135,7 +135,10 @@ def _fetch(
     if translation.limit is not None:
         wanted = min(wanted, translation.limit)
     result = conn.execute(statement.limit(wanted), context.parameters)
-    return [tuple(row) for row in result.fetchmany(wanted)]
+    try:
+        return [tuple(row) for row in result.fetchmany(wanted)]
+    finally:
+        result.close()  # the statement is finished here, not whenever the result is collected
 
 
 def _first_line(exc: DBAPIError) -> str:

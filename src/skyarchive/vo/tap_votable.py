@@ -1,8 +1,11 @@
-"""VOTable 1.4 answers of the TAP service, BINARY2 (the default) or TABLEDATA.
+"""VOTable 1.4 answers of the VO services, BINARY2 or TABLEDATA: TAP's, and through
+:mod:`skyarchive.vo.votables` the cone search's and DataLink's.
 
 Written here rather than through ``astropy.io.votable``: astropy builds its BINARY2 stream a
 value at a time in Python, 170 ms for a 60-row ObsCore answer (measured, docs/vo.md), which
-alone put an ADQL cone far behind the MAST API's. The document is the minimal one DALI asks
+alone put an ADQL cone far behind the MAST API's; and its C TABLEDATA writer now and then
+writes past its buffer (astropy issue 20419), which corrupted the server's heap and crashed
+it at random places in full test runs. The document is the minimal one DALI asks
 for: ``RESOURCE type="results"`` with the ``QUERY_STATUS`` INFO, one TABLE whose FIELDs carry
 what TAP_SCHEMA says (datatype, arraysize, xtype, unit, UCD, utype, description), and a
 second INFO, ``OVERFLOW``, after the table when MAXREC cut the answer. astropy, pyvo, STILTS
@@ -35,11 +38,19 @@ _OVERFLOW = '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n'
 _FIXED = {"short": ">h", "int": ">i", "long": ">q", "float": ">f", "double": ">d"}
 
 
+#: Characters XML 1.0 cannot carry (C0 controls other than tab, newline, return).
+NOT_XML = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
 def votable(
     columns: Sequence[OutputColumn], rows: Sequence[Sequence[Any]], *, overflow: bool,
-    binary: bool,
+    binary: bool, extra_resources: Sequence[str] = (), field_ids: bool = False,
 ) -> bytes:  # fmt: skip
-    parts = [_HEAD, *(_field(c) for c in columns), "<DATA>"]
+    """The document; ``extra_resources`` are further ``RESOURCE`` elements as XML text,
+    written after the results (DataLink's service descriptors, whose PARAMs refer to FIELDs
+    by ID: ``field_ids`` gives each FIELD its name as ID, so names must be unique XML names,
+    which a TAP query's select list need not be)."""
+    parts = [_HEAD, *(_field(c, field_ids) for c in columns), "<DATA>"]
     if binary:
         stream = base64.encodebytes(_binary2(columns, rows)).decode("ascii")
         parts.append(f'<BINARY2><STREAM encoding="base64">\n{stream}</STREAM></BINARY2>')
@@ -48,14 +59,16 @@ def votable(
     parts.append("</DATA>\n</TABLE>\n")
     if overflow:
         parts.append(_OVERFLOW)
-    parts.append("</RESOURCE>\n</VOTABLE>\n")
+    parts.append("</RESOURCE>\n")
+    parts.extend(extra_resources)
+    parts.append("</VOTABLE>\n")
     return "".join(parts).encode("utf-8")
 
 
-def _field(c: OutputColumn) -> str:
+def _field(c: OutputColumn, with_id: bool) -> str:
     meta = c.meta
-    attrs = {"name": c.name, "datatype": meta.datatype, "arraysize": meta.arraysize,
-             "xtype": meta.xtype, "unit": meta.unit, "ucd": meta.ucd,
+    attrs = {"ID": c.name if with_id else None, "name": c.name, "datatype": meta.datatype,
+             "arraysize": meta.arraysize, "xtype": meta.xtype, "unit": meta.unit, "ucd": meta.ucd,
              "utype": meta.utype}  # fmt: skip
     text = " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items() if v)
     inner = []
@@ -131,7 +144,7 @@ def _cell(value: Any, datatype: str) -> str:
 
 
 def _ascii(value: Any) -> str:
-    return str(value).encode("ascii", "replace").decode("ascii")
+    return str(value).translate(NOT_XML).encode("ascii", "replace").decode("ascii")
 
 
 def _tabledata(columns: Sequence[OutputColumn], rows: Sequence[Sequence[Any]]) -> str:
