@@ -176,29 +176,23 @@ summary_files = Table(
 # the same transaction (``search/facet_summary.py``): one row per program and combination of
 # the facets with few values, and one per program and target. NULLs stay NULL (no primary
 # key), so a criterion on ``proposal_id`` means here what it means on ``observations``.
-summary_facets = Table(
-    "summary_facets",
-    metadata,
-    Column("proposal_id", String(32)),
-    Column("obs_collection", String(32)),
-    Column("instrument_name", String(40)),
-    Column("calib_level", Integer),
-    Column("filters", String(120)),
-    Column("dataproduct_type", String(32)),
-    Column("wavelength_region", String(32)),
-    Column("intentType", String(16)),
-    Column("observations", BigInteger, nullable=False),
-    Index(None, "proposal_id"),
-)
+_FACET_FEW = ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
+              "wavelength_region", "intentType")  # fmt: skip
 
-summary_targets = Table(
-    "summary_targets",
-    metadata,
-    Column("proposal_id", String(32)),
-    Column("target_name", String(120)),
-    Column("observations", BigInteger, nullable=False),
-    Index(None, "proposal_id"),
-)
+
+def _observation_counts(name: str, *grouped: str) -> Table:
+    """Observations per combination of the ``grouped`` columns (typed as in ``observations``)."""
+    return Table(
+        name,
+        metadata,
+        *(Column(column, observations.c[column].type) for column in grouped),
+        Column("observations", BigInteger, nullable=False),
+        Index(None, grouped[0]),
+    )
+
+
+summary_facets = _observation_counts("summary_facets", "proposal_id", *_FACET_FEW)
+summary_targets = _observation_counts("summary_targets", "proposal_id", "target_name")
 
 summary_digest = Table(
     "summary_digest",
@@ -500,8 +494,6 @@ Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_n
 Index("ix_observations_lower_target", func.lower(observations.c.target_name))
 # The portal's facet counts (search/portal_search.py) group by a prefix of one of these narrow
 # copies of the facet columns, led by the program, never reading the wide rows (schema 0027).
-_FACET_FEW = ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
-              "wavelength_region", "intentType")  # fmt: skip
 for _name, _columns in (
     ("ix_observations_facets", ("proposal_id", *_FACET_FEW, "t_obs_release", "target_name")),
     ("ix_observations_program_targets", ("proposal_id", "target_name", *_FACET_FEW,
