@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -14,7 +15,9 @@ from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
+    from skyarchive.storage.base import StoredObject
     from skyarchive.storage.migrate import StorageMigration
+    from skyarchive.storage.sweep import SweepReport
 
 
 @dataclass
@@ -51,6 +54,17 @@ class Archive:
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""
         return current_revision(self.engine)
+
+    def sweep_storage(
+        self, *, older_than: float, dry_run: bool,
+        on_orphan: Callable[[StoredObject], None] = lambda _found: None,
+    ) -> SweepReport:  # fmt: skip
+        """Remove (or list) stored product files no catalogue row names and older than
+        ``older_than`` seconds: what an ingest killed between storing and cataloguing left."""
+        from skyarchive.storage.sweep import sweep_orphans
+
+        return sweep_orphans(self.engine, self.storage, older_than=older_than, dry_run=dry_run,
+                             on_orphan=on_orphan)  # fmt: skip
 
     def storage_migration(self, to_url: str) -> StorageMigration:
         """The move of this archive's files to the storage at ``to_url`` (not yet run)."""

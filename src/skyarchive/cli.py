@@ -511,6 +511,59 @@ def storage_migrate(
     typer.echo(f"To use it: SKYARCHIVE_STORAGE_URL={to}")
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _seconds(duration: str) -> float:
+    """``90s``, ``30m``, ``24h`` or ``7d`` in seconds; BadParameter otherwise."""
+    text = duration.strip().lower()
+    try:
+        value = float(text[:-1]) if text[-1:] in _DURATION_UNITS else None
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise typer.BadParameter(f"{duration!r} is not a duration such as 90s, 30m, 24h or 7d.")
+    return value * _DURATION_UNITS[text[-1]]
+
+
+@storage_app.command("sweep")
+def storage_sweep(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Grace period: leave files changed more recently than this (90s, 30m, 24h, "
+            "7d), so an ingest running now keeps the files it has stored but not yet "
+            "catalogued.",
+        ),
+    ] = "24h",
+) -> None:
+    """Remove stored product files that no catalogue row names.
+
+    An ingest stores a file and then commits the catalogue row naming it; a process killed in
+    between (kill -9, a lost machine) leaves the file behind with nothing naming it. The sweep
+    lists the storage's product files (local directory or S3 alike) and removes those that no
+    product names and that have not changed within the grace period. Files the catalogue
+    names, and everything outside the product keys (HiPS tiles, TAP results), are never
+    touched. Prints one line per file removed (or, with --dry-run, that would be).
+    """
+    grace = _seconds(older_than)
+    verb = "would remove" if dry_run else "removed"
+    report = _archive(ctx).sweep_storage(
+        older_than=grace, dry_run=dry_run,
+        on_orphan=lambda found: typer.echo(f"{verb} {found.key} ({found.size} bytes)"),
+    )  # fmt: skip
+    typer.echo(
+        f"{len(report.orphans)} orphaned files ({report.bytes} bytes) {verb}; "
+        f"{report.examined} product files examined, {report.kept_young} unnamed but younger "
+        f"than {older_than} left alone"
+    )
+
+
 edb_app = typer.Typer(help="Engineering telemetry (JWST EDB mnemonics).", no_args_is_help=True)
 app.add_typer(edb_app, name="edb")
 

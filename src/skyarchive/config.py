@@ -83,6 +83,14 @@ class Settings(BaseSettings):
             "headers are believed (comma-separated); default none: the headers are ignored."
         ),
     )
+    proxy_headers: Literal["x-forwarded", "forwarded"] = Field(
+        default="x-forwarded",
+        description=(
+            "Which headers the trusted proxies write: 'x-forwarded' (X-Forwarded-For/-Proto/"
+            "-Host) or 'forwarded' (RFC 7239 Forwarded: for=...;proto=...;host=...). Only that "
+            "kind is read: a proxy passes the other through, so a client could forge it."
+        ),
+    )
     default_eap_months: int = Field(
         default=12,
         description="Exclusive-access months for GO/GTO programs unless a program sets its own.",
@@ -219,6 +227,19 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a worker's hold on a job lasts unless renewed (it renews after "
         "each staged file); a killed worker's job is taken over by another this long after.",
+    )
+    tap_sync_maxrec: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most rows a synchronous TAP answer (and a SIAv2 answer) holds, whatever "
+        "MAXREC asks: the hard limit the VOSI capabilities announce; a larger answer says "
+        "OVERFLOW (ask an asynchronous job for more).",
+    )
+    tap_sync_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest run of a synchronous TAP (or SIAv2) query; one still running then "
+        "is stopped and answered 413 with a hint to narrow it or run it as an asynchronous job.",
     )
     tap_async_execution_seconds: int = Field(
         default=600,

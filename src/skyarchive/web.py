@@ -84,7 +84,8 @@ def create_app(archive: Archive) -> FastAPI:
     external = archive.settings.external_hips_origin
     app.add_middleware(SecurityHeadersMiddleware, image_origins=(external,) if external else ())
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
-    app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks)
+    app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks,
+                       kind=archive.settings.proxy_headers)  # fmt: skip
     mast_routes.install(app)
     app.include_router(portal_routes.router)
     app.include_router(wss_routes.router)

@@ -9,6 +9,8 @@ import pytest
 from skyarchive.api.forwarded import (
     ForwardedHeadersMiddleware,
     forwarded_client,
+    forwarded_elements,
+    forwarded_hop,
     forwarded_host,
     forwarded_scheme,
 )
@@ -140,3 +142,54 @@ def test_cli_refuses_a_bad_trusted_proxies_setting_in_one_line(tmp_path) -> None
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "SKYARCHIVE_TRUSTED_PROXIES" in lines[0] and "'bogus'" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("header", "elements"),
+    [
+        ("for=192.0.2.60;proto=http;by=203.0.113.43",
+         [{"for": "192.0.2.60", "proto": "http", "by": "203.0.113.43"}]),
+        ('For="[2001:db8:cafe::17]:4711"', [{"for": "[2001:db8:cafe::17]:4711"}]),
+        ("for=192.0.2.43, for=198.51.100.17", [{"for": "192.0.2.43"}, {"for": "198.51.100.17"}]),
+        ('host="a\\"b";for=unknown', [{"host": 'a"b', "for": "unknown"}]),
+        ('for="a,b"', [{"for": "a,b"}]),  # a comma inside quotes does not split hops
+        ("for=[2001:db8::1]", None),
+        ("for=1.2.3.4;for=5.6.7.8", None),
+        ("for=1.2.3.4,,for=5.6.7.8", None),
+        ('for="1.2.3.4', None),
+        ("for 1.2.3.4", None),
+        ("", None),
+    ],
+)  # fmt: skip
+def test_forwarded_elements(header: str, elements: list[dict[str, str]] | None) -> None:
+    assert forwarded_elements(header) == elements
+
+
+@pytest.mark.parametrize(
+    ("header", "client_for"),
+    [
+        ("for=203.0.113.9", "203.0.113.9"),
+        ("for=198.51.100.7, for=203.0.113.9", "203.0.113.9"),  # the left hop may be forged
+        ('for=203.0.113.9, for="[2001:db8::5]:80", for=10.1.2.3', "203.0.113.9"),
+        ("for=10.9.9.9, for=10.1.2.3", "10.9.9.9"),  # all proxies: the leftmost
+        ("for=203.0.113.9, for=unknown", "unknown"),  # a proxy that would not say
+        ("for=203.0.113.9, proto=https", None),  # a hop without "for" ends the walk too
+    ],
+)
+def test_forwarded_hop_walks_past_trusted_proxies(header: str, client_for: str | None) -> None:
+    hop = forwarded_hop(header, PROXIES)
+    assert hop is not None and hop.get("for") == client_for
+
+
+def test_the_kind_of_proxy_headers_decides_which_are_read() -> None:
+    sent = {"X-Forwarded-For": "203.0.113.9", "Forwarded": 'for="[2001:db9::1]";proto=https'}
+    standard = ForwardedHeadersMiddleware(lambda *a: None, trusted=PROXIES, kind="forwarded")  # type: ignore[arg-type,return-value]
+    scope = scope_from("10.0.0.1", sent)
+    standard.apply(scope)
+    assert scope["client"][0] == "2001:db9::1" and scope["scheme"] == "https"
+    legacy = ForwardedHeadersMiddleware(lambda *a: None, trusted=PROXIES)  # type: ignore[arg-type,return-value]
+    scope = scope_from("10.0.0.1", sent)
+    legacy.apply(scope)
+    assert scope["client"][0] == "203.0.113.9" and scope["scheme"] == "http"
+    with pytest.raises(ValueError, match="proxy headers"):
+        ForwardedHeadersMiddleware(lambda *a: None, trusted=PROXIES, kind="both")  # type: ignore[arg-type,return-value]

@@ -11,6 +11,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import astropy.units as u
 import httpx
@@ -298,3 +300,78 @@ def test_a_program_public_only_for_a_while_after_the_build_leaves_the_sky_served
         assert httpx.get(f"{server.url}/hips/properties").status_code == 200
         assert httpx.get(f"{server.url}/hips/Norder3/Allsky.png").status_code == 200
     assert served_build(archive.engine) is not None
+
+
+def _a_year_more(archive: Archive, program: str) -> int:
+    """Exclusive-access months that end about a year from now for all of ``program``."""
+    with archive.engine.connect() as conn:
+        first_end = conn.scalar(
+            select(func.min(observations.c.t_max)).where(observations.c.proposal_id == program)
+        )
+    return int((now_mjd() - first_end) / 30) + 13
+
+
+def _assert_withheld_for(archive: Archive, program: str) -> None:
+    with LiveServer(archive) as server:
+        refused = httpx.get(f"{server.url}/hips/properties")
+        tile = httpx.get(f"{server.url}/hips/Norder3/Allsky.png")
+    assert refused.status_code == 404 and tile.status_code == 404, refused.text
+    message = refused.json()["error"]["message"]
+    assert "skyarchive hips build" in message and program in message
+
+
+@pytest.mark.parametrize("built_before", [False, True])
+def test_a_period_change_while_a_build_runs_withholds_what_it_publishes(  # type: ignore[no-untyped-def]
+    demo_archive_copy, built_before: bool
+) -> None:
+    """The build chose the program's images while they were public; before it publishes, the
+    program's period is lengthened. Whether an older sky held the program or there was none,
+    the new build must not serve those images."""
+    archive = demo_archive_copy
+    if built_before:
+        build_hips(engine=archive.engine, storage=archive.storage, max_order=3)
+    program = "1073"
+    months = _a_year_more(archive, program)
+    changed: list[bool] = []
+
+    def change_the_period_once(_done: int, _total: int) -> None:
+        if not changed:  # while the build reads its images: it chose them already
+            with archive.engine.begin() as conn:
+                set_eap_months(conn, program, months, default_months=12)
+            changed.append(True)
+
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=3,
+               progress=change_the_period_once)  # fmt: skip
+    assert changed
+    assert served_build(archive.engine) is None
+    _assert_withheld_for(archive, program)
+    build_hips(engine=archive.engine, storage=archive.storage, max_order=3)  # built again
+    assert served_build(archive.engine) is not None
+    assert not any(i.filename.startswith(f"jw0{program}") for i in public_images(archive.engine))
+
+
+def test_a_build_publishing_while_a_period_change_commits_waits_for_it(  # type: ignore[no-untyped-def]
+    demo_archive_copy,
+) -> None:
+    """A period change not yet committed when the build publishes: the build waits for it and
+    then sees it (it does not publish from the release dates of before)."""
+    archive = demo_archive_copy
+    program = "1073"
+    months = _a_year_more(archive, program)
+    failures: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            build_hips(engine=archive.engine, storage=archive.storage, max_order=3)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+
+    builder = threading.Thread(target=build)
+    with archive.engine.begin() as conn:
+        set_eap_months(conn, program, months, default_months=12)
+        builder.start()
+        time.sleep(3)  # the build chooses the public images of before, and gets to publish
+    builder.join(timeout=300)
+    assert not builder.is_alive() and not failures, failures
+    assert served_build(archive.engine) is None
+    _assert_withheld_for(archive, program)

@@ -142,16 +142,21 @@ def test_forwarded_headers_from_an_untrusted_peer_change_nothing(
     assert access_log.client_of("mark=untrusted") == "127.0.0.1"
 
 
-@pytest.fixture(scope="module")
-def proxied_server(demo_archive: Archive) -> Iterator[LiveServer]:
+def _behind_a_proxy(demo_archive: Archive, **settings: str) -> Iterator[LiveServer]:
     """A server over the demo catalog that trusts 127.0.0.1 as its reverse proxy."""
-    settings = Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1")
-    archive = Archive.open(settings)
+    archive = Archive.open(
+        Settings(home=demo_archive.settings.home, trusted_proxies="127.0.0.1", **settings)
+    )
     try:
         with LiveServer(archive, log_level="info") as server:
             yield server
     finally:
         archive.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def proxied_server(demo_archive: Archive) -> Iterator[LiveServer]:
+    yield from _behind_a_proxy(demo_archive)
 
 
 def test_trusted_proxy_headers_give_https_urls_and_the_client_address(
@@ -230,6 +235,73 @@ def test_malformed_forwarded_headers_from_a_trusted_proxy_are_ignored(
     assert answer.status_code == 200
     assert script_urls(answer.text) == {proxied_server.url}
     assert access_log.client_of("mark=malformed") == "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def rfc7239_server(demo_archive: Archive) -> Iterator[LiveServer]:
+    """A server whose trusted proxy (127.0.0.1) writes RFC 7239 ``Forwarded`` headers."""
+    yield from _behind_a_proxy(demo_archive, proxy_headers="forwarded")
+
+
+def test_a_trusted_proxys_forwarded_header_names_the_client_scheme_and_host(
+    rfc7239_server: LiveServer, public_file: tuple[str, str], access_log: Records
+) -> None:
+    """Three hops: a forged one, the outer proxy's (IPv6 client), and our own proxy's."""
+    uri, obsid = public_file
+    access_log.listen()
+    hops = ('for=198.51.100.7;proto=http;host=forged.example.org, '
+            'for="[2001:db8:cafe::17]:4711";proto=https;host=archive.example.org, '
+            'for=127.0.0.1;proto=http;host=inner.example')  # fmt: skip
+    # X-Forwarded-* is not what this proxy writes: a client could have sent it
+    headers = {"Forwarded": hops, **SPOOFED}
+    with httpx.Client(base_url=rfc7239_server.url, timeout=60, headers=headers) as client:
+        script = client.post("/api/v0.1/Download/bundle.sh?mark=rfc7239", data={"uri": uri})
+        mrp = client.get("/api/v0.1/Download/mrp", params={"obsid": obsid})
+    assert script.status_code == 200, script.text
+    assert script_urls(script.text) == {"https://archive.example.org"}
+    assert manifest_source(mrp.content) == "https://archive.example.org"
+    assert access_log.client_of("mark=rfc7239") == "2001:db8:cafe::17"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "for=[2001:db8::1]",  # an IPv6 node must be quoted
+        'for="[2001:db8::1"',
+        'for="203.0.113.9',  # an unterminated quoted string
+        "for=203.0.113.9;for=198.51.100.7",  # a parameter twice in one hop
+        "for=203.0.113.9,",  # an empty hop
+        "for=203.0.113.9 proto=https",
+        "for",
+        "",
+        'for=unknown;proto=javascript;host="evil.example.org/x"',
+        'for=_hidden;proto=ftp;host="evil example.org"',
+        "for=999.1.1.1",
+    ],
+)
+def test_a_malformed_forwarded_header_is_ignored(
+    rfc7239_server: LiveServer, public_file: tuple[str, str], access_log: Records, value: str
+) -> None:
+    uri, _obsid = public_file
+    access_log.listen()
+    with httpx.Client(base_url=rfc7239_server.url, timeout=60) as client:
+        answer = client.post("/api/v0.1/Download/bundle.sh?mark=bad7239", data={"uri": uri},
+                             headers={"Forwarded": value})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert script_urls(answer.text) == {rfc7239_server.url}
+    assert access_log.client_of("mark=bad7239") == "127.0.0.1"
+
+
+def test_a_proxy_of_x_forwarded_headers_does_not_pass_on_a_forged_forwarded_header(
+    proxied_server: LiveServer, public_file: tuple[str, str], access_log: Records
+) -> None:
+    uri, _obsid = public_file
+    access_log.listen()
+    forged = {"Forwarded": "for=203.0.113.9;proto=https;host=evil.example.org"}
+    with httpx.Client(base_url=proxied_server.url, timeout=60, headers=forged) as client:
+        answer = client.post("/api/v0.1/Download/bundle.sh?mark=forged7239", data={"uri": uri})
+    assert script_urls(answer.text) == {proxied_server.url}
+    assert access_log.client_of("mark=forged7239") == "127.0.0.1"
 
 
 def new_account(archive: Archive, name: str) -> str:

@@ -29,3 +29,20 @@ def test_batch_distances_equal_single_region_distances() -> None:
         expected = distances_arcsec([parse_s_region(t) for t in texts], ra, dec)
         got = s_region_distances_arcsec(texts, ra, dec)
         assert got == pytest.approx(expected, abs=1e-6, rel=1e-9)
+
+
+def test_unusual_polygons_in_a_batch_agree_with_the_full_parser() -> None:
+    # A footprint the batch's vertex checks set aside (a vertex repeated next to itself) and one
+    # they keep with a zero-length closing edge (closed twice), among plain ones on either
+    # side, so a ring set aside does not shift its neighbours' vertices.
+    plain = ["POLYGON 10 10 10.1 10 10.1 10.1 10 10.1", "POLYGON ICRS 10.05 9.9 10.2 10 10.05 10.2"]
+    unusual = [
+        "POLYGON 10 10 10.1 10 10.1 10 10.1 10.1 10 10.1",  # repeated vertex
+        "POLYGON 10 10 10.1 10 10.1 10.1 10 10.1 10 10 10 10",  # closed twice
+    ]
+    texts = [plain[0], unusual[0], plain[1], unusual[1], plain[0]]
+    for ra, dec in [(10.05, 10.05), (10.3, 10.0), (9.9, 9.8)]:
+        expected = distances_arcsec([parse_s_region(t) for t in texts], ra, dec)
+        got = s_region_distances_arcsec(texts, ra, dec)
+        assert got == pytest.approx(expected, abs=1e-6, rel=1e-9)
+        assert got[0] == got[4]  # the same footprint, wherever it stands in the batch

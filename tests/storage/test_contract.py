@@ -134,6 +134,28 @@ def test_put_replaces_and_delete_removes(storage: Storage, tmp_path: Path) -> No
     assert not storage.exists(KEY)
 
 
+def test_a_listing_gives_every_key_under_a_prefix_with_its_size_and_age(
+    storage: Storage, tmp_path: Path
+) -> None:
+    before = time.time()
+    keys = {"JWST/product/a1/one.fits": b"1", "JWST/product/b2/two.fits": b"22",
+            "JWST/preview/three.png": b"333", "hips/Norder3/Npix1.png": b"4444"}  # fmt: skip
+    for number, (key, data) in enumerate(keys.items()):
+        storage.put_file(key, source_file(tmp_path, data, f"{number}.dat"))
+    listed = {found.key: found for found in storage.list_objects()}
+    assert set(listed) == set(keys)
+    assert all(listed[key].size == len(data) for key, data in keys.items())
+    # a store's clock may be a little off ours, and S3 keeps whole seconds
+    assert all(before - 5 <= found.modified <= time.time() + 5 for found in listed.values())
+    products = {found.key for found in storage.list_objects("JWST/product/")}
+    assert products == {"JWST/product/a1/one.fits", "JWST/product/b2/two.fits"}
+    assert [f.key for f in storage.list_objects("JWST/product/a1/one.fits")] == [
+        "JWST/product/a1/one.fits"
+    ]
+    storage.delete("JWST/product/a1/one.fits")
+    assert not list(storage.list_objects("JWST/product/a1/"))
+
+
 def test_a_stream_closed_half_way_can_be_read_again(storage: Storage, tmp_path: Path) -> None:
     storage.put_file(KEY, source_file(tmp_path, DATA))
     stream = storage.open_range(KEY)

@@ -7,8 +7,10 @@ Every expected set comes from another way of asking: positions tested by astropy
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections import Counter
+from xml.etree import ElementTree
 
 import astropy.units as u
 import numpy as np
@@ -25,6 +27,7 @@ from skyarchive.archive import Archive
 from skyarchive.db.tables import observations, products
 from skyarchive.errors import BadQuery, PayloadTooLarge, UnknownColumn
 from skyarchive.sky.regions import Polygon, distances_arcsec, parse_s_region
+from skyarchive.vo.registry import registry_record
 from skyarchive.vo.tap import execute_adql
 
 M57 = (283.396, 33.029)
@@ -225,13 +228,32 @@ def test_bad_adql_is_a_clear_400(
     assert getattr(raised.value, "status", None) == 400
 
 
+HEAVY = ("SELECT COUNT(*) FROM ivoa.obscore AS a, ivoa.obscore AS b, ivoa.obscore AS c, "
+         "jwst.products AS d WHERE a.s_ra + b.s_ra > c.s_dec")  # fmt: skip
+
+
 def test_a_query_past_its_time_is_stopped(demo_archive_copy: Archive) -> None:
-    heavy = ("SELECT COUNT(*) FROM ivoa.obscore AS a, ivoa.obscore AS b, ivoa.obscore AS c, "
-             "jwst.products AS d WHERE a.s_ra + b.s_ra > c.s_dec")  # fmt: skip
     with pytest.raises(PayloadTooLarge, match="longer than"):
-        run(demo_archive_copy, heavy, timeout_seconds=0.2)
+        run(demo_archive_copy, HEAVY, timeout_seconds=0.2)
     # the connection goes back to the pool fit for the next query
     assert len(run(demo_archive_copy, "SELECT TOP 1 obs_id FROM ivoa.obscore")) == 1
+
+
+def test_the_synchronous_limits_are_settings(demo_archive_copy: Archive) -> None:
+    settings = demo_archive_copy.settings.model_copy(
+        update={"tap_sync_maxrec": 3, "tap_sync_timeout_seconds": 0.2}
+    )
+    archive = dataclasses.replace(demo_archive_copy, settings=settings)
+    answer = execute_adql(archive, ANONYMOUS, "SELECT obs_id FROM ivoa.obscore", maxrec=10,
+                          response_format="csv", base_url="http://archive.test")  # fmt: skip
+    assert (answer.rows, answer.overflow) == (3, True)
+    with pytest.raises(PayloadTooLarge, match="longer than 0.2 s"):
+        execute_adql(archive, ANONYMOUS, HEAVY, maxrec=10, response_format="csv",
+                     base_url="http://archive.test")  # fmt: skip
+    record = ElementTree.fromstring(
+        registry_record(settings, base_url="http://a.test", moc_ascii="")
+    )
+    assert [e.text for e in record.iter() if e.tag.rsplit("}", 1)[-1] == "hard"] == ["3"]
 
 
 def test_tap_schema_describes_every_obscore_column(demo_archive_copy: Archive) -> None:

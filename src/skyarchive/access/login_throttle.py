@@ -22,8 +22,9 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, delete, func, select
 
+from skyarchive.db.subject_locks import serialise_subjects
 from skyarchive.db.tables import login_failures
 
 MEMORY_SECONDS = 86_400.0
@@ -100,12 +101,11 @@ def admit_attempt(conn: Connection, *, email: str, client: str, delays: Delays) 
     recorded before it; a refused attempt takes its rows back, an admitted one keeps them
     until the password proves right (:func:`clear_failures`). Recording before counting is
     what makes a burst of parallel guesses count each other: SQLite serialises the writing
-    transactions, and on PostgreSQL a transaction lock per client address does the same.
+    transactions, and on PostgreSQL a transaction lock per client address does the same
+    (:func:`skyarchive.db.subject_locks.serialise_subjects`, as for the request limits).
     Commit before checking the password, so other processes see the attempt.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                     {"key": _address_key(client)})  # fmt: skip
+    serialise_subjects(conn, [_address_key(client)])
     own = record_failure(conn, email=email, client=client)
     wait = _remaining(conn, email=email, client=client, delays=delays, before=own)
     if wait:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, func, select
 
+from skyarchive.db.subject_locks import serialise_subjects
 from skyarchive.db.tables import rate_events
 
 MEMORY_SECONDS = 86_400.0
@@ -70,16 +71,19 @@ class Admission:
 def admit(engine: Engine, limits: Sequence[Limit]) -> Admission:
     """Count one request against every one of ``limits``, or refuse it.
 
-    The request is counted first, in a transaction of its own, and checked afterwards against
-    the requests counted before it, so parallel requests see each other (as the login delays
-    do): a burst cannot all pass the check before any is counted (a row not yet committed
-    may let one or two more by). A refused request's rows are removed again; so are an
-    admitted one's, by :func:`forget`, when it fails later.
+    The request is counted first and then checked against the requests counted before it,
+    in one transaction that holds every limit's subject
+    (:func:`~skyarchive.db.subject_locks.serialise_subjects`, the rule of the login delays),
+    so a parallel burst admits exactly ``most`` requests: the next one of the burst counts
+    only after this one has committed its row, or taken it back. A refused request's rows
+    are removed in the same transaction; an admitted one's by :func:`forget`, when it fails
+    later.
     """
     if not limits:
         return Admission(events=[])
-    now = time.time()
     with engine.begin() as conn:
+        serialise_subjects(conn, [limit.key for limit in limits])
+        now = time.time()  # read under the lock: the rows before this one are older
         events = [
             int(conn.execute(
                 rate_events.insert().values(key=limit.key, at=now)
@@ -88,15 +92,14 @@ def admit(engine: Engine, limits: Sequence[Limit]) -> Admission:
             for limit in limits
         ]  # fmt: skip
         conn.execute(delete(rate_events).where(rate_events.c.at < now - MEMORY_SECONDS))
-    with engine.connect() as conn:
         waits = [
             (seconds_to_wait(conn, limit, now=now, before=event), limit)
             for limit, event in zip(limits, events, strict=True)
         ]
-    wait, worst = max(waits, key=lambda pair: pair[0])
-    if not wait:
-        return Admission(events=events)
-    forget(engine, events)
+        wait, worst = max(waits, key=lambda pair: pair[0])
+        if not wait:
+            return Admission(events=events)
+        conn.execute(delete(rate_events).where(rate_events.c.event_id.in_(events)))
     return Admission(events=[], wait=wait, refused_by=worst)
 
 

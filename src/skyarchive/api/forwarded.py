@@ -1,4 +1,4 @@
-"""Believe ``X-Forwarded-*`` headers only from the reverse proxies the operator named.
+"""Believe ``X-Forwarded-*`` (or RFC 7239 ``Forwarded``) only from the proxies the operator named.
 
 Behind a reverse proxy every connection comes from the proxy, which tells who the client was
 (``X-Forwarded-For``), which scheme it used (``X-Forwarded-Proto``) and which host it asked for
@@ -11,6 +11,13 @@ The client is the rightmost ``X-Forwarded-For`` address that is not itself a tru
 proxy appends the peer it saw, so entries left of it may be forged). A malformed header (an entry
 that is not an IP address, a scheme other than http/https, a host with characters a host cannot
 have) is ignored as a whole: the request keeps what the connection itself says.
+
+Proxies that write the standard ``Forwarded`` header instead (``for=...;proto=...;host=...``,
+one element per hop) are read the same way when the ``proxy_headers`` setting says so: the
+walk from the right past trusted proxies picks the element the outermost trusted proxy wrote,
+whose ``for`` is the client and whose ``proto`` and ``host`` are what the client asked for. Only
+the kind the operator names is read: a proxy passes the other kind through untouched, so a
+client could write it.
 """
 
 from __future__ import annotations
@@ -28,7 +35,14 @@ _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 )
 _SCHEMES = {"http": "http", "https": "https"}
+#: RFC 7230 token characters, and an RFC 7239 ``name=value`` pair whose value is a token or a
+#: quoted string (where a backslash escapes the next character).
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_PAIR = re.compile(rf'[ \t]*({_TOKEN})=({_TOKEN}|"(?:[^"\\]|\\.)*")[ \t]*')
+_UNQUOTE = re.compile(r"\\(.)")
+HEADER_KINDS = ("x-forwarded", "forwarded")
 _WS_SCHEMES = {"http": "ws", "https": "wss"}
+_X_FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
 
 
 def is_trusted(address: str, networks: Sequence[Network]) -> bool:
@@ -99,12 +113,70 @@ def forwarded_host(header: str) -> str | None:
     return host if _HOST.fullmatch(host) else None
 
 
-class ForwardedHeadersMiddleware:
-    """Apply trusted proxies' ``X-Forwarded-*`` headers to the scope; ignore everyone else's."""
+def forwarded_elements(header: str) -> list[dict[str, str]] | None:
+    """The hops of an RFC 7239 ``Forwarded`` value, left to right, or None if it is malformed.
 
-    def __init__(self, app: ASGIApp, *, trusted: Sequence[Network]) -> None:
+    Each hop is a dict of its parameters (names in lower case, quoted values unquoted). A
+    parameter named twice in one hop, a pair that is not ``name=token`` or ``name="quoted"``,
+    or an empty hop makes the whole header malformed.
+    """
+    elements: list[dict[str, str]] = []
+    element: dict[str, str] = {}
+    position = 0
+    while True:
+        pair = _PAIR.match(header, position)
+        if pair is None:
+            return None
+        name, value = pair.group(1).lower(), pair.group(2)
+        if name in element:
+            return None
+        if value.startswith('"'):
+            value = _UNQUOTE.sub(r"\1", value[1:-1])
+        element[name] = value
+        position = pair.end()
+        if position == len(header):
+            elements.append(element)
+            return elements
+        if header[position] == ",":
+            elements.append(element)
+            element = {}
+        elif header[position] != ";":
+            return None
+        position += 1
+
+
+def forwarded_hop(header: str, networks: Sequence[Network]) -> dict[str, str] | None:
+    """The hop of a ``Forwarded`` value that the outermost trusted proxy wrote, or None.
+
+    The same walk as :func:`forwarded_client`: from the right, past hops whose ``for`` is a
+    trusted proxy; the first other hop (its ``for`` another address, ``unknown``, an obfuscated
+    name, or absent) is the client's. When every hop is a trusted proxy, the leftmost is.
+    """
+    elements = forwarded_elements(header)
+    if elements is None:
+        return None
+    for element in reversed(elements):
+        node = _parse_ip(element.get("for", ""))
+        if node is None or not _in_networks(node, networks):
+            return element
+    return elements[0]
+
+
+class ForwardedHeadersMiddleware:
+    """Apply trusted proxies' forwarding headers to the scope; ignore everyone else's.
+
+    ``kind`` is which headers the proxies write: ``x-forwarded`` (``X-Forwarded-For``,
+    ``-Proto``, ``-Host``) or ``forwarded`` (RFC 7239); the other kind is never read.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, trusted: Sequence[Network], kind: str = "x-forwarded"
+    ) -> None:
+        if kind not in HEADER_KINDS:
+            raise ValueError(f"proxy headers are one of {HEADER_KINDS}, not {kind!r}")
         self.app = app
         self.trusted = tuple(trusted)
+        self.kind = kind
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self.trusted:
@@ -117,24 +189,37 @@ class ForwardedHeadersMiddleware:
         if not peer or not is_trusted(peer[0], self.trusted):
             return
         headers: dict[bytes, str] = {}
+        read = (b"forwarded",) if self.kind == "forwarded" else _X_FORWARDED
         for name, value in scope.get("headers", []):
-            if name in (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"):
+            if name in read:
                 text = value.decode("latin-1")
                 if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
                     continue  # control characters: not a header a proxy of ours wrote
                 # Repeated headers count as one comma-separated list, in order.
                 headers[name] = f"{headers[name]},{text}" if name in headers else text
-        if (sent := headers.get(b"x-forwarded-for")) is not None:
-            client = forwarded_client(sent, self.trusted)
-            if client is not None:
-                scope["client"] = (client, 0)
-        if (sent := headers.get(b"x-forwarded-proto")) is not None:
-            scheme = forwarded_scheme(sent)
-            if scheme is not None:
-                websocket = scope["type"] == "websocket"
-                scope["scheme"] = _WS_SCHEMES[scheme] if websocket else scheme
-        if (sent := headers.get(b"x-forwarded-host")) is not None:
-            host = forwarded_host(sent)
-            if host is not None:
-                kept = [(k, v) for k, v in scope.get("headers", []) if k != b"host"]
-                scope["headers"] = [(b"host", host.encode("latin-1")), *kept]
+        if self.kind == "forwarded":
+            hop = forwarded_hop(headers[b"forwarded"], self.trusted) if headers else None
+            node = _parse_ip(hop.get("for", "")) if hop else None
+            client = str(node) if node is not None else None
+            scheme = hop.get("proto") if hop else None
+            host = hop.get("host") if hop else None
+        else:
+            sent = headers.get(b"x-forwarded-for")
+            client = forwarded_client(sent, self.trusted) if sent is not None else None
+            scheme = headers.get(b"x-forwarded-proto")
+            host = headers.get(b"x-forwarded-host")
+        self._rewrite(scope, client=client, scheme=scheme, host=host)
+
+    def _rewrite(
+        self, scope: Scope, *, client: str | None, scheme: str | None, host: str | None
+    ) -> None:
+        """Apply what the proxies said (the client's address already found), each part only if
+        it is well formed."""
+        if client is not None:
+            scope["client"] = (client, 0)
+        if scheme is not None and (checked := forwarded_scheme(scheme)):
+            websocket = scope["type"] == "websocket"
+            scope["scheme"] = _WS_SCHEMES[checked] if websocket else checked
+        if host is not None and (well_formed := forwarded_host(host)):
+            kept = [(k, v) for k, v in scope.get("headers", []) if k != b"host"]
+            scope["headers"] = [(b"host", well_formed.encode("latin-1")), *kept]

@@ -131,6 +131,7 @@ products = Table(
     Column("ingested_at", String(32)),
     Index(None, "owner_obsid"),
     Index(None, "proposal_id"),
+    Index(None, "storage_key"),  # the storage sweep asks which stored keys a row names
 )
 
 product_versions = Table(

@@ -48,6 +48,7 @@ TILE_WIDTH = 512
 #: Deepest order unless the images ask for less: 512-pixel tiles of order 9 have ~0.8″ pixels.
 DEFAULT_MAX_ORDER = 9
 _SAMPLE_PER_IMAGE = 20_000  # pixels each image gives to the common pixel cut
+_BATCH = 500  # file names asked about per query
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,23 @@ def public_images(engine: Engine, *, now: float | None = None) -> list[HipsImage
     """The files a public sky is made of: public I2D mosaics, else public CAL exposures."""
     with engine.connect() as conn:
         return _sky_images(conn, now_mjd() if now is None else now)
+
+
+def withdrawn_programs(conn: Connection, images: list[HipsImage]) -> list[str]:
+    """The programs of which one of ``images`` (chosen as public) is no longer public now: its
+    period changed while the build ran."""
+    now = now_mjd()
+    public: set[str] = set()
+    names = [image.filename for image in images]
+    for start in range(0, len(names), _BATCH):
+        query = (
+            select(products.c.productFilename)
+            .join(observations, observations.c.obsid == products.c.owner_obsid)
+            .where(products.c.productFilename.in_(names[start : start + _BATCH]),
+                   released_clause(observations.c.t_obs_release, now))
+        )  # fmt: skip
+        public.update(conn.scalars(query))
+    return sorted({image.program for image in images if image.filename not in public})
 
 
 def program_sky_images(conn: Connection, program: str, *, now: float) -> set[str]:
@@ -294,7 +312,8 @@ def build_hips(
     with tempfile.TemporaryDirectory(prefix="hips-build-") as work:
         _write_tiles(Path(work), mosaic, report, width, title, finest, authority)
         programs = {image.program for image in chosen}
-        hips_store.publish(engine, storage, Path(work), programs=programs)
+        hips_store.publish(engine, storage, Path(work), programs=programs,
+                           withdrawn=lambda conn: withdrawn_programs(conn, chosen))  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 

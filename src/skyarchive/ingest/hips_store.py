@@ -14,6 +14,13 @@ exclusive-access period changes so that images of the sky leave the public set
 again: until the next build the archive serves no HiPS at all (the sky view draws the
 footprints on its dark background). Images that became public only make the sky
 incomplete: it is served, and the next build adds them.
+
+A build takes minutes, and a period may change while it runs: images it chose as public may be
+exclusive again by the time it is published. So the publishing transaction asks again (the
+build's ``withdrawn`` callback) and publishes such a build withheld, naming those programs.
+It and the period change (:func:`hold_sky`, first in ``set_eap_months``) hold one lock, so
+either the change sees the new build's programs and withholds it, or the build sees the
+changed release dates: never neither.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +36,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from skyarchive.db.state import read_state, write_state
+from skyarchive.db.subject_locks import serialise_subjects
 from skyarchive.errors import NotFound
 from skyarchive.sky.hips_tiles import parse_properties
 from skyarchive.storage import Storage
@@ -39,6 +47,7 @@ BUILD_STATE = "hips_build"
 STALE_STATE = "hips_stale"
 PROGRAMS_STATE = "hips_programs"  # the programs whose images the served build is made of
 _FILE_LIST = "files"
+_SKY_SUBJECT = "hips-sky"  # the lock a publication and a release change both hold
 
 
 @dataclass(frozen=True)
@@ -56,12 +65,26 @@ def _key(build: str, name: str) -> str:
     return f"{PREFIX}/{build}/{name}"
 
 
+def hold_sky(conn: Connection) -> None:
+    """Hold the sky's lock until ``conn``'s transaction ends: a change of release dates that
+    may take images out of the sky takes it first, as publishing a build does."""
+    serialise_subjects(conn, [_SKY_SUBJECT])
+
+
 def publish(
-    engine: Engine, storage: Storage, directory: Path, *, programs: Iterable[str] = ()
+    engine: Engine,
+    storage: Storage,
+    directory: Path,
+    *,
+    programs: Iterable[str] = (),
+    withdrawn: Callable[[Connection], list[str]] = lambda _conn: [],
 ) -> str:
     """Store every file of the built HiPS in ``directory``, then serve it; returns its name.
 
-    The former build's files are deleted once the new one is served. Clears the stale mark.
+    ``withdrawn`` names the programs of which an image the build used is no longer public,
+    asked under the sky's lock: the build is then published withheld (stale, naming them);
+    otherwise publishing clears the stale mark. The former build's files are deleted once the
+    new one is served.
     """
     build = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
     names = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
@@ -71,10 +94,13 @@ def publish(
     listing.write_text("\n".join(names) + "\n", encoding="utf-8")
     storage.put_file(_key(build, _FILE_LIST), listing)
     with engine.begin() as conn:
+        hold_sky(conn)
+        gone = sorted(withdrawn(conn))
         former = read_state(conn, BUILD_STATE)
         write_state(conn, BUILD_STATE, build, now=time.time())
         write_state(conn, PROGRAMS_STATE, json.dumps(sorted(programs)), now=time.time())
-        write_state(conn, STALE_STATE, "", now=time.time())
+        stale = json.dumps({"programs": gone[:20]}) if gone else ""
+        write_state(conn, STALE_STATE, stale, now=time.time())
     if former and former != build:
         _delete_build(storage, former)
     return build

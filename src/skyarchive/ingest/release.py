@@ -14,7 +14,7 @@ from skyarchive.access.grants import program_row
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import programs
 from skyarchive.ingest.hips import program_sky_images
-from skyarchive.ingest.hips_store import in_sky, mark_stale
+from skyarchive.ingest.hips_store import hold_sky, in_sky, mark_stale
 from skyarchive.ingest.linking import apply_release_dates
 from skyarchive.notify.digest_text import counted
 from skyarchive.notify.events import Opened, record_release_changes, release_snapshot
@@ -28,6 +28,7 @@ def set_eap_months(
     Returns how many files the change made public, and the Public events it recorded.
     """
     program = str(proposal_id)
+    hold_sky(conn)  # a build publishing now either sees this change or is seen by it
     program_row(conn, program)  # NotFound for an unknown program
     before = release_snapshot(conn, program)
     now = now_mjd()

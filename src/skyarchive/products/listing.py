@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from skyarchive.access.rights import data_rights
 from skyarchive.db.tables import observation_members, observation_products, observations, products
@@ -90,17 +90,19 @@ class _DictRows:
     """Rows as dicts built in Python. Columns come out in the order of the answer so each row
     is one dict(zip(...)); the few derived values are patched afterwards."""
 
+    #: The statement's columns, one list for every request (so its statement is built once).
+    columns = (
+        *[products.c[name] for name in _PRODUCT_FIELDS],
+        _LISTED.c.dataproduct_type.label("listed_type"),
+        _LISTED.c.filters.label("listed_filters"),
+        _LISTED.c.obs_id,
+        _RELEASE.label("release"),
+        observation_products.c.obsid.label("obsID"),
+        products.c.product_id,
+    )
+
     def __init__(self, now: float) -> None:
         self.now = now
-        self.columns = [
-            *[products.c[name] for name in _PRODUCT_FIELDS],
-            _LISTED.c.dataproduct_type.label("listed_type"),
-            _LISTED.c.filters.label("listed_filters"),
-            _LISTED.c.obs_id,
-            _RELEASE.label("release"),
-            observation_products.c.obsid.label("obsID"),
-            products.c.product_id,
-        ]
         fields = len(_PRODUCT_FIELDS)
         position = {name: i for i, name in enumerate(_PRODUCT_FIELDS)}
         self._kind, self._filters = position.get("dataproduct_type"), position.get("filters")
@@ -128,18 +130,23 @@ class _JsonRows:
 
     def __init__(self, dialect: str, now: float) -> None:
         self.now = now
-        self.columns = [
-            _json_product(dialect),
-            _RELEASE.label("release"),
-            observation_products.c.obsid.label("obsID"),
-            products.c.product_id,
-        ]
+        self.columns = _json_columns(dialect)
 
     def make(self, parent_text: str, r: Any) -> str:
         text, release = r[0], r[1]
         body = text.rstrip()[:-1].rstrip()
         rights = data_rights(release, now=self.now)
         return f'{body}, "parent_obsid": "{parent_text}", "dataRights": "{rights}"}}'
+
+
+@functools.lru_cache(maxsize=4)
+def _json_columns(dialect: str) -> tuple[Any, ...]:
+    return (
+        _json_product(dialect),
+        _RELEASE.label("release"),
+        observation_products.c.obsid.label("obsID"),
+        products.c.product_id,
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -157,25 +164,15 @@ def _json_product(dialect: str) -> Prebuilt:
 def _rows_for(conn: Connection, parents: list[int], shape: _DictRows | _JsonRows) -> Iterator:
     # Members are fetched first: "obsid = parent OR obsid IN (subquery)" defeats the index.
     members: dict[int, list[int]] = {parent: [] for parent in parents}
-    links = select(observation_members.c.parent_obsid, observation_members.c.member_obsid)
-    for parent, member in conn.execute(
-        links.where(observation_members.c.parent_obsid.in_(parents))
-    ).tuples():
+    for parent, member in conn.execute(_MEMBERS, {"parents": parents}).tuples():
         if member != parent:
             members[parent].append(member)
     listed_ids = sorted({*parents, *(m for found in members.values() for m in found)})
-    query = (
-        select(*shape.columns)
-        .join(products, products.c.product_id == observation_products.c.product_id)
-        .join(_LISTED, _LISTED.c.obsid == observation_products.c.obsid)
-        .outerjoin(_OWNER, _OWNER.c.obsid == products.c.owner_obsid)
-        .where(observation_products.c.obsid.in_(listed_ids))
-        .order_by(_LISTED.c.obs_id, products.c.productFilename)
-    )
     by_listed: dict[int, list[tuple[int, Any]]] = {}  # listed obsid -> (position, row)
-    params = {"now": shape.now}
-    for position, r in enumerate(conn.execute(query, params).all()):
+    params = {"now": shape.now, "listed": listed_ids}
+    for position, r in enumerate(conn.execute(_listing_query(shape.columns), params).all()):
         by_listed.setdefault(r[-2], []).append((position, r))
+    make = shape.make
     for parent in parents:
         # The observation's own files first, then its members', each part in query order.
         others = sorted(row for m in members[parent] for row in by_listed.get(m, ()))
@@ -185,4 +182,23 @@ def _rows_for(conn: Connection, parents: list[int], shape: _DictRows | _JsonRows
             if r[-1] in seen:  # within one requested observation a file appears once
                 continue
             seen.add(r[-1])
-            yield shape.make(parent_text, r)
+            yield make(parent_text, r)
+
+
+# Statements built once, their lists of obsids bound at execution: building them (the joins,
+# ~30 columns, a list of literal obsids) cost more than SQLite took to run them.
+_MEMBERS = select(observation_members.c.parent_obsid, observation_members.c.member_obsid).where(
+    observation_members.c.parent_obsid.in_(bindparam("parents", expanding=True))
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _listing_query(columns: tuple[Any, ...]) -> Select[Any]:
+    return (
+        select(*columns)
+        .join(products, products.c.product_id == observation_products.c.product_id)
+        .join(_LISTED, _LISTED.c.obsid == observation_products.c.obsid)
+        .outerjoin(_OWNER, _OWNER.c.obsid == products.c.owner_obsid)
+        .where(observation_products.c.obsid.in_(bindparam("listed", expanding=True)))
+        .order_by(_LISTED.c.obs_id, products.c.productFilename)
+    )

@@ -35,6 +35,7 @@ import astropy.units as u
 import numpy as np
 import numpy.typing as npt
 from astropy.coordinates import Latitude, Longitude
+from cdshealpix import cdshealpix as cdshealpix_core
 from cdshealpix import nested
 
 from skyarchive.sky.regions import (
@@ -221,6 +222,14 @@ def _at_depth(ipix: np.ndarray, depths: np.ndarray, depth: int) -> np.ndarray:
 _FOOTPRINT_REFINE = 2
 
 
+# cdshealpix's own binding, called with plain radians: ``nested.cone_search`` only checks and
+# converts its astropy Longitude, Latitude and Quantity arguments into these, which cost more
+# than the cover itself on a search's hot path. The depth delta is ``nested.cone_search``'s
+# default.
+_compiled_cone_search = cdshealpix_core.cone_search
+_CONE_DEPTH_DELTA = 2
+
+
 def cone_ranges(
     ra: float, dec: float, radius_deg: float, depth: int = CELL_DEPTH
 ) -> list[tuple[int, int]]:
@@ -247,6 +256,8 @@ def cone_ranges(
     """
     if not (math.isfinite(radius_deg) and radius_deg >= 0):
         raise ValueError(f"radius {radius_deg!r} deg must be finite and >= 0")
+    if not (math.isfinite(ra) and math.isfinite(dec) and abs(dec) <= 90.0):
+        raise ValueError(f"position ({ra!r}, {dec!r}) deg is not on the sky")
     if radius_deg >= 180.0:
         return [(0, 12 << (2 * depth))]
     coarse = query_depth(radius_deg, depth)
@@ -259,9 +270,10 @@ def cone_ranges(
     small = coarse == depth and abs(dec) + radius_deg < 60.0
     margin = 0.25 * cell if small else cell
     if abs(dec) + radius_deg + margin < _FAST_PATH_MAX_LATITUDE:
-        ipix, depths, _ = nested.cone_search(
-            Longitude(ra, u.deg), Latitude(dec, u.deg), (radius_deg + margin) * u.deg, coarse
-        )
+        ipix, depths, _ = _compiled_cone_search(
+            coarse, _CONE_DEPTH_DELTA, math.radians(ra % 360.0), math.radians(dec),
+            math.radians(radius_deg + margin), False,
+        )  # fmt: skip
         return _to_ranges(ipix.astype(np.int64), depths.astype(np.int64), depth)
     ipix, depths = _descend(
         _signed_distance(Circle(ra, dec, radius_deg)), query_depth(radius_deg, depth)

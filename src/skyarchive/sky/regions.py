@@ -643,22 +643,11 @@ def _simple_polygon_vertices(text: str) -> tuple[list[float], list[float]] | Non
     repeated vertices) returns None and takes the full parser. Plain Python: a footprint has a
     handful of vertices, too few for numpy's per-call cost to pay off.
     """
-    tokens = text.split()
-    if not tokens or tokens[0].upper() != "POLYGON":
-        return None
-    start = 1
-    while start < len(tokens) and tokens[start].upper() in _FRAME_TOKENS:
-        start += 1
-    try:
-        values = [float(token) for token in tokens[start:]]
-    except ValueError:
-        return None
-    if len(values) < 6 or len(values) % 2 or not all(map(math.isfinite, values)):
+    values = _polygon_numbers(text)
+    if values is None or not all(map(math.isfinite, values)):
         return None
     ra, dec = values[0::2], values[1::2]
-    if ra[0] == ra[-1] and dec[0] == dec[-1]:
-        ra, dec = ra[:-1], dec[:-1]
-    if len(ra) < 3 or any(abs(d) > 90.0 for d in dec):
+    if any(abs(d) > 90.0 for d in dec):
         return None
     if any(ra[i] == ra[i + 1] and dec[i] == dec[i + 1] for i in range(len(ra) - 1)):
         return None
@@ -669,7 +658,9 @@ def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np
     """Distances (arcsec, 0 inside) from ``(ra, dec)`` to many stored ``s_region`` texts.
 
     Same result as ``distances_arcsec([parse_s_region(t) for t in texts], ra, dec)``, with
-    plain polygons handled in one vectorised pass.
+    plain polygons handled in one vectorised pass: each text is only split into numbers here,
+    and the checks of :func:`_simple_polygon_vertices` run over all vertices at once (a
+    search's cost was in per-footprint Python checks, not in the geometry).
     """
     out = np.empty(len(texts))
     ring_ra: list[float] = []
@@ -678,19 +669,64 @@ def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np
     ring_owner: list[int] = []
     others: list[int] = []
     for index, text in enumerate(texts):
-        vertices = _simple_polygon_vertices(text)
-        if vertices is None:
+        values = _polygon_numbers(text)
+        if values is None:
             others.append(index)
         else:
-            ring_ra += vertices[0]
-            ring_dec += vertices[1]
-            counts.append(len(vertices[0]))
+            ring_ra += values[0::2]
+            ring_dec += values[1::2]
+            counts.append(len(values) // 2)
             ring_owner.append(index)
-    point = radec_to_xyz(ra, dec)[None, :]
     if counts:
-        g, starts = _joined_geometry(radec_to_xyz(ring_ra, ring_dec), np.array(counts))
-        out[ring_owner] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
+        ras, decs, sizes = np.array(ring_ra), np.array(ring_dec), np.array(counts)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        unusual = _unusual_rings(ras, decs, starts)
+        owners = np.array(ring_owner)
+        if unusual.any():  # to the full parser, as _simple_polygon_vertices would send them
+            others += owners[unusual].tolist()
+            kept = np.repeat(~unusual, sizes)
+            ras, decs, sizes, owners = ras[kept], decs[kept], sizes[~unusual], owners[~unusual]
+        if len(sizes):
+            g, starts = _joined_geometry(radec_to_xyz(ras, decs), sizes)
+            point = radec_to_xyz(ra, dec)[None, :]
+            out[owners] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
     if others:
+        others.sort()
         regions = [parse_s_region(texts[i]) for i in others]
         out[others] = distances_arcsec(regions, ra, dec)
     return out
+
+
+def _polygon_numbers(text: str) -> list[float] | None:
+    """The numbers ``ra dec ra dec ...`` of a ``POLYGON [frame] ...`` text, the closing vertex
+    dropped, when there are at least three vertices; else None (for the full parser).
+
+    No check of the numbers themselves: :func:`_simple_polygon_vertices` makes them for one
+    footprint, :func:`_unusual_rings` over many at once.
+    """
+    tokens = text.split()
+    if not tokens or tokens[0].upper() != "POLYGON":
+        return None
+    start = 1
+    while start < len(tokens) and tokens[start].upper() in _FRAME_TOKENS:
+        start += 1
+    try:
+        values = list(map(float, tokens[start:]))
+    except ValueError:
+        return None
+    if len(values) < 6 or len(values) % 2:
+        return None
+    if values[0] == values[-2] and values[1] == values[-1]:
+        del values[-2:]
+    return values if len(values) >= 6 else None
+
+
+def _unusual_rings(ras: np.ndarray, decs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Which of the joined rings (vertices from ``starts``) :func:`_simple_polygon_vertices`
+    would refuse: a number not finite, a Dec beyond 90 degrees, or a vertex repeated next to
+    itself."""
+    bad = ~(np.isfinite(ras) & np.isfinite(decs)) | (np.abs(decs) > 90.0)
+    repeated = (ras[1:] == ras[:-1]) & (decs[1:] == decs[:-1])
+    repeated[starts[1:] - 1] = False  # a ring's last vertex and the next ring's first
+    bad[:-1] |= repeated
+    return np.logical_or.reduceat(bad, starts)

@@ -1,7 +1,7 @@
 """File storage behind one small interface: a local directory by default, an S3-compatible
 object store when configured, in-memory for tests. :func:`open_storage` picks one by settings."""
 
-from skyarchive.storage.base import Storage, StoredFile, safe_key
+from skyarchive.storage.base import Storage, StoredFile, StoredObject, safe_key
 from skyarchive.storage.local import LocalStorage
 from skyarchive.storage.memory import MemoryStorage
 from skyarchive.storage.opening import open_storage, storage_at
@@ -11,6 +11,7 @@ __all__ = [
     "MemoryStorage",
     "Storage",
     "StoredFile",
+    "StoredObject",
     "open_storage",
     "safe_key",
     "storage_at",

@@ -28,6 +28,15 @@ class StoredFile:
     sha256: str
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as a listing shows it: its key, size and last change (Unix seconds)."""
+
+    key: str
+    size: int
+    modified: float
+
+
 def safe_key(key: str) -> str:
     """Return ``key`` if it is a plain relative path, else raise :class:`BadQuery`."""
     if not key or "\x00" in key or "\\" in key or key.startswith("/"):
@@ -91,6 +100,11 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove ``key``; nothing happens when it is already gone."""
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object whose key starts with ``prefix``, with its size and last change, in
+        no particular order; streamed, so a store of millions of objects is listed in flat
+        memory. A local directory lists the temporary files of unfinished writes too."""
 
     def local_path(self, key: str) -> Path | None:
         """The file's path on this machine when the backend has one (None otherwise), for

@@ -5,10 +5,18 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from skyarchive.errors import NotFound
-from skyarchive.storage.base import CHUNK, StoredFile, copy_with_digest, digest_of, safe_key
+from skyarchive.storage.base import (
+    CHUNK,
+    StoredFile,
+    StoredObject,
+    copy_with_digest,
+    digest_of,
+    safe_key,
+)
 
 
 class LocalStorage:
@@ -61,6 +69,18 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        # walk only the directory the prefix ends in (a key's own directory for a whole key)
+        folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        for directory, _dirs, names in os.walk(folder):
+            for name in names:
+                path = Path(directory, name)
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    with suppress(FileNotFoundError):  # removed while we walked
+                        found = path.stat()
+                        yield StoredObject(key=key, size=found.st_size, modified=found.st_mtime)
 
     def local_path(self, key: str) -> Path:
         path = self.path(key)

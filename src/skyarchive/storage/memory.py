@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from skyarchive.errors import NotFound
-from skyarchive.storage.base import CHUNK, StoredFile, safe_key
+from skyarchive.storage.base import CHUNK, StoredFile, StoredObject, safe_key
 
 
 class MemoryStorage:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.modified: dict[str, float] = {}
 
     def put_file(self, key: str, source: Path) -> StoredFile:
         data = Path(source).read_bytes()
         self.blobs[safe_key(key)] = data
+        self.modified[key] = time.time()
         return StoredFile(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
     def exists(self, key: str) -> bool:
@@ -40,6 +43,12 @@ class MemoryStorage:
 
     def delete(self, key: str) -> None:
         self.blobs.pop(safe_key(key), None)
+        self.modified.pop(key, None)
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        for key, data in list(self.blobs.items()):
+            if key.startswith(prefix):
+                yield StoredObject(key=key, size=len(data), modified=self.modified.get(key, 0.0))
 
     def local_path(self, key: str) -> None:
         return None

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from skyarchive.errors import BadQuery, NotFound, ServiceUnavailable
-from skyarchive.storage.base import CHUNK, StoredFile, digest_of, safe_key
+from skyarchive.storage.base import CHUNK, StoredFile, StoredObject, digest_of, safe_key
 
 #: Files above this size are uploaded in parts of :data:`MULTIPART_CHUNK` (S3 allows 10,000
 #: parts, so parts of 64 MiB carry files up to 625 GiB).
@@ -188,11 +188,17 @@ class S3Storage:
 
     def list_keys(self) -> Iterator[str]:
         """Every key under the prefix (for tests and the operator's checks)."""
+        return (found.key for found in self.list_objects())
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
         paginator = self.client.get_paginator("list_objects_v2")
-        with _translated(self.prefix or "/"):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+        with _translated(self.prefix + prefix or "/"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for entry in page.get("Contents", []):
-                    yield entry["Key"][len(self.prefix) :]
+                    yield StoredObject(
+                        key=entry["Key"][len(self.prefix) :], size=int(entry["Size"]),
+                        modified=entry["LastModified"].timestamp(),
+                    )  # fmt: skip
 
 
 def _file_digest(path: Path) -> tuple[int, str]:

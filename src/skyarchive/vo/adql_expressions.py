@@ -1,4 +1,5 @@
-"""ADQL expressions to SQLAlchemy: values, conditions, functions and geometry.
+"""ADQL expressions to SQLAlchemy: values, conditions and functions (geometry in
+:mod:`skyarchive.vo.adql_geometry_terms`).
 
 :class:`ExpressionTranslator` is the half of the translator that works inside one query's
 scope; :class:`skyarchive.vo.adql_sql.Translator` adds the queries themselves (SELECT, FROM,
@@ -13,7 +14,6 @@ from typing import Any
 
 from lark import Token, Tree
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Float,
     Integer,
@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.vo import adql_geometry as geo
+from skyarchive.vo.adql_geometry_terms import GEOMETRY_FUNCTIONS, GeometryTerms
 from skyarchive.vo.adql_values import (
     BOOLEAN,
     CAST_TYPES,
@@ -46,7 +47,6 @@ from skyarchive.vo.adql_values import (
     chain_names,
     column_type,
     ident_name,
-    is_call,
     is_number,
     keep_type,
     nearest_hint,
@@ -63,15 +63,13 @@ _MATH: dict[str, tuple[str, int]] = {
     "truncate": ("trunc", 1), "sign": ("sign", 1),
 }  # fmt: skip
 _AGGREGATES = ("count", "min", "max", "sum", "avg")
-_GEOMETRY = ("point", "circle", "polygon", "box", "contains", "intersects", "distance",
-             "coord1", "coord2", "coordsys", "region", "area", "centroid")  # fmt: skip
 _TEXT_FUNCTIONS = ("lower", "upper", "coalesce", "round")
-_FRAMES = ("", "ICRS", "ICRS GEOCENTER", "J2000", "GEOCENTER")
-FUNCTIONS = tuple(sorted({*_MATH, *_AGGREGATES, *_GEOMETRY, *_TEXT_FUNCTIONS}))
+FUNCTIONS = tuple(sorted({*_MATH, *_AGGREGATES, *GEOMETRY_FUNCTIONS, *_TEXT_FUNCTIONS}))
 
 
-class ExpressionTranslator:
-    """Values, conditions and function calls of ADQL, as SQLAlchemy expressions."""
+class ExpressionTranslator(GeometryTerms):
+    """Values, conditions and function calls of ADQL, as SQLAlchemy expressions (geometry in
+    :class:`~skyarchive.vo.adql_geometry_terms.GeometryTerms`)."""
 
     tables: list[TapTable]
     context: QueryContext
@@ -255,85 +253,6 @@ class ExpressionTranslator:
         }  # fmt: skip
         return Value(ops[op](a.sql, b.sql), BOOLEAN, a.aggregate or b.aggregate, truth=True)
 
-    def _geometry_comparison(self, left: Tree, op: str, right: Tree, scope: Scope) -> Value | None:
-        """``CONTAINS(...) = 1``, ``1 = INTERSECTS(...)``, ``DISTANCE(...) < r``: geometry
-        through the index. None when the comparison is not one of these."""
-        flipped = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
-        if is_call(right, ("contains", "intersects", "distance")) and not is_call(
-            left, ("contains", "intersects", "distance")
-        ):
-            left, right, op = right, left, flipped[op]
-        if is_call(left, ("contains", "intersects")):
-            bound = self.value(right, scope)
-            if bound.number not in (0.0, 1.0) or op not in ("=", "!="):
-                return None
-            predicate = self.geometry_predicate(left, scope)
-            wanted = (bound.number == 1.0) == (op == "=")
-            return Value(predicate if wanted else not_(predicate), BOOLEAN, truth=True)
-        if is_call(left, ("distance",)) and op in ("<", "<="):
-            bound = self.value(right, scope)
-            if bound.number is None:
-                return None
-            a, b = self._distance_points(left, scope)
-            indexed = geo.within_distance(a, b, bound.number)
-            if indexed is None:
-                return None
-            exact = geo.distance_sql(a, b)
-            return Value(
-                and_(indexed, exact < bound.sql if op == "<" else exact <= bound.sql),
-                BOOLEAN,
-                truth=True,
-            )
-        return None
-
-    def geometry_predicate(self, tree: Tree, scope: Scope) -> ColumnElement[bool]:
-        name = ident_name(tree.children[0]).lower()
-        args = [self.geometry(a, scope) for a in tree.children[1:]]
-        if len(args) != 2:
-            raise BadQuery(f"{name.upper()} takes two geometries.")
-        if name == "contains":
-            return geo.contains(args[0], args[1], self.conn)
-        return geo.intersects(args[0], args[1], self.conn)
-
-    def _distance_points(self, tree: Tree, scope: Scope) -> tuple[geo.Geometry, geo.Geometry]:
-        args = tree.children[1:]
-        if len(args) == 4:  # DISTANCE(ra1, dec1, ra2, dec2), ADQL 2.1
-            a = self._point_of(self.value(args[0], scope), self.value(args[1], scope), scope)
-            b = self._point_of(self.value(args[2], scope), self.value(args[3], scope), scope)
-            return a, b
-        if len(args) != 2:
-            raise BadQuery("DISTANCE takes two POINTs (or four numbers).")
-        return self.geometry(args[0], scope), self.geometry(args[1], scope)
-
-    def geometry(self, tree: Tree, scope: Scope) -> geo.Geometry:
-        if tree.data == "column":
-            value = self.column_value(tree, scope, region_ok=True)
-        else:
-            value = self.value(tree, scope)
-        if value.geometry is None:
-            raise BadQuery("A geometry function takes POINT, CIRCLE, POLYGON or s_region here.")
-        return value.geometry
-
-    def _point_of(self, ra: Value, dec: Value, scope: Scope) -> geo.Geometry:
-        if ra.number is not None and dec.number is not None:
-            return geo.point(ra.number, dec.number)
-        for v in (ra, dec):
-            self._need_number(v, "POINT")
-        obsid = self._position_obsid(ra, dec, scope)
-        return geo.RowPoint(ra.sql, dec.sql, obsid)
-
-    def _position_obsid(self, ra: Value, dec: Value, scope: Scope) -> ColumnElement[Any] | None:
-        """The obsid column when (ra, dec) are an indexed table's own position columns."""
-        for source in scope.all_sources():
-            table = source.table
-            if table is None or table.position_columns is None or table.obsid_column is None:
-                continue
-            ra_col = source.from_clause.c[table.position_columns[0]]
-            dec_col = source.from_clause.c[table.position_columns[1]]
-            if ra.sql is ra_col and dec.sql is dec_col:
-                return source.from_clause.c[table.obsid_column]
-        return None
-
     def v_between(self, tree: Tree, scope: Scope) -> Value:
         parts = [c for c in tree.children if isinstance(c, Tree)]
         negated = any(isinstance(c, Token) and c.type == "NOT" for c in tree.children)
@@ -434,23 +353,8 @@ class ExpressionTranslator:
     def v_call(self, tree: Tree, scope: Scope) -> Value:
         name = ident_name(tree.children[0]).lower()
         arg_trees = tree.children[1:]
-        if name in ("point", "circle", "polygon", "box", "region", "centroid", "area"):
-            return self._shape(name, arg_trees, scope)
-        if name in ("contains", "intersects"):
-            predicate = self.geometry_predicate(tree, scope)
-            return Value(case((predicate, 1), else_=0), column_type("int"))
-        if name == "distance":
-            a, b = self._distance_points(tree, scope)
-            return Value(geo.distance_sql(a, b), column_type("double", unit="deg"))
-        if name in ("coord1", "coord2"):
-            if len(arg_trees) != 1:
-                raise BadQuery(f"{name.upper()} takes one POINT.")
-            g = self.geometry(arg_trees[0], scope)
-            return Value(
-                geo.coordinate(g, 1 if name == "coord1" else 2), column_type("double", unit="deg")
-            )
-        if name == "coordsys":
-            return Value(literal("ICRS", String), TEXT)
+        if name in GEOMETRY_FUNCTIONS:
+            return self.geometry_call(name, tree, scope)
         args = [self.value(a, scope) for a in arg_trees]
         if name in _AGGREGATES:
             if len(args) != 1:
@@ -497,43 +401,3 @@ class ExpressionTranslator:
             sql = getattr(func, name)(x.sql)
             return Value(cast(sql, Float if meta is DOUBLE else Integer), meta, aggregate=True)
         return Value(getattr(func, name)(x.sql), keep_type(x.meta), aggregate=True)
-
-    def _shape(self, name: str, arg_trees: list[Any], scope: Scope) -> Value:
-        if name in ("region", "centroid", "area"):
-            raise BadQuery(f"{name.upper()} is not supported; use POINT, CIRCLE or POLYGON.")
-        if name == "box":
-            raise BadQuery("BOX is deprecated in ADQL 2.1 and not supported; use POLYGON.")
-        values = [self.value(a, scope) for a in arg_trees]
-        if values and values[0].meta.datatype == "char" and values[0].geometry is None:
-            frame = getattr(values[0].sql, "value", None)
-            values = values[1:]  # the optional, deprecated coordinate system
-            if not isinstance(frame, str) or frame.strip().upper() not in _FRAMES:
-                raise BadQuery(f"Coordinate system {frame!r} is not supported: positions are ICRS.")
-        if name == "point":
-            if len(values) != 2:
-                raise BadQuery("POINT takes two numbers: ra and dec in degrees.")
-            return Value(
-                null(), column_type("double"), geometry=self._point_of(values[0], values[1], scope)
-            )
-        numbers = self._flatten_points(values, name)
-        if name == "circle":
-            if len(numbers) != 3:
-                raise BadQuery(
-                    "CIRCLE takes ra, dec and a radius in degrees (or a POINT and a radius)."
-                )
-            return Value(null(), column_type("double"), geometry=geo.circle(*numbers))
-        return Value(null(), column_type("double"), geometry=geo.polygon(numbers))
-
-    def _flatten_points(self, values: list[Value], name: str) -> list[float]:
-        numbers: list[float] = []
-        for v in values:
-            if isinstance(v.geometry, geo.ConstPoint):
-                numbers += [v.geometry.ra, v.geometry.dec]
-            elif v.number is not None:
-                numbers.append(v.number)
-            else:
-                raise BadQuery(
-                    f"{name.upper()} takes constant numbers (degrees); columns are not "
-                    "supported in a shape."
-                )
-        return numbers

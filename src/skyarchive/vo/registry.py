@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, SubElement
 from skyarchive.config import Settings
 from skyarchive.vo import datalink, scs, soda
 from skyarchive.vo.identifiers import SIA_PATH
-from skyarchive.vo.tap import DEFAULT_MAXREC, HARD_MAXREC
+from skyarchive.vo.tap import DEFAULT_MAXREC
 from skyarchive.vo.tap_vosi import tap_capabilities
 from skyarchive.vo.vosi import (
     SIA2_ID,
@@ -35,9 +35,9 @@ def resource_identifier(authority: str) -> str:
     return f"ivo://{authority}/{RESOURCE_KEY}"
 
 
-def service_capabilities() -> list[Capability]:
+def service_capabilities(settings: Settings) -> list[Capability]:
     """Every VO service of the archive, as the registry describes it."""
-    tap = tap_capabilities(default_maxrec=DEFAULT_MAXREC, hard_maxrec=HARD_MAXREC)[0]
+    tap = tap_capabilities(default_maxrec=DEFAULT_MAXREC, hard_maxrec=settings.tap_sync_maxrec)[0]
     sia = Capability(SIA2_ID, (Interface(SIA_PATH, version="2.0"),))
     return [
         tap,
@@ -78,7 +78,7 @@ def registry_record(settings: Settings, *, base_url: str, moc_ascii: str) -> byt
     SubElement(content, "referenceURL").text = f"{base_url.rstrip('/')}/"
     SubElement(content, "type").text = "Archive"
     SubElement(content, "contentLevel").text = "Research"
-    for capability in service_capabilities():
+    for capability in service_capabilities(settings):
         root.append(capability_element(base_url, capability))
     SubElement(root, "facility").text = "JWST"
     coverage = SubElement(root, "coverage")

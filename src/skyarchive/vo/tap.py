@@ -25,12 +25,9 @@ from skyarchive.vo.tap_schema import all_tables
 if TYPE_CHECKING:
     from skyarchive.archive import Archive
 
-#: Rows an answer holds when the query gives no MAXREC.
+#: Rows an answer holds when the query gives no MAXREC. (The most a synchronous answer holds,
+#: and how long it may run, are settings: ``tap_sync_maxrec``, ``tap_sync_timeout_seconds``.)
 DEFAULT_MAXREC = 10_000
-#: The most rows a synchronous answer holds, whatever MAXREC asks (async jobs may pass more).
-HARD_MAXREC = 100_000
-#: How long one synchronous query may run before it is stopped (seconds).
-SYNC_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -56,8 +53,8 @@ def execute_adql(
     maxrec: int | None,
     response_format: str | None,
     base_url: str,
-    hard_maxrec: int = HARD_MAXREC,
-    timeout_seconds: float = SYNC_TIMEOUT_SECONDS,
+    hard_maxrec: int | None = None,
+    timeout_seconds: float | None = None,
 ) -> TapAnswer:
     """Run one ADQL query against the archive and write its answer.
 
@@ -80,10 +77,12 @@ def execute_adql(
         their MIME types.
     base_url : str
         The public base URL of the archive: ``access_url`` (DataLink) is made from it.
-    hard_maxrec : int
-        The service's row limit (the asynchronous jobs pass theirs).
-    timeout_seconds : float
-        The query is stopped after this long (a 413 that suggests narrowing it).
+    hard_maxrec : int, optional
+        The service's row limit; the setting ``tap_sync_maxrec`` unless given (the
+        asynchronous jobs pass theirs).
+    timeout_seconds : float, optional
+        The query is stopped after this long (a 413 that suggests narrowing it); the setting
+        ``tap_sync_timeout_seconds`` unless given.
 
     Returns
     -------
@@ -103,7 +102,9 @@ def execute_adql(
     limit = DEFAULT_MAXREC if maxrec is None else maxrec
     if limit < 0:
         raise BadQuery(f"MAXREC {maxrec} must be 0 or more.")
-    limit = min(limit, hard_maxrec)
+    limit = min(limit, archive.settings.tap_sync_maxrec if hard_maxrec is None else hard_maxrec)
+    if timeout_seconds is None:
+        timeout_seconds = archive.settings.tap_sync_timeout_seconds
     context = QueryContext(now_mjd(), archive.settings.vo_authority)
     with archive.read_engine.connect() as conn, statement_deadline(conn, timeout_seconds):
         try:

@@ -76,8 +76,10 @@ async def sync(
 add_dali_route(router, f"{TAP_PATH}/sync", sync, summary="Run an ADQL query", name="tap_sync")
 
 
-def _capabilities(_archive: Archive) -> list[Capability]:
-    return tap_capabilities(default_maxrec=tap.DEFAULT_MAXREC, hard_maxrec=tap.HARD_MAXREC)
+def _capabilities(archive: Archive) -> list[Capability]:
+    return tap_capabilities(
+        default_maxrec=tap.DEFAULT_MAXREC, hard_maxrec=archive.settings.tap_sync_maxrec
+    )
 
 
 add_vosi_routes(router, TAP_PATH, _capabilities)

@@ -1,7 +1,7 @@
 """The portal's facet counts of a search by program, stored and kept by the writers
 
 Revision ID: 0032
-Revises: 0031
+Revises: 0035
 Create Date: 2026-12-03 18:40:00
 
 A search by program ID matching 200,000 of a million observations counted its facets by
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0032"
-down_revision = "0031"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 
