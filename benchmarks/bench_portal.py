@@ -6,8 +6,10 @@ program per 2,000); the result is every observation of the first 100 programs (2
 at 10^6). Measured in the benchmark's process, each beside a bare-SQL reference of the same
 run on the same database:
 
-* facet counts (:func:`skyarchive.search.portal_search.facet_counts`, every facet) beside
-  the bare ``COUNT(*)`` of the result and a bare ``GROUP BY instrument_name``;
+* facet counts (:func:`skyarchive.search.portal_search.facet_counts`, every facet, read from
+  the stored counts of schema 0032) beside the same grouped from the observations' index
+  (``stored=False``, the path before 0032; the two answers must be equal), the bare
+  ``COUNT(*)`` of the result and a bare ``GROUP BY instrument_name``;
 * the same with one facet value chosen (both counts: shown and total);
 * one sorted page of 50 rows with its total (``run_search`` without facets);
 * then, served by ``skyarchive serve``, the same search in Chromium from the search to the grid,
@@ -68,6 +70,11 @@ def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any
     rows = int(conn.execute(count_sql).scalar_one())
     facets_ms, facets = _median_ms(lambda: facet_counts(conn, criteria, None, None, now=now),
                                    requests)  # fmt: skip
+    grouped_ms, grouped = _median_ms(
+        lambda: facet_counts(conn, criteria, None, None, now=now, stored=False), requests
+    )
+    if grouped != facets:
+        raise AssertionError("the stored facet counts differ from those of the observations")
     instrument = facets["instrument_name"][0]["value"]
     narrowed = [*criteria, *base_criteria(PortalQuery(filters=[
         {"paramName": "instrument_name", "values": [instrument]}]))]  # fmt: skip
@@ -80,7 +87,8 @@ def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any
     group_ms, _ = _median_ms(lambda: conn.execute(group_sql).all(), requests)
     return {
         "observations": observations, "result_rows": rows, "requests": requests,
-        "facets_ms": facets_ms, "facets_chosen_ms": chosen_ms, "sorted_page_ms": page_ms,
+        "facets_ms": facets_ms, "facets_grouped_ms": grouped_ms, "facets_chosen_ms": chosen_ms,
+        "sorted_page_ms": page_ms,
         "sql_count_ms": count_ms, "sql_group_ms": group_ms, "target_ms": TARGET_MS,
         "met": facets_ms <= TARGET_MS,
     }  # fmt: skip
@@ -106,15 +114,17 @@ def bench_portal(label: str, work: Path, database_url: str | None, observations:
 
 def render(results: list[dict[str, Any]]) -> list[str]:
     lines = ["", "## Portal results at archive scale", "",
-             "| database | observations | result rows | facet counts ms | with a facet chosen ms "
-             "| sorted page of 50 ms | bare COUNT(*) ms | bare GROUP BY one column ms | target "
-             "| met? | searched to drawn in Chromium ms | its request (httpx) ms | drawn target |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"]  # fmt: skip
+             "| database | observations | result rows | facet counts ms | the same grouped from "
+             "the observations ms | with a facet chosen ms | sorted page of 50 ms "
+             "| bare COUNT(*) ms | bare GROUP BY one column ms | target | met? "
+             "| searched to drawn in Chromium ms | its request (httpx) ms | drawn target |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"]  # fmt: skip
     for r in results:
         met = "yes" if r["met"] else "**no**"
         lines.append(
             f"| {r['database']} | {r['observations']:,} | {r['result_rows']:,} | {r['facets_ms']} "
-            f"| {r['facets_chosen_ms']} | {r['sorted_page_ms']} | {r['sql_count_ms']} "
+            f"| {r.get('facets_grouped_ms', '')} | {r['facets_chosen_ms']} | {r['sorted_page_ms']} "
+            f"| {r['sql_count_ms']} "
             f"| {r['sql_group_ms']} | <= {r['target_ms']:g} ms | {met} "
             + render_columns(r.get("browser"))
         )

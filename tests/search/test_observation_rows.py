@@ -104,3 +104,40 @@ def test_totals_of_every_page(filled, pagesize: int, first_rows: int, monkeypatc
             assert rows == every[start : start + pagesize]
             built = search_observations(conn, query, now=now_mjd())
             assert [row["obsid"] for row in built.rows] == rows
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [{"paramName": "proposal_id", "values": ["4567", "1073", "1558", "no such program"]}],
+        # two spellings of one value match the same rows: each row once
+        [{"paramName": "instrument_name", "values": ["MIRI/IMAGE", "miri/image", "NIRSPEC/IFU"]}],
+        [{"paramName": "calib_level", "values": [3, 2]}],
+    ],
+)
+def test_pages_of_values_read_value_by_value_are_the_rows_in_obsid_order(  # type: ignore[no-untyped-def]
+    filled, filters
+) -> None:
+    """A criterion listing values of an indexed column reads each value's first rows and
+    pages their union: every page, and the total, as the rows listed in obsid order."""
+    now = now_mjd()
+    criteria = parse_criteria(filters, observation_column)
+    column = observations.c[criteria[0].column.name]
+    wanted = {str(v).lower() for v in criteria[0].values}
+    with filled.engine.connect() as conn:
+        listed = [
+            str(obsid)
+            for obsid, value in conn.execute(
+                select(observations.c.obsid, column).order_by(observations.c.obsid)
+            )
+            if value is not None and str(value).lower() in wanted
+        ]
+        assert len(listed) > 7
+        pages = []
+        for number in range(1, len(listed) // 7 + 3):
+            query = ObservationQuery(criteria=criteria, columns=["obsid"], page=number,
+                                     pagesize=7)  # fmt: skip
+            page = search_observations(conn, query, now=now)
+            pages += [row["obsid"] for row in page.rows]
+            assert page.total == len(listed)
+    assert pages == listed

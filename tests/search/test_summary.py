@@ -1,4 +1,5 @@
-"""The home page's stored figures always equal a fresh count of the catalog rows.
+"""The home page's stored figures, and the portal's stored facet counts per program, always
+equal a fresh count of the catalog rows.
 
 Run on SQLite and PostgreSQL (the ``archive`` fixture). The expected figures are counted here
 in Python from the raw rows, not by the SQL the summary uses.
@@ -18,7 +19,13 @@ from sqlalchemy import Connection, Engine, select
 
 from skyarchive.archive import Archive
 from skyarchive.db.engine import make_engine, upgrade
-from skyarchive.db.tables import observations, products, programs
+from skyarchive.db.tables import (
+    observations,
+    products,
+    programs,
+    summary_facets,
+    summary_targets,
+)
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.search import summary as summary_module
 from skyarchive.search.summary import ArchiveSummary, archive_summary, refresh_summary
@@ -55,8 +62,37 @@ def stored_figures(summary: ArchiveSummary) -> dict[str, Any]:
     }
 
 
+#: The facet columns the portal's stored counts group by program (schema 0032).
+_FEW_FACETS = ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
+               "wavelength_region", "intentType")  # fmt: skip
+
+
+def fresh_facet_rows(engine: Engine) -> dict[str, Counter[tuple]]:
+    """The portal's facet combinations per program, and targets per program, counted here
+    from every observation row."""
+    with engine.connect() as conn:
+        rows = [row._mapping for row in conn.execute(select(observations))]
+    return {
+        "facets": Counter(tuple(r[c] for c in ("proposal_id", *_FEW_FACETS)) for r in rows),
+        "targets": Counter((r["proposal_id"], r["target_name"]) for r in rows),
+    }
+
+
+def stored_facet_rows(engine: Engine) -> dict[str, Counter[tuple]]:
+    stored: dict[str, Counter[tuple]] = {}
+    with engine.connect() as conn:
+        for name, table in (("facets", summary_facets), ("targets", summary_targets)):
+            counts: Counter[tuple] = Counter()
+            for *key, n in conn.execute(select(table)):
+                assert tuple(key) not in counts, f"{name}: {key} stored twice"
+                counts[tuple(key)] = n
+            stored[name] = counts
+    return stored
+
+
 def assert_true_figures(engine: Engine) -> None:
     assert stored_figures(archive_summary(engine)) == fresh_figures(engine)
+    assert stored_facet_rows(engine) == fresh_facet_rows(engine)
 
 
 def write_manifest(folder: Path, name: str, observations_: list[dict[str, Any]]) -> Path:

@@ -173,6 +173,28 @@ summary_files = Table(
     Column("bytes", BigInteger, nullable=False),
 )
 
+# The portal's facet counts of a search by program (schema 0032), kept by the same writers in
+# the same transaction (``search/facet_summary.py``): one row per program and combination of
+# the facets with few values, and one per program and target. NULLs stay NULL (no primary
+# key), so a criterion on ``proposal_id`` means here what it means on ``observations``.
+_FACET_FEW = ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
+              "wavelength_region", "intentType")  # fmt: skip
+
+
+def _observation_counts(name: str, *grouped: str) -> Table:
+    """Observations per combination of the ``grouped`` columns (typed as in ``observations``)."""
+    return Table(
+        name,
+        metadata,
+        *(Column(column, observations.c[column].type) for column in grouped),
+        Column("observations", BigInteger, nullable=False),
+        Index(None, grouped[0]),
+    )
+
+
+summary_facets = _observation_counts("summary_facets", "proposal_id", *_FACET_FEW)
+summary_targets = _observation_counts("summary_targets", "proposal_id", "target_name")
+
 summary_digest = Table(
     "summary_digest",
     metadata,
@@ -473,14 +495,16 @@ Index("ix_observations_lower_instrument", func.lower(observations.c.instrument_n
 Index("ix_observations_lower_target", func.lower(observations.c.target_name))
 # The portal's facet counts (search/portal_search.py) group by a prefix of one of these narrow
 # copies of the facet columns, led by the program, never reading the wide rows (schema 0027).
-_FACET_FEW = ("obs_collection", "instrument_name", "calib_level", "filters", "dataproduct_type",
-              "wavelength_region", "intentType")  # fmt: skip
 for _name, _columns in (
     ("ix_observations_facets", ("proposal_id", *_FACET_FEW, "t_obs_release", "target_name")),
     ("ix_observations_program_targets", ("proposal_id", "target_name", *_FACET_FEW,
                                          "t_obs_release")),
 ):  # fmt: skip
     Index(_name, *(observations.c[c] for c in _columns), postgresql_include=["obsid"])
+# How many of a program's observations are public now (the dataRights facet beside the stored
+# counts, schema 0032): a range of this index per program, the release date moving with time.
+Index("ix_observations_program_release", observations.c.proposal_id,
+      observations.c.t_obs_release)  # fmt: skip
 # One program's observations with one instrument (schema 0007), astroquery's commonest query.
 Index(
     "ix_observations_proposal_lower_instrument",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 from sqlalchemy import (
@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
 )
 
 from skyarchive.access.rights import (
@@ -208,7 +209,12 @@ def search_observations(
             conn.execute(select(func.count()).select_from(observations).where(where)).scalar_one()
         )
 
-    if sort is None:
+    by_value = _page_by_value(query, offset, now=now, conn=conn)
+    found_rows: Iterator[Sequence]
+    if by_value is not None:
+        picked = select(*shape.selected).where(observations.c.obsid.in_(by_value))
+        found_rows = iter(conn.execute(picked.order_by(observations.c.obsid), params))
+    elif sort is None:
         found_rows = _page_rows(
             conn, shape.selected, where, shape.key, offset, query.pagesize, params
         )
@@ -292,6 +298,58 @@ class _JsonRows:
 
 
 _FIRST_ROWS = 5000
+#: Most values one criterion may list for :func:`_page_by_value` (one subquery each).
+_MERGED_VALUES = 500
+
+
+def _page_by_value(
+    query: ObservationQuery, offset: int, *, now: float, conn: Connection
+) -> Select | None:
+    """The obsids of the page, for a page in obsid order under one criterion listing values
+    of an indexed column (a search by program IDs): the first ``offset + pagesize`` obsids of
+    each value, read in order from the column's index, then the page taken from their union.
+
+    The planners walk the primary key in order and test each row when many rows match (a
+    fifth of the table for 100 programs), which is quick when the matches come first and
+    reads the whole table when they come last (4 s at 10^6 for the last 100 programs of the
+    synthetic catalogue, on both databases); this costs the same wherever they are. None
+    when the query is not of that kind (or the page lies too deep for it).
+    """
+    criteria = [c for c in query.criteria if not c.empty]
+    if (
+        query.cone is not None or query.obsids is not None or _sort_column(query) is not None
+        or len(criteria) != 1 or query.pagesize > _FIRST_ROWS
+        or offset + query.pagesize > _FIRST_ROWS
+    ):  # fmt: skip
+        return None
+    (criterion,) = criteria
+    if (
+        criterion.column.name not in _INDEXED or criterion.ranges or criterion.patterns
+        or not 0 < len(criterion.values) <= _MERGED_VALUES
+    ):  # fmt: skip
+        return None
+    first = offset + query.pagesize
+    obsid = observations.c.obsid
+    each = []
+    for value in criterion.values:
+        # each value's first rows as a subquery of its own: a member of a UNION may not have
+        # its own ORDER BY and LIMIT on SQLite
+        value_rows = (
+            select(obsid)
+            .where(_clause(replace(criterion, values=(value,)), now, conn))
+            .order_by(obsid)
+            .limit(first)
+            .subquery()
+        )
+        each.append(select(value_rows.c.obsid))
+    # UNION, not UNION ALL: a row two values match (spelled in two cases) is one row
+    merged = union(*each).subquery() if len(each) > 1 else each[0].subquery()
+    return select(merged.c.obsid).order_by(merged.c.obsid).offset(offset).limit(query.pagesize)
+
+
+#: Columns with an index of their own (``observations``' single-column indexes), which keeps
+#: each value's rows in obsid order.
+_INDEXED = frozenset({"proposal_id", "instrument_name", "target_name", "calib_level"})
 
 
 def _page_rows(

@@ -1,8 +1,9 @@
 """What the archive holds, for the home page and operators.
 
 The figures are stored (``summary_observations``, ``summary_files``: one row per collection,
-program and instrument) and kept true by whoever writes the rows they count:
-:func:`refresh_summary` recounts the programs a write touched, in the write's transaction.
+program and instrument; the portal's facet counts per program, :mod:`.facet_summary`) and kept
+true by whoever writes the rows they count: :func:`refresh_summary` recounts the programs a
+write touched, in the write's transaction.
 Reading them costs the same at a million observations as at a thousand; nothing here depends
 on the time or on the caller, so no stored figure can go stale by itself.
 """
@@ -36,6 +37,7 @@ from skyarchive.db.tables import (
     summary_observations,
     wss_products,
 )
+from skyarchive.search.facet_summary import refresh_facet_summary
 
 NO_KEY = ""  # what a NULL program or instrument is stored as
 LISTED_PROGRAMS = 50  # the home page lists the programs with the most observations
@@ -165,6 +167,8 @@ def refresh_summary(conn: Connection, programs: Iterable[str | None] | None = No
         .where(_in_programs(files.proposal_id, keys))
         .group_by(*by_program),
     )
+    # the portal's facet counts of a search by program are stored beside these figures
+    refresh_facet_summary(conn, lambda column: _in_programs(column, keys))
     conn.execute(delete(summary_digest).where(summary_digest.c.name == _DIGEST))
     conn.execute(summary_digest.insert().values(name=_DIGEST, figures=json.dumps(_digest(conn))))
 
