@@ -44,6 +44,7 @@ from sqlalchemy import Connection, select
 from benchmarks.bench_delivery import free_port
 from benchmarks.bench_load import ingested_demo
 from benchmarks.floor import Ask, Exchange, capture, compare, served
+from benchmarks.harness import verdict
 from skyarchive.access import grants, tokens, users
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
@@ -251,10 +252,6 @@ def bench_fileperf(label: str, work: Path, database_url: str | None, *, quick: b
 # ------------------------------------------------------------------------------- report
 
 
-def _met(value: bool) -> str:
-    return "yes" if value else "**no**"
-
-
 def render(results: list[dict]) -> Iterator[str]:
     """The markdown section of the report."""
     yield "## Download/file and the portal search beside their floors (one worker, wrk)"
@@ -278,9 +275,9 @@ def render(results: list[dict]) -> Iterator[str]:
         for kind in ("downloads", "searches"):
             for q in db[kind]:
                 if kind == "downloads":
-                    met = _met(q["throughput_ratio"] >= DOWNLOAD_TARGET)
+                    met = verdict(q["throughput_ratio"] >= DOWNLOAD_TARGET)
                 else:
-                    met = _met(q["throughput_ratio"] >= SEARCH_THROUGHPUT_TARGET
+                    met = verdict(q["throughput_ratio"] >= SEARCH_THROUGHPUT_TARGET
                                and q["latency_ratio"] <= SEARCH_LATENCY_TARGET)  # fmt: skip
                 real, floor = q["real"], q["floor"]
                 yield (f"| {q['query']} | {q['bytes']:,} | {real['p50_ms']} | {floor['p50_ms']} "

@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from benchmarks import bench_load
 from benchmarks.floor import Ask, capture, compare, served
+from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -207,10 +208,6 @@ def bench_floor(
     return found
 
 
-def _met(value: bool) -> str:
-    return "yes" if value else "**no**"
-
-
 def render(results: list[dict]) -> Iterator[str]:
     """The markdown section of the report."""
     yield "## The MAST API beside its floor (one worker, wrk)"
@@ -238,10 +235,10 @@ def render(results: list[dict]) -> Iterator[str]:
             for q in size["queries"]:
                 real, floor = q["real"], q["floor"]
                 if demo:
-                    met = _met(q["latency_ratio"] <= LATENCY_TARGET
+                    met = verdict(q["latency_ratio"] <= LATENCY_TARGET
                                and q["throughput_ratio"] >= THROUGHPUT_TARGET)  # fmt: skip
                 elif q["query"].startswith("cone") and db["database"] == "sqlite":
-                    met = _met(real["p50_ms"] <= MILLION_CONE_TARGET_MS)
+                    met = verdict(real["p50_ms"] <= MILLION_CONE_TARGET_MS)
                 else:
                     met = "report"
                 yield (f"| {q['query']} | {q['rows']} | {q['bytes']:,} | {real['p50_ms']} "

@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 from sqlalchemy import Engine, text
 
+from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -306,7 +307,7 @@ def render(results: list[dict[str, Any]]) -> list[str]:
             met = r["met"]
             if met is not None and "vs_caom" in r:
                 met = met and r["vs_caom"] <= WITHIN_CAOM
-            shown = "n/a" if met is None else ("yes" if met else "**no**")
+            shown = verdict(met)
             lines.append(f"| {r['query']} | {r['requests']} | {r['rows']} | {r['median_ms']} "
                          f"| {r['p95_ms']} | {r['sql_median_ms']} | {r.get('vs_caom', '')} "
                          f"| {target} | {shown} |")  # fmt: skip

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from benchmarks.bench_portal_browser import measure_in_chromium, render_columns
+from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -120,7 +121,7 @@ def render(results: list[dict[str, Any]]) -> list[str]:
              "| searched to drawn in Chromium ms | its request (httpx) ms | drawn target |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"]  # fmt: skip
     for r in results:
-        met = "yes" if r["met"] else "**no**"
+        met = verdict(r["met"])
         lines.append(
             f"| {r['database']} | {r['observations']:,} | {r['result_rows']:,} | {r['facets_ms']} "
             f"| {r.get('facets_grouped_ms', '')} | {r['facets_chosen_ms']} | {r['sorted_page_ms']} "

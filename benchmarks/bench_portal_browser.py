@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import httpx
 
 from benchmarks.bench_load import Served
+from benchmarks.harness import verdict
 
 CHROMIUM = Path("/usr/bin/chromium")
 TARGET_MS = 1000.0
@@ -114,7 +115,7 @@ def render_columns(figures: dict[str, Any] | None) -> str:
     """The cells the portal table gives the browser figures."""
     if not figures:
         return "| not measured (no Chromium) | | |"
-    met = "yes" if figures["met"] else "**no**"
+    met = verdict(figures["met"])
     share = ""
     if "drawing_median_ms" in figures:
         share = (f" (waiting for the answer {figures['answer_in_page_median_ms']}, "

@@ -47,7 +47,7 @@ from benchmarks.bench_delivery import (
     _write_files,
 )
 from benchmarks.bench_load import Served
-from benchmarks.harness import reset_peak
+from benchmarks.harness import reset_peak, verdict
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import products
@@ -224,10 +224,10 @@ def render(d: dict) -> list[str]:
 
     def flat(label: str) -> str:
         growth = d[f"{label}_bundle_growth_MB"]
-        verdict = "yes" if growth < d["flat_mb"] else "**no**"
+        met = verdict(growth < d["flat_mb"])
         return (
             f"| {label} | {d[f'{label}_rss_before_MB']} | {d[f'{label}_peak_MB']} | {growth} "
-            f"| < {d['flat_mb']} MB: {verdict} |"
+            f"| < {d['flat_mb']} MB: {met} |"
         )
 
     large_mb, bundle_mb = d["single_bytes"] / 1e6, d["bundle_bytes"] / 1e6

@@ -26,6 +26,11 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+def verdict(met: bool | None) -> str:
+    """A report's "met?" cell: yes, **no** (bold, to stand out), or n/a where no target applies."""
+    return "n/a" if met is None else ("yes" if met else "**no**")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -43,6 +43,7 @@ from benchmarks.harness import (
     ServerProcess,
     machine,
     postgres_available,
+    verdict,
 )
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -343,15 +344,11 @@ def bench_latency(
 # ------------------------------------------------------------------------------ report
 
 
-def _fmt_met(value: bool | None) -> str:
-    return "n/a" if value is None else ("yes" if value else "**no**")
-
-
 def render_delivery(d: dict) -> list[str]:
     rounds = d.get("rounds", 3)
 
     def target(ratio: float) -> str:
-        return f">= 0.8: {_fmt_met(ratio >= 0.8)}"
+        return f">= 0.8: {verdict(ratio >= 0.8)}"
 
     lines = [
         "## Delivery (bundles against raw reads of the same files)",
@@ -415,7 +412,7 @@ def render_delivery(d: dict) -> list[str]:
         f"Server peak RSS {d['server_peak_rss_MB']} MB. cURL script for "
         f"{d['curl_script_10k_lines']:,} files: {d['curl_script_10k_s']} s, best of {rounds} "
         f"(first request: {d.get('curl_script_10k_first_s', '-')} s; target < 1 s: "
-        f"{_fmt_met(d['curl_script_10k_s'] < 1)}).",
+        f"{verdict(d['curl_script_10k_s'] < 1)}).",
     ]
     return lines
 
@@ -439,7 +436,7 @@ def render(report: dict) -> str:
             "|---|---:|---:|---:|---:|---|",
         ]
     for r in report["ingest"]:
-        met = "yes" if r["files_per_s"] >= r["target_files_per_s"] else "**no**"
+        met = verdict(r["files_per_s"] >= r["target_files_per_s"])
         if r["database"] != "sqlite":
             met = "n/a (report only)"
         lines.append(
@@ -467,7 +464,7 @@ def render(report: dict) -> str:
             target = "report" if r["target_ms"] is None else f"<= {r['target_ms']:g} ms median"
             if r["query"].startswith("cone"):
                 target += ", <= 10 ms p95"
-            met = _fmt_met(r["met"]) if db["database"] == "sqlite" else "n/a (report only)"
+            met = verdict(r["met"]) if db["database"] == "sqlite" else "n/a (report only)"
             lines.append(
                 f"| {r['query']} | {r['requests']} | {r['rows']} | {r['median_ms']} "
                 f"| {r['p95_ms']} | {r['sql_median_ms']} | {r['ratio']} | {target} | {met} |"
