@@ -34,7 +34,6 @@ from sqlalchemy import (
     func,
     select,
     true,
-    tuple_,
 )
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause, restricted_clause
@@ -266,9 +265,12 @@ def _restricted_combinations(
     now: float,
 ) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Per combination, the matching observations not released by ``now`` and how many of them
-    pass the ``others`` chosen values. Found once by their release dates (few, as above), each
-    tested: by the chosen values' own index, every chosen row would be read."""
-    grouped = [observations.c[n] for n in names]
+    pass the ``others`` chosen values. Found by their release dates (few, as above), each
+    tested: by the chosen values' own index, every chosen row would be read. Grouped by
+    expressions no index holds: grouped by the bare columns, SQLite would read every matching
+    entry of ``ix_observations_facets`` in its order (150 ms for 200,000 rows, none restricted)
+    instead of the release-date ranges."""
+    grouped = [func.coalesce(observations.c[n], None) for n in names]
     passes = case((where_clause(others, now=now, conn=conn), 1), else_=0)
     restricted = and_(where, restricted_clause(observations.c.t_obs_release, now))
     query = select(*grouped, func.count(), func.sum(passes)).where(restricted).group_by(*grouped)
@@ -297,23 +299,39 @@ def _chosen_targets_counts(
     return shown
 
 
-_PAIRS_PER_QUERY = 500
+#: Most (program, target) index ranges one query seeks (programs x targets of its pairs).
+_SEEKS_PER_QUERY = 20_000
 
 
 def _pair_counts(
     conn: Connection, left: ColumnElement[bool], pairs: Sequence[tuple[Any, Any]]
 ) -> Counter[Any]:
-    """The rows ``left`` selects per target, for the (program, target) ``pairs`` only: index
-    ranges of ``ix_observations_program_targets``."""
+    """The rows ``left`` selects per target, for the (program, target) ``pairs`` only: each
+    query seeks its programs' and targets' ranges of ``ix_observations_program_targets``
+    (every program with every target: a program holds few of another's targets, and a listed
+    target's every pair within the search is among ``pairs``, so the extra ranges are empty).
+    A list of row values or one OR-ed condition per program took 30-1,200 ms on SQLite for
+    the 500 pairs a 200,000-row result lists; this, 12 ms."""
+    targets_of: dict[Any, set[Any]] = {}
+    for program, target in pairs:
+        targets_of.setdefault(program, set()).add(target)
+    batches: list[tuple[list[Any], set[Any]]] = []
+    for program, more in sorted(targets_of.items()):
+        if batches:
+            programs, targets = batches[-1]
+            if (len(programs) + 1) * len(targets | more) <= _SEEKS_PER_QUERY:
+                programs.append(program)
+                targets |= more
+                continue
+        batches.append(([program], set(more)))
     counts: Counter[Any] = Counter()
-    key = tuple_(observations.c.proposal_id, observations.c.target_name)
-    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
-        chunk = pairs[start : start + _PAIRS_PER_QUERY]
+    for programs, targets in batches:
         query = (
             select(observations.c.target_name, func.count())
-            .where(left, key.in_(chunk))
+            .where(left, observations.c.proposal_id.in_(programs),
+                   observations.c.target_name.in_(sorted(targets)))
             .group_by(observations.c.proposal_id, observations.c.target_name)
-        )
+        )  # fmt: skip
         for target, count in conn.execute(query):
             counts[target] += count
     return counts

@@ -41,7 +41,8 @@ def listed_values(column: ColumnInfo, total: Counter[str]) -> list[str]:
     if column.type == "int":
         ordered = sorted(total, key=lambda v: (float(v) if _is_number(v) else 0.0, v))
     else:
-        ordered = sorted(total, key=lambda v: (-total[v], v))
+        # by value, then stably by count, most first: no Python key per value (8,000 targets)
+        ordered = sorted(sorted(total), key=total.__getitem__, reverse=True)
     return ordered[:MAX_VALUES]
 
 
