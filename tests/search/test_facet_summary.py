@@ -72,7 +72,7 @@ _PROGRAMS = [{"paramName": "proposal_id", "values": ["1073", "1558", "4567"]}]
         # data rights: the exclusive-access rows of 1558 and 4567 counted among the observations
         (_PROGRAMS, {"dataRights": ["EXCLUSIVE_ACCESS"]}),
         (_PROGRAMS, {"dataRights": ["PUBLIC"], "filters": ["F770W", "F2550W", "F1000W"]}),
-        (_PROGRAMS, {"dataRights": ["PUBLIC", "EXCLUSIVE_ACCESS"], "instrument_name": ["MIRI/IMAGE"]}),
+        (_PROGRAMS, {"dataRights": ["PUBLIC", "EXCLUSIVE_ACCESS"], "instrument_name": ["MIRI/IMAGE"]}),  # noqa: E501
         # targets: the chosen targets' rows counted
         (_PROGRAMS, {"target_name": ["NGC 6720"]}),
         (_PROGRAMS, {"target_name": ["NGC6720", "HD 189733"], "dataRights": ["EXCLUSIVE_ACCESS"]}),
