@@ -507,10 +507,13 @@ for _name, _columns in (
 GRID_SORT_COLUMNS = ("t_min", "t_exptime", "s_ra", "s_dec", "obs_id")
 Index("ix_observations_program_sort", observations.c.proposal_id,
       *(observations.c[c] for c in GRID_SORT_COLUMNS), postgresql_include=["obsid"])  # fmt: skip
-# How many of a program's observations are public now (the dataRights facet beside the stored
-# counts, schema 0032): a range of this index per program, the release date moving with time.
+# A program's observations not public now (the dataRights facet beside the stored counts,
+# schema 0032): two ranges of this index per program, the release date moving with time. It
+# carries the facet columns (schema 0037), so those rows are grouped by combination and tested
+# against ticked values from the index alone (15% of a result in exclusive access: 30,000 rows).
 Index("ix_observations_program_release", observations.c.proposal_id,
-      observations.c.t_obs_release)  # fmt: skip
+      observations.c.t_obs_release, *(observations.c[c] for c in (*_FACET_FEW, "target_name")),
+      postgresql_include=["obsid"])  # fmt: skip
 # One program's observations with one instrument (schema 0007), astroquery's commonest query.
 Index(
     "ix_observations_proposal_lower_instrument",
