@@ -34,9 +34,10 @@ from sqlalchemy import (
     func,
     select,
     true,
+    union_all,
 )
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause, restricted_clause
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause, restricted_ranges
 from skyarchive.db.tables import observations, summary_facets, summary_targets
 from skyarchive.search.columns import observation_column
 from skyarchive.search.criteria import Criterion, criterion_clause
@@ -266,14 +267,19 @@ def _restricted_combinations(
 ) -> dict[tuple[Any, ...], tuple[int, int]]:
     """Per combination, the matching observations not released by ``now`` and how many of them
     pass the ``others`` chosen values. Found by their release dates (few, as above), each
-    tested: by the chosen values' own index, every chosen row would be read. Grouped by
-    expressions no index holds: grouped by the bare columns, SQLite would read every matching
-    entry of ``ix_observations_facets`` in its order (150 ms for 200,000 rows, none restricted)
-    instead of the release-date ranges."""
-    grouped = [func.coalesce(observations.c[n], None) for n in names]
-    passes = case((where_clause(others, now=now, conn=conn), 1), else_=0)
-    restricted = and_(where, restricted_clause(observations.c.t_obs_release, now))
-    query = select(*grouped, func.count(), func.sum(passes)).where(restricted).group_by(*grouped)
+    tested: by the chosen values' own index, every chosen row would be read. Each range is a
+    query of its own and the two are grouped as one: grouped directly, SQLite read every
+    matching entry of ``ix_observations_facets`` in its order to skip a sort (150 ms for
+    200,000 rows, none restricted) instead of the release-date ranges; OR-ed, PostgreSQL never
+    reads the two ranges from the index alone (100-300 ms for 30,000 restricted rows, against
+    40 ms as two parts)."""
+    passes = case((where_clause(others, now=now, conn=conn), 1), else_=0).label("passes")
+    release = observations.c.t_obs_release
+    parts = [select(*(observations.c[n] for n in names), passes).where(where, part)
+             for part in restricted_ranges(release, now)]  # fmt: skip
+    rows = union_all(*parts).subquery()
+    grouped = [rows.c[n] for n in names]
+    query = select(*grouped, func.count(), func.sum(rows.c.passes)).group_by(*grouped)
     width = len(names)
     return {tuple(row[:width]): (int(row[width]), int(row[width + 1]))
             for row in conn.execute(query)}  # fmt: skip
