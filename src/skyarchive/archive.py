@@ -15,6 +15,7 @@ from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
+    from skyarchive.api.mast.answer_cache import AnswerCache
     from skyarchive.storage.base import StoredObject
     from skyarchive.storage.migrate import StorageMigration
     from skyarchive.storage.sweep import SweepReport
@@ -50,6 +51,15 @@ class Archive:
         from skyarchive.sky.targets import archive_resolver_chain
 
         return archive_resolver_chain(self.engine, online=self.settings.online_resolver)
+
+    @cached_property
+    def answer_cache(self) -> AnswerCache | None:
+        """This process's MAST answer cache; None when ``answer_cache`` is off."""
+        from skyarchive.api.mast.answer_cache import AnswerCache
+
+        if not self.settings.answer_cache or self.settings.answer_cache_mb <= 0:
+            return None
+        return AnswerCache(int(self.settings.answer_cache_mb * 1024 * 1024))
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""
