@@ -7,9 +7,9 @@ changes for every process at the moment the rows do, and a rolled-back write lea
 
 Nothing has to remember to bump it: :func:`watch_catalogue_writes`, installed on every engine
 by :func:`skyarchive.db.engine.make_engine`, sees each INSERT, UPDATE, DELETE or REPLACE on a
-:data:`CATALOGUE_TABLES` table go by and bumps the counter once per transaction, before the
-write. Writes that bypass SQLAlchemy (PostgreSQL ``COPY`` on the driver's cursor) call
-:func:`bump_generation` themselves.
+:data:`CATALOGUE_TABLES` table go by and bumps the counter once, as that transaction commits.
+Writes that bypass SQLAlchemy (PostgreSQL ``COPY`` on the driver's cursor) call
+:func:`mark_catalogue_written` themselves.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ _WRITE = re.compile(
 _WRITE_IN_CTE = re.compile(r"\b(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _READ = "SELECT generation FROM catalogue_generation WHERE id = 1"
 _BUMP = "UPDATE catalogue_generation SET generation = generation + 1 WHERE id = 1"
-#: Keys in the DBAPI connection's ``info``: the bump was made in the transaction under way;
+#: Keys in the DBAPI connection's ``info``: the transaction under way wrote the catalogue;
 #: the table exists (known once seen: it is only ever missing during the upgrade to 0038).
-_BUMPED = "catalogue_generation_bumped"
+_WROTE = "catalogue_written"
 _TABLE_SEEN = "catalogue_generation_table_seen"
 _TABLE_QUERY = {
     "sqlite": "SELECT max(name) FROM sqlite_master WHERE name = 'catalogue_generation'",
@@ -86,9 +86,10 @@ def read_generation(conn: Connection) -> int | None:
     return conn.exec_driver_sql(_READ).scalar()  # type: ignore[no-any-return]
 
 
-def bump_generation(conn: Connection) -> None:
-    """Bump the generation in ``conn``'s transaction (for writes that bypass SQLAlchemy)."""
-    _bump(conn.connection.dbapi_connection, conn.connection.info, conn.dialect.name)
+def mark_catalogue_written(conn: Connection) -> None:
+    """Have ``conn``'s transaction bump the generation when it commits (for writes that
+    bypass SQLAlchemy's statements, such as PostgreSQL ``COPY`` on the driver's cursor)."""
+    conn.connection.info[_WROTE] = True
 
 
 def _bump(dbapi_connection: Any, info: dict, dialect: str) -> None:
@@ -104,20 +105,30 @@ def _bump(dbapi_connection: Any, info: dict, dialect: str) -> None:
         cursor.execute(_BUMP)
     finally:
         cursor.close()
-    info[_BUMPED] = True
 
 
 def watch_catalogue_writes(engine: Engine) -> None:
-    """Bump the generation, once per transaction, before its first catalogue write."""
+    """Bump the generation in each transaction that wrote a catalogue table, as it commits.
+
+    Bumping just before the commit rather than at the first write keeps the row lock on the
+    generation (PostgreSQL) for the commit alone, so parallel ingest transactions still
+    overlap. A write in a savepoint rolled back leaves the mark: one bump too many only
+    empties the caches once more.
+    """
 
     @event.listens_for(engine, "before_cursor_execute")
-    def before_write(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    def note_write(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
         info = conn.connection.info
-        if not info.get(_BUMPED) and writes_catalogue(statement):
+        if not info.get(_WROTE) and writes_catalogue(statement):
+            info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    def bump_before_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        info = conn.connection.info
+        if info.pop(_WROTE, False):
             _bump(conn.connection.dbapi_connection, info, conn.dialect.name)
 
     @event.listens_for(engine, "begin")
-    @event.listens_for(engine, "rollback_savepoint")
-    def forget_bump(conn, *_args) -> None:  # type: ignore[no-untyped-def]
-        # A new transaction needs its own bump; one made inside a savepoint rolled back is gone.
-        conn.connection.info.pop(_BUMPED, None)
+    @event.listens_for(engine, "rollback")
+    def forget_writes(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.connection.info.pop(_WROTE, None)
