@@ -53,6 +53,13 @@ class Archive:
         return archive_resolver_chain(self.engine, online=self.settings.online_resolver)
 
     @cached_property
+    def loop_read_engine(self) -> Engine:
+        """An engine of the read database for the event loop's thread alone (the answer
+        cache's look-ups): it never waits for a connection held by a search in a worker
+        thread, so the loop never stalls on the pool."""
+        return make_engine(self.settings.database_read_url or self.settings.resolved_database_url)
+
+    @cached_property
     def answer_cache(self) -> AnswerCache | None:
         """This process's MAST answer cache; None when ``answer_cache`` is off."""
         from skyarchive.api.mast.answer_cache import AnswerCache

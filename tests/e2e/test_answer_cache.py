@@ -150,26 +150,32 @@ def test_an_exclusive_row_turns_public_at_its_release_date_without_a_write(
         "Mast.Caom.Filtered", {"columns": "*", "filters": filters(proposal_id="4567")}
     )}  # fmt: skip
     callers = create_callers(archive.engine, "4567")
-    release_in = 6.0  # seconds from now
+    clients = clients_on_both_processes(kept_server)
+    fresh = httpx.Client(base_url=fresh_server.url, timeout=60)
+
+    def rights(answer: dict) -> str:
+        rows = json.loads(answer["program 4567"][1])["data"]
+        return next(row["dataRights"] for row in rows if str(row["obsid"]) == str(obsid))
+
+    release_in = 15.0  # seconds from now: time for a few rounds on a busy machine
     with archive.engine.begin() as conn:
         conn.execute(
             update(observations).where(observations.c.obsid == obsid)
             .values(t_obs_release=now_mjd() + release_in / SECONDS_PER_DAY)
         )  # fmt: skip
     released_at = time.monotonic() + release_in
-
-    def rights(answer: dict) -> str:
-        rows = json.loads(answer["program 4567"][1])["data"]
-        return next(row["dataRights"] for row in rows if str(row["obsid"]) == str(obsid))
-
-    clients = clients_on_both_processes(kept_server)
-    fresh = httpx.Client(base_url=fresh_server.url, timeout=60)
-    while time.monotonic() < released_at - 2:  # keep asking: every process keeps the answer
-        expected = answers(fresh, program_rows)
-        assert rights(expected) == "EXCLUSIVE_ACCESS"
+    compared = 0
+    expected = answers(fresh, program_rows)
+    assert rights(expected) == "EXCLUSIVE_ACCESS"
+    while time.monotonic() < released_at - 4:  # keep asking: every process keeps the answer
         for who in ("anonymous", "other", "coi", "pi"):  # nobody's answer differs from another's
             for client in clients:
-                assert answers(client, program_rows, **headers_for(callers, who)) == expected
+                answer = answers(client, program_rows, **headers_for(callers, who))
+                if time.monotonic() >= released_at - 1:  # asked too near the release to judge
+                    break
+                assert answer == expected
+                compared += 1
+    assert compared >= len(clients)
     time.sleep(max(0.0, released_at - time.monotonic()) + 0.5)
 
     expected = answers(fresh, program_rows)

@@ -94,8 +94,36 @@ async def invoke_post(request: Request) -> Response:
             raw = await read_body(request, limit=MAX_INVOKE_BYTES)
         except PayloadTooLarge as exc:
             return mast_error_response(exc, status=200)
+    archive = _archive(request)
+    kept = answer_kept(archive, raw)
+    if kept is not None:
+        return kept
     # Parsing and the query itself are blocking work: keep them off the event loop.
-    return await run_in_threadpool(invoke, _archive(request), raw, lambda: get_caller(request))
+    return await run_in_threadpool(invoke, archive, raw, lambda: get_caller(request))
+
+
+def answer_kept(archive: Archive, raw: Any) -> Response | None:
+    """The kept answer of a repeated request, looked up on the event loop; None to compute it.
+
+    A hit costs a parse, one primary-key read and a dictionary look-up: less than handing the
+    request to a worker thread and back, which under load, with the GIL passed between
+    threads, cost a kept answer several times its own work. The read uses the loop's own
+    engine, so it never waits for a connection a search holds.
+    """
+    cache = archive.answer_cache
+    if cache is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = _form_field(raw, "request")
+    try:
+        mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
+    except SkyArchiveError:
+        return None  # answered, in the right shape, by invoke()
+    if not is_cached(mast_request.service) or mast_request.format not in formats.MEDIA_TYPES:
+        return None
+    with archive.loop_read_engine.connect() as conn:
+        found = _kept_answer(cache, conn, now_mjd(), mast_request).answer
+    return None if found is None else Response(found.body, media_type=found.media_type)
 
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
