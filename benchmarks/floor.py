@@ -187,12 +187,15 @@ def served(
     *,
     replay: Sequence[Exchange] = (),
     work: Path | None = None,
+    answer_cache: bool = False,
 ) -> Iterator[ServerProcess]:
     """The real server over ``home`` (one process), or with ``replay`` its floor: the exchanges
-    are written to a file in ``work`` (a temporary directory when not given)."""
+    are written to a file in ``work`` (a temporary directory when not given). The answer cache
+    is off unless ``answer_cache``: a repeated request then measures the search itself."""
     with tempfile.TemporaryDirectory(prefix="skyarchive-floor-", dir=work) as tmp:
         replay_file = write_exchanges(replay, Path(tmp) / "exchanges.json") if replay else None
-        with ServerProcess(home, database_url, replay=replay_file) as server:
+        with ServerProcess(home, database_url, replay=replay_file,
+                           answer_cache=answer_cache) as server:  # fmt: skip
             yield server
 
 

@@ -106,7 +106,16 @@ class ServerProcess:
     """``benchmarks.serve`` in its own process; ``replay``: the floor of the captured answers in
     that file instead (benchmarks/floor.py)."""
 
-    def __init__(self, home: Path, database_url: str | None, replay: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        database_url: str | None,
+        replay: Path | None = None,
+        *,
+        answer_cache: bool = False,
+    ) -> None:
+        """``answer_cache``: let the server keep answers (off by default, so that repeated
+        requests measure the searches themselves, not the cache)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "benchmarks.serve", "--home", str(home),
@@ -116,10 +125,11 @@ class ServerProcess:
         if replay is not None:
             command += ["--replay", str(replay)]
         self.command = command
+        self.env = {**os.environ, "SKYARCHIVE_ANSWER_CACHE": "true" if answer_cache else "false"}
 
     def __enter__(self) -> ServerProcess:
         root = Path(__file__).resolve().parent.parent
-        self.process = subprocess.Popen(self.command, cwd=root)
+        self.process = subprocess.Popen(self.command, cwd=root, env=self.env)
         deadline = time.monotonic() + 180  # imports take long on a machine busy with others
         while True:
             try:

@@ -15,6 +15,7 @@ from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
+    from skyarchive.api.mast.answer_cache import AnswerCache
     from skyarchive.storage.base import StoredObject
     from skyarchive.storage.migrate import StorageMigration
     from skyarchive.storage.sweep import SweepReport
@@ -50,6 +51,22 @@ class Archive:
         from skyarchive.sky.targets import archive_resolver_chain
 
         return archive_resolver_chain(self.engine, online=self.settings.online_resolver)
+
+    @cached_property
+    def loop_read_engine(self) -> Engine:
+        """An engine of the read database for the event loop's thread alone (the answer
+        cache's look-ups): it never waits for a connection held by a search in a worker
+        thread, so the loop never stalls on the pool."""
+        return make_engine(self.settings.database_read_url or self.settings.resolved_database_url)
+
+    @cached_property
+    def answer_cache(self) -> AnswerCache | None:
+        """This process's MAST answer cache; None when ``answer_cache`` is off."""
+        from skyarchive.api.mast.answer_cache import AnswerCache
+
+        if not self.settings.answer_cache or self.settings.answer_cache_mb <= 0:
+            return None
+        return AnswerCache(int(self.settings.answer_cache_mb * 1024 * 1024))
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""

@@ -101,6 +101,17 @@ class Settings(BaseSettings):
     max_page_size: int = Field(
         default=500_000, description="Largest page size the API accepts in one request."
     )
+    answer_cache: bool = Field(
+        default=True,
+        description="Keep recent MAST search answers in each server process and send them again "
+        "while the catalogue and the release dates leave them unchanged.",
+    )
+    answer_cache_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="Memory (MiB) the MAST answer cache may take in each server process; the "
+        "least recently used answers go first, and no answer above an eighth of it is kept.",
+    )
     max_obsids: int = Field(
         default=5_000,
         description="Most obsids one product-list (Mast.Caom.Products), bundle, cURL-script or "

@@ -218,7 +218,10 @@ def test_unexpected_error_is_the_json_shape_for_an_api_client(client, monkeypatc
     assert assert_logged_once(logged, "/api/portal/columns") in message
 
 
-def test_unexpected_error_in_invoke_is_mast_shaped(client, monkeypatch, logged) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_error_in_invoke_is_mast_shaped(
+    client, demo_archive, monkeypatch, logged
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(demo_archive, "answer_cache", None)  # the search itself must run
     monkeypatch.setattr("skyarchive.api.mast.services.search_observations", _failing)
     body = {"service": "Mast.Caom.Cone", "params": {"ra": 283.39, "dec": 33.03, "radius": 0.1}}
     answer = client.post("/api/v0/invoke", data={"request": json.dumps(body)})

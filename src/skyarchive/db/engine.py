@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
+from skyarchive.db.catalogue_generation import watch_catalogue_writes
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -28,8 +30,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    watch_catalogue_writes(engine)  # answers kept by any process learn of every write
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

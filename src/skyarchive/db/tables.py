@@ -514,6 +514,8 @@ Index("ix_observations_program_sort", observations.c.proposal_id,
 Index("ix_observations_program_release", observations.c.proposal_id,
       observations.c.t_obs_release, *(observations.c[c] for c in (*_FACET_FEW, "target_name")),
       postgresql_include=["obsid"])  # fmt: skip
+# The next release instant after now (schema 0038): the answer cache drops its answers then.
+Index("ix_observations_t_obs_release", observations.c.t_obs_release)
 # One program's observations with one instrument (schema 0007), astroquery's commonest query.
 Index(
     "ix_observations_proposal_lower_instrument",
@@ -598,6 +600,16 @@ archive_state = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(400), nullable=False),
     Column("updated_at", Float, nullable=False, comment="Unix time of the last change"),
+)
+
+# The catalogue's generation (schema 0038): one row, bumped in the transaction of every write to
+# a table that MAST answers read (db/catalogue_generation.py), so each server process can tell
+# in one primary-key read whether an answer it keeps is still the catalogue's.
+catalogue_generation = Table(
+    "catalogue_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, comment="Always 1: the table holds one row"),
+    Column("generation", BigInteger, nullable=False, comment="Bumped by every catalogue write"),
 )
 
 # In-portal notices are read from notification_events (the e-mails' one source); a user only

@@ -43,6 +43,7 @@ from cdshealpix import nested
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
+from skyarchive.db.catalogue_generation import mark_catalogue_written
 from skyarchive.db.tables import (
     footprint_cells,
     observation_products,
@@ -580,6 +581,7 @@ class _PostgresLoader:
     def _copy(self, table: Table, rows) -> None:  # type: ignore[no-untyped-def]
         assert self.conn is not None
         names = ", ".join(f'"{name}"' for name in _LOAD_COLUMNS[table.name])
+        mark_catalogue_written(self.conn)  # COPY on the driver's cursor passes no statement watcher
         cursor = _driver(self.conn).cursor()
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:

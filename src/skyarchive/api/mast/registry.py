@@ -62,17 +62,30 @@ class TableResult:
 
 Handler = Callable[[ServiceContext, MastRequest], "TableResult | dict[str, Any]"]
 _SERVICES: dict[str, tuple[str, Handler]] = {}  # lower-cased name -> (name, handler)
+_CACHED: set[str] = set()  # lower-cased names of the services whose answers may be kept
 
 
-def mast_service(*names: str) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as the implementation of the MAST services ``names``."""
+def mast_service(*names: str, cached: bool = False) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as the implementation of the MAST services ``names``.
+
+    ``cached``: its answers may be kept and served again (``api/mast/answer_cache.py``) because
+    they depend on nothing but the request, the catalogue's rows and the time against release
+    dates: not on the caller, the configuration or anything outside the catalogue.
+    """
 
     def register(handler: Handler) -> Handler:
         for name in names:
             _SERVICES[name.lower()] = (name, handler)
+            if cached:
+                _CACHED.add(name.lower())
         return handler
 
     return register
+
+
+def is_cached(name: str) -> bool:
+    """Whether service ``name`` (any case) was registered ``cached``."""
+    return name.lower() in _CACHED
 
 
 def service_handler(name: str) -> Handler:

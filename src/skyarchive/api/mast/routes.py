@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.policy import Caller
@@ -23,8 +25,15 @@ from skyarchive.api.mast import (
     wss_services,  # noqa: F401  (registers Mast.Jwst.Filtered.Wss)
 )
 from skyarchive.api.mast import services as _services  # noqa: F401  (registers each service)
+from skyarchive.api.mast.answer_cache import AnswerCache, CachedAnswer, Epoch, request_key
 from skyarchive.api.mast.columns_config import column_config
-from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, service_handler
+from skyarchive.api.mast.registry import (
+    MastRequest,
+    ServiceContext,
+    TableResult,
+    is_cached,
+    service_handler,
+)
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.api.request_body import read_body
 from skyarchive.api.streaming import chunked
@@ -85,8 +94,36 @@ async def invoke_post(request: Request) -> Response:
             raw = await read_body(request, limit=MAX_INVOKE_BYTES)
         except PayloadTooLarge as exc:
             return mast_error_response(exc, status=200)
+    archive = _archive(request)
+    kept = answer_kept(archive, raw)
+    if kept is not None:
+        return kept
     # Parsing and the query itself are blocking work: keep them off the event loop.
-    return await run_in_threadpool(invoke, _archive(request), raw, lambda: get_caller(request))
+    return await run_in_threadpool(invoke, archive, raw, lambda: get_caller(request))
+
+
+def answer_kept(archive: Archive, raw: Any) -> Response | None:
+    """The kept answer of a repeated request, looked up on the event loop; None to compute it.
+
+    A hit costs a parse, one primary-key read and a dictionary look-up: less than handing the
+    request to a worker thread and back, which under load, with the GIL passed between
+    threads, cost a kept answer several times its own work. The read uses the loop's own
+    engine, so it never waits for a connection a search holds.
+    """
+    cache = archive.answer_cache
+    if cache is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = _form_field(raw, "request")
+    try:
+        mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
+    except SkyArchiveError:
+        return None  # answered, in the right shape, by invoke()
+    if not is_cached(mast_request.service) or mast_request.format not in formats.MEDIA_TYPES:
+        return None
+    with archive.loop_read_engine.connect() as conn:
+        found = _kept_answer(cache, conn, now_mjd(), mast_request).answer
+    return None if found is None else Response(found.body, media_type=found.media_type)
 
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
@@ -120,9 +157,14 @@ def invoke(archive: Archive, raw: Any, caller_of: Callable[[], Caller] | None = 
         handler = service_handler(mast_request.service)
     except SkyArchiveError as exc:
         return _mast_error(exc, fmt)
+    cache = archive.answer_cache if is_cached(mast_request.service) else None
     conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         context = ServiceContext(archive, conn, now_mjd())
+        kept = _kept_answer(cache, conn, context.now, mast_request)
+        if kept.answer is not None:
+            conn.close()
+            return Response(kept.answer.body, media_type=kept.answer.media_type)
         if caller_of is not None:
             context.caller_of = caller_of
         result = handler(context, mast_request)
@@ -135,6 +177,7 @@ def invoke(archive: Archive, raw: Any, caller_of: Callable[[], Caller] | None = 
             media_type = formats.MEDIA_TYPES[fmt]
             if len(head) <= _BUFFERED_ROWS:
                 body = b"".join(_stream_table(fmt, result, head, conn))
+                kept.keep(CachedAnswer(body, media_type))
                 return Response(body, media_type=media_type)
             return StreamingResponse(
                 _stream_table(fmt, result, chain(head, rows), conn), media_type=media_type
@@ -151,6 +194,34 @@ def invoke(archive: Archive, raw: Any, caller_of: Callable[[], Caller] | None = 
     except BaseException:
         conn.close()
         raise
+
+
+@dataclass
+class _Kept:
+    """A request's place in the answer cache: the answer kept, or where to keep a new one."""
+
+    cache: AnswerCache | None = None
+    epoch: Epoch | None = None
+    key: bytes = b""
+    answer: CachedAnswer | None = None
+
+    def keep(self, answer: CachedAnswer) -> None:
+        if self.cache is not None and self.epoch is not None:
+            self.cache.put(self.epoch, self.key, answer)
+
+
+def _kept_answer(
+    cache: AnswerCache | None, conn: Connection, now: float, request: MastRequest
+) -> _Kept:
+    """The answer kept for ``request``, looked up in the epoch read on ``conn`` before the
+    search itself runs, so an answer kept is never older than the generation it is kept under."""
+    if cache is None:
+        return _Kept()
+    epoch = cache.epoch(conn, now)
+    if epoch is None:
+        return _Kept()
+    key = request_key(request)
+    return _Kept(cache, epoch, key, cache.get(epoch, key))
 
 
 def _mast_error(exc: SkyArchiveError, fmt: str) -> Response:

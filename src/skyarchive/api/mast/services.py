@@ -40,14 +40,14 @@ def fields_of(columns: list[ColumnInfo]) -> list[dict[str, str]]:
     return [{"name": c.name, "type": c.type} for c in columns]
 
 
-@mast_service("Mast.Caom.Cone")
+@mast_service("Mast.Caom.Cone", cached=True)
 def caom_cone(ctx: ServiceContext, request: MastRequest) -> TableResult:
     params = request.params
     cone = _cone(params.get("ra"), params.get("dec"), params.get("radius", DEFAULT_RADIUS_DEG))
     return _observation_page(ctx, request, ObservationQuery(cone=cone))
 
 
-@mast_service("Mast.Caom.Filtered", "Mast.Caom.Filtered.Position")
+@mast_service("Mast.Caom.Filtered", "Mast.Caom.Filtered.Position", cached=True)
 def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
     params = request.params
     criteria = parse_criteria(params.get("filters", []), observation_column)
@@ -56,7 +56,7 @@ def caom_filtered(ctx: ServiceContext, request: MastRequest) -> TableResult:
     return _chosen_observations(ctx, request, query)
 
 
-@mast_service("Skyarchive.Jwst.Filtered.Observations")
+@mast_service("Skyarchive.Jwst.Filtered.Observations", cached=True)
 def jwst_keyword_observations(ctx: ServiceContext, request: MastRequest) -> TableResult:
     """The CAOM observations owning the JWST files whose header keywords match.
 
@@ -93,7 +93,7 @@ def _chosen_observations(
     return _observation_page(ctx, request, query)
 
 
-@mast_service("Mast.Caom.Products")
+@mast_service("Mast.Caom.Products", cached=True)
 def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     obsids = parse_obsids(request.params.get("obsid"), limit=ctx.archive.settings.max_obsids)
     start = (request.page - 1) * request.pagesize
@@ -143,7 +143,7 @@ def caom_all(ctx: ServiceContext, request: MastRequest) -> dict[str, Any]:
     return {"status": "COMPLETE", "msg": "", "data": {"name": "Mast.Caom.All", "Tables": [table]}}
 
 
-@mast_service(*(f"Mast.Jwst.Filtered.{name}" for name in KEYWORD_TABLES))
+@mast_service(*(f"Mast.Jwst.Filtered.{name}" for name in KEYWORD_TABLES), cached=True)
 def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
     """The JWST instrument-keyword tables: one row per FITS file, a column per keyword."""
     table = KeywordTable.for_service(request.service)

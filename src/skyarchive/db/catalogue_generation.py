@@ -1,0 +1,134 @@
+"""The catalogue's generation: one counter that every write to the catalogue bumps.
+
+Answers kept by a server process (the MAST answer cache) are valid while the generation they
+were computed at is still the catalogue's. The counter lives in the database
+(``catalogue_generation``, schema 0038) and is bumped in the writing transaction itself, so it
+changes for every process at the moment the rows do, and a rolled-back write leaves it alone.
+
+Nothing has to remember to bump it: :func:`watch_catalogue_writes`, installed on every engine
+by :func:`skyarchive.db.engine.make_engine`, sees each INSERT, UPDATE, DELETE or REPLACE on a
+:data:`CATALOGUE_TABLES` table go by and bumps the counter once, as that transaction commits.
+Writes that bypass SQLAlchemy (PostgreSQL ``COPY`` on the driver's cursor) call
+:func:`mark_catalogue_written` themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+#: The tables MAST search answers are read from (observations and their footprints, tokens,
+#: members, programs; products and their versions, links and keywords; the stored counts).
+#: Grants, users and sessions are not among them: no search answer differs by caller.
+CATALOGUE_TABLES = frozenset(
+    {
+        "programs",
+        "observations",
+        "observation_members",
+        "observation_tokens",
+        "footprint_cells",
+        "products",
+        "product_versions",
+        "observation_products",
+        "product_keywords",
+        "keyword_counts",
+        "summary_observations",
+        "summary_files",
+        "summary_digest",
+        "summary_facets",
+        "summary_targets",
+        "wss_products",
+        "datasets",
+        "dataset_observations",
+    }
+)
+
+_WRITE = re.compile(
+    r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)",
+    re.IGNORECASE,
+)
+_WRITE_IN_CTE = re.compile(r"\b(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+_READ = "SELECT generation FROM catalogue_generation WHERE id = 1"
+_BUMP = "UPDATE catalogue_generation SET generation = generation + 1 WHERE id = 1"
+#: Keys in the DBAPI connection's ``info``: the transaction under way wrote the catalogue;
+#: the table exists (known once seen: it is only ever missing during the upgrade to 0038).
+_WROTE = "catalogue_written"
+_TABLE_SEEN = "catalogue_generation_table_seen"
+_TABLE_QUERY = {
+    "sqlite": "SELECT max(name) FROM sqlite_master WHERE name = 'catalogue_generation'",
+    "postgresql": "SELECT to_regclass('catalogue_generation')",
+}
+
+
+def writes_catalogue(statement: str) -> bool:
+    """Whether ``statement`` (SQL text) may change a catalogue table.
+
+    A statement led by a WITH clause is taken to write when it holds a write at all: telling
+    its target apart is not worth the risk of a stale answer.
+    """
+    head = statement[:8].lstrip().upper()
+    if head.startswith("SELECT"):
+        return False
+    if head.startswith("WITH"):
+        return _WRITE_IN_CTE.search(statement) is not None
+    found = _WRITE.match(statement)
+    return found is not None and found.group(1).lower() in CATALOGUE_TABLES
+
+
+def read_generation(conn: Connection) -> int | None:
+    """The catalogue's generation (None when its row is missing: nothing may be kept then).
+
+    Read once per cached request, so as text: a built statement would cost SQLAlchemy a cache
+    key on every execution, several times the primary-key read itself.
+    """
+    return conn.exec_driver_sql(_READ).scalar()  # type: ignore[no-any-return]
+
+
+def mark_catalogue_written(conn: Connection) -> None:
+    """Have ``conn``'s transaction bump the generation when it commits (for writes that
+    bypass SQLAlchemy's statements, such as PostgreSQL ``COPY`` on the driver's cursor)."""
+    conn.connection.info[_WROTE] = True
+
+
+def _bump(dbapi_connection: Any, info: dict, dialect: str) -> None:
+    cursor = dbapi_connection.cursor()  # a cursor of its own: the write's may hold results
+    try:
+        if not info.get(_TABLE_SEEN):
+            # Migrations before 0038 write catalogue rows before the table exists. A failed
+            # UPDATE would end a PostgreSQL transaction, so the table is looked for first.
+            cursor.execute(_TABLE_QUERY[dialect])
+            if cursor.fetchone()[0] is None:
+                return
+            info[_TABLE_SEEN] = True
+        cursor.execute(_BUMP)
+    finally:
+        cursor.close()
+
+
+def watch_catalogue_writes(engine: Engine) -> None:
+    """Bump the generation in each transaction that wrote a catalogue table, as it commits.
+
+    Bumping just before the commit rather than at the first write keeps the row lock on the
+    generation (PostgreSQL) for the commit alone, so parallel ingest transactions still
+    overlap. A write in a savepoint rolled back leaves the mark: one bump too many only
+    empties the caches once more.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note_write(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        info = conn.connection.info
+        if not info.get(_WROTE) and writes_catalogue(statement):
+            info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    def bump_before_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        info = conn.connection.info
+        if info.pop(_WROTE, False):
+            _bump(conn.connection.dbapi_connection, info, conn.dialect.name)
+
+    @event.listens_for(engine, "begin")
+    @event.listens_for(engine, "rollback")
+    def forget_writes(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.connection.info.pop(_WROTE, None)

@@ -1,0 +1,242 @@
+"""The MAST answer cache through the real server: every answer it sends again is byte for byte
+the answer the server computes with the cache off, after writes, across two worker processes,
+when an exclusive observation reaches its release date, and whoever asks."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from benchmarks.bench_load import Served, connections_per_process
+from sqlalchemy import event, select, update
+
+from skyarchive.access.rights import now_mjd
+from skyarchive.api.mast.registry import is_cached
+from skyarchive.api.mast.routes import invoke
+from skyarchive.archive import Archive
+from skyarchive.config import Settings
+from skyarchive.db.catalogue_generation import CATALOGUE_TABLES
+from skyarchive.db.tables import metadata, observations
+from skyarchive.ingest.run import ingest_paths
+from tests.e2e.callers import create_callers, headers_for
+
+FIRST_PROGRAMS = ("jw01073", "jw04567")  # 4567 is the demo's exclusive-access program
+LATER_PROGRAM = "jw01558"
+M57 = (283.396, 33.029)
+SECONDS_PER_DAY = 86_400.0
+
+
+def invoke_body(service: str, params: dict, **extra: object) -> dict[str, str]:
+    return {"request": json.dumps({"service": service, "params": params, **extra})}
+
+
+def filters(**chosen: str) -> list[dict]:
+    return [{"paramName": name, "values": [value]} for name, value in chosen.items()]
+
+
+JWST_ROWS = invoke_body(
+    "Mast.Caom.Filtered", {"columns": "*", "filters": filters(obs_collection="JWST")}
+)
+ASKS = {
+    "every JWST row": JWST_ROWS,
+    "JWST count": invoke_body(
+        "Mast.Caom.Filtered", {"columns": "COUNT_BIG(*)", "filters": filters(obs_collection="JWST")}
+    ),
+    "cone": invoke_body("Mast.Caom.Cone", {"ra": M57[0], "dec": M57[1], "radius": 0.2}),
+    "second page as CSV": invoke_body(
+        "Mast.Caom.Filtered",
+        {"columns": "*", "filters": filters(obs_collection="JWST")},
+        format="csv",
+        page=2,
+        pagesize=3,
+    ),  # fmt: skip
+    "keyword query": invoke_body(
+        "Mast.Jwst.Filtered.Nircam", {"columns": "*", "filters": filters(exp_type="NRC_IMAGE")}
+    ),
+}
+
+
+def _ingest(archive: Archive, source: Path, *programs: str) -> None:
+    paths = [source / "jwst" / program for program in programs]
+    report = ingest_paths(paths, engine=archive.engine, storage=archive.storage,
+                          default_eap_months=12)  # fmt: skip
+    assert report.ok, report.failed
+
+
+@pytest.fixture
+def archive(database_url: str, tmp_path: Path, demo_output) -> Iterator[Archive]:  # type: ignore[no-untyped-def]
+    """An archive of two demo programs (a third is ingested by the tests)."""
+    opened = Archive.open(Settings(home=tmp_path / "home", database_url=database_url))
+    _ingest(opened, Path(demo_output[0]), *FIRST_PROGRAMS)
+    yield opened
+    opened.engine.dispose()
+
+
+@pytest.fixture
+def servers(archive: Archive, tmp_path: Path) -> Iterator[tuple[Served, Served]]:
+    """Two worker processes keeping answers, and one server computing every answer afresh."""
+    url = archive.settings.resolved_database_url
+    with ExitStack() as stack:
+        kept = stack.enter_context(Served(archive.settings.home, url, 2, log=tmp_path / "kept.log"))
+        fresh = stack.enter_context(
+            Served(archive.settings.home, url, 1, env={"SKYARCHIVE_ANSWER_CACHE": "false"})
+        )
+        yield kept, fresh
+
+
+def answers(client: httpx.Client, asks: dict[str, dict[str, str]], **headers: str) -> dict:
+    out = {}
+    for name, body in asks.items():
+        answer = client.post("/api/v0/invoke", data=body, headers=headers)
+        assert answer.status_code == 200, (name, answer.text[:300])
+        out[name] = (answer.headers["content-type"], answer.content)
+    return out
+
+
+def clients_on_both_processes(served: Served) -> list[httpx.Client]:
+    """Keep-alive clients whose connections are held by both worker processes."""
+    clients = [httpx.Client(base_url=served.url, timeout=60) for _ in range(8)]
+    for client in clients:
+        client.get("/api/")
+    held = connections_per_process(served.pids(), served.port)
+    assert len([pid for pid, n in held.items() if n > 0]) == 2, held
+    return clients
+
+
+def test_kept_answers_equal_fresh_ones_before_and_after_an_ingest_on_both_processes(
+    archive: Archive, servers: tuple[Served, Served], demo_output
+) -> None:  # type: ignore[no-untyped-def]
+    kept_server, fresh_server = servers
+    clients = clients_on_both_processes(kept_server)
+    fresh = httpx.Client(base_url=fresh_server.url, timeout=60)
+    before = answers(fresh, ASKS)
+    for _ in range(2):  # the first round fills each process's cache, the second reads it
+        for client in clients:
+            assert answers(client, ASKS) == before
+    jwst_before = json.loads(before["every JWST row"][1])["data"]
+    obsids = ",".join(str(row["obsid"]) for row in jwst_before[:5])
+    products = {"products": invoke_body("Mast.Caom.Products", {"obsid": obsids})}
+    for client in clients:
+        assert answers(client, products) == answers(fresh, products)
+
+    _ingest(archive, Path(demo_output[0]), LATER_PROGRAM)  # another process writes
+
+    after = answers(fresh, ASKS)
+    jwst_after = json.loads(after["every JWST row"][1])["data"]
+    assert {row["proposal_id"] for row in jwst_after} - {
+        row["proposal_id"] for row in jwst_before
+    } == {"1558"}
+    for client in clients:
+        assert answers(client, ASKS) == after
+    for client in clients:
+        client.close()
+
+
+def test_an_exclusive_row_turns_public_at_its_release_date_without_a_write(
+    archive: Archive, servers: tuple[Served, Served]
+) -> None:
+    kept_server, fresh_server = servers
+    with archive.engine.begin() as conn:
+        obsid = conn.scalar(
+            select(observations.c.obsid).where(observations.c.proposal_id == "4567").limit(1)
+        )
+    program_rows = {"program 4567": invoke_body(
+        "Mast.Caom.Filtered", {"columns": "*", "filters": filters(proposal_id="4567")}
+    )}  # fmt: skip
+    callers = create_callers(archive.engine, "4567")
+    clients = clients_on_both_processes(kept_server)
+    fresh = httpx.Client(base_url=fresh_server.url, timeout=60)
+
+    def rights(answer: dict) -> str:
+        rows = json.loads(answer["program 4567"][1])["data"]
+        return next(row["dataRights"] for row in rows if str(row["obsid"]) == str(obsid))
+
+    release_in = 15.0  # seconds from now: time for a few rounds on a busy machine
+    with archive.engine.begin() as conn:
+        conn.execute(
+            update(observations).where(observations.c.obsid == obsid)
+            .values(t_obs_release=now_mjd() + release_in / SECONDS_PER_DAY)
+        )  # fmt: skip
+    released_at = time.monotonic() + release_in
+    compared = 0
+    expected = answers(fresh, program_rows)
+    assert rights(expected) == "EXCLUSIVE_ACCESS"
+    while time.monotonic() < released_at - 4:  # keep asking: every process keeps the answer
+        for who in ("anonymous", "other", "coi", "pi"):  # nobody's answer differs from another's
+            for client in clients:
+                answer = answers(client, program_rows, **headers_for(callers, who))
+                if time.monotonic() >= released_at - 1:  # asked too near the release to judge
+                    break
+                assert answer == expected
+                compared += 1
+    assert compared >= len(clients)
+    time.sleep(max(0.0, released_at - time.monotonic()) + 0.5)
+
+    expected = answers(fresh, program_rows)
+    assert rights(expected) == "PUBLIC"
+    for client in clients:
+        assert answers(client, program_rows) == expected
+        assert answers(client, program_rows, **headers_for(callers, "pi")) == expected
+
+
+def test_an_answer_is_served_again_until_a_write_the_watcher_sees(archive: Archive) -> None:
+    """In process: a change written past SQLAlchemy (so no generation bump) is not seen, which
+    shows the second answer came from the cache; the same change written through the archive's
+    engine is seen at once."""
+    body = JWST_ROWS["request"]
+    first = invoke(archive, body).body
+    with archive.engine.begin() as conn:
+        obsid = conn.scalar(select(observations.c.obsid).limit(1))
+    raw = archive.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"UPDATE observations SET target_name = 'UNSEEN' WHERE obsid = {obsid}")
+        raw.commit()
+    finally:
+        raw.close()
+    assert invoke(archive, body).body == first
+    with archive.engine.begin() as conn:
+        conn.execute(
+            update(observations).where(observations.c.obsid == obsid).values(target_name="SEEN")
+        )
+    targets = {row["target_name"] for row in json.loads(invoke(archive, body).body)["data"]}
+    assert "SEEN" in targets and "UNSEEN" not in targets
+
+
+CACHED_SERVICE_ASKS = [
+    *ASKS.values(),
+    invoke_body("Mast.Caom.Filtered.Position", {"columns": "*", "filters": [],
+                                                 "position": f"{M57[0]}, {M57[1]}, 0.2"}),
+    invoke_body("Skyarchive.Jwst.Filtered.Observations",
+                {"table": "Nircam", "columns": "*", "filters": filters(exp_type="NRC_IMAGE")}),
+    invoke_body("Mast.Caom.Products", {"obsid": "1,2,3,4,5"}),
+]  # fmt: skip
+
+
+def test_cached_services_read_only_tables_whose_writes_bump_the_generation(
+    demo_archive: Archive,
+) -> None:
+    """A cached service reading a table the watcher ignores would keep stale answers."""
+    uncached = Archive.open(demo_archive.settings.model_copy(update={"answer_cache": False}),
+                            migrate=False)  # fmt: skip
+    statements: list[str] = []
+    event.listen(uncached.read_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: statements.append(statement))  # fmt: skip
+    try:
+        for ask in CACHED_SERVICE_ASKS:
+            assert is_cached(json.loads(ask["request"])["service"])
+            assert invoke(uncached, ask["request"]).status_code == 200
+    finally:
+        uncached.engine.dispose()
+    read = {
+        name for name in metadata.tables
+        for statement in statements if re.search(rf'\b"?{name}"?\b', statement)
+    }  # fmt: skip
+    assert "observations" in read and "products" in read and "product_keywords" in read
+    assert read - CATALOGUE_TABLES <= {"catalogue_generation"}
