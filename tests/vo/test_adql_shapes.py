@@ -22,7 +22,7 @@ from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery
 from skyarchive.sky.cells import cone_ranges
 from skyarchive.vo import tap
-from skyarchive.vo.adql_shapes import shape_of
+from skyarchive.vo.adql_shapes import ShapeCache, shape_of
 from skyarchive.vo.tap import SHAPES, execute_adql
 
 M57 = (283.396, 33.029)
@@ -153,3 +153,16 @@ def test_footprint_tests_read_the_database_each_time(demo_archive_copy: Archive)
              f"WHERE INTERSECTS(s_region, CIRCLE({M57[0]}, {M57[1]}, 0.01)) = 1")  # fmt: skip
     answer(demo_archive_copy, query)
     assert len(SHAPES) == 0  # its matches were found while translating: never reused
+
+
+def test_the_cache_keeps_a_bounded_number_of_statements() -> None:
+    cache = ShapeCache(size=4, variants=2)
+    for n in range(3):
+        cache.put("a", n)
+    assert cache.get("a") == [2, 1]  # newest first, at most two a shape
+    cache.put("b", 0)
+    cache.put("c", 0)
+    cache.get("a")  # used: "b" is now the least recently used
+    cache.put("d", 0)
+    assert cache.get("b") == [] and cache.get("a") == [2, 1]
+    assert len(cache) == 3  # a (2) + c + d = 4 statements

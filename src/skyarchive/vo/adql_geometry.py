@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -208,10 +209,11 @@ def _candidates(p: RowPoint, ranges: Sequence[tuple[Any, Any]]) -> ColumnElement
     return p.obsid.in_(select(footprint_cells.c.obsid).where(ranges_clause(ranges)))
 
 
-def cone_values(numbers: Sequence[float]) -> dict[str, Any]:
+@lru_cache(maxsize=64)  # a kept shape's variants each ask for the same cone (adql_shapes)
+def cone_values(numbers: tuple[float, ...]) -> dict[str, Any]:
     """What a cone's SQL is bound with, from its CIRCLE's (ra, dec, radius): the centre, the
     haversine's limit and the footprint cell ranges (``lo0``, ``hi0``, ...); the whole sky (a
-    radius of 180 or more, tested without them) has none."""
+    radius of 180 or more, tested without them) has none. Shared: not to be changed."""
     shape = Circle(*numbers)
     if shape.radius >= 180.0:
         return {}

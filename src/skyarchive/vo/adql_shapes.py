@@ -198,7 +198,7 @@ class ParameterPlan:
         shape: object,
         values: dict[str, Any],
         types: Callable[[str], TypeEngine[Any]],
-        recompute: Callable[[Sequence[float]], dict[str, Any]],
+        recompute: Callable[[tuple[float, ...]], dict[str, Any]],
     ) -> dict[str, BindParameter[Any]]:
         """A cone's values (``values``, made by ``recompute`` from the circle's numbers) as
         bound parameters that other queries of the shape recompute; only their keys (the
@@ -209,7 +209,7 @@ class ParameterPlan:
             derives = pending.derives
 
             def cone(numbers: Numbers) -> dict[str, Any]:
-                again = recompute([d(numbers) for d in derives])
+                again = recompute(tuple(d(numbers) for d in derives))
                 if again.keys() != names.keys():
                     raise Mismatch
                 return {names[key]: value for key, value in again.items()}
@@ -242,13 +242,15 @@ class ParameterPlan:
 
 
 class ShapeCache:
-    """Reusable translations by shape (see the module's docstring): at most ``size`` shapes,
-    each with at most ``variants`` statements (a cone with 1 to 8 cell ranges needs 8)."""
+    """Reusable translations by shape (see the module's docstring): at most ``size``
+    statements in all (as many as SQLAlchemy's compiled cache keeps), at most ``variants`` a
+    shape (1' cones need 1 to 8 cell ranges); the shape used least recently goes first."""
 
-    def __init__(self, size: int = 256, variants: int = 16) -> None:
+    def __init__(self, size: int = 512, variants: int = 16) -> None:
         self.size = size
         self.variants = variants
         self._entries: OrderedDict[Hashable, list[Any]] = OrderedDict()
+        self._statements = 0
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> list[Any]:
@@ -265,13 +267,18 @@ class ShapeCache:
             kept = self._entries.setdefault(key, [])
             self._entries.move_to_end(key)
             kept.insert(0, prepared)
-            del kept[self.variants :]
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._statements += 1
+            if len(kept) > self.variants:
+                kept.pop()
+                self._statements -= 1
+            while self._statements > self.size:
+                _, dropped = self._entries.popitem(last=False)
+                self._statements -= len(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._statements = 0
 
     def __len__(self) -> int:
         with self._lock:
