@@ -6,9 +6,9 @@ INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.dev-installed
 LINTED := src tests benchmarks
 PORT ?= 8000
-# one by default: a few tests compare timings (login delays, known and unknown e-mails
-# answering alike) and other test processes on two cores disturb them; 3 is about 1.8x faster
-TEST_PROCESSES ?= 1
+# two pytest processes: most tests wait on a server, a browser or a subprocess, so two
+# processes on two cores take about 60% of one's time; TEST_PROCESSES=1 runs plain pytest
+TEST_PROCESSES ?= 2
 
 .PHONY: install install-dev test-tools demo test lint typecheck bench docs clean
 

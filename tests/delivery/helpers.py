@@ -74,7 +74,7 @@ def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess
     )  # fmt: skip
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

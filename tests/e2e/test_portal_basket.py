@@ -155,6 +155,8 @@ def test_anonymous_staging_asks_an_email_locked_files_remove_and_clear(page) -> 
     expect(other).to_be_focused()
     page.keyboard.press("Space")
     expect(other).not_to_be_checked()
+    # the tree is rebuilt once the reload is answered: only then is it the tree to act on
+    expect(page.locator("#basket-body")).not_to_have_attribute("aria-busy", "true")
 
     # remove one observation, with the keyboard (its members' files, if the members are in the
     # basket too, are then listed under the members)

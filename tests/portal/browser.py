@@ -17,6 +17,11 @@ from tests.tools import CHROMIUM, require_tool
 
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORT = {"width": 1280, "height": 800}
+# How long an expectation or an action waits for the page. The tests judge what the page
+# shows, not how fast (benchmarks do that): a full parallel test run on two cores makes a
+# cutout or a search take several seconds, beyond Playwright's 5 s default.
+EXPECT_TIMEOUT_MS = 20_000
+ACTION_TIMEOUT_MS = 30_000
 
 
 def expect(actual: Any, message: str | None = None) -> Any:
@@ -24,6 +29,7 @@ def expect(actual: Any, message: str | None = None) -> Any:
     require_tool("playwright")
     from playwright.sync_api import expect as playwright_expect
 
+    playwright_expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     return playwright_expect(actual, message)
 
 
@@ -73,7 +79,7 @@ def page(chromium, live_server, console: ConsoleLog) -> Iterator:  # type: ignor
     context = chromium.new_context(
         base_url=live_server.url, viewport=VIEWPORT, accept_downloads=True
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     tab = context.new_page()
     tab.on("console", console)
     tab.on("pageerror", lambda error: console.errors.append(f"uncaught: {error}"))

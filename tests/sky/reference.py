@@ -5,8 +5,8 @@ Deliberately unlike :mod:`skyarchive.sky.regions`:
 * inside: gnomonic projection about the polygon's own centre (great circles become straight
   lines, so the footprint becomes an exact plane polygon) and even-odd ray crossing;
 * distance: each edge sampled as points along its great circle (numpy slerp), the
-  separations measured by astropy ``SkyCoord.separation``, then sampled again finely around
-  the best sample, so the sampling error is far below the test tolerance.
+  separations measured by astropy's ``angular_separation`` (Vincenty), then sampled again
+  finely around the best sample, so the sampling error is far below the test tolerance.
 
 Only for polygons that fit well inside a hemisphere about their vertex mean (footprints).
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import SkyCoord
+from astropy.coordinates import SkyCoord, angular_separation
 
 COARSE = 2000
 FINE = 2000
@@ -35,16 +35,12 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return weights_a[:, None] * a + weights_b[:, None] * b
 
 
-def _skycoord(xyz: np.ndarray) -> SkyCoord:
-    return SkyCoord(
-        x=xyz[..., 0], y=xyz[..., 1], z=xyz[..., 2], representation_type="cartesian"
-    ).spherical
-
-
 def separation_arcsec(xyz: np.ndarray, ra: float, dec: float) -> np.ndarray:
-    sph = _skycoord(xyz)
-    points = SkyCoord(sph.lon, sph.lat, frame="icrs")
-    return points.separation(SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")).arcsec
+    """Separations of the points ``xyz`` from (ra, dec): astropy's Vincenty formula on arrays
+    (as ``SkyCoord.separation`` computes it, without building coordinate frames per call)."""
+    lon = np.arctan2(xyz[..., 1], xyz[..., 0])
+    lat = np.arctan2(xyz[..., 2], np.hypot(xyz[..., 0], xyz[..., 1]))
+    return np.degrees(angular_separation(lon, lat, np.radians(ra), np.radians(dec))) * 3600.0
 
 
 def inside(vertices: list[tuple[float, float]], ra: float, dec: float) -> bool:

@@ -51,6 +51,8 @@ function query() {
 
 async function load({ reselect = true, focus = null } = {}) {
   const token = ++state.loading;
+  const body = $("basket-body");
+  body.setAttribute("aria-busy", "true");  // assistive technology (and tests) wait for the new tree
   showError("");
   try {
     const basket = await api(`/api/portal/basket?${query()}`);
@@ -60,15 +62,20 @@ async function load({ reselect = true, focus = null } = {}) {
     setBasketCount(basket.summary);
     const empty = basket.summary.files === 0;
     $("basket-empty").hidden = !empty;
-    $("basket-body").hidden = empty;
+    body.hidden = empty;
+    // Focus goes back to the box the user toggled only if it still has it: re-rendering
+    // replaces the box, but a user who has moved on (to the tree, say) keeps their place.
+    const refocus = focus && document.activeElement?.matches(focus);
     renderFacets();
     tree.setTree(basket.tree, { reselect });
     showSummary();
-    if (focus) document.querySelector(focus)?.focus();
+    if (refocus) document.querySelector(focus)?.focus();
   } catch (err) {
     if (token !== state.loading) return;
     $("basket-status").textContent = "";
     showError(`The basket could not be loaded: ${err.message}`);
+  } finally {
+    if (token === state.loading) body.removeAttribute("aria-busy");
   }
 }
 
