@@ -64,6 +64,19 @@ _PROGRAMS = [{"paramName": "proposal_id", "values": ["1073", "1558", "4567"]}]
         (_PROGRAMS, {"instrument_name": ["MIRI/IMAGE", "nircam/image"]}),
         (_PROGRAMS, {"calib_level": [3], "proposal_id": ["1558", "4567"]}),
         (_PROGRAMS, {"dataproduct_type": ["image"], "intentType": ["science"]}),
+        # ticked values of the `;`-separated facets: a whole value, a part, a pattern
+        (_PROGRAMS, {"obs_collection": ["JWST"]}),
+        (_PROGRAMS, {"filters": ["CLEAR"]}),
+        (_PROGRAMS, {"filters": ["F1000W", "ch12;long"], "calib_level": [2, 3]}),
+        (_PROGRAMS, {"filters": ["CH3*"], "wavelength_region": ["infrared"]}),
+        # data rights: the exclusive-access rows of 1558 and 4567 counted among the observations
+        (_PROGRAMS, {"dataRights": ["EXCLUSIVE_ACCESS"]}),
+        (_PROGRAMS, {"dataRights": ["PUBLIC"], "filters": ["F770W", "F2550W", "F1000W"]}),
+        (_PROGRAMS, {"dataRights": ["PUBLIC", "EXCLUSIVE_ACCESS"], "instrument_name": ["MIRI/IMAGE"]}),  # noqa: E501
+        # targets: the chosen targets' rows counted
+        (_PROGRAMS, {"target_name": ["NGC 6720"]}),
+        (_PROGRAMS, {"target_name": ["NGC6720", "HD 189733"], "dataRights": ["EXCLUSIVE_ACCESS"]}),
+        (_PROGRAMS, {"target_name": ["HD 189733"], "filters": ["F770W"]}),
     ],
 )  # fmt: skip
 def test_program_search_counts_come_from_the_stored_rows_and_stay_exact(  # type: ignore[no-untyped-def]

@@ -73,4 +73,11 @@ def released_clause(release: ColumnElement[Any], now: Any) -> ColumnElement[bool
 
 def restricted_clause(release: ColumnElement[Any], now: Any) -> ColumnElement[bool]:
     """The rows :func:`released_clause` leaves out: not yet released, or no release date."""
-    return or_(release > now, release.is_(None))
+    return or_(*restricted_ranges(release, now))
+
+
+def restricted_ranges(release: ColumnElement[Any], now: Any) -> list[ColumnElement[bool]]:
+    """:func:`restricted_clause` as its two disjoint parts, each one range of an index that
+    holds the release date (a query per part, UNION ALL, reads just those ranges; OR-ed,
+    PostgreSQL can only combine them as bitmaps, never from the index alone)."""
+    return [release > now, release.is_(None)]

@@ -501,10 +501,19 @@ for _name, _columns in (
                                          "t_obs_release")),
 ):  # fmt: skip
     Index(_name, *(observations.c[c] for c in _columns), postgresql_include=["obsid"])
-# How many of a program's observations are public now (the dataRights facet beside the stored
-# counts, schema 0032): a range of this index per program, the release date moving with time.
+# The grid's other visible columns (schema 0037): a page of a search by program sorted by one of
+# them takes its obsids from this narrow copy, never sorting the 200,000 wide rows it matches.
+# (The facet indexes above hold the rest of the grid's columns.)
+GRID_SORT_COLUMNS = ("t_min", "t_exptime", "s_ra", "s_dec", "obs_id")
+Index("ix_observations_program_sort", observations.c.proposal_id,
+      *(observations.c[c] for c in GRID_SORT_COLUMNS), postgresql_include=["obsid"])  # fmt: skip
+# A program's observations not public now (the dataRights facet beside the stored counts,
+# schema 0032): two ranges of this index per program, the release date moving with time. It
+# carries the facet columns (schema 0037), so those rows are grouped by combination and tested
+# against ticked values from the index alone (15% of a result in exclusive access: 30,000 rows).
 Index("ix_observations_program_release", observations.c.proposal_id,
-      observations.c.t_obs_release)  # fmt: skip
+      observations.c.t_obs_release, *(observations.c[c] for c in (*_FACET_FEW, "target_name")),
+      postgresql_include=["obsid"])  # fmt: skip
 # One program's observations with one instrument (schema 0007), astroquery's commonest query.
 Index(
     "ix_observations_proposal_lower_instrument",

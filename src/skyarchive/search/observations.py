@@ -219,9 +219,16 @@ def search_observations(
             conn, shape.selected, where, shape.key, offset, query.pagesize, params
         )
     else:
-        order = _sort_order(sort, query.descending)
-        ordered = select(*shape.selected).where(where).order_by(*order)
-        found_rows = iter(conn.execute(ordered.offset(offset).limit(query.pagesize), params))
+        # The page's obsids first, then their rows: the sort carries the sorted column and the
+        # obsid only, read from a narrow index where one leads with the criteria's column
+        # (schema 0027, 0037), instead of every matching wide row (200,000 for 50 shown).
+        narrowed = query.obsids is not None or any(not c.empty for c in query.criteria)
+        order = _sort_order(sort, query.descending, walk_index=not narrowed)
+        page_ids = select(observations.c.obsid).where(where).order_by(*order)
+        ids = conn.execute(page_ids.offset(offset).limit(query.pagesize)).scalars().all()
+        in_order: list[tuple[int, float | None]] = [(obsid, None) for obsid in ids]
+        by_id = _rows_by_id(conn, shape.selected, shape.key, in_order, params)
+        found_rows = (row for row, _ in by_id)
     rows = (shape.make(row, None) for row in found_rows)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
 
@@ -247,8 +254,16 @@ def _sort_column(query: ObservationQuery) -> str | None:
     return {"dataRights": "t_obs_release", "objID1": "objID"}.get(name, name)
 
 
-def _sort_order(name: str, descending: bool) -> list[ColumnElement]:
-    column = observations.c[name]
+def _sort_order(name: str, descending: bool, *, walk_index: bool) -> list[ColumnElement]:
+    """The rows' order by column ``name``. Unless ``walk_index``, the column is sorted as an
+    expression no index holds, so the planner finds the rows through the criteria and sorts
+    them (the cost bounded by the result) rather than walking the column's own index in
+    order testing every row: a search by program sorted by start time or observation ID
+    walked 800,000 entries before its first match (1-2 s at 10^6) when its programs' values
+    lay at the far end, as a program's observations do in time."""
+    column: ColumnElement = observations.c[name]
+    if not walk_index:
+        column = func.coalesce(column, None)
     first = column.desc() if descending else column.asc()
     # NULLs last both ways, as the portal's grid always showed them; obsid makes pages stable.
     return [first.nulls_last(), observations.c.obsid]
@@ -404,9 +419,9 @@ def _rows_by_id(
     conn: Connection,
     selected: list,
     key: int,
-    window: list[tuple[int, float]],
+    window: Sequence[tuple[int, float | None]],
     params: dict,
-) -> Iterator[tuple[Sequence, float]]:
+) -> Iterator[tuple[Sequence, float | None]]:
     """(row, distance) for the ``(obsid, distance)`` pairs of ``window``, in its order."""
     distance = dict(window)
     ids = [obsid for obsid, _ in window]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observati
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, parse_criteria
 from skyarchive.search.facet_summary import counts_are_stored, stored_facet_values
+from skyarchive.search.facet_values import MAX_VALUES, facet_values, token_counts
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
@@ -33,7 +34,6 @@ from skyarchive.search.observations import (
 from skyarchive.search.portal_query import PositionQuery
 
 DEFAULT_LIMIT = 5000
-_MAX_VALUES = 500
 #: The facets beside the grid, in the order they are shown.
 FACETS = (
     "obs_collection", "instrument_name", "calib_level", "proposal_id", "filters",
@@ -239,9 +239,9 @@ def facet_counts(
         counted = {}
         for name in FACETS:
             column = observation_column(name)
-            total = _token_counts(column, held.total[name].items())
-            shown_here = _token_counts(column, held.shown[name].items())
-            counted[name] = _facet_values(column, total, shown_here)
+            total = token_counts(column, held.total[name].items())
+            shown_here = token_counts(column, held.shown[name].items())
+            counted[name] = facet_values(column, total, shown_here)
         return counted
     where_all = where_clause(criteria, now=now, conn=conn)
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
@@ -264,8 +264,8 @@ def facet_counts(
     out = {}
     for name in FACETS:
         column = observation_column(name)
-        total = _token_counts(column, totals[name].items())
-        out[name] = _facet_values(column, total, _token_counts(column, shown[name].items()))
+        total = token_counts(column, totals[name].items())
+        out[name] = facet_values(column, total, token_counts(column, shown[name].items()))
     return out
 
 
@@ -339,25 +339,7 @@ def _grouped_counts(
 ) -> Counter[str]:
     expr = _facet_expression(column, now, alone=True)
     query = select(expr, func.count()).where(where).group_by(expr)
-    return _token_counts(column, conn.execute(query))
-
-
-def _token_counts(column: ColumnInfo, grouped: Iterable[Sequence[Any]]) -> Counter[str]:
-    """Counts per value; each part of a ``;``-separated value counts once per row. A value no
-    row has (data rights counted as a difference: 0 exclusive when all are public) is none."""
-    counts: Counter[str] = Counter()
-    for value, count in grouped:
-        if value is None or value == "" or not count:
-            continue
-        if not column.separator:  # one part: no splitting (8,000 targets of a large result)
-            text = str(value).strip()
-            if text:
-                counts[text] += count
-            continue
-        tokens = str(value).split(column.separator)
-        for token in dict.fromkeys(t.strip() for t in tokens if t.strip()):
-            counts[token] += count
-    return counts
+    return token_counts(column, conn.execute(query))
 
 
 def _cone_ids(conn: Connection, cone: Cone, criteria: Sequence[Criterion], now: float) -> list[int]:
@@ -386,30 +368,10 @@ def _cone_facet_counts(
                     shown[i][(value,)] += 1
     out = {}
     for i, column in enumerate(columns):
-        total = _token_counts(column, ((k[0], n) for k, n in totals[i].items()))
-        here = _token_counts(column, ((k[0], n) for k, n in shown[i].items()))
-        out[column.name] = _facet_values(column, total, here)
+        total = token_counts(column, ((k[0], n) for k, n in totals[i].items()))
+        here = token_counts(column, ((k[0], n) for k, n in shown[i].items()))
+        out[column.name] = facet_values(column, total, here)
     return out
-
-
-def _facet_values(
-    column: ColumnInfo, total: Counter[str], shown: Counter[str]
-) -> list[dict[str, Any]]:
-    """Most frequent first (calibration levels in their order), at most ``_MAX_VALUES``."""
-    if column.type == "int":
-        ordered = sorted(total, key=lambda v: (float(v) if _is_number(v) else 0.0, v))
-    else:
-        ordered = sorted(total, key=lambda v: (-total[v], v))
-    return [{"value": v, "shown": shown.get(v, 0), "total": total[v]}
-            for v in ordered[:_MAX_VALUES]]  # fmt: skip
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def count_matching(conn: Connection, *, now: float, filters: Any = None) -> int:
@@ -436,7 +398,7 @@ def column_values(
         low, high = conn.execute(select(func.min(expr), func.max(expr)).where(where)).one()
         return {"column": column.name, "matching": matching, "min": low, "max": high}
     counts = _grouped_counts(conn, column, where, now)
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_VALUES]
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_VALUES]
     values = [{"value": value, "count": count} for value, count in ordered]
     return {"column": column.name, "matching": matching, "values": values}
 

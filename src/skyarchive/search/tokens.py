@@ -24,12 +24,18 @@ def token_rows(obsid: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The token rows of one observation's multi-valued entries (lower-case parts)."""
     rows = []
     for column, separator in SEPARATORS.items():
-        value = values.get(column)
-        if not isinstance(value, str) or separator not in value:
-            continue
-        parts = {part.strip().lower()[:120] for part in value.split(separator)}
-        rows += [{"column_name": column, "token": p, "obsid": obsid} for p in sorted(parts) if p]
+        parts = value_parts(values.get(column), separator)
+        rows += [{"column_name": column, "token": p, "obsid": obsid} for p in sorted(parts)]
     return rows
+
+
+def value_parts(value: Any, separator: str) -> set[str]:
+    """The parts of one multi-valued entry as they are kept (lower-case, at most 120
+    characters); none for a single-valued entry."""
+    if not isinstance(value, str) or separator not in value:
+        return set()
+    parts = {part.strip().lower()[:120] for part in value.split(separator)}
+    return {part for part in parts if part}
 
 
 def replace_tokens(conn: Connection, obsid: int, values: Mapping[str, Any]) -> None:
