@@ -33,6 +33,7 @@ from sqlalchemy import (
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.vo import adql_geometry as geo
 from skyarchive.vo.adql_geometry_terms import GEOMETRY_FUNCTIONS, GeometryTerms
+from skyarchive.vo.adql_shapes import Derive, Numbers, ParameterPlan
 from skyarchive.vo.adql_values import (
     BOOLEAN,
     CAST_TYPES,
@@ -67,6 +68,27 @@ _TEXT_FUNCTIONS = ("lower", "upper", "coalesce", "round")
 FUNCTIONS = tuple(sorted({*_MATH, *_AGGREGATES, *GEOMETRY_FUNCTIONS, *_TEXT_FUNCTIONS}))
 
 
+def _arithmetic(
+    operation: Callable[[Any, Any], Any], op: str, a: float | None, b: float | None
+) -> float | None:
+    """The value of a constant expression; None when it has none (a column, division by 0)."""
+    if a is None or b is None or (op == "/" and b == 0):
+        return None
+    return float(operation(a, b))
+
+
+def _derived(operation: Callable[[float], float], inner: Derive | None) -> Derive | None:
+    """How a value made of a constant follows from the query's numbers (see ``adql_shapes``)."""
+    if inner is None:
+        return None
+
+    def derive(numbers: Numbers) -> float | None:
+        value = inner(numbers)
+        return None if value is None else operation(value)
+
+    return derive
+
+
 class ExpressionTranslator(GeometryTerms):
     """Values, conditions and function calls of ADQL, as SQLAlchemy expressions (geometry in
     :class:`~skyarchive.vo.adql_geometry_terms.GeometryTerms`)."""
@@ -74,6 +96,7 @@ class ExpressionTranslator(GeometryTerms):
     tables: list[TapTable]
     context: QueryContext
     conn: Connection
+    plan: ParameterPlan
 
     def query(self, tree: Tree, parent: Scope | None = None) -> Translation:
         raise NotImplementedError  # the query half (adql_sql.Translator) answers subqueries
@@ -153,12 +176,16 @@ class ExpressionTranslator(GeometryTerms):
         return handler(tree, scope)
 
     def v_number(self, tree: Tree, scope: Scope) -> Value:
-        text = str(tree.children[0])
+        token = tree.children[0]
+        text = str(token)
+        derive = self.plan.derive_literal(token)
         if any(ch in text for ch in ".eE"):
             number = float(text)
-            return Value(literal(number, Float), DOUBLE, number=number)
+            return Value(self.plan.literal(token, number, Float()), DOUBLE, number=number,
+                         derive=derive)  # fmt: skip
         integer = int(text)
-        return Value(literal(integer, Integer), LONG, number=float(integer))
+        return Value(self.plan.literal(token, integer, Integer()), LONG, number=float(integer),
+                     derive=derive)  # fmt: skip
 
     def v_string(self, tree: Tree, scope: Scope) -> Value:
         text = str(tree.children[0])[1:-1].replace("''", "'")
@@ -174,7 +201,8 @@ class ExpressionTranslator(GeometryTerms):
         inner = self.value(tree.children[0], scope)
         self._need_number(inner, "-")
         number = -inner.number if inner.number is not None else None
-        return replace(inner, sql=-inner.sql, number=number, meta=keep_type(inner.meta))
+        return replace(inner, sql=-inner.sql, number=number, meta=keep_type(inner.meta),
+                       derive=_derived(lambda x: -x, inner.derive))  # fmt: skip
 
     def v_unary(self, tree: Tree, scope: Scope) -> Value:
         return self.value(tree.children[-1], scope)
@@ -187,13 +215,19 @@ class ExpressionTranslator(GeometryTerms):
             "+": lambda x, y: x + y, "-": lambda x, y: x - y,
             "*": lambda x, y: x * y, "/": lambda x, y: x / y,
         }  # fmt: skip
-        number = None
-        if a.number is not None and b.number is not None and not (op == "/" and b.number == 0):
-            number = ops[op](a.number, b.number)
+        number = _arithmetic(ops[op], op, a.number, b.number)
+        derive = None
+        if a.derive is not None and b.derive is not None:
+            da, db = a.derive, b.derive
+
+            def derive(numbers: Numbers) -> float | None:
+                return _arithmetic(ops[op], op, da(numbers), db(numbers))
+
         meta = arithmetic_type(a, b) if op != "/" else arithmetic_type(a, b)
         return Value(
-            ops[op](a.sql, b.sql), meta, aggregate=a.aggregate or b.aggregate, number=number
-        )
+            ops[op](a.sql, b.sql), meta, aggregate=a.aggregate or b.aggregate, number=number,
+            derive=derive,
+        )  # fmt: skip
 
     def v_add(self, tree: Tree, scope: Scope) -> Value:
         return self._binary(tree, scope, "+")

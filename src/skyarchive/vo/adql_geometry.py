@@ -21,10 +21,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, and_, case, false, func, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from skyarchive.db.tables import footprint_cells, observations
 from skyarchive.errors import BadQuery, PayloadTooLarge
@@ -39,6 +51,7 @@ from skyarchive.sky.regions import (
     parse_s_region,
     radec_to_xyz,
 )
+from skyarchive.vo.adql_shapes import ParameterPlan
 
 #: A footprint test that matches more observations than this is refused: its ``IN`` list
 #: would cost more than the query (ask for positions, which SQL tests, instead).
@@ -87,13 +100,19 @@ def point(ra: float, dec: float) -> ConstPoint:
     return ConstPoint(ra % 360.0, dec)
 
 
-def contains(inner: Geometry, outer: Geometry, conn: Connection) -> ColumnElement[bool]:
-    """``CONTAINS(inner, outer) = 1`` as SQL."""
+def contains(
+    inner: Geometry, outer: Geometry, conn: Connection, plan: ParameterPlan | None = None
+) -> ColumnElement[bool]:
+    """``CONTAINS(inner, outer) = 1`` as SQL; ``plan`` learns which of the query's numbers
+    the statement binds and which it was made for (``adql_shapes``)."""
+    if plan is None:
+        plan = ParameterPlan(None)
     if isinstance(outer, Circle | Polygon):
         if isinstance(inner, ConstPoint):
+            plan.fix_shape(outer)
             return true() if _point_inside(inner, outer) else false()
         if isinstance(inner, RowPoint):
-            return _row_point_in(inner, outer)
+            return _row_point_in(inner, outer, plan)
         if isinstance(inner, Circle | Polygon):
             raise BadQuery("CONTAINS of two constant shapes is not supported; use POINTs.")
         raise BadQuery(
@@ -101,25 +120,29 @@ def contains(inner: Geometry, outer: Geometry, conn: Connection) -> ColumnElemen
             "use INTERSECTS(s_region, ...) or CONTAINS(POINT(s_ra, s_dec), ...)."
         )
     if isinstance(outer, RowRegion) and isinstance(inner, ConstPoint):
-        return _footprints_touching(outer, Circle(inner.ra, inner.dec, 0.0), conn)
+        return _footprints_touching(outer, Circle(inner.ra, inner.dec, 0.0), conn, plan)
     raise BadQuery(
         "CONTAINS takes a POINT and a CIRCLE or POLYGON, or a constant POINT and s_region."
     )
 
 
-def intersects(a: Geometry, b: Geometry, conn: Connection) -> ColumnElement[bool]:
+def intersects(
+    a: Geometry, b: Geometry, conn: Connection, plan: ParameterPlan | None = None
+) -> ColumnElement[bool]:
     """``INTERSECTS(a, b) = 1`` as SQL (either order)."""
+    if plan is None:
+        plan = ParameterPlan(None)
     if isinstance(b, RowRegion | RowPoint):
         a, b = b, a
     if isinstance(a, RowPoint):
         if isinstance(b, ConstPoint):
             raise BadQuery("INTERSECTS of two POINTs is not supported; use DISTANCE.")
-        return contains(a, b, conn)
+        return contains(a, b, conn, plan)
     if isinstance(a, RowRegion):
         if isinstance(b, ConstPoint):
             b = Circle(b.ra, b.dec, 0.0)
         if isinstance(b, Circle | Polygon):
-            return _footprints_touching(a, b, conn)
+            return _footprints_touching(a, b, conn, plan)
     raise BadQuery("INTERSECTS takes s_region or a POINT of columns, and a constant shape.")
 
 
@@ -131,13 +154,15 @@ def distance_sql(a: Geometry, b: Geometry) -> ColumnElement[Any]:
     return func.degrees(2.0 * func.asin(func.sqrt(_clip_unit(h))))
 
 
-def within_distance(a: Geometry, b: Geometry, radius: float) -> ColumnElement[bool] | None:
+def within_distance(
+    a: Geometry, b: Geometry, radius: float, plan: ParameterPlan
+) -> ColumnElement[bool] | None:
     """``DISTANCE(a, b) <= radius`` through the index when one side is a row's position and
-    the other a constant point; None when it is not that case."""
+    the other a constant point (both fixed in ``plan``); None when it is not that case."""
     if isinstance(a, ConstPoint) and isinstance(b, RowPoint):
         a, b = b, a
     if isinstance(a, RowPoint) and isinstance(b, ConstPoint) and radius >= 0:
-        return _row_point_in(a, Circle(b.ra, b.dec, min(radius, 180.0)))
+        return _row_point_in(a, Circle(b.ra, b.dec, min(radius, 180.0)), plan)
     return None
 
 
@@ -178,20 +203,47 @@ def _point_inside(p: ConstPoint, shape: Shape) -> bool:
     return bool(_distances_rad([shape], xyz)[0, 0] <= _EPSILON_RAD)
 
 
-def _candidates(p: RowPoint, ranges: Sequence[tuple[int, int]]) -> ColumnElement[bool]:
+def _candidates(p: RowPoint, ranges: Sequence[tuple[Any, Any]]) -> ColumnElement[bool]:
     if p.obsid is None:
         return true()
     return p.obsid.in_(select(footprint_cells.c.obsid).where(ranges_clause(ranges)))
 
 
-def _row_point_in(p: RowPoint, shape: Shape) -> ColumnElement[bool]:
+@lru_cache(maxsize=64)  # a kept shape's variants each ask for the same cone (adql_shapes)
+def cone_values(numbers: tuple[float, ...]) -> dict[str, Any]:
+    """What a cone's SQL is bound with, from its CIRCLE's (ra, dec, radius): the centre, the
+    haversine's limit and the footprint cell ranges (``lo0``, ``hi0``, ...); the whole sky (a
+    radius of 180 or more, tested without them) has none. Shared: not to be changed."""
+    shape = Circle(*numbers)
+    if shape.radius >= 180.0:
+        return {}
+    values: dict[str, Any] = {
+        "ra": shape.ra,
+        "dec": shape.dec,
+        "limit": math.sin(math.radians(shape.radius) / 2.0 + _EPSILON_RAD) ** 2,
+    }
+    for k, (lo, hi) in enumerate(cone_ranges(shape.ra, shape.dec, shape.radius)):
+        values[f"lo{k}"] = lo
+        values[f"hi{k}"] = hi
+    return values
+
+
+def _row_point_in(p: RowPoint, shape: Shape, plan: ParameterPlan) -> ColumnElement[bool]:
     if isinstance(shape, Circle):
-        if shape.radius >= 180.0:
+        values = cone_values((shape.ra, shape.dec, shape.radius))
+        if not values:
+            plan.fix_shape(shape)
             return and_(p.ra.is_not(None), p.dec.is_not(None))
-        h = _haversine_sql(p.ra, p.dec, shape.ra, shape.dec)
-        limit = math.sin(math.radians(shape.radius) / 2.0 + _EPSILON_RAD) ** 2
-        ranges = cone_ranges(shape.ra, shape.dec, shape.radius)
-        return and_(_candidates(p, ranges), h <= limit)
+        types = {"ra": p.ra.type, "dec": p.dec.type, "limit": Float()}
+
+        def type_of(key: str) -> Any:
+            return types.get(key, footprint_cells.c.cell.type)
+
+        bound = plan.bind_cone(shape, values, type_of, cone_values)
+        h = _haversine_sql(p.ra, p.dec, bound["ra"], bound["dec"])
+        ranges = [(bound[f"lo{k}"], bound[f"hi{k}"]) for k in range((len(values) - 3) // 2)]
+        return and_(_candidates(p, ranges), h <= bound["limit"])
+    plan.fix_shape(shape)
     normals = _inward_normals(shape)
     cos_dec = func.cos(func.radians(p.dec))
     x = cos_dec * func.cos(func.radians(p.ra))
@@ -220,7 +272,10 @@ def _inward_normals(shape: Polygon) -> np.ndarray:
     return normals
 
 
-def _footprints_touching(region: RowRegion, shape: Shape, conn: Connection) -> ColumnElement[bool]:
+def _footprints_touching(
+    region: RowRegion, shape: Shape, conn: Connection, plan: ParameterPlan
+) -> ColumnElement[bool]:
+    plan.no_reuse()  # the matches are read from the database now, not at execution
     if isinstance(shape, Circle):
         matched = [
             obsid for obsid, _ in cone_matches(conn, Cone(shape.ra, shape.dec, shape.radius))

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, String, and_, case, literal, n
 
 from skyarchive.errors import BadQuery
 from skyarchive.vo import adql_geometry as geo
+from skyarchive.vo.adql_shapes import Derive, ParameterPlan
 from skyarchive.vo.adql_values import (
     BOOLEAN,
     TEXT,
@@ -37,6 +38,7 @@ class GeometryTerms:
     """Geometry in ADQL expressions; the rest of an expression is the translator's."""
 
     conn: Connection
+    plan: ParameterPlan
 
     def value(self, tree: Tree | Token, scope: Scope) -> Value:
         raise NotImplementedError  # the expression translator's
@@ -78,17 +80,19 @@ class GeometryTerms:
             left, right, op = right, left, flipped[op]
         if is_call(left, ("contains", "intersects")):
             bound = self.value(right, scope)
-            if bound.number not in (0.0, 1.0) or op not in ("=", "!="):
+            number = self.plan.fix(bound.derive, bound.number)
+            if number not in (0.0, 1.0) or op not in ("=", "!="):
                 return None
             predicate = self.geometry_predicate(left, scope)
-            wanted = (bound.number == 1.0) == (op == "=")
+            wanted = (number == 1.0) == (op == "=")
             return Value(predicate if wanted else not_(predicate), BOOLEAN, truth=True)
         if is_call(left, ("distance",)) and op in ("<", "<="):
             bound = self.value(right, scope)
-            if bound.number is None:
+            radius = self.plan.fix(bound.derive, bound.number)
+            if radius is None:
                 return None
             a, b = self._distance_points(left, scope)
-            indexed = geo.within_distance(a, b, bound.number)
+            indexed = geo.within_distance(a, b, radius, self.plan)
             if indexed is None:
                 return None
             exact = geo.distance_sql(a, b)
@@ -105,8 +109,8 @@ class GeometryTerms:
         if len(args) != 2:
             raise BadQuery(f"{name.upper()} takes two geometries.")
         if name == "contains":
-            return geo.contains(args[0], args[1], self.conn)
-        return geo.intersects(args[0], args[1], self.conn)
+            return geo.contains(args[0], args[1], self.conn, self.plan)
+        return geo.intersects(args[0], args[1], self.conn, self.plan)
 
     def _distance_points(self, tree: Tree, scope: Scope) -> tuple[geo.Geometry, geo.Geometry]:
         args = tree.children[1:]
@@ -128,8 +132,10 @@ class GeometryTerms:
         return value.geometry
 
     def _point_of(self, ra: Value, dec: Value, scope: Scope) -> geo.Geometry:
-        if ra.number is not None and dec.number is not None:
-            return geo.point(ra.number, dec.number)
+        ra_number = self.plan.fix(ra.derive, ra.number)
+        dec_number = self.plan.fix(dec.derive, dec.number)
+        if ra_number is not None and dec_number is not None:
+            return geo.point(ra_number, dec_number)
         for v in (ra, dec):
             self._need_number(v, "POINT")
         obsid = self._position_obsid(ra, dec, scope)
@@ -164,25 +170,38 @@ class GeometryTerms:
             return Value(
                 null(), column_type("double"), geometry=self._point_of(values[0], values[1], scope)
             )
-        numbers = self._flatten_points(values, name)
+        numbers, derives = self._flatten_points(values, name)
+        shape: geo.Shape
         if name == "circle":
             if len(numbers) != 3:
                 raise BadQuery(
                     "CIRCLE takes ra, dec and a radius in degrees (or a POINT and a radius)."
                 )
-            return Value(null(), column_type("double"), geometry=geo.circle(*numbers))
-        return Value(null(), column_type("double"), geometry=geo.polygon(numbers))
+            shape = geo.circle(*numbers)
+        else:
+            shape = geo.polygon(numbers)
+        self.plan.constant_shape(shape, numbers, derives)  # its user fixes or binds them
+        return Value(null(), column_type("double"), geometry=shape)
 
-    def _flatten_points(self, values: list[Value], name: str) -> list[float]:
+    def _flatten_points(
+        self, values: list[Value], name: str
+    ) -> tuple[list[float], list[Derive | None]]:
         numbers: list[float] = []
+        derives: list[Derive | None] = []
         for v in values:
-            if isinstance(v.geometry, geo.ConstPoint):
+            if isinstance(v.geometry, geo.ConstPoint):  # its numbers are fixed (_point_of)
                 numbers += [v.geometry.ra, v.geometry.dec]
+                derives += [_constant(v.geometry.ra), _constant(v.geometry.dec)]
             elif v.number is not None:
                 numbers.append(v.number)
+                derives.append(v.derive)
             else:
                 raise BadQuery(
                     f"{name.upper()} takes constant numbers (degrees); columns are not "
                     "supported in a shape."
                 )
-        return numbers
+        return numbers, derives
+
+
+def _constant(value: float) -> Derive:
+    return lambda numbers: value

@@ -170,10 +170,15 @@ def parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", maybe_placeholders=False, propagate_positions=True)
 
 
-def parse(adql: str) -> Tree:
-    """The parse tree of ``adql``; a syntax error is a 400 that says where and what."""
+def check_length(adql: str) -> None:
+    """A query longer than :data:`MAX_QUERY_CHARS` is refused before any other work."""
     if len(adql) > MAX_QUERY_CHARS:
         raise BadQuery(f"The query is {len(adql):,} characters long; at most {MAX_QUERY_CHARS:,}.")
+
+
+def parse(adql: str) -> Tree:
+    """The parse tree of ``adql``; a syntax error is a 400 that says where and what."""
+    check_length(adql)
     if not adql.strip():
         raise BadQuery("QUERY is empty: give an ADQL SELECT statement.")
     lalr = parser()

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.vo.adql_expressions import FUNCTIONS, ExpressionTranslator
 from skyarchive.vo.adql_grammar import parse
+from skyarchive.vo.adql_shapes import ParameterPlan
 from skyarchive.vo.adql_values import (
     OutputColumn,
     Scope,
@@ -46,10 +47,17 @@ class Translator(ExpressionTranslator):
     whose exact part runs in Python before the statement (:mod:`adql_geometry`).
     """
 
-    def __init__(self, tables: Sequence[TapTable], context: QueryContext, conn: Connection) -> None:
+    def __init__(
+        self,
+        tables: Sequence[TapTable],
+        context: QueryContext,
+        conn: Connection,
+        plan: ParameterPlan | None = None,
+    ) -> None:
         self.tables = list(tables)
         self.context = context
         self.conn = conn
+        self.plan = plan if plan is not None else ParameterPlan(None)
 
     # ---- queries
 
@@ -105,11 +113,11 @@ class Translator(ExpressionTranslator):
                     str(item.children[1].children[0]).upper() == "DESC"
                 )
                 statement = statement.order_by(value.sql.desc() if descending else value.sql)
-        limit = int(str(parts["top"].children[1])) if "top" in parts else None
+        limit = int(self.plan.fix_token(parts["top"].children[1])) if "top" in parts else None
         if limit is not None:
             statement = statement.limit(limit)
         if "offset" in parts:
-            statement = statement.offset(int(str(parts["offset"].children[1])))
+            statement = statement.offset(int(self.plan.fix_token(parts["offset"].children[1])))
         return Translation(statement, columns, limit)
 
     # ---- FROM
@@ -272,7 +280,7 @@ class Translator(ExpressionTranslator):
 
     def order_value(self, tree: Tree, scope: Scope, values: list[Value] | None = None) -> Value:
         if tree.data == "number" and values is not None:
-            position = int(float(str(tree.children[0])))
+            position = int(float(self.plan.fix_token(tree.children[0])))
             if not 1 <= position <= len(values):
                 raise BadQuery(f"ORDER BY {position}: the answer has {len(values)} columns.")
             return values[position - 1]
@@ -288,9 +296,16 @@ class Translator(ExpressionTranslator):
 
 
 def translate(
-    adql: str, *, tables: Sequence[TapTable], context: QueryContext, conn: Connection
+    adql: str,
+    *,
+    tables: Sequence[TapTable],
+    context: QueryContext,
+    conn: Connection,
+    plan: ParameterPlan | None = None,
 ) -> Translation:
-    """The SQLAlchemy statement and answer columns of one ADQL query.
+    """The SQLAlchemy statement and answer columns of one ADQL query; ``plan``, when given (with
+    the query's :func:`~skyarchive.vo.adql_shapes.shape_of`), learns how the statement's bound
+    values follow from the query's numbers and whether the statement may serve its shape.
 
     Raises
     ------
@@ -299,7 +314,10 @@ def translate(
     UnknownColumn
         A table, column or function that does not exist (the message names the nearest).
     """
-    return Translator(tables, context, conn).query(parse(adql))
+    translator = Translator(tables, context, conn, plan)
+    translation = translator.query(parse(adql))
+    translator.plan.finish()
+    return translation
 
 
 __all__ = ["FUNCTIONS", "OutputColumn", "Translation", "parse", "translate"]

@@ -4,7 +4,7 @@ scope of a query, and the small helpers on names and parse-tree nodes."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +31,9 @@ class Value:
     aggregate: bool = False
     truth: bool = False  # a condition (comparison, AND, ...), not a value
     geometry: geo.Geometry | None = None
-    number: float | None = None  # the value of a numeric constant
+    number: float | None = None  # the value of a numeric constant (read it through the plan)
+    #: How ``number`` follows from the query's numbers (the shape cache, ``adql_shapes``)
+    derive: Callable[[Sequence[int | float]], float | None] | None = None
 
 
 def column_type(datatype: str, name: str = "", **kw: Any) -> TapColumn:

@@ -9,15 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Integer, Select, bindparam
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.deadline import statement_deadline, timed_out
 from skyarchive.errors import BadQuery, PayloadTooLarge
+from skyarchive.vo.adql_grammar import check_length
+from skyarchive.vo.adql_shapes import Mismatch, ParameterPlan, ShapeCache, shape_of
 from skyarchive.vo.adql_sql import translate
-from skyarchive.vo.adql_values import Translation
+from skyarchive.vo.adql_values import OutputColumn
 from skyarchive.vo.tap_columns import QueryContext
 from skyarchive.vo.tap_output import converted_rows, output_format, write
 from skyarchive.vo.tap_schema import all_tables
@@ -108,8 +110,8 @@ def execute_adql(
     context = QueryContext(now_mjd(), archive.settings.vo_authority)
     with archive.read_engine.connect() as conn, statement_deadline(conn, timeout_seconds):
         try:
-            translation = translate(adql, tables=all_tables(), context=context, conn=conn)
-            rows = _fetch(conn, translation, limit, context) if limit > 0 else []
+            prepared, values = _prepare(adql, context, conn)
+            rows = _fetch(conn, prepared, values, limit, context) if limit > 0 else []
         except OperationalError as exc:
             if timed_out(exc):
                 raise PayloadTooLarge(
@@ -122,20 +124,69 @@ def execute_adql(
     overflow = len(rows) > limit
     rows = rows[:limit]
     body = write(
-        fmt, translation.columns, converted_rows(translation.columns, rows, base_url),
+        fmt, prepared.columns, converted_rows(prepared.columns, rows, base_url),
         overflow=overflow,
     )  # fmt: skip
     return TapAnswer((body,), fmt.media_type, len(rows), overflow)
 
 
+#: The bound parameter that carries the number of rows fetched (the statement's LIMIT).
+_ROWS_PARAMETER = "tap_rows"
+
+#: Translations kept for reuse by query shape (``vo/adql_shapes``), shared by every caller of
+#: this process: a statement holds nothing of its caller, and its moment is a parameter.
+SHAPES = ShapeCache()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A translated query ready to run again: the statement (its LIMIT a parameter, so the
+    same object, whose SQLAlchemy cache key is memoized, serves every MAXREC), the answer's
+    columns, TOP, and how the bound values follow from the query's numbers."""
+
+    statement: Select[Any]
+    columns: list[OutputColumn]
+    limit: int | None
+    plan: ParameterPlan
+
+
+def _prepare(
+    adql: str, context: QueryContext, conn: Connection
+) -> tuple[_Prepared, dict[str, Any]]:
+    """The statement of a query and the values to bind it with: a statement kept for its shape
+    when one takes these numbers, else a new translation (kept when it may be reused)."""
+    check_length(adql)
+    shape = shape_of(adql)
+    tables = all_tables()  # module constants: their ids name them as long as the process runs
+    key = (shape.key, tuple(id(t) for t in tables), context.authority)
+    for prepared in SHAPES.get(key):
+        try:
+            return prepared, prepared.plan.values(shape.numbers)
+        except Mismatch:
+            continue  # another variant of the shape (e.g. a cone with more cell ranges)
+        except Exception:  # noqa: BLE001  (bad numbers: the translation says what is wrong)
+            break
+    plan = ParameterPlan(shape)
+    translation = translate(adql, tables=tables, context=context, conn=conn, plan=plan)
+    statement = translation.statement.limit(bindparam(_ROWS_PARAMETER, type_=Integer()))
+    prepared = _Prepared(statement, translation.columns, translation.limit, plan)
+    if plan.reusable:
+        SHAPES.put(key, prepared)
+    return prepared, {}  # the translation holds this query's own values
+
+
 def _fetch(
-    conn: Connection, translation: Translation, limit: int, context: QueryContext
+    conn: Connection,
+    prepared: _Prepared,
+    values: dict[str, Any],
+    limit: int,
+    context: QueryContext,
 ) -> list[Any]:
-    statement = translation.statement
     wanted = limit + 1  # one more than asked tells an overflow
-    if translation.limit is not None:
-        wanted = min(wanted, translation.limit)
-    result = conn.execute(statement.limit(wanted), context.parameters)
+    if prepared.limit is not None:
+        wanted = min(wanted, prepared.limit)
+    parameters = {**values, **context.parameters, _ROWS_PARAMETER: wanted}
+    result = conn.execute(prepared.statement, parameters)
     try:
         return [tuple(row) for row in result.fetchmany(wanted)]
     finally:

@@ -22,10 +22,12 @@ import base64
 import math
 import struct
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from skyarchive.vo.adql_values import OutputColumn
+from skyarchive.vo.tap_columns import TapColumn
 
 _HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -50,7 +52,7 @@ def votable(
     written after the results (DataLink's service descriptors, whose PARAMs refer to FIELDs
     by ID: ``field_ids`` gives each FIELD its name as ID, so names must be unique XML names,
     which a TAP query's select list need not be)."""
-    parts = [_HEAD, *(_field(c, field_ids) for c in columns), "<DATA>"]
+    parts = [_HEAD, *(_field(c.name, c.meta, field_ids) for c in columns), "<DATA>"]
     if binary:
         stream = base64.encodebytes(_binary2(columns, rows)).decode("ascii")
         parts.append(f'<BINARY2><STREAM encoding="base64">\n{stream}</STREAM></BINARY2>')
@@ -65,9 +67,9 @@ def votable(
     return "".join(parts).encode("utf-8")
 
 
-def _field(c: OutputColumn, with_id: bool) -> str:
-    meta = c.meta
-    attrs = {"ID": c.name if with_id else None, "name": c.name, "datatype": meta.datatype,
+@lru_cache(maxsize=4096)  # the same columns answer query after query (their FIELDs too)
+def _field(name: str, meta: TapColumn, with_id: bool) -> str:
+    attrs = {"ID": name if with_id else None, "name": name, "datatype": meta.datatype,
              "arraysize": meta.arraysize, "xtype": meta.xtype, "unit": meta.unit, "ucd": meta.ucd,
              "utype": meta.utype}  # fmt: skip
     text = " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items() if v)
@@ -85,7 +87,8 @@ def _field(c: OutputColumn, with_id: bool) -> str:
 _NULLS = {"short": -32768, "int": -2147483648, "long": -9223372036854775808}
 
 
-def _packer(meta: Any) -> Callable[[Any], bytes]:
+@lru_cache(maxsize=4096)
+def _packer(meta: TapColumn) -> Callable[[Any], bytes]:
     if meta.datatype == "char":
 
         def text(value: Any) -> bytes:
@@ -101,7 +104,8 @@ def _packer(meta: Any) -> Callable[[Any], bytes]:
     return lambda value: fmt.pack(int(value))
 
 
-def _null_value(meta: Any) -> bytes:
+@lru_cache(maxsize=4096)
+def _null_value(meta: TapColumn) -> bytes:
     if meta.datatype == "char":
         return b"\x00\x00\x00\x00"
     if meta.datatype == "boolean":
