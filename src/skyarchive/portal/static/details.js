@@ -13,13 +13,17 @@ export async function showDetails(dialog, row, columns, { onDownload, onBasket, 
   title.textContent = row.obs_id;
   body.replaceChildren(h("p", { class: "hint" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
+  // Only the newest opening draws: an earlier answer arriving late must not replace it.
+  const opening = String(Number(dialog.dataset.opening || 0) + 1);
+  dialog.dataset.opening = opening;
   let details;
   try {
     details = await api(`/api/portal/observations/${encodeURIComponent(row.obsid)}`);
   } catch (err) {
-    body.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+    if (dialog.dataset.opening === opening) body.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
     return;
   }
+  if (dialog.dataset.opening !== opening) return;
   const obs = details.observation;
   title.textContent = obs.obs_id; // a keyword row opens the observation owning its file
   const status = rowStatus(obs);
