@@ -95,15 +95,18 @@ async def invoke_post(request: Request) -> Response:
         except PayloadTooLarge as exc:
             return mast_error_response(exc, status=200)
     archive = _archive(request)
-    kept = answer_kept(archive, raw)
-    if kept is not None:
-        return kept
-    # Parsing and the query itself are blocking work: keep them off the event loop.
-    return await run_in_threadpool(invoke, archive, raw, lambda: get_caller(request))
+    looked_up = answer_kept(archive, raw)
+    if isinstance(looked_up, Response):
+        return looked_up
+    # Parsing and the query itself are blocking work: keep them off the event loop. A request
+    # the cache has just missed goes on parsed, under the epoch it was looked up in.
+    return await run_in_threadpool(invoke, archive, raw, lambda: get_caller(request), looked_up)
 
 
-def answer_kept(archive: Archive, raw: Any) -> Response | None:
-    """The kept answer of a repeated request, looked up on the event loop; None to compute it.
+def answer_kept(archive: Archive, raw: Any) -> Response | _Kept | None:
+    """The kept answer of a repeated request, looked up on the event loop: its response, or
+    the request parsed with where to keep its answer once computed (:class:`_Kept`), or None
+    when there is no cache or the request does not parse (``invoke`` answers the error).
 
     A hit costs a parse, one primary-key read and a dictionary look-up: less than handing the
     request to a worker thread and back, which under load, with the GIL passed between
@@ -120,10 +123,11 @@ def answer_kept(archive: Archive, raw: Any) -> Response | None:
     except SkyArchiveError:
         return None  # answered, in the right shape, by invoke()
     if not is_cached(mast_request.service) or mast_request.format not in formats.MEDIA_TYPES:
-        return None
+        return _Kept(request=mast_request)  # nothing to keep, but parsed once only
     with archive.loop_read_engine.connect() as conn:
-        found = _kept_answer(cache, conn, now_mjd(), mast_request).answer
-    return None if found is None else Response(found.body, media_type=found.media_type)
+        kept = _kept_answer(cache, conn, now_mjd(), mast_request)
+    found = kept.answer
+    return kept if found is None else Response(found.body, media_type=found.media_type)
 
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
@@ -141,17 +145,29 @@ def invoke_get(request: Request, request_: Annotated[str | None, Query(alias="re
     return invoke(_archive(request), request_, lambda: get_caller(request))
 
 
-def invoke(archive: Archive, raw: Any, caller_of: Callable[[], Caller] | None = None) -> Response:
+def invoke(
+    archive: Archive,
+    raw: Any,
+    caller_of: Callable[[], Caller] | None = None,
+    missed: _Kept | None = None,
+) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
 
     A JSON client (astroquery) reads the error from the body under HTTP 200, as MAST sends
     it; a client that asked for CSV or VOTable cannot, so its errors carry their 4xx status.
+    ``missed``: the answer cache's miss for this very request (:func:`answer_kept`), which
+    carries the request parsed and the epoch it was looked up in.
     """
-    if isinstance(raw, bytes):  # a url-encoded body, not yet parsed
+    parsed = missed.request if missed is not None else None
+    if isinstance(raw, bytes) and parsed is None:  # a url-encoded body, not yet parsed
         raw = _form_field(raw, "request")
     fmt = "json"
     try:
-        mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
+        mast_request = (
+            parsed
+            if parsed is not None
+            else parse_request(raw, max_page_size=archive.settings.max_page_size)
+        )
         fmt = mast_request.format
         formats.check_format(fmt)
         handler = service_handler(mast_request.service)
@@ -161,7 +177,7 @@ def invoke(archive: Archive, raw: Any, caller_of: Callable[[], Caller] | None = 
     conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         context = ServiceContext(archive, conn, now_mjd())
-        kept = _kept_answer(cache, conn, context.now, mast_request)
+        kept = missed or _kept_answer(cache, conn, context.now, mast_request)
         if kept.answer is not None:
             conn.close()
             return Response(kept.answer.body, media_type=kept.answer.media_type)
@@ -204,6 +220,7 @@ class _Kept:
     epoch: Epoch | None = None
     key: bytes = b""
     answer: CachedAnswer | None = None
+    request: MastRequest | None = None
 
     def keep(self, answer: CachedAnswer) -> None:
         if self.cache is not None and self.epoch is not None:
@@ -216,12 +233,12 @@ def _kept_answer(
     """The answer kept for ``request``, looked up in the epoch read on ``conn`` before the
     search itself runs, so an answer kept is never older than the generation it is kept under."""
     if cache is None:
-        return _Kept()
+        return _Kept(request=request)
     epoch = cache.epoch(conn, now)
     if epoch is None:
-        return _Kept()
+        return _Kept(request=request)
     key = request_key(request)
-    return _Kept(cache, epoch, key, cache.get(epoch, key))
+    return _Kept(cache, epoch, key, cache.get(epoch, key), request)
 
 
 def _mast_error(exc: SkyArchiveError, fmt: str) -> Response:
