@@ -131,4 +131,8 @@ def watch_catalogue_writes(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     @event.listens_for(engine, "rollback")
     def forget_writes(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.invalidated:
+            # The connection was lost (its info goes with it); asking for it here would
+            # raise PendingRollbackError over the original disconnect error.
+            return
         conn.connection.info.pop(_WROTE, None)
