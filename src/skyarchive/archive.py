@@ -66,7 +66,23 @@ class Archive:
 
         if not self.settings.answer_cache or self.settings.answer_cache_mb <= 0:
             return None
-        return AnswerCache(int(self.settings.answer_cache_mb * 1024 * 1024))
+        return AnswerCache(
+            int(self.settings.answer_cache_mb * 1024 * 1024), self._generation_watch()
+        )
+
+    def _generation_watch(self):  # type: ignore[no-untyped-def]
+        """How this process learns of catalogue writes without a read per cached request
+        (``db/generation_watch.py``); None: each cached request reads the generation."""
+        from skyarchive.db.generation_watch import watch_generation
+
+        if not self.settings.answer_cache_notify:
+            return None
+        read_url = self.settings.database_read_url
+        if read_url and not read_url.startswith("sqlite"):
+            # A standby applies a write after the primary announced it: an answer computed in
+            # between would be kept under the new generation. Read it per request instead.
+            return None
+        return watch_generation(read_url or self.settings.resolved_database_url)
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""

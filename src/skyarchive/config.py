@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         description="Keep recent MAST search answers in each server process and send them again "
         "while the catalogue and the release dates leave them unchanged.",
     )
+    answer_cache_notify: bool = Field(
+        default=True,
+        description="Learn of catalogue writes as they commit (SQLite's data_version; "
+        "PostgreSQL LISTEN/NOTIFY, a listening thread per process) instead of reading the "
+        "catalogue's generation on every cached request. Turn off behind PgBouncer in "
+        "transaction mode, which cannot LISTEN.",
+    )
     answer_cache_mb: float = Field(
         default=64.0,
         ge=0,

@@ -5,7 +5,10 @@ when an exclusive observation reaches its release date, and whoever asks."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -240,3 +243,46 @@ def test_cached_services_read_only_tables_whose_writes_bump_the_generation(
     }  # fmt: skip
     assert "observations" in read and "products" in read and "product_keywords" in read
     assert read - CATALOGUE_TABLES <= {"catalogue_generation"}
+
+
+@pytest.mark.parametrize("notify", ["true", "false"])
+def test_a_cli_write_is_seen_by_the_next_request_with_the_watch_on_and_off(
+    archive: Archive, tmp_path: Path, notify: str
+) -> None:
+    """``answer_cache_notify`` on (the server learns of writes from SQLite's data_version or
+    PostgreSQL's notifications) and off (it reads the generation per request): a change made
+    past skyarchive is not seen (the answer is the kept one), and the next request after
+    ``skyarchive program set-eap`` in another process sees the write."""
+    url = archive.settings.resolved_database_url
+    program_rows = invoke_body(
+        "Mast.Caom.Filtered", {"columns": "*", "filters": filters(proposal_id="4567")}
+    )
+
+    def rows(client: httpx.Client) -> list[dict]:
+        answer = client.post("/api/v0/invoke", data=program_rows)
+        assert answer.status_code == 200, answer.text[:300]
+        return list(json.loads(answer.content)["data"])
+
+    env = {"SKYARCHIVE_ANSWER_CACHE_NOTIFY": notify}
+    with Served(archive.settings.home, url, 1, env=env) as served, \
+            httpx.Client(base_url=served.url, timeout=60) as client:  # fmt: skip
+        before = rows(client)
+        assert before and {row["dataRights"] for row in before} == {"EXCLUSIVE_ACCESS"}
+        raw = archive.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("UPDATE observations SET target_name = 'UNSEEN' "
+                           "WHERE proposal_id = '4567'")  # fmt: skip
+            raw.commit()
+        finally:
+            raw.close()
+        assert rows(client) == before  # kept: the generation did not move
+
+        subprocess.run(
+            [sys.executable, "-m", "skyarchive", "--home", str(archive.settings.home),
+             "program", "set-eap", "4567", "0"],
+            env={**os.environ, "SKYARCHIVE_DATABASE_URL": url}, check=True, timeout=120,
+        )  # fmt: skip
+        after = rows(client)  # the very next request
+        assert {row["dataRights"] for row in after} == {"PUBLIC"}
+        assert {row["target_name"] for row in after} == {"UNSEEN"}

@@ -9,13 +9,16 @@ Nothing has to remember to bump it: :func:`watch_catalogue_writes`, installed on
 by :func:`skyarchive.db.engine.make_engine`, sees each INSERT, UPDATE, DELETE or REPLACE on a
 :data:`CATALOGUE_TABLES` table go by and bumps the counter once, as that transaction commits.
 Writes that bypass SQLAlchemy (PostgreSQL ``COPY`` on the driver's cursor) call
-:func:`mark_catalogue_written` themselves.
+:func:`mark_catalogue_written` themselves. On PostgreSQL the bump also announces the new
+generation on :data:`CHANNEL` (delivered at commit), so processes learn of it without asking
+(:mod:`skyarchive.db.generation_watch`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import weakref
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event
 
@@ -52,6 +55,14 @@ _WRITE = re.compile(
 _WRITE_IN_CTE = re.compile(r"\b(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _READ = "SELECT generation FROM catalogue_generation WHERE id = 1"
 _BUMP = "UPDATE catalogue_generation SET generation = generation + 1 WHERE id = 1"
+#: The channel on which PostgreSQL announces each new generation as its transaction commits
+#: (``db/generation_watch.py`` listens).
+CHANNEL = "skyarchive_catalogue"
+_BUMP_AND_NOTIFY = (
+    "WITH bumped AS (UPDATE catalogue_generation SET generation = generation + 1 WHERE id = 1 "
+    f"RETURNING generation) SELECT generation, pg_notify('{CHANNEL}', generation::text) "
+    "FROM bumped"
+)
 #: Keys in the DBAPI connection's ``info``: the transaction under way wrote the catalogue;
 #: the table exists (known once seen: it is only ever missing during the upgrade to 0038).
 _WROTE = "catalogue_written"
@@ -92,6 +103,20 @@ def mark_catalogue_written(conn: Connection) -> None:
     conn.connection.info[_WROTE] = True
 
 
+class _Watch(Protocol):
+    def expect(self, generation: int) -> None: ...
+
+
+_LOCAL_WATCHES: weakref.WeakSet[_Watch] = weakref.WeakSet()
+
+
+def expect_local_bumps(watch: _Watch) -> None:
+    """Tell ``watch`` the generation each transaction of this process commits (PostgreSQL),
+    just before it commits: a watch learning of writes by notification sees this process's
+    own writes at once."""
+    _LOCAL_WATCHES.add(watch)
+
+
 def _bump(dbapi_connection: Any, info: dict, dialect: str) -> None:
     cursor = dbapi_connection.cursor()  # a cursor of its own: the write's may hold results
     try:
@@ -102,7 +127,14 @@ def _bump(dbapi_connection: Any, info: dict, dialect: str) -> None:
             if cursor.fetchone()[0] is None:
                 return
             info[_TABLE_SEEN] = True
-        cursor.execute(_BUMP)
+        if dialect != "postgresql":
+            cursor.execute(_BUMP)
+            return
+        cursor.execute(_BUMP_AND_NOTIFY)
+        row = cursor.fetchone()
+        if row is not None:
+            for watch in list(_LOCAL_WATCHES):
+                watch.expect(int(row[0]))
     finally:
         cursor.close()
 
@@ -131,4 +163,8 @@ def watch_catalogue_writes(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     @event.listens_for(engine, "rollback")
     def forget_writes(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.invalidated:
+            # The connection was lost (its info goes with it); asking for it here would
+            # raise PendingRollbackError over the original disconnect error.
+            return
         conn.connection.info.pop(_WROTE, None)

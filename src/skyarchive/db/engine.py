@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
@@ -9,10 +10,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 
 from skyarchive.db.catalogue_generation import watch_catalogue_writes
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 1.0
+_CHECKED_IN = "skyarchive_checked_in_at"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -31,9 +37,40 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=10, max_overflow=20)
+        ping_when_idle(engine)
     watch_catalogue_writes(engine)  # answers kept by any process learn of every write
     return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Ping a pooled connection before handing it out only when it sat idle > ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per request, as much
+    as the primary-key read behind a cached answer. A connection checked in less than a second
+    ago is taken as alive. The price: when PostgreSQL restarts (or a proxy drops connections)
+    within that second, each such connection fails one request, after which SQLAlchemy,
+    seeing the disconnect, empties the pool (docs/deployment.md, "PostgreSQL").
+    """
+
+    @event.listens_for(engine, "checkin")
+    def note_checkin(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        if dbapi_connection is not None:
+            record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
+        checked_in = record.info.get(_CHECKED_IN)  # none on a fresh connection: alive
+        if checked_in is None or time.monotonic() - checked_in <= idle_seconds:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                # The pool replaces the connection and hands out a fresh one.
+                raise DisconnectionError(str(exc)) from exc
+            raise
 
 
 def alembic_config(engine: Engine) -> Config:

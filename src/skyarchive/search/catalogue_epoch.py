@@ -9,10 +9,13 @@ the time, and nothing else in a search depends on it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, func, select
 
 from skyarchive.db.catalogue_generation import read_generation
+from skyarchive.db.generation_watch import GenerationWatch as GenerationWatch
 from skyarchive.db.tables import observations
 
 #: (catalogue generation, the next release date (MJD) after the epoch began).
@@ -27,20 +30,31 @@ def next_release_after(conn: Connection, now: float) -> float:
 
 
 class EpochClock:
-    """The current epoch, read on the connection a search will use. One primary-key read per
-    call; the next release date is looked up (one index probe) only when the generation has
-    changed or that date has come."""
+    """The current epoch. With a :class:`GenerationWatch` that knows the generation and no
+    release date reached, no query at all; else one primary-key read, and the next release
+    date looked up (one index probe) only when the generation has changed or that date has
+    come."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: GenerationWatch | None = None) -> None:
         self._seen: Epoch | None = None
+        self._watch = watch
 
-    def current(self, conn: Connection, now: float) -> Epoch | None:
-        """The epoch at ``now``; None when the catalogue keeps no generation."""
-        generation = read_generation(conn)
-        if generation is None:
-            return None
+    def current(
+        self, connect: Callable[[], AbstractContextManager[Connection]], now: float
+    ) -> Epoch | None:
+        """The epoch at ``now``; None when the catalogue keeps no generation. ``connect``
+        gives the connection the search will use (or one of the same database), opened only
+        when something must be read."""
+        generation = self._watch.generation() if self._watch is not None else None
         seen = self._seen
-        if seen is None or seen[0] != generation or now >= seen[1]:
-            seen = (generation, next_release_after(conn, now))
-            self._seen = seen
-        return seen
+        if seen is not None and generation == seen[0] and now < seen[1]:
+            return seen  # the watch knows: nothing to read
+        with connect() as conn:
+            if generation is None:
+                generation = read_generation(conn)
+                if generation is None:
+                    return None
+            if seen is None or seen[0] != generation or now >= seen[1]:
+                seen = (generation, next_release_after(conn, now))
+                self._seen = seen
+            return seen

@@ -297,7 +297,7 @@ def _footprints_touching_polygon(shape: Polygon, conn: Connection) -> list[int]:
     candidates = select(footprint_cells.c.obsid).where(ranges_clause(region_ranges(shape)))
     rows = conn.execute(
         select(observations.c.obsid, observations.c.s_region).where(
-            observations.c.obsid.in_(candidates.distinct().scalar_subquery())
+            observations.c.obsid.in_(candidates.scalar_subquery())  # no DISTINCT: search/cone.py
         )
     ).all()
     return [r.obsid for r in rows if r.s_region and _polygon_touches(shape, r.s_region)]

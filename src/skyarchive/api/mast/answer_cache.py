@@ -9,7 +9,8 @@ An answer is served again only while it is certainly still the answer:
   from the release date alone (the access rule applies to files, not to searches). Services
   that do depend on the caller (the EDB's) are not registered ``cached``;
 * every entry belongs to an *epoch* (:mod:`skyarchive.search.catalogue_epoch`): the
-  catalogue's generation (bumped by every write, in the database, so all processes see it)
+  catalogue's generation (bumped by every write, in the database, so all processes see it;
+  learned without a query where a watch allows, :mod:`skyarchive.db.generation_watch`)
   and the next release date after the time the epoch began. A request whose epoch differs,
   because a write happened or an observation reached its release date, empties the cache.
 
@@ -21,13 +22,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import Connection
 
 from skyarchive.api.mast.registry import MastRequest
-from skyarchive.search.catalogue_epoch import Epoch, EpochClock
+from skyarchive.search.catalogue_epoch import Epoch, EpochClock, GenerationWatch
 
 _LARGEST_SHARE = 8  # an answer may take at most 1/8 of the budget
 
@@ -51,17 +54,20 @@ class AnswerCache:
     """Answers by request key within one epoch, least recently used dropped beyond
     ``max_bytes``. Shared by the threads of one process."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, watch: GenerationWatch | None = None) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[bytes, CachedAnswer] = OrderedDict()
         self._bytes = 0
         self._epoch: Epoch | None = None
-        self._clock = EpochClock()
+        self._clock = EpochClock(watch)
         self._lock = threading.Lock()
 
-    def epoch(self, conn: Connection, now: float) -> Epoch | None:
-        """The epoch of an answer computed on ``conn`` at ``now`` (None: keep nothing)."""
-        return self._clock.current(conn, now)
+    def epoch(
+        self, connect: Callable[[], AbstractContextManager[Connection]], now: float
+    ) -> Epoch | None:
+        """The epoch of an answer computed at ``now`` on the connection ``connect`` gives
+        (opened only when the generation's watch cannot tell; None: keep nothing)."""
+        return self._clock.current(connect, now)
 
     def get(self, epoch: Epoch, key: bytes) -> CachedAnswer | None:
         with self._lock:

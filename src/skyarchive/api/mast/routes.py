@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Annotated, Any
@@ -108,10 +109,11 @@ def answer_kept(archive: Archive, raw: Any) -> Response | _Kept | None:
     the request parsed with where to keep its answer once computed (:class:`_Kept`), or None
     when there is no cache or the request does not parse (``invoke`` answers the error).
 
-    A hit costs a parse, one primary-key read and a dictionary look-up: less than handing the
-    request to a worker thread and back, which under load, with the GIL passed between
-    threads, cost a kept answer several times its own work. The read uses the loop's own
-    engine, so it never waits for a connection a search holds.
+    A hit costs a parse, a look at the generation's watch and a dictionary look-up (a
+    primary-key read instead where no watch can tell): less than handing the request to a
+    worker thread and back, which under load, with the GIL passed between threads, cost a
+    kept answer several times its own work. A read uses the loop's own engine, so it never
+    waits for a connection a search holds.
     """
     cache = archive.answer_cache
     if cache is None:
@@ -124,8 +126,7 @@ def answer_kept(archive: Archive, raw: Any) -> Response | _Kept | None:
         return None  # answered, in the right shape, by invoke()
     if not is_cached(mast_request.service) or mast_request.format not in formats.MEDIA_TYPES:
         return _Kept(request=mast_request)  # nothing to keep, but parsed once only
-    with archive.loop_read_engine.connect() as conn:
-        kept = _kept_answer(cache, conn, now_mjd(), mast_request)
+    kept = _kept_answer(cache, archive.loop_read_engine.connect, now_mjd(), mast_request)
     found = kept.answer
     return kept if found is None else Response(found.body, media_type=found.media_type)
 
@@ -177,7 +178,7 @@ def invoke(
     conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         context = ServiceContext(archive, conn, now_mjd())
-        kept = missed or _kept_answer(cache, conn, context.now, mast_request)
+        kept = missed or _kept_answer(cache, lambda: nullcontext(conn), context.now, mast_request)
         if kept.answer is not None:
             conn.close()
             return Response(kept.answer.body, media_type=kept.answer.media_type)
@@ -228,13 +229,17 @@ class _Kept:
 
 
 def _kept_answer(
-    cache: AnswerCache | None, conn: Connection, now: float, request: MastRequest
+    cache: AnswerCache | None,
+    connect: Callable[[], AbstractContextManager[Connection]],
+    now: float,
+    request: MastRequest,
 ) -> _Kept:
-    """The answer kept for ``request``, looked up in the epoch read on ``conn`` before the
-    search itself runs, so an answer kept is never older than the generation it is kept under."""
+    """The answer kept for ``request``, looked up in the epoch learned (or read on the
+    connection ``connect`` gives, of the search's database) before the search itself runs, so
+    an answer kept is never older than the generation it is kept under."""
     if cache is None:
         return _Kept(request=request)
-    epoch = cache.epoch(conn, now)
+    epoch = cache.epoch(connect, now)
     if epoch is None:
         return _Kept(request=request)
     key = request_key(request)
