@@ -46,7 +46,7 @@ test-tools: install-dev
 ## (in TEST_PROCESSES pytest-xdist processes, one test file to a process at a time)
 test: test-tools lint typecheck
 	if [ "$(TEST_PROCESSES)" = 1 ]; then $(BIN)/pytest; \
-	else $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile; fi
+	else $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder; fi
 
 lint: install-dev
 	$(BIN)/ruff check $(LINTED)

@@ -19,19 +19,21 @@ PostgreSQL), ``demo_archive_copy`` (the demo output ingested), or for a variant 
 ``build_my_variant(archive)`` runs once per session and database kind; give each distinct
 build a distinct name.
 
-PostgreSQL databases (copies and scratch databases alike) are dropped by a background thread
-(:class:`PostgresDatabases`): a ``DROP DATABASE`` waits for the server to flush, and no test
-needs to wait for that.
+PostgreSQL databases (copies and scratch databases alike) are dropped all together when the
+session ends (:class:`PostgresDatabases`): a ``DROP DATABASE`` waits for the server to
+checkpoint, and no test needs to wait for that. Databases a killed run left behind are dropped
+by the next run.
 """
 
 from __future__ import annotations
 
-import queue
+import re
 import shutil
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,12 @@ Build = Callable[[Archive], None]
 
 
 _POSTGRES: PostgresDatabases | None = None
+
+PREFIX = "skyarchive_test_"
+# Names are PREFIX + owner + "_" + random part; names of the older form (one part) are left
+# alone: a suite of an older checkout may be running them at this moment.
+_NAME = re.compile(f"^{PREFIX}([0-9a-f]{{15}})_[0-9a-f]{{12}}$")
+DROP_CONNECTIONS = 8
 
 
 def postgres_databases() -> PostgresDatabases:
@@ -60,55 +68,101 @@ def postgres_databases() -> PostgresDatabases:
 
 def close_postgres_databases() -> None:
     """At the session's end: drop every database still waiting (tests/conftest.py)."""
+    global _POSTGRES
     if _POSTGRES is not None:
         _POSTGRES.close()
+        _POSTGRES = None
+
+
+def _owner_key(owner: str) -> int:
+    """The advisory-lock key of an owner (15 hex digits: a positive bigint)."""
+    return int(owner, 16)
 
 
 class PostgresDatabases:
-    """Creates databases on the test server and drops them in a background thread.
+    """Creates databases on the test server; drops them all together at the session's end.
 
-    One per test process (each pytest-xdist worker has its own); names carry a random part,
-    so processes never meet.
+    One per test process (each pytest-xdist worker has its own). Every name carries the
+    process's owner part, and the process holds a PostgreSQL advisory lock on it for as long
+    as it lives (on a connection of its own). A process killed before its end leaves its
+    databases behind, but its lock goes with its connection: the next process to start finds
+    those databases, takes their owner's free lock and drops them with its own. Databases
+    whose owner's lock is held belong to a suite running now (another checkout's, say) and
+    are left alone.
+
+    Drops wait until the end: each ``DROP DATABASE`` makes the server checkpoint, which
+    one at a time under load took minutes after the last test; at the end they run on up to
+    :data:`DROP_CONNECTIONS` connections at once, whose checkpoint requests the server
+    serves together.
     """
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
+        self.owner = uuid.uuid4().hex[:15]
         self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self._doomed: queue.Queue[str | None] = queue.Queue()
-        self._dropper = threading.Thread(target=self._drop_forever, daemon=True)
-        self._dropper.start()
+        self._lock_conn = self._admin.connect()  # the owner lock lives as long as this
+        self._lock_conn.execute(
+            text("SELECT pg_advisory_lock(:key)"), {"key": _owner_key(self.owner)}
+        )
+        self._doomed: list[str] = []
+        self._mutex = threading.Lock()
+        self.orphans = self._claim_orphans()
 
     def url(self, name: str) -> str:
         return self.admin_url.rsplit("/", 1)[0] + f"/{name}"
 
     def create(self, *, template: str | None = None) -> str:
         """A new database (empty, or a copy of ``template``); returns its name."""
-        name = f"skyarchive_test_{uuid.uuid4().hex[:12]}"
+        name = f"{PREFIX}{self.owner}_{uuid.uuid4().hex[:12]}"
         copy_of = f' TEMPLATE "{template}"' if template else ""
         with self._admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"{copy_of}'))
         return name
 
     def drop_later(self, name: str) -> None:
-        self._doomed.put(name)
+        with self._mutex:
+            self._doomed.append(name)
+
+    def _claim_orphans(self) -> list[str]:
+        """Databases of owners that are gone: their names, queued to drop with ours.
+
+        Taking a dead owner's lock (and keeping it until the end) makes this process the one
+        that drops them; a process that finds the lock taken leaves them alone.
+        """
+        names = self._lock_conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :like"),
+            {"like": PREFIX.replace("_", "\\_") + "%"},
+        ).scalars()
+        by_owner: dict[str, list[str]] = {}
+        for name in names:
+            if (match := _NAME.match(name)) and match[1] != self.owner:
+                by_owner.setdefault(match[1], []).append(name)
+        orphans: list[str] = []
+        for owner, owned in sorted(by_owner.items()):
+            free = self._lock_conn.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": _owner_key(owner)}
+            ).scalar()
+            if free:
+                orphans.extend(owned)
+        with self._mutex:
+            self._doomed.extend(orphans)
+        return orphans
 
     def _drop(self, name: str) -> None:
-        with self._admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    def _drop_forever(self) -> None:
-        while (name := self._doomed.get()) is not None:
-            try:
-                self._drop(name)
-            except Exception:  # the server went away: nothing left to clean
-                pass
-            finally:
-                self._doomed.task_done()
+        try:
+            with self._admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception:  # the server went away: nothing left to clean
+            pass
 
     def close(self) -> None:
-        """Drop what is still waiting, then stop."""
-        self._doomed.put(None)
-        self._dropper.join(timeout=120)
+        """Drop every database made (and every orphan claimed), then let go of the locks."""
+        with self._mutex:
+            doomed, self._doomed = self._doomed, []
+        if doomed:
+            with ThreadPoolExecutor(min(DROP_CONNECTIONS, len(doomed))) as pool:
+                list(pool.map(self._drop, doomed))
+        self._lock_conn.close()
         self._admin.dispose()
 
 

@@ -18,7 +18,8 @@ from skyarchive.archive import Archive
 from skyarchive.ingest.run import ingest_paths
 from tests.archives import ArchiveSnapshots, close_postgres_databases, postgres_databases
 
-pytest_plugins = ["tests.tools"]  # imported by pytest (so its asserts are rewritten), not here
+# imported by pytest (so their asserts are rewritten), not here
+pytest_plugins = ["tests.tools", "tests.suite"]
 
 
 @pytest.fixture(autouse=True)
