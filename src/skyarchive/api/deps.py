@@ -39,7 +39,7 @@ def get_caller(request: Request) -> Caller:
     if token is None and session_cookie is None:  # nothing to look up: no connection taken
         request.state.caller = ANONYMOUS
         return ANONYMOUS
-    with get_archive(request).engine.begin() as conn:
+    with get_archive(request).lookup_engine.begin() as conn:
         caller = caller_from_credentials(conn, token=token, session_cookie=session_cookie)
     request.state.caller = caller
     if caller.csrf_token is not None and not caller.via_token:

@@ -117,7 +117,7 @@ def file_answer(
     RangeNotSatisfiable
         The range lies outside the file.
     """
-    with archive.engine.connect() as conn:
+    with archive.lookup_engine.connect() as conn:
         product = find_product(conn, uri)
     authorise(caller, product, now=now_mjd())
     if if_range and if_range.strip() != product.etag:
