@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, select, union_all
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import CompoundSelect, Connection, bindparam, select, union_all
 
 from skyarchive.access.grants import READABLE_PROGRAM_SOURCES, programs_readable_by
 from skyarchive.access.policy import ANONYMOUS, Caller
@@ -13,7 +16,7 @@ from skyarchive.db.tables import api_tokens, users
 from skyarchive.errors import Unauthorized
 
 
-def _caller_by_token():  # type: ignore[no-untyped-def]
+def _caller_by_token() -> CompoundSelect:
     """Token, user and the user's readable programs in one statement: a row per program (the
     first arm's outer join keeps one row, program NULL, for a user who reads none). The
     program arms come from ``grants.READABLE_PROGRAM_SOURCES``, as ``programs_readable_by``'s
@@ -37,7 +40,9 @@ def _caller_by_token():  # type: ignore[no-untyped-def]
 
 
 # Built once: every request with a token runs it (see tokens._TOKEN_BY_HASH).
-_CALLER_BY_TOKEN = _caller_by_token()
+CALLER_BY_TOKEN = _caller_by_token()
+#: The columns of :data:`CALLER_BY_TOKEN`'s rows, as :func:`caller_from_token_rows` reads them.
+CALLER_FIELDS = tuple(CALLER_BY_TOKEN.selected_columns.keys())
 
 
 def caller_from_token(conn: Connection, token: str) -> Caller:
@@ -45,7 +50,17 @@ def caller_from_token(conn: Connection, token: str) -> Caller:
     an anonymous caller that remembers why when the token is refused."""
     try:
         digest = token_digest(token)
-        rows = conn.execute(_CALLER_BY_TOKEN, {"digest": digest}).all()
+    except Unauthorized as exc:
+        return Caller(problem=exc.message)
+    rows = conn.execute(CALLER_BY_TOKEN, {"digest": digest}).all()
+    return caller_from_token_rows(conn, rows, digest)
+
+
+def caller_from_token_rows(conn: Connection, rows: Sequence[Any], digest: str) -> Caller:
+    """The caller from :data:`CALLER_BY_TOKEN`'s rows for ``digest`` (none: no such token),
+    wherever they were read (``Download/file`` reads them with the file's row, in one
+    statement); an anonymous caller that remembers why when the token is refused."""
+    try:
         user_id = accept_token_row(conn, rows[0] if rows else None, digest)
     except Unauthorized as exc:
         return Caller(problem=exc.message)

@@ -64,6 +64,15 @@ async def caller_dependency(request: Request) -> Caller:
     return await run_in_threadpool(get_caller, request)
 
 
+def api_token(request: Request) -> str | None:
+    """The API token the request presents (header or ``mast_token`` cookie), None without
+    one or once its caller is known: ``Download/file`` reads a token's caller with the file's
+    row, in one statement (``delivery.files.find_product_and_caller``)."""
+    if getattr(request.state, "caller", None) is not None:
+        return None
+    return _credentials(request)[0]
+
+
 def _credentials(request: Request) -> tuple[str | None, str | None]:
     """The API token and the session cookie a request presents (None when absent)."""
     token = token_from_headers(
