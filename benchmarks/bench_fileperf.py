@@ -1,8 +1,9 @@
 """Per-request cost of ``Download/file`` of a small file and of the portal's search, beside
 their floors (issue 20, part 3).
 
-``python -m benchmarks.run --only fileperf`` runs it on SQLite and PostgreSQL;
-``python -m benchmarks.bench_fileperf [--database-url URL]`` on one database, printing the table.
+Part of the floor section: ``python -m benchmarks.run --only floor`` runs it on SQLite and
+PostgreSQL beside the MAST API rows; ``python -m benchmarks.bench_fileperf [--database-url URL]``
+on one database alone, printing the table.
 
 * Archive: the demo pipeline output (``demo.generate``, scale 1) ingested into SQLite and into
   a scratch PostgreSQL database, with one user (an API token) who is the PI of the program
@@ -175,9 +176,9 @@ def _serve_file_floor(home: Path, database_url: str | None, uris: list[str], por
 
 
 @contextmanager
-def file_floor(prepared: Prepared) -> Iterator[str]:
+def file_floor(prepared: Prepared) -> Iterator[tuple[str, int]]:
     """The plain ``FileResponse`` server of the prepared files in its own process (one
-    uvicorn worker, as the real one); yields its URL."""
+    uvicorn worker, as the real one); yields its URL and process id."""
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.bench_fileperf", "--serve-file-floor",
                "--home", str(prepared.home), "--port", str(port),
@@ -196,7 +197,7 @@ def file_floor(prepared: Prepared) -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the FileResponse server did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -215,29 +216,43 @@ def measure(prepared: Prepared, *, seconds: float, rounds: int) -> dict[str, lis
     with served(prepared.home, prepared.database_url) as real:
         exchanges = capture(real.url, [*downloads, *searches])
         download_answers, search_answers = exchanges[: len(downloads)], exchanges[len(downloads) :]
-        with file_floor(prepared) as plain:
-            found["downloads"] = _compare_all(real.url, plain, download_answers, seconds, rounds)
+        with file_floor(prepared) as (plain, plain_pid):
+            found["downloads"] = _compare_all(real.url, plain, download_answers, seconds, rounds,
+                                              pids=(real.process.pid, plain_pid))  # fmt: skip
         with served(prepared.home, prepared.database_url, replay=search_answers) as floor:
-            found["searches"] = _compare_all(real.url, floor.url, search_answers, seconds, rounds)
+            pids = (real.process.pid, floor.process.pid)
+            found["searches"] = _compare_all(real.url, floor.url, search_answers, seconds, rounds,
+                                             pids=pids)  # fmt: skip
     return found
 
 
 def _compare_all(
-    real_url: str, floor_url: str, exchanges: list[Exchange], seconds: float, rounds: int
+    real_url: str,
+    floor_url: str,
+    exchanges: list[Exchange],
+    seconds: float,
+    rounds: int,
+    *,
+    pids: tuple[int, int],
 ) -> list[dict]:
+    """Each exchange, real beside its reference; ``pids`` (real, reference) give the CPU time
+    per request of each server (``/proc/PID/stat`` before and after the wrk run)."""
     results = []
     for exchange in exchanges:
         result = compare(real_url, floor_url, exchange, connections=CONNECTIONS, seconds=seconds,
-                         rounds=rounds)  # fmt: skip
+                         rounds=rounds, pids=pids)  # fmt: skip
         print(f"  fileperf: {json.dumps(result)}", flush=True)
         results.append(result)
     return results
 
 
-def bench_fileperf(label: str, work: Path, database_url: str | None, *, quick: bool) -> dict:
-    """The section's figures on one database (``label``)."""
+def bench_fileperf(
+    label: str, work: Path, database_url: str | None, *, quick: bool, demo_dir: Path | None = None
+) -> dict:
+    """The figures on one database (``label``); part of the floor section
+    (``bench_floor.bench_floor``), which passes the demo output it generated as ``demo_dir``."""
     seconds, rounds = (1.0, 1) if quick else (3.0, 3)
-    demo_dir = work / "fileperf-demo-output"
+    demo_dir = demo_dir or work / "fileperf-demo-output"
     if not demo_dir.exists():
         generate(demo_dir, seed=1, scale=1)
     print(f"fileperf [{label}]: ingesting the demo archive ...", flush=True)
@@ -263,15 +278,16 @@ def render(results: list[dict]) -> Iterator[str]:
         f"back by the same app). Latency: wrk's median with one connection; throughput: "
         f"{CONNECTIONS} connections; ratios are ours / the reference, medians of each round's "
         f"ratio. Targets: download throughput >= {DOWNLOAD_TARGET}; portal search throughput >= "
-        f"{SEARCH_THROUGHPUT_TARGET} and latency <= {SEARCH_LATENCY_TARGET}."
+        f"{SEARCH_THROUGHPUT_TARGET} and latency <= {SEARCH_LATENCY_TARGET}. CPU: each server "
+        f"process's CPU time per request at {CONNECTIONS} connections (/proc/PID/stat)."
     )
     for db in results:
         yield ""
         yield f"### {db['database']} ({db['rounds']} rounds of {db['seconds']:g} s)"
         yield ""
         yield ("| request | bytes | median ms | reference ms | ratio | req/s | reference req/s "
-               "| ratio | met? |")  # fmt: skip
-        yield "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+               "| ratio | CPU ms/request (reference) | ratio | met? |")  # fmt: skip
+        yield "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         for kind in ("downloads", "searches"):
             for q in db[kind]:
                 if kind == "downloads":
@@ -282,7 +298,9 @@ def render(results: list[dict]) -> Iterator[str]:
                 real, floor = q["real"], q["floor"]
                 yield (f"| {q['query']} | {q['bytes']:,} | {real['p50_ms']} | {floor['p50_ms']} "
                        f"| {q['latency_ratio']} | {real['req_per_s']} | {floor['req_per_s']} "
-                       f"| {q['throughput_ratio']} | {met} |")  # fmt: skip
+                       f"| {q['throughput_ratio']} "
+                       f"| {real.get('cpu_ms', '-')} ({floor.get('cpu_ms', '-')}) "
+                       f"| {q.get('cpu_ratio', '-')} | {met} |")  # fmt: skip
 
 
 def main() -> None:

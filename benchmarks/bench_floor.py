@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from benchmarks import bench_load
+from benchmarks import bench_fileperf, bench_load
 from benchmarks.floor import Ask, capture, compare, same_answers, served
 from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
@@ -211,6 +211,12 @@ def bench_floor(
                                                       seconds=seconds, rounds=rounds)}
         )  # fmt: skip
         shutil.rmtree(home, ignore_errors=True)
+    # Download/file of a small file beside a plain FileResponse, the portal search beside its
+    # captured answer (issue 20, part 3): the same demo output, an archive of its own
+    print(f"floor [{label}]: Download/file and the portal search ...", flush=True)
+    found["files"] = bench_fileperf.bench_fileperf(
+        label, work, database_url, quick=quick, demo_dir=work / "floor-demo-output"
+    )
     return found
 
 
@@ -255,6 +261,10 @@ def render(results: list[dict]) -> Iterator[str]:
                        f"| {floor['req_per_s']} | {q['throughput_ratio']} "
                        f"| {real.get('cpu_ms', '-')} ({floor.get('cpu_ms', '-')}) "
                        f"| {q.get('cpu_ratio', '-')} | {met} |")  # fmt: skip
+    files = [db["files"] for db in results if db.get("files")]
+    if files:
+        yield ""
+        yield from bench_fileperf.render(files)
 
 
 def main() -> None:

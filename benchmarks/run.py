@@ -28,7 +28,6 @@ from sqlalchemy import bindparam, text
 from benchmarks import (
     bench_delivery,
     bench_edb,
-    bench_fileperf,
     bench_floor,
     bench_hips,
     bench_keywords,
@@ -499,8 +498,6 @@ def render(report: dict) -> str:
         lines += ["", *bench_edb.render(report["edb"])]
     if report.get("floor"):
         lines += ["", *bench_floor.render(report["floor"])]
-    if report.get("fileperf"):
-        lines += ["", *bench_fileperf.render(report["fileperf"])]
     if report.get("vo"):
         lines += bench_vo.render(report["vo"])
     if "load" in report and (report["load"] or not report["latency"]):
@@ -637,14 +634,6 @@ def _run_floor(args: argparse.Namespace, work: Path, report: dict, skip_pg: str 
     )(args, work, report, skip_pg)
 
 
-def _run_fileperf(args: argparse.Namespace, work: Path, report: dict, skip_pg: str | None) -> None:
-    print("fileperf: Download/file and the portal search beside their floors ...", flush=True)
-    _on_both_databases(
-        "fileperf",
-        lambda kind, url: bench_fileperf.bench_fileperf(kind, work, url, quick=args.quick),
-    )(args, work, report, skip_pg)
-
-
 # The report's parts in the order they run. A new benchmark adds one row here (and a render).
 SECTIONS = (
     Section("ingest", "ingest rate of the demo archive", _run_ingest),
@@ -656,19 +645,26 @@ SECTIONS = (
     Section("hips", "the HiPS build rate and tile serving", _run_hips),
     Section("edb", "the engineering telemetry (EDB)", _run_edb),
     Section("load", "mixed load with 1 and 2 server processes", _run_load),
-    Section("floor", "MAST API queries beside the floor serving the same bytes", _run_floor),
-    Section("fileperf", "Download/file and the portal search beside their floors", _run_fileperf),
+    Section(
+        "floor",
+        "MAST API queries, Download/file and the portal search beside their floors",
+        _run_floor,
+    ),
     Section("vo", "ADQL cone over TAP beside the MAST cone and q3c", _run_vo),
 )
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 
 
 def _legacy_flags(argv: list[str]) -> list[str]:
-    """Earlier reports name ``--only-X``, ``--skip-X`` and ``--keywords-only``; they still work."""
+    """Earlier reports name ``--only-X``, ``--skip-X``, ``--keywords-only`` and the section
+    ``fileperf`` (folded into ``floor``); they still work."""
     translated: list[str] = []
     for arg in argv:
         if arg == "--keywords-only":
             arg = "--only-keywords"
+        after_option = bool(translated) and translated[-1] in ("--only", "--skip")
+        if (arg == "fileperf" and after_option) or arg in ("--only-fileperf", "--skip-fileperf"):
+            arg = arg.replace("fileperf", "floor")  # the file and portal rows are in floor now
         for prefix in ("--only-", "--skip-"):
             name = arg.removeprefix(prefix)
             if arg.startswith(prefix) and name in SECTION_NAMES:
@@ -732,7 +728,6 @@ def main(argv: list[str] | None = None) -> None:
         "portal": [],
         "edb": [],
         "floor": [],
-        "fileperf": [],
         # "load" only when the load section runs: its absence keeps the section out of the report
     }
     skip_pg = "skipped (--skip-postgres)" if args.skip_postgres else postgres_available()

@@ -242,12 +242,37 @@ def test_the_floor_report_judges_ratios_at_the_demo_size_and_the_cone_at_scale()
     assert any(line.startswith("| count") and line.endswith("| **no** |") for line in lines)
 
 
+def test_the_floor_report_has_the_download_and_portal_rows_with_cpu() -> None:
+    from benchmarks.bench_floor import render
+
+    def side(cpu: float) -> dict:
+        return {"p50_ms": 1, "req_per_s": 10, "cpu_ms": cpu}
+
+    download = {
+        "query": "Download/file, public, anonymous",
+        "bytes": 10,
+        "latency_ratio": 1.1,
+        "throughput_ratio": 0.8,
+        "cpu_ratio": 1.2,
+        "real": side(1.2),
+        "floor": side(1.0),
+    }
+    search = {**download, "query": "portal search, program 1073", "throughput_ratio": 0.4}
+    files = {"database": "sqlite", "rounds": 1, "seconds": 1, "downloads": [download],
+             "searches": [search]}  # fmt: skip
+    db = {"database": "sqlite", "rounds": 1, "seconds": 1, "sizes": [], "files": files}
+    row = {line.split(" | ")[0][2:]: line for line in render([db]) if line.startswith("| ")}
+    assert row["Download/file, public, anonymous"].endswith("| 1.2 (1.0) | 1.2 | yes |")
+    assert row["portal search, program 1073"].endswith("| **no** |")
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (["--only", "hips", "--only", "edb"], ["hips", "edb"]),
         (["--only-hips", "--keywords-only"], ["keywords", "hips"]),
         (["--skip", "load", "--skip-ingest"], None),  # None: every section but those two
+        (["--only", "fileperf"], ["floor"]),  # folded into floor; the old name still works
     ],
 )
 def test_only_and_skip_choose_sections_from_the_one_table(

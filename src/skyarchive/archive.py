@@ -53,6 +53,17 @@ class Archive:
         return archive_resolver_chain(self.engine, online=self.settings.online_resolver)
 
     @cached_property
+    def lookup_engine(self) -> Engine:
+        """:attr:`engine` for the per-request look-ups of the hot paths (the caller of a token
+        or session, a file's row for ``Download/file``): each is a single statement (or a
+        statement and a rare one-row update), so on PostgreSQL it runs in autocommit, without
+        the BEGIN and ROLLBACK/COMMIT round trips of a transaction; same pool as
+        :attr:`engine`. SQLite has no such round trips: the engine itself."""
+        if self.engine.dialect.name == "sqlite":
+            return self.engine
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @cached_property
     def loop_read_engine(self) -> Engine:
         """An engine of the read database for the event loop's thread alone (the answer
         cache's look-ups): it never waits for a connection held by a search in a worker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, union, update
 
 from skyarchive.db.tables import observations, program_access, programs, users
 from skyarchive.db.upsert import insert_ignore
@@ -18,12 +18,20 @@ def program_row(conn: Connection, proposal_id: str):  # type: ignore[no-untyped-
     return row
 
 
+#: Where a user's readable programs come from, as (table, its user column, its program
+#: column): the programs they lead, and those their PI authorised them for. The one source of
+#: both :func:`programs_readable_by` and the caller's single-statement lookup
+#: (``access/caller.py``).
+READABLE_PROGRAM_SOURCES = (
+    (programs, programs.c.pi_user_id, programs.c.proposal_id),
+    (program_access, program_access.c.user_id, program_access.c.proposal_id),
+)
+
 # Built once: every request with credentials runs it (see tokens._TOKEN_BY_HASH).
-_READABLE_PROGRAMS = (
-    select(programs.c.proposal_id)
-    .where(programs.c.pi_user_id == bindparam("user_id"))
-    .union(
-        select(program_access.c.proposal_id).where(program_access.c.user_id == bindparam("user_id"))
+_READABLE_PROGRAMS = union(
+    *(
+        select(program).where(user == bindparam("user_id"))
+        for _table, user, program in READABLE_PROGRAM_SOURCES
     )
 )
 

@@ -96,11 +96,23 @@ _TOKEN_BY_HASH = (
 
 def user_for_token(conn: Connection, token: str) -> int:
     """The user a presented token belongs to; Unauthorized saying what is wrong with it."""
+    digest = token_digest(token)
+    return accept_token_row(conn, conn.execute(_TOKEN_BY_HASH, {"digest": digest}).first(), digest)
+
+
+def token_digest(token: str) -> str:
+    """The hash a presented token is looked up by; Unauthorized when it is malformed."""
     token = (token or "").strip()
     if not _TOKEN_FORMAT.match(token):
         raise Unauthorized("The API token is malformed; create a new one on your account page.")
-    digest = token_hash(token)
-    row = conn.execute(_TOKEN_BY_HASH, {"digest": digest}).first()
+    return token_hash(token)
+
+
+def accept_token_row(conn: Connection, row, digest: str) -> int:  # type: ignore[no-untyped-def]
+    """The user of the token row found by ``digest`` (None: no such token), or Unauthorized
+    saying what is wrong with it. ``row`` needs the token's columns and the user's
+    ``disabled``; the caller's lookup (``access/caller.py``) finds it in the same statement as
+    the user and their programs. Records the use (at most once a minute)."""
     # The lookup is by hash, so timing does not depend on how much of a token is right;
     # the final comparison is constant-time as well.
     if row is None or not hmac.compare_digest(row.token_hash, digest):

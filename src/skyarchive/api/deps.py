@@ -39,7 +39,7 @@ def get_caller(request: Request) -> Caller:
     if token is None and session_cookie is None:  # nothing to look up: no connection taken
         request.state.caller = ANONYMOUS
         return ANONYMOUS
-    with get_archive(request).engine.begin() as conn:
+    with get_archive(request).lookup_engine.begin() as conn:
         caller = caller_from_credentials(conn, token=token, session_cookie=session_cookie)
     request.state.caller = caller
     if caller.csrf_token is not None and not caller.via_token:
@@ -62,6 +62,15 @@ async def caller_dependency(request: Request) -> Caller:
     if getattr(request.state, "caller", None) is not None or _credentials(request) == (None, None):
         return get_caller(request)  # no lookup to wait for
     return await run_in_threadpool(get_caller, request)
+
+
+def api_token(request: Request) -> str | None:
+    """The API token the request presents (header or ``mast_token`` cookie), None without
+    one or once its caller is known: ``Download/file`` reads a token's caller with the file's
+    row, in one statement (``delivery.files.find_product_and_caller``)."""
+    if getattr(request.state, "caller", None) is not None:
+        return None
+    return _credentials(request)[0]
 
 
 def _credentials(request: Request) -> tuple[str | None, str | None]:

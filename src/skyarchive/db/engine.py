@@ -37,7 +37,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=20, max_overflow=10)
         ping_when_idle(engine)
     watch_catalogue_writes(engine)  # answers kept by any process learn of every write
     return engine

@@ -47,6 +47,7 @@ programs = Table(
         comment="Operator override of the exclusive-access period; NULL = rule by category",
     ),
     Column("pi_user_id", Integer, ForeignKey("users.user_id"), comment="The PI's account"),
+    Index(None, "pi_user_id"),  # the caller's programs (access/caller.py)
 )
 
 observations = Table(

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select, true
 
+from skyarchive.access.caller import CALLER_BY_TOKEN, CALLER_FIELDS, caller_from_token_rows
 from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
+from skyarchive.access.tokens import token_digest
 from skyarchive.db.tables import observations, products, wss_products
-from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
+from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable, Unauthorized
 from skyarchive.storage import Storage
 
 _MEDIA_TYPES = {
@@ -86,15 +89,61 @@ _BY_DATA_URI = _product_file_query(products.c.dataURI)
 _BY_FILENAME = _product_file_query(products.c.productFilename)
 
 
-def find_product(conn: Connection, uri: str) -> ProductFile:
-    """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
+def _with_token_caller(query: Select) -> Select:
+    """``query`` with the rows of a token's caller (``access.caller.CALLER_BY_TOKEN``, the
+    one statement for token, user and programs) beside the file's row: a row per program,
+    the ``caller_*`` columns NULL when no token has the hash."""
+    caller = CALLER_BY_TOKEN.subquery("caller")
+    labelled = (caller.c[name].label(f"caller_{name}") for name in CALLER_FIELDS)
+    return query.add_columns(*labelled).outerjoin(caller, true())
+
+
+_BY_DATA_URI_WITH_CALLER = _with_token_caller(_BY_DATA_URI)
+_BY_FILENAME_WITH_CALLER = _with_token_caller(_BY_FILENAME)
+
+
+def _checked_uri(uri: str) -> str:
     uri = (uri or "").strip()
     if not uri or len(uri) > _MAX_URI or "\x00" in uri:
         raise BadQuery("Give the file's data URI, e.g. uri=mast:JWST/product/<filename>.")
+    return uri
+
+
+def find_product(conn: Connection, uri: str) -> ProductFile:
+    """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
+    uri = _checked_uri(uri)
     query = _BY_DATA_URI if ":" in uri else _BY_FILENAME
     row = conn.execute(query, {"uri": uri}).first()
     if row is None:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
+    return _product(row)
+
+
+def find_product_and_caller(
+    conn: Connection, uri: str, token: str
+) -> tuple[ProductFile, Callable[[], Caller]]:
+    """The product (as :func:`find_product`) and the caller ``token`` stands for, read in one
+    statement; the caller comes as a function for :func:`authorise`, which calls it only when
+    the file is not public (it judges the token then, and may record its use on ``conn``)."""
+    try:
+        digest = token_digest(token)
+    except Unauthorized as exc:
+        refused = Caller(problem=exc.message)
+        return find_product(conn, uri), lambda: refused
+    uri = _checked_uri(uri)
+    query = _BY_DATA_URI_WITH_CALLER if ":" in uri else _BY_FILENAME_WITH_CALLER
+    rows = conn.execute(query, {"uri": uri, "digest": digest}).all()
+    if not rows:
+        raise NotFound(f"No file with data URI {uri!r} in this archive.")
+    found = [
+        SimpleNamespace(**{name: getattr(row, f"caller_{name}") for name in CALLER_FIELDS})
+        for row in rows
+        if row.caller_token_id is not None
+    ]
+    return _product(rows[0]), lambda: caller_from_token_rows(conn, found, digest)
+
+
+def _product(row) -> ProductFile:  # type: ignore[no-untyped-def]
     return ProductFile(
         product_id=row.product_id, filename=row.productFilename, data_uri=row.dataURI,
         size=row.size, sha256=row.sha256, storage_key=row.storage_key,

@@ -43,6 +43,7 @@ from skyarchive.delivery.files import (
     authorise,
     byte_range,
     find_product,
+    find_product_and_caller,
     joined_to_owner,
     read_bytes,
 )
@@ -57,7 +58,7 @@ from skyarchive.delivery.selection import (
     resolve_selection,
 )
 from skyarchive.delivery.url_list import url_list
-from skyarchive.errors import BadQuery, Gone, NotFound
+from skyarchive.errors import BadQuery, Forbidden, Gone, NotFound, Unauthorized
 from skyarchive.storage.local import read_file_range
 
 #: The manifest the staging job writes at the top of each area (never a data file's path:
@@ -88,6 +89,7 @@ def file_answer(
     uri: str,
     range_header: str | None,
     if_range: str | None = None,
+    token: str | None = None,
 ) -> FileAnswer:
     """One archived file for ``caller``, checked against the access rule.
 
@@ -105,6 +107,9 @@ def file_answer(
     if_range : str or None
         The request's ``If-Range`` header: a range for another version of the file is
         answered with the whole file.
+    token : str or None
+        The API token the request presents, if any: the caller it stands for is then read
+        with the file's row, in one statement (``caller`` is not used).
 
     Raises
     ------
@@ -117,9 +122,18 @@ def file_answer(
     RangeNotSatisfiable
         The range lies outside the file.
     """
-    with archive.engine.connect() as conn:
-        product = find_product(conn, uri)
-    authorise(caller, product, now=now_mjd())
+    refusal: Unauthorized | Forbidden | None = None
+    with archive.lookup_engine.begin() as conn:
+        if token is None:
+            product, who = find_product(conn, uri), caller
+        else:  # the file and the token's caller in one statement
+            product, who = find_product_and_caller(conn, uri, token)
+        try:
+            authorise(who, product, now=now_mjd())
+        except (Unauthorized, Forbidden) as exc:  # raised after the token's use is recorded
+            refusal = exc
+    if refusal is not None:
+        raise refusal
     if if_range and if_range.strip() != product.etag:
         range_header = None  # the client's partial copy is of another version: send it whole
     span = byte_range(range_header, product.size)
