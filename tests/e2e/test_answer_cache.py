@@ -29,6 +29,9 @@ from skyarchive.db.tables import metadata, observations
 from skyarchive.ingest.run import ingest_paths
 from tests.e2e.callers import create_callers, headers_for
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 FIRST_PROGRAMS = ("jw01073", "jw04567")  # 4567 is the demo's exclusive-access program
 LATER_PROGRAM = "jw01558"
 M57 = (283.396, 33.029)

@@ -23,6 +23,9 @@ from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
 from tests.e2e.conftest import free_port
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> httpx.Response:
     deadline = time.monotonic() + timeout

@@ -24,6 +24,9 @@ from skyarchive.api.mast.registry import served
 from skyarchive.db.tables import observation_products, observations, products, programs
 from skyarchive.search.columns import OBSERVATION_COLUMNS
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 FUZZ = settings(
     max_examples=15, deadline=None, derandomize=True, database=None,
     suppress_health_check=list(HealthCheck),

@@ -41,6 +41,9 @@ from tests.e2e.callers import EXPECTED, create_callers, headers_for
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_security_headers import assert_page_headers
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 
 def _image_files(archive: Archive, kind: str) -> list[tuple[str, str, bool]]:
     """(file name, storage key, public now) of every product of ``kind`` (I2D, CAL)."""

@@ -25,6 +25,9 @@ from skyarchive.archive import Archive
 from skyarchive.db.tables import observations, products
 from tests.e2e.test_access_security import form_csrf, portal_login
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 PASSWORD = "a long enough password"
 USERS = 6
 ROUNDS = 3

@@ -40,6 +40,9 @@ from tests.ingest.integrity import (
     with_date,
 )
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 PROGRAM = "jw01366"  # ERS, public: 50 files
 
 
