@@ -8,6 +8,7 @@ in Python from the raw rows, not by the SQL the summary uses.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,8 @@ from skyarchive.db.tables import (
     products,
     programs,
     summary_facets,
+    summary_release_targets,
+    summary_releases,
     summary_targets,
 )
 from skyarchive.ingest.run import ingest_paths
@@ -75,13 +78,27 @@ def fresh_facet_rows(engine: Engine) -> dict[str, Counter[tuple]]:
     return {
         "facets": Counter(tuple(r[c] for c in ("proposal_id", *_FEW_FACETS)) for r in rows),
         "targets": Counter((r["proposal_id"], r["target_name"]) for r in rows),
+        # per 64-day bucket of the release date (schema 0039), NULL without one
+        "releases": Counter(
+            (r["proposal_id"], _bucket(r["t_obs_release"]), *(r[c] for c in _FEW_FACETS))
+            for r in rows
+        ),
+        "release_targets": Counter(
+            (r["proposal_id"], _bucket(r["t_obs_release"]), r["target_name"]) for r in rows
+        ),
     }
+
+
+def _bucket(release: float | None) -> int | None:
+    return None if release is None else math.floor(release / 64)
 
 
 def stored_facet_rows(engine: Engine) -> dict[str, Counter[tuple]]:
     stored: dict[str, Counter[tuple]] = {}
     with engine.connect() as conn:
-        for name, table in (("facets", summary_facets), ("targets", summary_targets)):
+        for name, table in (("facets", summary_facets), ("targets", summary_targets),
+                            ("releases", summary_releases),
+                            ("release_targets", summary_release_targets)):  # fmt: skip
             counts: Counter[tuple] = Counter()
             for *key, n in conn.execute(select(table)):
                 assert tuple(key) not in counts, f"{name}: {key} stored twice"

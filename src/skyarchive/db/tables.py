@@ -196,6 +196,29 @@ def _observation_counts(name: str, *grouped: str) -> Table:
 summary_facets = _observation_counts("summary_facets", "proposal_id", *_FACET_FEW)
 summary_targets = _observation_counts("summary_targets", "proposal_id", "target_name")
 
+# The same per release-date bucket (schema 0039): ``release_bucket`` is
+# floor(t_obs_release / RELEASE_BUCKET_DAYS), NULL without a release date. The observations not
+# public at a moment are the rows of the later buckets (and NULL) read from here plus those of
+# the bucket holding the moment, counted live from ``ix_observations_program_release``
+# (``search/facet_summary.py``), so a ticked "exclusive" never groups every restricted row.
+RELEASE_BUCKET_DAYS = 64
+
+
+def _release_counts(name: str, *grouped: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("proposal_id", observations.c.proposal_id.type),
+        Column("release_bucket", Integer, comment="floor(t_obs_release / 64); NULL without"),
+        *(Column(column, observations.c[column].type) for column in grouped),
+        Column("observations", BigInteger, nullable=False),
+        Index(None, "proposal_id", "release_bucket"),
+    )
+
+
+summary_releases = _release_counts("summary_releases", *_FACET_FEW)
+summary_release_targets = _release_counts("summary_release_targets", "target_name")
+
 summary_digest = Table(
     "summary_digest",
     metadata,

@@ -23,6 +23,7 @@ from skyarchive.db.tables import (
 from skyarchive.db.upsert import insert_ignore
 from skyarchive.ingest.catalog import replace_cells
 from skyarchive.products.naming import LEVEL2_ASN_TYPES, Kind, exposure_obs_id_of, parse_filename
+from skyarchive.search.facet_summary import refresh_release_summary
 from skyarchive.storage import Storage
 
 
@@ -156,3 +157,5 @@ def apply_release_dates(conn: Connection, program: str, *, default_eap_months: i
             .where(observations.c.obsid == obsid)
             .values(t_obs_release=add_months_mjd(t_max, months))
         )
+    # the facet counts per release bucket (schema 0039) follow the new dates in this transaction
+    refresh_release_summary(conn, lambda column: column == program)
