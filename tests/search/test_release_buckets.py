@@ -1,4 +1,4 @@
-"""The data rights facet read from the counts per release bucket (schema 0039) equals the rows
+"""The data rights facet read from the counts per release bucket (schema 0040) equals the rows
 counted one by one and the grouped path, at every moment that matters: each release date, just
 before it, and the edges of the 64-day buckets (the bucket holding the moment is counted live,
 the later ones read from the stored rows), on SQLite and PostgreSQL."""

@@ -78,7 +78,7 @@ def fresh_facet_rows(engine: Engine) -> dict[str, Counter[tuple]]:
     return {
         "facets": Counter(tuple(r[c] for c in ("proposal_id", *_FEW_FACETS)) for r in rows),
         "targets": Counter((r["proposal_id"], r["target_name"]) for r in rows),
-        # per 64-day bucket of the release date (schema 0039), NULL without one
+        # per 64-day bucket of the release date (schema 0040), NULL without one
         "releases": Counter(
             (r["proposal_id"], _bucket(r["t_obs_release"]), *(r[c] for c in _FEW_FACETS))
             for r in rows

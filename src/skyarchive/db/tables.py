@@ -196,7 +196,7 @@ def _observation_counts(name: str, *grouped: str) -> Table:
 summary_facets = _observation_counts("summary_facets", "proposal_id", *_FACET_FEW)
 summary_targets = _observation_counts("summary_targets", "proposal_id", "target_name")
 
-# The same per release-date bucket (schema 0039): ``release_bucket`` is
+# The same per release-date bucket (schema 0040): ``release_bucket`` is
 # floor(t_obs_release / RELEASE_BUCKET_DAYS), NULL without a release date. The observations not
 # public at a moment are the rows of the later buckets (and NULL) read from here plus those of
 # the bucket holding the moment, counted live from ``ix_observations_program_release``

@@ -157,5 +157,5 @@ def apply_release_dates(conn: Connection, program: str, *, default_eap_months: i
             .where(observations.c.obsid == obsid)
             .values(t_obs_release=add_months_mjd(t_max, months))
         )
-    # the facet counts per release bucket (schema 0039) follow the new dates in this transaction
+    # the facet counts per release bucket (schema 0040) follow the new dates in this transaction
     refresh_release_summary(conn, lambda column: column == program)

@@ -327,7 +327,7 @@ def _restricted_counts(
     """The matching observations not released by ``now``, per combination and per target.
 
     Those released in a later release bucket than the one holding ``now``, or never, are read
-    from the stored rows (``summary_releases``, ``summary_release_targets``, schema 0039);
+    from the stored rows (``summary_releases``, ``summary_release_targets``, schema 0040);
     those of the bucket holding ``now`` are counted live from the range of
     ``ix_observations_program_release`` between ``now`` and the bucket's end (at most
     RELEASE_BUCKET_DAYS of releases). Counting every restricted row live took 390-440 ms at

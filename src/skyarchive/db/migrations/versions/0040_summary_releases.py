@@ -1,7 +1,7 @@
 """The portal's facet counts per release-date bucket, for a ticked data-rights facet
 
-Revision ID: 0039
-Revises: 0038
+Revision ID: 0040
+Revises: 0039
 Create Date: 2026-12-04 13:00:00
 
 With "exclusive" ticked on a 200,000-row result at 10^6 observations (15% of it exclusive),
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0039"
-down_revision = "0038"
+revision = "0040"
+down_revision = "0039"
 branch_labels = None
 depends_on = None
 
