@@ -338,8 +338,13 @@ def _restricted_counts(
     width = len(names)
     for table, grouped in ((summary_releases, names), (summary_release_targets, ["target_name"])):
         bucket = table.c.release_bucket
-        stored = select(*(table.c[n] for n in grouped), table.c.observations).where(
-            _on(table, criteria), or_(bucket > current, bucket.is_(None))
+        keys = [table.c[n] for n in grouped]
+        # summed by the database: the stored rows are many (a target's rows of one program and
+        # bucket are few), the sums one per combination or target
+        stored = (
+            select(*keys, func.sum(table.c.observations))
+            .where(_on(table, criteria), or_(bucket > current, bucket.is_(None)))
+            .group_by(*keys)
         )
         for row in conn.execute(stored):
             if table is summary_releases:

@@ -233,6 +233,45 @@ def search_observations(
     return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
 
 
+#: Keys read per step of :func:`every_observation`, and rows read per query of them.
+EVERY_KEYS = 50_000
+EVERY_ROWS = 5_000
+
+
+def every_observation(
+    conn: Connection,
+    criteria: Sequence[Criterion],
+    *,
+    now: float,
+    columns: Sequence[str] | None = None,
+    keys: int = EVERY_KEYS,
+    batch: int = EVERY_ROWS,
+) -> Iterator[dict]:
+    """Every observation the criteria match, in obsid order, as the portal's rows (exports).
+
+    Keyset pagination over obsid: ``keys`` obsids after the last one read (narrow, from the
+    criteria's index), then their rows ``batch`` at a time by primary key. Pages by OFFSET
+    re-read every skipped row (quadratic in the result), and one query of every wide row holds
+    a long read open (on PostgreSQL a server-side cursor of 200,000 rows); this reads each row
+    once, and memory holds at most ``keys`` integers and ``batch`` rows."""
+    search = ObservationQuery(criteria=list(criteria), columns=columns)
+    shape = _DictRows(_projection(search), now)
+    where = where_clause(criteria, now=now, conn=conn)
+    obsid = observations.c.obsid
+    last: int | None = None
+    while True:
+        step = select(obsid).where(where if last is None else and_(where, obsid > last))
+        ids = conn.execute(step.order_by(obsid).limit(keys)).scalars().all()
+        for start in range(0, len(ids), batch):
+            part = ids[start : start + batch]
+            picked = select(*shape.selected).where(obsid.in_(part)).order_by(obsid)
+            for row in conn.execute(picked):
+                yield shape.make(row, None)
+        if len(ids) < keys:
+            return
+        last = ids[-1]
+
+
 def _sort_column(query: ObservationQuery) -> str | None:
     """The table column a query sorts by (``dataRights`` by its release date); None when the
     default order (nearest first for cones, else obsid) applies.

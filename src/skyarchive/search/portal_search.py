@@ -28,6 +28,7 @@ from skyarchive.search.facet_values import MAX_VALUES, facet_values, token_count
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
+    every_observation,
     search_observations,
     where_clause,
 )
@@ -190,9 +191,14 @@ def matching_rows(
     conn: Connection, query: PortalQuery, *, now: float, columns: Sequence[str] | None = None,
     chunk: int = _ID_CHUNK,
 ) -> Iterator[dict]:  # fmt: skip
-    """Every row of the search, in its order, read a page of ``chunk`` rows at a time (exports)."""
+    """Every row of the search, in its order (exports): in obsid order by keyset pagination
+    (:func:`~skyarchive.search.observations.every_observation`), else (a cone, a sort) a page
+    of ``chunk`` rows at a time."""
     narrowed = [*base_criteria(query), *facet_criteria(query.facets)]
     cone = cone_of(query.position)
+    if cone is None and query.sort is None:
+        yield from every_observation(conn, narrowed, now=now, columns=columns)
+        return
     number = 1
     while True:
         search = ObservationQuery(criteria=narrowed, cone=cone, columns=columns, page=number,
