@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select, true
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 
 from skyarchive.access.caller import CALLER_BY_TOKEN, CALLER_FIELDS, caller_from_token_rows
 from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
+from skyarchive.access.rights import restricted_clause
 from skyarchive.access.tokens import token_digest
 from skyarchive.db.tables import observations, products, wss_products
 from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable, Unauthorized
@@ -92,10 +93,13 @@ _BY_FILENAME = _product_file_query(products.c.productFilename)
 def _with_token_caller(query: Select) -> Select:
     """``query`` with the rows of a token's caller (``access.caller.CALLER_BY_TOKEN``, the
     one statement for token, user and programs) beside the file's row: a row per program,
-    the ``caller_*`` columns NULL when no token has the hash."""
+    the ``caller_*`` columns NULL when no token has the hash, and for a file already public
+    (``rights.restricted_clause``, the SQL twin of the rule's public test, at ``:now``): its
+    answer does not depend on who asks, so the token is not even looked up."""
     caller = CALLER_BY_TOKEN.subquery("caller")
     labelled = (caller.c[name].label(f"caller_{name}") for name in CALLER_FIELDS)
-    return query.add_columns(*labelled).outerjoin(caller, true())
+    restricted = restricted_clause(FILE_RELEASE.element, bindparam("now"))
+    return query.add_columns(*labelled).outerjoin(caller, restricted)
 
 
 _BY_DATA_URI_WITH_CALLER = _with_token_caller(_BY_DATA_URI)
@@ -120,11 +124,12 @@ def find_product(conn: Connection, uri: str) -> ProductFile:
 
 
 def find_product_and_caller(
-    conn: Connection, uri: str, token: str
+    conn: Connection, uri: str, token: str, *, now: float
 ) -> tuple[ProductFile, Callable[[], Caller]]:
     """The product (as :func:`find_product`) and the caller ``token`` stands for, read in one
-    statement; the caller comes as a function for :func:`authorise`, which calls it only when
-    the file is not public (it judges the token then, and may record its use on ``conn``)."""
+    statement; the caller comes as a function for :func:`authorise` (at the same ``now``),
+    which calls it only when the file is not public (it judges the token then, and may record
+    its use on ``conn``)."""
     try:
         digest = token_digest(token)
     except Unauthorized as exc:
@@ -132,15 +137,19 @@ def find_product_and_caller(
         return find_product(conn, uri), lambda: refused
     uri = _checked_uri(uri)
     query = _BY_DATA_URI_WITH_CALLER if ":" in uri else _BY_FILENAME_WITH_CALLER
-    rows = conn.execute(query, {"uri": uri, "digest": digest}).all()
+    rows = conn.execute(query, {"uri": uri, "digest": digest, "now": now}).all()
     if not rows:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
-    found = [
-        SimpleNamespace(**{name: getattr(row, f"caller_{name}") for name in CALLER_FIELDS})
-        for row in rows
-        if row.caller_token_id is not None
-    ]
-    return _product(rows[0]), lambda: caller_from_token_rows(conn, found, digest)
+
+    def caller() -> Caller:  # only for a file that is not public: the rows are read then
+        found = [
+            SimpleNamespace(**{name: getattr(row, f"caller_{name}") for name in CALLER_FIELDS})
+            for row in rows
+            if row.caller_token_id is not None
+        ]
+        return caller_from_token_rows(conn, found, digest)
+
+    return _product(rows[0]), caller
 
 
 def _product(row) -> ProductFile:  # type: ignore[no-untyped-def]

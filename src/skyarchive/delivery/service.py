@@ -123,13 +123,14 @@ def file_answer(
         The range lies outside the file.
     """
     refusal: Unauthorized | Forbidden | None = None
+    now = now_mjd()
     with archive.lookup_engine.begin() as conn:
         if token is None:
             product, who = find_product(conn, uri), caller
         else:  # the file and the token's caller in one statement
-            product, who = find_product_and_caller(conn, uri, token)
+            product, who = find_product_and_caller(conn, uri, token, now=now)
         try:
-            authorise(who, product, now=now_mjd())
+            authorise(who, product, now=now)
         except (Unauthorized, Forbidden) as exc:  # raised after the token's use is recorded
             refusal = exc
     if refusal is not None:
