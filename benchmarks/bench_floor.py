@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from benchmarks import bench_load
 from benchmarks.floor import Ask, capture, compare, same_answers, served
@@ -211,7 +211,19 @@ def bench_floor(
                                                       seconds=seconds, rounds=rounds)}
         )  # fmt: skip
         shutil.rmtree(home, ignore_errors=True)
+        if database_url:  # one database for both sizes: the synthetic catalogue needs it empty
+            _empty_database(database_url)
     return found
+
+
+def _empty_database(database_url: str) -> None:
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
 
 
 def render(results: list[dict]) -> Iterator[str]:
