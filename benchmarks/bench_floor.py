@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from benchmarks import bench_fileperf, bench_load
 from benchmarks.floor import Ask, capture, compare, same_answers, served
@@ -211,13 +211,28 @@ def bench_floor(
                                                       seconds=seconds, rounds=rounds)}
         )  # fmt: skip
         shutil.rmtree(home, ignore_errors=True)
+<<<<<<< HEAD
     # Download/file of a small file beside a plain FileResponse, the portal search beside its
     # captured answer (issue 20, part 3): the same demo output, an archive of its own
     print(f"floor [{label}]: Download/file and the portal search ...", flush=True)
     found["files"] = bench_fileperf.bench_fileperf(
         label, work, database_url, quick=quick, demo_dir=work / "floor-demo-output"
     )
+=======
+        if database_url:  # one database for both sizes: the synthetic catalogue needs it empty
+            _empty_database(database_url)
+>>>>>>> floorq
     return found
+
+
+def _empty_database(database_url: str) -> None:
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
 
 
 def render(results: list[dict]) -> Iterator[str]:
