@@ -211,17 +211,14 @@ def bench_floor(
                                                       seconds=seconds, rounds=rounds)}
         )  # fmt: skip
         shutil.rmtree(home, ignore_errors=True)
-<<<<<<< HEAD
+        if database_url:  # one database for both sizes: the synthetic catalogue needs it empty
+            _empty_database(database_url)
     # Download/file of a small file beside a plain FileResponse, the portal search beside its
     # captured answer (issue 20, part 3): the same demo output, an archive of its own
     print(f"floor [{label}]: Download/file and the portal search ...", flush=True)
     found["files"] = bench_fileperf.bench_fileperf(
         label, work, database_url, quick=quick, demo_dir=work / "floor-demo-output"
     )
-=======
-        if database_url:  # one database for both sizes: the synthetic catalogue needs it empty
-            _empty_database(database_url)
->>>>>>> floorq
     return found
 
 
