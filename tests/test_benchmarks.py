@@ -14,9 +14,6 @@ from skyarchive.config import Settings
 from skyarchive.ingest.run import ingest_paths
 from tests.tools import needs
 
-# among the slowest files: handed out first (tests/suite.py)
-pytestmark = pytest.mark.slow
-
 
 def test_ratios_are_medians_of_each_rounds_ratio() -> None:
     speeds = {"zip": [100.0, 300.0, 90.0], "cat": [200.0, 300.0, 100.0]}

@@ -18,9 +18,6 @@ from PIL import Image
 from skyarchive.demo import DemoSummary, generate
 from skyarchive.demo.programs import base_programs, jwst_cycle
 
-# among the slowest files: handed out first (tests/suite.py)
-pytestmark = pytest.mark.slow
-
 EXPOSURE = re.compile(
     r"^jw(\d{5})(\d{3})(\d{3})_(\d{2})(\d)([0-9a-z]{2})_(\d{5})(?:-seg(\d{3}))?_([a-z0-9]+)"
     r"_(.+)\.(fits|jpg)$"

@@ -30,9 +30,6 @@ from skyarchive.sky.cells import region_cells
 from skyarchive.sky.regions import parse_s_region
 from tests.search.test_summary import assert_true_figures
 
-# among the slowest files: handed out first (tests/suite.py)
-pytestmark = pytest.mark.slow
-
 N_OBS = 2_000
 
 

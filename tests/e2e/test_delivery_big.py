@@ -28,6 +28,9 @@ from tests.delivery.helpers import (
     write_manifest,
 )
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 BIG = 4608 * 1024**2  # 4.5 GiB
 SMALL = 3 * 1024**2 + 17
 LIMIT_MB = 200

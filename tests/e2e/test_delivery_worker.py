@@ -29,6 +29,9 @@ from tests.delivery.helpers import cli, make_archive, write_manifest
 from tests.e2e.conftest import LiveServer
 from tests.tools import require_tool
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 FILES = 30
 
 

@@ -24,6 +24,9 @@ from skyarchive.search.summary import LISTED_PROGRAMS
 from tests.e2e.conftest import LiveServer
 from tests.search.test_summary import ingest, write_manifest
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def server(archive: Archive) -> Iterator[LiveServer]:

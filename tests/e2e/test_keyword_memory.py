@@ -25,6 +25,9 @@ from skyarchive.config import Settings
 from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
 from tests.delivery.helpers import cli, free_port, peak_rss_mb, wait_for_port
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 FILES = 130_000  # about 21,000 files listed in the NIRCAM table
 SHORT, LONG = 8_000, 20_000  # rows; both above the size the server sends whole
 ROW_START = b'{"ArchiveFileID":'  # each row's first key (the field list names it without "{")

@@ -33,6 +33,9 @@ from skyarchive.ingest.run import ingest_paths
 from skyarchive.storage.seaweed import SeaweedS3, weed_binary
 from tests.e2e.conftest import LiveServer
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 BUNDLE = "/api/v0.1/Download/bundle.zip"
 FILE = "/api/v0.1/Download/file"
 

@@ -26,6 +26,9 @@ from skyarchive.storage.base import Storage
 from skyarchive.storage.sweep import is_product_key
 from tests.ingest.integrity import cli_env, copy_program
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 DAY = 86_400
 
 

@@ -22,6 +22,9 @@ from skyarchive.archive import Archive
 from skyarchive.vo.tap import execute_adql
 from tests.e2e.callers import create_callers, headers_for
 
+# among the slowest files: handed out first (tests/suite.py)
+pytestmark = pytest.mark.slow
+
 QUERY = (
     "SELECT obs_id, obs_publisher_did, data_rights, s_ra FROM ivoa.obscore "
     "WHERE proposal_id = '4567' ORDER BY obs_publisher_did"
