@@ -10,11 +10,12 @@ times the rest of a cached answer's work. A watch knows the generation without a
   only then. A write is seen by the very next request, as before.
 * **PostgreSQL**: the transaction that bumps the generation also sends it on the channel
   :data:`CHANNEL` (``NOTIFY``, delivered as it commits); a thread per process listens and
-  re-reads the generation every second as well (a lost notification or a silently dead
-  connection then costs a second, not a stale cache). Between a commit in *another* process
-  and the notification's arrival (well under a millisecond on one host) a request may still
-  be answered from the cache: the small stale window docs/deployment.md accepts. A write in
-  this process is seen at once: its commit tells the watch what generation to wait for.
+  re-reads the generation every second as well (a lost notification then costs a second,
+  not a stale cache; a connection dead without notice, about ten seconds). Between a
+  commit in *another* process and the notification's arrival (a message on an open
+  connection) a request may still be answered from the cache: the small stale window
+  docs/deployment.md accepts. A write in this process is seen at once: its commit tells the
+  watch what generation to wait for.
 
 Where the watch cannot know (the listener is connecting or lost its connection, a write of
 this process has not been heard of yet, the database is in memory) it answers None, and the
@@ -43,6 +44,16 @@ _READ = "SELECT generation FROM catalogue_generation WHERE id = 1"
 RECHECK_SECONDS = 1.0
 #: The listener's ``application_name`` (``pg_stat_activity``): one connection per process.
 APPLICATION = "skyarchive generation watch"
+#: A connection that dies without notice (a network cut) is given up within about 10 s, not
+#: the kernel's 15 minutes: meanwhile the watch would still vouch for the old generation.
+_LISTENER_OPTIONS = {
+    "application_name": APPLICATION,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 10_000,
+}
 
 
 class GenerationWatch(Protocol):
@@ -159,7 +170,7 @@ def _listen(watch_ref: weakref.ref[PostgresWatch], conninfo: str) -> None:
     pause = 0.5
     while watch_ref() is not None:
         try:
-            with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION) as conn:
+            with psycopg.connect(conninfo, autocommit=True, **_LISTENER_OPTIONS) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
                 while (watch := watch_ref()) is not None:
                     # After LISTEN, so no commit falls between the read and the first note.
