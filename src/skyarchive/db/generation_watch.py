@@ -31,7 +31,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -46,7 +46,7 @@ RECHECK_SECONDS = 1.0
 APPLICATION = "skyarchive generation watch"
 #: A connection that dies without notice (a network cut) is given up within about 10 s, not
 #: the kernel's 15 minutes: meanwhile the watch would still vouch for the old generation.
-_LISTENER_OPTIONS = {
+_LISTENER_OPTIONS: dict[str, Any] = {
     "application_name": APPLICATION,
     "keepalives": 1,
     "keepalives_idle": 5,
