@@ -77,15 +77,7 @@ def refresh_facet_summary(
         condition that selects the recounted programs' rows.
     """
     for table in _STORED:
-        names = _grouped_columns(table)
-        grouped = [observations.c[name] for name in names]
-        counts = (
-            select(*grouped, func.count())
-            .where(of_programs(observations.c.proposal_id))
-            .group_by(*grouped)
-        )
-        conn.execute(delete(table).where(of_programs(table.c.proposal_id)))
-        conn.execute(table.insert().from_select([*names, "observations"], counts))
+        _recount(conn, table, of_programs, {})
     refresh_release_summary(conn, of_programs)
 
 
@@ -97,15 +89,26 @@ def refresh_release_summary(
     their release dates change (:func:`skyarchive.ingest.linking.apply_release_dates`)."""
     bucket = release_bucket(conn, observations.c.t_obs_release)
     for table in (summary_releases, summary_release_targets):
-        names = _grouped_columns(table)
-        grouped = [bucket if n == "release_bucket" else observations.c[n] for n in names]
-        counts = (
-            select(*grouped, func.count())
-            .where(of_programs(observations.c.proposal_id))
-            .group_by(*grouped)
-        )
-        conn.execute(delete(table).where(of_programs(table.c.proposal_id)))
-        conn.execute(table.insert().from_select([*names, "observations"], counts))
+        _recount(conn, table, of_programs, {"release_bucket": bucket})
+
+
+def _recount(
+    conn: Connection,
+    table: Table,
+    of_programs: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+    derived: dict[str, ColumnElement[Any]],
+) -> None:
+    """Replace the selected programs' rows of the stored ``table`` by their observations
+    grouped by its columns: the column of the same name, or the expression ``derived`` gives."""
+    names = _grouped_columns(table)
+    grouped = [derived[n] if n in derived else observations.c[n] for n in names]
+    counts = (
+        select(*grouped, func.count())
+        .where(of_programs(observations.c.proposal_id))
+        .group_by(*grouped)
+    )
+    conn.execute(delete(table).where(of_programs(table.c.proposal_id)))
+    conn.execute(table.insert().from_select([*names, "observations"], counts))
 
 
 def release_bucket(conn: Connection, release: ColumnElement[Any]) -> ColumnElement[Any]:
