@@ -24,7 +24,9 @@ pytestmark = pytest.mark.postgres
 def engines(postgres_url: str) -> Iterator[tuple[Engine, Engine]]:
     """The archive's engine, and a separate one to end its connections with."""
     engine = make_engine(postgres_url)
-    killer = create_engine(postgres_url, poolclass=None)
+    # autocommit: pg_stat_activity is read once per transaction, so each check of
+    # _terminate's wait must be a transaction of its own to see the backend go
+    killer = create_engine(postgres_url, poolclass=None, isolation_level="AUTOCOMMIT")
     yield engine, killer
     engine.dispose()
     killer.dispose()
@@ -39,7 +41,7 @@ def _terminate(killer: Engine, pid: int) -> None:
     with killer.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
         # Wait until the server process is gone, so the pooled socket is certainly dead.
-        for _ in range(100):
+        for _ in range(500):  # up to 10 s on a busy machine
             alive = conn.execute(
                 text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
             ).scalar()
