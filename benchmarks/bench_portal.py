@@ -16,6 +16,10 @@ run on the same database:
   within the catalogue's observing span (15% of the result not yet public);
 * one page of 50 rows sorted by exposure time with its total (``run_search`` without facets)
   beside the bare ``SELECT *`` of the same 50 rows sorted (the rows must be the same);
+* the export of the whole result (the rows of ``GET /api/portal/export``, the grid's visible
+  columns, read by :func:`~skyarchive.search.portal_search.matching_rows` and written as CSV by
+  the export's own writer) beside the bare ``SELECT`` of the same columns of the same rows in
+  obsid order, fetched whole (once each: seconds at 10^6; the row counts must agree);
 * then, served by ``skyarchive serve``, the same search in Chromium from the search to the grid,
   facets and sky view drawn, beside the page's own request from httpx
   (:mod:`benchmarks.bench_portal_browser`; ``--no-browser`` leaves it out).
@@ -37,14 +41,19 @@ from sqlalchemy import Connection, text
 from benchmarks.bench_portal_browser import measure_in_chromium, render_columns
 from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.mast.formats import table_pieces
+from skyarchive.api.mast.registry import TableResult
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
+from skyarchive.db.tables import observations as observations_table
 from skyarchive.demo.synthetic_catalog import FIRST_PROPOSAL, OBS_PER_PROGRAM
+from skyarchive.search.columns import OBSERVATION_COLUMNS
 from skyarchive.search.portal_search import (
     PortalQuery,
     base_criteria,
     facet_counts,
     facet_criteria,
+    matching_rows,
     run_search,
 )
 
@@ -116,7 +125,9 @@ def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any
     count_ms, _ = _median_ms(lambda: conn.execute(count_sql).scalar_one(), requests)
     group_ms, _ = _median_ms(lambda: conn.execute(group_sql).all(), requests)
     ticked_ms = max(t["ms"] for t in ticked.values())
+    export = measure_export(conn, query, listed, now)
     return {
+        **export,
         "observations": observations, "result_rows": rows, "requests": requests,
         "facets_ms": facets_ms, "facets_grouped_ms": grouped_ms, "facets_chosen_ms": chosen_ms,
         "ticked": ticked, "ticked_ms": ticked_ms,
@@ -124,6 +135,38 @@ def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any
         "sql_count_ms": count_ms, "sql_group_ms": group_ms, "target_ms": TARGET_MS,
         "met": max(facets_ms, ticked_ms) <= TARGET_MS,
     }  # fmt: skip
+
+
+def _seconds(run: Callable[[], Any]) -> tuple[float, Any]:
+    began = time.perf_counter()
+    answer = run()
+    return round(time.perf_counter() - began, 2), answer
+
+
+def measure_export(conn: Connection, query: PortalQuery, listed: str, now: float) -> dict:
+    """The whole result exported as CSV (the export route's rows and writer, in process) beside
+    the bare SELECT of the same columns in obsid order, once each (s)."""
+    columns = [c for c in OBSERVATION_COLUMNS if c.visible]
+    names = [c.name for c in columns]
+    table = TableResult(fields=[{"name": c.name, "type": c.type} for c in columns], rows=(),
+                        total=0, page=1, pagesize=1, columns=columns)  # fmt: skip
+    export_query = PortalQuery(filters=query.filters, with_facets=False)
+    rows_s, count = _seconds(
+        lambda: sum(1 for _ in matching_rows(conn, export_query, now=now, columns=names))
+    )
+    csv_s, size = _seconds(lambda: sum(
+        len(piece) for piece in table_pieces(
+            "csv", table, matching_rows(conn, export_query, now=now, columns=names))
+    ))  # fmt: skip
+    stored = [n for n in names if n in observations_table.c]
+    bare_sql = text(f"SELECT {', '.join(stored)} FROM observations "
+                    f"WHERE proposal_id IN ({listed}) ORDER BY obsid")  # fmt: skip
+    sql_s, bare = _seconds(lambda: conn.execute(bare_sql).all())
+    if len(bare) != count:
+        raise AssertionError(f"the export read {count:,} rows, the bare SELECT {len(bare):,}")
+    return {"export_rows_s": rows_s, "export_csv_s": csv_s, "export_csv_mb": round(size / 1e6, 1),
+            "sql_export_s": sql_s, "export_columns": len(names),
+            "export_stored_columns": len(stored)}  # fmt: skip
 
 
 def _ticked_ms(conn: Connection, criteria: list, name: str, value: Any, now: float,
@@ -190,6 +233,18 @@ def render(results: list[dict[str, Any]]) -> list[str]:
             for name, t in r["ticked"].items():
                 lines.append(f"| {r['database']} | {name} | {t['value']} | {t['ms']} "
                              f"| {t['grouped_ms']} |")  # fmt: skip
+    exported = [r for r in results if r.get("export_csv_s") is not None]
+    if exported:
+        lines += ["", "The export of the whole result (`GET /api/portal/export`'s rows and CSV "
+                  "writer, in process, once each) beside the bare SELECT of the stored columns "
+                  "among them, same rows, obsid order, fetched whole:", "",
+                  "| database | rows | columns (stored) | rows read s | written as CSV s "
+                  "| CSV MB | bare SELECT s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for r in exported:
+            lines.append(f"| {r['database']} | {r['result_rows']:,} | {r['export_columns']} "
+                         f"({r['export_stored_columns']}) | {r['export_rows_s']} "
+                         f"| {r['export_csv_s']} | {r['export_csv_mb']} "
+                         f"| {r['sql_export_s']} |")  # fmt: skip
     return lines
 
 
