@@ -294,3 +294,25 @@ def test_only_and_skip_choose_sections_from_the_one_table(
         expected = [name for name in run.SECTION_NAMES if name not in {"load", "ingest"}]
     assert ran == expected
     assert (tmp_path / "report.md").exists()
+
+
+def test_the_portal_bench_exports_every_row_of_its_result_and_reports_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks import bench_portal
+    from sqlalchemy import text
+
+    from skyarchive.demo.synthetic_catalog import OBS_PER_PROGRAM, build_synthetic_catalog
+
+    observations = 2 * OBS_PER_PROGRAM
+    archive = Archive.open(Settings(home=tmp_path))
+    build_synthetic_catalog(archive.engine, observations=observations, products_per_obs=0, seed=1)
+    with archive.engine.connect() as conn:
+        figures = bench_portal.measure(conn, observations, requests=1)
+        in_result = conn.execute(text("SELECT count(*) FROM observations")).scalar_one()
+    archive.engine.dispose()
+    assert figures["result_rows"] == in_result  # both programs are the result
+    assert figures["export_csv_mb"] > 0
+    assert 0 < figures["export_stored_columns"] <= figures["export_columns"]
+    lines = bench_portal.render([{"database": "sqlite", **figures}])
+    columns = f"{figures['export_columns']} ({figures['export_stored_columns']})"
+    export_row = next(line for line in lines if line.startswith(f"| sqlite | 4,000 | {columns} |"))
+    assert f"| {figures['sql_export_s']} |" in export_row
