@@ -90,10 +90,13 @@ class Prepared:
 
 
 def _download(uri: str, token: str | None, label: str, *, cookie: str | None = None) -> Ask:
-    headers = (("Authorization", f"token {token}"),) if token else ()
+    headers: list[tuple[str, str]] = []
+    if token:
+        headers.append(("Authorization", f"token {token}"))
     if cookie:
-        headers += (("Cookie", f"{SESSION_COOKIE}={cookie}"),)
-    return Ask("GET", f"/api/v0.1/Download/file?uri={quote(uri, safe=':/')}", headers, b"", label)
+        headers.append(("Cookie", f"{SESSION_COOKIE}={cookie}"))
+    path = f"/api/v0.1/Download/file?uri={quote(uri, safe=':/')}"
+    return Ask("GET", path, tuple(headers), b"", label)
 
 
 def portal_searches() -> list[Ask]:
