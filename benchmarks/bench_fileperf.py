@@ -46,8 +46,9 @@ from benchmarks.bench_delivery import free_port
 from benchmarks.bench_load import ingested_demo
 from benchmarks.floor import Ask, Exchange, capture, compare, served
 from benchmarks.harness import verdict
-from skyarchive.access import grants, tokens, users
+from skyarchive.access import grants, sessions, tokens, users
 from skyarchive.access.rights import now_mjd
+from skyarchive.access.sessions import SESSION_COOKIE
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations, products
@@ -70,6 +71,7 @@ class Prepared:
     home: Path
     database_url: str | None
     token: str  # of the PI of the program whose file is exclusive
+    session_cookie: str  # of a portal session of the same PI
     public_uri: str
     exclusive_uri: str
 
@@ -78,12 +80,23 @@ class Prepared:
             _download(self.public_uri, None, "Download/file, public, anonymous"),
             _download(self.public_uri, self.token, "Download/file, public, token"),
             _download(self.exclusive_uri, self.token, "Download/file, exclusive, its PI's token"),
+            _download(
+                self.exclusive_uri,
+                None,
+                "Download/file, exclusive, its PI's session",
+                cookie=self.session_cookie,
+            ),  # fmt: skip
         ]
 
 
-def _download(uri: str, token: str | None, label: str) -> Ask:
-    headers = (("Authorization", f"token {token}"),) if token else ()
-    return Ask("GET", f"/api/v0.1/Download/file?uri={quote(uri, safe=':/')}", headers, b"", label)
+def _download(uri: str, token: str | None, label: str, *, cookie: str | None = None) -> Ask:
+    headers: list[tuple[str, str]] = []
+    if token:
+        headers.append(("Authorization", f"token {token}"))
+    if cookie:
+        headers.append(("Cookie", f"{SESSION_COOKIE}={cookie}"))
+    path = f"/api/v0.1/Download/file?uri={quote(uri, safe=':/')}"
+    return Ask("GET", path, tuple(headers), b"", label)
 
 
 def portal_searches() -> list[Ask]:
@@ -111,8 +124,9 @@ def prepare(work: Path, demo_dir: Path, label: str, database_url: str | None) ->
         grants.set_pi(conn, str(program), user_id=pi.user_id)
         token, _info = tokens.create_token(conn, user_id=pi.user_id, name="bench", days=5,
                                            max_days=60)  # fmt: skip
+        cookie, _session = sessions.start_session(conn, pi.user_id)
     archive.engine.dispose()
-    return Prepared(archive.settings.home, database_url, token, public_uri, exclusive_uri)
+    return Prepared(archive.settings.home, database_url, token, cookie, public_uri, exclusive_uri)
 
 
 def _small_file(conn: Connection, *, released: bool, now: float) -> str:
@@ -209,9 +223,12 @@ def file_floor(prepared: Prepared) -> Iterator[tuple[str, int]]:
 # ------------------------------------------------------------------------------ measure
 
 
-def measure(prepared: Prepared, *, seconds: float, rounds: int) -> dict[str, list[dict]]:
-    """Each download beside the plain FileResponse, each portal search beside its floor."""
-    downloads, searches = prepared.downloads(), portal_searches()
+def measure(
+    prepared: Prepared, *, seconds: float, rounds: int, searches_too: bool = True
+) -> dict[str, list[dict]]:
+    """Each download beside the plain FileResponse, each portal search beside its floor
+    (unless not ``searches_too``)."""
+    downloads, searches = prepared.downloads(), portal_searches() if searches_too else []
     found: dict[str, list[dict]] = {"downloads": [], "searches": []}
     with served(prepared.home, prepared.database_url) as real:
         exchanges = capture(real.url, [*downloads, *searches])
@@ -219,6 +236,8 @@ def measure(prepared: Prepared, *, seconds: float, rounds: int) -> dict[str, lis
         with file_floor(prepared) as (plain, plain_pid):
             found["downloads"] = _compare_all(real.url, plain, download_answers, seconds, rounds,
                                               pids=(real.process.pid, plain_pid))  # fmt: skip
+        if not search_answers:
+            return found
         with served(prepared.home, prepared.database_url, replay=search_answers) as floor:
             pids = (real.process.pid, floor.process.pid)
             found["searches"] = _compare_all(real.url, floor.url, search_answers, seconds, rounds,
@@ -247,7 +266,13 @@ def _compare_all(
 
 
 def bench_fileperf(
-    label: str, work: Path, database_url: str | None, *, quick: bool, demo_dir: Path | None = None
+    label: str,
+    work: Path,
+    database_url: str | None,
+    *,
+    quick: bool,
+    demo_dir: Path | None = None,
+    searches_too: bool = True,
 ) -> dict:
     """The figures on one database (``label``); part of the floor section
     (``bench_floor.bench_floor``), which passes the demo output it generated as ``demo_dir``."""
@@ -258,7 +283,7 @@ def bench_fileperf(
     print(f"fileperf [{label}]: ingesting the demo archive ...", flush=True)
     prepared = prepare(work, demo_dir, label, database_url)
     try:
-        found = measure(prepared, seconds=seconds, rounds=rounds)
+        found = measure(prepared, seconds=seconds, rounds=rounds, searches_too=searches_too)
     finally:
         shutil.rmtree(prepared.home, ignore_errors=True)
     return {"database": label, "seconds": seconds, "rounds": rounds, **found}
@@ -308,6 +333,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="PostgreSQL (default: SQLite)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--work", type=Path, help="keep the demo output here between runs")
+    parser.add_argument("--downloads-only", action="store_true", help="leave out the portal search")
     # the plain FileResponse server's own process (file_floor)
     parser.add_argument("--serve-file-floor", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -323,7 +349,8 @@ def main() -> None:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         label = "postgresql" if args.database_url else "sqlite"
-        result: Any = bench_fileperf(label, work, args.database_url, quick=args.quick)
+        result: Any = bench_fileperf(label, work, args.database_url, quick=args.quick,
+                                     searches_too=not args.downloads_only)  # fmt: skip
     print("\n".join(render([result])))
 
 

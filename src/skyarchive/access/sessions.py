@@ -77,12 +77,29 @@ _SESSION_BY_HASH = (
 )  # fmt: skip
 
 
-def session_for(conn: Connection, cookie: str | None) -> Session | None:
-    """The live session of a cookie (and it is marked as seen now), else None."""
+def session_digest(cookie: str | None) -> str | None:
+    """The hash a session cookie is looked up by; None for a value no session can have."""
     if not cookie or len(cookie) > 200:
         return None
-    digest = _digest(cookie)
-    row = conn.execute(_SESSION_BY_HASH, {"digest": digest}).first()
+    return _digest(cookie)
+
+
+def session_for(conn: Connection, cookie: str | None) -> Session | None:
+    """The live session of a cookie (and it is marked as seen now), else None."""
+    digest = session_digest(cookie)
+    if digest is None:
+        return None
+    return accept_session_row(
+        conn, conn.execute(_SESSION_BY_HASH, {"digest": digest}).first(), digest
+    )
+
+
+def accept_session_row(conn: Connection, row, digest: str) -> Session | None:  # type: ignore[no-untyped-def]
+    """The live session of the row found by ``digest`` (None: no such session), else None.
+    ``row`` needs the session's ``user_id``, ``csrf_token``, ``expires_at`` and
+    ``last_seen_at`` and the user's ``disabled``; the caller's lookup (``access/caller.py``)
+    finds it in the same statement as the user and their programs. Records that the session
+    was seen (at most once every :data:`SEEN_RESOLUTION`)."""
     now = time.time()
     if row is None or row.expires_at <= now or row.disabled:
         return None
@@ -90,7 +107,7 @@ def session_for(conn: Connection, cookie: str | None) -> Session | None:
         conn.execute(
             update(sessions).where(sessions.c.session_hash == digest).values(last_seen_at=now)
         )
-    return Session(row.user_id, row.csrf_token, digest)
+    return Session(int(row.user_id), row.csrf_token, digest)
 
 
 def list_sessions(conn: Connection, *, user_id: int) -> list[SessionInfo]:

@@ -14,8 +14,8 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from skyarchive.access.caller import caller_from_credentials, token_from_headers
-from skyarchive.access.policy import ANONYMOUS, Caller
+from skyarchive.access.caller import Credential, credential_of, token_from_headers
+from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
 from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
@@ -35,12 +35,13 @@ def get_caller(request: Request) -> Caller:
     cached = getattr(request.state, "caller", None)
     if cached is not None:
         return cached
-    token, session_cookie = _credentials(request)
-    if token is None and session_cookie is None:  # nothing to look up: no connection taken
-        request.state.caller = ANONYMOUS
-        return ANONYMOUS
+    found = credential_of(*_credentials(request))
+    if isinstance(found, Caller):  # nothing to look up: no connection taken
+        request.state.caller = found
+        return found
     with get_archive(request).lookup_engine.begin() as conn:
-        caller = caller_from_credentials(conn, token=token, session_cookie=session_cookie)
+        rows = conn.execute(found.lookup.statement, {"digest": found.digest}).all()
+        caller = found.caller(conn, rows)
     request.state.caller = caller
     if caller.csrf_token is not None and not caller.via_token:
         _remember_public_url(request)
@@ -64,13 +65,15 @@ async def caller_dependency(request: Request) -> Caller:
     return await run_in_threadpool(get_caller, request)
 
 
-def api_token(request: Request) -> str | None:
-    """The API token the request presents (header or ``mast_token`` cookie), None without
-    one or once its caller is known: ``Download/file`` reads a token's caller with the file's
-    row, in one statement (``delivery.files.find_product_and_caller``)."""
+def presented_credential(request: Request) -> Credential | None:
+    """The API token or portal session the request presents, ready to look up; None when
+    its caller is already known or needs no look-up (no credentials, a malformed token):
+    ``Download/file`` reads the credential's caller with the file's row, in one statement
+    (``delivery.files.find_product_and_caller``)."""
     if getattr(request.state, "caller", None) is not None:
         return None
-    return _credentials(request)[0]
+    found = credential_of(*_credentials(request))
+    return None if isinstance(found, Caller) else found
 
 
 def _credentials(request: Request) -> tuple[str | None, str | None]:

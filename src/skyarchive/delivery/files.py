@@ -13,12 +13,11 @@ from types import SimpleNamespace
 
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 
-from skyarchive.access.caller import CALLER_BY_TOKEN, CALLER_FIELDS, caller_from_token_rows
+from skyarchive.access.caller import LOOKUPS, CallerLookup, Credential
 from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import restricted_clause
-from skyarchive.access.tokens import token_digest
 from skyarchive.db.tables import observations, products, wss_products
-from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable, Unauthorized
+from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
 
 _MEDIA_TYPES = {
@@ -90,20 +89,25 @@ _BY_DATA_URI = _product_file_query(products.c.dataURI)
 _BY_FILENAME = _product_file_query(products.c.productFilename)
 
 
-def _with_token_caller(query: Select) -> Select:
-    """``query`` with the rows of a token's caller (``access.caller.CALLER_BY_TOKEN``, the
-    one statement for token, user and programs) beside the file's row: a row per program,
-    the ``caller_*`` columns NULL when no token has the hash, and for a file already public
-    (``rights.restricted_clause``, the SQL twin of the rule's public test, at ``:now``): its
-    answer does not depend on who asks, so the token is not even looked up."""
-    caller = CALLER_BY_TOKEN.subquery("caller")
-    labelled = (caller.c[name].label(f"caller_{name}") for name in CALLER_FIELDS)
+def _with_caller(query: Select, lookup: CallerLookup) -> Select:
+    """``query`` with the rows of a credential's caller (``lookup.statement``, the one
+    statement for a token or a session, its user and programs) beside the file's row: a row
+    per program, the ``caller_*`` columns NULL when no credential has the digest, and for a
+    file already public (``rights.restricted_clause``, the SQL twin of the rule's public test,
+    at ``:now``): its answer does not depend on who asks, so the credential is not even
+    looked up."""
+    caller = lookup.statement.subquery("caller")
+    labelled = (caller.c[name].label(f"caller_{name}") for name in lookup.fields)
     restricted = restricted_clause(FILE_RELEASE.element, bindparam("now"))
     return query.add_columns(*labelled).outerjoin(caller, restricted)
 
 
-_BY_DATA_URI_WITH_CALLER = _with_token_caller(_BY_DATA_URI)
-_BY_FILENAME_WITH_CALLER = _with_token_caller(_BY_FILENAME)
+#: (credential kind, looked up by data URI?) -> the file's and the caller's statement.
+_WITH_CALLER = {
+    (lookup.name, by_uri): _with_caller(query, lookup)
+    for lookup in LOOKUPS
+    for by_uri, query in ((True, _BY_DATA_URI), (False, _BY_FILENAME))
+}
 
 
 def _checked_uri(uri: str) -> str:
@@ -124,30 +128,26 @@ def find_product(conn: Connection, uri: str) -> ProductFile:
 
 
 def find_product_and_caller(
-    conn: Connection, uri: str, token: str, *, now: float
+    conn: Connection, uri: str, credential: Credential, *, now: float
 ) -> tuple[ProductFile, Callable[[], Caller]]:
-    """The product (as :func:`find_product`) and the caller ``token`` stands for, read in one
-    statement; the caller comes as a function for :func:`authorise` (at the same ``now``),
-    which calls it only when the file is not public (it judges the token then, and may record
-    its use on ``conn``)."""
-    try:
-        digest = token_digest(token)
-    except Unauthorized as exc:
-        refused = Caller(problem=exc.message)
-        return find_product(conn, uri), lambda: refused
+    """The product (as :func:`find_product`) and the caller ``credential`` stands for (an API
+    token or a portal session), read in one statement; the caller comes as a function for
+    :func:`authorise` (at the same ``now``), which calls it only when the file is not public
+    (it judges the credential then, and may record its use on ``conn``)."""
     uri = _checked_uri(uri)
-    query = _BY_DATA_URI_WITH_CALLER if ":" in uri else _BY_FILENAME_WITH_CALLER
-    rows = conn.execute(query, {"uri": uri, "digest": digest, "now": now}).all()
+    lookup = credential.lookup
+    query = _WITH_CALLER[lookup.name, ":" in uri]
+    rows = conn.execute(query, {"uri": uri, "digest": credential.digest, "now": now}).all()
     if not rows:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
 
     def caller() -> Caller:  # only for a file that is not public: the rows are read then
         found = [
-            SimpleNamespace(**{name: getattr(row, f"caller_{name}") for name in CALLER_FIELDS})
+            SimpleNamespace(**{name: getattr(row, f"caller_{name}") for name in lookup.fields})
             for row in rows
-            if row.caller_token_id is not None
+            if row.caller_user_id is not None
         ]
-        return caller_from_token_rows(conn, found, digest)
+        return credential.caller(conn, found)
 
     return _product(rows[0]), caller
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from skyarchive.access.caller import Credential
 from skyarchive.access.policy import Caller, check_retrieval
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
@@ -89,7 +90,7 @@ def file_answer(
     uri: str,
     range_header: str | None,
     if_range: str | None = None,
-    token: str | None = None,
+    credential: Credential | None = None,
 ) -> FileAnswer:
     """One archived file for ``caller``, checked against the access rule.
 
@@ -107,9 +108,9 @@ def file_answer(
     if_range : str or None
         The request's ``If-Range`` header: a range for another version of the file is
         answered with the whole file.
-    token : str or None
-        The API token the request presents, if any: the caller it stands for is then read
-        with the file's row, in one statement (``caller`` is not used).
+    credential : Credential or None
+        The API token or portal session the request presents, if any: the caller it stands
+        for is then read with the file's row, in one statement (``caller`` is not used).
 
     Raises
     ------
@@ -125,10 +126,10 @@ def file_answer(
     refusal: Unauthorized | Forbidden | None = None
     now = now_mjd()
     with archive.lookup_engine.begin() as conn:
-        if token is None:
+        if credential is None:
             product, who = find_product(conn, uri), caller
-        else:  # the file and the token's caller in one statement
-            product, who = find_product_and_caller(conn, uri, token, now=now)
+        else:  # the file and the credential's caller in one statement
+            product, who = find_product_and_caller(conn, uri, credential, now=now)
         try:
             authorise(who, product, now=now)
         except (Unauthorized, Forbidden) as exc:  # raised after the token's use is recorded

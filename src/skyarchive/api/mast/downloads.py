@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from skyarchive.access.caller import Credential
 from skyarchive.access.policy import Caller
 from skyarchive.api.delivery_responses import ranged_response
-from skyarchive.api.deps import ArchiveDep, api_token, get_caller
+from skyarchive.api.deps import ArchiveDep, get_caller, presented_credential
 from skyarchive.api.file_headers import file_headers
 from skyarchive.archive import Archive
 from skyarchive.delivery.service import file_answer, file_bytes, file_redirect
@@ -52,10 +53,12 @@ def download_file(
     # depends on it (a file still exclusive, telemetry), rather than as a dependency
     # (CallerDep), which would take a thread of its own and the catalogue's time for every
     # token: a small download's cost was mostly such work (docs/performance.md).
-    # With a token, the caller is read with the file's row, in one statement (api_token).
+    # With a token or a session, the caller is read with the file's row, in one statement
+    # (presented_credential).
     if is_telemetry_uri(uri):
         return telemetry_response(request, archive, get_caller(request), uri)
-    return file_response(request, archive, lambda: get_caller(request), uri, api_token(request))
+    credential = presented_credential(request)
+    return file_response(request, archive, lambda: get_caller(request), uri, credential)
 
 
 def telemetry_response(request: Request, archive: Archive, caller: Caller, uri: str) -> Response:
@@ -72,13 +75,13 @@ def file_response(
     archive: Archive,
     caller: Caller | Callable[[], Caller],
     uri: str,
-    token: str | None = None,
+    credential: Credential | None = None,
 ) -> Response:
-    """One file for ``caller``, or for the caller ``token`` stands for when given (the access
-    rule is in :func:`file_answer`), ranges honoured."""
+    """One file for ``caller``, or for the caller ``credential`` stands for when given (the
+    access rule is in :func:`file_answer`), ranges honoured."""
     answer = file_answer(
         archive, caller=caller, uri=uri, range_header=request.headers.get("range"),
-        if_range=request.headers.get("if-range"), token=token,
+        if_range=request.headers.get("if-range"), credential=credential,
     )  # fmt: skip
     product = answer.product
     if request.method == "GET":  # HEAD is answered here: a presigned URL is for GET only
