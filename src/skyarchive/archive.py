@@ -15,7 +15,6 @@ from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
-    from skyarchive.api.mast.answer_cache import AnswerCache
     from skyarchive.storage.base import StoredObject
     from skyarchive.storage.migrate import StorageMigration
     from skyarchive.storage.sweep import SweepReport
@@ -66,34 +65,9 @@ class Archive:
     @cached_property
     def loop_read_engine(self) -> Engine:
         """An engine of the read database for the event loop's thread alone (the answer
-        cache's look-ups): it never waits for a connection held by a search in a worker
-        thread, so the loop never stalls on the pool."""
+        cache's look-ups, ``api/answer_cache.py``): it never waits for a connection held by a
+        search in a worker thread, so the loop never stalls on the pool."""
         return make_engine(self.settings.database_read_url or self.settings.resolved_database_url)
-
-    @cached_property
-    def answer_cache(self) -> AnswerCache | None:
-        """This process's MAST answer cache; None when ``answer_cache`` is off."""
-        from skyarchive.api.mast.answer_cache import AnswerCache
-
-        if not self.settings.answer_cache or self.settings.answer_cache_mb <= 0:
-            return None
-        return AnswerCache(
-            int(self.settings.answer_cache_mb * 1024 * 1024), self._generation_watch()
-        )
-
-    def _generation_watch(self):  # type: ignore[no-untyped-def]
-        """How this process learns of catalogue writes without a read per cached request
-        (``db/generation_watch.py``); None: each cached request reads the generation."""
-        from skyarchive.db.generation_watch import watch_generation
-
-        if not self.settings.answer_cache_notify:
-            return None
-        read_url = self.settings.database_read_url
-        if read_url and not read_url.startswith("sqlite"):
-            # A standby applies a write after the primary announced it: an answer computed in
-            # between would be kept under the new generation. Read it per request instead.
-            return None
-        return watch_generation(read_url or self.settings.resolved_database_url)
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""

@@ -42,6 +42,7 @@ APP_FACTORY = "skyarchive.web:app_from_environment"
 def create_app(archive: Archive) -> FastAPI:
     from skyarchive.api import docs as api_docs
     from skyarchive.api import hips as hips_routes
+    from skyarchive.api.answer_cache import open_answer_cache
     from skyarchive.api.mast import routes as mast_routes
     from skyarchive.api.portal import delivery as delivery_routes
     from skyarchive.api.portal import dois as doi_api
@@ -74,6 +75,8 @@ def create_app(archive: Archive) -> FastAPI:
     # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: api/docs.py serves ours.
     app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None)
     app.state.archive = archive
+    # Recent search answers of this process (MAST API and portal), emptied by catalogue writes.
+    app.state.answer_cache = open_answer_cache(archive.settings)
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
     app.state.enqueue_tap_job = partial(enqueue_tap_job, archive.settings)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from skyarchive.api.mast.answer_cache import AnswerCache, CachedAnswer, request_key
-from skyarchive.api.mast.registry import MastRequest
+from skyarchive.api.answer_cache import AnswerCache, CachedAnswer
+from skyarchive.api.mast.registry import MastRequest, request_key
 
 EPOCH = (7, 61000.5)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text, update
 
+from skyarchive.api.answer_cache import generation_watch
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import read_generation
@@ -146,6 +147,6 @@ def test_no_watch_where_none_can_work(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, answer_cache_notify=False)
     archive = Archive.open(settings)
     try:
-        assert archive._generation_watch() is None
+        assert generation_watch(archive.settings) is None
     finally:
         archive.engine.dispose()

@@ -47,6 +47,7 @@ class LiveServer:
         config = server_config(
             archive, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="off"
         )
+        self.app = config.app  # the app served (its state holds the answer cache)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         sockets = [dual_stack_socket(self.port)] if dual_stack else None

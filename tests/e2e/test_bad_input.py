@@ -221,11 +221,11 @@ def test_nul_in_a_staging_path(client, demo_archive, public_uri) -> None:  # typ
 # 3.1 -- an unexpected failure still answers in the one error shape -----------------------
 
 
-def test_an_unexpected_exception_keeps_the_error_shape(client, demo_archive, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unexpected_exception_keeps_the_error_shape(client, live_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from skyarchive.api.mast import services
     from skyarchive.api.portal import search
 
-    monkeypatch.setattr(demo_archive, "answer_cache", None)  # the search itself must run
+    monkeypatch.setattr(live_server.app.state, "answer_cache", None)  # the search itself must run
 
     def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("secret internals")

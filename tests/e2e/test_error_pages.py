@@ -219,9 +219,9 @@ def test_unexpected_error_is_the_json_shape_for_an_api_client(client, monkeypatc
 
 
 def test_unexpected_error_in_invoke_is_mast_shaped(
-    client, demo_archive, monkeypatch, logged
+    client, live_server, monkeypatch, logged
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(demo_archive, "answer_cache", None)  # the search itself must run
+    monkeypatch.setattr(live_server.app.state, "answer_cache", None)  # the search itself must run
     monkeypatch.setattr("skyarchive.api.mast.services.search_observations", _failing)
     body = {"service": "Mast.Caom.Cone", "params": {"ra": 283.39, "dec": 33.03, "radius": 0.1}}
     answer = client.post("/api/v0/invoke", data={"request": json.dumps(body)})

@@ -179,12 +179,12 @@ def test_votable_fields_carry_units_ucds_and_descriptions(client) -> None:  # ty
         assert config[name].get("vot.ucd") == field.ucd, name
 
 
-def test_big_pages_stream_in_every_format(client, demo_archive, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_big_pages_stream_in_every_format(client, live_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Past the buffered size the answer is streamed (chunked), in CSV and VOTable as in JSON."""
     monkeypatch.setattr("skyarchive.api.mast.routes._BUFFERED_ROWS", 3)
     # The same requests were answered whole (and kept) by earlier tests, under the real
     # threshold: only a computed answer shows how this one is sent.
-    monkeypatch.setattr(demo_archive, "answer_cache", None)
+    monkeypatch.setattr(live_server.app.state, "answer_cache", None)
     body = REQUESTS["filtered"]
     rows = len(invoke(client, body, "json").json()["data"])
     assert rows > 3

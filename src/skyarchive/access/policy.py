@@ -42,6 +42,15 @@ def may_retrieve(
     return caller.is_admin or (proposal_id is not None and proposal_id in caller.programs)
 
 
+def retrieval_scope(caller: Caller) -> tuple[str, ...] | None:
+    """All of ``caller`` that :func:`may_retrieve` reads, as a value two callers share exactly
+    when the rule answers them alike for every file: None for an admin (every file), else the
+    programs whose exclusive data they read, sorted (empty: public files only, as anonymous).
+    An answer that tells what its caller may retrieve may be kept per scope (the answer cache,
+    ``api/answer_cache.py``)."""
+    return None if caller.is_admin else tuple(sorted(caller.programs))
+
+
 def check_retrieval(
     caller: Caller,
     *,

@@ -1,6 +1,6 @@
 """The catalogue's generation, learned by each process as it changes instead of read per request.
 
-The MAST answer cache (``api/mast/answer_cache.py``) keeps an answer while the catalogue's
+The answer cache (``api/answer_cache.py``) keeps an answer while the catalogue's
 generation (:mod:`skyarchive.db.catalogue_generation`) is unchanged. Reading it on every
 cached request cost a pool checkout and a primary-key read: on PostgreSQL a round trip, five
 times the rest of a cached answer's work. A watch knows the generation without a query:

@@ -9,13 +9,25 @@ MAST-style filter dicts and mean what they mean on ``Mast.Caom.Filtered`` (see
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, literal, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Float,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+)
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause
 from skyarchive.db.tables import observations
@@ -328,7 +340,7 @@ def _grouped_facets(
                 yield _COUNTED[1], row[1:width], count, seen, None, 0
 
 
-def _facet_expression(column: ColumnInfo, now: float, *, alone: bool = False) -> ColumnElement:
+def _facet_expression(column: ColumnInfo, now: Any, *, alone: bool = False) -> ColumnElement:
     if column.name == "dataRights":
         release = observations.c.t_obs_release
         return case((released_clause(release, now), PUBLIC), else_=EXCLUSIVE_ACCESS)
@@ -354,19 +366,30 @@ def _cone_ids(conn: Connection, cone: Cone, criteria: Sequence[Criterion], now: 
     return [obsid for obsid, _ in cone_matches(conn, cone, where)]
 
 
+@functools.cache
+def _cone_facet_statement() -> Select:
+    """The facet columns of observations by obsid (parameters ``ids``, a list, and ``now``),
+    built once: its ten expressions and the ids' literals cost more, built per request, than
+    the rows it reads."""
+    now = bindparam("now", type_=Float)
+    exprs = [_facet_expression(observation_column(name), now).label(f"f{i}")
+             for i, name in enumerate(FACETS)]  # fmt: skip
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
+    return select(observations.c.obsid, *exprs).where(observations.c.obsid.in_(ids))
+
+
 def _cone_facet_counts(
     conn: Connection, matched: Sequence[int], shown_ids: set[int] | None, *, now: float
 ) -> dict[str, list[dict[str, Any]]]:
     """The facet counts of a cone's ``matched`` observations (``shown_ids``: those the chosen
     facet values leave; None: all of them), their facet columns read by obsid."""
     columns = [observation_column(name) for name in FACETS]
-    exprs = [_facet_expression(c, now).label(f"f{i}") for i, c in enumerate(columns)]
     totals: list[Counter[tuple]] = [Counter() for _ in columns]
     shown: list[Counter[tuple]] = [Counter() for _ in columns]
+    query = _cone_facet_statement()
     for start in range(0, len(matched), _ID_CHUNK):
         chunk = matched[start : start + _ID_CHUNK]
-        query = select(observations.c.obsid, *exprs).where(observations.c.obsid.in_(chunk))
-        for obsid, *values in conn.execute(query):
+        for obsid, *values in conn.execute(query, {"ids": chunk, "now": now}):
             seen = shown_ids is None or obsid in shown_ids
             for i, value in enumerate(values):
                 totals[i][(value,)] += 1

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from skyarchive.access.policy import ANONYMOUS, Caller
@@ -22,6 +23,16 @@ class MastRequest:
     page: int = 1
     pagesize: int = 50_000
     page_given: bool = False
+
+
+def request_key(request: MastRequest) -> bytes:
+    """The request, normalised for the answer cache (``api/answer_cache.py``): services by
+    lower-cased name, params with keys sorted."""
+    return orjson.dumps(
+        [request.service.lower(), request.params, request.format, request.page,
+         request.pagesize, request.page_given],
+        option=orjson.OPT_SORT_KEYS,
+    )  # fmt: skip
 
 
 @dataclass
@@ -68,7 +79,7 @@ _CACHED: set[str] = set()  # lower-cased names of the services whose answers may
 def mast_service(*names: str, cached: bool = False) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the implementation of the MAST services ``names``.
 
-    ``cached``: its answers may be kept and served again (``api/mast/answer_cache.py``) because
+    ``cached``: its answers may be kept and served again (``api/answer_cache.py``) because
     they depend on nothing but the request, the catalogue's rows and the time against release
     dates: not on the caller, the configuration or anything outside the catalogue.
     """

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.answer_cache import AnswerCache, CachedAnswer, Epoch, answer_cache_of
 from skyarchive.api.deps import CallerDep, get_caller
 from skyarchive.api.errors import MastRoute, mast_error_response
 from skyarchive.api.mast import (
@@ -26,13 +27,13 @@ from skyarchive.api.mast import (
     wss_services,  # noqa: F401  (registers Mast.Jwst.Filtered.Wss)
 )
 from skyarchive.api.mast import services as _services  # noqa: F401  (registers each service)
-from skyarchive.api.mast.answer_cache import AnswerCache, CachedAnswer, Epoch, request_key
 from skyarchive.api.mast.columns_config import column_config
 from skyarchive.api.mast.registry import (
     MastRequest,
     ServiceContext,
     TableResult,
     is_cached,
+    request_key,
     service_handler,
 )
 from skyarchive.api.mast.resolver import resolved_entries
@@ -96,7 +97,7 @@ async def invoke_post(request: Request) -> Response:
         except PayloadTooLarge as exc:
             return mast_error_response(exc, status=200)
     archive = _archive(request)
-    looked_up = answer_kept(archive, raw)
+    looked_up = answer_kept(archive, raw, answer_cache_of(request))
     if isinstance(looked_up, Response):
         return looked_up
     # Parsing and the query itself are blocking work: keep them off the event loop. A request
@@ -104,7 +105,7 @@ async def invoke_post(request: Request) -> Response:
     return await run_in_threadpool(invoke, archive, raw, lambda: get_caller(request), looked_up)
 
 
-def answer_kept(archive: Archive, raw: Any) -> Response | _Kept | None:
+def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Response | _Kept | None:
     """The kept answer of a repeated request, looked up on the event loop: its response, or
     the request parsed with where to keep its answer once computed (:class:`_Kept`), or None
     when there is no cache or the request does not parse (``invoke`` answers the error).
@@ -115,7 +116,6 @@ def answer_kept(archive: Archive, raw: Any) -> Response | _Kept | None:
     kept answer several times its own work. A read uses the loop's own engine, so it never
     waits for a connection a search holds.
     """
-    cache = archive.answer_cache
     if cache is None:
         return None
     if isinstance(raw, bytes):
@@ -143,7 +143,8 @@ def _form_field(body: bytes, name: str) -> str | None:
 
 @invoke_router.get("/api/v0/invoke")
 def invoke_get(request: Request, request_: Annotated[str | None, Query(alias="request")] = None):  # type: ignore[no-untyped-def]
-    return invoke(_archive(request), request_, lambda: get_caller(request))
+    return invoke(_archive(request), request_, lambda: get_caller(request),
+                  cache=answer_cache_of(request))  # fmt: skip
 
 
 def invoke(
@@ -151,13 +152,15 @@ def invoke(
     raw: Any,
     caller_of: Callable[[], Caller] | None = None,
     missed: _Kept | None = None,
+    cache: AnswerCache | None = None,
 ) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
 
     A JSON client (astroquery) reads the error from the body under HTTP 200, as MAST sends
     it; a client that asked for CSV or VOTable cannot, so its errors carry their 4xx status.
     ``missed``: the answer cache's miss for this very request (:func:`answer_kept`), which
-    carries the request parsed and the epoch it was looked up in.
+    carries the request parsed and the epoch it was looked up in. ``cache``: the app's answer
+    cache (:func:`answer_cache_of`), where ``missed`` was not looked up already.
     """
     parsed = missed.request if missed is not None else None
     if isinstance(raw, bytes) and parsed is None:  # a url-encoded body, not yet parsed
@@ -174,7 +177,7 @@ def invoke(
         handler = service_handler(mast_request.service)
     except SkyArchiveError as exc:
         return _mast_error(exc, fmt)
-    cache = archive.answer_cache if is_cached(mast_request.service) else None
+    cache = cache if is_cached(mast_request.service) else None
     conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         context = ServiceContext(archive, conn, now_mjd())

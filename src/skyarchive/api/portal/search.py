@@ -9,11 +9,15 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from skyarchive.access.policy import may_retrieve
+from skyarchive.access.policy import Caller, may_retrieve, retrieval_scope
 from skyarchive.access.rights import now_mjd
+from skyarchive.api.answer_cache import CachedAnswer, KeptAnswer, answer_cache_of, kept_answer
 from skyarchive.api.deps import ArchiveDep, CallerDep
 from skyarchive.api.json_answer import JsonAnswer
 from skyarchive.delivery.cutouts import CUTTABLE_SUFFIXES
@@ -91,13 +95,47 @@ def portal_query(
 
 
 @router.post("/search", response_class=JsonAnswer)
-def search(body: SearchRequest, archive: ArchiveDep, caller: CallerDep) -> JsonAnswer:
+async def search(
+    body: SearchRequest, request: Request, archive: ArchiveDep, caller: CallerDep
+) -> Response:
     """One page of a portal search (nearest first for positions, or by ``sort``), every column,
     with the total and the facet counts over the whole match set. Each row tells whether the
-    caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL."""
+    caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL.
+
+    A repeated search is answered from the answer cache on the event loop, without a hand-off
+    to a worker thread (as the MAST API's, ``api/mast/routes.py``)."""
+    now = now_mjd()
+    kept = _kept_search(request, archive, body, caller, now)
+    if kept.answer is not None:
+        return Response(kept.answer.body, media_type=kept.answer.media_type)
+    answer = await run_in_threadpool(search_answer, body, archive, caller, now)
+    kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
+    return answer
+
+
+def _kept_search(
+    request: Request, archive: Any, body: SearchRequest, caller: Caller, now: float
+) -> KeptAnswer:
+    """The search's place in the answer cache. Its answer depends on the request and, through
+    each row's ``mayRetrieve`` and ``preview``, on what the caller may retrieve: the key holds
+    both (the caller as :func:`retrieval_scope`, so a PI's answer is never another's). The
+    body is keyed as sent, not normalised: the answer echoes its filters in their order.
+    DOI searches are not kept: a DOI's observations are not catalogue tables, whose writes
+    move the generation."""
+    cache = answer_cache_of(request)
+    if cache is None or body.collection == "doi":
+        return KeptAnswer()
+    try:
+        key = orjson.dumps(["portal/search", retrieval_scope(caller), body.model_dump()])
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in a filter: computed
+        return KeptAnswer()
+    return kept_answer(cache, archive.loop_read_engine.connect, now, key)
+
+
+def search_answer(body: SearchRequest, archive: Any, caller: Caller, now: float) -> JsonAnswer:
+    """The search's answer, computed (blocking: run it in a worker thread)."""
     query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
-    now = now_mjd()
     with archive.read_engine.connect() as conn:
         result = run_search(conn, query, now=now)
     for row in result.rows:

@@ -1,13 +1,15 @@
-"""Recent MAST search answers kept by each server process, as the bytes that were sent.
+"""Recent search answers kept by each server process, as the bytes that were sent: the MAST
+API's cached services (``api/mast/routes.py``) and the portal's search
+(``api/portal/search.py``). One cache per app, made by :func:`open_answer_cache` in
+``web.create_app`` and kept on ``app.state`` (:func:`answer_cache_of`).
 
 An answer is served again only while it is certainly still the answer:
 
-* its key is the request as parsed and normalised (service, params with sorted keys, format,
-  page, page size), so two spellings of one request share an entry;
-* the caller is not in the key because none of the cached services answers differently by
-  caller: every caller sees the same rows, exclusive-access ones included, with ``dataRights``
-  from the release date alone (the access rule applies to files, not to searches). Services
-  that do depend on the caller (the EDB's) are not registered ``cached``;
+* its key is the request as its route parsed it, and whatever else of the caller the answer
+  depends on: nothing for the MAST searches (every caller sees the same rows, exclusive ones
+  included, with ``dataRights`` from the release date alone; services that depend on the
+  caller, the EDB's, are not registered ``cached``); for the portal's search, which tells each
+  row's ``mayRetrieve``, the caller's :func:`skyarchive.access.policy.retrieval_scope`;
 * every entry belongs to an *epoch* (:mod:`skyarchive.search.catalogue_epoch`): the
   catalogue's generation (bumped by every write, in the database, so all processes see it;
   learned without a query where a watch allows, :mod:`skyarchive.db.generation_watch`)
@@ -26,10 +28,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-import orjson
+from fastapi import Request
 from sqlalchemy import Connection
 
-from skyarchive.api.mast.registry import MastRequest
+from skyarchive.config import Settings
 from skyarchive.search.catalogue_epoch import Epoch, EpochClock, GenerationWatch
 
 _LARGEST_SHARE = 8  # an answer may take at most 1/8 of the budget
@@ -39,15 +41,6 @@ _LARGEST_SHARE = 8  # an answer may take at most 1/8 of the budget
 class CachedAnswer:
     body: bytes
     media_type: str
-
-
-def request_key(request: MastRequest) -> bytes:
-    """The request, normalised: services by lower-cased name, params with keys sorted."""
-    return orjson.dumps(
-        [request.service.lower(), request.params, request.format, request.page,
-         request.pagesize, request.page_given],
-        option=orjson.OPT_SORT_KEYS,
-    )  # fmt: skip
 
 
 class AnswerCache:
@@ -103,3 +96,61 @@ class AnswerCache:
         self._entries.clear()
         self._bytes = 0
         self._epoch = epoch
+
+
+def open_answer_cache(settings: Settings) -> AnswerCache | None:
+    """A server process's answer cache as ``settings`` ask; None when ``answer_cache`` is off."""
+    if not settings.answer_cache or settings.answer_cache_mb <= 0:
+        return None
+    return AnswerCache(int(settings.answer_cache_mb * 1024 * 1024), generation_watch(settings))
+
+
+def generation_watch(settings: Settings) -> GenerationWatch | None:
+    """How this process learns of catalogue writes without a read per cached request
+    (``db/generation_watch.py``); None: each cached request reads the generation."""
+    from skyarchive.db.generation_watch import watch_generation
+
+    if not settings.answer_cache_notify:
+        return None
+    read_url = settings.database_read_url
+    if read_url and not read_url.startswith("sqlite"):
+        # A standby applies a write after the primary announced it: an answer computed in
+        # between would be kept under the new generation. Read it per request instead.
+        return None
+    return watch_generation(read_url or settings.resolved_database_url)
+
+
+def answer_cache_of(request: Request) -> AnswerCache | None:
+    """The answer cache of the app serving ``request`` (None: every answer is computed)."""
+    return getattr(request.app.state, "answer_cache", None)
+
+
+@dataclass
+class KeptAnswer:
+    """A request's place in the answer cache: the answer kept, or where to keep a new one."""
+
+    cache: AnswerCache | None = None
+    epoch: Epoch | None = None
+    key: bytes = b""
+    answer: CachedAnswer | None = None
+
+    def keep(self, answer: CachedAnswer) -> None:
+        if self.cache is not None and self.epoch is not None:
+            self.cache.put(self.epoch, self.key, answer)
+
+
+def kept_answer(
+    cache: AnswerCache | None,
+    connect: Callable[[], AbstractContextManager[Connection]],
+    now: float,
+    key: bytes,
+) -> KeptAnswer:
+    """The answer kept under ``key``, looked up in the epoch learned (or read on the
+    connection ``connect`` gives, of the search's database) before the search itself runs, so
+    an answer kept is never older than the generation it is kept under."""
+    if cache is None:
+        return KeptAnswer()
+    epoch = cache.epoch(connect, now)
+    if epoch is None:
+        return KeptAnswer()
+    return KeptAnswer(cache, epoch, key, cache.get(epoch, key))
