@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         description="Memory (MiB) the MAST answer cache may take in each server process; the "
         "least recently used answers go first, and no answer above an eighth of it is kept.",
     )
+    search_threads: int = Field(
+        default=4,
+        ge=1,
+        description="Threads per server process that run the MAST searches the answer cache "
+        "cannot answer (`/api/v0/invoke`); more wait their turn. A few threads spend less "
+        "CPU per search than one per waiting request, all passing the GIL round.",
+    )
     max_obsids: int = Field(
         default=5_000,
         description="Most obsids one product-list (Mast.Caom.Products), bundle, cURL-script or "

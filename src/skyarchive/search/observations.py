@@ -102,7 +102,8 @@ class ResultPage:
     matched: list[int] | None = None
 
     def __post_init__(self) -> None:
-        self.rows = _CountedRows(self.rows)
+        if self.known_total is None:  # counted only where the total may be inferred from them
+            self.rows = _CountedRows(self.rows)
 
     @property
     def total(self) -> int:
@@ -190,8 +191,9 @@ def search_observations(
         touching = cone_rows(conn, query.cone, shape.selected, shape=shape.name, params=params,
                              where=None if unfiltered else where)  # fmt: skip
         if touching is not None:
-            window_rows = touching[offset : offset + query.pagesize]
-            rows: Iterator = (shape.make(row, distance) for row, distance in window_rows)
+            # All held already: made at once, without a generator's step per row.
+            held = touching[offset : offset + query.pagesize]
+            rows: Iterator = iter([shape.make(row, distance) for row, distance in held])
             return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching),
                               matched=[row[shape.key] for row, _ in touching])  # fmt: skip
     if query.cone is not None:

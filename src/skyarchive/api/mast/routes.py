@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
@@ -52,6 +52,7 @@ def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
     from skyarchive.api.mast import cutouts, downloads, missions
 
+    app.state.search_threads = CapacityLimiter(app.state.archive.settings.search_threads)
     app.include_router(invoke_router)
     app.include_router(router)
     app.include_router(downloads.router)
@@ -101,8 +102,13 @@ async def invoke_post(request: Request) -> Response:
     if isinstance(looked_up, Response):
         return looked_up
     # Parsing and the query itself are blocking work: keep them off the event loop. A request
-    # the cache has just missed goes on parsed, under the epoch it was looked up in.
-    return await run_in_threadpool(invoke, archive, raw, lambda: get_caller(request), looked_up)
+    # the cache has just missed goes on parsed, under the epoch it was looked up in. The
+    # searches share a few threads of their own (settings.search_threads): with a thread per
+    # waiting request, a dozen threads pass the GIL round and each search pays for the switches.
+    return await to_thread.run_sync(
+        invoke, archive, raw, lambda: get_caller(request), looked_up,
+        limiter=request.app.state.search_threads,
+    )  # fmt: skip
 
 
 def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Response | _Kept | None:
