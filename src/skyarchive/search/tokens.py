@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, or_, select
 
 from skyarchive.db.tables import observation_tokens, observations
 from skyarchive.db.upsert import insert_ignore
@@ -45,9 +45,11 @@ def replace_tokens(conn: Connection, obsid: int, values: Mapping[str, Any]) -> N
 
 def column_has_tokens(conn: Connection, column: str) -> bool:
     """Whether any entry of ``column`` is multi-valued (an index seek, not a scan)."""
-    return bool(
-        conn.execute(select(exists().where(observation_tokens.c.column_name == column))).scalar()
-    )
+    return bool(conn.execute(_ANY_TOKEN, {"column": column}).scalar())
+
+
+#: Built once, the column bound at execution: its cache key is not worked out per search.
+_ANY_TOKEN = select(exists().where(observation_tokens.c.column_name == bindparam("column")))
 
 
 def token_match(column: str, values: Iterable[str], patterns: Iterable[str]) -> ColumnElement[bool]:
