@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, CompoundSelect, Connection, Table, bindparam, select, union_all
@@ -69,7 +70,7 @@ class CallerLookup:
     statement: CompoundSelect
     judge: Judge
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         """The columns of the statement's rows, as the judge reads them."""
         return tuple(self.statement.selected_columns.keys())
