@@ -20,10 +20,12 @@ import pytest
 from benchmarks.bench_load import Served, connections_per_process
 from sqlalchemy import event, select, update
 
+from skyarchive.access.policy import ANONYMOUS
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.answer_cache import open_answer_cache
 from skyarchive.api.mast.registry import is_cached
 from skyarchive.api.mast.routes import invoke
+from skyarchive.api.portal.search import SearchRequest, search_answer
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import CATALOGUE_TABLES
@@ -416,3 +418,28 @@ def test_portal_search_sees_catalogue_writes_and_release_dates(
         assert {row["dataRights"] for row in after} == {"PUBLIC"}
     kept.close()
     fresh.close()
+
+
+@pytest.mark.parametrize("name", sorted(PORTAL_ASKS) + ["position by name"])
+def test_a_kept_portal_search_reads_only_tables_whose_writes_bump_the_generation(
+    demo_archive: Archive, name: str
+) -> None:
+    """As for the MAST services: a kept portal search reading a table the generation ignores
+    (a name's resolution included) would keep stale answers."""
+    body = portal_body("position", "m57 r=1m") if name == "position by name" else PORTAL_ASKS[name]
+    uncached = Archive.open(demo_archive.settings, migrate=False)
+    statements: list[str] = []
+    for engine in {uncached.engine, uncached.read_engine}:
+        event.listen(engine, "before_cursor_execute",
+                     lambda _c, _cur, statement, *_rest: statements.append(statement))  # fmt: skip
+    try:
+        answer = search_answer(SearchRequest(**body), uncached, ANONYMOUS, now_mjd())
+        assert json.loads(answer.body)["rows"]
+    finally:
+        uncached.engine.dispose()
+    read = {
+        table for table in metadata.tables
+        for statement in statements if re.search(rf'\b"?{table}"?\b', statement)
+    }  # fmt: skip
+    assert "observations" in read
+    assert read - CATALOGUE_TABLES <= {"catalogue_generation"}, read - CATALOGUE_TABLES

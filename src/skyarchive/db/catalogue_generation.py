@@ -23,8 +23,9 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, event
 
 #: The tables MAST search answers are read from (observations and their footprints, tokens,
-#: members, programs; products and their versions, links and keywords; the stored counts).
-#: Grants, users and sessions are not among them: no search answer differs by caller.
+#: members, programs; products and their versions, links and keywords; the stored counts,
+#: release buckets included, which the portal's search reads). Grants, users and sessions are
+#: not among them: an answer that differs by caller (the portal's) is kept per caller's scope.
 CATALOGUE_TABLES = frozenset(
     {
         "programs",
@@ -42,6 +43,8 @@ CATALOGUE_TABLES = frozenset(
         "summary_digest",
         "summary_facets",
         "summary_targets",
+        "summary_releases",
+        "summary_release_targets",
         "wss_products",
         "datasets",
         "dataset_observations",
