@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -17,7 +17,13 @@ from sqlalchemy import Connection
 
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
-from skyarchive.api.answer_cache import AnswerCache, CachedAnswer, Epoch, answer_cache_of
+from skyarchive.api.answer_cache import (
+    AnswerCache,
+    CachedAnswer,
+    KeptAnswer,
+    answer_cache_of,
+    kept_answer,
+)
 from skyarchive.api.deps import CallerDep, get_caller
 from skyarchive.api.errors import MastRoute, mast_error_response
 from skyarchive.api.mast import (
@@ -111,9 +117,9 @@ async def invoke_post(request: Request) -> Response:
     )  # fmt: skip
 
 
-def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Response | _Kept | None:
+def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Response | _Parsed | None:
     """The kept answer of a repeated request, looked up on the event loop: its response, or
-    the request parsed with where to keep its answer once computed (:class:`_Kept`), or None
+    the request parsed with where to keep its answer once computed (:class:`_Parsed`), or None
     when there is no cache or the request does not parse (``invoke`` answers the error).
 
     A hit costs a parse, a look at the generation's watch and a dictionary look-up (a
@@ -131,10 +137,12 @@ def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Respon
     except SkyArchiveError:
         return None  # answered, in the right shape, by invoke()
     if not is_cached(mast_request.service) or mast_request.format not in formats.MEDIA_TYPES:
-        return _Kept(request=mast_request)  # nothing to keep, but parsed once only
+        return _Parsed(mast_request)  # nothing to keep, but parsed once only
     kept = _kept_answer(cache, archive.loop_read_engine.connect, now_mjd(), mast_request)
     found = kept.answer
-    return kept if found is None else Response(found.body, media_type=found.media_type)
+    if found is None:
+        return _Parsed(mast_request, kept)
+    return Response(found.body, media_type=found.media_type)
 
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
@@ -157,7 +165,7 @@ def invoke(
     archive: Archive,
     raw: Any,
     caller_of: Callable[[], Caller] | None = None,
-    missed: _Kept | None = None,
+    missed: _Parsed | None = None,
     cache: AnswerCache | None = None,
 ) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
@@ -187,7 +195,11 @@ def invoke(
     conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
     try:
         context = ServiceContext(archive, conn, now_mjd())
-        kept = missed or _kept_answer(cache, lambda: nullcontext(conn), context.now, mast_request)
+        kept = (
+            missed.kept
+            if missed is not None
+            else _kept_answer(cache, lambda: nullcontext(conn), context.now, mast_request)
+        )
         if kept.answer is not None:
             conn.close()
             return Response(kept.answer.body, media_type=kept.answer.media_type)
@@ -223,18 +235,12 @@ def invoke(
 
 
 @dataclass
-class _Kept:
-    """A request's place in the answer cache: the answer kept, or where to keep a new one."""
+class _Parsed:
+    """A request parsed on the event loop, with its place in the answer cache (none when its
+    service is not cached), handed to :func:`invoke` so it is parsed and looked up once."""
 
-    cache: AnswerCache | None = None
-    epoch: Epoch | None = None
-    key: bytes = b""
-    answer: CachedAnswer | None = None
-    request: MastRequest | None = None
-
-    def keep(self, answer: CachedAnswer) -> None:
-        if self.cache is not None and self.epoch is not None:
-            self.cache.put(self.epoch, self.key, answer)
+    request: MastRequest
+    kept: KeptAnswer = field(default_factory=KeptAnswer)
 
 
 def _kept_answer(
@@ -242,17 +248,12 @@ def _kept_answer(
     connect: Callable[[], AbstractContextManager[Connection]],
     now: float,
     request: MastRequest,
-) -> _Kept:
-    """The answer kept for ``request``, looked up in the epoch learned (or read on the
-    connection ``connect`` gives, of the search's database) before the search itself runs, so
-    an answer kept is never older than the generation it is kept under."""
+) -> KeptAnswer:
+    """The answer kept for ``request`` (:func:`kept_answer`), its key made only when there is a
+    cache to look in."""
     if cache is None:
-        return _Kept(request=request)
-    epoch = cache.epoch(connect, now)
-    if epoch is None:
-        return _Kept(request=request)
-    key = request_key(request)
-    return _Kept(cache, epoch, key, cache.get(epoch, key), request)
+        return KeptAnswer()
+    return kept_answer(cache, connect, now, request_key(request))
 
 
 def _mast_error(exc: SkyArchiveError, fmt: str) -> Response:
