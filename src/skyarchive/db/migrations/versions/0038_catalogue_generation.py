@@ -4,7 +4,8 @@ Revision ID: 0038
 Revises: 0037
 Create Date: 2026-12-03 22:00:00
 
-Each server process keeps recent MAST search answers (``api/mast/answer_cache.py``). An answer
+Each server process keeps recent MAST search answers (then ``api/mast/answer_cache.py``; since
+2026-12-04 ``api/answer_cache.py``). An answer
 stays right while no write has touched the catalogue and no observation has reached its release
 date since it was computed. ``catalogue_generation`` holds one counter that every catalogue
 write bumps in its own transaction (``db/catalogue_generation.py``), so every process sees the
