@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text, update
 
-from skyarchive.api.answer_cache import generation_watch
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import read_generation
@@ -24,6 +23,7 @@ from skyarchive.db.generation_watch import (
     watch_generation,
 )
 from skyarchive.db.tables import programs
+from skyarchive.search.catalogue_epoch import generation_watch
 
 # Another process writes the catalogue through skyarchive's engine (a program's row).
 WRITER = """

@@ -32,7 +32,7 @@ from fastapi import Request
 from sqlalchemy import Connection
 
 from skyarchive.config import Settings
-from skyarchive.search.catalogue_epoch import Epoch, EpochClock, GenerationWatch
+from skyarchive.search.catalogue_epoch import Epoch, EpochClock, GenerationWatch, generation_watch
 
 _LARGEST_SHARE = 8  # an answer may take at most 1/8 of the budget
 
@@ -103,21 +103,6 @@ def open_answer_cache(settings: Settings) -> AnswerCache | None:
     if not settings.answer_cache or settings.answer_cache_mb <= 0:
         return None
     return AnswerCache(int(settings.answer_cache_mb * 1024 * 1024), generation_watch(settings))
-
-
-def generation_watch(settings: Settings) -> GenerationWatch | None:
-    """How this process learns of catalogue writes without a read per cached request
-    (``db/generation_watch.py``); None: each cached request reads the generation."""
-    from skyarchive.db.generation_watch import watch_generation
-
-    if not settings.answer_cache_notify:
-        return None
-    read_url = settings.database_read_url
-    if read_url and not read_url.startswith("sqlite"):
-        # A standby applies a write after the primary announced it: an answer computed in
-        # between would be kept under the new generation. Read it per request instead.
-        return None
-    return watch_generation(read_url or settings.resolved_database_url)
 
 
 def answer_cache_of(request: Request) -> AnswerCache | None:

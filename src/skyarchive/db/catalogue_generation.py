@@ -120,6 +120,12 @@ def expect_local_bumps(watch: _Watch) -> None:
     _LOCAL_WATCHES.add(watch)
 
 
+def forget_generation_table(conn: Connection) -> None:
+    """Have ``conn`` look for the generation's table again at its next bump: a migration
+    (a downgrade below 0038 drops it, an upgrade creates it) changes what it remembered."""
+    conn.connection.info.pop(_TABLE_SEEN, None)
+
+
 def _bump(dbapi_connection: Any, info: dict, dialect: str) -> None:
     cursor = dbapi_connection.cursor()  # a cursor of its own: the write's may hold results
     try:

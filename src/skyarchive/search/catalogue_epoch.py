@@ -14,8 +14,10 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, func, select
 
+from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import read_generation
 from skyarchive.db.generation_watch import GenerationWatch as GenerationWatch
+from skyarchive.db.generation_watch import watch_generation
 from skyarchive.db.tables import observations
 
 #: (catalogue generation, the next release date (MJD) after the epoch began).
@@ -58,3 +60,16 @@ class EpochClock:
                 seen = (generation, next_release_after(conn, now))
                 self._seen = seen
             return seen
+
+
+def generation_watch(settings: Settings) -> GenerationWatch | None:
+    """How this process learns of catalogue writes without a read per cached request
+    (``db/generation_watch.py``); None: each cached request reads the generation."""
+    if not settings.answer_cache_notify:
+        return None
+    read_url = settings.database_read_url
+    if read_url and not read_url.startswith("sqlite"):
+        # A standby applies a write after the primary announced it: an answer computed in
+        # between would be kept under the new generation. Read it per request instead.
+        return None
+    return watch_generation(read_url or settings.resolved_database_url)
