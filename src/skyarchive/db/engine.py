@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 
 from skyarchive.db.catalogue_generation import watch_catalogue_writes
@@ -31,13 +31,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: Connections a pool keeps open, and how many more it opens (and closes again) under load. The
+#: same for both databases: SQLAlchemy's default for SQLite (5) is below a server's concurrency
+#: (16 connections under wrk, anyio's 40 worker threads), and each connection opened above it
+#: costs a connect and four PRAGMAs and is closed on its return, per request
+#: (docs/performance.md).
+POOL_SIZE, POOL_OVERFLOW = 20, 10
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings skyarchive relies on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        database = make_url(url).database
+        in_memory = not database or database == ":memory:" or "mode=memory" in url
+        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_size=20, max_overflow=10)
+        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         ping_when_idle(engine)
     watch_catalogue_writes(engine)  # answers kept by any process learn of every write
     return engine
