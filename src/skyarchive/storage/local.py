@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
@@ -25,8 +26,28 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
-        path = (self.root / safe_key(key)).resolve()
-        if not path.is_relative_to(self.root):  # symlinks inside storage must not lead out
+        """Where ``key`` lies; a symlink inside storage must not lead out of it.
+
+        A key is a plain relative path (:func:`safe_key`), so only a symlink can lead out:
+        each of the key's own few components is looked at (``lstat``), and the whole path is
+        resolved only when one is a link. Resolving every path from ``/`` cost a small
+        download a stat of every directory above the root too (docs/performance.md).
+        """
+        parts = safe_key(key).split("/")
+        place = str(self.root)
+        for part in parts:
+            place = f"{place}/{part}"
+            try:
+                mode = os.lstat(place).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                break  # nothing further down exists, so no link either (a file to be put)
+            if stat.S_ISLNK(mode):
+                return self._resolved_inside(key)
+        return self.root.joinpath(*parts)
+
+    def _resolved_inside(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
             raise NotFound(f"No file stored under {key!r}.")
         return path
 
