@@ -17,7 +17,7 @@ on one database alone, printing the table.
 * The portal's search (``POST /api/portal/search`` as the portal's JavaScript sends it: the
   position ``m57 r=1m`` and the program ``1073``, first page of 50 rows with the facet
   counts), beside its floor from :mod:`benchmarks.floor` (the captured answer served back by
-  the same app).
+  the same app), by a server with the answer cache off and by one with it on.
 
 Both sides are one uvicorn process each (one worker, access log off); :func:`benchmarks.floor.
 compare` measures latency one request at a time and throughput at 16 connections with ``wrk``,
@@ -44,7 +44,7 @@ from sqlalchemy import Connection, select
 
 from benchmarks.bench_delivery import free_port
 from benchmarks.bench_load import ingested_demo
-from benchmarks.floor import Ask, Exchange, capture, compare, served
+from benchmarks.floor import Ask, Exchange, capture, compare, same_answers, served
 from benchmarks.harness import verdict
 from skyarchive.access import grants, sessions, tokens, users
 from skyarchive.access.rights import now_mjd
@@ -227,7 +227,8 @@ def measure(
     prepared: Prepared, *, seconds: float, rounds: int, searches_too: bool = True
 ) -> dict[str, list[dict]]:
     """Each download beside the plain FileResponse, each portal search beside its floor
-    (unless not ``searches_too``)."""
+    (unless not ``searches_too``): computed every time (``cache`` "off") and by a server
+    keeping its answers ("on": wrk repeats one request, so nearly every one is a hit)."""
     downloads, searches = prepared.downloads(), portal_searches() if searches_too else []
     found: dict[str, list[dict]] = {"downloads": [], "searches": []}
     with served(prepared.home, prepared.database_url) as real:
@@ -238,10 +239,15 @@ def measure(
                                               pids=(real.process.pid, plain_pid))  # fmt: skip
         if not search_answers:
             return found
-        with served(prepared.home, prepared.database_url, replay=search_answers) as floor:
-            pids = (real.process.pid, floor.process.pid)
-            found["searches"] = _compare_all(real.url, floor.url, search_answers, seconds, rounds,
-                                             pids=pids)  # fmt: skip
+        home, url = prepared.home, prepared.database_url
+        with served(home, url, replay=search_answers) as floor, \
+                served(home, url, answer_cache=True) as keeping:  # fmt: skip
+            same_answers(keeping.url, search_answers)  # a kept answer is the computed one
+            for cache, server in (("off", real), ("on", keeping)):
+                pids = (server.process.pid, floor.process.pid)
+                for result in _compare_all(server.url, floor.url, search_answers, seconds, rounds,
+                                           pids=pids):  # fmt: skip
+                    found["searches"].append({**result, "cache": cache})
     return found
 
 
@@ -310,9 +316,10 @@ def render(results: list[dict]) -> Iterator[str]:
         yield ""
         yield f"### {db['database']} ({db['rounds']} rounds of {db['seconds']:g} s)"
         yield ""
-        yield ("| request | bytes | median ms | reference ms | ratio | req/s | reference req/s "
-               "| ratio | CPU ms/request (reference) | ratio | met? |")  # fmt: skip
-        yield "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        yield ("| request | answer cache | bytes | median ms | reference ms | ratio "
+               "| req/s | reference req/s | ratio | CPU ms/request (reference) | ratio "
+               "| met? |")  # fmt: skip
+        yield "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         for kind in ("downloads", "searches"):
             for q in db[kind]:
                 if kind == "downloads":
@@ -321,7 +328,8 @@ def render(results: list[dict]) -> Iterator[str]:
                     met = verdict(q["throughput_ratio"] >= SEARCH_THROUGHPUT_TARGET
                                and q["latency_ratio"] <= SEARCH_LATENCY_TARGET)  # fmt: skip
                 real, floor = q["real"], q["floor"]
-                yield (f"| {q['query']} | {q['bytes']:,} | {real['p50_ms']} | {floor['p50_ms']} "
+                yield (f"| {q['query']} | {q.get('cache', '-')} | {q['bytes']:,} "
+                       f"| {real['p50_ms']} | {floor['p50_ms']} "
                        f"| {q['latency_ratio']} | {real['req_per_s']} | {floor['req_per_s']} "
                        f"| {q['throughput_ratio']} "
                        f"| {real.get('cpu_ms', '-')} ({floor.get('cpu_ms', '-')}) "

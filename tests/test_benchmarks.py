@@ -257,13 +257,18 @@ def test_the_floor_report_has_the_download_and_portal_rows_with_cpu() -> None:
         "real": side(1.2),
         "floor": side(1.0),
     }
-    search = {**download, "query": "portal search, program 1073", "throughput_ratio": 0.4}
+    computed = {**download, "query": "portal search, program 1073", "throughput_ratio": 0.4,
+                "cache": "off"}  # fmt: skip
+    kept = {**computed, "throughput_ratio": 0.9, "cache": "on"}
     files = {"database": "sqlite", "rounds": 1, "seconds": 1, "downloads": [download],
-             "searches": [search]}  # fmt: skip
+             "searches": [computed, kept]}  # fmt: skip
     db = {"database": "sqlite", "rounds": 1, "seconds": 1, "sizes": [], "files": files}
-    row = {line.split(" | ")[0][2:]: line for line in render([db]) if line.startswith("| ")}
-    assert row["Download/file, public, anonymous"].endswith("| 1.2 (1.0) | 1.2 | yes |")
-    assert row["portal search, program 1073"].endswith("| **no** |")
+    row = {
+        tuple(line.split(" | ")[:2]): line for line in render([db]) if line.startswith("| ")
+    }  # (request, answer cache)
+    assert row["| Download/file, public, anonymous", "-"].endswith("| 1.2 (1.0) | 1.2 | yes |")
+    assert row["| portal search, program 1073", "off"].endswith("| **no** |")
+    assert row["| portal search, program 1073", "on"].endswith("| yes |")
 
 
 @pytest.mark.parametrize(
