@@ -89,10 +89,14 @@ def create_app(archive: Archive) -> FastAPI:
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks,
                        kind=archive.settings.proxy_headers)  # fmt: skip
+    # The routes asked most often come first (MAST searches and files, then the portal's
+    # search): a request is matched against the routers in order, each one before its own
+    # costing 2-3.5 us (measured: ~20 us of a cached portal search's ~370), and no path
+    # of an earlier router overlaps theirs.
     mast_routes.install(app)
+    app.include_router(portal_search.router)
     app.include_router(portal_routes.router)
     app.include_router(wss_routes.router)
-    app.include_router(portal_search.router)
     app.include_router(portal_export.router)
     app.include_router(keyword_routes.router)
     app.include_router(edb_routes.router)

@@ -59,9 +59,10 @@ def install(app: FastAPI) -> None:
     from skyarchive.api.mast import cutouts, downloads, missions
 
     app.state.search_threads = CapacityLimiter(app.state.archive.settings.search_threads)
+    # The most asked first: the app tries its routes in order (web.create_app).
     app.include_router(invoke_router)
-    app.include_router(router)
     app.include_router(downloads.router)
+    app.include_router(router)
     app.include_router(cutouts.router)
     app.include_router(missions.router)
 
