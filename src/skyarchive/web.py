@@ -14,6 +14,7 @@ from skyarchive import __version__
 from skyarchive.api.errors import install_error_handlers
 from skyarchive.api.forwarded import ForwardedHeadersMiddleware
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
+from skyarchive.api.routing import include
 from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
 from skyarchive.server_socket import REUSE_PORT, ListenerPerProcess
@@ -94,31 +95,31 @@ def create_app(archive: Archive) -> FastAPI:
     # costing 2-3.5 us (measured: ~20 us of a cached portal search's ~370), and no path
     # of an earlier router overlaps theirs.
     mast_routes.install(app)
-    app.include_router(portal_search.router)
-    app.include_router(portal_routes.router)
-    app.include_router(wss_routes.router)
-    app.include_router(portal_export.router)
-    app.include_router(keyword_routes.router)
-    app.include_router(edb_routes.router)
-    app.include_router(keyword_search_routes.router)
-    app.include_router(account_routes.router)
+    include(app, portal_search.router)
+    include(app, portal_routes.router)
+    include(app, wss_routes.router)
+    include(app, portal_export.router)
+    include(app, keyword_routes.router)
+    include(app, edb_routes.router)
+    include(app, keyword_search_routes.router)
+    include(app, account_routes.router)
     password_routes.install(app)
-    app.include_router(subscription_routes.router)
-    app.include_router(notice_routes.router)
-    app.include_router(doi_api.router)
-    app.include_router(doi_api.files)
-    app.include_router(doi_routes.router)
+    include(app, subscription_routes.router)
+    include(app, notice_routes.router)
+    include(app, doi_api.router)
+    include(app, doi_api.files)
+    include(app, doi_routes.router)
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
     hips_routes.install(app)
-    app.include_router(tap_routes.router)
-    app.include_router(uws_routes.router)
-    app.include_router(sia_routes.router)
-    app.include_router(scs_routes.router)
-    app.include_router(datalink_routes.router)
-    app.include_router(moc_routes.router)
-    app.include_router(registry_routes.router)
+    include(app, tap_routes.router)
+    include(app, uws_routes.router)
+    include(app, sia_routes.router)
+    include(app, scs_routes.router)
+    include(app, datalink_routes.router)
+    include(app, moc_routes.router)
+    include(app, registry_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from skyarchive.access import password_resets
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.routing import include
 from skyarchive.errors import BadQuery
 from skyarchive.notify.account_mail import start_password_reset
 from skyarchive.portal.account_routes import Text, _check_form, _page
@@ -50,7 +51,7 @@ HIDE_RESET_SECRETS = HideLinkSecrets("/password-reset/")
 
 def install(app: FastAPI) -> None:
     """Mount the pages and hide their secrets from the access log (once per process)."""
-    app.include_router(router)
+    include(app, router)
     logging.getLogger("uvicorn.access").addFilter(HIDE_RESET_SECRETS)
 
 

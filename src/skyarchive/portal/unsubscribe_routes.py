@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from skyarchive.api.deps import ArchiveDep, CallerDep
+from skyarchive.api.routing import include
 from skyarchive.errors import BadQuery, Gone, NotFound
 from skyarchive.notify.unsubscribe import PATH, check_link, unsubscribe_by_link
 from skyarchive.portal.account_routes import _page
@@ -27,7 +28,7 @@ HIDE_UNSUBSCRIBE_SECRETS = HideLinkSecrets(PATH)
 
 def install(app: FastAPI) -> None:
     """Mount the pages and hide their tokens from the access log."""
-    app.include_router(router)
+    include(app, router)
     logging.getLogger("uvicorn.access").addFilter(HIDE_UNSUBSCRIBE_SECRETS)
 
 

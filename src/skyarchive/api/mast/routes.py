@@ -44,6 +44,7 @@ from skyarchive.api.mast.registry import (
 )
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.api.request_body import read_body
+from skyarchive.api.routing import include
 from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, PayloadTooLarge, SkyArchiveError
@@ -60,11 +61,11 @@ def install(app: FastAPI) -> None:
 
     app.state.search_threads = CapacityLimiter(app.state.archive.settings.search_threads)
     # The most asked first: the app tries its routes in order (web.create_app).
-    app.include_router(invoke_router)
-    app.include_router(downloads.router)
-    app.include_router(router)
-    app.include_router(cutouts.router)
-    app.include_router(missions.router)
+    include(app, invoke_router)
+    include(app, downloads.router)
+    include(app, router)
+    include(app, cutouts.router)
+    include(app, missions.router)
 
 
 def _archive(request: Request) -> Archive:

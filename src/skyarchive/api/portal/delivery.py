@@ -27,6 +27,7 @@ from skyarchive.api.delivery_responses import (
 )
 from skyarchive.api.deps import ArchiveDep, CallerDep, PublicUrlDep, UserDep
 from skyarchive.api.errors import PageRoute
+from skyarchive.api.routing import include
 from skyarchive.archive import Archive
 from skyarchive.delivery import basket as basket_service
 from skyarchive.delivery.files import byte_range, media_type_of
@@ -59,7 +60,7 @@ def install(app: FastAPI) -> None:
     from skyarchive.api.portal import basket
 
     for module_router in (bundles.router, basket.router, router, staging):
-        app.include_router(module_router)
+        include(app, module_router)
 
 
 def _basket_id(archive: Archive, caller: Caller, request: Request) -> int | None:
