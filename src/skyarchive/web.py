@@ -90,12 +90,13 @@ def create_app(archive: Archive) -> FastAPI:
     # Added last, so it runs first and rewrites the very scope dict uvicorn logs from.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=archive.settings.trusted_proxy_networks,
                        kind=archive.settings.proxy_headers)  # fmt: skip
-    # The routes asked most often come first (MAST searches and files, then the portal's
-    # search): a request is matched against the routers in order, each one before its own
-    # costing 2-3.5 us (measured: ~20 us of a cached portal search's ~370), and no path
-    # of an earlier router overlaps theirs.
+    # The routes asked most often come first (MAST searches and files, the portal's search,
+    # the static files every page loads): a request is tried against the routes in order,
+    # ~0.85 us each (matching the portal search took 27 us with it eighth of the routers,
+    # a static file 200 us at the end), and no earlier path overlaps theirs.
     mast_routes.install(app)
     include(app, portal_search.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     include(app, portal_routes.router)
     include(app, wss_routes.router)
     include(app, portal_export.router)
@@ -120,7 +121,6 @@ def create_app(archive: Archive) -> FastAPI:
     include(app, datalink_routes.router)
     include(app, moc_routes.router)
     include(app, registry_routes.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
