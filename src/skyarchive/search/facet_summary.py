@@ -18,6 +18,7 @@ a position, or chosen facet values are counted from the observations
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -26,11 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
+    Float,
     Integer,
+    Select,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -186,6 +191,9 @@ def stored_facet_values(
     """
     names = _grouped_columns(summary_facets)
     chosen = [c for c in chosen if not c.empty]
+    programs = None if chosen else listed_programs(criteria)
+    if programs is not None:
+        return _program_counts(conn, programs, names, now)
     combined = [c for c in chosen if c.column.name in _COMBINED]
     tests = [_CombinationTest.of(conn, c, names.index(c.column.name)) for c in combined]
     rights = _chosen_rights(chosen)
@@ -253,6 +261,91 @@ def stored_facet_values(
     left_rows = and_(where, where_clause(chosen, now=now, conn=conn))
     shown["target_name"] = _pair_counts(conn, left_rows, counted)
     return StoredCounts(total, shown)
+
+
+def listed_programs(criteria: Sequence[Criterion]) -> list[str] | None:
+    """The program IDs of a search by programs alone as the portal sends it (one criterion on
+    the program listing values, each without letters, so :func:`criterion_clause` compares
+    them exactly: ``proposal_id IN (...)``), else None."""
+    live = [c for c in criteria if not c.empty]
+    if len(live) != 1:
+        return None
+    (criterion,) = live
+    if criterion.column.name != "proposal_id" or criterion.ranges or criterion.patterns:
+        return None
+    values = [str(v) for v in criterion.values]
+    if not values or any(any(ch.isalpha() for ch in v) for v in values):
+        return None
+    return values
+
+
+@functools.cache
+def _program_statements() -> tuple[Select, Select, Select, Select]:
+    """The four statements of :func:`_program_counts`, built once: the programs bound as the
+    expanding parameter ``programs``, the moment as ``now``, the release bucket holding it as
+    ``current`` and that bucket's end as ``bucket_end``. Built per search with the criteria,
+    their expressions and cache keys cost more than the few stored rows they read."""
+    programs: BindParameter[list[str]] = bindparam("programs", expanding=True)
+    names = _grouped_columns(summary_facets)
+    combinations = select(
+        *(summary_facets.c[n] for n in names), summary_facets.c.observations
+    ).where(summary_facets.c.proposal_id.in_(programs))
+    pairs = select(
+        summary_targets.c.proposal_id, summary_targets.c.target_name,
+        summary_targets.c.observations,
+    ).where(summary_targets.c.proposal_id.in_(programs))  # fmt: skip
+    bucket = summary_releases.c.release_bucket
+    keys = [summary_releases.c[n] for n in names]
+    stored = (
+        select(*keys, func.sum(summary_releases.c.observations))
+        .where(
+            summary_releases.c.proposal_id.in_(programs),
+            or_(bucket > bindparam("current", type_=Integer), bucket.is_(None)),
+        )
+        .group_by(*keys)
+    )
+    release = observations.c.t_obs_release
+    not_yet, _ = restricted_ranges(release, bindparam("now", type_=Float))
+    live_keys = [observations.c[n] for n in (*names, "target_name")]
+    live = (
+        select(*live_keys, func.count())
+        .where(
+            observations.c.proposal_id.in_(programs),
+            not_yet,
+            release < bindparam("bucket_end", type_=Float),
+        )
+        .group_by(*live_keys)
+    )
+    return combinations, pairs, stored, live
+
+
+def _program_counts(
+    conn: Connection, programs: list[str], names: Sequence[str], now: float
+) -> StoredCounts:
+    """:func:`stored_facet_values` of a search by programs alone, nothing chosen: the same
+    statements (the combinations, the targets, the restricted rows of the later release
+    buckets and, live, of the bucket holding ``now``), built once and bound here."""
+    combinations, pairs, stored, live = _program_statements()
+    current = bucket_of(now)
+    params = {"programs": programs, "now": now, "current": current,
+              "bucket_end": float((current + 1) * RELEASE_BUCKET_DAYS)}  # fmt: skip
+    total: dict[str, Counter[Any]] = {name: Counter() for name in names}
+    width = len(names)
+    for row in conn.execute(combinations, params):
+        count = int(row[width])
+        for name, value in zip(names, row[:width], strict=True):
+            total[name][value] += count
+    targets: Counter[Any] = Counter()
+    for _, target, count in conn.execute(pairs, params):
+        targets[target] += int(count)
+    total["target_name"] = targets
+    restricted = 0
+    for row in conn.execute(stored, params):
+        restricted += int(row[width])
+    for row in conn.execute(live, params):
+        restricted += int(row[width + 1])
+    total["dataRights"] = _rights(sum(total["proposal_id"].values()), restricted)
+    return StoredCounts(total, total)
 
 
 def _on(table: Table, tested: Sequence[Criterion]) -> ColumnElement[bool]:
