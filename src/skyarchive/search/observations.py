@@ -102,6 +102,10 @@ class ResultPage:
     #: With a cone: the obsid of every observation it matched (on any page), so a caller that
     #: needs them too (the portal's facet counts) does not match the cone again.
     matched: list[int] | None = None
+    #: With a cone whose rows were all read at once, as dicts (not ``as_json``): each matched
+    #: observation's row, as read (the columns of :func:`selected_index`), and its distance,
+    #: in ``matched``'s order, so a caller that needs their columns does not read them again.
+    held: list[tuple[Sequence[Any], float]] | None = None
 
     def __post_init__(self) -> None:
         if self.known_total is None:  # counted only where the total may be inferred from them
@@ -214,7 +218,8 @@ def search_observations(
             held = touching[offset : offset + query.pagesize]
             rows: Iterator = iter([shape.make(row, distance) for row, distance in held])
             return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching),
-                              matched=[row[shape.key] for row, _ in touching])  # fmt: skip
+                              matched=[row[shape.key] for row, _ in touching],
+                              held=None if as_json else touching)  # fmt: skip
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         if sort is not None:
@@ -536,6 +541,20 @@ def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:
     source = {"dataRights": "t_obs_release", "objID1": "objID", "distance": "obsid"}
     names = [source.get(c.name, c.name) for c in columns]
     return names + [n for n in ("obsid", "t_obs_release") if n not in names]
+
+
+@functools.lru_cache(maxsize=64)
+def _selected_index(names: tuple[str, ...]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(_select_names([observation_column(n) for n in names])):
+        index.setdefault(name, i)
+    return index
+
+
+def selected_index(columns: Sequence[ColumnInfo]) -> dict[str, int]:
+    """Where each table column lies in the rows a dict-row page reads for ``columns``
+    (:attr:`ResultPage.held`): its first place (shared between requests: read only)."""
+    return _selected_index(tuple(c.name for c in columns))
 
 
 def _select_columns(columns: Sequence[ColumnInfo]) -> list:
