@@ -18,6 +18,7 @@ a position, or chosen facet values are counted from the observations
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -26,19 +27,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    CompoundSelect,
     Connection,
+    Float,
     Integer,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     delete,
     func,
     literal_column,
+    null,
     or_,
     select,
     true,
+    union_all,
 )
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause, restricted_ranges
@@ -186,6 +193,9 @@ def stored_facet_values(
     """
     names = _grouped_columns(summary_facets)
     chosen = [c for c in chosen if not c.empty]
+    programs = None if chosen else listed_programs(criteria)
+    if programs is not None:
+        return _program_counts(conn, programs, names, now)
     combined = [c for c in chosen if c.column.name in _COMBINED]
     tests = [_CombinationTest.of(conn, c, names.index(c.column.name)) for c in combined]
     rights = _chosen_rights(chosen)
@@ -253,6 +263,100 @@ def stored_facet_values(
     left_rows = and_(where, where_clause(chosen, now=now, conn=conn))
     shown["target_name"] = _pair_counts(conn, left_rows, counted)
     return StoredCounts(total, shown)
+
+
+def listed_programs(criteria: Sequence[Criterion]) -> list[str] | None:
+    """The program IDs of a search by programs alone as the portal sends it (one criterion on
+    the program listing values, each without letters, so :func:`criterion_clause` compares
+    them exactly: ``proposal_id IN (...)``), else None."""
+    live = [c for c in criteria if not c.empty]
+    if len(live) != 1:
+        return None
+    (criterion,) = live
+    if criterion.column.name != "proposal_id" or criterion.ranges or criterion.patterns:
+        return None
+    values = [str(v) for v in criterion.values]
+    if not values or any(any(ch.isalpha() for ch in v) for v in values):
+        return None
+    return values
+
+
+@functools.cache
+def _program_statement() -> CompoundSelect:
+    """The statement of :func:`_program_counts`, built once: the programs bound as the
+    expanding parameter ``programs``, the moment as ``now``, the release bucket holding it as
+    ``current`` and that bucket's end as ``bucket_end``. Built per search with the criteria,
+    the four parts' expressions and cache keys cost more than the few stored rows they read;
+    run as four statements, each its own round trip and result set.
+
+    Its rows: a part number, the program, the facets with few values, the target, and a
+    count. Part 0 is the stored combinations, 1 the stored targets (the facets NULL); 2 sums
+    the matching observations in later release buckets or none (``summary_releases``), 3
+    counts live those of the bucket holding ``now`` (``ix_observations_program_release``):
+    together the restricted observations, which is all the data rights facet needs when
+    nothing is chosen."""
+    programs: BindParameter[list[str]] = bindparam("programs", expanding=True)
+    names = _grouped_columns(summary_facets)
+    few = names[1:]  # after the program
+
+    def part(number: int) -> ColumnElement[Any]:
+        return literal_column(str(number), Integer).label("part")
+
+    def nothing(name: str) -> ColumnElement[Any]:
+        return null().label(name)
+
+    combinations = select(
+        part(0), *(summary_facets.c[n] for n in names), nothing("target_name"),
+        summary_facets.c.observations,
+    ).where(summary_facets.c.proposal_id.in_(programs))  # fmt: skip
+    targets = select(
+        part(1), summary_targets.c.proposal_id, *(nothing(n) for n in few),
+        summary_targets.c.target_name, summary_targets.c.observations,
+    ).where(summary_targets.c.proposal_id.in_(programs))  # fmt: skip
+    bucket = summary_releases.c.release_bucket
+    later = select(
+        part(2), *(nothing(n) for n in (*names, "target_name")),
+        func.sum(summary_releases.c.observations),
+    ).where(
+        summary_releases.c.proposal_id.in_(programs),
+        or_(bucket > bindparam("current", type_=Integer), bucket.is_(None)),
+    )  # fmt: skip
+    release = observations.c.t_obs_release
+    not_yet, _ = restricted_ranges(release, bindparam("now", type_=Float))
+    live = select(
+        part(3), *(nothing(n) for n in (*names, "target_name")), func.count(),
+    ).where(
+        observations.c.proposal_id.in_(programs),
+        not_yet,
+        release < bindparam("bucket_end", type_=Float),
+    )  # fmt: skip
+    return union_all(combinations, targets, later, live)
+
+
+def _program_counts(
+    conn: Connection, programs: list[str], names: Sequence[str], now: float
+) -> StoredCounts:
+    """:func:`stored_facet_values` of a search by programs alone, nothing chosen: the stored
+    combinations and targets, and the restricted observations (those of later release
+    buckets stored, those of the bucket holding ``now`` counted live), in one statement
+    built once (:func:`_program_statement`)."""
+    current = bucket_of(now)
+    params = {"programs": programs, "now": now, "current": current,
+              "bucket_end": float((current + 1) * RELEASE_BUCKET_DAYS)}  # fmt: skip
+    total: dict[str, Counter[Any]] = {name: Counter() for name in names}
+    targets: Counter[Any] = Counter()
+    restricted = 0
+    for part, *values, target, count in conn.execute(_program_statement(), params):
+        if part == 0:
+            for name, value in zip(names, values, strict=True):
+                total[name][value] += int(count)
+        elif part == 1:
+            targets[target] += int(count)
+        else:  # a sum over no rows is NULL
+            restricted += int(count or 0)
+    total["target_name"] = targets
+    total["dataRights"] = _rights(sum(total["proposal_id"].values()), restricted)
+    return StoredCounts(total, total)
 
 
 def _on(table: Table, tested: Sequence[Criterion]) -> ColumnElement[bool]:

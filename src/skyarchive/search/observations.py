@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -100,6 +102,10 @@ class ResultPage:
     #: With a cone: the obsid of every observation it matched (on any page), so a caller that
     #: needs them too (the portal's facet counts) does not match the cone again.
     matched: list[int] | None = None
+    #: With a cone whose rows were all read at once, as dicts (not ``as_json``): each matched
+    #: observation's row, as read (the columns of :func:`selected_index`), and its distance,
+    #: in ``matched``'s order, so a caller that needs their columns does not read them again.
+    held: list[tuple[Sequence[Any], float]] | None = None
 
     def __post_init__(self) -> None:
         if self.known_total is None:  # counted only where the total may be inferred from them
@@ -180,11 +186,28 @@ def search_observations(
     if query.page < 1 or query.pagesize < 1:
         raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
     columns = _projection(query)
-    where = _within(where_clause(query.criteria, now=now, conn=conn), query.obsids)
     offset = (query.page - 1) * query.pagesize
     shape = _JsonRows(columns, conn.dialect.name) if as_json else _DictRows(columns, now)
     params = {"now": now} if as_json else {}
     sort = _sort_column(query)
+
+    def count(where: ColumnElement[bool]) -> int:
+        return int(
+            conn.execute(select(func.count()).select_from(observations).where(where)).scalar_one()
+        )
+
+    by_value = _page_by_value(query, offset, now=now, conn=conn)
+    if by_value is not None:
+        # the statement is kept per shape (_page_by_value): the criteria's clause is built
+        # only if the total has to be counted
+        statement, values = by_value
+        picked = _rows_by_value(shape.name, shape.selected, statement, kept=bool(values))
+        page_rows = iter(conn.execute(picked, {**params, **values}))
+        return ResultPage(
+            columns, query.page, query.pagesize, (shape.make(row, None) for row in page_rows),
+            counter=lambda: count(where_clause(query.criteria, now=now, conn=conn)),
+        )  # fmt: skip
+    where = _within(where_clause(query.criteria, now=now, conn=conn), query.obsids)
     if query.cone is not None and sort is None:
         # The rows come with the candidates, in one query, unless there are very many.
         unfiltered = not query.criteria and query.obsids is None
@@ -195,7 +218,8 @@ def search_observations(
             held = touching[offset : offset + query.pagesize]
             rows: Iterator = iter([shape.make(row, distance) for row, distance in held])
             return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching),
-                              matched=[row[shape.key] for row, _ in touching])  # fmt: skip
+                              matched=[row[shape.key] for row, _ in touching],
+                              held=None if as_json else touching)  # fmt: skip
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         if sort is not None:
@@ -206,17 +230,8 @@ def search_observations(
         return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches),
                           matched=[obsid for obsid, _ in matches])  # fmt: skip
 
-    def count() -> int:
-        return int(
-            conn.execute(select(func.count()).select_from(observations).where(where)).scalar_one()
-        )
-
-    by_value = _page_by_value(query, offset, now=now, conn=conn)
     found_rows: Iterator[Sequence]
-    if by_value is not None:
-        picked = select(*shape.selected).where(observations.c.obsid.in_(by_value))
-        found_rows = iter(conn.execute(picked.order_by(observations.c.obsid), params))
-    elif sort is None:
+    if sort is None:
         found_rows = _page_rows(
             conn, shape.selected, where, shape.key, offset, query.pagesize, params
         )
@@ -232,7 +247,7 @@ def search_observations(
         by_id = _rows_by_id(conn, shape.selected, shape.key, in_order, params)
         found_rows = (row for row, _ in by_id)
     rows = (shape.make(row, None) for row in found_rows)
-    return ResultPage(columns, query.page, query.pagesize, rows, counter=count)
+    return ResultPage(columns, query.page, query.pagesize, rows, counter=lambda: count(where))
 
 
 #: Keys read per step of :func:`every_observation`, and rows read per query of them.
@@ -360,16 +375,22 @@ _MERGED_VALUES = 500
 
 def _page_by_value(
     query: ObservationQuery, offset: int, *, now: float, conn: Connection
-) -> Select | None:
+) -> tuple[Select, dict[str, Any]] | None:
     """The obsids of the page, for a page in obsid order under one criterion listing values
     of an indexed column (a search by program IDs): the first ``offset + pagesize`` obsids of
     each value, read in order from the column's index, then the page taken from their union.
+    The statement and its parameters.
 
     The planners walk the primary key in order and test each row when many rows match (a
     fifth of the table for 100 programs), which is quick when the matches come first and
     reads the whole table when they come last (4 s at 10^6 for the last 100 programs of the
     synthetic catalogue, on both databases); this costs the same wherever they are. None
     when the query is not of that kind (or the page lies too deep for it).
+
+    Where each value's test is the column's plain ``IN`` (or its lower case's; no parts of
+    ``;``-separated entries), the statement is kept per shape (:func:`_by_value_statement`)
+    with the values, the offset and the sizes bound: built per search, its subqueries and
+    cache key cost more than the page they find.
     """
     criteria = [c for c in query.criteria if not c.empty]
     if (
@@ -385,6 +406,13 @@ def _page_by_value(
     ):  # fmt: skip
         return None
     first = offset + query.pagesize
+    name = criterion.column.name
+    kinds = _value_kinds(criterion)
+    if kinds is not None and not (name in SEPARATORS and column_has_tokens(conn, name)):
+        values: dict[str, Any] = {f"page_value_{i}": [value]
+                                  for i, value in enumerate(criterion.values)}  # fmt: skip
+        values.update(page_first=first, page_offset=offset, page_size=query.pagesize)
+        return _by_value_statement(name, kinds), values
     obsid = observations.c.obsid
     each = []
     for value in criterion.values:
@@ -400,7 +428,71 @@ def _page_by_value(
         each.append(select(value_rows.c.obsid))
     # UNION, not UNION ALL: a row two values match (spelled in two cases) is one row
     merged = union(*each).subquery() if len(each) > 1 else each[0].subquery()
-    return select(merged.c.obsid).order_by(merged.c.obsid).offset(offset).limit(query.pagesize)
+    page = select(merged.c.obsid).order_by(merged.c.obsid).offset(offset).limit(query.pagesize)
+    return page, {}
+
+
+def _value_kinds(criterion: Criterion) -> tuple[str, ...] | None:
+    """How :func:`~skyarchive.search.criteria.criterion_clause` compares each of a criterion's
+    values, one at a time: ``"exact"`` (the column ``IN`` the value: numbers, text without
+    letters) or ``"folded"`` (its lower case ``IN`` the value); None for other columns."""
+    column = criterion.column
+    if column.numeric or isinstance(criterion.values[0], float | int):
+        return ("exact",) * len(criterion.values)
+    if column.type == "boolean":
+        return None
+    return tuple("folded" if any(ch.isalpha() for ch in str(v)) else "exact"
+                 for v in criterion.values)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _by_value_statement(name: str, kinds: tuple[str, ...]) -> Select:
+    """:func:`_page_by_value`'s statement for column ``name`` and values compared as
+    ``kinds``, built once: each value bound as ``page_value_<i>`` (a list of one, as
+    ``criterion_clause`` writes ``IN``), the rows per value as ``page_first``, the page as
+    ``page_offset`` and ``page_size``."""
+    obsid = observations.c.obsid
+    column = observations.c[name]
+    each = []
+    for i, kind in enumerate(kinds):
+        tested = func.lower(column) if kind == "folded" else column
+        value_rows = (
+            select(obsid)
+            .where(tested.in_(bindparam(f"page_value_{i}", expanding=True)))
+            .order_by(obsid)
+            .limit(bindparam("page_first", type_=Integer))
+            .subquery()
+        )
+        each.append(select(value_rows.c.obsid))
+    merged = union(*each).subquery() if len(each) > 1 else each[0].subquery()
+    return (
+        select(merged.c.obsid)
+        .order_by(merged.c.obsid)
+        .offset(bindparam("page_offset", type_=Integer))
+        .limit(bindparam("page_size", type_=Integer))
+    )
+
+
+#: The rows of :func:`_page_by_value`'s kept statements, per row shape (``_DictRows.name``,
+#: ``_JsonRows.name``) and statement.
+_ROWS_BY_VALUE: dict[tuple[Any, Select], Select] = {}
+_ROWS_BY_VALUE_KEPT = 256
+
+
+def _rows_by_value(shape: Any, selected: Sequence[Any], page: Select, *, kept: bool) -> Select:
+    """The page's rows (``selected``, in obsid order) of :func:`_page_by_value`'s statement
+    ``page``; kept with it (``shape`` names ``selected``) when it is ``kept``, so its cache
+    key is worked out once."""
+    key = (shape, page)
+    statement = _ROWS_BY_VALUE.get(key) if kept else None
+    if statement is None:
+        statement = select(*selected).where(observations.c.obsid.in_(page))
+        statement = statement.order_by(observations.c.obsid)
+        if kept:
+            if len(_ROWS_BY_VALUE) >= _ROWS_BY_VALUE_KEPT:
+                _ROWS_BY_VALUE.clear()
+            _ROWS_BY_VALUE[key] = statement
+    return statement
 
 
 #: Columns with an index of their own (``observations``' single-column indexes), which keeps
@@ -449,6 +541,20 @@ def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:
     source = {"dataRights": "t_obs_release", "objID1": "objID", "distance": "obsid"}
     names = [source.get(c.name, c.name) for c in columns]
     return names + [n for n in ("obsid", "t_obs_release") if n not in names]
+
+
+@functools.lru_cache(maxsize=64)
+def _selected_index(names: tuple[str, ...]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(_select_names([observation_column(n) for n in names])):
+        index.setdefault(name, i)
+    return index
+
+
+def selected_index(columns: Sequence[ColumnInfo]) -> dict[str, int]:
+    """Where each table column lies in the rows a dict-row page reads for ``columns``
+    (:attr:`ResultPage.held`): its first place (shared between requests: read only)."""
+    return _selected_index(tuple(c.name for c in columns))
 
 
 def _select_columns(columns: Sequence[ColumnInfo]) -> list:

@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights, released_clause
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
@@ -42,6 +42,7 @@ from skyarchive.search.observations import (
     count_observations,
     every_observation,
     search_observations,
+    selected_index,
     where_clause,
 )
 from skyarchive.search.portal_query import PositionQuery
@@ -188,7 +189,10 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
         # (and, with facet values chosen, those the search's own criteria match: once more).
         everything = _cone_ids(conn, cone, criteria, now) if chosen else page.matched
         result.matched = len(everything)
-        if query.with_facets:
+        if query.with_facets and not chosen and page.held is not None:
+            # the page's query read every matched row, facet columns among them
+            result.facets = _held_facet_counts(page.held, selected_index(page.columns), now)
+        elif query.with_facets:
             shown = set(page.matched) if chosen else None
             result.facets = _cone_facet_counts(conn, everything, shown, now=now)
         return result
@@ -400,6 +404,30 @@ def _cone_facet_counts(
         total = token_counts(column, ((k[0], n) for k, n in totals[i].items()))
         here = token_counts(column, ((k[0], n) for k, n in shown[i].items()))
         out[column.name] = facet_values(column, total, here)
+    return out
+
+
+def _held_facet_counts(
+    held: Sequence[tuple[Sequence[Any], float]], index: Mapping[str, int], now: float
+) -> dict[str, list[dict[str, Any]]]:
+    """The facet counts of a cone's matched observations from their rows as the page read
+    them (``index``: each column's place; every row counted as shown, nothing being chosen):
+    the counts :func:`_cone_facet_counts` reads by obsid, the data rights by
+    :func:`~skyarchive.access.rights.data_rights`, the one rule ``released_clause`` writes
+    in SQL."""
+    by_column = list(zip(*(row for row, _ in held), strict=True)) if held else []
+    out = {}
+    for name in FACETS:
+        column = observation_column(name)
+        if not by_column:
+            counted: Counter[Any] = Counter()
+        elif name == "dataRights":
+            releases = by_column[index["t_obs_release"]]
+            counted = Counter(data_rights(release, now=now) for release in releases)
+        else:
+            counted = Counter(by_column[index[name]])
+        total = token_counts(column, counted.items())
+        out[name] = facet_values(column, total, total)
     return out
 
 

@@ -147,6 +147,12 @@ def parse_coordinates(text: str) -> tuple[float, float]:
             ra_text, dec_text = " ".join(tokens[:3]), " ".join(tokens[3:])
         else:
             ra_text = dec_text = None
+            if len(cleaned.split()) == 1 and "+" not in cleaned and "-" not in cleaned:
+                # One word without a sign ("m57", "ngc6720": a name, the portal's commonest
+                # search) is never a position to astropy, which splits RA from Dec at a
+                # space or a sign (or reads a J-name, which has its sign): it would leave Dec
+                # empty and fail, after some 30 us of parsing.
+                raise BadQuery(f"Position {text!r} is not coordinates; {_COORD_HELP}.")
         try:
             if ra_text is not None:
                 ra = Angle(ra_text, unit=u.hourangle).deg

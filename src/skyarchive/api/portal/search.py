@@ -6,6 +6,7 @@ Thin translations onto :mod:`skyarchive.search.portal_query` and
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -272,8 +273,14 @@ def observation(obsid: str, archive: ArchiveDep, caller: CallerDep) -> dict[str,
     return details
 
 
+#: What ``quote(uri, safe=":/")`` leaves as it is: its always-safe ASCII and the two safe marks.
+_QUOTED_AS_IS = re.compile(r"[A-Za-z0-9_.~:/-]*")
+
+
 def file_url(uri: str) -> str:
-    return f"/api/v0.1/Download/file?uri={quote(uri, safe=':/')}"
+    # a row or two per row of a page: the common URI, already plain, is not quoted again
+    shown = uri if _QUOTED_AS_IS.fullmatch(uri) else quote(uri, safe=":/")
+    return f"/api/v0.1/Download/file?uri={shown}"
 
 
 def mrp_url(obsid: str) -> str:
