@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, selec
 from skyarchive.access.caller import LOOKUPS, CallerLookup, Credential
 from skyarchive.access.policy import ANONYMOUS, Caller, check_retrieval, may_retrieve
 from skyarchive.access.rights import restricted_clause
+from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import observations, products, wss_products
 from skyarchive.errors import BadQuery, NotFound, RangeNotSatisfiable
 from skyarchive.storage import Storage
@@ -87,6 +88,8 @@ def _product_file_query(key: ColumnElement[str]) -> Select:
 # Built once: building the statement and its cache key per request cost as much as running it.
 _BY_DATA_URI = _product_file_query(products.c.dataURI)
 _BY_FILENAME = _product_file_query(products.c.productFilename)
+# ... and read on the driver's cursor: SQLAlchemy's execution of it cost more than the read.
+_ROWS_BY_URI = {True: DriverRows(_BY_DATA_URI), False: DriverRows(_BY_FILENAME)}
 
 
 def _with_caller(query: Select, lookup: CallerLookup) -> Select:
@@ -104,7 +107,7 @@ def _with_caller(query: Select, lookup: CallerLookup) -> Select:
 
 #: (credential kind, looked up by data URI?) -> the file's and the caller's statement.
 _WITH_CALLER = {
-    (lookup.name, by_uri): _with_caller(query, lookup)
+    (lookup.name, by_uri): DriverRows(_with_caller(query, lookup))
     for lookup in LOOKUPS
     for by_uri, query in ((True, _BY_DATA_URI), (False, _BY_FILENAME))
 }
@@ -120,11 +123,10 @@ def _checked_uri(uri: str) -> str:
 def find_product(conn: Connection, uri: str) -> ProductFile:
     """The product whose dataURI is ``uri`` (a bare file name is accepted too)."""
     uri = _checked_uri(uri)
-    query = _BY_DATA_URI if ":" in uri else _BY_FILENAME
-    row = conn.execute(query, {"uri": uri}).first()
-    if row is None:
+    rows = _ROWS_BY_URI[":" in uri].all(conn, {"uri": uri})
+    if not rows:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
-    return _product(row)
+    return _product(rows[0])
 
 
 def find_product_and_caller(
@@ -137,7 +139,7 @@ def find_product_and_caller(
     uri = _checked_uri(uri)
     lookup = credential.lookup
     query = _WITH_CALLER[lookup.name, ":" in uri]
-    rows = conn.execute(query, {"uri": uri, "digest": credential.digest, "now": now}).all()
+    rows = query.all(conn, {"uri": uri, "digest": credential.digest, "now": now})
     if not rows:
         raise NotFound(f"No file with data URI {uri!r} in this archive.")
 

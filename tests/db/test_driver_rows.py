@@ -1,0 +1,117 @@
+"""DriverRows gives the rows SQLAlchemy would, and fails as SQLAlchemy would."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from skyarchive.db.driver_rows import DriverRows
+from skyarchive.db.engine import make_engine
+
+metadata = MetaData()
+things = Table(
+    "things", metadata,
+    Column("thing_id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False),
+    Column("weight", Float),
+    Column("shiny", Boolean, nullable=False),
+)  # fmt: skip
+
+BY_NAME = (
+    select(things.c.thing_id, things.c.name, things.c.weight, things.c.shiny.label("is_shiny"))
+    .where(things.c.name == bindparam("name"), things.c.weight < bindparam("below"))
+    .order_by(things.c.thing_id)
+)
+# one parameter used twice, and a literal SQLAlchemy binds itself (1)
+TWICE = union_all(
+    select(things.c.thing_id).where(things.c.name == bindparam("name")),
+    select(things.c.thing_id).where(things.c.name == bindparam("name"), things.c.thing_id > 1),
+)
+EXPANDING = select(things.c.thing_id).where(things.c.thing_id.in_(bindparam("ids", expanding=True)))
+
+
+@pytest.fixture
+def engine(database_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(database_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(things.insert(), [
+            {"thing_id": 1, "name": "ring", "weight": 1.5, "shiny": True},
+            {"thing_id": 2, "name": "ring", "weight": 0.25, "shiny": False},
+            {"thing_id": 3, "name": "rock", "weight": None, "shiny": False},
+        ])  # fmt: skip
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "params"),
+    [
+        (BY_NAME, {"name": "ring", "below": 2.0}),
+        (BY_NAME, {"name": "ring", "below": 1}),  # an int where the column is a float
+        (BY_NAME, {"name": "none such", "below": 2.0}),
+        (TWICE, {"name": "ring"}),
+        (EXPANDING, {"ids": [1, 3]}),  # left to SQLAlchemy: rendered per execution
+    ],
+)
+def test_the_rows_are_sqlalchemys(engine, statement, params) -> None:  # type: ignore[no-untyped-def]
+    rows = DriverRows(statement)
+    with engine.connect() as conn:
+        expected = conn.execute(statement, params).all()
+        for _ in range(2):  # the first execution learns the result's types
+            found = rows.all(conn, params)
+            assert [tuple(r) for r in found] == [tuple(r) for r in expected]
+            assert [[type(v) for v in r] for r in found] == [[type(v) for v in r] for r in expected]
+            assert [r._fields for r in found] == [r._fields for r in expected]
+    if expected and statement is BY_NAME:
+        assert isinstance(found[0].is_shiny, bool) and found[0].name == "ring"  # SQLite: 0/1
+
+
+def test_a_failing_statement_raises_sqlalchemys_error(engine) -> None:  # type: ignore[no-untyped-def]
+    missing = Table("no_such_table", MetaData(), Column("x", Integer))
+    rows = DriverRows(select(missing.c.x).where(missing.c.x == bindparam("x")))
+    with engine.connect() as conn, pytest.raises(DBAPIError):
+        rows.all(conn, {"x": 1})
+
+
+@pytest.mark.postgres
+def test_a_dropped_connection_is_found_out_and_replaced(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    metadata.create_all(engine)
+    rows = DriverRows(select(things.c.thing_id).where(things.c.name == bindparam("name")))
+    killer = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with killer.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(500):
+            if not conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar():
+                break
+            time.sleep(0.02)
+    # The pooled connection is dead: the read fails as SQLAlchemy's own would, once...
+    with engine.connect() as conn, pytest.raises(OperationalError):
+        rows.all(conn, {"name": "ring"})
+    # ...and the pool, told of the disconnect, hands out a live one next.
+    with engine.connect() as conn:
+        assert rows.all(conn, {"name": "ring"}) == []
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    engine.dispose()
+    killer.dispose()
