@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from sqlalchemy import Connection
@@ -59,7 +59,6 @@ def install(app: FastAPI) -> None:
     """Mount the MAST endpoints on ``app``."""
     from skyarchive.api.mast import cutouts, downloads, missions
 
-    app.state.search_threads = CapacityLimiter(app.state.archive.settings.search_threads)
     # The most asked first: the app tries its routes in order (web.create_app).
     include(app, invoke_router)
     include(app, downloads.router)

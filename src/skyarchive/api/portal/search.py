@@ -11,10 +11,10 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from skyarchive.access.policy import Caller, may_retrieve, retrieval_scope
 from skyarchive.access.rights import now_mjd
@@ -110,7 +110,9 @@ async def search(body: SearchRequest, request: Request) -> Response:
     kept = _kept_search(request, archive, body, caller, now)
     if kept.answer is not None:
         return Response(kept.answer.body, media_type=kept.answer.media_type)
-    answer = await run_in_threadpool(search_answer, body, archive, caller, now)
+    answer = await to_thread.run_sync(
+        search_answer, body, archive, caller, now, limiter=request.app.state.search_threads
+    )  # the uncached searches' few threads, shared with the MAST API's (web.create_app)
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
 
