@@ -103,30 +103,18 @@ def create_app(archive: Archive) -> FastAPI:
     mast_routes.install(app)
     include(app, portal_search.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    include(app, portal_routes.router)
-    include(app, wss_routes.router)
-    include(app, portal_export.router)
-    include(app, keyword_routes.router)
-    include(app, edb_routes.router)
-    include(app, keyword_search_routes.router)
-    include(app, account_routes.router)
+    include(app, portal_routes.router, wss_routes.router, portal_export.router,
+            keyword_routes.router, edb_routes.router, keyword_search_routes.router,
+            account_routes.router)  # fmt: skip
     password_routes.install(app)
-    include(app, subscription_routes.router)
-    include(app, notice_routes.router)
-    include(app, doi_api.router)
-    include(app, doi_api.files)
-    include(app, doi_routes.router)
+    include(app, subscription_routes.router, notice_routes.router, doi_api.router,
+            doi_api.files, doi_routes.router)  # fmt: skip
     unsubscribe_routes.install(app)
     delivery_routes.install(app)
     api_docs.install(app)
     hips_routes.install(app)
-    include(app, tap_routes.router)
-    include(app, uws_routes.router)
-    include(app, sia_routes.router)
-    include(app, scs_routes.router)
-    include(app, datalink_routes.router)
-    include(app, moc_routes.router)
-    include(app, registry_routes.router)
+    include(app, tap_routes.router, uws_routes.router, sia_routes.router, scs_routes.router,
+            datalink_routes.router, moc_routes.router, registry_routes.router)  # fmt: skip
     return app
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 
-def include(app: FastAPI, router: APIRouter) -> None:
-    """``router``'s routes on ``app``, in their order, after those already there.
+def include(app: FastAPI, *routers: APIRouter) -> None:
+    """The routes of ``routers`` on ``app``, in their order, after those already there.
 
     Not ``app.include_router``: since FastAPI 0.137 it keeps each included router as a node
     of the route tree that is walked again for every request (each router before the one
@@ -16,4 +16,5 @@ def include(app: FastAPI, router: APIRouter) -> None:
     route class and schema flag, so the routes stand in the app's table directly, as they
     did in every FastAPI before 0.137.
     """
-    app.router.routes.extend(router.routes)
+    for router in routers:
+        app.router.routes.extend(router.routes)

@@ -60,11 +60,7 @@ def install(app: FastAPI) -> None:
     from skyarchive.api.mast import cutouts, downloads, missions
 
     # The most asked first: the app tries its routes in order (web.create_app).
-    include(app, invoke_router)
-    include(app, downloads.router)
-    include(app, router)
-    include(app, cutouts.router)
-    include(app, missions.router)
+    include(app, invoke_router, downloads.router, router, cutouts.router, missions.router)
 
 
 def _archive(request: Request) -> Archive:
