@@ -122,9 +122,10 @@ class Settings(BaseSettings):
     search_threads: int = Field(
         default=4,
         ge=1,
-        description="Threads per server process that run the MAST searches the answer cache "
-        "cannot answer (`/api/v0/invoke`); more wait their turn. A few threads spend less "
-        "CPU per search than one per waiting request, all passing the GIL round.",
+        description="Threads per server process that run the searches the answer cache "
+        "cannot answer (the MAST API's `/api/v0/invoke` and the portal's search, sharing them); "
+        "more wait their turn. A few threads spend less CPU per search than one per waiting "
+        "request, all passing the GIL round.",
     )
     max_obsids: int = Field(
         default=5_000,

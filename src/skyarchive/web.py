@@ -7,7 +7,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -16,6 +15,7 @@ from skyarchive.api.errors import install_error_handlers
 from skyarchive.api.forwarded import ForwardedHeadersMiddleware
 from skyarchive.api.proxy_target import AbsoluteTargetMiddleware
 from skyarchive.api.routing import include
+from skyarchive.api.search_threads import SearchThreads
 from skyarchive.api.security_headers import SecurityHeadersMiddleware
 from skyarchive.archive import Archive
 from skyarchive.server_socket import REUSE_PORT, ListenerPerProcess
@@ -82,8 +82,8 @@ def create_app(archive: Archive) -> FastAPI:
     # The searches those answers do not spare share a few threads (settings.search_threads):
     # with a thread per waiting request, a dozen threads pass the GIL round and each search
     # pays for the switches (a portal search: 1.2 ms of CPU one at a time, 4.1 ms at 16
-    # connections on anyio's 40 threads).
-    app.state.search_threads = CapacityLimiter(archive.settings.search_threads)
+    # connections on anyio's 40 threads). api/search_threads.py says why not anyio's hand-off.
+    app.state.search_threads = SearchThreads(archive.settings.search_threads)
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
     app.state.enqueue_tap_job = partial(enqueue_tap_job, archive.settings)

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from sqlalchemy import Connection
@@ -45,6 +44,7 @@ from skyarchive.api.mast.registry import (
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.api.request_body import read_body
 from skyarchive.api.routing import include
+from skyarchive.api.search_threads import SearchThreads
 from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, PayloadTooLarge, SkyArchiveError
@@ -108,10 +108,8 @@ async def invoke_post(request: Request) -> Response:
     # the cache has just missed goes on parsed, under the epoch it was looked up in. The
     # searches share a few threads of their own (settings.search_threads): with a thread per
     # waiting request, a dozen threads pass the GIL round and each search pays for the switches.
-    return await to_thread.run_sync(
-        invoke, archive, raw, lambda: get_caller(request), looked_up,
-        limiter=request.app.state.search_threads,
-    )  # fmt: skip
+    threads: SearchThreads = request.app.state.search_threads
+    return await threads.run(invoke, archive, raw, lambda: get_caller(request), looked_up)
 
 
 def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Response | _Parsed | None:

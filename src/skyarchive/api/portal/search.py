@@ -11,7 +11,6 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -21,6 +20,7 @@ from skyarchive.access.rights import now_mjd
 from skyarchive.api.answer_cache import CachedAnswer, KeptAnswer, answer_cache_of, kept_answer
 from skyarchive.api.deps import ArchiveDep, CallerDep, caller_dependency, get_archive
 from skyarchive.api.json_answer import JsonAnswer
+from skyarchive.api.search_threads import SearchThreads
 from skyarchive.delivery.cutouts import CUTTABLE_SUFFIXES
 from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
@@ -110,9 +110,9 @@ async def search(body: SearchRequest, request: Request) -> Response:
     kept = _kept_search(request, archive, body, caller, now)
     if kept.answer is not None:
         return Response(kept.answer.body, media_type=kept.answer.media_type)
-    answer = await to_thread.run_sync(
-        search_answer, body, archive, caller, now, limiter=request.app.state.search_threads
-    )  # the uncached searches' few threads, shared with the MAST API's (web.create_app)
+    # the uncached searches' few threads, shared with the MAST API's (web.create_app)
+    threads: SearchThreads = request.app.state.search_threads
+    answer = await threads.run(search_answer, body, archive, caller, now)
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
 
