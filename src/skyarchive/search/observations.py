@@ -563,11 +563,14 @@ def _page_rows(
     With ``kept`` (naming ``selected`` and ``where``'s shape) the first query is kept under
     it, the page bound, and read on the driver's cursor.
     """
-    ordered = select(*selected).where(where).order_by(observations.c.obsid)
+
+    def ordered() -> Select:
+        return select(*selected).where(where).order_by(observations.c.obsid)
+
     first_size = min(pagesize, _FIRST_ROWS)
     first: Sequence[Sequence]
     if kept is None:
-        first = conn.execute(ordered.offset(offset).limit(first_size), params).all()
+        first = conn.execute(ordered().offset(offset).limit(first_size), params).all()
     else:
 
         def build() -> DriverRows:
@@ -579,7 +582,7 @@ def _page_rows(
     yield from first
     if len(first) < first_size or first_size == pagesize:
         return
-    rest = ordered.where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
+    rest = ordered().where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
     yield from conn.execution_options(yield_per=2000).execute(rest, params)
 
 
