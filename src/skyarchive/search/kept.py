@@ -8,6 +8,7 @@ store is bounded: when full, the oldest shape kept makes room.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -20,6 +21,9 @@ class Kept(Generic[Built]):
     def __init__(self, most: int) -> None:
         self._most = most
         self._built: dict[Hashable, Built] = {}
+        # Searches run on several threads: making room takes the oldest key, which another
+        # thread's insertion must not change meanwhile. Taken only when a shape is new.
+        self._adding = threading.Lock()
 
     def get(self, shape: Hashable, build: Callable[[], Built]) -> Built:
         try:
@@ -27,11 +31,11 @@ class Kept(Generic[Built]):
         except KeyError:
             pass
         made = build()
-        if len(self._built) >= self._most:
-            # dicts keep insertion order: the first key is the oldest shape
-            del self._built[next(iter(self._built))]
-        self._built[shape] = made
-        return made
+        with self._adding:
+            if shape not in self._built and len(self._built) >= self._most:
+                # dicts keep insertion order: the first key is the oldest shape
+                del self._built[next(iter(self._built))]
+            return self._built.setdefault(shape, made)
 
     def __len__(self) -> int:
         return len(self._built)
