@@ -115,3 +115,15 @@ def test_a_dropped_connection_is_found_out_and_replaced(postgres_url: str) -> No
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     engine.dispose()
     killer.dispose()
+
+
+def test_what_the_driver_is_sent(engine) -> None:  # type: ignore[no-untyped-def]
+    rows, expanding = DriverRows(BY_NAME), DriverRows(EXPANDING)
+    with engine.connect() as conn:
+        assert rows.sent(conn.dialect, {"name": "ring", "below": 2.0}) is None  # not yet planned
+        rows.all(conn, {"name": "ring", "below": 2.0})
+        expanding.all(conn, {"ids": [1]})
+        sql, arguments = rows.sent(conn.dialect, {"name": "ring", "below": 2.0})
+        # the driver's own statement and arguments give the rows again
+        assert [row[0] for row in conn.exec_driver_sql(sql, arguments)] == [1, 2]
+        assert expanding.sent(conn.dialect, {"ids": [1]}) is None  # left to SQLAlchemy

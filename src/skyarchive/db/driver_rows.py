@@ -51,12 +51,7 @@ class DriverRows:
             plan = self._plans[dialect.name] = _plan(self.statement, dialect)
         if plan is None:
             return conn.execute(self.statement, dict(params)).all()
-        values = {**plan.defaults, **params}
-        for name, convert in plan.binds.items():
-            values[name] = convert(values[name])
-        arguments: Any = (
-            values if plan.positions is None else tuple(values[name] for name in plan.positions)
-        )
+        arguments = _arguments(plan, params)
         driver = conn.connection.driver_connection
         try:
             cursor = driver.cursor()  # type: ignore[union-attr]
@@ -77,6 +72,21 @@ class DriverRows:
             plan.row(*(v if p is None else p(v) for p, v in zip(results, values, strict=True)))
             for values in fetched
         ]
+
+    def sent(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any] | None:
+        """The SQL and arguments :meth:`all` gives the driver of ``dialect`` for ``params``
+        (None: the statement goes through ``Connection.execute``), for tests that explain
+        the statements the server sends."""
+        plan = self._plans.get(dialect.name)
+        return None if plan is None else (plan.sql, _arguments(plan, params))
+
+
+def _arguments(plan: _Plan, params: Mapping[str, Any]) -> Any:
+    """``params`` as the driver takes them: converted by the types, in order if positional."""
+    values = {**plan.defaults, **params}
+    for name, convert in plan.binds.items():
+        values[name] = convert(values[name])
+    return values if plan.positions is None else tuple(values[name] for name in plan.positions)
 
 
 def _result_processors(

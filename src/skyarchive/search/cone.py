@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, or_, select
 
 from skyarchive.db.tables import footprint_cells, observations
+from skyarchive.search.kept import Kept
 from skyarchive.sky.cells import cone_ranges
 from skyarchive.sky.regions import CONE_EPSILON_ARCSEC, s_region_distances_arcsec
 
@@ -85,13 +86,9 @@ def _touching(
 ) -> list[tuple[int, float, Sequence[Any]]] | None:
     ranges = cone_ranges(cone.ra, cone.dec, cone.radius)
     if where is None:
-        query = _STATEMENTS.get((len(ranges), shape))
-        if query is None:
-            # One statement object per shape: SQLAlchemy keeps its cache key, so executing it
-            # again builds nothing (building the cell ranges' clause cost more than the query).
-            if len(_STATEMENTS) >= _MOST_STATEMENTS:  # shapes are the clients' column lists
-                _STATEMENTS.clear()
-            query = _STATEMENTS[len(ranges), shape] = _cone_query(len(ranges), carried)
+        # One statement object per shape: SQLAlchemy keeps its cache key, so executing it
+        # again builds nothing (building the cell ranges' clause cost more than the query).
+        query = _STATEMENTS.get((len(ranges), shape), lambda: _cone_query(len(ranges), carried))
     else:
         query = _cone_query(len(ranges), carried)
         if where is not None:
@@ -141,5 +138,5 @@ def _cone_query(n_ranges: int, carried: tuple[ColumnElement[Any], ...]) -> Selec
     )
 
 
-_STATEMENTS: dict[tuple[int, Hashable], Select[Any]] = {}
-_MOST_STATEMENTS = 256
+#: The cone's statement per number of cell ranges and shape (the clients' column lists).
+_STATEMENTS: Kept[Select[Any]] = Kept(256)

@@ -101,7 +101,7 @@ def criterion_clause(
         if column.numeric or isinstance(criterion.values[0], float | int):
             parts.append(expr.in_(list(criterion.values)))
         elif column.type == "boolean":
-            flags = {_flag(column, v) for v in criterion.values}
+            flags = {parse_flag(column, v) for v in criterion.values}
             parts.append(expr.in_(list(flags)))
         elif folded:  # criterion values are lower-case too
             parts.append(expr.in_([str(v) for v in criterion.values]))
@@ -246,7 +246,8 @@ def _float(value: Any, name: str) -> float:
     return number
 
 
-def _flag(column: ColumnInfo, value: Any) -> bool:
+def parse_flag(column: ColumnInfo, value: Any) -> bool:
+    """A boolean criterion's value as True or False."""
     text = str(value).strip().lower()
     if text in ("true", "t", "1", "yes"):
         return True

@@ -8,7 +8,7 @@ the query and, for positional searches, ``distance`` in arcsec.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,6 +37,7 @@ from skyarchive.access.rights import (
     released_clause,
     restricted_clause,
 )
+from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import (
@@ -48,6 +49,8 @@ from skyarchive.search.columns import (
 )
 from skyarchive.search.cone import Cone, cone_matches, cone_rows
 from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.criteria_shapes import ShapedCriteria, shaped_criteria
+from skyarchive.search.kept import Kept
 from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, column_has_tokens, token_match
 
@@ -157,6 +160,23 @@ def _clause(criterion: Criterion, now: float, conn: Connection | None) -> Column
     return criterion_clause(criterion, column, parts_match=tokens)
 
 
+def _shaped(criteria: Sequence[Criterion], now: float, conn: Connection) -> ShapedCriteria | None:
+    """The criteria's shape and parameters, whose statements are kept (None: build them)."""
+    return shaped_criteria(criteria, now=now, has_tokens=lambda name: column_has_tokens(conn, name))
+
+
+#: The count of each shape of criteria (:class:`ShapedCriteria`), read on the driver's cursor.
+_COUNTS: Kept[DriverRows] = Kept(256)
+
+
+def _kept_count(conn: Connection, shaped: ShapedCriteria) -> int:
+    def build() -> DriverRows:
+        matching = select(func.count().label("matched")).select_from(observations)
+        return DriverRows(matching.where(shaped.where))
+
+    return int(_COUNTS.get(shaped.shape, build).all(conn, shaped.params)[0][0])
+
+
 def _within(where: ColumnElement[bool], obsids: Select | None) -> ColumnElement[bool]:
     return where if obsids is None else and_(where, observations.c.obsid.in_(obsids))
 
@@ -169,6 +189,9 @@ def count_observations(
     obsids: Select | None = None,
     now: float,
 ) -> int:
+    shaped = _shaped(criteria, now, conn) if cone is None and obsids is None else None
+    if shaped is not None:
+        return _kept_count(conn, shaped)
     where = _within(where_clause(criteria, now=now, conn=conn), obsids)
     if cone is not None:
         return len(cone_matches(conn, cone, where))
@@ -201,12 +224,25 @@ def search_observations(
         # the statement is kept per shape (_page_by_value): the criteria's clause is built
         # only if the total has to be counted
         statement, values = by_value
-        picked = _rows_by_value(shape.name, shape.selected, statement, kept=bool(values))
-        page_rows = iter(conn.execute(picked, {**params, **values}))
+        page_rows = _rows_by_value(
+            conn, shape.name, shape.selected, statement, {**params, **values}, kept=bool(values)
+        )
         return ResultPage(
             columns, query.page, query.pagesize, (shape.make(row, None) for row in page_rows),
-            counter=lambda: count(where_clause(query.criteria, now=now, conn=conn)),
+            counter=lambda: count_observations(conn, criteria=query.criteria, now=now),
         )  # fmt: skip
+    if query.cone is None and query.obsids is None and sort is None:
+        shaped = _shaped(query.criteria, now, conn)
+        if shaped is not None:
+            # the statements are kept per shape: nothing built, read on the driver's cursor
+            kept_rows = _page_rows(
+                conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
+                {**params, **shaped.params}, kept=(shape.name, shaped.shape),
+            )  # fmt: skip
+            return ResultPage(
+                columns, query.page, query.pagesize, (shape.make(row, None) for row in kept_rows),
+                counter=lambda: _kept_count(conn, shaped),
+            )  # fmt: skip
     where = _within(where_clause(query.criteria, now=now, conn=conn), query.obsids)
     if query.cone is not None and sort is None:
         # The rows come with the candidates, in one query, unless there are very many.
@@ -409,7 +445,7 @@ def _page_by_value(
     name = criterion.column.name
     kinds = _value_kinds(criterion)
     if kinds is not None and not (name in SEPARATORS and column_has_tokens(conn, name)):
-        values: dict[str, Any] = {f"page_value_{i}": [value]
+        values: dict[str, Any] = {f"page_value_{i}": value
                                   for i, value in enumerate(criterion.values)}  # fmt: skip
         values.update(page_first=first, page_offset=offset, page_size=query.pagesize)
         return _by_value_statement(name, kinds), values
@@ -448,9 +484,10 @@ def _value_kinds(criterion: Criterion) -> tuple[str, ...] | None:
 @functools.lru_cache(maxsize=256)
 def _by_value_statement(name: str, kinds: tuple[str, ...]) -> Select:
     """:func:`_page_by_value`'s statement for column ``name`` and values compared as
-    ``kinds``, built once: each value bound as ``page_value_<i>`` (a list of one, as
-    ``criterion_clause`` writes ``IN``), the rows per value as ``page_first``, the page as
-    ``page_offset`` and ``page_size``."""
+    ``kinds``, built once: each value bound as ``page_value_<i>`` (a scalar in an ``IN``
+    of one, as ``criterion_clause`` writes it: no list expanded per execution, so the driver's
+    cursor runs it), the rows per value as ``page_first``, the page as ``page_offset`` and
+    ``page_size``."""
     obsid = observations.c.obsid
     column = observations.c[name]
     each = []
@@ -458,7 +495,7 @@ def _by_value_statement(name: str, kinds: tuple[str, ...]) -> Select:
         tested = func.lower(column) if kind == "folded" else column
         value_rows = (
             select(obsid)
-            .where(tested.in_(bindparam(f"page_value_{i}", expanding=True)))
+            .where(tested.in_([bindparam(f"page_value_{i}")]))
             .order_by(obsid)
             .limit(bindparam("page_first", type_=Integer))
             .subquery()
@@ -474,25 +511,31 @@ def _by_value_statement(name: str, kinds: tuple[str, ...]) -> Select:
 
 
 #: The rows of :func:`_page_by_value`'s kept statements, per row shape (``_DictRows.name``,
-#: ``_JsonRows.name``) and statement.
-_ROWS_BY_VALUE: dict[tuple[Any, Select], Select] = {}
-_ROWS_BY_VALUE_KEPT = 256
+#: ``_JsonRows.name``) and statement, read on the driver's cursor.
+_ROWS_BY_VALUE: Kept[DriverRows] = Kept(256)
 
 
-def _rows_by_value(shape: Any, selected: Sequence[Any], page: Select, *, kept: bool) -> Select:
+def _rows_by_value(
+    conn: Connection,
+    shape: Any,
+    selected: Sequence[Any],
+    page: Select,
+    params: dict[str, Any],
+    *,
+    kept: bool,
+) -> Iterator[Sequence[Any]]:
     """The page's rows (``selected``, in obsid order) of :func:`_page_by_value`'s statement
-    ``page``; kept with it (``shape`` names ``selected``) when it is ``kept``, so its cache
-    key is worked out once."""
-    key = (shape, page)
-    statement = _ROWS_BY_VALUE.get(key) if kept else None
-    if statement is None:
-        statement = select(*selected).where(observations.c.obsid.in_(page))
-        statement = statement.order_by(observations.c.obsid)
-        if kept:
-            if len(_ROWS_BY_VALUE) >= _ROWS_BY_VALUE_KEPT:
-                _ROWS_BY_VALUE.clear()
-            _ROWS_BY_VALUE[key] = statement
-    return statement
+    ``page``; kept with it (``shape`` names ``selected``) when it is ``kept``, so it is built,
+    and its SQL compiled, once."""
+
+    def rows(chosen: Sequence[Any]) -> Select:
+        statement = select(*chosen).where(observations.c.obsid.in_(page))
+        return statement.order_by(observations.c.obsid)
+
+    if not kept:
+        return iter(conn.execute(rows(selected), params))
+    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows(_named(selected))))
+    return iter(reading.all(conn, params))
 
 
 #: Columns with an index of their own (``observations``' single-column indexes), which keeps
@@ -508,21 +551,51 @@ def _page_rows(
     offset: int,
     pagesize: int,
     params: dict,
+    *,
+    kept: Hashable | None = None,
 ) -> Iterator[Sequence]:
     """The rows of one page in obsid order (``selected[key]`` is obsid).
 
     The first rows come from one plain query: on PostgreSQL a streamed (server-side) cursor
     costs several round trips, more than a small answer takes to send. A longer page goes on
     after the last obsid seen, streamed, so memory stays flat whatever the page size.
+
+    With ``kept`` (naming ``selected`` and ``where``'s shape) the first query is kept under
+    it, the page bound, and read on the driver's cursor.
     """
-    ordered = select(*selected).where(where).order_by(observations.c.obsid)
+
+    def ordered() -> Select:
+        return select(*selected).where(where).order_by(observations.c.obsid)
+
     first_size = min(pagesize, _FIRST_ROWS)
-    first = conn.execute(ordered.offset(offset).limit(first_size), params).all()
+    first: Sequence[Sequence]
+    if kept is None:
+        first = conn.execute(ordered().offset(offset).limit(first_size), params).all()
+    else:
+
+        def build() -> DriverRows:
+            named = select(*_named(selected)).where(where).order_by(observations.c.obsid)
+            return DriverRows(named.offset(_PAGE_OFFSET).limit(_PAGE_SIZE))
+
+        bound = {**params, "page_offset": offset, "page_size": first_size}
+        first = _FIRST_PAGES.get(kept, build).all(conn, bound)
     yield from first
     if len(first) < first_size or first_size == pagesize:
         return
-    rest = ordered.where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
+    rest = ordered().where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
     yield from conn.execution_options(yield_per=2000).execute(rest, params)
+
+
+#: The first query of :func:`_page_rows` per row shape and shape of criteria.
+_FIRST_PAGES: Kept[DriverRows] = Kept(256)
+_PAGE_OFFSET = bindparam("page_offset", type_=Integer)
+_PAGE_SIZE = bindparam("page_size", type_=Integer)
+
+
+def _named(selected: Sequence[Any]) -> list[Any]:
+    """``selected`` with a label on each expression that has no name (the JSON row): the
+    driver's rows are named tuples."""
+    return [c if c.key is not None else c.label(f"selected_{i}") for i, c in enumerate(selected)]
 
 
 def _projection(query: ObservationQuery) -> list[ColumnInfo]:
