@@ -702,13 +702,17 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 # :data:`_CONVERTERS` gives value by value. JSON headers mostly hold the very value a column
 # shows (text without edge blanks, integers, finite reals): such a column is checked by
 # C-level passes over it and kept as it is.
+_STRING = frozenset((str,))
 _STRING_OR_NONE = frozenset((str, type(None)))
 _INTEGER_OR_NONE = frozenset((int, type(None)))  # not bool, whose text is not a number
 _REAL_OR_NONE = frozenset((float, type(None)))
 
 
 def _texts(values: list[Any]) -> list[Any]:
-    if _STRING_OR_NONE.issuperset(map(type, values)):
+    kinds = set(map(type, values))
+    if kinds == _STRING:  # every header holds the keyword (the usual page)
+        return list(map(str.strip, values))
+    if kinds <= _STRING_OR_NONE:
         return [value and value.strip() for value in values]  # None and "" stay as they are
     return [None if value is None else _text(value) for value in values]
 
