@@ -17,11 +17,12 @@ NOW = 61000.0  # MJD: files released before it are public
 TABLE = KeywordTable.for_service("Mast.Jwst.Filtered.Nircam")
 
 
-def _row(product_id: int, header: dict[str, Any], *, released: float | None = 60000.0) -> tuple:
+def _row(product_id: int, header: dict[str, Any], *, released: float | None = 60000.0,
+         ingested: str | None = "2024-01-02T03:04:05") -> tuple:  # fmt: skip
     """A database row as the page query reads it (its columns in order)."""
     name = f"jw01234001001_02101_0000{product_id}_nrca1_cal.fits"
     return (product_id, name, name[:25], "2b", 1000 + product_id, "ab" * 32,
-            f"mast:JWST/product/{name}", "2024-01-02T03:04:05", 7, "1234", "JWST", released,
+            f"mast:JWST/product/{name}", ingested, 7, "1234", "JWST", released,
             json.dumps(header))  # fmt: skip
 
 
@@ -64,7 +65,13 @@ def _some(row: dict[str, Any], names: str) -> dict[str, Any]:
 
 
 def test_a_page_shows_each_file_as_it_would_alone() -> None:
-    rows = [_row(1, ODD), _row(2, PLAIN), _row(3, NOT_FINITE), _row(4, {}), _row(5, PLAIN)]
+    rows = [
+        _row(1, ODD),
+        _row(2, PLAIN, ingested=None),
+        _row(3, NOT_FINITE, released=None),
+        _row(4, {}, ingested="2024-02-03T04:05:06"),
+        _row(5, PLAIN, released=61500.0),
+    ]
     for columns in (TABLE.columns, TABLE.chosen("filename, nints, date_obs, targname, isItar")):
         shape = _RowShape(columns, NOW, with_owner=True)
         alone = [shape([row])[0] for row in rows]

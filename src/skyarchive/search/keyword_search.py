@@ -52,9 +52,7 @@ from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import (
-    ARCHIVE,
     DATES,
-    IDENTITY,
     KeywordColumn,
     columns_by_name,
     table_columns,
@@ -497,7 +495,6 @@ class _ColumnPlan:
     plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]]
     # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
     dated: dict[str, list[tuple[str, bool]]]
-    every_archive_column: bool
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -514,8 +511,7 @@ class _ColumnPlan:
             else:
                 plain[keyword] = (name, _COLUMN_CONVERTERS[column.info.type])
         blank = dict.fromkeys(column.info.name for column in columns)
-        every = set(archive) == set(_ARCHIVE_COLUMNS)
-        return _ColumnPlan(blank, archive, plain, dated, every)
+        return _ColumnPlan(blank, archive, plain, dated)
 
 
 class _RowShape:
@@ -536,35 +532,36 @@ class _RowShape:
         plan = _ColumnPlan.of(tuple(columns))
         self._blank, self._archive = plan.blank, plan.archive
         self._plain, self._dated = plan.plain, plan.dated
-        self._every_archive_column = plan.every_archive_column
 
     def __call__(self, found: Sequence[Any]) -> list[dict[str, Any]]:
         """The rows of ``found`` (database rows), in the same order."""
         out = list(map(dict.copy, repeat(self._blank, len(found))))
-        if found and (self._plain or self._dated):
-            self._fill_keywords(out, [_header_of(row[_HEADER]) for row in found])
-        if self._every_archive_column:
-            archive_values = _ArchiveValues(self._now)
-            for shaped, row in zip(out, found, strict=True):
-                shaped.update(archive_values(row))
-        elif self._archive:
-            archive_values = _ArchiveValues(self._now)
-            for shaped, row in zip(out, found, strict=True):
-                archive = archive_values(row)
-                for name in self._archive:
-                    shaped[name] = archive[name]
+        if not found:
+            return out
+        names: list[str] = []
+        columns: list[Sequence[Any]] = []
+        if self._plain or self._dated:
+            headers = [_header_of(row[_HEADER]) for row in found]
+            self._keyword_columns(headers, names, columns)
+        if self._archive:
+            archive = _archive_columns(found, self._now)
+            names += self._archive
+            columns += [archive[name] for name in self._archive]
+        # One C-level update per row from the page's columns, all filled columns at once.
+        for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
+            shaped.update(zip(names, row_values, strict=True))
         if self._with_owner:
             for shaped, row in zip(out, found, strict=True):
                 shaped.update(_owner_values(row, self._now))
         return out
 
-    def _fill_keywords(self, out: list[dict[str, Any]], headers: list[dict[str, Any]]) -> None:
-        """Fills the keyword columns a column at a time: each keyword some header of the page
-        holds is read from every header at once, and converted only when some value is not
-        already what its column shows (most are: a page costs a few C-level passes per
-        keyword instead of a Python call per value)."""
-        names: list[str] = []
-        columns: list[list[Any]] = []
+    def _keyword_columns(
+        self, headers: list[dict[str, Any]], names: list[str], columns: list[Sequence[Any]]
+    ) -> None:
+        """Adds the keyword columns of the page to ``names`` and ``columns``: each keyword
+        some header holds is read from every header at once, and converted only when some
+        value is not already what its column shows (most are: a page costs a few C-level
+        passes per keyword instead of a Python call per value)."""
         plain, dated = self._plain, self._dated
         for keyword in set().union(*headers):
             fill = plain.get(keyword)
@@ -578,20 +575,27 @@ class _RowShape:
                 for name, as_mjd in fills:
                     names.append(name)
                     columns.append(mjds if as_mjd else _net_dates(mjds))
-        if names:
-            for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
-                shaped.update(zip(names, row_values, strict=True))
 
 
 def _mjds(headers: list[dict[str, Any]], keyword: str, values: list[Any]) -> list[float | None]:
     """A date keyword's values as MJD (None where a header has none)."""
-    return [None if value is None else mjd_of_iso(date_value(header, keyword))
-            for header, value in zip(headers, values, strict=True)]  # fmt: skip
+    dates = [None if value is None else date_value(header, keyword)
+             for header, value in zip(headers, values, strict=True)]  # fmt: skip
+    try:
+        return _each_once(mjd_of_iso, dates)
+    except TypeError:  # a value JSON nests (no FITS header holds one): no date
+        return [mjd_of_iso(date) for date in dates]
 
 
-def _net_dates(mjds: list[float | None]) -> list[str | None]:
-    shown = {mjd: _net_date(mjd) for mjd in set(mjds)}  # a page's files share most dates
-    return list(map(shown.__getitem__, mjds))
+def _each_once(convert: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``convert`` of each of ``values``, worked out once per distinct value: the files of a
+    page share most of their dates."""
+    converted = {value: convert(value) for value in set(values)}
+    return list(map(converted.__getitem__, values))
+
+
+def _net_dates(mjds: Sequence[float | None]) -> list[str | None]:
+    return _each_once(_net_date, mjds)
 
 
 #: What ``with_owner`` adds to a row: the owning observation, its program and collection,
@@ -616,52 +620,35 @@ def _header_of(text: str | None) -> dict[str, Any]:
         return json.loads(text or "{}")  # type: ignore[no-any-return]
 
 
-#: The columns :func:`_archive_values` gives: a table's archive columns (keyword None).
-_ARCHIVE_COLUMNS = (*IDENTITY.split(), *ARCHIVE.split())
-
-
-class _ArchiveValues:
-    """The archive columns of a page's files (:data:`_ARCHIVE_COLUMNS`). The files of a page
-    share most of their ingest and release dates: each is converted once."""
-
-    def __init__(self, now: float) -> None:
-        self._now = now
-        self._released: dict[float | None, tuple[str | None, bool]] = {}
-        self._ingested: dict[Any, tuple[float | None, str | None]] = {}
-
-    def __call__(self, row: Any) -> dict[str, Any]:
-        (product_id, filename, file_set_name, level, size, checksum, data_uri,
-         ingested_at, _obsid, _proposal_id, _collection, released, _header) = row  # fmt: skip
-        release = self._released.get(released)
-        if release is None:
-            restricted = data_rights(released, now=self._now) != PUBLIC
-            release = self._released[released] = (_net_date(released), restricted)
-        released_date, restricted = release
-        ingest = self._ingested.get(ingested_at)
-        if ingest is None:
-            ingested = mjd_of_iso(ingested_at)
-            ingest = self._ingested[ingested_at] = (ingested, _net_date(ingested))
-        ingested, ingested_date = ingest
-        return {
-            "ArchiveFileID": product_id,
-            "filename": filename,
-            "fileSetName": file_set_name,
-            "productLevel": level,
-            "fileSize": size,
-            "checksum": checksum,
-            "ingestStartDate": ingested_date,
-            "ingestStartDate_mjd": ingested,
-            "ingestCompletionDate": ingested_date,
-            "ingestCompletionDate_mjd": ingested,
-            "FileTypeID": None,
-            "publicReleaseDate": released_date,
-            "publicReleaseDate_mjd": released,
-            "isRestricted": restricted,
-            "isItar": False,
-            "isStale": False,
-            "FileSetId": None,
-            "dataURI": data_uri,
-        }
+def _archive_columns(found: Sequence[Any], now: float) -> dict[str, Sequence[Any]]:
+    """The archive columns of a page's files (a table's columns without a keyword), a
+    column each."""
+    (ids, filenames, file_sets, levels, sizes, checksums, uris, ingested_at, _obsids,
+     _proposals, _collections, released, _headers) = zip(*found, strict=True)  # fmt: skip
+    ingested = _each_once(mjd_of_iso, ingested_at)
+    ingested_dates = _net_dates(ingested)
+    restricted = _each_once(lambda release: data_rights(release, now=now) != PUBLIC, released)
+    nothing, no = (None,) * len(found), (False,) * len(found)
+    return {
+        "ArchiveFileID": ids,
+        "filename": filenames,
+        "fileSetName": file_sets,
+        "productLevel": levels,
+        "fileSize": sizes,
+        "checksum": checksums,
+        "ingestStartDate": ingested_dates,
+        "ingestStartDate_mjd": ingested,
+        "ingestCompletionDate": ingested_dates,
+        "ingestCompletionDate_mjd": ingested,
+        "FileTypeID": nothing,
+        "publicReleaseDate": _net_dates(released),
+        "publicReleaseDate_mjd": released,
+        "isRestricted": restricted,
+        "isItar": no,
+        "isStale": no,
+        "FileSetId": nothing,
+        "dataURI": uris,
+    }
 
 
 def _value(value: Any, kind: str) -> Any:
