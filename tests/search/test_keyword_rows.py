@@ -35,6 +35,7 @@ PLAIN = {"TARGNAME": "M57", "NINTS": 8, "EFFEXPTM": 5.5, "TSOVISIT": False, "FIL
          "DATE-OBS": "2023-01-01", "TIME-OBS": "12:00:00", "SUBARRAY": "FULL", "PUPIL": "",
          "XOFFSET": 0.0}  # fmt: skip
 NOT_FINITE = {"TARGNAME": "M57", "EFFEXPTM": float("nan"), "XOFFSET": float("inf"), "NINTS": 2}
+NUMBERS_AS_TEXT = {"PROGRAM": " 01234 ", "NINTS": "many", "VISIT": "3"}
 
 
 def test_values_are_converted_as_their_column_shows_them() -> None:
@@ -55,6 +56,8 @@ def test_values_are_converted_as_their_column_shows_them() -> None:
     assert plain["date_obs"] == "/Date(1672574400000)/" and plain["xoffset"] == 0.0
     assert (not_finite["effexptm"], not_finite["xoffset"], not_finite["nints"]) == (None, None, 2)
     assert [r["isRestricted"] for r in (odd, plain, not_finite)] == [False, False, True]
+    (as_text,) = _RowShape(TABLE.columns, NOW)([_row(4, NUMBERS_AS_TEXT)])
+    assert _some(as_text, "program nints visit") == {"program": 1234, "nints": None, "visit": 3}
     assert not_finite["publicReleaseDate"] is None and odd["ingestStartDate_mjd"] == pytest.approx(
         60311.12783564815
     )
@@ -71,6 +74,7 @@ def test_a_page_shows_each_file_as_it_would_alone() -> None:
         _row(3, NOT_FINITE, released=None),
         _row(4, {}, ingested="2024-02-03T04:05:06"),
         _row(5, PLAIN, released=61500.0),
+        _row(6, NUMBERS_AS_TEXT),
     ]
     for columns in (TABLE.columns, TABLE.chosen("filename, nints, date_obs, targname, isItar")):
         shape = _RowShape(columns, NOW, with_owner=True)

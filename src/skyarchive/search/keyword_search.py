@@ -710,8 +710,14 @@ def _texts(values: list[Any]) -> list[Any]:
 
 
 def _integers(values: list[Any]) -> list[Any]:
-    if _INTEGER_OR_NONE.issuperset(map(type, values)):
+    kinds = set(map(type, values))
+    if kinds <= _INTEGER_OR_NONE:
         return values
+    if kinds == _STRING:  # numbers written as text (PROGRAM, VISIT, ...)
+        try:  # int() skips the edge blanks _integer strips
+            return list(map(int, values))
+        except ValueError:  # some text is no integer: it shows None
+            pass
     return [None if value is None else _integer(value) for value in values]
 
 
