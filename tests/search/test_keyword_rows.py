@@ -76,7 +76,8 @@ def test_a_page_shows_each_file_as_it_would_alone() -> None:
         _row(5, PLAIN, released=61500.0),
         _row(6, NUMBERS_AS_TEXT),
     ]
-    for columns in (TABLE.columns, TABLE.chosen("filename, nints, date_obs, targname, isItar")):
+    chosen = TABLE.chosen("filename, nints, date_obs, targname, isItar")
+    for columns in (TABLE.columns, chosen, TABLE.chosen("nints"), TABLE.chosen(",")):
         shape = _RowShape(columns, NOW, with_owner=True)
         alone = [shape([row])[0] for row in rows]
         page = shape(rows)

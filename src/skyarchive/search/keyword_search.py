@@ -552,9 +552,9 @@ class _RowShape:
             archive = _archive_columns(found, self._now)
             names += self._archive
             columns += [archive[name] for name in self._archive]
-        # One C-level update per row from the page's columns, all filled columns at once.
-        for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
-            shaped.update(zip(names, row_values, strict=True))
+        if names:  # one C-level update per row from the page's columns, all at once
+            for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
+                shaped.update(zip(names, row_values, strict=True))
         if self._with_owner:
             for shaped, row in zip(out, found, strict=True):
                 shaped.update(_owner_values(row, self._now))
