@@ -86,7 +86,10 @@ DATES = {
 }
 
 
-@dataclass(frozen=True)
+# Equal only to itself: a table's columns are made once (table_columns is cached), and the
+# plans and field lists cached by a choice of columns are looked up on every request, where
+# hashing some 250 columns field by field cost more than the rest of the look-up.
+@dataclass(frozen=True, eq=False)
 class KeywordColumn:
     info: ColumnInfo
     keyword: str | None  # the FITS keyword it shows; None for identity and archive columns

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import repeat
 from typing import Any, Literal
 
 import orjson
@@ -51,9 +52,7 @@ from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.keyword_columns import (
-    ARCHIVE,
     DATES,
-    IDENTITY,
     KeywordColumn,
     columns_by_name,
     table_columns,
@@ -69,6 +68,7 @@ from skyarchive.search.keyword_store import (
     stored_exp_type_counts,
 )
 from skyarchive.search.paging import total_from_page
+from skyarchive.search.row_json import Prebuilt
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -134,6 +134,9 @@ class KeywordPage:
 #: A row of every keyword is ~15 kB as a dict, so the first query stays small.
 FIRST_ROWS = 1000
 _STREAM_BATCH = 2000
+_HEADER = -1  # the stored header's position in a row of _file_rows
+#: Streamed rows shaped together (:class:`_RowShape` works a column of a batch at a time).
+_SHAPED_BATCH = 100
 
 
 def search_keywords(
@@ -157,7 +160,7 @@ def search_keywords(
     shape = _RowShape(columns, now, with_owner=with_owner)
     head_size = min(pagesize, FIRST_ROWS)
     found = conn.execute(ordered.limit(head_size).offset(first)).all()
-    head = [shape(row) for row in found]
+    head = shape(found)
     read = _ReadCount(len(head), finished=len(head) < head_size or head_size == pagesize)
     rows: list[dict[str, Any]] | Iterable[dict[str, Any]] = head
     if not read.finished:  # the rest after the last file read, streamed
@@ -183,9 +186,10 @@ def _streamed(conn: Connection, head: list[dict[str, Any]], rest: Select,
               shape: _RowShape, read: _ReadCount) -> Iterator[dict[str, Any]]:  # fmt: skip
     yield from head
     head.clear()  # the first rows are not held while the rest streams
-    for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(rest):
-        read.count += 1
-        yield shape(row)
+    streamed = conn.execution_options(yield_per=_STREAM_BATCH).execute(rest)
+    for batch in streamed.partitions(_SHAPED_BATCH):
+        read.count += len(batch)
+        yield from shape(batch)
     read.finished = True
 
 
@@ -205,6 +209,13 @@ def page_query(
 
 
 def _rows_query(where: ColumnElement[bool]) -> Select:
+    return _file_rows().where(where)
+
+
+@cache  # a select is immutable (where() makes a new one): its columns are coerced once
+def _file_rows() -> Select:
+    """A file's row: :class:`_RowShape` reads its columns by position, in this order (by
+    name, a row's attribute costs ~0.4 µs, and a page reads a dozen per file)."""
     return select(
         *_file_identity(),
         p.c.size,
@@ -216,7 +227,7 @@ def _rows_query(where: ColumnElement[bool]) -> Select:
         p.c.obs_collection,
         o.c.t_obs_release,
         k.c.header,
-    ).select_from(_joined()).where(where)  # fmt: skip
+    ).select_from(_joined())  # fmt: skip
 
 
 def count_keywords(
@@ -272,15 +283,19 @@ def _source(where: ColumnElement[bool]):  # type: ignore[no-untyped-def]
 
 @cache  # SQL expressions are immutable: built once, not on every query
 def _file_identity() -> tuple[ColumnElement, ...]:
-    """A file's id, name, file-set name and product level, as result columns."""
+    """A file's id, name, file-set name and product level, as result columns.
+
+    The two CASE expressions are Prebuilt: walked for each query's cache key they cost more
+    than the rest of the page query (their constants never change, so the key needs none)."""
     return (
         p.c.product_id,
         p.c.productFilename,
-        _file_set_name().label("file_set_name"),
-        product_level().label("product_level"),
+        Prebuilt("keyword file set name", _file_set_name()).label("file_set_name"),
+        Prebuilt("keyword product level", product_level()).label("product_level"),
     )
 
 
+@cache  # a join is immutable: built once, not on every query
 def _joined():  # type: ignore[no-untyped-def]
     return p.join(k, k.c.product_id == p.c.product_id).outerjoin(o, o.c.obsid == p.c.owner_obsid)
 
@@ -480,17 +495,17 @@ class _ColumnPlan:
 
     blank: dict[str, Any]
     archive: list[str]
-    # header keyword -> (column, converter); a keyword fills one column, except dates
-    plain: dict[str, tuple[str, Callable[[Any], Any]]]
+    # header keyword -> (column, converter of a column's values); a keyword fills one
+    # column, except dates
+    plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]]
     # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
     dated: dict[str, list[tuple[str, bool]]]
-    every_archive_column: bool
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
     def of(columns: tuple[KeywordColumn, ...]) -> _ColumnPlan:
         archive: list[str] = []
-        plain: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]] = {}
         dated: dict[str, list[tuple[str, bool]]] = {}
         for column in columns:
             name, keyword = column.info.name, column.keyword
@@ -499,20 +514,19 @@ class _ColumnPlan:
             elif column.date_of is not None or name in DATES:
                 dated.setdefault(keyword, []).append((name, column.date_of is not None))
             else:
-                plain[keyword] = (name, _CONVERTERS[column.info.type])
+                plain[keyword] = (name, _COLUMN_CONVERTERS[column.info.type])
         blank = dict.fromkeys(column.info.name for column in columns)
-        every = set(archive) == set(_ARCHIVE_COLUMNS)
-        return _ColumnPlan(blank, archive, plain, dated, every)
+        return _ColumnPlan(blank, archive, plain, dated)
 
 
 class _RowShape:
-    """Builds a result row (a dict in column order) from a database row; what to do for each
+    """Builds result rows (dicts in column order) from database rows; what to do for each
     column is worked out once per answer, not per row.
 
     A row starts as a copy of an all-None row (one C-level copy, in column order) and only
-    the keywords its header holds are filled in, each by a converter chosen for its column's
-    type beforehand: a table has some 250 columns and a header rarely holds them all, so the
-    work per row follows the header, not the table.
+    the keywords the page's headers hold are filled in, a column at a time, each by a
+    converter chosen for its column's type beforehand: a table has some 250 columns and a
+    header rarely holds them all, so the work follows the headers, not the table.
     """
 
     def __init__(
@@ -523,34 +537,70 @@ class _RowShape:
         plan = _ColumnPlan.of(tuple(columns))
         self._blank, self._archive = plan.blank, plan.archive
         self._plain, self._dated = plan.plain, plan.dated
-        self._every_archive_column = plan.every_archive_column
 
-    def __call__(self, row: Any) -> dict[str, Any]:
-        out = self._blank.copy()
+    def __call__(self, found: Sequence[Any]) -> list[dict[str, Any]]:
+        """The rows of ``found`` (database rows), in the same order."""
+        out = list(map(dict.copy, repeat(self._blank, len(found))))
+        if not found:
+            return out
+        names: list[str] = []
+        columns: list[Sequence[Any]] = []
         if self._plain or self._dated:
-            header = _header_of(row.header)
-            plain, dated = self._plain, self._dated
-            for keyword, value in header.items():
-                if value is None:  # a null value leaves every column None
-                    continue
-                fill = plain.get(keyword)
-                if fill is not None:
-                    out[fill[0]] = fill[1](value)
-                    continue
-                fills = dated.get(keyword)
-                if fills is not None:
-                    mjd = mjd_of_iso(date_value(header, keyword))
-                    for name, as_mjd in fills:
-                        out[name] = mjd if as_mjd else _net_date(mjd)
-        if self._every_archive_column:
-            out.update(_archive_values(row, self._now))
-        elif self._archive:
-            archive = _archive_values(row, self._now)
-            for name in self._archive:
-                out[name] = archive[name]
+            headers = [_header_of(row[_HEADER]) for row in found]
+            self._keyword_columns(headers, names, columns)
+        if self._archive:
+            archive = _archive_columns(found, self._now)
+            names += self._archive
+            columns += [archive[name] for name in self._archive]
+        if names:  # one C-level update per row from the page's columns, all at once
+            for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
+                shaped.update(zip(names, row_values, strict=True))
         if self._with_owner:
-            out.update(_owner_values(row, self._now))
+            for shaped, row in zip(out, found, strict=True):
+                shaped.update(_owner_values(row, self._now))
         return out
+
+    def _keyword_columns(
+        self, headers: list[dict[str, Any]], names: list[str], columns: list[Sequence[Any]]
+    ) -> None:
+        """Adds the keyword columns of the page to ``names`` and ``columns``: each keyword
+        some header holds is read from every header at once, and converted only when some
+        value is not already what its column shows (most are: a page costs a few C-level
+        passes per keyword instead of a Python call per value)."""
+        plain, dated = self._plain, self._dated
+        for keyword in set().union(*headers):
+            fill = plain.get(keyword)
+            if fill is not None:
+                names.append(fill[0])
+                columns.append(fill[1](list(map(dict.get, headers, repeat(keyword)))))
+                continue
+            fills = dated.get(keyword)
+            if fills is not None:
+                mjds = _mjds(headers, keyword, list(map(dict.get, headers, repeat(keyword))))
+                for name, as_mjd in fills:
+                    names.append(name)
+                    columns.append(mjds if as_mjd else _net_dates(mjds))
+
+
+def _mjds(headers: list[dict[str, Any]], keyword: str, values: list[Any]) -> list[float | None]:
+    """A date keyword's values as MJD (None where a header has none)."""
+    dates = [None if value is None else date_value(header, keyword)
+             for header, value in zip(headers, values, strict=True)]  # fmt: skip
+    try:
+        return _each_once(mjd_of_iso, dates)
+    except TypeError:  # a value JSON nests (no FITS header holds one): no date
+        return [mjd_of_iso(date) for date in dates]
+
+
+def _each_once(convert: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``convert`` of each of ``values``, worked out once per distinct value: the files of a
+    page share most of their dates."""
+    converted = {value: convert(value) for value in set(values)}
+    return list(map(converted.__getitem__, values))
+
+
+def _net_dates(mjds: Sequence[float | None]) -> list[str | None]:
+    return _each_once(_net_date, mjds)
 
 
 #: What ``with_owner`` adds to a row: the owning observation, its program and collection,
@@ -559,12 +609,12 @@ OWNER_FIELDS = ("obsid", "proposal_id", "obs_collection", "dataRights")
 
 
 def _owner_values(row: Any, now: float) -> dict[str, Any]:
-    obsid = row.owner_obsid
+    *_, obsid, proposal_id, obs_collection, released, _header = row  # as _file_rows reads
     return {
         "obsid": None if obsid is None else str(obsid),
-        "proposal_id": row.proposal_id,
-        "obs_collection": row.obs_collection,
-        "dataRights": data_rights(row.t_obs_release, now=now),
+        "proposal_id": proposal_id,
+        "obs_collection": obs_collection,
+        "dataRights": data_rights(released, now=now),
     }
 
 
@@ -575,33 +625,34 @@ def _header_of(text: str | None) -> dict[str, Any]:
         return json.loads(text or "{}")  # type: ignore[no-any-return]
 
 
-#: The columns :func:`_archive_values` gives: a table's archive columns (keyword None).
-_ARCHIVE_COLUMNS = (*IDENTITY.split(), *ARCHIVE.split())
-
-
-def _archive_values(row: Any, now: float) -> dict[str, Any]:
-    released = row.t_obs_release
-    ingested = mjd_of_iso(row.ingested_at)
-    ingested_date = _net_date(ingested)
+def _archive_columns(found: Sequence[Any], now: float) -> dict[str, Sequence[Any]]:
+    """The archive columns of a page's files (a table's columns without a keyword), a
+    column each."""
+    (ids, filenames, file_sets, levels, sizes, checksums, uris, ingested_at, _obsids,
+     _proposals, _collections, released, _headers) = zip(*found, strict=True)  # fmt: skip
+    ingested = _each_once(mjd_of_iso, ingested_at)
+    ingested_dates = _net_dates(ingested)
+    restricted = _each_once(lambda release: data_rights(release, now=now) != PUBLIC, released)
+    nothing, no = (None,) * len(found), (False,) * len(found)
     return {
-        "ArchiveFileID": row.product_id,
-        "filename": row.productFilename,
-        "fileSetName": row.file_set_name,
-        "productLevel": row.product_level,
-        "fileSize": row.size,
-        "checksum": row.sha256,
-        "ingestStartDate": ingested_date,
+        "ArchiveFileID": ids,
+        "filename": filenames,
+        "fileSetName": file_sets,
+        "productLevel": levels,
+        "fileSize": sizes,
+        "checksum": checksums,
+        "ingestStartDate": ingested_dates,
         "ingestStartDate_mjd": ingested,
-        "ingestCompletionDate": ingested_date,
+        "ingestCompletionDate": ingested_dates,
         "ingestCompletionDate_mjd": ingested,
-        "FileTypeID": None,
-        "publicReleaseDate": _net_date(released),
+        "FileTypeID": nothing,
+        "publicReleaseDate": _net_dates(released),
         "publicReleaseDate_mjd": released,
-        "isRestricted": data_rights(released, now=now) != PUBLIC,
-        "isItar": False,
-        "isStale": False,
-        "FileSetId": None,
-        "dataURI": row.dataURI,
+        "isRestricted": restricted,
+        "isItar": no,
+        "isStale": no,
+        "FileSetId": nothing,
+        "dataURI": uris,
     }
 
 
@@ -637,6 +688,55 @@ def _flag_text(value: Any) -> str:  # MAST writes keyword flags as 't' / 'f'
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "string": _text, "int": _integer, "float": _real, "boolean": _flag_text,
+}  # fmt: skip
+
+# Converters of a page's values of one keyword (None where a header lacks it), giving what
+# :data:`_CONVERTERS` gives value by value. JSON headers mostly hold the very value a column
+# shows (text without edge blanks, integers, finite reals): such a column is checked by
+# C-level passes over it and kept as it is.
+_STRING = frozenset((str,))
+_STRING_OR_NONE = frozenset((str, type(None)))
+_INTEGER_OR_NONE = frozenset((int, type(None)))  # not bool, whose text is not a number
+_REAL_OR_NONE = frozenset((float, type(None)))
+
+
+def _texts(values: list[Any]) -> list[Any]:
+    kinds = set(map(type, values))
+    if kinds == _STRING:  # every header holds the keyword (the usual page)
+        return list(map(str.strip, values))
+    if kinds <= _STRING_OR_NONE:
+        return [value and value.strip() for value in values]  # None and "" stay as they are
+    return [None if value is None else _text(value) for value in values]
+
+
+def _integers(values: list[Any]) -> list[Any]:
+    kinds = set(map(type, values))
+    if kinds <= _INTEGER_OR_NONE:
+        return values
+    if kinds == _STRING:  # numbers written as text (PROGRAM, VISIT, ...)
+        try:  # int() skips the edge blanks _integer strips
+            return list(map(int, values))
+        except ValueError:  # some text is no integer: it shows None
+            pass
+    return [None if value is None else _integer(value) for value in values]
+
+
+def _reals(values: list[Any]) -> list[Any]:
+    # filter(None, ...) leaves out None (and 0.0, which is finite); NaN and infinities are
+    # kept and fail the test (only Python's json, the fallback of _header_of, reads them)
+    if _REAL_OR_NONE.issuperset(map(type, values)) and all(
+        map(math.isfinite, filter(None, values))
+    ):
+        return values
+    return [None if value is None else _real(value) for value in values]
+
+
+def _flag_texts(values: list[Any]) -> list[Any]:
+    return [None if value is None else _flag_text(value) for value in values]
+
+
+_COLUMN_CONVERTERS: dict[str, Callable[[list[Any]], list[Any]]] = {
+    "string": _texts, "int": _integers, "float": _reals, "boolean": _flag_texts,
 }  # fmt: skip
 
 
@@ -810,7 +910,7 @@ def sorted_keywords(
     ids = list(conn.execute(sorted_ids).scalars())
     shape = _RowShape(columns, now, with_owner=with_owner)
     found = {row.product_id: row for row in conn.execute(_rows_query(_among(ids)))} if ids else {}
-    rows = [shape(found[product_id]) for product_id in ids]
+    rows = shape([found[product_id] for product_id in ids])
 
     def total() -> int:
         known = total_from_page(page, pagesize, len(rows))
