@@ -11,11 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Float, Select, bindparam, case, func, literal_column, select
 
-from skyarchive.access.rights import data_rights
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights, released_clause
+from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.id_lists import in_ids
 from skyarchive.db.tables import observation_members, observation_products, observations, products
 from skyarchive.errors import BadQuery
@@ -76,13 +79,19 @@ def product_rows(conn: Connection, obsids: Sequence[int], *, now: float) -> Iter
     return _listed(conn, obsids, _DictRows(now))
 
 
-def product_rows_json(conn: Connection, obsids: Sequence[int], *, now: float) -> Iterator[str]:
+def product_json_batches(
+    conn: Connection, obsids: Sequence[int], *, now: float
+) -> Iterator[list[str]]:
     """The rows of :func:`product_rows` as JSON objects (text), written by the database: the
-    same keys in the same order, with the same values."""
-    return _listed(conn, obsids, _JsonRows(conn.dialect.name, now))
+    same keys in the same order, with the same values. They come as one list per batch of
+    requested observations, so the caller pages and joins them without a step per row."""
+    wanted = list(dict.fromkeys(obsids))
+    listing = _json_listing(conn.dialect.name)
+    for start in range(0, len(wanted), _BATCH):
+        yield _json_rows_for(conn, listing, wanted[start : start + _BATCH], now)
 
 
-def _listed(conn: Connection, obsids: Sequence[int], shape: _DictRows | _JsonRows) -> Iterator:
+def _listed(conn: Connection, obsids: Sequence[int], shape: _DictRows) -> Iterator:
     wanted = list(dict.fromkeys(obsids))
     for start in range(0, len(wanted), _BATCH):
         yield from _rows_for(conn, wanted[start : start + _BATCH], shape)
@@ -132,45 +141,112 @@ class _DictRows:
         return row
 
 
-class _JsonRows:
-    """Rows as JSON text from the database: a list of 1,000 files no longer becomes 25,000
-    Python values and 1,000 dicts to encode again. The parent and the rights (from the
-    release date, decided here as for dicts) are appended to the text."""
-
-    def __init__(self, dialect: str, now: float) -> None:
-        self.now = now
-        self.columns = _json_columns(dialect)
-
-    def make(self, parent_text: str, r: Any) -> str:
-        text, release = r[0], r[1]
-        body = text.rstrip()[:-1].rstrip()
-        rights = data_rights(release, now=self.now)
-        return f'{body}, "parent_obsid": "{parent_text}", "dataRights": "{rights}"}}'
+#: What the database appends to each product's object: the requested observation (its own,
+#: for the rows of that observation) and the rights, in the spacing clients have always had.
+_PARENT_KEY = ', "parent_obsid": "'
+_RIGHTS_TAIL = '", "dataRights": "{rights}"}}'
 
 
 @functools.lru_cache(maxsize=4)
-def _json_columns(dialect: str) -> tuple[Any, ...]:
-    return (
-        _json_product(dialect),
-        _RELEASE.label("release"),
-        observation_products.c.obsid.label("obsID"),
-        products.c.product_id,
-    )
+def _json_listing(dialect: str) -> DriverRows:
+    """The listing of the products' rows as JSON text, with the listed obsid and the file's
+    id: the whole row written by the database, run on the driver's cursor."""
+    columns = (_json_row(dialect).label("row"), observation_products.c.obsid, products.c.product_id)
+    return DriverRows(_listing_query(columns, dialect))
 
 
-@functools.lru_cache(maxsize=4)
-def _json_product(dialect: str) -> Prebuilt:
+def _json_row(dialect: str) -> Prebuilt:
     def value(name: str) -> Any:
         if name in ("dataproduct_type", "filters"):  # the file's own, else the observation's
             return func.coalesce(products.c[name], _LISTED.c[name])
         return products.c[name]
 
+    listed_text = as_text(observation_products.c.obsid)
     pairs = [(name, value(name)) for name in _PRODUCT_FIELDS]
-    pairs += [("obsID", as_text(observation_products.c.obsid)), ("obs_id", _LISTED.c.obs_id)]
-    return Prebuilt(("product row", dialect), json_object(dialect, pairs))
+    pairs += [("obsID", listed_text), ("obs_id", _LISTED.c.obs_id)]
+    # The object's closing brace (and any space before it) is cut, and the parent and the
+    # rights are written after: the database does it while the row is read, not Python per
+    # row. Constant strings inline: PostgreSQL cannot type bound parameters in a || chain.
+    opened = func.rtrim(json_object(dialect, pairs), literal_column("' }'"))
+    rights = case(
+        (
+            released_clause(_RELEASE, bindparam("now", type_=Float)),
+            literal_column(f"'{_RIGHTS_TAIL.format(rights=PUBLIC)}'"),
+        ),
+        else_=literal_column(f"'{_RIGHTS_TAIL.format(rights=EXCLUSIVE_ACCESS)}'"),
+    )
+    row = opened.op("||")(literal_column(f"'{_PARENT_KEY}'")).op("||")(listed_text).op("||")(rights)
+    return Prebuilt(("product row", dialect), row)
 
 
-def _rows_for(conn: Connection, parents: list[int], shape: _DictRows | _JsonRows) -> Iterator:
+def _json_rows_for(
+    conn: Connection, listing: DriverRows, parents: list[int], now: float
+) -> list[str]:
+    """The JSON rows of ``parents`` (distinct obsids), as :func:`_rows_for` orders them."""
+    members = _members_of(conn, parents)
+    listed_ids = sorted({*parents, *(m for found in members.values() for m in found)})
+    rows = listing.tuples(conn, {"now": now, "listed": listed_ids})
+    # The rows come ordered by obs_id, which is unique: each listed observation's rows are
+    # consecutive, already in the order they are listed in. Grouped here in C, not per row.
+    by_listed: dict[int, list[Any]] = {}
+    for listed, group in groupby(rows, _LISTED_OBSID):
+        by_listed.setdefault(listed, []).extend(group)
+    texts: list[str] = []
+    for parent in parents:
+        own = by_listed.get(parent, ())
+        if parent not in members:  # its own files only, each once (the table's key)
+            texts.extend(map(_TEXT, own))
+        else:
+            texts.extend(_with_members(parent, own, members[parent], by_listed))
+    return texts
+
+
+_TEXT = itemgetter(0)
+_LISTED_OBSID = itemgetter(1)
+
+
+def _with_members(
+    parent: int, own: Sequence[Any], members: list[int], by_listed: dict[int, list[Any]]
+) -> Iterator[str]:
+    """A level-3 observation's own files, then its members' files in the listing's order
+    (the order of their groups), each file once, listed under ``parent``."""
+    rank = {listed: i for i, listed in enumerate(by_listed)}
+    listed_members = sorted((m for m in set(members) if m in rank), key=rank.__getitem__)
+    parent_text = str(parent)
+    seen = {r[2] for r in own}
+    yield from map(_TEXT, own)
+    for member in listed_members:
+        for text, _, product_id in by_listed[member]:
+            if product_id in seen:  # within one requested observation a file appears once
+                continue
+            seen.add(product_id)
+            yield _reparented(text, parent_text)
+
+
+def _reparented(text: str, parent_text: str) -> str:
+    """A member's row as listed under its parent: the obsid after ``"parent_obsid"`` replaced.
+    The last ``, "parent_obsid": "`` is the one the database appended: inside a JSON string
+    every quote is escaped, so the string values cannot hold one."""
+    head, key, tail = text.rpartition(_PARENT_KEY)
+    return f"{head}{key}{parent_text}{tail[tail.index(chr(34)) :]}"
+
+
+def _members_of(conn: Connection, parents: list[int]) -> dict[int, list[int]]:
+    """The members of those ``parents`` that have any (a parent is never its own member)."""
+    members: dict[int, list[int]] = {}
+    found = _member_listing(conn.dialect.name).tuples(conn, {"parents": parents})
+    for parent, member in found:
+        if member != parent:
+            members.setdefault(parent, []).append(member)
+    return members
+
+
+@functools.lru_cache(maxsize=4)
+def _member_listing(dialect: str) -> DriverRows:
+    return DriverRows(_members_query(dialect))
+
+
+def _rows_for(conn: Connection, parents: list[int], shape: _DictRows) -> Iterator:
     # Members are fetched first: "obsid = parent OR obsid IN (subquery)" defeats the index.
     members: dict[int, list[int]] = {parent: [] for parent in parents}
     dialect = conn.dialect.name
