@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from skyarchive.access.rights import data_rights
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.id_lists import in_ids
 from skyarchive.db.tables import observation_members, observation_products, observations, products
@@ -142,9 +142,10 @@ class _DictRows:
 
 
 #: What follows each product's object, in place of its closing brace: the requested
-#: observation and the rights, in the spacing clients have always had.
+#: observation and the rights (each of :func:`data_rights`'s two answers), in the spacing
+#: clients have always had.
 _PARENT_KEY = ', "parent_obsid": "'
-_RIGHTS_TAIL = '", "dataRights": "{rights}"}}'
+_RIGHTS_TAILS = {rights: f'", "dataRights": "{rights}"}}' for rights in (PUBLIC, EXCLUSIVE_ACCESS)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -188,21 +189,25 @@ def _json_rows_for(
     by_listed: dict[int, list[Any]] = {}
     for listed, group in groupby(rows, _LISTED_OBSID):
         by_listed.setdefault(listed, []).extend(group)
-    # The rights of each release date, decided once: a list has few distinct dates.
+    # The rights of each release date, decided once (a list has fewer dates than files).
     tails = {
-        release: _RIGHTS_TAIL.format(rights=data_rights(release, now=now))
+        release: _RIGHTS_TAILS[data_rights(release, now=now)]
         for release in set(map(_RELEASE_OF, rows))
     }
-    texts: list[str] = []
+    parts: list[tuple[str, Sequence[Any]]] = []  # (the parent's text, its rows) in order
     for parent in parents:
-        listed_under = _PARENT_KEY + str(parent)
         own = by_listed.get(parent, ())
         if parent in members:
             own = _with_members(own, members[parent], by_listed)
-        # Each object's closing brace (the text's last character on both databases) is
-        # replaced by the parent and the rights.
-        texts += [f"{product[:-1]}{listed_under}{tails[release]}" for product, release, *_ in own]
-    return texts
+        parts.append((_PARENT_KEY + str(parent), own))
+    # Each object's closing brace (the text's last character on both databases) is replaced
+    # by the parent and the rights; one comprehension over all parents, the row unpacked by
+    # name (a comprehension per parent, or a starred target, cost a third as much again).
+    return [
+        f"{product[:-1]}{listed_under}{tails[release]}"
+        for listed_under, own in parts
+        for product, release, _, _ in own
+    ]
 
 
 _RELEASE_OF = itemgetter(1)
