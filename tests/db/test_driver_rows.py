@@ -83,6 +83,24 @@ def test_the_rows_are_sqlalchemys(engine, statement, params) -> None:  # type: i
         assert isinstance(found[0].is_shiny, bool) and found[0].name == "ring"  # SQLite: 0/1
 
 
+@pytest.mark.parametrize(
+    ("statement", "params"),
+    [
+        (BY_NAME, {"name": "ring", "below": 2.0}),  # SQLite's 0/1 made booleans
+        (TWICE, {"name": "ring"}),
+        (EXPANDING, {"ids": [1, 3]}),
+    ],
+)
+def test_tuples_are_sqlalchemys_rows_by_position(engine, statement, params) -> None:  # type: ignore[no-untyped-def]
+    rows = DriverRows(statement)
+    with engine.connect() as conn:
+        expected = [tuple(r) for r in conn.execute(statement, params).all()]
+        for _ in range(2):  # the first execution learns the result's types
+            found = rows.tuples(conn, params)
+            assert [tuple(r) for r in found] == expected
+            assert [[type(v) for v in r] for r in found] == [[type(v) for v in r] for r in expected]
+
+
 def test_a_failing_statement_raises_sqlalchemys_error(engine) -> None:  # type: ignore[no-untyped-def]
     missing = Table("no_such_table", MetaData(), Column("x", Integer))
     rows = DriverRows(select(missing.c.x).where(missing.c.x == bindparam("x")))

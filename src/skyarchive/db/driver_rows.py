@@ -15,7 +15,7 @@ connection the database dropped is found out, and thrown away, as everywhere els
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,13 +44,42 @@ class DriverRows:
         self._plans: dict[str, _Plan | None] = {}
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[Any]:
+        """The rows, each a named tuple (or SQLAlchemy's ``Row``, which reads the same)."""
+        plan, fetched = self._fetch(conn, params)
+        if plan is None:
+            return fetched
+        results = plan.results
+        if not any(results or ()):
+            return [plan.row(*values) for values in fetched]
+        return [plan.row(*_converted(results, values)) for values in fetched]  # type: ignore[arg-type]
+
+    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """The rows as the driver's own tuples, read by position: for a statement of many
+        rows, where a named tuple per row (a third of a microsecond) is work worth sparing."""
+        plan, fetched = self._fetch(conn, params)
+        if plan is None:
+            return fetched
+        results = plan.results
+        if not any(results or ()):
+            return fetched
+        return [tuple(_converted(results, values)) for values in fetched]  # type: ignore[arg-type]
+
+    def sent(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any] | None:
+        """The SQL and arguments :meth:`all` gives the driver of ``dialect`` for ``params``
+        (None: the statement goes through ``Connection.execute``), for tests that explain
+        the statements the server sends."""
+        plan = self._plans.get(dialect.name)
+        return None if plan is None else (plan.sql, _arguments(plan, params))
+
+    def _fetch(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan | None, Any]:
+        """The plan and the driver's rows; no plan when SQLAlchemy ran the statement."""
         dialect = conn.dialect
         try:
             plan = self._plans[dialect.name]
         except KeyError:
             plan = self._plans[dialect.name] = _plan(self.statement, dialect)
         if plan is None:
-            return conn.execute(self.statement, dict(params)).all()
+            return None, conn.execute(self.statement, dict(params)).all()
         arguments = _arguments(plan, params)
         driver = conn.connection.driver_connection
         try:
@@ -64,21 +93,12 @@ class DriverRows:
                 cursor.close()
         except dialect.loaded_dbapi.Error:
             # SQLAlchemy's own execution raises its error, and invalidates a broken connection
-            return conn.execute(self.statement, dict(params)).all()
-        results = plan.results
-        if not any(results):
-            return [plan.row(*values) for values in fetched]
-        return [
-            plan.row(*(v if p is None else p(v) for p, v in zip(results, values, strict=True)))
-            for values in fetched
-        ]
+            return None, conn.execute(self.statement, dict(params)).all()
+        return plan, fetched
 
-    def sent(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any] | None:
-        """The SQL and arguments :meth:`all` gives the driver of ``dialect`` for ``params``
-        (None: the statement goes through ``Connection.execute``), for tests that explain
-        the statements the server sends."""
-        plan = self._plans.get(dialect.name)
-        return None if plan is None else (plan.sql, _arguments(plan, params))
+
+def _converted(results: tuple[Processor | None, ...], values: Sequence[Any]) -> Iterator[Any]:
+    return (v if p is None else p(v) for p, v in zip(results, values, strict=True))
 
 
 def _arguments(plan: _Plan, params: Mapping[str, Any]) -> Any:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from skyarchive.access.rights import data_rights
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
+from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.id_lists import in_ids
 from skyarchive.db.tables import observation_members, observation_products, observations, products
 from skyarchive.errors import BadQuery
@@ -76,13 +79,19 @@ def product_rows(conn: Connection, obsids: Sequence[int], *, now: float) -> Iter
     return _listed(conn, obsids, _DictRows(now))
 
 
-def product_rows_json(conn: Connection, obsids: Sequence[int], *, now: float) -> Iterator[str]:
+def product_json_batches(
+    conn: Connection, obsids: Sequence[int], *, now: float
+) -> Iterator[list[str]]:
     """The rows of :func:`product_rows` as JSON objects (text), written by the database: the
-    same keys in the same order, with the same values."""
-    return _listed(conn, obsids, _JsonRows(conn.dialect.name, now))
+    same keys in the same order, with the same values. They come as one list per batch of
+    requested observations, so the caller pages and joins them without a step per row."""
+    wanted = list(dict.fromkeys(obsids))
+    listing = _json_listing(conn.dialect.name)
+    for start in range(0, len(wanted), _BATCH):
+        yield _json_rows_for(conn, listing, wanted[start : start + _BATCH], now)
 
 
-def _listed(conn: Connection, obsids: Sequence[int], shape: _DictRows | _JsonRows) -> Iterator:
+def _listed(conn: Connection, obsids: Sequence[int], shape: _DictRows) -> Iterator:
     wanted = list(dict.fromkeys(obsids))
     for start in range(0, len(wanted), _BATCH):
         yield from _rows_for(conn, wanted[start : start + _BATCH], shape)
@@ -132,33 +141,31 @@ class _DictRows:
         return row
 
 
-class _JsonRows:
-    """Rows as JSON text from the database: a list of 1,000 files no longer becomes 25,000
-    Python values and 1,000 dicts to encode again. The parent and the rights (from the
-    release date, decided here as for dicts) are appended to the text."""
-
-    def __init__(self, dialect: str, now: float) -> None:
-        self.now = now
-        self.columns = _json_columns(dialect)
-
-    def make(self, parent_text: str, r: Any) -> str:
-        text, release = r[0], r[1]
-        body = text.rstrip()[:-1].rstrip()
-        rights = data_rights(release, now=self.now)
-        return f'{body}, "parent_obsid": "{parent_text}", "dataRights": "{rights}"}}'
+#: What follows each product's object, in place of its closing brace: the requested
+#: observation and the rights (each of :func:`data_rights`'s two answers), in the spacing
+#: clients have always had.
+_PARENT_KEY = ', "parent_obsid": "'
+_RIGHTS_TAILS = {rights: f'", "dataRights": "{rights}"}}' for rights in (PUBLIC, EXCLUSIVE_ACCESS)}
 
 
 @functools.lru_cache(maxsize=4)
-def _json_columns(dialect: str) -> tuple[Any, ...]:
-    return (
-        _json_product(dialect),
+def _json_listing(dialect: str) -> DriverRows:
+    """The listing's rows as (the product's JSON object, the release date that decides its
+    rights, the listed obsid, the file's id), run on the driver's cursor.
+
+    The parent and the rights are appended in Python: on PostgreSQL cutting the brace and
+    appending there (rtrim, ||, CASE) cost its backend 2.5 ms of CPU for 1,134 rows, several
+    times what Python spends; on SQLite both cost the same.
+    """
+    columns = (
+        _json_product(dialect).label("product"),
         _RELEASE.label("release"),
-        observation_products.c.obsid.label("obsID"),
+        observation_products.c.obsid,
         products.c.product_id,
     )
+    return DriverRows(_listing_query(columns, dialect))
 
 
-@functools.lru_cache(maxsize=4)
 def _json_product(dialect: str) -> Prebuilt:
     def value(name: str) -> Any:
         if name in ("dataproduct_type", "filters"):  # the file's own, else the observation's
@@ -170,7 +177,76 @@ def _json_product(dialect: str) -> Prebuilt:
     return Prebuilt(("product row", dialect), json_object(dialect, pairs))
 
 
-def _rows_for(conn: Connection, parents: list[int], shape: _DictRows | _JsonRows) -> Iterator:
+def _json_rows_for(
+    conn: Connection, listing: DriverRows, parents: list[int], now: float
+) -> list[str]:
+    """The JSON rows of ``parents`` (distinct obsids), as :func:`_rows_for` orders them."""
+    members = _members_of(conn, parents)
+    listed_ids = sorted({*parents, *(m for found in members.values() for m in found)})
+    rows = listing.tuples(conn, {"listed": listed_ids})
+    # The rows come ordered by obs_id, which is unique: each listed observation's rows are
+    # consecutive, already in the order they are listed in, so they are grouped in C.
+    by_listed: dict[int, list[Any]] = {}
+    for listed, group in groupby(rows, _LISTED_OBSID):
+        by_listed.setdefault(listed, []).extend(group)
+    # The rights of each release date, decided once (a list has fewer dates than files).
+    tails = {
+        release: _RIGHTS_TAILS[data_rights(release, now=now)]
+        for release in set(map(_RELEASE_OF, rows))
+    }
+    rank = {listed: i for i, listed in enumerate(by_listed)} if members else {}
+    parts: list[tuple[str, Sequence[Any]]] = []  # (the parent's text, its rows) in order
+    for parent in parents:
+        own = by_listed.get(parent, ())
+        if parent in members:
+            own = _with_members(own, members[parent], by_listed, rank)
+        parts.append((_PARENT_KEY + str(parent), own))
+    # Each object's closing brace (the text's last character on both databases) is replaced
+    # by the parent and the rights; one comprehension over all parents, the row unpacked by
+    # name (a comprehension per parent, or a starred target, cost a third as much again).
+    return [
+        f"{product[:-1]}{listed_under}{tails[release]}"
+        for listed_under, own in parts
+        for product, release, _, _ in own
+    ]
+
+
+_RELEASE_OF = itemgetter(1)
+_LISTED_OBSID = itemgetter(2)
+
+
+def _with_members(
+    own: Sequence[Any], members: list[int], by_listed: dict[int, list[Any]], rank: dict[int, int]
+) -> list[Any]:
+    """A level-3 observation's own files, then its members' files in the listing's order
+    (``rank``: the place of each listed observation's group), each file once."""
+    listed_members = sorted((m for m in set(members) if m in rank), key=rank.__getitem__)
+    rows = list(own)
+    seen = {row[3] for row in own}
+    for member in listed_members:
+        for row in by_listed[member]:
+            if row[3] not in seen:  # within one requested observation a file appears once
+                seen.add(row[3])
+                rows.append(row)
+    return rows
+
+
+def _members_of(conn: Connection, parents: list[int]) -> dict[int, list[int]]:
+    """The members of those ``parents`` that have any (a parent is never its own member)."""
+    members: dict[int, list[int]] = {}
+    found = _member_listing(conn.dialect.name).tuples(conn, {"parents": parents})
+    for parent, member in found:
+        if member != parent:
+            members.setdefault(parent, []).append(member)
+    return members
+
+
+@functools.lru_cache(maxsize=4)
+def _member_listing(dialect: str) -> DriverRows:
+    return DriverRows(_members_query(dialect))
+
+
+def _rows_for(conn: Connection, parents: list[int], shape: _DictRows) -> Iterator:
     # Members are fetched first: "obsid = parent OR obsid IN (subquery)" defeats the index.
     members: dict[int, list[int]] = {parent: [] for parent in parents}
     dialect = conn.dialect.name

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 import orjson
 
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
 from skyarchive.errors import BadQuery
-from skyarchive.products.listing import parse_obsids, product_rows_json
+from skyarchive.products.listing import parse_obsids, product_json_batches
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
@@ -97,8 +98,8 @@ def _chosen_observations(
 def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     obsids = parse_obsids(request.params.get("obsid"), limit=ctx.archive.settings.max_obsids)
     start = (request.page - 1) * request.pagesize
-    rows = product_rows_json(ctx.conn, obsids, now=ctx.now)
-    page = _PageOfStream(rows, start, request.pagesize)
+    batches = product_json_batches(ctx.conn, obsids, now=ctx.now)
+    page = _PageOfBatches(batches, start, request.pagesize)
     return TableResult(
         fields_of(list(PRODUCT_COLUMNS)),
         page,
@@ -110,20 +111,25 @@ def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     )
 
 
-class _PageOfStream:
-    """Rows ``start`` to ``start + size`` of a stream, counting the whole stream as it passes,
-    so a page of a long list is served without holding the list. ``total`` is known once the
-    rows have been read to the end."""
+class _PageOfBatches:
+    """Rows ``start`` to ``start + size`` of a stream of lists of rows, counting the rows as
+    the lists pass, so a page of a long list is served without holding the list, and with no
+    Python step per row. ``total`` is known once the rows have been read to the end."""
 
-    def __init__(self, rows: Iterator[Any], start: int, size: int) -> None:
-        self._rows, self._start, self._stop = rows, start, start + size
+    def __init__(self, batches: Iterator[list[Any]], start: int, size: int) -> None:
+        self._batches, self._start, self._stop = batches, start, start + size
         self._count = 0
 
     def __iter__(self) -> Iterator[Any]:
-        for index, row in enumerate(self._rows):
-            self._count = index + 1
-            if self._start <= index < self._stop:
-                yield row
+        return chain.from_iterable(self._windows())
+
+    def _windows(self) -> Iterator[list[Any]]:
+        for batch in self._batches:
+            first, self._count = self._count, self._count + len(batch)
+            if self._start <= first and self._count <= self._stop:
+                yield batch
+            elif first < self._stop and self._start < self._count:
+                yield batch[max(self._start - first, 0) : self._stop - first]
 
     def total(self) -> int:
         return self._count
