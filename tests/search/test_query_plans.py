@@ -112,20 +112,20 @@ def test_every_query_of_every_face_can_use_an_index(
         if not executemany and statement.lstrip().upper().startswith(("SELECT", "WITH")):
             sent.append((current["name"], statement, parameters))
 
-    read_on_cursor = DriverRows.all
+    read_on_cursor = DriverRows._fetch
 
     def record_driver_rows(self: DriverRows, conn, params):  # type: ignore[no-untyped-def]
         # statements read on the driver's cursor bypass the engine's events (planned as
-        # they are first read)
-        rows = read_on_cursor(self, conn, params)
+        # they are first read); every read (all(), tuples()) goes through _fetch
+        fetched = read_on_cursor(self, conn, params)
         sent_to_driver = self.sent(conn.dialect, params)
         if sent_to_driver is not None:
             sent.append((current["name"], *sent_to_driver))
-        return rows
+        return fetched
 
     engine = postgres_archive.engine
     event.listen(engine, "before_cursor_execute", record)
-    monkeypatch.setattr(DriverRows, "all", record_driver_rows)
+    monkeypatch.setattr(DriverRows, "_fetch", record_driver_rows)
     try:
         with (
             LiveServer(postgres_archive) as server,
