@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    event,
     select,
     text,
     union_all,
@@ -101,6 +102,37 @@ def test_tuples_are_sqlalchemys_rows_by_position(engine, statement, params) -> N
             assert [[type(v) for v in r] for r in found] == [[type(v) for v in r] for r in expected]
 
 
+# two columns named thing_id: no named tuple, but rows by position
+SAME_NAMES = select(things.c.thing_id, things.c.name, things.c.thing_id, things.c.shiny).order_by(
+    things.c.thing_id
+)
+
+
+@pytest.mark.parametrize("statement", [SAME_NAMES, EXPANDING])
+def test_at_most_so_many_rows_are_read(engine, statement) -> None:  # type: ignore[no-untyped-def]
+    rows = DriverRows(statement)
+    params = {"ids": [1, 2, 3]} if statement is EXPANDING else {}
+    with engine.connect() as conn:
+        expected = [tuple(r) for r in conn.execute(statement, params).all()]
+        for most in (1, 2, 5, None):
+            found = rows.tuples(conn, params, most=most)
+            assert [tuple(r) for r in found] == expected[:most]
+            assert [[type(v) for v in r] for r in found] == [
+                [type(v) for v in r] for r in expected[:most]
+            ]
+
+
+def test_columns_sharing_a_name_are_read_by_position_or_as_sqlalchemys_rows(engine) -> None:  # type: ignore[no-untyped-def]
+    rows = DriverRows(SAME_NAMES)
+    with engine.connect() as conn:
+        expected = conn.execute(SAME_NAMES).all()
+        assert [tuple(r) for r in rows.tuples(conn, {})] == [tuple(r) for r in expected]
+        named = rows.all(conn, {})  # no named tuple of them: SQLAlchemy's own rows
+        assert [r._fields for r in named] == [r._fields for r in expected]
+        assert [tuple(r) for r in named] == [tuple(r) for r in expected]
+        assert isinstance(rows.tuples(conn, {})[0][3], bool)  # SQLite's 0/1 made booleans
+
+
 def test_a_failing_statement_raises_sqlalchemys_error(engine) -> None:  # type: ignore[no-untyped-def]
     missing = Table("no_such_table", MetaData(), Column("x", Integer))
     rows = DriverRows(select(missing.c.x).where(missing.c.x == bindparam("x")))
@@ -135,13 +167,22 @@ def test_a_dropped_connection_is_found_out_and_replaced(postgres_url: str) -> No
     killer.dispose()
 
 
-def test_what_the_driver_is_sent(engine) -> None:  # type: ignore[no-untyped-def]
-    rows, expanding = DriverRows(BY_NAME), DriverRows(EXPANDING)
+def test_the_engines_statement_events_hear_each_read(engine) -> None:  # type: ignore[no-untyped-def]
+    """An operator's SQL log or tracing, and the tests that explain plans, see these reads."""
+    heard: list[tuple[str, str, object]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        heard.append(("before", statement, parameters))
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        heard.append(("after", statement, parameters))
+
+    rows = DriverRows(BY_NAME)
     with engine.connect() as conn:
-        assert rows.sent(conn.dialect, {"name": "ring", "below": 2.0}) is None  # not yet planned
         rows.all(conn, {"name": "ring", "below": 2.0})
-        expanding.all(conn, {"ids": [1]})
-        sql, arguments = rows.sent(conn.dialect, {"name": "ring", "below": 2.0})
-        # the driver's own statement and arguments give the rows again
+    assert [when for when, _, _ in heard] == ["before", "after"]
+    (_, sql, arguments), _ = heard
+    with engine.connect() as conn:  # the driver's own statement and arguments give the rows
         assert [row[0] for row in conn.exec_driver_sql(sql, arguments)] == [1, 2]
-        assert expanding.sent(conn.dialect, {"ids": [1]}) is None  # left to SQLAlchemy

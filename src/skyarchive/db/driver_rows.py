@@ -7,8 +7,8 @@ and row objects: docs/performance.md, "Per-request cost"). :class:`DriverRows` c
 statement once per dialect, SQLAlchemy's own compilation, and runs it on the driver's cursor
 of the connection the caller already holds (the same transaction), making each row a named
 tuple, with SQLAlchemy's own bind and result processors for the types applied. A statement
-that needs more than that (expanding or literal parameters, duplicate column names) simply
-goes through ``Connection.execute``, and so does a failed execution, so that a
+that needs more than that (expanding or literal parameters; for named rows, columns sharing a
+name) simply goes through ``Connection.execute``, and so does a failed execution, so that a
 connection the database dropped is found out, and thrown away, as everywhere else.
 """
 
@@ -31,7 +31,7 @@ class _Plan:
     positions: tuple[str, ...] | None  # names in order for a positional paramstyle
     defaults: dict[str, Any]
     binds: dict[str, Processor]  # the parameters whose type converts them
-    row: Callable[..., Any]
+    row: Callable[..., Any] | None  # None: the columns' names make no named tuple (tuples only)
     types: list[Any]  # of the selected columns
     results: tuple[Processor | None, ...] | None = None  # known from the first description
 
@@ -45,18 +45,21 @@ class DriverRows:
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[Any]:
         """The rows, each a named tuple (or SQLAlchemy's ``Row``, which reads the same)."""
-        plan, fetched = self._fetch(conn, params)
-        if plan is None:
+        plan, fetched = self._fetch(conn, params, named=True)
+        if plan is None or plan.row is None:
             return fetched
         results = plan.results
         if not any(results or ()):
             return [plan.row(*values) for values in fetched]
         return [plan.row(*_converted(results, values)) for values in fetched]  # type: ignore[arg-type]
 
-    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+    def tuples(
+        self, conn: Connection, params: Mapping[str, Any], *, most: int | None = None
+    ) -> Sequence[Sequence[Any]]:
         """The rows as the driver's own tuples, read by position: for a statement of many
-        rows, where a named tuple per row (a third of a microsecond) is work worth sparing."""
-        plan, fetched = self._fetch(conn, params)
+        rows, where a named tuple per row (a third of a microsecond) is work worth sparing,
+        or of columns sharing a name. With ``most``, no more than ``most`` rows are read."""
+        plan, fetched = self._fetch(conn, params, most=most)
         if plan is None:
             return fetched
         results = plan.results
@@ -64,37 +67,54 @@ class DriverRows:
             return fetched
         return [tuple(_converted(results, values)) for values in fetched]  # type: ignore[arg-type]
 
-    def sent(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any] | None:
-        """The SQL and arguments :meth:`all` gives the driver of ``dialect`` for ``params``
-        (None: the statement goes through ``Connection.execute``), for tests that explain
-        the statements the server sends."""
-        plan = self._plans.get(dialect.name)
-        return None if plan is None else (plan.sql, _arguments(plan, params))
-
-    def _fetch(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan | None, Any]:
-        """The plan and the driver's rows; no plan when SQLAlchemy ran the statement."""
+    def _fetch(
+        self,
+        conn: Connection,
+        params: Mapping[str, Any],
+        *,
+        named: bool = False,
+        most: int | None = None,
+    ) -> tuple[_Plan | None, Any]:
+        """The plan and the driver's rows (at most ``most``); no plan when SQLAlchemy ran the
+        statement (so also for ``named`` rows of columns that make no named tuple)."""
         dialect = conn.dialect
         try:
             plan = self._plans[dialect.name]
         except KeyError:
             plan = self._plans[dialect.name] = _plan(self.statement, dialect)
-        if plan is None:
-            return None, conn.execute(self.statement, dict(params)).all()
+        if plan is None or (named and plan.row is None):
+            return None, self._through_sqlalchemy(conn, params, most)
         arguments = _arguments(plan, params)
         driver = conn.connection.driver_connection
         try:
             cursor = driver.cursor()  # type: ignore[union-attr]
             try:
+                # What listens to the engine's statements (the catalogue-write watch, an
+                # operator's SQL log or tracing, tests that explain plans) hears these too;
+                # a listener's rewrite (retval=True) is not applied, and there is no context.
+                events = conn.dispatch
+                events.before_cursor_execute(conn, cursor, plan.sql, arguments, None, False)
                 cursor.execute(plan.sql, arguments)
-                fetched = cursor.fetchall()
+                events.after_cursor_execute(conn, cursor, plan.sql, arguments, None, False)
+                fetched = cursor.fetchall() if most is None else cursor.fetchmany(most)
                 if plan.results is None:
                     plan.results = _result_processors(plan.types, dialect, cursor.description)
             finally:
                 cursor.close()
         except dialect.loaded_dbapi.Error:
             # SQLAlchemy's own execution raises its error, and invalidates a broken connection
-            return None, conn.execute(self.statement, dict(params)).all()
+            return None, self._through_sqlalchemy(conn, params, most)
         return plan, fetched
+
+    def _through_sqlalchemy(
+        self, conn: Connection, params: Mapping[str, Any], most: int | None
+    ) -> Sequence[Any]:
+        result = conn.execute(self.statement, dict(params))
+        if most is None:
+            return result.all()
+        rows = result.fetchmany(most)
+        result.close()
+        return rows
 
 
 def _converted(results: tuple[Processor | None, ...], values: Sequence[Any]) -> Iterator[Any]:
@@ -132,13 +152,14 @@ def _plan(statement: Select[Any] | CompoundSelect, dialect: Dialect) -> _Plan | 
             binds[name] = convert
     columns = list(statement.selected_columns)
     names = [str(column.key) for column in columns]
-    if len(set(names)) != len(names) or any(not n.isidentifier() or n[0] == "_" for n in names):
-        return None
+    unnamed = len(set(names)) != len(names) or any(
+        not n.isidentifier() or n[0] == "_" for n in names
+    )
     defaults = {
         name: bind.value
         for name, bind in compiled.binds.items()
         if bind.value is not None and not bind.required
     }
     positions = tuple(compiled.positiontup or ()) if compiled.positional else None
-    row = namedtuple("Row", names)  # type: ignore[misc]  # noqa: PYI024
+    row = None if unnamed else namedtuple("Row", names)  # type: ignore[misc]  # noqa: PYI024
     return _Plan(str(compiled), positions, defaults, binds, row, [c.type for c in columns])
