@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observation_members, observations, products
 from skyarchive.products import listing
 from skyarchive.products.listing import product_json_batches, product_rows
+from tests.catalogue_edits import change_first_observations
 
 
 @pytest.fixture
@@ -21,14 +22,7 @@ def listed(demo_archive_copy):  # type: ignore[no-untyped-def]
     """The demo archive with one observation's files under exclusive access (no release date)
     and one file whose owner is another observation, still exclusive."""
     archive = demo_archive_copy
-    with archive.engine.begin() as conn:
-        first, second = conn.execute(
-            select(observations.c.obsid).order_by(observations.c.obsid).limit(2)
-        ).scalars()
-        conn.execute(update(observations).where(observations.c.obsid == first)
-                     .values(t_obs_release=None))  # fmt: skip
-        conn.execute(update(observations).where(observations.c.obsid == second)
-                     .values(t_obs_release=now_mjd() + 30))  # fmt: skip
+    change_first_observations(archive, {"t_obs_release": None}, {"t_obs_release": now_mjd() + 30})
     return archive
 
 

@@ -11,7 +11,7 @@ import json
 import math
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations
@@ -20,20 +20,14 @@ from skyarchive.search.columns import observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.observations import ObservationQuery, search_observations
+from tests.catalogue_edits import change_first_observations
 
 
 @pytest.fixture
 def filled(demo_archive_copy):  # type: ignore[no-untyped-def]
     archive = demo_archive_copy
-    with archive.engine.begin() as conn:
-        first, second = conn.execute(
-            select(observations.c.obsid).order_by(observations.c.obsid).limit(2)
-        ).scalars()
-        # A moving target and an observation without a release date (exclusive access).
-        conn.execute(update(observations).where(observations.c.obsid == first)
-                     .values(mtFlag=True))  # fmt: skip
-        conn.execute(update(observations).where(observations.c.obsid == second)
-                     .values(t_obs_release=None))  # fmt: skip
+    # A moving target and an observation without a release date (exclusive access).
+    change_first_observations(archive, {"mtFlag": True}, {"t_obs_release": None})
     return archive
 
 
