@@ -119,8 +119,11 @@ class Settings(BaseSettings):
         description="Memory (MiB) the MAST answer cache may take in each server process; the "
         "least recently used answers go first, and no answer above an eighth of it is kept.",
     )
+    # Two, not four: the searches interleaving at the GIL's switches cost each 10-20 % more
+    # CPU with four threads than with two on both databases, for no more throughput; one
+    # thread leaves PostgreSQL's round trips unoverlapped (docs/performance.md, eighth pass).
     search_threads: int = Field(
-        default=4,
+        default=2,
         ge=1,
         description="Threads per server process that run the searches the answer cache "
         "cannot answer (the MAST API's `/api/v0/invoke` and the portal's search, sharing them); "
