@@ -186,3 +186,12 @@ def test_the_engines_statement_events_hear_each_read(engine) -> None:  # type: i
     (_, sql, arguments), _ = heard
     with engine.connect() as conn:  # the driver's own statement and arguments give the rows
         assert [row[0] for row in conn.exec_driver_sql(sql, arguments)] == [1, 2]
+
+
+def test_an_unlabelled_expression_is_read_by_position_or_as_sqlalchemys_rows(engine) -> None:  # type: ignore[no-untyped-def]
+    statement = select(things.c.thing_id, things.c.thing_id + 1).order_by(things.c.thing_id)
+    rows = DriverRows(statement)
+    with engine.connect() as conn:
+        expected = [tuple(r) for r in conn.execute(statement).all()]
+        assert [tuple(r) for r in rows.tuples(conn, {})] == expected
+        assert [tuple(r) for r in rows.all(conn, {})] == expected

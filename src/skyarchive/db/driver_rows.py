@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from keyword import iskeyword
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Connection, Select
@@ -151,9 +152,11 @@ def _plan(statement: Select[Any] | CompoundSelect, dialect: Dialect) -> _Plan | 
         if convert is not None:
             binds[name] = convert
     columns = list(statement.selected_columns)
-    names = [str(column.key) for column in columns]
+    keys = [column.key for column in columns]  # None for an expression without a label
+    names = [str(key) for key in keys]
     unnamed = len(set(names)) != len(names) or any(
-        not n.isidentifier() or n[0] == "_" for n in names
+        key is None or not n.isidentifier() or n[0] == "_" or iskeyword(n)
+        for key, n in zip(keys, names, strict=True)
     )
     defaults = {
         name: bind.value

@@ -534,8 +534,8 @@ def _rows_by_value(
 
     if not kept:
         return iter(conn.execute(rows(selected), params))
-    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows(_named(selected))))
-    return iter(reading.all(conn, params))
+    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows(selected)))
+    return iter(reading.tuples(conn, params))
 
 
 #: Columns with an index of their own (``observations``' single-column indexes), which keeps
@@ -574,11 +574,10 @@ def _page_rows(
     else:
 
         def build() -> DriverRows:
-            named = select(*_named(selected)).where(where).order_by(observations.c.obsid)
-            return DriverRows(named.offset(_PAGE_OFFSET).limit(_PAGE_SIZE))
+            return DriverRows(ordered().offset(_PAGE_OFFSET).limit(_PAGE_SIZE))
 
         bound = {**params, "page_offset": offset, "page_size": first_size}
-        first = _FIRST_PAGES.get(kept, build).all(conn, bound)
+        first = _FIRST_PAGES.get(kept, build).tuples(conn, bound)
     yield from first
     if len(first) < first_size or first_size == pagesize:
         return
@@ -590,12 +589,6 @@ def _page_rows(
 _FIRST_PAGES: Kept[DriverRows] = Kept(256)
 _PAGE_OFFSET = bindparam("page_offset", type_=Integer)
 _PAGE_SIZE = bindparam("page_size", type_=Integer)
-
-
-def _named(selected: Sequence[Any]) -> list[Any]:
-    """``selected`` with a label on each expression that has no name (the JSON row): the
-    driver's rows are named tuples."""
-    return [c if c.key is not None else c.label(f"selected_{i}") for i, c in enumerate(selected)]
 
 
 def _projection(query: ObservationQuery) -> list[ColumnInfo]:
