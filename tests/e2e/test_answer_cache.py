@@ -401,13 +401,22 @@ def test_portal_search_sees_catalogue_writes_and_release_dates(
     for _ in range(4):
         assert {row["target_name"] for row in same()} == {"SEEN"}
 
-    release_in = 8.0  # seconds from now
-    with archive.engine.begin() as conn:  # a release-date change
-        conn.execute(update(observations).where(observations.c.proposal_id == "4567")
-                     .values(t_obs_release=now_mjd() + release_in / SECONDS_PER_DAY))  # fmt: skip
-    released_at = time.monotonic() + release_in
-    assert {row["mayRetrieve"] for row in same()} == {False}
-    assert {row["mayRetrieve"] for row in rows(kept)} == {False}
+    # A release date changed through the archive, then reached without a write. Whether the
+    # answers before it were still exclusive is judged only if they came before the date: on
+    # a loaded machine they may not, and then the date is set again further ahead.
+    for release_in in (8.0, 20.0, 60.0):  # seconds from now
+        release = now_mjd() + release_in / SECONDS_PER_DAY
+        with archive.engine.begin() as conn:
+            conn.execute(update(observations).where(observations.c.proposal_id == "4567")
+                         .values(t_obs_release=release))  # fmt: skip
+        released_at = time.monotonic() + release_in
+        before_release = [same(), rows(kept)]
+        if time.monotonic() < released_at - 1:
+            break
+    else:
+        pytest.fail("no answer came before a release date a minute ahead")
+    for answer in before_release:
+        assert {row["mayRetrieve"] for row in answer} == {False}
     time.sleep(max(0.0, released_at - time.monotonic()) + 0.5)
     for _ in range(4):  # the release date reached, no write
         after = same()
