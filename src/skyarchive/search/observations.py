@@ -514,13 +514,12 @@ def _rows_by_value(
     ``page``; kept with it (``shape`` names ``selected``) when it is ``kept``, so it is built,
     and its SQL compiled, once."""
 
-    def rows(chosen: Sequence[Any]) -> Select:
-        statement = select(*chosen).where(observations.c.obsid.in_(page))
-        return statement.order_by(observations.c.obsid)
+    def rows() -> Select:
+        return _ordered_rows(selected, observations.c.obsid.in_(page))
 
     if not kept:
-        return iter(conn.execute(rows(selected), params))
-    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows(selected)))
+        return iter(conn.execute(rows(), params))
+    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows()))
     return iter(reading.tuples(conn, params))
 
 
@@ -550,8 +549,8 @@ def _page_rows(
     it, the page bound, and read on the driver's cursor.
     """
 
-    def ordered() -> Select:
-        return select(*selected).where(where).order_by(observations.c.obsid)
+    def ordered() -> Select:  # built only where the statement is not kept already
+        return _ordered_rows(selected, where)
 
     first_size = min(pagesize, _FIRST_ROWS)
     first: Sequence[Sequence]
@@ -569,6 +568,11 @@ def _page_rows(
         return
     rest = ordered().where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
     yield from conn.execution_options(yield_per=2000).execute(rest, params)
+
+
+def _ordered_rows(selected: Sequence[Any], where: ColumnElement[bool]) -> Select:
+    """The columns ``selected`` of the observations ``where`` holds for, in obsid order."""
+    return select(*selected).where(where).order_by(observations.c.obsid)
 
 
 #: The first query of :func:`_page_rows` per row shape and shape of criteria.
