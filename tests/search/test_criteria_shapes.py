@@ -11,15 +11,16 @@ from sqlalchemy import select, update
 
 from skyarchive.archive import Archive
 from skyarchive.db.tables import observations
-from skyarchive.search import criteria_shapes
+from skyarchive.search import criteria_shapes, tokens
 from skyarchive.search.columns import observation_column
 from skyarchive.search.criteria import Criterion, parse_criteria
-from skyarchive.search.criteria_shapes import MOST_VALUES, shaped_criteria
+from skyarchive.search.criteria_shapes import MOST_VALUES, criteria_shape
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
     search_observations,
 )
+from skyarchive.search.portal_search import PortalQuery, run_search
 from skyarchive.search.tokens import replace_tokens
 
 NOW = 60_000.5
@@ -121,7 +122,7 @@ def test_criteria_of_one_shape_share_one_statement() -> None:
     def shaped(collection: str, program: str, level: int) -> Any:
         filters = [_filter("obs_collection", collection), _filter("proposal_id", program),
                    _filter("calib_level", {"min": level})]  # fmt: skip
-        return shaped_criteria(_criteria(filters), now=NOW, has_tokens=lambda column: False)
+        return criteria_shape(_criteria(filters), now=NOW, has_tokens=lambda column: False)
 
     first, second = shaped("JWST", "1073", 2), shaped("HST", "12309", 3)
     assert first.shape == second.shape and first.where is second.where
@@ -133,9 +134,9 @@ def test_criteria_of_one_shape_share_one_statement() -> None:
 def test_long_lists_of_values_are_not_kept() -> None:
     many = [str(n) for n in range(MOST_VALUES + 1)]
     criteria = _criteria([_filter("proposal_id", *many)])
-    assert shaped_criteria(criteria, now=NOW, has_tokens=lambda column: False) is None
+    assert not criteria_shape(criteria, now=NOW, has_tokens=lambda column: False).kept
     fewer = _criteria([_filter("proposal_id", *many[:MOST_VALUES])])
-    assert shaped_criteria(fewer, now=NOW, has_tokens=lambda column: False) is not None
+    assert criteria_shape(fewer, now=NOW, has_tokens=lambda column: False).kept
 
 
 def _answers(archive: Archive, criteria: list[Criterion]) -> tuple[Any, ...]:
@@ -180,7 +181,30 @@ def test_a_long_list_finds_the_rows_its_listed_programs_hold(demo_archive_copy: 
     listed = ["1073", "1366"]
     unknown = [str(n) for n in range(900_000, 900_000 + MOST_VALUES)]
     long = _criteria([_filter("proposal_id", *unknown, *listed)])
-    assert shaped_criteria(long, now=NOW, has_tokens=lambda column: False) is None
+    assert not criteria_shape(long, now=NOW, has_tokens=lambda column: False).kept
     found = _answers(demo_archive_copy, long)
     assert found == _answers(demo_archive_copy, _criteria([_filter("proposal_id", *listed)]))
     assert found[0] > 0
+
+
+@pytest.mark.parametrize("sort", [None, "t_min"], ids=["obsid order", "sorted"])
+def test_a_search_asks_once_whether_a_column_holds_multi_valued_entries(
+    sort: str | None, demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    really = tokens.column_has_tokens
+
+    def counted(conn: Any, column: str) -> bool:
+        asked.append(column)
+        return really(conn, column)
+
+    monkeypatch.setattr(tokens, "column_has_tokens", counted)
+    query = PortalQuery(
+        filters=[_filter("obs_collection", "JWST"), _filter("filters", "F2*")],
+        facets={"obs_collection": ["JWST"], "instrument_name": ["NIRCAM/IMAGE"]},
+        sort=sort, pagesize=2,
+    )  # fmt: skip
+    with demo_archive_copy.engine.connect() as conn:
+        found = run_search(conn, query, now=NOW)
+    assert found.total > 2  # the page is full: its total was counted, not inferred
+    assert sorted(asked) == ["filters", "obs_collection"]

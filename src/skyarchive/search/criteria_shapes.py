@@ -71,15 +71,6 @@ class ShapedCriteria:
         return _criteria_clause(self.shape, Written(self.params))
 
 
-def shaped_criteria(
-    criteria: Sequence[Criterion], *, now: float, has_tokens: Callable[[str], bool]
-) -> ShapedCriteria | None:
-    """:func:`criteria_shape` when its clause may be kept, else None (a criterion lists more
-    than :data:`MOST_VALUES` values)."""
-    shaped = criteria_shape(criteria, now=now, has_tokens=has_tokens)
-    return shaped if shaped.kept else None
-
-
 def criteria_shape(
     criteria: Sequence[Criterion], *, now: float, has_tokens: Callable[[str], bool]
 ) -> ShapedCriteria:
