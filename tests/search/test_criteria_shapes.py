@@ -1,26 +1,26 @@
-"""Criteria statements kept per shape: the clause is the one built per search, values bound."""
+"""The criteria's one clause builder: the right rows for each kind of criterion, kept per
+shape with the values bound or (long lists) with the values written in."""
 
 from __future__ import annotations
 
-import re
+import fnmatch
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from skyarchive.archive import Archive
 from skyarchive.db.tables import observations
-from skyarchive.search import observations as observation_search
+from skyarchive.search import criteria_shapes, tokens
 from skyarchive.search.columns import observation_column
 from skyarchive.search.criteria import Criterion, parse_criteria
-from skyarchive.search.criteria_shapes import MOST_VALUES, shaped_criteria
+from skyarchive.search.criteria_shapes import MOST_VALUES, criteria_shape
 from skyarchive.search.observations import (
     ObservationQuery,
     count_observations,
     search_observations,
-    where_clause,
 )
+from skyarchive.search.portal_search import PortalQuery, run_search
 from skyarchive.search.tokens import replace_tokens
 
 NOW = 60_000.5
@@ -58,34 +58,71 @@ def _criteria(filters: list[dict[str, Any]]) -> list[Criterion]:
     return parse_criteria(filters, observation_column)
 
 
-def _sent(clause: Any, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any] | None]:
-    """The SQL as the driver gets it (names of parameters left out) and, if positional, the
-    values in order."""
-    compiled = clause.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    text = re.sub(r"%\(\w+\)s", "%s", str(compiled))
-    values = {**compiled.params, **params}
-    return text, [values[k] for k in compiled.positiontup] if compiled.positional else None
+def _parts(value: Any) -> set[str]:
+    """A text value as MAST matches it: whole, and each ``;``-separated part (lower case)."""
+    if value is None:
+        return set()
+    text = str(value).lower()
+    return {text} | {part.strip() for part in text.split(";")}
 
 
-@pytest.mark.parametrize("tokens", [True, False], ids=["parts", "no parts"])
+def _any(value: Any, *wanted: str) -> bool:
+    """Whether the value, or a part of it, is one of ``wanted`` (fnmatch patterns)."""
+    return any(fnmatch.fnmatchcase(part, w) for part in _parts(value) for w in wanted)
+
+
+_START, _END = 59215.0, 60310.0  # 2021-01-01 and 2024-01-01 as MJD
+
+#: Which rows each criteria match, written from MAST's rules, not from our SQL.
+EXPECTED: dict[str, Any] = {
+    "one collection": lambda r: _any(r["obs_collection"], "jwst"),
+    "texts with and without letters": lambda r: _any(r["obs_collection"], "jwst", "hst", "1x",
+                                                     "12"),
+    "patterns and values": lambda r: _any(r["filters"], "f2*", "f200w", "*g395m*"),
+    "free text": lambda r: _any(r["target_name"], "ngc*"),
+    "programs and a collection": lambda r: r["proposal_id"] in ("1073", "1366")
+    and _any(r["obs_collection"], "jwst"),
+    "numbers": lambda r: r["calib_level"] in (2, 3),
+    "identifiers": lambda r: r["obsid"] in (2, 3, 4) and r["objID"] == 5,
+    "flags": lambda r: r["mtFlag"] is not None,
+    "ranges": lambda r: r["t_min"] is not None
+    and (59000 <= r["t_min"] <= 60000 or r["t_min"] <= 58000 or r["t_min"] >= 60500),
+    "an open range": lambda r: r["s_ra"] is not None,
+    "dates": lambda r: r["t_min"] is not None and _START <= r["t_min"] <= _END,
+    "public": lambda r: r["t_obs_release"] is not None and r["t_obs_release"] <= NOW
+    and _any(r["obs_collection"], "jwst"),
+    "both rights": lambda r: True,
+    "no right": lambda r: False,
+    "an empty criterion": lambda r: _any(r["instrument_name"], "nircam/image"),
+    "none": lambda r: True,
+}  # fmt: skip
+
+
+def _matching(archive: Archive, criteria: list[Criterion]) -> list[int]:
+    with archive.engine.connect() as conn:
+        rows = search_observations(conn, ObservationQuery(criteria=criteria), now=NOW).rows
+        return [int(row["obsid"]) for row in rows]
+
+
+def _expected(archive: Archive, name: str) -> list[int]:
+    with archive.engine.connect() as conn:
+        rows = conn.execute(select(observations).order_by(observations.c.obsid)).mappings()
+        return [row["obsid"] for row in rows if EXPECTED[name](row)]
+
+
 @pytest.mark.parametrize("name", list(FILTERS))
-def test_the_kept_clause_is_the_clause_built_per_search(
-    name: str, tokens: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    criteria = _criteria(FILTERS[name])
-    monkeypatch.setattr(observation_search, "column_has_tokens", lambda conn, column: tokens)
-    built = where_clause(criteria, now=NOW, conn=object())  # type: ignore[arg-type]
-    shaped = shaped_criteria(criteria, now=NOW, has_tokens=lambda column: tokens)
-    assert shaped is not None
-    for dialect in (sqlite.dialect(), postgresql.dialect()):
-        assert _sent(shaped.where, dialect, shaped.params) == _sent(built, dialect, {})
+def test_each_kind_of_criterion_finds_its_rows(name: str, demo_archive_copy: Archive) -> None:
+    expected = _expected(demo_archive_copy, name)
+    assert _matching(demo_archive_copy, _criteria(FILTERS[name])) == expected
+    if name in ("one collection", "public", "free text", "an empty criterion"):
+        assert expected  # the demo holds rows of these: the comparison is not vacuous
 
 
 def test_criteria_of_one_shape_share_one_statement() -> None:
     def shaped(collection: str, program: str, level: int) -> Any:
         filters = [_filter("obs_collection", collection), _filter("proposal_id", program),
                    _filter("calib_level", {"min": level})]  # fmt: skip
-        return shaped_criteria(_criteria(filters), now=NOW, has_tokens=lambda column: False)
+        return criteria_shape(_criteria(filters), now=NOW, has_tokens=lambda column: False)
 
     first, second = shaped("JWST", "1073", 2), shaped("HST", "12309", 3)
     assert first.shape == second.shape and first.where is second.where
@@ -97,9 +134,9 @@ def test_criteria_of_one_shape_share_one_statement() -> None:
 def test_long_lists_of_values_are_not_kept() -> None:
     many = [str(n) for n in range(MOST_VALUES + 1)]
     criteria = _criteria([_filter("proposal_id", *many)])
-    assert shaped_criteria(criteria, now=NOW, has_tokens=lambda column: False) is None
+    assert not criteria_shape(criteria, now=NOW, has_tokens=lambda column: False).kept
     fewer = _criteria([_filter("proposal_id", *many[:MOST_VALUES])])
-    assert shaped_criteria(fewer, now=NOW, has_tokens=lambda column: False) is not None
+    assert criteria_shape(fewer, now=NOW, has_tokens=lambda column: False).kept
 
 
 def _answers(archive: Archive, criteria: list[Criterion]) -> tuple[Any, ...]:
@@ -112,15 +149,14 @@ def _answers(archive: Archive, criteria: list[Criterion]) -> tuple[Any, ...]:
         return counted, list(dicts.rows), dicts.total, list(texts.rows), texts.total
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in FILTERS if n not in ("numbers", "identifiers", "no right")]
-)
-def test_kept_statements_answer_as_built_ones(
+@pytest.mark.parametrize("name", [n for n in FILTERS if n != "identifiers"])
+def test_kept_statements_answer_as_the_long_list_fallback(
     name: str, demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     criteria = _criteria(FILTERS[name])
     kept = _answers(demo_archive_copy, criteria)
-    monkeypatch.setattr(observation_search, "_shaped", lambda criteria, now, conn: None)
+    # every criterion now "lists too many values": the long-list fallback, values written in
+    monkeypatch.setattr(criteria_shapes, "MOST_VALUES", 0)
     assert kept == _answers(demo_archive_copy, criteria)
     counted, rows, total, _texts, _texts_total = kept
     assert counted == total == len(rows)
@@ -139,3 +175,36 @@ def test_a_multi_valued_entry_ingested_later_is_found_by_its_parts(
         replace_tokens(conn, obsid, values)
     counted, rows, total, _texts, _texts_total = _answers(demo_archive_copy, criteria)
     assert (counted, total, [row["obsid"] for row in rows]) == (1, 1, [str(obsid)])
+
+
+def test_a_long_list_finds_the_rows_its_listed_programs_hold(demo_archive_copy: Archive) -> None:
+    listed = ["1073", "1366"]
+    unknown = [str(n) for n in range(900_000, 900_000 + MOST_VALUES)]
+    long = _criteria([_filter("proposal_id", *unknown, *listed)])
+    assert not criteria_shape(long, now=NOW, has_tokens=lambda column: False).kept
+    found = _answers(demo_archive_copy, long)
+    assert found == _answers(demo_archive_copy, _criteria([_filter("proposal_id", *listed)]))
+    assert found[0] > 0
+
+
+@pytest.mark.parametrize("sort", [None, "t_min"], ids=["obsid order", "sorted"])
+def test_a_search_asks_once_whether_a_column_holds_multi_valued_entries(
+    sort: str | None, demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    really = tokens.column_has_tokens
+
+    def counted(conn: Any, column: str) -> bool:
+        asked.append(column)
+        return really(conn, column)
+
+    monkeypatch.setattr(tokens, "column_has_tokens", counted)
+    query = PortalQuery(
+        filters=[_filter("obs_collection", "JWST"), _filter("filters", "F2*")],
+        facets={"obs_collection": ["JWST"], "instrument_name": ["NIRCAM/IMAGE"]},
+        sort=sort, pagesize=2,
+    )  # fmt: skip
+    with demo_archive_copy.engine.connect() as conn:
+        found = run_search(conn, query, now=NOW)
+    assert found.total > 2  # the page is full: its total was counted, not inferred
+    assert sorted(asked) == ["filters", "obs_collection"]

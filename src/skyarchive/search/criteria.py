@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, true
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, true
 
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
@@ -79,59 +79,146 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
 
 
-def criterion_clause(
-    criterion: Criterion,
+#: How a criterion compares each of its values (:func:`criterion_shape`).
+NUMBER, FLAG, EXACT, FOLDED = "number", "flag", "exact", "folded"
+
+
+class CriterionShape(NamedTuple):
+    """What a criterion's SQL depends on, its values apart: how each value is compared
+    (``kinds``), which bounds each range has, how many patterns there are."""
+
+    kinds: tuple[str, ...]
+    bounds: tuple[tuple[bool, bool], ...]
+    patterns: int
+
+
+def criterion_shape(criterion: Criterion, prefix: str, params: dict[str, Any]) -> CriterionShape:
+    """The criterion's shape; the values it compares put in ``params``, named after ``prefix``
+    (``<prefix>v<j>`` values, ``<prefix>lo<j>``/``<prefix>hi<j>`` bounds, ``<prefix>p<j>``
+    patterns), as :func:`shaped_clause` reads them.
+
+    Numbers compare as they are, flags once each; text without letters compares exactly, so
+    the plain index on the column serves it, text with letters in lower case, served by the
+    expression indexes on ``lower(column)``.
+    """
+    values, column = criterion.values, criterion.column
+    compared: tuple[Any, ...] = ()
+    kinds: tuple[str, ...] = ()
+    if values:
+        if column.numeric or isinstance(values[0], float | int):
+            compared, kinds = values, (NUMBER,) * len(values)
+        elif column.type == "boolean":
+            compared = tuple(sorted({parse_flag(column, v) for v in values}))
+            kinds = (FLAG,) * len(compared)
+        else:
+            compared = tuple(str(v) for v in values)
+            kinds = tuple(FOLDED if any(ch.isalpha() for ch in v) else EXACT for v in compared)
+    params.update((f"{prefix}v{j}", value) for j, value in enumerate(compared))
+    bounds = []
+    for j, (low, high) in enumerate(criterion.ranges):
+        if low is not None:
+            params[f"{prefix}lo{j}"] = low
+        if high is not None:
+            params[f"{prefix}hi{j}"] = high
+        bounds.append((low is not None, high is not None))
+    params.update((f"{prefix}p{j}", pattern) for j, pattern in enumerate(criterion.patterns))
+    return CriterionShape(kinds, tuple(bounds), len(criterion.patterns))
+
+
+class Supply(Protocol):
+    """How a clause gets the values of :func:`criterion_shape`'s ``params``, by name."""
+
+    def one(self, name: str) -> Any:
+        """A value compared alone (a bound, a pattern)."""
+
+    def many(self, names: list[str]) -> Any:
+        """The values an ``IN`` compares with."""
+
+
+class Written:
+    """The values written in the clause (SQLAlchemy binds them per execution; a list as an
+    expanding ``IN``): for a clause built per search."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params = params
+
+    def one(self, name: str) -> Any:
+        return self.params[name]
+
+    def many(self, names: list[str]) -> list[Any]:
+        return [self.params[name] for name in names]
+
+
+class Bound:
+    """A bound parameter per value, given at execution: for a clause kept per shape."""
+
+    def one(self, name: str) -> Any:
+        return bindparam(name)
+
+    def many(self, names: list[str]) -> list[Any]:
+        return [bindparam(name) for name in names]
+
+
+def shaped_clause(
+    shape: CriterionShape,
     expr: ColumnElement,
+    supply: Supply,
+    prefix: str,
     *,
-    parts_match: ColumnElement[bool] | None = None,
+    parts_match: Callable[[Any, list[Any]], ColumnElement[bool]] | None = None,
     folded: bool = False,
 ) -> ColumnElement[bool]:
-    """SQL for one criterion on column expression ``expr``.
+    """SQL for a criterion of ``shape`` on column expression ``expr``, its values from
+    ``supply`` (named after ``prefix``): the one place the comparison rules are written.
 
-    ``parts_match`` is OR-ed in: for ``;``-separated columns, the rows where one part of a
-    multi-valued entry matches (see :mod:`skyarchive.search.tokens`). ``folded`` says that
-    ``expr`` holds text already lower-cased when stored: it is compared as it is, so a plain
-    index on it serves the comparison.
+    ``parts_match(values, patterns)`` is OR-ed in: for ``;``-separated columns, the rows where
+    one part of a multi-valued entry matches (see :mod:`skyarchive.search.tokens`). ``folded``
+    says that ``expr`` holds text already lower-cased when stored: it is compared as it is,
+    so a plain index on it serves the comparison.
     """
-    if criterion.empty:
-        return true()
+    kinds = shape.kinds
+
+    def values(*wanted: str) -> Any:
+        return supply.many([f"{prefix}v{j}" for j, kind in enumerate(kinds) if kind in wanted])
+
     parts: list[ColumnElement[bool]] = []
-    column = criterion.column
-    if criterion.values:
-        if column.numeric or isinstance(criterion.values[0], float | int):
-            parts.append(expr.in_(list(criterion.values)))
-        elif column.type == "boolean":
-            flags = {parse_flag(column, v) for v in criterion.values}
-            parts.append(expr.in_(list(flags)))
-        elif folded:  # criterion values are lower-case too
-            parts.append(expr.in_([str(v) for v in criterion.values]))
-        else:
-            parts.append(_text_equals(expr, [str(v) for v in criterion.values]))
-    for low, high in criterion.ranges:
-        bounds = []
-        if low is not None:
-            bounds.append(expr >= low)
-        if high is not None:
-            bounds.append(expr <= high)
-        parts.append(and_(*bounds) if bounds else expr.is_not(None))
+    if kinds and kinds[0] in (NUMBER, FLAG):
+        parts.append(expr.in_(values(NUMBER, FLAG)))
+    elif kinds and folded:  # criterion values are lower-case too
+        parts.append(expr.in_(values(EXACT, FOLDED)))
+    elif kinds:
+        compared = []
+        if EXACT in kinds:
+            compared.append(expr.in_(values(EXACT)))
+        if FOLDED in kinds:
+            compared.append(func.lower(expr).in_(values(FOLDED)))
+        parts.append(or_(*compared) if len(compared) > 1 else compared[0])
+    for j, (low, high) in enumerate(shape.bounds):
+        limits = []
+        if low:
+            limits.append(expr >= supply.one(f"{prefix}lo{j}"))
+        if high:
+            limits.append(expr <= supply.one(f"{prefix}hi{j}"))
+        parts.append(and_(*limits) if limits else expr.is_not(None))
+    patterns = [supply.one(f"{prefix}p{j}") for j in range(shape.patterns)]
     text = expr if folded else func.lower(expr)
-    parts += [text.like(pattern, escape="\\") for pattern in criterion.patterns]
+    parts += [text.like(pattern, escape="\\") for pattern in patterns]
     if parts_match is not None:
-        parts.append(parts_match)
+        # every value: no ``;``-separated column holds numbers or flags
+        parts.append(parts_match(values(*kinds), patterns))
     return or_(*parts) if len(parts) > 1 else parts[0]
 
 
-def _text_equals(expr: ColumnElement, values: Sequence[str]) -> ColumnElement:
-    # Values without letters compare exactly so the plain index on the column is used;
-    # the others compare lower-case, served by expression indexes on lower(column).
-    exact = [v for v in values if not any(ch.isalpha() for ch in v)]
-    folded = [v for v in values if v not in exact]
-    parts: list[ColumnElement[bool]] = []
-    if exact:
-        parts.append(expr.in_(exact))
-    if folded:
-        parts.append(func.lower(expr).in_(folded))
-    return or_(*parts) if len(parts) > 1 else parts[0] if parts else false()
+def criterion_clause(
+    criterion: Criterion, expr: ColumnElement, *, folded: bool = False
+) -> ColumnElement[bool]:
+    """SQL for one criterion on column expression ``expr``, its values written in
+    (:func:`shaped_clause`)."""
+    if criterion.empty:
+        return true()
+    params: dict[str, Any] = {}
+    shape = criterion_shape(criterion, "", params)
+    return shaped_clause(shape, expr, Written(params), "", folded=folded)
 
 
 def _like_pattern(text: str) -> str:

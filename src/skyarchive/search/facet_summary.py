@@ -61,7 +61,7 @@ from skyarchive.search.columns import observation_column
 from skyarchive.search.criteria import Criterion, criterion_clause
 from skyarchive.search.facet_values import listed_values, token_counts
 from skyarchive.search.observations import where_clause
-from skyarchive.search.tokens import SEPARATORS, column_has_tokens, value_parts
+from skyarchive.search.tokens import SEPARATORS, asked_once, value_parts
 
 _STORED = (summary_facets, summary_targets)
 
@@ -171,6 +171,7 @@ def stored_facet_values(
     chosen: Sequence[Criterion],
     *,
     now: float,
+    has_tokens: Callable[[str], bool] | None = None,
 ) -> StoredCounts:
     """The facet counts of the observations ``criteria`` match, and of those the ``chosen``
     facet values leave, from the stored rows where they can tell, at ``now`` (MJD).
@@ -196,8 +197,9 @@ def stored_facet_values(
     programs = None if chosen else listed_programs(criteria)
     if programs is not None:
         return _program_counts(conn, programs, names, now)
+    has_tokens = asked_once(conn) if has_tokens is None else has_tokens
     combined = [c for c in chosen if c.column.name in _COMBINED]
-    tests = [_CombinationTest.of(conn, c, names.index(c.column.name)) for c in combined]
+    tests = [_CombinationTest.of(c, names.index(c.column.name), has_tokens) for c in combined]
     rights = _chosen_rights(chosen)
     total: dict[str, Counter[Any]] = {name: Counter() for name in names}
     passing: Counter[tuple[Any, ...]] = Counter()
@@ -220,7 +222,7 @@ def stored_facet_values(
     for _, target, count in pairs:
         total["target_name"][target] += int(count)
 
-    where = where_clause(criteria, now=now, conn=conn)
+    where = where_clause(criteria, now=now, has_tokens=has_tokens)
     others = [c for c in chosen if c.column.name != "dataRights"]
     # the restricted rows per target serve only data rights ticked alone (below)
     restricted, restricted_targets = _restricted_counts(
@@ -230,8 +232,8 @@ def stored_facet_values(
     if not chosen:
         return StoredCounts(total, total)
     if any(c.column.name == "target_name" for c in chosen):
-        shown = _chosen_targets_counts(conn, and_(where, where_clause(chosen, now=now, conn=conn)),
-                                       names, now)  # fmt: skip
+        chosen_where = where_clause(chosen, now=now, has_tokens=has_tokens)
+        shown = _chosen_targets_counts(conn, and_(where, chosen_where), names, now)
         return StoredCounts(total, shown)
     shown = {name: Counter() for name in names}
     restricted_shown = 0
@@ -260,7 +262,7 @@ def stored_facet_values(
                                token_counts(observation_column("target_name"),
                                             total["target_name"].items())))  # fmt: skip
     counted = [(p, t) for p, t, _ in pairs if t is not None and str(t).strip() in listed]
-    left_rows = and_(where, where_clause(chosen, now=now, conn=conn))
+    left_rows = and_(where, where_clause(chosen, now=now, has_tokens=has_tokens))
     shown["target_name"] = _pair_counts(conn, left_rows, counted)
     return StoredCounts(total, shown)
 
@@ -391,10 +393,12 @@ class _CombinationTest:
     part: Callable[[str], bool] | None
 
     @classmethod
-    def of(cls, conn: Connection, criterion: Criterion, position: int) -> _CombinationTest:
+    def of(
+        cls, criterion: Criterion, position: int, has_tokens: Callable[[str], bool]
+    ) -> _CombinationTest:
         name = criterion.column.name
         whole = criterion_clause(criterion, summary_facets.c[name])
-        if name not in SEPARATORS or not column_has_tokens(conn, name):
+        if name not in SEPARATORS or not has_tokens(name):
             return cls(whole, position, None)
         values = {str(v) for v in criterion.values}
         patterns = [_like_regex(p) for p in criterion.patterns]

@@ -24,9 +24,7 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
-    or_,
     select,
-    true,
     union,
 )
 
@@ -35,7 +33,6 @@ from skyarchive.access.rights import (
     PUBLIC,
     data_rights,
     released_clause,
-    restricted_clause,
 )
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import observations
@@ -48,11 +45,11 @@ from skyarchive.search.columns import (
     observation_column,
 )
 from skyarchive.search.cone import Cone, cone_matches, cone_rows
-from skyarchive.search.criteria import Criterion, criterion_clause
-from skyarchive.search.criteria_shapes import ShapedCriteria, shaped_criteria
+from skyarchive.search.criteria import EXACT, FLAG, FOLDED, Criterion, criterion_shape
+from skyarchive.search.criteria_shapes import ShapedCriteria, criteria_shape
 from skyarchive.search.kept import Kept
 from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
-from skyarchive.search.tokens import SEPARATORS, column_has_tokens, token_match
+from skyarchive.search.tokens import SEPARATORS, asked_once
 
 _ID_CHUNK = 5000
 
@@ -131,38 +128,14 @@ class ResultPage:
 
 
 def where_clause(
-    criteria: Sequence[Criterion], *, now: float, conn: Connection | None = None
+    criteria: Sequence[Criterion], *, now: float, has_tokens: Callable[[str], bool]
 ) -> ColumnElement[bool]:
-    """SQL for the criteria. With ``conn``, part matching is left out for ``;``-separated
-    columns that hold no multi-valued entry, so their indexes serve the query."""
-    clauses = [_clause(c, now, conn) for c in criteria if not c.empty]
-    return and_(*clauses) if clauses else true()
-
-
-def _clause(criterion: Criterion, now: float, conn: Connection | None) -> ColumnElement[bool]:
-    name = criterion.column.name
-    if name == "dataRights":
-        release = observations.c.t_obs_release
-        wanted = {str(v).upper() for v in criterion.values}
-        parts = []
-        if PUBLIC in wanted:
-            parts.append(released_clause(release, now))
-        if EXCLUSIVE_ACCESS in wanted:
-            parts.append(restricted_clause(release, now))
-        return or_(*parts) if parts else observations.c.obsid.is_(None)
-    if name in ("distance",):
-        raise BadQuery("Filtering on distance is not supported; give a search radius instead.")
-    column = observations.c["objID" if name == "objID1" else name]
-    tokens: ColumnElement[bool] | None = None
-    if name in SEPARATORS and (conn is None or column_has_tokens(conn, name)):
-        values = [str(v) for v in criterion.values]
-        tokens = token_match(name, values, criterion.patterns)
-    return criterion_clause(criterion, column, parts_match=tokens)
-
-
-def _shaped(criteria: Sequence[Criterion], now: float, conn: Connection) -> ShapedCriteria | None:
-    """The criteria's shape and parameters, whose statements are kept (None: build them)."""
-    return shaped_criteria(criteria, now=now, has_tokens=lambda name: column_has_tokens(conn, name))
+    """SQL for the criteria with their values written in, for a statement built per search:
+    the clause of their shape (:mod:`~skyarchive.search.criteria_shapes`, the one builder),
+    whatever the number of values. ``has_tokens`` (:func:`~skyarchive.search.tokens.asked_once`)
+    tells which ``;``-separated columns hold a multi-valued entry: part matching is left out
+    for the others, so their indexes serve the query."""
+    return criteria_shape(criteria, now=now, has_tokens=has_tokens).written
 
 
 #: The count of each shape of criteria (:class:`ShapedCriteria`), read on the driver's cursor.
@@ -188,11 +161,15 @@ def count_observations(
     cone: Cone | None = None,
     obsids: Select | None = None,
     now: float,
+    has_tokens: Callable[[str], bool] | None = None,
 ) -> int:
-    shaped = _shaped(criteria, now, conn) if cone is None and obsids is None else None
-    if shaped is not None:
+    """How many observations match. ``has_tokens``: the search's
+    :func:`~skyarchive.search.tokens.asked_once`, when it has one already."""
+    has_tokens = asked_once(conn) if has_tokens is None else has_tokens
+    shaped = criteria_shape(criteria, now=now, has_tokens=has_tokens)
+    if cone is None and obsids is None and shaped.kept:
         return _kept_count(conn, shaped)
-    where = _within(where_clause(criteria, now=now, conn=conn), obsids)
+    where = _within(shaped.written, obsids)
     if cone is not None:
         return len(cone_matches(conn, cone, where))
     query = select(func.count()).select_from(observations).where(where)
@@ -200,11 +177,18 @@ def count_observations(
 
 
 def search_observations(
-    conn: Connection, query: ObservationQuery, *, now: float, as_json: bool = False
+    conn: Connection,
+    query: ObservationQuery,
+    *,
+    now: float,
+    as_json: bool = False,
+    has_tokens: Callable[[str], bool] | None = None,
 ) -> ResultPage:
     """One page of matching observations (rows are produced lazily while ``conn`` is open).
 
     With ``as_json`` each row is a JSON object as text, rendered by the database.
+    ``has_tokens``: the search's :func:`~skyarchive.search.tokens.asked_once`, when the caller
+    has one already (its counts ask it too).
     """
     if query.page < 1 or query.pagesize < 1:
         raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
@@ -219,7 +203,8 @@ def search_observations(
             conn.execute(select(func.count()).select_from(observations).where(where)).scalar_one()
         )
 
-    by_value = _page_by_value(query, offset, now=now, conn=conn)
+    has_tokens = asked_once(conn) if has_tokens is None else has_tokens
+    by_value = _page_by_value(query, offset, now=now, has_tokens=has_tokens)
     if by_value is not None:
         # the statement is kept per shape (_page_by_value): the criteria's clause is built
         # only if the total has to be counted
@@ -229,21 +214,22 @@ def search_observations(
         )
         return ResultPage(
             columns, query.page, query.pagesize, (shape.make(row, None) for row in page_rows),
-            counter=lambda: count_observations(conn, criteria=query.criteria, now=now),
+            counter=lambda: count_observations(
+                conn, criteria=query.criteria, now=now, has_tokens=has_tokens
+            ),
         )  # fmt: skip
-    if query.cone is None and query.obsids is None and sort is None:
-        shaped = _shaped(query.criteria, now, conn)
-        if shaped is not None:
-            # the statements are kept per shape: nothing built, read on the driver's cursor
-            kept_rows = _page_rows(
-                conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
-                {**params, **shaped.params}, kept=(shape.name, shaped.shape),
-            )  # fmt: skip
-            return ResultPage(
-                columns, query.page, query.pagesize, (shape.make(row, None) for row in kept_rows),
-                counter=lambda: _kept_count(conn, shaped),
-            )  # fmt: skip
-    where = _within(where_clause(query.criteria, now=now, conn=conn), query.obsids)
+    shaped = criteria_shape(query.criteria, now=now, has_tokens=has_tokens)
+    if query.cone is None and query.obsids is None and sort is None and shaped.kept:
+        # the statements are kept per shape: nothing built, read on the driver's cursor
+        kept_rows = _page_rows(
+            conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
+            {**params, **shaped.params}, kept=(shape.name, shaped.shape),
+        )  # fmt: skip
+        return ResultPage(
+            columns, query.page, query.pagesize, (shape.make(row, None) for row in kept_rows),
+            counter=lambda: _kept_count(conn, shaped),
+        )  # fmt: skip
+    where = _within(shaped.written, query.obsids)
     if query.cone is not None and sort is None:
         # The rows come with the candidates, in one query, unless there are very many.
         unfiltered = not query.criteria and query.obsids is None
@@ -309,7 +295,7 @@ def every_observation(
     once, and memory holds at most ``keys`` integers and ``batch`` rows."""
     search = ObservationQuery(criteria=list(criteria), columns=columns)
     shape = _DictRows(_projection(search), now)
-    where = where_clause(criteria, now=now, conn=conn)
+    where = where_clause(criteria, now=now, has_tokens=asked_once(conn))
     obsid = observations.c.obsid
     last: int | None = None
     while True:
@@ -410,7 +396,7 @@ _MERGED_VALUES = 500
 
 
 def _page_by_value(
-    query: ObservationQuery, offset: int, *, now: float, conn: Connection
+    query: ObservationQuery, offset: int, *, now: float, has_tokens: Callable[[str], bool]
 ) -> tuple[Select, dict[str, Any]] | None:
     """The obsids of the page, for a page in obsid order under one criterion listing values
     of an indexed column (a search by program IDs): the first ``offset + pagesize`` obsids of
@@ -444,7 +430,7 @@ def _page_by_value(
     first = offset + query.pagesize
     name = criterion.column.name
     kinds = _value_kinds(criterion)
-    if kinds is not None and not (name in SEPARATORS and column_has_tokens(conn, name)):
+    if kinds is not None and not (name in SEPARATORS and has_tokens(name)):
         values: dict[str, Any] = {f"page_value_{i}": value
                                   for i, value in enumerate(criterion.values)}  # fmt: skip
         values.update(page_first=first, page_offset=offset, page_size=query.pagesize)
@@ -456,7 +442,9 @@ def _page_by_value(
         # its own ORDER BY and LIMIT on SQLite
         value_rows = (
             select(obsid)
-            .where(_clause(replace(criterion, values=(value,)), now, conn))
+            .where(
+                where_clause([replace(criterion, values=(value,))], now=now, has_tokens=has_tokens)
+            )
             .order_by(obsid)
             .limit(first)
             .subquery()
@@ -469,16 +457,14 @@ def _page_by_value(
 
 
 def _value_kinds(criterion: Criterion) -> tuple[str, ...] | None:
-    """How :func:`~skyarchive.search.criteria.criterion_clause` compares each of a criterion's
-    values, one at a time: ``"exact"`` (the column ``IN`` the value: numbers, text without
-    letters) or ``"folded"`` (its lower case ``IN`` the value); None for other columns."""
-    column = criterion.column
-    if column.numeric or isinstance(criterion.values[0], float | int):
-        return ("exact",) * len(criterion.values)
-    if column.type == "boolean":
+    """How the criterion's shape (:func:`~skyarchive.search.criteria.criterion_shape`)
+    compares each of its values, one at a time: ``"exact"`` (the column ``IN`` the value:
+    numbers, text without letters) or ``"folded"`` (its lower case ``IN`` the value); None
+    for flags."""
+    kinds = criterion_shape(criterion, "", {}).kinds
+    if FLAG in kinds:
         return None
-    return tuple("folded" if any(ch.isalpha() for ch in str(v)) else "exact"
-                 for v in criterion.values)  # fmt: skip
+    return tuple(FOLDED if kind == FOLDED else EXACT for kind in kinds)
 
 
 @functools.lru_cache(maxsize=256)
@@ -492,7 +478,7 @@ def _by_value_statement(name: str, kinds: tuple[str, ...]) -> Select:
     column = observations.c[name]
     each = []
     for i, kind in enumerate(kinds):
-        tested = func.lower(column) if kind == "folded" else column
+        tested = func.lower(column) if kind == FOLDED else column
         value_rows = (
             select(obsid)
             .where(tested.in_([bindparam(f"page_value_{i}")]))
@@ -528,13 +514,12 @@ def _rows_by_value(
     ``page``; kept with it (``shape`` names ``selected``) when it is ``kept``, so it is built,
     and its SQL compiled, once."""
 
-    def rows(chosen: Sequence[Any]) -> Select:
-        statement = select(*chosen).where(observations.c.obsid.in_(page))
-        return statement.order_by(observations.c.obsid)
+    def rows() -> Select:
+        return _ordered_rows(selected, observations.c.obsid.in_(page))
 
     if not kept:
-        return iter(conn.execute(rows(selected), params))
-    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows(selected)))
+        return iter(conn.execute(rows(), params))
+    reading = _ROWS_BY_VALUE.get((shape, page), lambda: DriverRows(rows()))
     return iter(reading.tuples(conn, params))
 
 
@@ -564,8 +549,8 @@ def _page_rows(
     it, the page bound, and read on the driver's cursor.
     """
 
-    def ordered() -> Select:
-        return select(*selected).where(where).order_by(observations.c.obsid)
+    def ordered() -> Select:  # built only where the statement is not kept already
+        return _ordered_rows(selected, where)
 
     first_size = min(pagesize, _FIRST_ROWS)
     first: Sequence[Sequence]
@@ -583,6 +568,11 @@ def _page_rows(
         return
     rest = ordered().where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
     yield from conn.execution_options(yield_per=2000).execute(rest, params)
+
+
+def _ordered_rows(selected: Sequence[Any], where: ColumnElement[bool]) -> Select:
+    """The columns ``selected`` of the observations ``where`` holds for, in obsid order."""
+    return select(*selected).where(where).order_by(observations.c.obsid)
 
 
 #: The first query of :func:`_page_rows` per row shape and shape of criteria.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from skyarchive.search.observations import (
     where_clause,
 )
 from skyarchive.search.portal_query import PositionQuery
+from skyarchive.search.tokens import asked_once
 
 DEFAULT_LIMIT = 5000
 #: The facets beside the grid, in the order they are shown.
@@ -170,11 +171,13 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
     search = ObservationQuery(criteria=narrowed, cone=cone, page=query.page,
                               pagesize=query.pagesize, sort=query.sort,
                               descending=query.descending)  # fmt: skip
-    page = search_observations(conn, search, now=now)
+    has_tokens = asked_once(conn)  # asked once for the page, the counts and the facets
+    page = search_observations(conn, search, now=now, has_tokens=has_tokens)
     rows = list(page.rows)
     chosen = len(narrowed) > len(criteria)
     if cone is None and query.with_facets:
-        facets = facet_counts(conn, criteria, narrowed if chosen else None, None, now=now)
+        facets = facet_counts(conn, criteria, narrowed if chosen else None, None, now=now,
+                              has_tokens=has_tokens)  # fmt: skip
         # Every row is public or exclusive, so the data rights facet has counted the rows the
         # search matches (total) and those the chosen values leave (shown): no COUNT again.
         rights = facets["dataRights"]
@@ -187,7 +190,7 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
     if cone is not None and page.matched is not None:
         # The cone was matched once for the page; the facets count the same observations
         # (and, with facet values chosen, those the search's own criteria match: once more).
-        everything = _cone_ids(conn, cone, criteria, now) if chosen else page.matched
+        everything = _cone_ids(conn, cone, criteria, now, has_tokens) if chosen else page.matched
         result.matched = len(everything)
         if query.with_facets and not chosen and page.held is not None:
             # the page's query read every matched row, facet columns among them
@@ -196,10 +199,12 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
             shown = set(page.matched) if chosen else None
             result.facets = _cone_facet_counts(conn, everything, shown, now=now)
         return result
-    result.matched = count_observations(conn, criteria=criteria, cone=cone, now=now) if chosen \
+    result.matched = count_observations(conn, criteria=criteria, cone=cone, now=now,
+                                        has_tokens=has_tokens) if chosen \
         else result.total  # fmt: skip
     if query.with_facets:
-        result.facets = facet_counts(conn, criteria, narrowed if chosen else None, cone, now=now)
+        result.facets = facet_counts(conn, criteria, narrowed if chosen else None, cone, now=now,
+                                     has_tokens=has_tokens)  # fmt: skip
     return result
 
 
@@ -237,6 +242,7 @@ def facet_counts(
     *,
     now: float,
     stored: bool = True,
+    has_tokens: Callable[[str], bool] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Per facet column, its values with their count among the rows ``criteria`` (and the cone)
     match (``total``) and among those ``narrowed`` match (``shown``; the same when None).
@@ -249,15 +255,20 @@ def facet_counts(
     (:mod:`skyarchive.search.facet_summary`). Otherwise, without a cone, the database counts
     in two passes over the matching rows, whatever the number of facets
     (:func:`_grouped_facets`). A cone's matches are found once and their facet
-    columns read by obsid.
+    columns read by obsid. ``has_tokens``: the search's
+    :func:`~skyarchive.search.tokens.asked_once`, when it has one already.
     """
+    has_tokens = asked_once(conn) if has_tokens is None else has_tokens
     if cone is not None:
-        shown_ids = None if narrowed is None else set(_cone_ids(conn, cone, narrowed, now))
-        return _cone_facet_counts(conn, _cone_ids(conn, cone, criteria, now), shown_ids, now=now)
+        shown_ids = None if narrowed is None else set(
+            _cone_ids(conn, cone, narrowed, now, has_tokens)
+        )  # fmt: skip
+        matched = _cone_ids(conn, cone, criteria, now, has_tokens)
+        return _cone_facet_counts(conn, matched, shown_ids, now=now)
     if narrowed is not None and list(narrowed[: len(criteria)]) == list(criteria):
         narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
     if stored and counts_are_stored(criteria, narrowed or ()):
-        held = stored_facet_values(conn, criteria, narrowed or (), now=now)
+        held = stored_facet_values(conn, criteria, narrowed or (), now=now, has_tokens=has_tokens)
         counted = {}
         for name in FACETS:
             column = observation_column(name)
@@ -265,9 +276,9 @@ def facet_counts(
             shown_here = token_counts(column, held.shown[name].items())
             counted[name] = facet_values(column, total, shown_here)
         return counted
-    where_all = where_clause(criteria, now=now, conn=conn)
+    where_all = where_clause(criteria, now=now, has_tokens=has_tokens)
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
-        (where_clause(narrowed, now=now, conn=conn), 1), else_=0
+        (where_clause(narrowed, now=now, has_tokens=has_tokens), 1), else_=0
     )  # fmt: skip
     by_program = any(c.column.name == "proposal_id" for c in criteria)
     totals: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
@@ -364,9 +375,15 @@ def _grouped_counts(
     return token_counts(column, conn.execute(query))
 
 
-def _cone_ids(conn: Connection, cone: Cone, criteria: Sequence[Criterion], now: float) -> list[int]:
+def _cone_ids(
+    conn: Connection,
+    cone: Cone,
+    criteria: Sequence[Criterion],
+    now: float,
+    has_tokens: Callable[[str], bool],
+) -> list[int]:
     """The observations ``cone`` touches that ``criteria`` match (obsids, nearest first)."""
-    where = where_clause(criteria, now=now, conn=conn) if criteria else None
+    where = where_clause(criteria, now=now, has_tokens=has_tokens) if criteria else None
     return [obsid for obsid, _ in cone_matches(conn, cone, where)]
 
 
@@ -445,10 +462,12 @@ def column_values(
     """
     column = observation_column(column_name)
     others = [c for c in criteria_from(filters) if c.column.name != column.name]
-    where = where_clause(others, now=now, conn=conn)
-    matching = count_observations(conn, criteria=others, now=now)
+    has_tokens = asked_once(conn)
+    where = where_clause(others, now=now, has_tokens=has_tokens)
+    matching = count_observations(conn, criteria=others, now=now, has_tokens=has_tokens)
     if column.name in ("dataRights", "distance", "objID1"):
-        values = _rights_values(conn, others, now) if column.name == "dataRights" else []
+        rights = column.name == "dataRights"
+        values = _rights_values(conn, others, now, has_tokens) if rights else []
         return {"column": column.name, "matching": matching, "values": values}
     if column.continuous:
         expr = observations.c[column.name]
@@ -460,11 +479,15 @@ def column_values(
     return {"column": column.name, "matching": matching, "values": values}
 
 
-def _rights_values(conn: Connection, others: list[Criterion], now: float) -> list[dict]:
+def _rights_values(
+    conn: Connection, others: list[Criterion], now: float, has_tokens: Callable[[str], bool]
+) -> list[dict]:
     out = []
     for rights in ("PUBLIC", "EXCLUSIVE_ACCESS"):
         criterion = criteria_from([{"paramName": "dataRights", "values": [rights]}])[0]
-        count = count_observations(conn, criteria=[*others, criterion], now=now)
+        count = count_observations(
+            conn, criteria=[*others, criterion], now=now, has_tokens=has_tokens
+        )
         if count:
             out.append({"value": rights, "count": count})
     return out

@@ -8,7 +8,7 @@ multi-valued entry is searched by its (expression) index alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, or_, select
@@ -57,8 +57,23 @@ _ANY_TOKEN = DriverRows(
 )
 
 
-def token_match(column: str, values: Iterable[str], patterns: Iterable[str]) -> ColumnElement[bool]:
-    """Observations with a part of ``column`` equal to a value or LIKE a pattern."""
+def asked_once(conn: Connection) -> Callable[[str], bool]:
+    """:func:`column_has_tokens` for one search: each column asked once whatever the number of
+    statements the search builds (its page, its count), nothing kept past the search."""
+    answers: dict[str, bool] = {}
+
+    def has_tokens(column: str) -> bool:
+        found = answers.get(column)
+        if found is None:
+            found = answers[column] = column_has_tokens(conn, column)
+        return found
+
+    return has_tokens
+
+
+def token_match(column: str, values: Sequence[Any], patterns: Sequence[Any]) -> ColumnElement[bool]:
+    """Observations with a part of ``column`` equal to a value or LIKE a pattern (the values
+    and patterns written in or bound parameters)."""
     token = observation_tokens.c.token
     tests = [token.in_(list(values))] if values else []
     tests += [token.like(p, escape="\\") for p in patterns]
