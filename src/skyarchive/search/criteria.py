@@ -51,6 +51,12 @@ def parse_criteria(filters: Any, lookup: Callable[[str], ColumnInfo]) -> list[Cr
     return criteria
 
 
+#: Columns shown as text (as MAST shows them) but stored as integers: their values are read
+#: as numbers, else PostgreSQL refuses to compare them (``bigint = character varying``).
+#: ``objID1`` is ``objID`` under the name Filtered.Position's answers give it.
+_INTEGER_IDS = frozenset({"obsid", "objID", "objID1", "obsID", "parent_obsid"})
+
+
 def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion:
     if not isinstance(raw_values, list):
         raw_values = [raw_values]
@@ -66,7 +72,7 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
             ranges.append((_bound(column, value.get("min")), _bound(column, value.get("max"))))
         elif isinstance(value, str) and ("*" in value or "%" in value):
             patterns.append(_like_pattern(value))
-        elif column.numeric or column.name in ("obsid", "objID", "obsID", "parent_obsid"):
+        elif column.numeric or column.name in _INTEGER_IDS:
             values.append(_number(column, value))
         elif isinstance(value, bool | float | str) or (
             isinstance(value, int) and value.bit_length() <= 128
