@@ -58,16 +58,31 @@ class Archive:
         statement and a rare one-row update), so on PostgreSQL it runs in autocommit, without
         the BEGIN and ROLLBACK/COMMIT round trips of a transaction; same pool as
         :attr:`engine`. SQLite has no such round trips: the engine itself."""
-        if self.engine.dialect.name == "sqlite":
-            return self.engine
-        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return _autocommit(self.engine)
+
+    @cached_property
+    def search_engine(self) -> Engine:
+        """:attr:`read_engine` for the short read-only searches of the faces (the MAST API's
+        invoke services and MastMissions, the portal's searches): in autocommit on
+        PostgreSQL, same pool, so a search sends its own statements only, without the BEGIN
+        before the first and the ROLLBACK when the pool takes the connection back.
+
+        Nothing is lost: at PostgreSQL's READ COMMITTED each statement of a transaction reads
+        its own snapshot anyway (a count and its page never shared one). A page long enough
+        to be streamed reads through a server-side cursor, which lives in a transaction only:
+        ``db/streaming.stream_rows`` opens one for it. What writes, or needs a transaction
+        for ``SET LOCAL`` (TAP's deadline) or a long stream (exports), keeps
+        :attr:`read_engine` or :attr:`engine`."""
+        return _autocommit(self.read_engine)
 
     @cached_property
     def loop_read_engine(self) -> Engine:
         """An engine of the read database for the event loop's thread alone (the answer
         cache's look-ups, ``api/answer_cache.py``): it never waits for a connection held by a
-        search in a worker thread, so the loop never stalls on the pool."""
-        return make_engine(self.settings.database_read_url or self.settings.resolved_database_url)
+        search in a worker thread, so the loop never stalls on the pool. Its look-ups are
+        single reads: in autocommit on PostgreSQL, as :attr:`search_engine`."""
+        url = self.settings.database_read_url or self.settings.resolved_database_url
+        return _autocommit(make_engine(url))
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""
@@ -92,3 +107,13 @@ class Archive:
         if str(target) == str(self.storage):
             raise BadQuery(f"{to_url} is already this archive's storage.")
         return StorageMigration(self.engine, self.storage, target)
+
+
+def _autocommit(engine: Engine) -> Engine:
+    """``engine`` (same pool) running each statement in autocommit on PostgreSQL, so a read
+    costs no BEGIN and ROLLBACK round trips; on SQLite the engine itself: pysqlite begins a
+    transaction only before a write, and its rollback of a connection without one sends
+    nothing to the database."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

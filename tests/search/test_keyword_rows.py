@@ -93,7 +93,7 @@ def test_a_streamed_page_is_the_page_read_at_once(keyword_archive, monkeypatch) 
     now = now_mjd()
 
     def page(number: int, size: int) -> tuple[list[dict[str, Any]], int]:
-        with keyword_archive.engine.connect() as conn:
+        with keyword_archive.search_engine.connect() as conn:  # the faces' (autocommit on PG)
             found = search_keywords(conn, table, criteria, columns=table.columns, page=number,
                                     pagesize=size, now=now)  # fmt: skip
             return list(found.rows), found.total()

@@ -79,11 +79,13 @@ def test_projection_and_cone_with_distance_agree(filled) -> None:  # type: ignor
 @pytest.mark.parametrize("first_rows", [2, 5000])
 @pytest.mark.parametrize("pagesize", [1, 3, 7, 1000])
 def test_totals_of_every_page(filled, pagesize: int, first_rows: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # A page longer than the first plain query goes on with a streamed one (first_rows=2).
+    # A page longer than the first plain query goes on with a streamed one (first_rows=2),
+    # on the faces' connection: in autocommit on PostgreSQL, a server-side cursor needs a
+    # transaction of its own.
     monkeypatch.setattr(observations_module, "_FIRST_ROWS", first_rows)
     criteria = parse_criteria([{"paramName": "obs_collection", "values": ["JWST"]}],
                               observation_column)  # fmt: skip
-    with filled.engine.connect() as conn:
+    with filled.search_engine.connect() as conn:
         whole = ObservationQuery(criteria=criteria, pagesize=100_000)
         every = [row["obsid"] for row in search_observations(conn, whole, now=now_mjd()).rows]
         expected = len(every)

@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import visitors
 
 from skyarchive.access.rights import PUBLIC, data_rights, restricted_clause
+from skyarchive.db.streaming import stream_rows
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
@@ -186,7 +187,7 @@ def _streamed(conn: Connection, head: list[dict[str, Any]], rest: Select,
               shape: _RowShape, read: _ReadCount) -> Iterator[dict[str, Any]]:  # fmt: skip
     yield from head
     head.clear()  # the first rows are not held while the rest streams
-    streamed = conn.execution_options(yield_per=_STREAM_BATCH).execute(rest)
+    streamed = stream_rows(conn, rest, batch=_STREAM_BATCH)
     for batch in streamed.partitions(_SHAPED_BATCH):
         read.count += len(batch)
         yield from shape(batch)

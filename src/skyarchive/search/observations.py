@@ -35,6 +35,7 @@ from skyarchive.access.rights import (
     released_clause,
 )
 from skyarchive.db.driver_rows import DriverRows
+from skyarchive.db.streaming import stream_rows
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import (
@@ -567,7 +568,7 @@ def _page_rows(
     if len(first) < first_size or first_size == pagesize:
         return
     rest = ordered().where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
-    yield from conn.execution_options(yield_per=2000).execute(rest, params)
+    yield from stream_rows(conn, rest, params, batch=2000)
 
 
 def _ordered_rows(selected: Sequence[Any], where: ColumnElement[bool]) -> Select:

@@ -78,7 +78,7 @@ async def search(mission: str, request: Request, archive: ArchiveDep) -> JSONRes
     query, echo = _query(body)
 
     def run() -> missions.MissionPage:
-        with archive.read_engine.connect() as conn:
+        with archive.search_engine.connect() as conn:
             return missions.search_datasets(conn, query, now=now_mjd())
 
     page = await run_in_threadpool(run)
@@ -100,7 +100,7 @@ async def post_list_products(mission: str, request: Request, archive: ArchiveDep
     ids = parse_dataset_ids((await _json_object(request)).get("dataset_ids"))
 
     def run() -> list[dict[str, Any]]:
-        with archive.read_engine.connect() as conn:
+        with archive.search_engine.connect() as conn:
             return dataset_products(conn, ids, now=now_mjd())
 
     return JSONResponse({"products": await run_in_threadpool(run)})

@@ -187,7 +187,8 @@ def invoke(
     except SkyArchiveError as exc:
         return _mast_error(exc, fmt)
     cache = cache if is_cached(mast_request.service) else None
-    conn = archive.read_engine.connect()  # the invoke services only read: a replica will do
+    # The invoke services only read, each statement on its own: a replica, in autocommit.
+    conn = archive.search_engine.connect()
     try:
         context = ServiceContext(archive, conn, now_mjd())
         kept = (

@@ -79,7 +79,7 @@ def search(body: SearchBody, archive: ArchiveDep) -> dict[str, Any]:
     """One page of files matching the filters (and cone), sorted as asked, with facets."""
     query = _query(body, archive, sort=body.sort, descending=body.descending, page=body.page,
                    pagesize=body.pagesize)  # fmt: skip
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         found = search_keyword_files(conn, query, now=now_mjd())
     position = query.position
     return {
@@ -111,7 +111,7 @@ def _display(query: KeywordQuery) -> str:
 def values(body: ValuesBody, archive: ArchiveDep) -> dict[str, Any]:
     """A keyword's values with counts over all matching files (numbers and dates: the range)."""
     query = _query(body, archive)
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         return keyword_values(conn, query, body.column, now=now_mjd())
 
 
@@ -119,7 +119,7 @@ def values(body: ValuesBody, archive: ArchiveDep) -> dict[str, Any]:
 def count(body: KeywordBody, archive: ArchiveDep) -> dict[str, int]:
     """How many files match (the filter dialog's live count)."""
     query = _query(body, archive)
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         return {"count": keyword_count(conn, query, now=now_mjd())}
 
 
@@ -127,6 +127,6 @@ def count(body: KeywordBody, archive: ArchiveDep) -> dict[str, int]:
 def observations(body: KeywordBody, archive: ArchiveDep) -> dict[str, Any]:
     """The observations (obsid) owning the matching or the selected files."""
     query = _query(body, archive)
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         obsids = keyword_observations(conn, query, now=now_mjd())
     return {"obsids": [str(obsid) for obsid in obsids], "count": len(obsids)}

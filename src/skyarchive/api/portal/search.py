@@ -140,7 +140,7 @@ def search_answer(body: SearchRequest, archive: Any, caller: Caller, now: float)
     """The search's answer, computed (blocking: run it in a worker thread)."""
     query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         result = run_search(conn, query, now=now)
     for row in result.rows:
         allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
@@ -230,7 +230,7 @@ def columns() -> dict[str, Any]:
 @router.post("/values")
 def values(body: ValuesRequest, archive: ArchiveDep) -> dict[str, Any]:
     """Values of a column with counts (or its range), under the other filters."""
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         return column_values(conn, body.column, now=now_mjd(), filters=body.filters)
 
 
@@ -241,7 +241,7 @@ class CountRequest(BaseModel):
 @router.post("/count")
 def count(body: CountRequest, archive: ArchiveDep) -> dict[str, int]:
     """How many observations the filters match (the Advanced Search dialog's live count)."""
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         return {"count": count_matching(conn, now=now_mjd(), filters=body.filters)}
 
 
