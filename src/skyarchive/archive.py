@@ -63,9 +63,10 @@ class Archive:
     @cached_property
     def search_engine(self) -> Engine:
         """:attr:`read_engine` for the short read-only searches of the faces (the MAST API's
-        invoke services and MastMissions, the portal's searches): in autocommit on
-        PostgreSQL, same pool, so a search sends its own statements only, without the BEGIN
-        before the first and the ROLLBACK when the pool takes the connection back.
+        invoke services and MastMissions, the portal's searches, the VO's cone search and
+        coverage): in autocommit on PostgreSQL, same pool, so a search sends its own
+        statements only, without the BEGIN before the first and the ROLLBACK when the pool
+        takes the connection back.
 
         Nothing is lost: at PostgreSQL's READ COMMITTED each statement of a transaction reads
         its own snapshot anyway (a count and its page never shared one). A page long enough

@@ -31,7 +31,14 @@ def test_searches_on_postgres_send_no_begin_or_rollback(
         # the resolver reads the archive's target names once a minute, not per search: now
         warm = client.post("/api/portal/search", json={"text": "m57 r=2m"})
         assert warm.status_code == 200, warm.text[:300]
-        for name, (method, path, body) in requests_of_every_face(obsids).items():
+        # the VO's cone search and coverage read like the faces' searches (the coverage's
+        # full read of the cells is not among the faces whose plans are checked)
+        vo_reads: dict[str, tuple[str, str, dict]] = {
+            "VO cone search": ("GET", "/vo/scs", {"params": {"RA": 283.396, "DEC": 33.029,
+                                                             "SR": 0.02}}),
+            "VO coverage": ("GET", "/vo/moc", {"params": {"format": "json"}}),
+        }  # fmt: skip
+        for name, (method, path, body) in {**requests_of_every_face(obsids), **vo_reads}.items():
             with DriverTrace(tmp_path / name, *engines) as trace:
                 answer = client.request(method, path, **body)
             assert answer.status_code == 200, (name, answer.text[:300])

@@ -27,7 +27,7 @@ def coverage(
     """The sky the archive's executed observations cover (footprints, about 3.4' cells); the
     FITS file loads in Aladin and TOPCAT as it is. Public: coverage is metadata."""
     fmt = parse_format(format)
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         made = MOCS.answer(conn, Coverage(collection, instrument), fmt)
     headers = {"Access-Control-Allow-Origin": "*"}  # Aladin Lite on another site loads it
     if fmt == "fits":

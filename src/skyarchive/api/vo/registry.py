@@ -19,7 +19,7 @@ router = APIRouter(tags=["Virtual Observatory"], route_class=VoRoute)
 def record(archive: ArchiveDep, base_url: PublicUrlDep) -> Response:
     """A VOResource (VODataService ``CatalogService``) document: publisher, contact, every VO
     service's address and the sky the archive covers, for a publishing registry to harvest."""
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         moc = MOCS.answer(conn, Coverage(), "ascii").decode("utf-8")
     document = registry_record(archive.settings, base_url=base_url, moc_ascii=moc)
     return Response(document, media_type=VOSI_MEDIA_TYPE)

@@ -36,7 +36,7 @@ def cone_search(
         params.first("RA"), params.first("DEC"), params.first("SR"),
         params.first("VERB"), params.first("MAXREC"),
     )  # fmt: skip
-    with archive.read_engine.connect() as conn:
+    with archive.search_engine.connect() as conn:
         document = scs.cone_search(conn, request, now=now_mjd(), fmt=fmt)
     return Response(document, media_type=VOTABLE_MEDIA_TYPE)
 
