@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, true
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, true
+from sqlalchemy.types import TypeEngine
 
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
 
 Range = tuple[float | None, float | None]
+#: A SQL type a supplied value is given (:meth:`Supply.one`), as SQLAlchemy takes it.
+SqlType = TypeEngine[Any] | type[TypeEngine[Any]]
 _MAX_VALUES = 10_000
 
 
@@ -134,8 +137,9 @@ def criterion_shape(criterion: Criterion, prefix: str, params: dict[str, Any]) -
 class Supply(Protocol):
     """How a clause gets the values of :func:`criterion_shape`'s ``params``, by name."""
 
-    def one(self, name: str) -> Any:
-        """A value compared alone (a bound, a pattern)."""
+    def one(self, name: str, type_: SqlType | None = None) -> Any:
+        """A value compared alone (a bound, a pattern); of SQL type ``type_`` when one is given
+        (else the type of what it is compared with)."""
 
     def many(self, names: list[str]) -> Any:
         """The values an ``IN`` compares with."""
@@ -148,8 +152,9 @@ class Written:
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = params
 
-    def one(self, name: str) -> Any:
-        return self.params[name]
+    def one(self, name: str, type_: SqlType | None = None) -> Any:
+        value = self.params[name]
+        return value if type_ is None else literal(value, type_)
 
     def many(self, names: list[str]) -> list[Any]:
         return [self.params[name] for name in names]
@@ -158,8 +163,8 @@ class Written:
 class Bound:
     """A bound parameter per value, given at execution: for a clause kept per shape."""
 
-    def one(self, name: str) -> Any:
-        return bindparam(name)
+    def one(self, name: str, type_: SqlType | None = None) -> Any:
+        return bindparam(name, type_=type_)
 
     def many(self, names: list[str]) -> list[Any]:
         return [bindparam(name) for name in names]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, bindparam, or_, true
+from sqlalchemy import ColumnElement, Float, and_, or_, true
 
 from skyarchive.access.rights import (
     EXCLUSIVE_ACCESS,
@@ -128,7 +128,7 @@ def _part_clause(part: Any, prefix: str, supply: Supply) -> ColumnElement[bool]:
     if part[0] == "dataRights":
         _, public, exclusive = part
         release = observations.c.t_obs_release
-        now = bindparam("now", type_=Float) if isinstance(supply, Bound) else supply.one("now")
+        now = supply.one("now", Float)
         rights = []
         if public:
             rights.append(released_clause(release, now))
