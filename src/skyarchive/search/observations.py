@@ -382,10 +382,13 @@ class _JsonRows:
     """Rows as JSON text written by the database (the MAST API); distance added here."""
 
     def __init__(self, columns: list[ColumnInfo], dialect: str) -> None:
-        self.name = ("json row", tuple(c.name for c in columns), dialect)
-        self.selected = [_json_row(columns, dialect), observations.c.obsid]
+        names = tuple([c.name for c in columns])
+        self.name = ("json row", names, dialect)
+        self.selected = [_json_row_of_names(names, dialect), observations.c.obsid]
         self.key = 1
-        self._with_distance = DISTANCE in columns
+        # By name: ``DISTANCE in columns`` compared each column's dataclass field by field
+        # (6 us of a criteria search's 0.23 ms in process).
+        self._with_distance = DISTANCE.name in names
 
     def make(self, row: Sequence, distance: float | None) -> str:
         return _add_distance(row[0], distance) if self._with_distance else row[0]
@@ -652,11 +655,12 @@ def _add_distance(text: str, distance: float | None) -> str:
     return f'{body}{", " if body != "{" else ""}"distance": {value}}}'
 
 
-def _json_row(columns: Sequence[ColumnInfo], dialect: str) -> ColumnElement[str]:
-    """The JSON object of one result row (``distance`` is added afterwards); execute it with
-    the ``now`` parameter, the time that decides ``dataRights``."""
-    names = tuple(c.name for c in columns if c is not DISTANCE)
-    return _json_row_template(names, dialect)
+@functools.lru_cache(maxsize=256)
+def _json_row_of_names(names: tuple[str, ...], dialect: str) -> ColumnElement[str]:
+    """The JSON object of one result row of the answer's columns ``names`` (``distance`` is
+    added afterwards); execute it with the ``now`` parameter, the time that decides
+    ``dataRights``."""
+    return _json_row_template(tuple([n for n in names if n != DISTANCE.name]), dialect)
 
 
 @functools.lru_cache(maxsize=256)
