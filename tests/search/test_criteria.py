@@ -1,6 +1,9 @@
-"""Criteria values: identifiers compare exactly, impossible numbers are clear errors."""
+"""Criteria values: identifiers compare exactly, impossible numbers are clear errors, text holds
+no control characters."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -36,3 +39,32 @@ def test_out_of_range_identifiers(value: str) -> None:
 def test_not_numbers(value: str) -> None:
     with pytest.raises(BadQuery, match="obsid"):
         _values("obsid", value)
+
+
+# PostgreSQL, which compares only compatible types and takes no NUL in text, answers as SQLite,
+# which takes anything (tests/e2e/test_filter_value_types.py sends every kind of value to both).
+
+
+def _filter(column: str, values: list, free_text: str | None = None) -> list:
+    return parse_criteria(
+        [{"paramName": column, "values": values, "freeText": free_text}], observation_column
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "free_text", "message"),
+    [
+        ("target_name", ["a\x00b"], None, "target_name holds a control character (U+0000)"),
+        ("target_name", ["ngc*\x01"], None, "control character (U+0001)"),
+        ("obs_collection", [], "jw\x7fst", "control character (U+007F)"),
+    ],
+)  # fmt: skip
+def test_what_a_column_cannot_take(
+    column: str, values: list, free_text: str | None, message: str
+) -> None:
+    with pytest.raises(BadQuery, match=re.escape(message)):
+        _filter(column, values, free_text)
+
+
+def test_surrounding_white_space_is_no_control_character() -> None:
+    assert _values("target_name", "\tNGC 6720\n") == ("ngc 6720",)

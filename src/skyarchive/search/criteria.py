@@ -69,23 +69,40 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
     ranges: list[Range] = []
     patterns: list[str] = []
     if free_text not in (None, ""):
-        patterns.append(_like_pattern(str(free_text)))
+        patterns.append(_like_pattern(_text(column, free_text)))
     for value in raw_values:
         if isinstance(value, Mapping):
             ranges.append((_bound(column, value.get("min")), _bound(column, value.get("max"))))
         elif isinstance(value, str) and ("*" in value or "%" in value):
-            patterns.append(_like_pattern(value))
+            patterns.append(_like_pattern(_text(column, value)))
         elif column.numeric or column.name in _INTEGER_IDS:
             values.append(_number(column, value))
         elif isinstance(value, bool | float | str) or (
             isinstance(value, int) and value.bit_length() <= 128
         ):
-            values.append(str(value).strip().lower())
+            values.append(_text(column, value).strip().lower())
         else:
             raise BadQuery(f"Unsupported value {_shown(value)} for {column.name}.")
     if patterns and column.numeric:
         raise BadQuery(f"Wildcards are not allowed on numeric column {column.name}.")
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
+
+
+#: Characters no criterion's text may hold: C0 controls and DEL. PostgreSQL takes no NUL in
+#: text (SQLite does): refused on both, the databases answer alike.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(column: ColumnInfo, value: Any) -> str:
+    """A text value or pattern, refused when it holds control characters."""
+    text = str(value)
+    found = CONTROL.search(text.strip())
+    if found is not None:
+        raise BadQuery(
+            f"Value {_shown(value)} for {column.name} holds a control character "
+            f"(U+{ord(found.group()):04X}); criteria take printable text."
+        )
+    return text
 
 
 #: How a criterion compares each of its values (:func:`criterion_shape`).
