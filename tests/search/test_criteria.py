@@ -1,5 +1,5 @@
-"""Criteria values: identifiers compare exactly, impossible numbers are clear errors, text holds
-no control characters."""
+"""Criteria values: identifiers compare exactly, impossible numbers are clear errors, each
+column takes the values its stored type can be compared with."""
 
 from __future__ import annotations
 
@@ -41,8 +41,9 @@ def test_not_numbers(value: str) -> None:
         _values("obsid", value)
 
 
-# PostgreSQL, which compares only compatible types and takes no NUL in text, answers as SQLite,
-# which takes anything (tests/e2e/test_filter_value_types.py sends every kind of value to both).
+# What a column takes follows what it stores (criteria.compared_as), so that PostgreSQL, which
+# compares only compatible types, answers as SQLite, which compares anything
+# (tests/e2e/test_filter_value_types.py sends every kind of value to both).
 
 
 def _filter(column: str, values: list, free_text: str | None = None) -> list:
@@ -54,6 +55,12 @@ def _filter(column: str, values: list, free_text: str | None = None) -> list:
 @pytest.mark.parametrize(
     ("column", "values", "free_text", "message"),
     [
+        ("target_name", [{"min": 1, "max": 5}], None, "target_name holds text"),
+        ("mtFlag", [{"min": 0, "max": 1}], None, "mtFlag holds true or false"),
+        ("obsid", ["2007*"], None, "Wildcards are not allowed on numeric column obsid"),
+        ("objID1", [], "12", "numeric column objID1, nor freeText"),
+        ("mtFlag", ["t*"], None, "true/false column mtFlag"),
+        ("mtFlag", [], "true", "true/false column mtFlag, nor freeText"),
         ("target_name", ["a\x00b"], None, "target_name holds a control character (U+0000)"),
         ("target_name", ["ngc*\x01"], None, "control character (U+0001)"),
         ("obs_collection", [], "jw\x7fst", "control character (U+007F)"),

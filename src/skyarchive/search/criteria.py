@@ -58,6 +58,25 @@ def parse_criteria(filters: Any, lookup: Callable[[str], ColumnInfo]) -> list[Cr
 #: as numbers, else PostgreSQL refuses to compare them (``bigint = character varying``).
 #: ``objID1`` is ``objID`` under the name Filtered.Position's answers give it.
 _INTEGER_IDS = frozenset({"obsid", "objID", "objID1", "obsID", "parent_obsid"})
+#: What a column's values are compared as (:func:`compared_as`).
+NUMBERS, FLAGS, TEXT = "numbers", "flags", "text"
+
+
+def compared_as(column: ColumnInfo) -> str:
+    """What ``column``'s stored values are, so what a criterion's values are compared as:
+    ``numbers`` (numeric columns, and identifiers shown as text but stored as integers),
+    ``flags`` (true or false) or ``text``.
+
+    The one rule of which criteria a column takes, so that PostgreSQL, which compares only
+    values of compatible types, and SQLite, which compares anything, answer alike: values
+    are read as the column's kind; ranges need numbers (or dates, on MJD columns); wildcards
+    and ``freeText`` need text.
+    """
+    if column.numeric or column.name in _INTEGER_IDS:
+        return NUMBERS
+    if column.type == "boolean":
+        return FLAGS
+    return TEXT
 
 
 def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion:
@@ -65,6 +84,7 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
         raw_values = [raw_values]
     if len(raw_values) > _MAX_VALUES:
         raise BadQuery(f"Too many values for {column.name} ({len(raw_values)} > {_MAX_VALUES}).")
+    kind = compared_as(column)
     values: list[str | float] = []
     ranges: list[Range] = []
     patterns: list[str] = []
@@ -72,10 +92,12 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
         patterns.append(_like_pattern(_text(column, free_text)))
     for value in raw_values:
         if isinstance(value, Mapping):
+            if kind != NUMBERS:
+                raise BadQuery(_no_ranges(column, kind))
             ranges.append((_bound(column, value.get("min")), _bound(column, value.get("max"))))
         elif isinstance(value, str) and ("*" in value or "%" in value):
             patterns.append(_like_pattern(_text(column, value)))
-        elif column.numeric or column.name in _INTEGER_IDS:
+        elif kind == NUMBERS:
             values.append(_number(column, value))
         elif isinstance(value, bool | float | str) or (
             isinstance(value, int) and value.bit_length() <= 128
@@ -83,9 +105,20 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
             values.append(_text(column, value).strip().lower())
         else:
             raise BadQuery(f"Unsupported value {_shown(value)} for {column.name}.")
-    if patterns and column.numeric:
-        raise BadQuery(f"Wildcards are not allowed on numeric column {column.name}.")
+    if patterns and kind == NUMBERS:
+        raise BadQuery(f"Wildcards are not allowed on numeric column {column.name}, nor "
+                       "freeText: give numbers or a range {min, max}.")  # fmt: skip
+    if patterns and kind == FLAGS:
+        raise BadQuery(f"Wildcards are not allowed on true/false column {column.name}, nor "
+                       "freeText: give true or false.")  # fmt: skip
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
+
+
+def _no_ranges(column: ColumnInfo, kind: str) -> str:
+    if kind == FLAGS:
+        return f"Ranges {{min, max}} take numbers; {column.name} holds true or false."
+    return (f"Ranges {{min, max}} take numbers or dates; {column.name} holds text: give its "
+            "values, or a pattern with * wildcards.")  # fmt: skip
 
 
 #: Characters no criterion's text may hold: C0 controls and DEL. PostgreSQL takes no NUL in
