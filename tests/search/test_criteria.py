@@ -6,10 +6,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
+from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import observation_column
-from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.criteria import (
+    NUMBER,
+    WHOLE,
+    Bound,
+    criterion_shape,
+    parse_criteria,
+    shaped_clause,
+)
 
 
 def _values(column: str, *values: object) -> tuple:
@@ -75,3 +84,14 @@ def test_what_a_column_cannot_take(
 
 def test_surrounding_white_space_is_no_control_character() -> None:
     assert _values("target_name", "\tNGC 6720\n") == ("ngc 6720",)
+
+
+def test_numbers_are_bound_as_their_own_sql_type() -> None:
+    # not as the column's: PostgreSQL would cast 3000000000 to an integer column's type (and
+    # fail) and 2.5 to 2; bigint and double precision compare with any number column
+    (criterion,) = _filter("calib_level", [3_000_000_000, 2.5, {"min": 1, "max": 2.5}])
+    shape = criterion_shape(criterion, "", {})
+    assert shape.kinds == (WHOLE, NUMBER) and shape.bounds == ((WHOLE, NUMBER),)
+    clause = shaped_clause(shape, observations.c.calib_level, Bound(), "")
+    sql = str(clause.compile(dialect=PGDialect_psycopg()))
+    assert "::BIGINT" in sql and "::INTEGER" not in sql

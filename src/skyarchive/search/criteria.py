@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, true
+from sqlalchemy import BigInteger, ColumnElement, Float, and_, bindparam, func, literal, or_, true
 from sqlalchemy.types import TypeEngine
 
 from skyarchive.errors import BadQuery
@@ -138,8 +138,19 @@ def _text(column: ColumnInfo, value: Any) -> str:
     return text
 
 
-#: How a criterion compares each of its values (:func:`criterion_shape`).
-NUMBER, FLAG, EXACT, FOLDED = "number", "flag", "exact", "folded"
+#: How a criterion compares each of its values (:func:`criterion_shape`): a whole number, a
+#: real number, a flag, text without letters (exactly), text with letters (in lower case).
+WHOLE, NUMBER, FLAG, EXACT, FOLDED = "whole", "number", "flag", "exact", "folded"
+#: The SQL type a number is given, by its kind: its own, not the column's. PostgreSQL then
+#: compares the number as it is: a whole number beyond an ``integer`` column's range matches
+#: nothing instead of failing the cast, 2.5 stays 2.5 instead of being rounded to 2, and an
+#: ``integer`` column's index still serves ``column = bigint``.
+VALUE_TYPES: dict[str, SqlType] = {WHOLE: BigInteger, NUMBER: Float}
+
+
+def number_kind(value: float) -> str:
+    """:data:`WHOLE` for an int, :data:`NUMBER` for a float."""
+    return WHOLE if isinstance(value, int) else NUMBER
 
 
 class CriterionShape(NamedTuple):
@@ -147,7 +158,8 @@ class CriterionShape(NamedTuple):
     (``kinds``), which bounds each range has, how many patterns there are."""
 
     kinds: tuple[str, ...]
-    bounds: tuple[tuple[bool, bool], ...]
+    #: Per range, the kind of its low and high bound (:func:`number_kind`); None when open.
+    bounds: tuple[tuple[str | None, str | None], ...]
     patterns: int
 
 
@@ -165,7 +177,8 @@ def criterion_shape(criterion: Criterion, prefix: str, params: dict[str, Any]) -
     kinds: tuple[str, ...] = ()
     if values:
         if column.numeric or isinstance(values[0], float | int):
-            compared, kinds = values, (NUMBER,) * len(values)
+            compared = values
+            kinds = tuple(number_kind(v) for v in values)  # type: ignore[arg-type]
         elif column.type == "boolean":
             compared = tuple(sorted({parse_flag(column, v) for v in values}))
             kinds = (FLAG,) * len(compared)
@@ -179,7 +192,8 @@ def criterion_shape(criterion: Criterion, prefix: str, params: dict[str, Any]) -
             params[f"{prefix}lo{j}"] = low
         if high is not None:
             params[f"{prefix}hi{j}"] = high
-        bounds.append((low is not None, high is not None))
+        bounds.append((None if low is None else number_kind(low),
+                       None if high is None else number_kind(high)))  # fmt: skip
     params.update((f"{prefix}p{j}", pattern) for j, pattern in enumerate(criterion.patterns))
     return CriterionShape(kinds, tuple(bounds), len(criterion.patterns))
 
@@ -191,8 +205,8 @@ class Supply(Protocol):
         """A value compared alone (a bound, a pattern); of SQL type ``type_`` when one is given
         (else the type of what it is compared with)."""
 
-    def many(self, names: list[str]) -> Any:
-        """The values an ``IN`` compares with."""
+    def many(self, names: list[str], type_: SqlType | None = None) -> Any:
+        """The values an ``IN`` compares with; of SQL type ``type_`` when one is given."""
 
 
 class Written:
@@ -206,8 +220,11 @@ class Written:
         value = self.params[name]
         return value if type_ is None else literal(value, type_)
 
-    def many(self, names: list[str]) -> list[Any]:
-        return [self.params[name] for name in names]
+    def many(self, names: list[str], type_: SqlType | None = None) -> Any:
+        values = [self.params[name] for name in names]
+        if type_ is None:
+            return values
+        return bindparam(None, values, type_=type_, expanding=True, unique=True)
 
 
 class Bound:
@@ -216,8 +233,8 @@ class Bound:
     def one(self, name: str, type_: SqlType | None = None) -> Any:
         return bindparam(name, type_=type_)
 
-    def many(self, names: list[str]) -> list[Any]:
-        return [bindparam(name) for name in names]
+    def many(self, names: list[str], type_: SqlType | None = None) -> list[Any]:
+        return [bindparam(name, type_=type_) for name in names]
 
 
 def shaped_clause(
@@ -239,12 +256,17 @@ def shaped_clause(
     """
     kinds = shape.kinds
 
-    def values(*wanted: str) -> Any:
-        return supply.many([f"{prefix}v{j}" for j, kind in enumerate(kinds) if kind in wanted])
+    def values(*wanted: str, type_: SqlType | None = None) -> Any:
+        names = [f"{prefix}v{j}" for j, kind in enumerate(kinds) if kind in wanted]
+        return supply.many(names, type_)
 
     parts: list[ColumnElement[bool]] = []
-    if kinds and kinds[0] in (NUMBER, FLAG):
-        parts.append(expr.in_(values(NUMBER, FLAG)))
+    if kinds and kinds[0] in (WHOLE, NUMBER):
+        numbers = [expr.in_(values(kind, type_=VALUE_TYPES[kind]))
+                   for kind in (WHOLE, NUMBER) if kind in kinds]  # fmt: skip
+        parts.append(or_(*numbers) if len(numbers) > 1 else numbers[0])
+    elif kinds and kinds[0] == FLAG:
+        parts.append(expr.in_(values(FLAG)))
     elif kinds and folded:  # criterion values are lower-case too
         parts.append(expr.in_(values(EXACT, FOLDED)))
     elif kinds:
@@ -257,9 +279,9 @@ def shaped_clause(
     for j, (low, high) in enumerate(shape.bounds):
         limits = []
         if low:
-            limits.append(expr >= supply.one(f"{prefix}lo{j}"))
+            limits.append(expr >= supply.one(f"{prefix}lo{j}", VALUE_TYPES[low]))
         if high:
-            limits.append(expr <= supply.one(f"{prefix}hi{j}"))
+            limits.append(expr <= supply.one(f"{prefix}hi{j}", VALUE_TYPES[high]))
         parts.append(and_(*limits) if limits else expr.is_not(None))
     patterns = [supply.one(f"{prefix}p{j}") for j in range(shape.patterns)]
     text = expr if folded else func.lower(expr)
