@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, true
+from sqlalchemy import BigInteger, ColumnElement, Float, and_, bindparam, func, literal, or_, true
 from sqlalchemy.types import TypeEngine
 
 from skyarchive.errors import BadQuery
@@ -58,6 +58,25 @@ def parse_criteria(filters: Any, lookup: Callable[[str], ColumnInfo]) -> list[Cr
 #: as numbers, else PostgreSQL refuses to compare them (``bigint = character varying``).
 #: ``objID1`` is ``objID`` under the name Filtered.Position's answers give it.
 _INTEGER_IDS = frozenset({"obsid", "objID", "objID1", "obsID", "parent_obsid"})
+#: What a column's values are compared as (:func:`compared_as`).
+NUMBERS, FLAGS, TEXT = "numbers", "flags", "text"
+
+
+def compared_as(column: ColumnInfo) -> str:
+    """What ``column``'s stored values are, so what a criterion's values are compared as:
+    ``numbers`` (numeric columns, and identifiers shown as text but stored as integers),
+    ``flags`` (true or false) or ``text``.
+
+    The one rule of which criteria a column takes, so that PostgreSQL, which compares only
+    values of compatible types, and SQLite, which compares anything, answer alike: values
+    are read as the column's kind; ranges need numbers (or dates, on MJD columns); wildcards
+    and ``freeText`` need text.
+    """
+    if column.numeric or column.name in _INTEGER_IDS:
+        return NUMBERS
+    if column.type == "boolean":
+        return FLAGS
+    return TEXT
 
 
 def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion:
@@ -65,31 +84,73 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
         raw_values = [raw_values]
     if len(raw_values) > _MAX_VALUES:
         raise BadQuery(f"Too many values for {column.name} ({len(raw_values)} > {_MAX_VALUES}).")
+    kind = compared_as(column)
     values: list[str | float] = []
     ranges: list[Range] = []
     patterns: list[str] = []
     if free_text not in (None, ""):
-        patterns.append(_like_pattern(str(free_text)))
+        patterns.append(_like_pattern(_text(column, free_text)))
     for value in raw_values:
         if isinstance(value, Mapping):
+            if kind != NUMBERS:
+                raise BadQuery(_no_ranges(column, kind))
             ranges.append((_bound(column, value.get("min")), _bound(column, value.get("max"))))
         elif isinstance(value, str) and ("*" in value or "%" in value):
-            patterns.append(_like_pattern(value))
-        elif column.numeric or column.name in _INTEGER_IDS:
+            patterns.append(_like_pattern(_text(column, value)))
+        elif kind == NUMBERS:
             values.append(_number(column, value))
         elif isinstance(value, bool | float | str) or (
             isinstance(value, int) and value.bit_length() <= 128
         ):
-            values.append(str(value).strip().lower())
+            values.append(_text(column, value).strip().lower())
         else:
             raise BadQuery(f"Unsupported value {_shown(value)} for {column.name}.")
-    if patterns and column.numeric:
-        raise BadQuery(f"Wildcards are not allowed on numeric column {column.name}.")
+    if patterns and kind == NUMBERS:
+        raise BadQuery(f"Wildcards are not allowed on numeric column {column.name}, nor "
+                       "freeText: give numbers or a range {min, max}.")  # fmt: skip
+    if patterns and kind == FLAGS:
+        raise BadQuery(f"Wildcards are not allowed on true/false column {column.name}, nor "
+                       "freeText: give true or false.")  # fmt: skip
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
 
 
-#: How a criterion compares each of its values (:func:`criterion_shape`).
-NUMBER, FLAG, EXACT, FOLDED = "number", "flag", "exact", "folded"
+def _no_ranges(column: ColumnInfo, kind: str) -> str:
+    if kind == FLAGS:
+        return f"Ranges {{min, max}} take numbers; {column.name} holds true or false."
+    return (f"Ranges {{min, max}} take numbers or dates; {column.name} holds text: give its "
+            "values, or a pattern with * wildcards.")  # fmt: skip
+
+
+#: Characters no criterion's text may hold: C0 controls and DEL. PostgreSQL takes no NUL in
+#: text (SQLite does): refused on both, the databases answer alike.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(column: ColumnInfo, value: Any) -> str:
+    """A text value or pattern, refused when it holds control characters."""
+    text = str(value)
+    found = CONTROL.search(text.strip())
+    if found is not None:
+        raise BadQuery(
+            f"Value {_shown(value)} for {column.name} holds a control character "
+            f"(U+{ord(found.group()):04X}); criteria take printable text."
+        )
+    return text
+
+
+#: How a criterion compares each of its values (:func:`criterion_shape`): a whole number, a
+#: real number, a flag, text without letters (exactly), text with letters (in lower case).
+WHOLE, NUMBER, FLAG, EXACT, FOLDED = "whole", "number", "flag", "exact", "folded"
+#: The SQL type a number is given, by its kind: its own, not the column's. PostgreSQL then
+#: compares the number as it is: a whole number beyond an ``integer`` column's range matches
+#: nothing instead of failing the cast, 2.5 stays 2.5 instead of being rounded to 2, and an
+#: ``integer`` column's index still serves ``column = bigint``.
+VALUE_TYPES: dict[str, SqlType] = {WHOLE: BigInteger, NUMBER: Float}
+
+
+def number_kind(value: float) -> str:
+    """:data:`WHOLE` for an int, :data:`NUMBER` for a float."""
+    return WHOLE if isinstance(value, int) else NUMBER
 
 
 class CriterionShape(NamedTuple):
@@ -97,7 +158,8 @@ class CriterionShape(NamedTuple):
     (``kinds``), which bounds each range has, how many patterns there are."""
 
     kinds: tuple[str, ...]
-    bounds: tuple[tuple[bool, bool], ...]
+    #: Per range, the kind of its low and high bound (:func:`number_kind`); None when open.
+    bounds: tuple[tuple[str | None, str | None], ...]
     patterns: int
 
 
@@ -115,7 +177,8 @@ def criterion_shape(criterion: Criterion, prefix: str, params: dict[str, Any]) -
     kinds: tuple[str, ...] = ()
     if values:
         if column.numeric or isinstance(values[0], float | int):
-            compared, kinds = values, (NUMBER,) * len(values)
+            compared = values
+            kinds = tuple(number_kind(v) for v in values)  # type: ignore[arg-type]
         elif column.type == "boolean":
             compared = tuple(sorted({parse_flag(column, v) for v in values}))
             kinds = (FLAG,) * len(compared)
@@ -129,7 +192,8 @@ def criterion_shape(criterion: Criterion, prefix: str, params: dict[str, Any]) -
             params[f"{prefix}lo{j}"] = low
         if high is not None:
             params[f"{prefix}hi{j}"] = high
-        bounds.append((low is not None, high is not None))
+        bounds.append((None if low is None else number_kind(low),
+                       None if high is None else number_kind(high)))  # fmt: skip
     params.update((f"{prefix}p{j}", pattern) for j, pattern in enumerate(criterion.patterns))
     return CriterionShape(kinds, tuple(bounds), len(criterion.patterns))
 
@@ -141,8 +205,8 @@ class Supply(Protocol):
         """A value compared alone (a bound, a pattern); of SQL type ``type_`` when one is given
         (else the type of what it is compared with)."""
 
-    def many(self, names: list[str]) -> Any:
-        """The values an ``IN`` compares with."""
+    def many(self, names: list[str], type_: SqlType | None = None) -> Any:
+        """The values an ``IN`` compares with; of SQL type ``type_`` when one is given."""
 
 
 class Written:
@@ -156,8 +220,11 @@ class Written:
         value = self.params[name]
         return value if type_ is None else literal(value, type_)
 
-    def many(self, names: list[str]) -> list[Any]:
-        return [self.params[name] for name in names]
+    def many(self, names: list[str], type_: SqlType | None = None) -> Any:
+        values = [self.params[name] for name in names]
+        if type_ is None:
+            return values
+        return bindparam(None, values, type_=type_, expanding=True, unique=True)
 
 
 class Bound:
@@ -166,8 +233,8 @@ class Bound:
     def one(self, name: str, type_: SqlType | None = None) -> Any:
         return bindparam(name, type_=type_)
 
-    def many(self, names: list[str]) -> list[Any]:
-        return [bindparam(name) for name in names]
+    def many(self, names: list[str], type_: SqlType | None = None) -> list[Any]:
+        return [bindparam(name, type_=type_) for name in names]
 
 
 def shaped_clause(
@@ -189,12 +256,17 @@ def shaped_clause(
     """
     kinds = shape.kinds
 
-    def values(*wanted: str) -> Any:
-        return supply.many([f"{prefix}v{j}" for j, kind in enumerate(kinds) if kind in wanted])
+    def values(*wanted: str, type_: SqlType | None = None) -> Any:
+        names = [f"{prefix}v{j}" for j, kind in enumerate(kinds) if kind in wanted]
+        return supply.many(names, type_)
 
     parts: list[ColumnElement[bool]] = []
-    if kinds and kinds[0] in (NUMBER, FLAG):
-        parts.append(expr.in_(values(NUMBER, FLAG)))
+    if kinds and kinds[0] in (WHOLE, NUMBER):
+        numbers = [expr.in_(values(kind, type_=VALUE_TYPES[kind]))
+                   for kind in (WHOLE, NUMBER) if kind in kinds]  # fmt: skip
+        parts.append(or_(*numbers) if len(numbers) > 1 else numbers[0])
+    elif kinds and kinds[0] == FLAG:
+        parts.append(expr.in_(values(FLAG)))
     elif kinds and folded:  # criterion values are lower-case too
         parts.append(expr.in_(values(EXACT, FOLDED)))
     elif kinds:
@@ -207,9 +279,9 @@ def shaped_clause(
     for j, (low, high) in enumerate(shape.bounds):
         limits = []
         if low:
-            limits.append(expr >= supply.one(f"{prefix}lo{j}"))
+            limits.append(expr >= supply.one(f"{prefix}lo{j}", VALUE_TYPES[low]))
         if high:
-            limits.append(expr <= supply.one(f"{prefix}hi{j}"))
+            limits.append(expr <= supply.one(f"{prefix}hi{j}", VALUE_TYPES[high]))
         parts.append(and_(*limits) if limits else expr.is_not(None))
     patterns = [supply.one(f"{prefix}p{j}") for j in range(shape.patterns)]
     text = expr if folded else func.lower(expr)

@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 
 from skyarchive.access.rights import data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.search.criteria import CONTROL
 from skyarchive.search.mission_columns import (
     BY_NAME,
     COLUMNS,
@@ -129,6 +130,12 @@ def _condition(name: str, value: Any) -> Condition:
     if len(text) > MAX_CONDITION_TEXT:
         raise BadQuery(
             f"{name}: the value is {len(text)} characters; at most {MAX_CONDITION_TEXT}."
+        )
+    control = CONTROL.search(text.strip())
+    if control is not None:  # PostgreSQL stores no NUL: refused alike on both databases
+        raise BadQuery(
+            f"{name}: {_shown(text)} holds a control character "
+            f"(U+{ord(control.group()):04X}); conditions take printable text."
         )
     positives: list[Test] = []
     negatives: list[Test] = []

@@ -46,7 +46,13 @@ from skyarchive.search.columns import (
     observation_column,
 )
 from skyarchive.search.cone import Cone, cone_matches, cone_rows
-from skyarchive.search.criteria import EXACT, FLAG, FOLDED, Criterion, criterion_shape
+from skyarchive.search.criteria import (
+    FLAG,
+    FOLDED,
+    VALUE_TYPES,
+    Criterion,
+    criterion_shape,
+)
 from skyarchive.search.criteria_shapes import ShapedCriteria, criteria_shape
 from skyarchive.search.kept import Kept
 from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
@@ -462,13 +468,13 @@ def _page_by_value(
 
 def _value_kinds(criterion: Criterion) -> tuple[str, ...] | None:
     """How the criterion's shape (:func:`~skyarchive.search.criteria.criterion_shape`)
-    compares each of its values, one at a time: ``"exact"`` (the column ``IN`` the value:
-    numbers, text without letters) or ``"folded"`` (its lower case ``IN`` the value); None
-    for flags."""
+    compares each of its values, one at a time: ``"whole"`` or ``"number"`` (the column
+    ``IN`` the number, of its own SQL type), ``"exact"`` (the column ``IN`` the text, which
+    has no letters) or ``"folded"`` (its lower case ``IN`` the text); None for flags."""
     kinds = criterion_shape(criterion, "", {}).kinds
     if FLAG in kinds:
         return None
-    return tuple(FOLDED if kind == FOLDED else EXACT for kind in kinds)
+    return kinds
 
 
 @functools.lru_cache(maxsize=256)
@@ -485,7 +491,7 @@ def _by_value_statement(name: str, kinds: tuple[str, ...]) -> Select:
         tested = func.lower(column) if kind == FOLDED else column
         value_rows = (
             select(obsid)
-            .where(tested.in_([bindparam(f"page_value_{i}")]))
+            .where(tested.in_([bindparam(f"page_value_{i}", type_=VALUE_TYPES.get(kind))]))
             .order_by(obsid)
             .limit(bindparam("page_first", type_=Integer))
             .subquery()

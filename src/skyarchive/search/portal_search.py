@@ -110,9 +110,23 @@ def lenient_target_names(filters: Any) -> Any:
                     spelled += [f"{letters}{sep}{rest}" for sep in ("", " ", "-", "_")]
                 else:
                     spelled.append(value)
-            entry = {**entry, "values": list(dict.fromkeys(spelled))}
+            entry = {**entry, "values": _once(spelled)}
         out.append(entry)
     return out
+
+
+def _once(values: list[Any]) -> list[Any]:
+    """``values`` with repeated texts left out; other values (ranges, lists: for
+    parse_criteria to name) kept as they are."""
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        if isinstance(value, str):
+            if value in seen:
+                continue
+            seen.add(value)
+        kept.append(value)
+    return kept
 
 
 @dataclass
