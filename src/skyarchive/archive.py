@@ -47,9 +47,11 @@ class Archive:
 
     @cached_property
     def resolver(self):  # type: ignore[no-untyped-def]
+        """The name resolver: the archive's own target names (read on :attr:`search_engine`,
+        refreshed in the background when the catalogue changes), OpenNGC, opt-in Sesame."""
         from skyarchive.sky.targets import archive_resolver_chain
 
-        return archive_resolver_chain(self.engine, online=self.settings.online_resolver)
+        return archive_resolver_chain(self.search_engine, online=self.settings.online_resolver)
 
     @cached_property
     def lookup_engine(self) -> Engine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import time
 from urllib.parse import quote
 
 import httpx
@@ -12,7 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from skyarchive.access.rights import now_mjd
+from skyarchive.archive import Archive
 from skyarchive.db.tables import observations, products
+from tests.catalogue_edits import change_first_observations
+from tests.e2e.conftest import LiveServer
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +158,27 @@ def test_name_lookup_service(client) -> None:  # type: ignore[no-untyped-def]
     assert abs(entry["ra"] - 283.396) < 0.01 and abs(entry["decl"] - 33.029) < 0.01
     missing = invoke(client, {"service": "Mast.Name.Lookup", "params": {"input": "No Such Thing"}})
     assert missing["resolvedCoordinate"] == []
+
+
+def test_a_target_name_added_to_the_archive_becomes_resolvable(
+    demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the server's resolver refreshes its target names as often as it may (once a minute
+    # in service), in the background: the lookups go on answering meanwhile
+    monkeypatch.setattr("skyarchive.sky.targets._REFRESH_SECONDS", 0.0)
+    archive = demo_archive_copy
+    lookup = {"service": "Mast.Name.Lookup", "params": {"input": "Brand New Nebula"}}
+    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        assert invoke(client, lookup)["resolvedCoordinate"] == []
+        change_first_observations(archive, {"target_name": "Brand New Nebula",
+                                            "s_ra": 12.5, "s_dec": -7.25})  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not (entries := invoke(client, lookup)["resolvedCoordinate"]):
+            assert time.monotonic() < deadline, "the new name never became resolvable"
+            time.sleep(0.05)
+    (entry,) = entries
+    assert entry["resolver"] == "ARCHIVE" and entry["canonicalName"] == "Brand New Nebula"
+    assert (entry["ra"], entry["decl"]) == (12.5, -7.25)
 
 
 def raw_request(port: int, request: bytes) -> bytes:

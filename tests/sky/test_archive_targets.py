@@ -1,0 +1,170 @@
+"""The archive's own target names (the resolver chain's first): read once before the first
+lookup, then refreshed in the background when the catalogue has changed, never in a lookup."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Connection, create_engine, select
+
+from skyarchive.archive import Archive
+from skyarchive.db.tables import observations
+from skyarchive.sky.resolver import normalise_name
+from skyarchive.sky.targets import ArchiveTargets, Index
+from tests.catalogue_edits import change_first_observations
+
+NEW_NAME = "Brand New Nebula"
+NEW_KEY = normalise_name(NEW_NAME)
+WAIT = 30.0  # seconds a test waits at most for another thread (a busy machine is slow)
+
+
+def counting_loads(targets: ArchiveTargets) -> list[Index]:
+    """The indexes ``targets`` reads from now on, one entry per read."""
+    loads: list[Index] = []
+    real = targets._load
+
+    def load(conn: Connection) -> Index:
+        index = real(conn)
+        loads.append(index)
+        return index
+
+    targets._load = load  # type: ignore[method-assign]
+    return loads
+
+
+def a_known_name(archive: Archive) -> str:
+    """A name the index holds that stays when the tests rename the first observation's."""
+    obs = observations.c
+    with archive.engine.connect() as conn:
+        names = ArchiveTargets(archive.engine)._load(conn)
+        first = conn.execute(select(obs.target_name).order_by(obs.obsid).limit(1)).scalar_one()
+    renamed = normalise_name(first or "")
+    return next(key for key in sorted(names) if key not in (NEW_KEY, renamed))
+
+
+def test_a_lookup_during_a_slow_refresh_answers_at_once_from_the_old_index(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets = ArchiveTargets(archive.search_engine, refresh_seconds=0)
+    known = a_known_name(archive)
+    assert targets.lookup(known) is not None  # the first load, in the lookup
+    assert targets.lookup(NEW_KEY) is None
+    targets.wait_for_refresh(WAIT)  # that lookup found the index due; nothing changed yet
+
+    started, release = threading.Event(), threading.Event()
+    real: Callable[[Connection], Index] = targets._load
+
+    def slow_load(conn: Connection) -> Index:
+        started.set()
+        assert release.wait(WAIT), "the test never let the load end"
+        return real(conn)
+
+    targets._load = slow_load  # type: ignore[method-assign]
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    try:
+        assert targets.lookup(NEW_KEY) is None  # starts the refresh, answers from the old index
+        assert started.wait(WAIT)
+        # the refresh is stuck in its load: lookups answer at once, from the old index
+        answered = threading.Event()
+        found: list[object] = []
+
+        def look_up() -> None:
+            found.extend([targets.lookup(known), targets.lookup(NEW_KEY)])
+            answered.set()
+
+        threading.Thread(target=look_up, daemon=True).start()
+        assert answered.wait(WAIT)
+        assert found[0] is not None and found[1] is None
+    finally:
+        release.set()
+    targets.wait_for_refresh(WAIT)
+    hit = targets.lookup(NEW_KEY)
+    assert hit is not None and hit[2] == NEW_NAME
+
+
+def test_a_new_target_is_found_after_the_interval_and_nothing_is_read_while_unchanged(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets = ArchiveTargets(archive.search_engine, refresh_seconds=0)
+    loads = counting_loads(targets)
+    known = a_known_name(archive)
+    assert targets.lookup(known) is not None
+    assert len(loads) == 1
+    for _ in range(3):  # each lookup finds the index due; the catalogue has not changed
+        assert targets.lookup(NEW_KEY) is None
+        targets.wait_for_refresh(WAIT)
+    assert len(loads) == 1
+
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    targets.lookup(NEW_KEY)  # the refresh starts
+    targets.wait_for_refresh(WAIT)
+    assert len(loads) == 2
+    hit = targets.lookup(NEW_KEY)
+    assert hit is not None and hit[2] == NEW_NAME
+    targets.wait_for_refresh(WAIT)
+    assert len(loads) == 2
+
+
+def test_within_the_interval_a_lookup_starts_no_refresh(demo_archive_copy: Archive) -> None:
+    targets = ArchiveTargets(demo_archive_copy.search_engine, refresh_seconds=3600)
+    loads = counting_loads(targets)
+    change = {"target_name": NEW_NAME}
+    assert targets.lookup(NEW_KEY) is None
+    change_first_observations(demo_archive_copy, change)
+    assert targets.lookup(NEW_KEY) is None
+    assert targets._refresh_thread is None
+    assert len(loads) == 1
+
+
+def test_a_failed_refresh_keeps_the_old_index_and_is_logged_once(
+    demo_archive_copy: Archive, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive = demo_archive_copy
+    targets = ArchiveTargets(archive.search_engine, refresh_seconds=0)
+    known = a_known_name(archive)
+    before = targets.lookup(known)
+    assert before is not None
+    targets.wait_for_refresh(WAIT)
+
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    gone = create_engine("sqlite:////nonexistent-folder/archive.db")  # the database gone
+    targets.engine = gone
+    caplog.set_level(logging.INFO, logger="skyarchive.sky.targets")
+    try:
+        for _ in range(3):
+            assert targets.lookup(known) == before  # never raised into the lookup
+            targets.wait_for_refresh(WAIT)
+    finally:
+        targets.engine = archive.search_engine
+        gone.dispose()
+    failures = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(failures) == 1, [r.getMessage() for r in caplog.records]
+    assert "target names" in failures[0].getMessage()
+    assert targets.lookup(NEW_KEY) is None  # still the old index; the database back, this
+    targets.wait_for_refresh(WAIT)  # lookup's refresh reads the change
+    hit = targets.lookup(NEW_KEY)
+    assert hit is not None and hit[2] == NEW_NAME
+    assert any("refreshed again" in r.getMessage() for r in caplog.records)
+
+
+def test_the_archive_resolver_reads_its_names_on_the_search_engine(
+    demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("skyarchive.sky.targets._REFRESH_SECONDS", 0.0)
+    archive = demo_archive_copy
+    chain = archive.resolver
+    (lookup,) = [r for r in chain.resolvers if r.name == "ARCHIVE"]
+    targets = lookup._lookup.__self__  # type: ignore[attr-defined]
+    assert isinstance(targets, ArchiveTargets)
+    assert targets.engine is archive.search_engine
+    assert "ARCHIVE" not in [hit.resolver for hit in chain.resolve_all(NEW_NAME)]
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    targets.wait_for_refresh(WAIT)
+    chain.resolve_all(NEW_NAME)  # the interval (none here) has passed: the refresh starts
+    targets.wait_for_refresh(WAIT)
+    assert chain.resolve(NEW_NAME).resolver == "ARCHIVE"
