@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import BigInteger, ColumnElement, Float, and_, bindparam, func, literal, or_, true
 from sqlalchemy.types import TypeEngine
 
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
 
@@ -111,7 +112,51 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
     if patterns and kind == FLAGS:
         raise BadQuery(f"Wildcards are not allowed on true/false column {column.name}, nor "
                        "freeText: give true or false.")  # fmt: skip
+    if column.name == RIGHTS:
+        return Criterion(column, _rights(column, values, patterns))
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
+
+
+#: The column computed from the release date, whose values are :data:`RIGHTS_VALUES` alone.
+RIGHTS = "dataRights"
+RIGHTS_VALUES = (PUBLIC, EXCLUSIVE_ACCESS)
+
+
+def _rights(column: ColumnInfo, values: list[str | float], patterns: list[str]) -> tuple[str, ...]:
+    """The rights a ``dataRights`` criterion asks for, in lower case as text values are kept:
+    its values, compared case-insensitively, and the rights its patterns (wildcards,
+    ``freeText``) match. A value or pattern that is, or matches, neither right is refused:
+    it would match no row, and a mistyped right would silently find nothing."""
+    accepted = [right.lower() for right in RIGHTS_VALUES]
+    asked: dict[str, None] = {}
+    for value in values:
+        if value not in accepted:
+            raise BadQuery(f"Value {_shown(value)} for {column.name} is not a data right; "
+                           f"give {_rights_named()}.")  # fmt: skip
+        asked[str(value)] = None
+    for pattern in patterns:
+        matched = [right for right in accepted if _like(pattern).fullmatch(right)]
+        if not matched:
+            shown = _shown(re.sub(r"\\(.)", r"\1", pattern).replace("%", "*"))
+            raise BadQuery(f"Pattern {shown} for {column.name} (wildcards or freeText) matches "
+                           f"no data right; give {_rights_named()}.")  # fmt: skip
+        asked.update(dict.fromkeys(matched))
+    return tuple(asked)
+
+
+def _rights_named() -> str:
+    return " or ".join(RIGHTS_VALUES) + " (any case; * is a wildcard)"
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """A SQL LIKE pattern (escaped with ``\\``, as :func:`_like_pattern` writes it) as a
+    regular expression, to match it in Python as the database would."""
+    wildcards = {"%": ".*", "_": "."}
+    parts = re.split(r"(\\.|%|_)", pattern)
+    return re.compile("".join(
+        wildcards[part] if part in wildcards else re.escape(part.removeprefix("\\"))
+        for part in parts
+    ), re.DOTALL)  # fmt: skip
 
 
 def _no_ranges(column: ColumnInfo, kind: str) -> str:
