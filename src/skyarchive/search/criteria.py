@@ -85,6 +85,8 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
         raw_values = [raw_values]
     if len(raw_values) > _MAX_VALUES:
         raise BadQuery(f"Too many values for {column.name} ({len(raw_values)} > {_MAX_VALUES}).")
+    if column.name == RIGHTS:
+        return Criterion(column, _rights(column, raw_values, free_text))
     kind = compared_as(column)
     values: list[str | float] = []
     ranges: list[Range] = []
@@ -112,8 +114,6 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
     if patterns and kind == FLAGS:
         raise BadQuery(f"Wildcards are not allowed on true/false column {column.name}, nor "
                        "freeText: give true or false.")  # fmt: skip
-    if column.name == RIGHTS:
-        return Criterion(column, _rights(column, values, patterns))
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
 
 
@@ -122,30 +122,35 @@ RIGHTS = "dataRights"
 RIGHTS_VALUES = (PUBLIC, EXCLUSIVE_ACCESS)
 
 
-def _rights(column: ColumnInfo, values: list[str | float], patterns: list[str]) -> tuple[str, ...]:
+def _rights(column: ColumnInfo, raw_values: list[Any], free_text: Any) -> tuple[str, ...]:
     """The rights a ``dataRights`` criterion asks for, in lower case as text values are kept:
-    its values, compared case-insensitively, and the rights its patterns (wildcards,
-    ``freeText``) match. A value or pattern that is, or matches, neither right is refused:
-    it would match no row, and a mistyped right would silently find nothing."""
+    its values, compared case-insensitively, and the rights its patterns (``*`` or ``%``
+    wildcards, ``freeText``) match. Anything else (another text, a number, a range, a pattern
+    that matches neither right) is refused: it would match no row, so a mistyped right would
+    silently find nothing."""
     accepted = [right.lower() for right in RIGHTS_VALUES]
+    texts = [*raw_values, *([] if free_text in (None, "") else [free_text])]
     asked: dict[str, None] = {}
-    for value in values:
-        if value not in accepted:
-            raise BadQuery(f"Value {_shown(value)} for {column.name} is not a data right; "
-                           f"give {_rights_named()}.")  # fmt: skip
-        asked[str(value)] = None
-    for pattern in patterns:
-        matched = [right for right in accepted if _like(pattern).fullmatch(right)]
+    for j, value in enumerate(texts):
+        if not isinstance(value, str):
+            raise BadQuery(_no_right(column, value))
+        pattern = j >= len(raw_values) or "*" in value or "%" in value
+        text = value.strip().lower()
+        if pattern:
+            matching = _like(_like_pattern(value))
+            matched = [right for right in accepted if matching.fullmatch(right)]
+        else:
+            matched = [text] if text in accepted else []
         if not matched:
-            shown = _shown(re.sub(r"\\(.)", r"\1", pattern).replace("%", "*"))
-            raise BadQuery(f"Pattern {shown} for {column.name} (wildcards or freeText) matches "
-                           f"no data right; give {_rights_named()}.")  # fmt: skip
+            raise BadQuery(_no_right(column, value))
         asked.update(dict.fromkeys(matched))
     return tuple(asked)
 
 
-def _rights_named() -> str:
-    return " or ".join(RIGHTS_VALUES) + " (any case; * is a wildcard)"
+def _no_right(column: ColumnInfo, value: Any) -> str:
+    rights = " or ".join(RIGHTS_VALUES)
+    return (f"Value {_shown(value)} for {column.name} is not a data right: give {rights} "
+            "(any case; * is a wildcard, and freeText a pattern, matching either).")  # fmt: skip
 
 
 def _like(pattern: str) -> re.Pattern[str]:
