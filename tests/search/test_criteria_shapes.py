@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from skyarchive.archive import Archive
-from skyarchive.errors import BadQuery
 from skyarchive.db.tables import observations
+from skyarchive.errors import BadQuery
 from skyarchive.search import criteria_shapes, tokens
 from skyarchive.search.columns import observation_column
 from skyarchive.search.criteria import Criterion, parse_criteria
@@ -115,8 +115,13 @@ def _expected(archive: Archive, name: str) -> list[int]:
 def test_each_kind_of_criterion_finds_its_rows(name: str, demo_archive_copy: Archive) -> None:
     expected = _expected(demo_archive_copy, name)
     assert _matching(demo_archive_copy, _criteria(FILTERS[name])) == expected
-    if name in ("one collection", "public", "free text", "an empty criterion",
-                "a right by a pattern"):
+    if name in (
+        "one collection",
+        "public",
+        "free text",
+        "an empty criterion",
+        "a right by a pattern",
+    ):
         assert expected  # the demo holds rows of these: the comparison is not vacuous
 
 
