@@ -12,9 +12,14 @@ forgives must be read, or refused, before it reaches the database. The fuzz test
 Faces: ``Mast.Caom.Filtered`` and ``Mast.Caom.Filtered.Position`` over every observation
 column; ``Mast.Jwst.Filtered.Wss`` over its columns; ``Mast.Jwst.Filtered.Nircam`` over
 keyword columns of each kind of SQL expression the table builds (typed columns, header text,
-header numbers, header flags, dates, archive columns); MastMissions' search over columns of
-each ``qual_type``; the portal's search (its filters and its chosen facet values) and the
+header numbers, header flags, dates, archive columns); ``Skyarchive.Jwst.Filtered.Observations``
+over some of those; MastMissions' search over columns of each ``qual_type``; the portal's
+search (its filters and its chosen facet values), its filter dialog's ``/values`` and
+``/count`` over a few observation columns of each SQL type, and the same three of the
 portal's keyword search.
+
+``dataRights`` (computed from the release date) takes only PUBLIC and EXCLUSIVE_ACCESS: every
+other kind of value is refused, naming the two, on every face that filters on it.
 """
 
 from __future__ import annotations
@@ -125,16 +130,44 @@ FACET_VALUES: dict[str, Any] = {
     "wildcard": "ab*",
 }
 OBSERVATION_NAMES = [c.name for c in (*OBSERVATION_COLUMNS, OBJID1, DISTANCE)]
+#: Observation columns of each SQL type, for the faces asked less often: text (plain, with
+#: ``;``-separated parts, digits only), whole numbers, real numbers, MJD dates, flags,
+#: identifiers stored as integers, the computed data rights and distance.
+OBSERVATION_SAMPLE = (
+    "intentType", "obs_collection", "filters", "target_name", "proposal_id", "calib_level",
+    "sequence_number", "s_ra", "t_exptime", "t_min", "t_obs_release", "mtFlag", "obsid",
+    "objID1", "dataRights", "distance",
+)  # fmt: skip
+#: Keyword columns of each kind of SQL expression, for the faces asked less often.
+KEYWORD_SAMPLE = (
+    "ArchiveFileID", "filename", "productLevel", "fileSize", "publicReleaseDate_mjd",
+    "publicReleaseDate", "isRestricted", "exp_type", "nints", "effexptm", "date_obs_mjd",
+    "pi_name", "date_obs", "visit", "gs_mag", "tsovisit",
+)  # fmt: skip
+#: Values naming or matching a data right: the only ones ``dataRights`` takes.
+RIGHTS: dict[str, Any] = {
+    "a right": ["PUBLIC"],
+    "both rights in any case": [" public", "Exclusive_Access"],
+    "a right by a wildcard": ["excl*"],
+    "one right, not a list": "public",
+}
+RIGHTS_FREE_TEXT = {"freeText matching a right": "*_access"}
+#: The rights as the portal's facet sends them (and as a client might).
+FACET_RIGHTS = {"a right": "PUBLIC", "a right in lower case": "exclusive_access",
+                "a right by a wildcard": "pub*"}  # fmt: skip
+RIGHT_LABELS = frozenset({*RIGHTS, *RIGHTS_FREE_TEXT, *FACET_RIGHTS})
 M57 = "283.396, 33.029, 0.05"
 
 
 def filter_cases(columns: Any) -> list[tuple[str, str, Any]]:
-    """(column, what the value is, the request's ``filters``) for every column and value."""
+    """(column, what the value is, the request's ``filters``) for every column and value (and
+    on ``dataRights``, the rights too)."""
     cases = []
     for column in columns:
-        for label, values in VALUES.items():
+        rights = column == "dataRights"
+        for label, values in (VALUES | RIGHTS if rights else VALUES).items():
             cases.append((column, label, [{"paramName": column, "values": values}]))
-        for label, text in FREE_TEXT.items():
+        for label, text in (FREE_TEXT | RIGHTS_FREE_TEXT if rights else FREE_TEXT).items():
             cases.append((column, label, [{"paramName": column, "values": [], "freeText": text}]))
     return cases
 
@@ -210,9 +243,46 @@ def portal_facets(client: httpx.Client, column: str, value: Any) -> Outcome:
     return _api_outcome(client.post("/api/portal/search", json=body), "total")
 
 
+def portal_values(client: httpx.Client, column: str, filters: Any) -> Outcome:
+    """The filter dialog's values of a grouped column under the filter (whose own column's
+    filter it sets aside, so another column's)."""
+    body = {"column": "dataRights" if column == "instrument_name" else "instrument_name",
+            "filters": filters}  # fmt: skip
+    return _api_outcome(client.post("/api/portal/values", json=body), "matching")
+
+
+def portal_own_values(client: httpx.Client, column: str, filters: Any) -> Outcome:
+    """The filter dialog's values of the filter's own column, the filter set aside but read."""
+    body = {"column": column, "filters": filters}
+    return _api_outcome(client.post("/api/portal/values", json=body), "matching")
+
+
+def portal_count(client: httpx.Client, column: str, filters: Any) -> Outcome:
+    return _api_outcome(client.post("/api/portal/count", json={"filters": filters}), "count")
+
+
 def keyword_portal(client: httpx.Client, column: str, filters: Any) -> Outcome:
     body = {"instrument": "NIRCAM", "filters": filters, "pagesize": 3}
     return _api_outcome(client.post("/api/portal/keyword-search/search", json=body), "total")
+
+
+def keyword_values(client: httpx.Client, column: str, filters: Any) -> Outcome:
+    """A keyword's values under the filter: a grouped column's, or the filter's own column's."""
+    body = {"instrument": "NIRCAM", "filters": filters,
+            "column": "detector" if column == "exp_type" else "exp_type"}  # fmt: skip
+    answer = client.post("/api/portal/keyword-search/values", json=body)
+    return _api_outcome(answer, "matching")
+
+
+def keyword_own_values(client: httpx.Client, column: str, filters: Any) -> Outcome:
+    body = {"instrument": "NIRCAM", "filters": filters, "column": column}
+    answer = client.post("/api/portal/keyword-search/values", json=body)
+    return _api_outcome(answer, "matching")
+
+
+def keyword_count(client: httpx.Client, column: str, filters: Any) -> Outcome:
+    body = {"instrument": "NIRCAM", "filters": filters}
+    return _api_outcome(client.post("/api/portal/keyword-search/count", json=body), "count")
 
 
 def missions(client: httpx.Client, column: str, value: Any) -> Outcome:
@@ -238,9 +308,24 @@ FACES: dict[str, tuple[Send, list[tuple[str, str, Any]]]] = {
     "portal search": (portal, filter_cases(OBSERVATION_NAMES)),
     "portal facets": (
         portal_facets,
-        [(column, label, value) for column in FACETS for label, value in FACET_VALUES.items()],
+        [(column, label, value) for column in FACETS
+         for label, value in (FACET_VALUES | FACET_RIGHTS if column == "dataRights"
+                              else FACET_VALUES).items()],  # fmt: skip
     ),
+    "Skyarchive.Jwst.Filtered.Observations": (
+        mast("Skyarchive.Jwst.Filtered.Observations", "obsid", table="Nircam"),
+        filter_cases(KEYWORD_SAMPLE),
+    ),
+    "portal values": (portal_values, filter_cases(OBSERVATION_SAMPLE)),
+    "portal values of the filter's column": (portal_own_values, filter_cases(OBSERVATION_SAMPLE)),
+    "portal count": (portal_count, filter_cases(OBSERVATION_SAMPLE)),
     "portal keyword search": (keyword_portal, filter_cases(KEYWORD_COLUMNS)),
+    "portal keyword values": (keyword_values, filter_cases(KEYWORD_SAMPLE)),
+    "portal keyword values of the filter's column": (
+        keyword_own_values,
+        filter_cases(KEYWORD_SAMPLE),
+    ),
+    "portal keyword count": (keyword_count, filter_cases(KEYWORD_SAMPLE)),
     "MastMissions": (
         missions,
         [(column, label, value) for column in MISSION_COLUMNS
@@ -257,11 +342,27 @@ def _problems(column: str, label: str, outcomes: dict[str, Outcome]) -> list[str
             problems.append(f"{column} <- {label} on {kind}: {what}: {detail}")
         elif what == "refused" and column.lower() not in str(detail).lower():
             problems.append(f"{column} <- {label} on {kind}: the error names no column: {detail}")
+    if column == "dataRights":
+        problems += _rights_problems(label, outcomes)
     # both refuse, or both answer with the same total
     alike = {(what, detail if what == "answer" else None) for what, detail in outcomes.values()}
     if not problems and len(alike) > 1:
         kept = {kind: (what, str(detail)[:150]) for kind, (what, detail) in outcomes.items()}
         problems.append(f"{column} <- {label}: the databases disagree: {kept}")
+    return problems
+
+
+def _rights_problems(label: str, outcomes: dict[str, Outcome]) -> list[str]:
+    """``dataRights`` answers the rights and refuses anything else, naming the two."""
+    problems = []
+    right = label in RIGHT_LABELS
+    for kind, (what, detail) in outcomes.items():
+        if right and what != "answer":
+            problems.append(f"dataRights <- {label} on {kind}: not answered: {detail}")
+        if not right and what == "answer":
+            problems.append(f"dataRights <- {label} on {kind}: answered, not refused")
+        if what == "refused" and not ("PUBLIC" in detail and "EXCLUSIVE_ACCESS" in detail):
+            problems.append(f"dataRights <- {label} on {kind}: the error names no right: {detail}")
     return problems
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from skyarchive.archive import Archive
 from skyarchive.db.tables import observations
+from skyarchive.errors import BadQuery
 from skyarchive.search import criteria_shapes, tokens
 from skyarchive.search.columns import observation_column
 from skyarchive.search.criteria import Criterion, parse_criteria
@@ -48,7 +49,7 @@ FILTERS = {
     "dates": [_filter("t_min", {"min": "2021-01-01", "max": "2024-01-01"})],
     "public": [_filter("dataRights", "PUBLIC"), _filter("obs_collection", "JWST")],
     "both rights": [_filter("dataRights", "public", "exclusive_access")],
-    "no right": [_filter("dataRights", "nobody")],
+    "a right by a pattern": [_filter("dataRights", "excl*"), _filter("dataRights", free="*_A%")],
     "an empty criterion": [_filter("obs_collection"), _filter("instrument_name", "NIRCAM/IMAGE")],
     "none": [],
 }
@@ -92,7 +93,7 @@ EXPECTED: dict[str, Any] = {
     "public": lambda r: r["t_obs_release"] is not None and r["t_obs_release"] <= NOW
     and _any(r["obs_collection"], "jwst"),
     "both rights": lambda r: True,
-    "no right": lambda r: False,
+    "a right by a pattern": lambda r: r["t_obs_release"] is None or r["t_obs_release"] > NOW,
     "an empty criterion": lambda r: _any(r["instrument_name"], "nircam/image"),
     "none": lambda r: True,
 }  # fmt: skip
@@ -114,7 +115,13 @@ def _expected(archive: Archive, name: str) -> list[int]:
 def test_each_kind_of_criterion_finds_its_rows(name: str, demo_archive_copy: Archive) -> None:
     expected = _expected(demo_archive_copy, name)
     assert _matching(demo_archive_copy, _criteria(FILTERS[name])) == expected
-    if name in ("one collection", "public", "free text", "an empty criterion"):
+    if name in (
+        "one collection",
+        "public",
+        "free text",
+        "an empty criterion",
+        "a right by a pattern",
+    ):
         assert expected  # the demo holds rows of these: the comparison is not vacuous
 
 
@@ -208,3 +215,26 @@ def test_a_search_asks_once_whether_a_column_holds_multi_valued_entries(
         found = run_search(conn, query, now=NOW)
     assert found.total > 2  # the page is full: its total was counted, not inferred
     assert sorted(asked) == ["filters", "obs_collection"]
+
+
+@pytest.mark.parametrize(
+    "values, free",
+    [(["nobody"], None), (["PUBLIC", "public access"], None), ([12], None), ([True], None),
+     ([""], None), (["pub"], None), (["x*"], None), ([], "abc"), (["PUBLIC"], "*nobody*")],
+)  # fmt: skip
+def test_a_value_no_data_right_is_refused_naming_the_rights(values: list[Any], free: Any) -> None:
+    """Rather than matching no row: a mistyped right would silently find nothing."""
+    entry = _filter("dataRights", *values, free=free)
+    with pytest.raises(BadQuery) as refused:
+        _criteria([entry])
+    assert all(word in str(refused.value) for word in ("dataRights", "PUBLIC", "EXCLUSIVE_ACCESS"))
+
+
+def test_data_rights_are_read_in_any_case_and_by_pattern() -> None:
+    def asked(*values: Any, free: str | None = None) -> tuple[Any, ...]:
+        return _criteria([_filter("dataRights", *values, free=free)])[0].values
+
+    assert asked(" Public ", "EXCLUSIVE_access") == ("public", "exclusive_access")
+    assert asked("*") == asked("p*", "E%") == ("public", "exclusive_access")
+    assert asked(free="public") == asked("PUB*", "public") == ("public",)
+    assert asked(free="*access") == ("exclusive_access",)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import BigInteger, ColumnElement, Float, and_, bindparam, func, literal, or_, true
 from sqlalchemy.types import TypeEngine
 
+from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
 
@@ -84,6 +85,8 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
         raw_values = [raw_values]
     if len(raw_values) > _MAX_VALUES:
         raise BadQuery(f"Too many values for {column.name} ({len(raw_values)} > {_MAX_VALUES}).")
+    if column.name == RIGHTS:
+        return Criterion(column, _rights(column, raw_values, free_text))
     kind = compared_as(column)
     values: list[str | float] = []
     ranges: list[Range] = []
@@ -112,6 +115,53 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
         raise BadQuery(f"Wildcards are not allowed on true/false column {column.name}, nor "
                        "freeText: give true or false.")  # fmt: skip
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
+
+
+#: The column computed from the release date, whose values are :data:`RIGHTS_VALUES` alone.
+RIGHTS = "dataRights"
+RIGHTS_VALUES = (PUBLIC, EXCLUSIVE_ACCESS)
+
+
+def _rights(column: ColumnInfo, raw_values: list[Any], free_text: Any) -> tuple[str, ...]:
+    """The rights a ``dataRights`` criterion asks for, in lower case as text values are kept:
+    its values, compared case-insensitively, and the rights its patterns (``*`` or ``%``
+    wildcards, ``freeText``) match. Anything else (another text, a number, a range, a pattern
+    that matches neither right) is refused: it would match no row, so a mistyped right would
+    silently find nothing."""
+    accepted = [right.lower() for right in RIGHTS_VALUES]
+    texts = [*raw_values, *([] if free_text in (None, "") else [free_text])]
+    asked: dict[str, None] = {}
+    for j, value in enumerate(texts):
+        if not isinstance(value, str):
+            raise BadQuery(_no_right(column, value))
+        pattern = j >= len(raw_values) or "*" in value or "%" in value
+        text = value.strip().lower()
+        if pattern:
+            matching = _like(_like_pattern(value))
+            matched = [right for right in accepted if matching.fullmatch(right)]
+        else:
+            matched = [text] if text in accepted else []
+        if not matched:
+            raise BadQuery(_no_right(column, value))
+        asked.update(dict.fromkeys(matched))
+    return tuple(asked)
+
+
+def _no_right(column: ColumnInfo, value: Any) -> str:
+    rights = " or ".join(RIGHTS_VALUES)
+    return (f"Value {_shown(value)} for {column.name} is not a data right: give {rights} "
+            "(any case; * is a wildcard, and freeText a pattern, matching either).")  # fmt: skip
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """A SQL LIKE pattern (escaped with ``\\``, as :func:`_like_pattern` writes it) as a
+    regular expression, to match it in Python as the database would."""
+    wildcards = {"%": ".*", "_": "."}
+    parts = re.split(r"(\\.|%|_)", pattern)
+    return re.compile("".join(
+        wildcards[part] if part in wildcards else re.escape(part.removeprefix("\\"))
+        for part in parts
+    ), re.DOTALL)  # fmt: skip
 
 
 def _no_ranges(column: ColumnInfo, kind: str) -> str:
