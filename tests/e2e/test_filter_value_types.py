@@ -19,7 +19,8 @@ search (its filters and its chosen facet values), its filter dialog's ``/values`
 portal's keyword search.
 
 ``dataRights`` (computed from the release date) takes only PUBLIC and EXCLUSIVE_ACCESS: every
-other kind of value is refused, naming the two, on every face that filters on it.
+other kind of value is refused, naming the two, on every face that filters on it; so does
+MastMissions' ``access``, in its own condition language.
 """
 
 from __future__ import annotations
@@ -155,7 +156,18 @@ RIGHTS_FREE_TEXT = {"freeText matching a right": "*_access"}
 #: The rights as the portal's facet sends them (and as a client might).
 FACET_RIGHTS = {"a right": "PUBLIC", "a right in lower case": "exclusive_access",
                 "a right by a wildcard": "pub*"}  # fmt: skip
-RIGHT_LABELS = frozenset({*RIGHTS, *RIGHTS_FREE_TEXT, *FACET_RIGHTS})
+#: MastMissions conditions naming or matching the rights: the only ones ``access`` takes.
+MISSION_RIGHTS: dict[str, Any] = {
+    "a right": "PUBLIC",
+    "both rights in any case": " public,Exclusive_Access",
+    "both rights as a list": ["PUBLIC", "EXCLUSIVE_ACCESS"],
+    "a negated right": "!public",
+    "a right by a wildcard": "excl*",
+    "a negated wildcard matching a right": "*_*,!pub*",
+}
+RIGHT_LABELS = frozenset({*RIGHTS, *RIGHTS_FREE_TEXT, *FACET_RIGHTS, *MISSION_RIGHTS})
+#: The columns whose values are the two rights alone.
+RIGHTS_COLUMNS = ("dataRights", "access")
 M57 = "283.396, 33.029, 0.05"
 
 
@@ -329,7 +341,8 @@ FACES: dict[str, tuple[Send, list[tuple[str, str, Any]]]] = {
     "MastMissions": (
         missions,
         [(column, label, value) for column in MISSION_COLUMNS
-         for label, value in CONDITIONS.items()],
+         for label, value in (CONDITIONS | MISSION_RIGHTS if column == "access"
+                              else CONDITIONS).items()],
     ),
 }  # fmt: skip
 
@@ -342,8 +355,8 @@ def _problems(column: str, label: str, outcomes: dict[str, Outcome]) -> list[str
             problems.append(f"{column} <- {label} on {kind}: {what}: {detail}")
         elif what == "refused" and column.lower() not in str(detail).lower():
             problems.append(f"{column} <- {label} on {kind}: the error names no column: {detail}")
-    if column == "dataRights":
-        problems += _rights_problems(label, outcomes)
+    if column in RIGHTS_COLUMNS:
+        problems += _rights_problems(column, label, outcomes)
     # both refuse, or both answer with the same total
     alike = {(what, detail if what == "answer" else None) for what, detail in outcomes.values()}
     if not problems and len(alike) > 1:
@@ -352,17 +365,18 @@ def _problems(column: str, label: str, outcomes: dict[str, Outcome]) -> list[str
     return problems
 
 
-def _rights_problems(label: str, outcomes: dict[str, Outcome]) -> list[str]:
-    """``dataRights`` answers the rights and refuses anything else, naming the two."""
+def _rights_problems(column: str, label: str, outcomes: dict[str, Outcome]) -> list[str]:
+    """``dataRights`` (and ``access``) answers the rights and refuses anything else, naming
+    the two."""
     problems = []
     right = label in RIGHT_LABELS
     for kind, (what, detail) in outcomes.items():
         if right and what != "answer":
-            problems.append(f"dataRights <- {label} on {kind}: not answered: {detail}")
+            problems.append(f"{column} <- {label} on {kind}: not answered: {detail}")
         if not right and what == "answer":
-            problems.append(f"dataRights <- {label} on {kind}: answered, not refused")
+            problems.append(f"{column} <- {label} on {kind}: answered, not refused")
         if what == "refused" and not ("PUBLIC" in detail and "EXCLUSIVE_ACCESS" in detail):
-            problems.append(f"dataRights <- {label} on {kind}: the error names no right: {detail}")
+            problems.append(f"{column} <- {label} on {kind}: the error names no right: {detail}")
     return problems
 
 

@@ -52,6 +52,40 @@ def test_bad_conditions_are_bad_queries(conditions: object) -> None:
         parse_conditions(conditions)
 
 
+ACCESS_ROWS = [{"access": "PUBLIC"}, {"access": "EXCLUSIVE_ACCESS"}]
+
+
+@pytest.mark.parametrize(
+    ("value", "rights"),
+    [("PUBLIC", ["PUBLIC"]), (" exclusive_access ", ["EXCLUSIVE_ACCESS"]),
+     ("public,Exclusive_Access", ["PUBLIC", "EXCLUSIVE_ACCESS"]),
+     (["PUBLIC", "EXCLUSIVE_ACCESS"], ["PUBLIC", "EXCLUSIVE_ACCESS"]),
+     ("!public", ["EXCLUSIVE_ACCESS"]), ("excl*", ["EXCLUSIVE_ACCESS"]), ("*LIC", ["PUBLIC"]),
+     ("*", ["PUBLIC", "EXCLUSIVE_ACCESS"]), ("*_*,!pub*", ["EXCLUSIVE_ACCESS"])],
+)  # fmt: skip
+def test_access_takes_the_rights(value: object, rights: list[str]) -> None:
+    conditions = parse_conditions([{"access": value}])
+    matched = [row for row in ACCESS_ROWS if all(c.matches(row) for c in conditions)]
+    assert [row["access"] for row in matched] == rights
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["publik", "abc", 12, 2.5, "!publik", "PUBLIC,abc", "public,!x", "x*", "1..5", "<abc",
+     "PUBLIC_", "!*x", True, None, {"min": 1}, [1, 2], "x" * 5000, "public\x00"],
+)  # fmt: skip
+def test_access_refuses_anything_but_the_rights(value: object) -> None:
+    """Another value would match no dataset (negated, every one): refused, naming the two."""
+    with pytest.raises(BadQuery, match=r"^access: .*PUBLIC or EXCLUSIVE_ACCESS"):
+        parse_conditions([{"access": value}])
+
+
+@pytest.mark.timeout(20)  # a guard, not a measure: matched against each right, 3 s a request
+def test_a_long_access_value_is_refused_before_its_terms_are_matched() -> None:
+    with pytest.raises(BadQuery, match=r"^access: .*PUBLIC or EXCLUSIVE_ACCESS"):
+        parse_conditions([{"access": "*" * 8_000_000 + "x"}])
+
+
 def test_unknown_column_names_the_closest() -> None:
     with pytest.raises(UnknownColumn, match="Did you mean 'program'"):
         parse_conditions([{"programme": 1}])

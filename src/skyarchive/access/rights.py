@@ -15,6 +15,9 @@ from sqlalchemy import ColumnElement, or_
 
 PUBLIC = "PUBLIC"
 EXCLUSIVE_ACCESS = "EXCLUSIVE_ACCESS"
+#: The data rights a row may have: the only values of ``dataRights`` (MAST's searches, the
+#: portal) and MastMissions' ``access``, so the only ones a criterion on them may ask for.
+DATA_RIGHTS = (PUBLIC, EXCLUSIVE_ACCESS)
 
 # Categories whose data are public as soon as they are archived (JWST policy).
 _PUBLIC_AT_ONCE = frozenset({"ERS", "DD", "COM", "CAL", "ENG", "ERO", "TREASURY", "LARGE", "AR"})

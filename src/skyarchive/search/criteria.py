@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import BigInteger, ColumnElement, Float, and_, bindparam, func, literal, or_, true
 from sqlalchemy.types import TypeEngine
 
-from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC
+from skyarchive.access.rights import DATA_RIGHTS
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
 
@@ -117,9 +117,9 @@ def _criterion(column: ColumnInfo, raw_values: Any, free_text: Any) -> Criterion
     return Criterion(column, tuple(values), tuple(ranges), tuple(patterns))
 
 
-#: The column computed from the release date, whose values are :data:`RIGHTS_VALUES` alone.
+#: The column computed from the release date, whose values are the
+#: :data:`~skyarchive.access.rights.DATA_RIGHTS` alone.
 RIGHTS = "dataRights"
-RIGHTS_VALUES = (PUBLIC, EXCLUSIVE_ACCESS)
 
 
 def _rights(column: ColumnInfo, raw_values: list[Any], free_text: Any) -> tuple[str, ...]:
@@ -128,7 +128,7 @@ def _rights(column: ColumnInfo, raw_values: list[Any], free_text: Any) -> tuple[
     wildcards, ``freeText``) match. Anything else (another text, a number, a range, a pattern
     that matches neither right) is refused: it would match no row, so a mistyped right would
     silently find nothing."""
-    accepted = [right.lower() for right in RIGHTS_VALUES]
+    accepted = [right.lower() for right in DATA_RIGHTS]
     texts = [*raw_values, *([] if free_text in (None, "") else [free_text])]
     asked: dict[str, None] = {}
     for j, value in enumerate(texts):
@@ -148,7 +148,7 @@ def _rights(column: ColumnInfo, raw_values: list[Any], free_text: Any) -> tuple[
 
 
 def _no_right(column: ColumnInfo, value: Any) -> str:
-    rights = " or ".join(RIGHTS_VALUES)
+    rights = " or ".join(DATA_RIGHTS)
     return (f"Value {_shown(value)} for {column.name} is not a data right: give {rights} "
             "(any case; * is a wildcard, and freeText a pattern, matching either).")  # fmt: skip
 

@@ -9,7 +9,9 @@ MastMissions' small value language:
 * ``a,b`` — alternatives (OR); a leading ``!`` negates a term (negated terms are AND-ed with
   the OR of the others);
 * ``<v``, ``>v``, ``<=v``, ``>=v`` and ``a..b`` (inclusive) on numbers and dates;
-* ``*`` wildcards on text; text matches ignore case; ``pi_name`` matches by containment.
+* ``*`` wildcards on text; text matches ignore case; ``pi_name`` matches by containment;
+* ``access`` takes only the data rights (``PUBLIC``, ``EXCLUSIVE_ACCESS``), or wildcards
+  matching one: any other term is refused, as it would match nothing (or, negated, all).
 
 Wire shapes (JSON body, ``info``/``results`` envelope) belong to the face
 (:mod:`skyarchive.api.mast.missions`); this module returns rows.
@@ -28,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from skyarchive.access.rights import data_rights
+from skyarchive.access.rights import DATA_RIGHTS, data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.search.criteria import CONTROL
 from skyarchive.search.mission_columns import (
@@ -57,6 +59,8 @@ MAX_CONDITIONS = 100
 
 
 DATASET_COLUMN = "fileSetName"
+#: The column computed from the release date: its values are the data rights alone.
+ACCESS_COLUMN = "access"
 #: Always in a result, whatever ``select_cols`` says (as MAST does).
 ALWAYS = ("ArchiveFileID", "s_region")
 _OPTICS = ("FILTER", "PUPIL", "GRATING", "CHANNEL", "BAND", "CORONMSK")
@@ -124,6 +128,8 @@ def _condition(name: str, value: Any) -> Condition:
         raise BadQuery(f"Column '{name}' cannot be searched.")
     if isinstance(value, list):
         value = ",".join(str(item) for item in value)
+    if col.name == ACCESS_COLUMN:
+        _check_rights(col, value)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise BadQuery(f"{name}: {_shown(value)} is not a value; send text or a number.")
     text = str(value)
@@ -180,6 +186,28 @@ def _term(col: MissionColumn, term: str) -> Test:
     if col.qual_type == "substring":
         return lambda v: v is not None and pattern in str(v).lower()
     return lambda v: v is not None and str(v).lower() == pattern
+
+
+def _check_rights(col: MissionColumn, value: Any) -> None:
+    """Refuse an ``access`` condition holding anything but data rights (any case) or wildcard
+    patterns matching one, each maybe negated: another term (a mistyped right, a number, a
+    range, a long or unprintable text) would match no dataset (negated, every one), so a
+    mistyped right would silently find nothing. Other values (``true``, ``null``, an object)
+    are refused alike, naming the rights."""
+    if not isinstance(value, str) or len(value) > MAX_CONDITION_TEXT:
+        # a long value first: glob_match walks a pattern of 8 million "*" in 1.5 s a right
+        raise BadQuery(_no_right(col, value))
+    for term in (t.strip() for t in value.split(",")):
+        term = term[1:].strip() if term.startswith("!") else term
+        # without a "*", glob_match is plain equality; an empty term is the loop's to refuse
+        if term and not any(glob_match(term.lower(), r.lower()) for r in DATA_RIGHTS):
+            raise BadQuery(_no_right(col, term))
+
+
+def _no_right(col: MissionColumn, value: Any) -> str:
+    rights = " or ".join(DATA_RIGHTS)
+    return (f"{col.name}: {_shown(value)} is not a data right: give {rights} (any case; "
+            "* is a wildcard matching either; a,b lists them, !a excludes one).")  # fmt: skip
 
 
 def glob_match(pattern: str, text: str) -> bool:
