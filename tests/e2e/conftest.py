@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 def dual_stack_socket(port: int) -> socket.socket:
-    """A listening IPv6 socket on ``port`` that takes IPv4 connections too (mapped addresses)."""
+    """A listening IPv6 socket on ``port`` (0: one the kernel picks) that takes IPv4
+    connections too (mapped addresses)."""
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -42,7 +43,10 @@ class LiveServer:
     def __init__(
         self, archive: Archive, *, log_level: str = "warning", dual_stack: bool = False
     ) -> None:
-        self.port = free_port()
+        # A dual-stack socket takes its port from the kernel as it binds: a port found free on
+        # 127.0.0.1 and bound again on "::" could be taken in between (a CI run failed so).
+        listening = dual_stack_socket(0) if dual_stack else None
+        self.port = free_port() if listening is None else listening.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = server_config(
             archive, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="off"
@@ -50,7 +54,7 @@ class LiveServer:
         self.app = config.app  # the app served (its state holds the answer cache)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        sockets = [dual_stack_socket(self.port)] if dual_stack else None
+        sockets = None if listening is None else [listening]
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": sockets}, daemon=True
         )
