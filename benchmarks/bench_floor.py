@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 
 from benchmarks import bench_fileperf, bench_load
+from benchmarks.bare_sql import bare_sql_ms
 from benchmarks.floor import Ask, capture, compare, same_answers, served
 from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
@@ -152,6 +153,13 @@ def measure_archive(
     server computing every answer (answer cache off) and the server keeping them (on; wrk
     repeats one request, so nearly every request is a cache hit), each with ``cache`` set."""
     results = []
+    archive = Archive.open(Settings(home=home, database_url=database_url, answer_cache=False),
+                           migrate=False)  # fmt: skip
+    try:
+        bare = bare_sql_ms(archive, asks)
+    finally:
+        archive.engine.dispose()
+        archive.search_engine.dispose()
     with served(home, database_url) as uncached, \
             served(home, database_url, answer_cache=True) as cached:  # fmt: skip
         exchanges = capture(uncached.url, asks)
@@ -164,6 +172,8 @@ def measure_archive(
                                      seconds=seconds, rounds=rounds, pids=pids)  # fmt: skip
                     result["rows"] = _rows(exchange.content)
                     result["cache"] = cache
+                    if cache == "off":
+                        result["bare_sql_ms"] = bare[exchange.ask.label]
                     print(f"  floor: {json.dumps(result)}", flush=True)
                     results.append(result)
     return results
@@ -256,8 +266,9 @@ def render(results: list[dict]) -> Iterator[str]:
                    f"{db['seconds']:g} s)")  # fmt: skip
             yield ""
             yield ("| query | answer cache | rows | bytes | median ms | floor ms | ratio | req/s "
-                   "| floor req/s | ratio | CPU ms/request (floor) | ratio | met? |")  # fmt: skip
-            yield "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+                   "| floor req/s | ratio | CPU ms/request (floor) | ratio | bare SQL ms "
+                   "| best ratio with this SQL | met? |")  # fmt: skip
+            yield "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
             for q in size["queries"]:
                 real, floor = q["real"], q["floor"]
                 if demo:
@@ -272,11 +283,30 @@ def render(results: list[dict]) -> Iterator[str]:
                        f"| {q['latency_ratio']} | {real['req_per_s']} "
                        f"| {floor['req_per_s']} | {q['throughput_ratio']} "
                        f"| {real.get('cpu_ms', '-')} ({floor.get('cpu_ms', '-')}) "
-                       f"| {q.get('cpu_ratio', '-')} | {met} |")  # fmt: skip
+                       f"| {q.get('cpu_ratio', '-')} | {q.get('bare_sql_ms', '-')} "
+                       f"| {_best_ratio(db['database'], q)} | {met} |")  # fmt: skip
+    yield ""
+    yield (
+        "Bare SQL: the statements the request ran, recorded in process and replayed on a bare "
+        "DB-API connection of the same database, every row fetched, one at a time "
+        "(benchmarks/bare_sql.py). Best ratio with this SQL (SQLite only, where the statements' "
+        "time is the server process's own CPU): floor CPU / (floor CPU + bare SQL), the "
+        "throughput ratio a one-process server issuing exactly these statements and doing "
+        "nothing else could reach. On PostgreSQL the database server does part of the work on "
+        "the other core, so its bare SQL is a reference only."
+    )
     files = [db["files"] for db in results if db.get("files")]
     if files:
         yield ""
         yield from bench_fileperf.render(files)
+
+
+def _best_ratio(database: str, q: dict) -> str:
+    """floor CPU / (floor CPU + bare SQL), on SQLite (see :func:`render`)."""
+    bare, floor_cpu = q.get("bare_sql_ms"), q["floor"].get("cpu_ms")
+    if database != "sqlite" or bare is None or not floor_cpu:
+        return "-"
+    return f"{floor_cpu / (floor_cpu + bare):.2f}"
 
 
 def main() -> None:

@@ -321,3 +321,54 @@ def test_the_portal_bench_exports_every_row_of_its_result_and_reports_it(tmp_pat
     columns = f"{figures['export_columns']} ({figures['export_stored_columns']})"
     export_row = next(line for line in lines if line.startswith(f"| sqlite | 4,000 | {columns} |"))
     assert f"| {figures['sql_export_s']} |" in export_row
+
+
+def test_the_floor_sets_each_search_beside_its_own_sql_on_the_bare_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import json
+
+    import httpx
+    from benchmarks.bare_sql import replay, request_statements
+    from benchmarks.bench_floor import million_asks
+
+    from skyarchive.demo.synthetic_catalog import build_synthetic_catalog
+    from skyarchive.web import create_app
+
+    archive = Archive.open(Settings(home=tmp_path, answer_cache=False))
+    build_synthetic_catalog(archive.engine, observations=60, products_per_obs=2, seed=1,
+                            keyword_files=12)  # fmt: skip
+    app = create_app(archive)
+
+    async def answered(ask):  # type: ignore[no-untyped-def]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            sent = await client.post(ask.target, content=ask.body, headers=dict(ask.headers))
+            return json.loads(sent.content)
+
+    for ask in million_asks(archive):
+        statements = request_statements(archive, ask)
+        assert statements, ask.label
+        assert all(sql.lstrip().upper().startswith(("SELECT", "WITH")) for _, sql, _ in statements)
+        answer = asyncio.run(answered(ask))
+        replayed = replay(statements, seconds=0.05)
+        assert replayed.ms > 0
+        if not ask.label.startswith("cone"):  # (the cone reads candidates, tests them here)
+            assert replayed.rows[-1] == answer["paging"]["rows"] > 0, ask.label
+    archive.engine.dispose()
+
+
+def test_the_floor_report_gives_the_best_ratio_the_sql_allows_on_sqlite() -> None:
+    from benchmarks.bench_floor import render
+
+    query = {"query": "criteria", "rows": 1, "bytes": 10, "latency_ratio": 3,
+             "throughput_ratio": 0.2, "cache": "off", "bare_sql_ms": 0.3,
+             "real": {"p50_ms": 1, "req_per_s": 1, "cpu_ms": 0.9},
+             "floor": {"p50_ms": 1, "req_per_s": 2, "cpu_ms": 0.1}}  # fmt: skip
+    sizes = [{"size": "demo", "queries": [query]}]
+
+    def row(database: str) -> str:
+        lines = render([{"database": database, "rounds": 1, "seconds": 1, "sizes": sizes}])
+        return next(line for line in lines if line.startswith("| criteria"))
+
+    assert row("sqlite").endswith("| 0.3 | 0.25 | **no** |")  # 0.1 / (0.1 + 0.3)
+    assert row("postgresql").endswith("| 0.3 | - | **no** |")
