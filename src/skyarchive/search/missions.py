@@ -47,7 +47,7 @@ from skyarchive.search.mission_files import (
     dataset_page,
     exact_in_sql,
 )
-from skyarchive.search.wildcards import glob_match
+from skyarchive.search.wildcards import glob_match, glob_matcher
 from skyarchive.sky.regions import s_region_distances_arcsec
 
 MISSIONS = ("jwst",)
@@ -183,7 +183,8 @@ def _term(col: MissionColumn, term: str) -> Test:
         return lambda v: v is not None and _comparable(col, v) == exact
     pattern = term.lower()
     if "*" in pattern:
-        return lambda v: v is not None and glob_match(pattern, str(v).lower())
+        matches = glob_matcher(pattern)  # read once, tried on every row
+        return lambda v: v is not None and matches(str(v).lower())
     if col.qual_type == "substring":
         return lambda v: v is not None and pattern in str(v).lower()
     return lambda v: v is not None and str(v).lower() == pattern
