@@ -4,11 +4,8 @@ column takes the values its stored type can be compared with."""
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from skyarchive.db.tables import observations
@@ -18,7 +15,6 @@ from skyarchive.search.criteria import (
     NUMBER,
     WHOLE,
     Bound,
-    _like_matches,
     criterion_shape,
     parse_criteria,
     shaped_clause,
@@ -106,19 +102,3 @@ def test_numbers_are_bound_as_their_own_sql_type() -> None:
 def test_a_pattern_of_many_wildcards_is_refused_without_backtracking(value: str) -> None:
     with pytest.raises(BadQuery, match="dataRights"):
         _values("dataRights", value)
-
-
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(
-    pattern=st.text(alphabet="%_\\ab", max_size=8),
-    text=st.text(alphabet="_\\ab", max_size=6),
-)
-def test_like_patterns_are_matched_in_python_as_sqlite_matches_them(
-    pattern: str, text: str
-) -> None:
-    # SQLite is the judge; a pattern ending in a lone escape is an error there, not a pattern.
-    if re.search(r"(?<!\\)(?:\\\\)*\\$", pattern):
-        return
-    with sqlite3.connect(":memory:") as db:
-        expected = db.execute("SELECT ? LIKE ? ESCAPE '\\'", (text, pattern)).fetchone()[0]
-    assert _like_matches(pattern, text) == bool(expected)

@@ -4,6 +4,7 @@ shape with the values bound or (long lists) with the values written in."""
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -51,6 +52,7 @@ FILTERS = {
     "both rights": [_filter("dataRights", "public", "exclusive_access")],
     "a right by a pattern": [_filter("dataRights", "excl*"), _filter("dataRights", free="*_A%")],
     "an empty criterion": [_filter("obs_collection"), _filter("instrument_name", "NIRCAM/IMAGE")],
+    "no right asked": [_filter("dataRights"), _filter("instrument_name", "NIRCAM/IMAGE")],
     "none": [],
 }
 
@@ -95,6 +97,7 @@ EXPECTED: dict[str, Any] = {
     "both rights": lambda r: True,
     "a right by a pattern": lambda r: r["t_obs_release"] is None or r["t_obs_release"] > NOW,
     "an empty criterion": lambda r: _any(r["instrument_name"], "nircam/image"),
+    "no right asked": lambda r: _any(r["instrument_name"], "nircam/image"),
     "none": lambda r: True,
 }  # fmt: skip
 
@@ -120,9 +123,19 @@ def test_each_kind_of_criterion_finds_its_rows(name: str, demo_archive_copy: Arc
         "public",
         "free text",
         "an empty criterion",
+        "no right asked",
         "a right by a pattern",
     ):
         assert expected  # the demo holds rows of these: the comparison is not vacuous
+
+
+def test_a_data_rights_criterion_naming_no_right_has_no_clause() -> None:
+    """parse_criteria never builds one (it refuses the value, naming the rights); one built
+    by hand is not given a guessed clause (matching nothing, or everything)."""
+    (rights,) = _criteria([_filter("dataRights", "PUBLIC")])
+    for values in (("nobody",), ("public", "nobody")):
+        with pytest.raises(ValueError, match="not the data rights"):
+            criteria_shape([replace(rights, values=values)], now=NOW, has_tokens=lambda c: False)
 
 
 def test_criteria_of_one_shape_share_one_statement() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.search.missions import glob_match, output_columns, parse_conditions
+from skyarchive.search.missions import output_columns, parse_conditions
 
 KEYS = ("program", "instrume", "pi_name", "date_obs")
 ROWS = [
@@ -124,20 +124,3 @@ def test_datasets_and_their_files_on_each_database(demo_archive_copy) -> None:  
     listed = {f["filename"] for f in files}
     assert len(listed) > len(names) and listed <= of_program
     assert all(f["filename"].startswith(f["dataset"] + "_") for f in files)
-
-
-@pytest.mark.parametrize(
-    ("pattern", "text", "expected"),
-    [("n*", "nircam", True), ("*cam", "nircam", True), ("*r*a*", "nircam", True),
-     ("n*x", "nircam", False), ("*", "", True), ("a.c", "abc", False), ("[a]*", "[a]b", True)],
-)  # fmt: skip
-def test_glob_match(pattern: str, text: str, expected: bool) -> None:
-    assert glob_match(pattern, text) is expected
-
-
-def test_many_wildcards_answer_at_once() -> None:
-    import time
-
-    started = time.monotonic()
-    assert not glob_match("*a" * 900 + "*b", "a" * 2000)
-    assert time.monotonic() - started < 5

@@ -45,12 +45,17 @@ def a_known_name(archive: Archive) -> str:
     return next(key for key in sorted(names) if key not in (NEW_KEY, renamed))
 
 
+def refreshing_targets(archive: Archive) -> tuple[ArchiveTargets, str]:
+    """Targets that find their index due at every lookup (no interval), not yet loaded, and a
+    name their index will hold."""
+    return ArchiveTargets(archive.search_engine, refresh_seconds=0), a_known_name(archive)
+
+
 def test_a_lookup_during_a_slow_refresh_answers_at_once_from_the_old_index(
     demo_archive_copy: Archive,
 ) -> None:
     archive = demo_archive_copy
-    targets = ArchiveTargets(archive.search_engine, refresh_seconds=0)
-    known = a_known_name(archive)
+    targets, known = refreshing_targets(archive)
     assert targets.lookup(known) is not None  # the first load, in the lookup
     assert targets.lookup(NEW_KEY) is None
     targets.wait_for_refresh(WAIT)  # that lookup found the index due; nothing changed yet
@@ -90,9 +95,8 @@ def test_a_new_target_is_found_after_the_interval_and_nothing_is_read_while_unch
     demo_archive_copy: Archive,
 ) -> None:
     archive = demo_archive_copy
-    targets = ArchiveTargets(archive.search_engine, refresh_seconds=0)
+    targets, known = refreshing_targets(archive)
     loads = counting_loads(targets)
-    known = a_known_name(archive)
     assert targets.lookup(known) is not None
     assert len(loads) == 1
     for _ in range(3):  # each lookup finds the index due; the catalogue has not changed
@@ -125,8 +129,7 @@ def test_a_failed_refresh_keeps_the_old_index_and_is_logged_once(
     demo_archive_copy: Archive, caplog: pytest.LogCaptureFixture
 ) -> None:
     archive = demo_archive_copy
-    targets = ArchiveTargets(archive.search_engine, refresh_seconds=0)
-    known = a_known_name(archive)
+    targets, known = refreshing_targets(archive)
     before = targets.lookup(known)
     assert before is not None
     targets.wait_for_refresh(WAIT)

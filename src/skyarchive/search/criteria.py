@@ -21,6 +21,7 @@ from sqlalchemy.types import TypeEngine
 from skyarchive.access.rights import DATA_RIGHTS
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import ColumnInfo
+from skyarchive.search.wildcards import like_match
 
 Range = tuple[float | None, float | None]
 #: A SQL type a supplied value is given (:meth:`Supply.one`), as SQLAlchemy takes it.
@@ -138,7 +139,7 @@ def _rights(column: ColumnInfo, raw_values: list[Any], free_text: Any) -> tuple[
         text = value.strip().lower()
         if pattern:
             pattern_text = _like_pattern(value)
-            matched = [right for right in accepted if _like_matches(pattern_text, right)]
+            matched = [right for right in accepted if like_match(pattern_text, right)]
         else:
             matched = [text] if text in accepted else []
         if not matched:
@@ -151,35 +152,6 @@ def _no_right(column: ColumnInfo, value: Any) -> str:
     rights = " or ".join(DATA_RIGHTS)
     return (f"Value {_shown(value)} for {column.name} is not a data right: give {rights} "
             "(any case; * is a wildcard, and freeText a pattern, matching either).")  # fmt: skip
-
-
-#: A LIKE pattern's tokens: an escaped character, a run of ``%``, ``_``, plain text.
-_LIKE_TOKENS = re.compile(r"\\.|%+|_|[^%_\\]+", re.DOTALL)
-
-
-def _like_matches(pattern: str, text: str) -> bool:
-    """Whether the SQL LIKE ``pattern`` (escaped with ``\\``, as :func:`_like_pattern`
-    writes it) matches the whole of ``text``, as the database would.
-
-    Not by a regular expression: ``.*`` repeated, as a pattern of many ``*`` becomes, backtracks
-    combinatorially (15 of them before an ``x`` took 2.4 s against one right, 20 over 17 s: any
-    client could stall a search thread). This follows the positions of ``text`` the pattern
-    can have reached, token by token: a run of ``%`` is one token, and the walk stops once no
-    position is left, so a long pattern costs no more than the text is long.
-    """
-    reached = {0}
-    for found in _LIKE_TOKENS.finditer(pattern):  # lazily: the walk may stop early
-        token = found.group()
-        if token.startswith("%"):
-            reached = set(range(min(reached), len(text) + 1))
-        elif token == "_":
-            reached = {p + 1 for p in reached if p < len(text)}
-        else:
-            literal = token[1:] if token.startswith("\\") else token
-            reached = {p + len(literal) for p in reached if text.startswith(literal, p)}
-        if not reached:
-            return False
-    return len(text) in reached
 
 
 def _no_ranges(column: ColumnInfo, kind: str) -> str:

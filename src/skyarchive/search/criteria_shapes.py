@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Float, and_, or_, true
 
@@ -105,13 +105,30 @@ def _part_shape(
     """One criterion's shape; its parameters, named after ``prefix``, added to ``params``."""
     name = criterion.column.name
     if name == "dataRights":
-        wanted = {str(v).upper() for v in criterion.values}
         params["now"] = now
-        return ("dataRights", PUBLIC in wanted, EXCLUSIVE_ACCESS in wanted)
+        return ("dataRights", _rights_asked(criterion.values))
     if name == "distance":
         raise BadQuery("Filtering on distance is not supported; give a search radius instead.")
     tokens = name in SEPARATORS and has_tokens(name)
     return ("column", name, criterion_shape(criterion, prefix, params), tokens)
+
+
+#: The rows a ``dataRights`` criterion keeps. Never none: parse_criteria refuses a value that
+#: is no right (:func:`skyarchive.search.criteria._rights`) and a criterion with no value at
+#: all is empty, left out of the shape like any empty criterion.
+RightsAsked = Literal["released", "restricted", "either"]
+
+
+def _rights_asked(values: tuple[str | float, ...]) -> RightsAsked:
+    wanted = {str(v).upper() for v in values}
+    if wanted == {PUBLIC}:
+        return "released"
+    if wanted == {EXCLUSIVE_ACCESS}:
+        return "restricted"
+    if wanted == {PUBLIC, EXCLUSIVE_ACCESS}:
+        return "either"
+    # parse_criteria builds no such criterion; a clause for it would be a guess
+    raise ValueError(f"dataRights values that are not the data rights: {values!r}")
 
 
 @functools.lru_cache(maxsize=MOST_SHAPES)
@@ -126,15 +143,14 @@ def _criteria_clause(shape: tuple[Hashable, ...], supply: Supply) -> ColumnEleme
 
 def _part_clause(part: Any, prefix: str, supply: Supply) -> ColumnElement[bool]:
     if part[0] == "dataRights":
-        _, public, exclusive = part
+        asked: RightsAsked = part[1]
         release = observations.c.t_obs_release
         now = supply.one("now", Float)
-        rights = []
-        if public:
-            rights.append(released_clause(release, now))
-        if exclusive:
-            rights.append(restricted_clause(release, now))
-        return or_(*rights) if rights else observations.c.obsid.is_(None)
+        if asked == "released":
+            return released_clause(release, now)
+        if asked == "restricted":
+            return restricted_clause(release, now)
+        return or_(released_clause(release, now), restricted_clause(release, now))
     _, name, shape, tokens = part
 
     def parts_match(values: Any, patterns: list[Any]) -> ColumnElement[bool]:
