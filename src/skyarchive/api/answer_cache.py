@@ -21,7 +21,7 @@ An answer is served again only while it is certainly still the answer:
   and an answer built on the older copy would otherwise be sent again, under the new
   generation, until the next write. The route computes the answer within
   :meth:`KeptAnswer.computing`, which notes the copies read
-  (:class:`~skyarchive.db.catalogue_generation.CopiesRead`).
+  (:class:`~skyarchive.search.catalogue_epoch.CopiesRead`).
 
 Memory is bounded by bytes (least recently used answers go first); an answer larger than an
 eighth of the budget is not kept.
@@ -40,8 +40,14 @@ from fastapi import Request
 from sqlalchemy import Connection
 
 from skyarchive.config import Settings
-from skyarchive.db.catalogue_generation import CopiesRead, noting_copies_read
-from skyarchive.search.catalogue_epoch import Epoch, EpochClock, GenerationWatch, generation_watch
+from skyarchive.search.catalogue_epoch import (
+    CopiesRead,
+    Epoch,
+    EpochClock,
+    GenerationWatch,
+    generation_watch,
+    noting_copies_read,
+)
 
 _LARGEST_SHARE = 8  # an answer may take at most 1/8 of the budget
 P = ParamSpec("P")
