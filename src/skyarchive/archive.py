@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,9 +16,13 @@ from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
+    from skyarchive.sky.resolver import OpenNgcResolver
+    from skyarchive.sky.targets import ArchiveTargets
     from skyarchive.storage.base import StoredObject
     from skyarchive.storage.migrate import StorageMigration
     from skyarchive.storage.sweep import SweepReport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,12 +51,38 @@ class Archive:
         return cls(settings, engine, open_storage(settings), replica=replica)
 
     @cached_property
+    def target_names(self) -> ArchiveTargets:
+        """The archive's own target names, the resolver's first: read on :attr:`search_engine`
+        (at server start, :meth:`start_name_indexes`, else in the first lookup), refreshed
+        in the background when the catalogue changes."""
+        from skyarchive.sky.targets import ArchiveTargets
+
+        return ArchiveTargets(self.search_engine)
+
+    @cached_property
     def resolver(self):  # type: ignore[no-untyped-def]
-        """The name resolver: the archive's own target names (read on :attr:`search_engine`,
-        refreshed in the background when the catalogue changes), OpenNGC, opt-in Sesame."""
+        """The name resolver: the archive's own target names (:attr:`target_names`), OpenNGC,
+        opt-in Sesame."""
         from skyarchive.sky.targets import archive_resolver_chain
 
-        return archive_resolver_chain(self.search_engine, online=self.settings.online_resolver)
+        return archive_resolver_chain(self.target_names, online=self.settings.online_resolver)
+
+    def start_name_indexes(self) -> None:
+        """Begin reading what names are looked up in, each in a thread of its own: the
+        archive's target names (a GROUP BY over every observation, about a second at 10^6)
+        and the OpenNGC catalogue (about 0.2 s). A server calls this as it starts, so that no
+        request pays for the first reads; a request that comes sooner waits for them, and a
+        failed read is left to the first lookup. Code that never resolves names (the CLI's
+        ingest) never calls it."""
+        import threading
+
+        from skyarchive.sky.resolver import OpenNgcResolver
+
+        self.target_names.start_loading()
+        for resolver in self.resolver.resolvers:
+            if isinstance(resolver, OpenNgcResolver):
+                threading.Thread(target=_read_openngc, args=(resolver,), daemon=True,
+                                 name="openngc-load").start()  # fmt: skip
 
     @cached_property
     def lookup_engine(self) -> Engine:
@@ -110,6 +141,13 @@ class Archive:
         if str(target) == str(self.storage):
             raise BadQuery(f"{to_url} is already this archive's storage.")
         return StorageMigration(self.engine, self.storage, target)
+
+
+def _read_openngc(resolver: OpenNgcResolver) -> None:
+    try:
+        resolver.names()  # builds the process's index, which its lookups then share
+    except Exception:  # e.g. pyongc not installed: the lookups will say so
+        log.warning("Could not read the OpenNGC catalogue as the server started", exc_info=True)
 
 
 def _autocommit(engine: Engine) -> Engine:

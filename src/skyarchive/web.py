@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,8 +75,17 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.portal import routes as portal_routes
     from skyarchive.portal.error_pages import error_page
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The name indexes are read in threads of their own as the server starts: startup is
+        # not delayed, a database that is down does not stop it, and the first name search
+        # no longer pays for the reads (a request sooner than they end waits for them).
+        archive.start_name_indexes()
+        yield
+
     # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: api/docs.py serves ours.
-    app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)  # fmt: skip
     app.state.archive = archive
     # Recent search answers of this process (MAST API and portal), emptied by catalogue writes.
     app.state.answer_cache = open_answer_cache(archive.settings)

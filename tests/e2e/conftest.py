@@ -38,18 +38,21 @@ def dual_stack_socket(port: int) -> socket.socket:
 
 class LiveServer:
     """The server in a thread. ``dual_stack``: it listens on an IPv6 socket that also takes IPv4
-    connections, so a client of 127.0.0.1 reaches it as ``::ffff:127.0.0.1``."""
+    connections, so a client of 127.0.0.1 reaches it as ``::ffff:127.0.0.1``. ``lifespan``:
+    "on" runs the app's startup (reading the name indexes in the background) as a deployed
+    server does; off by default, so a test's archive is read only by what the test asks."""
 
     def __init__(
-        self, archive: Archive, *, log_level: str = "warning", dual_stack: bool = False
-    ) -> None:
+        self, archive: Archive, *, log_level: str = "warning", dual_stack: bool = False,
+        lifespan: str = "off",
+    ) -> None:  # fmt: skip
         # A dual-stack socket takes its port from the kernel as it binds: a port found free on
         # 127.0.0.1 and bound again on "::" could be taken in between (a CI run failed so).
         listening = dual_stack_socket(0) if dual_stack else None
         self.port = free_port() if listening is None else listening.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = server_config(
-            archive, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="off"
+            archive, host="127.0.0.1", port=self.port, log_level=log_level, lifespan=lifespan
         )
         self.app = config.app  # the app served (its state holds the answer cache)
         self.server = uvicorn.Server(config)

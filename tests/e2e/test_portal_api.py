@@ -5,6 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from skyarchive.archive import Archive
+from tests.catalogue_edits import change_first_observations
+from tests.e2e.conftest import LiveServer
+
+WAIT = 30.0  # seconds a test waits at most for the server's background refresh
+
 
 @pytest.fixture(scope="module")
 def client(live_server):  # type: ignore[no-untyped-def]
@@ -37,6 +43,36 @@ def test_name_search_returns_every_row_nearest_first(client) -> None:  # type: i
     assert "distance" in names
     mission = next(c for c in got["columns"] if c["name"] == "obs_collection")
     assert mission["label"] == "Mission" and mission["facet"] and mission["visible"]
+
+
+def test_a_name_search_right_after_a_write_is_not_kept_from_the_old_target_names(
+    demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server refreshes its target names as often as it may (once a minute in service):
+    # a lookup past the interval starts a refresh and answers from the index it has.
+    monkeypatch.setattr("skyarchive.sky.targets._REFRESH_SECONDS", 0.0)
+    archive = demo_archive_copy
+    name, where = "NGC 7000", (12.5, -7.25)  # a name OpenNGC knows and no demo target has
+    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=WAIT) as client:
+        cache = server.app.state.answer_cache
+        assert cache is not None  # on, as by default
+        assert search(client, text=name).json()["query"]["position"]["resolver"] == "OPENNGC"
+        assert cache.size_bytes > 0  # kept: the index is as new as the catalogue
+        change_first_observations(archive, {"target_name": name, "s_ra": where[0],
+                                            "s_dec": where[1]})  # fmt: skip
+        # The first search after the write resolves the name on the index read before it
+        # (and starts its refresh): that answer must not be kept under the new generation.
+        stale = search(client, text=name).json()["query"]["position"]
+        assert stale["resolver"] == "OPENNGC"
+        assert cache.size_bytes == 0
+        archive.target_names.wait_for_refresh(WAIT)
+        fresh = search(client, text=name)
+        assert cache.size_bytes > 0  # the index has caught up: kept again
+        again = search(client, text=name)
+    position = fresh.json()["query"]["position"]
+    assert position["resolver"] == "ARCHIVE" and position["canonical_name"] == name
+    assert (position["ra"], position["dec"]) == where
+    assert again.content == fresh.content
 
 
 def test_coordinate_searches_agree(client) -> None:  # type: ignore[no-untyped-def]

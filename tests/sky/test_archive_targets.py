@@ -1,20 +1,26 @@
-"""The archive's own target names (the resolver chain's first): read once before the first
-lookup, then refreshed in the background when the catalogue has changed, never in a lookup."""
+"""The archive's own target names (the resolver chain's first): read once, as the server starts
+or else before the first lookup, then refreshed in the background when the catalogue has
+changed, never in a lookup; each lookup notes the generation of the index it answered from."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
 from sqlalchemy import Connection, create_engine, select
 
 from skyarchive.archive import Archive
+from skyarchive.db.catalogue_generation import CopiesRead, noting_copies_read, read_generation
 from skyarchive.db.tables import observations
 from skyarchive.sky.resolver import normalise_name
 from skyarchive.sky.targets import ArchiveTargets, Index
+from skyarchive.web import create_app
 from tests.catalogue_edits import change_first_observations
+from tests.e2e.conftest import LiveServer
 
 NEW_NAME = "Brand New Nebula"
 NEW_KEY = normalise_name(NEW_NAME)
@@ -171,3 +177,118 @@ def test_the_archive_resolver_reads_its_names_on_the_search_engine(
     chain.resolve_all(NEW_NAME)  # the interval (none here) has passed: the refresh starts
     targets.wait_for_refresh(WAIT)
     assert chain.resolve(NEW_NAME).resolver == "ARCHIVE"
+
+
+def current_generation(archive: Archive) -> int:
+    with archive.engine.connect() as conn:
+        generation = read_generation(conn)
+    assert generation is not None
+    return generation
+
+
+def test_each_lookup_notes_the_generation_its_index_was_read_at(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets = ArchiveTargets(archive.search_engine, refresh_seconds=3600)
+    known = a_known_name(archive)
+    before = current_generation(archive)
+    assert targets.lookup(NEW_KEY) is None  # outside any answer: nothing is noted
+    with noting_copies_read(CopiesRead()) as read:
+        assert targets.lookup(known) is not None
+    assert read.oldest == before and read.as_new_as(before)
+
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    after = current_generation(archive)
+    assert after > before
+    with noting_copies_read(CopiesRead()) as read:
+        assert targets.lookup(NEW_KEY) is None  # within the interval: the index read before
+    assert read.oldest == before and not read.as_new_as(after)
+
+
+def test_a_lookup_during_the_load_begun_at_start_waits_for_that_load(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    known = a_known_name(archive)
+    targets = ArchiveTargets(archive.search_engine, refresh_seconds=3600)
+    loads = counting_loads(targets)
+    started, release = threading.Event(), threading.Event()
+    counted: Callable[[Connection], Index] = targets._load
+
+    def slow_load(conn: Connection) -> Index:
+        started.set()
+        assert release.wait(WAIT), "the test never let the load end"
+        return counted(conn)
+
+    targets._load = slow_load  # type: ignore[method-assign]
+    targets.start_loading()
+    answered = threading.Event()
+    found: list[object] = []
+    try:
+        assert started.wait(WAIT)
+        targets.start_loading()  # a second start while loading starts nothing
+
+        def look_up() -> None:
+            found.append(targets.lookup(known))
+            answered.set()
+
+        threading.Thread(target=look_up, daemon=True).start()
+        assert not answered.wait(0.3), "the lookup answered before the index was read"
+    finally:
+        release.set()
+    assert answered.wait(WAIT)
+    targets.wait_for_load(WAIT)
+    assert found[0] is not None
+    assert len(loads) == 1  # the lookup read nothing itself
+    assert targets.generation == current_generation(archive)
+
+
+@contextmanager
+def started_server(archive: Archive) -> Iterator[httpx.Client]:
+    """A client of a server over ``archive`` that starts up as a deployed one does."""
+    with (
+        LiveServer(archive, lifespan="on") as server,
+        httpx.Client(base_url=server.url, timeout=WAIT) as client,
+    ):
+        yield client
+
+
+def test_the_server_reads_the_names_as_it_starts(demo_archive_copy: Archive) -> None:
+    archive = demo_archive_copy
+    known = a_known_name(archive)
+    loads = counting_loads(archive.target_names)
+    create_app(archive)
+    assert loads == []  # making the app reads nothing (benchmarks, the CLI's commands)
+    with started_server(archive) as client:
+        archive.target_names.wait_for_load(WAIT)
+        assert len(loads) == 1 and known in loads[0]
+        answer = client.post("/api/portal/search", json={"text": known})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["query"]["position"]["resolver"] == "ARCHIVE"
+        assert len(loads) == 1  # the search read nothing itself
+
+
+def test_a_server_starts_with_its_database_down_and_reads_the_names_later(
+    demo_archive_copy: Archive, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive = demo_archive_copy
+    known = a_known_name(archive)
+    targets = archive.target_names
+    gone = create_engine("sqlite:////nonexistent-folder/archive.db")
+    targets.engine = gone
+    targets_log = "skyarchive.sky.targets"
+    caplog.set_level(logging.WARNING, logger=targets_log)
+    try:
+        with started_server(archive) as client:
+            targets.wait_for_load(WAIT)
+            assert client.get("/api/").status_code == 200  # started and answering
+            failures = [r.getMessage() for r in caplog.records if r.name == targets_log]
+            assert len(failures) == 1 and "target names" in failures[0]
+            targets.engine = archive.search_engine  # the database is back
+            answer = client.post("/api/portal/search", json={"text": known})
+    finally:
+        targets.engine = archive.search_engine
+        gone.dispose()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["query"]["position"]["resolver"] == "ARCHIVE"

@@ -14,7 +14,14 @@ An answer is served again only while it is certainly still the answer:
   catalogue's generation (bumped by every write, in the database, so all processes see it;
   learned without a query where a watch allows, :mod:`skyarchive.db.generation_watch`)
   and the next release date after the time the epoch began. A request whose epoch differs,
-  because a write happened or an observation reached its release date, empties the cache.
+  because a write happened or an observation reached its release date, empties the cache;
+* an answer computed from a copy of the catalogue kept in memory (the archive's target names,
+  which a search by name resolves the name in) is kept only if that copy was read at the
+  epoch's generation or later: the copy is refreshed in the background, a while after a write,
+  and an answer built on the older copy would otherwise be sent again, under the new
+  generation, until the next write. The route computes the answer within
+  :meth:`KeptAnswer.computing`, which notes the copies read
+  (:class:`~skyarchive.search.catalogue_epoch.CopiesRead`).
 
 Memory is bounded by bytes (least recently used answers go first); an answer larger than an
 eighth of the budget is not kept.
@@ -24,17 +31,27 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from fastapi import Request
 from sqlalchemy import Connection
 
 from skyarchive.config import Settings
-from skyarchive.search.catalogue_epoch import Epoch, EpochClock, GenerationWatch, generation_watch
+from skyarchive.search.catalogue_epoch import (
+    CopiesRead,
+    Epoch,
+    EpochClock,
+    GenerationWatch,
+    generation_watch,
+    noting_copies_read,
+)
 
 _LARGEST_SHARE = 8  # an answer may take at most 1/8 of the budget
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,10 +135,35 @@ class KeptAnswer:
     epoch: Epoch | None = None
     key: bytes = b""
     answer: CachedAnswer | None = None
+    #: The catalogue's in-memory copies the answer was computed from (:meth:`computing`).
+    copies_read: CopiesRead | None = None
+
+    @contextmanager
+    def computing(self) -> Iterator[None]:
+        """Compute the answer to keep within this block (in the thread that computes it):
+        the copies of the catalogue it reads are noted, and :meth:`keep` keeps nothing that
+        rests on a copy older than the epoch (nor anything computed outside it)."""
+        if self.cache is None or self.epoch is None:
+            yield  # nothing will be kept: nothing to note
+            return
+        read = self.copies_read = CopiesRead()
+        with noting_copies_read(read):
+            yield
+
+    def computed(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``function(*args, **kwargs)`` within :meth:`computing` (to hand to a thread)."""
+        with self.computing():
+            return function(*args, **kwargs)
 
     def keep(self, answer: CachedAnswer) -> None:
-        if self.cache is not None and self.epoch is not None:
-            self.cache.put(self.epoch, self.key, answer)
+        if self.cache is None or self.epoch is None:
+            return
+        read = self.copies_read
+        # Not computed within computing(): what it read is unknown, so it is not kept. Else
+        # e.g. a name resolved on target names read before the write that began the epoch.
+        if read is None or not read.as_new_as(self.epoch[0]):
+            return
+        self.cache.put(self.epoch, self.key, answer)
 
 
 def kept_answer(

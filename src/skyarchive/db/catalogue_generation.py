@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event
@@ -98,6 +101,56 @@ def read_generation(conn: Connection) -> int | None:
     key on every execution, several times the primary-key read itself.
     """
     return conn.exec_driver_sql(_READ).scalar()  # type: ignore[no-any-return]
+
+
+class CopiesRead:
+    """The generations of the in-memory copies of the catalogue (the archive's target-name
+    index, :mod:`skyarchive.sky.targets`) that one answer was computed from.
+
+    Such a copy is read at a generation and replaced later, in the background: an answer
+    built on one can be older than the rows it was searched among. Whoever reads a copy while
+    :func:`noting_copies_read` is in effect notes its generation (:func:`note_copy_read`);
+    the answer cache keeps an answer only if every copy it rests on is as new as the
+    generation it would be kept under (``api/answer_cache.py``).
+    """
+
+    __slots__ = ("oldest", "unknown")
+
+    def __init__(self) -> None:
+        self.oldest: int | None = None  # the oldest generation noted; None: nothing noted
+        self.unknown = False  # a copy of unknown generation was read
+
+    def note(self, generation: int | None) -> None:
+        if generation is None:
+            self.unknown = True
+        elif self.oldest is None or generation < self.oldest:
+            self.oldest = generation
+
+    def as_new_as(self, generation: int) -> bool:
+        """Whether every copy read holds every write up to ``generation`` (true if none)."""
+        return not self.unknown and (self.oldest is None or self.oldest >= generation)
+
+
+_COPIES_READ: ContextVar[CopiesRead | None] = ContextVar("catalogue_copies_read", default=None)
+
+
+@contextmanager
+def noting_copies_read(record: CopiesRead) -> Iterator[CopiesRead]:
+    """Note in ``record`` the copies read in this context (this thread's, or this task's)
+    until the block ends."""
+    token = _COPIES_READ.set(record)
+    try:
+        yield record
+    finally:
+        _COPIES_READ.reset(token)
+
+
+def note_copy_read(generation: int | None) -> None:
+    """A copy of the catalogue read at ``generation`` (None: unknown) is being answered from;
+    noted when some answer under way asked (:func:`noting_copies_read`), else a no-op."""
+    record = _COPIES_READ.get()
+    if record is not None:
+        record.note(generation)
 
 
 def mark_catalogue_written(conn: Connection) -> None:

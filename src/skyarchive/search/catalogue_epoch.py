@@ -3,7 +3,9 @@
 An answer computed now stays the answer while the catalogue's generation (bumped by every
 write, :mod:`skyarchive.db.catalogue_generation`) is unchanged and no release date has been
 reached since: ``dataRights`` and the released/restricted criteria compare release dates with
-the time, and nothing else in a search depends on it.
+the time, and nothing else in a search depends on it, but for the copies of the catalogue kept
+in memory that it may read (the target names a name is resolved in), which note their own
+generation (:class:`CopiesRead`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from contextlib import AbstractContextManager
 from sqlalchemy import Connection, func, select
 
 from skyarchive.config import Settings
+from skyarchive.db.catalogue_generation import CopiesRead as CopiesRead
+from skyarchive.db.catalogue_generation import noting_copies_read as noting_copies_read
 from skyarchive.db.catalogue_generation import read_generation
 from skyarchive.db.generation_watch import GenerationWatch as GenerationWatch
 from skyarchive.db.generation_watch import watch_generation

@@ -1,13 +1,19 @@
 """Target names held in the archive, as the first resolver of the chain.
 
 The index (one GROUP BY over every observation, about a second at 10^6 observations) is read
-once before the first lookup; after that a lookup never waits for the database. Once the index
-is older than the refresh interval, a lookup answers from it and starts a refresh in a thread
-of its own (one at a time), which first reads the catalogue generation
-(:mod:`skyarchive.db.catalogue_generation`) and reads the names again only when the catalogue
-has changed since; the new index replaces the old in one assignment. A refresh that fails
-(the database gone for a moment) keeps the old index, logs once and tries again an interval
-later.
+once, in a thread of its own when a server starts (:meth:`ArchiveTargets.start_loading`), else
+in the first lookup; a lookup that comes while that first read is under way waits for it.
+After that a lookup never waits for the database. Once the index is older than the refresh
+interval, a lookup answers from it and starts a refresh in a thread of its own (one at a
+time), which first reads the catalogue generation (:mod:`skyarchive.db.catalogue_generation`)
+and reads the names again only when the catalogue has changed since; the new index replaces
+the old in one assignment, with the generation it was read at. A refresh that fails (the
+database gone for a moment) keeps the old index, logs once and tries again an interval later.
+
+Each lookup notes the generation of the index it answered from
+(:func:`~skyarchive.db.catalogue_generation.note_copy_read`): an answer that resolved a name on
+an index older than the catalogue it was searched in is not kept by the answer cache, which
+would otherwise send that stale answer again until the next write.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select
 
-from skyarchive.db.catalogue_generation import read_generation
+from skyarchive.db.catalogue_generation import note_copy_read, read_generation
 from skyarchive.db.tables import observations
 from skyarchive.sky.resolver import (
     ResolverChain,
@@ -33,6 +40,14 @@ _REFRESH_SECONDS = 60.0
 Index = dict[str, tuple[float, float, str]]
 
 
+class _Snapshot(NamedTuple):
+    """An index and the catalogue generation read just before it (so the index holds every
+    write up to that generation, maybe a few more), replaced together in one assignment."""
+
+    names: Index
+    generation: int | None
+
+
 class ArchiveTargets:
     """Normalised target name -> (mean ra, mean dec, name as archived), refreshed in the
     background once a minute when the catalogue has changed.
@@ -44,21 +59,52 @@ class ArchiveTargets:
     def __init__(self, engine: Engine, *, refresh_seconds: float | None = None) -> None:
         self.engine = engine
         self.refresh_seconds = _REFRESH_SECONDS if refresh_seconds is None else refresh_seconds
-        self._index: Index | None = None  # replaced whole, never changed in place
-        self._generation: int | None = None  # the catalogue's, as the index was read
+        self._snapshot: _Snapshot | None = None  # replaced whole, never changed in place
         self._checked_at = 0.0  # when the index was last read or found current
-        self._first_load = threading.Lock()
+        self._first_load = threading.Lock()  # held while the first index is read
+        self._loader: threading.Thread | None = None  # the first load started at server start
         self._refreshing = threading.Lock()  # held while a refresh runs, by its thread
         self._refresh_thread: threading.Thread | None = None
         self._failing = False  # the last refresh failed (logged once until one succeeds)
 
+    @property
+    def generation(self) -> int | None:
+        """The catalogue generation the current index was read at (None: none read yet)."""
+        snapshot = self._snapshot
+        return None if snapshot is None else snapshot.generation
+
     def lookup(self, normalised: str) -> tuple[float, float, str] | None:
-        index = self._index
-        if index is None:
-            index = self._load_first()
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._load_first()
         elif time.monotonic() - self._checked_at > self.refresh_seconds:
             self._start_refresh()
-        return index.get(normalised)
+        note_copy_read(snapshot.generation)
+        return snapshot.names.get(normalised)
+
+    def start_loading(self) -> None:
+        """Read the first index in a thread of its own (a server starting), so that no request
+        pays for it. A lookup that comes before it ends waits for this very load; one that
+        fails is logged and left to the first lookup, as if never started."""
+        # Taken here, released by the loader: a lookup never finds the lock free between the
+        # thread's start and its first step, so it cannot start a second load.
+        if self._snapshot is not None or not self._first_load.acquire(blocking=False):
+            return  # loaded, or a load is under way
+        try:
+            thread = threading.Thread(
+                target=self._load_at_start, name="archive-targets-load", daemon=True
+            )
+            self._loader = thread
+            thread.start()
+        except BaseException:
+            self._first_load.release()
+            raise
+
+    def wait_for_load(self, timeout: float | None = None) -> None:
+        """Wait for the load :meth:`start_loading` started, if any, to end (tests)."""
+        thread = self._loader
+        if thread is not None:
+            thread.join(timeout)
 
     def wait_for_refresh(self, timeout: float | None = None) -> None:
         """Wait for the refresh under way, if any, to end (tests; a clean shutdown)."""
@@ -66,18 +112,36 @@ class ArchiveTargets:
         if thread is not None:
             thread.join(timeout)
 
-    def _load_first(self) -> Index:
-        """The first index, read in the lookup that needs it (concurrent ones wait for it).
-        A failure here has no index to fall back on: it is raised into the lookup."""
+    def _load_at_start(self) -> None:
+        try:
+            if self._snapshot is None:
+                self._read_first()
+        except Exception:
+            log.warning(
+                "Could not read the archive's target names as the server started; the first "
+                "name lookup reads them",
+                exc_info=True,
+            )
+        finally:
+            self._first_load.release()
+
+    def _load_first(self) -> _Snapshot:
+        """The first index, read in the lookup that needs it, unless a load is under way
+        (concurrent lookups wait for the one load). A failure here has no index to fall back
+        on: it is raised into the lookup."""
         with self._first_load:
-            if self._index is None:
-                with self.engine.connect() as conn:
-                    generation = read_generation(conn)
-                    index = self._load(conn)
-                self._generation = generation
-                self._checked_at = time.monotonic()
-                self._index = index
-            return self._index
+            snapshot = self._snapshot
+            if snapshot is None:
+                snapshot = self._read_first()
+            return snapshot
+
+    def _read_first(self) -> _Snapshot:
+        with self.engine.connect() as conn:
+            generation = read_generation(conn)
+            snapshot = _Snapshot(self._load(conn), generation)
+        self._checked_at = time.monotonic()
+        self._snapshot = snapshot
+        return snapshot
 
     def _start_refresh(self) -> None:
         if not self._refreshing.acquire(blocking=False):
@@ -98,9 +162,8 @@ class ArchiveTargets:
             # its generation says, so the next refresh reads it again; never the reverse.
             with self.engine.connect() as conn:
                 generation = read_generation(conn)
-                if generation is None or generation != self._generation:
-                    index = self._load(conn)
-                    self._index, self._generation = index, generation
+                if generation is None or generation != self.generation:
+                    self._snapshot = _Snapshot(self._load(conn), generation)
         except Exception:
             if not self._failing:
                 log.warning(
@@ -133,12 +196,7 @@ class ArchiveTargets:
         return index
 
 
-def archive_resolver_chain(
-    engine: Engine, *, online: bool = False, refresh_seconds: float | None = None
-) -> ResolverChain:
-    """The resolver chain of a running archive: its own targets, OpenNGC, then (opt-in) Sesame.
-
-    ``engine`` is the one the target names are read on: ``Archive.search_engine``."""
-    targets = ArchiveTargets(engine, refresh_seconds=refresh_seconds)
-    chain = default_chain(archive_lookup=targets.lookup, online=online)
-    return chain
+def archive_resolver_chain(targets: ArchiveTargets, *, online: bool = False) -> ResolverChain:
+    """The resolver chain of a running archive: its own target names (``targets``, read on
+    ``Archive.search_engine``), OpenNGC, then (opt-in) Sesame."""
+    return default_chain(archive_lookup=targets.lookup, online=online)

@@ -201,21 +201,22 @@ def invoke(
             return Response(kept.answer.body, media_type=kept.answer.media_type)
         if caller_of is not None:
             context.caller_of = caller_of
-        result = handler(context, mast_request)
-        if isinstance(result, TableResult):
-            # Reading the first rows now turns a query error into a clean ERROR answer, and
-            # tells whether the answer is small enough to send whole (streaming costs a thread
-            # hand-off per chunk).
-            rows = iter(result.rows)
-            head = list(islice(rows, _BUFFERED_ROWS + 1))
-            media_type = formats.MEDIA_TYPES[fmt]
-            if len(head) <= _BUFFERED_ROWS:
-                body = b"".join(_stream_table(fmt, result, head, conn))
-                kept.keep(CachedAnswer(body, media_type))
-                return Response(body, media_type=media_type)
-            return StreamingResponse(
-                _stream_table(fmt, result, chain(head, rows), conn), media_type=media_type
-            )
+        with kept.computing():  # notes what the answer rests on besides the rows: keep()
+            result = handler(context, mast_request)
+            if isinstance(result, TableResult):
+                # Reading the first rows now turns a query error into a clean ERROR answer,
+                # and tells whether the answer is small enough to send whole (streaming costs
+                # a thread hand-off per chunk).
+                rows = iter(result.rows)
+                head = list(islice(rows, _BUFFERED_ROWS + 1))
+                media_type = formats.MEDIA_TYPES[fmt]
+                if len(head) <= _BUFFERED_ROWS:
+                    body = b"".join(_stream_table(fmt, result, head, conn))
+                    kept.keep(CachedAnswer(body, media_type))
+                    return Response(body, media_type=media_type)
+                return StreamingResponse(
+                    _stream_table(fmt, result, chain(head, rows), conn), media_type=media_type
+                )
         conn.close()
         if fmt in formats.TABLE_FORMATS:
             raise BadQuery(

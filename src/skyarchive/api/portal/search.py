@@ -112,7 +112,7 @@ async def search(body: SearchRequest, request: Request) -> Response:
         return Response(kept.answer.body, media_type=kept.answer.media_type)
     # the uncached searches' few threads, shared with the MAST API's (web.create_app)
     threads: SearchThreads = request.app.state.search_threads
-    answer = await threads.run(search_answer, body, archive, caller, now)
+    answer = await threads.run(kept.computed, search_answer, body, archive, caller, now)
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
 
