@@ -8,9 +8,11 @@ parameters). The recording is replayed on a pooled DB-API connection of the same
 pragmas and registered functions included), every row fetched, many times over.
 
 On SQLite the replay's time is the CPU the process spends in the statements, so
-``floor CPU / (floor CPU + bare SQL)`` is the best throughput ratio a one-process server
-issuing exactly these statements could reach, with nothing else to do. On PostgreSQL part of
-the work is the database server's, on the other core: a reference, not such a bound.
+``floor CPU / (floor CPU + bare SQL)`` is the highest floor-to-service ratio of CPU per
+request a server issuing exactly these statements could have, with nothing else to do: about
+the best throughput ratio on an idle machine (a little more where the statements, which let go
+of the GIL, run on the other core beside the event loop). On PostgreSQL part of the work is
+the database server's, on the other core: a reference, not such a bound.
 """
 
 from __future__ import annotations

@@ -291,9 +291,11 @@ def render(results: list[dict]) -> Iterator[str]:
         "DB-API connection of the same database, every row fetched, one at a time "
         "(benchmarks/bare_sql.py). Best ratio with this SQL (SQLite only, where the statements' "
         "time is the server process's own CPU): floor CPU / (floor CPU + bare SQL), the "
-        "throughput ratio a one-process server issuing exactly these statements and doing "
-        "nothing else could reach. On PostgreSQL the database server does part of the work on "
-        "the other core, so its bare SQL is a reference only."
+        "highest floor-to-service ratio of CPU per request a server issuing exactly these "
+        "statements and doing nothing else could have; about the highest throughput ratio on "
+        "an otherwise idle machine (a little more where the statements, which let go of the "
+        "GIL, run on the other core beside the event loop). On PostgreSQL the database server "
+        "does part of the work on the other core, so its bare SQL is a reference only."
     )
     files = [db["files"] for db in results if db.get("files")]
     if files:
