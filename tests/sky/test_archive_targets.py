@@ -51,6 +51,21 @@ def a_known_name(archive: Archive) -> str:
     return next(key for key in sorted(names) if key not in (NEW_KEY, renamed))
 
 
+def slowed_loads(targets: ArchiveTargets) -> tuple[threading.Event, threading.Event]:
+    """From now on each index read of ``targets`` sets the first event once begun and waits
+    for the second before it goes on."""
+    started, release = threading.Event(), threading.Event()
+    real: Callable[[Connection], Index] = targets._load
+
+    def slow_load(conn: Connection) -> Index:
+        started.set()
+        assert release.wait(WAIT), "the test never let the load end"
+        return real(conn)
+
+    targets._load = slow_load  # type: ignore[method-assign]
+    return started, release
+
+
 def refreshing_targets(archive: Archive) -> tuple[ArchiveTargets, str]:
     """Targets that find their index due at every lookup (no interval), not yet loaded, and a
     name their index will hold."""
@@ -66,15 +81,7 @@ def test_a_lookup_during_a_slow_refresh_answers_at_once_from_the_old_index(
     assert targets.lookup(NEW_KEY) is None
     targets.wait_for_refresh(WAIT)  # that lookup found the index due; nothing changed yet
 
-    started, release = threading.Event(), threading.Event()
-    real: Callable[[Connection], Index] = targets._load
-
-    def slow_load(conn: Connection) -> Index:
-        started.set()
-        assert release.wait(WAIT), "the test never let the load end"
-        return real(conn)
-
-    targets._load = slow_load  # type: ignore[method-assign]
+    started, release = slowed_loads(targets)
     change_first_observations(archive, {"target_name": NEW_NAME})
     try:
         assert targets.lookup(NEW_KEY) is None  # starts the refresh, answers from the old index
@@ -213,15 +220,7 @@ def test_a_lookup_during_the_load_begun_at_start_waits_for_that_load(
     known = a_known_name(archive)
     targets = ArchiveTargets(archive.search_engine, refresh_seconds=3600)
     loads = counting_loads(targets)
-    started, release = threading.Event(), threading.Event()
-    counted: Callable[[Connection], Index] = targets._load
-
-    def slow_load(conn: Connection) -> Index:
-        started.set()
-        assert release.wait(WAIT), "the test never let the load end"
-        return counted(conn)
-
-    targets._load = slow_load  # type: ignore[method-assign]
+    started, release = slowed_loads(targets)
     targets.start_loading()
     answered = threading.Event()
     found: list[object] = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select
@@ -90,15 +91,7 @@ class ArchiveTargets:
         # thread's start and its first step, so it cannot start a second load.
         if self._snapshot is not None or not self._first_load.acquire(blocking=False):
             return  # loaded, or a load is under way
-        try:
-            thread = threading.Thread(
-                target=self._load_at_start, name="archive-targets-load", daemon=True
-            )
-            self._loader = thread
-            thread.start()
-        except BaseException:
-            self._first_load.release()
-            raise
+        self._loader = _started(self._first_load, self._load_at_start, "archive-targets-load")
 
     def wait_for_load(self, timeout: float | None = None) -> None:
         """Wait for the load :meth:`start_loading` started, if any, to end (tests)."""
@@ -146,15 +139,7 @@ class ArchiveTargets:
     def _start_refresh(self) -> None:
         if not self._refreshing.acquire(blocking=False):
             return  # one refresh at a time: the one under way will do
-        try:
-            thread = threading.Thread(
-                target=self._refresh, name="archive-targets-refresh", daemon=True
-            )
-            self._refresh_thread = thread
-            thread.start()
-        except BaseException:
-            self._refreshing.release()
-            raise
+        self._refresh_thread = _started(self._refreshing, self._refresh, "archive-targets-refresh")
 
     def _refresh(self) -> None:
         try:
@@ -194,6 +179,18 @@ class ArchiveTargets:
             if key:
                 index.setdefault(key, (float(ra), float(dec), name))
         return index
+
+
+def _started(held: threading.Lock, work: Callable[[], None], name: str) -> threading.Thread:
+    """``work`` begun in a daemon thread of its own, which releases ``held`` (taken by the
+    caller) when it ends; released here if the thread cannot start."""
+    try:
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        thread.start()
+    except BaseException:
+        held.release()
+        raise
+    return thread
 
 
 def archive_resolver_chain(targets: ArchiveTargets, *, online: bool = False) -> ResolverChain:
