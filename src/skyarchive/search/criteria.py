@@ -163,17 +163,25 @@ def _no_ranges(column: ColumnInfo, kind: str) -> str:
 
 #: Characters no criterion's text may hold: C0 controls and DEL. PostgreSQL takes no NUL in
 #: text (SQLite does): refused on both, the databases answer alike.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character inside ``text`` (blanks at its edges are stripped
+    anyway), as ``U+XXXX``; None when it has none. The one rule of the search faces'
+    criteria and MastMissions' conditions."""
+    found = _CONTROL.search(text.strip())
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def _text(column: ColumnInfo, value: Any) -> str:
     """A text value or pattern, refused when it holds control characters."""
     text = str(value)
-    found = CONTROL.search(text.strip())
-    if found is not None:
+    control = control_character(text)
+    if control is not None:
         raise BadQuery(
             f"Value {_shown(value)} for {column.name} holds a control character "
-            f"(U+{ord(found.group()):04X}); criteria take printable text."
+            f"({control}); criteria take printable text."
         )
     return text
 

@@ -32,7 +32,7 @@ from sqlalchemy import Connection
 
 from skyarchive.access.rights import DATA_RIGHTS, data_rights
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.search.criteria import CONTROL
+from skyarchive.search.criteria import control_character
 from skyarchive.search.mission_columns import (
     BY_NAME,
     COLUMNS,
@@ -138,11 +138,11 @@ def _condition(name: str, value: Any) -> Condition:
         raise BadQuery(
             f"{name}: the value is {len(text)} characters; at most {MAX_CONDITION_TEXT}."
         )
-    control = CONTROL.search(text.strip())
+    control = control_character(text)
     if control is not None:  # PostgreSQL stores no NUL: refused alike on both databases
         raise BadQuery(
-            f"{name}: {_shown(text)} holds a control character "
-            f"(U+{ord(control.group()):04X}); conditions take printable text."
+            f"{name}: {_shown(text)} holds a control character ({control}); conditions take "
+            "printable text."
         )
     positives: list[Test] = []
     negatives: list[Test] = []
