@@ -130,6 +130,19 @@ class Settings(BaseSettings):
         "more wait their turn. A few threads spend less CPU per search than one per waiting "
         "request, all passing the GIL round.",
     )
+    # On SQLite a search is CPU work of the server process itself, statements included: tried
+    # on the event loop first it is spared the hand-off and the GIL passed between a worker
+    # thread and the loop, most of a short search's cost under load (docs/performance.md,
+    # issue 20's twelfth pass). PostgreSQL's searches wait for the database: always a thread.
+    search_on_loop_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=50,
+        description="On SQLite, how long an uncached search (MAST API, portal) may run on the "
+        "server's event loop before it is stopped and run again in a search thread; one that "
+        "outgrows it sends the next few of its service straight to the threads. 0: always in "
+        "a thread. Ignored on PostgreSQL, whose searches always run in a thread.",
+    )
     max_obsids: int = Field(
         default=5_000,
         description="Most obsids one product-list (Mast.Caom.Products), bundle, cURL-script or "

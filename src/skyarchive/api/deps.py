@@ -60,9 +60,16 @@ async def caller_dependency(request: Request) -> Caller:
     """:func:`get_caller` as a route's dependency: a request without credentials (most
     searches and public downloads) is answered on the event loop, with no hand-off to a worker
     thread; one with a token or a session cookie is looked up in a worker thread."""
-    if getattr(request.state, "caller", None) is not None or _credentials(request) == (None, None):
+    if caller_known(request):
         return get_caller(request)  # no lookup to wait for
     return await run_in_threadpool(get_caller, request)
+
+
+def caller_known(request: Request) -> bool:
+    """Whether :func:`get_caller` answers without a look-up: the caller was read already, or
+    the request presents no credentials (an anonymous caller)."""
+    known = getattr(request.state, "caller", None) is not None
+    return known or _credentials(request) == (None, None)
 
 
 def presented_credential(request: Request) -> Credential | None:

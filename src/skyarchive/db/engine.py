@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 
+from skyarchive import loop_budget
 from skyarchive.db.catalogue_generation import watch_catalogue_writes
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,6 +30,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # A search tried on the event loop is stopped once its budget is spent (loop_budget.py).
+    dbapi_connection.set_progress_handler(loop_budget.sqlite_progress, loop_budget.SQLITE_STEPS)
 
 
 #: Connections a pool keeps open, and how many more it opens (and closes again) under load. The

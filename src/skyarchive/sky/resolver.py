@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from skyarchive import loop_budget
 from skyarchive.errors import BadQuery, NotFound
 
 __all__ = [
@@ -320,6 +321,7 @@ def _openngc_index(db_path: Path) -> dict[str, _Entry]:
     """The index for ``db_path``, built on first use and kept for the life of the process."""
     index = _INDEXES.get(db_path)
     if index is None:
+        loop_budget.must_not_wait()  # a search tried on the event loop goes to a thread
         with _INDEX_LOCK:
             index = _INDEXES.get(db_path)
             if index is None:
@@ -427,6 +429,7 @@ class SesameResolver:
         if not self.enabled or not name.strip():
             return None
         url = self.url + urllib.parse.quote(name.strip())
+        loop_budget.must_not_wait()  # a search tried on the event loop goes to a thread
         try:
             answer = parse_sesame(self._fetch(url, self.timeout))
         except (OSError, ValueError, urllib.error.URLError) as exc:  # timeouts are OSErrors

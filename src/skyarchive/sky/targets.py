@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select
 
+from skyarchive import loop_budget
 from skyarchive.db.catalogue_generation import note_copy_read, read_generation
 from skyarchive.db.tables import observations
 from skyarchive.sky.resolver import (
@@ -122,6 +123,7 @@ class ArchiveTargets:
         """The first index, read in the lookup that needs it, unless a load is under way
         (concurrent lookups wait for the one load). A failure here has no index to fall back
         on: it is raised into the lookup."""
+        loop_budget.must_not_wait()  # a search tried on the event loop goes to a thread
         with self._first_load:
             snapshot = self._snapshot
             if snapshot is None:

@@ -12,8 +12,9 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from skyarchive import loop_budget
 from skyarchive.access.policy import Caller
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.answer_cache import (
@@ -23,7 +24,7 @@ from skyarchive.api.answer_cache import (
     answer_cache_of,
     kept_answer,
 )
-from skyarchive.api.deps import CallerDep, get_caller
+from skyarchive.api.deps import CallerDep, caller_known, get_caller
 from skyarchive.api.errors import MastRoute, mast_error_response
 from skyarchive.api.mast import (
     edb_services,  # noqa: F401  (registers the EDB's invoke services)
@@ -104,18 +105,33 @@ async def invoke_post(request: Request) -> Response:
     looked_up = answer_kept(archive, raw, answer_cache_of(request))
     if isinstance(looked_up, Response):
         return looked_up
-    # Parsing and the query itself are blocking work: keep them off the event loop. A request
-    # the cache has just missed goes on parsed, under the epoch it was looked up in. The
-    # searches share a few threads of their own (settings.search_threads): with a thread per
-    # waiting request, a dozen threads pass the GIL round and each search pays for the switches.
+
+    def caller_of() -> Caller:
+        return get_caller(request)
+
+    # The search is blocking work. A request the cache has just missed goes on parsed, under
+    # the epoch it was looked up in. The searches share a few threads of their own
+    # (settings.search_threads): with a thread per waiting request, a dozen threads pass the
+    # GIL round and each search pays for the switches. On SQLite a short search is tried on
+    # the loop first, with the loop's own engine (loop_budget.py); not a caller's whose token
+    # or session is still to be looked up (on the shared pool, which the loop must not wait
+    # for).
     threads: SearchThreads = request.app.state.search_threads
-    return await threads.run(invoke, archive, raw, lambda: get_caller(request), looked_up)
+    if looked_up is None or not caller_known(request):
+        return await threads.run(invoke, archive, raw, caller_of, looked_up)
+    parsed = looked_up
+    return await threads.run_short(
+        parsed.request.service.lower(),  # as the registry reads it: one name per service
+        lambda: invoke(archive, raw, caller_of, parsed, engine=archive.loop_read_engine),
+        lambda: invoke(archive, raw, caller_of, parsed),
+    )
 
 
 def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Response | _Parsed | None:
     """The kept answer of a repeated request, looked up on the event loop: its response, or
-    the request parsed with where to keep its answer once computed (:class:`_Parsed`), or None
-    when there is no cache or the request does not parse (``invoke`` answers the error).
+    the request parsed with where to keep its answer once computed (:class:`_Parsed`; with
+    nowhere to keep it when there is no cache), or None when the request does not parse
+    (``invoke`` answers the error).
 
     A hit costs a parse, a look at the generation's watch and a dictionary look-up (a
     primary-key read instead where no watch can tell): less than handing the request to a
@@ -123,15 +139,14 @@ def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Respon
     kept answer several times its own work. A read uses the loop's own engine, so it never
     waits for a connection a search holds.
     """
-    if cache is None:
-        return None
     if isinstance(raw, bytes):
         raw = _form_field(raw, "request")
     try:
         mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
     except SkyArchiveError:
         return None  # answered, in the right shape, by invoke()
-    if not is_cached(mast_request.service) or mast_request.format not in formats.MEDIA_TYPES:
+    if cache is None or not is_cached(mast_request.service) \
+            or mast_request.format not in formats.MEDIA_TYPES:  # fmt: skip
         return _Parsed(mast_request)  # nothing to keep, but parsed once only
     kept = _kept_answer(cache, archive.loop_read_engine.connect, now_mjd(), mast_request)
     found = kept.answer
@@ -162,6 +177,7 @@ def invoke(
     caller_of: Callable[[], Caller] | None = None,
     missed: _Parsed | None = None,
     cache: AnswerCache | None = None,
+    engine: Engine | None = None,
 ) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
 
@@ -169,7 +185,9 @@ def invoke(
     it; a client that asked for CSV or VOTable cannot, so its errors carry their 4xx status.
     ``missed``: the answer cache's miss for this very request (:func:`answer_kept`), which
     carries the request parsed and the epoch it was looked up in. ``cache``: the app's answer
-    cache (:func:`answer_cache_of`), where ``missed`` was not looked up already.
+    cache (:func:`answer_cache_of`), where ``missed`` was not looked up already. ``engine``:
+    the engine to search on, the archive's :attr:`~Archive.search_engine` unless given (the
+    event loop's own, for a search tried there: :mod:`skyarchive.loop_budget`).
     """
     parsed = missed.request if missed is not None else None
     if isinstance(raw, bytes) and parsed is None:  # a url-encoded body, not yet parsed
@@ -188,7 +206,7 @@ def invoke(
         return _mast_error(exc, fmt)
     cache = cache if is_cached(mast_request.service) else None
     # The invoke services only read, each statement on its own: a replica, in autocommit.
-    conn = archive.search_engine.connect()
+    conn = (engine or archive.search_engine).connect()
     try:
         context = ServiceContext(archive, conn, now_mjd())
         kept = (
@@ -208,12 +226,15 @@ def invoke(
                 # and tells whether the answer is small enough to send whole (streaming costs
                 # a thread hand-off per chunk).
                 rows = iter(result.rows)
-                head = list(islice(rows, _BUFFERED_ROWS + 1))
+                head = list(islice(loop_budget.checked(rows), _BUFFERED_ROWS + 1))
                 media_type = formats.MEDIA_TYPES[fmt]
                 if len(head) <= _BUFFERED_ROWS:
-                    body = b"".join(_stream_table(fmt, result, head, conn))
+                    pieces = _stream_table(fmt, result, head, conn)
+                    body = b"".join(loop_budget.checked(pieces))
+                    loop_budget.raise_if_interrupted()
                     kept.keep(CachedAnswer(body, media_type))
                     return Response(body, media_type=media_type)
+                loop_budget.must_not_wait()  # a stream waits for its client, and holds conn
                 return StreamingResponse(
                     _stream_table(fmt, result, chain(head, rows), conn), media_type=media_type
                 )

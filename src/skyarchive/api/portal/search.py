@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
 from skyarchive.access.policy import Caller, may_retrieve, retrieval_scope
 from skyarchive.access.rights import now_mjd
@@ -110,9 +111,19 @@ async def search(body: SearchRequest, request: Request) -> Response:
     kept = _kept_search(request, archive, body, caller, now)
     if kept.answer is not None:
         return Response(kept.answer.body, media_type=kept.answer.media_type)
-    # the uncached searches' few threads, shared with the MAST API's (web.create_app)
+    # the uncached searches' few threads, shared with the MAST API's (web.create_app); on
+    # SQLite a short search is tried on the loop first, with the loop's own engine
+    # (loop_budget.py), but for a DOI's, which reads the primary's pool
     threads: SearchThreads = request.app.state.search_threads
-    answer = await threads.run(kept.computed, search_answer, body, archive, caller, now)
+    if body.collection == "doi":
+        answer = await threads.run(kept.computed, search_answer, body, archive, caller, now)
+    else:
+        loop_engine = archive.loop_read_engine
+        answer = await threads.run_short(
+            _PORTAL_SEARCH,
+            lambda: kept.computed(search_answer, body, archive, caller, now, engine=loop_engine),
+            lambda: kept.computed(search_answer, body, archive, caller, now),
+        )
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
 
@@ -136,11 +147,19 @@ def _kept_search(
     return kept_answer(cache, archive.loop_read_engine.connect, now, key)
 
 
-def search_answer(body: SearchRequest, archive: Any, caller: Caller, now: float) -> JsonAnswer:
-    """The search's answer, computed (blocking: run it in a worker thread)."""
+#: The portal search's name among the services whose searches are tried on the loop first.
+_PORTAL_SEARCH = "portal search"
+
+
+def search_answer(
+    body: SearchRequest, archive: Any, caller: Caller, now: float, engine: Engine | None = None
+) -> JsonAnswer:
+    """The search's answer, computed (blocking: run it in a worker thread, or on the loop under
+    a budget, :mod:`skyarchive.loop_budget`), on ``engine`` (the archive's
+    :attr:`~skyarchive.archive.Archive.search_engine` unless given)."""
     query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
-    with archive.search_engine.connect() as conn:
+    with (engine or archive.search_engine).connect() as conn:
         result = run_search(conn, query, now=now)
     for row in result.rows:
         allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),

@@ -1,0 +1,127 @@
+"""Work tried on the event loop's own thread under a time budget, and moved to a worker thread
+when it outgrows it.
+
+On SQLite a search is all CPU work of this very process: its statements run in the process,
+like the Python that turns their rows into an answer. Handed to a worker thread, a short search
+costs more than itself: the hand-off, and above all the GIL passed back and forth between the
+worker and the event loop, which serves other requests meanwhile (docs/performance.md, issue 20's
+twelfth pass). So a short search is first tried on the loop (``api/search_threads.py``), within
+a budget of a millisecond or two; one that outgrows it is stopped and run again in a thread.
+
+What stops it, all through this module's one budget (a context variable: the loop runs each
+request in a task of its own):
+
+* **its statements**: SQLite calls :func:`sqlite_progress` every :data:`SQLITE_STEPS` virtual
+  machine steps of every statement (``db/engine.py`` sets it on each connection); past the
+  deadline it stops the statement, which raises "interrupted";
+* **its rows**: code whose work grows with its rows calls :func:`check` between them (or reads
+  them through :func:`checked`);
+* **a wait**: code about to wait for another thread or the network (a name index being read, an
+  online resolver, a streamed answer) calls :func:`must_not_wait` first, since no deadline can
+  cut a wait short.
+
+Each of these marks the budget :attr:`Budget.interrupted`: whatever the work then answered, an
+error or a result, is thrown away and it runs again in a thread. :class:`OverBudget` is a
+``BaseException``, as asyncio's ``CancelledError`` is, so that no ``except Exception`` on the way
+takes it for the search's own error. Outside a budget (a worker thread, the CLI) every check is
+a context-variable read and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from time import thread_time
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: SQLite virtual machine steps between two looks at the deadline: a few tens of microseconds
+#: of a statement, so a look costs well under 1% of it, and a statement outlives its budget by
+#: no more than that.
+SQLITE_STEPS = 10_000
+#: Rows between two looks at the deadline in :func:`checked`.
+ROWS_PER_CHECK = 32
+
+
+class OverBudget(BaseException):  # noqa: N818 (a signal, as CancelledError is, not an error)
+    """The work outgrew its budget on the event loop: run it again in a worker thread."""
+
+
+@dataclass
+class Budget:
+    """The deadline of work on the loop, in the loop thread's CPU time (``time.thread_time``),
+    and whether it was stopped.
+
+    CPU time, not the clock: when the search lets go of the GIL (SQLite does, in each step) a
+    worker thread's search may take it for the switch interval (5 ms). That wait is not the
+    search's work, and the loop would have waited for the GIL all the same; counted, it
+    would stop searches that fit the budget and send them to the threads, which then make the
+    next ones wait the more."""
+
+    deadline: float
+    interrupted: bool = False
+
+
+_current: ContextVar[Budget | None] = ContextVar("skyarchive_loop_budget", default=None)
+
+
+@contextmanager
+def spending(seconds: float) -> Iterator[Budget]:
+    """Run the block under a budget of ``seconds`` from now; the :class:`Budget` it yields
+    tells afterwards whether the block was stopped (and its outcome is to be thrown away)."""
+    budget = Budget(thread_time() + seconds)
+    token = _current.set(budget)
+    try:
+        yield budget
+    finally:
+        _current.reset(token)
+
+
+def check() -> None:
+    """Between steps of work that grows with its input: :class:`OverBudget` once the budget
+    is spent (nothing outside a budget)."""
+    budget = _current.get()
+    if budget is not None and thread_time() > budget.deadline:
+        budget.interrupted = True
+        raise OverBudget
+
+
+def must_not_wait() -> None:
+    """Before waiting for another thread or the network: :class:`OverBudget` under a budget,
+    whatever is left of it (nothing outside a budget)."""
+    budget = _current.get()
+    if budget is not None:
+        budget.interrupted = True
+        raise OverBudget
+
+
+def raise_if_interrupted() -> None:
+    """:class:`OverBudget` if the budget stopped anything so far: before an answer is kept,
+    in case a stopped statement's error was taken on the way for an empty or partial result."""
+    budget = _current.get()
+    if budget is not None and budget.interrupted:
+        raise OverBudget
+
+
+def checked(rows: Iterable[T]) -> Iterator[T]:
+    """``rows``, with :func:`check` every :data:`ROWS_PER_CHECK` of them under a budget."""
+    if _current.get() is None:
+        yield from rows
+        return
+    for count, row in enumerate(rows):
+        if count % ROWS_PER_CHECK == 0:
+            check()
+        yield row
+
+
+def sqlite_progress() -> int:
+    """SQLite's progress handler: nonzero stops the running statement once a budget is spent
+    (sqlite3 then raises ``OperationalError: interrupted``)."""
+    budget = _current.get()
+    if budget is not None and thread_time() > budget.deadline:
+        budget.interrupted = True
+        return 1
+    return 0
