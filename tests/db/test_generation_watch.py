@@ -42,7 +42,7 @@ engine.dispose()
 def archive(database_url: str, tmp_path: Path) -> Iterator[Archive]:
     opened = Archive.open(Settings(home=tmp_path / "home", database_url=database_url))
     yield opened
-    opened.engine.dispose()
+    opened.close()
 
 
 def generation(engine: Engine) -> int:
