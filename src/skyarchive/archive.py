@@ -75,7 +75,7 @@ class Archive:
 
     def close(self) -> None:
         """Let go of what the archive holds open: the generation watch is closed (on
-        PostgreSQL its listener ends within a second, with its connection) and not made again
+        PostgreSQL its listener is woken and ends, with its connection) and not made again
         (whoever still holds it reads the generation per request from now on), and the
         engines' pooled connections are closed (an engine used again reconnects). Call it
         when done with the archive: before its database is dropped, say."""
