@@ -194,7 +194,7 @@ class ArchiveSnapshots:
         try:
             build(archive)
         finally:
-            archive.engine.dispose()  # a template database takes no copies while connected
+            archive.close()  # a template database takes no copies while connected
         return Snapshot(home, database)
 
     @contextmanager
@@ -227,7 +227,7 @@ class ArchiveSnapshots:
         try:
             yield archive
         finally:
-            archive.engine.dispose()
+            archive.close()  # its generation watch's listener too, before the drop
             if database is not None:
                 postgres_databases().drop_later(database)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,7 @@ from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
+    from skyarchive.db.generation_watch import GenerationWatch
     from skyarchive.sky.resolver import OpenNgcResolver
     from skyarchive.sky.targets import ArchiveTargets
     from skyarchive.storage.base import StoredObject
@@ -32,6 +34,12 @@ class Archive:
     storage: Storage
     #: A read-only replica's engine (``database_read_url``), or None to read from ``engine``.
     replica: Engine | None = field(default=None, kw_only=True)
+    # The generation watch (generation_watch()): made at first use, dropped by close().
+    _watch: GenerationWatch | None = field(default=None, init=False, repr=False, compare=False)
+    _watch_made: bool = field(default=False, init=False, repr=False, compare=False)
+    _watch_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @property
     def read_engine(self) -> Engine:
@@ -50,14 +58,47 @@ class Archive:
         replica = make_engine(settings.database_read_url) if settings.database_read_url else None
         return cls(settings, engine, open_storage(settings), replica=replica)
 
+    def generation_watch(self) -> GenerationWatch | None:
+        """How this process learns of catalogue writes without a query
+        (``db/generation_watch.py``): one watch per archive, made at the first call and shared
+        by every answer cache of every app over it and by :attr:`target_names`, so a process
+        holds one listening connection on PostgreSQL however many apps it builds. None where
+        no watch may be used (``search/catalogue_epoch.generation_watch``: the setting
+        ``answer_cache_notify`` off, a PostgreSQL read replica) and after :meth:`close`."""
+        with self._watch_lock:
+            if not self._watch_made:
+                from skyarchive.search.catalogue_epoch import generation_watch
+
+                self._watch = generation_watch(self.settings)
+                self._watch_made = True
+            return self._watch
+
+    def close(self) -> None:
+        """Let go of what the archive holds open: the generation watch is closed (on
+        PostgreSQL its listener is woken and ends, with its connection) and not made again
+        (whoever still holds it reads the generation per request from now on), and the
+        engines' pooled connections are closed (an engine used again reconnects). Call it
+        when done with the archive: before its database is dropped, say."""
+        with self._watch_lock:
+            watch, self._watch, self._watch_made = self._watch, None, True
+        if watch is not None:
+            watch.close()
+        self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
+        loop_engine = self.__dict__.get("loop_read_engine")  # made only if asked for
+        if loop_engine is not None:
+            loop_engine.dispose()
+
     @cached_property
     def target_names(self) -> ArchiveTargets:
         """The archive's own target names, the resolver's first: read on :attr:`search_engine`
         (at server start, :meth:`start_name_indexes`, else in the first lookup), refreshed
-        in the background when the catalogue changes."""
+        in the background as soon as :meth:`generation_watch` tells of a catalogue write
+        (without a watch, once a minute when the catalogue has changed)."""
         from skyarchive.sky.targets import ArchiveTargets
 
-        return ArchiveTargets(self.search_engine)
+        return ArchiveTargets(self.search_engine, watch=self.generation_watch())
 
     @cached_property
     def resolver(self):  # type: ignore[no-untyped-def]

@@ -88,7 +88,8 @@ def create_app(archive: Archive) -> FastAPI:
                   lifespan=lifespan)  # fmt: skip
     app.state.archive = archive
     # Recent search answers of this process (MAST API and portal), emptied by catalogue writes.
-    app.state.answer_cache = open_answer_cache(archive.settings)
+    # Its watch of the catalogue's generation is the archive's, shared by every app over it.
+    app.state.answer_cache = open_answer_cache(archive)
     # The searches those answers do not spare share a few threads (settings.search_threads):
     # with a thread per waiting request, a dozen threads pass the GIL round and each search
     # pays for the switches (a portal search: 1.2 ms of CPU one at a time, 4.1 ms at 16

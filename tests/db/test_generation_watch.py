@@ -4,12 +4,14 @@ once, and where the watch cannot know it says so (None: the request reads the ge
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text, update
 
@@ -24,6 +26,7 @@ from skyarchive.db.generation_watch import (
 )
 from skyarchive.db.tables import programs
 from skyarchive.search.catalogue_epoch import generation_watch
+from tests.e2e.conftest import LiveServer
 
 # Another process writes the catalogue through skyarchive's engine (a program's row).
 WRITER = """
@@ -42,7 +45,7 @@ engine.dispose()
 def archive(database_url: str, tmp_path: Path) -> Iterator[Archive]:
     opened = Archive.open(Settings(home=tmp_path / "home", database_url=database_url))
     yield opened
-    opened.engine.dispose()
+    opened.close()
 
 
 def generation(engine: Engine) -> int:
@@ -150,3 +153,48 @@ def test_no_watch_where_none_can_work(tmp_path: Path) -> None:
         assert generation_watch(archive.settings) is None
     finally:
         archive.engine.dispose()
+
+
+def listeners(engine: Engine) -> int:
+    """The generation listeners connected to ``engine``'s database (of any process)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": APPLICATION},
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize("database_kind", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_one_listener_per_archive_however_many_apps_and_none_once_it_is_closed(
+    archive: Archive,
+) -> None:
+    params = {"ra": 10.0, "dec": 10.0, "radius": 0.2}
+    cone = {"request": json.dumps({"service": "Mast.Caom.Cone", "params": params})}
+    with (
+        LiveServer(archive, lifespan="on") as first,
+        LiveServer(archive, lifespan="on") as second,
+    ):
+        for server in (first, second):
+            assert server.app.state.answer_cache is not None  # on, as by default
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                for _ in range(2):  # cached searches ask the watch; a name search too
+                    assert client.post("/api/v0/invoke", data=cone).status_code == 200
+                    answer = client.post("/api/portal/search", json={"text": "M57"})
+                    assert answer.status_code == 200, answer.text
+        watch = archive.generation_watch()
+        assert watch is not None
+        assert learned(watch, generation(archive.engine)) is not None  # listening
+        time.sleep(0.5)  # room for any second listener to connect
+        assert listeners(archive.engine) == 1
+    assert listeners(archive.engine) == 1  # the servers are gone; the archive's watch is not
+    archive.close()
+    assert watch.generation() is None  # closed: requests would read the generation
+    deadline = time.monotonic() + 5.0
+    while (left := listeners(archive.engine)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == 0

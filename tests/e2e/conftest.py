@@ -89,7 +89,7 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory, demo_output) -> Itera
     # the sky view's image, as `skyarchive demo` builds it (a modest order keeps it quick)
     build_hips(engine=archive.engine, storage=archive.storage, max_order=DEMO_HIPS_ORDER)
     yield archive
-    archive.engine.dispose()
+    archive.close()
 
 
 @pytest.fixture(scope="session")

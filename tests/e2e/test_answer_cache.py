@@ -200,7 +200,7 @@ def test_an_answer_is_served_again_until_a_write_the_watcher_sees(archive: Archi
     shows the second answer came from the cache; the same change written through the archive's
     engine is seen at once."""
     body = JWST_ROWS["request"]
-    cache = open_answer_cache(archive.settings)
+    cache = open_answer_cache(archive)
     first = invoke(archive, body, cache=cache).body
     with archive.engine.begin() as conn:
         obsid = conn.scalar(select(observations.c.obsid).limit(1))

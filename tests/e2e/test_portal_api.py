@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import httpx
 import pytest
 
@@ -10,6 +14,23 @@ from tests.catalogue_edits import change_first_observations
 from tests.e2e.conftest import LiveServer
 
 WAIT = 30.0  # seconds a test waits at most for the server's background refresh
+#: How soon a server finds a target written by another process: far within the minute after
+#: which it re-reads its names when nothing tells it of the write.
+PROMPTLY = 10.0
+# Another process (an ingest, an operator's edit through skyarchive) renames and moves the
+# first observation.
+RENAME_ELSEWHERE = """
+import sys
+from sqlalchemy import select, update
+from skyarchive.db.engine import make_engine
+from skyarchive.db.tables import observations
+engine = make_engine(sys.argv[1])
+with engine.begin() as conn:
+    first = conn.scalar(select(observations.c.obsid).order_by(observations.c.obsid).limit(1))
+    conn.execute(update(observations).where(observations.c.obsid == first).values(
+        target_name=sys.argv[2], s_ra=float(sys.argv[3]), s_dec=float(sys.argv[4])))
+engine.dispose()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +93,40 @@ def test_a_name_search_right_after_a_write_is_not_kept_from_the_old_target_names
     position = fresh.json()["query"]["position"]
     assert position["resolver"] == "ARCHIVE" and position["canonical_name"] == name
     assert (position["ra"], position["dec"]) == where
+    assert again.content == fresh.content
+
+
+def test_a_target_renamed_by_another_process_is_found_by_name_within_seconds(
+    demo_archive_copy: Archive,
+) -> None:
+    """The server learns of the write from its generation watch (SQLite's data_version,
+    PostgreSQL's notification) and re-reads its target names at once, not a minute later;
+    the answer the cache then keeps is the new one."""
+    archive = demo_archive_copy
+    name, where = "NGC 7000", (12.5, -7.25)  # a name OpenNGC knows and no demo target has
+    with (
+        LiveServer(archive, lifespan="on") as server,
+        httpx.Client(base_url=server.url, timeout=WAIT) as client,
+    ):
+        cache = server.app.state.answer_cache
+        assert cache is not None  # on, as by default
+        assert search(client, text=name).json()["query"]["position"]["resolver"] == "OPENNGC"
+        assert cache.size_bytes > 0
+        url = archive.settings.resolved_database_url
+        subprocess.run([sys.executable, "-c", RENAME_ELSEWHERE, url, name, *map(str, where)],
+                       check=True, timeout=60)  # fmt: skip
+        deadline = time.monotonic() + PROMPTLY
+        while True:
+            fresh = search(client, text=name)
+            position = fresh.json()["query"]["position"]
+            if position["resolver"] == "ARCHIVE" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert position["resolver"] == "ARCHIVE", f"not found by name within {PROMPTLY} s"
+        assert position["canonical_name"] == name
+        assert (position["ra"], position["dec"]) == where
+        assert cache.size_bytes > 0  # kept: resolved on names as new as the catalogue
+        again = search(client, text=name)
     assert again.content == fresh.content
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -291,3 +292,139 @@ def test_a_server_starts_with_its_database_down_and_reads_the_names_later(
         gone.dispose()
     assert answer.status_code == 200, answer.text
     assert answer.json()["query"]["position"]["resolver"] == "ARCHIVE"
+
+
+class FakeWatch:
+    """A generation watch told by the test what it knows (None: it cannot tell)."""
+
+    def __init__(self, generation: int | None = None) -> None:
+        self.known = generation
+        self.asked = 0
+
+    def generation(self) -> int | None:
+        self.asked += 1
+        return self.known
+
+    def close(self) -> None:
+        self.known = None
+
+
+def watched_targets(archive: Archive) -> tuple[ArchiveTargets, FakeWatch, str]:
+    """Targets whose interval never passes, loaded, with a watch that knows the generation of
+    their index; and a name their index holds."""
+    watch = FakeWatch(current_generation(archive))
+    targets = ArchiveTargets(archive.search_engine, refresh_seconds=3600, watch=watch)
+    known = a_known_name(archive)
+    assert targets.lookup(known) is not None
+    return targets, watch, known
+
+
+def test_a_lookup_starts_the_refresh_as_soon_as_the_watch_tells_of_a_write(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets, watch, _known = watched_targets(archive)
+    loads = counting_loads(targets)
+    assert targets.lookup(NEW_KEY) is None
+    assert targets._refresh_thread is None  # the watch knows the index's generation
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    assert targets.lookup(NEW_KEY) is None
+    assert targets._refresh_thread is None  # written, but the watch has not told yet
+    watch.known = current_generation(archive)
+    assert targets.lookup(NEW_KEY) is None  # answers from the old index, starts the refresh
+    targets.wait_for_refresh(WAIT)
+    assert len(loads) == 1
+    hit = targets.lookup(NEW_KEY)
+    assert hit is not None and hit[2] == NEW_NAME
+    assert targets.generation == watch.known
+    targets.wait_for_refresh(WAIT)
+    assert len(loads) == 1  # caught up: no more reads
+
+
+def test_a_watch_that_cannot_tell_leaves_the_interval_to_decide(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets, watch, _known = watched_targets(archive)
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    watch.known = None  # e.g. the listener reconnecting
+    assert targets.lookup(NEW_KEY) is None
+    assert watch.asked > 0 and targets._refresh_thread is None
+    targets.refresh_seconds = 0  # the interval passes
+    assert targets.lookup(NEW_KEY) is None
+    targets.wait_for_refresh(WAIT)
+    hit = targets.lookup(NEW_KEY)
+    assert hit is not None and hit[2] == NEW_NAME
+
+
+def test_during_a_burst_of_writes_one_refresh_runs_and_the_last_write_is_caught_up(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets, watch, known = watched_targets(archive)
+    loads = counting_loads(targets)
+    started, release = slowed_loads(targets)
+    change_first_observations(archive, {"target_name": "First Rename"})
+    watch.known = current_generation(archive)
+    try:
+        assert targets.lookup(known) is not None  # starts the refresh
+        assert started.wait(WAIT)
+        first_refresh = targets._refresh_thread
+        for n in range(3):  # more writes while it reads: told, yet no second refresh
+            change_first_observations(archive, {"target_name": f"Rename {n}"})
+            watch.known = current_generation(archive)
+            assert targets.lookup(known) is not None
+            assert targets._refresh_thread is first_refresh
+    finally:
+        release.set()
+    targets.wait_for_refresh(WAIT)
+    assert len(loads) == 1
+    assert targets.generation is not None and targets.generation < watch.known
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    watch.known = current_generation(archive)
+    targets.lookup(known)  # behind the watch: the next refresh starts
+    targets.wait_for_refresh(WAIT)
+    assert len(loads) == 2 and targets.generation == watch.known
+    hit = targets.lookup(NEW_KEY)
+    assert hit is not None and hit[2] == NEW_NAME
+
+
+def test_after_a_failed_refresh_the_watch_does_not_hasten_the_next(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    targets, watch, known = watched_targets(archive)
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    watch.known = current_generation(archive)
+    gone = create_engine("sqlite:////nonexistent-folder/archive.db")
+    targets.engine = gone
+    try:
+        assert targets.lookup(known) is not None  # starts a refresh, which fails
+        targets.wait_for_refresh(WAIT)
+        failed = targets._refresh_thread
+        for _ in range(3):  # the database is not asked again within the interval
+            assert targets.lookup(known) is not None
+            assert targets._refresh_thread is failed
+    finally:
+        targets.engine = archive.search_engine
+        gone.dispose()
+
+
+def test_the_archive_names_learn_of_writes_from_the_archive_s_one_watch(
+    demo_archive_copy: Archive,
+) -> None:
+    archive = demo_archive_copy
+    watch = archive.generation_watch()
+    assert watch is not None  # SQLite: data_version; PostgreSQL: the listener
+    assert archive.target_names.watch is watch
+    assert archive.generation_watch() is watch  # made once
+    known = a_known_name(archive)
+    assert archive.target_names.lookup(known) is not None
+    change_first_observations(archive, {"target_name": NEW_NAME})
+    deadline = time.monotonic() + WAIT
+    while (hit := archive.target_names.lookup(NEW_KEY)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # no interval passes here (a minute): the watch alone starts it
+    assert hit is not None and hit[2] == NEW_NAME
+    archive.close()
+    assert archive.generation_watch() is None  # closed: not made again
+    assert watch.generation() is None

@@ -12,16 +12,17 @@ An answer is served again only while it is certainly still the answer:
   row's ``mayRetrieve``, the caller's :func:`skyarchive.access.policy.retrieval_scope`;
 * every entry belongs to an *epoch* (:mod:`skyarchive.search.catalogue_epoch`): the
   catalogue's generation (bumped by every write, in the database, so all processes see it;
-  learned without a query where a watch allows, :mod:`skyarchive.db.generation_watch`)
+  learned without a query where a watch allows, :mod:`skyarchive.db.generation_watch`: the
+  archive's one watch, ``Archive.generation_watch``, shared by every cache over it)
   and the next release date after the time the epoch began. A request whose epoch differs,
   because a write happened or an observation reached its release date, empties the cache;
 * an answer computed from a copy of the catalogue kept in memory (the archive's target names,
   which a search by name resolves the name in) is kept only if that copy was read at the
-  epoch's generation or later: the copy is refreshed in the background, a while after a write,
-  and an answer built on the older copy would otherwise be sent again, under the new
-  generation, until the next write. The route computes the answer within
-  :meth:`KeptAnswer.computing`, which notes the copies read
-  (:class:`~skyarchive.search.catalogue_epoch.CopiesRead`).
+  epoch's generation or later: the copy is refreshed in the background after a write (as soon
+  as the archive's watch tells of it; without one, within a minute), and an answer built on
+  the older copy would otherwise be sent again, under the new generation, until the next
+  write. The route computes the answer within :meth:`KeptAnswer.computing`, which notes the
+  copies read (:class:`~skyarchive.search.catalogue_epoch.CopiesRead`).
 
 Memory is bounded by bytes (least recently used answers go first); an answer larger than an
 eighth of the budget is not kept.
@@ -39,13 +40,12 @@ from typing import ParamSpec, TypeVar
 from fastapi import Request
 from sqlalchemy import Connection
 
-from skyarchive.config import Settings
+from skyarchive.archive import Archive
 from skyarchive.search.catalogue_epoch import (
     CopiesRead,
     Epoch,
     EpochClock,
     GenerationWatch,
-    generation_watch,
     noting_copies_read,
 )
 
@@ -115,11 +115,13 @@ class AnswerCache:
         self._epoch = epoch
 
 
-def open_answer_cache(settings: Settings) -> AnswerCache | None:
-    """A server process's answer cache as ``settings`` ask; None when ``answer_cache`` is off."""
+def open_answer_cache(archive: Archive) -> AnswerCache | None:
+    """An app's answer cache as ``archive``'s settings ask, learning of writes through the
+    archive's one generation watch; None when ``answer_cache`` is off."""
+    settings = archive.settings
     if not settings.answer_cache or settings.answer_cache_mb <= 0:
         return None
-    return AnswerCache(int(settings.answer_cache_mb * 1024 * 1024), generation_watch(settings))
+    return AnswerCache(int(settings.answer_cache_mb * 1024 * 1024), archive.generation_watch())
 
 
 def answer_cache_of(request: Request) -> AnswerCache | None:

@@ -3,12 +3,20 @@
 The index (one GROUP BY over every observation, about a second at 10^6 observations) is read
 once, in a thread of its own when a server starts (:meth:`ArchiveTargets.start_loading`), else
 in the first lookup; a lookup that comes while that first read is under way waits for it.
-After that a lookup never waits for the database. Once the index is older than the refresh
-interval, a lookup answers from it and starts a refresh in a thread of its own (one at a
-time), which first reads the catalogue generation (:mod:`skyarchive.db.catalogue_generation`)
-and reads the names again only when the catalogue has changed since; the new index replaces
-the old in one assignment, with the generation it was read at. A refresh that fails (the
-database gone for a moment) keeps the old index, logs once and tries again an interval later.
+After that a lookup never waits for the database: it answers from the index it has and, when
+the index is due, starts a refresh in a thread of its own (one at a time; a lookup while one
+runs starts none). The index is due as soon as the archive's generation watch
+(:mod:`skyarchive.db.generation_watch`, ``Archive.generation_watch``) tells of a catalogue
+generation newer than the index's, so a new or renamed target is found by name a moment after
+its write (SQLite: the next lookup; PostgreSQL: as the notification arrives); and, where there
+is no watch or it cannot tell (``answer_cache_notify`` off, a read replica, the listener
+reconnecting), once it is older than the refresh interval (a minute). The refresh first reads
+the catalogue generation (:mod:`skyarchive.db.catalogue_generation`) and reads the names again
+only when the catalogue has changed since; the new index replaces the old in one assignment,
+with the generation it was read at. During a burst of writes at most one refresh runs: one that
+ends behind the watch is followed by another at the next lookup. A refresh that fails (the
+database gone for a moment) keeps the old index, logs once and tries again an interval later
+(the watch does not hasten it meanwhile).
 
 Each lookup notes the generation of the index it answered from
 (:func:`~skyarchive.db.catalogue_generation.note_copy_read`): an answer that resolved a name on
@@ -28,6 +36,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from skyarchive import loop_budget
 from skyarchive.db.catalogue_generation import note_copy_read, read_generation
+from skyarchive.db.generation_watch import GenerationWatch
 from skyarchive.db.tables import observations
 from skyarchive.sky.resolver import (
     ResolverChain,
@@ -37,6 +46,8 @@ from skyarchive.sky.resolver import (
 
 log = logging.getLogger(__name__)
 
+#: How old the index may grow before a lookup has it refreshed (seconds): the only trigger
+#: where no generation watch tells of writes, a safety net where one does.
 _REFRESH_SECONDS = 60.0
 
 Index = dict[str, tuple[float, float, str]]
@@ -52,15 +63,21 @@ class _Snapshot(NamedTuple):
 
 class ArchiveTargets:
     """Normalised target name -> (mean ra, mean dec, name as archived), refreshed in the
-    background once a minute when the catalogue has changed.
+    background when ``watch`` tells of a catalogue write, and once a minute when the catalogue
+    has changed.
 
     ``engine`` should read each statement on its own (``Archive.search_engine``): the refresh
     reads the generation, then the names, and holds no transaction open between them.
+    ``watch`` watches the catalogue ``engine`` reads (None: the interval alone).
     """
 
-    def __init__(self, engine: Engine, *, refresh_seconds: float | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, refresh_seconds: float | None = None,
+        watch: GenerationWatch | None = None,
+    ) -> None:  # fmt: skip
         self.engine = engine
         self.refresh_seconds = _REFRESH_SECONDS if refresh_seconds is None else refresh_seconds
+        self.watch = watch
         self._snapshot: _Snapshot | None = None  # replaced whole, never changed in place
         self._checked_at = 0.0  # when the index was last read or found current
         self._first_load = threading.Lock()  # held while the first index is read
@@ -79,10 +96,23 @@ class ArchiveTargets:
         snapshot = self._snapshot
         if snapshot is None:
             snapshot = self._load_first()
-        elif time.monotonic() - self._checked_at > self.refresh_seconds:
+        elif self._due(snapshot):
             self._start_refresh()
         note_copy_read(snapshot.generation)
         return snapshot.names.get(normalised)
+
+    def _due(self, snapshot: _Snapshot) -> bool:
+        """Whether ``snapshot`` should be read again: the interval has passed, or the watch
+        knows of a newer generation (asked only while refreshes succeed: after a failure the
+        interval paces the retries)."""
+        if time.monotonic() - self._checked_at > self.refresh_seconds:
+            return True
+        if self.watch is None or self._failing:
+            return False
+        watched = self.watch.generation()  # no query: what the watch last learned
+        if watched is None:
+            return False  # it cannot tell: the interval will
+        return snapshot.generation is None or watched > snapshot.generation
 
     def start_loading(self) -> None:
         """Read the first index in a thread of its own (a server starting), so that no request
