@@ -7,7 +7,6 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
@@ -43,7 +42,7 @@ from skyarchive.api.mast.registry import (
     service_handler,
 )
 from skyarchive.api.mast.resolver import resolved_entries
-from skyarchive.api.request_body import read_body
+from skyarchive.api.request_body import form_field, read_body
 from skyarchive.api.routing import include
 from skyarchive.api.search_threads import SearchThreads
 from skyarchive.api.streaming import chunked
@@ -140,7 +139,7 @@ def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Respon
     waits for a connection a search holds.
     """
     if isinstance(raw, bytes):
-        raw = _form_field(raw, "request")
+        raw = form_field(raw, "request")
     try:
         mast_request = parse_request(raw, max_page_size=archive.settings.max_page_size)
     except SkyArchiveError:
@@ -157,12 +156,6 @@ def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Respon
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
 MAX_INVOKE_BYTES = 8 * 1024 * 1024
-
-
-def _form_field(body: bytes, name: str) -> str | None:
-    # astroquery posts one url-encoded field; parse_qs is much cheaper than the general
-    # form parser on this hot path.
-    return parse_qs(body.decode("utf-8", "replace")).get(name, [None])[0]
 
 
 @invoke_router.get("/api/v0/invoke")
@@ -191,7 +184,7 @@ def invoke(
     """
     parsed = missed.request if missed is not None else None
     if isinstance(raw, bytes) and parsed is None:  # a url-encoded body, not yet parsed
-        raw = _form_field(raw, "request")
+        raw = form_field(raw, "request")
     fmt = "json"
     try:
         mast_request = (
