@@ -155,9 +155,11 @@ class Archive:
         """An engine of the read database for the event loop's thread alone (the answer
         cache's look-ups, ``api/answer_cache.py``): it never waits for a connection held by a
         search in a worker thread, so the loop never stalls on the pool. Its look-ups are
-        single reads: in autocommit on PostgreSQL, as :attr:`search_engine`."""
+        single reads: in autocommit on PostgreSQL, as :attr:`search_engine`. On SQLite the
+        short searches tried on the loop run on it too (``api/search_threads.py``), and a
+        statement is stopped once their budget is spent (:mod:`skyarchive.loop_budget`)."""
         url = self.settings.database_read_url or self.settings.resolved_database_url
-        return _autocommit(make_engine(url))
+        return _autocommit(make_engine(url, stoppable=True))
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""

@@ -12,8 +12,9 @@ What stops it, all through this module's one budget (a context variable: the loo
 request in a task of its own):
 
 * **its statements**: SQLite calls :func:`sqlite_progress` every :data:`SQLITE_STEPS` virtual
-  machine steps of every statement (``db/engine.py`` sets it on each connection); past the
-  deadline it stops the statement, which raises "interrupted";
+  machine steps of every statement on the loop's own engine (``db/engine.py``,
+  ``make_engine(stoppable=True)``); past the deadline it stops the statement, which raises
+  "interrupted";
 * **its rows**: code whose work grows with its rows calls :func:`check` between them (or reads
   them through :func:`checked`);
 * **a wait**: code about to wait for another thread or the network (a name index being read, an
@@ -38,10 +39,11 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-#: SQLite virtual machine steps between two looks at the deadline: a few tens of microseconds
-#: of a statement, so a look costs well under 1% of it, and a statement outlives its budget by
-#: no more than that.
-SQLITE_STEPS = 10_000
+#: SQLite virtual machine steps between two looks at the deadline: 0.2-0.3 ms of a statement
+#: here (60-100 million steps a second), so a statement outlives its budget by no more than
+#: that, and a short search's statements (a few thousand steps) are never looked at. Each
+#: look takes the GIL, which the statement let go of, and may wait for a thread holding it.
+SQLITE_STEPS = 20_000
 #: Rows between two looks at the deadline in :func:`checked`.
 ROWS_PER_CHECK = 32
 

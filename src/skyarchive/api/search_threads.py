@@ -17,14 +17,17 @@ On SQLite a search is first tried on the event loop itself, within a budget of
 a short search is spared the hand-off and the GIL passed between its thread and the loop. One
 that outgrows the budget is stopped, thrown away and run in a thread; so are the next few of the
 same service, whose searches have lately been too long for the loop (the time spent on a try
-that fails is then paid once in :data:`THREADED_AFTER_OVERRUN` + 1 searches, not by each).
+that fails is then paid once in :data:`THREADED_AFTER_OVERRUN` + 1 searches, not by each), and
+every search that comes while the threads are searching: a search on the loop would then wait
+for the GIL at each of its SQLite steps, and the loop with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from skyarchive import loop_budget
@@ -51,10 +54,20 @@ class SearchThreads:
         self.loop_budget_ms = loop_budget_ms
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="skyarchive-search")
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
+        self._lock = threading.Lock()
+        self._busy = 0  # searches handed to the threads and not yet ended (or dropped)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on one of the threads, awaited on the running event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        with self._lock:
+            self._busy += 1
+        future = self._pool.submit(function, *args)
+        future.add_done_callback(self._ended)  # run, failed, or dropped before it started
+        return await asyncio.wrap_future(future)
+
+    def _ended(self, _future: Future) -> None:
+        with self._lock:
+            self._busy -= 1
 
     async def run_short(
         self, service: str, on_loop: Callable[[], T], in_thread: Callable[[], T]
@@ -65,9 +78,11 @@ class SearchThreads:
         (the loop's own engine, say); ``on_loop`` must only read, as it may be run for nothing.
         """
         left = self._threaded.get(service, 0)
-        if self.loop_budget_ms <= 0 or left:
-            if left:
-                self._threaded[service] = left - 1
+        if left:
+            self._threaded[service] = left - 1
+        # Not while the threads search: SQLite's steps let go of the GIL, which a thread would
+        # then hold for up to the interpreter's switch interval each time, and the loop with it.
+        if self.loop_budget_ms <= 0 or left or self._busy:
             return await self.run(in_thread)
         budget = None
         try:

@@ -30,7 +30,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-    # A search tried on the event loop is stopped once its budget is spent (loop_budget.py).
+
+
+def _stopped_past_budget(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     dbapi_connection.set_progress_handler(loop_budget.sqlite_progress, loop_budget.SQLITE_STEPS)
 
 
@@ -42,14 +44,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 POOL_SIZE, POOL_OVERFLOW = 20, 10
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the settings skyarchive relies on."""
+def make_engine(url: str, *, stoppable: bool = False) -> Engine:
+    """Create an engine for ``url`` with the settings skyarchive relies on.
+
+    ``stoppable``: on SQLite, a statement run under a loop budget is stopped once it is spent
+    (:mod:`skyarchive.loop_budget`): for the event loop's own engine alone. SQLite calls the
+    progress handler with the GIL, which a statement otherwise lets go of while it runs: on
+    a worker thread's connections each call would wait for the loop to let the GIL go.
+    """
     if url.startswith("sqlite"):
         database = make_url(url).database
         in_memory = not database or database == ":memory:" or "mode=memory" in url
         pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if stoppable:
+            event.listen(engine, "connect", _stopped_past_budget)
     else:
         engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         ping_when_idle(engine)
