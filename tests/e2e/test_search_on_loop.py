@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,13 +18,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from skyarchive import loop_budget
 from skyarchive.api import search_threads as search_threads_module
+from skyarchive.api.mast import formats
 from skyarchive.api.mast.registry import is_cached
+from skyarchive.api.mast.routes import invoke as mast_invoke
 from skyarchive.api.search_threads import SearchThreads
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations
 from skyarchive.web import create_app
+from tests.api.test_search_threads import burn
 from tests.e2e.conftest import LiveServer
 from tests.sky.test_archive_targets import slowed_loads
 
@@ -36,6 +41,8 @@ PROMPTLY = 3.0
 #: Budgets of the three servers compared: threads only; so small that every search that reads
 #: a row is stopped and run again in a thread; the default (None: not set).
 THREADS_ONLY, EVERY_SEARCH_STOPPED, DEFAULT_BUDGET = 0.0, 0.001, None
+#: CPU time a piece of an answer is made to cost, where its encoding is timed.
+PIECE_SECONDS = 0.0002
 
 
 def invoke(service: str, params: dict[str, Any], **extra: object) -> tuple[str, dict]:
@@ -290,6 +297,44 @@ def test_a_streamed_answer_is_never_sent_from_the_loop(
                       "count": [ON_LOOP]}  # fmt: skip
     rows = json.loads(in_threads["every JWST row"][2])["data"]
     assert len(rows) == json.loads(in_threads["count"][2])["data"][0]["Column1"] > 10
+
+
+@pytest.mark.parametrize("fmt", ["votable", "csv"])
+def test_an_answer_is_stopped_while_it_is_encoded(
+    demo_archive: Archive, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The encoding of an answer is a search's work too: on the loop, its budget is looked at
+    every few pieces (a row each), not once the whole answer (under one 256 KiB chunk) is
+    written. In process: each piece is made to cost a known CPU time, and the budget to run
+    out ten pieces into the encoding. (JSON rows come encoded by the database and are joined a
+    batch at a time: a few cheap pieces.)"""
+    written: list[bytes] = []
+    real_pieces = formats.table_pieces
+    pieces_in_budget = 10
+
+    def slow_pieces(*args: Any) -> Iterator[bytes]:
+        budget = loop_budget._current.get()
+        if budget is not None:  # what the search did before, however long, is not counted
+            budget.deadline = time.thread_time() + pieces_in_budget * PIECE_SECONDS
+        for piece in real_pieces(*args):
+            burn(PIECE_SECONDS)
+            written.append(piece)
+            yield piece
+
+    monkeypatch.setattr(formats, "table_pieces", slow_pieces)
+    raw = invoke("Mast.Caom.Filtered", {"columns": "*", "filters": filters(obs_collection="JWST")},
+                 format=fmt)[1]["data"]["request"]  # fmt: skip
+    everything = mast_invoke(demo_archive, raw)  # outside a budget: no look at all
+    assert everything.status_code == 200
+    whole = len(written)
+    written.clear()
+    with pytest.raises(loop_budget.OverBudget), loop_budget.spending(60.0) as budget:
+        mast_invoke(demo_archive, raw, engine=demo_archive.loop_read_engine)
+    assert budget.interrupted
+    # stopped at the first look past the budget: at most a check's worth of pieces later
+    # (sooner when a piece costs more than made to: VOTable's header, written by astropy)
+    assert 1 <= len(written) <= pieces_in_budget + loop_budget.ROWS_PER_CHECK
+    assert len(written) < whole, (len(written), whole)
 
 
 def test_a_name_search_while_the_names_are_read_at_start_waits_in_a_thread(
