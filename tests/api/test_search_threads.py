@@ -1,14 +1,29 @@
-"""The uncached searches' threads: off the event loop, a bounded few at once, errors raised."""
+"""The uncached searches' threads: off the event loop, a bounded few at once, errors raised;
+and a search tried on the loop first within its budget (run_short), else in a thread."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
-from skyarchive.api.search_threads import SearchThreads
+from skyarchive import loop_budget
+from skyarchive.api.search_threads import (
+    _MOST_SERVICES_REMEMBERED,
+    THREADED_AFTER_OVERRUN,
+    SearchThreads,
+)
+from skyarchive.db.engine import make_engine
+from skyarchive.errors import BadQuery
+
+T = TypeVar("T")
 
 
 def test_a_search_runs_on_one_of_the_threads_not_the_loop() -> None:
@@ -78,3 +93,250 @@ def test_the_loop_stays_free_while_a_search_runs() -> None:
         return await search, ticked
 
     assert asyncio.run(main()) == ("done", True)
+
+
+# --- run_short: a search tried on the event loop under its budget, else in a thread ---
+
+BUDGET_MS = 1.0
+
+
+def burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+class Places:
+    """A search's two ways (on the loop, in a thread), noting which thread ran each."""
+
+    def __init__(self, on_loop: Callable[[], str] = lambda: "short") -> None:
+        self.loop_runs: list[str] = []
+        self.thread_runs: list[str] = []
+        self._on_loop = on_loop
+
+    def on_loop(self) -> str:
+        self.loop_runs.append(threading.current_thread().name)
+        return self._on_loop()
+
+    def in_thread(self) -> str:
+        self.thread_runs.append(threading.current_thread().name)
+        return "from a thread"
+
+
+def overrun() -> str:
+    burn(5 * BUDGET_MS / 1000)
+    loop_budget.check()
+    return "never answered"
+
+
+def run_on_a_loop(work: Callable[[], Awaitable[T]]) -> tuple[T, str]:
+    """``work()`` awaited on a fresh event loop, and the name of the loop's thread."""
+
+    async def main() -> tuple[T, str]:
+        return await work(), threading.current_thread().name
+
+    return asyncio.run(main())
+
+
+def test_a_short_search_runs_on_the_loop_and_never_in_a_thread() -> None:
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    places = Places()
+    answer, loop_thread = run_on_a_loop(
+        lambda: threads.run_short("Mast.Caom.Cone", places.on_loop, places.in_thread)
+    )
+    assert answer == "short"
+    assert places.loop_runs == [loop_thread] and places.thread_runs == []
+
+
+def test_a_search_over_its_budget_runs_again_in_a_thread_as_do_the_next_of_its_service() -> None:
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    long = Places(overrun)
+    other = Places()
+
+    async def searches() -> list[str]:
+        answers = [await threads.run_short("cone", long.on_loop, long.in_thread)]
+        for _ in range(THREADED_AFTER_OVERRUN):
+            answers.append(await threads.run_short("cone", long.on_loop, long.in_thread))
+            # another service's searches are still tried on the loop meanwhile
+            answers.append(await threads.run_short("lookup", other.on_loop, other.in_thread))
+        return answers
+
+    answers, loop_thread = run_on_a_loop(searches)
+    assert answers[0] == "from a thread"
+    assert answers[1::2] == ["from a thread"] * THREADED_AFTER_OVERRUN
+    assert answers[2::2] == ["short"] * THREADED_AFTER_OVERRUN
+    assert long.loop_runs == [loop_thread]  # tried once, then straight to the threads
+    assert len(long.thread_runs) == THREADED_AFTER_OVERRUN + 1
+    assert all(name.startswith("skyarchive-search") for name in long.thread_runs)
+    assert other.loop_runs == [loop_thread] * THREADED_AFTER_OVERRUN and other.thread_runs == []
+
+    # the next one is tried on the loop again, where it now fits
+    short_again = Places()
+    answer, loop_thread = run_on_a_loop(
+        lambda: threads.run_short("cone", short_again.on_loop, short_again.in_thread)
+    )
+    assert answer == "short"
+    assert short_again.loop_runs == [loop_thread] and short_again.thread_runs == []
+
+
+def test_a_searchs_own_error_on_the_loop_reaches_the_request_with_no_second_run() -> None:
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+
+    def bad_criteria() -> str:
+        raise BadQuery("Unknown column 'instrumnt_name'")
+
+    places = Places(bad_criteria)
+    with pytest.raises(BadQuery, match="instrumnt_name"):
+        run_on_a_loop(lambda: threads.run_short("filtered", places.on_loop, places.in_thread))
+    assert len(places.loop_runs) == 1 and places.thread_runs == []
+    # nor is its service sent to the threads: the error was the search's, not the budget's
+    again = Places()
+    run_on_a_loop(lambda: threads.run_short("filtered", again.on_loop, again.in_thread))
+    assert len(again.loop_runs) == 1 and again.thread_runs == []
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    made = make_engine(f"sqlite:///{tmp_path / 'budget.db'}", stoppable=True)  # the loop's
+    yield made
+    made.dispose()
+
+
+#: Minutes of SQLite's work, far past any budget.
+TOO_LONG_A_STATEMENT = (
+    "WITH RECURSIVE counter(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM counter "
+    "WHERE x < 100000000) SELECT max(x) FROM counter"
+)
+
+
+def test_an_answer_built_on_an_interrupted_statement_is_thrown_away(engine: Engine) -> None:
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+
+    def swallowing() -> str:  # as code that takes a failed read for "nothing found"
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(TOO_LONG_A_STATEMENT))
+        except OperationalError:
+            return "nothing found"
+        return "the count"
+
+    places = Places(swallowing)
+    answer, _loop_thread = run_on_a_loop(
+        lambda: threads.run_short("cone", places.on_loop, places.in_thread)
+    )
+    assert answer == "from a thread"
+    assert len(places.loop_runs) == 1 and len(places.thread_runs) == 1
+
+
+def test_an_error_raised_after_an_interrupted_statement_is_thrown_away(engine: Engine) -> None:
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+
+    def failing() -> str:  # as code that answers a failed read as the client's error
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(TOO_LONG_A_STATEMENT))
+        except OperationalError as exc:
+            raise BadQuery("the search failed") from exc
+        return "the count"
+
+    places = Places(failing)
+    answer, _loop_thread = run_on_a_loop(
+        lambda: threads.run_short("cone", places.on_loop, places.in_thread)
+    )
+    assert answer == "from a thread"
+    assert len(places.loop_runs) == 1 and len(places.thread_runs) == 1
+
+
+def test_with_no_budget_every_search_runs_in_a_thread() -> None:
+    threads = SearchThreads(1, loop_budget_ms=0)
+    places = Places()
+
+    async def searches() -> list[str]:
+        return [await threads.run_short("cone", places.on_loop, places.in_thread)
+                for _ in range(3)]  # fmt: skip
+
+    answers, _loop_thread = run_on_a_loop(searches)
+    assert answers == ["from a thread"] * 3
+    assert places.loop_runs == [] and len(places.thread_runs) == 3
+
+
+def test_services_remembered_are_forgotten_past_a_bound() -> None:
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+
+    async def overrun_each(names: list[str]) -> None:
+        for name in names:
+            await threads.run_short(name, overrun, lambda: "from a thread")
+
+    names = [f"service {n}" for n in range(_MOST_SERVICES_REMEMBERED + 1)]
+    run_on_a_loop(lambda: overrun_each(names))
+    assert len(threads._threaded) <= _MOST_SERVICES_REMEMBERED
+    first = Places()
+    run_on_a_loop(lambda: threads.run_short(names[0], first.on_loop, first.in_thread))
+    assert len(first.loop_runs) == 1  # forgotten: tried on the loop again
+
+
+def test_no_search_is_tried_on_the_loop_while_the_threads_search() -> None:
+    # a search on the loop would wait for the GIL at each SQLite step a thread's search
+    # took it at, and the loop with it
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "slow"
+
+    places = Places()
+
+    async def searches() -> tuple[str, str, str]:
+        running = asyncio.ensure_future(threads.run(slow))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        meanwhile = asyncio.ensure_future(
+            threads.run_short("count", places.on_loop, places.in_thread)
+        )
+        await asyncio.sleep(0.01)
+        release.set()
+        first, during = await running, await meanwhile
+        after = await threads.run_short("count", places.on_loop, places.in_thread)
+        return first, during, after
+
+    (first, during, after), loop_thread = run_on_a_loop(searches)
+    assert (first, during, after) == ("slow", "from a thread", "short")
+    assert len(places.thread_runs) == 1 and places.loop_runs == [loop_thread]
+
+
+def test_a_search_dropped_before_it_started_leaves_the_loop_to_the_next() -> None:
+    # a request cancelled while its search waits for a thread: the search is dropped, and
+    # the threads count as idle again once the running one ends
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "slow"
+
+    places = Places()
+
+    async def searches() -> str:
+        running = asyncio.ensure_future(threads.run(slow))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        waiting = asyncio.ensure_future(threads.run(lambda: "never run"))
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        release.set()
+        await running
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        for _ in range(100):  # the dropped search's end is told from the thread that ends it
+            if not threads._busy:
+                break
+            await asyncio.sleep(0.01)
+        return await threads.run_short("count", places.on_loop, places.in_thread)
+
+    answer, loop_thread = run_on_a_loop(searches)
+    assert answer == "short"
+    assert places.loop_runs == [loop_thread] and places.thread_runs == []

@@ -1,9 +1,11 @@
 """One connection's time limit for the statements it runs, on SQLite and PostgreSQL alike.
 
 PostgreSQL has ``statement_timeout``. SQLite has none, so a watchdog thread calls the
-connection's ``interrupt()`` when the time is up. It does not use a Python progress handler:
-that runs Python code (and with it the garbage collector, which may finalize other pooled
-connections' objects) inside ``sqlite3_step``, and a full test run crashed CPython 3.11 there.
+connection's ``interrupt()`` when the time is up: the limit is the clock's, which another
+thread can watch, and the statement pays nothing per step. A Python progress handler was
+once suspected of segfaults in full test runs, later traced to astropy's C VOTable writer
+(CHANGELOG); the event loop's budget, which counts the loop thread's own CPU time, does use
+one, on the loop's engine alone (:mod:`skyarchive.loop_budget`).
 """
 
 from __future__ import annotations

@@ -222,8 +222,7 @@ def invoke(
                 head = list(islice(loop_budget.checked(rows), _BUFFERED_ROWS + 1))
                 media_type = formats.MEDIA_TYPES[fmt]
                 if len(head) <= _BUFFERED_ROWS:
-                    pieces = _stream_table(fmt, result, head, conn)
-                    body = b"".join(loop_budget.checked(pieces))
+                    body = b"".join(_stream_table(fmt, result, head, conn))
                     loop_budget.raise_if_interrupted()
                     kept.keep(CachedAnswer(body, media_type))
                     return Response(body, media_type=media_type)
@@ -306,7 +305,10 @@ def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterat
     sent in batches rather than one by one; memory stays flat however many rows there are.
     """
     try:
-        yield from chunked(formats.table_pieces(fmt, result, rows))
+        # under a budget (a search tried on the event loop, skyarchive.loop_budget) its pieces
+        # are checked, not its chunks: most answers are one chunk, encoded whole before a
+        # chunk's check could come
+        yield from chunked(loop_budget.checked(formats.table_pieces(fmt, result, rows)))
     finally:
         conn.close()
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from skyarchive import loop_budget
 from skyarchive.access.policy import Caller, may_retrieve, retrieval_scope
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.answer_cache import CachedAnswer, KeptAnswer, answer_cache_of, kept_answer
@@ -161,7 +162,7 @@ def search_answer(
     position, programs, text = query.position, list(query.programs), body.text.strip()
     with (engine or archive.search_engine).connect() as conn:
         result = run_search(conn, query, now=now)
-    for row in result.rows:
+    for row in loop_budget.checked(result.rows):
         allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
                                t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
         row["mayRetrieve"] = allowed

@@ -1,0 +1,191 @@
+"""The budget of work tried on the event loop (skyarchive.loop_budget): its checks stop work
+only under a budget and only past it, SQLite's statements included, and each asyncio task has
+a budget of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from skyarchive import loop_budget
+from skyarchive.db.engine import make_engine
+from skyarchive.loop_budget import OverBudget
+
+
+def count_to(n: int) -> str:
+    """A statement whose VM steps grow with ``n`` and which answers ``n``."""
+    return (
+        "WITH RECURSIVE counter(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM counter "
+        f"WHERE x < {n}) SELECT max(x) FROM counter"
+    )
+
+
+#: A count whose statement takes about 0.2 s: far beyond any budget, yet quick to run whole.
+LONG_ENOUGH = 1_000_000
+
+
+def burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine as the archive makes the event loop's (``Archive.loop_read_engine``), on a
+    SQLite file of its own: its statements are stopped past a budget."""
+    made = make_engine(f"sqlite:///{tmp_path / 'budget.db'}", stoppable=True)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def threads_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine as the archive makes the search threads', on a SQLite file of its own."""
+    made = make_engine(f"sqlite:///{tmp_path / 'threads.db'}")
+    yield made
+    made.dispose()
+
+
+def test_outside_a_budget_no_check_stops_anything() -> None:
+    burn(0.01)
+    loop_budget.check()
+    loop_budget.must_not_wait()
+    loop_budget.raise_if_interrupted()
+    assert list(loop_budget.checked(range(100))) == list(range(100))
+    assert loop_budget.sqlite_progress() == 0
+
+
+def test_within_its_budget_work_goes_on_and_is_not_interrupted() -> None:
+    with loop_budget.spending(10.0) as budget:
+        loop_budget.check()
+        loop_budget.raise_if_interrupted()
+        assert list(loop_budget.checked(range(100))) == list(range(100))
+        assert loop_budget.sqlite_progress() == 0
+    assert not budget.interrupted
+
+
+def test_past_its_budget_check_raises_and_marks_the_budget_interrupted() -> None:
+    with pytest.raises(OverBudget), loop_budget.spending(0.002) as budget:
+        burn(0.005)
+        loop_budget.check()
+    assert budget.interrupted
+    loop_budget.check()  # the budget ended with its block
+
+
+def test_over_budget_is_not_taken_for_an_error_of_the_work() -> None:
+    # code on the way that catches Exception (an error answered to the client) lets it pass
+    assert not issubclass(OverBudget, Exception)
+    with pytest.raises(OverBudget), loop_budget.spending(0.0):
+        burn(0.001)
+        try:
+            loop_budget.check()
+        except Exception:  # pragma: no cover - the point is that this is never reached
+            pytest.fail("OverBudget was caught as an ordinary error")
+
+
+def test_must_not_wait_raises_under_any_budget_however_much_is_left() -> None:
+    with pytest.raises(OverBudget), loop_budget.spending(60.0) as budget:
+        loop_budget.must_not_wait()
+    assert budget.interrupted
+
+
+def test_raise_if_interrupted_tells_a_swallowed_interruption() -> None:
+    with loop_budget.spending(0.0) as budget:
+        burn(0.001)
+        assert loop_budget.sqlite_progress() == 1  # a statement stopped, its error swallowed
+        assert budget.interrupted
+        with pytest.raises(OverBudget):
+            loop_budget.raise_if_interrupted()
+
+
+def test_checked_looks_at_the_budget_every_few_rows() -> None:
+    seen: list[int] = []
+
+    def rows() -> Iterator[int]:
+        for row in range(1000):
+            seen.append(row)
+            if row == 40:
+                burn(0.005)  # the budget is spent here, at the 41st row
+            yield row
+
+    with pytest.raises(OverBudget), loop_budget.spending(0.002) as budget:
+        for _ in loop_budget.checked(rows()):
+            pass
+    assert budget.interrupted
+    # stopped at the next look: within ROWS_PER_CHECK rows of where the budget ran out
+    assert 41 <= len(seen) <= 41 + loop_budget.ROWS_PER_CHECK
+
+
+def test_a_long_statement_under_a_budget_is_interrupted_at_once(engine: Engine) -> None:
+    with engine.connect() as conn:
+        began = time.perf_counter()
+        with pytest.raises(OperationalError, match="interrupted"), \
+                loop_budget.spending(0.005) as budget:  # fmt: skip
+            conn.execute(text(count_to(10**8)))  # minutes of work, unstopped
+        took = time.perf_counter() - began
+    assert budget.interrupted
+    assert took < 1.0, f"the statement ran {took:.3f} s past a 5 ms budget"
+
+
+def test_only_the_loops_engine_stops_its_statements(threads_engine: Engine) -> None:
+    # SQLite calls a progress handler with the GIL, which a worker thread's statement has let
+    # go of: the threads' engines have none, and run their statements whole
+    with threads_engine.connect() as conn, loop_budget.spending(0.0) as budget:
+        burn(0.001)
+        assert conn.execute(text(count_to(LONG_ENOUGH))).scalar_one() == LONG_ENOUGH
+    assert not budget.interrupted
+
+
+def test_a_short_statement_under_a_budget_completes(engine: Engine) -> None:
+    with engine.connect() as conn, loop_budget.spending(0.005) as budget:
+        assert conn.execute(text(count_to(10))).scalar_one() == 10
+    assert not budget.interrupted
+
+
+def test_a_long_statement_outside_a_budget_is_not_interrupted(engine: Engine) -> None:
+    with engine.connect() as conn:
+        began = time.thread_time()
+        assert conn.execute(text(count_to(LONG_ENOUGH))).scalar_one() == LONG_ENOUGH
+        spent = time.thread_time() - began
+    # many times the budgets above (about 0.2 s): SQLite looked at the budget all along
+    assert spent > 0.05, "the statement is too short to tell anything"
+
+
+def test_each_task_has_its_budget_and_sees_no_others(engine: Engine) -> None:
+    async def spent_at_once(entered: asyncio.Event, done: asyncio.Event) -> bool:
+        with loop_budget.spending(0.0) as budget:
+            burn(0.001)
+            entered.set()
+            await done.wait()  # the other task runs meanwhile, while this budget is spent
+            with pytest.raises(OverBudget):
+                loop_budget.check()
+        return budget.interrupted
+
+    async def without_a_budget(entered: asyncio.Event, done: asyncio.Event) -> int:
+        await entered.wait()
+        loop_budget.check()
+        loop_budget.must_not_wait()
+        with engine.connect() as conn:
+            answer = conn.execute(text(count_to(LONG_ENOUGH))).scalar_one()
+        with loop_budget.spending(60.0) as generous:
+            loop_budget.check()
+        assert not generous.interrupted
+        done.set()
+        return int(answer)
+
+    async def main() -> tuple[bool, int]:
+        entered, done = asyncio.Event(), asyncio.Event()
+        interrupted, answer = await asyncio.gather(
+            spent_at_once(entered, done), without_a_budget(entered, done)
+        )
+        return interrupted, answer
+
+    assert asyncio.run(main()) == (True, LONG_ENOUGH)
