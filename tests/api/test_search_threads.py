@@ -276,28 +276,38 @@ def test_services_remembered_are_forgotten_past_a_bound() -> None:
     assert len(first.loop_runs) == 1  # forgotten: tried on the loop again
 
 
+class HeldSearch:
+    """A search that holds a thread until released."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self) -> str:
+        self.started.set()
+        self.release.wait(5)
+        return "slow"
+
+    async def begin(self, threads: SearchThreads) -> asyncio.Future[str]:
+        """Hand it to ``threads`` and wait until it holds one."""
+        running = asyncio.ensure_future(threads.run(self))
+        while not self.started.is_set():
+            await asyncio.sleep(0.001)
+        return running
+
+
 def test_no_search_is_tried_on_the_loop_while_the_threads_search() -> None:
     # a search on the loop would wait for the GIL at each SQLite step a thread's search
     # took it at, and the loop with it
     threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
-    started, release = threading.Event(), threading.Event()
-
-    def slow() -> str:
-        started.set()
-        release.wait(5)
-        return "slow"
-
-    places = Places()
+    held, places = HeldSearch(), Places()
 
     async def searches() -> tuple[str, str, str]:
-        running = asyncio.ensure_future(threads.run(slow))
-        while not started.is_set():
-            await asyncio.sleep(0.001)
+        running = await held.begin(threads)
         meanwhile = asyncio.ensure_future(
             threads.run_short("count", places.on_loop, places.in_thread)
         )
         await asyncio.sleep(0.01)
-        release.set()
+        held.release.set()
         first, during = await running, await meanwhile
         after = await threads.run_short("count", places.on_loop, places.in_thread)
         return first, during, after
@@ -311,23 +321,14 @@ def test_a_search_dropped_before_it_started_leaves_the_loop_to_the_next() -> Non
     # a request cancelled while its search waits for a thread: the search is dropped, and
     # the threads count as idle again once the running one ends
     threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
-    started, release = threading.Event(), threading.Event()
-
-    def slow() -> str:
-        started.set()
-        release.wait(5)
-        return "slow"
-
-    places = Places()
+    held, places = HeldSearch(), Places()
 
     async def searches() -> str:
-        running = asyncio.ensure_future(threads.run(slow))
-        while not started.is_set():
-            await asyncio.sleep(0.001)
+        running = await held.begin(threads)
         waiting = asyncio.ensure_future(threads.run(lambda: "never run"))
         await asyncio.sleep(0.01)
         waiting.cancel()
-        release.set()
+        held.release.set()
         await running
         with pytest.raises(asyncio.CancelledError):
             await waiting
