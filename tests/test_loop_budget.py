@@ -5,6 +5,9 @@ a budget of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,3 +192,20 @@ def test_each_task_has_its_budget_and_sees_no_others(engine: Engine) -> None:
         return interrupted, answer
 
     assert asyncio.run(main()) == (True, LONG_ENOUGH)
+
+
+def test_reading_part_of_the_checked_rows_leaves_the_rest_to_read() -> None:
+    # a stream's head is read through checked(), the rest from the rows themselves: dropping
+    # the wrapper must not close the rows (a generator's `yield from` would)
+    def rows() -> Iterator[int]:
+        yield from range(100)
+
+    for budget_seconds in (None, 60.0):
+        source = rows()
+        with contextlib.ExitStack() as stack:
+            if budget_seconds is not None:
+                stack.enter_context(loop_budget.spending(budget_seconds))
+            head = list(itertools.islice(loop_budget.checked(source), 10))
+        gc.collect()
+        assert head == list(range(10))
+        assert list(source) == list(range(10, 100))

@@ -109,10 +109,18 @@ def raise_if_interrupted() -> None:
 
 
 def checked(rows: Iterable[T]) -> Iterator[T]:
-    """``rows``, with :func:`check` every :data:`ROWS_PER_CHECK` of them under a budget."""
+    """``rows``, with :func:`check` every :data:`ROWS_PER_CHECK` of them under a budget;
+    outside one, ``rows``' own iterator.
+
+    Reading part of it leaves the rest of ``rows`` to be read on (a stream's head, then the
+    rest): it never closes ``rows`` (``yield from`` would, once the wrapper is dropped).
+    """
     if _current.get() is None:
-        yield from rows
-        return
+        return iter(rows)
+    return _checking(iter(rows))
+
+
+def _checking(rows: Iterator[T]) -> Iterator[T]:
     for count, row in enumerate(rows):
         if count % ROWS_PER_CHECK == 0:
             check()
