@@ -18,6 +18,7 @@ from skyarchive import loop_budget
 from skyarchive.api.search_threads import (
     _MOST_SERVICES_REMEMBERED,
     THREADED_AFTER_OVERRUN,
+    THREADED_AT_MOST,
     SearchThreads,
 )
 from skyarchive.db.engine import make_engine
@@ -276,68 +277,40 @@ def test_services_remembered_are_forgotten_past_a_bound() -> None:
     assert len(first.loop_runs) == 1  # forgotten: tried on the loop again
 
 
-class HeldSearch:
-    """A search that holds a thread until released."""
-
-    def __init__(self) -> None:
-        self.started, self.release = threading.Event(), threading.Event()
-
-    def __call__(self) -> str:
-        self.started.set()
-        self.release.wait(5)
-        return "slow"
-
-    async def begin(self, threads: SearchThreads) -> asyncio.Future[str]:
-        """Hand it to ``threads`` and wait until it holds one."""
-        running = asyncio.ensure_future(threads.run(self))
-        while not self.started.is_set():
-            await asyncio.sleep(0.001)
-        return running
-
-
-def test_no_search_is_tried_on_the_loop_while_the_threads_search() -> None:
-    # a search on the loop would wait for the GIL at each SQLite step a thread's search
-    # took it at, and the loop with it
+def test_a_service_stopped_again_and_again_is_tried_on_the_loop_ever_more_rarely() -> None:
+    # a long search tried on the loop costs its budget for nothing, and meanwhile waits there
+    # for the GIL the threads' searches hold: each stop in a row doubles the searches sent
+    # straight to the threads, up to a bound; one that fits again resets it
     threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
-    held, places = HeldSearch(), Places()
+    long = Places(overrun)
 
-    async def searches() -> tuple[str, str, str]:
-        running = await held.begin(threads)
-        meanwhile = asyncio.ensure_future(
-            threads.run_short("count", places.on_loop, places.in_thread)
-        )
-        await asyncio.sleep(0.01)
-        held.release.set()
-        first, during = await running, await meanwhile
-        after = await threads.run_short("count", places.on_loop, places.in_thread)
-        return first, during, after
+    async def tries_between(stops: int) -> list[int]:
+        gaps, since = [], 0
+        while len(gaps) < stops:
+            before = len(long.loop_runs)
+            await threads.run_short("products", long.on_loop, long.in_thread)
+            since += 1
+            if len(long.loop_runs) > before:
+                gaps.append(since)
+                since = 0
+        return gaps
 
-    (first, during, after), loop_thread = run_on_a_loop(searches)
-    assert (first, during, after) == ("slow", "from a thread", "short")
-    assert len(places.thread_runs) == 1 and places.loop_runs == [loop_thread]
+    gaps, _loop = run_on_a_loop(lambda: tries_between(4))
+    expected = [THREADED_AFTER_OVERRUN << n for n in range(3)]
+    assert gaps == [1, *(gap + 1 for gap in expected)]
+    assert len(long.thread_runs) == sum(gaps)  # every search answered, from a thread
+
+    # once it fits again the next stop sends only the first few to the threads
+    fits = Places()
+    while not fits.loop_runs:  # the searches still sent to the threads, then one that fits
+        run_on_a_loop(lambda: threads.run_short("products", fits.on_loop, fits.in_thread))
+    run_on_a_loop(lambda: threads.run_short("products", long.on_loop, long.in_thread))
+    assert threads._threaded["products"] == THREADED_AFTER_OVERRUN
 
 
-def test_a_search_dropped_before_it_started_leaves_the_loop_to_the_next() -> None:
-    # a request cancelled while its search waits for a thread: the search is dropped, and
-    # the threads count as idle again once the running one ends
+def test_the_searches_sent_to_the_threads_after_stops_are_bounded() -> None:
     threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
-    held, places = HeldSearch(), Places()
-
-    async def searches() -> str:
-        running = await held.begin(threads)
-        waiting = asyncio.ensure_future(threads.run(lambda: "never run"))
-        await asyncio.sleep(0.01)
-        waiting.cancel()
-        held.release.set()
-        await running
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-        for _ in range(100):  # the dropped search's end is told from the thread that ends it
-            if not threads._busy:
-                break
-            await asyncio.sleep(0.01)
-        return await threads.run_short("count", places.on_loop, places.in_thread)
-
-    answer, loop_thread = run_on_a_loop(searches)
-    assert answer == "short"
-    assert places.loop_runs == [loop_thread] and places.thread_runs == []
+    threads._overruns["products"] = 10**6  # stopped a million times in a row
+    long = Places(overrun)
+    run_on_a_loop(lambda: threads.run_short("products", long.on_loop, long.in_thread))
+    assert threads._threaded["products"] == THREADED_AT_MOST

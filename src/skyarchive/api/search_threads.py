@@ -16,26 +16,29 @@ On SQLite a search is first tried on the event loop itself, within a budget of
 ``settings.search_on_loop_ms`` (:meth:`SearchThreads.run_short`, :mod:`skyarchive.loop_budget`):
 a short search is spared the hand-off and the GIL passed between its thread and the loop. One
 that outgrows the budget is stopped, thrown away and run in a thread; so are the next few of the
-same service, whose searches have lately been too long for the loop (the time spent on a try
-that fails is then paid once in :data:`THREADED_AFTER_OVERRUN` + 1 searches, not by each), and
-every search that comes while the threads are searching: a search on the loop would then wait
-for the GIL at each of its SQLite steps, and the loop with it.
+same service, whose searches have lately been too long for the loop: :data:`THREADED_AFTER_OVERRUN`
+after one stopped, twice as many after each stopped again in a row (up to
+:data:`THREADED_AT_MOST`). So the time a stopped try costs is paid once in many searches of a
+service that never fits (a long product list: its tries on the loop would also wait there for
+the GIL its threads hold), while one stopped now and then (a cold first search, one just over
+the budget) is soon tried on the loop again, however busy the threads are.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from skyarchive import loop_budget
 
 T = TypeVar("T")
 
-#: Searches of a service sent straight to the threads after one outgrew its budget on the loop.
+#: Searches of a service sent straight to the threads after one outgrew its budget on the loop
+#: (doubled after each overrun in a row, up to :data:`THREADED_AT_MOST`).
 THREADED_AFTER_OVERRUN = 32
+THREADED_AT_MOST = 4096
 #: Services whose overruns are remembered at once (their names come from the requests).
 _MOST_SERVICES_REMEMBERED = 256
 
@@ -54,20 +57,11 @@ class SearchThreads:
         self.loop_budget_ms = loop_budget_ms
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="skyarchive-search")
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
-        self._lock = threading.Lock()
-        self._busy = 0  # searches handed to the threads and not yet ended (or dropped)
+        self._overruns: dict[str, int] = {}  # service -> its tries stopped on the loop in a row
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on one of the threads, awaited on the running event loop."""
-        with self._lock:
-            self._busy += 1
-        future = self._pool.submit(function, *args)
-        future.add_done_callback(self._ended)  # run, failed, or dropped before it started
-        return await asyncio.wrap_future(future)
-
-    def _ended(self, _future: Future) -> None:
-        with self._lock:
-            self._busy -= 1
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     async def run_short(
         self, service: str, on_loop: Callable[[], T], in_thread: Callable[[], T]
@@ -78,11 +72,9 @@ class SearchThreads:
         (the loop's own engine, say); ``on_loop`` must only read, as it may be run for nothing.
         """
         left = self._threaded.get(service, 0)
-        if left:
-            self._threaded[service] = left - 1
-        # Not while the threads search: SQLite's steps let go of the GIL, which a thread would
-        # then hold for up to the interpreter's switch interval each time, and the loop with it.
-        if self.loop_budget_ms <= 0 or left or self._busy:
+        if self.loop_budget_ms <= 0 or left:
+            if left:
+                self._threaded[service] = left - 1
             return await self.run(in_thread)
         budget = None
         try:
@@ -94,8 +86,13 @@ class SearchThreads:
                 raise
         else:
             if not budget.interrupted:
+                self._overruns.pop(service, None)
                 return answer
-        if len(self._threaded) >= _MOST_SERVICES_REMEMBERED:  # names come from requests
+        if len(self._overruns) >= _MOST_SERVICES_REMEMBERED:  # names come from requests
             self._threaded.clear()
-        self._threaded[service] = THREADED_AFTER_OVERRUN
+            self._overruns.clear()
+        in_a_row = self._overruns.get(service, 0)
+        self._overruns[service] = in_a_row + 1
+        sent_on = THREADED_AFTER_OVERRUN << min(in_a_row, 16)  # no huge shift: capped below
+        self._threaded[service] = min(sent_on, THREADED_AT_MOST)
         return await self.run(in_thread)
