@@ -147,6 +147,32 @@ def test_only_the_loops_engine_stops_its_statements(threads_engine: Engine) -> N
     assert not budget.interrupted
 
 
+def test_past_its_budget_no_statement_begins_and_the_connection_stays_usable(
+    engine: Engine,
+) -> None:
+    # work of many short statements (a portal search's page, then its facets) is stopped
+    # between them, though none is long enough for SQLite's progress handler
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        ran = conn.execute(text("SELECT 1")).scalar_one()  # before the budget: begun
+        with pytest.raises(OverBudget), loop_budget.spending(0.0) as budget:
+            burn(0.001)
+            conn.execute(text("SELECT 2"))
+        assert budget.interrupted
+        # the connection is neither closed nor taken for a lost one: the next statement runs
+        assert not conn.invalidated and conn.connection.dbapi_connection is raw
+        assert (ran, conn.execute(text("SELECT 3")).scalar_one()) == (1, 3)
+
+
+def test_the_threads_engine_begins_statements_whatever_the_budget(
+    threads_engine: Engine,
+) -> None:
+    with threads_engine.connect() as conn, loop_budget.spending(0.0) as budget:
+        burn(0.001)
+        assert conn.execute(text("SELECT 2")).scalar_one() == 2
+    assert not budget.interrupted
+
+
 def test_a_short_statement_under_a_budget_completes(engine: Engine) -> None:
     with engine.connect() as conn, loop_budget.spending(0.005) as budget:
         assert conn.execute(text(count_to(10))).scalar_one() == 10

@@ -36,6 +36,14 @@ def _stopped_past_budget(dbapi_connection, _record) -> None:  # type: ignore[no-
     dbapi_connection.set_progress_handler(loop_budget.sqlite_progress, loop_budget.SQLITE_STEPS)
 
 
+def _not_begun_past_budget(*_execution) -> None:  # type: ignore[no-untyped-def]
+    # Work of many short statements (a portal search's page, then its facets) is stopped
+    # between them: most are too short for the progress handler ever to be called. Raised
+    # here, before SQLAlchemy's guard around the statement, OverBudget leaves the connection
+    # valid (an exit exception inside it would be taken for a lost connection).
+    loop_budget.check()
+
+
 #: Connections a pool keeps open, and how many more it opens (and closes again) under load. The
 #: same for both databases: SQLAlchemy's default for SQLite (5) is below a server's concurrency
 #: (16 connections under wrk, anyio's 40 worker threads), and each connection opened above it
@@ -48,7 +56,8 @@ def make_engine(url: str, *, stoppable: bool = False) -> Engine:
     """Create an engine for ``url`` with the settings skyarchive relies on.
 
     ``stoppable``: on SQLite, a statement run under a loop budget is stopped once it is spent
-    (:mod:`skyarchive.loop_budget`): for the event loop's own engine alone. SQLite calls the
+    (:mod:`skyarchive.loop_budget`), and none begins after: for the event loop's own engine
+    alone. SQLite calls the
     progress handler with the GIL, which a statement otherwise lets go of while it runs: on
     a worker thread's connections each call would wait for the loop to let the GIL go.
     """
@@ -60,6 +69,7 @@ def make_engine(url: str, *, stoppable: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if stoppable:
             event.listen(engine, "connect", _stopped_past_budget)
+            event.listen(engine, "before_cursor_execute", _not_begun_past_budget)
     else:
         engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         ping_when_idle(engine)

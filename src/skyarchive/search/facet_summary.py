@@ -48,7 +48,6 @@ from sqlalchemy import (
     union_all,
 )
 
-from skyarchive import loop_budget
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause, restricted_ranges
 from skyarchive.db.tables import (
     RELEASE_BUCKET_DAYS,
@@ -215,7 +214,6 @@ def stored_facet_values(
             total[name][value] += count
         if all(t.passes(values, flag) for t, flag in zip(tests, row[width + 1 :], strict=True)):
             passing[values] += count
-    loop_budget.check()  # between statements, under a budget (portal_search.run_search)
     pairs = conn.execute(
         select(summary_targets.c.proposal_id, summary_targets.c.target_name,
                summary_targets.c.observations).where(_on(summary_targets, criteria))
@@ -226,7 +224,6 @@ def stored_facet_values(
 
     where = where_clause(criteria, now=now, has_tokens=has_tokens)
     others = [c for c in chosen if c.column.name != "dataRights"]
-    loop_budget.check()
     # the restricted rows per target serve only data rights ticked alone (below)
     restricted, restricted_targets = _restricted_counts(
         conn, criteria, where, names, now, per_target=bool(chosen) and not others

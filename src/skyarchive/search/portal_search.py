@@ -189,10 +189,9 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
     has_tokens = asked_once(conn)  # asked once for the page, the counts and the facets
     page = search_observations(conn, search, now=now, has_tokens=has_tokens)
     # Tried on the event loop (skyarchive.loop_budget), the search stops past its budget
-    # between its statements too: each is short (SQLite's progress handler never sees most),
-    # but the page, its rows and the facets' few statements add up to several budgets.
+    # between the page's rows, each made in Python (the loop's engine stops it between, and
+    # within, its statements).
     rows = list(loop_budget.checked(page.rows))
-    loop_budget.check()
     chosen = len(narrowed) > len(criteria)
     if cone is None and query.with_facets:
         facets = facet_counts(conn, criteria, narrowed if chosen else None, None, now=now,
@@ -363,7 +362,6 @@ def _grouped_facets(
     sums = [func.count(), func.sum(shown_flag)]
     public = [func.sum(released), func.sum(shown_flag * released)]
     for number, names in enumerate(_FACET_PASSES):
-        loop_budget.check()  # between statements, under a budget (run_search)
         keys = [grouped(n) for n in names]
         extra = public if number == 0 else []
         width = len(keys)
@@ -429,7 +427,6 @@ def _cone_facet_counts(
     shown: list[Counter[tuple]] = [Counter() for _ in columns]
     query = _cone_facet_statement()
     for start in range(0, len(matched), _ID_CHUNK):
-        loop_budget.check()  # between statements, under a budget (run_search)
         chunk = matched[start : start + _ID_CHUNK]
         for obsid, *values in conn.execute(query, {"ids": chunk, "now": now}):
             seen = shown_ids is None or obsid in shown_ids
