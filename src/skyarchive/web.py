@@ -100,6 +100,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.search_threads = SearchThreads(
         archive.settings.search_threads,
         loop_budget_ms=archive.settings.search_on_loop_ms if on_sqlite else 0.0,
+        loop_engine=archive.loop_read_engine,
+        thread_engine=archive.search_engine,
     )
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)

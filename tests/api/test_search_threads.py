@@ -108,19 +108,28 @@ def burn(seconds: float) -> None:
         pass
 
 
+#: Stand-ins for the engines a search is given on the loop and in a thread.
+LOOP_ENGINE, THREAD_ENGINE = "the loop's engine", "the threads' engine"
+
+
+def short_searches(budget_ms: float = BUDGET_MS) -> SearchThreads:
+    return SearchThreads(1, loop_budget_ms=budget_ms, loop_engine=LOOP_ENGINE,  # type: ignore[arg-type]
+                         thread_engine=THREAD_ENGINE)  # type: ignore[arg-type]  # fmt: skip
+
+
 class Places:
-    """A search's two ways (on the loop, in a thread), noting which thread ran each."""
+    """A search noting where each of its runs was (the thread, and the engine it was given)."""
 
     def __init__(self, on_loop: Callable[[], str] = lambda: "short") -> None:
         self.loop_runs: list[str] = []
         self.thread_runs: list[str] = []
         self._on_loop = on_loop
 
-    def on_loop(self) -> str:
-        self.loop_runs.append(threading.current_thread().name)
-        return self._on_loop()
-
-    def in_thread(self) -> str:
+    def search(self, engine: object) -> str:
+        if engine is LOOP_ENGINE:
+            self.loop_runs.append(threading.current_thread().name)
+            return self._on_loop()
+        assert engine is THREAD_ENGINE
         self.thread_runs.append(threading.current_thread().name)
         return "from a thread"
 
@@ -141,26 +150,24 @@ def run_on_a_loop(work: Callable[[], Awaitable[T]]) -> tuple[T, str]:
 
 
 def test_a_short_search_runs_on_the_loop_and_never_in_a_thread() -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
     places = Places()
-    answer, loop_thread = run_on_a_loop(
-        lambda: threads.run_short("Mast.Caom.Cone", places.on_loop, places.in_thread)
-    )
+    answer, loop_thread = run_on_a_loop(lambda: threads.run_short("Mast.Caom.Cone", places.search))
     assert answer == "short"
     assert places.loop_runs == [loop_thread] and places.thread_runs == []
 
 
 def test_a_search_over_its_budget_runs_again_in_a_thread_as_do_the_next_of_its_service() -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
     long = Places(overrun)
     other = Places()
 
     async def searches() -> list[str]:
-        answers = [await threads.run_short("cone", long.on_loop, long.in_thread)]
+        answers = [await threads.run_short("cone", long.search)]
         for _ in range(THREADED_AFTER_OVERRUN):
-            answers.append(await threads.run_short("cone", long.on_loop, long.in_thread))
+            answers.append(await threads.run_short("cone", long.search))
             # another service's searches are still tried on the loop meanwhile
-            answers.append(await threads.run_short("lookup", other.on_loop, other.in_thread))
+            answers.append(await threads.run_short("lookup", other.search))
         return answers
 
     answers, loop_thread = run_on_a_loop(searches)
@@ -174,26 +181,24 @@ def test_a_search_over_its_budget_runs_again_in_a_thread_as_do_the_next_of_its_s
 
     # the next one is tried on the loop again, where it now fits
     short_again = Places()
-    answer, loop_thread = run_on_a_loop(
-        lambda: threads.run_short("cone", short_again.on_loop, short_again.in_thread)
-    )
+    answer, loop_thread = run_on_a_loop(lambda: threads.run_short("cone", short_again.search))
     assert answer == "short"
     assert short_again.loop_runs == [loop_thread] and short_again.thread_runs == []
 
 
 def test_a_searchs_own_error_on_the_loop_reaches_the_request_with_no_second_run() -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
 
     def bad_criteria() -> str:
         raise BadQuery("Unknown column 'instrumnt_name'")
 
     places = Places(bad_criteria)
     with pytest.raises(BadQuery, match="instrumnt_name"):
-        run_on_a_loop(lambda: threads.run_short("filtered", places.on_loop, places.in_thread))
+        run_on_a_loop(lambda: threads.run_short("filtered", places.search))
     assert len(places.loop_runs) == 1 and places.thread_runs == []
     # nor is its service sent to the threads: the error was the search's, not the budget's
     again = Places()
-    run_on_a_loop(lambda: threads.run_short("filtered", again.on_loop, again.in_thread))
+    run_on_a_loop(lambda: threads.run_short("filtered", again.search))
     assert len(again.loop_runs) == 1 and again.thread_runs == []
 
 
@@ -212,7 +217,7 @@ TOO_LONG_A_STATEMENT = (
 
 
 def test_an_answer_built_on_an_interrupted_statement_is_thrown_away(engine: Engine) -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
 
     def swallowing() -> str:  # as code that takes a failed read for "nothing found"
         try:
@@ -223,15 +228,13 @@ def test_an_answer_built_on_an_interrupted_statement_is_thrown_away(engine: Engi
         return "the count"
 
     places = Places(swallowing)
-    answer, _loop_thread = run_on_a_loop(
-        lambda: threads.run_short("cone", places.on_loop, places.in_thread)
-    )
+    answer, _loop_thread = run_on_a_loop(lambda: threads.run_short("cone", places.search))
     assert answer == "from a thread"
     assert len(places.loop_runs) == 1 and len(places.thread_runs) == 1
 
 
 def test_an_error_raised_after_an_interrupted_statement_is_thrown_away(engine: Engine) -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
 
     def failing() -> str:  # as code that answers a failed read as the client's error
         try:
@@ -242,19 +245,17 @@ def test_an_error_raised_after_an_interrupted_statement_is_thrown_away(engine: E
         return "the count"
 
     places = Places(failing)
-    answer, _loop_thread = run_on_a_loop(
-        lambda: threads.run_short("cone", places.on_loop, places.in_thread)
-    )
+    answer, _loop_thread = run_on_a_loop(lambda: threads.run_short("cone", places.search))
     assert answer == "from a thread"
     assert len(places.loop_runs) == 1 and len(places.thread_runs) == 1
 
 
 def test_with_no_budget_every_search_runs_in_a_thread() -> None:
-    threads = SearchThreads(1, loop_budget_ms=0)
+    threads = short_searches(0)
     places = Places()
 
     async def searches() -> list[str]:
-        return [await threads.run_short("cone", places.on_loop, places.in_thread)
+        return [await threads.run_short("cone", places.search)
                 for _ in range(3)]  # fmt: skip
 
     answers, _loop_thread = run_on_a_loop(searches)
@@ -263,17 +264,17 @@ def test_with_no_budget_every_search_runs_in_a_thread() -> None:
 
 
 def test_services_remembered_are_forgotten_past_a_bound() -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
 
     async def overrun_each(names: list[str]) -> None:
         for name in names:
-            await threads.run_short(name, overrun, lambda: "from a thread")
+            await threads.run_short(name, Places(overrun).search)
 
     names = [f"service {n}" for n in range(_MOST_SERVICES_REMEMBERED + 1)]
     run_on_a_loop(lambda: overrun_each(names))
     assert len(threads._threaded) <= _MOST_SERVICES_REMEMBERED
     first = Places()
-    run_on_a_loop(lambda: threads.run_short(names[0], first.on_loop, first.in_thread))
+    run_on_a_loop(lambda: threads.run_short(names[0], first.search))
     assert len(first.loop_runs) == 1  # forgotten: tried on the loop again
 
 
@@ -281,14 +282,14 @@ def test_a_service_stopped_again_and_again_is_tried_on_the_loop_ever_more_rarely
     # a long search tried on the loop costs its budget for nothing, and meanwhile waits there
     # for the GIL the threads' searches hold: each stop in a row doubles the searches sent
     # straight to the threads, up to a bound; one that fits again resets it
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
     long = Places(overrun)
 
     async def tries_between(stops: int) -> list[int]:
         gaps, since = [], 0
         while len(gaps) < stops:
             before = len(long.loop_runs)
-            await threads.run_short("products", long.on_loop, long.in_thread)
+            await threads.run_short("products", long.search)
             since += 1
             if len(long.loop_runs) > before:
                 gaps.append(since)
@@ -303,14 +304,14 @@ def test_a_service_stopped_again_and_again_is_tried_on_the_loop_ever_more_rarely
     # once it fits again the next stop sends only the first few to the threads
     fits = Places()
     while not fits.loop_runs:  # the searches still sent to the threads, then one that fits
-        run_on_a_loop(lambda: threads.run_short("products", fits.on_loop, fits.in_thread))
-    run_on_a_loop(lambda: threads.run_short("products", long.on_loop, long.in_thread))
+        run_on_a_loop(lambda: threads.run_short("products", fits.search))
+    run_on_a_loop(lambda: threads.run_short("products", long.search))
     assert threads._threaded["products"] == THREADED_AFTER_OVERRUN
 
 
 def test_the_searches_sent_to_the_threads_after_stops_are_bounded() -> None:
-    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS)
+    threads = short_searches()
     threads._overruns["products"] = 10**6  # stopped a million times in a row
     long = Places(overrun)
-    run_on_a_loop(lambda: threads.run_short("products", long.on_loop, long.in_thread))
+    run_on_a_loop(lambda: threads.run_short("products", long.search))
     assert threads._threaded["products"] == THREADED_AT_MOST

@@ -16,13 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from skyarchive import loop_budget
+from skyarchive.access.policy import ANONYMOUS
+from skyarchive.access.rights import now_mjd
 from skyarchive.api import search_threads as search_threads_module
 from skyarchive.api.mast import formats
 from skyarchive.api.mast.registry import is_cached
 from skyarchive.api.mast.routes import invoke as mast_invoke
+from skyarchive.api.portal.search import SearchRequest, search_answer
 from skyarchive.api.search_threads import SearchThreads
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -157,22 +160,18 @@ class Tries:
         self.places: list[str] = []
         real = threads.run_short
 
-        async def run_short(
-            service: str, on_loop: Callable[[], Any], in_thread: Callable[[], Any]
-        ) -> Any:
+        async def run_short(service: str, search: Callable[[Engine], Any]) -> Any:
             tried = moved = False
 
-            def loop() -> Any:
-                nonlocal tried
-                tried = True
-                return on_loop()
+            def watched(engine: Engine) -> Any:
+                nonlocal tried, moved
+                if engine is threads._loop_engine:
+                    tried = True
+                else:
+                    moved = True
+                return search(engine)
 
-            def thread() -> Any:
-                nonlocal moved
-                moved = True
-                return in_thread()
-
-            answer = await real(service, loop, thread)
+            answer = await real(service, watched)
             self.places.append(STOPPED if tried and moved else IN_THREAD if moved else ON_LOOP)
             return answer
 
@@ -337,6 +336,37 @@ def test_an_answer_is_stopped_while_it_is_encoded(
     # (sooner when a piece costs more than made to: VOTable's header, written by astropy)
     assert 1 <= len(written) <= pieces_in_budget + loop_budget.ROWS_PER_CHECK
     assert len(written) < whole, (len(written), whole)
+
+
+def test_a_portal_search_of_many_short_statements_is_stopped_between_them(
+    demo_archive: Archive,
+) -> None:
+    """A portal search is a page, then its facets: several statements, each too short for
+    SQLite's progress handler. On the loop's engine none begins once the budget is spent. In
+    process: the budget is made to run out as the first facet statement ends, after the
+    page's rows are made (whose own looks at the budget would stop it there)."""
+    engine = demo_archive.loop_read_engine
+    body = SearchRequest(collection="program", text="1073, 1558",
+                         facets={"instrument_name": ["NIRCAM/IMAGE"]})  # fmt: skip
+    begun: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        begun.append(statement)
+        budget = loop_budget._current.get()
+        if budget is not None and len(begun) == 2:  # the page's, then the first facets'
+            budget.deadline = time.thread_time()
+
+    event.listen(engine, "after_cursor_execute", note)
+    try:
+        search_answer(body, demo_archive, ANONYMOUS, now_mjd(), engine=engine)
+        whole = len(begun)
+        begun.clear()
+        with pytest.raises(loop_budget.OverBudget), loop_budget.spending(60.0) as budget:
+            search_answer(body, demo_archive, ANONYMOUS, now_mjd(), engine=engine)
+    finally:
+        event.remove(engine, "after_cursor_execute", note)
+    assert budget.interrupted
+    assert whole > 3 and len(begun) == 2, (whole, begun)
 
 
 def test_a_name_search_while_the_names_are_read_at_start_waits_in_a_thread(

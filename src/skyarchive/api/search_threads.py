@@ -31,6 +31,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
+
 from skyarchive import loop_budget
 
 T = TypeVar("T")
@@ -50,11 +52,22 @@ class SearchThreads:
     :class:`~concurrent.futures.ThreadPoolExecutor`'s do.
     """
 
-    def __init__(self, count: int, *, loop_budget_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        loop_budget_ms: float = 0.0,
+        loop_engine: Engine | None = None,
+        thread_engine: Engine | None = None,
+    ) -> None:
         """``loop_budget_ms``: how long :meth:`run_short` may try a search on the loop (0: never
-        there, always in a thread)."""
+        there, always in a thread). ``loop_engine`` and ``thread_engine``: what it searches on,
+        on the loop (the archive's engine for the loop thread alone, whose statements a spent
+        budget stops) and in a thread (the archive's search engine)."""
         self.count = count
         self.loop_budget_ms = loop_budget_ms
+        self._loop_engine = loop_engine
+        self._thread_engine = thread_engine
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="skyarchive-search")
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
         self._overruns: dict[str, int] = {}  # service -> its tries stopped on the loop in a row
@@ -63,31 +76,26 @@ class SearchThreads:
         """``function(*args)`` on one of the threads, awaited on the running event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
-    async def run_short(
-        self, service: str, on_loop: Callable[[], T], in_thread: Callable[[], T]
-    ) -> T:
-        """A search of ``service``: ``on_loop()`` on the event loop within the loop budget, or,
-        when it outgrows it (or its service's searches lately did), ``in_thread()`` on one of
-        the threads. The two compute the same answer, each with the resources of its place
-        (the loop's own engine, say); ``on_loop`` must only read, as it may be run for nothing.
+    async def run_short(self, service: str, search: Callable[[Engine | None], T]) -> T:
+        """A search of ``service``: ``search(engine)`` on the event loop with the loop's engine,
+        within the loop budget, or, when it outgrows it (or its service's searches lately did),
+        on one of the threads with the thread engine. ``search`` must only read, as its try on
+        the loop may be run for nothing.
         """
         left = self._threaded.get(service, 0)
         if self.loop_budget_ms <= 0 or left:
             if left:
                 self._threaded[service] = left - 1
-            return await self.run(in_thread)
-        budget = None
-        try:
-            with loop_budget.spending(self.loop_budget_ms / 1000) as budget:
-                answer = on_loop()
-        except BaseException:
-            # an error raised by a statement the budget stopped is not the search's own
-            if budget is None or not budget.interrupted:
-                raise
-        else:
-            if not budget.interrupted:
-                self._overruns.pop(service, None)
-                return answer
+            return await self.run(search, self._thread_engine)
+        with loop_budget.spending(self.loop_budget_ms / 1000) as budget:
+            try:
+                answer = search(self._loop_engine)
+            except BaseException:
+                if not budget.interrupted:  # the search's own error, not a stopped statement's
+                    raise
+        if not budget.interrupted:
+            self._overruns.pop(service, None)
+            return answer
         if len(self._overruns) >= _MOST_SERVICES_REMEMBERED:  # names come from requests
             self._threaded.clear()
             self._overruns.clear()
@@ -95,4 +103,4 @@ class SearchThreads:
         self._overruns[service] = in_a_row + 1
         sent_on = THREADED_AFTER_OVERRUN << min(in_a_row, 16)  # no huge shift: capped below
         self._threaded[service] = min(sent_on, THREADED_AT_MOST)
-        return await self.run(in_thread)
+        return await self.run(search, self._thread_engine)

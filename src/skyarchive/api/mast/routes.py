@@ -121,8 +121,7 @@ async def invoke_post(request: Request) -> Response:
     parsed = looked_up
     return await threads.run_short(
         parsed.request.service.lower(),  # as the registry reads it: one name per service
-        lambda: invoke(archive, raw, caller_of, parsed, engine=archive.loop_read_engine),
-        lambda: invoke(archive, raw, caller_of, parsed),
+        lambda engine: invoke(archive, raw, caller_of, parsed, engine=engine),
     )
 
 

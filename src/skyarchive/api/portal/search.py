@@ -119,11 +119,9 @@ async def search(body: SearchRequest, request: Request) -> Response:
     if body.collection == "doi":
         answer = await threads.run(kept.computed, search_answer, body, archive, caller, now)
     else:
-        loop_engine = archive.loop_read_engine
         answer = await threads.run_short(
             _PORTAL_SEARCH,
-            lambda: kept.computed(search_answer, body, archive, caller, now, engine=loop_engine),
-            lambda: kept.computed(search_answer, body, archive, caller, now),
+            lambda engine: kept.computed(search_answer, body, archive, caller, now, engine=engine),
         )
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
