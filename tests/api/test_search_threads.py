@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from skyarchive import loop_budget
 from skyarchive.api.search_threads import (
     _MOST_SERVICES_REMEMBERED,
+    CONTENDED_BUDGET,
     THREADED_AFTER_OVERRUN,
     THREADED_AT_MOST,
     SearchThreads,
@@ -315,3 +316,36 @@ def test_the_searches_sent_to_the_threads_after_stops_are_bounded() -> None:
     long = Places(overrun)
     run_on_a_loop(lambda: threads.run_short("products", long.search))
     assert threads._threaded["products"] == THREADED_AT_MOST
+
+
+def test_a_try_while_the_threads_search_has_a_larger_budget() -> None:
+    # the loop thread's CPU time for the same work grows while it passes the GIL to and fro
+    # with a searching thread: a search that fits alone must not be stopped for it, else it
+    # goes to the threads and keeps them busy
+    threads = short_searches()
+    spent = (1 + CONTENDED_BUDGET) / 2 * BUDGET_MS / 1000  # over a budget, within the larger
+
+    def fitting_when_contended() -> str:
+        burn(spent)
+        loop_budget.check()
+        return "short"
+
+    alone = Places(fitting_when_contended)
+    answer, _loop = run_on_a_loop(lambda: threads.run_short("keywords", alone.search))
+    assert answer == "from a thread" and len(alone.loop_runs) == 1  # stopped: threads idle
+
+    threads = short_searches()
+    release = threading.Event()
+    beside = Places(fitting_when_contended)
+
+    async def while_a_thread_searches() -> str:
+        held = asyncio.ensure_future(threads.run(release.wait, 10))
+        await asyncio.sleep(0.01)  # the thread's search has begun
+        try:
+            return await threads.run_short("keywords", beside.search)
+        finally:
+            release.set()
+            await held
+
+    answer, loop_thread = run_on_a_loop(while_a_thread_searches)
+    assert answer == "short" and beside.loop_runs == [loop_thread] and beside.thread_runs == []

@@ -21,7 +21,10 @@ after one stopped, twice as many after each stopped again in a row (up to
 :data:`THREADED_AT_MOST`). So the time a stopped try costs is paid once in many searches of a
 service that never fits (a long product list: its tries on the loop would also wait there for
 the GIL its threads hold), while one stopped now and then (a cold first search, one just over
-the budget) is soon tried on the loop again, however busy the threads are.
+the budget) is soon tried on the loop again, however busy the threads are. A try while the
+threads search has :data:`CONTENDED_BUDGET` budgets: the GIL passed to and fro inflates the loop
+thread's CPU time, which would otherwise send a search that fits to the threads and keep it
+there as long as the load lasts.
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ T = TypeVar("T")
 #: (doubled after each overrun in a row, up to :data:`THREADED_AT_MOST`).
 THREADED_AFTER_OVERRUN = 32
 THREADED_AT_MOST = 4096
+#: The budget of a try on the loop while searches run in the threads, in budgets. The loop
+#: thread's CPU time for the same work grows about threefold while it passes the GIL to and fro
+#: with a thread running Python (a keyword query: 1.4-1.9 ms alone, 4.5 ms beside a
+#: thread counting in Python), so a search that fits the budget would be stopped whenever the
+#: threads are busy, and sent there, keeping them busy: the search that fits would stay on the
+#: threads as long as the load lasts.
+CONTENDED_BUDGET = 3
 #: Services whose overruns are remembered at once (their names come from the requests).
 _MOST_SERVICES_REMEMBERED = 256
 
@@ -71,10 +81,15 @@ class SearchThreads:
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="skyarchive-search")
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
         self._overruns: dict[str, int] = {}  # service -> its tries stopped on the loop in a row
+        self._in_threads = 0  # searches handed to the threads and not yet back (on the loop)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on one of the threads, awaited on the running event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        self._in_threads += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        finally:
+            self._in_threads -= 1
 
     async def run_short(self, service: str, search: Callable[[Engine | None], T]) -> T:
         """A search of ``service``: ``search(engine)`` on the event loop with the loop's engine,
@@ -87,7 +102,10 @@ class SearchThreads:
             if left:
                 self._threaded[service] = left - 1
             return await self.run(search, self._thread_engine)
-        with loop_budget.spending(self.loop_budget_ms / 1000) as budget:
+        seconds = self.loop_budget_ms / 1000
+        if self._in_threads:
+            seconds *= CONTENDED_BUDGET
+        with loop_budget.spending(seconds) as budget:
             try:
                 answer = search(self._loop_engine)
             except BaseException:
