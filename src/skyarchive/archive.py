@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from skyarchive.config import Settings
+from skyarchive.db.catalogue_generation import mark_catalogue_written, read_generation
 from skyarchive.db.engine import current_revision, make_engine, upgrade
 from skyarchive.errors import BadQuery
 from skyarchive.storage import Storage, open_storage, storage_at
@@ -164,6 +165,16 @@ class Archive:
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""
         return current_revision(self.engine)
+
+    def note_catalogue_changed(self) -> int | None:
+        """Move the catalogue's generation on as a write through skyarchive does, after its
+        rows were edited past it (with ``sqlite3`` or ``psql``): every server process then
+        answers from the rows as they are (its kept answers dropped, its target names read
+        again). The new generation (None on a schema older than its table)."""
+        with self.engine.begin() as conn:
+            mark_catalogue_written(conn)
+        with self.engine.connect() as conn:
+            return read_generation(conn)
 
     def sweep_storage(
         self, *, older_than: float, dry_run: bool,

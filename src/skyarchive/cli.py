@@ -346,6 +346,17 @@ def migrate(ctx: typer.Context) -> None:
     console.print(f"Catalog schema at revision {archive.schema_revision()}.")
 
 
+@app.command("catalogue-changed")
+def catalogue_changed(ctx: typer.Context) -> None:
+    """Tell every server process that the catalogue's rows were edited by hand (sqlite3, psql):
+    they drop the answers they kept and read the target names again. Writes through
+    skyarchive do this themselves."""
+    generation = _archive(ctx).note_catalogue_changed()
+    if generation is None:
+        raise fail("This catalogue's schema keeps no generation: run `skyarchive migrate`.")
+    console.print(f"Catalogue generation now {generation}: every server answers afresh.")
+
+
 @app.command()
 def worker(
     ctx: typer.Context,

@@ -294,6 +294,44 @@ def test_a_cli_write_is_seen_by_the_next_request_with_the_watch_on_and_off(
         assert {row["target_name"] for row in after} == {"UNSEEN"}
 
 
+def test_after_a_hand_edit_catalogue_changed_has_every_server_answer_afresh(
+    archive: Archive,
+) -> None:
+    """An operator who edits rows with sqlite3 or psql runs ``skyarchive catalogue-changed``:
+    the answers the server kept until then are dropped, and the next request reads the edit."""
+    url = archive.settings.resolved_database_url
+    program_rows = invoke_body(
+        "Mast.Caom.Filtered", {"columns": "*", "filters": filters(proposal_id="1073")}
+    )
+
+    def targets(client: httpx.Client) -> set[str]:
+        answer = client.post("/api/v0/invoke", data=program_rows)
+        assert answer.status_code == 200, answer.text[:300]
+        return {row["target_name"] for row in json.loads(answer.content)["data"]}
+
+    with Served(archive.settings.home, url, 1) as served, \
+            httpx.Client(base_url=served.url, timeout=60) as client:  # fmt: skip
+        before = targets(client)
+        assert before and "EDITED BY HAND" not in before
+        raw = archive.engine.raw_connection()
+        try:
+            raw.cursor().execute("UPDATE observations SET target_name = 'EDITED BY HAND' "
+                                 "WHERE proposal_id = '1073'")  # fmt: skip
+            raw.commit()
+        finally:
+            raw.close()
+        assert targets(client) == before  # kept: nothing told the server
+
+        told = subprocess.run(
+            [sys.executable, "-m", "skyarchive", "--home", str(archive.settings.home),
+             "catalogue-changed"],
+            env={**os.environ, "SKYARCHIVE_DATABASE_URL": url}, check=True, timeout=120,
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert "generation now" in told.stderr, told.stderr
+        assert targets(client) == {"EDITED BY HAND"}  # the very next request
+
+
 # --- the portal's search: its answer tells each caller what they may retrieve -------------
 
 
