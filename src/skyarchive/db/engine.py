@@ -57,9 +57,9 @@ def make_engine(url: str, *, stoppable: bool = False) -> Engine:
 
     ``stoppable``: on SQLite, a statement run under a loop budget is stopped once it is spent
     (:mod:`skyarchive.loop_budget`), and none begins after: for the event loop's own engine
-    alone. SQLite calls the
-    progress handler with the GIL, which a statement otherwise lets go of while it runs: on
-    a worker thread's connections each call would wait for the loop to let the GIL go.
+    alone. SQLite calls the progress handler with the GIL, which a statement otherwise lets
+    go of while it runs: on a worker thread's connections each call would wait for the loop
+    to let the GIL go.
     """
     if url.startswith("sqlite"):
         database = make_url(url).database
