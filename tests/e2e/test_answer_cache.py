@@ -204,13 +204,8 @@ def test_an_answer_is_served_again_until_a_write_the_watcher_sees(archive: Archi
     first = invoke(archive, body, cache=cache).body
     with archive.engine.begin() as conn:
         obsid = conn.scalar(select(observations.c.obsid).limit(1))
-    raw = archive.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute(f"UPDATE observations SET target_name = 'UNSEEN' WHERE obsid = {obsid}")
-        raw.commit()
-    finally:
-        raw.close()
+    edit_past_skyarchive(archive, f"UPDATE observations SET target_name = 'UNSEEN' "
+                                  f"WHERE obsid = {obsid}")  # fmt: skip
     assert invoke(archive, body, cache=cache).body == first
     with archive.engine.begin() as conn:
         conn.execute(
@@ -251,6 +246,34 @@ def test_cached_services_read_only_tables_whose_writes_bump_the_generation(
     assert read - CATALOGUE_TABLES <= {"catalogue_generation"}
 
 
+def program_rows(client: httpx.Client, proposal_id: str) -> list[dict]:
+    """The MAST API's rows of one program, as the server answers them."""
+    body = invoke_body("Mast.Caom.Filtered",
+                       {"columns": "*", "filters": filters(proposal_id=proposal_id)})  # fmt: skip
+    answer = client.post("/api/v0/invoke", data=body)
+    assert answer.status_code == 200, answer.text[:300]
+    return list(json.loads(answer.content)["data"])
+
+
+def edit_past_skyarchive(archive: Archive, statement: str) -> None:
+    """``statement`` run and committed on the bare driver, as an operator's sqlite3 or psql."""
+    raw = archive.engine.raw_connection()
+    try:
+        raw.cursor().execute(statement)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def run_cli(archive: Archive, *args: str) -> subprocess.CompletedProcess[str]:
+    """``skyarchive ARGS`` over the archive, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "skyarchive", "--home", str(archive.settings.home), *args],
+        env={**os.environ, "SKYARCHIVE_DATABASE_URL": archive.settings.resolved_database_url},
+        check=True, timeout=120, capture_output=True, text=True,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("notify", ["true", "false"])
 def test_a_cli_write_is_seen_by_the_next_request_with_the_watch_on_and_off(
     archive: Archive, tmp_path: Path, notify: str
@@ -260,36 +283,17 @@ def test_a_cli_write_is_seen_by_the_next_request_with_the_watch_on_and_off(
     past skyarchive is not seen (the answer is the kept one), and the next request after
     ``skyarchive program set-eap`` in another process sees the write."""
     url = archive.settings.resolved_database_url
-    program_rows = invoke_body(
-        "Mast.Caom.Filtered", {"columns": "*", "filters": filters(proposal_id="4567")}
-    )
-
-    def rows(client: httpx.Client) -> list[dict]:
-        answer = client.post("/api/v0/invoke", data=program_rows)
-        assert answer.status_code == 200, answer.text[:300]
-        return list(json.loads(answer.content)["data"])
-
     env = {"SKYARCHIVE_ANSWER_CACHE_NOTIFY": notify}
     with Served(archive.settings.home, url, 1, env=env) as served, \
             httpx.Client(base_url=served.url, timeout=60) as client:  # fmt: skip
-        before = rows(client)
+        before = program_rows(client, "4567")
         assert before and {row["dataRights"] for row in before} == {"EXCLUSIVE_ACCESS"}
-        raw = archive.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute("UPDATE observations SET target_name = 'UNSEEN' "
-                           "WHERE proposal_id = '4567'")  # fmt: skip
-            raw.commit()
-        finally:
-            raw.close()
-        assert rows(client) == before  # kept: the generation did not move
+        edit_past_skyarchive(archive, "UPDATE observations SET target_name = 'UNSEEN' "
+                                      "WHERE proposal_id = '4567'")  # fmt: skip
+        assert program_rows(client, "4567") == before  # kept: the generation did not move
 
-        subprocess.run(
-            [sys.executable, "-m", "skyarchive", "--home", str(archive.settings.home),
-             "program", "set-eap", "4567", "0"],
-            env={**os.environ, "SKYARCHIVE_DATABASE_URL": url}, check=True, timeout=120,
-        )  # fmt: skip
-        after = rows(client)  # the very next request
+        run_cli(archive, "program", "set-eap", "4567", "0")
+        after = program_rows(client, "4567")  # the very next request
         assert {row["dataRights"] for row in after} == {"PUBLIC"}
         assert {row["target_name"] for row in after} == {"UNSEEN"}
 
@@ -300,36 +304,18 @@ def test_after_a_hand_edit_catalogue_changed_has_every_server_answer_afresh(
     """An operator who edits rows with sqlite3 or psql runs ``skyarchive catalogue-changed``:
     the answers the server kept until then are dropped, and the next request reads the edit."""
     url = archive.settings.resolved_database_url
-    program_rows = invoke_body(
-        "Mast.Caom.Filtered", {"columns": "*", "filters": filters(proposal_id="1073")}
-    )
-
-    def targets(client: httpx.Client) -> set[str]:
-        answer = client.post("/api/v0/invoke", data=program_rows)
-        assert answer.status_code == 200, answer.text[:300]
-        return {row["target_name"] for row in json.loads(answer.content)["data"]}
-
     with Served(archive.settings.home, url, 1) as served, \
             httpx.Client(base_url=served.url, timeout=60) as client:  # fmt: skip
-        before = targets(client)
-        assert before and "EDITED BY HAND" not in before
-        raw = archive.engine.raw_connection()
-        try:
-            raw.cursor().execute("UPDATE observations SET target_name = 'EDITED BY HAND' "
-                                 "WHERE proposal_id = '1073'")  # fmt: skip
-            raw.commit()
-        finally:
-            raw.close()
-        assert targets(client) == before  # kept: nothing told the server
+        before = program_rows(client, "1073")
+        assert before and "EDITED BY HAND" not in {row["target_name"] for row in before}
+        edit_past_skyarchive(archive, "UPDATE observations SET target_name = 'EDITED BY HAND' "
+                                      "WHERE proposal_id = '1073'")  # fmt: skip
+        assert program_rows(client, "1073") == before  # kept: nothing told the server
 
-        told = subprocess.run(
-            [sys.executable, "-m", "skyarchive", "--home", str(archive.settings.home),
-             "catalogue-changed"],
-            env={**os.environ, "SKYARCHIVE_DATABASE_URL": url}, check=True, timeout=120,
-            capture_output=True, text=True,
-        )  # fmt: skip
+        told = run_cli(archive, "catalogue-changed")
         assert "generation now" in told.stderr, told.stderr
-        assert targets(client) == {"EDITED BY HAND"}  # the very next request
+        after = program_rows(client, "1073")  # the very next request
+        assert {row["target_name"] for row in after} == {"EDITED BY HAND"}
 
 
 # --- the portal's search: its answer tells each caller what they may retrieve -------------
