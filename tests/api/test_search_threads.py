@@ -349,3 +349,41 @@ def test_a_try_while_the_threads_search_has_a_larger_budget() -> None:
 
     answer, loop_thread = run_on_a_loop(while_a_thread_searches)
     assert answer == "short" and beside.loop_runs == [loop_thread] and beside.thread_runs == []
+
+
+def test_a_cancelled_requests_search_still_counts_while_its_thread_runs_it() -> None:
+    # a client gone does not stop a search begun on a thread: the loop's tries beside it are
+    # contended as before, and the count comes back only when that search ends
+    threads = short_searches()
+    spent = (1 + CONTENDED_BUDGET) / 2 * BUDGET_MS / 1000  # over a budget, within the larger
+    release = threading.Event()
+    begun = threading.Event()
+
+    def held() -> str:
+        begun.set()
+        release.wait(10)
+        return "late"
+
+    def fitting_when_contended() -> str:
+        burn(spent)
+        loop_budget.check()
+        return "short"
+
+    beside, after = Places(fitting_when_contended), Places(fitting_when_contended)
+
+    async def after_a_cancelled_request() -> tuple[str, str]:
+        request = asyncio.ensure_future(threads.run(held))
+        while not begun.is_set():
+            await asyncio.sleep(0.001)
+        request.cancel()  # the client went away; its search runs on in the thread
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        contended = await threads.run_short("keywords", beside.search)
+        release.set()
+        while threads._in_threads:  # the thread's search ends, and is counted back
+            await asyncio.sleep(0.001)
+        return contended, await threads.run_short("criteria", after.search)
+
+    (contended, alone), loop_thread = run_on_a_loop(after_a_cancelled_request)
+    assert contended == "short" and beside.loop_runs == [loop_thread]
+    assert alone == "from a thread" and after.loop_runs == [loop_thread]  # idle: one budget

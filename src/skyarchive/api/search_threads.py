@@ -30,6 +30,7 @@ there as long as the load lasts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -85,11 +86,16 @@ class SearchThreads:
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on one of the threads, awaited on the running event loop."""
+        loop = asyncio.get_running_loop()
+        searching = self._pool.submit(function, *args)
         self._in_threads += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
-        finally:
-            self._in_threads -= 1
+        # counted back when the search itself ends (or is dropped unstarted), not when its
+        # request stops awaiting it: a cancelled request's search, once begun, runs on
+        searching.add_done_callback(lambda _done: _on_loop(loop, self._back_from_a_thread))
+        return await asyncio.wrap_future(searching, loop=loop)
+
+    def _back_from_a_thread(self) -> None:
+        self._in_threads -= 1
 
     async def run_short(self, service: str, search: Callable[[Engine | None], T]) -> T:
         """A search of ``service``: ``search(engine)`` on the event loop with the loop's engine,
@@ -122,3 +128,10 @@ class SearchThreads:
         sent_on = THREADED_AFTER_OVERRUN << min(in_a_row, 16)  # no huge shift: capped below
         self._threaded[service] = min(sent_on, THREADED_AT_MOST)
         return await self.run(search, self._thread_engine)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """``callback()`` on ``loop``'s thread, from any thread; nothing once the loop is closed (the
+    app is gone, and its counts with it)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)
