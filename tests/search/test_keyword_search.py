@@ -16,7 +16,9 @@ from sqlalchemy import select, update
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.search import keyword_search
 from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.kept import Kept
 from skyarchive.search.keyword_search import KeywordTable, count_keywords, search_keywords
 from tests.search.conftest import UNFINISHED
 
@@ -209,3 +211,49 @@ def test_observation_ids_are_the_owners_of_the_matching_files(keyword_archive) -
         owners = set(conn.execute(owning).scalars())
         found = observation_ids(conn, table, parse_criteria(filters, table.column), now=now_mjd())
     assert found == sorted(owners) and found
+
+
+#: Criteria of each kind the keyword tables take (table, filters), for the kept page
+#: statements; each leaves out some of its table's files.
+KINDS_OF_CRITERIA = {
+    "typed integer and text": ("Nircam", [{"paramName": "program", "values": ["1073"]},
+                                          {"paramName": "Module", "values": ["b"]}]),
+    "folded exposure type": ("Miri", [{"paramName": "exp_type", "values": ["MIR_IMAGE"]}]),
+    "header text with letters": ("Nircam", [{"paramName": "targname", "values": ["NGC 6720"]}]),
+    "pattern": ("Nircam", [{"paramName": "targname", "values": [], "freeText": "%field%"}]),
+    "real range": ("Nircam", [{"paramName": "effexptm", "values": [{"min": 100, "max": 400}]}]),
+    "date range": ("Nircam", [{"paramName": "date_obs_mjd",
+                               "values": [{"min": 59700, "max": 59720}]}]),
+    "restricted (the time)": ("Miri", [{"paramName": "isRestricted", "values": ["F"]}]),
+    "product level": ("Nircam", [{"paramName": "productLevel", "values": ["3"]}]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS_OF_CRITERIA))
+def test_kept_page_statements_answer_as_statements_built_per_search(
+    keyword_archive, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    table, filters = KINDS_OF_CRITERIA[kind]
+
+    def answers() -> list[list[dict]]:
+        return [_search(keyword_archive, table, filters),  # whole, and a page past the first
+                _search(keyword_archive, table, filters, page=2, pagesize=3)]  # fmt: skip
+
+    kept = answers()
+    assert 3 < len(kept[0]) < len(_search(keyword_archive, table, [])), f"{kind}: no test"
+    # every criterion now "lists too many values": the statement is built per search
+    monkeypatch.setattr(keyword_search, "MOST_VALUES", 0)
+    assert kept == answers()
+
+
+def test_keyword_criteria_of_one_shape_share_one_page_statement(
+    keyword_archive, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(keyword_search, "_KEPT_PAGES", Kept(8))
+    first = _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["1"]}])
+    second = _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["2"]}])
+    assert first and second and {r["observtn"] for r in first + second} == {1, 2}
+    assert len(keyword_search._KEPT_PAGES) == 1  # the same statement, other values
+    _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["1", "2"]}])
+    _search(keyword_archive, "Miri", [{"paramName": "observtn", "values": ["1"]}])
+    assert len(keyword_search._KEPT_PAGES) == 3  # two values, another table: two shapes

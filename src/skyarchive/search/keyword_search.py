@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import repeat
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -45,13 +45,23 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import visitors
 
 from skyarchive.access.rights import PUBLIC, data_rights, restricted_clause
+from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.streaming import stream_rows
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
 from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.cone import Cone, cone_matches
-from skyarchive.search.criteria import Criterion, criterion_clause
+from skyarchive.search.criteria import (
+    Bound,
+    Criterion,
+    CriterionShape,
+    criterion_clause,
+    criterion_shape,
+    shaped_clause,
+)
+from skyarchive.search.criteria_shapes import MOST_SHAPES, MOST_VALUES
+from skyarchive.search.kept import Kept
 from skyarchive.search.keyword_columns import (
     DATES,
     KeywordColumn,
@@ -155,17 +165,16 @@ def search_keywords(
     """One page of the files matching ``criteria`` (and touching ``cone``: the footprint of
     the file's observation), in the table's column order; ``with_owner`` adds, after the
     table's columns, what the portal marks and guards rows by (:data:`OWNER_FIELDS`)."""
-    where = _where(conn, table, criteria, now, cone)
     first = (page - 1) * pagesize
-    ordered = _rows_query(where).order_by(k.c.product_id)
     shape = _RowShape(columns, now, with_owner=with_owner)
     head_size = min(pagesize, FIRST_ROWS)
-    found = conn.execute(ordered.limit(head_size).offset(first)).all()
+    found = _page_head(conn, table, criteria, now, cone, rows=head_size, start=first)
     head = shape(found)
     read = _ReadCount(len(head), finished=len(head) < head_size or head_size == pagesize)
     rows: list[dict[str, Any]] | Iterable[dict[str, Any]] = head
     if not read.finished:  # the rest after the last file read, streamed
-        rest = ordered.where(k.c.product_id > found[-1].product_id)
+        ordered = _rows_query(_where(conn, table, criteria, now, cone)).order_by(k.c.product_id)
+        rest = ordered.where(k.c.product_id > found[-1][0])  # _file_rows: the id comes first
         rows = _streamed(conn, head, rest.limit(pagesize - head_size), shape, read)
     del found
 
@@ -175,6 +184,78 @@ def search_keywords(
                                                                cone=cone)  # fmt: skip
 
     return KeywordPage(rows, total)
+
+
+def _page_head(
+    conn: Connection,
+    table: KeywordTable,
+    criteria: list[Criterion],
+    now: float,
+    cone: Cone | None,
+    *,
+    rows: int,
+    start: int,
+) -> Sequence[Sequence[Any]]:
+    """The first query of a page: ``rows`` files from the ``start``-th on (database rows of
+    :func:`_file_rows`). Its statement is kept per shape of the criteria, its values bound
+    at execution, as the observations' criteria are (``criteria_shapes.py``): built per
+    search, the statement and SQLAlchemy's cache key walk of it cost a tenth of a keyword
+    search. Built per search still: with a cone (its observations are written in) or a
+    criterion of many values (a one-off)."""
+    shaped = _shaped_criteria(conn.dialect.name, table, criteria) if cone is None else None
+    if shaped is not None:
+        shape, params = shaped
+        kept = _KEPT_PAGES.get(shape, lambda: DriverRows(_kept_page(shape)))
+        return kept.tuples(conn, {**params, "now": now, "page_rows": rows, "page_start": start})
+    where = _where(conn, table, criteria, now, cone)
+    return conn.execute(_rows_query(where).order_by(k.c.product_id).limit(rows).offset(start)).all()
+
+
+#: Page statements kept, one per shape of criteria (:func:`_shaped_criteria`).
+_KEPT_PAGES: Kept[DriverRows] = Kept(MOST_SHAPES)
+
+
+class _PageShape(NamedTuple):
+    """What a page statement's SQL depends on (its values apart): the dialect, the table,
+    and per criterion its column and :func:`~skyarchive.search.criteria.criterion_shape`."""
+
+    dialect: str
+    instrument: str
+    criteria: tuple[tuple[KeywordColumn, CriterionShape], ...]
+
+
+def _shaped_criteria(
+    dialect: str, table: KeywordTable, criteria: list[Criterion]
+) -> tuple[_PageShape, dict[str, Any]] | None:
+    """The criteria's shape and the parameters of their values; None when a criterion lists
+    more than :data:`~skyarchive.search.criteria_shapes.MOST_VALUES` values."""
+    parts: list[tuple[KeywordColumn, CriterionShape]] = []
+    params: dict[str, Any] = {}
+    for criterion in criteria:
+        if criterion.empty:  # no values: it matches every file (criterion_clause)
+            continue
+        if len(criterion.values) + len(criterion.ranges) + len(criterion.patterns) > MOST_VALUES:
+            return None
+        column = table._column(criterion.column.name)
+        parts.append((column, criterion_shape(criterion, f"c{len(parts)}_", params)))
+    return _PageShape(dialect, table.instrument, tuple(parts)), params
+
+
+def _kept_page(shape: _PageShape) -> Select:
+    """The page statement of a shape of criteria, its values, the time (``now``), the rows
+    and the first row (``page_rows``, ``page_start``) bound at execution."""
+    expression = _Expressions(shape.dialect, bindparam("now", type_=SQLFloat))
+    clauses = [
+        shaped_clause(
+            criterion, expression.of(column), Bound(), f"c{i}_", folded=_folded(column)
+        )  # fmt: skip
+        for i, (column, criterion) in enumerate(shape.criteria)
+    ]
+    where = and_(k.c.listed_in == shape.instrument, *clauses)
+    return (
+        _rows_query(where).order_by(k.c.product_id)
+        .limit(bindparam("page_rows")).offset(bindparam("page_start"))
+    )  # fmt: skip
 
 
 @dataclass
@@ -313,11 +394,15 @@ def _where(
     clauses = []
     for criterion in criteria:
         column = table._column(criterion.column.name)
-        folded = column.info.name in FOLDED and column.info.type == "string"
-        clauses.append(criterion_clause(criterion, expression.of(column), folded=folded))
+        clauses.append(criterion_clause(criterion, expression.of(column), folded=_folded(column)))
     if cone is not None:
         clauses.append(_in_cone(conn, cone))
     return and_(scope, *clauses)
+
+
+def _folded(column: KeywordColumn) -> bool:
+    """Whether the column's text is stored lower-case (criteria compare it as it is)."""
+    return column.info.name in FOLDED and column.info.type == "string"
 
 
 def _in_cone(conn: Connection, cone: Cone) -> ColumnElement[bool]:
@@ -374,7 +459,8 @@ def _exposure_name(table) -> ColumnElement:  # type: ignore[no-untyped-def]
 class _Expressions:
     """SQL for a column of the keyword table, on SQLite or PostgreSQL."""
 
-    def __init__(self, dialect: str, now: float) -> None:
+    def __init__(self, dialect: str, now: float | ColumnElement[float]) -> None:
+        """``now``: the time, or the parameter a kept statement is given it in."""
         self._postgres = dialect == "postgresql"
         self._now = now
 
