@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import pytest
 from astropy.time import Time
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, product_keywords, products
@@ -250,10 +250,21 @@ def test_keyword_criteria_of_one_shape_share_one_page_statement(
     keyword_archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(keyword_search, "_KEPT_PAGES", Kept(8))
-    first = _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["1"]}])
-    second = _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["2"]}])
+    through_sqlalchemy: list[str] = []
+
+    def executed(conn, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        through_sqlalchemy.append(str(statement))
+
+    event.listen(keyword_archive.engine, "before_execute", executed)
+    try:
+        first = _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["1"]}])
+        second = _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["2"]}])
+    finally:
+        event.remove(keyword_archive.engine, "before_execute", executed)
     assert first and second and {r["observtn"] for r in first + second} == {1, 2}
     assert len(keyword_search._KEPT_PAGES) == 1  # the same statement, other values
+    # read on the driver's cursor: SQLAlchemy executes no page statement (only the counts)
+    assert not [sql for sql in through_sqlalchemy if "SELECT products.product_id" in sql]
     _search(keyword_archive, "Nircam", [{"paramName": "observtn", "values": ["1", "2"]}])
     _search(keyword_archive, "Miri", [{"paramName": "observtn", "values": ["1"]}])
     assert len(keyword_search._KEPT_PAGES) == 3  # two values, another table: two shapes

@@ -529,7 +529,7 @@ class _Expressions:
         numeric_text = and_(kind == "text", value.op("GLOB")("*[0-9]*"),
                             not_(value.op("GLOB")("*[^0-9.eE+ -]*")))  # fmt: skip
         return case(
-            (kind.in_(("integer", "real")), value),
+            (kind.in_(_constants("integer", "real")), value),
             (numeric_text, cast(value, SQLFloat)),
             else_=null(),
         )
@@ -537,10 +537,19 @@ class _Expressions:
     def _flag(self, value: ColumnElement) -> ColumnElement:
         if self._postgres:
             text = func.lower(value)
-            return case((text.in_(("true", "t")), True), (text.in_(("false", "f")), False),
+            return case((text.in_(_constants("true", "t")), True),
+                        (text.in_(_constants("false", "f")), False),
                         else_=null())  # fmt: skip
-        return case((value.in_((1, "T", "t")), True), (value.in_((0, "F", "f")), False),
+        return case((value.in_(_constants(1, "T", "t")), True),
+                    (value.in_(_constants(0, "F", "f")), False),
                     else_=null())  # fmt: skip
+
+
+def _constants(*values: Any) -> list[ColumnElement[Any]]:
+    """What an ``IN`` of fixed values compares with: a bound value each. A plain list would
+    be one expanding parameter, rendered again per execution, and a statement holding one
+    is not read on the driver's cursor (:class:`~skyarchive.db.driver_rows.DriverRows`)."""
+    return [literal(value) for value in values]
 
 
 _GUIDE_STAR_SUFFIXES = ("image-uncal", "stacked-uncal", "image-cal", "stacked-cal", "uncal",
@@ -569,8 +578,8 @@ def product_level() -> ColumnElement:
     return case(
         (p.c.calib_level == 3, "3"),
         (p.c.calib_level == 1, "1b"),
-        (subgroup.in_(LEVEL_2A), "2a"),
-        (subgroup.in_(LEVEL_2C), "2c"),
+        (subgroup.in_(_constants(*LEVEL_2A)), "2a"),
+        (subgroup.in_(_constants(*LEVEL_2C)), "2c"),
         else_="2b",
     )
 
