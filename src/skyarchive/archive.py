@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +16,7 @@ from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import mark_catalogue_written, read_generation
 from skyarchive.db.engine import current_revision, make_engine, upgrade
 from skyarchive.errors import BadQuery
+from skyarchive.search.tokens import ANSWERS_OPTION, TokenAnswers
 from skyarchive.storage import Storage, open_storage, storage_at
 
 if TYPE_CHECKING:
@@ -149,7 +151,7 @@ class Archive:
         ``db/streaming.stream_rows`` opens one for it. What writes, or needs a transaction
         for ``SET LOCAL`` (TAP's deadline) or a long stream (exports), keeps
         :attr:`read_engine` or :attr:`engine`."""
-        return _autocommit(self.read_engine)
+        return self._searching(_autocommit(self.read_engine))
 
     @cached_property
     def loop_read_engine(self) -> Engine:
@@ -160,7 +162,17 @@ class Archive:
         short searches tried on the loop run on it too (``api/search_threads.py``), and a
         statement is stopped once their budget is spent (:mod:`skyarchive.loop_budget`)."""
         url = self.settings.database_read_url or self.settings.resolved_database_url
-        return _autocommit(make_engine(url, stoppable=True))
+        return self._searching(_autocommit(make_engine(url, stoppable=True)))
+
+    def _searching(self, engine: Engine) -> Engine:
+        """``engine`` (same pool) for the faces' searches: whether a column holds
+        multi-valued entries is asked once per catalogue generation, shared by both search
+        engines (:class:`~skyarchive.search.tokens.TokenAnswers`)."""
+        return engine.execution_options(**{ANSWERS_OPTION: self._token_answers})
+
+    @cached_property
+    def _token_answers(self) -> TokenAnswers:
+        return TokenAnswers(_watched_generation(self))
 
     def schema_revision(self) -> str | None:
         """The catalogue's schema revision (Alembic), as ``skyarchive migrate`` reports it."""
@@ -202,6 +214,20 @@ def _read_openngc(resolver: OpenNgcResolver) -> None:
         resolver.names()  # builds the process's index, which its lookups then share
     except Exception:  # e.g. pyongc not installed: the lookups will say so
         log.warning("Could not read the OpenNGC catalogue as the server started", exc_info=True)
+
+
+def _watched_generation(archive: Archive) -> Callable[[], int | None]:
+    """The catalogue's generation as ``archive``'s :meth:`~Archive.generation_watch` tells it
+    without a query (None when there is no watch); the archive held weakly, as its engines
+    hold what asks this."""
+    held = weakref.ref(archive)
+
+    def generation() -> int | None:
+        found = held()
+        watch = None if found is None else found.generation_watch()
+        return None if watch is None else watch.generation()
+
+    return generation
 
 
 def _autocommit(engine: Engine) -> Engine:

@@ -4,6 +4,7 @@ shape with the values bound or (long lists) with the values written in."""
 from __future__ import annotations
 
 import fnmatch
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -251,3 +252,69 @@ def test_data_rights_are_read_in_any_case_and_by_pattern() -> None:
     assert asked("*") == asked("p*", "E%") == ("public", "exclusive_access")
     assert asked(free="public") == asked("PUB*", "public") == ("public",)
     assert asked(free="*access") == ("exclusive_access",)
+
+
+def _asked_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The columns searches ask :func:`tokens.column_has_tokens` of, from now on."""
+    asked: list[str] = []
+    really = tokens.column_has_tokens
+
+    def counted(conn: Any, column: str) -> bool:
+        asked.append(column)
+        return really(conn, column)
+
+    monkeypatch.setattr(tokens, "column_has_tokens", counted)
+    return asked
+
+
+def test_searches_ask_whether_a_column_holds_multi_valued_entries_once_per_generation(
+    demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _asked_tokens(monkeypatch)
+    criteria = _criteria([_filter("obs_collection", "JWST"), _filter("project", "NEWPART")])
+    _until_the_watch_knows_the_generation(demo_archive_copy)
+    for engine in (demo_archive_copy.search_engine, demo_archive_copy.loop_read_engine) * 2:
+        with engine.connect() as conn:
+            assert count_observations(conn, criteria=criteria, now=NOW) == 0
+    # once for the searches of both engines (the loop's and the threads')
+    assert sorted(asked) == ["obs_collection", "project"]
+
+    with demo_archive_copy.engine.begin() as conn:  # a write moves the generation on
+        obsid = conn.scalar(select(observations.c.obsid).limit(1))
+        values = {"project": "JWST;NewPart"}
+        conn.execute(update(observations).where(observations.c.obsid == obsid).values(values))
+        replace_tokens(conn, obsid, values)
+    asked.clear()
+    with demo_archive_copy.search_engine.connect() as conn:
+        assert count_observations(conn, criteria=criteria, now=NOW) == 1  # found by its part
+    assert sorted(asked) == ["obs_collection", "project"]  # asked again
+    _until_the_watch_knows_the_generation(demo_archive_copy)  # PostgreSQL: the write heard of
+    with demo_archive_copy.loop_read_engine.connect() as conn:
+        assert count_observations(conn, criteria=criteria, now=NOW) == 1
+
+
+def _until_the_watch_knows_the_generation(archive: Archive) -> None:
+    """PostgreSQL's watch knows it once its listener listens (until then each search asks)."""
+    watch = archive.generation_watch()
+    assert watch is not None
+    deadline = time.monotonic() + 30
+    while watch.generation() is None:
+        assert time.monotonic() < deadline, "the generation watch never listened"
+        time.sleep(0.02)
+
+
+def test_without_a_watch_each_search_asks_for_itself(
+    demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = demo_archive_copy.settings.model_copy(update={"answer_cache_notify": False})
+    unwatched = Archive.open(settings, migrate=False)
+    try:
+        assert unwatched.generation_watch() is None
+        asked = _asked_tokens(monkeypatch)
+        criteria = _criteria([_filter("project", "NEWPART")])
+        for _ in range(2):
+            with unwatched.search_engine.connect() as conn:
+                assert count_observations(conn, criteria=criteria, now=NOW) == 0
+        assert asked == ["project", "project"]
+    finally:
+        unwatched.close()

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+)
 
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import observation_tokens, observations
@@ -59,16 +67,56 @@ _ANY_TOKEN = DriverRows(
 
 def asked_once(conn: Connection) -> Callable[[str], bool]:
     """:func:`column_has_tokens` for one search: each column asked once whatever the number of
-    statements the search builds (its page, its count), nothing kept past the search."""
-    answers: dict[str, bool] = {}
+    statements the search builds (its page, its count), and on an engine given
+    :class:`TokenAnswers` (the search engines, :data:`ANSWERS_OPTION`), not at all while the
+    catalogue's generation has not moved since the column was last asked."""
+    kept: TokenAnswers | None = conn.get_execution_options().get(ANSWERS_OPTION)
+    answers: dict[str, bool] | None = None
 
     def has_tokens(column: str) -> bool:
+        nonlocal answers
+        if answers is None:  # looked up at the first column asked: most searches ask none
+            known = kept.current() if kept is not None else None
+            answers = {} if known is None else known
         found = answers.get(column)
         if found is None:
             found = answers[column] = column_has_tokens(conn, column)
         return found
 
     return has_tokens
+
+
+#: The execution option of an engine whose searches share a :class:`TokenAnswers`.
+ANSWERS_OPTION = "skyarchive_token_answers"
+
+
+class TokenAnswers:
+    """:func:`column_has_tokens`'s answers at the catalogue's current generation, shared by
+    the searches of a process.
+
+    Whether a column holds a multi-valued entry changes only with a catalogue write, which
+    moves the generation on (``db/catalogue_generation.py``); asked per search, it was one
+    statement more for most criteria searches (on PostgreSQL a round trip: a sixth of a
+    count). An answer is kept under the generation read before it was asked: it is at least
+    as new as that generation, and every search runs on rows at least as new as it.
+    """
+
+    def __init__(self, generation: Callable[[], int | None]) -> None:
+        """``generation()``: the catalogue's generation known without a query (a watch,
+        ``db/generation_watch.py``), or None when it cannot tell (each search then asks)."""
+        self._generation = generation
+        self._kept: tuple[int, dict[str, bool]] | None = None  # replaced whole: threads share it
+
+    def current(self) -> dict[str, bool] | None:
+        """The answers of the current generation, to read and add to; None when the
+        generation is not known without a query."""
+        generation = self._generation()
+        if generation is None:
+            return None
+        kept = self._kept
+        if kept is None or kept[0] != generation:
+            kept = self._kept = (generation, {})
+        return kept[1]
 
 
 def token_match(column: str, values: Sequence[Any], patterns: Sequence[Any]) -> ColumnElement[bool]:
