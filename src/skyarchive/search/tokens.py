@@ -11,15 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    bindparam,
-    delete,
-    exists,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, or_, select
 
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import observation_tokens, observations
