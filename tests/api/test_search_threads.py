@@ -73,15 +73,23 @@ def test_a_searchs_error_reaches_the_request() -> None:
         asyncio.run(threads.run(failing))
 
 
+def held_search(
+    started: threading.Event, release: threading.Event, answer: str
+) -> Callable[[], str]:
+    """A search that tells it has started, then holds its thread until ``release`` is set."""
+
+    def search() -> str:
+        started.set()
+        release.wait(10)
+        return answer
+
+    return search
+
+
 def test_the_loop_stays_free_while_a_search_runs() -> None:
     threads = SearchThreads(1)
-    started = threading.Event()
-    release = threading.Event()
-
-    def slow() -> str:
-        started.set()
-        release.wait(5)
-        return "done"
+    started, release = threading.Event(), threading.Event()
+    slow = held_search(started, release, "done")
 
     async def main() -> tuple[str, bool]:
         search = asyncio.ensure_future(threads.run(slow))
@@ -356,13 +364,8 @@ def test_a_cancelled_requests_search_still_counts_while_its_thread_runs_it() -> 
     # contended as before, and the count comes back only when that search ends
     threads = short_searches()
     spent = (1 + CONTENDED_BUDGET) / 2 * BUDGET_MS / 1000  # over a budget, within the larger
-    release = threading.Event()
-    begun = threading.Event()
-
-    def held() -> str:
-        begun.set()
-        release.wait(10)
-        return "late"
+    begun, release = threading.Event(), threading.Event()
+    held = held_search(begun, release, "late")
 
     def fitting_when_contended() -> str:
         burn(spent)

@@ -208,10 +208,8 @@ def test_a_long_list_finds_the_rows_its_listed_programs_hold(demo_archive_copy: 
     assert found[0] > 0
 
 
-@pytest.mark.parametrize("sort", [None, "t_min"], ids=["obsid order", "sorted"])
-def test_a_search_asks_once_whether_a_column_holds_multi_valued_entries(
-    sort: str | None, demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _asked_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The columns searches ask :func:`tokens.column_has_tokens` of, from now on."""
     asked: list[str] = []
     really = tokens.column_has_tokens
 
@@ -220,6 +218,14 @@ def test_a_search_asks_once_whether_a_column_holds_multi_valued_entries(
         return really(conn, column)
 
     monkeypatch.setattr(tokens, "column_has_tokens", counted)
+    return asked
+
+
+@pytest.mark.parametrize("sort", [None, "t_min"], ids=["obsid order", "sorted"])
+def test_a_search_asks_once_whether_a_column_holds_multi_valued_entries(
+    sort: str | None, demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _asked_tokens(monkeypatch)
     query = PortalQuery(
         filters=[_filter("obs_collection", "JWST"), _filter("filters", "F2*")],
         facets={"obs_collection": ["JWST"], "instrument_name": ["NIRCAM/IMAGE"]},
@@ -252,19 +258,6 @@ def test_data_rights_are_read_in_any_case_and_by_pattern() -> None:
     assert asked("*") == asked("p*", "E%") == ("public", "exclusive_access")
     assert asked(free="public") == asked("PUB*", "public") == ("public",)
     assert asked(free="*access") == ("exclusive_access",)
-
-
-def _asked_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The columns searches ask :func:`tokens.column_has_tokens` of, from now on."""
-    asked: list[str] = []
-    really = tokens.column_has_tokens
-
-    def counted(conn: Any, column: str) -> bool:
-        asked.append(column)
-        return really(conn, column)
-
-    monkeypatch.setattr(tokens, "column_has_tokens", counted)
-    return asked
 
 
 def test_searches_ask_whether_a_column_holds_multi_valued_entries_once_per_generation(
