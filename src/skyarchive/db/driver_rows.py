@@ -15,7 +15,7 @@ connection the database dropped is found out, and thrown away, as everywhere els
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from keyword import iskeyword
 from typing import Any
@@ -34,7 +34,10 @@ class _Plan:
     binds: dict[str, Processor]  # the parameters whose type converts them
     row: Callable[..., Any] | None  # None: the columns' names make no named tuple (tuples only)
     types: list[Any]  # of the selected columns
-    results: tuple[Processor | None, ...] | None = None  # known from the first description
+    # what the result processors of the selected columns do to a row: known from the first
+    # description (``described``); None when no column's values are converted
+    convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+    described: bool = False
 
 
 class DriverRows:
@@ -49,10 +52,10 @@ class DriverRows:
         plan, fetched = self._fetch(conn, params, named=True)
         if plan is None or plan.row is None:
             return fetched
-        results = plan.results
-        if not any(results or ()):
+        convert = plan.convert
+        if convert is None:
             return [plan.row(*values) for values in fetched]
-        return [plan.row(*_converted(results, values)) for values in fetched]  # type: ignore[arg-type]
+        return [plan.row(*convert(values)) for values in fetched]
 
     def tuples(
         self, conn: Connection, params: Mapping[str, Any], *, most: int | None = None
@@ -63,10 +66,10 @@ class DriverRows:
         plan, fetched = self._fetch(conn, params, most=most)
         if plan is None:
             return fetched
-        results = plan.results
-        if not any(results or ()):
+        convert = plan.convert
+        if convert is None:
             return fetched
-        return [tuple(_converted(results, values)) for values in fetched]  # type: ignore[arg-type]
+        return [tuple(convert(values)) for values in fetched]
 
     def _fetch(
         self,
@@ -98,8 +101,10 @@ class DriverRows:
                 cursor.execute(plan.sql, arguments)
                 events.after_cursor_execute(conn, cursor, plan.sql, arguments, None, False)
                 fetched = cursor.fetchall() if most is None else cursor.fetchmany(most)
-                if plan.results is None:
-                    plan.results = _result_processors(plan.types, dialect, cursor.description)
+                if not plan.described:  # before it is marked: another thread may read it then
+                    processors = _result_processors(plan.types, dialect, cursor.description)
+                    plan.convert = _converter(processors)
+                    plan.described = True
             finally:
                 cursor.close()
         except dialect.loaded_dbapi.Error:
@@ -118,8 +123,24 @@ class DriverRows:
         return rows
 
 
-def _converted(results: tuple[Processor | None, ...], values: Sequence[Any]) -> Iterator[Any]:
-    return (v if p is None else p(v) for p, v in zip(results, values, strict=True))
+def _converter(
+    processors: tuple[Processor | None, ...],
+) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """A row's values with the columns' result processors applied, to the columns that have
+    one only: a row of the portal's 34 columns has one (a flag, on SQLite), and a pass over
+    every value cost its 24 rows 72 µs against 33 (a program search costs ~600 µs in
+    process). None when no column has one."""
+    converted = [(position, p) for position, p in enumerate(processors) if p is not None]
+    if not converted:
+        return None
+
+    def convert(values: Sequence[Any]) -> Sequence[Any]:
+        row = list(values)
+        for position, process in converted:
+            row[position] = process(row[position])
+        return row
+
+    return convert
 
 
 def _arguments(plan: _Plan, params: Mapping[str, Any]) -> Any:
