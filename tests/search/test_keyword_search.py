@@ -16,7 +16,7 @@ from sqlalchemy import event, select, update
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
-from skyarchive.search import keyword_search
+from skyarchive.search import criteria_shapes, keyword_search
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.kept import Kept
 from skyarchive.search.keyword_search import KeywordTable, count_keywords, search_keywords
@@ -242,7 +242,7 @@ def test_kept_page_statements_answer_as_statements_built_per_search(
     kept = answers()
     assert 3 < len(kept[0]) < len(_search(keyword_archive, table, [])), f"{kind}: no test"
     # every criterion now "lists too many values": the statement is built per search
-    monkeypatch.setattr(keyword_search, "MOST_VALUES", 0)
+    monkeypatch.setattr(criteria_shapes, "MOST_VALUES", 0)
     assert kept == answers()
 
 

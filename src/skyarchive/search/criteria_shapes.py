@@ -89,10 +89,15 @@ def criteria_shape(
     for criterion in criteria:
         if criterion.empty:
             continue
-        many = len(criterion.values) + len(criterion.ranges) + len(criterion.patterns)
-        kept = kept and many <= MOST_VALUES
+        kept = kept and not lists_too_many(criterion)
         shape.append(_part_shape(criterion, f"c{len(shape)}_", params, now, has_tokens))
     return ShapedCriteria(tuple(shape), params, kept)
+
+
+def lists_too_many(criterion: Criterion) -> bool:
+    """Whether ``criterion`` lists more than :data:`MOST_VALUES` values, ranges and patterns:
+    a statement of its shape is not kept (a one-off)."""
+    return len(criterion.values) + len(criterion.ranges) + len(criterion.patterns) > MOST_VALUES
 
 
 def _part_shape(

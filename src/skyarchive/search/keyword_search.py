@@ -60,7 +60,7 @@ from skyarchive.search.criteria import (
     criterion_shape,
     shaped_clause,
 )
-from skyarchive.search.criteria_shapes import MOST_SHAPES, MOST_VALUES
+from skyarchive.search.criteria_shapes import MOST_SHAPES, lists_too_many
 from skyarchive.search.kept import Kept
 from skyarchive.search.keyword_columns import (
     DATES,
@@ -228,13 +228,13 @@ def _shaped_criteria(
     dialect: str, table: KeywordTable, criteria: list[Criterion]
 ) -> tuple[_PageShape, dict[str, Any]] | None:
     """The criteria's shape and the parameters of their values; None when a criterion lists
-    more than :data:`~skyarchive.search.criteria_shapes.MOST_VALUES` values."""
+    too many values to be kept (:func:`~skyarchive.search.criteria_shapes.lists_too_many`)."""
     parts: list[tuple[KeywordColumn, CriterionShape]] = []
     params: dict[str, Any] = {}
     for criterion in criteria:
         if criterion.empty:  # no values: it matches every file (criterion_clause)
             continue
-        if len(criterion.values) + len(criterion.ranges) + len(criterion.patterns) > MOST_VALUES:
+        if lists_too_many(criterion):
             return None
         column = table._column(criterion.column.name)
         parts.append((column, criterion_shape(criterion, f"c{len(parts)}_", params)))
