@@ -148,7 +148,9 @@ def test_keep_alive_connections_opened_together_spread_over_both_processes(
     """A client that opens its connections at once (a load generator, a proxy's pool) gets
     them spread over the processes, not nearly all in the first to wake (one listening socket
     per process, SO_REUSEPORT)."""
-    clients = [httpx.Client(timeout=60) for _ in range(32)]
+    # 64 connections: the kernel places each by a hash of its addresses, so each process's
+    # share is binomial; at 32 a 25/7 split (below a quarter) came about once in 500 runs
+    clients = [httpx.Client(timeout=60) for _ in range(64)]
     try:
         with Served(archive.settings.home, None, 2, log=tmp_path / "serve.log") as served:
             with ThreadPoolExecutor(len(clients)) as pool:
@@ -161,6 +163,8 @@ def test_keep_alive_connections_opened_together_spread_over_both_processes(
     # the server closes a connection idle for 5 s: on a busy machine the first may be gone
     still_open = sum(held.values())
     assert still_open >= len(clients) // 2, held
-    assert min(held.values()) >= still_open // 4, held
+    # below a fifth on one side is one chance in 10^7 when the kernel spreads them; one
+    # process taking nearly all (the first to wake on a shared socket) is far below it
+    assert min(held.values()) >= still_open // 5, held
     assert all(answer.status_code < 500 for answer in answers)
     assert "died" not in (tmp_path / "serve.log").read_text()  # no worker was restarted
