@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from skyarchive import loop_budget
-from skyarchive.db.engine import make_engine
+from skyarchive.db.engine import make_engine, make_loop_engine
 from skyarchive.loop_budget import OverBudget
 
 
@@ -44,7 +45,7 @@ def burn(seconds: float) -> None:
 def engine(tmp_path: Path) -> Iterator[Engine]:
     """An engine as the archive makes the event loop's (``Archive.loop_read_engine``), on a
     SQLite file of its own: its statements are stopped past a budget."""
-    made = make_engine(f"sqlite:///{tmp_path / 'budget.db'}", stoppable=True)
+    made = make_loop_engine(f"sqlite:///{tmp_path / 'budget.db'}")
     yield made
     made.dispose()
 
@@ -154,14 +155,37 @@ def test_past_its_budget_no_statement_begins_and_the_connection_stays_usable(
     # between them, though none is long enough for SQLite's progress handler
     with engine.connect() as conn:
         raw = conn.connection.dbapi_connection
-        ran = conn.execute(text("SELECT 1")).scalar_one()  # before the budget: begun
-        with pytest.raises(OverBudget), loop_budget.spending(0.0) as budget:
+        begun: list[int] = []
+        raw.create_function("begun", 1, lambda n: begun.append(n) or n)  # type: ignore[union-attr]
+        ran = conn.execute(text("SELECT begun(1)")).scalar_one()  # before the budget: begun
+        with pytest.raises(OperationalError, match="interrupted"), \
+                loop_budget.spending(0.0) as budget:  # fmt: skip
             burn(0.001)
-            conn.execute(text("SELECT 2"))
-        assert budget.interrupted
+            conn.execute(text("SELECT begun(2)"))
+        assert budget.interrupted and begun == [1]
         # the connection is neither closed nor taken for a lost one: the next statement runs
         assert not conn.invalidated and conn.connection.dbapi_connection is raw
-        assert (ran, conn.execute(text("SELECT 3")).scalar_one()) == (1, 3)
+        assert (ran, conn.execute(text("SELECT begun(3)")).scalar_one()) == (1, 3)
+
+
+def test_past_its_budget_no_statement_begins_on_the_drivers_cursor(engine: Engine) -> None:
+    # the hot searches read on the driver's cursor itself (db/driver_rows.py), not through
+    # SQLAlchemy's execution
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"), \
+                loop_budget.spending(0.0) as budget:  # fmt: skip
+            burn(0.001)
+            cursor.execute("SELECT 2")
+        assert budget.interrupted
+        assert cursor.execute("SELECT 3").fetchone() == (3,)
+
+
+def test_the_loops_engine_only_reads(engine: Engine) -> None:
+    # it has no catalogue-write watch: a write through it would not move the generation on
+    with engine.connect() as conn, pytest.raises(OperationalError, match="readonly"):
+        conn.execute(text("CREATE TABLE written (x)"))
+    assert not engine.dispatch.before_cursor_execute  # nothing listens to its statements
 
 
 def test_the_threads_engine_begins_statements_whatever_the_budget(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import mark_catalogue_written, read_generation
-from skyarchive.db.engine import current_revision, make_engine, upgrade
+from skyarchive.db.engine import current_revision, make_engine, make_loop_engine, upgrade
 from skyarchive.errors import BadQuery
 from skyarchive.search.tokens import ANSWERS_OPTION, TokenAnswers
 from skyarchive.storage import Storage, open_storage, storage_at
@@ -162,7 +162,7 @@ class Archive:
         short searches tried on the loop run on it too (``api/search_threads.py``), and a
         statement is stopped once their budget is spent (:mod:`skyarchive.loop_budget`)."""
         url = self.settings.database_read_url or self.settings.resolved_database_url
-        return self._searching(_autocommit(make_engine(url, stoppable=True)))
+        return self._searching(_autocommit(make_loop_engine(url)))
 
     def _searching(self, engine: Engine) -> Engine:
         """``engine`` (same pool) for the faces' searches: whether a column holds

@@ -13,9 +13,9 @@ request in a task of its own):
 
 * **its statements**: SQLite calls :func:`sqlite_progress` every :data:`SQLITE_STEPS` virtual
   machine steps of every statement on the loop's own engine (``db/engine.py``,
-  ``make_engine(stoppable=True)``); past the deadline it stops the statement, which raises
-  "interrupted". That engine also calls :func:`check` before each statement begins, so work
-  of many short statements stops between them;
+  ``make_loop_engine``); past the deadline it stops the statement, which raises
+  "interrupted". That engine's cursors also ask it before each statement begins, and fail
+  the same way past the deadline, so work of many short statements stops between them;
 * **its rows**: code whose work grows with its rows calls :func:`check` between them (or reads
   them through :func:`checked`);
 * **a wait**: code about to wait for another thread or the network (a name index being read, an

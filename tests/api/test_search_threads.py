@@ -22,7 +22,7 @@ from skyarchive.api.search_threads import (
     THREADED_AT_MOST,
     SearchThreads,
 )
-from skyarchive.db.engine import make_engine
+from skyarchive.db.engine import make_loop_engine
 from skyarchive.errors import BadQuery
 
 T = TypeVar("T")
@@ -213,7 +213,7 @@ def test_a_searchs_own_error_on_the_loop_reaches_the_request_with_no_second_run(
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    made = make_engine(f"sqlite:///{tmp_path / 'budget.db'}", stoppable=True)  # the loop's
+    made = make_loop_engine(f"sqlite:///{tmp_path / 'budget.db'}")  # the loop's
     yield made
     made.dispose()
 
