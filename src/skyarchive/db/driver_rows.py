@@ -14,6 +14,7 @@ connection the database dropped is found out, and thrown away, as everywhere els
 
 from __future__ import annotations
 
+import warnings
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,13 @@ from sqlalchemy import CompoundSelect, Connection, Select
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any]
+
+
+class ReadBySqlAlchemy(UserWarning):
+    """A statement given to :class:`DriverRows` that the driver's cursor cannot take (an
+    expanding or literal parameter, rendered per execution): it is read through SQLAlchemy,
+    at SQLAlchemy's cost. The test suite turns every warning into an error, so such a
+    statement fails the tests that run it instead of going slower unseen."""
 
 
 @dataclass
@@ -166,7 +174,11 @@ def _plan(statement: Select[Any] | CompoundSelect, dialect: Dialect) -> _Plan | 
     if getattr(compiled, "literal_execute_params", None) or getattr(
         compiled, "post_compile_params", None
     ):
-        return None  # expanding IN lists and the like are rendered per execution
+        # expanding IN lists and the like are rendered per execution: the statement is
+        # compiled here for nothing, and the read is SQLAlchemy's, all unseen unless told
+        shown = " ".join(str(compiled).split())[:200]
+        warnings.warn(ReadBySqlAlchemy(f"read through SQLAlchemy: {shown}"), stacklevel=4)
+        return None
     binds: dict[str, Processor] = {}
     for name, bind in compiled.binds.items():
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
