@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, cast, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.types import TypeDecorator
 
 
@@ -47,3 +48,26 @@ def in_ids(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
         return column == any_(func.array(select(ids).scalar_subquery()))
     listed = func.json_each(bindparam(name, type_=_IdsAsText())).table_valued("value")
     return column.in_(select(listed.c.value).scalar_subquery())
+
+
+class _TextsAsJson(TypeDecorator[Sequence[str]]):
+    """Texts as one JSON array, which quotes any text safely on both databases."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Any) -> str | None:
+        return None if value is None else orjson.dumps([str(text) for text in value]).decode()
+
+
+def in_texts(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN`` the texts bound, at execution, to the parameter ``name`` (a list of
+    strings, program ids say), as :func:`in_ids` binds ids: one value, a statement of one
+    text for any number of them, which the driver's cursor takes as it is
+    (``db/driver_rows.py``)."""
+    texts = bindparam(name, type_=_TextsAsJson())
+    if dialect == "postgresql":  # computed once, then an index probe per text (see in_ids)
+        listed = func.json_array_elements_text(cast(texts, JSON))
+        return column == any_(func.array(select(listed).scalar_subquery()))
+    values = func.json_each(texts).table_valued("value")
+    return column.in_(select(values.c.value).scalar_subquery())

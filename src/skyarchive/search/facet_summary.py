@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
-    CompoundSelect,
     Connection,
     Float,
     Integer,
@@ -49,6 +47,8 @@ from sqlalchemy import (
 )
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, released_clause, restricted_ranges
+from skyarchive.db.driver_rows import DriverRows
+from skyarchive.db.id_lists import in_texts
 from skyarchive.db.tables import (
     RELEASE_BUCKET_DAYS,
     observations,
@@ -283,13 +283,14 @@ def listed_programs(criteria: Sequence[Criterion]) -> list[str] | None:
     return values
 
 
-@functools.cache
-def _program_statement() -> CompoundSelect:
-    """The statement of :func:`_program_counts`, built once: the programs bound as the
-    expanding parameter ``programs``, the moment as ``now``, the release bucket holding it as
-    ``current`` and that bucket's end as ``bucket_end``. Built per search with the criteria,
-    the four parts' expressions and cache keys cost more than the few stored rows they read;
-    run as four statements, each its own round trip and result set.
+@functools.lru_cache(maxsize=4)
+def _program_statement(dialect: str) -> DriverRows:
+    """The statement of :func:`_program_counts`, built once per dialect and read on the
+    driver's cursor: the programs bound as one value ``programs`` (:func:`in_texts`; as an
+    expanding list, SQLAlchemy rendered it per search), the moment as ``now``, the release
+    bucket holding it as ``current`` and that bucket's end as ``bucket_end``. Built per
+    search with the criteria, the four parts' expressions and cache keys cost more than the
+    few stored rows they read; run as four statements, each its own round trip and result set.
 
     Its rows: a part number, the program, the facets with few values, the target, and a
     count. Part 0 is the stored combinations, 1 the stored targets (the facets NULL); 2 sums
@@ -297,8 +298,11 @@ def _program_statement() -> CompoundSelect:
     counts live those of the bucket holding ``now`` (``ix_observations_program_release``):
     together the restricted observations, which is all the data rights facet needs when
     nothing is chosen."""
-    programs: BindParameter[list[str]] = bindparam("programs", expanding=True)
     names = _grouped_columns(summary_facets)
+
+    def of_programs(column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return in_texts(column, "programs", dialect)
+
     few = names[1:]  # after the program
 
     def part(number: int) -> ColumnElement[Any]:
@@ -310,17 +314,17 @@ def _program_statement() -> CompoundSelect:
     combinations = select(
         part(0), *(summary_facets.c[n] for n in names), nothing("target_name"),
         summary_facets.c.observations,
-    ).where(summary_facets.c.proposal_id.in_(programs))  # fmt: skip
+    ).where(of_programs(summary_facets.c.proposal_id))  # fmt: skip
     targets = select(
         part(1), summary_targets.c.proposal_id, *(nothing(n) for n in few),
         summary_targets.c.target_name, summary_targets.c.observations,
-    ).where(summary_targets.c.proposal_id.in_(programs))  # fmt: skip
+    ).where(of_programs(summary_targets.c.proposal_id))  # fmt: skip
     bucket = summary_releases.c.release_bucket
     later = select(
         part(2), *(nothing(n) for n in (*names, "target_name")),
         func.sum(summary_releases.c.observations),
     ).where(
-        summary_releases.c.proposal_id.in_(programs),
+        of_programs(summary_releases.c.proposal_id),
         or_(bucket > bindparam("current", type_=Integer), bucket.is_(None)),
     )  # fmt: skip
     release = observations.c.t_obs_release
@@ -328,11 +332,11 @@ def _program_statement() -> CompoundSelect:
     live = select(
         part(3), *(nothing(n) for n in (*names, "target_name")), func.count(),
     ).where(
-        observations.c.proposal_id.in_(programs),
+        of_programs(observations.c.proposal_id),
         not_yet,
         release < bindparam("bucket_end", type_=Float),
     )  # fmt: skip
-    return union_all(combinations, targets, later, live)
+    return DriverRows(union_all(combinations, targets, later, live))
 
 
 def _program_counts(
@@ -348,7 +352,8 @@ def _program_counts(
     total: dict[str, Counter[Any]] = {name: Counter() for name in names}
     targets: Counter[Any] = Counter()
     restricted = 0
-    for part, *values, target, count in conn.execute(_program_statement(), params):
+    statement = _program_statement(conn.dialect.name)
+    for part, *values, target, count in statement.tuples(conn, params):
         if part == 0:
             for name, value in zip(names, values, strict=True):
                 total[name][value] += int(count)
