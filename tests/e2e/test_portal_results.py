@@ -107,6 +107,24 @@ def test_a_cone_pages_sorts_and_counts_facets(client) -> None:  # type: ignore[n
     assert total == everything["total"]
 
 
+def test_a_cone_with_chosen_values_counts_its_facets_from_its_rows(client) -> None:  # type: ignore[no-untyped-def]
+    """The facet counts of a cone with values chosen are read by obsid (not from the page):
+    ``total`` counts the cone's rows, ``shown`` the rows the chosen values leave."""
+    cone = {"text": "m57 r=3m", "pagesize": 500}
+    everything = client.post("/api/portal/search", json=cone).json()
+    chosen = client.post("/api/portal/search", json={**cone, "facets": {"calib_level": [3]}})
+    narrowed = chosen.json()
+    assert 0 < narrowed["total"] < everything["total"] == len(everything["rows"])
+    for name in ("calib_level", "instrument_name", "dataproduct_type", "dataRights"):
+        counted = {v["value"]: v for v in narrowed["facets"][name]}  # values listed as text
+        total = Counter(str(row[name]) for row in everything["rows"])
+        shown = Counter(str(row[name]) for row in narrowed["rows"])
+        assert {value: v["total"] for value, v in counted.items()} == dict(total), name
+        assert {value: v["shown"] for value, v in counted.items() if v["shown"]} == dict(shown), (
+            name
+        )
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Connection,
     Float,
-    Select,
     bindparam,
     case,
     func,
@@ -31,6 +29,8 @@ from sqlalchemy import (
 
 from skyarchive import loop_budget
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights, released_clause
+from skyarchive.db.driver_rows import DriverRows
+from skyarchive.db.id_lists import in_ids
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
@@ -405,16 +405,17 @@ def _cone_ids(
     return [obsid for obsid, _ in cone_matches(conn, cone, where)]
 
 
-@functools.cache
-def _cone_facet_statement() -> Select:
+@functools.lru_cache(maxsize=4)
+def _cone_facet_statement(dialect: str) -> DriverRows:
     """The facet columns of observations by obsid (parameters ``ids``, a list, and ``now``),
-    built once: its ten expressions and the ids' literals cost more, built per request, than
-    the rows it reads."""
+    built once per dialect and read on the driver's cursor: its ten expressions and the ids'
+    literals cost more, built per request, than the rows it reads, and the ids bound as one
+    value (:func:`in_ids`) spare SQLAlchemy rendering an expanding list per execution."""
     now = bindparam("now", type_=Float)
     exprs = [_facet_expression(observation_column(name), now).label(f"f{i}")
              for i, name in enumerate(FACETS)]  # fmt: skip
-    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
-    return select(observations.c.obsid, *exprs).where(observations.c.obsid.in_(ids))
+    listed = in_ids(observations.c.obsid, "ids", dialect)
+    return DriverRows(select(observations.c.obsid, *exprs).where(listed))
 
 
 def _cone_facet_counts(
@@ -425,10 +426,10 @@ def _cone_facet_counts(
     columns = [observation_column(name) for name in FACETS]
     totals: list[Counter[tuple]] = [Counter() for _ in columns]
     shown: list[Counter[tuple]] = [Counter() for _ in columns]
-    query = _cone_facet_statement()
+    query = _cone_facet_statement(conn.dialect.name)
     for start in range(0, len(matched), _ID_CHUNK):
         chunk = matched[start : start + _ID_CHUNK]
-        for obsid, *values in conn.execute(query, {"ids": chunk, "now": now}):
+        for obsid, *values in query.tuples(conn, {"ids": chunk, "now": now}):
             seen = shown_ids is None or obsid in shown_ids
             for i, value in enumerate(values):
                 totals[i][(value,)] += 1
