@@ -35,6 +35,7 @@ from skyarchive.access.rights import (
     released_clause,
 )
 from skyarchive.db.driver_rows import DriverRows
+from skyarchive.db.id_lists import in_ids
 from skyarchive.db.streaming import stream_rows
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
@@ -254,7 +255,7 @@ def search_observations(
         if sort is not None:
             matches = _sorted_matches(conn, matches, sort, query.descending)
         window = matches[offset : offset + query.pagesize]
-        found = _rows_by_id(conn, shape.selected, shape.key, window, params)
+        found = _rows_by_id(conn, shape, window, params)
         rows = (shape.make(row, distance) for row, distance in found)
         return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches),
                           matched=[obsid for obsid, _ in matches])  # fmt: skip
@@ -273,7 +274,7 @@ def search_observations(
         page_ids = select(observations.c.obsid).where(where).order_by(*order)
         ids = conn.execute(page_ids.offset(offset).limit(query.pagesize)).scalars().all()
         in_order: list[tuple[int, float | None]] = [(obsid, None) for obsid in ids]
-        by_id = _rows_by_id(conn, shape.selected, shape.key, in_order, params)
+        by_id = _rows_by_id(conn, shape, in_order, params)
         found_rows = (row for row, _ in by_id)
     rows = (shape.make(row, None) for row in found_rows)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=lambda: count(where))
@@ -362,11 +363,12 @@ def _sorted_matches(
         return sorted(matches, key=lambda m: (-m[1], m[0]))
     values: dict[int, object] = {}
     ids = [obsid for obsid, _ in matches]
-    column = observations.c[name]
+    dialect = conn.dialect.name
+    selected = [observations.c.obsid, observations.c[name]]
+    query = _BY_ID.get(("sorted by", name, dialect), lambda: _by_id(selected, dialect))
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
-        query = select(observations.c.obsid, column).where(observations.c.obsid.in_(chunk))
-        values.update((obsid, value) for obsid, value in conn.execute(query))
+        values.update((obsid, value) for obsid, value in query.tuples(conn, {"ids": chunk}))
     present = [m for m in matches if values.get(m[0]) is not None]
     missing = [m for m in matches if values.get(m[0]) is None]
     present.sort(key=lambda m: m[0])
@@ -635,20 +637,30 @@ def _labelled_columns(names: tuple[str, ...]) -> list:
     return [observations.c[n].label(f"c{i}") for i, n in enumerate(names)]
 
 
+#: Statements reading rows by obsid (the ids bound as one value), per what they select and
+#: dialect: built per search, with the ids written in, they were rendered per execution.
+_BY_ID: Kept[DriverRows] = Kept(256)
+
+
+def _by_id(selected: Sequence[ColumnElement[Any]], dialect: str) -> DriverRows:
+    """``selected`` of the observations whose obsids are bound, as a list, to ``ids``."""
+    return DriverRows(select(*selected).where(in_ids(observations.c.obsid, "ids", dialect)))
+
+
 def _rows_by_id(
     conn: Connection,
-    selected: list,
-    key: int,
+    shape: _DictRows | _JsonRows,
     window: Sequence[tuple[int, float | None]],
     params: dict,
 ) -> Iterator[tuple[Sequence, float | None]]:
     """(row, distance) for the ``(obsid, distance)`` pairs of ``window``, in its order."""
     distance = dict(window)
     ids = [obsid for obsid, _ in window]
+    dialect, key = conn.dialect.name, shape.key
+    query = _BY_ID.get((shape.name, dialect), lambda: _by_id(shape.selected, dialect))
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
-        query = select(*selected).where(observations.c.obsid.in_(chunk))
-        fetched = {row[key]: row for row in conn.execute(query, params)}
+        fetched = {row[key]: row for row in query.tuples(conn, {**params, "ids": chunk})}
         for obsid in chunk:
             if obsid in fetched:
                 yield fetched[obsid], distance[obsid]
