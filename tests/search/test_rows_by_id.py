@@ -12,7 +12,9 @@ import pytest
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
+from skyarchive.search.columns import observation_column
 from skyarchive.search.cone import Cone
+from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.observations import ObservationQuery, search_observations
 
 M57 = Cone(283.396, 33.029, 3 / 60)
@@ -32,18 +34,38 @@ def _sorted(rows: list[dict[str, Any]], descending: bool) -> list[dict[str, Any]
     return present + sorted((r for r in rows if r["t_min"] is None), key=lambda r: r["obsid"])
 
 
+#: Criteria of the kinds a sorted page's kept statement of ids binds: text values, numbers, a
+#: range, a pattern (the demo has observations on either side of each).
+CRITERIA = [
+    {"paramName": "obs_collection", "values": ["JWST"]},
+    {"paramName": "calib_level", "values": [2, 3]},
+    {"paramName": "t_exptime", "values": [{"min": 10, "max": 1e6}]},
+    {"paramName": "instrument_name", "values": ["NIRCAM*", "MIRI*"]},
+]
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["dicts", "json"])
 @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
-@pytest.mark.parametrize("cone", [None, M57], ids=["everything", "cone"])
+@pytest.mark.parametrize("filters", [[], CRITERIA], ids=["everything", "criteria"])
+@pytest.mark.parametrize("cone", [None, M57], ids=["anywhere", "cone"])
 def test_a_sorted_page_reads_its_rows_by_obsid(
-    demo_archive_copy: Archive, cone: Cone | None, descending: bool, as_json: bool
+    demo_archive_copy: Archive,
+    cone: Cone | None,
+    filters: list[dict[str, Any]],
+    descending: bool,
+    as_json: bool,
 ) -> None:
-    everything = _rows(demo_archive_copy, ObservationQuery(cone=cone, columns=COLUMNS), as_json)
+    criteria = parse_criteria(filters, observation_column)
+    whole = ObservationQuery(criteria=criteria, cone=cone, columns=COLUMNS)
+    everything = _rows(demo_archive_copy, whole, as_json)
     assert len(everything) > 6
+    if filters:  # the criteria leave some observations out, so a dropped clause is seen
+        anywhere = ObservationQuery(cone=cone, columns=COLUMNS)
+        assert len(_rows(demo_archive_copy, anywhere, as_json)) > len(everything)
     expected = _sorted(everything, descending)
     pages = []
     for page in (1, 2):
-        query = ObservationQuery(cone=cone, columns=COLUMNS, sort="t_min",
+        query = ObservationQuery(criteria=criteria, cone=cone, columns=COLUMNS, sort="t_min",
                                  descending=descending, page=page, pagesize=3)  # fmt: skip
         pages += _rows(demo_archive_copy, query, as_json)
     strip = ("distance",)  # a cone's rows carry their distance, unsorted rows too

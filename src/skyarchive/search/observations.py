@@ -270,9 +270,20 @@ def search_observations(
         # obsid only, read from a narrow index where one leads with the criteria's column
         # (schema 0027, 0037), instead of every matching wide row (200,000 for 50 shown).
         narrowed = query.obsids is not None or any(not c.empty for c in query.criteria)
-        order = _sort_order(sort, query.descending, walk_index=not narrowed)
-        page_ids = select(observations.c.obsid).where(where).order_by(*order)
-        ids = conn.execute(page_ids.offset(offset).limit(query.pagesize)).scalars().all()
+        walk_index = not narrowed
+        ids: Sequence[int]
+        if query.obsids is None and shaped.kept:
+            # kept per shape of criteria and order, read on the driver's cursor
+            key = (conn.dialect.name, shaped.shape, sort, query.descending, walk_index)
+            reading = _SORTED_IDS.get(key, lambda: _sorted_ids(
+                shaped.where, _sort_order(sort, query.descending, walk_index=walk_index)
+            ))  # fmt: skip
+            paging = {"page_offset": offset, "page_size": query.pagesize}
+            ids = [found[0] for found in reading.tuples(conn, {**shaped.params, **paging})]
+        else:
+            order = _sort_order(sort, query.descending, walk_index=walk_index)
+            page_ids = select(observations.c.obsid).where(where).order_by(*order)
+            ids = conn.execute(page_ids.offset(offset).limit(query.pagesize)).scalars().all()
         in_order: list[tuple[int, float | None]] = [(obsid, None) for obsid in ids]
         by_id = _rows_by_id(conn, shape, in_order, params)
         found_rows = (row for row, _ in by_id)
@@ -589,6 +600,17 @@ def _ordered_rows(selected: Sequence[Any], where: ColumnElement[bool]) -> Select
 
 #: The first query of :func:`_page_rows` per row shape and shape of criteria.
 _FIRST_PAGES: Kept[DriverRows] = Kept(256)
+#: A sorted page's obsids (:func:`_sorted_ids`) per shape of criteria and order.
+_SORTED_IDS: Kept[DriverRows] = Kept(256)
+
+
+def _sorted_ids(where: ColumnElement[bool], order: list[ColumnElement]) -> DriverRows:
+    """The obsids of a sorted page of the observations ``where`` holds for, its first row
+    and its number of rows bound (``page_offset``, ``page_size``)."""
+    ids = select(observations.c.obsid).where(where).order_by(*order)
+    return DriverRows(ids.offset(_PAGE_OFFSET).limit(_PAGE_SIZE))
+
+
 _PAGE_OFFSET = bindparam("page_offset", type_=Integer)
 _PAGE_SIZE = bindparam("page_size", type_=Integer)
 
