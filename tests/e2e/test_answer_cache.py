@@ -110,13 +110,21 @@ def answers(client: httpx.Client, asks: dict[str, dict[str, str]], **headers: st
 
 
 def clients_on_both_processes(served: Served) -> list[httpx.Client]:
-    """Keep-alive clients whose connections are held by both worker processes."""
-    clients = [httpx.Client(base_url=served.url, timeout=60) for _ in range(8)]
-    for client in clients:
-        client.get("/api/")
-    held = connections_per_process(served.pids(), served.port)
-    assert len([pid for pid, n in held.items() if n > 0]) == 2, held
-    return clients
+    """Keep-alive clients whose connections are held by both worker processes.
+
+    The kernel places each connection by a hash of its addresses: 8 all landed on one
+    process about once in 128 tries, so clients are added, 8 at a time, until both hold one
+    (64 on one process alone: one chance in 10^19)."""
+    clients: list[httpx.Client] = []
+    while len(clients) < 64:
+        more = [httpx.Client(base_url=served.url, timeout=60) for _ in range(8)]
+        for client in more:
+            client.get("/api/")
+        clients += more
+        held = connections_per_process(served.pids(), served.port)
+        if len([pid for pid, n in held.items() if n > 0]) == 2:
+            return clients
+    raise AssertionError(f"{len(clients)} connections, all on one process: {held}")
 
 
 def test_kept_answers_equal_fresh_ones_before_and_after_an_ingest_on_both_processes(
