@@ -227,12 +227,22 @@ def search_observations(
             ),
         )  # fmt: skip
     shaped = criteria_shape(query.criteria, now=now, has_tokens=has_tokens)
-    if query.cone is None and query.obsids is None and sort is None and shaped.kept:
+    if query.cone is None and query.obsids is None and shaped.kept:
         # the statements are kept per shape: nothing built, read on the driver's cursor
-        kept_rows = _page_rows(
-            conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
-            {**params, **shaped.params}, kept=(shape.name, shaped.shape),
-        )  # fmt: skip
+        if sort is None:
+            kept_rows = _page_rows(
+                conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
+                {**params, **shaped.params}, kept=(shape.name, shaped.shape),
+            )  # fmt: skip
+        else:
+            walk_index = not any(not c.empty for c in query.criteria)
+            key = (conn.dialect.name, shaped.shape, sort, query.descending, walk_index)
+            reading = _SORTED_IDS.get(key, lambda: DriverRows(_sorted_ids(
+                shaped.where, sort, query.descending, walk_index=walk_index
+            )))  # fmt: skip
+            paging = {"page_offset": offset, "page_size": query.pagesize}
+            ids = [found[0] for found in reading.tuples(conn, {**shaped.params, **paging})]
+            kept_rows = _rows_in_order(conn, shape, ids, params)
         return ResultPage(
             columns, query.page, query.pagesize, (shape.make(row, None) for row in kept_rows),
             counter=lambda: _kept_count(conn, shaped),
@@ -265,28 +275,12 @@ def search_observations(
         found_rows = _page_rows(
             conn, shape.selected, where, shape.key, offset, query.pagesize, params
         )
-    else:
-        # The page's obsids first, then their rows: the sort carries the sorted column and the
-        # obsid only, read from a narrow index where one leads with the criteria's column
-        # (schema 0027, 0037), instead of every matching wide row (200,000 for 50 shown).
+    else:  # the page's obsids first, then their rows (_sorted_ids)
         narrowed = query.obsids is not None or any(not c.empty for c in query.criteria)
-        walk_index = not narrowed
-        ids: Sequence[int]
-        if query.obsids is None and shaped.kept:
-            # kept per shape of criteria and order, read on the driver's cursor
-            key = (conn.dialect.name, shaped.shape, sort, query.descending, walk_index)
-            reading = _SORTED_IDS.get(key, lambda: _sorted_ids(
-                shaped.where, _sort_order(sort, query.descending, walk_index=walk_index)
-            ))  # fmt: skip
-            paging = {"page_offset": offset, "page_size": query.pagesize}
-            ids = [found[0] for found in reading.tuples(conn, {**shaped.params, **paging})]
-        else:
-            order = _sort_order(sort, query.descending, walk_index=walk_index)
-            page_ids = select(observations.c.obsid).where(where).order_by(*order)
-            ids = conn.execute(page_ids.offset(offset).limit(query.pagesize)).scalars().all()
-        in_order: list[tuple[int, float | None]] = [(obsid, None) for obsid in ids]
-        by_id = _rows_by_id(conn, shape, in_order, params)
-        found_rows = (row for row, _ in by_id)
+        page_ids = _sorted_ids(where, sort, query.descending, walk_index=not narrowed)
+        paging = {"page_offset": offset, "page_size": query.pagesize}
+        found_rows = _rows_in_order(conn, shape, conn.execute(page_ids, paging).scalars().all(),
+                                    params)  # fmt: skip
     rows = (shape.make(row, None) for row in found_rows)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=lambda: count(where))
 
@@ -375,8 +369,10 @@ def _sorted_matches(
     values: dict[int, object] = {}
     ids = [obsid for obsid, _ in matches]
     dialect = conn.dialect.name
-    selected = [observations.c.obsid, observations.c[name]]
-    query = _BY_ID.get(("sorted by", name, dialect), lambda: _by_id(selected, dialect))
+    query = _BY_ID.get(
+        ("sorted by", name, dialect),
+        lambda: _by_id([observations.c.obsid, observations.c[name]], dialect),
+    )
     for start in range(0, len(ids), _ID_CHUNK):
         chunk = ids[start : start + _ID_CHUNK]
         values.update((obsid, value) for obsid, value in query.tuples(conn, {"ids": chunk}))
@@ -604,11 +600,17 @@ _FIRST_PAGES: Kept[DriverRows] = Kept(256)
 _SORTED_IDS: Kept[DriverRows] = Kept(256)
 
 
-def _sorted_ids(where: ColumnElement[bool], order: list[ColumnElement]) -> DriverRows:
+def _sorted_ids(
+    where: ColumnElement[bool], sort: str, descending: bool, *, walk_index: bool
+) -> Select:
     """The obsids of a sorted page of the observations ``where`` holds for, its first row
-    and its number of rows bound (``page_offset``, ``page_size``)."""
+    and its number of rows bound (``page_offset``, ``page_size``). The page's obsids first,
+    then their rows (:func:`_rows_in_order`): the sort carries the sorted column and the
+    obsid only, read from a narrow index where one leads with the criteria's column (schema
+    0027, 0037), instead of every matching wide row (200,000 for 50 shown)."""
+    order = _sort_order(sort, descending, walk_index=walk_index)
     ids = select(observations.c.obsid).where(where).order_by(*order)
-    return DriverRows(ids.offset(_PAGE_OFFSET).limit(_PAGE_SIZE))
+    return ids.offset(_PAGE_OFFSET).limit(_PAGE_SIZE)
 
 
 _PAGE_OFFSET = bindparam("page_offset", type_=Integer)
@@ -657,6 +659,13 @@ def _labelled_columns(names: tuple[str, ...]) -> list:
     # Built once per projection: some 40 labels a request cost more than the lookup.
     # Positional labels: a column read twice (obsid for distance) must stay two columns.
     return [observations.c[n].label(f"c{i}") for i, n in enumerate(names)]
+
+
+def _rows_in_order(
+    conn: Connection, shape: _DictRows | _JsonRows, ids: Sequence[int], params: dict
+) -> Iterator[Sequence]:
+    """The rows of the observations ``ids``, in their order."""
+    return (row for row, _ in _rows_by_id(conn, shape, [(obsid, None) for obsid in ids], params))
 
 
 #: Statements reading rows by obsid (the ids bound as one value), per what they select and
