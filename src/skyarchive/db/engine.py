@@ -45,11 +45,7 @@ POOL_SIZE, POOL_OVERFLOW = 20, 10
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings skyarchive relies on: the engine that
     writes (and reads) the catalogue, each of its catalogue writes moving the generation on."""
-    engine = create_engine(url, **_connecting(url))
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        ping_when_idle(engine)
+    engine = _pooled(url)
     watch_catalogue_writes(engine)  # answers kept by any process learn of every write
     return engine
 
@@ -68,27 +64,29 @@ def make_loop_engine(url: str) -> Engine:
     of: on a worker thread's connections each call would wait for the loop to let it go, so
     only this engine has one.
     """
-    if not url.startswith("sqlite"):
-        engine = create_engine(url, **_connecting(url))
-        ping_when_idle(engine)
-        return engine
-    connecting = _connecting(url)
-    connecting["connect_args"]["factory"] = _StoppableConnection
-    engine = create_engine(url, **connecting)
-    event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "connect", _reading_within_budget)
+    engine = _pooled(url, sqlite_connection=_StoppableConnection)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _reading_within_budget)
     return engine
 
 
-def _connecting(url: str) -> dict[str, Any]:
-    """``create_engine``'s arguments for ``url``: its pool, and SQLite's connections shared
-    by threads (each used by one at a time, as the pool hands them out)."""
+def _pooled(
+    url: str, *, sqlite_connection: type[sqlite3.Connection] = sqlite3.Connection
+) -> Engine:
+    """An engine for ``url`` with its pool: on SQLite, connections of ``sqlite_connection``
+    shared by threads (each used by one at a time, as the pool hands them out) and set up
+    by :func:`_sqlite_pragmas`; on PostgreSQL, pinged when idle (:func:`ping_when_idle`)."""
     if not url.startswith("sqlite"):
-        return {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+        ping_when_idle(engine)
+        return engine
     database = make_url(url).database
     in_memory = not database or database == ":memory:" or "mode=memory" in url
     pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
-    return {"connect_args": {"check_same_thread": False}, **pool}
+    connecting = {"check_same_thread": False, "factory": sqlite_connection}
+    engine = create_engine(url, connect_args=connecting, **pool)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _reading_within_budget(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
