@@ -37,17 +37,10 @@ class _IdsAsText(TypeDecorator[Sequence[int]]):
 def in_ids(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
     """``column IN`` the ids bound, at execution, to the parameter ``name`` (a list of ints);
     ``dialect``: the name of the database's dialect (``sqlite``, ``postgresql``)."""
+    ids = bindparam(name, type_=_IdsAsText())
     if dialect == "postgresql":
-        # ARRAY(SELECT ...) is computed once (an InitPlan) and the planner, not seeing its
-        # length, plans for a few ids: an index probe for each. Shown the 1,000 ids it weighs
-        # 1,000 index descents (at the default random_page_cost) against reading the table
-        # whole and picks the scan: 80 ms for 1,000 obsids at 2 * 10^5 file links, against
-        # about 1 ms probing. A product list is bounded (Settings.max_obsids), so probing is
-        # always the right plan.
-        ids = func.unnest(cast(bindparam(name, type_=_IdsAsText()), ARRAY(BigInteger)))
-        return column == any_(func.array(select(ids).scalar_subquery()))
-    listed = func.json_each(bindparam(name, type_=_IdsAsText())).table_valued("value")
-    return column.in_(select(listed.c.value).scalar_subquery())
+        return _among(column, func.unnest(cast(ids, ARRAY(BigInteger))), dialect)
+    return _among(column, _json_values(ids), dialect)
 
 
 class _TextsAsJson(TypeDecorator[Sequence[str]]):
@@ -66,8 +59,27 @@ def in_texts(column: ColumnElement[Any], name: str, dialect: str) -> ColumnEleme
     text for any number of them, which the driver's cursor takes as it is
     (``db/driver_rows.py``)."""
     texts = bindparam(name, type_=_TextsAsJson())
-    if dialect == "postgresql":  # computed once, then an index probe per text (see in_ids)
-        listed = func.json_array_elements_text(cast(texts, JSON))
-        return column == any_(func.array(select(listed).scalar_subquery()))
-    values = func.json_each(texts).table_valued("value")
-    return column.in_(select(values.c.value).scalar_subquery())
+    if dialect == "postgresql":
+        return _among(column, func.json_array_elements_text(cast(texts, JSON)), dialect)
+    return _among(column, _json_values(texts), dialect)
+
+
+def _json_values(array: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQLite: the values of a JSON array, one row each."""
+    return func.json_each(array).table_valued("value").c.value
+
+
+def _among(
+    column: ColumnElement[Any], values: ColumnElement[Any], dialect: str
+) -> ColumnElement[bool]:
+    """``column`` among the rows of ``values``. On PostgreSQL ``= ANY(ARRAY(SELECT ...))``:
+    the array is computed once (an InitPlan) and the planner, not seeing its length, plans
+    for a few values: an index probe for each. Shown 1,000 ids it weighs 1,000 index
+    descents (at the default random_page_cost) against reading the table whole and picks the
+    scan: 80 ms for 1,000 obsids at 2 * 10^5 file links, against about 1 ms probing. A
+    product list is bounded (Settings.max_obsids), so probing is always the right plan. On
+    SQLite an ``IN (SELECT ...)``, searched in the index once per value, as an IN list is."""
+    listed = select(values).scalar_subquery()
+    if dialect == "postgresql":
+        return column == any_(func.array(listed))
+    return column.in_(listed)
