@@ -13,6 +13,7 @@ from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import (
     footprint_cells,
+    footprint_vertices,
     observation_products,
     observations,
     product_keywords,
@@ -27,7 +28,7 @@ from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.observations import ObservationQuery, search_observations
 from skyarchive.search.summary import archive_summary
 from skyarchive.sky.cells import region_cells
-from skyarchive.sky.regions import parse_s_region
+from skyarchive.sky.regions import parse_s_region, stored_vertices
 from tests.search.test_summary import assert_true_figures
 
 N_OBS = 2_000
@@ -57,6 +58,10 @@ def test_counts_match_the_summary(built: tuple[Archive, SyntheticSummary]) -> No
     assert _count(archive, observation_products) == expected_products
     assert summary.programs == _count(archive, programs) == 1
     assert summary.footprint_cells == _count(archive, footprint_cells) >= N_OBS
+    with archive.engine.connect() as conn:
+        texts = dict(conn.execute(select(observations.c.obsid, observations.c.s_region)).all())
+        vertices = dict(conn.execute(select(*footprint_vertices.c)).all())
+    assert vertices == {obsid: stored_vertices(text) for obsid, text in texts.items()}
     with archive.engine.connect() as conn:
         big = conn.execute(
             select(func.count()).where(observation_products.c.obsid == summary.big_obsid)

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
-from skyarchive.db.tables import observations, product_keywords, products
+from skyarchive.db.tables import footprint_vertices, observations, product_keywords, products
+from skyarchive.sky.regions import stored_vertices
 from tests.e2e.conftest import LiveServer
 
 OBSERVATIONS, FILES = 40, 830
@@ -78,6 +79,12 @@ def test_synthesize_fills_an_empty_archive_that_keyword_search_answers(
                        for t in (observations, products, product_keywords)}  # fmt: skip
         assert counted == {"observations": OBSERVATIONS, "products": FILES,
                            "product_keywords": FILES}  # fmt: skip
+        with archive.engine.connect() as conn:  # through COPY on PostgreSQL: bytes kept whole
+            texts = dict(conn.execute(select(observations.c.obsid, observations.c.s_region)).all())
+            vertices = dict(conn.execute(select(*footprint_vertices.c)).all())
+        assert {obsid: bytes(xyz) for obsid, xyz in vertices.items()} == {
+            obsid: stored_vertices(text) for obsid, text in texts.items()
+        }
         files = _files(archive)
         listed = {name for name, facts in files.items() if facts["listed_in"]}
         assert listed == _expected_listed(files)

@@ -11,6 +11,7 @@ from skyarchive.access.rights import data_rights
 from skyarchive.archive import Archive
 from skyarchive.db.tables import (
     footprint_cells,
+    footprint_vertices,
     observation_members,
     observation_products,
     observations,
@@ -20,6 +21,7 @@ from skyarchive.db.tables import (
 )
 from skyarchive.ingest.manifest import MANIFEST_SUFFIX
 from skyarchive.ingest.run import IngestReport, ingest_paths
+from skyarchive.sky.regions import stored_vertices
 
 
 def ingest(archive: Archive, *paths: Path) -> IngestReport:
@@ -129,6 +131,12 @@ def test_demo_ingest_builds_the_catalog_the_generator_describes(archive: Archive
             select(func.count()).where(observations.c.s_region.is_not(None))
         ).scalar()
         assert cells == with_footprint
+        # ... and every plain polygon its vertices as numbers, those its text gives
+        texts = dict(conn.execute(select(observations.c.obsid, observations.c.s_region)).all())
+        stored = dict(conn.execute(select(*footprint_vertices.c)).all())
+        expected = {obsid: stored_vertices(text) for obsid, text in texts.items()}
+        assert stored == {obsid: xyz for obsid, xyz in expected.items() if xyz is not None}
+        assert len(stored) == with_footprint
 
         # every FITS product kept its whole primary header
         fits_count = sum(1 for f in pipeline_files if f.suffix == ".fits")

@@ -27,8 +27,9 @@ from tests.e2e.conftest import LiveServer
 from tests.plans import plan_of_statement
 
 # The tables that grow with the archive (10^6 observations, 2·10^7 products).
-LARGE = ("observations", "products", "footprint_cells", "observation_products",
-         "observation_members", "product_keywords", "product_versions")  # fmt: skip
+LARGE = ("observations", "products", "footprint_cells", "footprint_vertices",
+         "observation_products", "observation_members", "product_keywords",
+         "product_versions")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

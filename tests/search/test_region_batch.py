@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skyarchive.sky.regions import distances_arcsec, parse_s_region, s_region_distances_arcsec
+from skyarchive.sky.regions import (
+    Polygon,
+    distances_arcsec,
+    parse_s_region,
+    s_region_distances_arcsec,
+    stored_vertices,
+)
 
 
-def test_batch_distances_equal_single_region_distances() -> None:
+def _batch() -> list[str]:
     rng = np.random.default_rng(3)
     texts = []
     for _ in range(200):
@@ -25,6 +31,11 @@ def test_batch_distances_equal_single_region_distances() -> None:
         texts.append(f"POLYGON {body}")
     texts += ["CIRCLE 10.0 20.0 0.1", "CIRCLE ICRS 359.99 -5 0.01",
               "UNION (POLYGON 1 1 1.1 1 1.1 1.1 POLYGON 2 2 2.1 2 2.1 2.1)"]  # fmt: skip
+    return texts
+
+
+def test_batch_distances_equal_single_region_distances() -> None:
+    texts = _batch()
     for ra, dec in [(0.0, 0.0), (359.9, -5.0), (120.0, 60.0), (10.02, 20.01)]:
         expected = distances_arcsec([parse_s_region(t) for t in texts], ra, dec)
         got = s_region_distances_arcsec(texts, ra, dec)
@@ -46,3 +57,41 @@ def test_unusual_polygons_in_a_batch_agree_with_the_full_parser() -> None:
         got = s_region_distances_arcsec(texts, ra, dec)
         assert got == pytest.approx(expected, abs=1e-6, rel=1e-9)
         assert got[0] == got[4]  # the same footprint, wherever it stands in the batch
+
+
+def test_stored_vertices_are_the_unit_vectors_of_a_plain_polygons_vertices() -> None:
+    text = "POLYGON ICRS 10 20 10.1 20 10.1 20.1 10 20.1 10 20"  # framed and closed
+    xyz = np.frombuffer(stored_vertices(text) or b"", dtype="<f8").reshape(-1, 3)
+    polygon = parse_s_region(text)
+    assert isinstance(polygon, Polygon)
+    for (ra, dec), vector in zip(polygon.vertices, xyz, strict=True):
+        ra_r, dec_r = np.radians(ra), np.radians(dec)
+        expected = [np.cos(dec_r) * np.cos(ra_r), np.cos(dec_r) * np.sin(ra_r), np.sin(dec_r)]
+        assert vector == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", "CIRCLE 10 20 0.1", "UNION (POLYGON 1 1 1.1 1 1.1 1.1 POLYGON 2 2 2.1 2 2.1 2.1)",
+     "POLYGON 10 10 10.1 10 10.1 10 10.1 10.1 10 10.1",  # a vertex repeated next to itself
+     "POLYGON 10 10 10.1 nan 10.1 10.1", "POLYGON 10 91 10.1 10 10.1 10.1"],
+)  # fmt: skip
+def test_no_vertices_are_stored_for_what_the_search_reads_from_the_text(text: str | None) -> None:
+    assert stored_vertices(text) is None
+
+
+def test_stored_vertices_give_the_distances_their_texts_give() -> None:
+    # every plain polygon stored, then every other one (a batch mixes both), the circle, the
+    # union and the rings the search sets aside read from their texts
+    texts = _batch() + [
+        "POLYGON 10 10 10.1 10 10.1 10 10.1 10.1 10 10.1",
+        "POLYGON 10 10 10.1 10 10.1 10.1 10 10.1 10 10 10 10",
+    ]
+    every = [stored_vertices(text) for text in texts]
+    assert sum(v is None for v in every) == 4 and every[-1] is not None
+    halves = [v if i % 2 else None for i, v in enumerate(every)]
+    for ra, dec in [(0.0, 0.0), (359.9, -5.0), (120.0, 60.0), (10.02, 20.01), (10.05, 10.05)]:
+        from_texts = s_region_distances_arcsec(texts, ra, dec)
+        for vertices in (every, halves):
+            got = s_region_distances_arcsec(texts, ra, dec, vertices)
+            assert got == pytest.approx(from_texts, abs=1e-9, rel=1e-12)

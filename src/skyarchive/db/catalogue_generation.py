@@ -36,6 +36,7 @@ CATALOGUE_TABLES = frozenset(
         "observation_members",
         "observation_tokens",
         "footprint_cells",
+        "footprint_vertices",
         "products",
         "product_versions",
         "observation_products",

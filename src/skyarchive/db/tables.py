@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -248,6 +249,23 @@ footprint_cells = Table(
     Column("cell", BigInteger, primary_key=True, comment="HEALPix NESTED index at CELL_DEPTH"),
     Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
     Index(None, "obsid"),
+)
+
+#: A plain polygon footprint's vertices as unit vectors, stored beside its ``s_region`` text
+#: (schema 0041) so that a cone's exact test reads numbers instead of parsing text: parsing
+#: a footprint's numbers cost more than testing it. Written with its cells
+#: (``ingest.catalog.replace_footprint``); other footprints (circles, unions, unusual
+#: polygons) have no row and are read from their text.
+footprint_vertices = Table(
+    "footprint_vertices",
+    metadata,
+    Column("obsid", BigInteger, ForeignKey("observations.obsid"), primary_key=True),
+    Column(
+        "xyz",
+        LargeBinary,
+        nullable=False,
+        comment="x y z of each vertex, float64 little-endian, open ring",
+    ),
 )
 
 # The keyword store (``search/keyword_store.py``): every primary-header keyword as JSON, and

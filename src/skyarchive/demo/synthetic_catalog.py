@@ -46,6 +46,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from skyarchive.db.catalogue_generation import mark_catalogue_written
 from skyarchive.db.tables import (
     footprint_cells,
+    footprint_vertices,
     observation_products,
     observation_tokens,
     product_keywords,
@@ -58,6 +59,7 @@ from skyarchive.search.keyword_store import refresh_counts
 from skyarchive.search.summary import refresh_summary
 from skyarchive.search.tokens import token_rows
 from skyarchive.sky.cells import CELL_DEPTH
+from skyarchive.sky.regions import stored_vertices
 
 __all__ = ["INSTRUMENTS", "SyntheticSummary", "build_synthetic_catalog"]
 
@@ -180,6 +182,7 @@ def build_synthetic_catalog(
         loader.load(programs, _program_rows(rng, n_programs))
         loader.load(observations_table, _observation_rows(obs))
         loader.load(footprint_cells, zip(cells[0].tolist(), cells[1].tolist(), strict=True))
+        loader.load(footprint_vertices, _vertex_rows(obs))
         loader.load(observation_tokens, _token_rows(obs))
         timings["load observations"] = time.perf_counter() - began
         began = time.perf_counter()
@@ -370,6 +373,14 @@ def _token_rows(obs: dict) -> Iterator[tuple]:
             yield (token["column_name"], token["token"], token["obsid"])
 
 
+def _vertex_rows(obs: dict) -> Iterator[tuple]:
+    """Each footprint's vertices, as ingest stores them (``ingest.catalog.replace_footprint``)."""
+    for values in _observation_dicts(obs):
+        vertices = stored_vertices(values["s_region"])
+        if vertices is not None:
+            yield values["obsid"], vertices
+
+
 def _observation_rows(obs: dict) -> Iterator[tuple]:
     names = _OBSERVATION_ORDER
     for values in _observation_dicts(obs):
@@ -423,6 +434,7 @@ _LOAD_COLUMNS = {
     "programs": _PROGRAM_ORDER,
     "observations": _OBSERVATION_ORDER,
     "footprint_cells": ("cell", "obsid"),
+    "footprint_vertices": ("obsid", "xyz"),
     "products": _PRODUCT_ORDER,
     "observation_products": ("obsid", "product_id"),
     "observation_tokens": ("column_name", "token", "obsid"),
@@ -606,7 +618,8 @@ class _PostgresLoader:
         # VACUUM fills the visibility map that a bulk COPY leaves empty; without it counts
         # cannot be answered from an index alone. It cannot run inside a transaction.
         autocommit = self.conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in (programs, observations_table, footprint_cells, product_keywords):
+        bulk = (programs, observations_table, footprint_cells, footprint_vertices, product_keywords)
+        for table in bulk:
             autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
         for name in (products.name, "observation_products"):
             autocommit.exec_driver_sql(f"ANALYZE {name}")

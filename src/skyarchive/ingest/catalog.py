@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from skyarchive.db.tables import (
     footprint_cells,
+    footprint_vertices,
     observation_products,
     observations,
     product_keywords,
@@ -47,7 +48,7 @@ from skyarchive.products.naming import Kind, parse_filename
 from skyarchive.products.rules import MRP, product_rule
 from skyarchive.search.tokens import replace_tokens
 from skyarchive.sky.cells import region_cells
-from skyarchive.sky.regions import parse_s_region
+from skyarchive.sky.regions import parse_s_region, stored_vertices
 
 
 @dataclass
@@ -188,15 +189,22 @@ def refresh_observations(conn: Connection, obsids: Iterable[int]) -> None:
         row = build_observation(obs_id, level3="-" in obs_id.split("_")[0], files=observed)
         row["objID"] = obsid
         conn.execute(update(observations).where(observations.c.obsid == obsid).values(**row))
-        replace_cells(conn, obsid, row["s_region"])
+        replace_footprint(conn, obsid, row["s_region"])
         replace_tokens(conn, obsid, row)
 
 
-def replace_cells(conn: Connection, obsid: int, s_region: str | None) -> None:
-    conn.execute(delete(footprint_cells).where(footprint_cells.c.obsid == obsid))
+def replace_footprint(conn: Connection, obsid: int, s_region: str | None) -> None:
+    """What a cone search reads of an observation's footprint besides its text, rewritten
+    from ``s_region`` (call it wherever an observation's ``s_region`` is written): the
+    HEALPix cells it touches and, for a plain polygon, its vertices as numbers."""
+    for table in (footprint_cells, footprint_vertices):
+        conn.execute(delete(table).where(table.c.obsid == obsid))
     if s_region:
         cells = region_cells(parse_s_region(s_region))
         insert_ignore(conn, footprint_cells, [{"cell": int(c), "obsid": obsid} for c in cells])
+        vertices = stored_vertices(s_region)
+        if vertices is not None:
+            conn.execute(insert(footprint_vertices).values(obsid=obsid, xyz=vertices))
 
 
 def _product_values(record: FileRecord) -> dict[str, Any]:

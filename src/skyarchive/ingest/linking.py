@@ -21,7 +21,7 @@ from skyarchive.db.tables import (
     programs,
 )
 from skyarchive.db.upsert import insert_ignore
-from skyarchive.ingest.catalog import replace_cells
+from skyarchive.ingest.catalog import replace_footprint
 from skyarchive.products.naming import LEVEL2_ASN_TYPES, Kind, exposure_obs_id_of, parse_filename
 from skyarchive.search.facet_summary import refresh_release_summary
 from skyarchive.storage import Storage
@@ -133,7 +133,7 @@ def _fill_level3_footprints(conn: Connection, level3: dict[str, int]) -> None:
                 .where(observations.c.obsid == obsid)
                 .values(s_region=member.s_region, s_ra=member.s_ra, s_dec=member.s_dec)
             )
-            replace_cells(conn, obsid, member.s_region)
+            replace_footprint(conn, obsid, member.s_region)
 
 
 def apply_release_dates(conn: Connection, program: str, *, default_eap_months: int) -> None:

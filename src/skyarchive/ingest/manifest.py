@@ -33,7 +33,7 @@ from skyarchive.ingest.catalog import (
     BatchOutcome,
     data_uri,
     ensure_observations,
-    replace_cells,
+    replace_footprint,
     storage_key,
 )
 from skyarchive.ingest.reader import check_filename, read_fits_headers, sha256_of
@@ -213,7 +213,7 @@ def _apply_observation(
             values["t_max"], _months(conn, proposal, default_eap)
         )
     conn.execute(update(observations).where(observations.c.obsid == obsid).values(**values))
-    replace_cells(conn, obsid, values.get("s_region"))
+    replace_footprint(conn, obsid, values.get("s_region"))
     replace_tokens(conn, obsid, values)
     outcome.observations += 1
     for product in obs.get("products", []):

@@ -39,6 +39,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from skyarchive.db.tables import (
     basket_items,
     footprint_cells,
+    footprint_vertices,
     observation_members,
     observation_products,
     observation_tokens,
@@ -347,8 +348,8 @@ def replace_planned(conn: Connection, executed_obs_ids: Sequence[str]) -> list[s
     obsids = [obsid for obsid, _ in retired]
     if obsids:
         tables: list[tuple[Table, str]] = [
-            (footprint_cells, "obsid"), (observation_tokens, "obsid"),
-            (observation_products, "obsid"), (basket_items, "obsid"),
+            (footprint_cells, "obsid"), (footprint_vertices, "obsid"),
+            (observation_tokens, "obsid"), (observation_products, "obsid"), (basket_items, "obsid"),
             (observation_members, "parent_obsid"), (observation_members, "member_obsid"),
         ]  # fmt: skip
         for table, column in tables:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, or_, select
 
 from skyarchive.db.driver_rows import DriverRows
-from skyarchive.db.tables import footprint_cells, observations
+from skyarchive.db.tables import footprint_cells, footprint_vertices, observations
 from skyarchive.search.kept import Kept
 from skyarchive.sky.cells import cone_ranges
 from skyarchive.sky.regions import CONE_EPSILON_ARCSEC, s_region_distances_arcsec
@@ -73,7 +73,7 @@ def cone_rows(
     return None if found is None else [(row, distance) for _, distance, row in found]
 
 
-_LEADING = 3  # obsid, obs_id, s_region, before the carried columns
+_LEADING = 4  # obsid, obs_id, s_region, stored vertices, before the carried columns
 
 
 def _touching(
@@ -107,7 +107,9 @@ def _touching(
     rows = [r for r in rows if r[2]]
     if not rows:
         return []
-    distances = s_region_distances_arcsec([r[2] for r in rows], cone.ra, cone.dec)
+    distances = s_region_distances_arcsec(
+        [r[2] for r in rows], cone.ra, cone.dec, [r[3] for r in rows]
+    )
     limit = cone.radius * 3600.0 + CONE_EPSILON_ARCSEC
     matched = [
         (row[1], row[0], float(d), row)
@@ -133,9 +135,11 @@ def _cone_query(n_ranges: int, carried: tuple[ColumnElement[Any], ...]) -> Selec
     # hands the rows over sorted, so no temporary B-tree is needed for DISTINCT): 5.3 million
     # cells read at 10^6 observations, the cone's 5 s stalls. tests/search/test_cone_plan.py.
     candidates = select(footprint_cells.c.obsid).where(or_(*ranges))
-    o = observations.c
-    return select(o.obsid, o.obs_id, o.s_region, *carried).where(
-        o.obsid.in_(candidates.scalar_subquery())
+    o, vertices = observations.c, footprint_vertices.c
+    return (
+        select(o.obsid, o.obs_id, o.s_region, vertices.xyz, *carried)
+        .select_from(observations.outerjoin(footprint_vertices, vertices.obsid == o.obsid))
+        .where(o.obsid.in_(candidates.scalar_subquery()))
     )
 
 

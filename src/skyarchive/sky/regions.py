@@ -42,6 +42,7 @@ __all__ = [
     "parse_s_region",
     "region_center",
     "s_region_distances_arcsec",
+    "stored_vertices",
 ]
 
 _RAD_TO_ARCSEC = 180.0 / math.pi * 3600.0
@@ -654,13 +655,33 @@ def _simple_polygon_vertices(text: str) -> tuple[list[float], list[float]] | Non
     return ra, dec
 
 
-def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np.ndarray:
+#: How :func:`stored_vertices` writes a vertex's coordinates: float64, little-endian.
+_STORED = np.dtype("<f8")
+_STORED_VERTEX_BYTES = 3 * _STORED.itemsize
+
+
+def stored_vertices(text: str | None) -> bytes | None:
+    """The vertices of a plain polygon footprint as stored beside its text: the unit vector
+    ``x y z`` of each vertex of the open ring, as :data:`_STORED` numbers. None for any other
+    footprint (circles, unions, polygons :func:`_simple_polygon_vertices` refuses), which
+    :func:`s_region_distances_arcsec` reads from its text."""
+    simple = None if not text else _simple_polygon_vertices(text)
+    if simple is None:
+        return None
+    return radec_to_xyz(*simple).astype(_STORED).tobytes()
+
+
+def s_region_distances_arcsec(
+    texts: Sequence[str], ra: float, dec: float, vertices: Sequence[bytes | None] = ()
+) -> np.ndarray:
     """Distances (arcsec, 0 inside) from ``(ra, dec)`` to many stored ``s_region`` texts.
 
     Same result as ``distances_arcsec([parse_s_region(t) for t in texts], ra, dec)``, with
     plain polygons handled in one vectorised pass: each text is only split into numbers here,
     and the checks of :func:`_simple_polygon_vertices` run over all vertices at once (a
-    search's cost was in per-footprint Python checks, not in the geometry).
+    search's cost was in per-footprint Python checks, not in the geometry). ``vertices``,
+    when given, holds each text's :func:`stored_vertices` (or None): a footprint's stored
+    vertices are read instead of its text, whose numbers cost more to parse than the test.
     """
     out = np.empty(len(texts))
     ring_ra: list[float] = []
@@ -668,7 +689,14 @@ def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np
     counts: list[int] = []
     ring_owner: list[int] = []
     others: list[int] = []
-    for index, text in enumerate(texts):
+    stored = [v for v in vertices if v is not None]
+    stored_owner = [i for i, v in enumerate(vertices) if v is not None]
+    to_parse = (
+        enumerate(texts)
+        if not stored
+        else ((i, texts[i]) for i, v in enumerate(vertices) if v is None)
+    )
+    for index, text in to_parse:
         values = _polygon_numbers(text)
         if values is None:
             others.append(index)
@@ -677,19 +705,33 @@ def s_region_distances_arcsec(texts: Sequence[str], ra: float, dec: float) -> np
             ring_dec += values[1::2]
             counts.append(len(values) // 2)
             ring_owner.append(index)
+    rings: list[np.ndarray] = []
+    sizes: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
     if counts:
-        ras, decs, sizes = np.array(ring_ra), np.array(ring_dec), np.array(counts)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        ras, decs, parsed = np.array(ring_ra), np.array(ring_dec), np.array(counts)
+        starts = np.concatenate([[0], np.cumsum(parsed)[:-1]])
         unusual = _unusual_rings(ras, decs, starts)
-        owners = np.array(ring_owner)
+        parsed_owners = np.array(ring_owner)
         if unusual.any():  # to the full parser, as _simple_polygon_vertices would send them
-            others += owners[unusual].tolist()
-            kept = np.repeat(~unusual, sizes)
-            ras, decs, sizes, owners = ras[kept], decs[kept], sizes[~unusual], owners[~unusual]
-        if len(sizes):
-            g, starts = _joined_geometry(radec_to_xyz(ras, decs), sizes)
+            others += parsed_owners[unusual].tolist()
+            kept = np.repeat(~unusual, parsed)
+            ras, decs = ras[kept], decs[kept]
+            parsed, parsed_owners = parsed[~unusual], parsed_owners[~unusual]
+        rings.append(radec_to_xyz(ras, decs).reshape(-1, 3))
+        sizes.append(parsed)
+        owners.append(parsed_owners)
+    if stored:
+        rings.append(np.frombuffer(b"".join(stored), dtype=_STORED).reshape(-1, 3))
+        sizes.append(np.fromiter(map(len, stored), dtype=np.intp, count=len(stored))
+                     // _STORED_VERTEX_BYTES)  # fmt: skip
+        owners.append(np.array(stored_owner))
+    if rings:
+        joined_sizes = np.concatenate(sizes)
+        if len(joined_sizes):
+            g, starts = _joined_geometry(np.concatenate(rings), joined_sizes)
             point = radec_to_xyz(ra, dec)[None, :]
-            out[owners] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
+            out[np.concatenate(owners)] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
     if others:
         others.sort()
         regions = [parse_s_region(texts[i]) for i in others]
