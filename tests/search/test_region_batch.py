@@ -14,7 +14,7 @@ from skyarchive.sky.regions import (
 )
 
 
-def _batch() -> list[str]:
+def footprint_texts() -> list[str]:
     rng = np.random.default_rng(3)
     texts = []
     for _ in range(200):
@@ -35,7 +35,7 @@ def _batch() -> list[str]:
 
 
 def test_batch_distances_equal_single_region_distances() -> None:
-    texts = _batch()
+    texts = footprint_texts()
     for ra, dec in [(0.0, 0.0), (359.9, -5.0), (120.0, 60.0), (10.02, 20.01)]:
         expected = distances_arcsec([parse_s_region(t) for t in texts], ra, dec)
         got = s_region_distances_arcsec(texts, ra, dec)
@@ -83,7 +83,7 @@ def test_no_vertices_are_stored_for_what_the_search_reads_from_the_text(text: st
 def test_stored_vertices_give_the_distances_their_texts_give() -> None:
     # every plain polygon stored, then every other one (a batch mixes both), the circle, the
     # union and the rings the search sets aside read from their texts
-    texts = _batch() + [
+    texts = footprint_texts() + [
         "POLYGON 10 10 10.1 10 10.1 10 10.1 10.1 10 10.1",
         "POLYGON 10 10 10.1 10 10.1 10.1 10 10.1 10 10 10 10",
     ]
