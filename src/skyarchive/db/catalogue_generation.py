@@ -25,10 +25,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event
 
-#: The tables MAST search answers are read from (observations and their footprints, tokens,
-#: members, programs; products and their versions, links and keywords; the stored counts,
-#: release buckets included, which the portal's search reads). Grants, users and sessions are
-#: not among them: an answer that differs by caller (the portal's) is kept per caller's scope.
+#: The tables MAST search answers are read from (observations, their stored JSON rows, their
+#: footprints, tokens, members, programs; products and their versions, links and keywords;
+#: the stored counts, release buckets included, which the portal's search reads). Grants,
+#: users and sessions are not among them: an answer that differs by caller (the portal's) is
+#: kept per caller's scope.
 CATALOGUE_TABLES = frozenset(
     {
         "programs",
@@ -37,6 +38,7 @@ CATALOGUE_TABLES = frozenset(
         "observation_tokens",
         "footprint_cells",
         "footprint_vertices",
+        "observation_json",
         "products",
         "product_versions",
         "observation_products",

@@ -268,6 +268,31 @@ footprint_vertices = Table(
     ),
 )
 
+#: Each observation's row of the MAST API's default columns as JSON text, written by the
+#: database itself (schema 0042: triggers on ``observations``, so no writer can forget it),
+#: cut around ``dataRights``, which depends on the time of the search and is put in between
+#: as it runs: ``head`` is the object up to the column before it, ``tail`` from the column
+#: after it (its separator first) to the closing brace. Reading it costs a search a
+#: primary-key look-up per row where building the object cost four microseconds
+#: (``search/observations.py``, ``STORED_ROW_NAMES``).
+observation_json = Table(
+    "observation_json",
+    metadata,
+    Column("obsid", BigInteger, primary_key=True),
+    Column("head", Text, nullable=False),
+    Column("tail", Text, nullable=False),
+)
+#: The columns of :data:`observation_json`'s rows, in order: ``head``'s, ``dataRights``,
+#: ``tail``'s. A revision that changes them rewrites the triggers and the rows.
+STORED_JSON_HEAD = (
+    "intentType", "obs_collection", "provenance_name", "instrument_name", "project", "filters",
+    "wavelength_region", "target_name", "target_classification", "obs_id", "s_ra", "s_dec",
+    "dataproduct_type", "proposal_pi", "calib_level", "t_min", "t_max", "t_exptime", "em_min",
+    "em_max", "obs_title", "t_obs_release", "proposal_id", "proposal_type", "sequence_number",
+    "s_region", "jpegURL", "dataURL",
+)  # fmt: skip
+STORED_JSON_TAIL = ("mtFlag", "srcDen", "obsid", "objID")
+
 # The keyword store (``search/keyword_store.py``): every primary-header keyword as JSON, and
 # typed columns for the keywords searched most; their text is stored lower-case (schema 0014)
 # and serves criteria only, rows show the header's own values.

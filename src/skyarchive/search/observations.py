@@ -37,7 +37,12 @@ from skyarchive.access.rights import (
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.id_lists import in_ids
 from skyarchive.db.streaming import stream_rows
-from skyarchive.db.tables import observations
+from skyarchive.db.tables import (
+    STORED_JSON_HEAD,
+    STORED_JSON_TAIL,
+    observation_json,
+    observations,
+)
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import (
     DISTANCE,
@@ -717,7 +722,39 @@ def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[st
     # Built once per projection: assembling ~35 expressions costs more than the lookup, and
     # as a Prebuilt its statements' cache keys need not walk them on every execution.
     pairs = [(name, _json_value(name, dialect)) for name in names]
-    return Prebuilt(("observation row", names, dialect), json_object(dialect, pairs))
+    built = json_object(dialect, pairs)
+    if names == STORED_ROW_NAMES:
+        # the stored object where there is one (all but during an upgrade's gap), else built
+        built = func.coalesce(_stored_row(dialect), built, type_=built.type)
+    return Prebuilt(("observation row", names, dialect), built)
+
+
+#: The columns whose row is stored as JSON (db/tables.py, ``observation_json``): the MAST
+#: API's default columns, in their order.
+STORED_ROW_NAMES = (*STORED_JSON_HEAD, "dataRights", *STORED_JSON_TAIL)
+
+
+def _stored_row(dialect: str) -> ColumnElement[str]:
+    """An observation's stored JSON row with its ``dataRights`` at the search's time
+    (the ``now`` parameter) put in, read by primary key; NULL where no row is stored."""
+    separator = ", " if dialect == "postgresql" else ","  # as the database writes members
+    colon = " : " if dialect == "postgresql" else ":"
+
+    def member(right: str) -> ColumnElement[str]:
+        return literal_column(f"""'{separator}"dataRights"{colon}"{right}"'""")
+
+    released = bindparam("now", type_=Float)
+    rights = case(
+        (released_clause(observations.c.t_obs_release, released), member(PUBLIC)),
+        else_=member(EXCLUSIVE_ACCESS),
+    )
+    stored = observation_json.c
+    return (
+        select(stored.head.concat(rights).concat(stored.tail))
+        .where(stored.obsid == observations.c.obsid)
+        .correlate(observations)
+        .scalar_subquery()
+    )
 
 
 def _json_value(name: str, dialect: str) -> ColumnElement:
