@@ -5,6 +5,7 @@ always the very text the search would build."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from typing import Any
 
 import orjson
@@ -42,29 +43,36 @@ def _insert(conn: Connection, row: dict[str, Any]) -> int:
     return int(found.scalar_one())
 
 
-def _built(conn: Connection, now: float) -> dict[int, str]:
-    """Each observation's row as the search builds it from the columns."""
-    dialect = conn.dialect.name
-    built = json_object(dialect, [(name, _json_value(name, dialect)) for name in STORED_ROW_NAMES])
+def _pairs(dialect: str, names: tuple[str, ...]) -> list[tuple[str, Any]]:
+    return [(name, _json_value(name, dialect)) for name in names]
+
+
+def _built(conn: Connection, now: float, extra: tuple[str, ...] = ()) -> dict[int, str]:
+    """Each observation's row as the search builds it from the columns (the stored ones,
+    then ``extra``)."""
+    built = json_object(conn.dialect.name, _pairs(conn.dialect.name, STORED_ROW_NAMES + extra))
     rows = conn.execute(select(observations.c.obsid, built), {"now": now})
     return {obsid: row for obsid, row in rows}
 
 
-def _stored(conn: Connection, now: float) -> dict[int, str | None]:
-    """Each observation's stored row, its ``dataRights`` put in as the search puts it."""
-    stored = _stored_row(conn.dialect.name)
+def _stored(conn: Connection, now: float, extra: tuple[str, ...] = ()) -> dict[int, str | None]:
+    """Each observation's stored row, its ``dataRights`` put in and ``extra`` joined on as
+    the search does."""
+    stored = _stored_row(conn.dialect.name, _pairs(conn.dialect.name, extra))
     rows = conn.execute(select(observations.c.obsid, stored), {"now": now})
     return {obsid: row for obsid, row in rows}
 
 
 def _assert_stored_as_built(engine: Engine) -> None:
     with engine.connect() as conn:
-        for now in (RELEASE - 1, RELEASE + 1):  # before and after the release: both rights
-            stored, built = _stored(conn, now), _built(conn, now)
+        # before and after the release (both rights), and with a search's extra column
+        for now, extra in itertools.product((RELEASE - 1, RELEASE + 1), ((), ("objID1",))):
+            stored, built = _stored(conn, now, extra), _built(conn, now, extra)
             assert stored == built
             assert all(row is not None for row in stored.values())
             # and it is JSON, with every column
-            assert all(list(orjson.loads(row)) == list(STORED_ROW_NAMES) for row in built.values())
+            names = [*STORED_ROW_NAMES, *extra]
+            assert all(list(orjson.loads(row)) == names for row in built.values())
         orphans = conn.execute(
             select(observation_json.c.obsid).where(
                 observation_json.c.obsid.not_in(select(observations.c.obsid))
@@ -119,15 +127,16 @@ def test_a_search_without_a_stored_row_builds_it() -> None:
     # an observation the triggers missed (none should) is answered as before, not left out
     engine = make_engine("sqlite://")
     upgrade(engine)
-    row = _json_row_template(STORED_ROW_NAMES, "sqlite")
+    rows = [_json_row_template(names, "sqlite")
+            for names in (STORED_ROW_NAMES, (*STORED_ROW_NAMES, "objID1"))]  # fmt: skip
     with engine.begin() as conn:
         obsids = [_insert(conn, r) for r in OBSERVATIONS]
-        query = select(observations.c.obsid, row).order_by(observations.c.obsid)
+        query = select(observations.c.obsid, *rows).order_by(observations.c.obsid)
         before = conn.execute(query, {"now": RELEASE + 1}).all()
         conn.execute(observation_json.delete().where(observation_json.c.obsid == obsids[0]))
         after = conn.execute(query, {"now": RELEASE + 1}).all()
     assert after == before and len(before) == len(OBSERVATIONS)
-    assert all(value is not None for _, value in after)
+    assert all(value is not None for row in after for value in row)
     engine.dispose()
 
 

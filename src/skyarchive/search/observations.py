@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Text,
     and_,
     bindparam,
     case,
@@ -723,9 +724,10 @@ def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[st
     # as a Prebuilt its statements' cache keys need not walk them on every execution.
     pairs = [(name, _json_value(name, dialect)) for name in names]
     built = json_object(dialect, pairs)
-    if names == STORED_ROW_NAMES:
+    if names[: len(STORED_ROW_NAMES)] == STORED_ROW_NAMES:
         # the stored object where there is one (all but during an upgrade's gap), else built
-        built = func.coalesce(_stored_row(dialect), built, type_=built.type)
+        extra = pairs[len(STORED_ROW_NAMES) :]
+        built = func.coalesce(_stored_row(dialect, extra), built, type_=built.type)
     return Prebuilt(("observation row", names, dialect), built)
 
 
@@ -734,9 +736,13 @@ def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[st
 STORED_ROW_NAMES = (*STORED_JSON_HEAD, "dataRights", *STORED_JSON_TAIL)
 
 
-def _stored_row(dialect: str) -> ColumnElement[str]:
+def _stored_row(
+    dialect: str, extra: Sequence[tuple[str, ColumnElement]] = ()
+) -> ColumnElement[str]:
     """An observation's stored JSON row with its ``dataRights`` at the search's time
-    (the ``now`` parameter) put in, read by primary key; NULL where no row is stored."""
+    (the ``now`` parameter) put in, read by primary key; NULL where no row is stored.
+    ``extra``: columns after the stored ones (``objID1`` of a search with a position), built
+    as their own object whose members are joined on."""
     separator = ", " if dialect == "postgresql" else ","  # as the database writes members
     colon = " : " if dialect == "postgresql" else ":"
 
@@ -749,8 +755,14 @@ def _stored_row(dialect: str) -> ColumnElement[str]:
         else_=member(EXCLUSIVE_ACCESS),
     )
     stored = observation_json.c
+    tail: ColumnElement[str] = stored.tail
+    if extra:
+        # each value is a scalar, so the braces trimmed are the objects' own
+        more = func.ltrim(json_object(dialect, extra), literal_column("'{'"), type_=Text)
+        tail = func.rtrim(tail, literal_column("'}'"), type_=Text)
+        tail = tail.concat(literal_column(f"'{separator}'")).concat(more)
     return (
-        select(stored.head.concat(rights).concat(stored.tail))
+        select(stored.head.concat(rights).concat(tail))
         .where(stored.obsid == observations.c.obsid)
         .correlate(observations)
         .scalar_subquery()
