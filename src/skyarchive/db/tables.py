@@ -278,7 +278,7 @@ footprint_vertices = Table(
 observation_json = Table(
     "observation_json",
     metadata,
-    Column("obsid", BigInteger, primary_key=True),
+    Column("obsid", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("head", Text, nullable=False),
     Column("tail", Text, nullable=False),
 )
