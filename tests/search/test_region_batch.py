@@ -95,3 +95,18 @@ def test_stored_vertices_give_the_distances_their_texts_give() -> None:
         for vertices in (every, halves):
             got = s_region_distances_arcsec(texts, ra, dec, vertices)
             assert got == pytest.approx(from_texts, abs=1e-9, rel=1e-12)
+
+
+def test_a_stored_blob_that_is_not_a_ring_is_read_from_its_text() -> None:
+    # a blob cut short, padded, or of fewer than three vertices (an operator's bad copy; our
+    # writers make none) does not fail the search: that footprint is read from its text
+    texts = footprint_texts()[:6]
+    good = [stored_vertices(text) for text in texts]
+    assert all(v is not None for v in good)
+    broken: list[bytes | None] = [
+        good[0][:-1], good[1] + b"\0", good[2][:48], b"", good[4], None,
+    ]  # fmt: skip
+    for ra, dec in [(0.0, 0.0), (120.0, 60.0)]:
+        from_texts = s_region_distances_arcsec(texts, ra, dec)
+        got = s_region_distances_arcsec(texts, ra, dec, broken)
+        assert got == pytest.approx(from_texts, abs=1e-9, rel=1e-12)

@@ -689,12 +689,14 @@ def s_region_distances_arcsec(
     counts: list[int] = []
     ring_owner: list[int] = []
     others: list[int] = []
-    stored = [v for v in vertices if v is not None]
-    stored_owner = [i for i, v in enumerate(vertices) if v is not None]
+    # a blob that is not whole vertices of a ring (none of our writers makes one) is read
+    # from its text, as if nothing were stored, rather than failing the search
+    usable = [v is not None and len(v) % _STORED_VERTEX_BYTES == 0
+              and len(v) >= 3 * _STORED_VERTEX_BYTES for v in vertices]  # fmt: skip
+    stored = [v for v, ok in zip(vertices, usable, strict=True) if ok]
+    stored_owner = [i for i, ok in enumerate(usable) if ok]
     to_parse = (
-        enumerate(texts)
-        if not stored
-        else ((i, texts[i]) for i, v in enumerate(vertices) if v is None)
+        enumerate(texts) if not stored else ((i, texts[i]) for i, ok in enumerate(usable) if not ok)
     )
     for index, text in to_parse:
         values = _polygon_numbers(text)
