@@ -691,10 +691,15 @@ def s_region_distances_arcsec(
     others: list[int] = []
     # a blob that is not whole vertices of a ring (none of our writers makes one) is read
     # from its text, as if nothing were stored, rather than failing the search
-    usable = [v is not None and len(v) % _STORED_VERTEX_BYTES == 0
-              and len(v) >= 3 * _STORED_VERTEX_BYTES for v in vertices]  # fmt: skip
-    stored = [v for v, ok in zip(vertices, usable, strict=True) if ok]
-    stored_owner = [i for i, ok in enumerate(usable) if ok]
+    stored: list[bytes] = []
+    stored_owner: list[int] = []
+    usable = [False] * len(vertices)
+    for i, v in enumerate(vertices):
+        if v is not None and len(v) % _STORED_VERTEX_BYTES == 0 \
+                and len(v) >= 3 * _STORED_VERTEX_BYTES:  # fmt: skip
+            stored.append(v)
+            stored_owner.append(i)
+            usable[i] = True
     to_parse = (
         enumerate(texts) if not stored else ((i, texts[i]) for i, ok in enumerate(usable) if not ok)
     )
