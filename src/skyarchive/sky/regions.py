@@ -689,19 +689,20 @@ def s_region_distances_arcsec(
     counts: list[int] = []
     ring_owner: list[int] = []
     others: list[int] = []
-    # a blob that is not whole vertices of a ring (none of our writers makes one) is read
-    # from its text, as if nothing were stored, rather than failing the search
-    stored: list[bytes] = []
-    stored_owner: list[int] = []
-    usable = [False] * len(vertices)
-    for i, v in enumerate(vertices):
-        if v is not None and len(v) % _STORED_VERTEX_BYTES == 0 \
-                and len(v) >= 3 * _STORED_VERTEX_BYTES:  # fmt: skip
-            stored.append(v)
-            stored_owner.append(i)
-            usable[i] = True
+    stored = [v for v in vertices if v is not None]
+    stored_owner = [i for i, v in enumerate(vertices) if v is not None]
+    lengths = np.fromiter(map(len, stored), dtype=np.intp, count=len(stored))
+    whole = (lengths % _STORED_VERTEX_BYTES == 0) & (lengths >= 3 * _STORED_VERTEX_BYTES)
+    if not whole.all():
+        # a blob that is not whole vertices of a ring (none of our writers makes one) is read
+        # from its text, as if nothing were stored, rather than failing the search
+        keep = whole.tolist()
+        stored = [v for v, ok in zip(stored, keep, strict=True) if ok]
+        stored_owner = [i for i, ok in zip(stored_owner, keep, strict=True) if ok]
+        lengths = lengths[whole]
+    read = set(stored_owner)
     to_parse = (
-        enumerate(texts) if not stored else ((i, texts[i]) for i, ok in enumerate(usable) if not ok)
+        enumerate(texts) if not read else ((i, t) for i, t in enumerate(texts) if i not in read)
     )
     for index, text in to_parse:
         values = _polygon_numbers(text)
@@ -730,8 +731,7 @@ def s_region_distances_arcsec(
         owners.append(parsed_owners)
     if stored:
         rings.append(np.frombuffer(b"".join(stored), dtype=_STORED).reshape(-1, 3))
-        sizes.append(np.fromiter(map(len, stored), dtype=np.intp, count=len(stored))
-                     // _STORED_VERTEX_BYTES)  # fmt: skip
+        sizes.append(lengths // _STORED_VERTEX_BYTES)
         owners.append(np.array(stored_owner))
     if rings:
         joined_sizes = np.concatenate(sizes)
