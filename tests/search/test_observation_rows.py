@@ -137,3 +137,23 @@ def test_pages_of_values_read_value_by_value_are_the_rows_in_obsid_order(  # typ
             pages += [row["obsid"] for row in page.rows]
             assert page.total == len(listed)
     assert pages == listed
+
+
+def test_a_cone_with_criteria_binds_each_searchs_values(filled) -> None:  # type: ignore[no-untyped-def]
+    # a cone and a criterion of one shape, asked with each value in turn: the statement is
+    # kept per shape, and each search gets the cone's rows of its own value, nearest first
+    now = now_mjd()
+    cone = Cone(283.396, 33.029, 1 / 60)  # M57, where the demo has observations of several kinds
+    with filled.engine.connect() as conn:
+        every = list(search_observations(conn, ObservationQuery(cone=cone), now=now).rows)
+        values = sorted({row["instrument_name"] for row in every})
+        assert len(values) >= 2 and len(every) > len(values)
+        for value in [*values, "NO SUCH INSTRUMENT"]:
+            criteria = parse_criteria([{"paramName": "instrument_name", "values": [value]}],
+                                      observation_column)  # fmt: skip
+            query = ObservationQuery(cone=cone, criteria=criteria, positional_extras=True)
+            rows = [json.loads(text) for text in
+                    search_observations(conn, query, now=now, as_json=True).rows]  # fmt: skip
+            expected = [row["obs_id"] for row in every if row["instrument_name"] == value]
+            assert [row["obs_id"] for row in rows] == expected
+            assert all(row["objID1"] == row["objID"] for row in rows)

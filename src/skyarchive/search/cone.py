@@ -59,6 +59,7 @@ def cone_rows(
     *,
     shape: Hashable,
     where: ColumnElement[bool] | None = None,
+    where_kept: bool = False,
     params: dict[str, Any] | None = None,
     most: int = 5000,
 ) -> list[tuple[Sequence[Any], float]] | None:
@@ -66,10 +67,12 @@ def cone_rows(
     nearest first, read with the candidates in one query; None when more than ``most``
     candidates would have to be held (then read the matches' rows a window at a time).
 
-    ``shape`` names ``carried`` (the same shape, the same columns): without ``where`` the
-    statement is built once per shape and number of cell ranges.
+    ``shape`` names ``carried`` (the same shape, the same columns): without ``where``, or
+    with ``where_kept`` (``shape`` then names ``where`` too: a clause of bound parameters,
+    given in ``params``), the statement is built once per shape and number of cell ranges.
     """
-    found = _touching(conn, cone, where, tuple(carried), shape, params or {}, most)
+    found = _touching(conn, cone, where, tuple(carried), shape, params or {}, most,
+                      where_kept=where_kept)  # fmt: skip
     return None if found is None else [(row, distance) for _, distance, row in found]
 
 
@@ -84,19 +87,23 @@ def _touching(
     shape: Hashable,
     params: dict[str, Any],
     most: int | None = None,
+    *,
+    where_kept: bool = False,
 ) -> list[tuple[int, float, Sequence[Any]]] | None:
     ranges = cone_ranges(cone.ra, cone.dec, cone.radius)
     bounds = {f"lo{i}": lo for i, (lo, _) in enumerate(ranges)}
     bounds.update((f"hi{i}", hi) for i, (_, hi) in enumerate(ranges))
     held = None if most is None else most + 1
     rows: Sequence[Sequence[Any]]
-    if where is None:
+    if where is None or where_kept:
         # One statement per shape, compiled once and read on the driver's cursor (building
         # the cell ranges' clause cost more than the query; SQLAlchemy's execution of it, a
         # tenth of the cone).
-        reading = _STATEMENTS.get(
-            (len(ranges), shape), lambda: DriverRows(_cone_query(len(ranges), carried))
-        )
+        def build() -> DriverRows:
+            query = _cone_query(len(ranges), carried)
+            return DriverRows(query if where is None else query.where(where))
+
+        reading = _STATEMENTS.get((len(ranges), shape), build)
         rows = reading.tuples(conn, {**params, **bounds}, most=held)
     else:
         result = conn.execute(_cone_query(len(ranges), carried).where(where), {**params, **bounds})

@@ -253,12 +253,21 @@ def search_observations(
             columns, query.page, query.pagesize, (shape.make(row, None) for row in kept_rows),
             counter=lambda: _kept_count(conn, shaped),
         )  # fmt: skip
-    where = _within(shaped.written, query.obsids)
     if query.cone is not None and sort is None:
         # The rows come with the candidates, in one query, unless there are very many.
-        unfiltered = not query.criteria and query.obsids is None
-        touching = cone_rows(conn, query.cone, shape.selected, shape=shape.name, params=params,
-                             where=None if unfiltered else where)  # fmt: skip
+        if not query.criteria and query.obsids is None:
+            touching = cone_rows(conn, query.cone, shape.selected, shape=shape.name,
+                                 params=params)  # fmt: skip
+        elif query.obsids is None and shaped.kept:
+            # the criteria's clause of their shape with their values bound: the statement is
+            # kept per shape (built per search, it cost more than the cone's own SQL)
+            touching = cone_rows(conn, query.cone, shape.selected,
+                                 shape=(shape.name, shaped.shape), where=shaped.where,
+                                 where_kept=True, params={**params, **shaped.params})  # fmt: skip
+        else:
+            where = _within(shaped.written, query.obsids)
+            touching = cone_rows(conn, query.cone, shape.selected, shape=shape.name,
+                                 params=params, where=where)  # fmt: skip
         if touching is not None:
             # All held already: made at once, without a generator's step per row.
             held = touching[offset : offset + query.pagesize]
@@ -266,6 +275,7 @@ def search_observations(
             return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching),
                               matched=[row[shape.key] for row, _ in touching],
                               held=None if as_json else touching)  # fmt: skip
+    where = _within(shaped.written, query.obsids)
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
         if sort is not None:
