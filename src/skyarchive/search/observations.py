@@ -735,7 +735,7 @@ def _json_row_template(names: tuple[str, ...], dialect: str) -> ColumnElement[st
     pairs = [(name, _json_value(name, dialect)) for name in names]
     built = json_object(dialect, pairs)
     if names[: len(STORED_ROW_NAMES)] == STORED_ROW_NAMES:
-        # the stored object where there is one (all but during an upgrade's gap), else built
+        # the stored object (every observation has one, written by the database), else built
         extra = pairs[len(STORED_ROW_NAMES) :]
         built = func.coalesce(_stored_row(dialect, extra), built, type_=built.type)
     return Prebuilt(("observation row", names, dialect), built)
