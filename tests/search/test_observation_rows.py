@@ -19,7 +19,11 @@ from skyarchive.search import observations as observations_module
 from skyarchive.search.columns import observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
-from skyarchive.search.observations import ObservationQuery, search_observations
+from skyarchive.search.observations import (
+    ObservationQuery,
+    count_observations,
+    search_observations,
+)
 from tests.catalogue_edits import change_first_observations
 
 
@@ -140,7 +144,7 @@ def test_pages_of_values_read_value_by_value_are_the_rows_in_obsid_order(  # typ
 
 
 def test_a_cone_with_criteria_binds_each_searchs_values(filled) -> None:  # type: ignore[no-untyped-def]
-    # a cone and a criterion of one shape, asked with each value in turn: the statement is
+    # a cone and a criterion of one shape, asked with each value in turn: the statements are
     # kept per shape, and each search gets the cone's rows of its own value, nearest first
     now = now_mjd()
     cone = Cone(283.396, 33.029, 1 / 60)  # M57, where the demo has observations of several kinds
@@ -157,3 +161,5 @@ def test_a_cone_with_criteria_binds_each_searchs_values(filled) -> None:  # type
             expected = [row["obs_id"] for row in every if row["instrument_name"] == value]
             assert [row["obs_id"] for row in rows] == expected
             assert all(row["objID1"] == row["objID"] for row in rows)
+            # and the count (COUNT_BIG with a position) keeps its statement the same way
+            assert count_observations(conn, criteria=criteria, cone=cone, now=now) == len(expected)

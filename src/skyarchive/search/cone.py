@@ -44,10 +44,20 @@ def ranges_clause(ranges: Sequence[tuple[int, int]]) -> ColumnElement[bool]:
 
 
 def cone_matches(
-    conn: Connection, cone: Cone, where: ColumnElement[bool] | None = None
+    conn: Connection,
+    cone: Cone,
+    where: ColumnElement[bool] | None = None,
+    *,
+    where_shape: Hashable | None = None,
+    params: dict[str, Any] | None = None,
 ) -> list[tuple[int, float]]:
-    """(obsid, distance in arcsec) of every observation the cone touches, nearest first."""
-    found = _touching(conn, cone, where, (), "matches only", {})
+    """(obsid, distance in arcsec) of every observation the cone touches, nearest first.
+
+    ``where_shape``: names ``where``, a clause of bound parameters given in ``params``; the
+    statement is then kept per shape, as without ``where``."""
+    shape = "matches only" if where_shape is None else ("matches only", where_shape)
+    found = _touching(conn, cone, where, (), shape, params or {},
+                      where_kept=where_shape is not None)  # fmt: skip
     assert found is not None  # nothing carried, no limit
     return [(obsid, distance) for obsid, distance, _ in found]
 

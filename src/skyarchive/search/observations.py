@@ -183,6 +183,11 @@ def count_observations(
     shaped = criteria_shape(criteria, now=now, has_tokens=has_tokens)
     if cone is None and obsids is None and shaped.kept:
         return _kept_count(conn, shaped)
+    if cone is not None and obsids is None and shaped.kept:
+        # its statement kept per shape of criteria, as a page's (search_observations)
+        kept = cone_matches(conn, cone, shaped.where, where_shape=shaped.shape,
+                            params=shaped.params)  # fmt: skip
+        return len(kept)
     where = _within(shaped.written, obsids)
     if cone is not None:
         return len(cone_matches(conn, cone, where))
