@@ -13,10 +13,12 @@ from sqlalchemy import select
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations
 from skyarchive.search.columns import observation_column
+from skyarchive.search.portal_query import PositionQuery
 from skyarchive.search.portal_search import (
     FACETS,
     PortalQuery,
     base_criteria,
+    cone_of,
     facet_counts,
     facet_criteria,
     matching_rows,
@@ -71,6 +73,36 @@ def test_facet_counts_match_the_rows_counted_one_by_one(demo_archive_copy, filte
     total = _counted_one_by_one(demo_archive_copy, PortalQuery(filters=filters), now)
     shown = _counted_one_by_one(demo_archive_copy, query, now)
     assert sum(total["obs_collection"].values()) > 0
+    for name in FACETS:
+        assert {v["value"]: v["total"] for v in got[name]} == dict(total[name]), name
+        assert {v["value"]: v["shown"] for v in got[name] if v["shown"]} == dict(shown[name]), name
+
+
+@pytest.mark.parametrize(
+    ("filters", "chosen"),
+    [
+        ([], {"instrument_name": ["NIRCAM/IMAGE"]}),
+        ([{"paramName": "obs_collection", "values": ["JWST"]}], {"calib_level": [3]}),
+        ([{"paramName": "obs_collection", "values": ["JWST"]}], {"calib_level": [2]}),
+    ],
+)  # fmt: skip
+def test_facet_counts_of_a_cone_match_its_rows_counted_one_by_one(
+    demo_archive_copy, filters, chosen
+) -> None:  # type: ignore[no-untyped-def]
+    # a position search's facets: the cone's matches under the search's criteria and under
+    # the chosen values, each read through the cone statement kept per shape of criteria
+    now = now_mjd()
+    position = PositionQuery("m57 r=1m", 283.396, 33.029, 1 / 60)
+    query = PortalQuery(position=position, filters=filters, facets=chosen)
+    criteria = base_criteria(query)
+    narrowed = [*criteria, *facet_criteria(chosen)]
+    with demo_archive_copy.engine.connect() as conn:
+        got = facet_counts(conn, criteria, narrowed, cone_of(position), now=now)
+    total = _counted_one_by_one(
+        demo_archive_copy, PortalQuery(position=position, filters=filters), now
+    )
+    shown = _counted_one_by_one(demo_archive_copy, query, now)
+    assert sum(total["obs_collection"].values()) > sum(shown["obs_collection"].values()) > 0
     for name in FACETS:
         assert {v["value"]: v["total"] for v in got[name]} == dict(total[name]), name
         assert {v["value"]: v["shown"] for v in got[name] if v["shown"]} == dict(shown[name]), name

@@ -36,6 +36,7 @@ from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import Criterion, parse_criteria
+from skyarchive.search.criteria_shapes import criteria_shape
 from skyarchive.search.facet_summary import counts_are_stored, stored_facet_values
 from skyarchive.search.facet_values import MAX_VALUES, facet_values, token_counts
 from skyarchive.search.observations import (
@@ -401,8 +402,15 @@ def _cone_ids(
     has_tokens: Callable[[str], bool],
 ) -> list[int]:
     """The observations ``cone`` touches that ``criteria`` match (obsids, nearest first)."""
-    where = where_clause(criteria, now=now, has_tokens=has_tokens) if criteria else None
-    return [obsid for obsid, _ in cone_matches(conn, cone, where)]
+    if not criteria:
+        return [obsid for obsid, _ in cone_matches(conn, cone)]
+    shaped = criteria_shape(criteria, now=now, has_tokens=has_tokens)
+    if shaped.kept:  # the statement kept per shape, the values bound (as the page's)
+        found = cone_matches(conn, cone, shaped.where, where_shape=shaped.shape,
+                             params=shaped.params)  # fmt: skip
+    else:
+        found = cone_matches(conn, cone, shaped.written)
+    return [obsid for obsid, _ in found]
 
 
 @functools.lru_cache(maxsize=4)
