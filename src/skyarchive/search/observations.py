@@ -164,6 +164,21 @@ def _kept_count(conn: Connection, shaped: ShapedCriteria) -> int:
     return int(_COUNTS.get(shaped.shape, build).all(conn, shaped.params)[0][0])
 
 
+def cone_matches_under(
+    conn: Connection, cone: Cone, shaped: ShapedCriteria
+) -> list[tuple[int, float]]:
+    """:func:`~skyarchive.search.cone.cone_matches` of the observations criteria of shape
+    ``shaped`` match: the cone's statement kept per shape with the values bound (built per
+    search, the clause cost more than the cone's own SQL), or, for criteria too long to
+    keep, with their values written in."""
+    if not shaped.shape:
+        return cone_matches(conn, cone)
+    if shaped.kept:
+        return cone_matches(conn, cone, shaped.where, where_shape=shaped.shape,
+                            params=shaped.params)  # fmt: skip
+    return cone_matches(conn, cone, shaped.written)
+
+
 def _within(where: ColumnElement[bool], obsids: Select | None) -> ColumnElement[bool]:
     return where if obsids is None else and_(where, observations.c.obsid.in_(obsids))
 
@@ -183,11 +198,8 @@ def count_observations(
     shaped = criteria_shape(criteria, now=now, has_tokens=has_tokens)
     if cone is None and obsids is None and shaped.kept:
         return _kept_count(conn, shaped)
-    if cone is not None and obsids is None and shaped.kept:
-        # its statement kept per shape of criteria, as a page's (search_observations)
-        kept = cone_matches(conn, cone, shaped.where, where_shape=shaped.shape,
-                            params=shaped.params)  # fmt: skip
-        return len(kept)
+    if cone is not None and obsids is None:
+        return len(cone_matches_under(conn, cone, shaped))
     where = _within(shaped.written, obsids)
     if cone is not None:
         return len(cone_matches(conn, cone, where))

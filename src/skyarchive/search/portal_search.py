@@ -34,13 +34,14 @@ from skyarchive.db.id_lists import in_ids
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import OBSERVATION_COLUMNS, ColumnInfo, observation_column
-from skyarchive.search.cone import Cone, cone_matches
+from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import Criterion, parse_criteria
 from skyarchive.search.criteria_shapes import criteria_shape
 from skyarchive.search.facet_summary import counts_are_stored, stored_facet_values
 from skyarchive.search.facet_values import MAX_VALUES, facet_values, token_counts
 from skyarchive.search.observations import (
     ObservationQuery,
+    cone_matches_under,
     count_observations,
     every_observation,
     search_observations,
@@ -402,15 +403,8 @@ def _cone_ids(
     has_tokens: Callable[[str], bool],
 ) -> list[int]:
     """The observations ``cone`` touches that ``criteria`` match (obsids, nearest first)."""
-    if not criteria:
-        return [obsid for obsid, _ in cone_matches(conn, cone)]
     shaped = criteria_shape(criteria, now=now, has_tokens=has_tokens)
-    if shaped.kept:  # the statement kept per shape, the values bound (as the page's)
-        found = cone_matches(conn, cone, shaped.where, where_shape=shaped.shape,
-                             params=shaped.params)  # fmt: skip
-    else:
-        found = cone_matches(conn, cone, shaped.written)
-    return [obsid for obsid, _ in found]
+    return [obsid for obsid, _ in cone_matches_under(conn, cone, shaped)]
 
 
 @functools.lru_cache(maxsize=4)
