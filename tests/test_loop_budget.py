@@ -76,6 +76,30 @@ def test_within_its_budget_work_goes_on_and_is_not_interrupted() -> None:
     assert not budget.interrupted
 
 
+def test_within_the_clocks_budget_the_cpu_time_is_not_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a thread spends no more CPU time than the clock's: until the clock passes the budget,
+    # the CPU time (a system call) need not be read; past it, it is
+    reads: list[float] = []
+
+    def counted_thread_time() -> float:
+        reads.append(time.thread_time())
+        return reads[-1]
+
+    monkeypatch.setattr(loop_budget, "thread_time", counted_thread_time)
+    with loop_budget.spending(60.0) as budget:
+        for _ in range(10):
+            loop_budget.check()
+            assert loop_budget.sqlite_progress() == 0
+        assert list(loop_budget.checked(range(100))) == list(range(100))
+    assert len(reads) == 1 and not budget.interrupted  # the deadline's own reading only
+    with pytest.raises(OverBudget), loop_budget.spending(0.001) as spent:
+        burn(0.005)
+        loop_budget.check()
+    assert spent.interrupted and len(reads) > 2
+
+
 def test_past_its_budget_check_raises_and_marks_the_budget_interrupted() -> None:
     with pytest.raises(OverBudget), loop_budget.spending(0.002) as budget:
         burn(0.005)
