@@ -95,17 +95,19 @@ def xyz_to_radec(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ra, dec
 
 
+#: The components of a vector in turn from the second (y z x) and from the third (z x y).
+_NEXT, _AFTER_NEXT = np.array([1, 2, 0]), np.array([2, 0, 1])
+
+
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cross products of ``(N, 3)`` arrays: the same arithmetic as ``np.cross``, whose
     general axis handling costs more than the products for the few dozen footprints of a
-    search (it ran six times per cone)."""
-    a0, a1, a2 = a[:, 0], a[:, 1], a[:, 2]
-    b0, b1, b2 = b[:, 0], b[:, 1], b[:, 2]
-    out = np.empty(a.shape)
-    out[:, 0] = a1 * b2 - a2 * b1
-    out[:, 1] = a2 * b0 - a0 * b2
-    out[:, 2] = a0 * b1 - a1 * b0
-    return out
+    search (it ran six times per cone). Component ``i`` is ``a[i+1] b[i+2] - a[i+2] b[i+1]``
+    (indices mod 3), all three at once: seven numpy calls, not eighteen a component at a
+    time."""
+    return a.take(_NEXT, axis=1) * b.take(_AFTER_NEXT, axis=1) - a.take(
+        _AFTER_NEXT, axis=1
+    ) * b.take(_NEXT, axis=1)
 
 
 def _chord_angle(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -137,6 +139,7 @@ def _check_position(ra: float, dec: float, what: str) -> tuple[float, float]:
 class _PolygonGeometry(NamedTuple):
     a: np.ndarray  # (E, 3) edge starts
     b: np.ndarray  # (E, 3) edge ends
+    following: np.ndarray  # (E,) where each edge's end is among the starts: b = a[following]
     normal: np.ndarray  # (E, 3) unit normals of the edges' great circles (zero if degenerate)
     normal_len: np.ndarray  # (E,) |a x b| = sin(edge length)
     start_side: np.ndarray  # (E, 3) normal x a: p . it >= 0 on b's side of a
@@ -464,7 +467,8 @@ def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometr
     index = np.arange(len(a))
     first = np.repeat(starts, counts)
     size = np.repeat(counts, counts)
-    b = a[first + (index - first + 1) % size]
+    following = first + (index - first + 1) % size
+    b = a[following]
     # (a + b) x (b - a) = 2 a x b, without the cancellation of a x b for close points
     cross = 0.5 * _cross(a + b, b - a)
     normal_len = np.linalg.norm(cross, axis=1)
@@ -472,16 +476,17 @@ def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometr
     # Gauss-Bonnet: area on the left = 2 pi - sum of the (left-positive) turning angles
     prev_normal = normal[first + (index - first - 1) % size]
     t_in = _cross(prev_normal, a)
-    t_out = _cross(normal, a)
+    t_out = _cross(normal, a)  # also each edge's start side, below
     turning = np.arctan2(np.einsum("ij,ij->i", a, _cross(t_in, t_out)),
                          np.einsum("ij,ij->i", t_in, t_out))  # fmt: skip
     area_left = 2.0 * math.pi - np.add.reduceat(turning, starts)
     geometry = _PolygonGeometry(
         a=a,
         b=b,
+        following=following,
         normal=normal,
         normal_len=normal_len,
-        start_side=_cross(normal, a),
+        start_side=t_out,
         end_side=_cross(b, normal),
         ab=np.einsum("ij,ij->i", a, b),
         area_left=area_left,
@@ -524,7 +529,7 @@ def _geometry_distances(
     within_arc = (p @ g.start_side.T >= 0) & (p @ g.end_side.T >= 0) & (g.normal_len > 0)
     to_circle = np.arcsin(np.minimum(np.abs(s), 1.0))
     to_a = _chord_angle(p[:, None, :], g.a[None, :, :])
-    to_b = _chord_angle(p[:, None, :], g.b[None, :, :])
+    to_b = to_a[:, g.following]  # each edge's end is another's start: its angle is known
     to_edge = np.where(within_arc, to_circle, np.minimum(to_a, to_b))
     to_boundary = np.minimum.reduceat(to_edge, starts, axis=1)
     return np.where(inside, -to_boundary if signed else 0.0, to_boundary)
