@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ HTTP_PARSER = "h11"
 #: as "connection reset" instead of an answer; with room for every parameter's declared
 #: length, percent-encoded, the application answers over-long values with a 4xx itself.
 MAX_REQUEST_HEAD_BYTES = 1024 * 1024
+
+#: Threads for Download/file's look-ups: anyio's default capacity, which ran them before.
+FILE_THREADS = 40
 
 if TYPE_CHECKING:
     import uvicorn
@@ -103,6 +107,9 @@ def create_app(archive: Archive) -> FastAPI:
         loop_engine=archive.loop_read_engine,
         thread_engine=archive.search_engine,
     )
+    # Download/file's blocking look-ups (api/mast/downloads.py): as many threads as anyio's
+    # limiter allowed when it ran them.
+    app.state.file_threads = ThreadPoolExecutor(FILE_THREADS, thread_name_prefix="skyarchive-files")
     # The composition root binds staging to the job queue, so delivery/ never imports jobs/.
     app.state.enqueue_staging = partial(enqueue_staging, archive.settings)
     app.state.enqueue_tap_job = partial(enqueue_tap_job, archive.settings)

@@ -5,7 +5,10 @@ Bundles, cURL scripts and staging live in :mod:`skyarchive.api.mast.bundles`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextvars import copy_context
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -38,7 +41,7 @@ _RANGE_HEADERS = {
 # One route per method: a GET+HEAD route gives both operations one OpenAPI id.
 @router.get("/api/v0.1/Download/file", openapi_extra=_RANGE_HEADERS)
 @router.head("/api/v0.1/Download/file", openapi_extra=_RANGE_HEADERS)
-def download_file(
+async def download_file(
     request: Request,
     archive: ArchiveDep,
     uri: Annotated[
@@ -49,6 +52,18 @@ def download_file(
         ),
     ] = "",
 ) -> Response:
+    # The look-up blocks (the file's row, the caller's; a small file's bytes): it runs in
+    # the app's file threads, a standard thread pool, whose hand-off costs a third of the
+    # one FastAPI makes for a synchronous route, anyio's (api/search_threads.py): about a
+    # tenth of a small download's CPU, served (docs/performance.md). As many threads as
+    # anyio's, so as many downloads wait for storage at once; in the request's context, as
+    # anyio runs them.
+    work = partial(copy_context().run, _download, request, archive, uri)
+    threads = request.app.state.file_threads
+    return await asyncio.get_running_loop().run_in_executor(threads, work)
+
+
+def _download(request: Request, archive: Archive, uri: str) -> Response:
     # The caller is looked up here, in the route's worker thread, and only when the answer
     # depends on it (a file still exclusive, telemetry), rather than as a dependency
     # (CallerDep), which would take a thread of its own and the catalogue's time for every
