@@ -10,7 +10,9 @@
   shape to any other (astroquery, curl, wget, scripts).
 * Starlette's own HTTP errors (no such path, wrong method) and request validation errors are
   translated into the tree; an unexpected exception is logged once, with its traceback, and
-  answered as an :class:`~skyarchive.errors.InternalError` that shows none of it.
+  answered as an :class:`~skyarchive.errors.InternalError` that shows none of it; a database
+  that could not be reached (a lost connection, one refused) is answered
+  :class:`~skyarchive.errors.ServiceUnavailable`, with a time to retry.
 
 The face is told by the route, not by the URL; the portal renders its page through the
 function handed to :func:`install_error_handlers`, so this module never imports the portal.
@@ -27,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +39,10 @@ from skyarchive.vo.votable_errors import MEDIA_TYPE as VOTABLE_ERROR_MEDIA_TYPE
 from skyarchive.vo.votable_errors import error_votable
 
 log = logging.getLogger("skyarchive.errors")
+
+#: Seconds a client is asked to wait when the database could not be reached (a restart or a
+#: fail-over takes a few).
+DATABASE_RETRY_AFTER = 5
 
 #: Renders the portal's error page for a browser: ``render(request, error) -> Response``.
 PageRenderer = Callable[[Request, SkyArchiveError], Response]
@@ -81,9 +88,16 @@ def error_response(exc: SkyArchiveError, headers: Mapping[str, str] | None = Non
     )
 
 
-def mast_error_response(exc: SkyArchiveError, *, status: int | None = None) -> JSONResponse:
-    """MAST's error answer; ``status`` defaults to the error's own HTTP status."""
-    return JSONResponse(mast_error_body(exc.message), status_code=status or exc.status)
+def mast_error_response(
+    exc: SkyArchiveError, *, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """MAST's error answer; ``status`` defaults to the error's own HTTP status, ``headers`` to
+    the error's own (a time to retry)."""
+    return JSONResponse(
+        mast_error_body(exc.message),
+        status_code=status or exc.status,
+        headers={**exc.headers, **(headers or {})},
+    )
 
 
 def vo_error_response(
@@ -164,7 +178,7 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
             response.headers.update(merged)
             return response
         if face == "mast":
-            return mast_error_response(exc)
+            return mast_error_response(exc, headers=merged)
         if face == "vo":
             route = request.scope.get("route")
             return vo_error_response(exc, merged, getattr(route, "error_document", error_votable))
@@ -252,9 +266,20 @@ class UnexpectedErrors:
             if started:  # logged as one line where it failed; the server drops the connection
                 return
             raise
-        except Exception:
+        except Exception as exc:
             if started:
                 raise
+            if database_unreachable(exc):  # not ours to mend: the client may retry soon
+                log.warning(
+                    "The database could not be reached answering %s %s: %s",
+                    scope.get("method"), scope.get("path"), type(exc).__name__,
+                )  # fmt: skip
+                unreachable = errors.ServiceUnavailable(
+                    "The archive's database cannot be reached just now; try again in a few "
+                    "seconds.", retry_after=DATABASE_RETRY_AFTER,
+                )  # fmt: skip
+                await self.answer(Request(scope), unreachable)(scope, receive, send)
+                return
             reference = secrets.token_hex(4)
             log.exception(
                 "Unexpected error [%s] answering %s %s",
@@ -265,6 +290,17 @@ class UnexpectedErrors:
                 "logged; try again later, or tell the archive's operators the reference."
             )
             await self.answer(Request(scope), error)(scope, receive, send)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached, which the moment, not our code,
+    is to blame for: a connection it dropped while in use (SQLAlchemy has invalidated it; one
+    dropped while idle in the pool is replaced before use, ``db/engine.py``), or one that could
+    not be opened (an error with no statement: the connect itself failed). A statement's own
+    failure is not ("no such table" is a fault of ours)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return exc.connection_invalidated or (isinstance(exc, OperationalError) and not exc.statement)
 
 
 def _where(loc: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from pathlib import Path
@@ -114,14 +115,20 @@ class _StoppableCursor(sqlite3.Cursor):
         return super().execute(sql, parameters)
 
 
-def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
-    """Ping a pooled connection before handing it out only when it sat idle > ``idle_seconds``.
+def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> None:
+    """Ping a pooled connection before handing it out only when it sat idle > ``idle_seconds``
+    (None: :data:`IDLE_PING_SECONDS` as it is at each check-out), and replace one the database
+    has closed, whenever.
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per request, as much
     as the primary-key read behind a cached answer. A connection checked in less than a second
-    ago is taken as alive. The price: when PostgreSQL restarts (or a proxy drops connections)
-    within that second, each such connection fails one request, after which SQLAlchemy,
-    seeing the disconnect, empties the pool (docs/deployment.md, "PostgreSQL").
+    ago is taken as alive unless the database has closed it: when PostgreSQL restarts, fails
+    over, or ends a connection, it sends the connection a last message and closes its end, so
+    an idle connection with something to read is one it has ended
+    (:func:`_ended_by_the_server`, a poll of its socket, ~2 µs). Each such connection would
+    otherwise fail the request it was handed to. What no message tells of (a proxy or a
+    firewall dropping connections silently) is still met by one request per connection within
+    the second, answered 503 (``api/errors.py``; docs/deployment.md, "PostgreSQL").
     """
 
     @event.listens_for(engine, "checkin")
@@ -132,7 +139,12 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> N
     @event.listens_for(engine, "checkout")
     def ping_if_idle(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
         checked_in = record.info.get(_CHECKED_IN)  # none on a fresh connection: alive
-        if checked_in is None or time.monotonic() - checked_in <= idle_seconds:
+        if checked_in is None:
+            return
+        if _ended_by_the_server(dbapi_connection):
+            raise DisconnectionError("the database ended this connection")
+        idle = IDLE_PING_SECONDS if idle_seconds is None else idle_seconds
+        if time.monotonic() - checked_in <= idle:
             return
         dialect = engine.dialect
         try:
@@ -142,6 +154,19 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> N
                 # The pool replaces the connection and hands out a fresh one.
                 raise DisconnectionError(str(exc)) from exc
             raise
+
+
+def _ended_by_the_server(dbapi_connection: Any) -> bool:
+    """Whether an idle pooled connection has something to read: nothing is sent to a client
+    between statements but the server's last words before it closes the connection (a
+    notice of a changed setting would be read as such too, and cost a reconnect)."""
+    try:
+        socket = dbapi_connection.fileno()
+    except Exception:  # noqa: BLE001 (closed already, or a driver without one: the ping decides)
+        return False
+    poller = select.poll()
+    poller.register(socket, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def alembic_config(engine: Engine) -> Config:
