@@ -357,6 +357,17 @@ def catalogue_changed(ctx: typer.Context) -> None:
     console.print(f"Catalogue generation now {generation}: every server answers afresh.")
 
 
+@app.command("keyword-columns")
+def keyword_columns(ctx: typer.Context) -> None:
+    """Store the keyword tables' columns of files ingested before this version (schema 0043)
+    or by an older one, so their keyword searches read them ready instead of shaping each
+    header per search (same answers, less work). Safe to stop and run again; servers may run."""
+    from skyarchive.search.keyword_store import write_keyword_columns
+
+    written = write_keyword_columns(_archive(ctx).engine)
+    console.print(f"Stored the keyword columns of {written:,} files.")
+
+
 @app.command()
 def worker(
     ctx: typer.Context,

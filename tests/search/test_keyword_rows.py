@@ -1,5 +1,7 @@
 """How keyword rows are built from stored headers: a page is converted a column at a time,
-so each value must come out as it would alone, whatever the other files of the page hold."""
+so each value must come out as it would alone, whatever the other files of the page hold; and
+from the keyword columns stored ready at ingest (schema 0043), which must show each file
+exactly as its header does, and are not read when other code made them."""
 
 from __future__ import annotations
 
@@ -11,19 +13,22 @@ import pytest
 from skyarchive.access.rights import now_mjd
 from skyarchive.search import keyword_search
 from skyarchive.search.criteria import parse_criteria
-from skyarchive.search.keyword_search import KeywordTable, _RowShape, search_keywords
+from skyarchive.search.keyword_rows import RowShape, stored_columns, stored_stamp
+from skyarchive.search.keyword_search import KeywordTable, search_keywords
 
 NOW = 61000.0  # MJD: files released before it are public
 TABLE = KeywordTable.for_service("Mast.Jwst.Filtered.Nircam")
 
 
 def _row(product_id: int, header: dict[str, Any], *, released: float | None = 60000.0,
-         ingested: str | None = "2024-01-02T03:04:05") -> tuple:  # fmt: skip
-    """A database row as the page query reads it (its columns in order)."""
+         ingested: str | None = "2024-01-02T03:04:05", stored: bool = False) -> tuple:  # fmt: skip
+    """A database row as the page query reads it (its columns in order); ``stored``: with its
+    keyword columns stored as the product writer stores them."""
     name = f"jw01234001001_02101_0000{product_id}_nrca1_cal.fits"
+    ready = stored_columns(header) if stored else None
     return (product_id, name, name[:25], "2b", 1000 + product_id, "ab" * 32,
             f"mast:JWST/product/{name}", ingested, 7, "1234", "JWST", released,
-            json.dumps(header))  # fmt: skip
+            json.dumps(header), ready, None if ready is None else stored_stamp())  # fmt: skip
 
 
 # Headers holding every kind of value a column converts, beside ones already as shown.
@@ -39,7 +44,7 @@ NUMBERS_AS_TEXT = {"PROGRAM": " 01234 ", "NINTS": "many", "VISIT": "3"}
 
 
 def test_values_are_converted_as_their_column_shows_them() -> None:
-    odd, plain, not_finite = _RowShape(TABLE.columns, NOW)(
+    odd, plain, not_finite = RowShape(TABLE.columns, NOW)(
         [_row(1, ODD), _row(2, PLAIN), _row(3, NOT_FINITE, released=None)]
     )
     assert _some(odd, "targname nints effexptm tsovisit filter subarray pupil") == {
@@ -56,7 +61,7 @@ def test_values_are_converted_as_their_column_shows_them() -> None:
     assert plain["date_obs"] == "/Date(1672574400000)/" and plain["xoffset"] == 0.0
     assert (not_finite["effexptm"], not_finite["xoffset"], not_finite["nints"]) == (None, None, 2)
     assert [r["isRestricted"] for r in (odd, plain, not_finite)] == [False, False, True]
-    (as_text,) = _RowShape(TABLE.columns, NOW)([_row(4, NUMBERS_AS_TEXT)])
+    (as_text,) = RowShape(TABLE.columns, NOW)([_row(4, NUMBERS_AS_TEXT)])
     assert _some(as_text, "program nints visit") == {"program": 1234, "nints": None, "visit": 3}
     assert not_finite["publicReleaseDate"] is None and odd["ingestStartDate_mjd"] == pytest.approx(
         60311.12783564815
@@ -78,7 +83,7 @@ def test_a_page_shows_each_file_as_it_would_alone() -> None:
     ]
     chosen = TABLE.chosen("filename, nints, date_obs, targname, isItar")
     for columns in (TABLE.columns, chosen, TABLE.chosen("nints"), TABLE.chosen(",")):
-        shape = _RowShape(columns, NOW, with_owner=True)
+        shape = RowShape(columns, NOW, with_owner=True)
         alone = [shape([row])[0] for row in rows]
         page = shape(rows)
         assert page == alone
@@ -103,3 +108,39 @@ def test_a_streamed_page_is_the_page_read_at_once(keyword_archive, monkeypatch) 
     monkeypatch.setattr(keyword_search, "_SHAPED_BATCH", 3)
     assert [page(1, 25), page(2, 25)] == whole
     assert len(whole[0][0]) == 25 and whole[0][1] > 25
+
+
+# A MIRI header: keywords of MIRI's table only (band, detmode) beside common ones.
+MIRI = {"BAND": "SHORT", "DETMODE": "FAST", "TARGNAME": "M57", "NINTS": 3, "CHANNEL": "12"}
+HUGE = {"NINTS": 2**70, "TARGNAME": "M57"}  # no JSON writer takes it: never stored
+
+
+def test_stored_columns_show_each_file_as_its_header_does() -> None:
+    headers = [ODD, PLAIN, NOT_FINITE, {}, NUMBERS_AS_TEXT, MIRI, HUGE]
+    tables = [TABLE, KeywordTable.for_service("Mast.Jwst.Filtered.Miri"),
+              KeywordTable.for_service("Mast.Jwst.Filtered.GuideStar")]  # fmt: skip
+    for table in tables:
+        choices = (table.columns, table.chosen("filename, nints, date_obs, targname, isItar"),
+                   table.chosen("targname"), table.chosen("dataURI"))  # fmt: skip
+        for columns in choices:
+            shape = RowShape(columns, NOW, with_owner=True)
+            from_headers = shape([_row(n, h) for n, h in enumerate(headers)])
+            ready = [_row(n, h, stored=True) for n, h in enumerate(headers)]
+            assert shape(ready) == from_headers
+            assert [list(row) for row in shape(ready)] == [list(row) for row in from_headers]
+            assert all(type(a[name]) is type(b[name])
+                       for a, b in zip(shape(ready), from_headers, strict=True)
+                       for name in a)  # fmt: skip
+            without_huge = ready[:-1]  # every file stored: read from the stored columns
+            assert shape(without_huge) == from_headers[:-1]
+    assert stored_columns(HUGE) is None
+
+
+def test_stored_columns_are_read_only_when_stamped_by_this_code(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    shape = RowShape(TABLE.columns, NOW)
+    stale = [(*_row(1, PLAIN)[:-2], json.dumps({"targname": "stale"}), "another-code")]
+    assert shape(stale)[0]["targname"] == "M57"  # from the header
+    fresh = [(*_row(1, PLAIN)[:-2], json.dumps({"targname": "stored"}), stored_stamp())]
+    assert shape(fresh)[0]["targname"] == "stored"  # from the stored columns: they are read
+    mixed = [fresh[0], _row(2, PLAIN)]  # one file of the page without: all from headers
+    assert [row["targname"] for row in shape(mixed)] == ["M57", "M57"]

@@ -344,6 +344,16 @@ product_keywords = Table(
         String(16),
         comment="Keyword table listing the file (NIRCAM..FGS, GUIDESTAR); NULL: none (schema 0014)",
     ),
+    Column(
+        "keyword_columns",
+        Text,
+        comment="JSON: the keyword tables' columns the header fills, as shown (schema 0043)",
+    ),
+    Column(
+        "keyword_columns_stamp",
+        String(16),
+        comment="The code keyword_columns were made by; another's are not read (schema 0043)",
+    ),
     # product_id last: a page in product_id order is read from the index without a sort
     Index(None, "listed_in", "product_id"),
     # (listed_in, exp_type, product_id) followed by every other typed keyword (schema 0019):

@@ -13,15 +13,11 @@ stored header.
 from __future__ import annotations
 
 import functools
-import json
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
-import orjson
 from sqlalchemy import (
     TIMESTAMP,
     Column,
@@ -44,7 +40,7 @@ from sqlalchemy import Float as SQLFloat
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import visitors
 
-from skyarchive.access.rights import PUBLIC, data_rights, restricted_clause
+from skyarchive.access.rights import restricted_clause
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.streaming import stream_rows
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
@@ -68,13 +64,11 @@ from skyarchive.search.keyword_columns import (
     columns_by_name,
     table_columns,
 )
+from skyarchive.search.keyword_rows import MJD_OF_UNIX_EPOCH, RowShape, value_as_shown
 from skyarchive.search.keyword_store import (
     FOLDED,
     LEVEL_2A,
     LEVEL_2C,
-    MJD_OF_UNIX_EPOCH,
-    date_value,
-    mjd_of_iso,
     stored_count,
     stored_exp_type_counts,
 )
@@ -145,8 +139,7 @@ class KeywordPage:
 #: A row of every keyword is ~15 kB as a dict, so the first query stays small.
 FIRST_ROWS = 1000
 _STREAM_BATCH = 2000
-_HEADER = -1  # the stored header's position in a row of _file_rows
-#: Streamed rows shaped together (:class:`_RowShape` works a column of a batch at a time).
+#: Streamed rows shaped together (:class:`RowShape` works a column of a batch at a time).
 _SHAPED_BATCH = 100
 
 
@@ -166,7 +159,7 @@ def search_keywords(
     the file's observation), in the table's column order; ``with_owner`` adds, after the
     table's columns, what the portal marks and guards rows by (:data:`OWNER_FIELDS`)."""
     first = (page - 1) * pagesize
-    shape = _RowShape(columns, now, with_owner=with_owner)
+    shape = RowShape(columns, now, with_owner=with_owner)
     head_size = min(pagesize, FIRST_ROWS)
     found = _page_head(conn, table, criteria, now, cone, rows=head_size, start=first)
     head = shape(found)
@@ -263,7 +256,7 @@ class _ReadCount:
 
 
 def _streamed(conn: Connection, head: list[dict[str, Any]], rest: Select,
-              shape: _RowShape, read: _ReadCount) -> Iterator[dict[str, Any]]:  # fmt: skip
+              shape: RowShape, read: _ReadCount) -> Iterator[dict[str, Any]]:  # fmt: skip
     yield from head
     head.clear()  # the first rows are not held while the rest streams
     streamed = stream_rows(conn, rest, batch=_STREAM_BATCH)
@@ -294,7 +287,7 @@ def _rows_query(where: ColumnElement[bool]) -> Select:
 
 @cache  # a select is immutable (where() makes a new one): its columns are coerced once
 def _file_rows() -> Select:
-    """A file's row: :class:`_RowShape` reads its columns by position, in this order (by
+    """A file's row: :class:`RowShape` reads its columns by position, in this order (by
     name, a row's attribute costs ~0.4 µs, and a page reads a dozen per file)."""
     return select(
         *_file_identity(),
@@ -307,6 +300,8 @@ def _file_rows() -> Select:
         p.c.obs_collection,
         o.c.t_obs_release,
         k.c.header,
+        k.c.keyword_columns,
+        k.c.keyword_columns_stamp,
     ).select_from(_joined())  # fmt: skip
 
 
@@ -582,265 +577,6 @@ def product_level() -> ColumnElement:
     )
 
 
-@dataclass(frozen=True)
-class _ColumnPlan:
-    """What :class:`_RowShape` does for each column of a choice of columns: the same for
-    every answer with that choice, so worked out once (a table's 250 columns took 0.1 ms)."""
-
-    blank: dict[str, Any]
-    archive: list[str]
-    # header keyword -> (column, converter of a column's values); a keyword fills one
-    # column, except dates
-    plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]]
-    # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
-    dated: dict[str, list[tuple[str, bool]]]
-
-    @staticmethod
-    @functools.lru_cache(maxsize=64)
-    def of(columns: tuple[KeywordColumn, ...]) -> _ColumnPlan:
-        archive: list[str] = []
-        plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]] = {}
-        dated: dict[str, list[tuple[str, bool]]] = {}
-        for column in columns:
-            name, keyword = column.info.name, column.keyword
-            if keyword is None:
-                archive.append(name)
-            elif column.date_of is not None or name in DATES:
-                dated.setdefault(keyword, []).append((name, column.date_of is not None))
-            else:
-                plain[keyword] = (name, _COLUMN_CONVERTERS[column.info.type])
-        blank = dict.fromkeys(column.info.name for column in columns)
-        return _ColumnPlan(blank, archive, plain, dated)
-
-
-class _RowShape:
-    """Builds result rows (dicts in column order) from database rows; what to do for each
-    column is worked out once per answer, not per row.
-
-    A row starts as a copy of an all-None row (one C-level copy, in column order) and only
-    the keywords the page's headers hold are filled in, a column at a time, each by a
-    converter chosen for its column's type beforehand: a table has some 250 columns and a
-    header rarely holds them all, so the work follows the headers, not the table.
-    """
-
-    def __init__(
-        self, columns: Sequence[KeywordColumn], now: float, *, with_owner: bool = False
-    ) -> None:
-        self._now = now
-        self._with_owner = with_owner
-        plan = _ColumnPlan.of(tuple(columns))
-        self._blank, self._archive = plan.blank, plan.archive
-        self._plain, self._dated = plan.plain, plan.dated
-
-    def __call__(self, found: Sequence[Any]) -> list[dict[str, Any]]:
-        """The rows of ``found`` (database rows), in the same order."""
-        out = list(map(dict.copy, repeat(self._blank, len(found))))
-        if not found:
-            return out
-        names: list[str] = []
-        columns: list[Sequence[Any]] = []
-        if self._plain or self._dated:
-            headers = [_header_of(row[_HEADER]) for row in found]
-            self._keyword_columns(headers, names, columns)
-        if self._archive:
-            archive = _archive_columns(found, self._now)
-            names += self._archive
-            columns += [archive[name] for name in self._archive]
-        if names:  # one C-level update per row from the page's columns, all at once
-            for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
-                shaped.update(zip(names, row_values, strict=True))
-        if self._with_owner:
-            for shaped, row in zip(out, found, strict=True):
-                shaped.update(_owner_values(row, self._now))
-        return out
-
-    def _keyword_columns(
-        self, headers: list[dict[str, Any]], names: list[str], columns: list[Sequence[Any]]
-    ) -> None:
-        """Adds the keyword columns of the page to ``names`` and ``columns``: each keyword
-        some header holds is read from every header at once, and converted only when some
-        value is not already what its column shows (most are: a page costs a few C-level
-        passes per keyword instead of a Python call per value)."""
-        plain, dated = self._plain, self._dated
-        for keyword in set().union(*headers):
-            fill = plain.get(keyword)
-            if fill is not None:
-                names.append(fill[0])
-                columns.append(fill[1](list(map(dict.get, headers, repeat(keyword)))))
-                continue
-            fills = dated.get(keyword)
-            if fills is not None:
-                mjds = _mjds(headers, keyword, list(map(dict.get, headers, repeat(keyword))))
-                for name, as_mjd in fills:
-                    names.append(name)
-                    columns.append(mjds if as_mjd else _net_dates(mjds))
-
-
-def _mjds(headers: list[dict[str, Any]], keyword: str, values: list[Any]) -> list[float | None]:
-    """A date keyword's values as MJD (None where a header has none)."""
-    dates = [None if value is None else date_value(header, keyword)
-             for header, value in zip(headers, values, strict=True)]  # fmt: skip
-    try:
-        return _each_once(mjd_of_iso, dates)
-    except TypeError:  # a value JSON nests (no FITS header holds one): no date
-        return [mjd_of_iso(date) for date in dates]
-
-
-def _each_once(convert: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
-    """``convert`` of each of ``values``, worked out once per distinct value: the files of a
-    page share most of their dates."""
-    converted = {value: convert(value) for value in set(values)}
-    return list(map(converted.__getitem__, values))
-
-
-def _net_dates(mjds: Sequence[float | None]) -> list[str | None]:
-    return _each_once(_net_date, mjds)
-
-
-#: What ``with_owner`` adds to a row: the owning observation, its program and collection,
-#: and the file's data rights, as the portal's other grids carry them.
-OWNER_FIELDS = ("obsid", "proposal_id", "obs_collection", "dataRights")
-
-
-def _owner_values(row: Any, now: float) -> dict[str, Any]:
-    *_, obsid, proposal_id, obs_collection, released, _header = row  # as _file_rows reads
-    return {
-        "obsid": None if obsid is None else str(obsid),
-        "proposal_id": proposal_id,
-        "obs_collection": obs_collection,
-        "dataRights": data_rights(released, now=now),
-    }
-
-
-def _header_of(text: str | None) -> dict[str, Any]:
-    try:
-        return orjson.loads(text or "{}")  # type: ignore[no-any-return]
-    except orjson.JSONDecodeError:  # NaN or Infinity, which Python's json writes and reads
-        return json.loads(text or "{}")  # type: ignore[no-any-return]
-
-
-def _archive_columns(found: Sequence[Any], now: float) -> dict[str, Sequence[Any]]:
-    """The archive columns of a page's files (a table's columns without a keyword), a
-    column each."""
-    (ids, filenames, file_sets, levels, sizes, checksums, uris, ingested_at, _obsids,
-     _proposals, _collections, released, _headers) = zip(*found, strict=True)  # fmt: skip
-    ingested = _each_once(mjd_of_iso, ingested_at)
-    ingested_dates = _net_dates(ingested)
-    restricted = _each_once(lambda release: data_rights(release, now=now) != PUBLIC, released)
-    nothing, no = (None,) * len(found), (False,) * len(found)
-    return {
-        "ArchiveFileID": ids,
-        "filename": filenames,
-        "fileSetName": file_sets,
-        "productLevel": levels,
-        "fileSize": sizes,
-        "checksum": checksums,
-        "ingestStartDate": ingested_dates,
-        "ingestStartDate_mjd": ingested,
-        "ingestCompletionDate": ingested_dates,
-        "ingestCompletionDate_mjd": ingested,
-        "FileTypeID": nothing,
-        "publicReleaseDate": _net_dates(released),
-        "publicReleaseDate_mjd": released,
-        "isRestricted": restricted,
-        "isItar": no,
-        "isStale": no,
-        "FileSetId": nothing,
-        "dataURI": uris,
-    }
-
-
-def _value(value: Any, kind: str) -> Any:
-    """A header value as a column of type ``kind`` shows it (None when it cannot)."""
-    return None if value is None else _CONVERTERS[kind](value)
-
-
-def _text(value: Any) -> str:
-    return str(value).strip()
-
-
-def _integer(value: Any) -> int | None:
-    if type(value) is int:  # not a bool, whose text is not a number
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _real(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _flag_text(value: Any) -> str:  # MAST writes keyword flags as 't' / 'f'
-    return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": _text, "int": _integer, "float": _real, "boolean": _flag_text,
-}  # fmt: skip
-
-# Converters of a page's values of one keyword (None where a header lacks it), giving what
-# :data:`_CONVERTERS` gives value by value. JSON headers mostly hold the very value a column
-# shows (text without edge blanks, integers, finite reals): such a column is checked by
-# C-level passes over it and kept as it is.
-_STRING = frozenset((str,))
-_STRING_OR_NONE = frozenset((str, type(None)))
-_INTEGER_OR_NONE = frozenset((int, type(None)))  # not bool, whose text is not a number
-_REAL_OR_NONE = frozenset((float, type(None)))
-
-
-def _texts(values: list[Any]) -> list[Any]:
-    kinds = set(map(type, values))
-    if kinds == _STRING:  # every header holds the keyword (the usual page)
-        return list(map(str.strip, values))
-    if kinds <= _STRING_OR_NONE:
-        return [value and value.strip() for value in values]  # None and "" stay as they are
-    return [None if value is None else _text(value) for value in values]
-
-
-def _integers(values: list[Any]) -> list[Any]:
-    kinds = set(map(type, values))
-    if kinds <= _INTEGER_OR_NONE:
-        return values
-    if kinds == _STRING:  # numbers written as text (PROGRAM, VISIT, ...)
-        try:  # int() skips the edge blanks _integer strips
-            return list(map(int, values))
-        except ValueError:  # some text is no integer: it shows None
-            pass
-    return [None if value is None else _integer(value) for value in values]
-
-
-def _reals(values: list[Any]) -> list[Any]:
-    # filter(None, ...) leaves out None (and 0.0, which is finite); NaN and infinities are
-    # kept and fail the test (only Python's json, the fallback of _header_of, reads them)
-    if _REAL_OR_NONE.issuperset(map(type, values)) and all(
-        map(math.isfinite, filter(None, values))
-    ):
-        return values
-    return [None if value is None else _real(value) for value in values]
-
-
-def _flag_texts(values: list[Any]) -> list[Any]:
-    return [None if value is None else _flag_text(value) for value in values]
-
-
-_COLUMN_CONVERTERS: dict[str, Callable[[list[Any]], list[Any]]] = {
-    "string": _texts, "int": _integers, "float": _reals, "boolean": _flag_texts,
-}  # fmt: skip
-
-
-def _net_date(mjd: float | None) -> str | None:
-    """MAST's JSON dates: ``/Date(<milliseconds since 1970>)/``."""
-    if mjd is None:
-        return None
-    return f"/Date({round((mjd - MJD_OF_UNIX_EPOCH) * 86400000)})/"
-
-
 def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
     """Field types as MAST declares them: keyword flags and dates are strings."""
     return [dict(field) for field in _wire_fields(tuple(columns))]
@@ -902,7 +638,7 @@ def _counted_values(name: str, kind: str, counts: Iterable[Any], limit: int) -> 
     for value, count in counts:
         matching += int(count)
         if value is not None and len(values) < limit:
-            values.append({"value": shown(_value(value, kind)), "count": int(count)})
+            values.append({"value": shown(value_as_shown(value, kind)), "count": int(count)})
     return {"column": name, "matching": matching, "values": values}
 
 
@@ -1002,7 +738,7 @@ def sorted_keywords(
     sorted_ids = sorted_ids_query(conn, table, criteria, sort=sort, descending=descending,
                                   page=page, pagesize=pagesize, now=now, cone=cone)  # fmt: skip
     ids = list(conn.execute(sorted_ids).scalars())
-    shape = _RowShape(columns, now, with_owner=with_owner)
+    shape = RowShape(columns, now, with_owner=with_owner)
     found = {row.product_id: row for row in conn.execute(_rows_query(_among(ids)))} if ids else {}
     rows = shape([found[product_id] for product_id in ids])
 

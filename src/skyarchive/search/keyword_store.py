@@ -24,14 +24,23 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import func as sql
 
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, keyword_counts, product_keywords, products
+from skyarchive.search.keyword_rows import date_value, mjd_of_iso, stored_columns, stored_stamp
 
 INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "MIRI", "FGS")
 GUIDE_STAR = "GUIDESTAR"
@@ -41,7 +50,6 @@ LEVEL_2C = ("CRF", "CRFINTS")
 # they are stored lower-case; a criterion is then plain equality on an indexed column.
 FOLDED = frozenset(("instrume", "detector", "exp_type", "filter", "pupil", "grating",
                     "subarray", "readpatt", "targname", "category"))  # fmt: skip
-MJD_OF_UNIX_EPOCH = 40587.0
 _BATCH = 500  # exposures per query (bound parameters stay far below every backend's limit)
 
 
@@ -194,36 +202,6 @@ def stored_exp_type_counts(conn: Connection, table: str) -> list[tuple[str | Non
     return [(value or None, int(files)) for value, files in conn.execute(query)]
 
 
-def date_value(header: dict[str, Any], keyword: str) -> Any:
-    """A date keyword's value; ``DATE-OBS`` without a time gets ``TIME-OBS`` (or midnight)."""
-    value = header.get(keyword)
-    if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
-        return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
-    return value
-
-
-def mjd_of_iso(value: Any) -> float | None:
-    """A header date (ISO 8601 text, UTC unless it says otherwise) or number as MJD."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    return _mjd_of_text(value)
-
-
-@lru_cache(maxsize=4096)  # files of one ingest share their dates (ingest time, DATE, ...)
-def _mjd_of_text(value: str) -> float | None:
-    if not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp() / 86400.0 + MJD_OF_UNIX_EPOCH
-
-
 def fold(value: Any) -> str | None:
     """A :data:`FOLDED` keyword's stored form (also what a value is compared as)."""
     return None if value is None else str(value).strip()[:120].lower() or None
@@ -231,7 +209,7 @@ def fold(value: Any) -> str | None:
 
 def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
     """The stored form of one file's primary header: all of it as JSON, beside typed columns
-    (the :data:`FOLDED` ones lower-case)."""
+    (the :data:`FOLDED` ones lower-case) and the keyword columns its tables show."""
 
     def text(key: str) -> str | None:  # case-folded once here, so criteria compare it as is
         return fold(header.get(key))
@@ -242,6 +220,7 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         return kind(value) if usable else None
 
     tso = header.get("TSOVISIT")
+    stored = stored_columns(header)
     return {
         "product_id": product_id,
         "header": json.dumps(header),
@@ -255,4 +234,38 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         # typed so that a date criterion, sort or range reads no header (schema 0026)
         "date_obs_mjd": mjd_of_iso(date_value(header, "DATE-OBS")),
         "listed_in": None,  # set by refresh_listing once the exposure's rows are written
+        # what a keyword table shows of it, ready (schema 0043: search/keyword_rows.py)
+        "keyword_columns": stored,
+        "keyword_columns_stamp": None if stored is None else stored_stamp(),
     }
+
+
+def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
+    """Stores the keyword tables' columns of every file whose stored ones are missing (ingested
+    before schema 0043) or were made by other code (another stamp): each batch of files in
+    a transaction of its own, in ``product_id`` order, so a long run holds no lock for long
+    and can be stopped and run again. Returns how many files it wrote. The answers do not
+    change: such files were shaped from their headers per search, the same way."""
+    k = product_keywords
+    stamp = stored_stamp()
+    behind = or_(k.c.keyword_columns_stamp.is_(None), k.c.keyword_columns_stamp != stamp)
+    write = (
+        update(k)
+        .where(k.c.product_id == bindparam("file"))
+        .values(keyword_columns=bindparam("stored"), keyword_columns_stamp=bindparam("stamp"))
+    )
+    written, after = 0, -1
+    while True:
+        with engine.begin() as conn:
+            query = select(k.c.product_id, k.c.header).where(behind, k.c.product_id > after)
+            found = conn.execute(query.order_by(k.c.product_id).limit(batch)).all()
+            if not found:
+                return written
+            rows = []
+            for product_id, header in found:
+                stored = stored_columns(json.loads(header))  # json: a header may hold NaN
+                rows.append({"file": product_id, "stored": stored,
+                             "stamp": None if stored is None else stamp})  # fmt: skip
+            conn.execute(write, rows)
+        written += len(found)
+        after = found[-1][0]

@@ -1,0 +1,399 @@
+"""The rows of MAST's JWST keyword tables: a FITS file's primary header turned into the
+table's columns, as each column shows its values.
+
+A table has some 250 columns and a header holds a few dozen of its keywords. Turning a page
+of headers into rows is most of a keyword query's own work (docs/performance.md, issue 20), so
+the one product writer stores each file's keyword columns ready, as JSON by column name
+(:func:`stored_columns`, ``product_keywords.keyword_columns``, schema 0043), and a page whose
+files all have them merges them into its rows instead of reading each header. What a stored
+form holds depends on this module's code (the columns, their converters), so each is stamped
+(:data:`STORED_STAMP`): a file stored by other code, or before schema 0043, is shaped from its
+header as before, with the same outcome.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import repeat
+from typing import Any
+
+import orjson
+
+from skyarchive.access.rights import PUBLIC, data_rights
+from skyarchive.search.keyword_columns import (
+    DATES,
+    INSTRUMENT_KEYWORDS,
+    KeywordColumn,
+    table_columns,
+)
+
+MJD_OF_UNIX_EPOCH = 40587.0
+
+
+def date_value(header: dict[str, Any], keyword: str) -> Any:
+    """A date keyword's value; ``DATE-OBS`` without a time gets ``TIME-OBS`` (or midnight)."""
+    value = header.get(keyword)
+    if keyword == "DATE-OBS" and isinstance(value, str) and "T" not in value:
+        return f"{value}T{header.get('TIME-OBS') or '00:00:00'}"
+    return value
+
+
+def mjd_of_iso(value: Any) -> float | None:
+    """A header date (ISO 8601 text, UTC unless it says otherwise) or number as MJD."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    return _mjd_of_text(value)
+
+
+@lru_cache(maxsize=4096)  # files of one ingest share their dates (ingest time, DATE, ...)
+def _mjd_of_text(value: str) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() / 86400.0 + MJD_OF_UNIX_EPOCH
+
+
+@dataclass(frozen=True)
+class _ColumnPlan:
+    """What :class:`RowShape` does for each column of a choice of columns: the same for
+    every answer with that choice, so worked out once (a table's 250 columns took 0.1 ms)."""
+
+    blank: dict[str, Any]
+    archive: list[str]
+    # header keyword -> (column, converter of a column's values); a keyword fills one
+    # column, except dates
+    plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]]
+    # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
+    dated: dict[str, list[tuple[str, bool]]]
+    keyword_names: frozenset[str]  # the columns a keyword fills
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def of(columns: tuple[KeywordColumn, ...]) -> _ColumnPlan:
+        archive: list[str] = []
+        plain: dict[str, tuple[str, Callable[[list[Any]], list[Any]]]] = {}
+        dated: dict[str, list[tuple[str, bool]]] = {}
+        for column in columns:
+            name, keyword = column.info.name, column.keyword
+            if keyword is None:
+                archive.append(name)
+            elif column.date_of is not None or name in DATES:
+                dated.setdefault(keyword, []).append((name, column.date_of is not None))
+            else:
+                plain[keyword] = (name, _COLUMN_CONVERTERS[column.info.type])
+        blank = dict.fromkeys(column.info.name for column in columns)
+        keyword_names = frozenset(blank) - frozenset(archive)
+        return _ColumnPlan(blank, archive, plain, dated, keyword_names)
+
+
+#: A file's row as the page query reads it (``keyword_search._file_rows``), by position: the
+#: archive's columns, then the owner's (:func:`_owner_values`), then the stored header, the
+#: stored keyword columns and their stamp.
+HEADER, STORED, STAMP = -3, -2, -1
+
+
+class RowShape:
+    """Builds result rows (dicts in column order) from database rows; what to do for each
+    column is worked out once per answer, not per row.
+
+    A row starts as a copy of an all-None row (one C-level copy, in column order) and only
+    the keywords the file has are filled in: from its stored keyword columns when every file
+    of the page has them from this very code (one C-level update a row), else from the
+    page's headers, a column at a time, each by a converter chosen for its column's type
+    beforehand: a table has some 250 columns and a header rarely holds them all, so the work
+    follows the headers, not the table.
+    """
+
+    def __init__(
+        self, columns: Sequence[KeywordColumn], now: float, *, with_owner: bool = False
+    ) -> None:
+        self._now = now
+        self._with_owner = with_owner
+        self._plan = plan = _ColumnPlan.of(tuple(columns))
+        self._blank, self._archive = plan.blank, plan.archive
+
+    def __call__(self, found: Sequence[Any]) -> list[dict[str, Any]]:
+        """The rows of ``found`` (database rows), in the same order."""
+        out = list(map(dict.copy, repeat(self._blank, len(found))))
+        if not found:
+            return out
+        names: list[str] = []
+        columns: list[Sequence[Any]] = []
+        plan = self._plan
+        if plan.plain or plan.dated:
+            if all(row[STAMP] == stored_stamp() for row in found):
+                self._stored_columns(out, [row[STORED] for row in found])
+            else:
+                headers = [_header_of(row[HEADER]) for row in found]
+                _keyword_columns(plan, headers, names, columns)
+        if self._archive:
+            archive = _archive_columns(found, self._now)
+            names += self._archive
+            columns += [archive[name] for name in self._archive]
+        if names:  # one C-level update per row from the page's columns, all at once
+            for shaped, row_values in zip(out, zip(*columns, strict=True), strict=True):
+                shaped.update(zip(names, row_values, strict=True))
+        if self._with_owner:
+            for shaped, row in zip(out, found, strict=True):
+                shaped.update(_owner_values(row, self._now))
+        return out
+
+    def _stored_columns(self, out: list[dict[str, Any]], stored: list[str]) -> None:
+        """Each row's stored keyword columns merged in: as they are when the answer shows every
+        column they hold (the usual page: all of its table's columns), else those it shows."""
+        shown = self._plan.keyword_names
+        for shaped, text in zip(out, stored, strict=True):
+            values = orjson.loads(text)
+            if values.keys() <= shown:
+                shaped.update(values)
+            else:  # another table's keyword, or a choice of columns
+                shaped.update({name: values[name] for name in values.keys() & shown})
+
+
+def _keyword_columns(
+    plan: _ColumnPlan,
+    headers: list[dict[str, Any]],
+    names: list[str],
+    columns: list[Sequence[Any]],
+) -> None:
+    """Adds the keyword columns of the page to ``names`` and ``columns``: each keyword some
+    header holds is read from every header at once, and converted only when some value is
+    not already what its column shows (most are: a page costs a few C-level passes per
+    keyword instead of a Python call per value)."""
+    plain, dated = plan.plain, plan.dated
+    for keyword in set().union(*headers):
+        fill = plain.get(keyword)
+        if fill is not None:
+            names.append(fill[0])
+            columns.append(fill[1](list(map(dict.get, headers, repeat(keyword)))))
+            continue
+        fills = dated.get(keyword)
+        if fills is not None:
+            mjds = _mjds(headers, keyword, list(map(dict.get, headers, repeat(keyword))))
+            for name, as_mjd in fills:
+                names.append(name)
+                columns.append(mjds if as_mjd else _net_dates(mjds))
+
+
+def _mjds(headers: list[dict[str, Any]], keyword: str, values: list[Any]) -> list[float | None]:
+    """A date keyword's values as MJD (None where a header has none)."""
+    dates = [None if value is None else date_value(header, keyword)
+             for header, value in zip(headers, values, strict=True)]  # fmt: skip
+    try:
+        return _each_once(mjd_of_iso, dates)
+    except TypeError:  # a value JSON nests (no FITS header holds one): no date
+        return [mjd_of_iso(date) for date in dates]
+
+
+def _each_once(convert: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``convert`` of each of ``values``, worked out once per distinct value: the files of a
+    page share most of their dates."""
+    converted = {value: convert(value) for value in set(values)}
+    return list(map(converted.__getitem__, values))
+
+
+def _net_dates(mjds: Sequence[float | None]) -> list[str | None]:
+    return _each_once(_net_date, mjds)
+
+
+#: What ``with_owner`` adds to a row: the owning observation, its program and collection,
+#: and the file's data rights, as the portal's other grids carry them.
+OWNER_FIELDS = ("obsid", "proposal_id", "obs_collection", "dataRights")
+
+
+def _owner_values(row: Any, now: float) -> dict[str, Any]:
+    obsid, proposal_id, obs_collection, released = row[HEADER - 4 : HEADER]  # as read
+    return {
+        "obsid": None if obsid is None else str(obsid),
+        "proposal_id": proposal_id,
+        "obs_collection": obs_collection,
+        "dataRights": data_rights(released, now=now),
+    }
+
+
+def _header_of(text: str | None) -> dict[str, Any]:
+    try:
+        return orjson.loads(text or "{}")  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:  # NaN or Infinity, which Python's json writes and reads
+        return json.loads(text or "{}")  # type: ignore[no-any-return]
+
+
+def _archive_columns(found: Sequence[Any], now: float) -> dict[str, Sequence[Any]]:
+    """The archive columns of a page's files (a table's columns without a keyword), a
+    column each."""
+    (ids, filenames, file_sets, levels, sizes, checksums, uris, ingested_at, _obsids,
+     _proposals, _collections, released, *_stored) = zip(*found, strict=True)  # fmt: skip
+    ingested = _each_once(mjd_of_iso, ingested_at)
+    ingested_dates = _net_dates(ingested)
+    restricted = _each_once(lambda release: data_rights(release, now=now) != PUBLIC, released)
+    nothing, no = (None,) * len(found), (False,) * len(found)
+    return {
+        "ArchiveFileID": ids,
+        "filename": filenames,
+        "fileSetName": file_sets,
+        "productLevel": levels,
+        "fileSize": sizes,
+        "checksum": checksums,
+        "ingestStartDate": ingested_dates,
+        "ingestStartDate_mjd": ingested,
+        "ingestCompletionDate": ingested_dates,
+        "ingestCompletionDate_mjd": ingested,
+        "FileTypeID": nothing,
+        "publicReleaseDate": _net_dates(released),
+        "publicReleaseDate_mjd": released,
+        "isRestricted": restricted,
+        "isItar": no,
+        "isStale": no,
+        "FileSetId": nothing,
+        "dataURI": uris,
+    }
+
+
+def value_as_shown(value: Any, kind: str) -> Any:
+    """A header value as a column of type ``kind`` shows it (None when it cannot)."""
+    return None if value is None else _CONVERTERS[kind](value)
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _integer(value: Any) -> int | None:
+    if type(value) is int:  # not a bool, whose text is not a number
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _real(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _flag_text(value: Any) -> str:  # MAST writes keyword flags as 't' / 'f'
+    return "t" if value is True or str(value).upper() in ("T", "TRUE") else "f"
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _text, "int": _integer, "float": _real, "boolean": _flag_text,
+}  # fmt: skip
+
+# Converters of a page's values of one keyword (None where a header lacks it), giving what
+# :data:`_CONVERTERS` gives value by value. JSON headers mostly hold the very value a column
+# shows (text without edge blanks, integers, finite reals): such a column is checked by
+# C-level passes over it and kept as it is.
+_STRING = frozenset((str,))
+_STRING_OR_NONE = frozenset((str, type(None)))
+_INTEGER_OR_NONE = frozenset((int, type(None)))  # not bool, whose text is not a number
+_REAL_OR_NONE = frozenset((float, type(None)))
+
+
+def _texts(values: list[Any]) -> list[Any]:
+    kinds = set(map(type, values))
+    if kinds == _STRING:  # every header holds the keyword (the usual page)
+        return list(map(str.strip, values))
+    if kinds <= _STRING_OR_NONE:
+        return [value and value.strip() for value in values]  # None and "" stay as they are
+    return [None if value is None else _text(value) for value in values]
+
+
+def _integers(values: list[Any]) -> list[Any]:
+    kinds = set(map(type, values))
+    if kinds <= _INTEGER_OR_NONE:
+        return values
+    if kinds == _STRING:  # numbers written as text (PROGRAM, VISIT, ...)
+        try:  # int() skips the edge blanks _integer strips
+            return list(map(int, values))
+        except ValueError:  # some text is no integer: it shows None
+            pass
+    return [None if value is None else _integer(value) for value in values]
+
+
+def _reals(values: list[Any]) -> list[Any]:
+    # filter(None, ...) leaves out None (and 0.0, which is finite); NaN and infinities are
+    # kept and fail the test (only Python's json, the fallback of _header_of, reads them)
+    if _REAL_OR_NONE.issuperset(map(type, values)) and all(
+        map(math.isfinite, filter(None, values))
+    ):
+        return values
+    return [None if value is None else _real(value) for value in values]
+
+
+def _flag_texts(values: list[Any]) -> list[Any]:
+    return [None if value is None else _flag_text(value) for value in values]
+
+
+_COLUMN_CONVERTERS: dict[str, Callable[[list[Any]], list[Any]]] = {
+    "string": _texts, "int": _integers, "float": _reals, "boolean": _flag_texts,
+}  # fmt: skip
+
+
+def _net_date(mjd: float | None) -> str | None:
+    """MAST's JSON dates: ``/Date(<milliseconds since 1970>)/``."""
+    if mjd is None:
+        return None
+    return f"/Date({round((mjd - MJD_OF_UNIX_EPOCH) * 86400000)})/"
+
+
+#: Raise when a converter above changes what a column shows: it changes :data:`STORED_STAMP`,
+#: so keyword columns stored before are shaped from their headers again, not trusted.
+_SHAPING_VERSION = 1
+
+
+@functools.cache
+def _every_keyword_column() -> tuple[KeywordColumn, ...]:
+    """The keyword columns of every table, each once (a keyword makes the same column, of the
+    same type, in every table that has it)."""
+    seen: dict[str, KeywordColumn] = {}
+    for instrument in INSTRUMENT_KEYWORDS:
+        for column in table_columns(instrument):
+            if column.keyword is not None:
+                seen.setdefault(column.info.name, column)
+    return tuple(seen.values())
+
+
+@functools.cache
+def stored_stamp() -> str:
+    """What stored keyword columns were made by: the columns every header keyword fills, with
+    their converters, and :data:`_SHAPING_VERSION`."""
+    plan = _ColumnPlan.of(_every_keyword_column())
+    plain = sorted((keyword, name, convert.__name__)
+                   for keyword, (name, convert) in plan.plain.items())  # fmt: skip
+    dated = sorted((keyword, sorted(fills)) for keyword, fills in plan.dated.items())
+    made_by = repr((_SHAPING_VERSION, plain, dated))
+    return hashlib.sha256(made_by.encode()).hexdigest()[:16]
+
+
+def stored_columns(header: dict[str, Any]) -> str | None:
+    """A file's keyword columns as every table shows them, as JSON by column name (only those
+    its header fills with a value); None when they cannot be written as JSON (an integer past
+    64 bits), so the file is shaped from its header per search."""
+    plan = _ColumnPlan.of(_every_keyword_column())
+    names: list[str] = []
+    columns: list[Sequence[Any]] = []
+    _keyword_columns(plan, [header], names, columns)
+    values = {name: column[0] for name, column in zip(names, columns, strict=True)}
+    shown = {name: value for name, value in values.items() if value is not None}
+    try:
+        return orjson.dumps(shown).decode()
+    except TypeError:  # orjson's error for an integer it cannot write
+        return None

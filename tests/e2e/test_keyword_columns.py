@@ -1,0 +1,73 @@
+"""The keyword tables' columns stored ready (schema 0043), through the real server on both
+databases: an archive whose files have none (ingested before 0043) answers keyword queries
+exactly as one that has them, and ``skyarchive keyword-columns`` stores them for every file,
+changing no answer."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select, update
+from typer.testing import CliRunner
+
+from skyarchive.archive import Archive
+from skyarchive.cli import app
+from skyarchive.db.tables import product_keywords
+from skyarchive.search.keyword_rows import stored_stamp
+from tests.e2e.conftest import LiveServer
+from tests.search.test_query_plans import _invoke
+
+QUERIES = {
+    "NIRCam images": ("Mast.Jwst.Filtered.Nircam",
+                      {"columns": "*", "filters": [{"paramName": "exp_type",
+                                                    "values": ["NRC_IMAGE"]}]}),
+    "MIRI, chosen columns": ("Mast.Jwst.Filtered.Miri",
+                             {"columns": "filename, targname, date_obs, nints, band",
+                              "filters": []}),
+    "every NIRSpec file": ("Mast.Jwst.Filtered.Nirspec", {"columns": "*", "filters": []}),
+}  # fmt: skip
+
+
+def _stamped(archive: Archive) -> tuple[int, int]:
+    k = product_keywords
+    with archive.engine.connect() as conn:
+        files = conn.execute(select(func.count()).select_from(k)).scalar_one()
+        ready = conn.execute(
+            select(func.count()).where(k.c.keyword_columns_stamp == stored_stamp())
+        ).scalar_one()
+    return files, ready
+
+
+def test_files_without_stored_columns_answer_the_same(demo_archive_copy: Archive) -> None:
+    archive = demo_archive_copy
+    files, ready = _stamped(archive)
+    assert files > 100 and ready == files  # the writer stores every file's columns
+
+    def answers(client: httpx.Client) -> dict[str, bytes]:
+        found = {}
+        for name, (service, params) in QUERIES.items():
+            method, path, options = _invoke(service, params)
+            answer = client.request(method, path, **options)
+            assert answer.status_code == 200, answer.text[:300]
+            assert answer.json()["data"], name
+            found[name] = answer.content
+        return found
+
+    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        server.app.state.answer_cache = None  # every request runs its search
+        stored = answers(client)
+        with archive.engine.begin() as conn:  # as an archive of schema 0042 upgraded
+            conn.execute(update(product_keywords).values(keyword_columns=None,
+                                                         keyword_columns_stamp=None))  # fmt: skip
+        assert _stamped(archive) == (files, 0)
+        assert answers(client) == stored  # shaped from the headers, the same bytes
+
+        url = archive.settings.resolved_database_url
+        run = CliRunner().invoke(app, ["--home", str(archive.settings.home), "keyword-columns"],
+                                 env={"SKYARCHIVE_DATABASE_URL": url})  # fmt: skip
+        assert run.exit_code == 0, run.output
+        assert f"{files:,} files" in run.output
+        assert _stamped(archive) == (files, files)
+        assert answers(client) == stored
+        again = CliRunner().invoke(app, ["--home", str(archive.settings.home), "keyword-columns"],
+                                   env={"SKYARCHIVE_DATABASE_URL": url})  # fmt: skip
+        assert again.exit_code == 0 and "of 0 files" in again.output
