@@ -144,3 +144,20 @@ def test_stored_columns_are_read_only_when_stamped_by_this_code(monkeypatch) -> 
     assert shape(fresh)[0]["targname"] == "stored"  # from the stored columns: they are read
     mixed = [fresh[0], _row(2, PLAIN)]  # one file of the page without: all from headers
     assert [row["targname"] for row in shape(mixed)] == ["M57", "M57"]
+
+
+def test_the_stamp_follows_the_code_of_the_converters(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from skyarchive.search import keyword_rows
+
+    before = stored_stamp()
+
+    def _texts(values: list[Any]) -> list[Any]:  # a converter showing text otherwise
+        return [None if value is None else str(value).upper() for value in values]
+
+    code = tuple(_texts if f is keyword_rows._texts else f for f in keyword_rows._SHAPING_CODE)
+    monkeypatch.setattr(keyword_rows, "_SHAPING_CODE", code)
+    stored_stamp.cache_clear()
+    try:
+        assert stored_stamp() != before  # columns stored by the old code are not read
+    finally:
+        stored_stamp.cache_clear()  # worked out again from the code itself

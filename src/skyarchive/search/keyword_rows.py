@@ -7,7 +7,7 @@ the one product writer stores each file's keyword columns ready, as JSON by colu
 (:func:`stored_columns`, ``product_keywords.keyword_columns``, schema 0043), and a page whose
 files all have them merges them into its rows instead of reading each header. What a stored
 form holds depends on this module's code (the columns, their converters), so each is stamped
-(:data:`STORED_STAMP`): a file stored by other code, or before schema 0043, is shaped from its
+(:func:`stored_stamp`): a file stored by other code, or before schema 0043, is shaped from its
 header as before, with the same outcome.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -354,11 +355,6 @@ def _net_date(mjd: float | None) -> str | None:
     return f"/Date({round((mjd - MJD_OF_UNIX_EPOCH) * 86400000)})/"
 
 
-#: Raise when a converter above changes what a column shows: it changes :data:`STORED_STAMP`,
-#: so keyword columns stored before are shaped from their headers again, not trusted.
-_SHAPING_VERSION = 1
-
-
 @functools.cache
 def _every_keyword_column() -> tuple[KeywordColumn, ...]:
     """The keyword columns of every table, each once (a keyword makes the same column, of the
@@ -373,14 +369,25 @@ def _every_keyword_column() -> tuple[KeywordColumn, ...]:
 
 @functools.cache
 def stored_stamp() -> str:
-    """What stored keyword columns were made by: the columns every header keyword fills, with
-    their converters, and :data:`_SHAPING_VERSION`."""
+    """What stored keyword columns were made by: the columns every header keyword fills, and
+    the code of the functions that turn values into what the columns show (their source, so
+    that no change to them can leave columns stored by the old code trusted; any edit, even
+    of a comment, only makes the files shaped per search until ``skyarchive keyword-columns``
+    stores them again)."""
     plan = _ColumnPlan.of(_every_keyword_column())
     plain = sorted((keyword, name, convert.__name__)
                    for keyword, (name, convert) in plan.plain.items())  # fmt: skip
     dated = sorted((keyword, sorted(fills)) for keyword, fills in plan.dated.items())
-    made_by = repr((_SHAPING_VERSION, plain, dated))
+    code = [_code_of(function) for function in _SHAPING_CODE]
+    made_by = repr((plain, dated, code))
     return hashlib.sha256(made_by.encode()).hexdigest()[:16]
+
+
+def _code_of(function: Callable[..., Any]) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):  # no source installed: its bytecode
+        return repr(function.__code__.co_code) if hasattr(function, "__code__") else repr(function)
 
 
 def stored_columns(header: dict[str, Any]) -> str | None:
@@ -397,3 +404,11 @@ def stored_columns(header: dict[str, Any]) -> str | None:
         return orjson.dumps(shown).decode()
     except TypeError:  # orjson's error for an integer it cannot write
         return None
+
+
+#: The functions whose code decides what a stored keyword column holds (:func:`stored_stamp`).
+_SHAPING_CODE: tuple[Callable[..., Any], ...] = (
+    _keyword_columns, _mjds, _each_once, _net_dates, _net_date, date_value, mjd_of_iso,
+    _mjd_of_text, _texts, _integers, _reals, _flag_texts, _text, _integer, _real, _flag_text,
+    stored_columns,
+)  # fmt: skip
