@@ -1,17 +1,18 @@
-"""PostgreSQL dropping the server's connections (a restart, a fail-over, a proxy's cut) costs
-no request that only reads: a search, or a download's look-up, that meets a lost connection is
-read again on a new one. A database that cannot be reached at all is answered 503 with a time
-to retry, in each face's own error shape, never as our fault (500); once it is back, so is
-the server.
+"""PostgreSQL ending the server's connections (a restart, a fail-over, an administrator's
+``pg_terminate_backend``) costs no request: a pooled connection the database has ended is
+replaced before it is handed out, so every face's next request is served. A database that
+cannot be reached at all is answered 503 with a time to retry, in each face's own error
+shape, never as our fault (500); once it is back, so is the server.
 
-Pooled connections are pinged only after a second idle (``db/engine.py``); here never, so each
-request below certainly takes a connection the database has dropped.
+Pooled connections are pinged only after a second idle (``db/engine.py``); here never, so it
+is the check of each connection's socket at check-out that finds the ended ones.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -77,16 +78,28 @@ def _asks(archive: Archive) -> dict[str, tuple[str, str, dict]]:
     return {**requests_of_every_face(obsids), "download": download}
 
 
-def test_a_read_that_meets_a_dropped_connection_is_read_again(
+@contextmanager
+def _served(archive: Archive) -> Iterator[httpx.Client]:
+    """A client of a live server over ``archive`` that keeps no answers (every request below
+    reads the database)."""
+    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        server.app.state.answer_cache = None
+        yield client
+
+
+def _database(archive: Archive) -> str:
+    name = archive.engine.url.database
+    assert name is not None
+    return name
+
+
+def test_connections_the_database_ended_are_replaced_before_use(
     never_pinged: None, demo_archive_copy: Archive, admin: Engine
 ) -> None:
     archive = demo_archive_copy
-    database = archive.engine.url.database
-    assert database is not None
-    asks = _asks(archive)
-    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
-        server.app.state.answer_cache = None  # every request below reads the database
-        for name, (method, path, options) in asks.items():
+    database = _database(archive)
+    with _served(archive) as client:
+        for name, (method, path, options) in _asks(archive).items():
             before = client.request(method, path, **options)
             assert before.status_code == 200, (name, before.text[:300])
             assert _drop_connections(admin, database) >= 1
@@ -99,14 +112,12 @@ def test_a_database_out_of_reach_is_answered_503_until_it_is_back(
     never_pinged: None, demo_archive_copy: Archive, admin: Engine
 ) -> None:
     archive = demo_archive_copy
-    database = archive.engine.url.database
-    assert database is not None
+    database = _database(archive)
     asks = _asks(archive)
     mast_search = asks["criteria"]
     portal_search = asks["portal program search"]
     download = asks["download"]
-    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
-        server.app.state.answer_cache = None
+    with _served(archive) as client:
         for method, path, options in (mast_search, portal_search, download):
             assert client.request(method, path, **options).status_code == 200
         with admin.connect() as conn:
