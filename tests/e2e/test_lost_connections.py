@@ -46,17 +46,20 @@ def admin(demo_archive_copy: Archive) -> Iterator[Engine]:
 
 
 def _drop_connections(admin: Engine, database: str) -> int:
-    """Ends every server process of ``database`` but the caller's; waits until they are gone."""
+    """Ends every server process of ``database`` but the caller's; waits until they are gone
+    (by their ids: the server's generation watch connects again at once, a new process)."""
     with admin.connect() as conn:
         others = "datname = :db AND pid <> pg_backend_pid()"
-        ended = conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) "
-                                  f"FROM pg_stat_activity WHERE {others}"),
-                             {"db": database}).scalar_one()  # fmt: skip
+        found = conn.scalars(text(f"SELECT pid FROM pg_stat_activity WHERE {others}"),
+                             {"db": database})  # fmt: skip
+        pids = list(found)
+        for pid in pids:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         for _ in range(500):  # up to 10 s on a busy machine
-            left = conn.execute(text(f"SELECT count(*) FROM pg_stat_activity WHERE {others}"),
-                                {"db": database}).scalar_one()  # fmt: skip
+            still = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+            left = conn.execute(still, {"pids": pids}).scalar_one()
             if not left:
-                return int(ended)
+                return len(pids)
             time.sleep(0.02)
     raise AssertionError("the server's connections are still open")
 
