@@ -136,7 +136,8 @@ class RowShape:
         columns: list[Sequence[Any]] = []
         plan = self._plan
         if plan.plain or plan.dated:
-            if all(row[STAMP] == stored_stamp() for row in found):
+            stamp = stored_stamp()
+            if all(row[STAMP] == stamp for row in found):
                 self._stored_columns(out, [row[STORED] for row in found])
             else:
                 headers = [_header_of(row[HEADER]) for row in found]
@@ -398,12 +399,22 @@ def stored_columns(header: dict[str, Any]) -> str | None:
     names: list[str] = []
     columns: list[Sequence[Any]] = []
     _keyword_columns(plan, [header], names, columns)
-    values = {name: column[0] for name, column in zip(names, columns, strict=True)}
-    shown = {name: value for name, value in values.items() if value is not None}
+    shown = {name: column[0] for name, column in zip(names, columns, strict=True)
+             if column[0] is not None}  # fmt: skip
     try:
         return orjson.dumps(shown).decode()
     except TypeError:  # orjson's error for an integer it cannot write
         return None
+
+
+def stored_keyword_columns(header: dict[str, Any]) -> dict[str, str | None]:
+    """The two stored columns of a file's keyword row: its :func:`stored_columns` and, when
+    there are any, the :func:`stored_stamp` of the code that made them."""
+    stored = stored_columns(header)
+    return {
+        "keyword_columns": stored,
+        "keyword_columns_stamp": None if stored is None else stored_stamp(),
+    }
 
 
 #: The functions whose code decides what a stored keyword column holds (:func:`stored_stamp`).

@@ -40,7 +40,12 @@ from sqlalchemy import (
 from sqlalchemy import func as sql
 
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, keyword_counts, product_keywords, products
-from skyarchive.search.keyword_rows import date_value, mjd_of_iso, stored_columns, stored_stamp
+from skyarchive.search.keyword_rows import (
+    date_value,
+    mjd_of_iso,
+    stored_keyword_columns,
+    stored_stamp,
+)
 
 INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "MIRI", "FGS")
 GUIDE_STAR = "GUIDESTAR"
@@ -220,7 +225,6 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         return kind(value) if usable else None
 
     tso = header.get("TSOVISIT")
-    stored = stored_columns(header)
     return {
         "product_id": product_id,
         "header": json.dumps(header),
@@ -235,8 +239,7 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         "date_obs_mjd": mjd_of_iso(date_value(header, "DATE-OBS")),
         "listed_in": None,  # set by refresh_listing once the exposure's rows are written
         # what a keyword table shows of it, ready (schema 0043: search/keyword_rows.py)
-        "keyword_columns": stored,
-        "keyword_columns_stamp": None if stored is None else stored_stamp(),
+        **stored_keyword_columns(header),
     }
 
 
@@ -252,7 +255,7 @@ def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
     write = (
         update(k)
         .where(k.c.product_id == bindparam("file"))
-        .values(keyword_columns=bindparam("stored"), keyword_columns_stamp=bindparam("stamp"))
+        .values(keyword_columns=bindparam("columns"), keyword_columns_stamp=bindparam("stamp"))
     )
     written, after = 0, -1
     while True:
@@ -263,9 +266,9 @@ def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
                 return written
             rows = []
             for product_id, header in found:
-                stored = stored_columns(json.loads(header))  # json: a header may hold NaN
-                rows.append({"file": product_id, "stored": stored,
-                             "stamp": None if stored is None else stamp})  # fmt: skip
+                stored = stored_keyword_columns(json.loads(header))  # json: it may hold NaN
+                rows.append({"file": product_id, "columns": stored["keyword_columns"],
+                             "stamp": stored["keyword_columns_stamp"]})  # fmt: skip
             conn.execute(write, rows)
         written += len(found)
         after = found[-1][0]
