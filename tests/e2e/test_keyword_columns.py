@@ -1,9 +1,11 @@
 """The keyword tables' columns stored ready (schema 0043), through the real server on both
 databases: an archive whose files have none (ingested before 0043) answers keyword queries
 exactly as one that has them, and ``skyarchive keyword-columns`` stores them for every file,
-changing no answer."""
+changing no answer; so does the worker's periodic job, by itself, after an upgrade."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import httpx
 from sqlalchemy import func, select, update
@@ -12,7 +14,9 @@ from typer.testing import CliRunner
 from skyarchive.archive import Archive
 from skyarchive.cli import app
 from skyarchive.db.tables import product_keywords
+from skyarchive.jobs.queue import build_queue
 from skyarchive.search.keyword_rows import stored_stamp
+from skyarchive.search.keyword_store import keyword_columns_behind, write_keyword_columns
 from tests.e2e.conftest import LiveServer
 from tests.search.test_query_plans import _invoke
 
@@ -71,3 +75,43 @@ def test_files_without_stored_columns_answer_the_same(demo_archive_copy: Archive
         again = CliRunner().invoke(app, ["--home", str(archive.settings.home), "keyword-columns"],
                                    env={"SKYARCHIVE_DATABASE_URL": url})  # fmt: skip
         assert again.exit_code == 0 and "of 0 files" in again.output
+
+
+def _strip(archive: Archive, *files: int) -> None:
+    """The stored columns taken away, as from files of an archive upgraded from 0042."""
+    k = product_keywords
+    with archive.engine.begin() as conn:
+        conn.execute(update(k).where(k.c.product_id.in_(files) if files else True)
+                     .values(keyword_columns=None, keyword_columns_stamp=None))  # fmt: skip
+
+
+def test_the_worker_stores_missing_columns_by_itself(demo_archive_copy: Archive) -> None:
+    archive = demo_archive_copy
+    files, _ = _stamped(archive)
+    with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        server.app.state.answer_cache = None
+        method, path, options = _invoke(*QUERIES["NIRCam images"])
+        before = client.request(method, path, **options).content
+        _strip(archive)
+        assert keyword_columns_behind(archive.engine)
+
+        queue = build_queue(archive.settings)
+        due = [t for t in queue.huey.read_periodic(datetime(2026, 12, 6, 9, 20))
+               if t.name == "keyword-columns"]  # fmt: skip
+        assert len(due) == 1  # every ten minutes
+        due[0].execute()
+        assert _stamped(archive) == (files, files)
+        assert not keyword_columns_behind(archive.engine)
+        assert client.request(method, path, **options).content == before
+
+        # Once done, a tick reads one fact, not the table: a file stripped behind its back
+        # stays so (shaped per search, the same answer) until the code's stamp changes or
+        # the command is run.
+        with archive.engine.connect() as conn:
+            some = conn.execute(select(func.min(product_keywords.c.product_id))).scalar_one()
+        _strip(archive, some)
+        due[0].execute()
+        assert _stamped(archive) == (files, files - 1)
+        assert client.request(method, path, **options).content == before
+        assert write_keyword_columns(archive.engine) == 1
+        assert _stamped(archive) == (files, files)

@@ -105,6 +105,21 @@ def build_queue(settings: Settings) -> Queue:
         if removed:
             log.info("removed %d asynchronous TAP jobs past their destruction time", removed)
 
+    # After an upgrade whose code stores a keyword file's table columns otherwise (or to
+    # schema 0043), every file is shaped per search until its columns are written again: the
+    # worker does it by itself, in batches, one primary-key read a tick once nothing is left.
+    @huey.periodic_task(crontab(minute="*/10"), name="keyword-columns")
+    def keyword_columns() -> None:
+        from skyarchive.search.keyword_store import keyword_columns_behind, write_keyword_columns
+
+        engine = _archive(settings).engine
+        if not keyword_columns_behind(engine):
+            return
+        with _alone(settings, "keyword-columns") as mine:
+            written = write_keyword_columns(engine) if mine else 0
+        if written:
+            log.info("stored the keyword tables' columns of %d files", written)
+
     return Queue(huey, stage, tap_job)
 
 

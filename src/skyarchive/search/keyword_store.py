@@ -22,6 +22,7 @@ every level-3 file is listed.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -39,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import func as sql
 
+from skyarchive.db.state import read_state, write_state
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, keyword_counts, product_keywords, products
 from skyarchive.search.keyword_rows import (
     date_value,
@@ -243,12 +245,27 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
     }
 
 
+#: ``archive_state``: the stamp (:func:`~skyarchive.search.keyword_rows.stored_stamp`) of the
+#: code whose columns every keyword file was last found to carry by :func:`write_keyword_columns`.
+COLUMNS_STATE = "keyword_columns_stamp"
+
+
+def keyword_columns_behind(engine: Engine) -> bool:
+    """Whether keyword files may lack the columns this code stores: :func:`write_keyword_columns`
+    has not yet run to its end under this code's stamp (an archive upgraded to schema 0043, or
+    to code that shapes some value otherwise). One primary-key read; files written since carry
+    the current stamp from their writer."""
+    with engine.connect() as conn:
+        return read_state(conn, COLUMNS_STATE) != stored_stamp()
+
+
 def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
     """Stores the keyword tables' columns of every file whose stored ones are missing (ingested
     before schema 0043) or were made by other code (another stamp): each batch of files in
     a transaction of its own, in ``product_id`` order, so a long run holds no lock for long
     and can be stopped and run again. Returns how many files it wrote. The answers do not
-    change: such files were shaped from their headers per search, the same way."""
+    change: such files were shaped from their headers per search, the same way. Once no file
+    is left behind, notes the stamp in ``archive_state`` (:func:`keyword_columns_behind`)."""
     k = product_keywords
     stamp = stored_stamp()
     behind = or_(k.c.keyword_columns_stamp.is_(None), k.c.keyword_columns_stamp != stamp)
@@ -263,6 +280,7 @@ def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
             query = select(k.c.product_id, k.c.header).where(behind, k.c.product_id > after)
             found = conn.execute(query.order_by(k.c.product_id).limit(batch)).all()
             if not found:
+                write_state(conn, COLUMNS_STATE, stamp, now=time.time())
                 return written
             rows = []
             for product_id, header in found:
