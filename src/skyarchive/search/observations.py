@@ -116,9 +116,10 @@ class ResultPage:
     #: With a cone: the obsid of every observation it matched (on any page), so a caller that
     #: needs them too (the portal's facet counts) does not match the cone again.
     matched: list[int] | None = None
-    #: With a cone whose rows were all read at once, as dicts (not ``as_json``): each matched
-    #: observation's row, as read (the columns of :func:`selected_index`), and its distance,
-    #: in ``matched``'s order, so a caller that needs their columns does not read them again.
+    #: With a cone whose rows were all read at once, as dicts or carrying columns (not plain
+    #: ``as_json``): each matched observation's row, as read (the columns of
+    #: :func:`selected_index`, or of :func:`carried_index`), and its distance, in ``matched``'s
+    #: order, so a caller that needs their columns does not read them again.
     held: list[tuple[Sequence[Any], float]] | None = None
 
     def __post_init__(self) -> None:
@@ -213,11 +214,15 @@ def search_observations(
     *,
     now: float,
     as_json: bool = False,
+    carrying: tuple[str, ...] = (),
     has_tokens: Callable[[str], bool] | None = None,
 ) -> ResultPage:
     """One page of matching observations (rows are produced lazily while ``conn`` is open).
 
-    With ``as_json`` each row is a JSON object as text, rendered by the database.
+    With ``as_json`` each row is a JSON object as text, rendered by the database (stored by
+    it, for the default columns); with ``carrying`` too, each row is ``(text, values)``,
+    ``values`` holding the table columns ``carrying`` names where :attr:`ResultPage.held_index`
+    says (the portal: what its caller's ``mayRetrieve`` and a cone's facet counts read).
     ``has_tokens``: the search's :func:`~skyarchive.search.tokens.asked_once`, when the caller
     has one already (its counts ask it too).
     """
@@ -225,7 +230,13 @@ def search_observations(
         raise BadQuery(f"page ({query.page}) and pagesize ({query.pagesize}) must be >= 1.")
     columns = _projection(query)
     offset = (query.page - 1) * query.pagesize
-    shape = _JsonRows(columns, conn.dialect.name) if as_json else _DictRows(columns, now)
+    shape: _DictRows | _JsonRows
+    if not as_json:
+        shape = _DictRows(columns, now)
+    elif carrying:
+        shape = _CarryingJsonRows(columns, conn.dialect.name, carrying)
+    else:
+        shape = _JsonRows(columns, conn.dialect.name)
     params = {"now": now} if as_json else {}
     sort = _sort_column(query)
 
@@ -291,7 +302,7 @@ def search_observations(
             rows: Iterator = iter([shape.make(row, distance) for row, distance in held])
             return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(touching),
                               matched=[row[shape.key] for row, _ in touching],
-                              held=None if as_json else touching)  # fmt: skip
+                              held=touching if shape.holds_columns else None)  # fmt: skip
     where = _within(shaped.written, query.obsids)
     if query.cone is not None:
         matches = cone_matches(conn, query.cone, where)
@@ -425,13 +436,17 @@ class _DictRows:
         self.key = _select_names(columns).index("obsid")
         self.make = _RowBuilder(columns, now)
 
+    holds_columns = True  # a row read holds the table's columns (selected_index)
+
 
 class _JsonRows:
     """Rows as JSON text written by the database (the MAST API); distance added here."""
 
+    holds_columns = False  # a row read holds its text and obsid only
+
     def __init__(self, columns: list[ColumnInfo], dialect: str) -> None:
         names = tuple([c.name for c in columns])
-        self.name = ("json row", names, dialect)
+        self.name: tuple[Hashable, ...] = ("json row", names, dialect)
         self.selected = [_json_row_of_names(names, dialect), observations.c.obsid]
         self.key = 1
         # By name: ``DISTANCE in columns`` compared each column's dataclass field by field
@@ -440,6 +455,32 @@ class _JsonRows:
 
     def make(self, row: Sequence, distance: float | None) -> str:
         return _add_distance(row[0], distance) if self._with_distance else row[0]
+
+
+class _CarryingJsonRows(_JsonRows):
+    """JSON rows with table columns read beside each: rows are ``(text, values)``."""
+
+    def __init__(self, columns: list[ColumnInfo], dialect: str, carrying: tuple[str, ...]):
+        super().__init__(columns, dialect)
+        self.name = (*self.name, carrying)
+        self.selected = [*self.selected, *_carried_columns(carrying)]
+
+    holds_columns = True  # those it carries (carried_index)
+
+    def make(self, row: Sequence, distance: float | None) -> tuple[str, Sequence]:  # type: ignore[override]
+        return super().make(row, distance), row
+
+
+@functools.lru_cache(maxsize=16)
+def _carried_columns(names: tuple[str, ...]) -> list:
+    return [observations.c[n].label(f"k{i}") for i, n in enumerate(names)]
+
+
+@functools.lru_cache(maxsize=16)
+def carried_index(carrying: tuple[str, ...]) -> dict[str, int]:
+    """Where each table column ``carrying`` names lies in a row read with it (after the text
+    and the obsid: :class:`_CarryingJsonRows`) (shared between requests: read only)."""
+    return {name: 2 + i for i, name in enumerate(carrying)}
 
 
 _FIRST_ROWS = 5000

@@ -41,6 +41,7 @@ from skyarchive.search.facet_summary import counts_are_stored, stored_facet_valu
 from skyarchive.search.facet_values import MAX_VALUES, facet_values, token_counts
 from skyarchive.search.observations import (
     ObservationQuery,
+    carried_index,
     cone_matches_under,
     count_observations,
     every_observation,
@@ -60,10 +61,21 @@ FACETS = (
 _ID_CHUNK = 5000
 
 
+#: The table columns a page read as JSON text carries beside each row (``run_search``'s
+#: ``as_json``): what the caller's ``mayRetrieve`` and ``preview`` are decided by, and what a
+#: cone's facet counts count.
+CARRIED = tuple(dict.fromkeys((
+    "proposal_id", "t_obs_release", "jpegURL",
+    *(name for name in FACETS if name != "dataRights"),
+)))  # fmt: skip
+
+
 @dataclass
 class PortalResult:
     columns: list[ColumnInfo]
-    rows: list[dict]
+    #: dicts, or with ``as_json`` ``(text, values)``: the row as JSON text and the
+    #: :data:`CARRIED` columns (where ``carried_index(CARRIED)`` says)
+    rows: list[Any]
     total: int
     position: PositionQuery | None = None
     programs: list[str] = field(default_factory=list)
@@ -179,9 +191,15 @@ def cone_of(position: PositionQuery | None) -> Cone | None:
     return None if position is None else Cone(position.ra, position.dec, position.radius)
 
 
-def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalResult:
+def run_search(
+    conn: Connection, query: PortalQuery, *, now: float, as_json: bool = False
+) -> PortalResult:
     """One page of the matching rows (nearest first for cones, else by obsid, or by ``sort``),
-    the totals and, with ``with_facets``, the facet counts over the whole match set."""
+    the totals and, with ``with_facets``, the facet counts over the whole match set.
+
+    With ``as_json`` each row is its JSON text, as the MAST API reads it (stored by the
+    database for the default columns), with the :data:`CARRIED` columns beside it: a page of
+    dicts cost three times as much to read and write again."""
     criteria = base_criteria(query)
     narrowed = [*criteria, *facet_criteria(query.facets)]
     cone = cone_of(query.position)
@@ -189,7 +207,8 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
                               pagesize=query.pagesize, sort=query.sort,
                               descending=query.descending)  # fmt: skip
     has_tokens = asked_once(conn)  # asked once for the page, the counts and the facets
-    page = search_observations(conn, search, now=now, has_tokens=has_tokens)
+    page = search_observations(conn, search, now=now, has_tokens=has_tokens,
+                               as_json=as_json, carrying=CARRIED if as_json else ())  # fmt: skip
     # Tried on the event loop (skyarchive.loop_budget), the search stops past its budget
     # between the page's rows, each made in Python (the loop's engine stops it between, and
     # within, its statements).
@@ -214,7 +233,8 @@ def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalRes
         result.matched = len(everything)
         if query.with_facets and not chosen and page.held is not None:
             # the page's query read every matched row, facet columns among them
-            result.facets = _held_facet_counts(page.held, selected_index(page.columns), now)
+            index = carried_index(CARRIED) if as_json else selected_index(page.columns)
+            result.facets = _held_facet_counts(page.held, index, now)
         elif query.with_facets:
             shown = set(page.matched) if chosen else None
             result.facets = _cone_facet_counts(conn, everything, shown, now=now)

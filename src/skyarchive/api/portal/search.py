@@ -7,12 +7,14 @@ Thin translations onto :mod:`skyarchive.search.portal_query` and
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from orjson import Fragment
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -28,8 +30,10 @@ from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
+from skyarchive.search.observations import carried_index
 from skyarchive.search.portal_query import parse_position_text, parse_program_ids
 from skyarchive.search.portal_search import (
+    CARRIED,
     DEFAULT_LIMIT,
     FACETS,
     PortalQuery,
@@ -159,12 +163,11 @@ def search_answer(
     query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
     with (engine or archive.search_engine).connect() as conn:
-        result = run_search(conn, query, now=now)
-    for row in loop_budget.checked(result.rows):
-        allowed = may_retrieve(caller, proposal_id=row.get("proposal_id"),
-                               t_obs_release=row.get("t_obs_release"), now=now)  # fmt: skip
-        row["mayRetrieve"] = allowed
-        row["preview"] = file_url(row["jpegURL"]) if allowed and row.get("jpegURL") else None
+        result = run_search(conn, query, now=now, as_json=True)
+    rows = [
+        _with_retrieval(text, values, caller, now)
+        for text, values in loop_budget.checked(result.rows)
+    ]
     display = _display(result.position, programs, body.filters)
     if doi is not None:
         display = "; ".join(part for part in (f"DOI {doi.doi}: {doi.title}", display) if part)
@@ -182,7 +185,7 @@ def search_answer(
             "filters": body.filters,
         },
         "columns": column_facts(result.columns),
-        "rows": result.rows,
+        "rows": rows,
         "total": result.total,
         "matched": result.matched,
         "page": query.page,
@@ -193,6 +196,27 @@ def search_answer(
         "returned": len(result.rows),
         "message": _nothing_found(position, programs, body.filters) if not result.total else "",
     })  # fmt: skip
+
+
+#: Where the columns the caller's members are decided by lie beside a row's JSON text
+#: (``run_search``'s ``as_json``).
+_CARRIED_AT = carried_index(CARRIED)
+_PROPOSAL, _RELEASE, _PREVIEW = (
+    _CARRIED_AT[n] for n in ("proposal_id", "t_obs_release", "jpegURL")
+)
+
+
+def _with_retrieval(text: str, values: Sequence[Any], caller: Caller, now: float) -> Fragment:
+    """A row's JSON text with what its caller may do joined on: ``mayRetrieve`` (the one
+    access rule) and, if so, its ``preview`` image's URL."""
+    allowed = may_retrieve(caller, proposal_id=values[_PROPOSAL],
+                           t_obs_release=values[_RELEASE], now=now)  # fmt: skip
+    preview = values[_PREVIEW]
+    members = orjson.dumps(
+        {"mayRetrieve": allowed, "preview": file_url(preview) if allowed and preview else None}
+    )
+    # both objects have members: ``{...}`` + ``{...}`` -> ``{..., ...}``
+    return Fragment(text.rstrip()[:-1].encode() + b", " + members[1:])
 
 
 def _nothing_found(position: Any, programs: list[str], filters: list[dict[str, Any]]) -> str:
