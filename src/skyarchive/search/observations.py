@@ -116,10 +116,10 @@ class ResultPage:
     #: With a cone: the obsid of every observation it matched (on any page), so a caller that
     #: needs them too (the portal's facet counts) does not match the cone again.
     matched: list[int] | None = None
-    #: With a cone whose rows were all read at once, as dicts or carrying columns (not plain
-    #: ``as_json``): each matched observation's row, as read (the columns of
-    #: :func:`selected_index`, or of :func:`carried_index`), and its distance, in ``matched``'s
-    #: order, so a caller that needs their columns does not read them again.
+    #: With a cone whose rows were all read at once, carrying columns (``carrying``): each
+    #: matched observation's row, as read (its carried columns where :func:`carried_index`
+    #: says), and its distance, in ``matched``'s order, so a caller that needs those columns
+    #: does not read them again.
     held: list[tuple[Sequence[Any], float]] | None = None
 
     def __post_init__(self) -> None:
@@ -436,7 +436,7 @@ class _DictRows:
         self.key = _select_names(columns).index("obsid")
         self.make = _RowBuilder(columns, now)
 
-    holds_columns = True  # a row read holds the table's columns (selected_index)
+    holds_columns = False  # no caller reads a dict row's columns again
 
 
 class _JsonRows:
@@ -708,19 +708,6 @@ def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:
     names = [source.get(c.name, c.name) for c in columns]
     return names + [n for n in ("obsid", "t_obs_release") if n not in names]
 
-
-@functools.lru_cache(maxsize=64)
-def _selected_index(names: tuple[str, ...]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, name in enumerate(_select_names([observation_column(n) for n in names])):
-        index.setdefault(name, i)
-    return index
-
-
-def selected_index(columns: Sequence[ColumnInfo]) -> dict[str, int]:
-    """Where each table column lies in the rows a dict-row page reads for ``columns``
-    (:attr:`ResultPage.held`): its first place (shared between requests: read only)."""
-    return _selected_index(tuple(c.name for c in columns))
 
 
 def _select_columns(columns: Sequence[ColumnInfo]) -> list:

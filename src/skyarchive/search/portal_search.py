@@ -46,7 +46,6 @@ from skyarchive.search.observations import (
     count_observations,
     every_observation,
     search_observations,
-    selected_index,
     where_clause,
 )
 from skyarchive.search.portal_query import PositionQuery
@@ -61,9 +60,8 @@ FACETS = (
 _ID_CHUNK = 5000
 
 
-#: The table columns a page read as JSON text carries beside each row (``run_search``'s
-#: ``as_json``): what the caller's ``mayRetrieve`` and ``preview`` are decided by, and what a
-#: cone's facet counts count.
+#: The table columns a portal page carries beside each row's JSON text: what the caller's
+#: ``mayRetrieve`` and ``preview`` are decided by, and what a cone's facet counts count.
 CARRIED = tuple(dict.fromkeys((
     "proposal_id", "t_obs_release", "jpegURL",
     *(name for name in FACETS if name != "dataRights"),
@@ -73,8 +71,8 @@ CARRIED = tuple(dict.fromkeys((
 @dataclass
 class PortalResult:
     columns: list[ColumnInfo]
-    #: dicts, or with ``as_json`` ``(text, values)``: the row as JSON text and the
-    #: :data:`CARRIED` columns (where ``carried_index(CARRIED)`` says)
+    #: ``(text, values)``: the row as JSON text and the :data:`CARRIED` columns (where
+    #: ``carried_index(CARRIED)`` says)
     rows: list[Any]
     total: int
     position: PositionQuery | None = None
@@ -191,15 +189,13 @@ def cone_of(position: PositionQuery | None) -> Cone | None:
     return None if position is None else Cone(position.ra, position.dec, position.radius)
 
 
-def run_search(
-    conn: Connection, query: PortalQuery, *, now: float, as_json: bool = False
-) -> PortalResult:
+def run_search(conn: Connection, query: PortalQuery, *, now: float) -> PortalResult:
     """One page of the matching rows (nearest first for cones, else by obsid, or by ``sort``),
     the totals and, with ``with_facets``, the facet counts over the whole match set.
 
-    With ``as_json`` each row is its JSON text, as the MAST API reads it (stored by the
-    database for the default columns), with the :data:`CARRIED` columns beside it: a page of
-    dicts cost three times as much to read and write again."""
+    Each row is its JSON text, as the MAST API reads it (stored by the database for the
+    default columns), with the :data:`CARRIED` columns beside it: a page of dicts cost three
+    times as much to read and to write as JSON again."""
     criteria = base_criteria(query)
     narrowed = [*criteria, *facet_criteria(query.facets)]
     cone = cone_of(query.position)
@@ -207,8 +203,8 @@ def run_search(
                               pagesize=query.pagesize, sort=query.sort,
                               descending=query.descending)  # fmt: skip
     has_tokens = asked_once(conn)  # asked once for the page, the counts and the facets
-    page = search_observations(conn, search, now=now, has_tokens=has_tokens,
-                               as_json=as_json, carrying=CARRIED if as_json else ())  # fmt: skip
+    page = search_observations(conn, search, now=now, has_tokens=has_tokens, as_json=True,
+                               carrying=CARRIED)  # fmt: skip
     # Tried on the event loop (skyarchive.loop_budget), the search stops past its budget
     # between the page's rows, each made in Python (the loop's engine stops it between, and
     # within, its statements).
@@ -233,8 +229,7 @@ def run_search(
         result.matched = len(everything)
         if query.with_facets and not chosen and page.held is not None:
             # the page's query read every matched row, facet columns among them
-            index = carried_index(CARRIED) if as_json else selected_index(page.columns)
-            result.facets = _held_facet_counts(page.held, index, now)
+            result.facets = _held_facet_counts(page.held, carried_index(CARRIED), now)
         elif query.with_facets:
             shown = set(page.matched) if chosen else None
             result.facets = _cone_facet_counts(conn, everything, shown, now=now)

@@ -163,7 +163,7 @@ def search_answer(
     query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
     with (engine or archive.search_engine).connect() as conn:
-        result = run_search(conn, query, now=now, as_json=True)
+        result = run_search(conn, query, now=now)
     rows = [
         _with_retrieval(text, values, caller, now)
         for text, values in loop_budget.checked(result.rows)
@@ -198,8 +198,7 @@ def search_answer(
     })  # fmt: skip
 
 
-#: Where the columns the caller's members are decided by lie beside a row's JSON text
-#: (``run_search``'s ``as_json``).
+#: Where the columns the caller's members are decided by lie beside a row's JSON text.
 _CARRIED_AT = carried_index(CARRIED)
 _PROPOSAL, _RELEASE, _PREVIEW = (
     _CARRIED_AT[n] for n in ("proposal_id", "t_obs_release", "jpegURL")
