@@ -221,8 +221,8 @@ def search_observations(
 
     With ``as_json`` each row is a JSON object as text, rendered by the database (stored by
     it, for the default columns); with ``carrying`` too, each row is ``(text, values)``,
-    ``values`` holding the table columns ``carrying`` names where :attr:`ResultPage.held_index`
-    says (the portal: what its caller's ``mayRetrieve`` and a cone's facet counts read).
+    ``values`` holding the table columns ``carrying`` names where :func:`carried_index` says
+    (the portal: what its caller's ``mayRetrieve`` and a cone's facet counts read).
     ``has_tokens``: the search's :func:`~skyarchive.search.tokens.asked_once`, when the caller
     has one already (its counts ask it too).
     """
@@ -707,7 +707,6 @@ def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:
     source = {"dataRights": "t_obs_release", "objID1": "objID", "distance": "obsid"}
     names = [source.get(c.name, c.name) for c in columns]
     return names + [n for n in ("obsid", "t_obs_release") if n not in names]
-
 
 
 def _select_columns(columns: Sequence[ColumnInfo]) -> list:
