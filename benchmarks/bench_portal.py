@@ -30,6 +30,7 @@ run on the same database:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -120,7 +121,7 @@ def measure(conn: Connection, observations: int, requests: int) -> dict[str, Any
     sorted_sql = text(f"SELECT * FROM observations WHERE proposal_id IN ({listed}) "
                       "ORDER BY t_exptime DESC NULLS LAST, obsid LIMIT 50")  # fmt: skip
     sorted_sql_ms, bare_page = _median_ms(lambda: conn.execute(sorted_sql).all(), requests)
-    if [int(r["obsid"]) for r in page.rows] != [r.obsid for r in bare_page]:
+    if [int(json.loads(row)["obsid"]) for row, _ in page.rows] != [r.obsid for r in bare_page]:
         raise AssertionError("the sorted page differs from the bare sorted SELECT's")
     count_ms, _ = _median_ms(lambda: conn.execute(count_sql).scalar_one(), requests)
     group_ms, _ = _median_ms(lambda: conn.execute(group_sql).all(), requests)
