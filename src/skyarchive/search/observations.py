@@ -428,7 +428,12 @@ def _sorted_matches(
 
 
 class _DictRows:
-    """Rows as dicts built in Python (the portal): the answer's columns, then obsid."""
+    """Rows as dicts built in Python (exports, SCS, an observation's details): the answer's
+    columns, then obsid."""
+
+    #: Whether a cone's page keeps the rows it read (:attr:`ResultPage.held`): only where a
+    #: caller reads their columns again.
+    holds_columns = False
 
     def __init__(self, columns: list[ColumnInfo], now: float) -> None:
         self.name = ("dict row", tuple(c.name for c in columns))
@@ -436,13 +441,11 @@ class _DictRows:
         self.key = _select_names(columns).index("obsid")
         self.make = _RowBuilder(columns, now)
 
-    holds_columns = False  # no caller reads a dict row's columns again
-
 
 class _JsonRows:
     """Rows as JSON text written by the database (the MAST API); distance added here."""
 
-    holds_columns = False  # a row read holds its text and obsid only
+    holds_columns = False  # a row read holds its text and obsid only (_DictRows)
 
     def __init__(self, columns: list[ColumnInfo], dialect: str) -> None:
         names = tuple([c.name for c in columns])
@@ -458,14 +461,15 @@ class _JsonRows:
 
 
 class _CarryingJsonRows(_JsonRows):
-    """JSON rows with table columns read beside each: rows are ``(text, values)``."""
+    """JSON rows with table columns read beside each (the portal): rows are
+    ``(text, values)``."""
+
+    holds_columns = True  # the columns it carries (carried_index), for a cone's facet counts
 
     def __init__(self, columns: list[ColumnInfo], dialect: str, carrying: tuple[str, ...]):
         super().__init__(columns, dialect)
         self.name = (*self.name, carrying)
         self.selected = [*self.selected, *_carried_columns(carrying)]
-
-    holds_columns = True  # those it carries (carried_index)
 
     def make(self, row: Sequence, distance: float | None) -> tuple[str, Sequence]:  # type: ignore[override]
         return super().make(row, distance), row
