@@ -373,8 +373,8 @@ def stored_stamp() -> str:
     """What stored keyword columns were made by: the columns every header keyword fills, and
     the code of the functions that turn values into what the columns show (their source, so
     that no change to them can leave columns stored by the old code trusted; any edit, even
-    of a comment, only makes the files shaped per search until ``skyarchive keyword-columns``
-    stores them again)."""
+    of a comment, only makes the files shaped per search until the worker's ``keyword-columns``
+    job or ``skyarchive keyword-columns`` stores them again)."""
     plan = _ColumnPlan.of(_every_keyword_column())
     plain = sorted((keyword, name, convert.__name__)
                    for keyword, (name, convert) in plan.plain.items())  # fmt: skip

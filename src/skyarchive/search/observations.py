@@ -763,9 +763,14 @@ def _rows_by_id(
 
 def _add_distance(text: str, distance: float | None) -> str:
     """Append the distance (computed here, not in SQL) to a JSON object's text."""
-    value = orjson.dumps(distance).decode()
+    return with_members(text, f'"distance": {orjson.dumps(distance).decode()}')
+
+
+def with_members(text: str, members: str) -> str:
+    """A JSON object's text with ``members`` (``"name": value, ...``, JSON text) after its
+    own, without parsing it."""
     body = text.rstrip()[:-1].rstrip()
-    return f'{body}{", " if body != "{" else ""}"distance": {value}}}'
+    return f"{body}{', ' if body != '{' else ''}{members}}}"
 
 
 @functools.lru_cache(maxsize=256)

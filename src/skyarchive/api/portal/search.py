@@ -30,7 +30,7 @@ from skyarchive.doi.service import observations_of_doi
 from skyarchive.errors import UnknownColumn
 from skyarchive.products.details import observation_details
 from skyarchive.search.columns import observation_column
-from skyarchive.search.observations import carried_index
+from skyarchive.search.observations import carried_index, with_members
 from skyarchive.search.portal_query import parse_position_text, parse_program_ids
 from skyarchive.search.portal_search import (
     CARRIED,
@@ -214,8 +214,7 @@ def _with_retrieval(text: str, values: Sequence[Any], caller: Caller, now: float
     members = orjson.dumps(
         {"mayRetrieve": allowed, "preview": file_url(preview) if allowed and preview else None}
     )
-    # both objects have members: ``{...}`` + ``{...}`` -> ``{..., ...}``
-    return Fragment(text.rstrip()[:-1].encode() + b", " + members[1:])
+    return Fragment(with_members(text, members.decode()[1:-1]))
 
 
 def _nothing_found(position: Any, programs: list[str], filters: list[dict[str, Any]]) -> str:
