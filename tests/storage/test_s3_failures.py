@@ -54,3 +54,32 @@ def test_an_object_gone_from_the_store_is_not_found_before_any_byte(
     with pytest.raises(NotFound):
         file_bytes(archive, answer)
     archive.engine.dispose()
+
+
+def test_a_test_store_whose_port_is_taken_before_it_starts_starts_on_others(
+    tmp_path: Path,
+    seaweed_s3,  # type: ignore[no-untyped-def]
+) -> None:
+    """Free ports are chosen before weed binds them; another process (a parallel test's
+    server) may take one in between. The store then starts again on freshly chosen ports
+    instead of failing the test that asked for it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from skyarchive.storage.seaweed import SeaweedS3, weed_binary
+
+    binary = weed_binary()
+    assert binary is not None  # the seaweed_s3 fixture required it
+    store = SeaweedS3(binary, tmp_path / "weed")
+    chosen = urlsplit(store.endpoint).port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", chosen or 0))
+        squatter.listen()
+        try:
+            store.start()
+            assert urlsplit(store.endpoint).port != chosen
+            store.client().put_object(Bucket="skyarchive-tests", Key="probe", Body=b"x")
+            got = store.client().get_object(Bucket="skyarchive-tests", Key="probe")
+            assert got["Body"].read() == b"x"
+        finally:
+            store.stop()

@@ -44,6 +44,10 @@ def weed_binary() -> Path | None:
     return Path(found) if found else None
 
 
+class _PortTaken(RuntimeError):
+    """weed died at start because a port chosen for it was taken in the meantime."""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -55,13 +59,30 @@ class SeaweedS3:
 
     def __init__(self, weed: Path, folder: Path) -> None:
         self.folder = folder
+        self.weed = weed
+        self.endpoint = ""
+        self.args: list[str] = []
+        self.log = folder / "weed.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        identities = folder / "s3.json"
+        identities.write_text(json.dumps({"identities": [{
+            "name": "skyarchive",
+            "credentials": [{"accessKey": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                             "secretKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}))  # fmt: skip
+        self._choose_ports()
+
+    def _choose_ports(self) -> None:
+        """Free ports now; another process may still take one before weed binds it, so
+        :meth:`start` chooses again when weed says so."""
         ports = {name: _free_port() for name in _PORTS}
         grpc = {name: _free_port() for name in _PORTS}
         self.endpoint = f"http://127.0.0.1:{ports['s3']}"
-        data = folder / "data"
-        data.mkdir(parents=True, exist_ok=True)
         self.args = [
-            str(weed), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}",
+            str(self.weed), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-dir={self.folder / 'data'}",
             "-filer", "-s3", "-metricsPort=0", "-volume.preStopSeconds=0",
             # small volumes: the test data is small, and the default 30 GB volume limit makes
             # the master reserve space a test machine may not have
@@ -73,25 +94,29 @@ class SeaweedS3:
             "-s3.port.iceberg=0", "-s3.port.lance=0",
             *(f"-{name}.port={port}" for name, port in ports.items()),
             *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
+            f"-s3.config={self.folder / 's3.json'}",
         ]  # fmt: skip
-        identities = folder / "s3.json"
-        identities.write_text(json.dumps({"identities": [{
-            "name": "skyarchive",
-            "credentials": [{"accessKey": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                             "secretKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}))  # fmt: skip
-        self.args.append(f"-s3.config={identities}")
-        self.log = folder / "weed.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60) -> SeaweedS3:
+    def start(self, timeout: float = 60, attempts: int = 3) -> SeaweedS3:
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                if attempt == attempts - 1:
+                    raise
+                shutil.rmtree(self.folder / "data")  # it holds the lost attempt's addresses
+                (self.folder / "data").mkdir()
+                self._choose_ports()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> SeaweedS3:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 self.args, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
             )
         deadline = time.monotonic() + timeout
-        probe = self.client()
+        # short waits: while weed starts, whatever else holds a chosen port may never answer
+        probe = self.client(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
         while True:  # ready when a bucket can be made (master, volume, filer and gateway up)
             try:
                 probe.create_bucket(Bucket=BUCKET)
@@ -99,7 +124,10 @@ class SeaweedS3:
             except Exception as exc:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    tail = self.log.read_text(errors="replace")[-2000:]
+                    said = self.log.read_text(errors="replace")
+                    tail = said[-2000:]
+                    if "address already in use" in said:
+                        raise _PortTaken(f"weed server lost a port ({exc}):\n{tail}") from exc
                     raise RuntimeError(f"weed server did not start ({exc}):\n{tail}") from exc
                 time.sleep(0.2)
 
@@ -113,7 +141,8 @@ class SeaweedS3:
             self.process.kill()
             self.process.wait(timeout=5)
 
-    def client(self) -> Any:
+    def client(self, **config: Any) -> Any:
+        """A boto3 S3 client of this store; ``config`` adds to botocore's ``Config``."""
         import boto3
         from botocore.config import Config
 
@@ -121,7 +150,7 @@ class SeaweedS3:
             "s3", endpoint_url=self.endpoint, region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(s3={"addressing_style": "path"}),
+            config=Config(s3={"addressing_style": "path"}, **config),
         )  # fmt: skip
 
     def new_location(self) -> str:
