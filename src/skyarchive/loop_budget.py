@@ -124,12 +124,13 @@ def raise_if_interrupted() -> None:
 
 def checked(rows: Iterable[T]) -> Iterator[T]:
     """``rows``, with :func:`check` every :data:`ROWS_PER_CHECK` of them under a budget;
-    outside one, ``rows``' own iterator.
+    outside one, or when ``rows`` is a list (nothing left to do to read it), ``rows``' own
+    iterator.
 
     Reading part of it leaves the rest of ``rows`` to be read on (a stream's head, then the
     rest): it never closes ``rows`` (``yield from`` would, once the wrapper is dropped).
     """
-    if _current.get() is None:
+    if isinstance(rows, list) or _current.get() is None:  # a list: read (made) already
         return iter(rows)
     return _checking(iter(rows))
 

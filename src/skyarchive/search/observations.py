@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -110,7 +111,7 @@ class ResultPage:
     columns: list[ColumnInfo]
     page: int
     pagesize: int
-    rows: Iterator = field(default_factory=lambda: iter(()))
+    rows: Iterable = field(default_factory=lambda: iter(()))
     known_total: int | None = None
     counter: Callable[[], int] | None = None
     #: With a cone: the obsid of every observation it matched (on any page), so a caller that
@@ -263,11 +264,13 @@ def search_observations(
     shaped = criteria_shape(query.criteria, now=now, has_tokens=has_tokens)
     if query.cone is None and query.obsids is None and shaped.kept:
         # the statements are kept per shape: nothing built, read on the driver's cursor
+        counter = lambda: _kept_count(conn, shaped)  # noqa: E731
         if sort is None:
-            kept_rows = _page_rows(
+            first, rest = _page_rows(
                 conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
                 {**params, **shaped.params}, kept=(shape.name, shaped.shape),
             )  # fmt: skip
+            return _page_read(columns, query, shape, first, rest, counter)
         else:
             walk_index = not any(not c.empty for c in query.criteria)
             key = (conn.dialect.name, shaped.shape, sort, query.descending, walk_index)
@@ -279,7 +282,7 @@ def search_observations(
             kept_rows = _rows_in_order(conn, shape, ids, params)
         return ResultPage(
             columns, query.page, query.pagesize, (shape.make(row, None) for row in kept_rows),
-            counter=lambda: _kept_count(conn, shaped),
+            counter=counter,
         )  # fmt: skip
     if query.cone is not None and sort is None:
         # The rows come with the candidates, in one query, unless there are very many.
@@ -314,19 +317,40 @@ def search_observations(
         return ResultPage(columns, query.page, query.pagesize, rows, known_total=len(matches),
                           matched=[obsid for obsid, _ in matches])  # fmt: skip
 
-    found_rows: Iterator[Sequence]
     if sort is None:
-        found_rows = _page_rows(
+        first, rest = _page_rows(
             conn, shape.selected, where, shape.key, offset, query.pagesize, params
         )
-    else:  # the page's obsids first, then their rows (_sorted_ids)
-        narrowed = query.obsids is not None or any(not c.empty for c in query.criteria)
-        page_ids = _sorted_ids(where, sort, query.descending, walk_index=not narrowed)
-        paging = {"page_offset": offset, "page_size": query.pagesize}
-        found_rows = _rows_in_order(conn, shape, conn.execute(page_ids, paging).scalars().all(),
-                                    params)  # fmt: skip
+        return _page_read(columns, query, shape, first, rest, lambda: count(where))
+    # the page's obsids first, then their rows (_sorted_ids)
+    narrowed = query.obsids is not None or any(not c.empty for c in query.criteria)
+    page_ids = _sorted_ids(where, sort, query.descending, walk_index=not narrowed)
+    paging = {"page_offset": offset, "page_size": query.pagesize}
+    found_rows = _rows_in_order(conn, shape, conn.execute(page_ids, paging).scalars().all(),
+                                params)  # fmt: skip
     rows = (shape.make(row, None) for row in found_rows)
     return ResultPage(columns, query.page, query.pagesize, rows, counter=lambda: count(where))
+
+
+def _page_read(
+    columns: list[ColumnInfo],
+    query: ObservationQuery,
+    shape: _DictRows | _JsonRows,
+    first: Sequence[Sequence],
+    rest: Iterator[Sequence] | None,
+    counter: Callable[[], int],
+) -> ResultPage:
+    """The page of :func:`_page_rows`' rows. When its first query read it all, its rows are
+    made at once, without a generator's step per row, and a page that is not full tells the
+    total; else the rest is read while the page is written."""
+    if rest is not None:
+        rows = (shape.make(row, None) for row in chain(first, rest))
+        return ResultPage(columns, query.page, query.pagesize, rows, counter=counter)
+    made = [shape.make(row, None) for row in first]
+    ends_here = len(first) < query.pagesize and (len(first) > 0 or query.page == 1)
+    total = (query.page - 1) * query.pagesize + len(first) if ends_here else None
+    return ResultPage(columns, query.page, query.pagesize, made, known_total=total,
+                      counter=counter)  # fmt: skip
 
 
 #: Keys read per step of :func:`every_observation`, and rows read per query of them.
@@ -635,8 +659,9 @@ def _page_rows(
     params: dict,
     *,
     kept: Hashable | None = None,
-) -> Iterator[Sequence]:
-    """The rows of one page in obsid order (``selected[key]`` is obsid).
+) -> tuple[Sequence[Sequence], Iterator[Sequence] | None]:
+    """The rows of one page in obsid order (``selected[key]`` is obsid): the first ones, and
+    the rest of the page when it goes on past them (None when the first are all of it).
 
     The first rows come from one plain query: on PostgreSQL a streamed (server-side) cursor
     costs several round trips, more than a small answer takes to send. A longer page goes on
@@ -660,11 +685,15 @@ def _page_rows(
 
         bound = {**params, "page_offset": offset, "page_size": first_size}
         first = _FIRST_PAGES.get(kept, build).tuples(conn, bound)
-    yield from first
     if len(first) < first_size or first_size == pagesize:
-        return
-    rest = ordered().where(observations.c.obsid > first[-1][key]).limit(pagesize - first_size)
-    yield from stream_rows(conn, rest, params, batch=2000)
+        return first, None
+    after = first[-1][key]
+
+    def rest() -> Iterator[Sequence]:  # run once the first rows are read, streamed
+        following = ordered().where(observations.c.obsid > after).limit(pagesize - first_size)
+        yield from stream_rows(conn, following, params, batch=2000)
+
+    return first, rest()
 
 
 def _ordered_rows(selected: Sequence[Any], where: ColumnElement[bool]) -> Select:

@@ -217,8 +217,8 @@ def invoke(
                 # Reading the first rows now turns a query error into a clean ERROR answer,
                 # and tells whether the answer is small enough to send whole (streaming costs
                 # a thread hand-off per chunk).
-                rows = iter(result.rows)
-                head = list(islice(loop_budget.checked(rows), _BUFFERED_ROWS + 1))
+                rows = loop_budget.checked(result.rows)
+                head = list(islice(rows, _BUFFERED_ROWS + 1))
                 media_type = formats.MEDIA_TYPES[fmt]
                 if len(head) <= _BUFFERED_ROWS:
                     body = b"".join(_stream_table(fmt, result, head, conn))
