@@ -264,7 +264,7 @@ def search_observations(
     shaped = criteria_shape(query.criteria, now=now, has_tokens=has_tokens)
     if query.cone is None and query.obsids is None and shaped.kept:
         # the statements are kept per shape: nothing built, read on the driver's cursor
-        counter = lambda: _kept_count(conn, shaped)  # noqa: E731
+        counter = functools.partial(_kept_count, conn, shaped)
         if sort is None:
             first, rest = _page_rows(
                 conn, shape.selected, shaped.where, shape.key, offset, query.pagesize,
