@@ -63,6 +63,7 @@ from skyarchive.search.criteria import (
 )
 from skyarchive.search.criteria_shapes import ShapedCriteria, criteria_shape
 from skyarchive.search.kept import Kept
+from skyarchive.search.paging import total_from_page
 from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, asked_once
 
@@ -131,11 +132,12 @@ class ResultPage:
     def total(self) -> int:
         if self.known_total is None:
             rows: _CountedRows = self.rows  # type: ignore[assignment]
-            read_to_end = rows.exhausted and rows.taken < self.pagesize
-            if read_to_end and (rows.taken > 0 or self.page == 1):
-                self.known_total = (self.page - 1) * self.pagesize + rows.taken
-            else:
-                self.known_total = self.counter() if self.counter else rows.taken
+            known = (
+                total_from_page(self.page, self.pagesize, rows.taken) if rows.exhausted else None
+            )
+            if known is None:
+                known = self.counter() if self.counter else rows.taken
+            self.known_total = known
         return self.known_total
 
     @property
@@ -347,8 +349,7 @@ def _page_read(
         rows = (shape.make(row, None) for row in chain(first, rest))
         return ResultPage(columns, query.page, query.pagesize, rows, counter=counter)
     made = [shape.make(row, None) for row in first]
-    ends_here = len(first) < query.pagesize and (len(first) > 0 or query.page == 1)
-    total = (query.page - 1) * query.pagesize + len(first) if ends_here else None
+    total = total_from_page(query.page, query.pagesize, len(first))
     return ResultPage(columns, query.page, query.pagesize, made, known_total=total,
                       counter=counter)  # fmt: skip
 
