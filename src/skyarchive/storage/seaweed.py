@@ -98,16 +98,14 @@ class SeaweedS3:
         ]  # fmt: skip
 
     def start(self, timeout: float = 60, attempts: int = 3) -> SeaweedS3:
-        for attempt in range(attempts):
+        for _ in range(attempts - 1):
             try:
                 return self._start_once(timeout)
             except _PortTaken:
-                if attempt == attempts - 1:
-                    raise
                 shutil.rmtree(self.folder / "data")  # it holds the lost attempt's addresses
                 (self.folder / "data").mkdir()
                 self._choose_ports()
-        raise AssertionError("unreachable")
+        return self._start_once(timeout)
 
     def _start_once(self, timeout: float) -> SeaweedS3:
         with open(self.log, "wb") as log:
