@@ -39,6 +39,7 @@ CATALOGUE_TABLES = frozenset(
         "footprint_cells",
         "footprint_vertices",
         "observation_json",
+        "product_json",
         "products",
         "product_versions",
         "observation_products",

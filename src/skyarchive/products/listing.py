@@ -15,16 +15,25 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+import orjson
+from sqlalchemy import ColumnElement, Connection, Select, Text, func, literal_column, null, select
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.id_lists import in_ids
-from skyarchive.db.tables import observation_members, observation_products, observations, products
+from skyarchive.db.tables import (
+    STORED_PRODUCT_BODY,
+    STORED_PRODUCT_HEAD,
+    observation_members,
+    observation_products,
+    observations,
+    product_json,
+    products,
+)
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import PRODUCT_COLUMNS
 from skyarchive.search.criteria import parse_identifier
-from skyarchive.search.row_json import Prebuilt, as_text, json_object
+from skyarchive.search.row_json import json_object
 
 _PRODUCT_FIELDS = [c.name for c in PRODUCT_COLUMNS if c.name in products.c]
 #: Default most obsids one request may name (see ``Settings.max_obsids``).
@@ -150,31 +159,74 @@ _RIGHTS_TAILS = {rights: f'", "dataRights": "{rights}"}}' for rights in (PUBLIC,
 
 @functools.lru_cache(maxsize=4)
 def _json_listing(dialect: str) -> DriverRows:
-    """The listing's rows as (the product's JSON object, the release date that decides its
-    rights, the listed obsid, the file's id), run on the driver's cursor.
+    """The listing's rows as (the file's stored ``head``, its own ``dataproduct_type``, its
+    stored ``body``, its own ``filters``, the release date that decides its rights, the
+    listed obsid, the file's id), run on the driver's cursor.
 
-    The parent and the rights are appended in Python: on PostgreSQL cutting the brace and
-    appending there (rtrim, ||, CASE) cost its backend 2.5 ms of CPU for 1,134 rows, several
-    times what Python spends; on SQLite both cost the same.
+    The pieces are read as the database wrote them (``product_json``, schema 0044), or built
+    where a file has none (no writer leaves one out; ``coalesce`` builds only then). What
+    depends on the listing observation, the parent and the rights are put in in Python: on
+    PostgreSQL appending there (rtrim, ||, CASE) cost its backend 2.5 ms of CPU for 1,134
+    rows, several times what Python spends; on SQLite ``||`` and ``json_quote`` for each row
+    cost as much as the statement's joins.
     """
+    head, body = stored_product_pieces(dialect, products)
+    stored = product_json.c
     columns = (
-        _json_product(dialect).label("product"),
+        func.coalesce(stored.head, head, type_=Text).label("head"),
+        products.c.dataproduct_type,
+        func.coalesce(stored.body, body, type_=Text).label("body"),
+        products.c.filters,
         _RELEASE.label("release"),
         observation_products.c.obsid,
         products.c.product_id,
     )
-    return DriverRows(_listing_query(columns, dialect))
+    query = _listing_query(columns, dialect).outerjoin(
+        product_json, stored.product_id == products.c.product_id
+    )
+    return DriverRows(query)
 
 
-def _json_product(dialect: str) -> Prebuilt:
-    def value(name: str) -> Any:
-        if name in ("dataproduct_type", "filters"):  # the file's own, else the observation's
-            return func.coalesce(products.c[name], _LISTED.c[name])
-        return products.c[name]
+def stored_product_pieces(dialect: str, row: Any) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """``product_json``'s ``head`` and ``body`` of the product ``row`` (a table or alias with
+    the products' columns), as the database writes them (schema 0044): each piece the object
+    of its members and a last one whose null value and closing brace are trimmed, so the
+    key's own spacing stays (db/tables.py)."""
 
-    pairs = [(name, value(name)) for name in _PRODUCT_FIELDS]
-    pairs += [("obsID", as_text(observation_products.c.obsid)), ("obs_id", _LISTED.c.obs_id)]
-    return Prebuilt(("product row", dialect), json_object(dialect, pairs))
+    def trimmed(names: tuple[str, ...], last: str) -> ColumnElement[str]:
+        built = json_object(dialect, [*((name, row.c[name]) for name in names),
+                                      (last, null())])  # fmt: skip
+        return func.rtrim(built, literal_column("'nul}'"), type_=Text)
+
+    separator = literal_column("', '" if dialect == "postgresql" else "','", type_=Text)
+    head = trimmed(STORED_PRODUCT_HEAD, "dataproduct_type")
+    body = separator.concat(
+        func.ltrim(trimmed(STORED_PRODUCT_BODY, "filters"), literal_column("'{'"), type_=Text)
+    )
+    return head, body
+
+
+@functools.lru_cache(maxsize=4)
+def _listed_values(dialect: str) -> DriverRows:
+    """The listing observations' values a file's row takes: obs_id, and its
+    ``dataproduct_type`` and ``filters`` for the files without their own."""
+    o = observations.c
+    return DriverRows(
+        select(o.obsid, o.obs_id, o.dataproduct_type, o.filters).where(
+            in_ids(o.obsid, "listed", dialect)
+        )
+    )
+
+
+#: How each database writes a member of its JSON objects: the separator before it, the
+#: colon after its key.
+_SPACING = {"postgresql": (", ", " : ")}
+_COMPACT = (",", ":")
+
+
+def _quoted(value: Any) -> str:
+    """A value as JSON text, as the database quotes it in its objects."""
+    return orjson.dumps(value).decode()
 
 
 def _json_rows_for(
@@ -194,6 +246,18 @@ def _json_rows_for(
         release: _RIGHTS_TAILS[data_rights(release, now=now)]
         for release in set(map(_RELEASE_OF, rows))
     }
+    # What each listing observation gives its files' rows, worked out once per observation.
+    separator, colon = _SPACING.get(conn.dialect.name, _COMPACT)
+    listed_values = {
+        obsid: (
+            _quoted(kind),
+            _quoted(filters),
+            f'{separator}"obsID"{colon}"{obsid}"{separator}"obs_id"{colon}{_quoted(obs_id)}',
+        )
+        for obsid, obs_id, kind, filters in _listed_values(conn.dialect.name).tuples(
+            conn, {"listed": list(by_listed)}
+        )
+    }
     rank = {listed: i for i, listed in enumerate(by_listed)} if members else {}
     parts: list[tuple[str, Sequence[Any]]] = []  # (the parent's text, its rows) in order
     for parent in parents:
@@ -201,18 +265,22 @@ def _json_rows_for(
         if parent in members:
             own = _with_members(own, members[parent], by_listed, rank)
         parts.append((_PARENT_KEY + str(parent), own))
-    # Each object's closing brace (the text's last character on both databases) is replaced
-    # by the parent and the rights; one comprehension over all parents, the row unpacked by
-    # name (a comprehension per parent, or a starred target, cost a third as much again).
+    # One comprehension over all parents, the row unpacked by name (a comprehension per
+    # parent, or a starred target, cost a third as much again). A file's own type and
+    # filters, where it has them (few do), are quoted as its row is made.
     return [
-        f"{product[:-1]}{listed_under}{tails[release]}"
+        f"{head}{kinds if kind is None else _quoted(kind)}{body}"
+        f"{filter_values if filters is None else _quoted(filters)}{listed_keys}{listed_under}"
+        f"{tails[release]}"
         for listed_under, own in parts
-        for product, release, _, _ in own
+        for head, kind, body, filters, release, listed, _ in own
+        for kinds, filter_values, listed_keys in (listed_values[listed],)
     ]
 
 
-_RELEASE_OF = itemgetter(1)
-_LISTED_OBSID = itemgetter(2)
+_RELEASE_OF = itemgetter(4)
+_LISTED_OBSID = itemgetter(5)
+_PRODUCT_ID = 6
 
 
 def _with_members(
@@ -222,11 +290,11 @@ def _with_members(
     (``rank``: the place of each listed observation's group), each file once."""
     listed_members = sorted((m for m in set(members) if m in rank), key=rank.__getitem__)
     rows = list(own)
-    seen = {row[3] for row in own}
+    seen = {row[_PRODUCT_ID] for row in own}
     for member in listed_members:
         for row in by_listed[member]:
-            if row[3] not in seen:  # within one requested observation a file appears once
-                seen.add(row[3])
+            if row[_PRODUCT_ID] not in seen:  # within one requested observation a file appears once
+                seen.add(row[_PRODUCT_ID])
                 rows.append(row)
     return rows
 
