@@ -15,8 +15,18 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-import orjson
-from sqlalchemy import ColumnElement, Connection, Select, Text, func, literal_column, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+)
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
 from skyarchive.db.driver_rows import DriverRows
@@ -174,9 +184,9 @@ def _json_listing(dialect: str) -> DriverRows:
     stored = product_json.c
     columns = (
         func.coalesce(stored.head, head, type_=Text).label("head"),
-        products.c.dataproduct_type,
+        json_text(dialect, products.c.dataproduct_type),
         func.coalesce(stored.body, body, type_=Text).label("body"),
-        products.c.filters,
+        json_text(dialect, products.c.filters),
         _RELEASE.label("release"),
         observation_products.c.obsid,
         products.c.product_id,
@@ -208,25 +218,32 @@ def stored_product_pieces(dialect: str, row: Any) -> tuple[ColumnElement[str], C
 
 @functools.lru_cache(maxsize=4)
 def _listed_values(dialect: str) -> DriverRows:
-    """The listing observations' values a file's row takes: obs_id, and its
-    ``dataproduct_type`` and ``filters`` for the files without their own."""
+    """The listing observations' values a file's row takes, as JSON: obs_id, and the
+    ``dataproduct_type`` and ``filters`` of the files without their own."""
     o = observations.c
+
+    def value(column: ColumnElement[Any]) -> ColumnElement[str]:
+        return func.coalesce(json_text(dialect, column), literal_column("'null'"), type_=Text)
+
     return DriverRows(
-        select(o.obsid, o.obs_id, o.dataproduct_type, o.filters).where(
+        select(o.obsid, value(o.obs_id), value(o.dataproduct_type), value(o.filters)).where(
             in_ids(o.obsid, "listed", dialect)
         )
     )
+
+
+def json_text(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A text column's value as JSON, quoted as the database quotes it in its objects;
+    NULL where it is NULL."""
+    if dialect == "postgresql":
+        return cast(func.to_json(column), Text)
+    return case((column.is_(None), null()), else_=func.json_quote(column, type_=Text))
 
 
 #: How each database writes a member of its JSON objects: the separator before it, the
 #: colon after its key.
 _SPACING = {"postgresql": (", ", " : ")}
 _COMPACT = (",", ":")
-
-
-def _quoted(value: Any) -> str:
-    """A value as JSON text, as the database quotes it in its objects."""
-    return orjson.dumps(value).decode()
 
 
 def _json_rows_for(
@@ -248,16 +265,12 @@ def _json_rows_for(
     }
     # What each listing observation gives its files' rows, worked out once per observation.
     separator, colon = _SPACING.get(conn.dialect.name, _COMPACT)
-    listed_values = {
-        obsid: (
-            _quoted(kind),
-            _quoted(filters),
-            f'{separator}"obsID"{colon}"{obsid}"{separator}"obs_id"{colon}{_quoted(obs_id)}',
-        )
-        for obsid, obs_id, kind, filters in _listed_values(conn.dialect.name).tuples(
-            conn, {"listed": list(by_listed)}
-        )
-    }
+    listed_values = {}
+    for obsid, obs_id, kind, filters in _listed_values(conn.dialect.name).tuples(
+        conn, {"listed": list(by_listed)}
+    ):
+        keys = f'{separator}"obsID"{colon}"{obsid}"{separator}"obs_id"{colon}{obs_id}'
+        listed_values[obsid] = (kind, filters, keys)
     rank = {listed: i for i, listed in enumerate(by_listed)} if members else {}
     parts: list[tuple[str, Sequence[Any]]] = []  # (the parent's text, its rows) in order
     for parent in parents:
@@ -267,10 +280,9 @@ def _json_rows_for(
         parts.append((_PARENT_KEY + str(parent), own))
     # One comprehension over all parents, the row unpacked by name (a comprehension per
     # parent, or a starred target, cost a third as much again). A file's own type and
-    # filters, where it has them (few do), are quoted as its row is made.
+    # filters, where it has them, come quoted by the database.
     return [
-        f"{head}{kinds if kind is None else _quoted(kind)}{body}"
-        f"{filter_values if filters is None else _quoted(filters)}{listed_keys}{listed_under}"
+        f"{head}{kind or kinds}{body}{filters or filter_values}{listed_keys}{listed_under}"
         f"{tails[release]}"
         for listed_under, own in parts
         for head, kind, body, filters, release, listed, _ in own
