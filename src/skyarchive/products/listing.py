@@ -20,7 +20,6 @@ from sqlalchemy import (
     Connection,
     Select,
     Text,
-    case,
     cast,
     func,
     literal_column,
@@ -169,24 +168,34 @@ _RIGHTS_TAILS = {rights: f'", "dataRights": "{rights}"}}' for rights in (PUBLIC,
 
 @functools.lru_cache(maxsize=4)
 def _json_listing(dialect: str) -> DriverRows:
-    """The listing's rows as (the file's stored ``head``, its own ``dataproduct_type``, its
-    stored ``body``, its own ``filters``, the release date that decides its rights, the
-    listed obsid, the file's id), run on the driver's cursor.
+    """The listing's rows as (the file's stored ``head``, its ``dataproduct_type`` as JSON,
+    its stored ``body``, its ``filters`` as JSON, the listing observation's ``obs_id`` as
+    JSON, the release date that decides its rights, the listed obsid, the file's id), run on
+    the driver's cursor.
 
     The pieces are read as the database wrote them (``product_json``, schema 0044), or built
-    where a file has none (no writer leaves one out; ``coalesce`` builds only then). What
-    depends on the listing observation, the parent and the rights are put in in Python: on
-    PostgreSQL appending there (rtrim, ||, CASE) cost its backend 2.5 ms of CPU for 1,134
-    rows, several times what Python spends; on SQLite ``||`` and ``json_quote`` for each row
-    cost as much as the statement's joins.
+    where a file has none (no writer leaves one out; ``coalesce`` builds only then). The
+    values between and after them are quoted by the database, the file's own type and filters
+    else the listing observation's; the members they make, the parent and the rights are put
+    in in Python: joining them there (``||``) cost SQLite as much as the statement's joins,
+    and on PostgreSQL appending the parent and the rights (rtrim, ||, CASE) cost its backend
+    2.5 ms of CPU for 1,134 rows, several times what Python spends. They are read with the
+    rows, not in a statement of their own per listed observation: in a search thread every
+    row read lets go of the GIL, and a row per observation more cost the 10^6 archive's list,
+    a file per observation, twice its CPU.
     """
     head, body = stored_product_pieces(dialect, products)
     stored = product_json.c
+
+    def own_else_listed(name: str) -> ColumnElement[str]:
+        return json_text(dialect, func.coalesce(products.c[name], _LISTED.c[name]))
+
     columns = (
         func.coalesce(stored.head, head, type_=Text).label("head"),
-        json_text(dialect, products.c.dataproduct_type),
+        own_else_listed("dataproduct_type"),
         func.coalesce(stored.body, body, type_=Text).label("body"),
-        json_text(dialect, products.c.filters),
+        own_else_listed("filters"),
+        json_text(dialect, _LISTED.c.obs_id),
         _RELEASE.label("release"),
         observation_products.c.obsid,
         products.c.product_id,
@@ -216,28 +225,13 @@ def stored_product_pieces(dialect: str, row: Any) -> tuple[ColumnElement[str], C
     return head, body
 
 
-@functools.lru_cache(maxsize=4)
-def _listed_values(dialect: str) -> DriverRows:
-    """The listing observations' values a file's row takes, as JSON: obs_id, and the
-    ``dataproduct_type`` and ``filters`` of the files without their own."""
-    o = observations.c
-
-    def value(column: ColumnElement[Any]) -> ColumnElement[str]:
-        return func.coalesce(json_text(dialect, column), literal_column("'null'"), type_=Text)
-
-    return DriverRows(
-        select(o.obsid, value(o.obs_id), value(o.dataproduct_type), value(o.filters)).where(
-            in_ids(o.obsid, "listed", dialect)
-        )
-    )
-
-
-def json_text(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
-    """A text column's value as JSON, quoted as the database quotes it in its objects;
-    NULL where it is NULL."""
+def json_text(dialect: str, value: ColumnElement[Any]) -> ColumnElement[str]:
+    """A text value as JSON, quoted as the database quotes it in its objects (``null`` for
+    NULL)."""
     if dialect == "postgresql":
-        return cast(func.to_json(column), Text)
-    return case((column.is_(None), null()), else_=func.json_quote(column, type_=Text))
+        quoted = cast(func.to_json(value), Text)
+        return func.coalesce(quoted, literal_column("'null'"), type_=Text)
+    return func.json_quote(value, type_=Text)
 
 
 #: How each database writes a member of its JSON objects: the separator before it, the
@@ -256,21 +250,20 @@ def _json_rows_for(
     # The rows come ordered by obs_id, which is unique: each listed observation's rows are
     # consecutive, already in the order they are listed in, so they are grouped in C.
     by_listed: dict[int, list[Any]] = {}
+    listed_keys: dict[int, str] = {}  # the members each listing observation gives its rows
+    separator, colon = _SPACING.get(conn.dialect.name, _COMPACT)
     for listed, group in groupby(rows, _LISTED_OBSID):
-        by_listed.setdefault(listed, []).extend(group)
+        found = by_listed.setdefault(listed, [])
+        found.extend(group)
+        obs_id = found[0][_OBS_ID]
+        listed_keys[listed] = (
+            f'{separator}"obsID"{colon}"{listed}"{separator}"obs_id"{colon}{obs_id}'
+        )
     # The rights of each release date, decided once (a list has fewer dates than files).
     tails = {
         release: _RIGHTS_TAILS[data_rights(release, now=now)]
         for release in set(map(_RELEASE_OF, rows))
     }
-    # What each listing observation gives its files' rows, worked out once per observation.
-    separator, colon = _SPACING.get(conn.dialect.name, _COMPACT)
-    listed_values = {}
-    for obsid, obs_id, kind, filters in _listed_values(conn.dialect.name).tuples(
-        conn, {"listed": list(by_listed)}
-    ):
-        keys = f'{separator}"obsID"{colon}"{obsid}"{separator}"obs_id"{colon}{obs_id}'
-        listed_values[obsid] = (kind, filters, keys)
     rank = {listed: i for i, listed in enumerate(by_listed)} if members else {}
     parts: list[tuple[str, Sequence[Any]]] = []  # (the parent's text, its rows) in order
     for parent in parents:
@@ -279,20 +272,18 @@ def _json_rows_for(
             own = _with_members(own, members[parent], by_listed, rank)
         parts.append((_PARENT_KEY + str(parent), own))
     # One comprehension over all parents, the row unpacked by name (a comprehension per
-    # parent, or a starred target, cost a third as much again). A file's own type and
-    # filters, where it has them, come quoted by the database.
+    # parent, or a starred target, cost a third as much again).
     return [
-        f"{head}{kind or kinds}{body}{filters or filter_values}{listed_keys}{listed_under}"
-        f"{tails[release]}"
+        f"{head}{kind}{body}{filters}{listed_keys[listed]}{listed_under}{tails[release]}"
         for listed_under, own in parts
-        for head, kind, body, filters, release, listed, _ in own
-        for kinds, filter_values, listed_keys in (listed_values[listed],)
+        for head, kind, body, filters, _, release, listed, _ in own
     ]
 
 
-_RELEASE_OF = itemgetter(4)
-_LISTED_OBSID = itemgetter(5)
-_PRODUCT_ID = 6
+_OBS_ID = 4
+_RELEASE_OF = itemgetter(5)
+_LISTED_OBSID = itemgetter(6)
+_PRODUCT_ID = 7
 
 
 def _with_members(
