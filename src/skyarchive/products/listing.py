@@ -20,7 +20,6 @@ from sqlalchemy import (
     Connection,
     Select,
     Text,
-    cast,
     func,
     literal_column,
     null,
@@ -42,7 +41,7 @@ from skyarchive.db.tables import (
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import PRODUCT_COLUMNS
 from skyarchive.search.criteria import parse_identifier
-from skyarchive.search.row_json import json_object
+from skyarchive.search.row_json import json_object, json_text, member_spacing
 
 _PRODUCT_FIELDS = [c.name for c in PRODUCT_COLUMNS if c.name in products.c]
 #: Default most obsids one request may name (see ``Settings.max_obsids``).
@@ -217,27 +216,12 @@ def stored_product_pieces(dialect: str, row: Any) -> tuple[ColumnElement[str], C
                                       (last, null())])  # fmt: skip
         return func.rtrim(built, literal_column("'nul}'"), type_=Text)
 
-    separator = literal_column("', '" if dialect == "postgresql" else "','", type_=Text)
+    separator = literal_column(f"'{member_spacing(dialect)[0]}'", type_=Text)
     head = trimmed(STORED_PRODUCT_HEAD, "dataproduct_type")
     body = separator.concat(
         func.ltrim(trimmed(STORED_PRODUCT_BODY, "filters"), literal_column("'{'"), type_=Text)
     )
     return head, body
-
-
-def json_text(dialect: str, value: ColumnElement[Any]) -> ColumnElement[str]:
-    """A text value as JSON, quoted as the database quotes it in its objects (``null`` for
-    NULL)."""
-    if dialect == "postgresql":
-        quoted = cast(func.to_json(value), Text)
-        return func.coalesce(quoted, literal_column("'null'"), type_=Text)
-    return func.json_quote(value, type_=Text)
-
-
-#: How each database writes a member of its JSON objects: the separator before it, the
-#: colon after its key.
-_SPACING = {"postgresql": (", ", " : ")}
-_COMPACT = (",", ":")
 
 
 def _json_rows_for(
@@ -251,7 +235,7 @@ def _json_rows_for(
     # consecutive, already in the order they are listed in, so they are grouped in C.
     by_listed: dict[int, list[Any]] = {}
     listed_keys: dict[int, str] = {}  # the members each listing observation gives its rows
-    separator, colon = _SPACING.get(conn.dialect.name, _COMPACT)
+    separator, colon = member_spacing(conn.dialect.name)
     for listed, group in groupby(rows, _LISTED_OBSID):
         found = by_listed.setdefault(listed, [])
         found.extend(group)
