@@ -39,7 +39,6 @@ CATALOGUE_TABLES = frozenset(
         "footprint_cells",
         "footprint_vertices",
         "observation_json",
-        "product_json",
         "products",
         "product_versions",
         "observation_products",

@@ -293,31 +293,6 @@ STORED_JSON_HEAD = (
 )  # fmt: skip
 STORED_JSON_TAIL = ("mtFlag", "srcDen", "obsid", "objID")
 
-#: Each product's members in a product list as JSON text, written by the database itself
-#: (schema 0044: triggers on ``products``), in two pieces around what depends on the
-#: observation the file is listed under: ``head`` is the object up to the
-#: ``dataproduct_type`` key, ``body`` from the member after it (its separator first) up to
-#: the ``filters`` key, each with the database's own spacing after the key. A product list
-#: puts the listing observation's values (or the file's own) in between and ``obsID`` and
-#: ``obs_id`` after (``products/listing.py``): reading the pieces costs a primary-key look-up
-#: per file where building the object cost the database most of the list's statement.
-product_json = Table(
-    "product_json",
-    metadata,
-    Column("product_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("head", Text, nullable=False),
-    Column("body", Text, nullable=False),
-)
-#: The members of :data:`product_json`'s pieces, in order: ``head``'s, then
-#: ``dataproduct_type``, ``body``'s, then ``filters``. A revision that changes them rewrites
-#: the triggers and the rows.
-STORED_PRODUCT_HEAD = ("obs_collection",)
-STORED_PRODUCT_BODY = (
-    "description", "type", "dataURI", "productType", "productGroupDescription",
-    "productSubGroupDescription", "productDocumentationURL", "project", "prvversion",
-    "proposal_id", "productFilename", "size", "calib_level",
-)  # fmt: skip
-
 # The keyword store (``search/keyword_store.py``): every primary-header keyword as JSON, and
 # typed columns for the keywords searched most; their text is stored lower-case (schema 0014)
 # and serves criteria only, rows show the header's own values.

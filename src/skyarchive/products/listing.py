@@ -15,33 +15,16 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    Text,
-    func,
-    literal_column,
-    null,
-    select,
-)
+from sqlalchemy import Connection, Select, func, select
 
 from skyarchive.access.rights import EXCLUSIVE_ACCESS, PUBLIC, data_rights
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.id_lists import in_ids
-from skyarchive.db.tables import (
-    STORED_PRODUCT_BODY,
-    STORED_PRODUCT_HEAD,
-    observation_members,
-    observation_products,
-    observations,
-    product_json,
-    products,
-)
+from skyarchive.db.tables import observation_members, observation_products, observations, products
 from skyarchive.errors import BadQuery
 from skyarchive.search.columns import PRODUCT_COLUMNS
 from skyarchive.search.criteria import parse_identifier
-from skyarchive.search.row_json import json_object, json_text, member_spacing
+from skyarchive.search.row_json import Prebuilt, as_text, json_object
 
 _PRODUCT_FIELDS = [c.name for c in PRODUCT_COLUMNS if c.name in products.c]
 #: Default most obsids one request may name (see ``Settings.max_obsids``).
@@ -167,61 +150,31 @@ _RIGHTS_TAILS = {rights: f'", "dataRights": "{rights}"}}' for rights in (PUBLIC,
 
 @functools.lru_cache(maxsize=4)
 def _json_listing(dialect: str) -> DriverRows:
-    """The listing's rows as (the file's stored ``head``, its ``dataproduct_type`` as JSON,
-    its stored ``body``, its ``filters`` as JSON, the listing observation's ``obs_id`` as
-    JSON, the release date that decides its rights, the listed obsid, the file's id), run on
-    the driver's cursor.
+    """The listing's rows as (the product's JSON object, the release date that decides its
+    rights, the listed obsid, the file's id), run on the driver's cursor.
 
-    The pieces are read as the database wrote them (``product_json``, schema 0044), or built
-    where a file has none (no writer leaves one out; ``coalesce`` builds only then). The
-    values between and after them are quoted by the database, the file's own type and filters
-    else the listing observation's; the members they make, the parent and the rights are put
-    in in Python: joining them there (``||``) cost SQLite as much as the statement's joins,
-    and on PostgreSQL appending the parent and the rights (rtrim, ||, CASE) cost its backend
-    2.5 ms of CPU for 1,134 rows, several times what Python spends. They are read with the
-    rows, not in a statement of their own per listed observation: in a search thread every
-    row read lets go of the GIL, and a row per observation more cost the 10^6 archive's list,
-    a file per observation, twice its CPU.
+    The parent and the rights are appended in Python: on PostgreSQL cutting the brace and
+    appending there (rtrim, ||, CASE) cost its backend 2.5 ms of CPU for 1,134 rows, several
+    times what Python spends; on SQLite both cost the same.
     """
-    head, body = stored_product_pieces(dialect, products)
-    stored = product_json.c
-
-    def own_else_listed(name: str) -> ColumnElement[str]:
-        return json_text(dialect, func.coalesce(products.c[name], _LISTED.c[name]))
-
     columns = (
-        func.coalesce(stored.head, head, type_=Text).label("head"),
-        own_else_listed("dataproduct_type"),
-        func.coalesce(stored.body, body, type_=Text).label("body"),
-        own_else_listed("filters"),
-        json_text(dialect, _LISTED.c.obs_id),
+        _json_product(dialect).label("product"),
         _RELEASE.label("release"),
         observation_products.c.obsid,
         products.c.product_id,
     )
-    query = _listing_query(columns, dialect).outerjoin(
-        product_json, stored.product_id == products.c.product_id
-    )
-    return DriverRows(query)
+    return DriverRows(_listing_query(columns, dialect))
 
 
-def stored_product_pieces(dialect: str, row: Any) -> tuple[ColumnElement[str], ColumnElement[str]]:
-    """``product_json``'s ``head`` and ``body`` of the product ``row`` (a table or alias with
-    the products' columns), as the database writes them (schema 0044): each piece the object
-    of its members and a last one whose null value and closing brace are trimmed, so the
-    key's own spacing stays (db/tables.py)."""
+def _json_product(dialect: str) -> Prebuilt:
+    def value(name: str) -> Any:
+        if name in ("dataproduct_type", "filters"):  # the file's own, else the observation's
+            return func.coalesce(products.c[name], _LISTED.c[name])
+        return products.c[name]
 
-    def trimmed(names: tuple[str, ...], last: str) -> ColumnElement[str]:
-        built = json_object(dialect, [*((name, row.c[name]) for name in names),
-                                      (last, null())])  # fmt: skip
-        return func.rtrim(built, literal_column("'nul}'"), type_=Text)
-
-    separator = literal_column(f"'{member_spacing(dialect)[0]}'", type_=Text)
-    head = trimmed(STORED_PRODUCT_HEAD, "dataproduct_type")
-    body = separator.concat(
-        func.ltrim(trimmed(STORED_PRODUCT_BODY, "filters"), literal_column("'{'"), type_=Text)
-    )
-    return head, body
+    pairs = [(name, value(name)) for name in _PRODUCT_FIELDS]
+    pairs += [("obsID", as_text(observation_products.c.obsid)), ("obs_id", _LISTED.c.obs_id)]
+    return Prebuilt(("product row", dialect), json_object(dialect, pairs))
 
 
 def _json_rows_for(
@@ -234,15 +187,8 @@ def _json_rows_for(
     # The rows come ordered by obs_id, which is unique: each listed observation's rows are
     # consecutive, already in the order they are listed in, so they are grouped in C.
     by_listed: dict[int, list[Any]] = {}
-    listed_keys: dict[int, str] = {}  # the members each listing observation gives its rows
-    separator, colon = member_spacing(conn.dialect.name)
     for listed, group in groupby(rows, _LISTED_OBSID):
-        found = by_listed.setdefault(listed, [])
-        found.extend(group)
-        obs_id = found[0][_OBS_ID]
-        listed_keys[listed] = (
-            f'{separator}"obsID"{colon}"{listed}"{separator}"obs_id"{colon}{obs_id}'
-        )
+        by_listed.setdefault(listed, []).extend(group)
     # The rights of each release date, decided once (a list has fewer dates than files).
     tails = {
         release: _RIGHTS_TAILS[data_rights(release, now=now)]
@@ -255,19 +201,18 @@ def _json_rows_for(
         if parent in members:
             own = _with_members(own, members[parent], by_listed, rank)
         parts.append((_PARENT_KEY + str(parent), own))
-    # One comprehension over all parents, the row unpacked by name (a comprehension per
-    # parent, or a starred target, cost a third as much again).
+    # Each object's closing brace (the text's last character on both databases) is replaced
+    # by the parent and the rights; one comprehension over all parents, the row unpacked by
+    # name (a comprehension per parent, or a starred target, cost a third as much again).
     return [
-        f"{head}{kind}{body}{filters}{listed_keys[listed]}{listed_under}{tails[release]}"
+        f"{product[:-1]}{listed_under}{tails[release]}"
         for listed_under, own in parts
-        for head, kind, body, filters, _, release, listed, _ in own
+        for product, release, _, _ in own
     ]
 
 
-_OBS_ID = 4
-_RELEASE_OF = itemgetter(5)
-_LISTED_OBSID = itemgetter(6)
-_PRODUCT_ID = 7
+_RELEASE_OF = itemgetter(1)
+_LISTED_OBSID = itemgetter(2)
 
 
 def _with_members(
@@ -277,11 +222,11 @@ def _with_members(
     (``rank``: the place of each listed observation's group), each file once."""
     listed_members = sorted((m for m in set(members) if m in rank), key=rank.__getitem__)
     rows = list(own)
-    seen = {row[_PRODUCT_ID] for row in own}
+    seen = {row[3] for row in own}
     for member in listed_members:
         for row in by_listed[member]:
-            if row[_PRODUCT_ID] not in seen:  # within one requested observation a file appears once
-                seen.add(row[_PRODUCT_ID])
+            if row[3] not in seen:  # within one requested observation a file appears once
+                seen.add(row[3])
                 rows.append(row)
     return rows
 

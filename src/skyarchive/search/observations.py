@@ -64,13 +64,7 @@ from skyarchive.search.criteria import (
 from skyarchive.search.criteria_shapes import ShapedCriteria, criteria_shape
 from skyarchive.search.kept import Kept
 from skyarchive.search.paging import total_from_page
-from skyarchive.search.row_json import (
-    Prebuilt,
-    as_text,
-    json_boolean,
-    json_object,
-    member_spacing,
-)
+from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, asked_once
 
 _ID_CHUNK = 5000
@@ -842,7 +836,8 @@ def _stored_row(
     (the ``now`` parameter) put in, read by primary key; NULL where no row is stored.
     ``extra``: columns after the stored ones (``objID1`` of a search with a position), built
     as their own object whose members are joined on."""
-    separator, colon = member_spacing(dialect)
+    separator = ", " if dialect == "postgresql" else ","  # as the database writes members
+    colon = " : " if dialect == "postgresql" else ":"
 
     def member(right: str) -> ColumnElement[str]:
         return literal_column(f"""'{separator}"dataRights"{colon}"{right}"'""")

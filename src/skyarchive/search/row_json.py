@@ -30,21 +30,6 @@ def json_object(dialect: str, pairs: Sequence[tuple[str, ColumnElement]]) -> Col
     return func.json_object(*args, type_=String)
 
 
-def member_spacing(dialect: str) -> tuple[str, str]:
-    """How the database writes the members of the objects it builds: the separator between
-    two members and the colon after a key (PostgreSQL ``{"a" : 1, "b" : 2}``, SQLite
-    ``{"a":1,"b":2}``), for text joined to its objects."""
-    return (", ", " : ") if dialect == "postgresql" else (",", ":")
-
-
-def json_text(dialect: str, value: ColumnElement[Any]) -> ColumnElement[str]:
-    """A text value as JSON, quoted as the database quotes it in its objects (``null`` for
-    NULL)."""
-    if dialect == "postgresql":
-        return func.coalesce(cast(func.to_json(value), Text), literal_column("'null'"), type_=Text)
-    return func.json_quote(value, type_=Text)
-
-
 def json_boolean(dialect: str, column: ColumnElement) -> ColumnElement:
     """A boolean column as JSON ``true``/``false``/``null`` (SQLite stores 1/0)."""
     if dialect == "postgresql":
