@@ -301,8 +301,7 @@ def _whole_table(fmt: str, result: TableResult, rows: list, conn) -> bytes:  # t
     """The table answer of rows read already, as one body (not in chunks joined again),
     closing ``conn``."""
     try:
-        # under a budget, checked piece by piece as a stream's are (see _stream_table)
-        return b"".join(loop_budget.checked(formats.table_pieces(fmt, result, rows)))
+        return b"".join(_checked_pieces(fmt, result, rows))
     finally:
         conn.close()
 
@@ -314,12 +313,16 @@ def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterat
     sent in batches rather than one by one; memory stays flat however many rows there are.
     """
     try:
-        # under a budget (a search tried on the event loop, skyarchive.loop_budget) its pieces
-        # are checked, not its chunks: most answers are one chunk, encoded whole before a
-        # chunk's check could come
-        yield from chunked(loop_budget.checked(formats.table_pieces(fmt, result, rows)))
+        yield from chunked(_checked_pieces(fmt, result, rows))
     finally:
         conn.close()
+
+
+def _checked_pieces(fmt: str, result: TableResult, rows: Iterable) -> Iterator[bytes]:
+    """The table answer's pieces, each checked against the budget of a search tried on the
+    event loop (skyarchive.loop_budget): pieces, not a stream's chunks, since most answers
+    are one chunk, encoded whole before a chunk's check could come."""
+    return loop_budget.checked(formats.table_pieces(fmt, result, rows))
 
 
 @router.get("/api/")
