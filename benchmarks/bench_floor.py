@@ -31,6 +31,7 @@ from benchmarks import bench_fileperf, bench_load
 from benchmarks.bare_sql import bare_sql_ms
 from benchmarks.floor import Ask, capture, compare, same_answers, served
 from benchmarks.harness import verdict
+from benchmarks.in_process import COLD_BYTES, in_process_ms
 from skyarchive.access.rights import now_mjd
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
@@ -164,6 +165,7 @@ def measure_archive(
             served(home, database_url, answer_cache=True) as cached:  # fmt: skip
         exchanges = capture(uncached.url, asks)
         same_answers(cached.url, exchanges)  # a kept answer is the computed one, byte for byte
+        in_process = _in_process(home, database_url, asks, exchanges)
         with served(home, database_url, replay=exchanges) as floor:
             for exchange in exchanges:
                 for cache, real in (("off", uncached), ("on", cached)):
@@ -174,9 +176,23 @@ def measure_archive(
                     result["cache"] = cache
                     if cache == "off":
                         result["bare_sql_ms"] = bare[exchange.ask.label]
+                        result["in_process"] = in_process[exchange.ask.label]
                     print(f"  floor: {json.dumps(result)}", flush=True)
                     results.append(result)
     return results
+
+
+def _in_process(
+    home: Path, database_url: str | None, asks: list[Ask], exchanges: list
+) -> dict[str, dict[str, float]]:
+    """:func:`in_process_ms` of ``asks`` on an archive of its own over ``home`` (the
+    servers, idle meanwhile, keep theirs)."""
+    archive = Archive.open(Settings(home=home, database_url=database_url, answer_cache=False),
+                           migrate=False)  # fmt: skip
+    try:
+        return in_process_ms(archive, asks, exchanges)
+    finally:
+        archive.close()
 
 
 def _rows(content: bytes) -> int | None:
@@ -285,6 +301,7 @@ def render(results: list[dict]) -> Iterator[str]:
                        f"| {real.get('cpu_ms', '-')} ({floor.get('cpu_ms', '-')}) "
                        f"| {q.get('cpu_ratio', '-')} | {q.get('bare_sql_ms', '-')} "
                        f"| {_best_ratio(db['database'], q)} | {met} |")  # fmt: skip
+            yield from _in_process_table(size["queries"])
     yield ""
     yield (
         "Bare SQL: the statements the request ran, recorded in process and replayed on a bare "
@@ -301,6 +318,32 @@ def render(results: list[dict]) -> Iterator[str]:
     if files:
         yield ""
         yield from bench_fileperf.render(files)
+
+
+def _in_process_table(queries: list[dict]) -> Iterator[str]:
+    """The uncached searches in process, warm and cold (benchmarks/in_process.py), with
+    each one's own work (service less floor) and how much it grows cold."""
+    measured = [q for q in queries if q.get("in_process")]
+    if not measured:
+        return
+    yield ""
+    yield (f"In process, answer cache off (the app's ASGI interface, no server; ms of CPU a "
+           f"request): warm, back to back; cold, {COLD_BYTES >> 20} MiB of other memory walked "
+           "between requests (benchmarks/in_process.py).")  # fmt: skip
+    yield ""
+    yield ("| query | warm: service (floor) | cold: service (floor) | own work warm "
+           "| own work cold | cold / warm | served CPU less floor's |")  # fmt: skip
+    yield "|---|---:|---:|---:|---:|---:|---:|"
+    for q in measured:
+        f = q["in_process"]
+        warm = f["service_warm"] - f["floor_warm"]
+        cold = f["service_cold"] - f["floor_cold"]
+        real, floor = q["real"].get("cpu_ms"), q["floor"].get("cpu_ms")
+        served = "-" if real is None or floor is None else f"{real - floor:.3f}"
+        grown = f"{cold / warm:.2f}" if warm > 0 else "-"
+        yield (f"| {q['query']} | {f['service_warm']} ({f['floor_warm']}) "
+               f"| {f['service_cold']} ({f['floor_cold']}) | {warm:.3f} | {cold:.3f} "
+               f"| {grown} | {served} |")  # fmt: skip
 
 
 def _best_ratio(database: str, q: dict) -> str:

@@ -372,3 +372,40 @@ def test_the_floor_report_gives_the_best_ratio_the_sql_allows_on_sqlite() -> Non
 
     assert row("sqlite").endswith("| 0.3 | 0.25 | **no** |")  # 0.1 / (0.1 + 0.3)
     assert row("postgresql").endswith("| 0.3 | - | **no** |")
+
+
+def test_the_floor_report_sets_each_search_in_process_warm_beside_cold() -> None:
+    from benchmarks.bench_floor import render
+
+    in_process = {"service_warm": 0.3, "floor_warm": 0.1, "service_cold": 0.7, "floor_cold": 0.2}
+    query = {"query": "count", "rows": 1, "bytes": 10, "latency_ratio": 3,
+             "throughput_ratio": 0.2, "cache": "off", "in_process": in_process,
+             "real": {"p50_ms": 1, "req_per_s": 1, "cpu_ms": 0.9},
+             "floor": {"p50_ms": 1, "req_per_s": 2, "cpu_ms": 0.25}}  # fmt: skip
+    cached = {**query, "cache": "on"}
+    del cached["in_process"]
+    sizes = [{"size": "demo", "queries": [query, cached]}]
+    lines = list(render([{"database": "sqlite", "rounds": 1, "seconds": 1, "sizes": sizes}]))
+    rows = [line for line in lines if line.startswith("| count | 0.3 (0.1) |")]
+    # own work 0.3 - 0.1 warm, 0.7 - 0.2 cold: 2.5 times as much; served 0.9 - 0.25
+    assert rows == ["| count | 0.3 (0.1) | 0.7 (0.2) | 0.200 | 0.500 | 2.50 | 0.650 |"]
+
+
+def test_in_process_figures_are_the_apps_own_and_refuse_an_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from benchmarks import in_process
+    from benchmarks.floor import Ask, Exchange
+
+    from skyarchive.web import create_app
+
+    archive = Archive.open(Settings(home=tmp_path / "home", answer_cache=False))
+    ask = Ask.invoke("Mast.Caom.Cone", {"ra": 283.396, "dec": 33.029, "radius": 1 / 60})
+    exchanges = [Exchange(ask, 200, (("content-type", "application/json"),), b"{}")]
+    figures = in_process.in_process_ms(archive, [ask], exchanges)[ask.label]
+    assert set(figures) == {"service_warm", "service_cold", "floor_warm", "floor_cold"}
+    assert figures["service_warm"] > 0 and figures["floor_warm"] > 0  # (cold: the walk taken off)
+    missing = Ask.get("/api/v0/no-such-route")
+    with pytest.raises(RuntimeError, match="HTTP 404"):  # a figure of an error measures nothing
+        asyncio.run(in_process._cpu_ms(create_app(archive), missing, between=None))
+    archive.close()
