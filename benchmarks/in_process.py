@@ -15,7 +15,9 @@ floor, each request sent through the app's ASGI interface:
 
 A search whose own work (service less floor) grows much from warm to cold is paying for the
 size of what it walks (objects, code), not for its statements. Its figures have to be judged
-against the served ones, not against a profile of warm runs.
+against the served ones, not against a profile of warm runs. The walk empties the caches of
+the core it runs on: a search run on a search thread (every search on PostgreSQL, the long
+ones on SQLite) may run on another core, so its cold figure is a lower bound.
 """
 
 from __future__ import annotations
@@ -106,7 +108,9 @@ def _alone(between: Callable[[], None]) -> float:
 
 async def _send(app: Any, ask: Ask) -> None:
     """``ask`` through ``app``'s ASGI interface, as uvicorn would hand it over; raises
-    RuntimeError unless it is answered 200 (a figure of an error would measure nothing)."""
+    RuntimeError unless it is answered 200 (a figure of an error would measure nothing).
+    Not through httpx's ASGI transport (``bare_sql.request_statements``): its client's work
+    for each request would be counted in the process's CPU time with the app's."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
         "method": ask.method, "scheme": "http", "path": ask.path,
