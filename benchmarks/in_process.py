@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,34 +75,37 @@ def _cache_walk() -> Callable[[], None]:
 
 
 async def _cpu_ms(app: Any, ask: Ask, *, between: Callable[[], None] | None) -> float:
-    """The least, over :data:`ROUNDS` rounds, of the process's CPU a request of ``ask`` costs
-    ``app`` (ms), ``between()`` run after each request and its own cost taken off."""
+    """The process's CPU a request of ``ask`` costs ``app`` (ms), ``between()`` run after each
+    request and its own cost taken off."""
     for _ in range(WARM_UP):
         await _send(app, ask)
-    rounds = []
-    for _ in range(ROUNDS):
-        start, requests = time.process_time(), 0
-        while time.process_time() - start < ROUND_SECONDS:
-            await _send(app, ask)
-            if between is not None:
-                between()
-            requests += 1
-        rounds.append((time.process_time() - start) / requests)
-    spent = min(rounds)
+
+    async def request() -> None:
+        await _send(app, ask)
+        if between is not None:
+            between()
+
+    spent = await _least_seconds(request, ROUND_SECONDS)
     if between is not None:
-        spent -= _alone(between)
+        walk = between
+
+        async def alone() -> None:
+            walk()
+
+        spent -= await _least_seconds(alone, ROUND_SECONDS / 3)
     return spent * 1000
 
 
-def _alone(between: Callable[[], None]) -> float:
-    """CPU seconds one ``between()`` costs on its own (the least of :data:`ROUNDS` rounds)."""
+async def _least_seconds(step: Callable[[], Awaitable[None]], seconds: float) -> float:
+    """The least, over :data:`ROUNDS` rounds of ``seconds`` of the process's CPU time each,
+    of what one ``await step()`` costs (CPU seconds)."""
     rounds = []
     for _ in range(ROUNDS):
-        start, calls = time.process_time(), 0
-        while time.process_time() - start < ROUND_SECONDS / 3:
-            between()
-            calls += 1
-        rounds.append((time.process_time() - start) / calls)
+        start, steps = time.process_time(), 0
+        while time.process_time() - start < seconds:
+            await step()
+            steps += 1
+        rounds.append((time.process_time() - start) / steps)
     return min(rounds)
 
 
