@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from benchmarks import bench_fileperf, bench_load
 from benchmarks.bare_sql import bare_sql_ms
-from benchmarks.floor import Ask, capture, compare, same_answers, served
+from benchmarks.floor import Ask, Exchange, capture, compare, same_answers, served
 from benchmarks.harness import verdict
 from benchmarks.in_process import COLD_BYTES, in_process_ms
 from skyarchive.access.rights import now_mjd
@@ -183,7 +183,7 @@ def measure_archive(
 
 
 def _in_process(
-    home: Path, database_url: str | None, asks: list[Ask], exchanges: list
+    home: Path, database_url: str | None, asks: list[Ask], exchanges: list[Exchange]
 ) -> dict[str, dict[str, float]]:
     """:func:`in_process_ms` of ``asks`` on an archive of its own over ``home`` (the
     servers, idle meanwhile, keep theirs)."""
@@ -332,7 +332,7 @@ def _in_process_table(queries: list[dict]) -> Iterator[str]:
            "between requests (benchmarks/in_process.py).")  # fmt: skip
     yield ""
     yield ("| query | warm: service (floor) | cold: service (floor) | own work warm "
-           "| own work cold | cold / warm | served CPU less floor's |")  # fmt: skip
+           "| own work cold | cold / warm | served CPU less floor's, 16 connections |")  # fmt: skip
     yield "|---|---:|---:|---:|---:|---:|---:|"
     for q in measured:
         f = q["in_process"]
