@@ -126,8 +126,7 @@ def create_app(archive: Archive) -> FastAPI:
     # the static files every page loads): a request is tried against the routes in order,
     # ~0.85 us each (matching the portal search took 27 us with it eighth of the routers,
     # a static file 200 us at the end), and no earlier path overlaps theirs.
-    mast_routes.install(app)
-    include(app, portal_search.router)
+    mast_routes.install(app, next_most_asked=[portal_search.router])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     include(app, portal_routes.router, wss_routes.router, portal_export.router,
             keyword_routes.router, edb_routes.router, keyword_search_routes.router,

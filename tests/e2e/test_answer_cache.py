@@ -458,6 +458,42 @@ def test_portal_search_sees_catalogue_writes_and_release_dates(
     fresh.close()
 
 
+def test_a_kept_portal_answer_is_sent_only_for_the_bytes_and_content_type_it_answered(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The portal search is looked up in the cache before its body is read: under the bytes
+    and the content type as sent. The same bytes sent as another content type are never
+    answered by the kept answer: refused when it is not JSON, computed when it is."""
+    body = json.dumps(portal_body("program", "4567")).encode()
+    url = archive.settings.resolved_database_url
+    with Served(archive.settings.home, url, 1, log=tmp_path / "kept.log") as served, \
+            httpx.Client(base_url=served.url, timeout=60) as client:  # fmt: skip
+
+        def post(content_type: str) -> httpx.Response:
+            return client.post("/api/portal/search", content=body,
+                               headers={"Content-Type": content_type})  # fmt: skip
+
+        def names(answer: httpx.Response) -> set[str]:
+            assert answer.status_code == 200, answer.text[:300]
+            return {row["target_name"] for row in answer.json()["rows"]}
+
+        before = names(post("application/json"))
+        assert before and "UNSEEN" not in before
+        raw = archive.engine.raw_connection()
+        try:  # past SQLAlchemy: the generation does not move, a kept answer stays
+            raw.cursor().execute(
+                "UPDATE observations SET target_name = 'UNSEEN' WHERE proposal_id = '4567'"
+            )
+            raw.commit()
+        finally:
+            raw.close()
+        assert names(post("application/json")) == before  # the kept answer
+        refused = post("text/plain")
+        assert refused.status_code == 400, refused.text[:300]
+        assert refused.json()["error"]["message"].startswith("body")
+        assert names(post("application/json; charset=utf-8")) == {"UNSEEN"}  # computed
+
+
 @pytest.mark.parametrize("name", sorted(PORTAL_ASKS) + ["position by name"])
 def test_a_kept_portal_search_reads_only_tables_whose_writes_bump_the_generation(
     demo_archive: Archive, name: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -55,12 +55,14 @@ router = APIRouter(tags=["MAST"])
 invoke_router = APIRouter(tags=["MAST"], route_class=MastRoute)
 
 
-def install(app: FastAPI) -> None:
-    """Mount the MAST endpoints on ``app``."""
+def install(app: FastAPI, *, next_most_asked: Sequence[APIRouter] = ()) -> None:
+    """Mount the MAST endpoints on ``app``: the searches and the file downloads, then
+    ``next_most_asked`` (another face's routes asked about as often), then the others."""
     from skyarchive.api.mast import cutouts, downloads, missions
 
     # The most asked first: the app tries its routes in order (web.create_app).
-    include(app, invoke_router, downloads.router, router, cutouts.router, missions.router)
+    include(app, invoke_router, downloads.router, *next_most_asked)
+    include(app, router, cutouts.router, missions.router)
 
 
 def _archive(request: Request) -> Archive:

@@ -7,13 +7,15 @@ Thin translations onto :mod:`skyarchive.search.portal_query` and
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from orjson import Fragment
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -101,53 +103,86 @@ def portal_query(
     return query, doi
 
 
-@router.post("/search", response_class=JsonAnswer)
+class _KeptSearchRoute(APIRoute):
+    """The portal search's route: a repeated search is answered from the answer cache before
+    FastAPI reads its body as a :class:`SearchRequest` (the JSON parse, the validation and
+    the solving of the body were two thirds of a repeated search's own work on the app); a
+    new one goes on to the endpoint, with where to keep its answer (:class:`_LookedUp`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            looked_up = await _look_up(request)
+            found = looked_up.kept.answer
+            if found is not None:
+                return Response(found.body, media_type=found.media_type)
+            request.state.portal_search = looked_up
+            return await endpoint(request)
+
+        return handler
+
+
+@dataclass(frozen=True)
+class _LookedUp:
+    """What the route learnt before the endpoint runs: who asks, the time the search is
+    computed at (the epoch's), and the search's place in the answer cache."""
+
+    caller: Caller
+    now: float
+    kept: KeptAnswer
+
+
+async def _look_up(request: Request) -> _LookedUp:
+    """The search's place in the answer cache. Its answer depends on the request and, through
+    each row's ``mayRetrieve`` and ``preview``, on what the caller may retrieve: the key holds
+    both (the caller as :func:`retrieval_scope`, so a PI's answer is never another's). The
+    body is keyed as sent, bytes and content type, before it is read: equal bytes are an
+    equal request (the answer echoes its filters in their order), and a body FastAPI would
+    refuse was never answered, so nothing is kept under it."""
+    # The archive and the caller are read here, not as dependencies (ArchiveDep, CallerDep):
+    # FastAPI's solving of two more dependencies was ~15% of a repeated search on the app.
+    archive, caller, now = get_archive(request), await caller_dependency(request), now_mjd()
+    cache = answer_cache_of(request)
+    if cache is None:
+        return _LookedUp(caller, now, KeptAnswer())
+    asked = orjson.dumps(
+        ["portal/search", retrieval_scope(caller), request.headers.get("content-type")]
+    )
+    key = asked + b"\n" + await request.body()  # the JSON before it holds no raw newline
+    return _LookedUp(caller, now, kept_answer(cache, archive.loop_read_engine.connect, now, key))
+
+
 async def search(body: SearchRequest, request: Request) -> Response:
     """One page of a portal search (nearest first for positions, or by ``sort``), every column,
     with the total and the facet counts over the whole match set. Each row tells whether the
     caller may retrieve its files (``mayRetrieve``) and, if so, its ``preview`` image's URL.
 
     A repeated search is answered from the answer cache on the event loop, without a hand-off
-    to a worker thread (as the MAST API's, ``api/mast/routes.py``)."""
-    # The archive and the caller are read here, not as dependencies (ArchiveDep, CallerDep):
-    # FastAPI's solving of two more dependencies was ~15% of a repeated search on the app.
-    archive, caller = get_archive(request), await caller_dependency(request)
-    now = now_mjd()
-    kept = _kept_search(request, archive, body, caller, now)
-    if kept.answer is not None:
-        return Response(kept.answer.body, media_type=kept.answer.media_type)
+    to a worker thread (as the MAST API's, ``api/mast/routes.py``), by its route
+    (:class:`_KeptSearchRoute`), before this runs."""
+    archive, looked_up = get_archive(request), request.state.portal_search
+    caller, now, kept = looked_up.caller, looked_up.now, looked_up.kept
     # the uncached searches' few threads, shared with the MAST API's (web.create_app); on
     # SQLite a short search is tried on the loop first, with the loop's own engine
-    # (loop_budget.py), but for a DOI's, which reads the primary's pool
+    # (loop_budget.py), but for a DOI's, which reads the primary's pool. DOI searches are
+    # not kept: a DOI's observations are not catalogue tables, whose writes move the
+    # generation.
     threads: SearchThreads = request.app.state.search_threads
     if body.collection == "doi":
-        answer = await threads.run(kept.computed, search_answer, body, archive, caller, now)
-    else:
-        answer = await threads.run_short(
-            _PORTAL_SEARCH,
-            lambda engine: kept.computed(search_answer, body, archive, caller, now, engine=engine),
-        )
+        return await threads.run(search_answer, body, archive, caller, now)
+    answer = await threads.run_short(
+        _PORTAL_SEARCH,
+        lambda engine: kept.computed(search_answer, body, archive, caller, now, engine=engine),
+    )
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
 
 
-def _kept_search(
-    request: Request, archive: Any, body: SearchRequest, caller: Caller, now: float
-) -> KeptAnswer:
-    """The search's place in the answer cache. Its answer depends on the request and, through
-    each row's ``mayRetrieve`` and ``preview``, on what the caller may retrieve: the key holds
-    both (the caller as :func:`retrieval_scope`, so a PI's answer is never another's). The
-    body is keyed as sent, not normalised: the answer echoes its filters in their order.
-    DOI searches are not kept: a DOI's observations are not catalogue tables, whose writes
-    move the generation."""
-    cache = answer_cache_of(request)
-    if cache is None or body.collection == "doi":
-        return KeptAnswer()
-    try:
-        key = orjson.dumps(["portal/search", retrieval_scope(caller), body.model_dump()])
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in a filter: computed
-        return KeptAnswer()
-    return kept_answer(cache, archive.loop_read_engine.connect, now, key)
+router.add_api_route(
+    "/search", search, methods=["POST"], response_class=JsonAnswer,
+    route_class_override=_KeptSearchRoute,
+)  # fmt: skip
 
 
 #: The portal search's name among the services whose searches are tried on the loop first.
