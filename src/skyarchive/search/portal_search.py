@@ -304,13 +304,7 @@ def facet_counts(
         narrowed = narrowed[len(criteria) :]  # every counted row passes the search's own part
     if stored and counts_are_stored(criteria, narrowed or ()):
         held = stored_facet_values(conn, criteria, narrowed or (), now=now, has_tokens=has_tokens)
-        counted = {}
-        for name in FACETS:
-            column = observation_column(name)
-            total = token_counts(column, held.total[name].items())
-            shown_here = token_counts(column, held.shown[name].items())
-            counted[name] = facet_values(column, total, shown_here)
-        return counted
+        return _listed_facets(held.total, None if held.shown is held.total else held.shown)
     where_all = where_clause(criteria, now=now, has_tokens=has_tokens)
     shown_flag: ColumnElement = literal(1) if narrowed is None else case(
         (where_clause(narrowed, now=now, has_tokens=has_tokens), 1), else_=0
@@ -329,11 +323,21 @@ def facet_counts(
             totals["dataRights"][EXCLUSIVE_ACCESS] += count - released
             shown["dataRights"][PUBLIC] += seen_released
             shown["dataRights"][EXCLUSIVE_ACCESS] += seen - seen_released
+    return _listed_facets(totals, None if narrowed is None else shown)
+
+
+def _listed_facets(
+    totals: Mapping[str, Counter[Any]], shown: Mapping[str, Counter[Any]] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Each facet's listed values from its counts per stored value (``totals``) and among the
+    rows shown (``shown``; None when every matched row is shown: its counts are the totals',
+    split into parts once)."""
     out = {}
     for name in FACETS:
         column = observation_column(name)
         total = token_counts(column, totals[name].items())
-        out[name] = facet_values(column, total, token_counts(column, shown[name].items()))
+        shown_here = total if shown is None else token_counts(column, shown[name].items())
+        out[name] = facet_values(column, total, shown_here)
     return out
 
 
@@ -440,24 +444,18 @@ def _cone_facet_counts(
 ) -> dict[str, list[dict[str, Any]]]:
     """The facet counts of a cone's ``matched`` observations (``shown_ids``: those the chosen
     facet values leave; None: all of them), their facet columns read by obsid."""
-    columns = [observation_column(name) for name in FACETS]
-    totals: list[Counter[tuple]] = [Counter() for _ in columns]
-    shown: list[Counter[tuple]] = [Counter() for _ in columns]
+    totals: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
+    shown: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
     query = _cone_facet_statement(conn.dialect.name)
     for start in range(0, len(matched), _ID_CHUNK):
         chunk = matched[start : start + _ID_CHUNK]
         for obsid, *values in query.tuples(conn, {"ids": chunk, "now": now}):
-            seen = shown_ids is None or obsid in shown_ids
-            for i, value in enumerate(values):
-                totals[i][(value,)] += 1
+            seen = shown_ids is not None and obsid in shown_ids
+            for name, value in zip(FACETS, values, strict=True):
+                totals[name][value] += 1
                 if seen:
-                    shown[i][(value,)] += 1
-    out = {}
-    for i, column in enumerate(columns):
-        total = token_counts(column, ((k[0], n) for k, n in totals[i].items()))
-        here = token_counts(column, ((k[0], n) for k, n in shown[i].items()))
-        out[column.name] = facet_values(column, total, here)
-    return out
+                    shown[name][value] += 1
+    return _listed_facets(totals, None if shown_ids is None else shown)
 
 
 def _held_facet_counts(
@@ -469,19 +467,16 @@ def _held_facet_counts(
     :func:`~skyarchive.access.rights.data_rights`, the one rule ``released_clause`` writes
     in SQL."""
     by_column = list(zip(*(row for row, _ in held), strict=True)) if held else []
-    out = {}
+    counted: dict[str, Counter[Any]] = {}
     for name in FACETS:
-        column = observation_column(name)
         if not by_column:
-            counted: Counter[Any] = Counter()
+            counted[name] = Counter()
         elif name == "dataRights":
             releases = by_column[index["t_obs_release"]]
-            counted = Counter(data_rights(release, now=now) for release in releases)
+            counted[name] = Counter(data_rights(release, now=now) for release in releases)
         else:
-            counted = Counter(by_column[index[name]])
-        total = token_counts(column, counted.items())
-        out[name] = facet_values(column, total, total)
-    return out
+            counted[name] = Counter(by_column[index[name]])
+    return _listed_facets(counted, None)
 
 
 def count_matching(conn: Connection, *, now: float, filters: Any = None) -> int:
