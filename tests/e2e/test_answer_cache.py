@@ -418,13 +418,9 @@ def test_portal_search_sees_catalogue_writes_and_release_dates(
 
     before = same()
     assert before and {row["mayRetrieve"] for row in before} == {False}
-    raw = archive.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("UPDATE observations SET target_name = 'UNSEEN' WHERE proposal_id = '4567'")
-        raw.commit()
-    finally:
-        raw.close()
+    edit_past_skyarchive(
+        archive, "UPDATE observations SET target_name = 'UNSEEN' WHERE proposal_id = '4567'"
+    )
     for _ in range(4):  # either worker: kept, the generation did not move
         assert rows(kept) == before
     with archive.engine.begin() as conn:  # a catalogue write through the archive
@@ -479,14 +475,9 @@ def test_a_kept_portal_answer_is_sent_only_for_the_bytes_and_content_type_it_ans
 
         before = names(post("application/json"))
         assert before and "UNSEEN" not in before
-        raw = archive.engine.raw_connection()
-        try:  # past SQLAlchemy: the generation does not move, a kept answer stays
-            raw.cursor().execute(
-                "UPDATE observations SET target_name = 'UNSEEN' WHERE proposal_id = '4567'"
-            )
-            raw.commit()
-        finally:
-            raw.close()
+        edit_past_skyarchive(  # the generation does not move: a kept answer stays
+            archive, "UPDATE observations SET target_name = 'UNSEEN' WHERE proposal_id = '4567'"
+        )
         assert names(post("application/json")) == before  # the kept answer
         refused = post("text/plain")
         assert refused.status_code == 400, refused.text[:300]

@@ -162,7 +162,7 @@ async def search(body: SearchRequest, request: Request) -> Response:
     to a worker thread (as the MAST API's, ``api/mast/routes.py``), by its route
     (:class:`_KeptSearchRoute`), before this runs."""
     archive, looked_up = get_archive(request), request.state.portal_search
-    caller, now, kept = looked_up.caller, looked_up.now, looked_up.kept
+    caller, now, kept = looked_up.caller, looked_up.now, looked_up.kept  # _LookedUp, the route's
     # the uncached searches' few threads, shared with the MAST API's (web.create_app); on
     # SQLite a short search is tried on the loop first, with the loop's own engine
     # (loop_budget.py), but for a DOI's, which reads the primary's pool. DOI searches are
