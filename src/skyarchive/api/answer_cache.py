@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 from sqlalchemy import Connection
 
 from skyarchive.archive import Archive
@@ -58,6 +58,10 @@ T = TypeVar("T")
 class CachedAnswer:
     body: bytes
     media_type: str
+
+    def response(self) -> Response:
+        """The answer sent again, as it was sent."""
+        return Response(self.body, media_type=self.media_type)
 
 
 class AnswerCache:

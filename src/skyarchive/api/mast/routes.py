@@ -152,7 +152,7 @@ def answer_kept(archive: Archive, raw: Any, cache: AnswerCache | None) -> Respon
     found = kept.answer
     if found is None:
         return _Parsed(mast_request, kept)
-    return Response(found.body, media_type=found.media_type)
+    return found.response()
 
 
 #: Largest url-encoded invoke body read (a product list at the obsid limit is about 60 kB).
@@ -210,7 +210,7 @@ def invoke(
         )
         if kept.answer is not None:
             conn.close()
-            return Response(kept.answer.body, media_type=kept.answer.media_type)
+            return kept.answer.response()
         if caller_of is not None:
             context.caller_of = caller_of
         with kept.computing():  # notes what the answer rests on besides the rows: keep()

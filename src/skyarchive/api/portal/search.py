@@ -116,7 +116,7 @@ class _KeptSearchRoute(APIRoute):
             looked_up = await _look_up(request)
             found = looked_up.kept.answer
             if found is not None:
-                return Response(found.body, media_type=found.media_type)
+                return found.response()
             request.state.portal_search = looked_up
             return await endpoint(request)
 
@@ -125,10 +125,10 @@ class _KeptSearchRoute(APIRoute):
 
 @dataclass(frozen=True)
 class _LookedUp:
-    """What the route learnt before the endpoint runs: who asks, the time the search is
-    computed at (the epoch's), and the search's place in the answer cache."""
+    """What the route learnt before the endpoint runs: the time the search is computed at
+    (the epoch's) and the search's place in the answer cache (the caller it read is the
+    request's own, ``get_caller``'s)."""
 
-    caller: Caller
     now: float
     kept: KeptAnswer
 
@@ -145,12 +145,12 @@ async def _look_up(request: Request) -> _LookedUp:
     archive, caller, now = get_archive(request), await caller_dependency(request), now_mjd()
     cache = answer_cache_of(request)
     if cache is None:
-        return _LookedUp(caller, now, KeptAnswer())
+        return _LookedUp(now, KeptAnswer())
     asked = orjson.dumps(
         ["portal/search", retrieval_scope(caller), request.headers.get("content-type")]
     )
     key = asked + b"\n" + await request.body()  # the JSON before it holds no raw newline
-    return _LookedUp(caller, now, kept_answer(cache, archive.loop_read_engine.connect, now, key))
+    return _LookedUp(now, kept_answer(cache, archive.loop_read_engine.connect, now, key))
 
 
 async def search(body: SearchRequest, request: Request) -> Response:
@@ -161,8 +161,9 @@ async def search(body: SearchRequest, request: Request) -> Response:
     A repeated search is answered from the answer cache on the event loop, without a hand-off
     to a worker thread (as the MAST API's, ``api/mast/routes.py``), by its route
     (:class:`_KeptSearchRoute`), before this runs."""
-    archive, looked_up = get_archive(request), request.state.portal_search
-    caller, now, kept = looked_up.caller, looked_up.now, looked_up.kept  # _LookedUp, the route's
+    archive, caller = get_archive(request), await caller_dependency(request)  # read already
+    looked_up: _LookedUp = request.state.portal_search  # by the route, before this ran
+    now, kept = looked_up.now, looked_up.kept
     # the uncached searches' few threads, shared with the MAST API's (web.create_app); on
     # SQLite a short search is tried on the loop first, with the loop's own engine
     # (loop_budget.py), but for a DOI's, which reads the primary's pool. DOI searches are
