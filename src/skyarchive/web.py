@@ -80,12 +80,13 @@ def create_app(archive: Archive) -> FastAPI:
     from skyarchive.portal.error_pages import error_page
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         # The name indexes are read in threads of their own as the server starts: startup is
         # not delayed, a database that is down does not stop it, and the first name search
         # no longer pays for the reads (a request sooner than they end waits for them).
         archive.start_name_indexes()
         yield
+        running.state.search_threads.close()  # the connection its searches on the loop keep
 
     # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: api/docs.py serves ours.
     app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None,
@@ -105,7 +106,6 @@ def create_app(archive: Archive) -> FastAPI:
         archive.settings.search_threads,
         loop_budget_ms=archive.settings.search_on_loop_ms if on_sqlite else 0.0,
         loop_engine=archive.loop_read_engine,
-        thread_engine=archive.search_engine,
     )
     # Download/file's blocking look-ups (api/mast/downloads.py): as many threads as anyio's
     # limiter allowed when it ran them.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 from skyarchive import loop_budget
@@ -117,28 +117,28 @@ def burn(seconds: float) -> None:
         pass
 
 
-#: Stand-ins for the engines a search is given on the loop and in a thread.
-LOOP_ENGINE, THREAD_ENGINE = "the loop's engine", "the threads' engine"
+#: The loop's engine the searches on the loop are given a connection of (in a thread, none).
+LOOP_ENGINE = make_loop_engine("sqlite://")
 
 
 def short_searches(budget_ms: float = BUDGET_MS) -> SearchThreads:
-    return SearchThreads(1, loop_budget_ms=budget_ms, loop_engine=LOOP_ENGINE,  # type: ignore[arg-type]
-                         thread_engine=THREAD_ENGINE)  # type: ignore[arg-type]  # fmt: skip
+    return SearchThreads(1, loop_budget_ms=budget_ms, loop_engine=LOOP_ENGINE)
 
 
 class Places:
-    """A search noting where each of its runs was (the thread, and the engine it was given)."""
+    """A search noting where each of its runs was (the thread, and the connection it was
+    given: the loop's, or none in a thread)."""
 
     def __init__(self, on_loop: Callable[[], str] = lambda: "short") -> None:
         self.loop_runs: list[str] = []
         self.thread_runs: list[str] = []
         self._on_loop = on_loop
 
-    def search(self, engine: object) -> str:
-        if engine is LOOP_ENGINE:
+    def search(self, conn: Connection | None) -> str:
+        if conn is not None:
+            assert conn.engine.pool is LOOP_ENGINE.pool
             self.loop_runs.append(threading.current_thread().name)
             return self._on_loop()
-        assert engine is THREAD_ENGINE
         self.thread_runs.append(threading.current_thread().name)
         return "from a thread"
 
@@ -209,6 +209,50 @@ def test_a_searchs_own_error_on_the_loop_reaches_the_request_with_no_second_run(
     again = Places()
     run_on_a_loop(lambda: threads.run_short("filtered", again.search))
     assert len(again.loop_runs) == 1 and again.thread_runs == []
+
+
+def test_the_searches_on_the_loop_share_one_connection_kept_open_between_them() -> None:
+    threads = short_searches()
+    given: list[Connection] = []
+
+    def search(conn: Connection | None) -> int:
+        assert conn is not None
+        given.append(conn)
+        return conn.execute(text("SELECT 41 + 1")).scalar_one()  # begins SQLAlchemy's transaction
+
+    async def two_searches() -> list[int]:
+        return [await threads.run_short("count", search), await threads.run_short("cone", search)]
+
+    answers, _loop = run_on_a_loop(two_searches)
+    assert answers == [42, 42]
+    kept = given[0]
+    assert given == [kept, kept]
+    assert not kept.closed and not kept.in_transaction()  # open, with the transaction ended
+    threads.close()  # as the app stops
+    assert kept.closed
+
+
+def test_a_search_that_fails_on_the_loop_leaves_the_next_a_connection_of_its_own() -> None:
+    threads = short_searches()
+    given: list[Connection] = []
+
+    def failing(conn: Connection | None) -> str:
+        assert conn is not None
+        given.append(conn)
+        conn.execute(text("SELECT 1"))
+        raise BadQuery("bad criteria")
+
+    def fine(conn: Connection | None) -> str:
+        assert conn is not None
+        given.append(conn)
+        return "answered"
+
+    with pytest.raises(BadQuery):
+        run_on_a_loop(lambda: threads.run_short("filtered", failing))
+    assert given[0].closed  # whatever the error left it in is given back to the pool
+    assert run_on_a_loop(lambda: threads.run_short("filtered", fine))[0] == "answered"
+    assert given[1] is not given[0] and not given[1].closed
+    threads.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import OperationalError
 
 from skyarchive import loop_budget
@@ -168,16 +168,16 @@ class Tries:
         self.places: list[str] = []
         real = threads.run_short
 
-        async def run_short(service: str, search: Callable[[Engine], Any]) -> Any:
+        async def run_short(service: str, search: Callable[[Connection | None], Any]) -> Any:
             tried = moved = False
 
-            def watched(engine: Engine) -> Any:
+            def watched(conn: Connection | None) -> Any:
                 nonlocal tried, moved
-                if engine is threads._loop_engine:
+                if conn is not None:  # the loop's connection; a thread opens its own
                     tried = True
                 else:
                     moved = True
-                return search(engine)
+                return search(conn)
 
             answer = await real(service, watched)
             self.places.append(STOPPED if tried and moved else IN_THREAD if moved else ON_LOOP)
@@ -337,8 +337,9 @@ def test_an_answer_is_stopped_while_it_is_encoded(
     assert everything.status_code == 200
     whole = len(written)
     written.clear()
-    with pytest.raises(loop_budget.OverBudget), loop_budget.spending(60.0) as budget:
-        mast_invoke(demo_archive, raw, engine=demo_archive.loop_read_engine)
+    with demo_archive.loop_read_engine.connect() as conn, pytest.raises(loop_budget.OverBudget), \
+            loop_budget.spending(60.0) as budget:  # fmt: skip
+        mast_invoke(demo_archive, raw, conn=conn)
     assert budget.interrupted
     # stopped at the first look past the budget: at most a check's worth of pieces later
     # (sooner when a piece costs more than made to: VOTable's header, written by astropy)
@@ -366,13 +367,14 @@ def test_a_portal_search_of_many_short_statements_is_stopped_between_them(
 
     event.listen(engine, "after_cursor_execute", note)
     try:
-        search_answer(body, demo_archive, ANONYMOUS, now_mjd(), engine=engine)
-        whole = len(begun)
-        begun.clear()
-        # the statement not begun fails as one SQLite's progress handler stopped
-        with pytest.raises(OperationalError, match="interrupted"), \
-                loop_budget.spending(60.0) as budget:  # fmt: skip
-            search_answer(body, demo_archive, ANONYMOUS, now_mjd(), engine=engine)
+        with engine.connect() as conn:
+            search_answer(body, demo_archive, ANONYMOUS, now_mjd(), conn=conn)
+            whole = len(begun)
+            begun.clear()
+            # the statement not begun fails as one SQLite's progress handler stopped
+            with pytest.raises(OperationalError, match="interrupted"), \
+                    loop_budget.spending(60.0) as budget:  # fmt: skip
+                search_answer(body, demo_archive, ANONYMOUS, now_mjd(), conn=conn)
     finally:
         event.remove(engine, "after_cursor_execute", note)
     assert budget.interrupted

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from skyarchive import loop_budget
 
@@ -69,16 +69,14 @@ class SearchThreads:
         *,
         loop_budget_ms: float = 0.0,
         loop_engine: Engine | None = None,
-        thread_engine: Engine | None = None,
     ) -> None:
         """``loop_budget_ms``: how long :meth:`run_short` may try a search on the loop (0: never
-        there, always in a thread). ``loop_engine`` and ``thread_engine``: what it searches on,
-        on the loop (the archive's engine for the loop thread alone, whose statements a spent
-        budget stops) and in a thread (the archive's search engine)."""
+        there, always in a thread). ``loop_engine``: what it searches on there (the archive's
+        engine for the loop thread alone, whose statements a spent budget stops)."""
         self.count = count
         self.loop_budget_ms = loop_budget_ms
         self._loop_engine = loop_engine
-        self._thread_engine = thread_engine
+        self._loop_conn: Connection | None = None  # kept from one search on the loop to the next
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="skyarchive-search")
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
         self._overruns: dict[str, int] = {}  # service -> its tries stopped on the loop in a row
@@ -97,26 +95,32 @@ class SearchThreads:
     def _back_from_a_thread(self) -> None:
         self._in_threads -= 1
 
-    async def run_short(self, service: str, search: Callable[[Engine | None], T]) -> T:
-        """A search of ``service``: ``search(engine)`` on the event loop with the loop's engine,
-        within the loop budget, or, when it outgrows it (or its service's searches lately did),
-        on one of the threads with the thread engine. ``search`` must only read, as its try on
-        the loop may be run for nothing.
+    async def run_short(self, service: str, search: Callable[[Connection | None], T]) -> T:
+        """A search of ``service``: ``search(conn)`` on the event loop with the loop's
+        connection (:meth:`_loop_connection`, which the search leaves open), within the loop
+        budget, or, when it outgrows it (or its service's searches lately did), ``search(None)``
+        on one of the threads (the search opens a connection of its own). ``search`` must only
+        read, as its try on the loop may be run for nothing.
         """
         left = self._threaded.get(service, 0)
         if self.loop_budget_ms <= 0 or left:
             if left:
                 self._threaded[service] = left - 1
-            return await self.run(search, self._thread_engine)
+            return await self.run(search, None)
         seconds = self.loop_budget_ms / 1000
         if self._in_threads:
             seconds *= CONTENDED_BUDGET
+        conn = self._loop_connection()
         with loop_budget.spending(seconds) as budget:
             try:
-                answer = search(self._loop_engine)
+                answer = search(conn)
             except BaseException:
+                self.close()  # whatever state the error left it in is not the next search's
                 if not budget.interrupted:  # the search's own error, not a stopped statement's
                     raise
+            else:
+                if conn.in_transaction():  # begun by a statement SQLAlchemy ran: ended here
+                    conn.rollback()
         if not budget.interrupted:
             self._overruns.pop(service, None)
             return answer
@@ -127,7 +131,28 @@ class SearchThreads:
         self._overruns[service] = in_a_row + 1
         sent_on = THREADED_AFTER_OVERRUN << min(in_a_row, 16)  # no huge shift: capped below
         self._threaded[service] = min(sent_on, THREADED_AT_MOST)
-        return await self.run(search, self._thread_engine)
+        return await self.run(search, None)
+
+    def _loop_connection(self) -> Connection:
+        """The loop engine's connection the searches on the loop share, one at a time, kept
+        open from one to the next. Taking a pooled connection and giving it back cost a
+        search on the loop a tenth of its own work (a count: 10-25 of its ~110 µs in process;
+        docs/performance.md, the twenty-fourth pass): SQLAlchemy's connection object, the
+        pool's check-out and check-in and the rollback that resets it. Only the loop's thread
+        uses it, one search at a time. Idle, it holds no snapshot: pysqlite begins a
+        transaction only before a write, which this engine's connections refuse."""
+        conn = self._loop_conn
+        if conn is None or conn.closed or conn.invalidated:
+            assert self._loop_engine is not None, "a loop budget needs the loop's engine"
+            conn = self._loop_conn = self._loop_engine.connect()
+        return conn
+
+    def close(self) -> None:
+        """Give the loop's connection back to its pool (the next search on the loop takes
+        another): when the app stops, and after a search on the loop failed."""
+        conn, self._loop_conn = self._loop_conn, None
+        if conn is not None:
+            conn.close()
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

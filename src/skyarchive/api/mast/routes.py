@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from skyarchive import loop_budget
 from skyarchive.access.policy import Caller
@@ -114,7 +114,7 @@ async def invoke_post(request: Request) -> Response:
     # the epoch it was looked up in. The searches share a few threads of their own
     # (settings.search_threads): with a thread per waiting request, a dozen threads pass the
     # GIL round and each search pays for the switches. On SQLite a short search is tried on
-    # the loop first, with the loop's own engine (loop_budget.py); not a caller's whose token
+    # the loop first, on the loop's own connection (loop_budget.py); not a caller's whose token
     # or session is still to be looked up (on the shared pool, which the loop must not wait
     # for).
     threads: SearchThreads = request.app.state.search_threads
@@ -123,7 +123,7 @@ async def invoke_post(request: Request) -> Response:
     parsed = looked_up
     return await threads.run_short(
         parsed.request.service.lower(),  # as the registry reads it: one name per service
-        lambda engine: invoke(archive, raw, caller_of, parsed, engine=engine),
+        lambda conn: invoke(archive, raw, caller_of, parsed, conn=conn),
     )
 
 
@@ -171,7 +171,7 @@ def invoke(
     caller_of: Callable[[], Caller] | None = None,
     missed: _Parsed | None = None,
     cache: AnswerCache | None = None,
-    engine: Engine | None = None,
+    conn: Connection | None = None,
 ) -> Response:
     """Run one MAST service request; errors become ``status: ERROR`` as MAST answers them.
 
@@ -179,9 +179,10 @@ def invoke(
     it; a client that asked for CSV or VOTable cannot, so its errors carry their 4xx status.
     ``missed``: the answer cache's miss for this very request (:func:`answer_kept`), which
     carries the request parsed and the epoch it was looked up in. ``cache``: the app's answer
-    cache (:func:`answer_cache_of`), where ``missed`` was not looked up already. ``engine``:
-    the engine to search on, the archive's :attr:`~Archive.search_engine` unless given (the
-    event loop's own, for a search tried there: :mod:`skyarchive.loop_budget`).
+    cache (:func:`answer_cache_of`), where ``missed`` was not looked up already. ``conn``:
+    the connection to search on, left open (the event loop's own, for a search tried there:
+    :mod:`skyarchive.loop_budget`); else one of the archive's :attr:`~Archive.search_engine`,
+    closed once the answer is made.
     """
     parsed = missed.request if missed is not None else None
     if isinstance(raw, bytes) and parsed is None:  # a url-encoded body, not yet parsed
@@ -200,7 +201,10 @@ def invoke(
         return _mast_error(exc, fmt)
     cache = cache if is_cached(mast_request.service) else None
     # The invoke services only read, each statement on its own: a replica, in autocommit.
-    conn = (engine or archive.search_engine).connect()
+    done: Callable[[], None] = _left_open  # a connection given is its giver's to close
+    if conn is None:
+        conn = archive.search_engine.connect()
+        done = conn.close
     try:
         context = ServiceContext(archive, conn, now_mjd())
         kept = (
@@ -209,7 +213,7 @@ def invoke(
             else _kept_answer(cache, lambda: nullcontext(conn), context.now, mast_request)
         )
         if kept.answer is not None:
-            conn.close()
+            done()
             return kept.answer.response()
         if caller_of is not None:
             context.caller_of = caller_of
@@ -223,26 +227,30 @@ def invoke(
                 head = list(islice(rows, _BUFFERED_ROWS + 1))
                 media_type = formats.MEDIA_TYPES[fmt]
                 if len(head) <= _BUFFERED_ROWS:
-                    body = _whole_table(fmt, result, head, conn)
+                    body = _whole_table(fmt, result, head, done)
                     loop_budget.raise_if_interrupted()
                     kept.keep(CachedAnswer(body, media_type))
                     return Response(body, media_type=media_type)
                 loop_budget.must_not_wait()  # a stream waits for its client, and holds conn
                 return StreamingResponse(
-                    _stream_table(fmt, result, chain(head, rows), conn), media_type=media_type
+                    _stream_table(fmt, result, chain(head, rows), done), media_type=media_type
                 )
-        conn.close()
+        done()
         if fmt in formats.TABLE_FORMATS:
             raise BadQuery(
                 f"{mast_request.service} answers JSON only; format {fmt!r} is for table services."
             )
         return JSONResponse(result)
     except SkyArchiveError as exc:
-        conn.close()
+        done()
         return _mast_error(exc, fmt)
     except BaseException:
-        conn.close()
+        done()
         raise
+
+
+def _left_open() -> None:
+    """What is done with a connection :func:`invoke` was given, once it answered: nothing."""
 
 
 @dataclass
@@ -299,17 +307,19 @@ def parse_request(raw: Any, *, max_page_size: int) -> MastRequest:
 _BUFFERED_ROWS = 5_000
 
 
-def _whole_table(fmt: str, result: TableResult, rows: list, conn) -> bytes:  # type: ignore[no-untyped-def]
-    """The table answer of rows read already, as one body (not in chunks joined again),
-    closing ``conn``."""
+def _whole_table(fmt: str, result: TableResult, rows: list, done: Callable[[], None]) -> bytes:
+    """The table answer of rows read already, as one body (not in chunks joined again), then
+    ``done()`` (which closes the connection the rows came from, if it is to be closed)."""
     try:
         return b"".join(_checked_pieces(fmt, result, rows))
     finally:
-        conn.close()
+        done()
 
 
-def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
-    """The table answer in chunks of about 256 KiB, closing ``conn`` at the end.
+def _stream_table(
+    fmt: str, result: TableResult, rows: Iterable, done: Callable[[], None]
+) -> Iterator[bytes]:
+    """The table answer in chunks of about 256 KiB, then ``done()`` (:func:`_whole_table`).
 
     Each chunk of a synchronous stream costs a hop to a worker thread, so rows are encoded and
     sent in batches rather than one by one; memory stays flat however many rows there are.
@@ -317,7 +327,7 @@ def _stream_table(fmt: str, result: TableResult, rows: Iterable, conn) -> Iterat
     try:
         yield from chunked(_checked_pieces(fmt, result, rows))
     finally:
-        conn.close()
+        done()
 
 
 def _checked_pieces(fmt: str, result: TableResult, rows: Iterable) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from orjson import Fragment
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from skyarchive import loop_budget
 from skyarchive.access.policy import Caller, may_retrieve, retrieval_scope
@@ -174,7 +175,7 @@ async def search(body: SearchRequest, request: Request) -> Response:
         return await threads.run(search_answer, body, archive, caller, now)
     answer = await threads.run_short(
         _PORTAL_SEARCH,
-        lambda engine: kept.computed(search_answer, body, archive, caller, now, engine=engine),
+        lambda conn: kept.computed(search_answer, body, archive, caller, now, conn=conn),
     )
     kept.keep(CachedAnswer(bytes(answer.body), JsonAnswer.media_type))
     return answer
@@ -191,15 +192,15 @@ _PORTAL_SEARCH = "portal search"
 
 
 def search_answer(
-    body: SearchRequest, archive: Any, caller: Caller, now: float, engine: Engine | None = None
+    body: SearchRequest, archive: Any, caller: Caller, now: float, conn: Connection | None = None
 ) -> JsonAnswer:
     """The search's answer, computed (blocking: run it in a worker thread, or on the loop under
-    a budget, :mod:`skyarchive.loop_budget`), on ``engine`` (the archive's
-    :attr:`~skyarchive.archive.Archive.search_engine` unless given)."""
+    a budget, :mod:`skyarchive.loop_budget`), on ``conn``, left open (the loop's), or else on a
+    connection of the archive's :attr:`~skyarchive.archive.Archive.search_engine`."""
     query, doi = portal_query(body, archive)
     position, programs, text = query.position, list(query.programs), body.text.strip()
-    with (engine or archive.search_engine).connect() as conn:
-        result = run_search(conn, query, now=now)
+    with nullcontext(conn) if conn is not None else archive.search_engine.connect() as searched:
+        result = run_search(searched, query, now=now)
     rows = [
         _with_retrieval(text, values, caller, now)
         for text, values in loop_budget.checked(result.rows)
