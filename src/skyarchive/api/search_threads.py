@@ -135,12 +135,13 @@ class SearchThreads:
 
     def _loop_connection(self) -> Connection:
         """The loop engine's connection the searches on the loop share, one at a time, kept
-        open from one to the next. Taking a pooled connection and giving it back cost a
-        search on the loop a tenth of its own work (a count: 10-25 of its ~110 µs in process;
-        docs/performance.md, the twenty-fourth pass): SQLAlchemy's connection object, the
-        pool's check-out and check-in and the rollback that resets it. Only the loop's thread
-        uses it, one search at a time. Idle, it holds no snapshot: pysqlite begins a
-        transaction only before a write, which this engine's connections refuse."""
+        open from one to the next. Taking a pooled connection and giving it back cost a count
+        or a criteria query searched on the loop about 30 µs of CPU in process, a quarter of
+        the count's own work (docs/performance.md, the twenty-fourth pass): SQLAlchemy's
+        connection object and what it sets up as it is first used, the pool's check-out and
+        check-in and the rollback that resets it. Only the loop's thread uses it, one search
+        at a time. Idle, it holds no snapshot: pysqlite begins a transaction only before a
+        write, which this engine's connections refuse."""
         conn = self._loop_conn
         if conn is None or conn.closed or conn.invalidated:
             assert self._loop_engine is not None, "a loop budget needs the loop's engine"
