@@ -211,14 +211,26 @@ def test_a_searchs_own_error_on_the_loop_reaches_the_request_with_no_second_run(
     assert len(again.loop_runs) == 1 and again.thread_runs == []
 
 
+def on_the_loop(given: list[Connection], conn: Connection | None) -> Connection:
+    """``conn``, the connection a search on the loop was given, noted in ``given``."""
+    assert conn is not None  # a search in a thread is given none
+    given.append(conn)
+    return conn
+
+
+#: A budget no search of these tests outgrows: their first statement, compiled then, may
+#: take more than :data:`BUDGET_MS`.
+AMPLE_MS = 10_000.0
+
+
 def test_the_searches_on_the_loop_share_one_connection_kept_open_between_them() -> None:
-    threads = short_searches()
+    threads = short_searches(AMPLE_MS)
     given: list[Connection] = []
 
     def search(conn: Connection | None) -> int:
-        assert conn is not None
-        given.append(conn)
-        return conn.execute(text("SELECT 41 + 1")).scalar_one()  # begins SQLAlchemy's transaction
+        return (
+            on_the_loop(given, conn).execute(text("SELECT 41 + 1")).scalar_one()
+        )  # begins SQLAlchemy's transaction
 
     async def two_searches() -> list[int]:
         return [await threads.run_short("count", search), await threads.run_short("cone", search)]
@@ -233,18 +245,15 @@ def test_the_searches_on_the_loop_share_one_connection_kept_open_between_them() 
 
 
 def test_a_search_that_fails_on_the_loop_leaves_the_next_a_connection_of_its_own() -> None:
-    threads = short_searches()
+    threads = short_searches(AMPLE_MS)
     given: list[Connection] = []
 
     def failing(conn: Connection | None) -> str:
-        assert conn is not None
-        given.append(conn)
-        conn.execute(text("SELECT 1"))
+        on_the_loop(given, conn).execute(text("SELECT 1"))
         raise BadQuery("bad criteria")
 
     def fine(conn: Connection | None) -> str:
-        assert conn is not None
-        given.append(conn)
+        on_the_loop(given, conn)
         return "answered"
 
     with pytest.raises(BadQuery):
