@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.search import keyword_search
 from skyarchive.search.criteria import parse_criteria
-from skyarchive.search.keyword_rows import RowShape, stored_columns, stored_stamp
+from skyarchive.search.keyword_rows import OWNER_FIELDS, RowShape, stored_columns, stored_stamp
 from skyarchive.search.keyword_search import KeywordTable, search_keywords
 
 NOW = 61000.0  # MJD: files released before it are public
@@ -133,7 +134,32 @@ def test_stored_columns_show_each_file_as_its_header_does() -> None:
                        for name in a)  # fmt: skip
             without_huge = ready[:-1]  # every file stored: read from the stored columns
             assert shape(without_huge) == from_headers[:-1]
+            _assert_written_as(RowShape(columns, NOW), ready, from_headers)
+            _assert_written_as(RowShape(columns, NOW), without_huge, from_headers[:-1])
     assert stored_columns(HUGE) is None
+
+
+def _assert_written_as(shape: RowShape, rows: list[tuple], expected: list[dict[str, Any]]) -> None:
+    """``shape.texts`` of ``rows`` are the JSON objects of ``expected`` (the rows from the
+    headers, without the owner's fields), each value of the same JSON type."""
+    written = [orjson.loads(text) for text in shape.texts(rows)]
+    shown = [{name: row[name] for name in row if name not in OWNER_FIELDS} for row in expected]
+    assert written == shown
+    assert [sorted(row) for row in written] == [sorted(row) for row in shown]  # no name twice
+    assert all(type(a[name]) is type(b[name])
+               for a, b in zip(written, shown, strict=True) for name in a)  # fmt: skip
+
+
+def test_written_rows_are_valid_json_whatever_a_file_holds() -> None:
+    """A file with no keyword stored, or with every column the answer shows, still makes one
+    JSON object of the answer's columns; files sharing their stored columns share their
+    nulls' text, and a file with other ones gets its own."""
+    every_keyword = {column.keyword: "x" for column in TABLE.columns if column.keyword}
+    headers = [{}, PLAIN, every_keyword, PLAIN, {}, MIRI]
+    rows = [_row(n, h, stored=True) for n, h in enumerate(headers)]
+    for columns in (TABLE.columns, TABLE.chosen("targname, nints"), TABLE.chosen("filename")):
+        expected = RowShape(columns, NOW)(rows)
+        assert [orjson.loads(text) for text in RowShape(columns, NOW).texts(rows)] == expected
 
 
 def test_stored_columns_are_read_only_when_stamped_by_this_code(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -19,11 +19,11 @@ import inspect
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -81,6 +81,10 @@ class _ColumnPlan:
     # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
     dated: dict[str, list[tuple[str, bool]]]
     keyword_names: frozenset[str]  # the columns a keyword fills
+    # the keyword columns in column order, and per set of stored columns (as stored) what
+    # :meth:`RowShape.texts` writes of a row's keyword columns (:meth:`keyword_text`)
+    keyword_order: tuple[str, ...] = ()
+    stored_texts: dict[tuple[str, ...], _StoredText] = field(default_factory=dict)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -98,7 +102,52 @@ class _ColumnPlan:
                 plain[keyword] = (name, _COLUMN_CONVERTERS[column.info.type])
         blank = dict.fromkeys(column.info.name for column in columns)
         keyword_names = frozenset(blank) - frozenset(archive)
-        return _ColumnPlan(blank, archive, plain, dated, keyword_names)
+        keyword_order = tuple(name for name in blank if name in keyword_names)
+        return _ColumnPlan(blank, archive, plain, dated, keyword_names, keyword_order)
+
+    def keyword_text(self, stored: dict[str, Any], text: str) -> str:
+        """What a row written as JSON text holds of its keyword columns, from a file's stored
+        columns (``text``, decoded as ``stored``): every keyword column the answer shows, the
+        stored ones as they are, the others null; the members only, without braces."""
+        keys = tuple(stored)
+        kept = self.stored_texts.get(keys)
+        if kept is None:
+            kept = self._stored_text(keys)
+        if kept.shown is None:  # the usual file: its stored text is written as it is
+            body = text[1:-1]
+        else:  # another table's keyword, or a choice of columns: those shown only
+            body = orjson.dumps({name: stored[name] for name in kept.shown}).decode()[1:-1]
+        return f"{body},{kept.nulls}" if body and kept.nulls else body or kept.nulls
+
+    def _stored_text(self, keys: tuple[str, ...]) -> _StoredText:
+        present = frozenset(keys)
+        shown = (
+            None
+            if present <= self.keyword_names
+            else tuple(name for name in keys if name in self.keyword_names)
+        )
+        nulls = ",".join(
+            orjson.dumps(name).decode() + ":null"
+            for name in self.keyword_order
+            if name not in present
+        )
+        kept = _StoredText(shown, nulls)
+        if len(self.stored_texts) >= _MOST_STORED_TEXTS:  # files of unusual headers, many
+            self.stored_texts.clear()
+        self.stored_texts[keys] = kept
+        return kept
+
+
+class _StoredText(NamedTuple):
+    """Of a set of stored keyword columns: those an answer shows (None: all of them), and the
+    members naming the answer's other keyword columns, each null."""
+
+    shown: tuple[str, ...] | None
+    nulls: str
+
+
+#: Sets of stored columns a plan keeps the text of; a page's files share a few.
+_MOST_STORED_TEXTS = 4096
 
 
 #: A file's row as the page query reads it (``keyword_search._file_rows``), by position: the
@@ -154,6 +203,38 @@ class RowShape:
                 shaped.update(_owner_values(row, self._now))
         return out
 
+    def texts(self, found: Sequence[Any]) -> list[str]:
+        """The rows of ``found`` as JSON text: the objects orjson writes of :meth:`__call__`'s
+        rows, their members in another order (the archive's columns first, which the table
+        begins with four of).
+
+        A page whose files all have their keyword columns stored by this code is written from
+        them without a dict per row: the archive's columns, then each file's stored text as it
+        is and the keyword columns it lacks as nulls, written once per set of stored columns.
+        Decoding, merging into a row of some 250 columns and encoding each row again was a
+        third of a keyword query's own work (docs/performance.md, issue 20)."""
+        plan = self._plan
+        if self._with_owner or not found or not plan.keyword_order:
+            return self._encoded(found)
+        stamp = stored_stamp()
+        if any(row[STAMP] != stamp for row in found):
+            return self._encoded(found)
+        stored = [row[STORED] for row in found]
+        keywords = list(map(plan.keyword_text, map(orjson.loads, stored), stored))
+        if not self._archive:
+            return [f"{{{members}}}" for members in keywords]
+        names = self._archive
+        archive = _archive_columns(found, self._now)
+        return [
+            _joined(members, orjson.dumps(dict(zip(names, values, strict=True)), default=str))
+            for members, values in zip(
+                keywords, zip(*(archive[name] for name in names), strict=True), strict=True
+            )
+        ]
+
+    def _encoded(self, found: Sequence[Any]) -> list[str]:
+        return [orjson.dumps(row, default=str).decode() for row in self(found)]
+
     def _stored_columns(self, out: list[dict[str, Any]], stored: list[str]) -> None:
         """Each row's stored keyword columns merged in: as they are when the answer shows every
         column they hold (the usual page: all of its table's columns), else those it shows."""
@@ -164,6 +245,11 @@ class RowShape:
                 shaped.update(values)
             else:  # another table's keyword, or a choice of columns
                 shaped.update({name: values[name] for name in values.keys() & shown})
+
+
+def _joined(members: str, archive: bytes) -> str:
+    """A row's JSON object: its ``archive`` columns' object, then its keyword ``members``."""
+    return f"{archive[:-1].decode()},{members}}}" if members else archive.decode()
 
 
 def _keyword_columns(

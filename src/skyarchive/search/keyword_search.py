@@ -127,11 +127,11 @@ class KeywordTable:
 
 @dataclass
 class KeywordPage:
-    """One page of keyword rows. ``rows`` is a list for a page of up to
+    """One page of keyword rows (dicts, or JSON text). ``rows`` is a list for a page of up to
     :data:`FIRST_ROWS` rows, else an iterable read from the database as it is consumed
     (once, while the connection is open), so a long page never sits in memory."""
 
-    rows: list[dict[str, Any]] | Iterable[dict[str, Any]]
+    rows: list[Any] | Iterable[Any]
     total: Callable[[], int]
 
 
@@ -154,17 +154,20 @@ def search_keywords(
     now: float,
     cone: Cone | None = None,
     with_owner: bool = False,
+    as_json: bool = False,
 ) -> KeywordPage:
     """One page of the files matching ``criteria`` (and touching ``cone``: the footprint of
     the file's observation), in the table's column order; ``with_owner`` adds, after the
-    table's columns, what the portal marks and guards rows by (:data:`OWNER_FIELDS`)."""
+    table's columns, what the portal marks and guards rows by (:data:`OWNER_FIELDS`). With
+    ``as_json`` each row is a JSON object as text (:meth:`RowShape.texts`)."""
     first = (page - 1) * pagesize
-    shape = RowShape(columns, now, with_owner=with_owner)
+    row_shape = RowShape(columns, now, with_owner=with_owner)
+    shape: _Shaping = row_shape.texts if as_json else row_shape
     head_size = min(pagesize, FIRST_ROWS)
     found = _page_head(conn, table, criteria, now, cone, rows=head_size, start=first)
-    head = shape(found)
+    head: list[Any] = shape(found)
     read = _ReadCount(len(head), finished=len(head) < head_size or head_size == pagesize)
-    rows: list[dict[str, Any]] | Iterable[dict[str, Any]] = head
+    rows: list[Any] | Iterable[Any] = head
     if not read.finished:  # the rest after the last file read, streamed
         ordered = _rows_query(_where(conn, table, criteria, now, cone)).order_by(k.c.product_id)
         rest = ordered.where(k.c.product_id > found[-1][0])  # _file_rows: the id comes first
@@ -255,8 +258,12 @@ class _ReadCount:
     finished: bool
 
 
-def _streamed(conn: Connection, head: list[dict[str, Any]], rest: Select,
-              shape: RowShape, read: _ReadCount) -> Iterator[dict[str, Any]]:  # fmt: skip
+#: Rows of a page from database rows: dicts (:class:`RowShape`) or JSON text (its ``texts``).
+_Shaping = Callable[[Sequence[Any]], list[Any]]
+
+
+def _streamed(conn: Connection, head: list[Any], rest: Select,
+              shape: _Shaping, read: _ReadCount) -> Iterator[Any]:  # fmt: skip
     yield from head
     head.clear()  # the first rows are not held while the rest streams
     streamed = stream_rows(conn, rest, batch=_STREAM_BATCH)

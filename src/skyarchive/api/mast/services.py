@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
-import orjson
-
 from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids, product_json_batches
@@ -163,14 +161,14 @@ def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
             [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
         )
     chosen = table.chosen(columns)
+    # As JSON text: a row of some 250 keywords is ~4 kB as text but ~15 kB as a dict, and the
+    # route holds the first rows to decide whether to stream.
     page = search_keywords(ctx.conn, table, criteria, columns=chosen, page=request.page,
-                           pagesize=request.pagesize, now=ctx.now, cone=cone)  # fmt: skip
-    # Encoded as each row is read: a row of some 250 keywords is ~4 kB as JSON text but ~15 kB
-    # as a dict, and the route holds the first rows to decide whether to stream.
-    rows = (orjson.dumps(row, default=str).decode() for row in page.rows)
+                           pagesize=request.pagesize, now=ctx.now, cone=cone,
+                           as_json=True)  # fmt: skip
     return TableResult(
         wire_fields(chosen),
-        rows,
+        page.rows,
         page.total,
         request.page,
         request.pagesize,
