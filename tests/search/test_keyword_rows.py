@@ -136,6 +136,11 @@ def test_stored_columns_show_each_file_as_its_header_does() -> None:
             assert shape(without_huge) == from_headers[:-1]
             _assert_written_as(RowShape(columns, NOW), ready, from_headers)
             _assert_written_as(RowShape(columns, NOW), without_huge, from_headers[:-1])
+            unstored = [_row(n, h) for n, h in enumerate(headers[:-1])]
+            for page in (unstored, [*without_huge[:3], *unstored[3:]]):  # none, or some stored
+                assert RowShape(columns, NOW).texts(page) == RowShape(columns, NOW).texts(
+                    without_huge
+                )  # the same bytes
     assert stored_columns(HUGE) is None
 
 

@@ -5,8 +5,9 @@ A table has some 250 columns and a header holds a few dozen of its keywords. Tur
 of headers into rows is most of a keyword query's own work (docs/performance.md, issue 20), so
 the one product writer stores each file's keyword columns ready, as JSON by column name
 (:func:`stored_columns`, ``product_keywords.keyword_columns``, schema 0043), and a page whose
-files all have them merges them into its rows instead of reading each header. What a stored
-form holds depends on this module's code (the columns, their converters), so each is stamped
+files all have them merges them into its rows instead of reading each header; MAST's answers
+write the stored text itself into their rows (:meth:`RowShape.texts`). What a stored form holds
+depends on this module's code (the columns, their converters), so each is stamped
 (:func:`stored_stamp`): a file stored by other code, or before schema 0043, is shaped from its
 header as before, with the same outcome.
 """
@@ -208,18 +209,25 @@ class RowShape:
         rows, their members in another order (the archive's columns first, which the table
         begins with four of).
 
-        A page whose files all have their keyword columns stored by this code is written from
-        them without a dict per row: the archive's columns, then each file's stored text as it
-        is and the keyword columns it lacks as nulls, written once per set of stored columns.
-        Decoding, merging into a row of some 250 columns and encoding each row again was a
-        third of a keyword query's own work (docs/performance.md, issue 20)."""
+        Each is written from its file's stored keyword columns without a dict per row: the
+        archive's columns, then the stored text as it is and the keyword columns it lacks as
+        nulls, written once per set of stored columns. Decoding, merging into a row of some
+        250 columns and encoding each row again was a third of a keyword query's own work
+        (docs/performance.md, issue 20). A file whose columns this code did not store gets
+        them made from its header as they would be stored, so a page is the same bytes
+        either way."""
         plan = self._plan
         if self._with_owner or not found or not plan.keyword_order:
             return self._encoded(found)
-        stamp = stored_stamp()
-        if any(row[STAMP] != stamp for row in found):
-            return self._encoded(found)
         stored = [row[STORED] for row in found]
+        stamp = stored_stamp()
+        stale = [i for i, row in enumerate(found) if row[STAMP] != stamp]
+        if stale:  # stored by other code, or never: as this code would store them
+            made = _stored_texts([_header_of(found[i][HEADER]) for i in stale])
+            for i, text in zip(stale, made, strict=True):
+                stored[i] = text
+            if None in made:  # an integer past 64 bits
+                return self._encoded(found)
         keywords = list(map(plan.keyword_text, map(orjson.loads, stored), stored))
         if not self._archive:
             return [f"{{{members}}}" for members in keywords]
@@ -479,18 +487,29 @@ def _code_of(function: Callable[..., Any]) -> str:
 
 def stored_columns(header: dict[str, Any]) -> str | None:
     """A file's keyword columns as every table shows them, as JSON by column name (only those
-    its header fills with a value); None when they cannot be written as JSON (an integer past
-    64 bits), so the file is shaped from its header per search."""
+    its header fills with a value, in the order of their names); None when they cannot be
+    written as JSON (an integer past 64 bits), so the file is shaped from its header per
+    search."""
+    return _stored_texts([header])[0]
+
+
+def _stored_texts(headers: list[dict[str, Any]]) -> list[str | None]:
+    """:func:`stored_columns` of each of ``headers``, worked out a column at a time. In name
+    order, so that a file's text is the same whichever process wrote it (a set's order is
+    not) and a page written from headers is the very bytes of one written from them."""
     plan = _ColumnPlan.of(_every_keyword_column())
     names: list[str] = []
     columns: list[Sequence[Any]] = []
-    _keyword_columns(plan, [header], names, columns)
-    shown = {name: column[0] for name, column in zip(names, columns, strict=True)
-             if column[0] is not None}  # fmt: skip
-    try:
-        return orjson.dumps(shown).decode()
-    except TypeError:  # orjson's error for an integer it cannot write
-        return None
+    _keyword_columns(plan, headers, names, columns)
+    texts: list[str | None] = []
+    for values in zip(*columns, strict=True) if columns else repeat((), len(headers)):
+        shown = {name: value for name, value in zip(names, values, strict=True)
+                 if value is not None}  # fmt: skip
+        try:
+            texts.append(orjson.dumps(shown, option=orjson.OPT_SORT_KEYS).decode())
+        except TypeError:  # orjson's error for an integer it cannot write
+            texts.append(None)
+    return texts
 
 
 def stored_keyword_columns(header: dict[str, Any]) -> dict[str, str | None]:
@@ -507,5 +526,5 @@ def stored_keyword_columns(header: dict[str, Any]) -> dict[str, str | None]:
 _SHAPING_CODE: tuple[Callable[..., Any], ...] = (
     _keyword_columns, _mjds, _each_once, _net_dates, _net_date, date_value, mjd_of_iso,
     _mjd_of_text, _texts, _integers, _reals, _flag_texts, _text, _integer, _real, _flag_text,
-    stored_columns,
+    stored_columns, _stored_texts,
 )  # fmt: skip
