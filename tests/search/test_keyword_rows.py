@@ -98,17 +98,18 @@ def test_a_streamed_page_is_the_page_read_at_once(keyword_archive, monkeypatch) 
     criteria = parse_criteria([], table.column)
     now = now_mjd()
 
-    def page(number: int, size: int) -> tuple[list[dict[str, Any]], int]:
+    def page(number: int, size: int, as_json: bool) -> tuple[list[Any], int]:
         with keyword_archive.search_engine.connect() as conn:  # the faces' (autocommit on PG)
             found = search_keywords(conn, table, criteria, columns=table.columns, page=number,
-                                    pagesize=size, now=now)  # fmt: skip
+                                    pagesize=size, now=now, as_json=as_json)  # fmt: skip
             return list(found.rows), found.total()
 
-    whole = [page(1, 25), page(2, 25)]
+    whole = [page(n, 25, as_json) for n in (1, 2) for as_json in (False, True)]
     monkeypatch.setattr(keyword_search, "FIRST_ROWS", 4)
     monkeypatch.setattr(keyword_search, "_SHAPED_BATCH", 3)
-    assert [page(1, 25), page(2, 25)] == whole
+    assert [page(n, 25, as_json) for n in (1, 2) for as_json in (False, True)] == whole
     assert len(whole[0][0]) == 25 and whole[0][1] > 25
+    assert [orjson.loads(text) for text in whole[1][0]] == whole[0][0]  # the rows, as text
 
 
 # A MIRI header: keywords of MIRI's table only (band, detmode) beside common ones.

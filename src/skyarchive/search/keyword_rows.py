@@ -84,8 +84,10 @@ class _ColumnPlan:
     keyword_names: frozenset[str]  # the columns a keyword fills
     # the keyword columns in column order, and per set of stored columns (as stored) what
     # :meth:`RowShape.texts` writes of a row's keyword columns (:meth:`keyword_text`)
-    keyword_order: tuple[str, ...] = ()
-    stored_texts: dict[tuple[str, ...], _StoredText] = field(default_factory=dict)
+    keyword_order: tuple[str, ...]
+    stored_texts: dict[tuple[str, ...], _StoredText] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -147,8 +149,10 @@ class _StoredText(NamedTuple):
     nulls: str
 
 
-#: Sets of stored columns a plan keeps the text of; a page's files share a few.
-_MOST_STORED_TEXTS = 4096
+#: Sets of stored columns a plan keeps the text of: a page's files share a few (the demo's 361
+#: files, 29). An entry of a whole table is ~4 kB (its nulls), so a table's plan holds ~2 MB at
+#: most; past it the plan starts again.
+_MOST_STORED_TEXTS = 512
 
 
 #: A file's row as the page query reads it (``keyword_search._file_rows``), by position: the
