@@ -34,6 +34,13 @@ HTTP_PARSER = "h11"
 #: length, percent-encoded, the application answers over-long values with a 4xx itself.
 MAX_REQUEST_HEAD_BYTES = 1024 * 1024
 
+#: How long an idle keep-alive connection stays open (seconds). Longer than the idle timeout of
+#: what keeps connections to it: a proxy's or load balancer's pool (60 s is common) and
+#: clients that expire theirs (httpx, 5 s). At uvicorn's 5 s a client sending on a connection
+#: as the server closed it got "connection reset" instead of an answer (a test did, on a slow
+#: machine, after an ingest of 5 s between two requests).
+KEEP_ALIVE_SECONDS = 65
+
 #: Threads for Download/file's look-ups: anyio's default capacity, which ran them before.
 FILE_THREADS = 40
 
@@ -157,7 +164,8 @@ def server_config(
 
     return uvicorn.Config(
         app or create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **options,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS, **options,
     )  # fmt: skip
 
 
@@ -198,7 +206,8 @@ def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **op
     os.environ[SETTINGS_ENV] = archive.settings.model_dump_json()
     config = uvicorn.Config(
         APP_FACTORY, factory=True, workers=workers, host=host, port=port, http=HTTP_PARSER,
-        proxy_headers=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **options,
+        proxy_headers=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS, **options,
     )  # fmt: skip
     listener: Any = ListenerPerProcess(host, port) if REUSE_PORT else config.bind_socket()
     with contextlib.suppress(KeyboardInterrupt):
