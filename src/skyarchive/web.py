@@ -41,6 +41,17 @@ MAX_REQUEST_HEAD_BYTES = 1024 * 1024
 #: machine, after an ingest of 5 s between two requests).
 KEEP_ALIVE_SECONDS = 65
 
+#: The uvicorn options every skyarchive server runs with, in one process or several. uvicorn's
+#: own proxy-header handling is off: by default it would believe X-Forwarded-* from 127.0.0.1
+#: behind our back; :class:`ForwardedHeadersMiddleware` and the ``trusted_proxies`` setting are
+#: the one rule.
+SERVER_OPTIONS: dict[str, Any] = {
+    "http": HTTP_PARSER,
+    "proxy_headers": False,
+    "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+    "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+}
+
 #: Threads for Download/file's look-ups: anyio's default capacity, which ran them before.
 FILE_THREADS = 40
 
@@ -153,20 +164,15 @@ def create_app(archive: Archive) -> FastAPI:
 def server_config(
     archive: Archive, *, host: str, port: int, app: FastAPI | None = None, **options: Any
 ) -> uvicorn.Config:
-    """The uvicorn configuration every skyarchive server runs with (CLI, demo, tests), serving
-    ``app`` (the benchmarks' floor of ``create_app(archive)``) or else ``create_app(archive)``.
-
-    uvicorn's own proxy-header handling is off: by default it would believe X-Forwarded-* from
-    127.0.0.1 behind our back; :class:`ForwardedHeadersMiddleware` and the ``trusted_proxies``
-    setting are the one rule.
+    """The uvicorn configuration of a one-process skyarchive server (CLI, demo, tests), serving
+    ``app`` (the benchmarks' floor of ``create_app(archive)``) or else ``create_app(archive)``,
+    with :data:`SERVER_OPTIONS`.
     """
     import uvicorn
 
     return uvicorn.Config(
-        app or create_app(archive), host=host, port=port, http=HTTP_PARSER, proxy_headers=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS, **options,
-    )  # fmt: skip
+        app or create_app(archive), host=host, port=port, **SERVER_OPTIONS, **options
+    )
 
 
 def app_from_environment() -> FastAPI:
@@ -205,9 +211,8 @@ def run_server(archive: Archive, *, host: str, port: int, workers: int = 1, **op
         return
     os.environ[SETTINGS_ENV] = archive.settings.model_dump_json()
     config = uvicorn.Config(
-        APP_FACTORY, factory=True, workers=workers, host=host, port=port, http=HTTP_PARSER,
-        proxy_headers=False, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS, **options,
+        APP_FACTORY, factory=True, workers=workers, host=host, port=port,
+        **SERVER_OPTIONS, **options,
     )  # fmt: skip
     listener: Any = ListenerPerProcess(host, port) if REUSE_PORT else config.bind_socket()
     with contextlib.suppress(KeyboardInterrupt):
