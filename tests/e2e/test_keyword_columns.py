@@ -59,6 +59,11 @@ def test_files_without_stored_columns_answer_the_same(demo_archive_copy: Archive
     with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         server.app.state.answer_cache = None  # every request runs its search
         stored = answers(client)
+        with archive.engine.begin() as conn:  # as an archive of schema 0043 upgraded
+            conn.execute(update(product_keywords).values(
+                keyword_column_set=None, keyword_columns_stamp="0043-code"))  # fmt: skip
+        assert _stamped(archive) == (files, 0)
+        assert answers(client) == stored  # shaped from the headers, the same bytes
         with archive.engine.begin() as conn:  # as an archive of schema 0042 upgraded
             conn.execute(update(product_keywords).values(keyword_columns=None,
                                                          keyword_columns_stamp=None))  # fmt: skip
@@ -82,7 +87,8 @@ def _strip(archive: Archive, *files: int) -> None:
     k = product_keywords
     with archive.engine.begin() as conn:
         conn.execute(update(k).where(k.c.product_id.in_(files) if files else True)
-                     .values(keyword_columns=None, keyword_columns_stamp=None))  # fmt: skip
+                     .values(keyword_columns=None, keyword_column_set=None,
+                             keyword_columns_stamp=None))  # fmt: skip
 
 
 def test_the_worker_stores_missing_columns_by_itself(demo_archive_copy: Archive) -> None:

@@ -14,7 +14,14 @@ import pytest
 from skyarchive.access.rights import now_mjd
 from skyarchive.search import keyword_search
 from skyarchive.search.criteria import parse_criteria
-from skyarchive.search.keyword_rows import OWNER_FIELDS, RowShape, stored_columns, stored_stamp
+from skyarchive.search.keyword_rows import (
+    OWNER_FIELDS,
+    RowShape,
+    column_set,
+    stored_columns,
+    stored_keyword_columns,
+    stored_stamp,
+)
 from skyarchive.search.keyword_search import KeywordTable, search_keywords
 
 NOW = 61000.0  # MJD: files released before it are public
@@ -26,10 +33,13 @@ def _row(product_id: int, header: dict[str, Any], *, released: float | None = 60
     """A database row as the page query reads it (its columns in order); ``stored``: with its
     keyword columns stored as the product writer stores them."""
     name = f"jw01234001001_02101_0000{product_id}_nrca1_cal.fits"
-    ready = stored_columns(header) if stored else None
+    ready = stored_keyword_columns(header) if stored else dict.fromkeys(STORED_NAMES)
     return (product_id, name, name[:25], "2b", 1000 + product_id, "ab" * 32,
             f"mast:JWST/product/{name}", ingested, 7, "1234", "JWST", released,
-            json.dumps(header), ready, None if ready is None else stored_stamp())  # fmt: skip
+            json.dumps(header), *(ready[name] for name in STORED_NAMES))  # fmt: skip
+
+
+STORED_NAMES = ("keyword_columns", "keyword_column_set", "keyword_columns_stamp")
 
 
 # Headers holding every kind of value a column converts, beside ones already as shown.
@@ -168,11 +178,25 @@ def test_written_rows_are_valid_json_whatever_a_file_holds() -> None:
         assert [orjson.loads(text) for text in RowShape(columns, NOW).texts(rows)] == expected
 
 
+def test_a_stored_set_of_columns_is_named_by_its_columns_alone() -> None:
+    """The set identity stored beside a file's columns names the columns its text holds,
+    whatever order its header gave them in; files of other columns get another."""
+    headers = [ODD, PLAIN, NOT_FINITE, {}, NUMBERS_AS_TEXT, MIRI, dict(reversed(PLAIN.items()))]
+    stored = [stored_columns(header) for header in headers]
+    assert all(s is not None for s in stored)
+    held = [frozenset(orjson.loads(s.text)) for s in stored if s is not None]
+    sets = [s.column_set for s in stored if s is not None]
+    assert sets == [column_set(tuple(sorted(names))) for names in held]
+    assert sets[1] == sets[-1] and held[1] == held[-1]  # PLAIN, its keywords reversed
+    assert len(set(sets[:-1])) == len(set(held[:-1])) == len(headers) - 1
+
+
 def test_stored_columns_are_read_only_when_stamped_by_this_code(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     shape = RowShape(TABLE.columns, NOW)
-    stale = [(*_row(1, PLAIN)[:-2], json.dumps({"targname": "stale"}), "another-code")]
+    targname = column_set(("targname",))
+    stale = [(*_row(1, PLAIN)[:-3], json.dumps({"targname": "stale"}), targname, "another-code")]
     assert shape(stale)[0]["targname"] == "M57"  # from the header
-    fresh = [(*_row(1, PLAIN)[:-2], json.dumps({"targname": "stored"}), stored_stamp())]
+    fresh = [(*_row(1, PLAIN)[:-3], json.dumps({"targname": "stored"}), targname, stored_stamp())]
     assert shape(fresh)[0]["targname"] == "stored"  # from the stored columns: they are read
     mixed = [fresh[0], _row(2, PLAIN)]  # one file of the page without: all from headers
     assert [row["targname"] for row in shape(mixed)] == ["M57", "M57"]

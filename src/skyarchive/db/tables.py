@@ -350,6 +350,11 @@ product_keywords = Table(
         comment="JSON: the keyword tables' columns the header fills, as shown (schema 0043)",
     ),
     Column(
+        "keyword_column_set",
+        String(16),
+        comment="Identity of the set of columns keyword_columns holds (schema 0044)",
+    ),
+    Column(
         "keyword_columns_stamp",
         String(16),
         comment="The code keyword_columns were made by; another's are not read (schema 0043)",

@@ -6,7 +6,9 @@ of headers into rows is most of a keyword query's own work (docs/performance.md,
 the one product writer stores each file's keyword columns ready, as JSON by column name
 (:func:`stored_columns`, ``product_keywords.keyword_columns``, schema 0043), and a page whose
 files all have them merges them into its rows instead of reading each header; MAST's answers
-write the stored text itself into their rows (:meth:`RowShape.texts`). What a stored form holds
+write the stored text itself into their rows (:meth:`RowShape.texts`), knowing which columns it
+holds from the identity of its set of columns stored beside it (``keyword_column_set``, schema
+0044) instead of decoding it. What a stored form holds
 depends on this module's code (the columns, their converters), so each is stamped
 (:func:`stored_stamp`): a file stored by other code, or before schema 0043, is shaped from its
 header as before, with the same outcome.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -82,12 +84,11 @@ class _ColumnPlan:
     # date keyword -> (column, as MJD?) for each column it fills (date_obs, date_obs_mjd)
     dated: dict[str, list[tuple[str, bool]]]
     keyword_names: frozenset[str]  # the columns a keyword fills
-    # the keyword columns in column order, and per set of stored columns (as stored) what
-    # :meth:`RowShape.texts` writes of a row's keyword columns (:meth:`keyword_text`)
+    # the keyword columns in column order, and per set of stored columns (by its
+    # :func:`column_set`) what :meth:`RowShape.texts` writes of a row's keyword columns
+    # (:meth:`keyword_text`)
     keyword_order: tuple[str, ...]
-    stored_texts: dict[tuple[str, ...], _StoredText] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    stored_texts: dict[str, _StoredText] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)
@@ -108,21 +109,23 @@ class _ColumnPlan:
         keyword_order = tuple(name for name in blank if name in keyword_names)
         return _ColumnPlan(blank, archive, plain, dated, keyword_names, keyword_order)
 
-    def keyword_text(self, stored: dict[str, Any], text: str) -> str:
+    def keyword_text(self, text: str, column_set: str) -> str:
         """What a row written as JSON text holds of its keyword columns, from a file's stored
-        columns (``text``, decoded as ``stored``): every keyword column the answer shows, the
-        stored ones as they are, the others null; the members only, without braces."""
-        keys = tuple(stored)
-        kept = self.stored_texts.get(keys)
+        columns (``text``, holding the set of columns ``column_set`` names): every keyword
+        column the answer shows, the stored ones as they are, the others null; the members
+        only, without braces. The text is decoded only the first time its set is met, and
+        when the answer shows only some of its columns."""
+        kept = self.stored_texts.get(column_set)
         if kept is None:
-            kept = self._stored_text(keys)
+            kept = self._stored_text(column_set, tuple(orjson.loads(text)))
         if kept.shown is None:  # the usual file: its stored text is written as it is
             body = text[1:-1]
         else:  # another table's keyword, or a choice of columns: those shown only
+            stored = orjson.loads(text)
             body = orjson.dumps({name: stored[name] for name in kept.shown}).decode()[1:-1]
         return f"{body},{kept.nulls}" if body and kept.nulls else body or kept.nulls
 
-    def _stored_text(self, keys: tuple[str, ...]) -> _StoredText:
+    def _stored_text(self, column_set: str, keys: tuple[str, ...]) -> _StoredText:
         present = frozenset(keys)
         shown = (
             None
@@ -137,7 +140,7 @@ class _ColumnPlan:
         kept = _StoredText(shown, nulls)
         if len(self.stored_texts) >= _MOST_STORED_TEXTS:  # files of unusual headers, many
             self.stored_texts.clear()
-        self.stored_texts[keys] = kept
+        self.stored_texts[column_set] = kept
         return kept
 
 
@@ -157,8 +160,8 @@ _MOST_STORED_TEXTS = 512
 
 #: A file's row as the page query reads it (``keyword_search._file_rows``), by position: the
 #: archive's columns, then the owner's (:func:`_owner_values`), then the stored header, the
-#: stored keyword columns and their stamp.
-HEADER, STORED, STAMP = -3, -2, -1
+#: stored keyword columns, their set of columns' identity and their stamp.
+HEADER, STORED, COLUMN_SET, STAMP = -4, -3, -2, -1
 
 
 class RowShape:
@@ -224,15 +227,16 @@ class RowShape:
         if self._with_owner or not found or not plan.keyword_order:
             return self._encoded(found)
         stored = [row[STORED] for row in found]
+        column_sets = [row[COLUMN_SET] for row in found]
         stamp = stored_stamp()
         stale = [i for i, row in enumerate(found) if row[STAMP] != stamp]
         if stale:  # stored by other code, or never: as this code would store them
             made = _stored_texts([_header_of(found[i][HEADER]) for i in stale])
-            for i, text in zip(stale, made, strict=True):
-                stored[i] = text
             if None in made:  # an integer past 64 bits
                 return self._encoded(found)
-        keywords = list(map(plan.keyword_text, map(orjson.loads, stored), stored))
+            for i, (text, columns) in zip(stale, cast(list[StoredColumns], made), strict=True):
+                stored[i], column_sets[i] = text, columns
+        keywords = list(map(plan.keyword_text, stored, column_sets))
         if not self._archive:
             return [f"{{{members}}}" for members in keywords]
         names = self._archive
@@ -489,7 +493,15 @@ def _code_of(function: Callable[..., Any]) -> str:
         return repr(function.__code__.co_code) if hasattr(function, "__code__") else repr(function)
 
 
-def stored_columns(header: dict[str, Any]) -> str | None:
+class StoredColumns(NamedTuple):
+    """A file's keyword columns as stored: their JSON ``text`` and the :func:`column_set` of
+    the columns it holds."""
+
+    text: str
+    column_set: str
+
+
+def stored_columns(header: dict[str, Any]) -> StoredColumns | None:
     """A file's keyword columns as every table shows them, as JSON by column name (only those
     its header fills with a value, in the order of their names); None when they cannot be
     written as JSON (an integer past 64 bits), so the file is shaped from its header per
@@ -497,7 +509,7 @@ def stored_columns(header: dict[str, Any]) -> str | None:
     return _stored_texts([header])[0]
 
 
-def _stored_texts(headers: list[dict[str, Any]]) -> list[str | None]:
+def _stored_texts(headers: list[dict[str, Any]]) -> list[StoredColumns | None]:
     """:func:`stored_columns` of each of ``headers``, worked out a column at a time. In name
     order, so that a file's text is the same whichever process wrote it (a set's order is
     not) and a page written from headers is the very bytes of one written from them."""
@@ -505,23 +517,34 @@ def _stored_texts(headers: list[dict[str, Any]]) -> list[str | None]:
     names: list[str] = []
     columns: list[Sequence[Any]] = []
     _keyword_columns(plan, headers, names, columns)
-    texts: list[str | None] = []
+    texts: list[StoredColumns | None] = []
     for values in zip(*columns, strict=True) if columns else repeat((), len(headers)):
         shown = {name: value for name, value in zip(names, values, strict=True)
                  if value is not None}  # fmt: skip
         try:
-            texts.append(orjson.dumps(shown, option=orjson.OPT_SORT_KEYS).decode())
+            text = orjson.dumps(shown, option=orjson.OPT_SORT_KEYS).decode()
         except TypeError:  # orjson's error for an integer it cannot write
             texts.append(None)
+        else:
+            texts.append(StoredColumns(text, column_set(tuple(sorted(shown)))))
     return texts
 
 
+@lru_cache(maxsize=1024)  # the files of an ingest share a few sets
+def column_set(names: tuple[str, ...]) -> str:
+    """The identity of a set of stored keyword columns (``names``, sorted): 16 hex digits,
+    stored beside a file's columns, so that a page's writer knows which columns a stored text
+    holds without decoding it (that decoding was a sixth of a keyword query's work)."""
+    return hashlib.blake2b("\n".join(names).encode(), digest_size=8).hexdigest()
+
+
 def stored_keyword_columns(header: dict[str, Any]) -> dict[str, str | None]:
-    """The two stored columns of a file's keyword row: its :func:`stored_columns` and, when
-    there are any, the :func:`stored_stamp` of the code that made them."""
+    """The stored columns of a file's keyword row: its :func:`stored_columns`, their set of
+    columns and, when there are any, the :func:`stored_stamp` of the code that made them."""
     stored = stored_columns(header)
     return {
-        "keyword_columns": stored,
+        "keyword_columns": None if stored is None else stored.text,
+        "keyword_column_set": None if stored is None else stored.column_set,
         "keyword_columns_stamp": None if stored is None else stored_stamp(),
     }
 
@@ -530,5 +553,5 @@ def stored_keyword_columns(header: dict[str, Any]) -> dict[str, str | None]:
 _SHAPING_CODE: tuple[Callable[..., Any], ...] = (
     _keyword_columns, _mjds, _each_once, _net_dates, _net_date, date_value, mjd_of_iso,
     _mjd_of_text, _texts, _integers, _reals, _flag_texts, _text, _integer, _real, _flag_text,
-    stored_columns, _stored_texts,
+    stored_columns, _stored_texts, column_set,
 )  # fmt: skip

@@ -308,6 +308,7 @@ def _file_rows() -> Select:
         o.c.t_obs_release,
         k.c.header,
         k.c.keyword_columns,
+        k.c.keyword_column_set,
         k.c.keyword_columns_stamp,
     ).select_from(_joined())  # fmt: skip
 

@@ -272,7 +272,11 @@ def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
     write = (
         update(k)
         .where(k.c.product_id == bindparam("file"))
-        .values(keyword_columns=bindparam("columns"), keyword_columns_stamp=bindparam("stamp"))
+        .values(
+            keyword_columns=bindparam("columns"),
+            keyword_column_set=bindparam("column_set"),
+            keyword_columns_stamp=bindparam("stamp"),
+        )
     )
     written, after = 0, -1
     while True:
@@ -286,6 +290,7 @@ def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
             for product_id, header in found:
                 stored = stored_keyword_columns(json.loads(header))  # json: it may hold NaN
                 rows.append({"file": product_id, "columns": stored["keyword_columns"],
+                             "column_set": stored["keyword_column_set"],
                              "stamp": stored["keyword_columns_stamp"]})  # fmt: skip
             conn.execute(write, rows)
         written += len(found)
