@@ -43,7 +43,7 @@ from benchmarks.bench_portal_browser import measure_in_chromium, render_columns
 from benchmarks.harness import verdict
 from skyarchive.access.rights import now_mjd
 from skyarchive.api.mast.formats import table_pieces
-from skyarchive.api.mast.registry import TableResult
+from skyarchive.api.mast.registry import Fields, TableResult
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import observations as observations_table
@@ -149,7 +149,7 @@ def measure_export(conn: Connection, query: PortalQuery, listed: str, now: float
     the bare SELECT of the same columns in obsid order, once each (s)."""
     columns = [c for c in OBSERVATION_COLUMNS if c.visible]
     names = [c.name for c in columns]
-    table = TableResult(fields=[{"name": c.name, "type": c.type} for c in columns], rows=(),
+    table = TableResult(fields=Fields.of(columns), rows=(),
                         total=0, page=1, pagesize=1, columns=columns)  # fmt: skip
     export_query = PortalQuery(filters=query.filters, with_facets=False)
     rows_s, count = _seconds(

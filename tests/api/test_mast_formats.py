@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tracemalloc
 
 from astropy.io.votable import parse as parse_votable
 
 from skyarchive.api.mast.formats import table_pieces
-from skyarchive.api.mast.registry import TableResult
+from skyarchive.api.mast.registry import Fields, TableResult
 from skyarchive.api.streaming import chunked
 from skyarchive.search.columns import observation_column
 
@@ -29,11 +30,23 @@ ROWS = [
 
 def result() -> TableResult:
     columns = [observation_column(f["name"]) for f in FIELDS]
-    return TableResult(FIELDS, ROWS, len(ROWS), 1, 50, columns=columns)
+    return TableResult(Fields(FIELDS), ROWS, len(ROWS), 1, 50, columns=columns)
 
 
 def written(fmt: str) -> bytes:
     return b"".join(chunked(table_pieces(fmt, result(), ROWS)))
+
+
+def test_json_declares_the_fields_and_the_page_as_mast_does() -> None:
+    body = written("json")
+    answer = json.loads(body)
+    assert answer["fields"] == FIELDS and answer["data"] == ROWS
+    assert answer["paging"] == {"page": 1, "pageSize": 50, "pagesFiltered": 1, "rows": 3,
+                                "rowsFiltered": 3, "rowsTotal": 3}  # fmt: skip
+    assert list(answer) == ["status", "msg", "data", "fields", "paging"]
+    # the fields written once and kept: the very bytes of the whole tail written at once
+    tail = {"fields": FIELDS, "paging": answer["paging"]}
+    assert body.endswith(b"], " + json.dumps(tail, separators=(",", ":")).encode()[1:])
 
 
 def test_votable_keeps_text_and_drops_only_what_xml_cannot_carry() -> None:
@@ -67,7 +80,7 @@ def test_csv_and_votable_hold_no_more_memory_than_json() -> None:
 
     def peak(fmt: str) -> tuple[int, int]:
         rows = ({**ROWS[0], "calib_level": i, "target_name": "x" * 1000} for i in range(20_000))
-        result = TableResult(FIELDS, rows, 20_000, 1, 20_000, columns=columns)
+        result = TableResult(Fields(FIELDS), rows, 20_000, 1, 20_000, columns=columns)
         tracemalloc.start()
         total = sum(len(chunk) for chunk in chunked(table_pieces(fmt, result, result.rows)))
         _, top = tracemalloc.get_traced_memory()

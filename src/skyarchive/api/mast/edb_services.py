@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
+from skyarchive.api.mast.registry import (
+    Fields,
+    MastRequest,
+    ServiceContext,
+    TableResult,
+    mast_service,
+)
 from skyarchive.delivery.telemetry import telemetry_samples
 from skyarchive.search.columns import ColumnInfo
 from skyarchive.search.edb_store import find_mnemonic, iso_time, list_mnemonics, mjd_from_us
@@ -34,16 +40,12 @@ SAMPLE_COLUMNS = (
 )
 
 
-def _fields(columns: tuple[ColumnInfo, ...]) -> list[dict[str, str]]:
-    return [{"name": c.name, "type": c.type} for c in columns]
-
-
 def _table(
     request: MastRequest, columns: tuple[ColumnInfo, ...], rows: list[dict[str, Any]]
 ) -> TableResult:
     first = (request.page - 1) * request.pagesize
     return TableResult(
-        _fields(columns), rows[first : first + request.pagesize], len(rows), request.page,
+        Fields.of(columns), rows[first : first + request.pagesize], len(rows), request.page,
         request.pagesize, columns=columns,
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 from xml.sax.saxutils import escape
@@ -71,8 +71,9 @@ def _json_pieces(result: TableResult, rows: Iterable[Any]) -> Iterator[bytes]:
         "page": result.page, "pageSize": result.pagesize, "pagesFiltered": pages,
         "rows": count, "rowsFiltered": total, "rowsTotal": total,
     }  # fmt: skip
-    tail = {"fields": result.fields, "paging": paging, **result.extra}
-    yield b"], " + orjson.dumps(tail)[1:]
+    # as orjson writes {"fields": ..., "paging": ..., **extra}, with the fields written once
+    rest = orjson.dumps({"paging": paging, **result.extra})[1:]
+    yield b'], "fields":' + result.fields.json + b"," + rest
 
 
 #: Rows of JSON text joined into one piece (a few hundred kB at most for wide rows).
@@ -160,7 +161,9 @@ def _votable_frame(result: TableResult) -> tuple[bytes, bytes]:
     return head + b"<DATA><TABLEDATA>\n", b"</TABLEDATA></DATA>\n" + end + rest
 
 
-def _field(field_class: Any, votable: Any, field: dict[str, str], info: ColumnInfo | None) -> Any:
+def _field(
+    field_class: Any, votable: Any, field: Mapping[str, str], info: ColumnInfo | None
+) -> Any:
     datatype = _VOT_DATATYPES.get(field["type"], "unicodeChar")
     made = field_class(
         votable, name=field["name"], datatype=datatype,

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
-from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
+from skyarchive.api.mast.registry import (
+    Fields,
+    MastRequest,
+    ServiceContext,
+    TableResult,
+    mast_service,
+)
 from skyarchive.errors import BadQuery
 from skyarchive.products.listing import parse_obsids, product_json_batches
-from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
+from skyarchive.search.columns import PRODUCT_COLUMNS, observation_column
 from skyarchive.search.cone import Cone
 from skyarchive.search.criteria import parse_criteria
+from skyarchive.search.keyword_columns import KeywordColumn
 from skyarchive.search.keyword_dictionary import keyword_dictionary
 from skyarchive.search.keyword_search import SERVICES as KEYWORD_SERVICES
 from skyarchive.search.keyword_search import TABLES as KEYWORD_TABLES
@@ -35,8 +43,19 @@ COUNT_COLUMNS = "COUNT_BIG(*)"
 DEFAULT_RADIUS_DEG = 0.2
 
 
-def fields_of(columns: list[ColumnInfo]) -> list[dict[str, str]]:
-    return [{"name": c.name, "type": c.type} for c in columns]
+#: The one field of a count's answer, as MAST names it.
+_COUNT_FIELDS = Fields([{"name": "Column1", "type": "string"}])
+_PRODUCT_FIELDS = Fields.of(PRODUCT_COLUMNS)
+
+
+def count_answer(total: int, request: MastRequest) -> TableResult:
+    """The answer to ``columns=COUNT_BIG(*)``: one row of one field, the count."""
+    return TableResult(_COUNT_FIELDS, [{"Column1": total}], 1, 1, request.pagesize)
+
+
+@functools.lru_cache(maxsize=64)  # a choice of columns is a tuple of the table's own columns
+def _keyword_fields(columns: tuple[KeywordColumn, ...]) -> Fields:
+    return Fields(wire_fields(columns))
 
 
 @mast_service("Mast.Caom.Cone", cached=True)
@@ -84,9 +103,7 @@ def _chosen_observations(
     if columns.upper().replace(" ", "") == COUNT_COLUMNS:
         total = count_observations(ctx.conn, criteria=query.criteria, cone=query.cone,
                                    obsids=query.obsids, now=ctx.now)  # fmt: skip
-        return TableResult(
-            [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
-        )
+        return count_answer(total, request)
     if columns != "*":
         query.columns = [c.strip() for c in columns.split(",") if c.strip()]
     return _observation_page(ctx, request, query)
@@ -99,7 +116,7 @@ def caom_products(ctx: ServiceContext, request: MastRequest) -> TableResult:
     batches = product_json_batches(ctx.conn, obsids, now=ctx.now)
     page = _PageOfBatches(batches, start, request.pagesize)
     return TableResult(
-        fields_of(list(PRODUCT_COLUMNS)),
+        _PRODUCT_FIELDS,
         page,
         page.total,
         request.page,
@@ -157,9 +174,7 @@ def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
     columns = str(params.get("columns", "*") or "*")
     if columns.upper().replace(" ", "") == COUNT_COLUMNS:
         total = count_keywords(ctx.conn, table, criteria, now=ctx.now, cone=cone)
-        return TableResult(
-            [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
-        )
+        return count_answer(total, request)
     chosen = table.chosen(columns)
     # As JSON text: a row of some 250 keywords is ~4 kB as text but ~15 kB as a dict, and the
     # route holds the first rows to decide whether to stream.
@@ -167,7 +182,7 @@ def jwst_keywords(ctx: ServiceContext, request: MastRequest) -> TableResult:
                            pagesize=request.pagesize, now=ctx.now, cone=cone,
                            as_json=True)  # fmt: skip
     return TableResult(
-        wire_fields(chosen),
+        _keyword_fields(tuple(chosen)),
         page.rows,
         page.total,
         request.page,
@@ -196,7 +211,7 @@ def _observation_page(ctx: ServiceContext, request: MastRequest, query: Observat
     query.page, query.pagesize = request.page, request.pagesize
     page = search_observations(ctx.conn, query, now=ctx.now, as_json=True)
     return TableResult(
-        fields_of(page.columns), page.rows, lambda: page.total, page.page, page.pagesize,
+        Fields.of(page.columns), page.rows, lambda: page.total, page.page, page.pagesize,
         encoded=True, columns=page.columns,
     )  # fmt: skip
 

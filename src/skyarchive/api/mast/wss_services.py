@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from skyarchive.api.mast.registry import MastRequest, ServiceContext, TableResult, mast_service
-from skyarchive.api.mast.services import COUNT_COLUMNS
+from skyarchive.api.mast.registry import (
+    Fields,
+    MastRequest,
+    ServiceContext,
+    TableResult,
+    mast_service,
+)
+from skyarchive.api.mast.services import COUNT_COLUMNS, count_answer
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.wss import WSS_COLUMNS, count_wss, search_wss, wss_column
 
@@ -15,9 +21,7 @@ def jwst_wss(ctx: ServiceContext, request: MastRequest) -> TableResult:
     columns = str(params.get("columns", "*") or "*").replace(" ", "")
     if columns.upper() == COUNT_COLUMNS:
         total = count_wss(ctx.conn, criteria)
-        return TableResult(
-            [{"name": "Column1", "type": "string"}], [{"Column1": total}], 1, 1, request.pagesize
-        )
+        return count_answer(total, request)
     chosen = (
         list(WSS_COLUMNS)
         if columns in ("*", "c.*")
@@ -28,6 +32,6 @@ def jwst_wss(ctx: ServiceContext, request: MastRequest) -> TableResult:
     page = search_wss(ctx.conn, criteria, page=request.page, pagesize=request.pagesize)
     rows = [{c.name: row[c.name] for c in chosen} for row in page.rows]
     return TableResult(
-        [{"name": c.name, "type": c.type} for c in chosen], rows, page.total, request.page,
+        Fields.of(chosen), rows, page.total, request.page,
         request.pagesize, columns=chosen,
     )  # fmt: skip

@@ -24,7 +24,7 @@ from skyarchive.api.file_headers import file_headers
 from skyarchive.api.fits_table import MEDIA_TYPE as FITS_MEDIA_TYPE
 from skyarchive.api.fits_table import fits_table_pieces
 from skyarchive.api.mast.formats import MEDIA_TYPES, table_pieces
-from skyarchive.api.mast.registry import TableResult
+from skyarchive.api.mast.registry import Fields, TableResult
 from skyarchive.api.portal.search import SearchRequest, portal_query
 from skyarchive.api.streaming import chunked
 from skyarchive.errors import BadQuery
@@ -82,7 +82,7 @@ def export(
                 yield from fits_table_pieces(chosen, rows)
             else:
                 result = TableResult(
-                    fields=[{"name": c.name, "type": c.type} for c in chosen], rows=(),
+                    fields=Fields.of(chosen), rows=(),
                     total=0, page=1, pagesize=1, columns=chosen,
                 )  # fmt: skip
                 yield from table_pieces(fmt, result, _again(head, first))
