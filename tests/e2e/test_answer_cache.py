@@ -12,12 +12,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
-from benchmarks.bench_load import Served, connections_per_process
+from benchmarks.bench_load import Served, connections_per_process, served_together
 from sqlalchemy import event, select, update
 
 from skyarchive.access.policy import ANONYMOUS
@@ -27,7 +26,6 @@ from skyarchive.api.mast.registry import is_cached
 from skyarchive.api.mast.routes import invoke
 from skyarchive.api.portal.search import SearchRequest, search_answer
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
 from skyarchive.db.catalogue_generation import CATALOGUE_TABLES
 from skyarchive.db.tables import metadata, observations
 from skyarchive.ingest.run import ingest_paths
@@ -80,23 +78,28 @@ def _ingest(archive: Archive, source: Path, *programs: str) -> None:
 
 
 @pytest.fixture
-def archive(database_url: str, tmp_path: Path, demo_output) -> Iterator[Archive]:  # type: ignore[no-untyped-def]
-    """An archive of two demo programs (a third is ingested by the tests)."""
-    opened = Archive.open(Settings(home=tmp_path / "home", database_url=database_url))
-    _ingest(opened, Path(demo_output[0]), *FIRST_PROGRAMS)
-    yield opened
-    opened.engine.dispose()
+def archive(
+    archive_snapshots, database_kind: str, tmp_path: Path, demo_output
+) -> Iterator[Archive]:  # type: ignore[no-untyped-def]
+    """An archive of two demo programs (a third is ingested by the tests): ingested once per
+    session and database, copied for each test (tests/archives.py)."""
+
+    def build(empty: Archive) -> None:
+        _ingest(empty, Path(demo_output[0]), *FIRST_PROGRAMS)
+
+    with archive_snapshots.copy("two-demo-programs", build, kind=database_kind,
+                                folder=tmp_path) as copied:  # fmt: skip
+        yield copied
 
 
 @pytest.fixture
 def servers(archive: Archive, tmp_path: Path) -> Iterator[tuple[Served, Served]]:
     """Two worker processes keeping answers, and one server computing every answer afresh."""
     url = archive.settings.resolved_database_url
-    with ExitStack() as stack:
-        kept = stack.enter_context(Served(archive.settings.home, url, 2, log=tmp_path / "kept.log"))
-        fresh = stack.enter_context(
-            Served(archive.settings.home, url, 1, env={"SKYARCHIVE_ANSWER_CACHE": "false"})
-        )
+    with served_together(
+        Served(archive.settings.home, url, 2, log=tmp_path / "kept.log"),
+        Served(archive.settings.home, url, 1, env={"SKYARCHIVE_ANSWER_CACHE": "false"}),
+    ) as (kept, fresh):
         yield kept, fresh
 
 
