@@ -10,7 +10,6 @@ import calendar
 import time
 from typing import Any
 
-from astropy.time import Time
 from sqlalchemy import ColumnElement, or_
 
 PUBLIC = "PUBLIC"
@@ -46,6 +45,10 @@ def add_months_mjd(mjd: float, months: int) -> float:
     """``mjd`` plus a whole number of calendar months (day clipped to the month's length)."""
     if months == 0:
         return mjd
+    # Imported here: every server process imports this module, and astropy.time took half a
+    # second of its two to start (only ingest and the EAP tools add months).
+    from astropy.time import Time
+
     moment = Time(mjd, format="mjd", scale="utc").to_datetime()
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
