@@ -202,6 +202,15 @@ def test_stored_columns_are_read_only_when_stamped_by_this_code(monkeypatch) -> 
     assert [row["targname"] for row in shape(mixed)] == ["M57", "M57"]
 
 
+def test_a_stamped_file_without_its_set_is_written_from_its_header() -> None:
+    """Were a file's set identity lost (a hand edit), its stored text would be written with
+    the nulls of whatever set was met first under no identity; it is made from its header."""
+    plain, miri = (_row(n, h, stored=True) for n, h in ((1, PLAIN), (2, MIRI)))
+    unnamed = [(*row[:-2], None, row[-1]) for row in (plain, miri)]
+    from_headers = RowShape(TABLE.columns, NOW)([_row(1, PLAIN), _row(2, MIRI)])
+    assert [orjson.loads(t) for t in RowShape(TABLE.columns, NOW).texts(unnamed)] == from_headers
+
+
 def test_the_stamp_follows_the_code_of_the_converters(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from skyarchive.search import keyword_rows
 

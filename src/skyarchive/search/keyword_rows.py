@@ -229,8 +229,11 @@ class RowShape:
         stored = [row[STORED] for row in found]
         column_sets = [row[COLUMN_SET] for row in found]
         stamp = stored_stamp()
-        stale = [i for i, row in enumerate(found) if row[STAMP] != stamp]
-        if stale:  # stored by other code, or never: as this code would store them
+        # stored by other code, or never (or a set's identity lost by a hand edit, which would
+        # key another set's nulls): as this code would store them
+        stale = [i for i, row in enumerate(found)
+                 if row[STAMP] != stamp or row[COLUMN_SET] is None]  # fmt: skip
+        if stale:
             made = _stored_texts([_header_of(found[i][HEADER]) for i in stale])
             if None in made:  # an integer past 64 bits
                 return self._encoded(found)

@@ -57,7 +57,7 @@ class Fields(Sequence[Mapping[str, str]]):
 
     __slots__ = ("_declared", "json")
 
-    def __init__(self, declared: Iterable[Mapping[str, str]]) -> None:
+    def __init__(self, declared: Iterable[dict[str, str]]) -> None:
         self._declared = tuple(declared)
         self.json = orjson.dumps(self._declared)
 
