@@ -12,7 +12,6 @@ stored header.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -587,11 +586,6 @@ def product_level() -> ColumnElement:
 
 def wire_fields(columns: Sequence[KeywordColumn]) -> list[dict[str, str]]:
     """Field types as MAST declares them: keyword flags and dates are strings."""
-    return [dict(field) for field in _wire_fields(tuple(columns))]
-
-
-@functools.lru_cache(maxsize=64)
-def _wire_fields(columns: tuple[KeywordColumn, ...]) -> list[dict[str, str]]:
     fields = []
     for column in columns:
         kind = column.info.type
