@@ -71,9 +71,8 @@ def _json_pieces(result: TableResult, rows: Iterable[Any]) -> Iterator[bytes]:
         "page": result.page, "pageSize": result.pagesize, "pagesFiltered": pages,
         "rows": count, "rowsFiltered": total, "rowsTotal": total,
     }  # fmt: skip
-    # as orjson writes {"fields": ..., "paging": ..., **extra}, with the fields written once
-    rest = orjson.dumps({"paging": paging, **result.extra})[1:]
-    yield b'], "fields":' + result.fields.json + b"," + rest
+    # as orjson writes {"fields": ..., "paging": ...}, with the fields written once
+    yield b'], "fields":' + result.fields.json + b"," + orjson.dumps({"paging": paging})[1:]
 
 
 #: Rows of JSON text joined into one piece (a few hundred kB at most for wide rows).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, overload
 
 import orjson
@@ -91,7 +91,6 @@ class TableResult:
     total: int | Callable[[], int]
     page: int
     pagesize: int
-    extra: dict[str, Any] = field(default_factory=dict)
     encoded: bool = False
     columns: Sequence[ColumnInfo] = ()
 
