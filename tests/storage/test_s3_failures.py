@@ -83,3 +83,35 @@ def test_a_test_store_whose_port_is_taken_before_it_starts_starts_on_others(
             assert got["Body"].read() == b"x"
         finally:
             store.stop()
+
+
+@pytest.mark.parametrize(("configured", "attempts"), [(None, 3), ("2", 2)])
+def test_a_store_that_does_not_answer_is_tried_as_often_as_the_aws_settings_say(
+    configured: str | None,
+    attempts: int,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The number of tries is the operator's AWS setting (``AWS_MAX_ATTEMPTS``), boto3's
+    standard 3 when unset: not a number of ours that overrides it and keeps every download
+    waiting through long back-offs before its 503."""
+    import socket
+
+    from skyarchive.storage.s3 import S3Storage
+
+    if configured is None:
+        monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    else:
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", configured)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with socket.socket() as closed:  # a port nothing listens on once it is closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    store = S3Storage("s3://bucket/prefix", endpoint_url=f"http://127.0.0.1:{port}")
+    sent: list[str] = []
+    store.client.meta.events.register(
+        "before-send.s3", lambda request, **_: sent.append(request.url)
+    )
+    with pytest.raises(OSError):
+        store.exists("some/key")
+    assert len(sent) == attempts

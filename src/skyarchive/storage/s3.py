@@ -2,7 +2,8 @@
 
 Keys are stored under an optional prefix of one bucket. Credentials come from boto3's standard
 chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, profiles, instance roles); only the
-endpoint of a store other than AWS is a setting of ours (``s3_endpoint_url``).
+endpoint of a store other than AWS is a setting of ours (``s3_endpoint_url``). Retries are
+boto3's standard mode, as many attempts as the operator's AWS settings say (3 by default).
 
 * Uploads stream from the file; above :data:`MULTIPART_THRESHOLD` boto3 sends parts, so a file
   of any size never sits in memory. The SHA-256 is kept beside the object (user metadata
@@ -80,7 +81,12 @@ class S3Storage:
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": addressing},
-            retries={"max_attempts": 5, "mode": "standard"},
+            # How many times boto3 tries is the operator's, as for any AWS client
+            # (AWS_MAX_ATTEMPTS, or max_attempts in ~/.aws/config): standard mode tries 3
+            # times by default. A number set here would override both; the 5 retries once set
+            # here kept a download waiting up to half a minute for its 503 when the store was
+            # down (exponential back-off, 1 s doubling), each request on its own.
+            retries={"mode": "standard"},
             max_pool_connections=32,  # one per concurrent download stream
         )
         self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, config=config)
