@@ -147,19 +147,20 @@ def test_anonymous_staging_asks_an_email_locked_files_remove_and_clear(page) -> 
     expect(locked.first.get_by_role("img", name=re.compile("Exclusive-access"))).to_be_visible()
     expect(locked.first.get_by_role("checkbox")).to_be_disabled()
 
-    # filters work from the keyboard; focus stays on the box while the tree reloads, and is
-    # on the box drawn again once it has (the next key press goes to it)
+    # filters work from the keyboard; focus stays on the box while the tree reloads
     other = page.get_by_role("checkbox", name=re.compile(r"^Other products \("))
     body = page.locator("#basket-body")
     other.focus()
+    pressed = other.element_handle()
     page.keyboard.press("Space")
     expect(other).to_be_checked()
     expect(other).to_be_focused()
-    # Pressed as the reload's answer redraws the boxes, a key's down and up would reach two
-    # boxes and toggle neither: the next press waits for the answer.
     expect(body).not_to_have_attribute("aria-busy", "true")
     expect(other).to_be_checked()
     expect(other).to_be_focused()
+    # The reload's answer updates the boxes in place: a box drawn anew as a key went down on
+    # the old one would take the key's release only, and the key would toggle nothing.
+    assert pressed.evaluate("box => box.isConnected && box === document.activeElement")
     page.keyboard.press("Space")
     expect(other).not_to_be_checked()
     # the tree is rebuilt once the reload is answered: only then is it the tree to act on

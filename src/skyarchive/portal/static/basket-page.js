@@ -2,7 +2,7 @@
 // (zip, tar.gz, cURL script, batch staging) over /api/portal/basket (docs/delivery.md).
 import { api, setCsrfToken } from "./api.js";
 import { setBasketCount } from "./basket-client.js";
-import { formatBytes, h, icon } from "./dom.js";
+import { formatBytes, h, icon, replaceBoxes } from "./dom.js";
 import { FileTree } from "./file-tree.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -92,6 +92,7 @@ function facetValues(name) {
 }
 
 function renderFacets() {
+  const layout = JSON.stringify(FACETS.map(({ name }) => facetValues(name).map((v) => v.value)));
   const groups = FACETS.map(({ name, label }) => {
     const values = facetValues(name);
     if (!values.length) return null;
@@ -109,7 +110,7 @@ function renderFacets() {
           h("span", { class: "facet-name" }, v.label));
       }));
   });
-  $("basket-facets").replaceChildren(...groups.filter(Boolean));
+  replaceBoxes($("basket-facets"), layout, groups.filter(Boolean));
 }
 
 function toggleFilter(name, value, on, focus) {

@@ -17,6 +17,28 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Put ``groups`` (elements holding labelled checkboxes, a box first in its label) in
+ *  ``container``. While the boxes drawn there stand for the same values (``layout``, a string
+ *  the caller makes of them), the drawn ones take the new ones' state and texts in place
+ *  instead: a box replaced as a key goes down on it would get the key's release only, and the
+ *  press would toggle nothing (filters reload, and redraw, as the user works through them). */
+export function replaceBoxes(container, layout, groups) {
+  const drawn = container.querySelectorAll("label");
+  const fresh = groups.flatMap((group) => [...group.querySelectorAll("label")]);
+  if (container.dataset.layout === layout && drawn.length === fresh.length) {
+    drawn.forEach((label, i) => {
+      const box = label.firstElementChild, next = fresh[i].firstElementChild;
+      label.className = fresh[i].className;
+      box.checked = next.checked;
+      while (box.nextSibling) box.nextSibling.remove();  // the box itself, maybe focused, stays
+      box.after(...[...fresh[i].childNodes].slice(1));
+    });
+    return;
+  }
+  container.dataset.layout = layout;
+  container.replaceChildren(...groups);
+}
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 export function svg(tag, attrs = {}, ...children) {

@@ -1,7 +1,7 @@
 // Facet filters beside the grid, counted by the server over the whole match set: each value
 // shows "(shown of total)", its rows under the chosen values and in the whole result.
 // Values of one facet are OR-ed, facets are AND-ed; choosing one asks the server again.
-import { h } from "./dom.js";
+import { h, replaceBoxes } from "./dom.js";
 
 const FIRST_VALUES = 8;
 const CALIB_NAMES = { "-1": "-1 planned", 1: "1 raw", 2: "2 calibrated", 3: "3 combined" };
@@ -37,13 +37,15 @@ export class Facets {
   /** Draw the server's counts: {column: [{value, shown, total}]}, in its order. */
   render(counts) {
     this.counts = counts || {};
-    const lists = [];
+    const lists = [], layout = [];
     for (const [name, values] of Object.entries(this.counts)) {
       if (!values.length) continue;
       const column = this.byName[name] || { name, label: name };
       const chosen = this.chosen.get(name) || new Set();
       const many = values.length > FIRST_VALUES && !this.expanded.has(name);
       const visible = many ? values.filter((v, i) => i < FIRST_VALUES || chosen.has(v.value)) : values;
+      const moreText = values.length > FIRST_VALUES ? (many ? `Show all ${values.length}` : "Show fewer") : null;
+      layout.push([name, visible.map((v) => v.value), moreText]);
       const items = visible.map(({ value, shown, total }) => {
         const box = h("input", {
           type: "checkbox", value, checked: chosen.has(value),
@@ -55,12 +57,12 @@ export class Facets {
           h("span", { class: "facet-name" }, label),
           h("span", { class: "count" }, `(${shown.toLocaleString()} of ${total.toLocaleString()})`));
       });
-      const more = values.length > FIRST_VALUES ? h("button", {
+      const more = moreText && h("button", {
         type: "button", class: "link-button", onclick: () => this.toggleExpanded(name),
-      }, many ? `Show all ${values.length}` : "Show fewer") : null;
+      }, moreText);
       lists.push(h("fieldset", { class: "facet", id: `facet-${name}` }, h("legend", {}, column.label), items, more));
     }
-    this.container.replaceChildren(...lists);
+    replaceBoxes(this.container, JSON.stringify(layout), lists);
   }
 
   toggle(name, value, on) {
