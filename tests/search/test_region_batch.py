@@ -110,3 +110,63 @@ def test_a_stored_blob_that_is_not_a_ring_is_read_from_its_text() -> None:
         from_texts = s_region_distances_arcsec(texts, ra, dec)
         got = s_region_distances_arcsec(texts, ra, dec, broken)
         assert got == pytest.approx(from_texts, abs=1e-9, rel=1e-12)
+
+
+def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cone's exact test keeps each stored footprint's edge geometry (it depends on no
+    cone): a footprint met again, alone or beside others, in any order, gets the very numbers
+    it got when its geometry was made, and those of a footprint never kept before."""
+    from skyarchive.sky import regions
+
+    monkeypatch.setattr(regions, "_KEPT_EDGES", regions._KeptEdges(10_000))
+    texts = footprint_texts()
+    every = [stored_vertices(text) for text in texts]
+    position = (10.02, 20.01)
+    made = s_region_distances_arcsec(texts, *position, every)  # every table made here
+    assert len(regions._KEPT_EDGES._tables) == sum(v is not None for v in every)
+    held = [v is not None for v in every]
+    with monkeypatch.context() as nothing_made:  # every table kept: none is made again
+        nothing_made.setattr(regions, "_joined_geometry", None)
+        again = s_region_distances_arcsec(
+            [t for t, v in zip(texts, held, strict=True) if v], *position, [v for v in every if v]
+        )
+    assert np.array_equal(again, made[held])
+    order = np.random.default_rng(5).permutation(len(texts))
+    shuffled = s_region_distances_arcsec(
+        [texts[i] for i in order], *position, [every[i] for i in order]
+    )
+    assert np.array_equal(shuffled, made[order])
+    # half kept, half made now (a fresh cache holding every other footprint)
+    monkeypatch.setattr(regions, "_KEPT_EDGES", regions._KeptEdges(10_000))
+    s_region_distances_arcsec(texts[::2], *position, every[::2])
+    mixed = s_region_distances_arcsec(texts, *position, every)
+    assert np.array_equal(mixed, made)
+    # a footprint whose vertices changed (its first kept) is a table of its own
+    before = "POLYGON 10 20 10.04 20 10.04 20.02 10 20.02"
+    after = "POLYGON 10 20 9.96 20 9.96 19.98 10 19.98"
+    for text in (before, after):
+        got = s_region_distances_arcsec([text], *position, [stored_vertices(text)])
+        assert np.array_equal(got, s_region_distances_arcsec([text], *position))
+    assert s_region_distances_arcsec([after], *position)[0] > 0.0
+
+
+def test_edge_tables_kept_are_bounded_and_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skyarchive.sky import regions
+
+    kept = regions._KeptEdges(8)
+    monkeypatch.setattr(regions, "_KEPT_EDGES", kept)
+    texts = [t for t in footprint_texts() if stored_vertices(t) is not None][:50]
+    every = [stored_vertices(text) for text in texts]
+    for ra, dec in [(0.0, 0.0), (120.0, 60.0)]:
+        from_texts = s_region_distances_arcsec(texts, ra, dec)
+        for start in range(0, len(texts), 5):  # searches of five footprints each
+            got = s_region_distances_arcsec(
+                texts[start : start + 5], ra, dec, every[start : start + 5]
+            )
+            assert np.array_equal(got, from_texts[start : start + 5])
+        assert 0 < len(kept._tables) <= 8
+    table = next(iter(kept._tables.values()))
+    with pytest.raises(ValueError, match="read-only"):
+        table[0, 0] = 1.0
