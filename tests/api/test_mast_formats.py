@@ -92,3 +92,35 @@ def test_csv_and_votable_hold_no_more_memory_than_json() -> None:
     for fmt in ("csv", "votable"):
         top, total = peak(fmt)
         assert top < 1.5 * json_peak and top < total / 10, (fmt, top, json_peak, total)
+
+
+def test_each_choice_of_observation_columns_is_declared_by_its_own_fields() -> None:
+    """The search layer hands out one tuple per choice of columns, and the service keeps the
+    fields of each by that tuple's identity: the same choice gets the very same fields, a
+    different one (or an equal tuple made elsewhere) its own."""
+    from skyarchive.api.mast.services import _observation_fields
+    from skyarchive.search.cone import Cone
+    from skyarchive.search.observations import ObservationQuery, _projection
+
+    cone = Cone(10.0, 20.0, 0.01)
+    chosen = ["obs_id", "distance", "target_name"]
+    asked = [
+        ObservationQuery(),
+        ObservationQuery(cone=cone, positional_extras=True),
+        ObservationQuery(columns=chosen, cone=cone),
+        ObservationQuery(columns=chosen[::-1], cone=cone),
+    ]
+    for query in asked:
+        columns = _projection(query)
+        again = ObservationQuery(
+            columns=query.columns, cone=query.cone, positional_extras=query.positional_extras
+        )
+        assert _projection(again) is columns
+        fields = _observation_fields(columns)
+        assert [f["name"] for f in fields] == [c.name for c in columns]
+        assert _observation_fields(columns) is fields
+        copy = tuple(columns)[:-1] + (columns[-1],)
+        assert copy is not columns
+        assert [f["name"] for f in _observation_fields(copy)] == [c.name for c in columns]
+    assert [f["name"] for f in _observation_fields(_projection(asked[2]))] == chosen
+    assert [f["name"] for f in _observation_fields(_projection(asked[3]))] == chosen[::-1]

@@ -109,7 +109,7 @@ class ResultPage:
     """One page of a search. ``total`` is known up front for cones; otherwise it is inferred
     from a page that was read to its end and not full, and counted only when it must be."""
 
-    columns: list[ColumnInfo]
+    columns: Sequence[ColumnInfo]
     page: int
     pagesize: int
     rows: Iterable = field(default_factory=lambda: iter(()))
@@ -335,7 +335,7 @@ def search_observations(
 
 
 def _page_read(
-    columns: list[ColumnInfo],
+    columns: Sequence[ColumnInfo],
     query: ObservationQuery,
     shape: _DictRows | _JsonRows,
     first: Sequence[Sequence],
@@ -460,7 +460,7 @@ class _DictRows:
     #: caller reads their columns again.
     holds_columns = False
 
-    def __init__(self, columns: list[ColumnInfo], now: float) -> None:
+    def __init__(self, columns: Sequence[ColumnInfo], now: float) -> None:
         self.name = ("dict row", tuple(c.name for c in columns))
         self.selected = _select_columns(columns)
         self.key = _select_names(columns).index("obsid")
@@ -472,7 +472,7 @@ class _JsonRows:
 
     holds_columns = False  # a row read holds its text and obsid only (_DictRows)
 
-    def __init__(self, columns: list[ColumnInfo], dialect: str) -> None:
+    def __init__(self, columns: Sequence[ColumnInfo], dialect: str) -> None:
         names = tuple([c.name for c in columns])
         self.name: tuple[Hashable, ...] = ("json row", names, dialect)
         self.selected = [_json_row_of_names(names, dialect), observations.c.obsid]
@@ -491,7 +491,7 @@ class _CarryingJsonRows(_JsonRows):
 
     holds_columns = True  # the columns it carries (carried_index), for a cone's facet counts
 
-    def __init__(self, columns: list[ColumnInfo], dialect: str, carrying: tuple[str, ...]):
+    def __init__(self, columns: Sequence[ColumnInfo], dialect: str, carrying: tuple[str, ...]):
         super().__init__(columns, dialect)
         self.name = (*self.name, carrying)
         self.selected = [*self.selected, *_carried_columns(carrying)]
@@ -725,14 +725,25 @@ _PAGE_OFFSET = bindparam("page_offset", type_=Integer)
 _PAGE_SIZE = bindparam("page_size", type_=Integer)
 
 
-def _projection(query: ObservationQuery) -> list[ColumnInfo]:
-    extras = ([OBJID1] if query.positional_extras else []) + ([DISTANCE] if query.cone else [])
-    if query.columns is None:
-        return [*OBSERVATION_COLUMNS, *extras]
-    chosen = [observation_column(name) for name in query.columns]
-    if DISTANCE in chosen and query.cone is None:
+def _projection(query: ObservationQuery) -> tuple[ColumnInfo, ...]:
+    """The answer's columns. The same choice of columns is the very same tuple from one search
+    to the next (kept, :func:`_projection_of`), so what a caller makes of it can be kept by
+    its identity (the MAST API's field declarations)."""
+    names = None if query.columns is None else tuple(query.columns)
+    return _projection_of(names, query.positional_extras, query.cone is not None)
+
+
+@functools.lru_cache(maxsize=256)
+def _projection_of(
+    names: tuple[str, ...] | None, positional_extras: bool, cone: bool
+) -> tuple[ColumnInfo, ...]:
+    extras = ([OBJID1] if positional_extras else []) + ([DISTANCE] if cone else [])
+    if names is None:
+        return (*OBSERVATION_COLUMNS, *extras)
+    chosen = [observation_column(name) for name in names]
+    if DISTANCE in chosen and not cone:
         raise BadQuery("Column 'distance' needs a search position.")
-    return list(dict.fromkeys(chosen))
+    return tuple(dict.fromkeys(chosen))
 
 
 def _select_names(columns: Sequence[ColumnInfo]) -> list[str]:

@@ -70,7 +70,7 @@ CARRIED = tuple(dict.fromkeys((
 
 @dataclass
 class PortalResult:
-    columns: list[ColumnInfo]
+    columns: Sequence[ColumnInfo]
     #: ``(text, values)``: the row as JSON text and the :data:`CARRIED` columns (where
     #: ``carried_index(CARRIED)`` says)
     rows: list[Any]
