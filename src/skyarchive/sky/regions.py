@@ -566,10 +566,6 @@ class _KeptEdges:
             self._tables[bytes(blob)] = table
         return table
 
-    def clear(self) -> None:
-        with self._lock:
-            self._tables.clear()
-
 
 #: Footprints whose edge tables a process keeps: about 1 kB each for a quadrilateral.
 KEPT_EDGE_TABLES = 16_384

@@ -62,7 +62,7 @@ export class Facets {
       }, moreText);
       lists.push(h("fieldset", { class: "facet", id: `facet-${name}` }, h("legend", {}, column.label), items, more));
     }
-    replaceBoxes(this.container, JSON.stringify(layout), lists);
+    replaceBoxes(this.container, JSON.stringify(["observations", layout]), lists);
   }
 
   toggle(name, value, on) {

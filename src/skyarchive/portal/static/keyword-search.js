@@ -6,7 +6,7 @@
 // one page. "Show observations" hands the files' observations to the ordinary grid.
 import { AdvancedSearch } from "./advanced-search.js";
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { h, replaceBoxes } from "./dom.js";
 import { ResultsGrid } from "./results-grid.js";
 
 const BASE = "/api/portal/keyword-search";
@@ -121,6 +121,10 @@ export class KeywordCollection {
 
   /** The facets beside the grid, counted by the server over the whole match set. */
   renderFacets(facets) {
+    // the same boxes as the search page's facets, drawn in the same place: the layout names
+    // its kind, so that one page's boxes are never taken for the other's
+    const layout = JSON.stringify(["keywords", Object.values(facets || {}).map(
+      (facet) => [facet.column, (facet.values || []).map((item) => item.value)])]);
     const lists = Object.values(facets || {}).map((facet) => {
       const chosen = new Set(this.filterValues(facet.column));
       return h("fieldset", { class: "facet", id: `facet-${facet.column}` }, h("legend", {}, facet.column),
@@ -130,7 +134,7 @@ export class KeywordCollection {
           h("span", { class: "facet-name" }, item.value),
           h("span", { class: "count" }, `(${item.count.toLocaleString()} Total)`))));
     });
-    this.$("facet-list").replaceChildren(...lists);
+    replaceBoxes(this.$("facet-list"), layout, lists);
   }
 
   toggleFacet(column, value, on) {
