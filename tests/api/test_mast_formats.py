@@ -124,3 +124,6 @@ def test_each_choice_of_observation_columns_is_declared_by_its_own_fields() -> N
         assert [f["name"] for f in _observation_fields(copy)] == [c.name for c in columns]
     assert [f["name"] for f in _observation_fields(_projection(asked[2]))] == chosen
     assert [f["name"] for f in _observation_fields(_projection(asked[3]))] == chosen[::-1]
+    # a list naming the same columns over and over is kept as the short one, not as itself
+    long = ObservationQuery(columns=chosen * 10_000, cone=cone)
+    assert _projection(long) is _projection(asked[2])

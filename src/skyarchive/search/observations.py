@@ -729,7 +729,9 @@ def _projection(query: ObservationQuery) -> tuple[ColumnInfo, ...]:
     """The answer's columns. The same choice of columns is the very same tuple from one search
     to the next (kept, :func:`_projection_of`), so what a caller makes of it can be kept by
     its identity (the MAST API's field declarations)."""
-    names = None if query.columns is None else tuple(query.columns)
+    # each name once: the key a client's list is kept under holds no more than the table's
+    # columns, however long the list it sent (a name unknown is refused, and not kept)
+    names = None if query.columns is None else tuple(dict.fromkeys(query.columns))
     return _projection_of(names, query.positional_extras, query.cone is not None)
 
 
