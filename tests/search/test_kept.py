@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from skyarchive.search.kept import Kept
+from skyarchive.kept import Kept
 
 
 def test_a_shape_is_built_once_and_the_oldest_makes_room() -> None:

@@ -16,9 +16,9 @@ from sqlalchemy import event, select, update
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.kept import Kept
 from skyarchive.search import criteria_shapes, keyword_search
 from skyarchive.search.criteria import parse_criteria
-from skyarchive.search.kept import Kept
 from skyarchive.search.keyword_search import KeywordTable, count_keywords, search_keywords
 from tests.search.conftest import UNFINISHED
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from skyarchive.kept import Kept
 from skyarchive.sky.regions import (
     Polygon,
     distances_arcsec,
@@ -120,12 +121,12 @@ def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
     it got when its geometry was made, and those of a footprint never kept before."""
     from skyarchive.sky import regions
 
-    monkeypatch.setattr(regions, "_KEPT_EDGES", regions._KeptEdges(10_000))
+    monkeypatch.setattr(regions, "_KEPT_EDGES", Kept(10_000))
     texts = footprint_texts()
     every = [stored_vertices(text) for text in texts]
     position = (10.02, 20.01)
     made = s_region_distances_arcsec(texts, *position, every)  # every table made here
-    assert len(regions._KEPT_EDGES._tables) == sum(v is not None for v in every)
+    assert len(regions._KEPT_EDGES) == sum(v is not None for v in every)
     held = [v is not None for v in every]
     with monkeypatch.context() as nothing_made:  # every table kept: none is made again
         nothing_made.setattr(regions, "_joined_geometry", None)
@@ -139,7 +140,7 @@ def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
     )
     assert np.array_equal(shuffled, made[order])
     # half kept, half made now (a fresh cache holding every other footprint)
-    monkeypatch.setattr(regions, "_KEPT_EDGES", regions._KeptEdges(10_000))
+    monkeypatch.setattr(regions, "_KEPT_EDGES", Kept(10_000))
     s_region_distances_arcsec(texts[::2], *position, every[::2])
     mixed = s_region_distances_arcsec(texts, *position, every)
     assert np.array_equal(mixed, made)
@@ -155,7 +156,7 @@ def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
 def test_edge_tables_kept_are_bounded_and_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from skyarchive.sky import regions
 
-    kept = regions._KeptEdges(8)
+    kept: Kept[np.ndarray] = Kept(8)
     monkeypatch.setattr(regions, "_KEPT_EDGES", kept)
     texts = [t for t in footprint_texts() if stored_vertices(t) is not None][:50]
     every = [stored_vertices(text) for text in texts]
@@ -166,7 +167,7 @@ def test_edge_tables_kept_are_bounded_and_read_only(monkeypatch: pytest.MonkeyPa
                 texts[start : start + 5], ra, dec, every[start : start + 5]
             )
             assert np.array_equal(got, from_texts[start : start + 5])
-        assert 0 < len(kept._tables) <= 8
-    table = next(iter(kept._tables.values()))
+        assert 0 < len(kept) <= 8
+    table = next(iter(kept._built.values()))
     with pytest.raises(ValueError, match="read-only"):
         table[0, 0] = 1.0

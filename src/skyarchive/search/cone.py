@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, or_, 
 
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import footprint_cells, footprint_vertices, observations
-from skyarchive.search.kept import Kept
+from skyarchive.kept import Kept
 from skyarchive.sky.cells import cone_ranges
 from skyarchive.sky.regions import CONE_EPSILON_ARCSEC, s_region_distances_arcsec
 

@@ -45,6 +45,7 @@ from skyarchive.db.streaming import stream_rows
 from skyarchive.db.tables import EXPOSURE_NAME_LENGTH as _EXPOSURE_NAME
 from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.errors import BadQuery, UnknownColumn
+from skyarchive.kept import Kept
 from skyarchive.search.columns import ColumnInfo, did_you_mean
 from skyarchive.search.cone import Cone, cone_matches
 from skyarchive.search.criteria import (
@@ -56,7 +57,6 @@ from skyarchive.search.criteria import (
     shaped_clause,
 )
 from skyarchive.search.criteria_shapes import MOST_SHAPES, lists_too_many
-from skyarchive.search.kept import Kept
 from skyarchive.search.keyword_columns import (
     DATES,
     KeywordColumn,

@@ -46,6 +46,7 @@ from skyarchive.db.tables import (
     observations,
 )
 from skyarchive.errors import BadQuery
+from skyarchive.kept import Kept
 from skyarchive.search.columns import (
     DISTANCE,
     OBJID1,
@@ -62,7 +63,6 @@ from skyarchive.search.criteria import (
     criterion_shape,
 )
 from skyarchive.search.criteria_shapes import ShapedCriteria, criteria_shape
-from skyarchive.search.kept import Kept
 from skyarchive.search.paging import total_from_page
 from skyarchive.search.row_json import Prebuilt, as_text, json_boolean, json_object
 from skyarchive.search.tokens import SEPARATORS, asked_once

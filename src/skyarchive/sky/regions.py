@@ -18,10 +18,8 @@ which holds anywhere on the sphere, for polygons of any size and either orientat
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyarchive.errors import BadQuery
+from skyarchive.kept import Kept
 
 __all__ = [
     "Circle",
@@ -543,33 +542,14 @@ def _geometry_of_tables(
     return geometry, starts
 
 
-class _KeptEdges:
-    """Edge tables of stored footprints, by their stored vertices (the bytes themselves, so a
-    footprint that changes is another key, and a table is never stale), for the cones that
-    meet them again: making them was half of a cone's exact test (about 60 of 150 µs for the
-    40 footprints of a 1′ cone on the demo archive). At most :data:`KEPT_EDGE_TABLES`; the
-    oldest quarter goes when full. Shared by a process's search threads: reads take no lock
-    (a dictionary read is atomic), writes one."""
-
-    def __init__(self, most: int) -> None:
-        self._tables: dict[bytes, np.ndarray] = {}
-        self._most = most
-        self._lock = threading.Lock()
-        self.get = self._tables.get
-
-    def keep(self, blob: bytes, table: np.ndarray) -> np.ndarray:
-        table.flags.writeable = False  # shared: a search only reads it
-        with self._lock:
-            if len(self._tables) >= self._most:
-                for old in list(itertools.islice(self._tables, self._most // 4 or 1)):
-                    del self._tables[old]
-            self._tables[bytes(blob)] = table
-        return table
-
-
 #: Footprints whose edge tables a process keeps: about 1 kB each for a quadrilateral.
 KEPT_EDGE_TABLES = 16_384
-_KEPT_EDGES = _KeptEdges(KEPT_EDGE_TABLES)
+#: Edge tables of stored footprints, by their stored vertices (the bytes themselves, so a
+#: footprint that changes is another key, and a table is never stale), for the cones that meet
+#: them again: making them was half of a cone's exact test (about 60 of 150 µs for the 40
+#: footprints of a 1′ cone on the demo archive). Shared by a process's search threads, read
+#: only.
+_KEPT_EDGES: Kept[np.ndarray] = Kept(KEPT_EDGE_TABLES)
 
 
 def _concat_geometry(polygons: Sequence[Polygon]) -> tuple[_PolygonGeometry, np.ndarray]:
@@ -771,7 +751,7 @@ def s_region_distances_arcsec(
     sizes: list[int] = []  # each ring's number of vertices
     owners: list[int] = []  # each ring's footprint
     fresh: list[tuple[int, bytes]] = []  # (ring, its stored vertices) whose table is to be made
-    kept = _KEPT_EDGES.get
+    kept = _KEPT_EDGES.find
     for index, blob in enumerate(vertices):
         if blob is None:
             continue
@@ -859,7 +839,9 @@ def _make_edge_tables(fresh: list[tuple[int, bytes]], tables: list[np.ndarray | 
     g, starts = _joined_geometry(a, counts)
     made = np.split(_edge_table(g, starts, counts), starts[1:])
     for (ring, blob), table in zip(fresh, made, strict=True):
-        tables[ring] = _KEPT_EDGES.keep(blob, table.copy())
+        table = table.copy()
+        table.flags.writeable = False  # shared: a search only reads it
+        tables[ring] = _KEPT_EDGES.keep(bytes(blob), table)
 
 
 def _polygon_numbers(text: str) -> list[float] | None:

@@ -16,6 +16,7 @@ from skyarchive.api.mast.registry import (
     mast_service,
 )
 from skyarchive.errors import BadQuery
+from skyarchive.kept import Kept
 from skyarchive.products.listing import parse_obsids, product_json_batches
 from skyarchive.search.columns import PRODUCT_COLUMNS, ColumnInfo, observation_column
 from skyarchive.search.cone import Cone
@@ -217,21 +218,14 @@ def _observation_page(ctx: ServiceContext, request: MastRequest, query: Observat
 
 
 #: The fields of each choice of observation columns, by the identity of the search layer's
-#: tuple of them (the same choice is the same tuple from one search to the next), held
-#: here with it so that the identity stays its own. Hashing the tuple by value cost as much
-#: as writing the fields again (some 40 columns: ~6 µs a search).
-_OBSERVATION_FIELDS: dict[int, tuple[Sequence[ColumnInfo], Fields]] = {}
+#: tuple of them (the same choice is the same tuple from one search to the next), kept with
+#: the tuple, so that no other tuple can take its identity while it is kept. Hashing the
+#: tuple by value cost as much as writing the fields again (some 40 columns: ~6 µs a search).
+_OBSERVATION_FIELDS: Kept[tuple[Sequence[ColumnInfo], Fields]] = Kept(512)
 
 
 def _observation_fields(columns: Sequence[ColumnInfo]) -> Fields:
-    kept = _OBSERVATION_FIELDS.get(id(columns))
-    if kept is not None and kept[0] is columns:
-        return kept[1]
-    fields = Fields.of(columns)
-    if len(_OBSERVATION_FIELDS) >= 512:  # choices of columns come from clients: bounded
-        _OBSERVATION_FIELDS.clear()
-    _OBSERVATION_FIELDS[id(columns)] = (columns, fields)
-    return fields
+    return _OBSERVATION_FIELDS.get(id(columns), lambda: (columns, Fields.of(columns)))[1]
 
 
 def _optional_cone(request: MastRequest) -> Cone | None:

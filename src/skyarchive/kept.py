@@ -1,9 +1,11 @@
-"""A bounded store of statements built once per shape and executed again and again.
+"""A bounded store of what is built once per shape and used again and again.
 
 Building a statement per search (its expressions, then SQLAlchemy's cache key walk of them)
 costs more than a small search itself; a statement kept per shape, with its values bound at
-execution, is built once. The shapes come from clients (their column lists, criteria), so the
-store is bounded: when full, the oldest shape kept makes room.
+execution, is built once. So are a cone's footprint edges (``sky/regions.py``) and an
+answer's field declarations (``api/mast/services.py``). The shapes come from clients (their
+column lists, criteria) or from the archive, so the store is bounded: when full, the oldest
+shape kept makes room.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ class Kept(Generic[Built]):
             return self._built[shape]
         except KeyError:
             pass
-        made = build()
+        return self.keep(shape, build())
+
+    def find(self, shape: Hashable) -> Built | None:
+        """What is kept for ``shape``, or None (for a caller that builds many at once)."""
+        return self._built.get(shape)
+
+    def keep(self, shape: Hashable, made: Built) -> Built:
+        """Keep ``made`` for ``shape``, unless another thread kept one first: the one kept."""
         with self._adding:
             if shape not in self._built and len(self._built) >= self._most:
                 # dicts keep insertion order: the first key is the oldest shape
