@@ -104,7 +104,7 @@ def create_app(archive: Archive) -> FastAPI:
         # no longer pays for the reads (a request sooner than they end waits for them).
         archive.start_name_indexes()
         yield
-        running.state.search_threads.close()  # the connection its searches on the loop keep
+        running.state.search_threads.close()  # the connections its loop and threads keep
 
     # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: api/docs.py serves ours.
     app = FastAPI(title="skyarchive", version=__version__, docs_url=None, redoc_url=None,
@@ -123,7 +123,8 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.search_threads = SearchThreads(
         archive.settings.search_threads,
         loop_budget_ms=archive.settings.search_on_loop_ms if on_sqlite else 0.0,
-        loop_engine=archive.loop_read_engine,
+        loop_connections=archive.loop_connections,
+        thread_connections=archive.search_connections,
     )
     # Download/file's blocking look-ups (api/mast/downloads.py): as many threads as anyio's
     # limiter allowed when it ran them.

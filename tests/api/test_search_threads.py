@@ -21,8 +21,10 @@ from skyarchive.api.search_threads import (
     THREADED_AFTER_OVERRUN,
     THREADED_AT_MOST,
     SearchThreads,
+    take_over,
 )
 from skyarchive.db.engine import make_loop_engine
+from skyarchive.db.kept_connections import KeptConnections
 from skyarchive.errors import BadQuery
 
 T = TypeVar("T")
@@ -122,7 +124,8 @@ LOOP_ENGINE = make_loop_engine("sqlite://")
 
 
 def short_searches(budget_ms: float = BUDGET_MS) -> SearchThreads:
-    return SearchThreads(1, loop_budget_ms=budget_ms, loop_engine=LOOP_ENGINE)
+    return SearchThreads(1, loop_budget_ms=budget_ms,
+                         loop_connections=KeptConnections(LOOP_ENGINE))  # fmt: skip
 
 
 class Places:
@@ -443,3 +446,90 @@ def test_a_cancelled_requests_search_still_counts_while_its_thread_runs_it() -> 
     (contended, alone), loop_thread = run_on_a_loop(after_a_cancelled_request)
     assert contended == "short" and beside.loop_runs == [loop_thread]
     assert alone == "from a thread" and after.loop_runs == [loop_thread]  # idle: one budget
+
+
+# --- run_search: a search on a thread, on the connection that thread keeps ---
+
+
+def kept_on_threads(engine: Engine, count: int = 1) -> SearchThreads:
+    return SearchThreads(count, thread_connections=KeptConnections(engine))
+
+
+def in_a_thread(given: list[Connection], conn: Connection | None) -> Connection:
+    """``conn``, the connection a search on a thread was given, noted in ``given``."""
+    assert conn is not None
+    assert threading.current_thread().name.startswith("skyarchive-search")
+    given.append(conn)
+    return conn
+
+
+def test_the_searches_on_a_thread_share_its_connection_kept_open_between_them(
+    engine: Engine,
+) -> None:
+    threads = kept_on_threads(engine)
+    given: list[Connection] = []
+
+    def search(conn: Connection | None) -> int:
+        # begins SQLAlchemy's transaction, ended as the connection is given back
+        return in_a_thread(given, conn).execute(text("SELECT 41 + 1")).scalar_one()
+
+    async def two_searches() -> list[int]:
+        return [await threads.run_search(search), await threads.run_search(search)]
+
+    assert run_on_a_loop(two_searches)[0] == [42, 42]
+    kept = given[0]
+    assert given == [kept, kept]
+    assert not kept.closed and not kept.in_transaction()
+    threads.close()  # as the app stops
+    assert kept.closed
+
+
+def test_a_search_that_fails_on_a_thread_leaves_the_next_a_connection_of_its_own(
+    engine: Engine,
+) -> None:
+    threads = kept_on_threads(engine)
+    given: list[Connection] = []
+
+    def failing(conn: Connection | None) -> str:
+        in_a_thread(given, conn).execute(text("SELECT 1"))
+        raise BadQuery("bad criteria")
+
+    with pytest.raises(BadQuery):
+        run_on_a_loop(lambda: threads.run_search(failing))
+    assert given[0].closed  # whatever the error left it in is given back to the pool
+    assert run_on_a_loop(lambda: threads.run_search(lambda conn: in_a_thread(given, conn)))
+    assert given[1] is not given[0] and not given[1].closed
+    threads.close()
+
+
+def test_a_search_that_takes_its_connection_over_holds_it_and_the_thread_keeps_another(
+    engine: Engine,
+) -> None:
+    threads = kept_on_threads(engine)
+    given: list[Connection] = []
+
+    def streamed(conn: Connection | None) -> Callable[[], None]:
+        return take_over(in_a_thread(given, conn))  # as an answer streamed to its client
+
+    async def stream_then_search() -> Callable[[], None]:
+        close = await threads.run_search(streamed)
+        await threads.run_search(lambda conn: in_a_thread(given, conn))
+        return close
+
+    close, _loop = run_on_a_loop(stream_then_search)
+    stream, after = given
+    assert after is not stream and not stream.closed  # the stream's until it ends
+    threads.close()
+    assert after.closed and not stream.closed
+    close()  # the stream ended
+    assert stream.closed
+
+
+def test_only_a_connection_a_search_thread_lent_can_be_taken_over(engine: Engine) -> None:
+    threads = SearchThreads(1, loop_budget_ms=AMPLE_MS,
+                            loop_connections=KeptConnections(LOOP_ENGINE))  # fmt: skip
+    with pytest.raises(RuntimeError, match="only a connection a search thread lent"):
+        run_on_a_loop(lambda: threads.run_short("cone", take_over))  # the loop's: never held
+    with engine.connect() as own, pytest.raises(RuntimeError):
+        take_over(own)
+    threads.close()

@@ -173,10 +173,10 @@ class Tries:
 
             def watched(conn: Connection | None) -> Any:
                 nonlocal tried, moved
-                if conn is not None:  # the loop's connection; a thread opens its own
-                    tried = True
-                else:
+                if threading.current_thread().name.startswith("skyarchive-search"):
                     moved = True
+                else:
+                    tried = True
                 return search(conn)
 
             answer = await real(service, watched)

@@ -25,6 +25,11 @@ the budget) is soon tried on the loop again, however busy the threads are. A try
 threads search has :data:`CONTENDED_BUDGET` budgets: the GIL passed to and fro inflates the loop
 thread's CPU time, which would otherwise send a search that fits to the threads and keep it
 there as long as the load lasts.
+
+The loop's thread and each search thread keep a connection from one search to the next
+(``db/kept_connections.py``): taking one from the pool and giving it back cost more than a
+short search's statements. A search that holds its connection past its return (an answer
+streamed to its client) takes it over (:func:`take_over`), and its thread keeps another.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from skyarchive import loop_budget
 
@@ -68,15 +75,18 @@ class SearchThreads:
         count: int,
         *,
         loop_budget_ms: float = 0.0,
-        loop_engine: Engine | None = None,
+        loop_connections: Lender | None = None,
+        thread_connections: Lender | None = None,
     ) -> None:
         """``loop_budget_ms``: how long :meth:`run_short` may try a search on the loop (0: never
-        there, always in a thread). ``loop_engine``: what it searches on there (the archive's
-        engine for the loop thread alone, whose statements a spent budget stops)."""
+        there, always in a thread). ``loop_connections``: what it searches on there (the
+        connection the loop's thread keeps of the archive's engine for that thread alone,
+        whose statements a spent budget stops). ``thread_connections``: the connection each
+        search thread keeps for :meth:`run_search` (none: each search opens its own)."""
         self.count = count
         self.loop_budget_ms = loop_budget_ms
-        self._loop_engine = loop_engine
-        self._loop_conn: Connection | None = None  # kept from one search on the loop to the next
+        self._loop_connections = loop_connections
+        self._thread_connections = thread_connections
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="skyarchive-search")
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
         self._overruns: dict[str, int] = {}  # service -> its tries stopped on the loop in a row
@@ -95,32 +105,57 @@ class SearchThreads:
     def _back_from_a_thread(self) -> None:
         self._in_threads -= 1
 
+    async def run_search(self, search: Callable[[Connection | None], T]) -> T:
+        """``search(conn)`` on one of the threads, ``conn`` the connection that thread keeps
+        (``thread_connections``), which the search leaves open unless it takes it over
+        (:func:`take_over`); ``search(None)`` without them (the search opens its own)."""
+        return await self.run(self._search_on_lent, search)
+
+    def _search_on_lent(self, search: Callable[[Connection | None], T]) -> T:
+        lender = self._thread_connections
+        if lender is None:
+            return search(None)
+        loan = _Loan(lender.lend())
+        lent = _LOAN.set(loan)
+        try:
+            answer = search(loan.conn)
+        except BaseException:
+            if not loan.taken:  # whatever state the error left it in is not the next search's
+                lender.give_up(loan.conn)
+            raise
+        finally:
+            _LOAN.reset(lent)
+        if not loan.taken:
+            lender.give_back(loan.conn)
+        return answer
+
     async def run_short(self, service: str, search: Callable[[Connection | None], T]) -> T:
-        """A search of ``service``: ``search(conn)`` on the event loop with the loop's
-        connection (:meth:`_loop_connection`, which the search leaves open), within the loop
-        budget, or, when it outgrows it (or its service's searches lately did), ``search(None)``
-        on one of the threads (the search opens a connection of its own). ``search`` must only
-        read, as its try on the loop may be run for nothing.
+        """A search of ``service``: ``search(conn)`` on the event loop with the connection the
+        loop's thread keeps (``loop_connections``; the search leaves it open), within the loop
+        budget, or, when it outgrows it (or its service's searches lately did), on one of the
+        threads (:meth:`run_search`). ``search`` must only read, as its try on the loop may be
+        run for nothing.
         """
         left = self._threaded.get(service, 0)
         if self.loop_budget_ms <= 0 or left:
             if left:
                 self._threaded[service] = left - 1
-            return await self.run(search, None)
+            return await self.run_search(search)
         seconds = self.loop_budget_ms / 1000
         if self._in_threads:
             seconds *= CONTENDED_BUDGET
-        conn = self._loop_connection()
+        lender = self._loop_connections
+        assert lender is not None, "a loop budget needs the loop's connections"
+        conn = lender.lend()
         with loop_budget.spending(seconds) as budget:
             try:
                 answer = search(conn)
             except BaseException:
-                self.close()  # whatever state the error left it in is not the next search's
+                lender.give_up(conn)  # whatever state the error left it in is not the next's
                 if not budget.interrupted:  # the search's own error, not a stopped statement's
                     raise
             else:
-                if conn.in_transaction():  # begun by a statement SQLAlchemy ran: ended here
-                    conn.rollback()
+                lender.give_back(conn)  # ending any transaction a statement SQLAlchemy ran began
         if not budget.interrupted:
             self._overruns.pop(service, None)
             return answer
@@ -131,29 +166,59 @@ class SearchThreads:
         self._overruns[service] = in_a_row + 1
         sent_on = THREADED_AFTER_OVERRUN << min(in_a_row, 16)  # no huge shift: capped below
         self._threaded[service] = min(sent_on, THREADED_AT_MOST)
-        return await self.run(search, None)
-
-    def _loop_connection(self) -> Connection:
-        """The loop engine's connection the searches on the loop share, one at a time, kept
-        open from one to the next. Taking a pooled connection and giving it back cost a count
-        or a criteria query searched on the loop about 30 µs of CPU in process, a quarter of
-        the count's own work (docs/performance.md, the twenty-fourth pass): SQLAlchemy's
-        connection object and what it sets up as it is first used, the pool's check-out and
-        check-in and the rollback that resets it. Only the loop's thread uses it, one search
-        at a time. Idle, it holds no snapshot: pysqlite begins a transaction only before a
-        write, which this engine's connections refuse."""
-        conn = self._loop_conn
-        if conn is None or conn.closed or conn.invalidated:
-            assert self._loop_engine is not None, "a loop budget needs the loop's engine"
-            conn = self._loop_conn = self._loop_engine.connect()
-        return conn
+        return await self.run_search(search)
 
     def close(self) -> None:
-        """Give the loop's connection back to its pool (the next search on the loop takes
-        another): when the app stops, and after a search on the loop failed."""
-        conn, self._loop_conn = self._loop_conn, None
-        if conn is not None:
-            conn.close()
+        """Give the connections the loop's thread and the search threads keep back to their
+        pools (the next search takes another), when the app stops."""
+        for lender in (self._loop_connections, self._thread_connections):
+            if lender is not None:
+                lender.close()
+
+
+class Lender(Protocol):
+    """A connection kept by each thread that asks, from one search to the next
+    (``db/kept_connections.KeptConnections``, made by the archive)."""
+
+    def lend(self) -> Connection:
+        """The calling thread's connection."""
+
+    def give_back(self, conn: Connection) -> None:
+        """Keep ``conn`` for the thread's next search."""
+
+    def give_up(self, conn: Connection) -> None:
+        """Close ``conn``: the thread's next search takes another."""
+
+    def close(self) -> None:
+        """Close every kept connection."""
+
+
+@dataclass
+class _Loan:
+    conn: Connection
+    taken: bool = False
+
+
+#: The connection lent to the search running in this thread (:meth:`SearchThreads.run_search`).
+_LOAN: ContextVar[_Loan | None] = ContextVar("skyarchive_lent_connection", default=None)
+
+
+def take_over(conn: Connection) -> Callable[[], None]:
+    """Make ``conn``, lent by a search thread to the search running in it, the search's own, to
+    hold past its return (an answer streamed to its client reads its rows as it goes): the
+    thread keeps another. Returns what closes it, for the search to call when done with it.
+
+    Raises
+    ------
+    RuntimeError
+        When ``conn`` is not lent by a search thread: the event loop's connection, never to be
+        held past a search (a stream goes to the threads first: ``loop_budget.must_not_wait``).
+    """
+    loan = _LOAN.get()
+    if loan is None or loan.conn is not conn or loan.taken:
+        raise RuntimeError("only a connection a search thread lent can be taken over")
+    loan.taken = True  # never given back: the thread's next search is lent another
+    return conn.close
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 
 from skyarchive import loop_budget
@@ -141,19 +142,26 @@ def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> None:
         checked_in = record.info.get(_CHECKED_IN)  # none on a fresh connection: alive
         if checked_in is None:
             return
-        if _ended_by_the_server(dbapi_connection):
-            raise DisconnectionError("the database ended this connection")
         idle = IDLE_PING_SECONDS if idle_seconds is None else idle_seconds
-        if time.monotonic() - checked_in <= idle:
-            return
-        dialect = engine.dialect
-        try:
-            dialect.do_ping(dbapi_connection)
-        except dialect.loaded_dbapi.Error as exc:
-            if dialect.is_disconnect(exc, dbapi_connection, None):
-                # The pool replaces the connection and hands out a fresh one.
-                raise DisconnectionError(str(exc)) from exc
-            raise
+        # The pool replaces a connection found dead and hands out a fresh one.
+        check_alive(engine.dialect, dbapi_connection, idle=time.monotonic() - checked_in,
+                    ping_after=idle)  # fmt: skip
+
+
+def check_alive(dialect: Dialect, dbapi_connection: Any, *, idle: float, ping_after: float) -> None:
+    """Raise :class:`DisconnectionError` for a connection, idle ``idle`` seconds, that the
+    database has ended (:func:`_ended_by_the_server`) or, idle longer than ``ping_after``,
+    that fails a ping as a lost connection does; any other error of the ping is raised."""
+    if _ended_by_the_server(dbapi_connection):
+        raise DisconnectionError("the database ended this connection")
+    if idle <= ping_after:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, dbapi_connection, None):
+            raise DisconnectionError(str(exc)) from exc
+        raise
 
 
 def _ended_by_the_server(dbapi_connection: Any) -> bool:

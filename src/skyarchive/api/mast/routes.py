@@ -44,7 +44,7 @@ from skyarchive.api.mast.registry import (
 from skyarchive.api.mast.resolver import resolved_entries
 from skyarchive.api.request_body import form_field, read_body
 from skyarchive.api.routing import include
-from skyarchive.api.search_threads import SearchThreads
+from skyarchive.api.search_threads import SearchThreads, take_over
 from skyarchive.api.streaming import chunked
 from skyarchive.archive import Archive
 from skyarchive.errors import BadQuery, PayloadTooLarge, SkyArchiveError
@@ -119,7 +119,9 @@ async def invoke_post(request: Request) -> Response:
     # for).
     threads: SearchThreads = request.app.state.search_threads
     if looked_up is None or not caller_known(request):
-        return await threads.run(invoke, archive, raw, caller_of, looked_up)
+        return await threads.run_search(
+            lambda conn: invoke(archive, raw, caller_of, looked_up, conn=conn)
+        )
     parsed = looked_up
     return await threads.run_short(
         parsed.request.service.lower(),  # as the registry reads it: one name per service
@@ -181,8 +183,9 @@ def invoke(
     carries the request parsed and the epoch it was looked up in. ``cache``: the app's answer
     cache (:func:`answer_cache_of`), where ``missed`` was not looked up already. ``conn``:
     the connection to search on, left open (the event loop's own, for a search tried there:
-    :mod:`skyarchive.loop_budget`); else one of the archive's :attr:`~Archive.search_engine`,
-    closed once the answer is made.
+    :mod:`skyarchive.loop_budget`; a search thread's, which a streamed answer takes over:
+    ``api/search_threads.take_over``); else one of the archive's
+    :attr:`~Archive.search_engine`, closed once the answer is made.
     """
     parsed = missed.request if missed is not None else None
     if isinstance(raw, bytes) and parsed is None:  # a url-encoded body, not yet parsed
@@ -232,6 +235,8 @@ def invoke(
                     kept.keep(CachedAnswer(body, media_type))
                     return Response(body, media_type=media_type)
                 loop_budget.must_not_wait()  # a stream waits for its client, and holds conn
+                if done is _left_open:  # lent by a search thread: the stream's own from now on
+                    done = take_over(conn)
                 return StreamingResponse(
                     _stream_table(fmt, result, chain(head, rows), done), media_type=media_type
                 )
