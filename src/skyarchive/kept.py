@@ -2,7 +2,7 @@
 
 Building a statement per search (its expressions, then SQLAlchemy's cache key walk of them)
 costs more than a small search itself; a statement kept per shape, with its values bound at
-execution, is built once. So are a cone's footprint edges (``sky/regions.py``) and an
+execution, is built once. So are a cone's footprint edges (``sky/stored_footprints.py``) and an
 answer's field declarations (``api/mast/services.py``). The shapes come from clients (their
 column lists, criteria) or from the archive, so the store is bounded: when full, the oldest
 shape kept makes room.

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from skyarchive.db.engine import MIGRATIONS_DIR, make_engine, upgrade
 from skyarchive.db.tables import footprint_vertices
-from skyarchive.sky.regions import stored_vertices
+from skyarchive.sky.stored_footprints import stored_vertices
 from tests.search.test_region_batch import footprint_texts
 
 FOOTPRINTS = {

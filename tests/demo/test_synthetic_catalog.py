@@ -28,7 +28,8 @@ from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.observations import ObservationQuery, search_observations
 from skyarchive.search.summary import archive_summary
 from skyarchive.sky.cells import region_cells
-from skyarchive.sky.regions import parse_s_region, stored_vertices
+from skyarchive.sky.regions import parse_s_region
+from skyarchive.sky.stored_footprints import stored_vertices
 from tests.search.test_summary import assert_true_figures
 
 N_OBS = 2_000

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
 from skyarchive.db.tables import footprint_vertices, observations, product_keywords, products
-from skyarchive.sky.regions import stored_vertices
+from skyarchive.sky.stored_footprints import stored_vertices
 from tests.e2e.conftest import LiveServer
 
 OBSERVATIONS, FILES = 40, 830

@@ -21,7 +21,7 @@ from skyarchive.db.tables import (
 )
 from skyarchive.ingest.manifest import MANIFEST_SUFFIX
 from skyarchive.ingest.run import IngestReport, ingest_paths
-from skyarchive.sky.regions import stored_vertices
+from skyarchive.sky.stored_footprints import stored_vertices
 
 
 def ingest(archive: Archive, *paths: Path) -> IngestReport:

@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 
 from skyarchive.kept import Kept
-from skyarchive.sky.regions import (
-    Polygon,
-    distances_arcsec,
-    parse_s_region,
-    s_region_distances_arcsec,
-    stored_vertices,
-)
+from skyarchive.sky import stored_footprints
+from skyarchive.sky.regions import Polygon, distances_arcsec, parse_s_region
+from skyarchive.sky.stored_footprints import s_region_distances_arcsec, stored_vertices
 
 
 def footprint_texts() -> list[str]:
@@ -119,17 +115,15 @@ def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
     """A cone's exact test keeps each stored footprint's edge geometry (it depends on no
     cone): a footprint met again, alone or beside others, in any order, gets the very numbers
     it got when its geometry was made, and those of a footprint never kept before."""
-    from skyarchive.sky import regions
-
-    monkeypatch.setattr(regions, "_KEPT_EDGES", Kept(10_000))
+    monkeypatch.setattr(stored_footprints, "_KEPT_EDGES", Kept(10_000))
     texts = footprint_texts()
     every = [stored_vertices(text) for text in texts]
     position = (10.02, 20.01)
     made = s_region_distances_arcsec(texts, *position, every)  # every table made here
-    assert len(regions._KEPT_EDGES) == sum(v is not None for v in every)
+    assert len(stored_footprints._KEPT_EDGES) == sum(v is not None for v in every)
     held = [v is not None for v in every]
     with monkeypatch.context() as nothing_made:  # every table kept: none is made again
-        nothing_made.setattr(regions, "_joined_geometry", None)
+        nothing_made.setattr(stored_footprints, "joined_geometry", None)
         again = s_region_distances_arcsec(
             [t for t, v in zip(texts, held, strict=True) if v], *position, [v for v in every if v]
         )
@@ -140,7 +134,7 @@ def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
     )
     assert np.array_equal(shuffled, made[order])
     # half kept, half made now (a fresh cache holding every other footprint)
-    monkeypatch.setattr(regions, "_KEPT_EDGES", Kept(10_000))
+    monkeypatch.setattr(stored_footprints, "_KEPT_EDGES", Kept(10_000))
     s_region_distances_arcsec(texts[::2], *position, every[::2])
     mixed = s_region_distances_arcsec(texts, *position, every)
     assert np.array_equal(mixed, made)
@@ -154,10 +148,8 @@ def test_kept_edge_tables_give_the_distances_made_afresh_to_the_last_bit(
 
 
 def test_edge_tables_kept_are_bounded_and_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    from skyarchive.sky import regions
-
     kept: Kept[np.ndarray] = Kept(8)
-    monkeypatch.setattr(regions, "_KEPT_EDGES", kept)
+    monkeypatch.setattr(stored_footprints, "_KEPT_EDGES", kept)
     texts = [t for t in footprint_texts() if stored_vertices(t) is not None][:50]
     every = [stored_vertices(text) for text in texts]
     for ra, dec in [(0.0, 0.0), (120.0, 60.0)]:

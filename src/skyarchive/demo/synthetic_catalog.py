@@ -59,7 +59,7 @@ from skyarchive.search.keyword_store import refresh_counts
 from skyarchive.search.summary import refresh_summary
 from skyarchive.search.tokens import token_rows
 from skyarchive.sky.cells import CELL_DEPTH
-from skyarchive.sky.regions import stored_vertices
+from skyarchive.sky.stored_footprints import stored_vertices
 
 __all__ = ["INSTRUMENTS", "SyntheticSummary", "build_synthetic_catalog"]
 

@@ -48,7 +48,8 @@ from skyarchive.products.naming import Kind, parse_filename
 from skyarchive.products.rules import MRP, product_rule
 from skyarchive.search.tokens import replace_tokens
 from skyarchive.sky.cells import region_cells
-from skyarchive.sky.regions import parse_s_region, stored_vertices
+from skyarchive.sky.regions import parse_s_region
+from skyarchive.sky.stored_footprints import stored_vertices
 
 
 @dataclass

@@ -16,7 +16,8 @@ from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import footprint_cells, footprint_vertices, observations
 from skyarchive.kept import Kept
 from skyarchive.sky.cells import cone_ranges
-from skyarchive.sky.regions import CONE_EPSILON_ARCSEC, s_region_distances_arcsec
+from skyarchive.sky.regions import CONE_EPSILON_ARCSEC
+from skyarchive.sky.stored_footprints import s_region_distances_arcsec
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from skyarchive.search.mission_files import (
     exact_in_sql,
 )
 from skyarchive.search.wildcards import glob_match, glob_matcher
-from skyarchive.sky.regions import s_region_distances_arcsec
+from skyarchive.sky.stored_footprints import s_region_distances_arcsec
 
 MISSIONS = ("jwst",)
 _LEVEL_ORDER = ("1b", "2a", "2b", "2c", "3")

@@ -23,13 +23,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from skyarchive.errors import BadQuery
-from skyarchive.kept import Kept
 
 __all__ = [
     "Circle",
@@ -42,11 +41,9 @@ __all__ = [
     "intersects_cone",
     "parse_s_region",
     "region_center",
-    "s_region_distances_arcsec",
-    "stored_vertices",
 ]
 
-_RAD_TO_ARCSEC = 180.0 / math.pi * 3600.0
+RAD_TO_ARCSEC = 180.0 / math.pi * 3600.0
 #: Slack (arcsec) granted by :func:`intersects_cone` for rounding at the exact boundary.
 CONE_EPSILON_ARCSEC = 1e-6
 # vertices closer than this (radians, ~0.2 microarcsec) are the same vertex
@@ -137,7 +134,7 @@ def _check_position(ra: float, dec: float, what: str) -> tuple[float, float]:
     return ra + 0.0, dec + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-class _PolygonGeometry(NamedTuple):
+class PolygonGeometry(NamedTuple):
     a: np.ndarray  # (E, 3) edge starts
     b: np.ndarray  # (E, 3) edge ends
     following: np.ndarray  # (E,) where each edge's end is among the starts: b = a[following]
@@ -198,7 +195,7 @@ class Polygon:
         return radec_to_xyz(ra, dec)
 
     @cached_property
-    def _geometry(self) -> _PolygonGeometry:
+    def _geometry(self) -> PolygonGeometry:
         g, _ = _batch_geometry([self.xyz])
         return g
 
@@ -268,7 +265,7 @@ Region = Polygon | Circle | MultiRegion
 
 # ----------------------------------------------------------------------------- STC-S
 
-_FRAME_TOKENS = frozenset(
+FRAME_TOKENS = frozenset(
     {
         "ICRS",
         "FK5",
@@ -340,7 +337,7 @@ def parse_s_region(text: str) -> Region:
         elif word in _SHAPES:
             shapes.append((word, []))
             expect_frame = True
-        elif word in _FRAME_TOKENS and expect_frame:
+        elif word in FRAME_TOKENS and expect_frame:
             continue
         elif word in _OTHER_FRAMES:
             raise BadQuery(
@@ -452,17 +449,17 @@ def _center_xyz(region: Region) -> np.ndarray:
     return mean / norm if norm > 1e-12 else points[0]
 
 
-def _batch_geometry(rings: Sequence[np.ndarray]) -> tuple[_PolygonGeometry, np.ndarray]:
+def _batch_geometry(rings: Sequence[np.ndarray]) -> tuple[PolygonGeometry, np.ndarray]:
     """Edge geometry of many polygons at once, from their vertex unit vectors ``(n_i, 3)``.
 
     Returns the concatenated edges (``area_left`` and ``interior_left`` per polygon) and the
     index of each polygon's first edge. One pass of numpy over all edges: searches test many
     footprints, and per-polygon small-array work would dominate.
     """
-    return _joined_geometry(np.concatenate(rings), np.array([len(r) for r in rings]))
+    return joined_geometry(np.concatenate(rings), np.array([len(r) for r in rings]))
 
 
-def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometry, np.ndarray]:
+def joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[PolygonGeometry, np.ndarray]:
     """:func:`_batch_geometry` of rings given joined: vertices ``a`` ``(sum n_i, 3)``, ``n_i``."""
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
     index = np.arange(len(a))
@@ -481,7 +478,7 @@ def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometr
     turning = np.arctan2(np.einsum("ij,ij->i", a, _cross(t_in, t_out)),
                          np.einsum("ij,ij->i", t_in, t_out))  # fmt: skip
     area_left = 2.0 * math.pi - np.add.reduceat(turning, starts)
-    geometry = _PolygonGeometry(
+    geometry = PolygonGeometry(
         a=a,
         b=b,
         following=following,
@@ -496,63 +493,7 @@ def _joined_geometry(a: np.ndarray, counts: np.ndarray) -> tuple[_PolygonGeometr
     return geometry, starts
 
 
-# A ring's edge table: what _joined_geometry makes of its edges, one row an edge, in columns
-# (the polygon's own values on each of its rows), so that the tables of many rings joined
-# are the geometry of them all (_geometry_of_tables) at the cost of one concatenation.
-_A, _B, _NORMAL, _START_SIDE, _END_SIDE = (slice(i, i + 3) for i in range(0, 15, 3))
-_NORMAL_LEN, _AB, _FOLLOWING, _AREA_LEFT, _INTERIOR_LEFT = range(15, 20)
-_EDGE_COLUMNS = 20
-
-
-def _edge_table(
-    g: _PolygonGeometry, starts: np.ndarray, counts: np.ndarray
-) -> npt.NDArray[np.float64]:
-    """The edge tables of the rings of ``g``, joined (``starts`` and ``counts`` as
-    :func:`_joined_geometry` took and gave them); ``following`` is kept relative to each
-    ring's first edge."""
-    table = np.empty((len(g.a), _EDGE_COLUMNS))
-    table[:, _A], table[:, _B], table[:, _NORMAL] = g.a, g.b, g.normal
-    table[:, _START_SIDE], table[:, _END_SIDE] = g.start_side, g.end_side
-    table[:, _NORMAL_LEN], table[:, _AB] = g.normal_len, g.ab
-    table[:, _FOLLOWING] = g.following - np.repeat(starts, counts)
-    table[:, _AREA_LEFT] = np.repeat(g.area_left, counts)
-    table[:, _INTERIOR_LEFT] = np.repeat(g.interior_left, counts)
-    return table
-
-
-def _geometry_of_tables(
-    table: np.ndarray, counts: np.ndarray
-) -> tuple[_PolygonGeometry, np.ndarray]:
-    """:func:`_joined_geometry` of rings of ``counts`` vertices, from their edge tables
-    joined: the same numbers, made once per ring (the tables are per ring) and only read."""
-    starts = np.zeros(len(counts), dtype=np.intp)
-    np.cumsum(counts[:-1], out=starts[1:])
-    geometry = _PolygonGeometry(
-        a=table[:, _A],
-        b=table[:, _B],
-        following=np.repeat(starts, counts) + table[:, _FOLLOWING].astype(np.intp),
-        normal=table[:, _NORMAL],
-        normal_len=table[:, _NORMAL_LEN],
-        start_side=table[:, _START_SIDE],
-        end_side=table[:, _END_SIDE],
-        ab=table[:, _AB],
-        area_left=table[starts, _AREA_LEFT],
-        interior_left=table[starts, _INTERIOR_LEFT] > 0.5,
-    )
-    return geometry, starts
-
-
-#: Footprints whose edge tables a process keeps: about 1 kB each for a quadrilateral.
-KEPT_EDGE_TABLES = 16_384
-#: Edge tables of stored footprints, by their stored vertices (the bytes themselves, so a
-#: footprint that changes is another key, and a table is never stale), for the cones that meet
-#: them again: making them was half of a cone's exact test (about 60 of 150 µs for the 40
-#: footprints of a 1′ cone on the demo archive). Shared by a process's search threads, read
-#: only.
-_KEPT_EDGES: Kept[np.ndarray] = Kept(KEPT_EDGE_TABLES)
-
-
-def _concat_geometry(polygons: Sequence[Polygon]) -> tuple[_PolygonGeometry, np.ndarray]:
+def _concat_geometry(polygons: Sequence[Polygon]) -> tuple[PolygonGeometry, np.ndarray]:
     return _batch_geometry([p.xyz for p in polygons])
 
 
@@ -564,11 +505,11 @@ def _polygon_distances(
     Inside points get 0, or with ``signed`` minus their distance to the boundary.
     """
     g, starts = _concat_geometry(polygons)
-    return _geometry_distances(g, starts, points, signed)
+    return geometry_distances(g, starts, points, signed)
 
 
-def _geometry_distances(
-    g: _PolygonGeometry, starts: np.ndarray, points: np.ndarray, signed: bool = False
+def geometry_distances(
+    g: PolygonGeometry, starts: np.ndarray, points: np.ndarray, signed: bool = False
 ) -> np.ndarray:
     p = np.atleast_2d(points)
     pa = p @ g.a.T
@@ -656,7 +597,7 @@ def distances_arcsec(regions: Sequence[Region], ra: float, dec: float) -> np.nda
     if len(regions) == 0:
         return np.zeros(0)
     point = radec_to_xyz(*_check_position(ra, dec, "Position"))
-    return _distances_rad(regions, point)[0] * _RAD_TO_ARCSEC
+    return _distances_rad(regions, point)[0] * RAD_TO_ARCSEC
 
 
 def distance_arcsec(region: Region, ra: float, dec: float) -> float:
@@ -697,183 +638,3 @@ def intersects_cone(region: Region, ra: float, dec: float, radius_deg: float) ->
         :data:`CONE_EPSILON_ARCSEC`.
     """
     return distance_arcsec(region, ra, dec) <= radius_deg * 3600.0 + CONE_EPSILON_ARCSEC
-
-
-def _simple_polygon_vertices(text: str) -> tuple[list[float], list[float]] | None:
-    """RA and Dec lists of a plain ``POLYGON [frame] ra dec ...`` text, else None.
-
-    Only for footprints already validated at ingest; anything unusual (other shapes, unions,
-    repeated vertices) returns None and takes the full parser. Plain Python: a footprint has a
-    handful of vertices, too few for numpy's per-call cost to pay off.
-    """
-    values = _polygon_numbers(text)
-    if values is None or not all(map(math.isfinite, values)):
-        return None
-    ra, dec = values[0::2], values[1::2]
-    if any(abs(d) > 90.0 for d in dec):
-        return None
-    if any(ra[i] == ra[i + 1] and dec[i] == dec[i + 1] for i in range(len(ra) - 1)):
-        return None
-    return ra, dec
-
-
-#: How :func:`stored_vertices` writes a vertex's coordinates: float64, little-endian.
-_STORED = np.dtype("<f8")
-_STORED_VERTEX_BYTES = 3 * _STORED.itemsize
-
-
-def stored_vertices(text: str | None) -> bytes | None:
-    """The vertices of a plain polygon footprint as stored beside its text: the unit vector
-    ``x y z`` of each vertex of the open ring, as :data:`_STORED` numbers. None for any other
-    footprint (circles, unions, polygons :func:`_simple_polygon_vertices` refuses), which
-    :func:`s_region_distances_arcsec` reads from its text."""
-    simple = None if not text else _simple_polygon_vertices(text)
-    if simple is None:
-        return None
-    return radec_to_xyz(*simple).astype(_STORED).tobytes()
-
-
-def s_region_distances_arcsec(
-    texts: Sequence[str], ra: float, dec: float, vertices: Sequence[bytes | None] = ()
-) -> np.ndarray:
-    """Distances (arcsec, 0 inside) from ``(ra, dec)`` to many stored ``s_region`` texts.
-
-    Same result as ``distances_arcsec([parse_s_region(t) for t in texts], ra, dec)``, with
-    plain polygons handled in one vectorised pass: each text is only split into numbers here,
-    and the checks of :func:`_simple_polygon_vertices` run over all vertices at once (a
-    search's cost was in per-footprint Python checks, not in the geometry). ``vertices``,
-    when given, holds each text's :func:`stored_vertices` (or None): a footprint's stored
-    vertices are read instead of its text, whose numbers cost more to parse than the test,
-    and the geometry of their edges that no cone changes is kept (:data:`_KEPT_EDGES`).
-    """
-    out = np.empty(len(texts))
-    tables: list[np.ndarray | None] = []  # each ring's edge table; None until made
-    sizes: list[int] = []  # each ring's number of vertices
-    owners: list[int] = []  # each ring's footprint
-    fresh: list[tuple[int, bytes]] = []  # (ring, its stored vertices) whose table is to be made
-    kept = _KEPT_EDGES.find
-    for index, blob in enumerate(vertices):
-        if blob is None:
-            continue
-        count, rest = divmod(len(blob), _STORED_VERTEX_BYTES)
-        if rest or count < 3:
-            # not whole vertices of a ring (none of our writers makes one): read from its
-            # text, as if nothing were stored, rather than failing the search
-            continue
-        table = kept(blob)
-        if table is None:
-            fresh.append((len(tables), blob))
-        tables.append(table)
-        sizes.append(count)
-        owners.append(index)
-    others = (
-        _parsed_rings(texts, set(owners), tables, sizes, owners) if len(owners) < len(texts) else []
-    )
-    if tables:
-        if fresh:
-            _make_edge_tables(fresh, tables)
-        joined = np.concatenate(cast("list[np.ndarray]", tables))  # every table made now
-        g, starts = _geometry_of_tables(joined, np.array(sizes))
-        point = radec_to_xyz(ra, dec)[None, :]
-        out[owners] = _geometry_distances(g, starts, point)[0] * _RAD_TO_ARCSEC
-    if others:
-        others.sort()
-        regions = [parse_s_region(texts[i]) for i in others]
-        out[others] = distances_arcsec(regions, ra, dec)
-    return out
-
-
-def _parsed_rings(
-    texts: Sequence[str],
-    read: set[int],
-    tables: list[np.ndarray | None],
-    sizes: list[int],
-    owners: list[int],
-) -> list[int]:
-    """The plain polygons among ``texts`` not ``read`` from their stored vertices, split into
-    numbers and added as rings of their own edge tables (made, not kept: a text has no
-    stored vertices to keep them by); the indexes of the other footprints, for the full
-    parser."""
-    ring_ra: list[float] = []
-    ring_dec: list[float] = []
-    counts: list[int] = []
-    ring_owner: list[int] = []
-    others: list[int] = []
-    for index, text in enumerate(texts):
-        if index in read:
-            continue
-        values = _polygon_numbers(text)
-        if values is None:
-            others.append(index)
-        else:
-            ring_ra += values[0::2]
-            ring_dec += values[1::2]
-            counts.append(len(values) // 2)
-            ring_owner.append(index)
-    if not counts:
-        return others
-    ras, decs, parsed = np.array(ring_ra), np.array(ring_dec), np.array(counts)
-    starts = np.concatenate([[0], np.cumsum(parsed)[:-1]])
-    unusual = _unusual_rings(ras, decs, starts)
-    parsed_owners = np.array(ring_owner)
-    if unusual.any():  # to the full parser, as _simple_polygon_vertices would send them
-        others += parsed_owners[unusual].tolist()
-        kept = np.repeat(~unusual, parsed)
-        ras, decs = ras[kept], decs[kept]
-        parsed, parsed_owners = parsed[~unusual], parsed_owners[~unusual]
-    if len(parsed):
-        g, starts = _joined_geometry(radec_to_xyz(ras, decs).reshape(-1, 3), parsed)
-        table = _edge_table(g, starts, parsed)
-        tables += np.split(table, starts[1:])
-        sizes += parsed.tolist()
-        owners += parsed_owners.tolist()
-    return others
-
-
-def _make_edge_tables(fresh: list[tuple[int, bytes]], tables: list[np.ndarray | None]) -> None:
-    """The edge tables of the ``fresh`` rings (each with its stored vertices), made at once,
-    put in their places in ``tables`` and kept under their vertices."""
-    blobs = [blob for _, blob in fresh]
-    counts = np.array([len(blob) // _STORED_VERTEX_BYTES for blob in blobs])
-    a = np.frombuffer(b"".join(blobs), dtype=_STORED).reshape(-1, 3)
-    g, starts = _joined_geometry(a, counts)
-    made = np.split(_edge_table(g, starts, counts), starts[1:])
-    for (ring, blob), table in zip(fresh, made, strict=True):
-        table = table.copy()
-        table.flags.writeable = False  # shared: a search only reads it
-        tables[ring] = _KEPT_EDGES.keep(bytes(blob), table)
-
-
-def _polygon_numbers(text: str) -> list[float] | None:
-    """The numbers ``ra dec ra dec ...`` of a ``POLYGON [frame] ...`` text, the closing vertex
-    dropped, when there are at least three vertices; else None (for the full parser).
-
-    No check of the numbers themselves: :func:`_simple_polygon_vertices` makes them for one
-    footprint, :func:`_unusual_rings` over many at once.
-    """
-    tokens = text.split()
-    if not tokens or tokens[0].upper() != "POLYGON":
-        return None
-    start = 1
-    while start < len(tokens) and tokens[start].upper() in _FRAME_TOKENS:
-        start += 1
-    try:
-        values = list(map(float, tokens[start:]))
-    except ValueError:
-        return None
-    if len(values) < 6 or len(values) % 2:
-        return None
-    if values[0] == values[-2] and values[1] == values[-1]:
-        del values[-2:]
-    return values if len(values) >= 6 else None
-
-
-def _unusual_rings(ras: np.ndarray, decs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Which of the joined rings (vertices from ``starts``) :func:`_simple_polygon_vertices`
-    would refuse: a number not finite, a Dec beyond 90 degrees, or a vertex repeated next to
-    itself."""
-    bad = ~(np.isfinite(ras) & np.isfinite(decs)) | (np.abs(decs) > 90.0)
-    repeated = (ras[1:] == ras[:-1]) & (decs[1:] == decs[:-1])
-    repeated[starts[1:] - 1] = False  # a ring's last vertex and the next ring's first
-    bad[:-1] |= repeated
-    return np.logical_or.reduceat(bad, starts)

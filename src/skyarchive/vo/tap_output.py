@@ -16,13 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from skyarchive.sky.regions import (
-    Circle,
-    MultiRegion,
-    Polygon,
-    _simple_polygon_vertices,
-    parse_s_region,
-)
+from skyarchive.sky.regions import Circle, MultiRegion, Polygon, parse_s_region
+from skyarchive.sky.stored_footprints import simple_polygon_vertices
 from skyarchive.vo.adql_values import OutputColumn
 from skyarchive.vo.identifiers import datalink_url
 from skyarchive.vo.tap_votable import votable
@@ -76,7 +71,7 @@ def _stcs(text: str | None) -> str | None:
     ADQL regions take; a union is ``UNION ICRS (part part ...)``."""
     if not text:
         return None
-    simple = _simple_polygon_vertices(text)  # the common case, read without the geometry
+    simple = simple_polygon_vertices(text)  # the common case, read without the geometry
     if simple is not None:
         ras, decs = simple
         return "POLYGON ICRS " + " ".join(

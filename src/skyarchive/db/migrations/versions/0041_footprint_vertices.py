@@ -24,8 +24,9 @@ depends_on = None
 
 _BATCH = 10_000
 # Written out, not imported: a revision keeps the rules of its day (and the db layer does not
-# reach up to sky/). The rule is the search's (sky/regions.stored_vertices) for the footprints
-# it reads: any text this does not take has no row and is read from its text, as before.
+# reach up to sky/). The rule is the search's (sky/stored_footprints.stored_vertices) for the
+# footprints it reads: any text this does not take has no row and is read from its text, as
+# before.
 _FRAMES = frozenset({"ICRS", "FK5", "J2000", "GEOCENTER", "TOPOCENTER", "BARYCENTER",
                      "HELIOCENTER", "UNKNOWNFRAME", "UNKNOWNREFPOS", "SPHERICAL2"})  # fmt: skip
 
