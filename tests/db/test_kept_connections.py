@@ -159,10 +159,12 @@ def test_a_connection_a_stream_took_out_of_autocommit_is_not_kept(
     assert len(list(stream_rows(streamed, series, batch=3))) == 10
     kept.give_back(streamed)
     assert streamed.closed  # the pool puts it back in autocommit
-    with DriverTrace(tmp_path / "next search", engine) as trace:
-        conn = kept.lend()
-        assert conn.execute(select(literal_column("2"))).scalar_one() == 2
-        kept.give_back(conn)
-    assert trace.sql_sent(), "nothing traced"
+    with DriverTrace(tmp_path / "next searches", engine) as trace:
+        for n in (2, 3):  # a fresh connection, then the same one kept between the two
+            conn = kept.lend()
+            assert conn.execute(select(literal_column(str(n)))).scalar_one() == n
+            kept.give_back(conn)
+    assert conn is not streamed
+    assert sum("SELECT" in sent for sent in trace.sql_sent()) == 2, trace.sql_sent()
     assert trace.transaction_commands() == []  # in autocommit, as every search
     kept.close()

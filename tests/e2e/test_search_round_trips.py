@@ -39,6 +39,9 @@ def test_searches_on_postgres_send_no_begin_or_rollback(
             "VO coverage": ("GET", "/vo/moc", {"params": {"format": "json"}}),
         }  # fmt: skip
         for name, (method, path, body) in {**requests_of_every_face(obsids), **vo_reads}.items():
+            # A search thread keeps its connection from one search to the next, and the trace
+            # begins as a connection is checked out: each search here takes a fresh one.
+            archive.search_connections.close()
             with DriverTrace(tmp_path / name, *engines) as trace:
                 answer = client.request(method, path, **body)
             assert answer.status_code == 200, (name, answer.text[:300])
