@@ -15,6 +15,7 @@ from test_regions import NORTH_CAP, RA0_SQUARE, footprints
 
 from skyarchive.sky.cells import (
     CELL_DEPTH,
+    _to_ranges,
     cell_of,
     cone_ranges,
     query_depth,
@@ -214,3 +215,20 @@ def test_cone_ranges_at_other_depths(radius: float) -> None:
     ranges = cone_ranges(12.0, -45.0, radius, depth=12)
     assert well_formed(ranges)
     assert ranges_contain(ranges, [cell_of(12.0, -45.0, depth=12)]).all()
+
+
+@PROPERTY
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 12 * 4**6 - 1)), max_size=200))
+def test_cells_become_the_ranges_of_what_they_cover(cells: list[tuple[int, int]]) -> None:
+    """A cover of a few cells (plain Python) and of many (numpy) alike: sorted, disjoint,
+    non-adjacent ranges of exactly the depth-6 cells the cells hold."""
+    depth = 6
+    coarse = [(d, i >> 2 * (depth - d)) for d, i in cells]  # a cell of depth d holding i
+    depths = np.array([d for d, _ in coarse], dtype=np.int64)
+    ipix = np.array([i for _, i in coarse], dtype=np.int64)
+    ranges = _to_ranges(ipix, depths, depth)
+    held = {c for d, i in coarse for c in range(i << 2 * (depth - d), (i + 1) << 2 * (depth - d))}
+    assert well_formed(ranges)
+    assert {c for lo, hi in ranges for c in range(lo, hi)} == held
+    with pytest.raises(ValueError, match="deeper"):
+        _to_ranges(np.append(ipix, 0), np.append(depths, depth + 1), depth)

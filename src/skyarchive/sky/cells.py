@@ -29,7 +29,7 @@ depth ``d + k``, so a cone covered at a coarse depth still becomes a short list 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import astropy.units as u
 import numpy as np
@@ -129,17 +129,34 @@ def query_depth(radius_deg: float, depth: int = CELL_DEPTH) -> int:
     return max(0, min(depth, coarse))
 
 
+#: Covers of at most this many cells are turned into ranges in plain Python: a small cone's
+#: dozen cells cost numpy's per-call overhead (shifts, a sort) many times over what the
+#: arithmetic is (a third of the cover's time); larger covers take numpy's passes.
+_FEW_CELLS = 64
+
+
 def _to_ranges(ipix: np.ndarray, depths: np.ndarray, depth: int) -> list[tuple[int, int]]:
     """Cells ``(depths, ipix)`` (all at most ``depth``) as merged ranges at ``depth``."""
-    ipix = np.asarray(ipix, dtype=np.int64)
-    shift = 2 * (depth - np.asarray(depths, dtype=np.int64))
-    if np.any(shift < 0):
-        raise ValueError(f"cells deeper than depth {depth}")
-    lo = np.left_shift(ipix, shift)
-    hi = np.left_shift(ipix + 1, shift)
-    order = np.argsort(lo, kind="stable")
+    cells: Iterable[tuple[int, int]]
+    if len(ipix) <= _FEW_CELLS:
+        shifts = [2 * (depth - d) for d in np.asarray(depths).tolist()]
+        if shifts and min(shifts) < 0:
+            raise ValueError(f"cells deeper than depth {depth}")
+        cells = sorted(
+            (i << shift, (i + 1) << shift)
+            for i, shift in zip(np.asarray(ipix).tolist(), shifts, strict=True)
+        )
+    else:
+        ipix = np.asarray(ipix, dtype=np.int64)
+        shift = 2 * (depth - np.asarray(depths, dtype=np.int64))
+        if np.any(shift < 0):
+            raise ValueError(f"cells deeper than depth {depth}")
+        lo = np.left_shift(ipix, shift)
+        hi = np.left_shift(ipix + 1, shift)
+        order = np.argsort(lo, kind="stable")
+        cells = zip(lo[order].tolist(), hi[order].tolist(), strict=True)
     merged: list[tuple[int, int]] = []
-    for start, stop in zip(lo[order].tolist(), hi[order].tolist(), strict=True):
+    for start, stop in cells:
         if merged and start <= merged[-1][1]:
             if stop > merged[-1][1]:
                 merged[-1] = (merged[-1][0], stop)
