@@ -86,7 +86,7 @@ class _ColumnPlan:
     keyword_names: frozenset[str]  # the columns a keyword fills
     # the keyword columns in column order, and per set of stored columns (by its
     # :func:`column_set`) what :meth:`RowShape.texts` writes of a row's keyword columns
-    # (:meth:`keyword_text`)
+    # (:meth:`keyword_parts`)
     keyword_order: tuple[str, ...]
     stored_texts: dict[str, _StoredText] = field(default_factory=dict, compare=False, repr=False)
 
@@ -109,21 +109,21 @@ class _ColumnPlan:
         keyword_order = tuple(name for name in blank if name in keyword_names)
         return _ColumnPlan(blank, archive, plain, dated, keyword_names, keyword_order)
 
-    def keyword_text(self, text: str, column_set: str) -> str:
+    def keyword_parts(self, text: str, column_set: str) -> tuple[str, str]:
         """What a row written as JSON text holds of its keyword columns, from a file's stored
         columns (``text``, holding the set of columns ``column_set`` names): every keyword
-        column the answer shows, the stored ones as they are, the others null; the members
-        only, without braces. The text is decoded only the first time its set is met, and
-        when the answer shows only some of its columns."""
+        column the answer shows, the stored ones as they are, then the others, null; two
+        runs of members without braces (either may be empty), joined only into the row
+        (a row's text is some 4 kB, each copy of it a cost). The text is decoded only the first
+        time its set is met, and when the answer shows only some of its columns."""
         kept = self.stored_texts.get(column_set)
         if kept is None:
             kept = self._stored_text(column_set, tuple(orjson.loads(text)))
         if kept.shown is None:  # the usual file: its stored text is written as it is
-            body = text[1:-1]
-        else:  # another table's keyword, or a choice of columns: those shown only
-            stored = orjson.loads(text)
-            body = orjson.dumps({name: stored[name] for name in kept.shown}).decode()[1:-1]
-        return f"{body},{kept.nulls}" if body and kept.nulls else body or kept.nulls
+            return text[1:-1], kept.nulls
+        # another table's keyword, or a choice of columns: those shown only
+        stored = orjson.loads(text)
+        return orjson.dumps({name: stored[name] for name in kept.shown}).decode()[1:-1], kept.nulls
 
     def _stored_text(self, column_set: str, keys: tuple[str, ...]) -> _StoredText:
         present = frozenset(keys)
@@ -239,17 +239,19 @@ class RowShape:
                 return self._encoded(found)
             for i, (text, columns) in zip(stale, cast(list[StoredColumns], made), strict=True):
                 stored[i], column_sets[i] = text, columns
-        keywords = list(map(plan.keyword_text, stored, column_sets))
+        keywords = list(map(plan.keyword_parts, stored, column_sets))
         if not self._archive:
-            return [f"{{{members}}}" for members in keywords]
+            return [f"{{{_members(shown, nulls)}}}" for shown, nulls in keywords]
         names = self._archive
         archive = _archive_columns(found, self._now)
+        # each row's archive columns as a dict, then its JSON object, in C-level passes
+        values = zip(*(archive[name] for name in names), strict=True)
+        heads = map(_ENCODED, map(dict, map(zip, repeat(names), values)))
         return [
-            _joined(members, orjson.dumps(dict(zip(names, values, strict=True)), default=str))
-            for members, values in zip(
-                keywords, zip(*(archive[name] for name in names), strict=True), strict=True
-            )
-        ]
+            f"{head[:-1].decode()},{shown},{nulls}}}" if shown and nulls
+            else _joined(_members(shown, nulls), head)
+            for head, (shown, nulls) in zip(heads, keywords, strict=True)
+        ]  # fmt: skip
 
     def _encoded(self, found: Sequence[Any]) -> list[str]:
         return [orjson.dumps(row, default=str).decode() for row in self(found)]
@@ -264,6 +266,15 @@ class RowShape:
                 shaped.update(values)
             else:  # another table's keyword, or a choice of columns
                 shaped.update({name: values[name] for name in values.keys() & shown})
+
+
+#: A row's archive columns (a dict) as a JSON object.
+_ENCODED = functools.partial(orjson.dumps, default=str)
+
+
+def _members(shown: str, nulls: str) -> str:
+    """The keyword members of a row (:meth:`_ColumnPlan.keyword_parts`) as one run."""
+    return f"{shown},{nulls}" if shown and nulls else shown or nulls
 
 
 def _joined(members: str, archive: bytes) -> str:
