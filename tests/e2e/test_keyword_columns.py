@@ -1,7 +1,8 @@
-"""The keyword tables' columns stored ready (schema 0043), through the real server on both
-databases: an archive whose files have none (ingested before 0043) answers keyword queries
-exactly as one that has them, and ``skyarchive keyword-columns`` stores them for every file,
-changing no answer; so does the worker's periodic job, by itself, after an upgrade."""
+"""The keyword tables' columns stored ready (schemas 0043-0045), through the real server on
+both databases: an archive whose files have none (ingested before 0043), or lack the archive
+columns (before 0045), answers keyword queries exactly as one that has them, and
+``skyarchive keyword-columns`` stores them for every file, changing no answer; so does the
+worker's periodic job, by itself, after an upgrade."""
 
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ def test_files_without_stored_columns_answer_the_same(demo_archive_copy: Archive
     with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         server.app.state.answer_cache = None  # every request runs its search
         stored = answers(client)
+        with archive.engine.begin() as conn:  # as an archive of schema 0044 upgraded
+            conn.execute(update(product_keywords).values(archive_members=None))
+        assert answers(client) == stored  # written from the products rows, the same bytes
         with archive.engine.begin() as conn:  # as an archive of schema 0043 upgraded
             conn.execute(update(product_keywords).values(
                 keyword_column_set=None, keyword_columns_stamp="0043-code"))  # fmt: skip
@@ -76,6 +80,9 @@ def test_files_without_stored_columns_answer_the_same(demo_archive_copy: Archive
         assert run.exit_code == 0, run.output
         assert f"{files:,} files" in run.output
         assert _stamped(archive) == (files, files)
+        with archive.engine.connect() as conn:  # every file's archive columns stored again
+            kept = select(func.count()).where(product_keywords.c.archive_members.is_not(None))
+            assert conn.execute(kept).scalar_one() == files
         assert answers(client) == stored
         again = CliRunner().invoke(app, ["--home", str(archive.settings.home), "keyword-columns"],
                                    env={"SKYARCHIVE_DATABASE_URL": url})  # fmt: skip
@@ -88,7 +95,7 @@ def _strip(archive: Archive, *files: int) -> None:
     with archive.engine.begin() as conn:
         conn.execute(update(k).where(k.c.product_id.in_(files) if files else True)
                      .values(keyword_columns=None, keyword_column_set=None,
-                             keyword_columns_stamp=None))  # fmt: skip
+                             keyword_columns_stamp=None, archive_members=None))  # fmt: skip
 
 
 def test_the_worker_stores_missing_columns_by_itself(demo_archive_copy: Archive) -> None:

@@ -10,13 +10,18 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import update
 
 from skyarchive.access.rights import now_mjd
+from skyarchive.db.tables import product_keywords
 from skyarchive.search import keyword_search
 from skyarchive.search.criteria import parse_criteria
 from skyarchive.search.keyword_rows import (
+    HEADER,
     OWNER_FIELDS,
+    FileFacts,
     RowShape,
+    archive_members,
     column_set,
     stored_columns,
     stored_keyword_columns,
@@ -33,13 +38,23 @@ def _row(product_id: int, header: dict[str, Any], *, released: float | None = 60
     """A database row as the page query reads it (its columns in order); ``stored``: with its
     keyword columns stored as the product writer stores them."""
     name = f"jw01234001001_02101_0000{product_id}_nrca1_cal.fits"
-    ready = stored_keyword_columns(header) if stored else dict.fromkeys(STORED_NAMES)
-    return (product_id, name, name[:25], "2b", 1000 + product_id, "ab" * 32,
-            f"mast:JWST/product/{name}", ingested, 7, "1234", "JWST", released,
-            json.dumps(header), *(ready[name] for name in STORED_NAMES))  # fmt: skip
+    facts = FileFacts(product_id, name, 2, "CAL", "jw01234001001_02101_00001", 1000 + product_id,
+                      "ab" * 32, f"mast:JWST/product/{name}", ingested)  # fmt: skip
+    ready = stored_keyword_columns(header, facts) if stored else dict.fromkeys(STORED_NAMES)
+    return (*facts, 7, "1234", "JWST", released, json.dumps(header),
+            *(ready[name] for name in STORED_NAMES))  # fmt: skip
 
 
 STORED_NAMES = ("keyword_columns", "keyword_column_set", "keyword_columns_stamp")
+
+
+def _stored_form(row: tuple) -> tuple:
+    """The row of a file (:func:`_row`) as the page query reads it in its stored form, its
+    columns stored as the product writer stores them."""
+    header, released = json.loads(row[HEADER]), row[HEADER - 1]
+    ready = stored_keyword_columns(header, FileFacts(*row[: len(FileFacts._fields)]))
+    return (row[0], ready["archive_members"], released,
+            *(ready[name] for name in STORED_NAMES))  # fmt: skip
 
 
 # Headers holding every kind of value a column converts, beside ones already as shown.
@@ -120,6 +135,12 @@ def test_a_streamed_page_is_the_page_read_at_once(keyword_archive, monkeypatch) 
     assert [page(n, 25, as_json) for n in (1, 2) for as_json in (False, True)] == whole
     assert len(whole[0][0]) == 25 and whole[0][1] > 25
     assert [orjson.loads(text) for text in whole[1][0]] == whole[0][0]  # the rows, as text
+    # files without their stored archive columns among them: read again while the page
+    # streams, the same page
+    k = product_keywords
+    with keyword_archive.engine.begin() as conn:
+        conn.execute(update(k).where(k.c.product_id % 3 == 1).values(archive_members=None))
+    assert [page(n, 25, True) for n in (1, 2)] == [whole[1], whole[3]]
 
 
 # A MIRI header: keywords of MIRI's table only (band, detmode) beside common ones.
@@ -226,3 +247,84 @@ def test_the_stamp_follows_the_code_of_the_converters(monkeypatch) -> None:  # t
         assert stored_stamp() != before  # columns stored by the old code are not read
     finally:
         stored_stamp.cache_clear()  # worked out again from the code itself
+
+
+def _no_full_rows(ids: list[int]) -> list[tuple]:
+    raise AssertionError(f"files {ids} read again: their stored forms were not used")
+
+
+def _objects(texts: list[str]) -> list[dict[str, Any]]:
+    return [orjson.loads(text) for text in texts]
+
+
+def _same_json(written: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    assert written == expected
+    assert all(type(a[name]) is type(b[name])  # 5 and 5.0 are equal, but not in JSON
+               for a, b in zip(written, expected, strict=True) for name in a)  # fmt: skip
+
+
+def test_a_whole_table_is_written_from_the_stored_forms_alone() -> None:
+    """A MAST answer of every column writes each file from its stored archive members, its
+    release and its stored keyword columns: the very objects of its rows made from its
+    products row and header, whatever the release (public, exclusive, none) or the header."""
+    every_keyword = {column.keyword: "x" for column in TABLE.columns if column.keyword}
+    headers = [ODD, PLAIN, NOT_FINITE, {}, MIRI, every_keyword, NUMBERS_AS_TEXT]
+    releases = [60000.0, NOW + 30, None, 60000.0, NOW + 30, 60000.0, 59000.5]
+    rows = [_row(n, h, released=r, stored=True)
+            for n, (h, r) in enumerate(zip(headers, releases, strict=True))]  # fmt: skip
+    shape = RowShape(TABLE.columns, NOW)
+    assert shape.writes_stored
+    written = _objects(shape.stored_texts([_stored_form(row) for row in rows], _no_full_rows))
+    _same_json(written, shape(rows))
+    assert [row["isRestricted"] for row in written] == [False, True, True, False, True, False,
+                                                        False]  # fmt: skip
+    assert all(len(text) == len(set(text)) for text in map(list, written))  # no name twice
+
+
+def test_files_without_their_stored_forms_are_written_the_same() -> None:
+    """A file whose archive members were not stored (before schema 0045, or a level-3 file
+    without its observation), whose keyword columns are another code's, or whose set of
+    columns is lost, is read again whole and written as it would be stored: the same page,
+    byte for byte; only those files are read again."""
+    headers = [PLAIN, MIRI, ODD, PLAIN, {}]
+    rows = [_row(n, h, stored=True) for n, h in enumerate(headers)]
+    stored = [_stored_form(row) for row in rows]
+    shape = RowShape(TABLE.columns, NOW)
+    expected = shape.stored_texts(stored, _no_full_rows)
+    stored[1] = (stored[1][0], None, *stored[1][2:])  # no members
+    stored[2] = (*stored[2][:-1], "another-code")  # another code's
+    stored[4] = (*stored[4][:-2], None, stored[4][-1])  # no set
+    asked: list[list[int]] = []
+
+    def full_rows(ids: list[int]) -> list[tuple]:
+        asked.append(ids)
+        return [rows[i] for i in ids]
+
+    assert shape.stored_texts(stored, full_rows) == expected
+    assert asked == [[1, 2, 4]]
+
+
+def test_a_file_past_json_is_written_as_its_row() -> None:
+    """A header holding an integer no JSON writer takes (its keyword columns never stored)
+    makes the page written from its rows, as before the stored forms."""
+    rows = [_row(1, PLAIN, stored=True), _row(2, HUGE, stored=True)]
+    stored = [_stored_form(row) for row in rows]
+    assert stored[1][3] is None  # never stored
+    shape = RowShape(TABLE.columns, NOW)
+    written = _objects(shape.stored_texts(stored, lambda ids: [rows[i - 1] for i in ids]))
+    _same_json(written, shape(rows))
+    assert written[1]["targname"] == "M57"
+
+
+def test_only_whole_tables_are_written_from_the_stored_forms() -> None:
+    assert not RowShape(TABLE.chosen("filename, targname"), NOW).writes_stored
+    assert not RowShape(TABLE.columns, NOW, with_owner=True).writes_stored
+    assert RowShape(TABLE.chosen(", ".join(c.info.name for c in TABLE.columns)), NOW).writes_stored
+
+
+def test_archive_members_name_a_level_3_file_by_its_observation() -> None:
+    name = "jw01234-o001_t001_nircam_clear-f200w"
+    level3 = FileFacts(9, f"{name}_i2d.fits", 3, "I2D", name, 10, "ab", "mast:x", None)
+    members = orjson.loads(f"{{{archive_members(level3)}}}")
+    assert (members["fileSetName"], members["productLevel"]) == (level3.owner_obs_id, "3")
+    assert archive_members(level3._replace(owner_obs_id=None)) is None  # not yet linked

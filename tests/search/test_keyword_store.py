@@ -10,12 +10,14 @@ import json
 import shutil
 from collections import Counter
 
+import orjson
 import pytest
 from alembic import command
 from astropy.time import Time
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from skyarchive.db.engine import alembic_config, upgrade
+from skyarchive.db.tables import observations, product_keywords, products
 from skyarchive.ingest.run import ingest_paths
 from skyarchive.ingest.writer import (
     Candidate,
@@ -25,6 +27,9 @@ from skyarchive.ingest.writer import (
     product_transaction,
     store_products,
 )
+from skyarchive.search.keyword_columns import GUIDE_STAR_SUFFIXES, file_set_name, product_level
+from skyarchive.search.keyword_rows import FileFacts
+from skyarchive.search.keyword_search import file_set_name_sql, product_level_sql
 from tests.search.conftest import UNFINISHED
 from tests.search.test_keyword_search import (
     RANK,
@@ -177,3 +182,57 @@ def test_a_replacement_that_changes_a_level_redecides_its_exposure(
     assert name not in shown
     assert shown - siblings == visible - siblings  # other exposures are untouched
     _check_counts(keyword_archive, visible_nircam=(visible - siblings) | expected_here)
+
+
+# Files of kinds the demo has none of: each guide-star product suffix, level 2c, a
+# subgroup in lower case or missing, no level, a level-3 file without its observation.
+_ODD_FILES = [
+    *((f"jw01234001001_gs-fg_2023123456789_{suffix}.fits", 1, "GS-FG")
+      for suffix in GUIDE_STAR_SUFFIXES),
+    ("jw01234001001_gs-id_1_image-uncal-x.fits", 1, "GS-ID"),
+    ("jw01234001001_02101_00001_nrca1_crf.fits", 2, "CRF"),
+    ("jw01234001001_02101_00001_nrca1_rate.fits", 2, "rate"),
+    ("jw01234001001_02101_00001_nrca1_x.fits", 2, None),
+    ("jw01234001001_02101_00001_nrca1_y.fits", None, "CAL"),
+    ("jw01234-o001_t001_nircam_clear-f200w_i2d.fits", 3, "I2D"),
+    ("short.fits", 1, "UNCAL"),
+]  # fmt: skip
+
+
+def test_rows_show_the_file_set_and_level_criteria_find_them_by(keyword_archive) -> None:  # type: ignore[no-untyped-def]
+    """A row shows a file's file-set name and product level as Python works them out (and
+    as its stored archive members hold them); criteria find files by the same values worked
+    out in SQL. The two agree on every file of the archive and on kinds it has none of."""
+    p, o, k = products, observations, product_keywords
+    facts = [p.c.product_id, p.c.productFilename, p.c.calib_level,
+             p.c.productSubGroupDescription, o.c.obs_id, p.c.size, p.c.sha256, p.c.dataURI,
+             p.c.ingested_at]  # fmt: skip
+    query = select(*facts, file_set_name_sql(), product_level_sql(), k.c.archive_members)
+    joined = p.outerjoin(k, k.c.product_id == p.c.product_id).outerjoin(
+        o, o.c.obsid == p.c.owner_obsid
+    )
+    with keyword_archive.engine.connect() as conn, conn.begin():
+        held = conn.execute(select(func.max(p.c.product_id))).scalar_one()
+        conn.execute(p.insert(), [
+            {"productFilename": name, "dataURI": f"mast:JWST/product/{name}",
+             "obs_collection": "JWST", "productType": "SCIENCE", "size": 1, "sha256": "0",
+             "storage_key": name, "calib_level": level, "productSubGroupDescription": subgroup}
+            for name, level, subgroup in _ODD_FILES
+        ])  # fmt: skip
+        found = conn.execute(query.select_from(joined)).all()
+        conn.rollback()
+    stored = [row for row in found if row[0] <= held]
+    assert len(found) == len(stored) + len(_ODD_FILES) and len(stored) > 300
+    assert {row[10] for row in stored} == {"1b", "2a", "2b", "2c", "3"}  # the demo's levels
+    assert any((row[3] or "").startswith("GS-") for row in stored)  # guide-star files
+    for row in found:
+        shown = FileFacts(*row[:9])
+        level, file_set = (
+            product_level(shown.calib_level, shown.subgroup),
+            file_set_name(shown.filename, shown.calib_level, shown.subgroup, shown.owner_obs_id),
+        )
+        assert (file_set, level) == (row[9], row[10]), shown
+        if row[11] is not None:  # a keyword file: its stored members hold the same
+            members = orjson.loads(f"{{{row[11]}}}")
+            assert (members["fileSetName"], members["productLevel"]) == (file_set, level)
+    assert sum(row[11] is not None for row in stored) > 300

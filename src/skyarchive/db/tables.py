@@ -359,6 +359,11 @@ product_keywords = Table(
         String(16),
         comment="The code keyword_columns were made by; another's are not read (schema 0043)",
     ),
+    Column(
+        "archive_members",
+        Text,
+        comment="JSON members: the archive columns only the file's ingest changes (schema 0045)",
+    ),
     # product_id last: a page in product_id order is read from the index without a sort
     Index(None, "listed_in", "product_id"),
     # (listed_in, exp_type, product_id) followed by every other typed keyword (schema 0019):

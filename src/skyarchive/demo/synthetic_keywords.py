@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from skyarchive.search.keyword_rows import FileFacts
 from skyarchive.search.keyword_store import keyword_row, listings
 
 
@@ -104,7 +105,7 @@ def keyword_file_chunks(
             row = f.product_row()
             out.products.append(tuple(row[name] for name in product_columns))
             out.links.append((f.obsid, f.product_id))
-            stored = keyword_row(f.product_id, f.header, f.s_region)
+            stored = keyword_row(f.facts(row), f.header, f.s_region)
             stored["listed_in"] = listed[f.product_id]
             out.keywords.append(tuple(stored[name] for name in keyword_columns))
         if len(out.products) >= chunk:
@@ -118,6 +119,7 @@ def keyword_file_chunks(
 class _File:
     product_id: int
     obsid: int
+    obs_id: str
     proposal: str
     name: str
     level: int
@@ -131,6 +133,11 @@ class _File:
         return {"product_id": self.product_id, "productFilename": self.name,
                 "calib_level": self.level, "productSubGroupDescription": self.subgroup,
                 "obs_collection": "JWST", "instrume": self.header["INSTRUME"]}  # fmt: skip
+
+    def facts(self, row: dict) -> FileFacts:
+        """What its keyword row shows of its products ``row`` (:meth:`product_row`)."""
+        own = (self.product_id, self.name, self.level, self.subgroup, self.obs_id)
+        return FileFacts(*own, row["size"], row["sha256"], row["dataURI"], row["ingested_at"])
 
     def product_row(self) -> dict:
         size = 2_000_000 + (self.product_id * 7919) % 100_000_000
@@ -174,8 +181,9 @@ def _observation_files(
     files: list[_File] = []
 
     def add(name: str, level: int, subgroup: str, header: dict) -> None:
-        files.append(_File(first + len(files), obsid, proposal, name, level, subgroup, header,
-                           obs["s_region"], filters, obs["dataproduct_type"]))  # fmt: skip
+        files.append(_File(first + len(files), obsid, obs["obs_id"], proposal, name, level,
+                           subgroup, header, obs["s_region"], filters,
+                           obs["dataproduct_type"]))  # fmt: skip
 
     t_min = float(obs["t_min"])
     stem = f"jw{proposal:0>5}{observation:03d}{visit:03d}"

@@ -50,6 +50,7 @@ from skyarchive.db.tables import (
 )
 from skyarchive.errors import IngestError, StorageUnavailable
 from skyarchive.search.keyword_store import (
+    file_facts,
     keyword_row,
     listing_tables,
     refresh_counts,
@@ -302,7 +303,8 @@ def store_keywords(conn: Connection, entries: Sequence[KeywordEntry]) -> None:
     ids = [entry.product_id for entry in entries]
     tables = listing_tables(conn, ids)  # the counts of the tables they leave change too
     conn.execute(delete(product_keywords).where(product_keywords.c.product_id.in_(ids)))
-    rows = [keyword_row(e.product_id, e.header, e.s_region) for e in entries]
+    facts = file_facts(conn, ids)  # the products rows are written: what the rows show of them
+    rows = [keyword_row(facts[e.product_id], e.header, e.s_region) for e in entries]
     conn.execute(product_keywords.insert(), rows)
     tables |= refresh_listing(conn, [entry.filename for entry in entries])
     refresh_counts(conn, tables)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, or_, select
 from skyarchive.access.rights import data_rights
 from skyarchive.db.tables import observations, products
 from skyarchive.errors import BadQuery
-from skyarchive.search.keyword_search import product_level
+from skyarchive.search.keyword_search import product_level_sql
 
 #: astroquery sends at most this many ids per request.
 MAX_DATASETS = 1000
@@ -72,7 +72,7 @@ def dataset_products(
             p.c.proposal_id,
             o.c.instrument_name,
             o.c.t_obs_release,
-            product_level().label("level"),
+            product_level_sql().label("level"),
         )  # fmt: skip
         .select_from(p.outerjoin(o, o.c.obsid == p.c.owner_obsid))
         .where(p.c.obs_collection == "JWST", or_(*prefixes))

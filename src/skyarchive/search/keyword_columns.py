@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from skyarchive.db.tables import EXPOSURE_NAME_LENGTH
 from skyarchive.search.columns import ColumnInfo
 
 IDENTITY = "ArchiveFileID filename fileSetName productLevel"
@@ -136,3 +137,39 @@ def table_columns(instrument: str) -> tuple[KeywordColumn, ...]:
 def columns_by_name(instrument: str) -> dict[str, KeywordColumn]:
     """The table's columns by lower-cased name (names are matched ignoring case)."""
     return {column.info.name.lower(): column for column in table_columns(instrument)}
+
+
+# A file's product level and file-set name, as its row shows them (and as the product writer
+# stores them, keyword_rows.archive_members). Criteria find files by them in SQL
+# (``keyword_search.product_level_sql``, ``file_set_name_sql``, built from the same
+# constants); tests/search/test_keyword_store.py holds the two equal on every file of an
+# archive and on names the demo has none of.
+LEVEL_2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
+LEVEL_2C = ("CRF", "CRFINTS")
+GUIDE_STAR_SUFFIXES = ("image-uncal", "stacked-uncal", "image-cal", "stacked-cal", "uncal",
+                       "cal", "stream")  # fmt: skip
+
+
+def product_level(calib_level: int | None, subgroup: str | None) -> str:
+    """A file's JWST product level: ``1b``, ``2a``, ``2b``, ``2c`` or ``3``."""
+    if calib_level == 3:
+        return "3"
+    if calib_level == 1:
+        return "1b"
+    kind = (subgroup or "").upper()
+    return "2a" if kind in LEVEL_2A else "2c" if kind in LEVEL_2C else "2b"
+
+
+def file_set_name(
+    filename: str, calib_level: int | None, subgroup: str | None, owner_obs_id: str | None
+) -> str | None:
+    """The file set a file belongs to: a level-3 file's observation (``owner_obs_id``), a
+    guide-star file's name without its product suffix, else its exposure."""
+    if calib_level == 3:
+        return owner_obs_id
+    if (subgroup or "").startswith("GS-"):
+        for suffix in GUIDE_STAR_SUFFIXES:
+            if filename.endswith(f"_{suffix}.fits"):
+                return filename[: -len(suffix) - len("_.fits")]
+        return filename
+    return filename[:EXPOSURE_NAME_LENGTH]

@@ -8,7 +8,9 @@ the one product writer stores each file's keyword columns ready, as JSON by colu
 files all have them merges them into its rows instead of reading each header; MAST's answers
 write the stored text itself into their rows (:meth:`RowShape.texts`), knowing which columns it
 holds from the identity of its set of columns stored beside it (``keyword_column_set``, schema
-0044) instead of decoding it. What a stored form holds
+0044) instead of decoding it. The writer stores the archive columns only a file's ingest
+changes as well (:func:`archive_members`, schema 0045), so a MAST answer of a whole table
+reads no products row (:meth:`RowShape.stored_texts`). What a stored form holds
 depends on this module's code (the columns, their converters), so each is stamped
 (:func:`stored_stamp`): a file stored by other code, or before schema 0043, is shaped from its
 header as before, with the same outcome.
@@ -32,13 +34,19 @@ import orjson
 
 from skyarchive.access.rights import PUBLIC, data_rights
 from skyarchive.search.keyword_columns import (
+    ARCHIVE,
     DATES,
+    IDENTITY,
     INSTRUMENT_KEYWORDS,
     KeywordColumn,
+    file_set_name,
+    product_level,
     table_columns,
 )
 
 MJD_OF_UNIX_EPOCH = 40587.0
+#: The columns of a table that no keyword fills (:func:`_archive_columns`).
+_ARCHIVE_NAMES = frozenset(f"{IDENTITY} {ARCHIVE}".split())
 
 
 def date_value(header: dict[str, Any], keyword: str) -> Any:
@@ -88,6 +96,7 @@ class _ColumnPlan:
     # :func:`column_set`) what :meth:`RowShape.texts` writes of a row's keyword columns
     # (:meth:`keyword_parts`)
     keyword_order: tuple[str, ...]
+    every_archive: bool  # every archive column is shown (those of :func:`_archive_columns`)
     stored_texts: dict[str, _StoredText] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
@@ -107,7 +116,9 @@ class _ColumnPlan:
         blank = dict.fromkeys(column.info.name for column in columns)
         keyword_names = frozenset(blank) - frozenset(archive)
         keyword_order = tuple(name for name in blank if name in keyword_names)
-        return _ColumnPlan(blank, archive, plain, dated, keyword_names, keyword_order)
+        every_archive = frozenset(archive) == _ARCHIVE_NAMES
+        return _ColumnPlan(blank, archive, plain, dated, keyword_names, keyword_order,
+                           every_archive)  # fmt: skip
 
     def keyword_parts(self, text: str, column_set: str) -> tuple[str, str]:
         """What a row written as JSON text holds of its keyword columns, from a file's stored
@@ -162,6 +173,12 @@ _MOST_STORED_TEXTS = 512
 #: archive's columns, then the owner's (:func:`_owner_values`), then the stored header, the
 #: stored keyword columns, their set of columns' identity and their stamp.
 HEADER, STORED, COLUMN_SET, STAMP = -4, -3, -2, -1
+
+#: A file's row as a MAST answer's page query reads it when the answer shows every archive
+#: column (``keyword_search._stored_rows``), by position: the file's id, its stored archive
+#: members, its observation's release date, its stored keyword columns, their set of columns'
+#: identity and their stamp.
+S_ID, S_MEMBERS, S_RELEASED, S_KEYWORDS, S_SET, S_STAMP = range(6)
 
 
 class RowShape:
@@ -253,6 +270,53 @@ class RowShape:
             for head, (shown, nulls) in zip(heads, keywords, strict=True)
         ]  # fmt: skip
 
+    @property
+    def writes_stored(self) -> bool:
+        """Whether :meth:`stored_texts` writes this answer's rows: it shows every archive
+        column and no owner's fields (a MAST answer of a whole table)."""
+        return self._plan.every_archive and not self._with_owner
+
+    def stored_texts(
+        self, found: Sequence[Any], full_rows: Callable[[list[int]], Sequence[Any]]
+    ) -> list[str]:
+        """The rows of ``found`` (read by position, :data:`S_ID` ...) as JSON text: each
+        file's stored archive members (:func:`archive_members`), its release's, then its
+        keyword members as :meth:`texts` writes them.
+
+        A row of a whole table was two thirds archive columns and keyword columns read from
+        the products and observations rows and turned into text per search; now the page
+        statement reads two stored texts and a release date per file (docs/performance.md,
+        issue 20). A file without its stored members, or with keyword columns stored by other
+        code, is written from its other row (:meth:`texts`'s, which ``full_rows`` reads for
+        the ids given, in their order) as they would be stored: a page is the same bytes
+        either way."""
+        if not found:
+            return []
+        stamp = stored_stamp()
+        members = [row[S_MEMBERS] for row in found]
+        stored = [row[S_KEYWORDS] for row in found]
+        column_sets = [row[S_SET] for row in found]
+        stale = [i for i, row in enumerate(found)  # not stored, or by other code
+                 if row[S_STAMP] != stamp or None in (row[S_MEMBERS], row[S_SET])]  # fmt: skip
+        if stale:
+            full = full_rows([found[i][S_ID] for i in stale])
+            made = _stored_texts([_header_of(row[HEADER]) for row in full])
+            if None in made:  # an integer past 64 bits
+                return self._encoded(full_rows([row[S_ID] for row in found]))
+            fixed = _fixed_members([row[:_FACTS] for row in full])
+            for i, own, (text, columns) in zip(stale, fixed, cast(list[StoredColumns], made),
+                                               strict=True):  # fmt: skip
+                members[i], stored[i], column_sets[i] = own, text, columns
+        release = _release_members([row[S_RELEASED] for row in found], self._now)
+        if not self._plan.keyword_order:
+            return [f"{{{own},{released}}}" for own, released in zip(members, release, strict=True)]
+        keywords = map(self._plan.keyword_parts, stored, column_sets)
+        return [
+            f"{{{own},{released},{shown},{nulls}}}" if shown and nulls
+            else f"{{{own},{released}{_after(_members(shown, nulls))}}}"
+            for own, released, (shown, nulls) in zip(members, release, keywords, strict=True)
+        ]  # fmt: skip
+
     def _encoded(self, found: Sequence[Any]) -> list[str]:
         return [orjson.dumps(row, default=str).decode() for row in self(found)]
 
@@ -270,6 +334,11 @@ class RowShape:
 
 #: A row's archive columns (a dict) as a JSON object.
 _ENCODED = functools.partial(orjson.dumps, default=str)
+
+
+def _after(members: str) -> str:
+    """``members`` as they follow others in an object: after a comma, unless there are none."""
+    return f",{members}" if members else ""
 
 
 def _members(shown: str, nulls: str) -> str:
@@ -350,20 +419,45 @@ def _header_of(text: str | None) -> dict[str, Any]:
         return json.loads(text or "{}")  # type: ignore[no-any-return]
 
 
+class FileFacts(NamedTuple):
+    """What the archive holds of a keyword file that its row's archive columns show, but for
+    its release: the first columns of a row as the page query reads it (its products row and
+    its owner observation's ``obs_id``)."""
+
+    product_id: int
+    filename: str
+    calib_level: int | None
+    subgroup: str | None  # productSubGroupDescription
+    owner_obs_id: str | None
+    size: int | None
+    sha256: str | None
+    data_uri: str | None
+    ingested_at: str | None
+
+
+_FACTS = len(FileFacts._fields)
+
+
 def _archive_columns(found: Sequence[Any], now: float) -> dict[str, Sequence[Any]]:
     """The archive columns of a page's files (a table's columns without a keyword), a
     column each."""
-    (ids, filenames, file_sets, levels, sizes, checksums, uris, ingested_at, _obsids,
-     _proposals, _collections, released, *_stored) = zip(*found, strict=True)  # fmt: skip
+    columns = list(zip(*found, strict=True))
+    released = columns[HEADER - 1]
+    return {**_fixed_columns(columns[:_FACTS]), **_release_columns(released, now)}
+
+
+def _fixed_columns(facts: Sequence[Sequence[Any]]) -> dict[str, Sequence[Any]]:
+    """The archive columns that only the file's own ingest changes, a column each, from the
+    columns of :class:`FileFacts` (a column each); in the order a row writes them."""
+    ids, filenames, calib_levels, subgroups, owners, sizes, checksums, uris, ingested_at = facts
     ingested = _each_once(mjd_of_iso, ingested_at)
     ingested_dates = _net_dates(ingested)
-    restricted = _each_once(lambda release: data_rights(release, now=now) != PUBLIC, released)
-    nothing, no = (None,) * len(found), (False,) * len(found)
+    nothing, no = (None,) * len(ids), (False,) * len(ids)
     return {
         "ArchiveFileID": ids,
         "filename": filenames,
-        "fileSetName": file_sets,
-        "productLevel": levels,
+        "fileSetName": list(map(file_set_name, filenames, calib_levels, subgroups, owners)),
+        "productLevel": list(map(product_level, calib_levels, subgroups)),
         "fileSize": sizes,
         "checksum": checksums,
         "ingestStartDate": ingested_dates,
@@ -371,14 +465,54 @@ def _archive_columns(found: Sequence[Any], now: float) -> dict[str, Sequence[Any
         "ingestCompletionDate": ingested_dates,
         "ingestCompletionDate_mjd": ingested,
         "FileTypeID": nothing,
-        "publicReleaseDate": _net_dates(released),
-        "publicReleaseDate_mjd": released,
-        "isRestricted": restricted,
         "isItar": no,
         "isStale": no,
         "FileSetId": nothing,
         "dataURI": uris,
     }
+
+
+def _release_columns(released: Sequence[float | None], now: float) -> dict[str, Sequence[Any]]:
+    """The archive columns that follow the release date of the file's observation."""
+    restricted = _each_once(lambda release: data_rights(release, now=now) != PUBLIC, released)
+    return {
+        "publicReleaseDate": _net_dates(released),
+        "publicReleaseDate_mjd": released,
+        "isRestricted": restricted,
+    }
+
+
+def _release_members(released: Sequence[float | None], now: float) -> list[str]:
+    """Of each release date, its :func:`_release_columns` as the members of a JSON object,
+    without braces (written once per date: a page's files share a few)."""
+    dates = list(set(released))
+    columns = _release_columns(dates, now)
+    names = list(columns)
+    values = zip(*columns.values(), strict=True)
+    objects = map(_ENCODED, map(dict, map(zip, repeat(names), values)))
+    written = {date: text[1:-1].decode() for date, text in zip(dates, objects, strict=True)}
+    return list(map(written.__getitem__, released))
+
+
+def _fixed_members(facts: Sequence[Sequence[Any]]) -> list[str]:
+    """Of each file (a :class:`FileFacts` each), its :func:`_fixed_columns` as the members
+    of a JSON object, without braces."""
+    fixed = _fixed_columns(list(zip(*facts, strict=True)))
+    names = list(fixed)
+    values = zip(*fixed.values(), strict=True)
+    return [
+        text[1:-1].decode() for text in map(_ENCODED, map(dict, map(zip, repeat(names), values)))
+    ]
+
+
+def archive_members(facts: FileFacts) -> str | None:
+    """What the one product writer stores of a file's archive columns
+    (``product_keywords.archive_members``, schema 0045): those only its own ingest changes, as
+    a MAST answer writes them; None for a level-3 file without its observation yet (its
+    file-set name is the observation's), which is written from its products row per search."""
+    if facts.calib_level == 3 and facts.owner_obs_id is None:
+        return None
+    return _fixed_members([facts])[0]
 
 
 def value_as_shown(value: Any, kind: str) -> Any:
@@ -552,11 +686,13 @@ def column_set(names: tuple[str, ...]) -> str:
     return hashlib.blake2b("\n".join(names).encode(), digest_size=8).hexdigest()
 
 
-def stored_keyword_columns(header: dict[str, Any]) -> dict[str, str | None]:
+def stored_keyword_columns(header: dict[str, Any], facts: FileFacts) -> dict[str, str | None]:
     """The stored columns of a file's keyword row: its :func:`stored_columns`, their set of
-    columns and, when there are any, the :func:`stored_stamp` of the code that made them."""
+    columns, its :func:`archive_members` and, when there are keyword columns, the
+    :func:`stored_stamp` of the code that made them (and the members)."""
     stored = stored_columns(header)
     return {
+        "archive_members": archive_members(facts),
         "keyword_columns": None if stored is None else stored.text,
         "keyword_column_set": None if stored is None else stored.column_set,
         "keyword_columns_stamp": None if stored is None else stored_stamp(),
@@ -568,4 +704,6 @@ _SHAPING_CODE: tuple[Callable[..., Any], ...] = (
     _keyword_columns, _mjds, _each_once, _net_dates, _net_date, date_value, mjd_of_iso,
     _mjd_of_text, _texts, _integers, _reals, _flag_texts, _text, _integer, _real, _flag_text,
     stored_columns, _stored_texts, column_set,
+    # the stored archive members (schema 0045)
+    archive_members, _fixed_members, _fixed_columns, file_set_name, product_level,
 )  # fmt: skip

@@ -12,6 +12,7 @@ stored header.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -59,6 +60,9 @@ from skyarchive.search.criteria import (
 from skyarchive.search.criteria_shapes import MOST_SHAPES, lists_too_many
 from skyarchive.search.keyword_columns import (
     DATES,
+    GUIDE_STAR_SUFFIXES,
+    LEVEL_2A,
+    LEVEL_2C,
     KeywordColumn,
     columns_by_name,
     table_columns,
@@ -66,13 +70,10 @@ from skyarchive.search.keyword_columns import (
 from skyarchive.search.keyword_rows import MJD_OF_UNIX_EPOCH, RowShape, value_as_shown
 from skyarchive.search.keyword_store import (
     FOLDED,
-    LEVEL_2A,
-    LEVEL_2C,
     stored_count,
     stored_exp_type_counts,
 )
 from skyarchive.search.paging import total_from_page
-from skyarchive.search.row_json import Prebuilt
 
 TABLES = ("Nircam", "Niriss", "Nirspec", "Miri", "Fgs", "GuideStar")  # as MAST spells them
 SERVICES = {name.lower(): name.upper() for name in TABLES}
@@ -161,15 +162,20 @@ def search_keywords(
     ``as_json`` each row is a JSON object as text (:meth:`RowShape.texts`)."""
     first = (page - 1) * pagesize
     row_shape = RowShape(columns, now, with_owner=with_owner)
+    stored = as_json and row_shape.writes_stored  # read in its stored form (_stored_rows)
     shape: _Shaping = row_shape.texts if as_json else row_shape
+    if stored:
+        shape = functools.partial(row_shape.stored_texts, full_rows=_full_rows_of(conn))
     head_size = min(pagesize, FIRST_ROWS)
-    found = _page_head(conn, table, criteria, now, cone, rows=head_size, start=first)
+    found = _page_head(conn, table, criteria, now, cone, rows=head_size, start=first,
+                       stored=stored)  # fmt: skip
     head: list[Any] = shape(found)
     read = _ReadCount(len(head), finished=len(head) < head_size or head_size == pagesize)
     rows: list[Any] | Iterable[Any] = head
     if not read.finished:  # the rest after the last file read, streamed
-        ordered = _rows_query(_where(conn, table, criteria, now, cone)).order_by(k.c.product_id)
-        rest = ordered.where(k.c.product_id > found[-1][0])  # _file_rows: the id comes first
+        where = _where(conn, table, criteria, now, cone)
+        ordered = _rows_query(where, stored=stored).order_by(k.c.product_id)
+        rest = ordered.where(k.c.product_id > found[-1][0])  # either form: the id comes first
         rows = _streamed(conn, head, rest.limit(pagesize - head_size), shape, read)
     del found
 
@@ -190,20 +196,23 @@ def _page_head(
     *,
     rows: int,
     start: int,
+    stored: bool,
 ) -> Sequence[Sequence[Any]]:
     """The first query of a page: ``rows`` files from the ``start``-th on (database rows of
-    :func:`_file_rows`). Its statement is kept per shape of the criteria, its values bound
-    at execution, as the observations' criteria are (``criteria_shapes.py``): built per
+    :func:`_file_rows`, or of :func:`_stored_rows` when ``stored``). Its statement is kept
+    per shape of the criteria, its values bound at execution, as the observations' criteria
+    are (``criteria_shapes.py``): built per
     search, the statement and SQLAlchemy's cache key walk of it cost a fifth of a keyword
     search. Built per search still: with a cone (its observations are written in) or a
     criterion of many values (a one-off)."""
-    shaped = _shaped_criteria(conn.dialect.name, table, criteria) if cone is None else None
+    shaped = _shaped_criteria(conn.dialect.name, table, criteria, stored) if cone is None else None
     if shaped is not None:
         shape, params = shaped
         kept = _KEPT_PAGES.get(shape, lambda: DriverRows(_kept_page(shape)))
         return kept.tuples(conn, {**params, "now": now, "page_rows": rows, "page_start": start})
     where = _where(conn, table, criteria, now, cone)
-    return conn.execute(_rows_query(where).order_by(k.c.product_id).limit(rows).offset(start)).all()
+    query = _rows_query(where, stored=stored).order_by(k.c.product_id)
+    return conn.execute(query.limit(rows).offset(start)).all()
 
 
 #: Page statements kept, one per shape of criteria (:func:`_shaped_criteria`).
@@ -212,15 +221,17 @@ _KEPT_PAGES: Kept[DriverRows] = Kept(MOST_SHAPES)
 
 class _PageShape(NamedTuple):
     """What a page statement's SQL depends on (its values apart): the dialect, the table,
-    and per criterion its column and :func:`~skyarchive.search.criteria.criterion_shape`."""
+    per criterion its column and :func:`~skyarchive.search.criteria.criterion_shape`, and
+    the form of its rows (stored or not)."""
 
     dialect: str
     instrument: str
     criteria: tuple[tuple[KeywordColumn, CriterionShape], ...]
+    stored: bool
 
 
 def _shaped_criteria(
-    dialect: str, table: KeywordTable, criteria: list[Criterion]
+    dialect: str, table: KeywordTable, criteria: list[Criterion], stored: bool
 ) -> tuple[_PageShape, dict[str, Any]] | None:
     """The criteria's shape and the parameters of their values; None when a criterion lists
     too many values to be kept (:func:`~skyarchive.search.criteria_shapes.lists_too_many`)."""
@@ -233,7 +244,7 @@ def _shaped_criteria(
             return None
         column = table._column(criterion.column.name)
         parts.append((column, criterion_shape(criterion, f"c{len(parts)}_", params)))
-    return _PageShape(dialect, table.instrument, tuple(parts)), params
+    return _PageShape(dialect, table.instrument, tuple(parts), stored), params
 
 
 def _kept_page(shape: _PageShape) -> Select:
@@ -246,7 +257,7 @@ def _kept_page(shape: _PageShape) -> Select:
         clauses.append(shaped_clause(criterion, expr, Bound(), f"c{i}_", folded=_folded(column)))
     where = and_(k.c.listed_in == shape.instrument, *clauses)
     return (
-        _rows_query(where).order_by(k.c.product_id)
+        _rows_query(where, stored=shape.stored).order_by(k.c.product_id)
         .limit(bindparam("page_rows")).offset(bindparam("page_start"))
     )  # fmt: skip
 
@@ -287,8 +298,19 @@ def page_query(
     return _rows_query(where).order_by(k.c.product_id).limit(pagesize).offset((page - 1) * pagesize)
 
 
-def _rows_query(where: ColumnElement[bool]) -> Select:
-    return _file_rows().where(where)
+def _rows_query(where: ColumnElement[bool], *, stored: bool = False) -> Select:
+    return (_stored_rows() if stored else _file_rows()).where(where)
+
+
+def _full_rows_of(conn: Connection) -> Callable[[list[int]], Sequence[Any]]:
+    """What reads the rows of :func:`_file_rows` of given files, in the order given (for
+    :meth:`RowShape.stored_texts`: the files without their stored members)."""
+
+    def full_rows(ids: list[int]) -> Sequence[Any]:
+        found = {row[0]: row for row in conn.execute(_rows_query(_among(ids)))}
+        return [found[product_id] for product_id in ids]
+
+    return full_rows
 
 
 @cache  # a select is immutable (where() makes a new one): its columns are coerced once
@@ -296,7 +318,11 @@ def _file_rows() -> Select:
     """A file's row: :class:`RowShape` reads its columns by position, in this order (by
     name, a row's attribute costs ~0.4 µs, and a page reads a dozen per file)."""
     return select(
-        *_file_identity(),
+        p.c.product_id,  # FileFacts
+        p.c.productFilename,
+        p.c.calib_level,
+        p.c.productSubGroupDescription,
+        o.c.obs_id,
         p.c.size,
         p.c.sha256,
         p.c.dataURI,
@@ -306,6 +332,20 @@ def _file_rows() -> Select:
         p.c.obs_collection,
         o.c.t_obs_release,
         k.c.header,
+        k.c.keyword_columns,
+        k.c.keyword_column_set,
+        k.c.keyword_columns_stamp,
+    ).select_from(_joined())  # fmt: skip
+
+
+@cache
+def _stored_rows() -> Select:
+    """A file's row as the stored forms of its columns: :meth:`RowShape.stored_texts` reads
+    them by position (:data:`~skyarchive.search.keyword_rows.S_ID` ...)."""
+    return select(
+        k.c.product_id,
+        k.c.archive_members,
+        o.c.t_obs_release,
         k.c.keyword_columns,
         k.c.keyword_column_set,
         k.c.keyword_columns_stamp,
@@ -361,20 +401,6 @@ def _source(where: ColumnElement[bool]):  # type: ignore[no-untyped-def]
     """The keyword table alone when ``where`` names no other table, else the whole join."""
     named = {column.table for column in visitors.iterate(where) if isinstance(column, Column)}
     return k if named <= {k} else _joined()
-
-
-@cache  # SQL expressions are immutable: built once, not on every query
-def _file_identity() -> tuple[ColumnElement, ...]:
-    """A file's id, name, file-set name and product level, as result columns.
-
-    The two CASE expressions are Prebuilt: walked for each query's cache key they cost more
-    than the rest of the page query (their constants never change, so the key needs none)."""
-    return (
-        p.c.product_id,
-        p.c.productFilename,
-        Prebuilt("keyword file set name", _file_set_name()).label("file_set_name"),
-        Prebuilt("keyword product level", product_level()).label("product_level"),
-    )
 
 
 @cache  # a join is immutable: built once, not on every query
@@ -488,8 +514,8 @@ class _Expressions:
         make: Callable[[], ColumnElement] | None = {
             "ArchiveFileID": lambda: p.c.product_id,
             "filename": lambda: p.c.productFilename,
-            "fileSetName": lambda: _file_set_name(),
-            "productLevel": lambda: product_level(),
+            "fileSetName": lambda: file_set_name_sql(),
+            "productLevel": lambda: product_level_sql(),
             "fileSize": lambda: p.c.size,
             "checksum": lambda: p.c.sha256,
             "dataURI": lambda: p.c.dataURI,
@@ -552,17 +578,14 @@ def _constants(*values: Any) -> list[ColumnElement[Any]]:
     return [literal(value) for value in values]
 
 
-_GUIDE_STAR_SUFFIXES = ("image-uncal", "stacked-uncal", "image-cal", "stacked-cal", "uncal",
-                        "cal", "stream")  # fmt: skip
-
-
 @cache
-def _file_set_name() -> ColumnElement:
+def file_set_name_sql() -> ColumnElement:
+    """A file's file-set name in SQL, for criteria: :func:`keyword_columns.file_set_name`."""
     name = p.c.productFilename
     guide_star = [
         (name.like(f"%\\_{suffix}.fits", escape="\\"),
          func.substr(name, 1, func.length(name) - len(suffix) - len("_.fits")))
-        for suffix in _GUIDE_STAR_SUFFIXES
+        for suffix in GUIDE_STAR_SUFFIXES
     ]  # fmt: skip
     return case(
         (p.c.calib_level == 3, o.c.obs_id),
@@ -572,8 +595,8 @@ def _file_set_name() -> ColumnElement:
 
 
 @cache
-def product_level() -> ColumnElement:
-    """A file's JWST product level: ``1b``, ``2a``, ``2b``, ``2c`` or ``3``."""
+def product_level_sql() -> ColumnElement:
+    """A file's JWST product level in SQL, for criteria: :func:`keyword_columns.product_level`."""
     subgroup = func.upper(p.c.productSubGroupDescription)
     return case(
         (p.c.calib_level == 3, "3"),

@@ -31,6 +31,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     bindparam,
     delete,
     literal_column,
@@ -41,8 +42,16 @@ from sqlalchemy import (
 from sqlalchemy import func as sql
 
 from skyarchive.db.state import read_state, write_state
-from skyarchive.db.tables import EXPOSURE_NAME_LENGTH, keyword_counts, product_keywords, products
+from skyarchive.db.tables import (
+    EXPOSURE_NAME_LENGTH,
+    keyword_counts,
+    observations,
+    product_keywords,
+    products,
+)
+from skyarchive.search.keyword_columns import LEVEL_2A, LEVEL_2C
 from skyarchive.search.keyword_rows import (
+    FileFacts,
     date_value,
     mjd_of_iso,
     stored_keyword_columns,
@@ -51,8 +60,6 @@ from skyarchive.search.keyword_rows import (
 
 INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "MIRI", "FGS")
 GUIDE_STAR = "GUIDESTAR"
-LEVEL_2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
-LEVEL_2C = ("CRF", "CRFINTS")
 # Typed text columns: searched with criteria only (rows show the header's own values), so
 # they are stored lower-case; a criterion is then plain equality on an indexed column.
 FOLDED = frozenset(("instrume", "detector", "exp_type", "filter", "pupil", "grating",
@@ -214,9 +221,10 @@ def fold(value: Any) -> str | None:
     return None if value is None else str(value).strip()[:120].lower() or None
 
 
-def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
+def keyword_row(facts: FileFacts, header: dict[str, Any], s_region: str | None) -> dict[str, Any]:
     """The stored form of one file's primary header: all of it as JSON, beside typed columns
-    (the :data:`FOLDED` ones lower-case) and the keyword columns its tables show."""
+    (the :data:`FOLDED` ones lower-case), the keyword columns its tables show and the archive
+    columns they show of its ``facts`` (its products row, :func:`file_facts`)."""
 
     def text(key: str) -> str | None:  # case-folded once here, so criteria compare it as is
         return fold(header.get(key))
@@ -228,7 +236,7 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
 
     tso = header.get("TSOVISIT")
     return {
-        "product_id": product_id,
+        "product_id": facts.product_id,
         "header": json.dumps(header),
         "s_region": s_region,
         **{name: text(name.upper()) for name in FOLDED},
@@ -240,9 +248,29 @@ def keyword_row(product_id: int, header: dict[str, Any], s_region: str | None) -
         # typed so that a date criterion, sort or range reads no header (schema 0026)
         "date_obs_mjd": mjd_of_iso(date_value(header, "DATE-OBS")),
         "listed_in": None,  # set by refresh_listing once the exposure's rows are written
-        # what a keyword table shows of it, ready (schema 0043: search/keyword_rows.py)
-        **stored_keyword_columns(header),
+        # what a keyword table shows of it, ready (schemas 0043-0045: search/keyword_rows.py)
+        **stored_keyword_columns(header, facts),
     }
+
+
+def _facts_query() -> Select:
+    """The :class:`~skyarchive.search.keyword_rows.FileFacts` of files, in their order."""
+    p, o = products, observations
+    return select(p.c.product_id, p.c.productFilename, p.c.calib_level,
+                  p.c.productSubGroupDescription, o.c.obs_id, p.c.size, p.c.sha256,
+                  p.c.dataURI, p.c.ingested_at
+                  ).select_from(p.outerjoin(o, o.c.obsid == p.c.owner_obsid))  # fmt: skip
+
+
+def file_facts(conn: Connection, product_ids: Sequence[int]) -> dict[int, FileFacts]:
+    """The :class:`~skyarchive.search.keyword_rows.FileFacts` of these files, by id, as the
+    catalogue holds them now (call it once their products rows are written)."""
+    found: dict[int, FileFacts] = {}
+    for start in range(0, len(product_ids), _BATCH):
+        chunk = list(product_ids[start : start + _BATCH])
+        query = _facts_query().where(products.c.product_id.in_(chunk))
+        found.update((int(row[0]), FileFacts(*row)) for row in conn.execute(query))
+    return found
 
 
 #: ``archive_state``: the stamp (:func:`~skyarchive.search.keyword_rows.stored_stamp`) of the
@@ -260,8 +288,9 @@ def keyword_columns_behind(engine: Engine) -> bool:
 
 
 def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
-    """Stores the keyword tables' columns of every file whose stored ones are missing (ingested
-    before schema 0043) or were made by other code (another stamp): each batch of files in
+    """Stores the keyword tables' columns (and the archive's, schema 0045) of every file whose
+    stored ones are missing (ingested before schema 0043) or were made by other code (another
+    stamp): each batch of files in
     a transaction of its own, in ``product_id`` order, so a long run holds no lock for long
     and can be stopped and run again. Returns how many files it wrote. The answers do not
     change: such files were shaped from their headers per search, the same way. Once no file
@@ -276,22 +305,25 @@ def write_keyword_columns(engine: Engine, *, batch: int = 1000) -> int:
             keyword_columns=bindparam("columns"),
             keyword_column_set=bindparam("column_set"),
             keyword_columns_stamp=bindparam("stamp"),
+            archive_members=bindparam("members"),
         )
     )
+    files = _facts_query().add_columns(k.c.header).join(k, k.c.product_id == products.c.product_id)
     written, after = 0, -1
     while True:
         with engine.begin() as conn:
-            query = select(k.c.product_id, k.c.header).where(behind, k.c.product_id > after)
+            query = files.where(behind, k.c.product_id > after)
             found = conn.execute(query.order_by(k.c.product_id).limit(batch)).all()
             if not found:
                 write_state(conn, COLUMNS_STATE, stamp, now=time.time())
                 return written
             rows = []
-            for product_id, header in found:
-                stored = stored_keyword_columns(json.loads(header))  # json: it may hold NaN
-                rows.append({"file": product_id, "columns": stored["keyword_columns"],
+            for *facts, header in found:  # json: a header may hold NaN
+                stored = stored_keyword_columns(json.loads(header), FileFacts(*facts))
+                rows.append({"file": facts[0], "columns": stored["keyword_columns"],
                              "column_set": stored["keyword_column_set"],
-                             "stamp": stored["keyword_columns_stamp"]})  # fmt: skip
+                             "stamp": stored["keyword_columns_stamp"],
+                             "members": stored["archive_members"]})  # fmt: skip
             conn.execute(write, rows)
         written += len(found)
         after = found[-1][0]

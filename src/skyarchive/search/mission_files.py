@@ -47,7 +47,7 @@ from skyarchive.db.tables import product_keywords as k
 from skyarchive.db.tables import products as p
 from skyarchive.search.cone import Cone as SkyCone
 from skyarchive.search.cone import cells_clause
-from skyarchive.search.keyword_search import product_level
+from skyarchive.search.keyword_search import product_level_sql
 from skyarchive.search.mission_columns import Condition, Cone
 
 o = observations
@@ -81,7 +81,7 @@ def files_query(
         select(
             p.c.product_id,
             dataset_name(postgres=postgres).label("dataset"),
-            product_level().label("product_level"),
+            product_level_sql().label("product_level"),
             k.c.header,
             o.c.t_obs_release,
             o.c.s_region,
