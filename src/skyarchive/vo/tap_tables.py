@@ -43,7 +43,11 @@ _KNOWN: dict[str, tuple[str | None, str | None, str]] = {
     "expstart": ("d", "time.start", "Exposure start (EXPSTART, MJD)"),
 }
 
-_HIDDEN = {"storage_key", "crc32", "header", "mtFlag", "srcDen", "objID"}
+_HIDDEN = {"storage_key", "crc32", "header", "mtFlag", "srcDen", "objID",
+           # a keyword file's stored forms of what the MAST keyword tables show, internal
+           # (schemas 0043-0045): TAP's keyword_files has the typed keyword columns
+           "keyword_columns", "keyword_column_set", "keyword_columns_stamp",
+           "archive_members"}  # fmt: skip
 _INDEXED = {"obsid", "obs_id", "proposal_id", "obs_collection", "instrument_name",
             "target_name", "calib_level", "t_min", "product_id", "productFilename", "dataURI",
             "owner_obsid", "listed_in", "exp_type", "filter", "detector"}  # fmt: skip

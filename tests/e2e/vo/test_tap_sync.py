@@ -56,6 +56,11 @@ def test_criteria_and_the_tap_schema(tap: pyvo.dal.TAPService) -> None:
     assert {"ivoa.obscore", "jwst.observations", "jwst.products", "jwst.keyword_files",
             "TAP_SCHEMA.columns"} <= set(tables["table_name"])  # fmt: skip
     assert "s_region" in [c.name for c in tap.tables["ivoa.obscore"].columns]  # VOSI tables
+    keyword_files = {c.name for c in tap.tables["jwst.keyword_files"].columns}
+    assert {"product_id", "exp_type", "listed_in"} <= keyword_files
+    internal = {"header", "keyword_columns", "keyword_column_set", "keyword_columns_stamp",
+                "archive_members"}  # fmt: skip
+    assert not internal & keyword_files  # the stored forms are the archive's own
 
 
 def test_every_format_reads_back(vo_server: LiveServer) -> None:
