@@ -159,7 +159,8 @@ def search_keywords(
     """One page of the files matching ``criteria`` (and touching ``cone``: the footprint of
     the file's observation), in the table's column order; ``with_owner`` adds, after the
     table's columns, what the portal marks and guards rows by (:data:`OWNER_FIELDS`). With
-    ``as_json`` each row is a JSON object as text (:meth:`RowShape.texts`)."""
+    ``as_json`` each row is a JSON object as text (:meth:`RowShape.texts`; for a whole
+    table, from the files' stored forms, :meth:`RowShape.stored_texts`)."""
     first = (page - 1) * pagesize
     row_shape = RowShape(columns, now, with_owner=with_owner)
     stored = as_json and row_shape.writes_stored  # read in its stored form (_stored_rows)
@@ -201,10 +202,9 @@ def _page_head(
     """The first query of a page: ``rows`` files from the ``start``-th on (database rows of
     :func:`_file_rows`, or of :func:`_stored_rows` when ``stored``). Its statement is kept
     per shape of the criteria, its values bound at execution, as the observations' criteria
-    are (``criteria_shapes.py``): built per
-    search, the statement and SQLAlchemy's cache key walk of it cost a fifth of a keyword
-    search. Built per search still: with a cone (its observations are written in) or a
-    criterion of many values (a one-off)."""
+    are (``criteria_shapes.py``): built per search, the statement and SQLAlchemy's cache key
+    walk of it cost a fifth of a keyword search. Built per search still: with a cone (its
+    observations are written in) or a criterion of many values (a one-off)."""
     shaped = _shaped_criteria(conn.dialect.name, table, criteria, stored) if cone is None else None
     if shaped is not None:
         shape, params = shaped
