@@ -283,13 +283,13 @@ class RowShape:
         file's stored archive members (:func:`archive_members`), its release's, then its
         keyword members as :meth:`texts` writes them.
 
-        A row of a whole table was two thirds archive columns and keyword columns read from
-        the products and observations rows and turned into text per search; now the page
-        statement reads two stored texts and a release date per file (docs/performance.md,
-        issue 20). A file without its stored members, or with keyword columns stored by other
-        code, is written from its other row (:meth:`texts`'s, which ``full_rows`` reads for
-        the ids given, in their order) as they would be stored: a page is the same bytes
-        either way."""
+        Reading each row's archive columns from the products and observations rows, working
+        out its file set and level and writing them as JSON was about half of a keyword
+        query's own work; now the page statement reads two stored texts and a release date
+        per file (docs/performance.md, issue 20). A file without its stored members, or with
+        keyword columns stored by other code, is written from its other row (:meth:`texts`'s,
+        which ``full_rows`` reads for the ids given, in their order) as they would be stored:
+        a page is the same bytes either way."""
         if not found:
             return []
         stamp = stored_stamp()

@@ -254,7 +254,7 @@ def keyword_row(facts: FileFacts, header: dict[str, Any], s_region: str | None) 
 
 
 def _facts_query() -> Select:
-    """The :class:`~skyarchive.search.keyword_rows.FileFacts` of files, in their order."""
+    """The :class:`~skyarchive.search.keyword_rows.FileFacts` of files (to be chosen by id)."""
     p, o = products, observations
     return select(p.c.product_id, p.c.productFilename, p.c.calib_level,
                   p.c.productSubGroupDescription, o.c.obs_id, p.c.size, p.c.sha256,
