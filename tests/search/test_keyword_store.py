@@ -236,30 +236,3 @@ def test_rows_show_the_file_set_and_level_criteria_find_them_by(keyword_archive)
             members = orjson.loads(f"{{{row[11]}}}")
             assert (members["fileSetName"], members["productLevel"]) == (file_set, level)
     assert sum(row[11] is not None for row in stored) > 300
-
-
-def test_keyword_rows_of_any_size_are_kept_whole_and_usual_ones_uncompressed(
-    keyword_archive,
-) -> None:  # type: ignore[no-untyped-def]
-    """Stored keyword texts are read by every keyword page: on PostgreSQL a usual row is kept
-    uncompressed (schema 0046), and a row far larger than a page is still stored and read
-    back whole (compressed or moved out of line, as PostgreSQL does past its target)."""
-    k = product_keywords
-    with keyword_archive.engine.begin() as conn:
-        some = conn.execute(select(func.min(k.c.product_id))).scalar_one()
-        huge = {f"KEY{n}": "x" * 70 for n in range(400)}  # a 30 kB header
-        columns = json.dumps({f"key{n}": f"{n}" * 60 for n in range(300)})  # ~20 kB
-        conn.execute(k.update().where(k.c.product_id == some)
-                     .values(header=json.dumps(huge), keyword_columns=columns))  # fmt: skip
-        stored = conn.execute(select(k.c.header, k.c.keyword_columns)
-                              .where(k.c.product_id == some)).one()  # fmt: skip
-        assert json.loads(stored[0]) == huge and stored[1] == columns
-        if conn.dialect.name == "postgresql":
-            compressed = text(
-                "SELECT count(*) FILTER (WHERE pg_column_compression(keyword_columns) IS NULL"
-                " AND pg_column_compression(archive_members) IS NULL), count(*)"
-                " FROM product_keywords WHERE product_id <> :some"
-            )
-            plain, files = conn.execute(compressed, {"some": some}).one()
-            assert files > 300 and plain == files
-        conn.rollback()

@@ -376,9 +376,6 @@ product_keywords = Table(
     *(Index(facet_index_name(c), *facet_index_columns(c)) for c in FACET_INDEX_COLUMNS),
     # the date dialog's range and sorts on the date read it alone (schema 0026)
     Index(facet_index_name("date_obs_mjd"), "listed_in", "exp_type", "date_obs_mjd", "product_id"),
-    # On PostgreSQL the table's toast_tuple_target is 8160 (schema 0046, which SQLAlchemy's
-    # Table cannot say): rows up to a page are kept uncompressed, so a keyword page reads its
-    # stored texts without decompressing them.
 )
 
 
