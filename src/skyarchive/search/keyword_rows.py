@@ -23,7 +23,7 @@ import hashlib
 import inspect
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -259,11 +259,8 @@ class RowShape:
         keywords = list(map(plan.keyword_parts, stored, column_sets))
         if not self._archive:
             return [f"{{{_members(shown, nulls)}}}" for shown, nulls in keywords]
-        names = self._archive
         archive = _archive_columns(found, self._now)
-        # each row's archive columns as a dict, then its JSON object, in C-level passes
-        values = zip(*(archive[name] for name in names), strict=True)
-        heads = map(_ENCODED, map(dict, map(zip, repeat(names), values)))
+        heads = _objects({name: archive[name] for name in self._archive})
         return [
             f"{head[:-1].decode()},{shown},{nulls}}}" if shown and nulls
             else _joined(_members(shown, nulls), head)
@@ -334,6 +331,18 @@ class RowShape:
 
 #: A row's archive columns (a dict) as a JSON object.
 _ENCODED = functools.partial(orjson.dumps, default=str)
+
+
+def _objects(columns: Mapping[str, Sequence[Any]]) -> Iterator[bytes]:
+    """Each row of ``columns`` (each name's values, one per row) as a JSON object: the row
+    as a dict, then its JSON, in C-level passes rather than a Python loop per row."""
+    names = list(columns)
+    return map(_ENCODED, map(dict, map(zip, repeat(names), zip(*columns.values(), strict=True))))
+
+
+def _members_of(columns: Mapping[str, Sequence[Any]]) -> list[str]:
+    """Each row of ``columns`` as the members of a JSON object, without its braces."""
+    return [text[1:-1].decode() for text in _objects(columns)]
 
 
 def _after(members: str) -> str:
@@ -486,23 +495,14 @@ def _release_members(released: Sequence[float | None], now: float) -> list[str]:
     """Of each release date, its :func:`_release_columns` as the members of a JSON object,
     without braces (written once per date: a page's files share a few)."""
     dates = list(set(released))
-    columns = _release_columns(dates, now)
-    names = list(columns)
-    values = zip(*columns.values(), strict=True)
-    objects = map(_ENCODED, map(dict, map(zip, repeat(names), values)))
-    written = {date: text[1:-1].decode() for date, text in zip(dates, objects, strict=True)}
+    written = dict(zip(dates, _members_of(_release_columns(dates, now)), strict=True))
     return list(map(written.__getitem__, released))
 
 
 def _fixed_members(facts: Sequence[Sequence[Any]]) -> list[str]:
     """Of each file (a :class:`FileFacts` each), its :func:`_fixed_columns` as the members
     of a JSON object, without braces."""
-    fixed = _fixed_columns(list(zip(*facts, strict=True)))
-    names = list(fixed)
-    values = zip(*fixed.values(), strict=True)
-    return [
-        text[1:-1].decode() for text in map(_ENCODED, map(dict, map(zip, repeat(names), values)))
-    ]
+    return _members_of(_fixed_columns(list(zip(*facts, strict=True))))
 
 
 def archive_members(facts: FileFacts) -> str | None:
@@ -705,5 +705,6 @@ _SHAPING_CODE: tuple[Callable[..., Any], ...] = (
     _mjd_of_text, _texts, _integers, _reals, _flag_texts, _text, _integer, _real, _flag_text,
     stored_columns, _stored_texts, column_set,
     # the stored archive members (schema 0045)
-    archive_members, _fixed_members, _fixed_columns, file_set_name, product_level,
+    archive_members, _fixed_members, _fixed_columns, file_set_name, product_level, _members_of,
+    _objects,
 )  # fmt: skip

@@ -303,8 +303,8 @@ def _rows_query(where: ColumnElement[bool], *, stored: bool = False) -> Select:
 
 
 def _full_rows_of(conn: Connection) -> Callable[[list[int]], Sequence[Any]]:
-    """What reads the rows of :func:`_file_rows` of given files, in the order given (for
-    :meth:`RowShape.stored_texts`: the files without their stored members)."""
+    """What reads the rows of :func:`_file_rows` of given files, in the order given (a sorted
+    page's files; for :meth:`RowShape.stored_texts`, the files without their stored members)."""
 
     def full_rows(ids: list[int]) -> Sequence[Any]:
         found = {row[0]: row for row in conn.execute(_rows_query(_among(ids)))}
@@ -764,8 +764,7 @@ def sorted_keywords(
                                   page=page, pagesize=pagesize, now=now, cone=cone)  # fmt: skip
     ids = list(conn.execute(sorted_ids).scalars())
     shape = RowShape(columns, now, with_owner=with_owner)
-    found = {row.product_id: row for row in conn.execute(_rows_query(_among(ids)))} if ids else {}
-    rows = shape([found[product_id] for product_id in ids])
+    rows = shape(_full_rows_of(conn)(ids)) if ids else []
 
     def total() -> int:
         known = total_from_page(page, pagesize, len(rows))
