@@ -185,11 +185,15 @@ def test_a_replacement_that_changes_a_level_redecides_its_exposure(
 
 
 # Files of kinds the demo has none of: each guide-star product suffix, level 2c, a
-# subgroup in lower case or missing, no level, a level-3 file without its observation.
+# subgroup in lower case or missing, no level, a level-3 file without its observation; and
+# guide-star tests in the other case (compared case by case, as on PostgreSQL: SQLite's LIKE
+# would ignore the case).
 _ODD_FILES = [
     *((f"jw01234001001_gs-fg_2023123456789_{suffix}.fits", 1, "GS-FG")
       for suffix in GUIDE_STAR_SUFFIXES),
     ("jw01234001001_gs-id_1_image-uncal-x.fits", 1, "GS-ID"),
+    ("jw01234001001_gs-id_1_CAL.FITS", 1, "GS-ID"),
+    ("jw01234001001_gs-id_2_cal.fits", 1, "gs-id"),
     ("jw01234001001_02101_00001_nrca1_crf.fits", 2, "CRF"),
     ("jw01234001001_02101_00001_nrca1_rate.fits", 2, "rate"),
     ("jw01234001001_02101_00001_nrca1_x.fits", 2, None),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from skyarchive.access.rights import now_mjd
 from skyarchive.db.tables import observations, products
@@ -100,6 +100,21 @@ def test_pages_the_database_cuts_are_the_oracle_s_pages(demo, descending: bool) 
                 shown = [{c.name: r.get(c.name) for c in columns}
                          for r in expected[offset : offset + limit]]  # fmt: skip
                 assert page.rows == shown, (raw, offset, limit)
+
+
+def test_guide_star_files_are_left_out_case_by_case(demo) -> None:  # type: ignore[no-untyped-def]
+    """A guide star's files (subgroup ``GS-...``) belong to no dataset; the subgroup is
+    compared case by case on both databases, as the keyword listing compares it (SQLite's
+    ``LIKE`` would also leave out a subgroup ``gs-...``)."""
+    p = products
+    with demo.engine.connect() as conn, conn.begin():
+        first, second = sorted({row.product_id for row in dataset_files(conn)})[:2]
+        for product_id, subgroup in ((first, "gs-fg"), (second, "GS-FG")):
+            conn.execute(update(p).where(p.c.product_id == product_id)
+                         .values(productSubGroupDescription=subgroup))  # fmt: skip
+        in_scope = {row.product_id for row in dataset_files(conn)}
+        conn.rollback()
+    assert first in in_scope and second not in in_scope
 
 
 def test_cone_prefilter_reads_a_part_and_matches_the_exact_test(demo) -> None:  # type: ignore[no-untyped-def]

@@ -580,18 +580,41 @@ def _constants(*values: Any) -> list[ColumnElement[Any]]:
 
 @cache
 def file_set_name_sql() -> ColumnElement:
-    """A file's file-set name in SQL, for criteria: :func:`keyword_columns.file_set_name`."""
+    """A file's file-set name in SQL, for criteria: :func:`keyword_columns.file_set_name`.
+
+    Its tests compare text case by case, as Python does, on both databases: SQLite's ``LIKE``
+    ignores the case of ASCII letters (PostgreSQL's does not), so a guide-star test written
+    with it would pick other files on SQLite."""
     name = p.c.productFilename
     guide_star = [
-        (name.like(f"%\\_{suffix}.fits", escape="\\"),
+        (_ends_with(name, f"_{suffix}.fits"),
          func.substr(name, 1, func.length(name) - len(suffix) - len("_.fits")))
         for suffix in GUIDE_STAR_SUFFIXES
     ]  # fmt: skip
     return case(
         (p.c.calib_level == 3, o.c.obs_id),
-        (p.c.productSubGroupDescription.like("GS-%"), case(*guide_star, else_=name)),
+        (guide_star_sql(), case(*guide_star, else_=name)),
         else_=_exposure_name(p),
     )
+
+
+@cache
+def guide_star_sql() -> ColumnElement[bool]:
+    """Whether a file is a guide star's, in SQL: its subgroup begins with ``GS-``, as
+    :func:`keyword_columns.file_set_name` and the keyword listing (schema 0014) test it."""
+    return _starts_with(p.c.productSubGroupDescription, "GS-")
+
+
+def _starts_with(text: ColumnElement[str], head: str) -> ColumnElement[bool]:
+    """``text.startswith(head)`` in SQL, case by case on both databases (not ``LIKE``)."""
+    return func.substr(text, 1, len(head)) == head
+
+
+def _ends_with(text: ColumnElement[str], tail: str) -> ColumnElement[bool]:
+    """``text.endswith(tail)`` in SQL, case by case on both databases (not ``LIKE``). The
+    start is counted from the left: a negative one means the right end on SQLite, the text's
+    start on PostgreSQL; past the left end either way the part read is shorter than ``tail``."""
+    return func.substr(text, func.length(text) - (len(tail) - 1)) == tail
 
 
 @cache

@@ -47,7 +47,7 @@ from skyarchive.db.tables import product_keywords as k
 from skyarchive.db.tables import products as p
 from skyarchive.search.cone import Cone as SkyCone
 from skyarchive.search.cone import cells_clause
-from skyarchive.search.keyword_search import product_level_sql
+from skyarchive.search.keyword_search import guide_star_sql, product_level_sql
 from skyarchive.search.mission_columns import Condition, Cone
 
 o = observations
@@ -105,7 +105,7 @@ def files_query(
 
 
 #: The files datasets are made of: JWST's, guide-star files aside.
-_SCOPE = and_(p.c.obs_collection == "JWST", not_(p.c.productSubGroupDescription.like("GS-%")))
+_SCOPE = and_(p.c.obs_collection == "JWST", not_(guide_star_sql()))
 
 
 def _narrowing(conditions: Sequence[Condition]) -> list[ColumnElement[bool]]:
