@@ -359,9 +359,10 @@ def catalogue_changed(ctx: typer.Context) -> None:
 
 @app.command("keyword-columns")
 def keyword_columns(ctx: typer.Context) -> None:
-    """Store the keyword tables' columns of files ingested before this version (schema 0043)
-    or by an older one, so their keyword searches read them ready instead of shaping each
-    header per search (same answers, less work). Safe to stop and run again; servers may run."""
+    """Store the keyword tables' columns (schema 0043, their set 0044) and a file's archive
+    columns (0045) of files ingested before these or by older code, so their keyword searches
+    read them ready instead of shaping each file per search (same answers, less work). Safe
+    to stop and run again; servers may run."""
     from skyarchive.search.keyword_store import write_keyword_columns
 
     written = write_keyword_columns(_archive(ctx).engine)
