@@ -146,6 +146,9 @@ def columns_by_name(instrument: str) -> dict[str, KeywordColumn]:
 # archive and on names the demo has none of.
 LEVEL_2A = ("RAMP", "RATE", "RATEINTS", "TRAPSFILLED")
 LEVEL_2C = ("CRF", "CRFINTS")
+#: A guide star's files have a subgroup beginning with this (case by case): the keyword
+#: listing's ``GUIDESTAR`` table, and no MastMissions dataset (``keyword_search.guide_star_sql``).
+GUIDE_STAR_SUBGROUP = "GS-"
 GUIDE_STAR_SUFFIXES = ("image-uncal", "stacked-uncal", "image-cal", "stacked-cal", "uncal",
                        "cal", "stream")  # fmt: skip
 
@@ -160,6 +163,11 @@ def product_level(calib_level: int | None, subgroup: str | None) -> str:
     return "2a" if kind in LEVEL_2A else "2c" if kind in LEVEL_2C else "2b"
 
 
+def is_guide_star(subgroup: str | None) -> bool:
+    """Whether a file of ``subgroup`` is a guide star's."""
+    return (subgroup or "").startswith(GUIDE_STAR_SUBGROUP)
+
+
 def file_set_name(
     filename: str, calib_level: int | None, subgroup: str | None, owner_obs_id: str | None
 ) -> str | None:
@@ -167,7 +175,7 @@ def file_set_name(
     guide-star file's name without its product suffix, else its exposure."""
     if calib_level == 3:
         return owner_obs_id
-    if (subgroup or "").startswith("GS-"):
+    if is_guide_star(subgroup):
         for suffix in GUIDE_STAR_SUFFIXES:
             if filename.endswith(f"_{suffix}.fits"):
                 return filename[: -len(suffix) - len("_.fits")]

@@ -40,6 +40,7 @@ from skyarchive.search.keyword_columns import (
     INSTRUMENT_KEYWORDS,
     KeywordColumn,
     file_set_name,
+    is_guide_star,
     product_level,
     table_columns,
 )
@@ -705,6 +706,6 @@ _SHAPING_CODE: tuple[Callable[..., Any], ...] = (
     _mjd_of_text, _texts, _integers, _reals, _flag_texts, _text, _integer, _real, _flag_text,
     stored_columns, _stored_texts, column_set,
     # the stored archive members (schema 0045)
-    archive_members, _fixed_members, _fixed_columns, file_set_name, product_level, _members_of,
-    _objects,
+    archive_members, _fixed_members, _fixed_columns, file_set_name, is_guide_star,
+    product_level, _members_of, _objects,
 )  # fmt: skip

@@ -60,6 +60,7 @@ from skyarchive.search.criteria import (
 from skyarchive.search.criteria_shapes import MOST_SHAPES, lists_too_many
 from skyarchive.search.keyword_columns import (
     DATES,
+    GUIDE_STAR_SUBGROUP,
     GUIDE_STAR_SUFFIXES,
     LEVEL_2A,
     LEVEL_2C,
@@ -600,9 +601,9 @@ def file_set_name_sql() -> ColumnElement:
 
 @cache
 def guide_star_sql() -> ColumnElement[bool]:
-    """Whether a file is a guide star's, in SQL: its subgroup begins with ``GS-``, as
-    :func:`keyword_columns.file_set_name` and the keyword listing (schema 0014) test it."""
-    return _starts_with(p.c.productSubGroupDescription, "GS-")
+    """Whether a file is a guide star's, in SQL: :func:`keyword_columns.is_guide_star`, as
+    the keyword listing (schema 0014) also tests it."""
+    return _starts_with(p.c.productSubGroupDescription, GUIDE_STAR_SUBGROUP)
 
 
 def _starts_with(text: ColumnElement[str], head: str) -> ColumnElement[bool]:

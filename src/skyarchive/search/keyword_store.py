@@ -49,7 +49,7 @@ from skyarchive.db.tables import (
     product_keywords,
     products,
 )
-from skyarchive.search.keyword_columns import LEVEL_2A, LEVEL_2C
+from skyarchive.search.keyword_columns import LEVEL_2A, LEVEL_2C, is_guide_star
 from skyarchive.search.keyword_rows import (
     FileFacts,
     date_value,
@@ -109,7 +109,7 @@ def listings(files: Sequence[dict[str, Any]]) -> dict[int, str | None]:
 def _listing(f: dict[str, Any], best: int) -> str | None:
     if f["obs_collection"] != "JWST":
         return None
-    if (f["productSubGroupDescription"] or "").startswith("GS-"):
+    if is_guide_star(f["productSubGroupDescription"]):
         return GUIDE_STAR
     instrument = (f["instrume"] or "").upper()
     if instrument not in INSTRUMENTS:
