@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from skyarchive.access.caller import Credential, credential_of, token_from_headers
 from skyarchive.access.policy import Caller
 from skyarchive.access.sessions import SESSION_COOKIE, csrf_matches
+from skyarchive.api.security_headers import carries_credentials
 from skyarchive.api.urls import public_base_url
 from skyarchive.archive import Archive
 from skyarchive.errors import Forbidden, Unauthorized
@@ -32,7 +33,7 @@ def get_archive(request: Request) -> Archive:
 
 def get_caller(request: Request) -> Caller:
     """The caller (looked up in the catalogue: call it from a worker thread)."""
-    cached = getattr(request.state, "caller", None)
+    cached = _caller_read(request)
     if cached is not None:
         return cached
     found = credential_of(*_credentials(request))
@@ -68,8 +69,7 @@ async def caller_dependency(request: Request) -> Caller:
 def caller_known(request: Request) -> bool:
     """Whether :func:`get_caller` answers without a look-up: the caller was read already, or
     the request presents no credentials (an anonymous caller)."""
-    known = getattr(request.state, "caller", None) is not None
-    return known or _credentials(request) == (None, None)
+    return _caller_read(request) is not None or _credentials(request) == (None, None)
 
 
 def presented_credential(request: Request) -> Credential | None:
@@ -77,14 +77,24 @@ def presented_credential(request: Request) -> Credential | None:
     its caller is already known or needs no look-up (no credentials, a malformed token):
     ``Download/file`` reads the credential's caller with the file's row, in one statement
     (``delivery.files.find_product_and_caller``)."""
-    if getattr(request.state, "caller", None) is not None:
+    if _caller_read(request) is not None:
         return None
     found = credential_of(*_credentials(request))
     return None if isinstance(found, Caller) else found
 
 
+def _caller_read(request: Request) -> Caller | None:
+    """The caller :func:`get_caller` read for this request already, or None. Read from the
+    scope's state itself: ``request.state`` answers a missing name with an AttributeError,
+    whose making cost more than the rest of an anonymous caller's check."""
+    state = request.scope.get("state")
+    return None if state is None else state.get("caller")
+
+
 def _credentials(request: Request) -> tuple[str | None, str | None]:
     """The API token and the session cookie a request presents (None when absent)."""
+    if not carries_credentials(request.scope):  # most searches: no header to parse
+        return None, None
     token = token_from_headers(
         request.headers.get("authorization"), request.cookies.get("mast_token")
     )

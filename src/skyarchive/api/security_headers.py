@@ -58,7 +58,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        credentials = _carries_credentials(scope)
+        credentials = carries_credentials(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -68,7 +68,9 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _carries_credentials(scope: Scope) -> bool:
+def carries_credentials(scope: Scope) -> bool:
+    """Whether the request presents an API token or one of the portal's cookies: with none,
+    its caller is anonymous (``api/deps.py`` then looks nothing up)."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             return True
