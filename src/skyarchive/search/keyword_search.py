@@ -602,8 +602,10 @@ def file_set_name_sql() -> ColumnElement:
 @cache
 def guide_star_sql() -> ColumnElement[bool]:
     """Whether a file is a guide star's, in SQL: :func:`keyword_columns.is_guide_star`, as
-    the keyword listing (schema 0014) also tests it."""
-    return _starts_with(p.c.productSubGroupDescription, GUIDE_STAR_SUBGROUP)
+    the keyword listing (schema 0014) also tests it. A file without a subgroup (a manifest
+    may give none) is no guide star's: false, not NULL, so that its negation keeps it."""
+    subgroup = func.coalesce(p.c.productSubGroupDescription, "")
+    return _starts_with(subgroup, GUIDE_STAR_SUBGROUP)
 
 
 def _starts_with(text: ColumnElement[str], head: str) -> ColumnElement[bool]:
