@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from skyarchive.archive import Archive
+from skyarchive.db.catalogue_generation import CopiesRead, noting_copies_read
 from skyarchive.db.tables import observations
 from skyarchive.errors import BadQuery
 from skyarchive.search import criteria_shapes, tokens
@@ -284,6 +285,32 @@ def test_searches_ask_whether_a_column_holds_multi_valued_entries_once_per_gener
     _until_the_watch_knows_the_generation(demo_archive_copy)  # PostgreSQL: the write heard of
     with demo_archive_copy.loop_read_engine.connect() as conn:
         assert count_observations(conn, criteria=criteria, now=NOW) == 1
+
+
+def test_an_answer_to_keep_is_searched_under_the_generation_the_cache_learned(
+    demo_archive_copy: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer cache learned the generation as the request came (its epoch): the search
+    whose answer it is to keep asks the watch no second time, and its columns' answers are
+    kept under that generation for the searches that ask the watch."""
+    _until_the_watch_knows_the_generation(demo_archive_copy)
+    watch = demo_archive_copy.generation_watch()
+    assert watch is not None
+    learned = watch.generation()
+    assert learned is not None
+    reads: list[int | None] = []
+    really = watch.generation
+    monkeypatch.setattr(watch, "generation", lambda: reads.append(really()) or reads[-1])
+    asked = _asked_tokens(monkeypatch)
+    criteria = _criteria([_filter("project", "NEWPART")])
+    for _ in range(2):
+        under = noting_copies_read(CopiesRead(under=learned))
+        with under, demo_archive_copy.search_engine.connect() as conn:
+            assert count_observations(conn, criteria=criteria, now=NOW) == 0
+    assert (reads, asked) == ([], ["project"])
+    with demo_archive_copy.loop_read_engine.connect() as conn:  # no answer to keep: the watch
+        assert count_observations(conn, criteria=criteria, now=NOW) == 0
+    assert (reads, asked) == ([learned], ["project"])  # the same generation: not asked again
 
 
 def _until_the_watch_knows_the_generation(archive: Archive) -> None:

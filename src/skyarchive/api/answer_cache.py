@@ -152,7 +152,7 @@ class KeptAnswer:
         if self.cache is None or self.epoch is None:
             yield  # nothing will be kept: nothing to note
             return
-        read = self.copies_read = CopiesRead()
+        read = self.copies_read = CopiesRead(under=self.epoch[0])
         with noting_copies_read(read):
             yield
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, or_, select
 
+from skyarchive.db.catalogue_generation import generation_computed_under
 from skyarchive.db.driver_rows import DriverRows
 from skyarchive.db.tables import observation_tokens, observations
 from skyarchive.db.upsert import insert_ignore
@@ -101,8 +102,13 @@ class TokenAnswers:
 
     def current(self) -> dict[str, bool] | None:
         """The answers of the current generation, to read and add to; None when the
-        generation is not known without a query."""
-        generation = self._generation()
+        generation is not known without a query. For an answer the answer cache is to keep,
+        the generation it learned before the search began (the same a read of the watch now
+        would most likely give, and as good if a write came between: every row searched is
+        at least as new)."""
+        generation = generation_computed_under()  # the answer cache's, when it learned one
+        if generation is None:
+            generation = self._generation()
         if generation is None:
             return None
         kept = self._kept
