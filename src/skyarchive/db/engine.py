@@ -6,18 +6,17 @@ import select
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 
 from skyarchive import loop_budget
 from skyarchive.db.catalogue_generation import watch_catalogue_writes
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -177,7 +176,14 @@ def _ended_by_the_server(dbapi_connection: Any) -> bool:
     return bool(poller.poll(0))
 
 
+# Alembic is imported where a schema is upgraded or its revision read, not with this module:
+# a server's worker processes open their archive without migrating, and importing Alembic
+# took 0.75-0.9 s of each one's ~4.7 s start on a slow machine of the benchmark's kind.
+
+
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -186,13 +192,19 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest), keeping every row."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
