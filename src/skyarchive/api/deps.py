@@ -38,12 +38,12 @@ def get_caller(request: Request) -> Caller:
         return cached
     found = credential_of(*_credentials(request))
     if isinstance(found, Caller):  # nothing to look up: no connection taken
-        request.state.caller = found
+        _remember_caller(request, found)
         return found
     with get_archive(request).lookup_engine.begin() as conn:
         rows = conn.execute(found.lookup.statement, {"digest": found.digest}).all()
         caller = found.caller(conn, rows)
-    request.state.caller = caller
+    _remember_caller(request, caller)
     if caller.csrf_token is not None and not caller.via_token:
         _remember_public_url(request)
     return caller
@@ -84,11 +84,19 @@ def presented_credential(request: Request) -> Credential | None:
 
 
 def _caller_read(request: Request) -> Caller | None:
-    """The caller :func:`get_caller` read for this request already, or None. Read from the
-    scope's state itself: ``request.state`` answers a missing name with an AttributeError,
-    whose making cost more than the rest of an anonymous caller's check."""
+    """The caller :func:`get_caller` read for this request already, or None. Kept in the
+    scope's state dict itself (what ``request.state`` wraps), read and written only here and
+    in :func:`_remember_caller`: ``request.state`` answers a missing name with an
+    AttributeError, whose making cost more than the rest of an anonymous caller's check."""
     state = request.scope.get("state")
-    return None if state is None else state.get("caller")
+    return None if state is None else state.get(_CALLER)
+
+
+def _remember_caller(request: Request, caller: Caller) -> None:
+    request.scope.setdefault("state", {})[_CALLER] = caller
+
+
+_CALLER = "caller"  # the key of the request's caller in its scope's state
 
 
 def _credentials(request: Request) -> tuple[str | None, str | None]:
