@@ -94,9 +94,10 @@ class Archive:
         self.engine.dispose()
         if self.replica is not None:
             self.replica.dispose()
-        loop_engine = self.__dict__.get("loop_read_engine")  # made only if asked for
-        if loop_engine is not None:
-            loop_engine.dispose()
+        for made in ("loop_read_engine", "loop_search_engine"):  # made only if asked for
+            loop_engine = self.__dict__.get(made)
+            if loop_engine is not None:
+                loop_engine.dispose()
 
     @cached_property
     def target_names(self) -> ArchiveTargets:
@@ -166,8 +167,24 @@ class Archive:
         single reads: in autocommit on PostgreSQL, as :attr:`search_engine`. On SQLite the
         short searches tried on the loop run on it too (``api/search_threads.py``), and a
         statement is stopped once their budget is spent (:mod:`skyarchive.loop_budget`)."""
-        url = self.settings.database_read_url or self.settings.resolved_database_url
-        return self._searching(_autocommit(make_loop_engine(url)))
+        return self._searching(_autocommit(make_loop_engine(self._read_url)))
+
+    @cached_property
+    def loop_search_engine(self) -> Engine:
+        """The engine of the short searches tried on the event loop (``api/search_threads.py``):
+        on SQLite :attr:`loop_read_engine` itself; on PostgreSQL one of its own (its own pool,
+        in autocommit), whose statements the database stops once they run longer than the
+        loop budget (``settings.search_on_loop_ms``), as the loop waits for each. Not the
+        answer cache's engine, whose look-ups run outside any budget and must not be
+        stopped."""
+        if self.loop_read_engine.dialect.name == "sqlite":
+            return self.loop_read_engine
+        made = make_loop_engine(self._read_url, statement_ms=self.settings.search_on_loop_ms)
+        return self._searching(_autocommit(made))
+
+    @property
+    def _read_url(self) -> str:
+        return self.settings.database_read_url or self.settings.resolved_database_url
 
     @cached_property
     def search_connections(self) -> KeptConnections:
@@ -178,9 +195,9 @@ class Archive:
 
     @cached_property
     def loop_connections(self) -> KeptConnections:
-        """The connection of :attr:`loop_read_engine` the event loop's thread keeps for the
+        """The connection of :attr:`loop_search_engine` the event loop's thread keeps for the
         searches it tries (``api/search_threads.py``)."""
-        return KeptConnections(self.loop_read_engine)
+        return KeptConnections(self.loop_search_engine)
 
     def _searching(self, engine: Engine) -> Engine:
         """``engine`` (same pool) for the faces' searches: whether a column holds

@@ -138,10 +138,11 @@ class Settings(BaseSettings):
         default=2.0,
         ge=0,
         le=50,
-        description="On SQLite, how long an uncached search (MAST API, portal) may run on the "
-        "server's event loop before it is stopped and run again in a search thread; one that "
-        "outgrows it sends the next few of its service straight to the threads. 0: always in "
-        "a thread. Ignored on PostgreSQL, whose searches always run in a thread.",
+        description="How long an uncached search (MAST API, portal) may run on the server's "
+        "event loop before it is stopped and run again in a search thread; one that outgrows "
+        "it sends the next few of its service straight to the threads. On PostgreSQL the "
+        "database stops each of its statements that runs longer than this (whole "
+        "milliseconds), as the loop waits for it. 0: always in a thread.",
     )
     max_obsids: int = Field(
         default=5_000,

@@ -7,6 +7,9 @@ costs more than itself: the hand-off, and above all the GIL passed back and fort
 worker and the event loop, which serves other requests meanwhile (docs/performance.md, issue 20's
 twelfth pass). So a short search is first tried on the loop (``api/search_threads.py``), within
 a budget of a millisecond or two; one that outgrows it is stopped and run again in a thread.
+On PostgreSQL the hand-off costs the same, and a short search's statements take a fraction of a
+millisecond of the database's time: it is tried on the loop too (the thirty-third pass), the
+loop waiting for its statements, each of which the database stops at the budget.
 
 What stops it, all through this module's one budget (a context variable: the loop runs each
 request in a task of its own):
@@ -14,8 +17,12 @@ request in a task of its own):
 * **its statements**: SQLite calls :func:`sqlite_progress` every :data:`SQLITE_STEPS` virtual
   machine steps of every statement on the loop's own engine (``db/engine.py``,
   ``make_loop_engine``); past the deadline it stops the statement, which raises
-  "interrupted". That engine's cursors also ask it before each statement begins, and fail
-  the same way past the deadline, so work of many short statements stops between them;
+  "interrupted". PostgreSQL stops a statement of that engine's that runs longer than the
+  budget itself (its ``statement_timeout``: the time the loop waits for it is no CPU of the
+  loop's thread), and its cursor tells the budget (:func:`statement_stopped`). That engine's
+  cursors also ask before each statement begins (:func:`statement_refused`), and fail the
+  same way once the budget is spent or a statement was stopped, so work of many short
+  statements stops between them;
 * **its rows**: code whose work grows with its rows calls :func:`check` between them (or reads
   them through :func:`checked`);
 * **a wait**: code about to wait for another thread or the network (a name index being read, an
@@ -140,6 +147,26 @@ def _checking(rows: Iterator[T]) -> Iterator[T]:
         if count % ROWS_PER_CHECK == 0:
             check()
         yield row
+
+
+def statement_refused() -> bool:
+    """Before a statement begins on the loop's engine: whether it must not, as the budget is
+    spent or one of the work's statements was stopped already (the budget is marked); never
+    outside a budget."""
+    budget = _current.get()
+    if budget is not None and (budget.interrupted or budget.spent()):
+        budget.interrupted = True
+        return True
+    return False
+
+
+def statement_stopped() -> None:
+    """The database stopped a statement on the loop's engine (PostgreSQL's
+    ``statement_timeout``): the budget, if any, is marked, so that what the work makes of the
+    error is thrown away and the work runs again in a thread."""
+    budget = _current.get()
+    if budget is not None:
+        budget.interrupted = True
 
 
 def sqlite_progress() -> int:

@@ -1,8 +1,8 @@
 """Searches tried on the event loop under a budget (loop_budget.py, SearchThreads.run_short),
-through the real server on SQLite: whether a search ran on the loop, was stopped and run again
-in a thread, or ran in a thread only, its answer is byte for byte the same; a kept answer is
-the computed one; and a search that would wait (for the target names being read as the server
-starts) waits in a thread, never on the loop."""
+through the real server on SQLite and PostgreSQL: whether a search ran on the loop, was stopped
+and run again in a thread, or ran in a thread only, its answer is byte for byte the same; a kept
+answer is the computed one; and a search that would wait (for the target names being read as
+the server starts) waits in a thread, never on the loop."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,9 +28,7 @@ from skyarchive.api.mast.routes import invoke as mast_invoke
 from skyarchive.api.portal.search import SearchRequest, search_answer
 from skyarchive.api.search_threads import SearchThreads
 from skyarchive.archive import Archive
-from skyarchive.config import Settings
 from skyarchive.db.tables import observations
-from skyarchive.web import create_app
 from tests.api.test_search_threads import burn
 from tests.e2e.conftest import LiveServer
 from tests.sky.test_archive_targets import slowed_loads
@@ -232,11 +229,28 @@ def every_search_tried_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_answers_are_the_same_on_the_loop_stopped_there_or_in_a_thread(
     demo_archive: Archive,
 ) -> None:
-    requests = asks(demo_archive)
+    answers_are_the_same_wherever_searched(demo_archive)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_kind", ["postgresql"])
+@pytest.mark.usefixtures("every_search_tried_on_the_loop")
+def test_on_postgresql_answers_are_the_same_on_the_loop_stopped_there_or_in_a_thread(
+    demo_archive_copy: Archive,
+) -> None:
+    """The loop waits for the statements of a search tried there; the database stops each past
+    the budget (Archive.loop_search_engine), the CPU budget stops the rest."""
+    answers_are_the_same_wherever_searched(demo_archive_copy)
+
+
+def answers_are_the_same_wherever_searched(archive: Archive) -> None:
+    """Every kind of request answered alike by servers over ``archive`` whose searches run in a
+    thread only, are all stopped on the loop, or (most of them) run there."""
+    requests = asks(archive)
     got: dict[float | None, dict[str, Answer]] = {}
     places: dict[float | None, Places] = {}
     for budget in (THREADS_ONLY, EVERY_SEARCH_STOPPED, GENEROUS_BUDGET):
-        with served(demo_archive, budget) as (server, tries):
+        with served(archive, budget) as (server, tries):
             got[budget], places[budget] = answers(server, requests, tries)
 
     threads_only = got[THREADS_ONLY]
@@ -439,14 +453,3 @@ def test_a_name_search_while_the_names_are_read_at_start_waits_in_a_thread(
     (entry,) = answer.json()["resolvedCoordinate"]
     assert entry["resolver"] == "ARCHIVE" and entry["canonicalName"] == name
     assert entry["ra"] == pytest.approx(ra) and entry["decl"] == pytest.approx(dec)
-
-
-@pytest.mark.postgres
-def test_on_postgresql_every_search_runs_in_a_thread(postgres_url: str, tmp_path: Path) -> None:
-    archive = Archive.open(Settings(home=tmp_path / "home", database_url=postgres_url,
-                                    search_on_loop_ms=5.0))  # fmt: skip
-    try:
-        app = create_app(archive)
-        assert app.state.search_threads.loop_budget_ms == 0
-    finally:
-        archive.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import select
 import sqlite3
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -51,8 +53,9 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def make_loop_engine(url: str) -> Engine:
-    """An engine that only reads, for the event loop's own thread (``Archive.loop_read_engine``).
+def make_loop_engine(url: str, *, statement_ms: float = 0.0) -> Engine:
+    """An engine that only reads, for the event loop's own thread (``Archive.loop_read_engine``,
+    ``Archive.loop_search_engine``).
 
     It listens to no statement of its own: reading only, it needs no catalogue-write watch,
     and any engine-level listener sends every connection's check-out and return through
@@ -64,10 +67,18 @@ def make_loop_engine(url: str) -> Engine:
     after. SQLite calls a progress handler with the GIL, which a statement otherwise lets go
     of: on a worker thread's connections each call would wait for the loop to let it go, so
     only this engine has one.
+
+    On PostgreSQL, with ``statement_ms``, the database stops any of its statements that runs
+    longer (``statement_timeout``, in whole milliseconds), and its cursors tell the loop budget
+    of it and begin none once it is spent (``db/stoppable_postgres.py``): the loop waits for
+    each statement of a search tried on it, and waits no longer than that.
     """
     engine = _pooled(url, sqlite_connection=_StoppableConnection)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _reading_within_budget)
+    elif statement_ms > 0:
+        stopped_after = partial(_stopped_after, milliseconds=math.ceil(statement_ms))
+        event.listen(engine, "connect", stopped_after)
     return engine
 
 
@@ -95,6 +106,16 @@ def _reading_within_budget(dbapi_connection, _record) -> None:  # type: ignore[n
     dbapi_connection.set_progress_handler(loop_budget.sqlite_progress, loop_budget.SQLITE_STEPS)
 
 
+def _stopped_after(dbapi_connection, _record, *, milliseconds: int) -> None:  # type: ignore[no-untyped-def]
+    from skyarchive.db.stoppable_postgres import StoppableCursor  # psycopg, on PostgreSQL only
+
+    dbapi_connection.cursor_factory = StoppableCursor
+    # a setting of the session: committed, or the pool's rollback on the connection's first
+    # return would undo it
+    dbapi_connection.execute(f"SET statement_timeout = {int(milliseconds)}")
+    dbapi_connection.commit()
+
+
 class _StoppableConnection(sqlite3.Connection):
     """A SQLite connection whose cursors begin no statement once a loop budget is spent."""
 
@@ -110,7 +131,7 @@ class _StoppableCursor(sqlite3.Cursor):
     exception inside its guard would be taken for a lost connection)."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> Self:
-        if loop_budget.sqlite_progress():
+        if loop_budget.statement_refused():
             raise sqlite3.OperationalError("interrupted")
         return super().execute(sql, parameters)
 
