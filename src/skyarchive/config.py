@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     # On SQLite a search is CPU work of the server process itself, statements included: tried
     # on the event loop first it is spared the hand-off and the GIL passed between a worker
     # thread and the loop, most of a short search's cost under load (docs/performance.md,
-    # issue 20's twelfth pass). PostgreSQL's searches wait for the database: always a thread.
+    # issue 20's twelfth pass). On PostgreSQL the hand-off costs the same; the loop waits for
+    # the database meanwhile, each statement stopped at the budget (thirty-third pass).
     search_on_loop_ms: float = Field(
         default=2.0,
         ge=0,
