@@ -1,23 +1,25 @@
 """Short searches tried on the event loop on PostgreSQL: the loop waits for their statements,
 and the database stops each one that runs longer than the loop budget, so a search that does is
 thrown away and answered from a thread; the answer cache's look-ups, on the loop's other
-engine, are never stopped."""
+engine, are never stopped; and a connection the timeout did not reach is never searched on."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from skyarchive import loop_budget
 from skyarchive.api.search_threads import SearchThreads
 from skyarchive.archive import Archive
 from skyarchive.config import Settings
+from skyarchive.db import stoppable_postgres
 from skyarchive.db.engine import make_engine, make_loop_engine
 from skyarchive.db.kept_connections import KeptConnections
 
@@ -119,3 +121,63 @@ def test_the_archive_stops_its_loop_searches_statements_and_not_its_cache_look_u
         assert archive.loop_connections.engine is archive.loop_search_engine
     finally:
         archive.close()
+
+
+def test_start_up_options_of_the_url_are_kept_beside_the_timeout(postgres_url: str) -> None:
+    separator = "&" if "?" in postgres_url else "?"
+    engine = make_loop_engine(f"{postgres_url}{separator}options=-c%20work_mem%3D7MB",
+                              statement_ms=BUDGET_MS)  # fmt: skip
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW work_mem")).scalar_one() == "7MB"
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "50ms"
+    finally:
+        engine.dispose()
+
+
+def dropping_the_timeout(url: str, milliseconds: int) -> dict[str, object]:
+    """Connection arguments as a pooler that drops the start-up options leaves them."""
+    return {**ASKED_FOR(url, milliseconds), "options": ""}
+
+
+ASKED_FOR = stoppable_postgres.connect_args
+
+
+def test_a_connection_the_timeout_did_not_reach_is_refused_and_the_threads_search(
+    postgres_url: str,
+    threads_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(stoppable_postgres, "connect_args", dropping_the_timeout)
+    unbounded = make_loop_engine(postgres_url, statement_ms=BUDGET_MS)
+    with pytest.raises(DBAPIError, match="statement_timeout is 0 ms, not 50"):
+        unbounded.connect()
+    tries: list[object] = []
+    event.listen(unbounded, "do_connect", lambda *_args: tries.append(None))
+    threads = SearchThreads(1, loop_budget_ms=BUDGET_MS,
+                            loop_connections=KeptConnections(unbounded),
+                            thread_connections=KeptConnections(threads_engine))  # fmt: skip
+    runs: list[str] = []
+
+    def search(conn: Connection | None) -> int:
+        assert conn is not None
+        runs.append(threading.current_thread().name)
+        return int(conn.execute(text("SELECT 41 + 1")).scalar_one())
+
+    async def searches() -> list[int]:
+        return [await threads.run_short("count", search) for _ in range(3)]
+
+    with caplog.at_level(logging.WARNING, logger="skyarchive.api.search_threads"):
+        answers = asyncio.run(searches())
+    threads.close()
+    unbounded.dispose()
+    assert answers == [42, 42, 42]
+    assert len(runs) == 3 and all(name.startswith("skyarchive-search") for name in runs)
+    assert len(tries) == 1  # the next searches of the service went straight to the threads
+    told = [
+        r.getMessage()
+        for r in caplog.records
+        if "no connection for the event loop" in r.getMessage()
+    ]
+    assert len(told) == 1 and "statement_timeout is 0 ms" in told[0]

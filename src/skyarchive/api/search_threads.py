@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -49,6 +50,8 @@ from sqlalchemy import Connection
 from skyarchive import loop_budget
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 #: Searches of a service sent straight to the threads after one outgrew its budget on the loop
 #: (doubled after each overrun in a row, up to :data:`THREADED_AT_MOST`).
@@ -93,6 +96,7 @@ class SearchThreads:
         self._threaded: dict[str, int] = {}  # service -> searches still to send to the threads
         self._overruns: dict[str, int] = {}  # service -> its tries stopped on the loop in a row
         self._in_threads = 0  # searches handed to the threads and not yet back (on the loop)
+        self._told_loop_unusable = False
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on one of the threads, awaited on the running event loop."""
@@ -148,7 +152,15 @@ class SearchThreads:
             seconds *= CONTENDED_BUDGET
         lender = self._loop_connections
         assert lender is not None, "a loop budget needs the loop's connections"
-        conn = lender.lend()
+        try:
+            conn = lender.lend()
+        except Exception as exc:  # noqa: BLE001 (whatever it is, the threads meet it too)
+            # No connection for the loop (the database out of reach, a PostgreSQL connection
+            # refused as the budget's timeout did not reach it): the threads search, and
+            # report the error if it is theirs as well; the next searches go there at once.
+            self._note_loop_unusable(exc)
+            self._send_next_to_threads(service)
+            return await self.run_search(search)
         with loop_budget.spending(seconds) as budget:
             try:
                 answer = search(conn)
@@ -161,6 +173,13 @@ class SearchThreads:
         if not budget.interrupted:
             self._overruns.pop(service, None)
             return answer
+        self._send_next_to_threads(service)
+        return await self.run_search(search)
+
+    def _send_next_to_threads(self, service: str) -> None:
+        """After a try of ``service`` on the loop came to nothing: its next
+        :data:`THREADED_AFTER_OVERRUN` searches go straight to the threads, twice as many after
+        each such try in a row."""
         if len(self._overruns) >= _MOST_SERVICES_REMEMBERED:  # names come from requests
             self._threaded.clear()
             self._overruns.clear()
@@ -168,7 +187,13 @@ class SearchThreads:
         self._overruns[service] = in_a_row + 1
         sent_on = THREADED_AFTER_OVERRUN << min(in_a_row, 16)  # no huge shift: capped below
         self._threaded[service] = min(sent_on, THREADED_AT_MOST)
-        return await self.run_search(search)
+
+    def _note_loop_unusable(self, exc: Exception) -> None:
+        """Log, once per app, why the loop had no connection to search on."""
+        if not self._told_loop_unusable:
+            self._told_loop_unusable = True
+            logger.warning("searches go to the threads: no connection for the event loop (%s)",
+                           exc)  # fmt: skip
 
     def close(self) -> None:
         """Give the connections the loop's thread and the search threads keep back to their

@@ -69,27 +69,40 @@ def make_loop_engine(url: str, *, statement_ms: float = 0.0) -> Engine:
     only this engine has one.
 
     On PostgreSQL, with ``statement_ms``, the database stops any of its statements that runs
-    longer (``statement_timeout``, in whole milliseconds), and its cursors tell the loop budget
-    of it and begin none once it is spent (``db/stoppable_postgres.py``): the loop waits for
-    each statement of a search tried on it, and waits no longer than that.
+    longer (``statement_timeout``, in whole milliseconds, asked for as each connection starts),
+    and its cursors tell the loop budget of it and begin none once it is spent
+    (``db/stoppable_postgres.py``): the loop waits for each statement of a search tried on it,
+    and waits no longer than that. A connection the setting did not reach (a connection pooler
+    that drops it) is refused as it is made.
     """
-    engine = _pooled(url, sqlite_connection=_StoppableConnection)
     if url.startswith("sqlite"):
+        engine = _pooled(url, sqlite_connection=_StoppableConnection)
         event.listen(engine, "connect", _reading_within_budget)
-    elif statement_ms > 0:
-        stopped_after = partial(_stopped_after, milliseconds=math.ceil(statement_ms))
-        event.listen(engine, "connect", stopped_after)
+        return engine
+    if statement_ms <= 0:
+        return _pooled(url)
+    from skyarchive.db import stoppable_postgres  # psycopg, on PostgreSQL only
+
+    milliseconds = math.ceil(statement_ms)
+    engine = _pooled(url, postgres_connect_args=stoppable_postgres.connect_args(url, milliseconds))
+    event.listen(engine, "connect", partial(stoppable_postgres.check_timeout,
+                                            milliseconds=milliseconds))  # fmt: skip
     return engine
 
 
 def _pooled(
-    url: str, *, sqlite_connection: type[sqlite3.Connection] = sqlite3.Connection
+    url: str,
+    *,
+    sqlite_connection: type[sqlite3.Connection] = sqlite3.Connection,
+    postgres_connect_args: dict[str, Any] | None = None,
 ) -> Engine:
     """An engine for ``url`` with its pool: on SQLite, connections of ``sqlite_connection``
     shared by threads (each used by one at a time, as the pool hands them out) and set up
-    by :func:`_sqlite_pragmas`; on PostgreSQL, pinged when idle (:func:`ping_when_idle`)."""
+    by :func:`_sqlite_pragmas`; on PostgreSQL, made with ``postgres_connect_args`` and pinged
+    when idle (:func:`ping_when_idle`)."""
     if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                               connect_args=postgres_connect_args or {})  # fmt: skip
         ping_when_idle(engine)
         return engine
     database = make_url(url).database
@@ -104,16 +117,6 @@ def _pooled(
 def _reading_within_budget(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     dbapi_connection.execute("PRAGMA query_only=ON")
     dbapi_connection.set_progress_handler(loop_budget.sqlite_progress, loop_budget.SQLITE_STEPS)
-
-
-def _stopped_after(dbapi_connection, _record, *, milliseconds: int) -> None:  # type: ignore[no-untyped-def]
-    from skyarchive.db.stoppable_postgres import StoppableCursor  # psycopg, on PostgreSQL only
-
-    dbapi_connection.cursor_factory = StoppableCursor
-    # a setting of the session: committed, or the pool's rollback on the connection's first
-    # return would undo it
-    dbapi_connection.execute(f"SET statement_timeout = {int(milliseconds)}")
-    dbapi_connection.commit()
 
 
 class _StoppableConnection(sqlite3.Connection):

@@ -1,10 +1,18 @@
-"""The PostgreSQL cursor of the searches tried on the event loop (``db/engine.make_loop_engine``).
+"""The PostgreSQL connections of the searches tried on the event loop
+(``db/engine.make_loop_engine``).
 
 The loop waits for each of their statements, so the database stops one that runs longer than
-the loop budget (the engine's ``statement_timeout``). This cursor tells the budget when it does
-(:func:`skyarchive.loop_budget.statement_stopped`), whatever the search then makes of the error,
-and begins no statement once the budget is spent or a statement was stopped: the search is
-thrown away and runs again in a thread (``api/search_threads.py``). Imported only for a
+the loop budget: ``statement_timeout``, asked for in each connection's start-up parameters
+(:func:`connect_args`). Not a ``SET``: behind a pooler in transaction mode (PgBouncer) a
+session's setting stays with the server connection and would stop the statements of whichever
+client is handed it next, an ingest's writes among them. A pooler that drops the start-up
+parameter instead leaves the statements unbounded: such a connection is refused as it is made
+(:func:`check_timeout`), and the searches run in threads, as they would with no loop budget.
+
+The cursor (:class:`StoppableCursor`) tells the budget when the database stops a statement
+(:func:`skyarchive.loop_budget.statement_stopped`), whatever the search then makes of the
+error, and begins no statement once the budget is spent or a statement was stopped: the search
+is thrown away and runs again in a thread (``api/search_threads.py``). Imported only for a
 PostgreSQL archive.
 """
 
@@ -14,6 +22,7 @@ from typing import Any, Self
 
 import psycopg
 from psycopg.errors import QueryCanceled
+from sqlalchemy import make_url
 
 from skyarchive import loop_budget
 
@@ -32,3 +41,33 @@ class StoppableCursor(psycopg.Cursor[Any]):
         except QueryCanceled:
             loop_budget.statement_stopped()
             raise
+
+
+def connect_args(url: str, milliseconds: int) -> dict[str, Any]:
+    """psycopg's arguments for a connection of ``url`` whose statements the database stops
+    after ``milliseconds``, with :class:`StoppableCursor` as its cursor. Start-up ``options``
+    the URL gives are kept (the argument replaces the URL's)."""
+    given = make_url(url).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    options = f"{given} -c statement_timeout={int(milliseconds)}".strip()
+    return {"options": options, "cursor_factory": StoppableCursor}
+
+
+class TimeoutNotApplied(psycopg.OperationalError):
+    """A connection for the loop's searches whose ``statement_timeout`` is not the one asked for
+    (a pooler dropped the start-up parameter): the searches run in threads instead."""
+
+
+def check_timeout(dbapi_connection: Any, _record: Any, *, milliseconds: int) -> None:
+    """The pool's ``connect`` listener: refuse a connection whose statements the database
+    would not stop after ``milliseconds``."""
+    row = dbapi_connection.execute(
+        "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"
+    ).fetchone()
+    dbapi_connection.rollback()  # the read's transaction, before the pool hands it out
+    if row is None or int(row[0]) != int(milliseconds):
+        dbapi_connection.close()
+        raise TimeoutNotApplied(
+            f"statement_timeout is {row[0] if row else 'unknown'} ms, not {milliseconds}: "
+            "a connection pooler may drop start-up options; searches run in threads"
+        )
