@@ -1,6 +1,7 @@
 """On PostgreSQL the faces' searches send their own statements only: no BEGIN before the
-first, no ROLLBACK when the pool takes the connection back (``Archive.search_engine`` and the
-answer cache's ``loop_read_engine`` run in autocommit). A live server over the demo archive
+first, no ROLLBACK when the pool takes the connection back (``Archive.search_engine``, the
+searches tried on the event loop's ``loop_search_engine`` and the answer cache's
+``loop_read_engine`` run in autocommit). A live server over the demo archive
 answers each face's requests while libpq traces every pooled connection it uses."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def test_searches_on_postgres_send_no_begin_or_rollback(
     with archive.engine.connect() as conn:
         query = select(observations.c.obsid).where(observations.c.proposal_id == "1073")
         obsids = list(conn.scalars(query.order_by(observations.c.obsid).limit(3)))
-    engines = (archive.engine, archive.loop_read_engine)
+    engines = (archive.engine, archive.loop_read_engine, archive.loop_search_engine)
     with LiveServer(archive) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         # the resolver reads the archive's target names once a minute, not per search: now
         warm = client.post("/api/portal/search", json={"text": "m57 r=2m"})
@@ -39,9 +40,10 @@ def test_searches_on_postgres_send_no_begin_or_rollback(
             "VO coverage": ("GET", "/vo/moc", {"params": {"format": "json"}}),
         }  # fmt: skip
         for name, (method, path, body) in {**requests_of_every_face(obsids), **vo_reads}.items():
-            # A search thread keeps its connection from one search to the next, and the trace
-            # begins as a connection is checked out: each search here takes a fresh one.
+            # A search thread, and the loop, keep their connection from one search to the next,
+            # and the trace begins as a connection is checked out: each search takes a fresh one.
             archive.search_connections.close()
+            archive.loop_connections.close()
             with DriverTrace(tmp_path / name, *engines) as trace:
                 answer = client.request(method, path, **body)
             assert answer.status_code == 200, (name, answer.text[:300])

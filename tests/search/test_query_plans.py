@@ -111,7 +111,10 @@ def test_every_query_of_every_face_can_use_an_index(postgres_archive: Archive) -
             sent.append((current["name"], statement, parameters))
 
     engine = postgres_archive.engine
-    event.listen(engine, "before_cursor_execute", record)
+    # the searches tried on the event loop run on an engine (and pool) of their own
+    listened = (engine, postgres_archive.loop_search_engine)
+    for each in listened:
+        event.listen(each, "before_cursor_execute", record)
     try:
         with (
             LiveServer(postgres_archive) as server,
@@ -122,7 +125,8 @@ def test_every_query_of_every_face_can_use_an_index(postgres_archive: Archive) -
                 answer = client.request(method, path, **body)
                 assert answer.status_code == 200, (name, answer.text[:300])
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for each in listened:
+            event.remove(each, "before_cursor_execute", record)
 
     faces = {name for name, _statement, _params in sent}
     assert faces == set(requests_of_every_face(obsids)), "a request sent no SELECT"
