@@ -181,3 +181,21 @@ def test_a_connection_the_timeout_did_not_reach_is_refused_and_the_threads_searc
         if "no connection for the event loop" in r.getMessage()
     ]
     assert len(told) == 1 and "statement_timeout is 0 ms" in told[0]
+
+
+@pytest.mark.parametrize("database_kind", ["postgresql"])
+def test_new_connections_are_set_up_under_the_smallest_timeout(
+    demo_archive_copy: Archive,
+) -> None:
+    """A new backend's first reads of the catalogue (SQLAlchemy's first look at the server,
+    the timeout's own check) can outlast a millisecond in an archive's database: they are not
+    stopped, so the loop's connections come up whatever the budget (each engine here opens a
+    new backend)."""
+    url = demo_archive_copy.settings.resolved_database_url
+    for _ in range(20):
+        engine = make_loop_engine(url, statement_ms=0.001)  # 1 ms, the least
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "1ms"
+        finally:
+            engine.dispose()

@@ -85,6 +85,7 @@ def make_loop_engine(url: str, *, statement_ms: float = 0.0) -> Engine:
 
     milliseconds = math.ceil(statement_ms)
     engine = _pooled(url, postgres_connect_args=stoppable_postgres.connect_args(url, milliseconds))
+    event.listen(engine, "connect", stoppable_postgres.unbounded_while_set_up, insert=True)
     event.listen(engine, "connect", partial(stoppable_postgres.check_timeout,
                                             milliseconds=milliseconds))  # fmt: skip
     return engine

@@ -58,13 +58,26 @@ class TimeoutNotApplied(psycopg.OperationalError):
     (a pooler dropped the start-up parameter): the searches run in threads instead."""
 
 
+def unbounded_while_set_up(dbapi_connection: Any, _record: Any) -> None:
+    """The pool's first ``connect`` listener: a new connection's setting-up reads (SQLAlchemy's
+    first look at the server, :func:`check_timeout`'s) run in a transaction that lifts the
+    timeout (``SET LOCAL``, ended with the transaction): a new backend's first reads of the
+    catalogue can outlast a millisecond or two, and a connection refused for it would send
+    the searches to the threads."""
+    dbapi_connection.execute("SET LOCAL statement_timeout = 0")
+
+
 def check_timeout(dbapi_connection: Any, _record: Any, *, milliseconds: int) -> None:
-    """The pool's ``connect`` listener: refuse a connection whose statements the database
-    would not stop after ``milliseconds``."""
-    row = dbapi_connection.execute(
-        "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"
-    ).fetchone()
-    dbapi_connection.rollback()  # the read's transaction, before the pool hands it out
+    """The pool's last ``connect`` listener: refuse a connection whose statements the database
+    would not stop after ``milliseconds`` (its session's own value: ``reset_val``, which a
+    ``SET LOCAL`` does not change)."""
+    try:
+        unbounded_while_set_up(dbapi_connection, _record)  # SQLAlchemy's first look ended one
+        row = dbapi_connection.execute(
+            "SELECT reset_val FROM pg_settings WHERE name = 'statement_timeout'"
+        ).fetchone()
+    finally:
+        dbapi_connection.rollback()  # the read's transaction, before the pool hands it out
     if row is None or int(row[0]) != int(milliseconds):
         dbapi_connection.close()
         raise TimeoutNotApplied(
