@@ -268,8 +268,9 @@ def answers_are_the_same_wherever_searched(archive: Archive) -> None:
 
     # and each server ran its searches where its budget says
     assert all(where in ([], [IN_THREAD]) for where in places[THREADS_ONLY].values())
-    assert [name for name, where in places[EVERY_SEARCH_STOPPED].items()
-            if where != [STOPPED] and name not in NO_ROWS] == [], places[EVERY_SEARCH_STOPPED]  # fmt: skip
+    stopped = places[EVERY_SEARCH_STOPPED]
+    assert [name for name, where in stopped.items()
+            if where != [STOPPED] and name not in NO_ROWS] == [], stopped  # fmt: skip
     on_loop = [name for name, where in places[GENEROUS_BUDGET].items() if where == [ON_LOOP]]
     assert len(on_loop) > len(requests) // 2, places[GENEROUS_BUDGET]
 
