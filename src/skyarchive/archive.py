@@ -174,13 +174,21 @@ class Archive:
         """The engine of the short searches tried on the event loop (``api/search_threads.py``):
         on SQLite :attr:`loop_read_engine` itself; on PostgreSQL one of its own (its own pool,
         in autocommit), whose statements the database stops once they run longer than the
-        loop budget (``settings.search_on_loop_ms``), as the loop waits for each. Not the
-        answer cache's engine, whose look-ups run outside any budget and must not be
-        stopped."""
+        loop budget (:attr:`search_on_loop_ms`), as the loop waits for each. Not the answer
+        cache's engine, whose look-ups run outside any budget and must not be stopped."""
         if self.loop_read_engine.dialect.name == "sqlite":
             return self.loop_read_engine
-        made = make_loop_engine(self._read_url, statement_ms=self.settings.search_on_loop_ms)
+        made = make_loop_engine(self._read_url, statement_ms=self.search_on_loop_ms)
         return self._searching(_autocommit(made))
+
+    @property
+    def search_on_loop_ms(self) -> float:
+        """How long an uncached search may run on the event loop (``api/search_threads.py``):
+        ``settings.search_on_loop_ms`` on SQLite, ``settings.postgres_search_on_loop_ms`` on
+        PostgreSQL (0: always in a thread)."""
+        if self.engine.dialect.name == "sqlite":
+            return self.settings.search_on_loop_ms
+        return self.settings.postgres_search_on_loop_ms
 
     @property
     def _read_url(self) -> str:

@@ -8,8 +8,9 @@ worker and the event loop, which serves other requests meanwhile (docs/performan
 twelfth pass). So a short search is first tried on the loop (``api/search_threads.py``), within
 a budget of a millisecond or two; one that outgrows it is stopped and run again in a thread.
 On PostgreSQL the hand-off costs the same, and a short search's statements take a fraction of a
-millisecond of the database's time: it is tried on the loop too (the thirty-third pass), the
-loop waiting for its statements, each of which the database stops at the budget.
+millisecond of the database's time: with ``postgres_search_on_loop_ms`` set (off by default:
+the loop serves no one while it waits) it is tried on the loop too (the thirty-third pass),
+the loop waiting for its statements, each of which the database stops at the budget.
 
 What stops it, all through this module's one budget (a context variable: the loop runs each
 request in a task of its own):

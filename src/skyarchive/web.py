@@ -117,11 +117,11 @@ def create_app(archive: Archive) -> FastAPI:
     # with a thread per waiting request, a dozen threads pass the GIL round and each search
     # pays for the switches (a portal search: 1.2 ms of CPU one at a time, 4.1 ms at 16
     # connections on anyio's 40 threads). api/search_threads.py says why not anyio's hand-off.
-    # A short search is tried on the loop first (loop_budget.py): on PostgreSQL the loop waits
-    # for its statements, which the database stops at the budget (Archive.loop_search_engine).
+    # A short search is tried on the loop first (loop_budget.py); on PostgreSQL only when the
+    # operator asks (the loop waits for its statements: Archive.search_on_loop_ms).
     app.state.search_threads = SearchThreads(
         archive.settings.search_threads,
-        loop_budget_ms=archive.settings.search_on_loop_ms,
+        loop_budget_ms=archive.search_on_loop_ms,
         loop_connections=archive.loop_connections,
         thread_connections=archive.search_connections,
     )

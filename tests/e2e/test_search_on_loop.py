@@ -206,13 +206,13 @@ def served(
 ) -> Iterator[tuple[LiveServer, Tries]]:
     """A server over the demo archive with its own settings, and where its searches ran."""
     update: dict[str, object] = {"answer_cache": answer_cache}
-    if search_on_loop_ms is not None:
-        update["search_on_loop_ms"] = search_on_loop_ms
+    if search_on_loop_ms is not None:  # on either database
+        update["search_on_loop_ms"] = update["postgres_search_on_loop_ms"] = search_on_loop_ms
     archive = Archive.open(demo_archive.settings.model_copy(update=update), migrate=False)
     try:
         with LiveServer(archive) as server:
             threads: SearchThreads = server.app.state.search_threads
-            assert threads.loop_budget_ms == archive.settings.search_on_loop_ms
+            assert threads.loop_budget_ms == archive.search_on_loop_ms
             yield server, Tries(threads)
     finally:
         archive.close()

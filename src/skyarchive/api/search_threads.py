@@ -13,10 +13,10 @@ is dropped; one that has started runs to its end (its connection goes back to th
 answer is discarded.
 
 A search is first tried on the event loop itself, within a budget of
-``settings.search_on_loop_ms`` (:meth:`SearchThreads.run_short`, :mod:`skyarchive.loop_budget`):
+``Archive.search_on_loop_ms`` (:meth:`SearchThreads.run_short`, :mod:`skyarchive.loop_budget`):
 a short search is spared the hand-off and the GIL passed between its thread and the loop (on
-PostgreSQL the loop waits for its statements meanwhile, each stopped by the database at the
-budget: ``Archive.loop_search_engine``). One
+PostgreSQL, where the budget is off by default, the loop waits for its statements meanwhile,
+each stopped by the database at the budget: ``Archive.loop_search_engine``). One
 that outgrows the budget is stopped, thrown away and run in a thread; so are the next few of the
 same service, whose searches have lately been too long for the loop: :data:`THREADED_AFTER_OVERRUN`
 after one stopped, twice as many after each stopped again in a row (up to
