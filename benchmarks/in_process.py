@@ -17,7 +17,8 @@ A search whose own work (service less floor) grows much from warm to cold is pay
 size of what it walks (objects, code), not for its statements. Its figures have to be judged
 against the served ones, not against a profile of warm runs. The walk empties the caches of
 the core it runs on: a search run on a search thread (every search on PostgreSQL, unless
-``postgres_search_on_loop_ms`` is set; the long ones on SQLite) may run on another core, so its cold figure is a lower bound.
+``postgres_search_on_loop_ms`` is set; the long ones on SQLite) may run on another core, so its
+cold figure is a lower bound.
 """
 
 from __future__ import annotations
