@@ -176,7 +176,7 @@ class Archive:
         in autocommit), whose statements the database stops once they run longer than the
         loop budget (:attr:`search_on_loop_ms`), as the loop waits for each. Not the answer
         cache's engine, whose look-ups run outside any budget and must not be stopped."""
-        if self.loop_read_engine.dialect.name == "sqlite":
+        if self.engine.dialect.name == "sqlite":
             return self.loop_read_engine
         made = make_loop_engine(self._read_url, statement_ms=self.search_on_loop_ms)
         return self._searching(_autocommit(made))

@@ -172,9 +172,6 @@ def statement_stopped() -> None:
 
 def sqlite_progress() -> int:
     """SQLite's progress handler: nonzero stops the running statement once a budget is spent
-    (sqlite3 then raises ``OperationalError: interrupted``)."""
-    budget = _current.get()
-    if budget is not None and budget.spent():
-        budget.interrupted = True
-        return 1
-    return 0
+    (sqlite3 then raises ``OperationalError: interrupted``), by the rule a statement about to
+    begin meets (:func:`statement_refused`)."""
+    return 1 if statement_refused() else 0
