@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, event, text
@@ -215,3 +216,28 @@ def test_new_connections_are_set_up_under_the_smallest_timeout(
                 assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "1ms"
         finally:
             engine.dispose()
+
+
+def test_a_slow_first_look_at_the_server_is_not_stopped(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, made certain: SQLAlchemy's first look at the server (its version, read as
+    each engine's first connection is set up) takes 20 times the timeout here, as a cold
+    backend's first reads sometimes do, and the connection still comes up under it."""
+    engine = make_loop_engine(postgres_url, statement_ms=0.001)  # 1 ms, the least
+    read_version = type(engine.dialect)._get_server_version_info
+    looked: list[str] = []
+
+    def slow_version(dialect: Any, connection: Connection) -> Any:
+        looked.append(connection.exec_driver_sql("SELECT pg_sleep(0.02), 'looked'").one()[1])
+        return read_version(dialect, connection)
+
+    monkeypatch.setattr(type(engine.dialect), "_get_server_version_info", slow_version)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "1ms"
+            with pytest.raises(OperationalError, match="statement timeout"):  # out of set-up
+                conn.execute(text("SELECT pg_sleep(0.02)"))
+    finally:
+        engine.dispose()
+    assert looked == ["looked"]  # the slow look ran, once, and was not stopped
